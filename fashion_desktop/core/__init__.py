@@ -1,0 +1,1 @@
+"""Qt-free core: scanning, image loading, catalog, bundles, tagging engine, thresholds, export."""

@@ -1,0 +1,171 @@
+"""Image loading that never ends a run: decode to the size needed, fix orientation and mode, or say why not."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+# Largest image we decode (pixels). Bigger files are reported as possible decompression bombs.
+MAX_PIXELS = 250_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL raises DecompressionBombError past twice this
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated photo is reported, not silently half-grey
+
+EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
+_FORMAT_EXTENSIONS = {
+    "JPEG": {"jpg", "jpeg", "jpe", "jfif"},
+    "PNG": {"png"},
+    "WEBP": {"webp"},
+    "BMP": {"bmp", "dib"},
+    "TIFF": {"tif", "tiff"},
+    "GIF": {"gif"},
+    "MPO": {"jpg", "jpeg", "mpo"},
+}
+
+
+@dataclass(frozen=True)
+class ImageFailure:
+    """A file that could not be used, and a reason a person can act on."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An RGB image plus facts about the file it came from."""
+
+    path: Path
+    image: Image.Image
+    original_size: tuple[int, int]  # after EXIF orientation
+    format: str | None
+    note: str | None = None  # e.g. extension does not match content
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = float(arr.max()) if arr.size else 0.0
+        if mode == "F" and hi <= 1.0:
+            arr = arr * 255.0
+        elif hi > 255.0:
+            arr = arr / (65535.0 if hi <= 65535.0 else hi) * 255.0
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, img).convert("RGB")
+    return img.convert("RGB")
+
+
+def _describe_os_error(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied (cannot read the file)"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found (moved or deleted?)"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    text = str(exc)
+    if "truncated" in text or "broken data stream" in text or "premature end" in text.lower():
+        return "truncated or corrupt image data"
+    return f"cannot read: {exc.strerror or text or type(exc).__name__}"
+
+
+def open_image(path: str | os.PathLike, draft_size: int | None = None,
+               max_pixels: int = MAX_PIXELS) -> LoadedImage | ImageFailure:
+    """Decode ``path`` to RGB, oriented per EXIF, at no less than ``draft_size`` on its short side.
+
+    ``draft_size`` lets JPEGs decode at 1/2, 1/4 or 1/8 scale (``Image.draft``), which is much faster
+    for thumbnails and model inputs. Never raises for bad files: returns ImageFailure with a reason.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return ImageFailure(path, _describe_os_error(exc))
+    if path.is_dir():
+        return ImageFailure(path, "is a folder, not a file")
+    if size == 0:
+        return ImageFailure(path, "empty file (0 bytes)")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if w * h > max_pixels:
+                return ImageFailure(
+                    path, f"image too large ({w}x{h} = {w * h / 1e6:.0f} MP, limit {max_pixels / 1e6:.0f} MP); "
+                          "possible decompression bomb")
+            fmt = img.format
+            if draft_size and fmt == "JPEG":
+                img.draft("RGB", (draft_size, draft_size))
+            img.seek(0)
+            img.load()
+            try:
+                orientation = img.getexif().get(0x0112, 1)
+            except Exception:
+                orientation = 1
+            try:
+                oriented = ImageOps.exif_transpose(img)
+            except Exception:  # broken EXIF must not cost the photo
+                oriented = img
+            rgb = _to_rgb(oriented)
+            if rgb is img:
+                rgb = img.copy()
+    except UnidentifiedImageError:
+        return ImageFailure(path, "not an image (unrecognised file format)")
+    except Image.DecompressionBombError as exc:
+        return ImageFailure(path, f"image too large; possible decompression bomb ({exc})")
+    except OSError as exc:
+        return ImageFailure(path, _describe_os_error(exc))
+    except (SyntaxError, ValueError, EOFError, MemoryError, IndexError, TypeError) as exc:
+        return ImageFailure(path, f"corrupt image ({type(exc).__name__}: {str(exc)[:120]})")
+    ext = path.suffix.lower().lstrip(".")
+    note = None
+    if fmt and ext and ext not in _FORMAT_EXTENSIONS.get(fmt, {ext}):
+        note = f"file extension .{ext} but the content is {fmt}"
+    # Draft decoding shrinks the pixels: report the file's real dimensions, oriented like the pixels.
+    orig = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    return LoadedImage(path, rgb, orig, fmt, note)
+
+
+def load_for_model(path: str | os.PathLike, input_size: int, resize: str = "squash") -> np.ndarray | ImageFailure:
+    """Return an ``input_size`` x ``input_size`` x 3 uint8 array ready for the model, or ImageFailure.
+
+    ``resize='squash'`` stretches to a square (the seed's ``Resize((s, s))``); ``'center_crop'``
+    resizes the short side and crops the centre.
+    """
+    loaded = open_image(path, draft_size=input_size)
+    if isinstance(loaded, ImageFailure):
+        return loaded
+    img = loaded.image
+    try:
+        if resize == "center_crop":
+            img = ImageOps.fit(img, (input_size, input_size), Image.BILINEAR)
+        else:
+            img = img.resize((input_size, input_size), Image.BILINEAR)
+        return np.asarray(img, dtype=np.uint8)
+    except (OSError, ValueError, MemoryError) as exc:
+        return ImageFailure(Path(path), f"cannot resize ({exc})")
+
+
+def load_thumbnail(path: str | os.PathLike, size: int) -> LoadedImage | ImageFailure:
+    """An RGB image whose longer side is at most ``size``, decoded as cheaply as possible."""
+    loaded = open_image(path, draft_size=size)
+    if isinstance(loaded, ImageFailure):
+        return loaded
+    img = loaded.image
+    img.thumbnail((size, size), Image.BILINEAR)
+    return LoadedImage(loaded.path, img, loaded.original_size, loaded.format, loaded.note)

@@ -1,0 +1,1 @@
+"""Training for Fashion Finder: recipes, data readers, metrics; importable without Qt or side effects."""
