@@ -42,8 +42,12 @@ class SeedCNN(nn.Module):
         layers: list[nn.Module] = []
         cin = 3
         for w in widths:
-            layers += [nn.Conv2d(cin, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(cin, w, 3, padding=1, bias=False),
+                nn.BatchNorm2d(w),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
             cin = w
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -146,18 +150,31 @@ def _tv(name: str, size: int, desc: str, head: tuple[str, ...], **kw) -> ArchSpe
 
 
 ARCHITECTURES: dict[str, ArchSpec] = {
-    "cnn": ArchSpec("cnn", 224, "the seed's custom 3-block CNN (no pretrained weights)", SeedCNN, None,
-                    ("classifier",)),
+    "cnn": ArchSpec(
+        "cnn", 224, "the seed's custom 3-block CNN (no pretrained weights)", SeedCNN, None, ("classifier",)
+    ),
     "resnet18": _tv("resnet18", 224, "ResNet-18 (torchvision)", ("fc",)),
     "resnet50": _tv("resnet50", 224, "ResNet-50 (torchvision)", ("fc",)),
     "resnet101": _tv("resnet101", 224, "ResNet-101 (torchvision), as in the seed", ("fc",)),
     "vit_b_16": _tv("vit_b_16", 224, "ViT-B/16 (torchvision), the seed's best model", ("heads.head",)),
-    "inception_v3": _tv("inception_v3", 299, "Inception v3 (torchvision), 299 px, auxiliary head",
-                        ("fc", "AuxLogits.fc"), aux_logits=True),
-    "efficientnet_lite0": ArchSpec("efficientnet_lite0", 224,
-                                   "EfficientNet-Lite0 (offline ImageNet weights)", _efficientnet_lite0,
-                                   _efficientnet_lite0_pretrained, ("_fc",)),
-    "mobilenet_v3_large": _tv("mobilenet_v3_large", 224, "MobileNetV3-Large (torchvision)", ("classifier.3",)),
+    "inception_v3": _tv(
+        "inception_v3",
+        299,
+        "Inception v3 (torchvision), 299 px, auxiliary head",
+        ("fc", "AuxLogits.fc"),
+        aux_logits=True,
+    ),
+    "efficientnet_lite0": ArchSpec(
+        "efficientnet_lite0",
+        224,
+        "EfficientNet-Lite0 (offline ImageNet weights)",
+        _efficientnet_lite0,
+        _efficientnet_lite0_pretrained,
+        ("_fc",),
+    ),
+    "mobilenet_v3_large": _tv(
+        "mobilenet_v3_large", 224, "MobileNetV3-Large (torchvision)", ("classifier.3",)
+    ),
     "convnext_tiny": _tv("convnext_tiny", 224, "ConvNeXt-Tiny (torchvision)", ("classifier.2",)),
 }
 
@@ -170,7 +187,9 @@ def get_arch(name: str) -> ArchSpec:
         raise ArchError(f"unknown architecture {name!r}; choose one of: {', '.join(ARCHITECTURES)}") from None
 
 
-def build_model(name: str, num_labels: int, pretrained: bool = False, allow_download: bool = True) -> nn.Module:
+def build_model(
+    name: str, num_labels: int, pretrained: bool = False, allow_download: bool = True
+) -> nn.Module:
     """Build ``name`` with a ``num_labels`` head.
 
     pretrained=True starts from ImageNet weights (raises WeightsUnavailable when they cannot be had;

@@ -165,27 +165,38 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
                 f"and plain data ({text[:160]})"
             ) from None
         raise BundleError(f"{path}: not a model bundle (cannot be read: {text[:200]})") from None
-    _require(isinstance(raw, dict) and raw.get("format") == FORMAT, path,
-             "it is not a Fashion Finder bundle (plain checkpoints must be converted with the trainer)")
+    _require(
+        isinstance(raw, dict) and raw.get("format") == FORMAT,
+        path,
+        "it is not a Fashion Finder bundle (plain checkpoints must be converted with the trainer)",
+    )
     version = raw.get("format_version")
     _require(isinstance(version, int), path, "format version missing")
-    _require(version <= FORMAT_VERSION, path,
-             f"format version {version} is newer than this app understands ({FORMAT_VERSION}); update the app")
+    _require(
+        version <= FORMAT_VERSION,
+        path,
+        f"format version {version} is newer than this app understands ({FORMAT_VERSION}); update the app",
+    )
     arch = raw.get("arch")
     _require(arch in ARCHITECTURES, path, f"unknown architecture {arch!r}")
     labels = raw.get("labels")
-    _require(isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels), path,
-             "label list missing or empty")
+    _require(
+        isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels),
+        path,
+        "label list missing or empty",
+    )
     _require(len(set(labels)) == len(labels), path, "duplicate label names")
     thresholds = raw.get("thresholds") or [0.5] * len(labels)
-    _require(len(thresholds) == len(labels), path,
-             f"{len(thresholds)} thresholds for {len(labels)} labels")
+    _require(len(thresholds) == len(labels), path, f"{len(thresholds)} thresholds for {len(labels)} labels")
     state = raw.get("state_dict")
     _require(isinstance(state, dict) and state, path, "weights missing")
     head = _head_weight(arch, state)
     if head is not None:
-        _require(head.shape[0] == len(labels), path,
-                 f"the model head has {head.shape[0]} outputs but the bundle lists {len(labels)} labels")
+        _require(
+            head.shape[0] == len(labels),
+            path,
+            f"the model head has {head.shape[0]} outputs but the bundle lists {len(labels)} labels",
+        )
     evaluation = raw.get("evaluation")
     return Bundle(
         arch=arch,

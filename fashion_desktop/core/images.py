@@ -85,8 +85,9 @@ def _describe_os_error(exc: OSError) -> str:
     return f"cannot read: {exc.strerror or text or type(exc).__name__}"
 
 
-def open_image(path: str | os.PathLike, draft_size: int | None = None,
-               max_pixels: int = MAX_PIXELS) -> LoadedImage | ImageFailure:
+def open_image(
+    path: str | os.PathLike, draft_size: int | None = None, max_pixels: int = MAX_PIXELS
+) -> LoadedImage | ImageFailure:
     """Decode ``path`` to RGB, oriented per EXIF, at no less than ``draft_size`` on its short side.
 
     ``draft_size`` lets JPEGs decode at 1/2, 1/4 or 1/8 scale (``Image.draft``), which is much faster
@@ -106,8 +107,10 @@ def open_image(path: str | os.PathLike, draft_size: int | None = None,
             w, h = img.size
             if w * h > max_pixels:
                 return ImageFailure(
-                    path, f"image too large ({w}x{h} = {w * h / 1e6:.0f} MP, limit {max_pixels / 1e6:.0f} MP); "
-                          "possible decompression bomb")
+                    path,
+                    f"image too large ({w}x{h} = {w * h / 1e6:.0f} MP, limit {max_pixels / 1e6:.0f} MP); "
+                    "possible decompression bomb",
+                )
             fmt = img.format
             if draft_size and fmt == "JPEG":
                 img.draft("RGB", (draft_size, draft_size))
@@ -141,7 +144,9 @@ def open_image(path: str | os.PathLike, draft_size: int | None = None,
     return LoadedImage(path, rgb, orig, fmt, note)
 
 
-def load_for_model(path: str | os.PathLike, input_size: int, resize: str = "squash") -> np.ndarray | ImageFailure:
+def load_for_model(
+    path: str | os.PathLike, input_size: int, resize: str = "squash"
+) -> np.ndarray | ImageFailure:
     """Return an ``input_size`` x ``input_size`` x 3 uint8 array ready for the model, or ImageFailure.
 
     ``resize='squash'`` stretches to a square (the seed's ``Resize((s, s))``); ``'center_crop'``
