@@ -1,0 +1,508 @@
+"""The catalog: one SQLite file holding images, model predictions and human decisions, kept apart."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS folders (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, added_at REAL NOT NULL, scanned_at REAL);
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    folder_id INTEGER REFERENCES folders(id),
+    size INTEGER, mtime REAL, width INTEGER, height INTEGER, content_hash TEXT,
+    present INTEGER NOT NULL DEFAULT 1,
+    error TEXT,
+    reviewed_at REAL,
+    added_at REAL NOT NULL, changed_at REAL, last_seen REAL);
+CREATE INDEX IF NOT EXISTS images_folder ON images(folder_id, present);
+CREATE INDEX IF NOT EXISTS images_reviewed ON images(reviewed_at);
+CREATE TABLE IF NOT EXISTS models (
+    id INTEGER PRIMARY KEY, model_key TEXT NOT NULL UNIQUE, name TEXT, path TEXT,
+    labels TEXT NOT NULL, groups TEXT, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS predictions (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    scores BLOB NOT NULL,   -- float32 little-endian, one per label in models.labels order
+    created_at REAL NOT NULL,
+    PRIMARY KEY (image_id, model_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS predictions_model ON predictions(model_id);
+CREATE TABLE IF NOT EXISTS decisions (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    value INTEGER NOT NULL,  -- 1: the person says the tag applies, 0: it does not
+    decided_at REAL NOT NULL,
+    PRIMARY KEY (image_id, label)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS decisions_label ON decisions(label, value);
+"""
+
+# Each entry upgrades the schema from version i+1 to i+2; append, never edit.
+_MIGRATIONS: list[str] = []
+
+
+class CatalogError(RuntimeError):
+    """The catalog file cannot be opened or is from a newer version of the app."""
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file found by scanning."""
+
+    path: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    path: str
+    size: int | None
+    mtime: float | None
+    width: int | None
+    height: int | None
+    present: bool
+    error: str | None
+    reviewed: bool
+    folder_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    id: int
+    key: str
+    name: str
+    path: str | None
+    labels: tuple[str, ...]
+    groups: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SyncCounts:
+    """What a scan changed in the catalog."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    restored: int = 0
+
+
+@dataclass(frozen=True)
+class ReviewedImage:
+    """A reviewed image as training data: its final tags and the labels whose state is known."""
+
+    path: str
+    final_tags: frozenset[str]
+    labels_known: frozenset[str]
+
+
+def _now() -> float:
+    return time.time()
+
+
+class Catalog:
+    """SQLite catalog. Thread-safe (one connection behind a lock; WAL so readers elsewhere never block).
+
+    Every public write commits before returning, so nothing a person decided lives only in memory.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(self.path), check_same_thread=False, timeout=30.0, isolation_level=None
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise CatalogError(f"{self.path}: cannot open catalog ({exc})") from exc
+        self._lock = threading.RLock()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise CatalogError(f"{self.path}: not a Fashion Finder catalog ({exc})") from exc
+        self._model_cache: dict[str, ModelRecord] = {}
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _migrate(self) -> None:
+        with self._tx() as db:
+            for stmt in _SCHEMA_V1.split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version == 0:
+                version = 1
+            if version > SCHEMA_VERSION:
+                raise CatalogError(
+                    f"{self.path}: catalog schema version {version} is newer than this app "
+                    f"({SCHEMA_VERSION}); update Fashion Finder to open it"
+                )
+            for i in range(version - 1, len(_MIGRATIONS)):
+                for stmt in _MIGRATIONS[i].split(";"):
+                    if stmt.strip():
+                        db.execute(stmt)
+                version = i + 2
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)", (str(version),))
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._query("SELECT value FROM meta WHERE key='schema_version'")[0][0])
+
+    # -- folders ------------------------------------------------------------------------------
+    def add_folder(self, folder: str | os.PathLike) -> int:
+        """Register a folder (absolute path); return its id. Adding twice is harmless."""
+        p = str(Path(folder).resolve())
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO folders(path, added_at) VALUES(?, ?)", (p, _now()))
+            return int(db.execute("SELECT id FROM folders WHERE path=?", (p,)).fetchone()[0])
+
+    def folders(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT path FROM folders ORDER BY id")]
+
+    def remove_folder(self, folder: str | os.PathLike) -> None:
+        """Forget a folder from the library view; its images and decisions stay (marked not present)."""
+        p = str(Path(folder).resolve())
+        with self._tx() as db:
+            row = db.execute("SELECT id FROM folders WHERE path=?", (p,)).fetchone()
+            if row:
+                db.execute("UPDATE images SET present=0, folder_id=NULL WHERE folder_id=?", (row[0],))
+                db.execute("DELETE FROM folders WHERE id=?", (row[0],))
+
+    # -- scanning -----------------------------------------------------------------------------
+    def record_scan_batch(
+        self, folder_id: int, files: Iterable[FileInfo], scan_token: float, counts: SyncCounts | None = None
+    ) -> SyncCounts:
+        """Upsert one batch of scanned files in one transaction.
+
+        A file whose size or mtime changed loses its (now stale) predictions and load error but
+        keeps every human decision and its review state.
+        """
+        counts = counts or SyncCounts()
+        now = _now()
+        with self._tx() as db:
+            for f in files:
+                row = db.execute(
+                    "SELECT id, size, mtime, present FROM images WHERE path=?", (f.path,)
+                ).fetchone()
+                if row is None:
+                    db.execute(
+                        "INSERT INTO images(path, folder_id, size, mtime, added_at, last_seen) VALUES(?,?,?,?,?,?)",
+                        (f.path, folder_id, f.size, f.mtime, now, scan_token),
+                    )
+                    counts.new += 1
+                    continue
+                image_id, size, mtime, present = row
+                if size != f.size or mtime is None or abs(mtime - f.mtime) > 1e-6:
+                    db.execute(
+                        "UPDATE images SET size=?, mtime=?, width=NULL, height=NULL, content_hash=NULL, error=NULL,"
+                        " changed_at=?, present=1, folder_id=?, last_seen=? WHERE id=?",
+                        (f.size, f.mtime, now, folder_id, scan_token, image_id),
+                    )
+                    db.execute("DELETE FROM predictions WHERE image_id=?", (image_id,))
+                    counts.changed += 1
+                else:
+                    db.execute(
+                        "UPDATE images SET present=1, folder_id=?, last_seen=? WHERE id=?",
+                        (folder_id, scan_token, image_id),
+                    )
+                    if present:
+                        counts.unchanged += 1
+                    else:
+                        counts.restored += 1
+        return counts
+
+    def finish_scan(self, folder_id: int, scan_token: float, counts: SyncCounts | None = None) -> SyncCounts:
+        """After a complete scan, mark images of the folder that were not seen as not present."""
+        counts = counts or SyncCounts()
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE images SET present=0 WHERE folder_id=? AND present=1 AND (last_seen IS NULL OR last_seen<?)",
+                (folder_id, scan_token),
+            )
+            counts.removed += cur.rowcount
+            db.execute("UPDATE folders SET scanned_at=? WHERE id=?", (_now(), folder_id))
+        return counts
+
+    def set_image_info(
+        self,
+        image_id: int,
+        width: int | None = None,
+        height: int | None = None,
+        content_hash: str | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE images SET width=COALESCE(?, width), height=COALESCE(?, height),"
+                " content_hash=COALESCE(?, content_hash) WHERE id=?",
+                (width, height, content_hash, image_id),
+            )
+
+    def set_errors(self, errors: Iterable[tuple[int, str | None]]) -> None:
+        """Record (or clear, with None) the load error of images."""
+        with self._tx() as db:
+            db.executemany("UPDATE images SET error=? WHERE id=?", [(e, i) for i, e in errors])
+
+    # -- images -------------------------------------------------------------------------------
+    _IMG_COLS = "id, path, size, mtime, width, height, present, error, reviewed_at, folder_id"
+
+    @staticmethod
+    def _img(row: tuple) -> ImageRecord:
+        return ImageRecord(
+            row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8] is not None, row[9]
+        )
+
+    def images(
+        self, include_missing: bool = False, folder: str | os.PathLike | None = None
+    ) -> list[ImageRecord]:
+        """Images in path order (present ones only unless ``include_missing``)."""
+        sql = f"SELECT {self._IMG_COLS} FROM images"
+        where, params = [], []
+        if not include_missing:
+            where.append("present=1")
+        if folder is not None:
+            where.append("folder_id=(SELECT id FROM folders WHERE path=?)")
+            params.append(str(Path(folder).resolve()))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [self._img(r) for r in self._query(sql + " ORDER BY path", params)]
+
+    def image(self, image_id: int) -> ImageRecord | None:
+        rows = self._query(f"SELECT {self._IMG_COLS} FROM images WHERE id=?", (image_id,))
+        return self._img(rows[0]) if rows else None
+
+    def image_by_path(self, path: str | os.PathLike) -> ImageRecord | None:
+        rows = self._query(f"SELECT {self._IMG_COLS} FROM images WHERE path=?", (str(path),))
+        return self._img(rows[0]) if rows else None
+
+    def ensure_images(self, paths: Iterable[str | os.PathLike]) -> dict[str, int]:
+        """Image ids for ``paths``, adding unknown files (outside any scanned folder) as needed."""
+        out: dict[str, int] = {}
+        now = _now()
+        with self._tx() as db:
+            for p in paths:
+                p = str(p)
+                row = db.execute("SELECT id FROM images WHERE path=?", (p,)).fetchone()
+                if row is None:
+                    try:
+                        st = os.stat(p)
+                        size, mtime = st.st_size, st.st_mtime
+                    except OSError:
+                        size, mtime = None, None
+                    cur = db.execute(
+                        "INSERT INTO images(path, size, mtime, added_at) VALUES(?,?,?,?)",
+                        (p, size, mtime, now),
+                    )
+                    out[p] = int(cur.lastrowid)
+                else:
+                    out[p] = int(row[0])
+        return out
+
+    def count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM images WHERE present=1")[0][0])
+
+    # -- models and predictions ---------------------------------------------------------------
+    def register_model(
+        self,
+        key: str,
+        labels: Sequence[str],
+        name: str = "",
+        path: str | None = None,
+        groups: dict[str, str] | None = None,
+    ) -> ModelRecord:
+        """Register a model (by its stable key, e.g. ``Bundle.model_id``); return its record."""
+        with self._tx() as db:
+            row = db.execute("SELECT id FROM models WHERE model_key=?", (key,)).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO models(model_key, name, path, labels, groups, added_at) VALUES(?,?,?,?,?,?)",
+                    (key, name, path, json.dumps(list(labels)), json.dumps(groups or {}), _now()),
+                )
+            else:
+                db.execute(
+                    "UPDATE models SET path=COALESCE(?, path), name=COALESCE(NULLIF(?, ''), name) WHERE id=?",
+                    (path, name, row[0]),
+                )
+        self._model_cache.pop(key, None)
+        rec = self.model(key)
+        assert rec is not None
+        return rec
+
+    def model(self, key: str) -> ModelRecord | None:
+        if key in self._model_cache:
+            return self._model_cache[key]
+        rows = self._query(
+            "SELECT id, model_key, name, path, labels, groups FROM models WHERE model_key=?", (key,)
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        rec = ModelRecord(r[0], r[1], r[2] or "", r[3], tuple(json.loads(r[4])), json.loads(r[5] or "{}"))
+        self._model_cache[key] = rec
+        return rec
+
+    def models(self) -> list[ModelRecord]:
+        keys = [r[0] for r in self._query("SELECT model_key FROM models ORDER BY id")]
+        return [m for k in keys if (m := self.model(k)) is not None]
+
+    def add_predictions(self, model_key: str, results: Iterable[tuple[int, np.ndarray]]) -> int:
+        """Store scores (one float per model label) for image ids in one transaction; return the count."""
+        model = self.model(model_key)
+        if model is None:
+            raise CatalogError(f"model {model_key!r} is not registered in {self.path}")
+        now = _now()
+        rows = [(int(i), model.id, np.asarray(s, dtype="<f4").tobytes(), now) for i, s in results]
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO predictions(image_id, model_id, scores, created_at) VALUES(?,?,?,?)",
+                rows,
+            )
+            db.executemany("UPDATE images SET error=NULL WHERE id=?", [(r[0],) for r in rows])
+        return len(rows)
+
+    def predicted_paths(self, model_key: str) -> set[str]:
+        """Paths that already have predictions from this model (for resume)."""
+        model = self.model(model_key)
+        if model is None:
+            return set()
+        rows = self._query(
+            "SELECT i.path FROM predictions p JOIN images i ON i.id=p.image_id WHERE p.model_id=?",
+            (model.id,),
+        )
+        return {r[0] for r in rows}
+
+    def scores(self, model_key: str, image_ids: Sequence[int] | None = None) -> dict[int, np.ndarray]:
+        """Scores by image id for one model (all images, or the given ids)."""
+        model = self.model(model_key)
+        if model is None:
+            return {}
+        if image_ids is None:
+            rows = self._query("SELECT image_id, scores FROM predictions WHERE model_id=?", (model.id,))
+        else:
+            rows = []
+            ids = list(image_ids)
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                rows += self._query(
+                    f"SELECT image_id, scores FROM predictions WHERE model_id=? AND image_id IN ({marks})",
+                    [model.id, *chunk],
+                )
+        return {r[0]: np.frombuffer(r[1], dtype="<f4") for r in rows}
+
+    # -- human decisions ----------------------------------------------------------------------
+    def set_decision(self, image_ids: int | Sequence[int], label: str, value: bool | None) -> None:
+        """Record that a person turned ``label`` on/off for the images (None forgets the decision)."""
+        ids = [image_ids] if isinstance(image_ids, int) else list(image_ids)
+        now = _now()
+        with self._tx() as db:
+            if value is None:
+                db.executemany(
+                    "DELETE FROM decisions WHERE image_id=? AND label=?", [(i, label) for i in ids]
+                )
+            else:
+                db.executemany(
+                    "INSERT OR REPLACE INTO decisions(image_id, label, value, decided_at) VALUES(?,?,?,?)",
+                    [(i, label, int(bool(value)), now) for i in ids],
+                )
+
+    def set_decisions(self, changes: Iterable[tuple[int, str, bool | None]]) -> None:
+        """Apply many (image id, label, value-or-None) decisions in one transaction."""
+        now = _now()
+        with self._tx() as db:
+            for image_id, label, value in changes:
+                if value is None:
+                    db.execute("DELETE FROM decisions WHERE image_id=? AND label=?", (image_id, label))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO decisions(image_id, label, value, decided_at) VALUES(?,?,?,?)",
+                        (image_id, label, int(bool(value)), now),
+                    )
+
+    def decisions(self, image_id: int) -> dict[str, bool]:
+        rows = self._query("SELECT label, value FROM decisions WHERE image_id=?", (image_id,))
+        return {r[0]: bool(r[1]) for r in rows}
+
+    def all_decisions(self) -> dict[int, dict[str, bool]]:
+        out: dict[int, dict[str, bool]] = {}
+        for image_id, label, value in self._query("SELECT image_id, label, value FROM decisions"):
+            out.setdefault(image_id, {})[label] = bool(value)
+        return out
+
+    def set_reviewed(self, image_ids: int | Sequence[int], reviewed: bool = True) -> None:
+        ids = [image_ids] if isinstance(image_ids, int) else list(image_ids)
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE images SET reviewed_at=? WHERE id=?", [(_now() if reviewed else None, i) for i in ids]
+            )
+
+    def reviewed_images(
+        self, model_key: str | None = None, thresholds: dict[str, float] | None = None
+    ) -> Iterator[ReviewedImage]:
+        """Reviewed, present images as training data.
+
+        Final tag = the person's decision where there is one, else (when ``model_key`` is given) the
+        model's score against ``thresholds`` (default 0.5). Labels neither decided nor scored are unknown.
+        """
+        model = self.model(model_key) if model_key else None
+        decisions = self.all_decisions()
+        scores = self.scores(model_key) if model else {}
+        thresholds = thresholds or {}
+        for rec in self._query(
+            "SELECT id, path FROM images WHERE present=1 AND reviewed_at IS NOT NULL ORDER BY path"
+        ):
+            image_id, path = rec
+            dec = decisions.get(image_id, {})
+            tags = {lab for lab, v in dec.items() if v}
+            known = set(dec)
+            s = scores.get(image_id)
+            if model is not None and s is not None:
+                for lab, score in zip(model.labels, s, strict=False):
+                    if lab not in dec:
+                        known.add(lab)
+                        if score >= thresholds.get(lab, 0.5):
+                            tags.add(lab)
+            yield ReviewedImage(path, frozenset(tags), frozenset(known))
