@@ -1,0 +1,180 @@
+"""Shared test fixtures: generated photos, every bad-input case, a tiny model bundle, ../shared/data."""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220)}
+
+
+def make_photo(
+    path: Path,
+    size: tuple[int, int] = (96, 64),
+    colour: str | tuple = "red",
+    fmt: str | None = None,
+    **save_kw,
+) -> Path:
+    """Write a small photo-like image (a flat colour with noise) and return its path."""
+    rgb = COLOURS.get(colour, colour) if isinstance(colour, str) else colour
+    rng = np.random.default_rng(abs(hash((str(path), size))) % 2**32)
+    arr = np.clip(np.array(rgb)[None, None, :] + rng.normal(0, 12, (size[1], size[0], 3)), 0, 255)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr.astype(np.uint8), "RGB").save(path, format=fmt, **save_kw)
+    return path
+
+
+def make_bad_inputs(folder: Path) -> dict[str, Path]:
+    """Every bad-input case of DESIGN.md that can be made in a folder; returns name -> path.
+
+    Cases that load fine (CMYK, palette, 16-bit, alpha, EXIF-rotated, PNG named .jpg, non-ASCII
+    name, multi-frame) are included as well as files that must fail (empty, truncated, not an image,
+    decompression bomb).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    cases: dict[str, Path] = {}
+    cases["empty"] = folder / "empty.jpg"
+    cases["empty"].write_bytes(b"")
+    good = make_photo(folder / "_tmp_good.jpg", (120, 90))
+    data = good.read_bytes()
+    cases["truncated"] = folder / "truncated.jpg"
+    cases["truncated"].write_bytes(data[: len(data) // 3])
+    good.unlink()
+    cases["not_image"] = folder / "notes.jpg"
+    cases["not_image"].write_text("this is not a photo\n")
+    cases["png_as_jpg"] = make_photo(folder / "really_png.jpg", fmt="PNG")
+    cmyk = Image.new("CMYK", (80, 60), (0, 120, 120, 0))
+    cases["cmyk"] = folder / "cmyk.jpg"
+    cmyk.save(cases["cmyk"])
+    pal = Image.new("RGB", (70, 50), (200, 40, 40)).convert("P", palette=Image.ADAPTIVE, colors=8)
+    cases["palette"] = folder / "palette.png"
+    pal.save(cases["palette"], transparency=0)
+    arr16 = (np.linspace(0, 65535, 64 * 48).reshape(48, 64)).astype(np.uint16)
+    cases["16bit"] = folder / "sixteen.png"
+    Image.fromarray(arr16).save(cases["16bit"])
+    rgba = Image.new("RGBA", (64, 64), (10, 200, 10, 128))
+    cases["alpha"] = folder / "alpha.png"
+    rgba.save(cases["alpha"])
+    grey = Image.new("L", (50, 40), 128)
+    cases["grey"] = folder / "grey.tif"
+    grey.save(cases["grey"])
+    rot = Image.new("RGB", (120, 40), (200, 200, 0))
+    exif = rot.getexif()
+    exif[0x0112] = 6  # rotate 90° on display: the photo is really 40 x 120
+    cases["exif_rotated"] = folder / "rotated.jpg"
+    rot.save(cases["exif_rotated"], exif=exif)
+    frames = [Image.new("RGB", (40, 40), c) for c in ((255, 0, 0), (0, 255, 0))]
+    cases["gif"] = folder / "anim.gif"
+    frames[0].save(cases["gif"], save_all=True, append_images=frames[1:])
+    cases["non_ascii"] = make_photo(folder / "robe été — 女装.jpg")
+    cases["bomb"] = folder / "bomb.png"
+    cases["bomb"].write_bytes(_png_header_only(30000, 30000))
+    return cases
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a huge size (a decompression bomb) but holds almost no data."""
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 16)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+BAD_FAILS = {"empty", "truncated", "not_image", "bomb"}
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    """Nine small photos in three colours, some in a subfolder."""
+    folder = tmp_path / "photos"
+    for i, colour in enumerate(["red", "green", "blue"] * 3):
+        sub = folder / ("sub" if i % 3 == 2 else "")
+        make_photo(sub / f"{colour}_{i}.jpg", (96 + i, 64), colour)
+    return folder
+
+
+@pytest.fixture
+def bad_folder(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
+    folder = tmp_path / "mixed"
+    cases = make_bad_inputs(folder)
+    make_photo(folder / "good_1.jpg")
+    make_photo(folder / "good_2.jpg", colour="blue")
+    return folder, cases
+
+
+TINY_LABELS = ["red", "green", "blue"]
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny ``cnn`` bundle whose scores follow the photo's colour (hand-set weights, no training)."""
+    import torch
+
+    from trainer.archs import build_model
+    from trainer.bundle import new_bundle, save_bundle
+
+    torch.manual_seed(0)
+    model = build_model("cnn", len(TINY_LABELS))
+    with torch.no_grad():
+        # Every conv passes the three colour channels through (ReLU keeps what is above the mean);
+        # the head reads the pooled channel c as label c, so a red photo scores high on "red".
+        for conv in (m for m in model.features if isinstance(m, torch.nn.Conv2d)):
+            conv.weight.zero_()
+            for c in range(3):
+                conv.weight[c, c, 1, 1] = 1.0
+        model.classifier.weight.zero_()
+        for c in range(3):
+            model.classifier.weight[c, c] = 4.0
+        model.classifier.bias.fill_(-3.0)
+    state = model.state_dict()
+    bundle = new_bundle(
+        "cnn",
+        TINY_LABELS,
+        state,
+        input_size=32,
+        groups={"red": "colour", "green": "colour", "blue": "colour"},
+        provenance={"model_id": "tiny-test-model", "name": "tiny"},
+    )
+    path = tmp_path_factory.mktemp("bundles") / "tiny.fmodel"
+    return save_bundle(bundle, path)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present on this machine")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep settings, caches and data dirs of every test out of the user's real profile."""
+    home = tmp_path / "_home"
+    monkeypatch.setenv("FASHION_FINDER_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"shared data: {'present' if SHARED_DATA.is_dir() else 'absent'} ({SHARED_DATA}); python {sys.version.split()[0]}"
