@@ -1,0 +1,447 @@
+"""Threshold controls: a global slider, per-label overrides with predicted/confirmed counts, top-k cap."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QFont, QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QStyledItemDelegate,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fashion_desktop.core.thresholds import ThresholdPolicy
+
+_Index = QModelIndex | QPersistentModelIndex
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+SLIDER_STEPS = 100  # the slider moves in 0.01 steps; the spin box allows finer values
+
+
+class ThresholdTableModel(QAbstractTableModel):
+    """Per-label rows: label, group, bundle default, user override (editable), predicted and confirmed counts."""
+
+    COLUMNS = ("Label", "Group", "Default", "Override", "Predicted", "Confirmed")
+    LABEL, GROUP, DEFAULT, OVERRIDE, PREDICTED, CONFIRMED = range(6)
+
+    overrides_edited = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._labels: list[str] = []
+        self._defaults: list[float] = []
+        self._groups: dict[str, str] = {}
+        self._overrides: dict[str, float] = {}
+        self._predicted: dict[str, int] = {}
+        self._confirmed: dict[str, int] = {}
+        self._global: float | None = None
+
+    # -- feeding ----------------------------------------------------------------------------
+    def set_labels(self, labels: Sequence[str], defaults: Sequence[float], groups: Mapping[str, str]) -> None:
+        if len(labels) != len(defaults):
+            raise ValueError(f"{len(labels)} labels but {len(defaults)} default thresholds")
+        self.beginResetModel()
+        self._labels = list(labels)
+        self._defaults = [float(d) for d in defaults]
+        self._groups = dict(groups)
+        self._overrides = {k: v for k, v in self._overrides.items() if k in set(self._labels)}
+        self.endResetModel()
+
+    def set_counts(self, predicted: Mapping[str, int], confirmed: Mapping[str, int]) -> None:
+        self._predicted = dict(predicted)
+        self._confirmed = dict(confirmed)
+        self._changed_columns(self.PREDICTED, self.CONFIRMED)
+
+    def set_global(self, value: float | None) -> None:
+        if value != self._global:
+            self._global = value
+            self._changed_columns(self.LABEL, len(self.COLUMNS) - 1)
+
+    def set_overrides(self, overrides: Mapping[str, float]) -> None:
+        self._overrides = {k: float(v) for k, v in overrides.items() if k in set(self._labels)}
+        self._changed_columns(self.DEFAULT, self.OVERRIDE)
+
+    def overrides(self) -> dict[str, float]:
+        return dict(self._overrides)
+
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
+    def defaults(self) -> list[float]:
+        return list(self._defaults)
+
+    def label_at(self, row: int) -> str:
+        return self._labels[row]
+
+    def clear_override(self, row: int) -> None:
+        if 0 <= row < len(self._labels) and self._labels[row] in self._overrides:
+            del self._overrides[self._labels[row]]
+            self._changed_columns(self.DEFAULT, self.OVERRIDE, rows=(row, row))
+            self.overrides_edited.emit()
+
+    def _changed_columns(self, first: int, last: int, rows: tuple[int, int] | None = None) -> None:
+        if not self._labels:
+            return
+        top, bottom = rows if rows else (0, len(self._labels) - 1)
+        self.dataChanged.emit(self.index(top, first), self.index(bottom, last), [])
+
+    # -- Qt model interface -----------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._labels)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.COLUMNS):
+            return self.COLUMNS[section]
+        if orientation == Qt.Orientation.Vertical and 0 <= section < len(self._labels):
+            return section + 1
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        if index.column() == self.OVERRIDE:
+            base |= Qt.ItemFlag.ItemIsEditable
+        return base
+
+    def _in_effect(self, row: int) -> tuple[str, float]:
+        label = self._labels[row]
+        if label in self._overrides:
+            return "override", self._overrides[label]
+        if self._global is not None:
+            return "global", self._global
+        return "default", self._defaults[row]
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not (0 <= index.row() < len(self._labels)):
+            return None
+        row, col = index.row(), index.column()
+        label = self._labels[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == self.LABEL:
+                return label
+            if col == self.GROUP:
+                return self._groups.get(label, "")
+            if col == self.DEFAULT:
+                return f"{self._defaults[row]:.2f}"
+            if col == self.OVERRIDE:
+                return f"{self._overrides[label]:.2f}" if label in self._overrides else ""
+            if col == self.PREDICTED:
+                return str(self._predicted.get(label, 0))
+            if col == self.CONFIRMED:
+                return str(self._confirmed.get(label, 0))
+            return None
+        if role == Qt.ItemDataRole.EditRole and col == self.OVERRIDE:
+            return float(self._in_effect(row)[1])
+        if role == SORT_ROLE:
+            if col == self.LABEL:
+                return label.lower()
+            if col == self.GROUP:
+                return self._groups.get(label, "").lower()
+            if col == self.DEFAULT:
+                return self._defaults[row]
+            if col == self.OVERRIDE:
+                return self._overrides.get(label, -1.0)
+            if col == self.PREDICTED:
+                return self._predicted.get(label, 0)
+            if col == self.CONFIRMED:
+                return self._confirmed.get(label, 0)
+            return None
+        if role == Qt.ItemDataRole.FontRole:
+            source, _ = self._in_effect(row)
+            if (col == self.DEFAULT and source == "default") or (
+                col == self.OVERRIDE and source == "override"
+            ):
+                font = QFont()
+                font.setBold(True)
+                return font
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            source, value = self._in_effect(row)
+            tip = f"{label}: threshold in effect {value:.3f} ({source})"
+            if col == self.LABEL:
+                tip += "\nClick to show only photos tagged with this label"
+            elif col == self.OVERRIDE:
+                tip += "\nDouble-click to set; Delete clears the override"
+            return tip
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= self.DEFAULT:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def setData(self, index: _Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or index.column() != self.OVERRIDE or role != Qt.ItemDataRole.EditRole:
+            return False
+        label = self._labels[index.row()]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if label not in self._overrides:
+                return False
+            del self._overrides[label]
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                return False
+            if math.isnan(number) or not 0.0 <= number <= 1.0:
+                return False
+            self._overrides[label] = number
+        self.dataChanged.emit(
+            self.index(index.row(), self.DEFAULT), self.index(index.row(), self.OVERRIDE), []
+        )
+        self.overrides_edited.emit()
+        return True
+
+
+class _OverrideDelegate(QStyledItemDelegate):
+    """Edits an override with a 0..1 spin box starting from the threshold currently in effect."""
+
+    def createEditor(self, parent, option, index):
+        editor = QDoubleSpinBox(parent)
+        editor.setRange(0.0, 1.0)
+        editor.setDecimals(3)
+        editor.setSingleStep(0.01)
+        editor.setFrame(False)
+        return editor
+
+    def setEditorData(self, editor, index):
+        editor.setValue(float(index.data(Qt.ItemDataRole.EditRole) or 0.0))
+
+    def setModelData(self, editor, model, index):
+        editor.interpretText()
+        model.setData(index, editor.value(), Qt.ItemDataRole.EditRole)
+
+
+class _LabelTable(QTableView):
+    """Delete/Backspace on selected rows clears their overrides (keyboard-first)."""
+
+    clear_requested = Signal(list)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if (
+            event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
+            and self.state() != self.State.EditingState
+        ):
+            rows = sorted({i.row() for i in self.selectionModel().selectedIndexes()})
+            if rows:
+                self.clear_requested.emit(rows)
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
+
+class ThresholdPanel(QWidget):
+    """Global threshold (or each label's tuned default), per-label overrides, top-k cap, "at least one".
+
+    ``policy_changed`` is emitted on every change, live while the slider is dragged; consumers throttle.
+    """
+
+    policy_changed = Signal(object)
+    label_filter_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._last_emitted: ThresholdPolicy | None = None
+        self._syncing = False
+
+        self.tuned_check = QCheckBox("Use each label's tuned default")
+        self.tuned_check.setToolTip(
+            "Each label uses the threshold the model was tuned with, unless overridden"
+        )
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setTracking(True)
+        self.slider.setAccessibleName("Global threshold")
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(0.0, 1.0)
+        self.spin.setDecimals(2)
+        self.spin.setSingleStep(0.01)
+        self.spin.setAccessibleName("Global threshold value")
+        # Typing "0.8" must not pass through 0.0 on the way.
+        self.spin.setKeyboardTracking(False)
+
+        self.top_k_spin = QSpinBox()
+        self.top_k_spin.setRange(0, 999)
+        self.top_k_spin.setSpecialValueText("no cap")
+        self.top_k_spin.setToolTip("At most this many predicted tags per photo (highest scores first)")
+        self.at_least_one_check = QCheckBox("At least one tag per photo")
+        self.at_least_one_check.setToolTip("A photo where no label passes gets its best-scoring label")
+        self.reset_button = QPushButton("Reset to bundle defaults")
+
+        self.model = ThresholdTableModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.table = _LabelTable()
+        self.table.setModel(self.proxy)
+        self.table.setItemDelegateForColumn(ThresholdTableModel.OVERRIDE, _OverrideDelegate(self.table))
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Threshold"))
+        top.addWidget(self.slider, 1)
+        top.addWidget(self.spin)
+        extras = QHBoxLayout()
+        extras.addWidget(QLabel("Top-k"))
+        extras.addWidget(self.top_k_spin)
+        extras.addWidget(self.at_least_one_check)
+        extras.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tuned_check)
+        layout.addLayout(top)
+        layout.addLayout(extras)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.reset_button)
+
+        self.tuned_check.setChecked(True)
+        self.slider.setValue(SLIDER_STEPS // 2)
+        self.spin.setValue(0.5)
+        self._apply_mode_enabled()
+
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.spin.valueChanged.connect(self._spin_changed)
+        self.tuned_check.toggled.connect(self._mode_toggled)
+        self.top_k_spin.valueChanged.connect(self._emit_if_changed)
+        self.at_least_one_check.toggled.connect(self._emit_if_changed)
+        self.reset_button.clicked.connect(self.reset_to_defaults)
+        self.model.overrides_edited.connect(self._emit_if_changed)
+        self.table.clear_requested.connect(self._clear_rows)
+        self.table.clicked.connect(self._table_clicked)
+        self._last_emitted = self.policy()
+
+    # -- public API -------------------------------------------------------------------------
+    def set_model(self, labels: list[str], defaults: list[float], groups: dict[str, str]) -> None:
+        """Show the labels of a model with its tuned default thresholds; overrides for other labels go."""
+        self.model.set_labels(labels, defaults, groups)
+        self._emit_if_changed()
+
+    def set_counts(self, predicted: dict[str, int], confirmed: dict[str, int]) -> None:
+        """Per label: how many photos it is predicted on at the current policy and how many a person confirmed."""
+        self.model.set_counts(predicted, confirmed)
+
+    def policy(self) -> ThresholdPolicy:
+        """The policy the controls describe now."""
+        top_k = self.top_k_spin.value()
+        return ThresholdPolicy(
+            global_threshold=None if self.tuned_check.isChecked() else round(self.spin.value(), 4),
+            per_label=self.model.overrides(),
+            top_k=top_k or None,
+            at_least_one=self.at_least_one_check.isChecked(),
+        )
+
+    def set_policy(self, policy: ThresholdPolicy) -> None:
+        """Show ``policy`` in the controls; emits ``policy_changed`` if it differs from the current one."""
+        self._syncing = True
+        try:
+            self.tuned_check.setChecked(policy.global_threshold is None)
+            if policy.global_threshold is not None:
+                value = min(max(float(policy.global_threshold), 0.0), 1.0)
+                self.spin.setValue(value)
+                self.slider.setValue(round(value * SLIDER_STEPS))
+            self.top_k_spin.setValue(int(policy.top_k or 0))
+            self.at_least_one_check.setChecked(bool(policy.at_least_one))
+            self.model.set_overrides(policy.per_label)
+            self._apply_mode_enabled()
+        finally:
+            self._syncing = False
+        self._emit_if_changed()
+
+    @Slot()
+    def reset_to_defaults(self) -> None:
+        """Drop every override and go back to each label's tuned default, without cap or forced tag."""
+        self.set_policy(ThresholdPolicy())
+
+    # -- internals --------------------------------------------------------------------------
+    def _apply_mode_enabled(self) -> None:
+        manual = not self.tuned_check.isChecked()
+        self.slider.setEnabled(manual)
+        self.spin.setEnabled(manual)
+        self.model.set_global(round(self.spin.value(), 4) if manual else None)
+
+    @Slot(bool)
+    def _mode_toggled(self, _checked: bool) -> None:
+        self._apply_mode_enabled()
+        self._emit_if_changed()
+
+    @Slot(int)
+    def _slider_moved(self, value: int) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            # Keep a finer spin value when the slider merely re-rounds to the same step.
+            if round(self.spin.value() * SLIDER_STEPS) != value:
+                self.spin.setValue(value / SLIDER_STEPS)
+        finally:
+            self._syncing = False
+        self._apply_mode_enabled()
+        self._emit_if_changed()
+
+    @Slot(float)
+    def _spin_changed(self, value: float) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            self.slider.setValue(round(value * SLIDER_STEPS))
+        finally:
+            self._syncing = False
+        self._apply_mode_enabled()
+        self._emit_if_changed()
+
+    @Slot()
+    def _emit_if_changed(self, *_args: object) -> None:
+        if self._syncing:
+            return
+        policy = self.policy()
+        if policy != self._last_emitted:
+            self._last_emitted = policy
+            self.policy_changed.emit(policy)
+
+    @Slot(list)
+    def _clear_rows(self, proxy_rows: list[int]) -> None:
+        for proxy_row in proxy_rows:
+            source = self.proxy.mapToSource(self.proxy.index(proxy_row, 0))
+            self.model.clear_override(source.row())
+
+    @Slot(QModelIndex)
+    def _table_clicked(self, index: QModelIndex) -> None:
+        source = self.proxy.mapToSource(index)
+        if source.isValid() and source.column() == ThresholdTableModel.LABEL:
+            self.label_filter_requested.emit(self.model.label_at(source.row()))
