@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,7 +51,10 @@ CREATE INDEX IF NOT EXISTS decisions_label ON decisions(label, value);
 """
 
 # Each entry upgrades the schema from version i+1 to i+2; append, never edit.
-_MIGRATIONS: list[str] = []
+_MIGRATIONS: list[str] = [
+    # v2: the dataset split of an image (train / val / test), as in the seed's spreadsheet layout.
+    "ALTER TABLE images ADD COLUMN split TEXT",
+]
 
 
 class CatalogError(RuntimeError):
@@ -254,6 +257,12 @@ class Catalog:
                     else:
                         counts.restored += 1
         return counts
+
+    def new_scan_token(self, folder_id: int) -> float:
+        """A token for a new scan of the folder, later than any earlier scan's (clocks can be coarse)."""
+        row = self._query("SELECT MAX(last_seen) FROM images WHERE folder_id=?", (folder_id,))
+        last = row[0][0] if row and row[0][0] is not None else 0.0
+        return max(_now(), float(last) + 1e-3)
 
     def finish_scan(self, folder_id: int, scan_token: float, counts: SyncCounts | None = None) -> SyncCounts:
         """After a complete scan, mark images of the folder that were not seen as not present."""
@@ -471,6 +480,19 @@ class Catalog:
         for image_id, label, value in self._query("SELECT image_id, label, value FROM decisions"):
             out.setdefault(image_id, {})[label] = bool(value)
         return out
+
+    def set_splits(self, splits: Iterable[tuple[int, str | None]]) -> None:
+        """Record (or clear, with None) the dataset split (``train``, ``val``, ``test``) of images."""
+        with self._tx() as db:
+            db.executemany("UPDATE images SET split=? WHERE id=?", [(s or None, i) for i, s in splits])
+
+    def splits(self, image_ids: Sequence[int] | None = None) -> dict[int, str]:
+        """Dataset split by image id, for images that have one (all, or the given ids)."""
+        rows = self._query("SELECT id, split FROM images WHERE split IS NOT NULL")
+        if image_ids is None:
+            return {r[0]: r[1] for r in rows}
+        wanted = set(image_ids)
+        return {r[0]: r[1] for r in rows if r[0] in wanted}
 
     def set_reviewed(self, image_ids: int | Sequence[int], reviewed: bool = True) -> None:
         ids = [image_ids] if isinstance(image_ids, int) else list(image_ids)

@@ -1,0 +1,227 @@
+"""Folder scanning: a lazy, recursive walk that reports problems and keeps going, and catalog sync."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from .catalog import Catalog, FileInfo, SyncCounts
+from .images import EXTENSIONS
+
+CancelFlag = Callable[[], bool] | threading.Event | None
+
+# Windows marks hidden files with an attribute rather than a leading dot.
+_FILE_ATTRIBUTE_HIDDEN = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2)
+_CANCEL_CHECK_EVERY = 256
+
+
+@dataclass(frozen=True)
+class ScanProblem:
+    """A folder or file the scan could not use, and a reason a person can act on."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    """Where a folder sync stands: files found so far, catalog changes, problems so far, finished?"""
+
+    found: int
+    counts: SyncCounts
+    problems: list[ScanProblem] = field(default_factory=list)
+    done: bool = False
+    cancelled: bool = False
+
+
+def is_cancelled(cancel: CancelFlag) -> bool:
+    """True when ``cancel`` (a callable returning bool, or a threading.Event) says stop."""
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def normalise_extensions(extensions: Iterable[str]) -> frozenset[str]:
+    """Lower-case extensions without dots: ``[".JPG", "png"]`` -> ``{"jpg", "png"}``."""
+    return frozenset(e.lower().lstrip(".") for e in extensions if e.strip(". "))
+
+
+def _hidden(entry: os.DirEntry) -> bool:
+    if entry.name.startswith("."):
+        return True
+    if os.name == "nt":
+        try:
+            attrs = entry.stat(follow_symlinks=False).st_file_attributes  # type: ignore[attr-defined]
+        except (OSError, AttributeError):
+            return False
+        return bool(attrs & _FILE_ATTRIBUTE_HIDDEN)
+    return False
+
+
+def _folder_error(path: str, exc: OSError) -> ScanProblem:
+    if isinstance(exc, PermissionError):
+        return ScanProblem(path, "permission denied (cannot list this folder); its photos were skipped")
+    if isinstance(exc, FileNotFoundError):
+        return ScanProblem(path, "folder disappeared during the scan (moved or deleted?)")
+    if isinstance(exc, NotADirectoryError):
+        return ScanProblem(path, "not a folder")
+    return ScanProblem(path, f"cannot list this folder ({exc.strerror or exc}); its photos were skipped")
+
+
+def _dir_key(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def scan(
+    folders: str | os.PathLike | Iterable[str | os.PathLike],
+    extensions: Iterable[str] = EXTENSIONS,
+    cancel: CancelFlag = None,
+) -> Iterator[FileInfo | ScanProblem]:
+    """Walk ``folders`` recursively and yield each photo (FileInfo) or problem (ScanProblem) as found.
+
+    Takes a folder or folders, the extensions to accept (any case, with or without the dot) and an
+    optional cancel flag (checked often; the walk simply stops). Paths are absolute, with symlinks
+    in the given roots resolved. Hidden files and folders are skipped; symlinked folders are
+    followed, each real folder at most once, so link loops end. Folders that cannot be listed or
+    vanish mid-walk are yielded as ScanProblem and the walk goes on. Never raises for bad folders.
+    """
+    if isinstance(folders, (str, os.PathLike)):
+        folders = [folders]
+    exts = normalise_extensions(extensions)
+    visited: set[tuple[int, int]] = set()
+    seen_entries = 0
+    for root in folders:
+        root_path = os.path.realpath(os.path.abspath(os.fspath(root)))
+        if not os.path.isdir(root_path):
+            reason = (
+                "not a folder"
+                if os.path.exists(root_path)
+                else "folder not found (moved, deleted or unplugged?)"
+            )
+            yield ScanProblem(root_path, reason)
+            continue
+        key = _dir_key(root_path)
+        if key is not None:
+            if key in visited:
+                continue
+            visited.add(key)
+        # Depth-first with an explicit stack: files of a folder are yielded while it is being listed.
+        stack = [root_path]
+        while stack:
+            if is_cancelled(cancel):
+                return
+            current = stack.pop()
+            subdirs: list[str] = []
+            try:
+                with os.scandir(current) as it:
+                    for entry in it:
+                        seen_entries += 1
+                        if seen_entries % _CANCEL_CHECK_EVERY == 0 and is_cancelled(cancel):
+                            return
+                        if _hidden(entry):
+                            continue
+                        item = _classify(entry, exts, visited, subdirs)
+                        if item is not None:
+                            yield item
+            except OSError as exc:
+                yield _folder_error(current, exc)
+            # Reverse-sorted so that popping visits sub-folders in name order (stable, predictable runs).
+            stack.extend(sorted(subdirs, reverse=True))
+
+
+def _classify(
+    entry: os.DirEntry, exts: frozenset[str], visited: set[tuple[int, int]], subdirs: list[str]
+) -> FileInfo | ScanProblem | None:
+    try:
+        is_dir = entry.is_dir()  # follows symlinks
+    except OSError:
+        is_dir = False
+    if is_dir:
+        key = _dir_key(entry.path)
+        if key is None:
+            return _folder_error(entry.path, FileNotFoundError())
+        if key in visited:
+            if entry.is_symlink():
+                return ScanProblem(entry.path, "link to a folder that was already scanned (loop?); skipped")
+            return None
+        visited.add(key)
+        subdirs.append(entry.path)
+        return None
+    ext = os.path.splitext(entry.name)[1].lower().lstrip(".")
+    if ext not in exts:
+        return None
+    try:
+        st = entry.stat()  # follows symlinks; cached from the listing on Windows
+    except FileNotFoundError:
+        if entry.is_symlink():
+            return ScanProblem(entry.path, "broken link (its target does not exist)")
+        return ScanProblem(entry.path, "file disappeared during the scan")
+    except OSError as exc:
+        return ScanProblem(entry.path, f"cannot read file information ({exc.strerror or exc})")
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return FileInfo(entry.path, int(st.st_size), float(st.st_mtime))
+
+
+def sync_folder(
+    catalog: Catalog,
+    folder: str | os.PathLike,
+    extensions: Iterable[str] = EXTENSIONS,
+    cancel: CancelFlag = None,
+    batch_size: int = 500,
+    max_interval_s: float = 0.5,
+) -> Iterator[ScanProgress]:
+    """Scan ``folder`` into ``catalog`` and yield progress after every batch written.
+
+    Registers the folder, writes batches of at most ``batch_size`` files (or whatever was found in
+    ``max_interval_s``, so a slow drive still shows a live count) and ends with a ScanProgress whose
+    ``done`` is True. Files not seen are marked missing only when the walk completed: a cancelled
+    scan, or one whose folder is unreachable, leaves the catalog's view of unseen files as it was.
+    Raises CatalogError only if the catalog itself cannot be written.
+    """
+    root = os.path.realpath(os.path.abspath(os.fspath(folder)))
+    folder_id = catalog.add_folder(root)
+    token = catalog.new_scan_token(folder_id)
+    counts = SyncCounts()
+    problems: list[ScanProblem] = []
+    batch: list[FileInfo] = []
+    found = 0
+    last_flush = time.monotonic()
+    root_missing = False
+
+    def progress(done: bool = False, cancelled: bool = False) -> ScanProgress:
+        return ScanProgress(found, replace(counts), list(problems), done, cancelled)
+
+    for item in scan(root, extensions, cancel):
+        if isinstance(item, ScanProblem):
+            problems.append(item)
+            root_missing = root_missing or item.path == root
+            continue
+        batch.append(item)
+        found += 1
+        if len(batch) >= batch_size or time.monotonic() - last_flush >= max_interval_s:
+            catalog.record_scan_batch(folder_id, batch, token, counts)
+            batch = []
+            last_flush = time.monotonic()
+            yield progress()
+    if batch:
+        catalog.record_scan_batch(folder_id, batch, token, counts)
+    if is_cancelled(cancel):
+        yield progress(done=True, cancelled=True)
+        return
+    if not root_missing:
+        catalog.finish_scan(folder_id, token, counts)
+    yield progress(done=True)
