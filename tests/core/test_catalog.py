@@ -1,0 +1,177 @@
+"""Catalog: re-scans keep decisions, schema versions and migrations, crash safety of decisions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, make_photo
+
+from fashion_desktop.core.catalog import SCHEMA_VERSION, Catalog, CatalogError
+from fashion_desktop.core.scan import sync_folder
+
+
+def _sync(cat: Catalog, folder: Path):
+    return list(sync_folder(cat, folder))[-1]
+
+
+def test_rescan_finds_new_removed_and_changed_files_and_keeps_decisions(
+    photo_folder: Path, tmp_path: Path
+) -> None:
+    with Catalog(tmp_path / "cat.db") as cat:
+        first = _sync(cat, photo_folder)
+        assert first.counts.new == 9
+        by_name = {Path(r.path).name: r for r in cat.images()}
+        red, green, blue = by_name["red_0.jpg"], by_name["green_1.jpg"], by_name["blue_2.jpg"]
+        cat.register_model("m", ["red", "green", "blue"])
+        cat.add_predictions("m", [(r.id, np.array([0.9, 0.1, 0.1])) for r in cat.images()])
+        cat.set_decision(red.id, "red", True)
+        cat.set_decision(green.id, "green", False)
+        cat.set_decision(blue.id, "blue", True)
+        cat.set_reviewed([red.id, green.id])
+
+        Path(red.path).unlink()  # removed
+        make_photo(photo_folder / "new_one.jpg")  # new
+        time.sleep(0.01)
+        make_photo(Path(green.path), size=(200, 150), colour="blue")  # changed content
+        os.utime(green.path, (time.time() + 5, time.time() + 5))
+
+        second = _sync(cat, photo_folder)
+        assert (second.counts.new, second.counts.changed, second.counts.removed) == (1, 1, 1)
+        assert second.counts.unchanged == 7
+        assert cat.count() == 9
+        assert cat.image(red.id) is not None and not cat.image(red.id).present
+        assert cat.decisions(red.id) == {"red": True}, "decision on a removed photo was lost"
+        assert cat.decisions(green.id) == {"green": False}, "decision on a changed photo was lost"
+        assert cat.image(green.id).reviewed
+        assert green.id not in cat.scores("m"), "stale scores of a changed photo were kept"
+        assert blue.id in cat.scores("m") and cat.decisions(blue.id) == {"blue": True}
+
+        make_photo(Path(red.path))  # the photo comes back: same record, same decisions
+        third = _sync(cat, photo_folder)
+        assert third.counts.restored + third.counts.changed == 1
+        assert cat.image_by_path(red.path).id == red.id
+        assert cat.decisions(red.id) == {"red": True}
+
+
+def test_schema_version_is_recorded(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "cat.db") as cat:
+        assert cat.schema_version == SCHEMA_VERSION
+    db = sqlite3.connect(tmp_path / "cat.db")
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
+        str(SCHEMA_VERSION),
+    )
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    db.close()
+
+
+def test_catalog_from_a_newer_app_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "cat.db"
+    with Catalog(path) as cat:
+        (image_id,) = cat.ensure_images([str(tmp_path / "a.jpg")]).values()
+        cat.set_decision(image_id, "dress", True)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(CatalogError) as err:
+        Catalog(path)
+    message = str(err.value)
+    assert str(path) in message and "99" in message and "newer" in message
+    db = sqlite3.connect(path)  # refusing must not have touched it
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("99",)
+    assert db.execute("SELECT label FROM decisions").fetchall() == [("dress",)]
+    db.close()
+
+
+def test_version_1_catalog_is_migrated_keeping_decisions(tmp_path: Path) -> None:
+    from fashion_desktop.core import catalog as catalog_mod
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(catalog_mod._SCHEMA_V1)
+    db.execute("INSERT INTO meta VALUES('schema_version', '1')")
+    db.execute("INSERT INTO images(id, path, added_at) VALUES(1, '/photos/a.jpg', 0)")
+    db.execute("INSERT INTO decisions VALUES(1, 'dress', 1, 0)")
+    db.commit()
+    db.close()
+    with Catalog(path) as cat:
+        assert cat.schema_version == SCHEMA_VERSION
+        assert cat.decisions(1) == {"dress": True}
+        cat.set_splits([(1, "train")])
+        assert cat.splits() == {1: "train"}
+
+
+def test_a_file_that_is_not_a_catalog_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "photo.db"
+    path.write_bytes(b"\xff\xd8 definitely not sqlite" * 100)
+    with pytest.raises(CatalogError, match="not a Fashion Finder catalog"):
+        Catalog(path)
+    assert path.read_bytes().startswith(b"\xff\xd8")
+
+
+def test_splits_round_trip_and_clear(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "cat.db") as cat:
+        ids = cat.ensure_images(["/p/a.jpg", "/p/b.jpg", "/p/c.jpg"])
+        a, b, c = ids["/p/a.jpg"], ids["/p/b.jpg"], ids["/p/c.jpg"]
+        cat.set_splits([(a, "train"), (b, "test")])
+        cat.set_splits([(b, None)])
+        assert cat.splits() == {a: "train"}
+        assert cat.splits([b, c]) == {}
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from fashion_desktop.core.catalog import Catalog
+    cat = Catalog(sys.argv[1])
+    ids = list(cat.ensure_images([f"/photos/p{i:04d}.jpg" for i in range(5000)]).values())
+    print("ready", flush=True)
+    for n, image_id in enumerate(ids):
+        cat.set_decision(image_id, "dress" if n % 2 else "coat", bool(n % 3))
+        print(image_id, flush=True)  # only after the commit returned
+    """
+)
+
+
+def test_decisions_survive_kill_9_of_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "cat.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    acked: list[int] = []
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        while len(acked) < 200:
+            line = proc.stdout.readline()
+            assert line, "the writer died before being killed"
+            acked.append(int(line))
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    db.close()
+    with Catalog(path) as cat:
+        decided = cat.all_decisions()
+        missing = [i for i in acked if i not in decided]
+        assert not missing, f"{len(missing)} acknowledged decisions lost"
+        for image_id in acked:
+            n = int(Path(cat.image(image_id).path).stem[1:])
+            assert decided[image_id] == {("dress" if n % 2 else "coat"): bool(n % 3)}
+        assert len(decided) >= len(acked)  # the writer may have committed more before dying
