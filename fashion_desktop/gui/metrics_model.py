@@ -1,0 +1,345 @@
+"""Models-tab data: bundle summaries, metrics at a threshold policy, and the table models that show them."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from fashion_desktop.core.thresholds import ThresholdPolicy, predicted_mask
+
+_Index = QModelIndex | QPersistentModelIndex
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+PATH_ROLE = Qt.ItemDataRole.UserRole + 2
+
+# Shown in this order wherever overall metrics appear; keys as trainer.metrics.compute_metrics names them.
+OVERALL_KEYS: tuple[tuple[str, str], ...] = (
+    ("f1_micro", "F1 micro"),
+    ("f1_macro", "F1 macro"),
+    ("precision_micro", "Precision (micro)"),
+    ("recall_micro", "Recall (micro)"),
+    ("exact_match", "Exact match"),
+    ("f1_samples", "F1 samples"),
+    ("map", "mAP"),
+    ("images", "Images evaluated"),
+)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Per-image evaluation scores carried by a bundle, as numpy arrays."""
+
+    split: str
+    targets: np.ndarray  # int8 [N, L]: 1 positive, 0 negative, -1 unknown
+    scores: np.ndarray  # float32 [N, L]
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    """What the Models tab shows of a bundle file: no weights kept in memory."""
+
+    path: str
+    error: str | None = None
+    name: str = ""
+    arch: str = ""
+    labels: tuple[str, ...] = ()
+    groups: Mapping[str, str] = field(default_factory=dict)
+    thresholds: tuple[float, ...] = ()
+    input_size: int = 0
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    evaluation: Evaluation | None = None
+    model_id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def group_names(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for label in self.labels:
+            if self.groups.get(label):
+                seen.setdefault(self.groups[label], None)
+        return list(seen)
+
+    def created(self) -> str:
+        """The bundle's creation date as text (from provenance, else the file's modification time)."""
+        value = self.provenance.get("created") or self.provenance.get("date")
+        if isinstance(value, (int, float)):
+            return _dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M")
+        if value:
+            return str(value)
+        try:
+            return (
+                _dt.datetime.fromtimestamp(os.path.getmtime(self.path)).strftime("%Y-%m-%d %H:%M") + " (file)"
+            )
+        except OSError:
+            return ""
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor; torch itself is never imported here
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def read_bundle_info(path: str) -> BundleInfo:
+    """Load ``path`` with ``trainer.bundle.load_bundle`` (imports torch) and keep all but the weights.
+
+    Never raises for a bad file: a ``BundleError`` (or any read failure) becomes ``BundleInfo.error``.
+    """
+    from trainer.bundle import BundleError, load_bundle
+
+    try:
+        b = load_bundle(path)
+    except BundleError as exc:
+        return BundleInfo(path=str(path), error=str(exc))
+    except Exception as exc:  # a bundle from a stranger must never take the app down
+        return BundleInfo(path=str(path), error=f"{path}: cannot be read ({type(exc).__name__}: {exc})")
+    evaluation = None
+    ev = b.evaluation
+    if ev and ev.get("targets") is not None and ev.get("scores") is not None:
+        targets = _to_numpy(ev["targets"]).astype(np.int8)
+        scores = _to_numpy(ev["scores"]).astype(np.float32)
+        if targets.ndim == 2 and targets.shape == scores.shape and targets.shape[1] == len(b.labels):
+            evaluation = Evaluation(str(ev.get("split") or "evaluation"), targets, scores)
+    return BundleInfo(
+        path=str(path),
+        name=b.name,
+        arch=b.arch,
+        labels=tuple(b.labels),
+        groups=dict(b.groups),
+        thresholds=tuple(b.thresholds),
+        input_size=int(b.input_size),
+        metrics=dict(b.metrics),
+        provenance=dict(b.provenance),
+        evaluation=evaluation,
+        model_id=b.model_id,
+    )
+
+
+@dataclass(frozen=True)
+class MetricsView:
+    """Metrics ready to show: overall numbers, per-label rows, and where they come from."""
+
+    overall: dict[str, float]
+    per_label: list[dict[str, Any]]
+    source: str  # "recomputed" or "as trained" or "none"
+    note: str
+
+
+def _stored_metrics(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """Find ``overall`` / ``per_label`` in stored bundle metrics, at the top or under a split name."""
+    for split in (None, "test", "val", "validation"):
+        part = metrics if split is None else metrics.get(split)
+        if isinstance(part, Mapping) and isinstance(part.get("overall"), Mapping):
+            per = part.get("per_label") or []
+            if isinstance(per, Mapping):  # {label: {...}}
+                per = [{"label": k, **dict(v)} for k, v in per.items() if isinstance(v, Mapping)]
+            return dict(part["overall"]), [dict(r) for r in per if isinstance(r, Mapping)], split or ""
+    flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return flat, [], ""
+
+
+def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
+    """Metrics of ``info`` at ``policy``: recomputed from its evaluation scores when it has them.
+
+    The top-k cap and "at least one" rule are applied to the predictions exactly as the grid applies
+    them; AP does not depend on thresholds and comes from the raw scores. Without evaluation scores the
+    stored training metrics are returned as they are ("as trained").
+    """
+    from trainer.metrics import compute_metrics
+
+    if info.evaluation is not None:
+        ev = info.evaluation
+        th = policy.thresholds(info.labels, info.thresholds)
+        raw = compute_metrics(ev.targets, ev.scores, th, info.labels)
+        if policy.top_k or policy.at_least_one:
+            mask = predicted_mask(ev.scores, th, policy.top_k, policy.at_least_one)
+            cut = compute_metrics(ev.targets, mask.astype(np.float32), 0.5, info.labels)
+            for key in ("map",):
+                cut["overall"][key] = raw["overall"].get(key)
+            for row_cut, row_raw in zip(cut["per_label"], raw["per_label"], strict=True):
+                row_cut["ap"] = row_raw.get("ap")
+                row_cut["threshold"] = row_raw.get("threshold")
+            raw = cut
+        per = raw["per_label"]
+        for row in per:
+            row["group"] = info.groups.get(row["label"], "")
+        n = len(ev.targets)
+        return MetricsView(
+            raw["overall"],
+            per,
+            "recomputed",
+            f"Recomputed at the current thresholds on the {ev.split} split ({n} images)",
+        )
+    overall, per, split = _stored_metrics(info.metrics)
+    if not overall and not per:
+        return MetricsView({}, [], "none", "This bundle carries no metrics")
+    defaults = dict(zip(info.labels, info.thresholds, strict=False))
+    for row in per:
+        row.setdefault("group", info.groups.get(str(row.get("label")), ""))
+        row.setdefault("threshold", defaults.get(str(row.get("label"))))
+    where = f" on the {split} split" if split else ""
+    return MetricsView(
+        overall, per, "as trained", f"As trained{where} (stored in the bundle; no evaluation scores)"
+    )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return "–" if math.isnan(value) else f"{float(value):.3f}"
+    return str(value)
+
+
+class RowsTableModel(QAbstractTableModel):
+    """A read-only table of rows of values; numbers shown with 3 decimals and sorted as numbers."""
+
+    def __init__(self, headers: Sequence[str] = (), parent=None) -> None:
+        super().__init__(parent)
+        self._headers = list(headers)
+        self._rows: list[list[Any]] = []
+        self._colours: list[QColor | None] = []
+
+    def set_rows(
+        self,
+        rows: Sequence[Sequence[Any]],
+        headers: Sequence[str] | None = None,
+        colours: Sequence[QColor | None] | None = None,
+    ) -> None:
+        self.beginResetModel()
+        if headers is not None:
+            self._headers = list(headers)
+        width = len(self._headers)
+        self._rows = [list(r)[:width] + [None] * (width - len(r)) for r in rows]
+        self._colours = list(colours) if colours is not None else [None] * len(self._rows)
+        self.endResetModel()
+
+    def row_values(self, row: int) -> list[Any]:
+        return list(self._rows[row])
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._headers)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self._headers[section] if 0 <= section < len(self._headers) else None
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+            return None
+        value = self._rows[index.row()][index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _fmt(value)
+        if role == SORT_ROLE:
+            if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                v = float(value)
+                return -1.0 if math.isnan(v) else v
+            return "" if value is None else str(value).lower()
+        if role == Qt.ItemDataRole.TextAlignmentRole and isinstance(value, (int, float, np.number)):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == len(self._headers) - 1:
+            colour = self._colours[index.row()] if index.row() < len(self._colours) else None
+            return QBrush(colour) if colour is not None else None
+        return None
+
+
+class BundleListModel(QAbstractListModel):
+    """Known bundle files: name and architecture once loaded, the error text for a broken one."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._paths: list[str] = []
+        self._infos: dict[str, BundleInfo] = {}
+
+    def set_paths(self, paths: Sequence[str]) -> None:
+        self.beginResetModel()
+        self._paths = list(dict.fromkeys(str(p) for p in paths))
+        self.endResetModel()
+
+    def add_path(self, path: str) -> int:
+        """Append ``path`` unless known; return its row."""
+        path = str(path)
+        if path in self._paths:
+            return self._paths.index(path)
+        row = len(self._paths)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._paths.append(path)
+        self.endInsertRows()
+        return row
+
+    def remove_row(self, row: int) -> None:
+        if 0 <= row < len(self._paths):
+            self.beginRemoveRows(QModelIndex(), row, row)
+            path = self._paths.pop(row)
+            self.endRemoveRows()
+            self._infos.pop(path, None)
+
+    def set_info(self, info: BundleInfo) -> None:
+        self._infos[info.path] = info
+        if info.path in self._paths:
+            idx = self.index(self._paths.index(info.path), 0)
+            self.dataChanged.emit(idx, idx, [])
+
+    def paths(self) -> list[str]:
+        return list(self._paths)
+
+    def path_at(self, row: int) -> str:
+        return self._paths[row]
+
+    def info(self, path: str) -> BundleInfo | None:
+        return self._infos.get(path)
+
+    def unloaded(self) -> list[str]:
+        return [p for p in self._paths if p not in self._infos]
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._paths)
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not (0 <= index.row() < len(self._paths)):
+            return None
+        path = self._paths[index.row()]
+        info = self._infos.get(path)
+        if role == Qt.ItemDataRole.DisplayRole:
+            base = os.path.basename(path)
+            if info is None:
+                return f"{base}\nloading…"
+            if not info.ok:
+                return f"{base}\n⚠ {info.error}"
+            return f"{info.name}\n{info.arch} · {len(info.labels)} labels"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return info.error if info is not None and not info.ok else path
+        if role == Qt.ItemDataRole.ForegroundRole and info is not None and not info.ok:
+            return QBrush(QColor(180, 30, 30))
+        if role == PATH_ROLE:
+            return path
+        return None

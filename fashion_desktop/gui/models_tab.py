@@ -1,0 +1,513 @@
+"""Models tab: known bundles, the selected one's card and metrics at the current thresholds, and a comparison."""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QFontMetrics
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListView,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui.metrics_model import (
+    OVERALL_KEYS,
+    SORT_ROLE,
+    BundleInfo,
+    BundleListModel,
+    MetricsView,
+    RowsTableModel,
+    metrics_at_policy,
+    read_bundle_info,
+)
+from fashion_desktop.gui.worker import Worker
+
+PER_LABEL_HEADERS = ("Label", "Group", "Precision", "Recall", "F1", "Support", "Threshold")
+BUNDLE_FILTER = "Model bundles (*.fmodel);;All files (*)"
+_HIDDEN_PROVENANCE = {"model_id", "name", "created", "date"}
+
+
+def _table(model, sortable: bool = True) -> tuple[QTableView, QSortFilterProxyModel | None]:
+    view = QTableView()
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
+    proxy = None
+    if sortable:
+        proxy = QSortFilterProxyModel(view)
+        proxy.setSourceModel(model)
+        proxy.setSortRole(SORT_ROLE)
+        view.setModel(proxy)
+        view.setSortingEnabled(True)
+        view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+    else:
+        view.setModel(model)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    return view, proxy
+
+
+def _delta(a: Any, b: Any) -> float | None:
+    try:
+        fa, fb = float(a), float(b)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(fa) or math.isnan(fb) else fb - fa
+
+
+def _delta_colour(d: float | None) -> QColor | None:
+    if d is None or abs(d) < 1e-9:
+        return None
+    return QColor(20, 130, 40) if d > 0 else QColor(190, 30, 30)
+
+
+class ModelsTab(QWidget):
+    """Known model bundles with card, metrics (recomputed at the current thresholds when possible) and compare.
+
+    Bundles are read in a worker the first time the tab is shown, so torch is not imported at start-up.
+    """
+
+    model_activated = Signal(str)
+    bundle_paths_changed = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._policy = ThresholdPolicy()
+        self._loader: Worker | None = None
+        self._shown = False
+        self._plot = None
+        self._bars = None
+        self._view: MetricsView | None = None
+        self._recompute_timer = QTimer(self)
+        self._recompute_timer.setSingleShot(True)
+        self._recompute_timer.setInterval(40)  # coalesce live slider drags into one recompute
+        self._recompute_timer.timeout.connect(self._refresh_metrics)
+
+        self.bundles = BundleListModel(self)
+        self.list_view = QListView()
+        self.list_view.setModel(self.bundles)
+        self.list_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.list_view.setWordWrap(True)
+        self.list_view.setSpacing(2)
+        self.add_button = QPushButton("Add model…")
+        self.remove_button = QPushButton("Remove from list")
+        self.use_button = QPushButton("Use for tagging")
+        self.use_button.setDefault(True)
+
+        self.card = QLabel()
+        self.card.setTextFormat(Qt.TextFormat.RichText)
+        self.card.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.card.setWordWrap(True)
+        self.card.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.metrics_note = QLabel()
+        self.metrics_note.setWordWrap(True)
+
+        self.overall_model = RowsTableModel(("Metric", "Value"), self)
+        self.overall_view, _ = _table(self.overall_model, sortable=False)
+        self.per_label_model = RowsTableModel(PER_LABEL_HEADERS, self)
+        self.per_label_view, self.per_label_proxy = _table(self.per_label_model)
+
+        self.chart_box = QWidget()
+        chart_layout = QVBoxLayout(self.chart_box)
+        chart_layout.setContentsMargins(0, 0, 0, 0)
+        self._chart_scroll = QScrollArea()
+        self._chart_scroll.setWidgetResizable(True)
+        chart_layout.addWidget(self._chart_scroll)
+
+        self.compare_combo = QComboBox()
+        self.compare_combo.setAccessibleName("Compare with")
+        self.compare_overall_model = RowsTableModel(("Metric", "A", "B", "Δ (B − A)"), self)
+        self.compare_overall_view, _ = _table(self.compare_overall_model, sortable=False)
+        self.compare_labels_model = RowsTableModel(("Label", "F1 A", "F1 B", "Δ (B − A)"), self)
+        self.compare_labels_view, _ = _table(self.compare_labels_model)
+        self.compare_note = QLabel()
+        self.compare_note.setWordWrap(True)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.list_view, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.use_button)
+
+        compare_page = QWidget()
+        cl = QVBoxLayout(compare_page)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Compare with:"))
+        row.addWidget(self.compare_combo, 1)
+        cl.addLayout(row)
+        cl.addWidget(self.compare_note)
+        cl.addWidget(self.compare_overall_view, 1)
+        cl.addWidget(self.compare_labels_view, 2)
+
+        self.detail_tabs = QTabWidget()
+        self.detail_tabs.addTab(self.per_label_view, "Per label")
+        self.detail_tabs.addTab(self.chart_box, "F1 chart")
+        self.detail_tabs.addTab(compare_page, "Compare")
+
+        top = QHBoxLayout()
+        top.addWidget(self.card, 3)
+        overall_box = QVBoxLayout()
+        overall_box.addWidget(self.metrics_note)
+        overall_box.addWidget(self.overall_view)
+        top.addLayout(overall_box, 2)
+        top_box = QWidget()
+        top_box.setLayout(top)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top_box)
+        right.addWidget(self.detail_tabs)
+        right.setStretchFactor(0, 2)
+        right.setStretchFactor(1, 3)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+        self.add_button.clicked.connect(self._add_clicked)
+        self.remove_button.clicked.connect(self._remove_clicked)
+        self.use_button.clicked.connect(self._use_clicked)
+        self.list_view.doubleClicked.connect(self._double_clicked)
+        self.list_view.selectionModel().currentChanged.connect(self._current_changed)
+        self.compare_combo.currentIndexChanged.connect(self._refresh_compare)
+        self._show_selected()
+
+    # -- public API -------------------------------------------------------------------------
+    def set_bundle_paths(self, paths: list[str]) -> None:
+        """Replace the list of known bundle files; they are read (in the background) once the tab is shown."""
+        current = self.selected_path()
+        self.bundles.set_paths([os.fspath(p) for p in paths])
+        if current in self.bundles.paths():
+            self.select_path(current)
+        elif self.bundles.rowCount():
+            self.list_view.setCurrentIndex(self.bundles.index(0, 0))
+        self._update_compare_choices()
+        self._show_selected()
+        if self._shown:
+            self._load_pending()
+
+    def bundle_paths(self) -> list[str]:
+        return self.bundles.paths()
+
+    def add_bundle(self, path: str) -> None:
+        """Add ``path`` to the list (if new), select it and read it."""
+        row = self.bundles.add_path(os.fspath(path))
+        self.list_view.setCurrentIndex(self.bundles.index(row, 0))
+        self._update_compare_choices()
+        self.bundle_paths_changed.emit(self.bundles.paths())
+        self._load_pending()
+
+    def set_policy(self, policy: ThresholdPolicy) -> None:
+        """Recompute the shown metrics at ``policy`` (coalesced, so calling it on every drag step is cheap)."""
+        self._policy = policy
+        self._recompute_timer.start()
+
+    def selected_path(self) -> str | None:
+        idx = self.list_view.currentIndex()
+        return self.bundles.path_at(idx.row()) if idx.isValid() else None
+
+    def select_path(self, path: str) -> None:
+        if path in self.bundles.paths():
+            self.list_view.setCurrentIndex(self.bundles.index(self.bundles.paths().index(path), 0))
+
+    def current_info(self) -> BundleInfo | None:
+        path = self.selected_path()
+        return self.bundles.info(path) if path else None
+
+    def metrics_view(self) -> MetricsView | None:
+        """The metrics on screen now (None when no loaded bundle is selected)."""
+        return self._view
+
+    def is_loading(self) -> bool:
+        return self._loader is not None
+
+    # -- loading ----------------------------------------------------------------------------
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._shown:
+            self._shown = True
+            self._load_pending()
+
+    def _load_pending(self) -> None:
+        if self._loader is not None:
+            return  # the running loader picks up the rest when it finishes
+        paths = self.bundles.unloaded()
+        if not paths:
+            return
+
+        def job(cancel):
+            for path in paths:
+                if cancel.is_set():
+                    return
+                yield read_bundle_info(path)
+
+        worker = Worker(job, name="bundle-loader")
+        worker.progressed.connect(self._bundle_loaded)
+        worker.finished.connect(self._loader_done)
+        worker.failed.connect(self._loader_done)
+        self._loader = worker
+        worker.start()
+
+    @Slot(object)
+    def _bundle_loaded(self, info: BundleInfo) -> None:
+        self.bundles.set_info(info)
+        self._update_compare_choices()
+        if info.path == self.selected_path():
+            self._show_selected()
+        elif info.path == self.compare_combo.currentData():
+            self._refresh_compare()
+
+    def _loader_done(self, *_args: object) -> None:
+        worker, self._loader = self._loader, None
+        if worker is not None and worker.cancelled:
+            return  # the app is closing (or a test tearing down): start nothing new
+        if self.bundles.unloaded():
+            self._load_pending()
+
+    # -- user actions -----------------------------------------------------------------------
+    @Slot()
+    def _add_clicked(self) -> None:
+        start = os.path.dirname(self.selected_path() or "") or os.path.expanduser("~")
+        path, _ = QFileDialog.getOpenFileName(self, "Add model bundle", start, BUNDLE_FILTER)
+        if path:
+            self.add_bundle(path)
+
+    @Slot()
+    def _remove_clicked(self) -> None:
+        idx = self.list_view.currentIndex()
+        if idx.isValid():
+            self.bundles.remove_row(idx.row())
+            self._update_compare_choices()
+            self.bundle_paths_changed.emit(self.bundles.paths())
+            self._show_selected()
+
+    @Slot()
+    def _use_clicked(self) -> None:
+        info = self.current_info()
+        if info is not None and info.ok:
+            self.model_activated.emit(info.path)
+
+    @Slot(QModelIndex)
+    def _double_clicked(self, index: QModelIndex) -> None:
+        info = self.bundles.info(self.bundles.path_at(index.row())) if index.isValid() else None
+        if info is not None and info.ok:
+            self.model_activated.emit(info.path)
+
+    def _current_changed(self, *_args: object) -> None:
+        self._update_compare_choices()
+        self._show_selected()
+
+    # -- display ----------------------------------------------------------------------------
+    def _show_selected(self) -> None:
+        info = self.current_info()
+        path = self.selected_path()
+        self.use_button.setEnabled(bool(info and info.ok))
+        self.remove_button.setEnabled(path is not None)
+        if path is None:
+            self.card.setText(
+                "<i>No model selected. Add a model bundle (.fmodel) to see its card and metrics.</i>"
+            )
+        elif info is None:
+            self.card.setText(f"<b>{html.escape(os.path.basename(path))}</b><br>Loading…")
+        elif not info.ok:
+            self.card.setText(
+                f"<b>{html.escape(os.path.basename(path))}</b><br>"
+                f"<span style='color:#b41e1e'>This file cannot be used: {html.escape(info.error or '')}</span>"
+            )
+        else:
+            self.card.setText(self._card_html(info))
+        self._refresh_metrics()
+
+    @staticmethod
+    def _card_html(info: BundleInfo) -> str:
+        groups = info.group_names()
+        if groups:
+            counts = {g: sum(1 for lab in info.labels if info.groups.get(lab) == g) for g in groups}
+            group_text = ", ".join(f"{html.escape(g)} ({n})" for g, n in counts.items())
+        else:
+            group_text = "none"
+        rows = [
+            ("Architecture", html.escape(info.arch)),
+            ("Labels", f"{len(info.labels)} — groups: {group_text}"),
+            ("Input size", f"{info.input_size} × {info.input_size} px"),
+            ("Created", html.escape(info.created())),
+        ]
+        for key, value in info.provenance.items():
+            if key in _HIDDEN_PROVENANCE or value in (None, "", [], {}):
+                continue
+            text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+            rows.append((html.escape(key.replace("_", " ").capitalize()), html.escape(text[:300])))
+        rows.append(("File", html.escape(info.path)))
+        body = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
+        return f"<h3>{html.escape(info.name)}</h3><table>{body}</table>"
+
+    @Slot()
+    def _refresh_metrics(self) -> None:
+        info = self.current_info()
+        if info is None or not info.ok:
+            self._view = None
+            self.metrics_note.setText("")
+            self.overall_model.set_rows([])
+            self.per_label_model.set_rows([])
+            self._draw_chart([], [])
+        else:
+            view = metrics_at_policy(info, self._policy)
+            self._view = view
+            self.metrics_note.setText(view.note)
+            self.overall_model.set_rows(
+                [(name, view.overall[key]) for key, name in OVERALL_KEYS if key in view.overall]
+                + [
+                    (k.replace("_", " "), v)
+                    for k, v in view.overall.items()
+                    if k not in dict(OVERALL_KEYS)
+                    and isinstance(v, (int, float))
+                    and view.source == "as trained"
+                ]
+            )
+            self.per_label_model.set_rows(
+                [
+                    (
+                        r.get("label"),
+                        r.get("group", ""),
+                        r.get("precision"),
+                        r.get("recall"),
+                        r.get("f1"),
+                        r.get("support"),
+                        r.get("threshold"),
+                    )
+                    for r in view.per_label
+                ]
+            )
+            self._draw_chart(
+                [str(r.get("label")) for r in view.per_label], [r.get("f1") for r in view.per_label]
+            )
+        self._refresh_compare()
+
+    def _ensure_plot(self):
+        if self._plot is None:
+            import pyqtgraph as pg  # ~0.3 s; only paid when a chart is first drawn
+
+            self._plot = pg.PlotWidget(background="w")
+            self._plot.setMouseEnabled(x=False, y=True)
+            self._plot.setLabel("bottom", "F1")
+            self._plot.getViewBox().invertY(True)
+            # Every label gets its name: never thin out tick labels as pyqtgraph does by default.
+            self._plot.getAxis("left").setStyle(textFillLimits=[(0, 1.0)], hideOverlappingLabels=False)
+            for side in ("left", "bottom"):
+                self._plot.getAxis(side).setTextPen("k")
+            self._chart_scroll.setWidget(self._plot)
+        return self._plot
+
+    def _draw_chart(self, labels: Sequence[str], f1: Sequence[Any]) -> None:
+        if not labels and self._plot is None:
+            return
+        import pyqtgraph as pg
+
+        plot = self._ensure_plot()
+        plot.clear()
+        values = [0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in f1]
+        self._bars = None
+        if labels:
+            self._bars = pg.BarGraphItem(
+                x0=[0.0] * len(values),
+                y=list(range(len(values))),
+                height=0.7,
+                width=values,
+                brush=pg.mkBrush(60, 110, 200),
+            )
+            plot.addItem(self._bars)
+            axis = plot.getAxis("left")
+            axis.setTicks([[(i, lab) for i, lab in enumerate(labels)]])
+            # Size the axis for the longest name up front; pyqtgraph drops labels that do not fit.
+            metrics = QFontMetrics(axis.font() if hasattr(axis, "font") else self.font())
+            axis.setWidth(min(260, max(metrics.horizontalAdvance(lab) for lab in labels) + 24))
+            plot.setXRange(0, 1, padding=0.02)
+            plot.setYRange(-0.5, len(labels) - 0.5, padding=0)
+            plot.setMinimumHeight(max(240, 22 * len(labels) + 60))
+        else:
+            plot.getAxis("left").setTicks(None)
+
+    def chart_values(self) -> list[float]:
+        """The bar widths now drawn (per-label F1), for checks and screenshots."""
+        if self._bars is None:
+            return []
+        return [float(w) for w in self._bars.opts["width"]]
+
+    def _update_compare_choices(self) -> None:
+        current = self.compare_combo.currentData()
+        selected = self.selected_path()
+        self.compare_combo.blockSignals(True)
+        self.compare_combo.clear()
+        self.compare_combo.addItem("— choose a second model —", None)
+        for path in self.bundles.paths():
+            if path == selected:
+                continue
+            info = self.bundles.info(path)
+            if info is not None and not info.ok:
+                continue
+            text = (
+                f"{info.name} ({info.arch})" if info is not None else f"{os.path.basename(path)} (loading…)"
+            )
+            self.compare_combo.addItem(text, path)
+        idx = self.compare_combo.findData(current) if current else 0
+        self.compare_combo.setCurrentIndex(max(idx, 0))
+        self.compare_combo.blockSignals(False)
+        self._refresh_compare()
+
+    def _refresh_compare(self, *_args: object) -> None:
+        a = self.current_info()
+        other = self.compare_combo.currentData()
+        b = self.bundles.info(other) if other else None
+        if a is None or not a.ok or b is None or not b.ok:
+            self.compare_overall_model.set_rows([])
+            self.compare_labels_model.set_rows([])
+            self.compare_note.setText(
+                "Choose a second model to compare." if not other else "Loading the second model…"
+            )
+            return
+        va = self._view if self._view is not None else metrics_at_policy(a, self._policy)
+        vb = metrics_at_policy(b, self._policy)
+        self.compare_note.setText(f"A: {a.name} — {va.note}\nB: {b.name} — {vb.note}")
+        rows, colours = [], []
+        for key, name in OVERALL_KEYS:
+            if key in va.overall or key in vb.overall:
+                x, y = va.overall.get(key), vb.overall.get(key)
+                d = _delta(x, y)
+                rows.append((name, x, y, d))
+                colours.append(_delta_colour(d))
+        self.compare_overall_model.set_rows(rows, colours=colours)
+        fa = {str(r.get("label")): r.get("f1") for r in va.per_label}
+        fb = {str(r.get("label")): r.get("f1") for r in vb.per_label}
+        shared = [lab for lab in a.labels if lab in fa and lab in fb]
+        label_rows, label_colours = [], []
+        for lab in shared:
+            d = _delta(fa[lab], fb[lab])
+            label_rows.append((lab, fa[lab], fb[lab], d))
+            label_colours.append(_delta_colour(d))
+        self.compare_labels_model.set_rows(label_rows, colours=label_colours)

@@ -1,0 +1,230 @@
+"""Models tab: bundle list (broken files included), card, metrics at the current thresholds, compare."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui.metrics_model import BundleInfo, BundleListModel, RowsTableModel
+from fashion_desktop.gui.models_tab import ModelsTab
+
+LABELS = ["top", "dress", "red"]
+# Four evaluation images; -1 = unknown (image 2 has no colour label).
+TARGETS = [[1, 0, 1], [0, 1, -1], [1, 0, 0], [0, 1, 1]]
+SCORES = [[0.9, 0.2, 0.7], [0.3, 0.8, 0.9], [0.6, 0.4, 0.1], [0.2, 0.55, 0.4]]
+
+
+def _save(path: Path, labels, **kw) -> str:
+    from trainer.archs import build_model
+    from trainer.bundle import new_bundle, save_bundle
+
+    bundle = new_bundle("cnn", labels, build_model("cnn", len(labels)).state_dict(), **kw)
+    return str(save_bundle(bundle, path))
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory) -> dict[str, str]:
+    import torch
+
+    folder = tmp_path_factory.mktemp("models")
+    evaluated = _save(
+        folder / "evaluated.fmodel",
+        LABELS,
+        groups={"top": "category", "dress": "category", "red": "colour"},
+        thresholds=(0.5, 0.5, 0.5),
+        provenance={
+            "model_id": "eval-1",
+            "name": "Evaluated CNN",
+            "created": "2026-11-20",
+            "data": "clothing-small",
+        },
+        evaluation={
+            "split": "test",
+            "paths": [f"/photos/{i}.jpg" for i in range(4)],
+            "targets": torch.tensor(TARGETS, dtype=torch.int8),
+            "scores": torch.tensor(SCORES, dtype=torch.float32),
+        },
+    )
+    stored = _save(
+        folder / "stored.fmodel",
+        ["top", "dress", "shoe"],
+        provenance={"model_id": "stored-1", "name": "Stored only"},
+        metrics={
+            "test": {
+                "overall": {"f1_micro": 0.61, "f1_macro": 0.42, "exact_match": 0.3},
+                "per_label": [
+                    {"label": "top", "precision": 0.7, "recall": 0.6, "f1": 0.65, "support": 20},
+                    {"label": "dress", "precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 10},
+                    {"label": "shoe", "precision": 0.1, "recall": 0.2, "f1": 0.13, "support": 3},
+                ],
+            }
+        },
+    )
+    broken = folder / "broken.fmodel"
+    broken.write_bytes(b"this is not a model at all")
+    return {"evaluated": evaluated, "stored": stored, "broken": str(broken)}
+
+
+@pytest.fixture
+def tab(qtbot, bundles):
+    w = ModelsTab()
+    qtbot.addWidget(w)
+    w.resize(1100, 700)
+    w.set_bundle_paths([bundles["evaluated"], bundles["stored"], bundles["broken"]])
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: not w.bundles.unloaded() and not w.is_loading(), timeout=20_000)
+    return w
+
+
+def _overall(tab: ModelsTab) -> dict[str, str]:
+    m = tab.overall_model
+    return {m.index(r, 0).data(): m.index(r, 1).data() for r in range(m.rowCount())}
+
+
+def _per_label(tab: ModelsTab, column: str) -> dict[str, str]:
+    m = tab.per_label_model
+    col = [m.headerData(c, Qt.Orientation.Horizontal) for c in range(m.columnCount())].index(column)
+    return {m.index(r, 0).data(): m.index(r, col).data() for r in range(m.rowCount())}
+
+
+def _click_row(qtbot, tab: ModelsTab, path: str, double: bool = False) -> None:
+    index = tab.bundles.index(tab.bundles.paths().index(path), 0)
+    pos = tab.list_view.visualRect(index).center()
+    qtbot.mouseClick(tab.list_view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    if double:
+        qtbot.mouseDClick(tab.list_view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def _apply(qtbot, tab: ModelsTab, policy: ThresholdPolicy) -> None:
+    tab.set_policy(policy)
+    qtbot.waitUntil(lambda: not tab._recompute_timer.isActive(), timeout=2000)
+
+
+def test_item_models_pass_qtmodeltester(qtmodeltester, bundles):
+    lst = BundleListModel()
+    lst.set_paths(["/a.fmodel", "/b.fmodel"])
+    lst.set_info(BundleInfo(path="/b.fmodel", error="/b.fmodel: not a model bundle"))
+    lst.add_path("/c.fmodel")
+    qtmodeltester.check(lst, force_py=True)
+    rows = RowsTableModel(("Label", "F1", "Support"))
+    rows.set_rows([("top", 0.5, 3), ("dress", float("nan"), 0), ("red", None, None)])
+    qtmodeltester.check(rows, force_py=True)
+
+
+def test_importing_the_tab_does_not_import_torch_or_pyqtgraph():
+    code = (
+        "import sys, fashion_desktop.gui.models_tab, fashion_desktop.gui.thresholds_panel;"
+        "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_broken_bundle_shows_its_error_instead_of_crashing(qtbot, tab, bundles):
+    row = tab.bundles.paths().index(bundles["broken"])
+    text = tab.bundles.index(row, 0).data()
+    assert "broken.fmodel" in text and "not a model bundle" in text
+    _click_row(qtbot, tab, bundles["broken"])
+    assert "cannot be used" in tab.card.text()
+    assert not tab.use_button.isEnabled()
+    with qtbot.assertNotEmitted(tab.model_activated):
+        _click_row(qtbot, tab, bundles["broken"], double=True)
+    assert tab.per_label_model.rowCount() == 0
+
+
+def test_card_shows_architecture_labels_groups_provenance_and_path(qtbot, tab, bundles):
+    _click_row(qtbot, tab, bundles["evaluated"])
+    card = tab.card.text()
+    for needle in (
+        "Evaluated CNN",
+        "cnn",
+        "3 — groups: category (2), colour (1)",
+        "2026-11-20",
+        "clothing-small",
+    ):
+        assert needle in card
+    assert "evaluated.fmodel" in card
+
+
+def test_metrics_are_recomputed_at_the_current_thresholds(qtbot, tab, bundles):
+    _click_row(qtbot, tab, bundles["evaluated"])
+    assert "Recomputed" in tab.metrics_note.text() and "test split (4 images)" in tab.metrics_note.text()
+    # At 0.5: top and dress perfect; red finds 1 of 2 known positives (image 1's colour is unknown).
+    overall = _overall(tab)
+    assert overall["F1 micro"] == f"{10 / 11:.3f}"
+    assert overall["Exact match"] == "0.750"
+    assert _per_label(tab, "F1") == {"top": "1.000", "dress": "1.000", "red": f"{2 / 3:.3f}"}
+    assert _per_label(tab, "Recall")["red"] == "0.500"
+    assert tab.chart_values() == pytest.approx([1.0, 1.0, 2 / 3])
+
+    _apply(qtbot, tab, ThresholdPolicy(global_threshold=0.85))
+    overall = _overall(tab)
+    assert overall["F1 micro"] == f"{2 / 7:.3f}"
+    assert overall["Exact match"] == "0.000"
+    assert _per_label(tab, "F1") == {"top": f"{2 / 3:.3f}", "dress": "0.000", "red": "0.000"}
+    assert set(_per_label(tab, "Threshold").values()) == {"0.850"}
+    assert tab.chart_values() == pytest.approx([2 / 3, 0.0, 0.0])
+
+    _apply(qtbot, tab, ThresholdPolicy(per_label={"red": 0.35}))
+    assert _overall(tab)["F1 micro"] == "1.000"
+    assert _per_label(tab, "Threshold")["red"] == "0.350"
+
+
+def test_top_k_cap_is_applied_like_in_the_grid(qtbot, tab, bundles):
+    _click_row(qtbot, tab, bundles["evaluated"])
+    _apply(qtbot, tab, ThresholdPolicy(top_k=1))
+    # Image 0 keeps only "top" (drops red), image 1 keeps "red" over "dress", image 3 keeps "dress".
+    assert _per_label(tab, "F1") == {"top": "1.000", "dress": f"{2 / 3:.3f}", "red": "0.000"}
+
+
+def test_bundle_without_evaluation_shows_stored_metrics_as_trained(qtbot, tab, bundles):
+    _click_row(qtbot, tab, bundles["stored"])
+    assert "As trained" in tab.metrics_note.text() and "test split" in tab.metrics_note.text()
+    assert _overall(tab)["F1 micro"] == "0.610"
+    assert _per_label(tab, "F1")["shoe"] == "0.130"
+    # Thresholds cannot change stored numbers.
+    _apply(qtbot, tab, ThresholdPolicy(global_threshold=0.9))
+    assert _overall(tab)["F1 micro"] == "0.610"
+
+
+def test_compare_two_models_side_by_side(qtbot, tab, bundles):
+    _click_row(qtbot, tab, bundles["evaluated"])
+    combo = tab.compare_combo
+    names = [combo.itemText(i) for i in range(combo.count())]
+    assert not any("broken" in n for n in names), "a broken bundle cannot be compared"
+    combo.setCurrentIndex(combo.findData(bundles["stored"]))
+    m = tab.compare_overall_model
+    rows = {m.index(r, 0).data(): [m.index(r, c).data() for c in (1, 2, 3)] for r in range(m.rowCount())}
+    assert rows["F1 micro"] == [f"{10 / 11:.3f}", "0.610", f"{0.61 - 10 / 11:.3f}"]
+    labels = tab.compare_labels_model
+    shared = {labels.index(r, 0).data(): labels.index(r, 2).data() for r in range(labels.rowCount())}
+    assert shared == {"top": "0.650", "dress": "0.500"}  # "red" and "shoe" are not in both
+
+
+def test_use_for_tagging_by_button_and_double_click(qtbot, tab, bundles):
+    _click_row(qtbot, tab, bundles["stored"])
+    with qtbot.waitSignal(tab.model_activated) as blocker:
+        qtbot.mouseClick(tab.use_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [bundles["stored"]]
+    with qtbot.waitSignal(tab.model_activated) as blocker:
+        _click_row(qtbot, tab, bundles["evaluated"], double=True)
+    assert blocker.args == [bundles["evaluated"]]
+
+
+def test_add_model_by_file_dialog(qtbot, tab, tiny_bundle_path, monkeypatch):
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tiny_bundle_path), ""))
+    with qtbot.waitSignal(tab.bundle_paths_changed) as blocker:
+        qtbot.mouseClick(tab.add_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0][-1] == str(tiny_bundle_path)
+    qtbot.waitUntil(lambda: tab.current_info() is not None, timeout=20_000)
+    assert tab.selected_path() == str(tiny_bundle_path)
+    assert "tiny" in tab.card.text()
+    assert "no metrics" in tab.metrics_note.text()
+    assert tab.use_button.isEnabled()
