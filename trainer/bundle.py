@@ -141,6 +141,22 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> Path:
     return path
 
 
+def _load_failure(path: Path, exc: BaseException) -> str:
+    """Say whether torch refused Python objects (a crafted or foreign pickle) or the file is just not a bundle."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    # torch wraps every weights_only failure in the same preamble; the specific cause is on its own line.
+    detail = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln), lines[0] if lines else "")
+    detail = detail or type(exc).__name__
+    if "GLOBAL" in detail or "Unsupported global" in detail:
+        return (
+            f"{path}: refused to load: the file contains Python objects or code, not just weights "
+            f"and plain data ({detail[:160]})"
+        )
+    if isinstance(exc, EOFError):
+        return f"{path}: not a model bundle (the file is empty or cut short)"
+    return f"{path}: not a model bundle (cannot be read: {detail[:200]})"
+
+
 def _require(cond: bool, path: Path, problem: str) -> None:
     if not cond:
         raise BundleError(f"{path}: not a valid model bundle: {problem}")
@@ -158,13 +174,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError (zip), EOFError ...
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
-            raise BundleError(
-                f"{path}: refused to load: the file contains Python objects or code, not just weights "
-                f"and plain data ({text[:160]})"
-            ) from None
-        raise BundleError(f"{path}: not a model bundle (cannot be read: {text[:200]})") from None
+        raise BundleError(_load_failure(path, exc)) from None
     _require(
         isinstance(raw, dict) and raw.get("format") == FORMAT,
         path,
