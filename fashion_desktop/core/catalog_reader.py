@@ -1,0 +1,139 @@
+"""Fast bulk reads of a catalog for views over 100,000 images, on a connection of their own."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class ImageColumns:
+    """Present images as columns (one entry per image, in id order)."""
+
+    ids: np.ndarray  # int64
+    paths: list[str]
+    mtimes: np.ndarray  # float64, NaN when unknown
+    sizes: np.ndarray  # int64, -1 when unknown
+    reviewed: np.ndarray  # bool
+    errors: dict[int, str]  # image id -> load error
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+class CatalogReader:
+    """Read-only view of a catalog file that never waits on the writer (SQLite WAL readers do not block).
+
+    Takes the catalog's path; each thread gets its own connection. Reads see every committed write.
+    Raises sqlite3.Error only when the file is not a catalog.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._model_ids: dict[str, tuple[int, tuple[str, ...]]] = {}
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0)
+            db.execute("PRAGMA query_only=ON")
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def images(self, after_id: int = 0, ids: list[int] | None = None) -> ImageColumns:
+        """Present images with id > ``after_id`` (or exactly ``ids``), in id order."""
+        sql = "SELECT id, path, mtime, size, reviewed_at IS NOT NULL, error FROM images WHERE present=1"
+        if ids is not None:
+            rows: list[tuple] = []
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                rows += (
+                    self._db().execute(f"{sql} AND id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+                )
+            rows.sort()
+        else:
+            rows = self._db().execute(f"{sql} AND id>? ORDER BY id", (after_id,)).fetchall()
+        n = len(rows)
+        ids_a = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+        mt = np.fromiter((r[2] if r[2] is not None else np.nan for r in rows), dtype=np.float64, count=n)
+        sz = np.fromiter((r[3] if r[3] is not None else -1 for r in rows), dtype=np.int64, count=n)
+        rev = np.fromiter((bool(r[4]) for r in rows), dtype=bool, count=n)
+        errors = {r[0]: r[5] for r in rows if r[5]}
+        return ImageColumns(ids_a, [r[1] for r in rows], mt, sz, rev, errors)
+
+    def present_ids(self) -> np.ndarray:
+        rows = self._db().execute("SELECT id FROM images WHERE present=1 ORDER BY id").fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def errors(self, image_ids: list[int] | None = None) -> dict[int, str]:
+        rows = (
+            self._db()
+            .execute("SELECT id, error FROM images WHERE error IS NOT NULL AND present=1")
+            .fetchall()
+        )
+        if image_ids is None:
+            return dict(rows)
+        wanted = set(image_ids)
+        return {i: e for i, e in rows if i in wanted}
+
+    def model_labels(self, model_key: str) -> tuple[str, ...] | None:
+        found = self._model(model_key)
+        return found[1] if found else None
+
+    def _model(self, model_key: str) -> tuple[int, tuple[str, ...]] | None:
+        if model_key not in self._model_ids:
+            import json
+
+            row = (
+                self._db().execute("SELECT id, labels FROM models WHERE model_key=?", (model_key,)).fetchone()
+            )
+            if row is None:
+                return None
+            self._model_ids[model_key] = (int(row[0]), tuple(json.loads(row[1])))
+        return self._model_ids[model_key]
+
+    def scores_since(self, model_key: str, since: float = -1.0) -> tuple[np.ndarray, np.ndarray, float]:
+        """Scores of one model written after ``since``: (image ids [n], scores [n, labels], newest time).
+
+        Pass the returned time back as ``since`` to get only what a running tagging job added since.
+        """
+        found = self._model(model_key)
+        if found is None:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), since
+        model_id, labels = found
+        rows = (
+            self._db()
+            .execute(
+                "SELECT image_id, scores, created_at FROM predictions WHERE model_id=? AND created_at>?",
+                (model_id, since),
+            )
+            .fetchall()
+        )
+        n, nl = len(rows), len(labels)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+        mat = (
+            np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(n, nl)
+            if n
+            else np.zeros((0, nl), np.float32)
+        )
+        newest = max((r[2] for r in rows), default=since)
+        return ids, mat.astype(np.float32, copy=False), float(newest)
+
+    def decisions(self) -> list[tuple[int, str, bool]]:
+        """Every (image id, label, value) decision."""
+        return [
+            (i, lab, bool(v))
+            for i, lab, v in self._db().execute("SELECT image_id, label, value FROM decisions")
+        ]

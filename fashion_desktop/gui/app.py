@@ -1,0 +1,38 @@
+"""Entry point of the ``fashion-desktop`` GUI: ``fashion-desktop [FOLDER] [--model MODEL] [--library DB]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="fashion-desktop", description="Tag folders of fashion photos.")
+    p.add_argument("folder", nargs="?", help="a folder of photos to add to the library and scan")
+    p.add_argument("--model", help="a model bundle (.fmodel) to tag with")
+    p.add_argument("--library", help="the library (catalog file) to open; default: the last one used")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+    from .settings import APP, ORG
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    window = MainWindow(args.library)
+    if args.model:
+        window.tag_panel.select_bundle(args.model)
+    window.show()
+    if args.folder:
+        window.add_folder(args.folder)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""Filter and sort controls for the grid; emits a ViewSpec whenever the user changes one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QToolButton,
+    QWidget,
+)
+
+from .library_model import REVIEW_FILTERS, ViewSpec
+
+SORTS = (("Name", "name"), ("Date", "date"), ("Confidence", "confidence"), ("Uncertain first", "uncertain"))
+
+
+class FilterBar(QWidget):
+    spec_changed = Signal(object)  # ViewSpec
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.sort_combo = QComboBox()
+        for text, value in SORTS:
+            self.sort_combo.addItem(text, value)
+        self.descending = QCheckBox("Descending")
+        self.review_combo = QComboBox()
+        for value in REVIEW_FILTERS:
+            self.review_combo.addItem(value.capitalize(), value)
+        self.tags_button = QToolButton()
+        self.tags_button.setText("Tags: any")
+        self.tags_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.tags_menu = QMenu(self)
+        self.tags_button.setMenu(self.tags_menu)
+        self.tag_mode = QComboBox()
+        for mode in ("any", "all", "none"):
+            self.tag_mode.addItem(f"has {mode} of", mode)
+        self.score_min = QDoubleSpinBox()
+        self.score_max = QDoubleSpinBox()
+        for box, value in ((self.score_min, 0.0), (self.score_max, 1.0)):
+            box.setRange(0.0, 1.0)
+            box.setSingleStep(0.05)
+            box.setDecimals(2)
+            box.setValue(value)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("File name contains…")
+        self.search.setClearButtonEnabled(True)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.addWidget(QLabel("Sort"), 0, 0)
+        grid.addWidget(self.sort_combo, 0, 1)
+        grid.addWidget(self.descending, 0, 2)
+        grid.addWidget(QLabel("Show"), 1, 0)
+        grid.addWidget(self.review_combo, 1, 1, 1, 2)
+        grid.addWidget(QLabel("Tags"), 2, 0)
+        grid.addWidget(self.tag_mode, 2, 1)
+        grid.addWidget(self.tags_button, 2, 2)
+        grid.addWidget(QLabel("Score"), 3, 0)
+        grid.addWidget(self.score_min, 3, 1)
+        grid.addWidget(self.score_max, 3, 2)
+        grid.addWidget(self.search, 4, 0, 1, 3)
+        self._tag_actions: dict[str, QAction] = {}
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(150)
+        self._debounce.timeout.connect(self._emit)
+        for combo in (self.sort_combo, self.review_combo, self.tag_mode):
+            combo.currentIndexChanged.connect(self._emit)
+        self.descending.toggled.connect(self._emit)
+        self.score_min.valueChanged.connect(self._debounce.start)
+        self.score_max.valueChanged.connect(self._debounce.start)
+        self.search.textChanged.connect(self._debounce.start)
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        chosen = set(self.selected_tags())
+        self.tags_menu.clear()
+        self._tag_actions = {}
+        for lab in labels:
+            act = self.tags_menu.addAction(lab)
+            act.setCheckable(True)
+            act.setChecked(lab in chosen)
+            act.toggled.connect(self._emit)
+            self._tag_actions[lab] = act
+        self._update_tags_text()
+
+    def selected_tags(self) -> list[str]:
+        return [lab for lab, act in self._tag_actions.items() if act.isChecked()]
+
+    def set_tags(self, tags: Sequence[str], mode: str = "any") -> None:
+        for lab, act in self._tag_actions.items():
+            act.blockSignals(True)
+            act.setChecked(lab in tags)
+            act.blockSignals(False)
+        self.tag_mode.setCurrentIndex(max(0, self.tag_mode.findData(mode)))
+        self._emit()
+
+    def set_review(self, value: str) -> None:
+        self.review_combo.setCurrentIndex(max(0, self.review_combo.findData(value)))
+
+    def set_sort(self, value: str) -> None:
+        self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(value)))
+
+    def _update_tags_text(self) -> None:
+        tags = self.selected_tags()
+        self.tags_button.setText(", ".join(tags) if tags else "(choose)")
+
+    def spec(self) -> ViewSpec:
+        return ViewSpec(
+            tags=tuple(self.selected_tags()),
+            tag_mode=str(self.tag_mode.currentData()),
+            score_min=self.score_min.value(),
+            score_max=self.score_max.value(),
+            review=str(self.review_combo.currentData()),
+            sort=str(self.sort_combo.currentData()),
+            descending=self.descending.isChecked(),
+            text=self.search.text().strip(),
+        )
+
+    @Slot()
+    def _emit(self, *_args) -> None:
+        self._update_tags_text()
+        self.spec_changed.emit(self.spec())

@@ -1,0 +1,222 @@
+"""The photo grid: a virtualised list view in icon layout whose delegate paints photo, tag chips and state badge."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QSlider,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .library_model import Roles
+from .thumbnails import Thumbnailer
+
+BADGE_COLOURS = {
+    "reviewed": QColor(46, 160, 67),
+    "predicted": QColor(56, 120, 220),
+    "untagged": QColor(150, 150, 150),
+    "failed": QColor(210, 50, 50),
+}
+BADGE_TEXT = {"reviewed": "✓", "predicted": "P", "untagged": "–", "failed": "!"}
+CONFIRMED_CHIP = QColor(46, 160, 67)
+PREDICTED_CHIP = QColor(70, 110, 170)
+MIN_THUMB, MAX_THUMB, DEFAULT_THUMB = 64, 384, 160
+CHIP_ROWS = 2
+
+
+class GridDelegate(QStyledItemDelegate):
+    """Paints a cell; fetches thumbnails lazily, so only painted (visible) cells cost a decode."""
+
+    def __init__(self, thumbs: Thumbnailer, parent=None) -> None:
+        super().__init__(parent)
+        self.thumbs = thumbs
+        self.thumb_size = DEFAULT_THUMB
+        self._font = QFont()
+        self._font.setPointSizeF(max(7.0, self._font.pointSizeF() * 0.85))
+        self._fm = QFontMetrics(self._font)
+
+    def cell_size(self) -> QSize:
+        chip_h = self._fm.height() + 4
+        return QSize(
+            self.thumb_size + 12, self.thumb_size + 12 + CHIP_ROWS * (chip_h + 2) + self._fm.height()
+        )
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return self.cell_size()
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        painter.save()
+        r = option.rect.adjusted(3, 3, -3, -3)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        pal = option.palette
+        if selected:
+            painter.fillRect(r, pal.color(QPalette.ColorRole.Highlight).lighter(130))
+        if option.state & QStyle.StateFlag.State_HasFocus:
+            painter.setPen(pal.color(QPalette.ColorRole.Highlight))
+            painter.drawRect(r.adjusted(0, 0, -1, -1))
+        size = self.thumb_size
+        photo = QRect(r.left() + (r.width() - size) // 2, r.top() + 3, size, size)
+        key = index.data(Roles.ThumbKey)
+        pm = self.thumbs.get(key, size) if key else None
+        if pm is not None:
+            pw, ph = pm.width(), pm.height()
+            target = QRect(photo.left() + (size - pw) // 2, photo.top() + (size - ph) // 2, pw, ph)
+            painter.drawPixmap(target, pm)
+        else:
+            painter.fillRect(photo, QColor(235, 235, 235))
+            if key and self.thumbs.failure(key):
+                painter.setPen(QColor(180, 40, 40))
+                painter.drawText(
+                    photo, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, "cannot open"
+                )
+        painter.setFont(self._font)
+        state = index.data(Roles.State) or "untagged"
+        self._badge(painter, photo, state)
+        y = photo.bottom() + 4
+        name = self._fm.elidedText(
+            index.data(Qt.ItemDataRole.DisplayRole) or "", Qt.TextElideMode.ElideMiddle, r.width()
+        )
+        painter.setPen(pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
+        painter.drawText(
+            QRect(r.left(), y, r.width(), self._fm.height()), Qt.AlignmentFlag.AlignHCenter, name
+        )
+        y += self._fm.height() + 2
+        self._chips(painter, QRect(r.left() + 2, y, r.width() - 4, r.bottom() - y), index)
+        painter.restore()
+
+    def _badge(self, painter: QPainter, photo: QRect, state: str) -> None:
+        d = max(14, self._fm.height() + 2)
+        rect = QRect(photo.right() - d - 2, photo.top() + 2, d, d)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(BADGE_COLOURS.get(state, QColor(150, 150, 150)))
+        painter.drawEllipse(rect)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, BADGE_TEXT.get(state, "?"))
+
+    def _chips(self, painter: QPainter, area: QRect, index) -> None:
+        tags = index.data(Roles.FinalTags) or []
+        if not tags:
+            return
+        confirmed = index.data(Roles.Confirmed) or {}
+        h = self._fm.height() + 2
+        x, y, rows = area.left(), area.top(), 1
+        for i, tag in enumerate(tags):
+            w = self._fm.horizontalAdvance(tag) + 8
+            if x + w > area.right() and x > area.left():
+                rows += 1
+                if rows > CHIP_ROWS:
+                    break
+                x, y = area.left(), y + h + 2
+            if rows == CHIP_ROWS and i < len(tags) - 1 and x + w + 20 > area.right():
+                painter.setPen(QColor(90, 90, 90))
+                painter.drawText(QRect(x, y, 30, h), Qt.AlignmentFlag.AlignVCenter, f"+{len(tags) - i}")
+                break
+            chip = QRect(x, y, min(w, area.width()), h)
+            colour = CONFIRMED_CHIP if confirmed.get(tag) else PREDICTED_CHIP
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            painter.drawRoundedRect(chip, 4, 4)
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, tag)
+            x += w + 3
+
+
+class GridView(QListView):
+    """Virtualised grid; keys for review actions become signals (the window decides what they do)."""
+
+    reviewed_toggle_requested = Signal()
+    label_toggle_requested = Signal(str)
+    jump_requested = Signal(int)  # +1: next unreviewed, -1: previous
+
+    def __init__(self, thumbs: Thumbnailer, parent=None) -> None:
+        super().__init__(parent)
+        self.delegate = GridDelegate(thumbs, self)
+        self.setItemDelegate(self.delegate)
+        # List mode with left-to-right wrapping lays out like icon mode but in O(1) per row with
+        # uniform sizes; icon mode keeps per-item geometry and becomes slow at 100,000 photos.
+        self.setViewMode(QListView.ViewMode.ListMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.SinglePass)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSpacing(2)
+        self.setMouseTracking(False)
+        self.label_keys: dict[str, str] = {}  # key text (e.g. "1", "a") -> label
+        self.setGridSize(self.delegate.cell_size())
+        thumbs.thumbnail_ready.connect(self._thumb_ready)
+        self._repaint_pending = False
+
+    def set_thumb_size(self, size: int) -> None:
+        self.delegate.thumb_size = size
+        self.setGridSize(self.delegate.cell_size())
+        self.scheduleDelayedItemsLayout()
+        self.viewport().update()
+
+    @Slot(object)
+    def _thumb_ready(self, _key) -> None:
+        # Many thumbnails arrive in bursts; one repaint of the viewport covers them all.
+        if not self._repaint_pending:
+            self._repaint_pending = True
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(30, self._repaint)
+
+    def _repaint(self) -> None:
+        self._repaint_pending = False
+        self.viewport().update()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if mods == Qt.KeyboardModifier.NoModifier:
+            key = event.key()
+            if key == Qt.Key.Key_Space:
+                self.reviewed_toggle_requested.emit()
+                return
+            if key == Qt.Key.Key_J:
+                self.jump_requested.emit(1)
+                return
+            if key == Qt.Key.Key_K:
+                self.jump_requested.emit(-1)
+                return
+            text = event.text().lower()
+            if text and text in self.label_keys:
+                self.label_toggle_requested.emit(self.label_keys[text])
+                return
+        super().keyPressEvent(event)
+
+
+class GridPanel(QWidget):
+    """The grid with a thumbnail size slider and a count line."""
+
+    def __init__(self, thumbs: Thumbnailer, parent=None) -> None:
+        super().__init__(parent)
+        self.view = GridView(thumbs, self)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(MIN_THUMB, MAX_THUMB)
+        self.slider.setValue(DEFAULT_THUMB)
+        self.slider.setToolTip("Thumbnail size")
+        self.slider.setMaximumWidth(220)
+        self.count_label = QLabel("")
+        bar = QHBoxLayout()
+        bar.addWidget(self.count_label, 1)
+        bar.addWidget(QLabel("Size"))
+        bar.addWidget(self.slider)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(bar)
+        self.slider.valueChanged.connect(self.view.set_thumb_size)

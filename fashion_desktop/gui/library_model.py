@@ -1,0 +1,597 @@
+"""Thin Qt list model over a catalog's images, the active model's scores and people's decisions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+
+from fashion_desktop.core.catalog import Catalog
+from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
+from fashion_desktop.core.thresholds import ThresholdPolicy, predicted_mask, uncertainty
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class Roles(IntEnum):
+    """Custom roles, declared once; views and delegates read these."""
+
+    Id = Qt.ItemDataRole.UserRole + 1
+    Path = Qt.ItemDataRole.UserRole + 2
+    ThumbKey = Qt.ItemDataRole.UserRole + 3  # (path, size, mtime)
+    FinalTags = Qt.ItemDataRole.UserRole + 4  # list[str], label order then extra decided labels
+    Confirmed = Qt.ItemDataRole.UserRole + 5  # {label: bool}: what a person decided
+    Scores = Qt.ItemDataRole.UserRole + 6  # {label: float} or {} when not tagged by the active model
+    State = Qt.ItemDataRole.UserRole + 7  # one of STATES
+    Error = Qt.ItemDataRole.UserRole + 8
+    Reviewed = Qt.ItemDataRole.UserRole + 9
+
+
+STATES = ("reviewed", "predicted", "untagged", "failed")
+REVIEW_FILTERS = ("all", "unreviewed", "reviewed", "predicted", "untagged", "failed")
+SORT_KEYS = ("name", "date", "confidence", "uncertain")
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What the grid shows and in which order."""
+
+    tags: tuple[str, ...] = ()
+    tag_mode: str = "any"  # any / all / none
+    score_min: float = 0.0
+    score_max: float = 1.0
+    review: str = "all"  # one of REVIEW_FILTERS
+    sort: str = "name"  # one of SORT_KEYS ("uncertain": scores nearest a threshold first)
+    descending: bool = False
+    text: str = ""
+
+
+@dataclass
+class _Store:
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    paths: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    mtimes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    reviewed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    errors: dict[int, str] = field(default_factory=dict)  # slot -> reason
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+class LibraryModel(QAbstractListModel):
+    """One row per visible image. Data lives in column arrays (slots); ``_view`` maps rows to slots.
+
+    Writes go to the catalog first (committed at once) and then to these caches, so the grid always
+    shows what is saved.
+    """
+
+    counts_changed = Signal()
+    labels_changed = Signal()
+
+    def __init__(self, catalog: Catalog, parent=None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.reader = CatalogReader(catalog.path)
+        self.model_key: str | None = None
+        self.labels: tuple[str, ...] = ()
+        self.groups: dict[str, str] = {}
+        self.defaults: np.ndarray = np.zeros(0, np.float32)
+        self.policy = ThresholdPolicy()
+        self.spec = ViewSpec()
+        self._s = _Store()
+        self._slot_of: dict[int, int] = {}
+        self._scores = np.zeros((0, 0), np.float32)
+        self._scored = np.zeros(0, bool)
+        self._pred = np.zeros((0, 0), bool)
+        self._dec_on = np.zeros((0, 0), bool)
+        self._dec_off = np.zeros((0, 0), bool)
+        self._decisions: dict[int, dict[str, bool]] = {}  # slot -> {label: value}
+        self._thresholds = np.zeros(0, np.float32)
+        self._scores_since = -1.0
+        self._view = np.zeros(0, np.int64)
+        self._row_of: np.ndarray | None = None
+        self._label_index: dict[str, int] = {}
+
+    # -- Qt model interface ---------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._view)
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._view):
+            return None
+        slot = int(self._view[index.row()])
+        s = self._s
+        if role == Qt.ItemDataRole.DisplayRole:
+            return s.names[slot]
+        if role == Roles.Id:
+            return int(s.ids[slot])
+        if role == Roles.Path:
+            return s.paths[slot]
+        if role == Roles.ThumbKey:
+            return (s.paths[slot], int(s.sizes[slot]), float(s.mtimes[slot]))
+        if role == Roles.FinalTags:
+            return self.final_tags(slot)
+        if role == Roles.Confirmed:
+            return dict(self._decisions.get(slot, {}))
+        if role == Roles.Scores:
+            if not self._scored[slot]:
+                return {}
+            return {lab: float(v) for lab, v in zip(self.labels, self._scores[slot], strict=True)}
+        if role == Roles.State:
+            return self._state(slot)
+        if role == Roles.Error:
+            return s.errors.get(slot)
+        if role == Roles.Reviewed:
+            return bool(s.reviewed[slot])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            err = s.errors.get(slot)
+            return f"{s.paths[slot]}\n{err}" if err else s.paths[slot]
+        return None
+
+    def roleNames(self) -> dict[int, bytes]:
+        names = super().roleNames()
+        for r in Roles:
+            names[int(r)] = r.name.encode()
+        return names
+
+    # -- per-image facts --------------------------------------------------------------------
+    def _state(self, slot: int) -> str:
+        if self._s.reviewed[slot]:
+            return "reviewed"
+        if slot in self._s.errors:
+            return "failed"
+        if self._scored[slot] or slot in self._decisions:
+            return "predicted"
+        return "untagged"
+
+    def final_tags(self, slot: int) -> list[str]:
+        labels = self.labels
+        if labels:
+            row = (self._pred[slot] & ~self._dec_off[slot]) | self._dec_on[slot]
+            tags = [labels[i] for i in np.flatnonzero(row)]
+        else:
+            tags = []
+        extra = sorted(
+            lab for lab, v in self._decisions.get(slot, {}).items() if v and lab not in self._label_index
+        )
+        return tags + extra
+
+    def slot_of_row(self, row: int) -> int:
+        return int(self._view[row])
+
+    def row_of_id(self, image_id: int) -> int:
+        slot = self._slot_of.get(int(image_id))
+        if slot is None:
+            return -1
+        return int(self._rows()[slot])
+
+    def id_at(self, row: int) -> int:
+        return int(self._s.ids[self._view[row]])
+
+    def ids_at(self, rows: Iterable[int]) -> list[int]:
+        return [int(self._s.ids[self._view[r]]) for r in rows]
+
+    def decision(self, image_id: int, label: str) -> bool | None:
+        slot = self._slot_of.get(int(image_id))
+        return None if slot is None else self._decisions.get(slot, {}).get(label)
+
+    def is_reviewed(self, image_id: int) -> bool:
+        slot = self._slot_of.get(int(image_id))
+        return slot is not None and bool(self._s.reviewed[slot])
+
+    def has_tag(self, image_id: int, label: str) -> bool:
+        return label in self.tags_of(image_id)
+
+    def tags_of(self, image_id: int) -> list[str]:
+        """Final tags of an image (a decision wins, else the score against its threshold)."""
+        slot = self._slot_of.get(int(image_id))
+        return [] if slot is None else self.final_tags(slot)
+
+    def scores_of(self, image_id: int) -> dict[str, float]:
+        slot = self._slot_of.get(int(image_id))
+        if slot is None or not self._scored[slot]:
+            return {}
+        return {lab: float(v) for lab, v in zip(self.labels, self._scores[slot], strict=True)}
+
+    def thumb_key(self, image_id: int) -> tuple[str, int, float] | None:
+        slot = self._slot_of.get(int(image_id))
+        if slot is None:
+            return None
+        return (self._s.paths[slot], int(self._s.sizes[slot]), float(self._s.mtimes[slot]))
+
+    def path_of(self, image_id: int) -> str | None:
+        slot = self._slot_of.get(int(image_id))
+        return None if slot is None else self._s.paths[slot]
+
+    def error_of(self, image_id: int) -> str | None:
+        slot = self._slot_of.get(int(image_id))
+        return None if slot is None else self._s.errors.get(slot)
+
+    def predicted(self, image_id: int, label: str) -> bool:
+        """The model's opinion alone (no decision applied)."""
+        slot = self._slot_of.get(int(image_id))
+        i = self._label_index.get(label)
+        return slot is not None and i is not None and bool(self._pred[slot, i])
+
+    def all_paths(self) -> list[str]:
+        """Every present photo of the library (whatever the filter shows)."""
+        return list(self._s.paths)
+
+    def next_unreviewed(self, row: int, step: int = 1) -> int:
+        """The next (step 1) or previous (step -1) unreviewed row after ``row``, wrapping; -1 if none."""
+        n = len(self._view)
+        if not n:
+            return -1
+        rows = np.flatnonzero(~self._s.reviewed[self._view])
+        if not len(rows):
+            return -1
+        if step > 0:
+            after = rows[rows > row]
+            return int(after[0] if len(after) else rows[0])
+        before = rows[rows < row]
+        return int(before[-1] if len(before) else rows[-1])
+
+    def image_count(self) -> int:
+        return len(self._s)
+
+    def all_labels(self) -> list[str]:
+        """The active model's labels, then labels only people have used."""
+        extra = {lab for d in self._decisions.values() for lab in d if lab not in self._label_index}
+        return list(self.labels) + sorted(extra)
+
+    def _rows(self) -> np.ndarray:
+        if self._row_of is None or len(self._row_of) != len(self._s):
+            self._row_of = np.full(len(self._s), -1, np.int64)
+            self._row_of[self._view] = np.arange(len(self._view))
+        return self._row_of
+
+    # -- loading ---------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Read everything from the catalog again (opening a library, after a scan removed files)."""
+        self.beginResetModel()
+        self._s = _Store()
+        self._slot_of = {}
+        self._decisions = {}
+        cols = self.reader.images()
+        self._append_columns(cols)
+        self._scores_since = -1.0
+        self._load_scores()
+        self._load_decisions()
+        self._view = self._compute_view()
+        self._row_of = None
+        self.endResetModel()
+        self.counts_changed.emit()
+
+    def _append_columns(self, cols: ImageColumns) -> np.ndarray:
+        s = self._s
+        start = len(s)
+        n = len(cols)
+        s.ids = np.concatenate([s.ids, cols.ids])
+        s.paths.extend(cols.paths)
+        s.names.extend(os.path.basename(p) for p in cols.paths)
+        s.mtimes = np.concatenate([s.mtimes, cols.mtimes])
+        s.sizes = np.concatenate([s.sizes, cols.sizes])
+        s.reviewed = np.concatenate([s.reviewed, cols.reviewed])
+        for k, i in enumerate(cols.ids.tolist()):
+            self._slot_of[i] = start + k
+        for image_id, err in cols.errors.items():
+            s.errors[self._slot_of[image_id]] = err
+        nl = len(self.labels)
+        self._scores = np.concatenate([self._scores, np.zeros((n, nl), np.float32)])
+        self._scored = np.concatenate([self._scored, np.zeros(n, bool)])
+        self._pred = np.concatenate([self._pred, np.zeros((n, nl), bool)])
+        self._dec_on = np.concatenate([self._dec_on, np.zeros((n, nl), bool)])
+        self._dec_off = np.concatenate([self._dec_off, np.zeros((n, nl), bool)])
+        return np.arange(start, start + n)
+
+    def append_new_images(self) -> int:
+        """Add images the catalog gained since the last read (a scan in progress); return how many.
+
+        New rows that pass the filter are inserted at the end of the view in one batch; the order is
+        fixed up by ``resort`` when the scan ends.
+        """
+        last = int(self._s.ids.max()) if len(self._s) else 0
+        cols = self.reader.images(after_id=last)
+        if not len(cols):
+            return 0
+        slots = self._append_columns(cols)
+        self._row_of = None
+        keep = slots[self._filter_mask(slots)]
+        if len(keep):
+            first = len(self._view)
+            self.beginInsertRows(QModelIndex(), first, first + len(keep) - 1)
+            self._view = np.concatenate([self._view, keep])
+            self._row_of = None
+            self.endInsertRows()
+        self.counts_changed.emit()
+        return len(cols)
+
+    def resort(self) -> None:
+        """Re-apply filter and order, keeping selection and current item (persistent indexes)."""
+        new_view = self._compute_view()
+        if np.array_equal(new_view, self._view):
+            return
+        if len(new_view) != len(self._view) or not np.array_equal(np.sort(new_view), np.sort(self._view)):
+            self.beginResetModel()
+            self._view = new_view
+            self._row_of = None
+            self.endResetModel()
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_rows = self._rows()
+        persistent = self.persistentIndexList()
+        old_slots = [int(self._view[p.row()]) if p.isValid() else -1 for p in persistent]
+        self._view = new_view
+        self._row_of = None
+        new_rows = self._rows()
+        self.changePersistentIndexList(
+            persistent, [self.index(int(new_rows[s]), 0) if s >= 0 else QModelIndex() for s in old_slots]
+        )
+        del old_rows
+        self.layoutChanged.emit()
+
+    def sync_finished(self) -> None:
+        """After a scan: drop files that went away, pick up changed ones, fix the order."""
+        present = self.reader.present_ids()
+        if len(present) != len(self._s) or not np.array_equal(np.sort(self._s.ids), present):
+            self.reload()
+            return
+        self.append_new_images()
+        self.refresh_scores()
+        self.resort()
+
+    # -- the active model and its scores -----------------------------------------------------
+    def set_active_model(
+        self,
+        key: str | None,
+        labels: Sequence[str] = (),
+        groups: dict[str, str] | None = None,
+        defaults: Sequence[float] | None = None,
+    ) -> None:
+        """Show scores of this model (labels from the catalog when not given)."""
+        if key and not labels:
+            labels = self.reader.model_labels(key) or ()
+            rec = self.catalog.model(key)
+            groups = groups or (rec.groups if rec else {})
+        self.beginResetModel()
+        self.model_key = key
+        self.labels = tuple(labels)
+        self.groups = dict(groups or {})
+        self._label_index = {lab: i for i, lab in enumerate(self.labels)}
+        self.defaults = np.asarray(defaults if defaults is not None else [0.5] * len(self.labels), np.float32)
+        n, nl = len(self._s), len(self.labels)
+        self._scores = np.zeros((n, nl), np.float32)
+        self._scored = np.zeros(n, bool)
+        self._pred = np.zeros((n, nl), bool)
+        self._scores_since = -1.0
+        self._load_scores()
+        self._load_decisions()
+        self._thresholds = self.policy.thresholds(self.labels, self.defaults)
+        self._recompute_pred(np.arange(n))
+        self._view = self._compute_view()
+        self._row_of = None
+        self.endResetModel()
+        self.labels_changed.emit()
+        self.counts_changed.emit()
+
+    def _load_scores(self) -> np.ndarray:
+        """Read scores written since the last read; return the slots that changed."""
+        if not self.model_key:
+            return np.zeros(0, np.int64)
+        ids, mat, self._scores_since = self.reader.scores_since(self.model_key, self._scores_since)
+        if not len(ids) or mat.shape[1] != len(self.labels):
+            return np.zeros(0, np.int64)
+        slots = np.fromiter((self._slot_of.get(int(i), -1) for i in ids), np.int64, len(ids))
+        ok = slots >= 0
+        slots, mat = slots[ok], mat[ok]
+        self._scores[slots] = mat
+        self._scored[slots] = True
+        return slots
+
+    def _load_decisions(self) -> None:
+        self._decisions = {}
+        nl = len(self.labels)
+        self._dec_on = np.zeros((len(self._s), nl), bool)
+        self._dec_off = np.zeros((len(self._s), nl), bool)
+        for image_id, label, value in self.reader.decisions():
+            slot = self._slot_of.get(image_id)
+            if slot is not None:
+                self._set_decision_cache(slot, label, value)
+
+    def _set_decision_cache(self, slot: int, label: str, value: bool | None) -> None:
+        d = self._decisions.setdefault(slot, {})
+        if value is None:
+            d.pop(label, None)
+            if not d:
+                del self._decisions[slot]
+        else:
+            d[label] = value
+        i = self._label_index.get(label)
+        if i is not None:
+            self._dec_on[slot, i] = value is True
+            self._dec_off[slot, i] = value is False
+
+    def _recompute_pred(self, slots: np.ndarray) -> None:
+        if not len(self.labels) or not len(slots):
+            return
+        mask = predicted_mask(
+            self._scores[slots], self._thresholds, self.policy.top_k, self.policy.at_least_one
+        )
+        self._pred[slots] = mask & self._scored[slots, None]
+
+    def refresh_scores(self) -> int:
+        """Pick up scores a running tagging job has written; update only the rows that changed."""
+        slots = self._load_scores()
+        # Load errors recorded by the job too (cheap: only failed images are stored with a reason).
+        errs = self.reader.errors()
+        changed_err = set()
+        new_errors = {self._slot_of[i]: e for i, e in errs.items() if i in self._slot_of}
+        if new_errors != self._s.errors:
+            changed_err = set(new_errors) ^ set(self._s.errors)
+            self._s.errors = new_errors
+        if not len(slots) and not changed_err:
+            return 0
+        self._recompute_pred(slots)
+        self._emit_changed(np.concatenate([slots, np.fromiter(changed_err, np.int64, len(changed_err))]))
+        self.counts_changed.emit()
+        return len(slots)
+
+    def set_policy(self, policy: ThresholdPolicy) -> None:
+        """New thresholds: chips, filter results and counts follow at once."""
+        self.policy = policy
+        self._thresholds = policy.thresholds(self.labels, self.defaults)
+        self._recompute_pred(np.arange(len(self._s)))
+        if self.spec.tags or self.spec.review in ("predicted", "untagged") or self.spec.sort == "uncertain":
+            self.resort()
+        if len(self._view):
+            self.dataChanged.emit(
+                self.index(0), self.index(len(self._view) - 1), [Roles.FinalTags, Roles.State]
+            )
+        self.counts_changed.emit()
+
+    def thresholds(self) -> dict[str, float]:
+        return {lab: float(t) for lab, t in zip(self.labels, self._thresholds, strict=True)}
+
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Per label: images whose final tag is on, and images where a person confirmed it on."""
+        if not self.labels:
+            return {}, {}
+        final = (self._pred & ~self._dec_off) | self._dec_on
+        pred = final.sum(axis=0)
+        conf = self._dec_on.sum(axis=0)
+        return (
+            {lab: int(v) for lab, v in zip(self.labels, pred, strict=True)},
+            {lab: int(v) for lab, v in zip(self.labels, conf, strict=True)},
+        )
+
+    # -- edits (committed to the catalog before the caches change) ---------------------------
+    def write_decisions(self, changes: Sequence[tuple[int, str, bool | None]]) -> None:
+        """Apply (image id, label, value-or-None) decisions: catalog first, then the grid."""
+        self.catalog.set_decisions(changes)
+        slots = []
+        for image_id, label, value in changes:
+            slot = self._slot_of.get(int(image_id))
+            if slot is not None:
+                self._set_decision_cache(slot, label, value)
+                slots.append(slot)
+        if any(lab not in self._label_index for _, lab, _ in changes):
+            self.labels_changed.emit()
+        self._emit_changed(np.asarray(slots, np.int64))
+        self.counts_changed.emit()
+
+    def write_reviewed(self, image_ids: Sequence[int], reviewed: bool) -> None:
+        self.catalog.set_reviewed(list(image_ids), reviewed)
+        slots = [self._slot_of[i] for i in image_ids if i in self._slot_of]
+        self._s.reviewed[slots] = reviewed
+        self._emit_changed(np.asarray(slots, np.int64))
+        self.counts_changed.emit()
+
+    def _emit_changed(self, slots: np.ndarray) -> None:
+        """dataChanged over contiguous row ranges (few signals even for thousands of rows)."""
+        if not len(slots):
+            return
+        rows = self._rows()[slots]
+        rows = np.unique(rows[rows >= 0])
+        if not len(rows):
+            return
+        breaks = np.flatnonzero(np.diff(rows) > 1)
+        starts = np.concatenate([[rows[0]], rows[breaks + 1]])
+        ends = np.concatenate([rows[breaks], [rows[-1]]])
+        if len(starts) > 64:  # scattered rows: one span is cheaper than hundreds of signals
+            starts, ends = starts[:1], ends[-1:]
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            self.dataChanged.emit(self.index(a), self.index(b))
+
+    # -- filtering and sorting ---------------------------------------------------------------
+    def set_spec(self, spec: ViewSpec) -> None:
+        if spec == self.spec:
+            return
+        self.spec = spec
+        self.resort()
+
+    def _final_matrix(self, slots: np.ndarray) -> np.ndarray:
+        return (self._pred[slots] & ~self._dec_off[slots]) | self._dec_on[slots]
+
+    def _filter_mask(self, slots: np.ndarray) -> np.ndarray:
+        spec = self.spec
+        keep = np.ones(len(slots), bool)
+        if not len(slots):
+            return keep
+        reviewed = self._s.reviewed[slots]
+        if spec.review != "all":
+            failed = np.fromiter((int(s) in self._s.errors for s in slots), bool, len(slots))
+            has_dec = np.fromiter((int(s) in self._decisions for s in slots), bool, len(slots))
+            predicted = ~reviewed & ~failed & (self._scored[slots] | has_dec)
+            keep &= {
+                "reviewed": reviewed,
+                "unreviewed": ~reviewed,
+                "failed": failed,
+                "predicted": predicted,
+                "untagged": ~reviewed & ~failed & ~predicted,
+            }[spec.review]
+        idx = [self._label_index[t] for t in spec.tags if t in self._label_index]
+        if spec.tags:
+            if idx:
+                final = self._final_matrix(slots)[:, idx]
+                hit = {"all": final.all(axis=1), "none": ~final.any(axis=1)}.get(
+                    spec.tag_mode, final.any(axis=1)
+                )
+            else:  # labels only people used: look them up in the decisions
+                hit = np.zeros(len(slots), bool)
+            extra = [t for t in spec.tags if t not in self._label_index]
+            if extra:
+                ext = np.array(
+                    [[self._decisions.get(int(s), {}).get(t, False) for t in extra] for s in slots], bool
+                )
+                if spec.tag_mode == "all":
+                    hit = (hit if idx else True) & ext.all(axis=1)
+                elif spec.tag_mode == "none":
+                    hit = (hit if idx else True) & ~ext.any(axis=1)
+                else:
+                    hit = hit | ext.any(axis=1)
+            keep &= hit
+        if (spec.score_min > 0.0 or spec.score_max < 1.0) and self.labels:
+            cols = idx or list(range(len(self.labels)))
+            best = self._scores[slots][:, cols].max(axis=1)
+            keep &= self._scored[slots] & (best >= spec.score_min) & (best <= spec.score_max)
+        if spec.text:
+            needle = spec.text.lower()
+            keep &= np.fromiter((needle in self._s.names[int(s)].lower() for s in slots), bool, len(slots))
+        return keep
+
+    def _compute_view(self) -> np.ndarray:
+        slots = np.arange(len(self._s), dtype=np.int64)
+        slots = slots[self._filter_mask(slots)]
+        spec = self.spec
+        if spec.sort == "date":
+            key = self._s.mtimes[slots]
+            order = np.argsort(np.nan_to_num(key, nan=-1.0), kind="stable")
+        elif spec.sort in ("confidence", "uncertain") and self.labels:
+            scored = self._scored[slots]
+            if spec.sort == "confidence":
+                # Confidence = the best score (most sure an image has some tag); unscored sort last.
+                key = np.where(scored, self._scores[slots].max(axis=1), -1.0)
+                order = np.argsort(-key if not spec.descending else key, kind="stable")
+                return slots[order]
+            key = np.where(scored, uncertainty(self._scores[slots], self._thresholds), np.inf)
+            order = np.argsort(key, kind="stable")
+            return slots[order]
+        else:
+            names = self._s.names
+            order = np.array(sorted(range(len(slots)), key=lambda k: names[slots[k]].lower()), np.int64)
+            if not len(order):
+                order = np.zeros(0, np.int64)
+        if spec.descending:
+            order = order[::-1]
+        return slots[order]

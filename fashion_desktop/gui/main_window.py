@@ -1,0 +1,757 @@
+"""Main window: library (catalog) + folders, Tag and Models tabs, menus, scanning and tagging runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import threading
+from collections import deque
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fashion_desktop.core.catalog import Catalog, CatalogError
+from fashion_desktop.core.resources import default_model_path
+from fashion_desktop.core.thresholds import ThresholdPolicy
+
+from . import commands, settings
+from .filter_bar import FilterBar
+from .grid import GridPanel
+from .library_model import LibraryModel
+from .review_pane import ReviewPane
+from .tag_panel import TagPanel
+from .thumbnails import Thumbnailer
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+APP_NAME = "Fashion Finder"
+REFRESH_MS = 250  # how often a running scan or tagging job is reflected in the grid
+
+
+def _scan_job(catalog_path: Path, folder: str):
+    def job(cancel: threading.Event):
+        from fashion_desktop.core.scan import sync_folder
+
+        cat = Catalog(catalog_path)
+        try:
+            last = None
+            for progress in sync_folder(cat, folder, cancel=cancel):
+                last = progress
+                yield progress
+            return last
+        finally:
+            cat.close()
+
+    return job
+
+
+def _tag_job(catalog_path: Path, paths: list[str], bundle_path: str, device: str, batch: int, force: bool):
+    def job(cancel: threading.Event):
+        # torch comes in here, in the worker, when the first run starts (never at start-up).
+        from fashion_desktop.core.engine import TagOptions, tag_into_catalog
+        from trainer.bundle import load_bundle
+
+        bundle = load_bundle(bundle_path)
+        yield ("model", bundle.model_id, list(bundle.labels), dict(bundle.groups), list(bundle.thresholds))
+        cat = Catalog(catalog_path)
+        try:
+            options = TagOptions(device=device, batch_size=batch or None)
+            summary = None
+            for event in tag_into_catalog(cat, paths, bundle, options, cancel, force):
+                summary = event
+                yield event
+            return summary
+        finally:
+            cat.close()
+
+    return job
+
+
+class TagPage(QWidget):
+    """Filters, tagging controls and thresholds | grid | review pane."""
+
+    def __init__(self, thumbs: Thumbnailer, threshold_panel: QWidget, parent=None) -> None:
+        super().__init__(parent)
+        self.filters = FilterBar()
+        self.tag_panel = TagPanel()
+        self.thresholds = threshold_panel
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.filters)
+        lay.addWidget(self.tag_panel)
+        lay.addWidget(self.thresholds, 1)
+        self.grid = GridPanel(thumbs)
+        self.review = ReviewPane(thumbs)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(self.review)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setSizes([300, 800, 360])
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.splitter)
+
+
+def _threshold_panel() -> QWidget:
+    from .thresholds_panel import ThresholdPanel
+
+    return ThresholdPanel()
+
+
+class MainWindow(QMainWindow):
+    """The app window. ``open_library`` / ``add_folder`` / ``start_tagging`` are what menus and tests drive."""
+
+    library_opened = Signal(str)
+    scan_finished = Signal()
+    tagging_finished = Signal(object)  # the engine's Summary, or None when the run failed
+
+    def __init__(self, library_path: str | os.PathLike | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(APP_NAME)
+        self.setAcceptDrops(True)
+        self.catalog: Catalog | None = None
+        self.library: LibraryModel | None = None
+        self.thumbs = Thumbnailer(self)
+        self.undo_stack = QUndoStack(self)
+        self.scan_worker: Worker | None = None
+        self.tag_worker: Worker | None = None
+        self._scan_queue: deque[str] = deque()
+        self._scan_found = 0
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._refresh_from_jobs)
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(200)
+        self._counts_timer.timeout.connect(self._update_counts)
+        self._active_bundle: str | None = None
+
+        self.tag_page = TagPage(self.thumbs, _threshold_panel())
+        self.grid = self.tag_page.grid.view
+        self.review = self.tag_page.review
+        self.tag_panel = self.tag_page.tag_panel
+        self.threshold_panel = self.tag_page.thresholds
+        self.filters = self.tag_page.filters
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.add_tab(self.tag_page, "&Tag")
+        self.models_tab = self._make_models_tab()
+        self.add_tab(self.models_tab, "&Models")
+        self.setCentralWidget(self.tabs)
+
+        self.status_label = QLabel("")
+        self.scan_label = QLabel("")
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.scan_label)
+        self._build_menus()
+        self._wire()
+        self._restore_settings()
+        path = library_path or settings.get_str(settings.LAST_LIBRARY) or settings.default_library_path()
+        self.open_library(path)
+
+    # -- construction ---------------------------------------------------------------------
+    def add_tab(self, widget: QWidget, title: str) -> int:
+        """Tabs are the extension point: the Train tab is one more call to this."""
+        return self.tabs.addTab(widget, title)
+
+    def _make_models_tab(self) -> QWidget:
+        from .models_tab import ModelsTab
+
+        tab = ModelsTab()
+        tab.model_activated.connect(self._model_activated)
+        return tab
+
+    def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        return act
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "&New Library…", self.new_library_dialog, QKeySequence.StandardKey.New)
+        self._action(f, "&Open Library…", self.open_library_dialog, QKeySequence.StandardKey.Open)
+        self.recent_libraries_menu = f.addMenu("Recent &Libraries")
+        f.addSeparator()
+        self._action(
+            f, "&Add Folder…", self.add_folder_dialog, "Ctrl+Shift+O", "Add a folder of photos to the library"
+        )
+        self.recent_folders_menu = f.addMenu("Recent &Folders")
+        self.rescan_action = self._action(f, "&Rescan Folders", self.rescan, QKeySequence.StandardKey.Refresh)
+        f.addSeparator()
+        self.export_action = self._action(f, "&Export Tags…", self.export_dialog, "Ctrl+E")
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        e = mb.addMenu("&Edit")
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        redo_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+        if QKeySequence("Ctrl+Shift+Z") not in redo_keys:  # the platform's Redo may be Ctrl+Y only
+            redo_keys.insert(0, QKeySequence("Ctrl+Shift+Z"))
+        self.redo_action.setShortcuts(redo_keys)
+        e.addAction(self.undo_action)
+        e.addAction(self.redo_action)
+        e.addSeparator()
+        self._action(e, "Select &All", self.grid.selectAll, QKeySequence.StandardKey.SelectAll)
+        self._action(e, "Mark Selection &Reviewed", self.toggle_reviewed, None, "Space in the grid")
+        self._action(e, "&Accept Predictions for Selection", self.accept_predictions, "Ctrl+Return")
+        self._action(e, "Add &Tag to Selection…", lambda: self.tag_selection_dialog(True), "Ctrl+T")
+        self._action(
+            e, "Re&move Tag from Selection…", lambda: self.tag_selection_dialog(False), "Ctrl+Shift+T"
+        )
+
+        v = mb.addMenu("&View")
+        self._action(v, "&Next Unreviewed", lambda: self.jump_unreviewed(1), None, "J in the grid")
+        self._action(v, "&Previous Unreviewed", lambda: self.jump_unreviewed(-1), None, "K in the grid")
+        self._action(v, "Zoom &In", lambda: self._zoom(1.25), QKeySequence.StandardKey.ZoomIn)
+        self._action(v, "Zoom &Out", lambda: self._zoom(0.8), QKeySequence.StandardKey.ZoomOut)
+        self._action(v, "&Fit Preview", lambda: self.review.preview.set_zoom(None), "Ctrl+0")
+
+        t = mb.addMenu("&Tagging")
+        self._action(t, "&Tag Photos", self.tag_panel._run_clicked, "Ctrl+R")
+        self._action(t, "&Cancel", self.cancel_jobs, "Ctrl+.")
+
+        h = mb.addMenu("&Help")
+        self._action(h, "&About Fashion Finder", self.about, QKeySequence.StandardKey.HelpContents)
+
+    def _wire(self) -> None:
+        self.grid.reviewed_toggle_requested.connect(self.toggle_reviewed)
+        self.grid.label_toggle_requested.connect(self.toggle_label)
+        self.grid.jump_requested.connect(self.jump_unreviewed)
+        self.review.label_toggle_requested.connect(self.toggle_label)
+        self.review.reviewed_toggle_requested.connect(self.toggle_reviewed)
+        self.review.accept_requested.connect(self.accept_predictions)
+        self.tag_panel.run_requested.connect(self.start_tagging)
+        self.tag_panel.cancel_requested.connect(self.cancel_tagging)
+        self.filters.spec_changed.connect(self._spec_changed)
+        self.threshold_panel.policy_changed.connect(self._policy_changed)
+        if hasattr(self.threshold_panel, "label_filter_requested"):
+            self.threshold_panel.label_filter_requested.connect(lambda lab: self.filters.set_tags([lab]))
+        self.undo_stack.indexChanged.connect(lambda _i: self.review.refresh())
+        self.tag_page.grid.slider.valueChanged.connect(lambda v: settings.set_value(settings.THUMB_SIZE, v))
+
+    # -- library ----------------------------------------------------------------------------
+    def open_library(self, path: str | os.PathLike) -> bool:
+        """Open (or create) a catalog file and show it; False with a message when it cannot be opened."""
+        path = Path(path)
+        try:
+            catalog = Catalog(path)
+        except CatalogError as exc:
+            QMessageBox.warning(self, APP_NAME, str(exc))
+            return False
+        self._stop_jobs()
+        self.undo_stack.clear()
+        if self.catalog is not None:
+            self.catalog.close()
+        self.catalog = catalog
+        old = self.library
+        self.library = LibraryModel(catalog, self)
+        self.library.counts_changed.connect(self._counts_timer.start)
+        self.library.labels_changed.connect(self._labels_changed)
+        models = catalog.models()
+        if models:
+            key = models[-1].key
+            self.library.set_active_model(key, defaults=self._stored_defaults(key, len(models[-1].labels)))
+            self._active_bundle = models[-1].path
+        self.library.reload()
+        self.library.set_spec(self.filters.spec())
+        self.grid.setModel(self.library)
+        self.grid.selectionModel().currentChanged.connect(self._current_changed)
+        self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
+        if old is not None:
+            old.reader.close()
+            old.deleteLater()
+        self.review.set_library(self.library)
+        self._labels_changed()
+        settings.set_value(settings.LAST_LIBRARY, str(path))
+        settings.push_recent(settings.RECENT_LIBRARIES, str(path))
+        self._fill_recent_menus()
+        self.setWindowTitle(f"{path.stem} — {APP_NAME}")
+        self._update_counts()
+        self.library_opened.emit(str(path))
+        if self.library.rowCount():
+            self.grid.setCurrentIndex(self.library.index(0))
+        return True
+
+    def _stored_defaults(self, key: str, n: int) -> list[float] | None:
+        values = settings.settings().value(f"model_defaults/{key}")
+        try:
+            out = [float(v) for v in values] if isinstance(values, list) else None
+        except (TypeError, ValueError):
+            out = None
+        return out if out and len(out) == n else None
+
+    @Slot()
+    def new_library_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "New library",
+            str(settings.data_dir() / "library.ffcat"),
+            "Fashion Finder libraries (*.ffcat)",
+        )
+        if path:
+            self.open_library(path)
+
+    @Slot()
+    def open_library_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open library",
+            str(settings.data_dir()),
+            "Fashion Finder libraries (*.ffcat);;All files (*)",
+        )
+        if path:
+            self.open_library(path)
+
+    def _fill_recent_menus(self) -> None:
+        self.recent_libraries_menu.clear()
+        for p in settings.recent(settings.RECENT_LIBRARIES):
+            self.recent_libraries_menu.addAction(p, lambda p=p: self.open_library(p))
+        self.recent_folders_menu.clear()
+        for p in settings.recent(settings.RECENT_FOLDERS):
+            self.recent_folders_menu.addAction(p, lambda p=p: self.add_folder(p))
+        bundles = [p for p in settings.recent(settings.RECENT_BUNDLES) if Path(p).is_file()]
+        default = default_model_path()
+        self.tag_panel.set_bundles(bundles, str(default) if default else None)
+        if (
+            self._active_bundle
+            and Path(self._active_bundle).is_file()
+            and not self.tag_panel.current_bundle()
+        ):
+            self.tag_panel.select_bundle(self._active_bundle)
+        self.models_tab.set_bundle_paths(([str(default)] if default else []) + bundles)
+
+    # -- folders and scanning -----------------------------------------------------------------
+    @Slot()
+    def add_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        if folder:
+            self.add_folder(folder)
+
+    def add_folder(self, folder: str | os.PathLike) -> None:
+        """Add a folder to the library and scan it in the background."""
+        folder = str(Path(folder).resolve())
+        if not Path(folder).is_dir():
+            QMessageBox.warning(self, APP_NAME, f"{folder}: not a folder")
+            return
+        assert self.catalog is not None
+        self.catalog.add_folder(folder)
+        settings.push_recent(settings.RECENT_FOLDERS, folder)
+        self._fill_recent_menus()
+        self._queue_scan(folder)
+
+    @Slot()
+    def rescan(self) -> None:
+        """Scan every folder of the library again: new, changed and removed files are found."""
+        if self.catalog is None:
+            return
+        for folder in self.catalog.folders():
+            self._queue_scan(folder)
+
+    def _queue_scan(self, folder: str) -> None:
+        if folder not in self._scan_queue:
+            self._scan_queue.append(folder)
+        if self.scan_worker is None:
+            self._next_scan()
+
+    def _next_scan(self) -> None:
+        if not self._scan_queue or self.catalog is None:
+            self.scan_worker = None
+            self.scan_label.setText("")
+            self._update_counts()
+            self.scan_finished.emit()
+            return
+        folder = self._scan_queue.popleft()
+        self._scan_found = 0
+        self.scan_label.setText(f"Scanning {Path(folder).name}…")
+        w = Worker(_scan_job(self.catalog.path, folder), "scan", self)
+        w.progressed.connect(self._scan_progressed)
+        w.finished.connect(self._scan_done)
+        w.failed.connect(self._scan_failed)
+        self.scan_worker = w
+        w.start()
+
+    @Slot(object)
+    def _scan_progressed(self, progress) -> None:
+        self._scan_found = progress.found
+        self.scan_label.setText(f"Scanning: {progress.found:,} photos found")
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    @Slot(object)
+    def _scan_done(self, progress) -> None:
+        if self.library is not None:
+            self.library.sync_finished()
+        if progress is not None and progress.problems:
+            self.tag_panel.add_failures([(p.path, p.reason) for p in progress.problems])
+        if progress is not None:
+            c = progress.counts
+            self.statusBar().showMessage(
+                f"Scan finished: {progress.found:,} photos ({c.new:,} new, {c.changed:,} changed, "
+                f"{c.removed:,} gone, {len(progress.problems)} problems)",
+                8000,
+            )
+        self._next_scan()
+
+    @Slot(str)
+    def _scan_failed(self, message: str) -> None:
+        QMessageBox.warning(self, APP_NAME, f"Scanning stopped: {message}")
+        if self.library is not None:
+            self.library.sync_finished()
+        self._next_scan()
+
+    @Slot()
+    def _refresh_from_jobs(self) -> None:
+        if self.library is None:
+            return
+        if self.scan_worker is not None:
+            self.library.append_new_images()
+        if self.tag_worker is not None:
+            self.library.refresh_scores()
+        if self.scan_worker is not None or self.tag_worker is not None:
+            self._refresh_timer.start()
+
+    # -- tagging -------------------------------------------------------------------------------
+    @Slot(str, str, int, bool)
+    def start_tagging(
+        self, bundle_path: str, device: str = "auto", batch_size: int = 0, force: bool = False
+    ) -> None:
+        """Tag every photo of the library with the bundle (skipping those it already tagged unless ``force``)."""
+        if self.tag_worker is not None or self.library is None or self.catalog is None:
+            return
+        paths = self.library.all_paths()
+        if not paths:
+            self.statusBar().showMessage("No photos to tag: add a folder first", 5000)
+            return
+        settings.push_recent(settings.RECENT_BUNDLES, bundle_path)
+        settings.set_value(settings.DEVICE, device)
+        settings.set_value(settings.BATCH_SIZE, batch_size)
+        self._active_bundle = bundle_path
+        self.tag_panel.set_running(True)
+        w = Worker(
+            _tag_job(self.catalog.path, paths, bundle_path, device, batch_size, force), "tagging", self
+        )
+        w.progressed.connect(self._tag_progressed)
+        w.finished.connect(self._tag_done)
+        w.failed.connect(self._tag_failed)
+        self.tag_worker = w
+        w.start()
+
+    @Slot(object)
+    def _tag_progressed(self, event) -> None:
+        kind = type(event).__name__
+        if isinstance(event, tuple) and event and event[0] == "model":
+            _, key, labels, groups, defaults = event
+            settings.set_value(f"model_defaults/{key}", defaults)
+            assert self.library is not None
+            self.library.set_active_model(key, labels, groups, defaults)
+            self.threshold_panel.set_model(labels, defaults, groups)
+            self.library.set_policy(self.threshold_panel.policy())
+            self.tag_panel.rate_label.setText("Tagging…")
+        elif kind == "Progress":
+            self.tag_panel.show_progress(event.done, event.total, event.img_per_s, event.eta_s)
+        elif kind == "ImageError":
+            self.tag_panel.add_failures([(str(event.path), event.reason)])
+        elif kind == "Notice":
+            self.statusBar().showMessage(event.message, 8000)
+        elif kind in ("BatchResult", "ImageResult") and not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    @Slot(object)
+    def _tag_done(self, summary) -> None:
+        self.tag_worker = None
+        if self.library is not None:
+            self.library.refresh_scores()
+        if summary is not None and type(summary).__name__ == "Summary":
+            what = "Cancelled" if summary.cancelled else "Done"
+            text = f"{what}: {summary.tagged:,} tagged, {summary.skipped:,} already tagged, {len(summary.failed)} failed"
+            text += f" in {summary.seconds:.1f}s"
+        else:
+            text = "Cancelled"
+        self.tag_panel.show_finished(text)
+        self.statusBar().showMessage(text, 8000)
+        self._update_counts()
+        self._fill_recent_menus()
+        self.tagging_finished.emit(summary)
+
+    @Slot(str)
+    def _tag_failed(self, message: str) -> None:
+        self.tag_worker = None
+        if self.library is not None:
+            self.library.refresh_scores()
+        self.tag_panel.show_finished(f"Tagging stopped: {message}")
+        QMessageBox.warning(self, APP_NAME, f"Tagging stopped: {message}\nEverything tagged so far is kept.")
+        self.tagging_finished.emit(None)
+
+    @Slot()
+    def cancel_tagging(self) -> None:
+        if self.tag_worker is not None:
+            self.tag_worker.cancel()
+            self.tag_panel.rate_label.setText("Cancelling… (what is done is kept)")
+
+    @Slot()
+    def cancel_jobs(self) -> None:
+        self.cancel_tagging()
+        self._scan_queue.clear()
+        if self.scan_worker is not None:
+            self.scan_worker.cancel()
+
+    @Slot(str)
+    def _model_activated(self, bundle_path: str) -> None:
+        self.tag_panel.select_bundle(bundle_path)
+        self.tabs.setCurrentWidget(self.tag_page)
+
+    # -- review and edits ------------------------------------------------------------------------
+    def selected_ids(self) -> list[int]:
+        """Selected photos, the current one first (so the review pane previews it)."""
+        if self.library is None or self.grid.selectionModel() is None:
+            return []
+        sm = self.grid.selectionModel()
+        rows = sorted(i.row() for i in sm.selectedIndexes())
+        current = self.grid.currentIndex()
+        if current.isValid() and current.row() in rows:
+            rows.remove(current.row())
+            rows.insert(0, current.row())
+        elif not rows and current.isValid():
+            rows = [current.row()]
+        return self.library.ids_at(rows)
+
+    def filtered_ids(self) -> list[int]:
+        m = self.library
+        return [] if m is None else m.ids_at(range(m.rowCount()))
+
+    @Slot(str)
+    def toggle_label(self, label: str) -> None:
+        ids = self.selected_ids()
+        if ids and self.library is not None:
+            self.undo_stack.push(commands.toggle_label(self.library, ids, label))
+
+    @Slot()
+    def toggle_reviewed(self) -> None:
+        ids = self.selected_ids()
+        if ids and self.library is not None:
+            self.undo_stack.push(commands.toggle_reviewed(self.library, ids))
+
+    @Slot()
+    def accept_predictions(self) -> None:
+        ids = self.selected_ids()
+        if ids and self.library is not None:
+            self.undo_stack.push(commands.accept_predictions(self.library, ids))
+
+    def set_tag_on_selection(self, label: str, value: bool) -> None:
+        ids = self.selected_ids()
+        if ids and self.library is not None and label:
+            self.undo_stack.push(commands.set_label(self.library, ids, label, value))
+
+    def tag_selection_dialog(self, value: bool) -> None:
+        if self.library is None:
+            return
+        labels = self.library.all_labels()
+        label, ok = QInputDialog.getItem(
+            self, "Add tag" if value else "Remove tag", "Tag:", labels, 0, editable=value
+        )
+        if ok and label.strip():
+            self.set_tag_on_selection(label.strip(), value)
+
+    @Slot(int)
+    def jump_unreviewed(self, step: int) -> None:
+        m = self.library
+        if m is None or not m.rowCount():
+            return
+        start = self.grid.currentIndex().row()
+        row = m.next_unreviewed(start, step)
+        if row >= 0:
+            idx = m.index(row)
+            self.grid.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.grid.scrollTo(idx)
+
+    def _zoom(self, factor: float) -> None:
+        p = self.review.preview
+        current = p._fit_scale() if p.zoom is None else p.zoom
+        p.set_zoom(current * factor)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _current_changed(self, _cur, _prev) -> None:
+        self.review.show_images(self.selected_ids())
+
+    @Slot()
+    def _selection_changed(self, *_args) -> None:
+        self.review.show_images(self.selected_ids())
+
+    # -- thresholds, filters, counts ----------------------------------------------------------------
+    @Slot(object)
+    def _policy_changed(self, policy: ThresholdPolicy) -> None:
+        if self.library is not None:
+            self.library.set_policy(policy)
+        self.review.refresh()
+        if hasattr(self.models_tab, "set_policy"):
+            self.models_tab.set_policy(policy)
+
+    @Slot(object)
+    def _spec_changed(self, spec) -> None:
+        if self.library is not None:
+            self.library.set_spec(spec)
+            self._update_counts()
+
+    @Slot()
+    def _labels_changed(self) -> None:
+        m = self.library
+        if m is None:
+            return
+        self.filters.set_labels(m.all_labels())
+        self.review.rebuild_labels()
+        self.grid.label_keys = {key: lab for lab, key in self.review.keys.items()}
+        if m.labels:
+            self.threshold_panel.set_model(list(m.labels), [float(x) for x in m.defaults], dict(m.groups))
+            m.set_policy(self.threshold_panel.policy())
+
+    @Slot()
+    def _update_counts(self) -> None:
+        m = self.library
+        if m is None:
+            return
+        predicted, confirmed = m.counts()
+        if predicted:
+            self.threshold_panel.set_counts(predicted, confirmed)
+        self.tag_page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
+        self.status_label.setText(
+            f"{m.image_count():,} photos in {len(self.catalog.folders()) if self.catalog else 0} folders"
+        )
+
+    # -- export ----------------------------------------------------------------------------------
+    @Slot()
+    def export_dialog(self) -> None:
+        if self.library is None or self.catalog is None:
+            return
+        try:
+            from .export_dialog import ExportDialog
+        except ModuleNotFoundError:  # EXPORT-DIALOG: wired once gui/export_dialog.py lands
+            QMessageBox.information(self, APP_NAME, "Export is not available in this build yet.")
+            return
+        m = self.library
+        dlg = ExportDialog(
+            self.catalog,
+            m.model_key,
+            {"labels": list(m.labels), "groups": dict(m.groups), "defaults": [float(x) for x in m.defaults]},
+            self.threshold_panel.policy(),
+            self.filtered_ids(),
+            self.selected_ids(),
+            self,
+        )
+        self._export_dialog = dlg
+        dlg.open()
+
+    # -- drag and drop ---------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(
+            u.isLocalFile() and Path(u.toLocalFile()).is_dir() for u in event.mimeData().urls()
+        ):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
+                self.add_folder(url.toLocalFile())
+        event.acceptProposedAction()
+
+    # -- about, settings, closing ------------------------------------------------------------------
+    def about_text(self) -> str:
+        import sys
+
+        import PySide6
+
+        from fashion_desktop import __version__ as app_version
+
+        lines = [
+            f"<b>{APP_NAME}</b> {app_version}",
+            f"Python {sys.version.split()[0]} on {platform.platform()}",
+            f"PySide6 {PySide6.__version__}",
+        ]
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            lines.append(f"PyTorch {torch.__version__}")
+            devs = ["CPU"]
+            if torch.cuda.is_available():
+                devs += [f"CUDA: {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+            mps = getattr(torch.backends, "mps", None)
+            if mps is not None and mps.is_available():
+                devs.append("Apple MPS")
+            lines.append("Devices: " + ", ".join(devs))
+        else:
+            lines.append("PyTorch: not loaded yet (it loads when tagging starts)")
+        if self.catalog is not None:
+            lines.append(f"Library: {self.catalog.path}")
+        return "<br>".join(lines)
+
+    @Slot()
+    def about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}", self.about_text())
+
+    def _restore_settings(self) -> None:
+        geo = settings.get_bytes(settings.GEOMETRY)
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1400, 880)
+        state = settings.get_bytes(settings.STATE)
+        if state is not None:
+            self.restoreState(state)
+        split = settings.get_bytes(settings.SPLITTER)
+        if split is not None:
+            self.tag_page.splitter.restoreState(split)
+        self.tag_page.grid.slider.setValue(
+            settings.get_int(settings.THUMB_SIZE, self.tag_page.grid.slider.value())
+        )
+        self.tag_panel.batch_spin.setValue(settings.get_int(settings.BATCH_SIZE, 0))
+
+    def _stop_jobs(self) -> None:
+        self._scan_queue.clear()
+        for w in (self.scan_worker, self.tag_worker):
+            if w is not None:
+                w.cancel()
+                w.wait()
+        self.scan_worker = None
+        self.tag_worker = None
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        s = settings.settings()
+        s.setValue(settings.GEOMETRY, self.saveGeometry())
+        s.setValue(settings.STATE, self.saveState())
+        s.setValue(settings.SPLITTER, self.tag_page.splitter.saveState())
+        s.sync()
+        # Decisions are already committed; stopping jobs keeps whatever batches they finished.
+        self._stop_jobs()
+        self.tag_panel.stop()
+        self.thumbs.close()
+        if self.library is not None:
+            self.library.reader.close()
+        if self.catalog is not None:
+            self.catalog.close()
+            self.catalog = None
+        super().closeEvent(event)

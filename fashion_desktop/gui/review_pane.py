@@ -1,0 +1,292 @@
+"""Review pane: a large zoomable preview and every label as a checkbox with its probability and shortcut key."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QPixmap, QWheelEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .library_model import LibraryModel
+from .thumbnails import Thumbnailer
+
+PREVIEW_SIZE = 1024
+# Keys for labels, in order; J and K move between unreviewed photos, so they are never label keys.
+LABEL_KEYS = [c for c in "1234567890" + string.ascii_lowercase if c not in "jk"]
+
+
+def assign_keys(labels: Sequence[str]) -> dict[str, str]:
+    """label -> key text, for as many labels as there are keys."""
+    return dict(zip(labels, LABEL_KEYS, strict=False))
+
+
+class ZoomPreview(QScrollArea):
+    """The photo at fit-to-pane size; Ctrl+wheel or +/- zoom, 0 fits again."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._label = QLabel()
+        self._label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setWidget(self._label)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWidgetResizable(False)
+        self.setMinimumHeight(160)
+        self._pixmap: QPixmap | None = None
+        self.zoom: float | None = None  # None: fit to the pane
+
+    def set_pixmap(self, pm: QPixmap | None, message: str = "") -> None:
+        self._pixmap = pm
+        if pm is None:
+            self._label.setPixmap(QPixmap())
+            self._label.setText(message)
+        self._relayout()
+
+    def set_zoom(self, zoom: float | None) -> None:
+        self.zoom = None if zoom is None else max(0.05, min(8.0, zoom))
+        self._relayout()
+
+    def _fit_scale(self) -> float:
+        if self._pixmap is None or self._pixmap.isNull():
+            return 1.0
+        vp = self.viewport().size()
+        return min(vp.width() / max(1, self._pixmap.width()), vp.height() / max(1, self._pixmap.height()))
+
+    def _relayout(self) -> None:
+        if self._pixmap is None or self._pixmap.isNull():
+            self._label.resize(self.viewport().size())
+            return
+        scale = self._fit_scale() if self.zoom is None else self.zoom
+        w, h = max(1, int(self._pixmap.width() * scale)), max(1, int(self._pixmap.height() * scale))
+        self._label.setPixmap(
+            self._pixmap.scaled(
+                w, h, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        )
+        self._label.resize(max(w, self.viewport().width()), max(h, self.viewport().height()))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.zoom is None:
+            self._relayout()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            current = self._fit_scale() if self.zoom is None else self.zoom
+            self.set_zoom(current * (1.25 if event.angleDelta().y() > 0 else 0.8))
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        current = self._fit_scale() if self.zoom is None else self.zoom
+        if event.text() in ("+", "="):
+            self.set_zoom(current * 1.25)
+        elif event.text() == "-":
+            self.set_zoom(current * 0.8)
+        elif event.text() == "0":
+            self.set_zoom(None)
+        else:
+            super().keyPressEvent(event)
+
+
+class LabelRow:
+    """One label: checkbox (final tag), key hint, probability, and who decided (model or person)."""
+
+    def __init__(self, label: str, key: str | None, grid: QGridLayout, row: int) -> None:
+        self.label = label
+        self.key = key
+        self.box = QCheckBox(label)
+        self.box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.box.setTristate(False)
+        self.key_label = QLabel(f"[{key}]" if key else "")
+        self.key_label.setStyleSheet("color: #777;")
+        self.score_label = QLabel("")
+        self.score_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.source_label = QLabel("")
+        grid.addWidget(self.key_label, row, 0)
+        grid.addWidget(self.box, row, 1)
+        grid.addWidget(self.score_label, row, 2)
+        grid.addWidget(self.source_label, row, 3)
+        self.source = ""  # "person", "model" or ""
+
+    def show(self, state: Qt.CheckState, score: float | None, source: str) -> None:
+        self.box.blockSignals(True)
+        self.box.setTristate(state == Qt.CheckState.PartiallyChecked)
+        self.box.setCheckState(state)
+        self.box.blockSignals(False)
+        self.score_label.setText("" if score is None else f"{score:.2f}")
+        self.source = source
+        font = self.box.font()
+        font.setBold(source == "person")
+        font.setItalic(source == "model")
+        self.box.setFont(font)
+        self.source_label.setText({"person": "✔ you", "model": "model", "mixed": "mixed"}.get(source, ""))
+        colour = {"person": "#2e9e43", "model": "#3a6fb0", "mixed": "#8a6d00"}.get(source, "#777")
+        self.source_label.setStyleSheet(f"color: {colour};")
+
+
+class ReviewPane(QWidget):
+    """Shows the current photo (and how many are selected); edits are requested through signals."""
+
+    label_toggle_requested = Signal(str)
+    reviewed_toggle_requested = Signal()
+    accept_requested = Signal()
+
+    def __init__(self, thumbs: Thumbnailer, parent=None) -> None:
+        super().__init__(parent)
+        self.thumbs = thumbs
+        self.preview = ZoomPreview()
+        self.title = QLabel("No photo selected")
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.state_label = QLabel("")
+        self.reviewed_button = QPushButton("Mark reviewed (Space)")
+        self.accept_button = QPushButton("Accept predictions")
+        for b in (self.reviewed_button, self.accept_button):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.reviewed_button.clicked.connect(self.reviewed_toggle_requested)
+        self.accept_button.clicked.connect(self.accept_requested)
+        self._labels_host = QWidget()
+        self._labels_layout = QVBoxLayout(self._labels_host)
+        self._labels_layout.setContentsMargins(2, 2, 2, 2)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self._labels_host)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        lower = QWidget()
+        lay = QVBoxLayout(lower)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.title)
+        lay.addWidget(self.state_label)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.reviewed_button)
+        buttons.addWidget(self.accept_button)
+        lay.addLayout(buttons)
+        lay.addWidget(scroll, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.preview)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(split)
+        self.rows: dict[str, LabelRow] = {}
+        self.keys: dict[str, str] = {}
+        self._model: LibraryModel | None = None
+        self._ids: list[int] = []
+        thumbs.thumbnail_ready.connect(self._thumb_ready)
+
+    def set_library(self, model: LibraryModel | None) -> None:
+        self._model = model
+        self._ids = []
+        self.rebuild_labels()
+
+    def rebuild_labels(self) -> None:
+        """One checkbox per label of the active model (and labels people added), grouped like the bundle."""
+        while self._labels_layout.count():
+            item = self._labels_layout.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        self.rows = {}
+        labels = self._model.all_labels() if self._model else []
+        groups = self._model.groups if self._model else {}
+        self.keys = assign_keys(labels)
+        by_group: dict[str, list[str]] = {}
+        for lab in labels:
+            by_group.setdefault(groups.get(lab, "") or "labels", []).append(lab)
+        for group, labs in by_group.items():
+            box = QGroupBox(group)
+            grid = QGridLayout(box)
+            grid.setContentsMargins(4, 4, 4, 4)
+            grid.setColumnStretch(1, 1)
+            for r, lab in enumerate(labs):
+                row = LabelRow(lab, self.keys.get(lab), grid, r)
+                row.box.clicked.connect(lambda _c=False, lab=lab: self._clicked(lab))
+                self.rows[lab] = row
+            self._labels_layout.addWidget(box)
+        self._labels_layout.addStretch(1)
+        self.refresh()
+
+    def _clicked(self, label: str) -> None:
+        self.label_toggle_requested.emit(label)
+        self.refresh()  # the box shows what is saved, not what the click did
+
+    def show_images(self, image_ids: Sequence[int]) -> None:
+        """The selection; the first id is the current photo (the one previewed)."""
+        self._ids = list(image_ids)
+        self.refresh(preview=True)
+
+    @Slot()
+    def refresh(self, preview: bool = False) -> None:
+        m = self._model
+        ids = [i for i in self._ids if m is not None and m.path_of(i) is not None]
+        for row in self.rows.values():
+            row.box.setEnabled(bool(ids))
+        if m is None or not ids:
+            self.title.setText("No photo selected")
+            self.state_label.setText("")
+            self.preview.set_pixmap(None, "")
+            for row in self.rows.values():
+                row.show(Qt.CheckState.Unchecked, None, "")
+            return
+        current = ids[0]
+        path = m.path_of(current) or ""
+        self.title.setText(path if len(ids) == 1 else f"{len(ids)} photos selected — showing {path}")
+        reviewed = m.is_reviewed(current)
+        err = m.error_of(current)
+        self.state_label.setText(
+            ("Reviewed" if reviewed else "Not reviewed") + (f" — failed: {err}" if err else "")
+        )
+        self.reviewed_button.setText("Mark not reviewed (Space)" if reviewed else "Mark reviewed (Space)")
+        tags = {i: set(m.tags_of(i)) for i in ids}
+        scores = m.scores_of(current) if len(ids) == 1 else {}
+        for lab, row in self.rows.items():
+            have = sum(lab in t for t in tags.values())
+            state = (
+                Qt.CheckState.Checked
+                if have == len(ids)
+                else Qt.CheckState.Unchecked
+                if have == 0
+                else Qt.CheckState.PartiallyChecked
+            )
+            decided = [m.decision(i, lab) is not None for i in ids]
+            source = "person" if all(decided) else ("mixed" if any(decided) else ("model" if have else ""))
+            row.show(state, scores.get(lab), source)
+        if preview:
+            self._load_preview()
+
+    def _load_preview(self) -> None:
+        m = self._model
+        if m is None or not self._ids:
+            return
+        key = m.thumb_key(self._ids[0])
+        if key is None:
+            return
+        pm = self.thumbs.get(key, PREVIEW_SIZE)
+        if pm is not None:
+            self.preview.set_pixmap(pm)
+        else:
+            reason = self.thumbs.failure(key)
+            self.preview.set_pixmap(None, f"Cannot show this photo: {reason}" if reason else "Loading…")
+
+    @Slot(object)
+    def _thumb_ready(self, key) -> None:
+        m = self._model
+        if m is not None and self._ids and m.thumb_key(self._ids[0]) == key:
+            self._load_preview()

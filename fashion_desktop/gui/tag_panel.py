@@ -1,0 +1,234 @@
+"""Tagging controls: model, device, batch size, run/cancel, progress with speed and ETA, failed files."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .worker import Worker
+
+DEVICES = (("Auto", "auto"), ("CUDA (NVIDIA GPU)", "cuda"), ("MPS (Apple GPU)", "mps"), ("CPU", "cpu"))
+DEFAULT_MODEL_TEXT = "Default model"
+
+
+def probe_devices(cancel: threading.Event):
+    """Which accelerators torch sees (imports torch, so it runs in a worker, never at start-up)."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    return {
+        "cuda": bool(torch.cuda.is_available()),
+        "mps": bool(mps is not None and mps.is_available()),
+        "cuda_names": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if torch.cuda.is_available()
+        else [],
+        "torch": torch.__version__,
+    }
+    yield  # noqa: B901  (a generator, so the worker can run it)
+
+
+class _DeviceCombo(QComboBox):
+    popup_about_to_show = Signal()
+
+    def showPopup(self) -> None:
+        self.popup_about_to_show.emit()
+        super().showPopup()
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds + 0.5)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+class TagPanel(QWidget):
+    """Emits ``run_requested`` / ``cancel_requested``; the window runs the engine and reports back here."""
+
+    run_requested = Signal(str, str, int, bool)  # bundle path, device, batch size (0: auto), re-tag all
+    cancel_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.model_combo = QComboBox()
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(16)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._browse)
+        self.device_combo = _DeviceCombo()
+        for text, value in DEVICES:
+            self.device_combo.addItem(text, value)
+        # Accelerators stay disabled until torch has said they exist.
+        for i in (1, 2):
+            self.device_combo.model().item(i).setEnabled(False)
+        self.device_combo.popup_about_to_show.connect(self.probe)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(0, 1024)
+        self.batch_spin.setSpecialValueText("auto")
+        self.batch_spin.setValue(0)
+        self.force_box = QCheckBox("Re-tag photos this model already tagged")
+        self.run_button = QPushButton("Tag photos")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.rate_label = QLabel("")
+        self.failed_list = QListWidget()
+        self.failed_list.setMaximumHeight(110)
+        self.failed_label = QLabel("Failed files")
+        form = QFormLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.model_combo, 1)
+        row.addWidget(self.browse_button)
+        form.addRow("Model", row)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Batch size", self.batch_spin)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(form)
+        lay.addWidget(self.force_box)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.rate_label)
+        lay.addWidget(self.failed_label)
+        lay.addWidget(self.failed_list)
+        self.failed_label.setVisible(False)
+        self.failed_list.setVisible(False)
+        self.run_button.clicked.connect(self._run_clicked)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.devices: dict | None = None
+        self._probe: Worker | None = None
+
+    # -- model choice -------------------------------------------------------------------------
+    def set_bundles(self, paths: list[str], default: str | None = None) -> None:
+        """Recent bundle files, plus the default model when this build ships one."""
+        current = self.current_bundle()
+        self.model_combo.clear()
+        if default:
+            self.model_combo.addItem(DEFAULT_MODEL_TEXT, default)
+        for p in paths:
+            if p != default:
+                self.model_combo.addItem(Path(p).name, p)
+                self.model_combo.setItemData(self.model_combo.count() - 1, p, Qt.ItemDataRole.ToolTipRole)
+        if current:
+            self.select_bundle(current)
+
+    def select_bundle(self, path: str) -> None:
+        i = self.model_combo.findData(path)
+        if i < 0:
+            self.model_combo.insertItem(0, Path(path).name, path)
+            i = 0
+        self.model_combo.setCurrentIndex(i)
+
+    def current_bundle(self) -> str | None:
+        data = self.model_combo.currentData()
+        return str(data) if data else None
+
+    @Slot()
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a model bundle", "", "Model bundles (*.fmodel);;All files (*)"
+        )
+        if path:
+            self.select_bundle(path)
+
+    # -- devices ----------------------------------------------------------------------------
+    @Slot()
+    def probe(self) -> None:
+        """Ask torch (in a worker) which devices exist; enable those entries."""
+        if self.devices is not None or self._probe is not None:
+            return
+        self._probe = Worker(probe_devices, "device-probe", self)
+        self._probe.finished.connect(self._probed)
+        self._probe.failed.connect(lambda msg: self.rate_label.setText(f"Cannot check devices: {msg}"))
+        self._probe.start()
+
+    @Slot(object)
+    def _probed(self, found: dict) -> None:
+        self.devices = found
+        self.device_combo.model().item(1).setEnabled(found.get("cuda", False))
+        self.device_combo.model().item(2).setEnabled(found.get("mps", False))
+
+    def device(self) -> str:
+        return str(self.device_combo.currentData())
+
+    def set_device(self, value: str) -> None:
+        i = self.device_combo.findData(value)
+        if i >= 0 and self.device_combo.model().item(i).isEnabled():
+            self.device_combo.setCurrentIndex(i)
+
+    # -- the run ----------------------------------------------------------------------------
+    @Slot()
+    def _run_clicked(self) -> None:
+        path = self.current_bundle()
+        if not path:
+            self._browse()
+            path = self.current_bundle()
+        if path:
+            self.run_requested.emit(path, self.device(), self.batch_spin.value(), self.force_box.isChecked())
+
+    def set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for w in (self.model_combo, self.browse_button, self.device_combo, self.batch_spin, self.force_box):
+            w.setEnabled(not running)
+        if running:
+            self.failed_list.clear()
+            self.failed_label.setVisible(False)
+            self.failed_list.setVisible(False)
+            self.progress.setRange(0, 0)
+            self.rate_label.setText("Loading the model…")
+
+    def show_progress(self, done: int, total: int, img_per_s: float, eta_s: float | None) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.rate_label.setText(
+            f"{done:,} / {total:,} photos — {img_per_s:.1f} img/s — ETA {format_eta(eta_s)}"
+        )
+
+    def add_failures(self, failures: list[tuple[str, str]]) -> None:
+        for path, reason in failures:
+            item = QListWidgetItem(f"{os.path.basename(str(path))}: {reason}")
+            item.setToolTip(f"{path}\n{reason}")
+            item.setData(Qt.ItemDataRole.UserRole, str(path))
+            self.failed_list.addItem(item)
+        shown = self.failed_list.count() > 0
+        self.failed_label.setText(f"Failed files ({self.failed_list.count()})")
+        self.failed_label.setVisible(shown)
+        self.failed_list.setVisible(shown)
+
+    def show_finished(self, text: str) -> None:
+        self.set_running(False)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+        self.rate_label.setText(text)
+
+    def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.wait(10_000)

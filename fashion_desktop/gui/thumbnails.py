@@ -1,0 +1,168 @@
+"""Thumbnails decoded off the GUI thread, cached on disk (path + size + mtime key) and in a bounded LRU."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict, deque
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+
+from fashion_desktop.core.images import ImageFailure, load_thumbnail
+
+from . import settings
+
+ThumbKey = tuple[str, int, float]  # path, file size, mtime
+
+
+def cache_file(root: Path, key: ThumbKey, size: int) -> Path:
+    digest = hashlib.sha1(f"{key[0]}\0{key[1]}\0{key[2]!r}\0{size}".encode()).hexdigest()
+    return root / digest[:2] / f"{digest}.jpg"
+
+
+def _decode(key: ThumbKey, size: int, root: Path | None) -> QImage | str:
+    """Runs on a pool thread: disk cache hit, else decode with core and write the cache."""
+    target = cache_file(root, key, size) if root else None
+    if target is not None and target.is_file():
+        img = QImage(str(target))
+        if not img.isNull():
+            return img
+    loaded = load_thumbnail(key[0], size)
+    if isinstance(loaded, ImageFailure):
+        return loaded.reason
+    pil = loaded.image
+    data = pil.tobytes("raw", "RGB")
+    img = QImage(data, pil.width, pil.height, pil.width * 3, QImage.Format.Format_RGB888).copy()
+    if target is not None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(f".{threading.get_ident()}.tmp")
+            if img.save(str(tmp), "JPG", 85):
+                os.replace(tmp, target)
+        except OSError:
+            pass  # a read-only or full cache only costs speed
+    return img
+
+
+class _Signals(QObject):
+    done = Signal(object, int, object)  # key, size, QImage | reason
+
+
+class _Task(QRunnable):
+    def __init__(self, loader: Thumbnailer) -> None:
+        super().__init__()
+        self._loader = loader
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        loader = self._loader
+        while True:
+            job = loader._next_job()
+            if job is None:
+                return
+            key, size = job
+            try:
+                result: QImage | str = _decode(key, size, loader.disk_root)
+            except Exception as exc:  # a thumbnail must never take the app down
+                result = f"cannot make a thumbnail ({type(exc).__name__}: {exc})"
+            loader._signals.done.emit(key, size, result)
+
+
+class Thumbnailer(QObject):
+    """Hands out thumbnails as pixmaps; decodes missing ones in the background, newest request first.
+
+    Only what the view asks for (what is painted, so what is visible) is decoded; requests that
+    scrolled out of view are dropped once more than ``max_pending`` wait. Memory stays bounded by the
+    LRU of ``max_items`` pixmaps.
+    """
+
+    thumbnail_ready = Signal(object)  # key
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        max_items: int = 1500,
+        max_pending: int = 300,
+        threads: int | None = None,
+        disk_cache: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        self.max_items = max_items
+        self.max_pending = max_pending
+        self.disk_root: Path | None = settings.cache_dir() / "thumbnails" if disk_cache else None
+        self._pool = QThreadPool.globalInstance()
+        self._threads = threads or max(2, min(4, (os.cpu_count() or 2)))
+        self._cache: OrderedDict[tuple[ThumbKey, int], QPixmap] = OrderedDict()
+        self._failed: dict[ThumbKey, str] = {}
+        self._queue: deque[tuple[ThumbKey, int]] = deque()
+        self._queued: set[tuple[ThumbKey, int]] = set()
+        self._lock = threading.Lock()
+        self._running = 0
+        self._closed = False
+        self._signals = _Signals()
+        self._signals.done.connect(self._on_done)
+        self.decoded = 0
+
+    def get(self, key: ThumbKey, size: int) -> QPixmap | None:
+        """The cached pixmap, or None (and a background decode is queued)."""
+        k = (key, size)
+        pm = self._cache.get(k)
+        if pm is not None:
+            self._cache.move_to_end(k)
+            return pm
+        if key in self._failed or self._closed:
+            return None
+        with self._lock:
+            if k in self._queued:
+                return None
+            self._queue.append(k)
+            self._queued.add(k)
+            while len(self._queue) > self.max_pending:
+                self._queued.discard(self._queue.popleft())
+            start = self._running < self._threads
+            if start:
+                self._running += 1
+        if start:
+            self._pool.start(_Task(self))
+        return None
+
+    def failure(self, key: ThumbKey) -> str | None:
+        return self._failed.get(key)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue) + self._running
+
+    def clear_memory(self) -> None:
+        self._cache.clear()
+
+    def close(self) -> None:
+        """Drop queued work; tasks already decoding finish on their own."""
+        self._closed = True
+        with self._lock:
+            self._queue.clear()
+            self._queued.clear()
+
+    def _next_job(self) -> tuple[ThumbKey, int] | None:
+        with self._lock:
+            if not self._queue or self._closed:
+                self._running -= 1
+                return None
+            k = self._queue.pop()  # newest first: what the user looks at now
+            return k
+
+    @Slot(object, int, object)
+    def _on_done(self, key: ThumbKey, size: int, result: object) -> None:
+        with self._lock:
+            self._queued.discard((key, size))
+        if isinstance(result, QImage):
+            self._cache[(key, size)] = QPixmap.fromImage(result)
+            while len(self._cache) > self.max_items:
+                self._cache.popitem(last=False)
+            self.decoded += 1
+        else:
+            self._failed[key] = str(result)
+        self.thumbnail_ready.emit(key)

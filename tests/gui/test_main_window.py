@@ -1,0 +1,176 @@
+"""The real main window driven like a person would: add a folder, tag, review by keyboard, undo, reopen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from fashion_desktop.gui.library_model import Roles
+from fashion_desktop.gui.main_window import MainWindow
+from tests.conftest import make_photo
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = MainWindow(tmp_path / "lib.ffcat")
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def scan(qtbot, w: MainWindow, folder: Path) -> None:
+    with qtbot.waitSignal(w.scan_finished, timeout=20_000):
+        w.add_folder(folder)
+
+
+def tag(qtbot, w: MainWindow, bundle: Path) -> None:
+    w.tag_panel.select_bundle(str(bundle))
+    with qtbot.waitSignal(w.tagging_finished, timeout=60_000):
+        qtbot.mouseClick(w.tag_panel.run_button, Qt.MouseButton.LeftButton)
+
+
+def grid_rows(w: MainWindow) -> dict[str, int]:
+    m = w.library
+    return {Path(m.index(r).data(Roles.Path)).name: r for r in range(m.rowCount())}
+
+
+def chips(w: MainWindow, name: str) -> list[str]:
+    return w.library.index(grid_rows(w)[name]).data(Roles.FinalTags)
+
+
+def select(qtbot, w: MainWindow, name: str) -> None:
+    idx = w.library.index(grid_rows(w)[name])
+    w.grid.setFocus()
+    w.grid.scrollTo(idx)
+    qtbot.mouseClick(w.grid.viewport(), Qt.MouseButton.LeftButton, pos=w.grid.visualRect(idx).center())
+    assert w.grid.currentIndex().row() == idx.row()
+
+
+def test_scan_shows_every_photo(qtbot, window, photo_folder):
+    scan(qtbot, window, photo_folder)
+    assert sorted(grid_rows(window)) == sorted(p.name for p in photo_folder.rglob("*.jpg"))
+    assert "9 of 9 photos" in window.tag_page.grid.count_label.text()
+
+
+def test_tagging_shows_colour_chips_and_rerun_skips(qtbot, window, photo_folder, tiny_bundle_path):
+    scan(qtbot, window, photo_folder)
+    tag(qtbot, window, tiny_bundle_path)
+    for name in grid_rows(window):
+        colour = name.split("_")[0]
+        assert chips(window, name) == [colour], name
+    with qtbot.waitSignal(window.tagging_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(window.tag_panel.run_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].skipped == 9 and blocker.args[0].tagged == 0
+
+
+def test_keyboard_review_undo_redo_and_reopen(qtbot, window, photo_folder, tiny_bundle_path, tmp_path):
+    scan(qtbot, window, photo_folder)
+    tag(qtbot, window, tiny_bundle_path)
+    select(qtbot, window, "red_0.jpg")
+    key_green = window.review.keys["green"]
+    key_red = window.review.keys["red"]
+    qtbot.keyClick(window.grid, key_green)
+    assert chips(window, "red_0.jpg") == ["red", "green"]
+    assert window.review.rows["green"].source == "person"
+    qtbot.keyClick(window.grid, key_red)
+    assert chips(window, "red_0.jpg") == ["green"]
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    assert window.library.index(grid_rows(window)["red_0.jpg"]).data(Roles.State) == "reviewed"
+    window.undo_action.trigger()  # undo the review mark
+    assert window.library.index(grid_rows(window)["red_0.jpg"]).data(Roles.State) == "predicted"
+    qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo "remove red"
+    assert chips(window, "red_0.jpg") == ["red", "green"]
+    qtbot.keyClick(
+        window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert chips(window, "red_0.jpg") == ["green"]
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    # J jumps to the next photo that still needs review.
+    qtbot.keyClick(window.grid, Qt.Key.Key_J)
+    current = window.grid.currentIndex()
+    assert current.data(Roles.State) != "reviewed"
+    path = window.catalog.path
+    window.close()
+
+    again = MainWindow(path)
+    qtbot.addWidget(again)
+    try:
+        assert chips(again, "red_0.jpg") == ["green"]
+        assert again.library.index(grid_rows(again)["red_0.jpg"]).data(Roles.State) == "reviewed"
+        assert again.library.labels == ("red", "green", "blue")
+    finally:
+        again.close()
+
+
+def test_batch_edit_of_a_selection_is_one_undo_step(qtbot, window, photo_folder, tiny_bundle_path):
+    scan(qtbot, window, photo_folder)
+    tag(qtbot, window, tiny_bundle_path)
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.selected_ids()) == 9
+    window.set_tag_on_selection("blue", True)
+    assert all("blue" in chips(window, n) for n in grid_rows(window))
+    window.accept_predictions()
+    assert all(window.library.index(r).data(Roles.State) == "reviewed" for r in range(9))
+    window.undo_action.trigger()
+    assert all(window.library.index(r).data(Roles.State) == "predicted" for r in range(9))
+    window.undo_action.trigger()
+    assert chips(window, "red_0.jpg") == ["red"]
+    assert chips(window, "blue_2.jpg") == ["blue"]
+    window.redo_action.trigger()
+    assert all("blue" in chips(window, n) for n in grid_rows(window))
+
+
+def test_thresholds_change_the_chips(qtbot, window, photo_folder, tiny_bundle_path):
+    from fashion_desktop.core.thresholds import ThresholdPolicy
+
+    scan(qtbot, window, photo_folder)
+    tag(qtbot, window, tiny_bundle_path)
+    assert chips(window, "green_1.jpg") == ["green"]
+    panel = window.threshold_panel
+    panel.set_policy(ThresholdPolicy(global_threshold=0.01))
+    qtbot.waitUntil(lambda: chips(window, "green_1.jpg") == ["red", "green", "blue"])
+    panel.set_policy(ThresholdPolicy(global_threshold=0.999))
+    qtbot.waitUntil(lambda: chips(window, "green_1.jpg") == [])
+
+
+def test_filters_by_tag_and_review_state(qtbot, window, photo_folder, tiny_bundle_path):
+    scan(qtbot, window, photo_folder)
+    tag(qtbot, window, tiny_bundle_path)
+    window.filters.set_tags(["red"], "any")
+    assert sorted(grid_rows(window)) == ["red_0.jpg", "red_3.jpg", "red_6.jpg"]
+    window.filters.set_tags(["red", "blue"], "none")
+    assert sorted(grid_rows(window)) == ["green_1.jpg", "green_4.jpg", "green_7.jpg"]
+    window.filters.set_tags([], "any")
+    assert len(grid_rows(window)) == 9
+
+
+def test_bad_files_are_listed_with_reasons(qtbot, window, bad_folder, tiny_bundle_path):
+    folder, cases = bad_folder
+    scan(qtbot, window, folder)
+    tag(qtbot, window, tiny_bundle_path)
+    listed = {
+        window.tag_panel.failed_list.item(i).data(Qt.ItemDataRole.UserRole)
+        for i in range(window.tag_panel.failed_list.count())
+    }
+    for name in ("empty", "truncated", "not_image", "bomb"):
+        assert str(cases[name]) in listed
+    window.filters.set_review("failed")
+    assert {
+        Path(p).name
+        for p in (window.library.index(r).data(Roles.Path) for r in range(window.library.rowCount()))
+    } == {cases[n].name for n in ("empty", "truncated", "not_image", "bomb")}
+
+
+def test_rescan_finds_new_and_removed_files(qtbot, window, photo_folder):
+    scan(qtbot, window, photo_folder)
+    make_photo(photo_folder / "new_one.jpg")
+    (photo_folder / "red_0.jpg").unlink()
+    with qtbot.waitSignal(window.scan_finished, timeout=20_000):
+        window.rescan_action.trigger()
+    names = grid_rows(window)
+    assert "new_one.jpg" in names and "red_0.jpg" not in names
