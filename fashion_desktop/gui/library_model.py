@@ -515,8 +515,8 @@ class LibraryModel(QAbstractListModel):
 
     # -- filtering and sorting ---------------------------------------------------------------
     def set_spec(self, spec: ViewSpec) -> None:
-        if spec == self.spec:
-            return
+        """Filter and sort again. Edits alone never move rows (a photo does not vanish while being
+        reviewed); applying a filter again picks them up."""
         self.spec = spec
         self.resort()
 

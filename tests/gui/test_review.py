@@ -1,0 +1,51 @@
+"""Review pane: every label with its probability and key, model vs person shown apart, clicks edit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QGroupBox
+
+from tests.gui.test_main_window import chips, scan, select, tag, window  # noqa: F401
+
+
+def test_review_pane_lists_labels_with_scores_keys_and_source(qtbot, window, photo_folder, tiny_bundle_path):  # noqa: F811
+    scan(qtbot, window, photo_folder)
+    tag(qtbot, window, tiny_bundle_path)
+    select(qtbot, window, "blue_2.jpg")
+    pane = window.review
+    assert [g.title() for g in pane.findChildren(QGroupBox)] == ["colour"]
+    rows = pane.rows
+    assert list(rows) == ["red", "green", "blue"]
+    assert rows["blue"].box.isChecked() and not rows["red"].box.isChecked()
+    assert float(rows["blue"].score_label.text()) > 0.9
+    assert float(rows["red"].score_label.text()) < 0.2
+    assert rows["blue"].source == "model" and rows["blue"].box.font().italic()
+    assert rows["red"].key_label.text() == f"[{pane.keys['red']}]"
+    box = rows["red"].box
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(6, box.height() // 2))
+    assert rows["red"].box.isChecked() and rows["red"].source == "person" and rows["red"].box.font().bold()
+    assert chips(window, "blue_2.jpg") == ["red", "blue"]
+    assert "blue_2.jpg" in pane.title.text()
+
+
+def test_preview_loads_off_the_gui_thread_and_zooms(qtbot, window, photo_folder):  # noqa: F811
+    scan(qtbot, window, photo_folder)
+    select(qtbot, window, "green_1.jpg")
+    preview = window.review.preview
+    qtbot.waitUntil(lambda: preview._pixmap is not None, timeout=10_000)
+    preview.set_zoom(2.0)
+    assert preview._label.width() >= preview._pixmap.width() * 2 - 1
+    preview.set_zoom(None)
+
+
+def test_start_up_does_not_import_torch():
+    code = (
+        "import sys; from fashion_desktop.gui import app, main_window, models_tab, thresholds_panel;"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

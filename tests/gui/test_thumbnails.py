@@ -1,0 +1,40 @@
+"""Thumbnails: decoded in the pool, cached on disk by path + size + mtime, bounded in memory."""
+
+from __future__ import annotations
+
+import os
+
+from fashion_desktop.gui.thumbnails import Thumbnailer, cache_file
+from tests.conftest import make_photo
+
+
+def key_of(path):
+    st = os.stat(path)
+    return (str(path), st.st_size, st.st_mtime)
+
+
+def test_thumbnails_come_from_the_pool_then_the_disk_cache(qtbot, tmp_path):
+    photos = [make_photo(tmp_path / f"p{i}.jpg", (300, 200)) for i in range(5)]
+    thumbs = Thumbnailer(max_items=3)
+    keys = [key_of(p) for p in photos]
+    assert thumbs.get(keys[0], 64) is None  # not ready: queued, the GUI thread does not decode
+    for k in keys[1:]:
+        thumbs.get(k, 64)
+    qtbot.waitUntil(lambda: thumbs.pending() == 0, timeout=10_000)
+    assert thumbs.decoded == 5
+    assert len(thumbs._cache) == 3  # the LRU stays bounded
+    pm = thumbs.get(keys[-1], 64)
+    assert pm is not None and max(pm.width(), pm.height()) == 64
+    assert cache_file(thumbs.disk_root, keys[0], 64).is_file()
+    # A changed file gets a new key, so a stale thumbnail is never shown.
+    make_photo(photos[0], (320, 200), "blue")
+    assert key_of(photos[0]) != keys[0]
+
+
+def test_a_broken_file_gets_a_reason_not_a_crash(qtbot, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    thumbs = Thumbnailer()
+    with qtbot.waitSignal(thumbs.thumbnail_ready, timeout=10_000):
+        thumbs.get(key_of(bad), 64)
+    assert "not an image" in thumbs.failure(key_of(bad))
