@@ -1,0 +1,474 @@
+"""Tagging engine: threads decode photos while the model scores batches; a Qt-free generator of events."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainer.archs import model_logits
+from trainer.bundle import Bundle, load_bundle
+
+from .catalog import Catalog
+from .devices import autocast_dtype, cpu_count, resolve_device
+from .images import ImageFailure, load_for_model
+
+CancelFlag = Callable[[], bool] | threading.Event | None
+
+# torch >= 2.5 has the device-neutral name; older CUDA builds only the CUDA one.
+_OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
+    {
+        e
+        for e in (getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None))
+        if e
+    }
+)
+
+
+class EngineError(RuntimeError):
+    """The run as a whole cannot go on (e.g. out of memory even one image at a time)."""
+
+
+@dataclass(frozen=True)
+class TagOptions:
+    """How to run a model over photos.
+
+    ``batch_size`` None picks 16 on the CPU (bigger batches fall out of cache there) and 64 on a GPU.
+    ``precision``: ``auto`` (bf16 on CPUs with native bf16, AMP on CUDA, fp32 otherwise), ``fp32``,
+    ``bf16`` or ``fp16``. ``num_threads``/``decode_workers`` None use every CPU this process may use.
+    ``prefetch_batches`` decoded batches wait ahead of the model at most (memory stays bounded).
+    """
+
+    device: str = "auto"
+    batch_size: int | None = None
+    precision: str = "auto"
+    channels_last: bool = True
+    num_threads: int | None = None
+    decode_workers: int | None = None
+    prefetch_batches: int = 2
+    progress_interval_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class Progress:
+    """``done`` of ``total`` photos handled (scored or failed); rate and estimated seconds left."""
+
+    done: int
+    total: int
+    img_per_s: float
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """Scores (sigmoid of the logits, float32, in the bundle's label order) of one photo."""
+
+    path: Path
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The photos of one model batch."""
+
+    results: tuple[ImageResult, ...]
+
+    def __iter__(self) -> Iterator[ImageResult]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+
+@dataclass(frozen=True)
+class ImageError:
+    """A photo that could not be scored, and why (the run goes on)."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something a person may want to know that does not stop the run (e.g. the batch was halved)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The end of a catalog run: counts, each failed photo with its reason, and whether it was cancelled."""
+
+    tagged: int
+    skipped: int
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+Event = Progress | BatchResult | ImageError | Notice | Summary
+
+
+def is_cancelled(cancel: CancelFlag) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, _OOM_ERRORS):
+        return True
+    # MPS and some CPU allocators report exhaustion as a plain RuntimeError.
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+class ModelRunner:
+    """A bundle's model placed on a device: uint8 NHWC batches in, sigmoid scores out.
+
+    Raises DeviceError (from ``resolve_device``) for an absent device and BundleError when the
+    weights do not fit the architecture.
+    """
+
+    def __init__(self, bundle: Bundle, options: TagOptions | None = None) -> None:
+        options = options or TagOptions()
+        self.bundle = bundle
+        self.options = options
+        self.device = resolve_device(options.device)
+        self.amp_dtype = autocast_dtype(self.device, options.precision)
+        self.batch_size = int(options.batch_size or (16 if self.device.type == "cpu" else 64))
+        if self.batch_size < 1:
+            raise ValueError("batch size must be at least 1")
+        self.max_batch = self.batch_size
+        self.channels_last = options.channels_last
+        model = bundle.build_model()
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model: Callable[[torch.Tensor], torch.Tensor] = model.to(self.device).eval()
+        # (x / 255 - mean) / std folded into one multiply-add done on the device.
+        std = torch.tensor(bundle.std, dtype=torch.float32) * 255.0
+        mean = torch.tensor(bundle.mean, dtype=torch.float32) * 255.0
+        self._scale = (1.0 / std).view(1, 3, 1, 1).to(self.device)
+        self._shift = (-mean / std).view(1, 3, 1, 1).to(self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        self.notices: list[str] = []
+
+    @property
+    def input_size(self) -> int:
+        return int(self.bundle.input_size)
+
+    @property
+    def pin_memory(self) -> bool:
+        return self.device.type == "cuda"
+
+    def describe(self) -> str:
+        precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
+        return f"{self.device} {precision} batch {self.batch_size}"
+
+    def _autocast(self) -> AbstractContextManager:
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def forward(self, batch: torch.Tensor) -> np.ndarray:
+        """Scores [B, L] float32 for a uint8 [B, H, W, 3] batch, in one forward pass (no OOM handling)."""
+        x = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2)  # NHWC memory = channels_last
+        if not self.channels_last:
+            x = x.contiguous()
+        x = x.float().mul_(self._scale).add_(self._shift)
+        with torch.inference_mode(), self._autocast():
+            logits = model_logits(self.model(x))
+        return torch.sigmoid(logits.float()).cpu().numpy()
+
+    def scores(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Scores [B, L] for a uint8 [B, H, W, 3] batch.
+
+        On out-of-memory the batch is halved and the same images retried; the smaller size is kept
+        for later batches. Raises EngineError only when a single image does not fit.
+        """
+        if isinstance(batch, np.ndarray):
+            batch = torch.from_numpy(batch)
+        n = int(batch.shape[0])
+        parts: list[np.ndarray] = []
+        start = 0
+        while start < n:
+            size = min(self.max_batch, n - start)
+            try:
+                parts.append(self.forward(batch[start : start + size]))
+            except Exception as exc:
+                if not _is_oom(exc):
+                    raise
+                self._free_cached_memory()
+                if size == 1:
+                    raise EngineError(
+                        f"out of memory on {self.device} even with one image at a time; "
+                        "use a smaller model or --device cpu"
+                    ) from exc
+                self.max_batch = max(1, size // 2)
+                self.notices.append(
+                    f"out of memory on {self.device} with batch {size}; retrying with batch {self.max_batch}"
+                )
+                continue
+            start += size
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def _free_cached_memory(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        elif self.device.type == "mps":
+            torch.mps.empty_cache()
+
+
+@dataclass
+class DecodedBatch:
+    """Photos decoded for the model: ``pixels`` is uint8 [B, H, W, 3] (None when all failed)."""
+
+    paths: list[Path]
+    pixels: torch.Tensor | None
+    failures: list[ImageFailure]
+
+
+_DONE = object()
+
+
+class _ProducerFailed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _safe_load(path: Path, size: int, resize: str) -> np.ndarray | ImageFailure:
+    try:
+        return load_for_model(path, size, resize)
+    except Exception as exc:  # load_for_model reports bad files itself; this is the unforeseen rest
+        return ImageFailure(path, f"unexpected error while decoding ({type(exc).__name__}: {exc})")
+
+
+def iter_decoded(
+    paths: Iterable[Path],
+    input_size: int,
+    resize: str = "squash",
+    batch_size: int = 16,
+    workers: int | None = None,
+    stop: threading.Event | None = None,
+    pin_memory: bool = False,
+) -> Iterator[DecodedBatch]:
+    """Decode ``paths`` with a thread pool (PIL releases the GIL) into batches of ``batch_size`` photos.
+
+    Photos that fail are reported with the batch in which they turned up; at most two batches of
+    photos are being decoded at once, whatever the number of paths. Stops early when ``stop`` is set.
+    """
+    workers = workers or cpu_count()
+    window = max(2 * batch_size, workers)
+    stop = stop or threading.Event()
+    it = iter(paths)
+    pending: deque[tuple[Path, Future]] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="fashion-decode") as pool:
+
+        def top_up() -> None:
+            while len(pending) < window and not stop.is_set():
+                p = next(it, None)
+                if p is None:
+                    return
+                pending.append((p, pool.submit(_safe_load, p, input_size, resize)))
+
+        try:
+            top_up()
+            while pending and not stop.is_set():
+                ok: list[Path] = []
+                pixels: list[np.ndarray] = []
+                failures: list[ImageFailure] = []
+                while pending and len(ok) < batch_size:
+                    p, fut = pending.popleft()
+                    top_up()
+                    result = fut.result()
+                    if isinstance(result, ImageFailure):
+                        failures.append(ImageFailure(p, result.reason))
+                    else:
+                        ok.append(p)
+                        pixels.append(result)
+                tensor = torch.from_numpy(np.stack(pixels)) if pixels else None
+                if tensor is not None and pin_memory:
+                    tensor = tensor.pin_memory()
+                yield DecodedBatch(ok, tensor, failures)
+        finally:
+            for _, fut in pending:
+                fut.cancel()
+
+
+def _producer(batches: Iterator[DecodedBatch], out: queue.Queue, stop: threading.Event) -> None:
+    def put(item: object) -> None:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    try:
+        for batch in batches:
+            put(batch)
+        put(_DONE)
+    except BaseException as exc:  # surfaced in the consumer, which owns error handling
+        put(_ProducerFailed(exc))
+    finally:
+        batches.close()  # type: ignore[attr-defined]
+
+
+def _as_runner(bundle: Bundle | ModelRunner | str | os.PathLike, options: TagOptions) -> ModelRunner:
+    if isinstance(bundle, ModelRunner):
+        return bundle
+    if not isinstance(bundle, Bundle):
+        bundle = load_bundle(bundle)
+    return ModelRunner(bundle, options)
+
+
+def tag_images(
+    paths: Iterable[str | os.PathLike],
+    bundle: Bundle | ModelRunner | str | os.PathLike,
+    options: TagOptions | None = None,
+    cancel: CancelFlag = None,
+    skip: Collection[str] | Callable[[Path], bool] | None = None,
+) -> Iterator[Event]:
+    """Score photos with a model bundle.
+
+    Takes paths, a Bundle (or a bundle file, or a ready ModelRunner to reuse a loaded model), options,
+    an optional cancel flag (callable or threading.Event, checked between batches) and ``skip``
+    (paths as strings, or a predicate) to leave out. Yields BatchResult per model batch, ImageError
+    per photo that cannot be used (the run goes on), Notice for recoverable trouble, and Progress
+    (rate-limited, and always once at the end). Raises DeviceError/BundleError before any work and
+    EngineError when even a single image does not fit in memory.
+    """
+    options = options or TagOptions()
+    runner = _as_runner(bundle, options)
+    todo = [Path(p) for p in paths]
+    if skip is not None:
+        skip_fn = skip if callable(skip) else (lambda p, s=frozenset(map(str, skip)): str(p) in s)
+        todo = [p for p in todo if not skip_fn(p)]
+    total = len(todo)
+    start = time.perf_counter()
+    done = 0
+    yield Progress(0, total, 0.0, None)
+    if not todo:
+        return
+
+    threads_before = torch.get_num_threads()
+    if runner.device.type == "cpu":
+        torch.set_num_threads(options.num_threads or cpu_count())
+    stop = threading.Event()
+    ready: queue.Queue = queue.Queue(maxsize=max(1, options.prefetch_batches))
+    batches = iter_decoded(
+        todo,
+        runner.input_size,
+        runner.bundle.resize,
+        runner.batch_size,
+        options.decode_workers,
+        stop,
+        runner.pin_memory,
+    )
+    producer = threading.Thread(
+        target=_producer, args=(batches, ready, stop), name="fashion-decode-batches", daemon=True
+    )
+    producer.start()
+    last_report = start
+    try:
+        while not is_cancelled(cancel):
+            item = ready.get()
+            if item is _DONE:
+                break
+            if isinstance(item, _ProducerFailed):
+                raise item.exc
+            for failure in item.failures:
+                yield ImageError(failure.path, failure.reason)
+            if item.pixels is not None:
+                scores = runner.scores(item.pixels)
+                while runner.notices:
+                    yield Notice(runner.notices.pop(0))
+                yield BatchResult(tuple(ImageResult(p, s) for p, s in zip(item.paths, scores, strict=True)))
+            done += len(item.paths) + len(item.failures)
+            now = time.perf_counter()
+            if now - last_report >= options.progress_interval_s and done < total:
+                last_report = now
+                yield _progress(done, total, now - start)
+    finally:
+        stop.set()
+        while producer.is_alive():
+            try:
+                ready.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        producer.join()
+        if runner.device.type == "cpu":
+            torch.set_num_threads(threads_before)
+    yield _progress(done, total, time.perf_counter() - start)
+
+
+def _progress(done: int, total: int, elapsed: float) -> Progress:
+    rate = done / elapsed if elapsed > 0 else 0.0
+    eta = (total - done) / rate if rate > 0 else None
+    return Progress(done, total, rate, eta)
+
+
+def tag_into_catalog(
+    catalog: Catalog,
+    paths: Iterable[str | os.PathLike],
+    bundle: Bundle | ModelRunner | str | os.PathLike,
+    options: TagOptions | None = None,
+    cancel: CancelFlag = None,
+    force: bool = False,
+) -> Iterator[Event]:
+    """Score photos and store the scores in ``catalog``, resuming where an earlier run stopped.
+
+    Registers the model (key = ``bundle.model_id``), skips photos that already have its predictions
+    unless ``force``, commits scores batch by batch (a crash loses at most one batch) and records each
+    failed photo's reason. Yields tag_images' events, then one Summary. Raises as tag_images does.
+    """
+    t0 = time.perf_counter()
+    options = options or TagOptions()
+    runner = _as_runner(bundle, options)
+    b = runner.bundle
+    key = b.model_id
+    catalog.register_model(key, b.labels, b.name, str(b.path) if b.path else None, dict(b.groups))
+    ordered = list(dict.fromkeys(str(Path(p)) for p in paths))
+    ids = catalog.ensure_images(ordered)
+    already = set() if force else catalog.predicted_paths(key)
+    todo = [p for p in ordered if p not in already]
+    tagged = 0
+    failed: list[tuple[Path, str]] = []
+    errors: list[tuple[int, str]] = []
+
+    def flush_errors() -> None:
+        if errors:
+            catalog.set_errors(errors)
+            errors.clear()
+
+    try:
+        for event in tag_images(todo, runner, options, cancel):
+            if isinstance(event, BatchResult):
+                catalog.add_predictions(key, [(ids[str(r.path)], r.scores) for r in event.results])
+                tagged += len(event.results)
+                flush_errors()
+            elif isinstance(event, ImageError):
+                failed.append((event.path, event.reason))
+                errors.append((ids[str(event.path)], event.reason))
+            yield event
+    finally:
+        flush_errors()
+    yield Summary(
+        tagged=tagged,
+        skipped=len(ordered) - len(todo),
+        failed=failed,
+        cancelled=tagged + len(failed) < len(todo),
+        seconds=time.perf_counter() - t0,
+    )
