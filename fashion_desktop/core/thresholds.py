@@ -42,10 +42,13 @@ def predicted_mask(
     s = np.atleast_2d(np.asarray(scores, dtype=np.float32))
     mask = s >= thresholds[None, :]
     if top_k is not None and top_k > 0 and s.shape[1] > top_k:
-        # Rank only the labels that passed; keep the best top_k of them.
+        # Rank only the labels that passed; keep the best top_k of them. A stable sort makes the cap
+        # hard even when scores tie (the earlier label wins), so "top 1" never yields two tags.
         ranked = np.where(mask, s, -np.inf)
-        kth = -np.sort(-ranked, axis=1)[:, top_k - 1 : top_k]
-        mask &= ranked >= kth
+        best = np.argsort(-ranked, axis=1, kind="stable")[:, :top_k]
+        keep = np.zeros_like(mask)
+        np.put_along_axis(keep, best, True, axis=1)
+        mask &= keep
     if at_least_one and s.shape[1]:
         empty = ~mask.any(axis=1)
         if empty.any():

@@ -32,6 +32,13 @@ def test_top_k_keeps_the_best_passing_labels() -> None:
     assert mask.tolist() == [[True, True, False, False], [True, False, False, False]]
 
 
+def test_top_k_is_a_hard_cap_even_when_scores_tie() -> None:
+    t = np.full(4, 0.5, np.float32)
+    tied = np.float32([0.6, 0.6, 0.6, 0.6])
+    assert final_tags(LABELS, tied, {}, t, top_k=1) == ["dress"]
+    assert final_tags(LABELS, tied, {}, t, top_k=2) == ["dress", "coat"]
+
+
 def test_at_least_one_gives_the_best_label_when_none_passes() -> None:
     t = np.full(4, 0.5, np.float32)
     low = np.float32([0.1, 0.3, 0.2, 0.05])

@@ -1,0 +1,256 @@
+"""XMP sidecars: keywords in ``dc:subject`` beside each photo, so photo managers see the tags.
+
+Naming. ``dress1.jpg`` gets ``dress1.xmp`` by default: the Adobe convention (Bridge, Camera Raw,
+Lightroom for raw files, Capture One) which digiKam also reads and writes when "sidecar file names
+compatible with commercial programs" is on. When two photos of one folder share a stem
+(``dress1.jpg`` and ``dress1.png``) one ``dress1.xmp`` cannot describe both, so those photos get
+``dress1.jpg.xmp`` (digiKam's and darktable's default naming); ``naming="appended"`` uses that form
+for every photo. Note that Lightroom Classic reads sidecars for raw files only: for JPEG it reads
+embedded metadata, which we never write, because the photo itself is never touched.
+
+Existing sidecars. A sidecar that is already there (written by Lightroom, digiKam, ...) is merged
+into, not replaced: its other properties and keywords stay; the keywords this app wrote last time
+(remembered in the app's own namespace) are swapped for the current ones. A file at the sidecar
+path that is not XMP is left alone and reported.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .export import ExportCancelled, ExportError, Progress, atomic_write_bytes
+from .images import EXTENSIONS
+from .scan import CancelFlag, is_cancelled
+
+NS_X = "adobe:ns:meta/"
+NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+NS_DC = "http://purl.org/dc/elements/1.1/"
+NS_APP = "http://ns.fashion-finder.app/xmp/1.0/"
+SIDECAR_SUFFIX = ".xmp"
+
+_KNOWN_PREFIXES = {
+    "x": NS_X,
+    "rdf": NS_RDF,
+    "dc": NS_DC,
+    "ffd": NS_APP,
+    "xmp": "http://ns.adobe.com/xap/1.0/",
+    "xmpMM": "http://ns.adobe.com/xap/1.0/mm/",
+    "stEvt": "http://ns.adobe.com/xap/1.0/sType/ResourceEvent#",
+    "xmpRights": "http://ns.adobe.com/xap/1.0/rights/",
+    "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+    "lr": "http://ns.adobe.com/lightroom/1.0/",
+    "crs": "http://ns.adobe.com/camera-raw-settings/1.0/",
+    "tiff": "http://ns.adobe.com/tiff/1.0/",
+    "exif": "http://ns.adobe.com/exif/1.0/",
+    "aux": "http://ns.adobe.com/exif/1.0/aux/",
+    "Iptc4xmpCore": "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/",
+    "digiKam": "http://www.digikam.org/ns/1.0/",
+    "MicrosoftPhoto": "http://ns.microsoft.com/photo/1.0/",
+    "darktable": "http://darktable.sf.net/",
+}
+for _prefix, _uri in _KNOWN_PREFIXES.items():
+    ET.register_namespace(_prefix, _uri)
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@dataclass
+class XmpReport:
+    """Sidecars written, and the photos whose sidecar could not be written, with reasons."""
+
+    written: list[Path] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"{len(self.written)} sidecars written, {len(self.errors)} failed"]
+        lines += [f"{p}: {reason}" for p, reason in self.errors[:20]]
+        if len(self.errors) > 20:
+            lines.append(f"... and {len(self.errors) - 20} more")
+        return "\n".join(lines)
+
+
+def sidecar_path(photo: str | os.PathLike, naming: str = "adobe") -> Path:
+    """``dress1.jpg`` -> ``dress1.xmp`` (``naming="adobe"``) or ``dress1.jpg.xmp`` (``"appended"``)."""
+    photo = Path(photo)
+    if naming == "appended":
+        return photo.with_name(photo.name + SIDECAR_SUFFIX)
+    if naming != "adobe":
+        raise ValueError(f"unknown sidecar naming {naming!r} (use 'adobe' or 'appended')")
+    return photo.with_suffix(SIDECAR_SUFFIX)
+
+
+def _q(ns: str, tag: str) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def _clean(keywords: Iterable[str]) -> list[str]:
+    out: dict[str, None] = {}
+    for k in keywords:
+        k = _XML_INVALID.sub("", str(k)).strip()
+        if k:
+            out.setdefault(k, None)
+    return list(out)
+
+
+def _bag_items(prop: ET.Element | None) -> list[str]:
+    if prop is None:
+        return []
+    return [(li.text or "").strip() for li in prop.iter(_q(NS_RDF, "li")) if (li.text or "").strip()]
+
+
+def _set_bag(desc: ET.Element, ns: str, name: str, items: Sequence[str]) -> None:
+    prop = desc.find(_q(ns, name))
+    if prop is None:
+        prop = ET.SubElement(desc, _q(ns, name))
+    for child in list(prop):
+        prop.remove(child)
+    prop.text = None
+    bag = ET.SubElement(prop, _q(NS_RDF, "Bag"))
+    for item in items:
+        ET.SubElement(bag, _q(NS_RDF, "li")).text = item
+
+
+def build_xmp(keywords: Sequence[str]) -> bytes:
+    """A new sidecar holding ``keywords`` in ``dc:subject`` (and, privately, which of them are ours)."""
+    root = ET.Element(_q(NS_X, "xmpmeta"), {_q(NS_X, "xmptk"): "Fashion Finder"})
+    rdf = ET.SubElement(root, _q(NS_RDF, "RDF"))
+    desc = ET.SubElement(rdf, _q(NS_RDF, "Description"), {_q(NS_RDF, "about"): ""})
+    kws = _clean(keywords)
+    _set_bag(desc, NS_DC, "subject", kws)
+    _set_bag(desc, NS_APP, "keywords", kws)
+    return _serialise(root, packet=False)
+
+
+def merge_xmp(existing: bytes, keywords: Sequence[str]) -> bytes:
+    """Put ``keywords`` into an existing sidecar, keeping its other content and other keywords.
+
+    Keywords this app wrote before (recorded under its own namespace) are replaced by ``keywords``.
+    Raises ValueError when ``existing`` is not XMP.
+    """
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
+    try:
+        root = ET.fromstring(existing, parser=parser)
+    except ET.ParseError as exc:
+        raise ValueError(f"not XML ({exc})") from None
+    rdf = root if root.tag == _q(NS_RDF, "RDF") else root.find(_q(NS_RDF, "RDF"))
+    if rdf is None:
+        raise ValueError("XML but not XMP (no rdf:RDF element)")
+    descs = rdf.findall(_q(NS_RDF, "Description"))
+    desc = next((d for d in descs if d.find(_q(NS_DC, "subject")) is not None), None)
+    if desc is None:
+        desc = descs[0] if descs else ET.SubElement(rdf, _q(NS_RDF, "Description"), {_q(NS_RDF, "about"): ""})
+    ours_before = set(_bag_items(desc.find(_q(NS_APP, "keywords"))))
+    theirs = [k for k in _bag_items(desc.find(_q(NS_DC, "subject"))) if k not in ours_before]
+    # A keyword the person already had is theirs, not ours: a later export must never remove it.
+    ours = [k for k in _clean(keywords) if k not in theirs]
+    _set_bag(desc, NS_DC, "subject", _clean([*theirs, *ours]))
+    _set_bag(desc, NS_APP, "keywords", ours)
+    _keep_prefixes(existing)
+    return _serialise(root, packet=b"<?xpacket begin" in existing[:200])
+
+
+def _keep_prefixes(document: bytes) -> None:
+    """Reuse the document's own namespace prefixes when writing it back (ElementTree would say ns0)."""
+    known_uris = set(_KNOWN_PREFIXES.values())
+    try:
+        for _event, (prefix, uri) in ET.iterparse(io.BytesIO(document), events=("start-ns",)):
+            usable = (
+                prefix and not re.fullmatch(r"ns\d+", prefix) and re.fullmatch(r"[A-Za-z_][\w.-]*", prefix)
+            )
+            if usable and prefix not in _KNOWN_PREFIXES and uri not in known_uris:
+                ET.register_namespace(prefix, uri)
+    except ET.ParseError:
+        pass
+
+
+def _serialise(root: ET.Element, packet: bool) -> bytes:
+    ET.indent(root, space=" ")
+    body = ET.tostring(root, encoding="unicode")
+    if packet:
+        body = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n' + body + '\n<?xpacket end="w"?>'
+    return (body + "\n").encode("utf-8")
+
+
+def _collisions(photos: Sequence[Path]) -> set[Path]:
+    """Photos sharing folder and stem with another photo, in the batch or already in the folder."""
+    by_key: dict[tuple[Path, str], set[str]] = {}
+    for p in photos:
+        by_key.setdefault((p.parent, p.stem.casefold()), set()).add(p.name)
+    listed: dict[Path, list[str]] = {}
+    for folder in {p.parent for p in photos}:
+        try:
+            with os.scandir(folder) as it:
+                listed[folder] = [
+                    e.name for e in it if os.path.splitext(e.name)[1].lower().lstrip(".") in EXTENSIONS
+                ]
+        except OSError:
+            listed[folder] = []
+    for folder, names in listed.items():
+        for name in names:
+            key = (folder, os.path.splitext(name)[0].casefold())
+            if key in by_key:
+                by_key[key].add(name)
+    return {p for p in photos if len(by_key[(p.parent, p.stem.casefold())]) > 1}
+
+
+def write_xmp_sidecars(
+    rows: Iterable[tuple[str | os.PathLike, Sequence[str]]],
+    naming: str = "adobe",
+    progress: Progress = None,
+    cancel: CancelFlag = None,
+    on_error: Callable[[str, str], None] | None = None,
+) -> XmpReport:
+    """Write one XMP sidecar per (photo path, keywords) row; never opens a photo for writing.
+
+    Each sidecar is written atomically; an existing XMP sidecar is merged into (see module notes).
+    Per-photo failures (missing photo, unwritable folder, a non-XMP file in the way) are collected in
+    the report (and passed to ``on_error``) and the rest go on. Raises ExportCancelled if cancelled;
+    sidecars already written stay (each is complete).
+    """
+    items = [(Path(p), list(k)) for p, k in rows]
+    if naming not in ("adobe", "appended"):
+        raise ValueError(f"unknown sidecar naming {naming!r} (use 'adobe' or 'appended')")
+    clash = _collisions([p for p, _ in items]) if naming == "adobe" else set()
+    report = XmpReport()
+
+    def fail(photo: Path, reason: str) -> None:
+        report.errors.append((str(photo), reason))
+        if on_error is not None:
+            on_error(str(photo), reason)
+
+    for n, (photo, keywords) in enumerate(items):
+        if is_cancelled(cancel):
+            raise ExportCancelled(f"sidecar export cancelled after {len(report.written)} files")
+        if progress is not None and n % 100 == 0:
+            progress(n, len(items))
+        if not photo.is_file():
+            fail(photo, "photo not found (moved or deleted?); no sidecar written")
+            continue
+        target = sidecar_path(photo, "appended" if photo in clash else naming)
+        try:
+            if target.exists():
+                existing = target.read_bytes()
+                try:
+                    data = merge_xmp(existing, keywords)
+                except ValueError as exc:
+                    fail(photo, f"{target.name} exists and is not an XMP sidecar ({exc}); left untouched")
+                    continue
+            else:
+                data = build_xmp(keywords)
+            atomic_write_bytes(target, data)
+        except ExportError as exc:
+            fail(photo, str(exc))
+            continue
+        except OSError as exc:
+            fail(photo, f"{target}: cannot read the existing sidecar ({exc.strerror or exc})")
+            continue
+        report.written.append(target)
+    if progress is not None:
+        progress(len(items), len(items))
+    return report
