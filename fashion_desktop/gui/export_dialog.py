@@ -1,0 +1,476 @@
+"""Export dialog: CSV / XLSX / seed layout / XMP sidecars, scope and columns, run in a worker with progress."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fashion_desktop.core.catalog import Catalog
+from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui.worker import Worker
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    key: str
+    title: str
+    suffix: str  # "" for sidecars (no single output file)
+    file_filter: str
+
+
+FORMATS: tuple[ExportFormat, ...] = (
+    ExportFormat("csv", "CSV (one row per photo)", ".csv", "CSV files (*.csv)"),
+    ExportFormat("xlsx", "Excel workbook (.xlsx)", ".xlsx", "Excel workbooks (*.xlsx)"),
+    ExportFormat(
+        "seed",
+        "Seed spreadsheet layout (ImageId, Category, CategoryName, Split)",
+        ".xlsx",
+        "Excel workbooks (*.xlsx);;CSV files (*.csv)",
+    ),
+    ExportFormat("xmp", "XMP sidecars beside each photo (Lightroom, digiKam, Bridge)", "", ""),
+)
+_BY_KEY = {f.key: f for f in FORMATS}
+
+SCOPES = ("all", "filtered", "selected")
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    """How an export run ended, as the dialog reports it."""
+
+    ok: bool
+    message: str
+    rows: int = 0
+    path: str = ""
+    cancelled: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+class _Relay(QObject):
+    """Carries progress callbacks from the worker thread to the dialog (queued across threads)."""
+
+    progressed = Signal(int, int)
+
+
+def _load_defaults(model_path: str | None, labels: Sequence[str]) -> list[float] | None:
+    """The bundle's tuned thresholds when its file still matches the catalog's labels; else None."""
+    if not model_path or not os.path.isfile(model_path):
+        return None
+    try:
+        from trainer.bundle import load_bundle  # torch: only in the worker thread, only if needed
+
+        bundle = load_bundle(model_path)
+    except Exception:
+        return None
+    if list(bundle.labels) != list(labels):
+        return None
+    return [float(t) for t in bundle.thresholds]
+
+
+class ExportDialog(QDialog):
+    """Choose format, scope, columns and file; the export runs in a worker and can be cancelled.
+
+    ``exported(message)`` is emitted after a successful export with the row count and path, for the
+    status bar; the dialog then closes (it stays open to list per-photo sidecar problems).
+    ``defaults`` are the model's tuned per-label thresholds; when omitted they are read from the
+    bundle file the catalog recorded for ``model_key`` (in the worker).
+    """
+
+    exported = Signal(str)
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        model_key: str | None,
+        policy: ThresholdPolicy,
+        filtered_ids: list[int],
+        selected_ids: list[int],
+        parent: QWidget | None = None,
+        *,
+        defaults: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export tags")
+        self.setModal(True)
+        self._catalog = catalog
+        self._model_key = model_key
+        self._policy = policy
+        self._ids = {"filtered": list(filtered_ids), "selected": list(selected_ids)}
+        self._defaults = list(defaults) if defaults is not None else None
+        self._model = catalog.model(model_key) if model_key else None
+        self._worker: Worker | None = None
+        self._close_when_done = False
+        self._outcome: ExportOutcome | None = None
+        self._relay = _Relay(self)
+        self._relay.progressed.connect(self._on_progress)
+
+        self.format_combo = QComboBox()
+        for fmt in FORMATS:
+            self.format_combo.addItem(fmt.title, fmt.key)
+
+        scope_box = QGroupBox("Photos")
+        scope_layout = QVBoxLayout(scope_box)
+        self.scope_group = QButtonGroup(self)
+        self.scope_buttons: dict[str, QRadioButton] = {}
+        counts = {"all": catalog.count(), **{k: len(v) for k, v in self._ids.items()}}
+        titles = {
+            "all": "All photos",
+            "filtered": "Photos shown by the current filter",
+            "selected": "Selected photos",
+        }
+        for i, scope in enumerate(SCOPES):
+            button = QRadioButton(f"{titles[scope]} ({counts[scope]})")
+            button.setEnabled(counts[scope] > 0)
+            self.scope_group.addButton(button, i)
+            self.scope_buttons[scope] = button
+            scope_layout.addWidget(button)
+        self.scope_buttons["all"].setChecked(True)
+
+        columns_box = QGroupBox("Columns")
+        columns_layout = QVBoxLayout(columns_box)
+        columns_layout.addWidget(QLabel("Path and final tags are always included."))
+        group_names = self._group_names()
+        self.groups_check = QCheckBox(
+            f"One column per label group ({', '.join(group_names)})"
+            if group_names
+            else "One column per label group"
+        )
+        self.groups_check.setChecked(bool(group_names))
+        self.groups_check.setEnabled(bool(group_names))
+        self.scores_check = QCheckBox("Model scores (one column per label)")
+        self.scores_check.setEnabled(self._model is not None)
+        self.review_check = QCheckBox("Review state")
+        self.review_check.setChecked(True)
+        self.split_check = QCheckBox("Dataset split")
+        for box in (self.groups_check, self.scores_check, self.review_check, self.split_check):
+            columns_layout.addWidget(box)
+        self.columns_box = columns_box
+
+        self.path_edit = QLineEdit()
+        self.path_edit.setAccessibleName("Output file")
+        self.browse_button = QPushButton("Browse…")
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(self.browse_button)
+        self.naming_combo = QComboBox()
+        self.naming_combo.addItem("photo.xmp (Adobe; digiKam compatible mode)", "adobe")
+        self.naming_combo.addItem("photo.jpg.xmp (digiKam, darktable default)", "appended")
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setVisible(False)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.export_button.setDefault(True)
+
+        form = QFormLayout()
+        form.addRow("Format", self.format_combo)
+        self.path_label = QLabel("Save to")
+        form.addRow(self.path_label, path_row)
+        self.naming_label = QLabel("Sidecar names")
+        form.addRow(self.naming_label, self.naming_combo)
+        self.xmp_hint = QLabel(
+            "Keywords go into dc:subject of a .xmp file beside each photo; photos are never modified."
+        )
+        self.xmp_hint.setWordWrap(True)
+        form.addRow("", self.xmp_hint)
+        model_text = (
+            f"{self._model.name or self._model.key} ({len(self._model.labels)} labels)"
+            if self._model
+            else "none: people's decisions only"
+        )
+        form.addRow("Model", QLabel(model_text))
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        boxes = QHBoxLayout()
+        boxes.addWidget(scope_box)
+        boxes.addWidget(columns_box)
+        layout.addLayout(boxes)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.buttons)
+
+        self._last_format = "csv"
+        self.path_edit.setText(str(self._default_path(_BY_KEY["csv"])))
+        self._apply_format()
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self.browse_button.clicked.connect(self._browse)
+        self.export_button.clicked.connect(self.start_export)
+        self.cancel_button.clicked.connect(self.reject)
+
+    # -- public -----------------------------------------------------------------------------
+    def format_key(self) -> str:
+        return str(self.format_combo.currentData())
+
+    def scope(self) -> str:
+        return SCOPES[max(self.scope_group.checkedId(), 0)]
+
+    def image_ids(self) -> list[int] | None:
+        """The image ids in scope (None: every photo of the library)."""
+        scope = self.scope()
+        return None if scope == "all" else list(self._ids[scope])
+
+    def output_path(self) -> str:
+        return os.path.expanduser(self.path_edit.text().strip())
+
+    def outcome(self) -> ExportOutcome | None:
+        """How the last export ended (None before the first)."""
+        return self._outcome
+
+    def is_running(self) -> bool:
+        return self._worker is not None
+
+    @Slot()
+    def start_export(self) -> None:
+        """Validate the choices and run the export in a worker."""
+        if self._worker is not None:
+            return
+        fmt = _BY_KEY[self.format_key()]
+        path = self.output_path()
+        if fmt.suffix:
+            if not path:
+                self._show_error("Choose a file to save to.")
+                return
+            allowed = (".csv", ".xlsx") if fmt.key == "seed" else (fmt.suffix,)
+            suffix = Path(path).suffix.lower()
+            if not suffix:
+                path += fmt.suffix
+                self.path_edit.setText(path)
+            elif suffix not in allowed:
+                self._show_error(f"{path}: this format is saved as {' or '.join(allowed)}, not {suffix}")
+                return
+        job = self._make_job(fmt, path)
+        worker = Worker(job, name="export")
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        self._worker = worker
+        self._set_running(True)
+        scope_n = len(self.image_ids()) if self.image_ids() is not None else self._catalog.count()
+        self.status_label.setStyleSheet("")
+        self.status_label.setText(f"Exporting {scope_n} photos…")
+        worker.start()
+
+    def reject(self) -> None:
+        """Cancel a running export (closing once it has stopped), else close."""
+        if self._worker is not None:
+            self._close_when_done = True
+            self._worker.cancel()
+            self.status_label.setText("Cancelling…")
+            return
+        super().reject()
+
+    def closeEvent(self, event) -> None:
+        if self._worker is not None:
+            self.reject()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+    # -- internals --------------------------------------------------------------------------
+    def _group_names(self) -> list[str]:
+        if self._model is None:
+            return []
+        seen: dict[str, None] = {}
+        for label in self._model.labels:
+            g = self._model.groups.get(label)
+            if g:
+                seen.setdefault(g, None)
+        return list(seen)
+
+    def _default_path(self, fmt: ExportFormat) -> Path:
+        folders = [Path(f) for f in self._catalog.folders()]
+        base = next((f for f in folders if f.parent.is_dir()), None)
+        if base is not None:
+            folder, stem = base.parent, base.name or "photos"
+        else:
+            folder, stem = Path.home(), self._catalog.path.stem
+        today = _dt.date.today().isoformat()
+        kind = "seed" if fmt.key == "seed" else "tags"
+        return folder / f"{stem}-{kind}-{today}{fmt.suffix}"
+
+    @Slot(int)
+    def _format_changed(self, _index: int) -> None:
+        fmt = _BY_KEY[self.format_key()]
+        if fmt.suffix:
+            # The path field keeps its text while sidecars are chosen; compare with the last file format.
+            old = _BY_KEY[self._last_format]
+            self._last_format = fmt.key
+            current = self.path_edit.text().strip()
+            if not current or current == str(self._default_path(old)):
+                self.path_edit.setText(str(self._default_path(fmt)))
+            elif Path(current).suffix.lower() != fmt.suffix and not (
+                fmt.key == "seed" and Path(current).suffix.lower() == ".csv"
+            ):
+                self.path_edit.setText(str(Path(current).with_suffix(fmt.suffix)))
+        self._apply_format()
+
+    def _apply_format(self) -> None:
+        fmt = _BY_KEY[self.format_key()]
+        file_based = bool(fmt.suffix)
+        for w in (self.path_label, self.path_edit, self.browse_button):
+            w.setVisible(file_based)
+        for w in (self.naming_label, self.naming_combo, self.xmp_hint):
+            w.setVisible(fmt.key == "xmp")
+        self.columns_box.setEnabled(fmt.key in ("csv", "xlsx"))
+
+    @Slot()
+    def _browse(self) -> None:
+        fmt = _BY_KEY[self.format_key()]
+        path, _ = QFileDialog.getSaveFileName(self, "Export tags to", self.output_path(), fmt.file_filter)
+        if path:
+            if not Path(path).suffix:
+                path += fmt.suffix
+            self.path_edit.setText(path)
+
+    def _make_job(self, fmt: ExportFormat, path: str):
+        from fashion_desktop.core.export import ExportCancelled, ExportColumns, ExportError, export_file
+
+        catalog, model_key, policy = self._catalog, self._model_key, self._policy
+        image_ids = self.image_ids()
+        defaults = self._defaults
+        model = self._model
+        relay = self._relay
+        columns = ExportColumns(
+            groups=self.groups_check.isChecked(),
+            scores=self.scores_check.isChecked(),
+            review=self.review_check.isChecked(),
+            split=self.split_check.isChecked(),
+        )
+        naming = str(self.naming_combo.currentData())
+
+        def progress(done: int, total: int) -> None:
+            relay.progressed.emit(int(done), int(total))
+
+        def job(cancel):
+            nonlocal defaults
+            if defaults is None and model is not None:
+                defaults = _load_defaults(model.path, model.labels)
+            yield "started"
+            try:
+                if fmt.key == "xmp":
+                    from fashion_desktop.core.export import iter_final_tags, iter_rows_for_sidecars
+                    from fashion_desktop.core.xmp import write_xmp_sidecars
+
+                    items = iter_final_tags(catalog, model_key, policy, image_ids, defaults, cancel)
+                    report = write_xmp_sidecars(iter_rows_for_sidecars(items), naming, progress, cancel)
+                    problems = [f"{p}: {reason}" for p, reason in report.errors]
+                    n = len(report.written)
+                    msg = f"Wrote {n} XMP sidecars beside the photos"
+                    if problems:
+                        msg += f"; {len(problems)} photos failed"
+                    return ExportOutcome(True, msg, n, "", problems=problems)
+                n = export_file(
+                    catalog,
+                    path,
+                    model_key,
+                    policy,
+                    image_ids,
+                    layout="seed" if fmt.key == "seed" else "app",
+                    defaults=defaults,
+                    columns=columns,
+                    progress=progress,
+                    cancel=cancel,
+                )
+                return ExportOutcome(True, f"Exported {n} rows to {path}", n, path)
+            except ExportCancelled as exc:
+                return ExportOutcome(False, f"Export cancelled; {exc}", cancelled=True, path=path)
+            except ExportError as exc:
+                return ExportOutcome(False, str(exc), path=path)
+
+        return job
+
+    def _set_running(self, running: bool) -> None:
+        self.progress.setVisible(True)
+        if running:
+            self.progress.setRange(0, 0)  # busy until the first real count arrives
+        for w in (
+            self.format_combo,
+            self.path_edit,
+            self.browse_button,
+            self.export_button,
+            self.naming_combo,
+        ):
+            w.setEnabled(not running)
+        for scope, button in self.scope_buttons.items():
+            button.setEnabled(not running and (scope == "all" or bool(self._ids[scope])))
+        self.columns_box.setEnabled(not running and self.format_key() in ("csv", "xlsx"))
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        if self._worker is None or total <= 0:
+            return
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(1000 * min(done, total) / total))
+
+    def _show_error(self, message: str) -> None:
+        self.status_label.setStyleSheet("color: #b41e1e")
+        self.status_label.setText(message)
+
+    def _end(self, outcome: ExportOutcome) -> None:
+        self._worker = None
+        self._outcome = outcome
+        self._set_running(False)
+        if outcome.ok:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+        else:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+        if self._close_when_done:
+            self._close_when_done = False
+            super().reject()
+            return
+        if not outcome.ok:
+            self._show_error(
+                outcome.message if not outcome.cancelled else "Export cancelled; nothing was written."
+            )
+            return
+        self.exported.emit(outcome.message)
+        if outcome.problems:
+            shown = "\n".join(outcome.problems[:20])
+            more = f"\n… and {len(outcome.problems) - 20} more" if len(outcome.problems) > 20 else ""
+            self._show_error(f"{outcome.message}:\n{shown}{more}")
+            return
+        self.status_label.setStyleSheet("")
+        self.status_label.setText(outcome.message)
+        self.accept()
+
+    @Slot(object)
+    def _on_finished(self, outcome: object) -> None:
+        if isinstance(outcome, ExportOutcome):
+            self._end(outcome)
+        else:  # the worker was cancelled before the job produced an outcome
+            self._end(ExportOutcome(False, "Export cancelled; nothing was written.", cancelled=True))
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._end(ExportOutcome(False, f"Export failed: {message}"))

@@ -1,0 +1,277 @@
+"""Export dialog: formats, scope, columns, output path, progress/cancel and clear errors, read back from disk."""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PySide6.QtCore import Qt
+
+from fashion_desktop.core.catalog import Catalog
+from fashion_desktop.core.resources import taxonomy_labels
+from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui.export_dialog import ExportDialog
+
+MODEL = "tiny-test-model"
+LABELS = ["red", "green", "blue"]
+FAKE_SCORES = {"red": [0.9, 0.1, 0.2], "green": [0.1, 0.8, 0.3], "blue": [0.2, 0.1, 0.7]}
+NS = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "dc": "http://purl.org/dc/elements/1.1/"}
+
+
+def _colour(path: str) -> str:
+    return Path(path).name.split("_")[0]
+
+
+@pytest.fixture
+def library(tmp_path, photo_folder, tiny_bundle_path):
+    """A catalog of the nine generated photos with fake predictions and one human correction."""
+    catalog = Catalog(tmp_path / "library.ffcat")
+    catalog.add_folder(photo_folder)
+    ids = catalog.ensure_images(sorted(str(p) for p in photo_folder.rglob("*.jpg")))
+    catalog.register_model(MODEL, LABELS, "tiny", str(tiny_bundle_path), {lab: "colour" for lab in LABELS})
+    catalog.add_predictions(MODEL, [(i, np.array(FAKE_SCORES[_colour(p)])) for p, i in ids.items()])
+    corrected = next(i for p, i in ids.items() if _colour(p) == "green")
+    # A person says this green photo is really red.
+    catalog.set_decisions([(corrected, "green", False), (corrected, "red", True)])
+    catalog.set_reviewed([corrected])
+    yield catalog, ids, corrected
+    catalog.close()
+
+
+def _expected(path: str, image_id: int, corrected: int) -> str:
+    return "red" if image_id == corrected else _colour(path)
+
+
+def _dialog(qtbot, catalog, model_key=MODEL, filtered=(), selected=(), policy=None) -> ExportDialog:
+    d = ExportDialog(catalog, model_key, policy or ThresholdPolicy(), list(filtered), list(selected))
+    qtbot.addWidget(d)
+    d.show()
+    qtbot.waitExposed(d)
+    return d
+
+
+def _choose(qtbot, d: ExportDialog, fmt: str, scope: str = "all", path: Path | None = None) -> None:
+    d.format_combo.setCurrentIndex(d.format_combo.findData(fmt))
+    button = d.scope_buttons[scope]
+    qtbot.mouseClick(
+        button, Qt.MouseButton.LeftButton, pos=button.rect().topLeft() + button.rect().center() / 4
+    )
+    assert d.scope() == scope
+    if path is not None:
+        d.path_edit.clear()
+        qtbot.keyClicks(d.path_edit, str(path))
+
+
+def _export(qtbot, d: ExportDialog) -> str:
+    with qtbot.waitSignal(d.exported, timeout=20_000) as blocker:
+        qtbot.mouseClick(d.export_button, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def test_csv_of_all_photos_has_one_row_each_with_final_tags(qtbot, library, tmp_path):
+    catalog, ids, corrected = library
+    out = tmp_path / "out" / "tags.csv"
+    out.parent.mkdir()
+    d = _dialog(qtbot, catalog)
+    assert d.scope_buttons["all"].text().endswith("(9)")
+    assert not d.scope_buttons["selected"].isEnabled()  # nothing selected
+    _choose(qtbot, d, "csv", "all", out)
+    message = _export(qtbot, d)
+    assert "9 rows" in message and str(out) in message
+    assert not d.isVisible()
+
+    df = pd.read_csv(out, keep_default_na=False)
+    assert len(df) == 9 and sorted(df["path"]) == sorted(ids)
+    for row in df.itertuples():
+        assert row.tags == _expected(row.path, ids[row.path], corrected)
+    assert (df["colour"] == df["tags"]).all()  # one column per label group
+    assert df.set_index("path")["reviewed"].to_dict() == {p: i == corrected for p, i in ids.items()}
+
+
+def test_xlsx_of_the_filtered_photos_with_scores(qtbot, library, tmp_path):
+    catalog, ids, corrected = library
+    filtered = [i for p, i in ids.items() if _colour(p) in ("red", "blue")]
+    out = tmp_path / "filtered.xlsx"
+    d = _dialog(qtbot, catalog, filtered=filtered)
+    _choose(qtbot, d, "xlsx", "filtered", out)
+    assert d.scope_buttons["filtered"].text().endswith(f"({len(filtered)})")
+    qtbot.mouseClick(
+        d.scores_check,
+        Qt.MouseButton.LeftButton,
+        pos=d.scores_check.rect().topLeft() + d.scores_check.rect().center() / 4,
+    )
+    assert d.scores_check.isChecked()
+    message = _export(qtbot, d)
+    assert f"{len(filtered)} rows" in message
+
+    df = pd.read_excel(out)
+    assert sorted(df["path"]) == sorted(p for p, i in ids.items() if i in filtered)
+    for row in df.to_dict("records"):
+        assert row["tags"] == _colour(row["path"])
+        assert [row[f"score:{lab}"] for lab in LABELS] == pytest.approx(
+            FAKE_SCORES[_colour(row["path"])], abs=1e-4
+        )
+
+
+def test_threshold_policy_decides_the_exported_tags(qtbot, library, tmp_path):
+    catalog, ids, corrected = library
+    out = tmp_path / "low.csv"
+    # At 0.25 the green photos' blue score (0.3) passes too; the person's decisions still win.
+    d = _dialog(qtbot, catalog, policy=ThresholdPolicy(global_threshold=0.25))
+    _choose(qtbot, d, "csv", "all", out)
+    _export(qtbot, d)
+    df = pd.read_csv(out, keep_default_na=False).set_index("path")
+    for path, image_id in ids.items():
+        want = {"red": "red", "green": "green|blue", "blue": "blue"}[_colour(path)]
+        if image_id == corrected:
+            want = "red|blue"
+        assert df.loc[path, "tags"] == want
+
+
+def test_seed_layout_uses_taxonomy_ids(qtbot, tmp_path, photo_folder):
+    taxonomy = taxonomy_labels()
+    labels = [taxonomy[0], taxonomy[6], "dress"]
+    catalog = Catalog(tmp_path / "seed.ffcat")
+    ids = catalog.ensure_images(sorted(str(p) for p in photo_folder.rglob("*.jpg")))
+    catalog.register_model("cat", labels, "categories")
+    score = {"red": [0.9, 0.8, 0.1], "green": [0.1, 0.1, 0.9], "blue": [0.1, 0.1, 0.1]}
+    catalog.add_predictions("cat", [(i, np.array(score[_colour(p)])) for p, i in ids.items()])
+    out = tmp_path / "final_dataset.xlsx"
+    try:
+        d = _dialog(qtbot, catalog, model_key="cat")
+        _choose(qtbot, d, "seed", "all", out)
+        assert not d.columns_box.isEnabled()  # the seed layout has fixed columns
+        _export(qtbot, d)
+        df = pd.read_excel(out, dtype=str, keep_default_na=False)
+        assert list(df.columns) == ["ImageId", "Category", "CategoryName", "Split"]
+        assert len(df) == 9
+        by_id = df.set_index("ImageId")
+        for path in ids:
+            stem = Path(path).stem
+            want = {"red": [0, 6], "green": [taxonomy.index("dress")], "blue": []}[_colour(path)]
+            assert by_id.loc[stem, "Category"] == ",".join(map(str, want))
+            assert by_id.loc[stem, "CategoryName"] == "|".join(taxonomy[j] for j in want)
+    finally:
+        catalog.close()
+
+
+def test_xmp_sidecars_appear_beside_the_selected_photos_only(qtbot, library):
+    catalog, ids, corrected = library
+    selected = [corrected, next(i for p, i in ids.items() if _colour(p) == "blue")]
+    before = {p: (Path(p).read_bytes(), Path(p).stat().st_mtime_ns) for p in ids}
+    d = _dialog(qtbot, catalog, selected=selected)
+    _choose(qtbot, d, "xmp", "selected")
+    assert not d.path_edit.isVisible()
+    message = _export(qtbot, d)
+    assert "2 XMP sidecars" in message
+
+    for path, image_id in ids.items():
+        sidecar = Path(path).with_suffix(".xmp")
+        if image_id not in selected:
+            assert not sidecar.exists()
+            continue
+        root = ET.parse(sidecar).getroot()
+        keywords = [li.text for li in root.iterfind(".//dc:subject/rdf:Bag/rdf:li", NS)]
+        assert keywords == [_expected(path, image_id, corrected)]
+    # The photos themselves are never touched.
+    assert {p: (Path(p).read_bytes(), Path(p).stat().st_mtime_ns) for p in ids} == before
+
+
+def _snapshot(catalog: Catalog):
+    scores = {i: s.tolist() for i, s in catalog.scores(MODEL).items()}
+    return catalog.all_decisions(), scores, [(r.path, r.reviewed) for r in catalog.images()]
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+def test_unwritable_target_shows_the_error_and_leaves_the_catalog_untouched(qtbot, library, tmp_path, where):
+    catalog, ids, corrected = library
+    before = _snapshot(catalog)
+    target = tmp_path / "no-such-folder" / "tags.csv" if where == "missing folder" else tmp_path / "taken.csv"
+    if where == "a folder":
+        target.mkdir()
+    d = _dialog(qtbot, catalog)
+    _choose(qtbot, d, "csv", "all", target)
+    with qtbot.assertNotEmitted(d.exported):
+        qtbot.mouseClick(d.export_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not d.is_running(), timeout=20_000)
+    assert d.isVisible(), "the dialog stays open so the path can be fixed"
+    assert str(target) in d.status_label.text()
+    assert "cannot write" in d.status_label.text()
+    assert d.export_button.isEnabled()
+    assert _snapshot(catalog) == before
+    assert not (target.is_file())
+
+
+def test_default_path_follows_the_format(qtbot, library, photo_folder):
+    catalog, ids, corrected = library
+    d = _dialog(qtbot, catalog)
+    path = Path(d.path_edit.text())
+    assert path.suffix == ".csv" and path.parent == photo_folder.parent and photo_folder.name in path.name
+    d.format_combo.setCurrentIndex(d.format_combo.findData("xlsx"))
+    assert Path(d.path_edit.text()).suffix == ".xlsx"
+    d.path_edit.setText(str(photo_folder.parent / "mine.xlsx"))
+    d.format_combo.setCurrentIndex(d.format_combo.findData("csv"))
+    assert d.path_edit.text() == str(photo_folder.parent / "mine.csv")
+    # A typed name without extension gets the format's.
+    d.path_edit.setText(str(photo_folder.parent / "plain"))
+    _export(qtbot, d)
+    assert (photo_folder.parent / "plain.csv").is_file()
+
+
+def test_long_export_keeps_the_window_live_and_cancel_writes_nothing(qtbot, library, tmp_path, monkeypatch):
+    catalog, ids, corrected = library
+    import fashion_desktop.core.export as export
+
+    real = export.final_tags
+
+    def slow_final_tags(*args, **kwargs):
+        time.sleep(0.003)  # a big library: each photo takes a moment
+        return real(*args, **kwargs)
+
+    more = catalog.ensure_images([str(tmp_path / "virtual" / f"photo_{i:04d}.jpg") for i in range(1500)])
+    monkeypatch.setattr(export, "final_tags", slow_final_tags)
+    out = tmp_path / "big.csv"
+    d = _dialog(qtbot, catalog)
+    _choose(qtbot, d, "csv", "all", out)
+    assert d.scope_buttons["all"].text().endswith(f"({9 + len(more)})")
+    qtbot.mouseClick(d.export_button, Qt.MouseButton.LeftButton)
+    # The GUI thread keeps handling events while the worker exports: progress arrives.
+    qtbot.waitUntil(lambda: d.progress.maximum() == 1000 and d.progress.value() > 0, timeout=20_000)
+    assert d.is_running() and not d.export_button.isEnabled()
+    with qtbot.assertNotEmitted(d.exported):
+        qtbot.mouseClick(d.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not d.is_running(), timeout=20_000)
+    assert not d.isVisible()
+    assert d.outcome() is not None and d.outcome().cancelled
+    assert not out.exists()
+    assert not list(tmp_path.glob(".big.csv.*"))  # no temp file left behind
+
+
+def test_tuned_thresholds_come_from_the_bundle_unless_given(qtbot, library, tmp_path):
+    from trainer.bundle import load_bundle, save_bundle, with_thresholds
+
+    catalog, ids, corrected = library
+    strict = save_bundle(
+        with_thresholds(load_bundle(catalog.model(MODEL).path), [0.95, 0.5, 0.5]), tmp_path / "strict.fmodel"
+    )
+    catalog.register_model(MODEL, LABELS, "tiny", str(strict))
+    red = [p for p in ids if _colour(p) == "red"]
+
+    out = tmp_path / "tuned.csv"
+    d = _dialog(qtbot, catalog)  # tuned-default policy: red needs 0.95, its photos score 0.9
+    _choose(qtbot, d, "csv", "all", out)
+    _export(qtbot, d)
+    tags = pd.read_csv(out, keep_default_na=False).set_index("path")["tags"]
+    assert all(tags[p] == "" for p in red)
+
+    d = ExportDialog(catalog, MODEL, ThresholdPolicy(), [], [], defaults=[0.5, 0.5, 0.5])
+    qtbot.addWidget(d)
+    d.show()
+    _choose(qtbot, d, "csv", "all", out)
+    _export(qtbot, d)
+    tags = pd.read_csv(out, keep_default_na=False).set_index("path")["tags"]
+    assert all(tags[p] == "red" for p in red)
