@@ -47,8 +47,14 @@ def _decode(key: ThumbKey, size: int, root: Path | None) -> QImage | str:
     return img
 
 
+def _nbytes(pm: QPixmap) -> int:
+    return pm.width() * pm.height() * max(1, pm.depth() // 8)
+
+
 class _Signals(QObject):
-    done = Signal(object, int, object)  # key, size, QImage | reason
+    # No arguments: results wait in a locked list. Python objects sent through cross-thread signals
+    # from pool threads crashed PySide6 6.12 (a None refcount error) under load.
+    done = Signal()
 
 
 class _Task(QRunnable):
@@ -68,15 +74,19 @@ class _Task(QRunnable):
                 result: QImage | str = _decode(key, size, loader.disk_root)
             except Exception as exc:  # a thumbnail must never take the app down
                 result = f"cannot make a thumbnail ({type(exc).__name__}: {exc})"
-            loader._signals.done.emit(key, size, result)
+            with loader._lock:
+                loader._results.append((key, size, result))
+                notify = len(loader._results) == 1
+            if notify:
+                loader._signals.done.emit()
 
 
 class Thumbnailer(QObject):
     """Hands out thumbnails as pixmaps; decodes missing ones in the background, newest request first.
 
     Only what the view asks for (what is painted, so what is visible) is decoded; requests that
-    scrolled out of view are dropped once more than ``max_pending`` wait. Memory stays bounded by the
-    LRU of ``max_items`` pixmaps.
+    scrolled out of view are dropped once more than ``max_pending`` wait. Memory stays bounded: the
+    LRU holds at most ``max_bytes`` of pixmaps.
     """
 
     thumbnail_ready = Signal(object)  # key
@@ -84,13 +94,14 @@ class Thumbnailer(QObject):
     def __init__(
         self,
         parent: QObject | None = None,
-        max_items: int = 1500,
+        max_bytes: int = 64 << 20,
         max_pending: int = 300,
         threads: int | None = None,
         disk_cache: bool = True,
     ) -> None:
         super().__init__(parent)
-        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self.max_pending = max_pending
         self.disk_root: Path | None = settings.cache_dir() / "thumbnails" if disk_cache else None
         self._pool = QThreadPool.globalInstance()
@@ -102,6 +113,7 @@ class Thumbnailer(QObject):
         self._lock = threading.Lock()
         self._running = 0
         self._closed = False
+        self._results: list[tuple[ThumbKey, int, QImage | str]] = []
         self._signals = _Signals()
         self._signals.done.connect(self._on_done)
         self.decoded = 0
@@ -138,6 +150,10 @@ class Thumbnailer(QObject):
 
     def clear_memory(self) -> None:
         self._cache.clear()
+        self._bytes = 0
+
+    def memory_bytes(self) -> int:
+        return self._bytes
 
     def close(self) -> None:
         """Drop queued work; tasks already decoding finish on their own."""
@@ -154,15 +170,24 @@ class Thumbnailer(QObject):
             k = self._queue.pop()  # newest first: what the user looks at now
             return k
 
-    @Slot(object, int, object)
-    def _on_done(self, key: ThumbKey, size: int, result: object) -> None:
+    @Slot()
+    def _on_done(self) -> None:
         with self._lock:
-            self._queued.discard((key, size))
-        if isinstance(result, QImage):
-            self._cache[(key, size)] = QPixmap.fromImage(result)
-            while len(self._cache) > self.max_items:
-                self._cache.popitem(last=False)
-            self.decoded += 1
-        else:
-            self._failed[key] = str(result)
-        self.thumbnail_ready.emit(key)
+            results, self._results = self._results, []
+            for key, size, _ in results:
+                self._queued.discard((key, size))
+        for key, size, result in results:
+            if isinstance(result, QImage):
+                pm = QPixmap.fromImage(result)
+                old = self._cache.pop((key, size), None)
+                if old is not None:
+                    self._bytes -= _nbytes(old)
+                self._cache[(key, size)] = pm
+                self._bytes += _nbytes(pm)
+                self.decoded += 1
+            else:
+                self._failed[key] = str(result)
+        while self._bytes > self.max_bytes and len(self._cache) > 1:
+            self._bytes -= _nbytes(self._cache.popitem(last=False)[1])
+        for key, _, _ in results:
+            self.thumbnail_ready.emit(key)

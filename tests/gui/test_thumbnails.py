@@ -15,16 +15,16 @@ def key_of(path):
 
 def test_thumbnails_come_from_the_pool_then_the_disk_cache(qtbot, tmp_path):
     photos = [make_photo(tmp_path / f"p{i}.jpg", (300, 200)) for i in range(5)]
-    thumbs = Thumbnailer(max_items=3)
+    thumbs = Thumbnailer(max_bytes=3 * 64 * 43 * 4)
     keys = [key_of(p) for p in photos]
     assert thumbs.get(keys[0], 64) is None  # not ready: queued, the GUI thread does not decode
     for k in keys[1:]:
         thumbs.get(k, 64)
     qtbot.waitUntil(lambda: thumbs.pending() == 0, timeout=10_000)
     assert thumbs.decoded == 5
-    assert len(thumbs._cache) == 3  # the LRU stays bounded
-    pm = thumbs.get(keys[-1], 64)
-    assert pm is not None and max(pm.width(), pm.height()) == 64
+    assert len(thumbs._cache) == 3 and thumbs.memory_bytes() <= thumbs.max_bytes  # the LRU stays bounded
+    held = [pm for pm in (thumbs.get(k, 64) for k in keys) if pm is not None]
+    assert len(held) == 3 and all(max(pm.width(), pm.height()) == 64 for pm in held)
     assert cache_file(thumbs.disk_root, keys[0], 64).is_file()
     # A changed file gets a new key, so a stale thumbnail is never shown.
     make_photo(photos[0], (320, 200), "blue")
