@@ -1,0 +1,738 @@
+"""The ``fashion`` command line: tag folders, merge sharded outputs, inspect and create models, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_INTERRUPTED = 130
+
+EPILOG = """\
+exit codes:
+  0    everything went well
+  1    error: nothing useful was done (bad model file, missing folder or device, unwritable output ...)
+  2    usage error (unknown option, bad argument)
+  3    partial: the output was written, but some photos could not be read (listed with reasons)
+  130  interrupted (Ctrl-C); with --catalog the photos tagged so far are kept there
+
+MODEL is a model bundle file (.fmodel) or the word 'default' for the model shipped with the app.
+'fashion train ...' and 'fashion evaluate ...' run the trainer (see 'fashion train --help').
+"""
+
+
+class UserError(Exception):
+    """A problem with what the user asked for; printed as one clear message, exit code 1."""
+
+
+# -- small helpers --------------------------------------------------------------------------------
+def _err(msg: str) -> None:
+    print(f"fashion: {msg}", file=sys.stderr)
+
+
+def _load_model(spec: str) -> Any:
+    """Load MODEL (a path or 'default'); raise UserError with a clear message otherwise."""
+    from trainer.bundle import BundleError, load_bundle
+
+    if spec == "default":
+        from fashion_desktop.core.resources import default_model_path
+
+        path = default_model_path()
+        if path is None:
+            raise UserError("no default model is bundled with this build yet; pass --model PATH")
+    else:
+        path = Path(spec)
+    try:
+        return load_bundle(path)
+    except BundleError as exc:
+        raise UserError(str(exc)) from None
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' -> (I, N) with 0 <= I < N; raises argparse.ArgumentTypeError otherwise."""
+    try:
+        i_text, n_text = text.split("/")
+        i, n = int(i_text), int(n_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shard {text!r} must look like I/N, e.g. 0/4") from None
+    if n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"shard {text!r}: need 0 <= I < N")
+    return i, n
+
+
+def shard_paths(paths: Sequence[str], index: int, count: int) -> list[str]:
+    """This shard's part of ``paths``: every count-th of the sorted list, starting at ``index``.
+
+    Deterministic for a given set of files, so processes on several machines split a folder
+    without talking to each other; striding keeps the shards even when sub-folders differ in size.
+    """
+    return sorted(paths)[index::count]
+
+
+def _env_shard() -> tuple[int, int] | None:
+    """(rank, world size) when started by torchrun with more than one process."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return None
+    return (rank, world) if world > 1 and 0 <= rank < world else None
+
+
+def _torchrun_device(device: str) -> str:
+    """Under torchrun, 'auto'/'cuda' means this process's own GPU (LOCAL_RANK)."""
+    local = os.environ.get("LOCAL_RANK")
+    if local is None or not local.isdigit() or device not in ("auto", "cuda"):
+        return device
+    import torch
+
+    if not torch.cuda.is_available():
+        return device
+    return f"cuda:{int(local) % torch.cuda.device_count()}"
+
+
+def _check_output(path: Path) -> None:
+    if path.suffix.lower() not in (".csv", ".xlsx"):
+        raise UserError(f"{path}: the output must end in .csv or .xlsx")
+    if path.is_dir():
+        raise UserError(f"{path}: the output is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: the folder {path.parent} does not exist")
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; occasional plain lines when the stream is a file or pipe."""
+
+    def __init__(self, stream: IO[str], every_s: float = 15.0, width: int = 28) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.every_s = every_s
+        self.width = width
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, done: int, total: int, rate: float, eta: float | None) -> None:
+        text = f"{done}/{total} photos  {rate:.1f} img/s  ETA {_fmt_duration(eta)}"
+        if self.tty:
+            frac = done / total if total else 1.0
+            filled = int(round(frac * self.width))
+            bar = "#" * filled + "." * (self.width - filled)
+            self.stream.write(f"\r[{bar}] {frac * 100:3.0f}%  {text}\x1b[K")
+            self._shown = True
+        else:
+            now = time.monotonic()
+            if now - self._last < self.every_s and done < total:
+                return
+            self._last = now
+            self.stream.write(f"tagging: {text}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+        self._shown = False
+
+    def message(self, text: str) -> None:
+        self.close()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+# -- fashion tag ----------------------------------------------------------------------------------
+def cmd_tag(args: argparse.Namespace) -> int:
+    from fashion_desktop.core.catalog import Catalog
+    from fashion_desktop.core.engine import (
+        ImageError,
+        ModelRunner,
+        Notice,
+        Progress,
+        Summary,
+        TagOptions,
+        tag_into_catalog,
+    )
+    from fashion_desktop.core.export import ExportColumns, ExportError, export_table, write_table
+    from fashion_desktop.core.scan import sync_folder
+    from fashion_desktop.core.thresholds import ThresholdPolicy
+
+    out = Path(args.out)
+    shard = args.shard
+    env_shard = _env_shard() if shard is None else None
+    if env_shard is not None:
+        shard = env_shard
+        # Every torchrun process gets the same command line: give each its own output file.
+        out = out.with_name(f"{out.stem}.shard-{shard[0]}-of-{shard[1]}{out.suffix}")
+    _check_output(out)
+    for folder in args.folders:
+        if not Path(folder).is_dir():
+            what = "is not a folder" if Path(folder).exists() else "folder not found"
+            raise UserError(f"{folder}: {what}")
+    bundle = _load_model(args.model)
+    options = TagOptions(
+        device=_torchrun_device(args.device),
+        batch_size=args.batch_size,
+        precision=args.precision,
+        progress_interval_s=0.2 if sys.stderr.isatty() else 1.0,
+    )
+    runner = ModelRunner(bundle, options)  # fails fast on an absent device, before any scanning
+
+    with tempfile.TemporaryDirectory(prefix="fashion-tag-") as tmp:
+        catalog_path = Path(args.catalog) if args.catalog else Path(tmp) / "catalog.sqlite"
+        catalog = Catalog(catalog_path)
+        try:
+            scan_problems: list[tuple[str, str]] = []
+            paths: set[str] = set()
+            for folder in args.folders:
+                for progress in sync_folder(catalog, folder):
+                    if progress.done:
+                        scan_problems += [(p.path, p.reason) for p in progress.problems]
+                paths.update(r.path for r in catalog.images(folder=folder))
+            todo = shard_paths(list(paths), *shard) if shard else sorted(paths)
+            where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+            print(
+                f"{len(todo)} photos to tag{where} with {bundle.name} on {runner.describe()}", file=sys.stderr
+            )
+
+            bar = ProgressBar(sys.stderr)
+            summary: Summary | None = None
+            for event in tag_into_catalog(catalog, todo, runner, options, force=args.force):
+                if isinstance(event, Progress):
+                    bar.update(event.done, event.total, event.img_per_s, event.eta_s)
+                elif isinstance(event, Notice):
+                    bar.message(f"note: {event.message}")
+                elif isinstance(event, ImageError) and args.verbose:
+                    bar.message(f"cannot read {event.path}: {event.reason}")
+                elif isinstance(event, Summary):
+                    summary = event
+            bar.close()
+            assert summary is not None
+
+            policy = ThresholdPolicy(
+                global_threshold=args.threshold, top_k=args.top_k, at_least_one=args.at_least_one
+            )
+            ids = catalog.ensure_images(todo)
+            df = export_table(
+                catalog,
+                bundle.model_id,
+                policy,
+                list(ids.values()),
+                defaults=bundle.thresholds,
+                columns=ExportColumns(groups=True, scores=not args.no_scores),
+            )
+            errors = {str(p): reason for p, reason in summary.failed}
+            first_score = next(
+                (i for i, c in enumerate(df.columns) if str(c).startswith("score:")), len(df.columns)
+            )
+            df.insert(first_score, "error", [errors.get(p, "") for p in df["path"]])
+            try:
+                write_table(df, out)
+            except ExportError as exc:
+                raise UserError(str(exc)) from None
+        finally:
+            catalog.close()
+
+    _print_summary(summary, scan_problems, out, len(df))
+    return EXIT_PARTIAL if summary.failed or scan_problems else EXIT_OK
+
+
+def _print_summary(summary: Any, scan_problems: list[tuple[str, str]], out: Path, rows: int) -> None:
+    lines = [
+        f"tagged {summary.tagged}, skipped {summary.skipped} (already in the catalog), "
+        f"failed {len(summary.failed)} in {summary.seconds:.1f} s",
+    ]
+    if summary.failed:
+        lines.append("photos that could not be read:")
+        lines += [f"  {p}: {reason}" for p, reason in summary.failed]
+    if scan_problems:
+        lines.append("problems while scanning (these were not tagged):")
+        lines += [f"  {p}: {reason}" for p, reason in scan_problems]
+    lines.append(f"wrote {out} ({rows} rows)")
+    print("\n".join(lines), file=sys.stderr)
+
+
+# -- fashion merge --------------------------------------------------------------------------------
+def cmd_merge(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from fashion_desktop.core.export import PATH_COLUMN, SCORE_PREFIX, ExportError, read_table, write_table
+
+    out = Path(args.out)
+    _check_output(out)
+    frames = []
+    columns: list[str] | None = None
+    first = None
+    for part in args.parts:
+        try:
+            df = read_table(part, required=(PATH_COLUMN,))
+        except ExportError as exc:
+            raise UserError(str(exc)) from None
+        cols = [str(c) for c in df.columns]
+        if columns is None:
+            columns, first = cols, part
+        elif cols != columns:
+            missing = [c for c in columns if c not in cols]
+            extra = [c for c in cols if c not in columns]
+            detail = (
+                f"missing {missing[:5]}, extra {extra[:5]}"
+                if missing or extra
+                else "same columns, other order"
+            )
+            raise UserError(
+                f"{part}: its columns do not match {first} ({detail}); "
+                "were the parts tagged with the same model and options?"
+            )
+        frames.append(df)
+    merged = pd.concat(frames, ignore_index=True)
+    for col in merged.columns:
+        if str(col).startswith(SCORE_PREFIX):
+            merged[col] = pd.to_numeric(merged[col].replace("", None), errors="coerce")
+    merged = merged.drop_duplicates(subset=PATH_COLUMN, keep="first").sort_values(PATH_COLUMN, kind="stable")
+    try:
+        write_table(merged.reset_index(drop=True), out)
+    except ExportError as exc:
+        raise UserError(str(exc)) from None
+    print(f"merged {len(args.parts)} parts into {out} ({len(merged)} rows)", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- fashion inspect ------------------------------------------------------------------------------
+def bundle_info(bundle: Any) -> dict[str, Any]:
+    """What a person wants to know about a bundle, as plain data (no weights)."""
+    n_params = sum(int(v.numel()) for v in bundle.state_dict.values() if hasattr(v, "numel"))
+    return {
+        "file": str(bundle.path) if bundle.path else None,
+        "name": bundle.name,
+        "model_id": bundle.model_id,
+        "arch": bundle.arch,
+        "parameters": n_params,
+        "input_size": bundle.input_size,
+        "resize": bundle.resize,
+        "mean": list(bundle.mean),
+        "std": list(bundle.std),
+        "labels": [
+            {"label": lab, "group": bundle.groups.get(lab), "threshold": thr}
+            for lab, thr in zip(bundle.labels, bundle.thresholds, strict=True)
+        ],
+        "metrics": dict(bundle.metrics),
+        "provenance": dict(bundle.provenance),
+        "evaluation": (
+            {"split": bundle.evaluation.get("split"), "images": len(bundle.evaluation.get("scores", []))}
+            if bundle.evaluation
+            else None
+        ),
+    }
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    bundle = _load_model(args.model)
+    info = _plain(bundle_info(bundle))
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"file:          {info['file']}")
+    print(f"name:          {info['name']}  (id {info['model_id']})")
+    print(f"architecture:  {info['arch']}  ({info['parameters'] / 1e6:.2f} M parameters)")
+    print(f"input:         {info['input_size']} x {info['input_size']} px, resize '{info['resize']}'")
+    print(f"normalisation: mean {_fmt_floats(info['mean'])}  std {_fmt_floats(info['std'])}")
+    groups = bundle.group_names()
+    print(f"labels:        {len(bundle.labels)}" + (f" in groups: {', '.join(groups)}" if groups else ""))
+    for item in info["labels"]:
+        group = f"[{item['group']}] " if item["group"] else ""
+        print(f"  {item['threshold']:.2f}  {group}{item['label']}")
+    _print_mapping("metrics", info["metrics"])
+    _print_mapping("provenance", info["provenance"])
+    if info["evaluation"]:
+        ev = info["evaluation"]
+        print(f"evaluation:    stored scores of {ev['images']} images ({ev['split']} split)")
+    return EXIT_OK
+
+
+def _fmt_floats(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:.3f}" for v in values) + ")"
+
+
+def _print_mapping(title: str, data: dict[str, Any]) -> None:
+    if not data:
+        print(f"{title + ':':14} none")
+        return
+    print(f"{title}:")
+    for key, value in data.items():
+        text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+        if len(text) > 200:
+            text = text[:197] + "..."
+        print(f"  {key}: {text}")
+
+
+# -- fashion export -------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> int:
+    from fashion_desktop.core.catalog import Catalog, CatalogError
+    from fashion_desktop.core.export import ExportColumns, ExportError, export_file
+    from fashion_desktop.core.thresholds import ThresholdPolicy
+
+    db = Path(args.catalog)
+    if not db.is_file():
+        raise UserError(f"{db}: catalog not found")
+    _check_output(Path(args.out))
+    try:
+        catalog = Catalog(db)
+    except CatalogError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        key = args.model
+        models = catalog.models()
+        if key is None and len(models) == 1:
+            key = models[0].key
+        elif key is None and len(models) > 1:
+            raise UserError(
+                f"{db} holds predictions of several models; choose one with --model: "
+                + ", ".join(m.key for m in models)
+            )
+        elif key is not None and catalog.model(key) is None:
+            known = ", ".join(m.key for m in models) or "none"
+            raise UserError(f"{db}: no model {key!r} in this catalog (known: {known})")
+        defaults = _model_defaults(catalog, key)
+        policy = ThresholdPolicy(
+            global_threshold=args.threshold, top_k=args.top_k, at_least_one=args.at_least_one
+        )
+        columns = ExportColumns(groups=True, scores=args.scores, review=True, split=True)
+        try:
+            rows = export_file(
+                catalog, args.out, key, policy, layout=args.layout, defaults=defaults, columns=columns
+            )
+        except ExportError as exc:
+            raise UserError(str(exc)) from None
+    finally:
+        catalog.close()
+    print(f"wrote {args.out} ({rows} rows)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _model_defaults(catalog: Any, key: str | None) -> list[float] | None:
+    """The bundle's per-label thresholds when its file is still where it was tagged from."""
+    if key is None:
+        return None
+    rec = catalog.model(key)
+    if rec is None or not rec.path:
+        return None
+    from trainer.bundle import BundleError, load_bundle
+
+    try:
+        bundle = load_bundle(rec.path)
+    except BundleError:
+        return None
+    return list(bundle.thresholds) if bundle.labels == rec.labels else None
+
+
+# -- fashion init-model ---------------------------------------------------------------------------
+def read_labels(path: str) -> tuple[list[str], dict[str, str]]:
+    """Labels (and groups) from a text file: one label per line, or ``group: label``.
+
+    Blank lines and lines starting with ``#`` are skipped; the word ``taxonomy`` (when no such file
+    exists) means the app's 46 clothing categories. Raises UserError for unreadable files, an empty
+    list or duplicate labels.
+    """
+    from fashion_desktop.core.resources import taxonomy_labels
+
+    if path == "taxonomy" and not Path(path).exists():
+        return taxonomy_labels(), {}
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read the label file ({exc})") from None
+    labels: list[str] = []
+    groups: dict[str, str] = {}
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        group, sep, label = line.partition(":")
+        label, group = (label.strip(), group.strip()) if sep else (line, "")
+        if not label or (sep and not group):
+            raise UserError(f"{path}, line {n}: expected 'label' or 'group: label', got {raw!r}")
+        if label in groups or label in labels:
+            raise UserError(f"{path}, line {n}: label {label!r} is listed twice")
+        labels.append(label)
+        if group:
+            groups[label] = group
+    if not labels:
+        raise UserError(f"{path}: no labels found (one label per line)")
+    return labels, groups
+
+
+def cmd_init_model(args: argparse.Namespace) -> int:
+    import torch
+
+    from trainer.archs import (
+        ARCHITECTURES,
+        WeightsUnavailable,
+        build_model,
+        get_arch,
+        torch_hub_checkpoint_dir,
+    )
+    from trainer.bundle import new_bundle, save_bundle
+
+    if args.arch not in ARCHITECTURES:
+        raise UserError(f"unknown architecture {args.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
+    labels, groups = read_labels(args.labels)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: the folder {out.parent} does not exist")
+    spec = get_arch(args.arch)
+    torch.manual_seed(args.seed)
+    if spec.pretrained is None or args.no_pretrained:
+        model = build_model(args.arch, len(labels), pretrained=False)
+        start = "random weights"
+    else:
+        try:
+            model = build_model(args.arch, len(labels), pretrained=True, allow_download=not args.no_download)
+        except WeightsUnavailable as exc:
+            raise UserError(
+                f"{exc}\nThe ImageNet weights are looked up in {torch_hub_checkpoint_dir()} (the torch hub "
+                "cache; set TORCH_HOME to move it). Copy the weights file there from a machine with internet "
+                "access, or pass --no-pretrained to start from random weights (training then needs much more data)."
+            ) from None
+        start = "ImageNet backbone, new head"
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    bundle = new_bundle(
+        args.arch,
+        labels,
+        model.state_dict(),
+        groups=groups,
+        provenance={
+            "model_id": f"{args.arch}-{uuid.uuid4().hex[:12]}",
+            "name": out.stem,
+            "created": created,
+            "source": "fashion init-model",
+            "start": start,
+            "seed": args.seed,
+        },
+    )
+    try:
+        save_bundle(bundle, out)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write the model ({exc.strerror or exc})") from None
+    print(
+        f"wrote {out}: {args.arch} ({start}), {len(labels)} labels, input {bundle.input_size} px",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+# -- train / evaluate dispatch --------------------------------------------------------------------
+def _dispatch_trainer(name: str, argv: list[str]) -> int:
+    try:
+        from trainer import cli as trainer_cli
+    except ImportError as exc:
+        _err(f"the trainer is not available in this installation ({exc})")
+        return EXIT_ERROR
+    entry = getattr(trainer_cli, f"{name}_main", None)
+    if entry is None:
+        _err(f"this version of the trainer has no '{name}' command")
+        return EXIT_ERROR
+    return int(entry(argv) or 0)
+
+
+# -- argument parsing -----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from fashion_desktop import __version__
+
+    p = argparse.ArgumentParser(
+        prog="fashion",
+        description="Tag folders of fashion photos with multi-label clothing models.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"fashion {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser(
+        "tag",
+        help="tag the photos of folders and write a CSV/XLSX with one row per photo",
+        description="Tag every photo of FOLDER(s) (recursively) and write one row per photo, including "
+        "photos that could not be read (with an 'error' column) and photos skipped because --catalog "
+        "already had their scores.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("folders", nargs="+", metavar="FOLDER")
+    t.add_argument("--model", required=True, metavar="MODEL", help="model bundle file, or 'default'")
+    t.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .xlsx")
+    t.add_argument(
+        "--threshold", type=_unit_float, help="one threshold for all labels (default: the model's)"
+    )
+    t.add_argument("--top-k", type=_positive_int, help="keep at most this many tags per photo")
+    t.add_argument("--at-least-one", action="store_true", help="give every photo its best tag if none passes")
+    t.add_argument(
+        "--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"
+    )
+    t.add_argument(
+        "--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help="default auto"
+    )
+    t.add_argument(
+        "--batch-size", type=_positive_int, help="photos per forward pass (default 16 CPU, 64 GPU)"
+    )
+    t.add_argument(
+        "--catalog",
+        metavar="DB",
+        help="keep scores in this catalog file; a re-run skips photos it already has",
+    )
+    t.add_argument("--force", action="store_true", help="re-tag photos the catalog already has scores for")
+    t.add_argument(
+        "--shard",
+        type=parse_shard,
+        metavar="I/N",
+        help="tag only part I of N of the sorted file list (0-based), to split a folder across processes "
+        "or machines; merge the outputs with 'fashion merge'. Under torchrun RANK/WORLD_SIZE are used "
+        "and each process writes OUT with '.shard-I-of-N' added",
+    )
+    t.add_argument("--no-scores", action="store_true", help="leave out the score:<label> columns")
+    t.add_argument("-v", "--verbose", action="store_true", help="report each unreadable photo as it is met")
+    t.set_defaults(func=cmd_tag)
+
+    m = sub.add_parser(
+        "merge",
+        help="merge the outputs of sharded 'fashion tag' runs",
+        description="Merge outputs of 'fashion tag' (CSV or XLSX) into one file: rows de-duplicated by "
+        "path and sorted by path. All parts must have the same columns (same model and options).",
+    )
+    m.add_argument("parts", nargs="+", metavar="PART")
+    m.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .xlsx")
+    m.set_defaults(func=cmd_merge)
+
+    i = sub.add_parser(
+        "inspect", help="show what a model bundle contains", description="Show a model bundle."
+    )
+    i.add_argument("model", metavar="MODEL", help="model bundle file, or 'default'")
+    i.add_argument("--json", action="store_true", help="print JSON instead of text")
+    i.set_defaults(func=cmd_inspect)
+
+    e = sub.add_parser(
+        "export",
+        help="export a catalog's tags to CSV/XLSX",
+        description="Export the final tags of a catalog (a person's decision where there is one, else "
+        "the model's score against the threshold).",
+    )
+    e.add_argument("--catalog", required=True, metavar="DB")
+    e.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .xlsx")
+    e.add_argument("--model", metavar="KEY", help="model id whose scores count (default: the only one)")
+    e.add_argument(
+        "--layout", choices=("app", "seed"), default="app", help="app (default) or the seed's layout"
+    )
+    e.add_argument("--threshold", type=_unit_float, help="one threshold for all labels")
+    e.add_argument("--top-k", type=_positive_int, help="keep at most this many tags per photo")
+    e.add_argument("--at-least-one", action="store_true", help="give every photo its best tag if none passes")
+    e.add_argument("--scores", action="store_true", help="add score:<label> columns")
+    e.set_defaults(func=cmd_export)
+
+    n = sub.add_parser(
+        "init-model",
+        help="create a model bundle to start training from",
+        description="Create a model bundle: the architecture's ImageNet backbone (where there is one) with "
+        "a new head for your labels. The label file has one label per line, or 'group: label' to put "
+        "labels in groups (e.g. 'colour: red'); blank lines and '#' comments are ignored; label names "
+        "cannot contain ':'. LABELS may also be the word 'taxonomy' for the 46 built-in categories.",
+    )
+    n.add_argument("--arch", required=True, help="cnn, resnet18, resnet50, resnet101, vit_b_16, inception_v3, "
+                   "efficientnet_lite0, mobilenet_v3_large, convnext_tiny")  # fmt: skip
+    n.add_argument("--labels", required=True, metavar="FILE")
+    n.add_argument("--out", required=True, metavar="MODEL", help="bundle file to write (.fmodel)")
+    n.add_argument("--no-pretrained", action="store_true", help="start from random weights")
+    n.add_argument(
+        "--no-download", action="store_true", help="never download weights, use only the local cache"
+    )
+    n.add_argument("--seed", type=int, default=0, help="random seed for the new head (default 0)")
+    n.set_defaults(func=cmd_init_model)
+
+    for name, text in (
+        ("train", "train a model (see 'fashion train --help')"),
+        ("evaluate", "evaluate a model"),
+    ):
+        sub.add_parser(name, help=text, add_help=False)
+    return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return v
+
+
+def _unit_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return v
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fashion`` command; return its exit code (see EPILOG)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("train", "evaluate"):
+        return _dispatch_trainer(argv[0], argv[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from fashion_desktop.core.catalog import CatalogError
+    from fashion_desktop.core.devices import DeviceError
+    from fashion_desktop.core.engine import EngineError
+    from trainer.bundle import BundleError
+
+    try:
+        return args.func(args)
+    except (UserError, BundleError, DeviceError, EngineError, CatalogError) as exc:
+        _err(f"error: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        _err(
+            "interrupted"
+            + ("; photos tagged so far are kept in the catalog" if getattr(args, "catalog", None) else "")
+        )
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
