@@ -1,0 +1,8 @@
+"""``python -m trainer train|evaluate ...``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

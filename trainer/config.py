@@ -1,0 +1,228 @@
+"""Training configuration: a frozen dataclass read from YAML/JSON plus command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; saved resolved as ``config.yaml`` in the run directory.
+
+    ``data`` entries are paths or dicts (see ``trainer.data.read_source``). ``unfreeze`` entries are
+    ``"EPOCH:PREFIX[,PREFIX...]"`` or ``"EPOCH:all"``: at the start of 0-based EPOCH those backbone
+    parameters start training and join the optimizer with ``lr * backbone_lr_mult``.
+    """
+
+    data: tuple[Any, ...] = ()
+    mapping: str | None = None
+    out: str = "runs/train"
+    arch: str = "efficientnet_lite0"
+    pretrained: bool = True
+    allow_random_init: bool = False  # explicit choice to train from random weights if none can be had
+    allow_download: bool = True
+    image_size: int | None = None  # None: the architecture's size (299 for inception_v3)
+    resize: str = "squash"
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    backbone_lr_mult: float = 0.1
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"  # adamw | sgd
+    scheduler: str = "plateau"  # plateau (on val F1-macro) | cosine | none
+    plateau_patience: int = 1
+    plateau_factor: float = 0.3
+    warmup_epochs: int = 0
+    early_stopping: int = 3  # epochs without val F1-macro improvement; 0 disables
+    freeze_backbone: bool = True
+    unfreeze: tuple[str, ...] = ()  # default when freezing: ("1:all",)
+    loss: str = "bce"  # bce | focal
+    pos_weight: str = "none"  # none | auto (negatives/positives per label, capped at 50)
+    focal_alpha: float = 0.25
+    focal_gamma: float = 2.0
+    aux_loss_weight: float = 0.4
+    sampler: str = "shuffle"  # shuffle | weighted (seed's class-weighted WeightedRandomSampler)
+    grad_clip: float = 5.0
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (bf16 on CPUs that support it, fp16 AMP on CUDA)
+    channels_last: bool = True
+    augment: str = "standard"  # none | flip | standard
+    num_workers: int = 0
+    cache_dir: str | None = None  # decode cache; default RUN_DIR/cache
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    min_label_count: int = 1  # drop labels with fewer known positives in train
+    max_images: int = 0  # 0: all; else a deterministic subset per source (quick experiments)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+    name: str = ""
+    eval_batch_size: int = 64
+    progress_per_s: float = 2.0
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for k, v in out.items():
+            if isinstance(v, tuple):
+                out[k] = list(v)
+        return out
+
+
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Turn a YAML/JSON/CLI value into the field's type, or raise ConfigError naming the key."""
+    f = _FIELDS.get(key)
+    if f is None:
+        raise ConfigError(f"unknown setting {key!r}; known: {', '.join(sorted(_FIELDS))}")
+    kind = str(f.type)
+    try:
+        if kind.startswith("tuple"):
+            if value is None:
+                return ()
+            if isinstance(value, str):
+                value = [value]
+            return tuple(value)
+        if value is None:
+            if "None" in kind:
+                return None
+            raise ConfigError(f"setting {key!r} cannot be empty")
+        if kind.startswith("bool"):
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if kind.startswith("int"):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {key!r}: cannot use {value!r} (expected {kind})") from None
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON mapping. Raises ConfigError for missing files or bad syntax."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path} is not valid {path.suffix or 'YAML'}: {exc}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings, not {type(raw).__name__}")
+    return raw
+
+
+def make_config(
+    file_values: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None
+) -> TrainConfig:
+    """Defaults, then values from a config file, then command-line overrides (None = not given).
+
+    Raises ConfigError for unknown keys, wrong types or inconsistent values.
+    """
+    values: dict[str, Any] = {}
+    for source in (file_values or {}, overrides or {}):
+        for key, value in source.items():
+            key = key.replace("-", "_")
+            if source is overrides and value is None:
+                continue
+            values[key] = _coerce(key, value)
+    cfg = TrainConfig(**values)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Raise ConfigError for values that cannot work together."""
+    choices = {
+        "optimizer": ("adamw", "sgd"),
+        "scheduler": ("plateau", "cosine", "none"),
+        "loss": ("bce", "focal"),
+        "pos_weight": ("none", "auto"),
+        "sampler": ("shuffle", "weighted"),
+        "precision": ("auto", "fp32", "bf16", "fp16"),
+        "augment": ("none", "flip", "standard"),
+        "resize": ("squash", "center_crop"),
+        "device": ("auto", "cpu", "cuda"),
+    }
+    for key, allowed in choices.items():
+        if getattr(cfg, key) not in allowed:
+            raise ConfigError(
+                f"setting {key!r} must be one of {', '.join(allowed)} (got {getattr(cfg, key)!r})"
+            )
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        raise ConfigError("epochs and batch_size must be at least 1")
+    if (
+        not 0 <= cfg.val_fraction < 1
+        or not 0 <= cfg.test_fraction < 1
+        or cfg.val_fraction + cfg.test_fraction >= 1
+    ):
+        raise ConfigError("val_fraction and test_fraction must be in [0, 1) and sum to less than 1")
+    for entry in cfg.unfreeze:
+        parse_unfreeze_entry(entry)
+
+
+def parse_unfreeze_entry(entry: str) -> tuple[int, tuple[str, ...]]:
+    """``"2:_blocks.15,_conv_head"`` -> (2, ("_blocks.15", "_conv_head")); ``"1:all"`` -> (1, ("",))."""
+    epoch, sep, rest = str(entry).partition(":")
+    try:
+        e = int(epoch)
+    except ValueError:
+        e = -1
+    if not sep or e < 0 or not rest.strip():
+        raise ConfigError(f"unfreeze entry {entry!r} must look like 'EPOCH:all' or 'EPOCH:prefix,prefix'")
+    prefixes = tuple(p.strip() for p in rest.split(",") if p.strip())
+    return e, ("",) if prefixes == ("all",) else prefixes
+
+
+def unfreeze_plan(cfg: TrainConfig) -> list[tuple[int, tuple[str, ...]]]:
+    """The unfreeze schedule sorted by epoch (``"1:all"`` by default when the backbone starts frozen)."""
+    if not cfg.freeze_backbone:
+        return []
+    entries = cfg.unfreeze or ("1:all",)
+    return sorted((parse_unfreeze_entry(e) for e in entries), key=lambda x: x[0])
+
+
+def save_config(cfg: TrainConfig, path: Path, extra: Mapping[str, Any] | None = None) -> None:
+    """Write the resolved config as YAML (atomically)."""
+    from .bundle import atomic_write_bytes
+
+    data = cfg.to_dict()
+    if extra:
+        data = {**data, **extra}
+    atomic_write_bytes(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8"))
+
+
+def config_from_run_dir(run_dir: Path) -> TrainConfig:
+    """The resolved config saved by an earlier run (for ``--resume``). Raises ConfigError if absent."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} is not a training run folder (no config.yaml)")
+    raw = load_config_file(path)
+    return make_config({k: v for k, v in raw.items() if k in _FIELDS})

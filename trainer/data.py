@@ -1,0 +1,828 @@
+"""Data readers: folders, spreadsheets, iMaterialist, COCO/Fashionpedia, the app's catalog -> one label table."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+POS, NEG, UNK = 1, 0, -1
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+SPLIT_NAMES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "dev": "val",
+    "test": "test",
+    "testing": "test",
+}
+CATEGORY = "category"
+
+
+class DataError(ValueError):
+    """Data that cannot be read; the message names the file or folder and says what to fix."""
+
+
+@dataclass
+class LabelTable:
+    """One row per image: path, per-label state (1 / 0 / -1 unknown), split, grouping key, source.
+
+    ``labels`` is the model's output order. ``groups`` maps label -> group name. ``split`` is
+    ``train``/``val``/``test`` or ``""`` (not yet assigned). ``notes`` collects reader warnings.
+    """
+
+    paths: list[str]
+    labels: list[str]
+    groups: dict[str, str]
+    targets: np.ndarray
+    splits: list[str]
+    keys: list[str]
+    sources: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.targets = np.asarray(self.targets, dtype=np.int8).reshape(len(self.paths), len(self.labels))
+        n = len(self.paths)
+        if not (len(self.splits) == len(self.keys) == len(self.sources) == n):
+            raise ValueError("paths, splits, keys and sources must have one entry per image")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, rows: Sequence[int] | np.ndarray) -> LabelTable:
+        rows = np.asarray(rows, dtype=np.int64)
+        pick = rows.tolist()
+        return LabelTable(
+            [self.paths[i] for i in pick],
+            list(self.labels),
+            dict(self.groups),
+            self.targets[rows],
+            [self.splits[i] for i in pick],
+            [self.keys[i] for i in pick],
+            [self.sources[i] for i in pick],
+            list(self.notes),
+        )
+
+    def split_rows(self, split: str) -> np.ndarray:
+        return np.array([i for i, s in enumerate(self.splits) if s == split], dtype=np.int64)
+
+    def keep_labels(self, keep: Sequence[str]) -> LabelTable:
+        idx = [self.labels.index(lab) for lab in keep]
+        return LabelTable(
+            list(self.paths),
+            list(keep),
+            {k: v for k, v in self.groups.items() if k in keep},
+            self.targets[:, idx],
+            list(self.splits),
+            list(self.keys),
+            list(self.sources),
+            list(self.notes),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the ``run_started`` event and the bundle's provenance."""
+        out: dict[str, Any] = {"images": len(self), "labels": len(self.labels), "splits": {}, "sources": {}}
+        for split in ("train", "val", "test", ""):
+            rows = self.split_rows(split)
+            if len(rows) or split:
+                out["splits"][split or "unassigned"] = int(len(rows))
+        for s in sorted(set(self.sources)):
+            out["sources"][s] = int(sum(1 for x in self.sources if x == s))
+        groups: dict[str, int] = {}
+        for lab in self.labels:
+            g = self.groups.get(lab, "other")
+            groups[g] = groups.get(g, 0) + 1
+        out["label_groups"] = groups
+        out["known_fraction"] = float((self.targets != UNK).mean()) if self.targets.size else 0.0
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+# ---------------------------------------------------------------- label mappings
+
+
+@dataclass(frozen=True)
+class LabelMapping:
+    """Source label -> target label names (case-insensitive); an empty target means "exclude"."""
+
+    table: Mapping[str, tuple[str, ...]]
+    path: str = ""
+
+    def lookup(self, label: str) -> tuple[str, ...] | None:
+        """Targets for ``label``: a tuple (empty = exclude on purpose) or None when not listed."""
+        return self.table.get(_norm(label))
+
+    def targets(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for tgt in self.table.values():
+            for t in tgt:
+                seen.setdefault(t, None)
+        return list(seen)
+
+
+def _norm(label: str) -> str:
+    return re.sub(r"[\s_]+", " ", str(label).strip().casefold())
+
+
+def load_mapping(path: str | os.PathLike) -> LabelMapping:
+    """Read a mapping file: CSV (first column source label, second column target name, several
+    targets separated by ``|``, empty = exclude) or a YAML/JSON mapping ``{source: target | [targets]}``.
+
+    Raises DataError for a missing or unreadable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"label mapping file not found: {path}")
+    table: dict[str, tuple[str, ...]] = {}
+    try:
+        if path.suffix.lower() in (".yaml", ".yml", ".json"):
+            import yaml
+
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if not isinstance(raw, dict):
+                raise DataError(f"{path}: a mapping file must be a dictionary of source label -> target")
+            for src, tgt in raw.items():
+                items = [tgt] if isinstance(tgt, str) else list(tgt or [])
+                table[_norm(src)] = tuple(str(t).strip() for t in items if str(t).strip())
+        else:
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                rows = list(csv.reader(fh))
+            if not rows or len(rows[0]) < 2:
+                raise DataError(f"{path}: a mapping CSV needs two columns (source label, target name)")
+            for row in rows[1:]:
+                if not row or not row[0].strip():
+                    continue
+                tgt = row[1] if len(row) > 1 else ""
+                table[_norm(row[0])] = tuple(t.strip() for t in tgt.split("|") if t.strip())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read label mapping {path}: {exc}") from None
+    return LabelMapping(table, str(path))
+
+
+def _map(label: str, mapping: LabelMapping | None) -> tuple[str, ...] | None:
+    """Target names for a source label: identity without a mapping, None when unlisted."""
+    if mapping is None:
+        return (str(label).strip(),) if str(label).strip() else ()
+    return mapping.lookup(label)
+
+
+# ---------------------------------------------------------------- building tables
+
+
+def _taxonomy_order() -> dict[str, int]:
+    try:
+        from fashion_desktop.core.resources import taxonomy_labels
+
+        return {name: i for i, name in enumerate(taxonomy_labels())}
+    except (OSError, ImportError):
+        return {}
+
+
+def _natural_key(text: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p.casefold() for p in re.split(r"(\d+)", text)]
+
+
+def order_labels(names: Iterable[str], group: str, given: Sequence[str] | None = None) -> list[str]:
+    """Label order: a given label-file order, else iMaterialist order for categories, else natural sort."""
+    names = list(dict.fromkeys(names))
+    if given:
+        pos = {n: i for i, n in enumerate(given)}
+        return sorted(names, key=lambda n: (pos.get(n, len(pos)), _natural_key(n)))
+    tax = _taxonomy_order() if group == CATEGORY else {}
+    return sorted(names, key=lambda n: (tax.get(n, len(tax)), _natural_key(n)))
+
+
+@dataclass
+class _Builder:
+    """Collects rows of one source: per image the positives of each group it teaches."""
+
+    source: str
+    vocab: dict[str, list[str]] = field(default_factory=dict)  # group -> taught labels
+    rows: list[tuple[str, dict[str, set[str] | None], str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    label_order: dict[str, Sequence[str]] = field(default_factory=dict)
+
+    def teach(self, group: str, labels: Iterable[str]) -> None:
+        known = self.vocab.setdefault(group, [])
+        for lab in labels:
+            if lab not in known:
+                known.append(lab)
+
+    def add(self, path: str, positives: dict[str, set[str] | None], split: str = "", key: str = "") -> None:
+        """``positives[group]`` = set of positive labels (others in the group negative), or None = unknown."""
+        for group, pos in positives.items():
+            if pos:
+                self.teach(group, pos)
+        self.rows.append((path, positives, _split_name(split), key or path))
+
+    def build(self) -> LabelTable:
+        labels: list[str] = []
+        groups: dict[str, str] = {}
+        for group, names in self.vocab.items():
+            for lab in order_labels(names, group, self.label_order.get(group)):
+                labels.append(lab)
+                groups[lab] = group
+        col = {lab: j for j, lab in enumerate(labels)}
+        targets = np.full((len(self.rows), len(labels)), UNK, dtype=np.int8)
+        for i, (_path, positives, _split, _key) in enumerate(self.rows):
+            for group, pos in positives.items():
+                if pos is None:
+                    continue
+                for lab in self.vocab.get(group, []):
+                    targets[i, col[lab]] = POS if lab in pos else NEG
+        return LabelTable(
+            [r[0] for r in self.rows],
+            labels,
+            groups,
+            targets,
+            [r[2] for r in self.rows],
+            [r[3] for r in self.rows],
+            [self.source] * len(self.rows),
+            list(self.notes),
+        )
+
+
+def _split_name(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    text = str(value).strip().casefold()
+    if not text:
+        return ""
+    if text not in SPLIT_NAMES:
+        raise DataError(f"unknown split name {value!r}; use train, val/validation or test")
+    return SPLIT_NAMES[text]
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _need_dir(path: Path, what: str) -> None:
+    if not path.is_dir():
+        raise DataError(f"{what} not found: {path} (is the path right and the drive connected?)")
+
+
+# ---------------------------------------------------------------- readers
+
+
+def read_folders(
+    root: str | os.PathLike, mapping: LabelMapping | None = None, group: str = CATEGORY
+) -> LabelTable:
+    """Folder-per-class (``root/<class>/*.jpg``), optionally under split folders (``root/train/<class>``).
+
+    Each image is positive for its folder's (mapped) labels and negative for the other classes of this
+    source. Classes the mapping excludes are skipped; classes it does not list are skipped with a note.
+    Raises DataError when ``root`` is missing or holds no class folders.
+    """
+    root = Path(root)
+    _need_dir(root, "image folder")
+    b = _Builder(f"folders:{root.name}")
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir())
+    split_dirs = [p for p in subdirs if p.name.casefold() in SPLIT_NAMES]
+    layout = [(p, SPLIT_NAMES[p.name.casefold()]) for p in split_dirs] if split_dirs else [(root, "")]
+    skipped: dict[str, int] = {}
+    for base, split in layout:
+        for cls in sorted(p for p in base.iterdir() if p.is_dir()):
+            targets = _map(cls.name, mapping)
+            images = _images_in(cls)
+            if not targets:
+                skipped[cls.name] = skipped.get(cls.name, 0) + len(images)
+                continue
+            for img in images:
+                b.add(str(img), {group: set(targets)}, split)
+    for name, count in skipped.items():
+        b.notes.append(
+            f"{root}: class folder {name!r} ({count} images) skipped: excluded or not in the mapping"
+        )
+    if not b.rows:
+        raise DataError(f"{root}: no class folders with images found (expected {root}/<class>/*.jpg)")
+    return b.build()
+
+
+def _resolve_image(base: Path, name: str, image_dir: Path | None) -> Path:
+    p = Path(str(name).strip())
+    if not p.is_absolute():
+        p = (image_dir or base) / p
+    if not p.suffix:
+        for ext in (".jpg", ".jpeg", ".png"):
+            if p.with_suffix(ext).exists():
+                return p.with_suffix(ext)
+        return p.with_suffix(".jpg")
+    return p
+
+
+def _read_frame(path: Path):
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+            return pd.read_excel(path, dtype=str, keep_default_na=False)
+        sep = "\t" if path.suffix.lower() == ".tsv" else ","
+        return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
+    except FileNotFoundError:
+        raise DataError(f"spreadsheet not found: {path}") from None
+    except Exception as exc:  # pandas raises many types for malformed files
+        raise DataError(f"cannot read spreadsheet {path}: {exc}") from None
+
+
+def _column(df, name: str, path: Path) -> str:
+    lower = {c.strip().casefold(): c for c in df.columns}
+    if name.casefold() not in lower:
+        raise DataError(f"{path}: missing column {name!r} (columns are: {', '.join(map(str, df.columns))})")
+    return lower[name.casefold()]
+
+
+def read_table(
+    path: str | os.PathLike, spec: Mapping[str, Any] | None = None, mapping: LabelMapping | None = None
+) -> LabelTable:
+    """A CSV/XLSX spreadsheet in one of three layouts, chosen by its columns or by ``spec``:
+
+    * the seed's ``ImageId, Category, CategoryName, Split`` (one row per image and category; class
+      order = the numeric ``Category`` ids);
+    * generic ``image, tags`` (``spec['separator']``, default ``;``; group ``spec['group']``);
+    * ``spec['columns'] = {group: column or [column, fallback column...]}`` with optional
+      ``spec['mappings'] = {column: mapping file}`` (e.g. fashion-products' articleType/subCategory).
+
+    Other ``spec`` keys: ``images`` (folder the image names are relative to; default the sheet's
+    folder), ``image_column``, ``split_column``, ``key_column``. Rows whose image file is missing are
+    dropped with a note. Raises DataError for missing files/columns or a missing image folder.
+    """
+    path = Path(path)
+    spec = dict(spec or {})
+    df = _read_frame(path)
+    image_dir = Path(spec["images"]) if spec.get("images") else None
+    if image_dir is not None and not image_dir.is_absolute():
+        image_dir = path.parent / image_dir
+    if image_dir is not None:
+        _need_dir(image_dir, "image folder")
+    cols = {c.strip().casefold() for c in df.columns}
+    b = _Builder(f"table:{path.name}")
+    if "columns" in spec:
+        _table_columns(df, path, spec, image_dir, b)
+    elif {"imageid", "split"} <= cols and ("categoryname" in cols or "category" in cols):
+        _table_seed(df, path, image_dir, mapping, b)
+    else:
+        _table_tags(df, path, spec, image_dir, mapping, b)
+    missing = [r for r in b.rows if not Path(r[0]).is_file()]
+    if missing:
+        if len(missing) == len(b.rows):
+            folder = Path(missing[0][0]).parent
+            raise DataError(
+                f"{path}: none of the {len(missing)} images exist (first: {missing[0][0]}); "
+                f"missing image folder {folder}? Set 'images' to the folder holding them"
+            )
+        b.rows = [r for r in b.rows if Path(r[0]).is_file()]
+        b.notes.append(
+            f"{path}: {len(missing)} rows skipped because the image file is missing (e.g. {missing[0][0]})"
+        )
+    if not b.rows:
+        raise DataError(f"{path}: no usable rows")
+    return b.build()
+
+
+def _table_seed(df, path: Path, image_dir: Path | None, mapping: LabelMapping | None, b: _Builder) -> None:
+    image_col = _column(df, "ImageId", path)
+    split_col = _column(df, "Split", path)
+    cols = {c.strip().casefold(): c for c in df.columns}
+    name_col = cols.get("categoryname") or cols["category"]
+    id_col = cols.get("category")
+    order: dict[str, float] = {}
+    per_image: dict[str, tuple[set[str], str]] = {}
+    for _, row in df.iterrows():
+        raw = str(row[name_col]).strip()
+        if not raw:
+            continue
+        if id_col is not None and id_col != name_col:
+            try:
+                order.setdefault(raw, float(row[id_col]))  # numeric id order, never the string sort
+            except ValueError:
+                order.setdefault(raw, float(len(order)))
+        targets = _map(raw, mapping) or ()
+        img = str(_resolve_image(path.parent, row[image_col], image_dir))
+        pos, split = per_image.setdefault(img, (set(), str(row[split_col])))
+        pos.update(targets)
+    if order and mapping is None:
+        b.label_order[CATEGORY] = sorted(order, key=lambda n: order[n])
+    for img, (pos, split) in per_image.items():
+        b.add(img, {CATEGORY: pos}, split)
+
+
+def _table_tags(
+    df, path: Path, spec: Mapping[str, Any], image_dir: Path | None, mapping: LabelMapping | None, b: _Builder
+) -> None:
+    image_col = _column(df, str(spec.get("image_column", "image")), path)
+    tags_col = _column(df, str(spec.get("tags_column", "tags")), path)
+    sep = str(spec.get("separator", ";"))
+    group = str(spec.get("group", CATEGORY))
+    split_col = spec.get("split_column") or (
+        "split" if "split" in {c.casefold() for c in df.columns} else None
+    )
+    split_col = _column(df, split_col, path) if split_col else None
+    key_col = _column(df, spec["key_column"], path) if spec.get("key_column") else None
+    for _, row in df.iterrows():
+        pos: set[str] = set()
+        for tag in str(row[tags_col]).split(sep):
+            if tag.strip():
+                pos.update(_map(tag, mapping) or ())
+        img = str(_resolve_image(path.parent, row[image_col], image_dir))
+        b.add(img, {group: pos}, row[split_col] if split_col else "", str(row[key_col]) if key_col else "")
+
+
+def _table_columns(df, path: Path, spec: Mapping[str, Any], image_dir: Path | None, b: _Builder) -> None:
+    image_col = _column(df, str(spec.get("image_column", "image")), path)
+    split_col = _column(df, spec["split_column"], path) if spec.get("split_column") else None
+    key_col = _column(df, spec["key_column"], path) if spec.get("key_column") else None
+    groups: dict[str, list[str]] = {}
+    for group, names in dict(spec["columns"]).items():
+        names = [names] if isinstance(names, str) else list(names)
+        groups[str(group)] = [_column(df, n, path) for n in names]
+    mappings = {
+        _column(df, col, path): load_mapping(_relative(path, m))
+        for col, m in dict(spec.get("mappings") or {}).items()
+    }
+    unmapped: dict[str, int] = {}
+    for _, row in df.iterrows():
+        positives: dict[str, set[str] | None] = {}
+        for group, columns in groups.items():
+            found: tuple[str, ...] | None = None
+            for col in columns:  # first column with a usable (mapped) value wins
+                value = str(row[col]).strip()
+                if not value:
+                    continue
+                found = _map(value, mappings.get(col))
+                if found:
+                    break
+                unmapped[f"{col}={value}"] = unmapped.get(f"{col}={value}", 0) + 1
+            positives[group] = set(found) if found else None  # unmapped: this group stays unknown
+        img = str(_resolve_image(path.parent, row[image_col], image_dir))
+        b.add(img, positives, row[split_col] if split_col else "", str(row[key_col]) if key_col else "")
+    if unmapped:
+        top = sorted(unmapped.items(), key=lambda kv: -kv[1])[:8]
+        b.notes.append(
+            f"{path}: {sum(unmapped.values())} values not in a mapping (left unknown), e.g. "
+            + ", ".join(f"{k} ({v})" for k, v in top)
+        )
+
+
+def _relative(base_file: Path, other: str | os.PathLike) -> Path:
+    p = Path(other)
+    return p if p.is_absolute() or p.exists() else base_file.parent / p
+
+
+def read_imaterialist(
+    train_csv: str | os.PathLike,
+    label_descriptions: str | os.PathLike | None = None,
+    images: str | os.PathLike | None = None,
+    attributes: bool = False,
+    mapping: LabelMapping | None = None,
+) -> LabelTable:
+    """iMaterialist 2019 ``train.csv`` (``ImageId, EncodedPixels, Height, Width, ClassId`` with ClassId
+    ``category[_attr_attr...]``) and ``label_descriptions.json`` -> categories per image (class order =
+    the json's category ids); with ``attributes=True`` also the attributes (group ``attribute``).
+
+    Images are looked up in ``images`` (default ``<csv folder>/train``). Raises DataError for missing
+    files, columns or image folder.
+    """
+    train_csv = Path(train_csv)
+    desc_path = (
+        Path(label_descriptions) if label_descriptions else train_csv.parent / "label_descriptions.json"
+    )
+    try:
+        desc = json.loads(desc_path.read_text(encoding="utf-8"))
+    except OSError:
+        raise DataError(f"label_descriptions.json not found: {desc_path}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{desc_path}: not valid JSON ({exc})") from None
+    cats = {int(c["id"]): c["name"] for c in desc.get("categories", [])}
+    attrs = {int(a["id"]): a["name"] for a in desc.get("attributes", [])}
+    image_dir = Path(images) if images else train_csv.parent / "train"
+    _need_dir(image_dir, "image folder")
+    df = _read_frame(train_csv)
+    image_col = _column(df, "ImageId", train_csv)
+    class_col = _column(df, "ClassId", train_csv)
+    b = _Builder(f"imaterialist:{train_csv.name}")
+    cat_names = [cats[k] for k in sorted(cats)]
+    if mapping is None:
+        b.label_order[CATEGORY] = cat_names
+        b.teach(CATEGORY, cat_names)  # every category was annotated: absence is a real negative
+    else:
+        b.teach(CATEGORY, [t for n in cat_names for t in (_map(n, mapping) or ())])
+    if attributes:
+        b.label_order["attribute"] = [attrs[k] for k in sorted(attrs)]
+    per_image: dict[str, tuple[set[str], set[str]]] = {}
+    for _, row in df.iterrows():
+        parts = str(row[class_col]).split("_")
+        try:
+            ids = [int(p) for p in parts if p.strip()]
+        except ValueError:
+            raise DataError(f"{train_csv}: bad ClassId {row[class_col]!r}") from None
+        if not ids or ids[0] not in cats:
+            raise DataError(f"{train_csv}: ClassId {row[class_col]!r} names no category in {desc_path.name}")
+        img = str(_resolve_image(image_dir, row[image_col], image_dir))
+        c, a = per_image.setdefault(img, (set(), set()))
+        c.update(_map(cats[ids[0]], mapping) or ())
+        a.update(attrs[i] for i in ids[1:] if i in attrs)
+    for img, (c, a) in per_image.items():
+        pos: dict[str, set[str] | None] = {CATEGORY: c}
+        if attributes:
+            b.teach("attribute", a)
+            pos["attribute"] = a
+        b.add(img, pos)
+    return _drop_missing(b, image_dir).build()
+
+
+def _drop_missing(b: _Builder, folder: Path) -> _Builder:
+    present = [r for r in b.rows if Path(r[0]).is_file()]
+    if len(present) < len(b.rows):
+        b.notes.append(f"{folder}: {len(b.rows) - len(present)} listed images are missing and were skipped")
+    b.rows = present
+    if not b.rows:
+        raise DataError(f"{folder}: none of the listed images exist")
+    return b
+
+
+def read_coco(
+    json_path: str | os.PathLike, images: str | os.PathLike | None = None, mapping: LabelMapping | None = None
+) -> LabelTable:
+    """Fashionpedia / COCO instances JSON: an image is positive for the categories of its annotations.
+
+    Categories are matched by NAME (Fashionpedia releases renumber ids), optionally through a mapping.
+    Every category the file defines is taught, so absent categories are negatives. Images are looked up
+    in ``images`` (default ``<json folder>/images``, then the json's folder).
+    """
+    json_path = Path(json_path)
+    try:
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+    except OSError:
+        raise DataError(f"annotation file not found: {json_path}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{json_path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or "images" not in data or "categories" not in data:
+        raise DataError(f"{json_path}: not a COCO-style file (needs 'images' and 'categories')")
+    if images:
+        image_dir = Path(images)
+    else:
+        image_dir = json_path.parent / "images"
+        if not image_dir.is_dir():
+            image_dir = json_path.parent
+    _need_dir(image_dir, "image folder")
+    names = {int(c["id"]): str(c["name"]) for c in data["categories"]}
+    b = _Builder(f"coco:{json_path.name}")
+    taught = [t for c in sorted(names) for t in (_map(names[c], mapping) or ())]
+    if mapping is None:
+        b.label_order[CATEGORY] = [names[c] for c in sorted(names)]
+    b.teach(CATEGORY, taught)
+    pos: dict[int, set[str]] = {int(im["id"]): set() for im in data["images"]}
+    for ann in data.get("annotations", []):
+        cid = int(ann["category_id"])
+        if cid in names and int(ann["image_id"]) in pos:
+            pos[int(ann["image_id"])].update(_map(names[cid], mapping) or ())
+    for im in data["images"]:
+        b.add(str(image_dir / im["file_name"]), {CATEGORY: pos[int(im["id"])]})
+    return _drop_missing(b, image_dir).build()
+
+
+def read_catalog(path: str | os.PathLike) -> LabelTable:
+    """Reviewed images from the app's catalog: final tags positive, other decided/covered labels
+    negative, everything else unknown. Raises DataError when the catalog module or file is unusable.
+    """
+    try:
+        from fashion_desktop.core.catalog import Catalog  # lazy: core imports trainer helpers, not vice versa
+    except ImportError as exc:
+        raise DataError(f"the catalog reader is not available in this build ({exc})") from None
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"catalog not found: {path}")
+    cat = Catalog(path)
+    try:
+        rows = [
+            (str(rec.path), set(rec.final_tags), set(rec.labels_known) | set(rec.final_tags))
+            for rec in cat.reviewed_images()
+        ]
+    finally:
+        close = getattr(cat, "close", None)
+        if callable(close):
+            close()
+    if not rows:
+        raise DataError(f"{path}: the catalog has no reviewed images yet")
+    tax = set(_taxonomy_order())
+    all_labels = {lab for _, _, known in rows for lab in known}
+    labels = order_labels([lab for lab in all_labels if lab in tax], CATEGORY)
+    labels += order_labels([lab for lab in all_labels if lab not in tax], "tags")
+    groups = {lab: CATEGORY if lab in tax else "tags" for lab in labels}
+    col = {lab: j for j, lab in enumerate(labels)}
+    targets = np.full((len(rows), len(labels)), UNK, dtype=np.int8)
+    for i, (_img, pos, known) in enumerate(rows):
+        for lab in known:  # only what a person decided (or the model covered) is known
+            targets[i, col[lab]] = POS if lab in pos else NEG
+    paths = [r[0] for r in rows]
+    source = f"catalog:{path.name}"
+    return LabelTable(paths, labels, groups, targets, [""] * len(rows), list(paths), [source] * len(rows))
+
+
+# ---------------------------------------------------------------- sources, combining, splitting
+
+
+def source_spec(entry: Any, default_mapping: str | None = None) -> dict[str, Any]:
+    """Normalise a ``--data`` value or config entry into a dict with at least ``path`` and ``format``."""
+    spec = {"path": entry} if isinstance(entry, (str, os.PathLike)) else dict(entry)
+    if "path" not in spec:
+        raise DataError(f"data entry {entry!r} has no 'path'")
+    spec["path"] = str(spec["path"])
+    if default_mapping and "mapping" not in spec and "columns" not in spec:
+        spec["mapping"] = default_mapping
+    spec.setdefault("format", "auto")
+    return spec
+
+
+def detect_format(path: Path) -> str:
+    """folders | imaterialist | table | coco | catalog, from what is at ``path``."""
+    if path.is_dir():
+        if (path / "train.csv").is_file() and (path / "label_descriptions.json").is_file():
+            return "imaterialist"
+        return "folders"
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return "coco"
+    if suffix in (".db", ".sqlite", ".sqlite3", ".fcat", ".catalog"):
+        return "catalog"
+    if suffix in (".csv", ".tsv", ".xlsx", ".xlsm", ".xls"):
+        if suffix == ".csv" and path.is_file():
+            with open(path, encoding="utf-8-sig", errors="replace") as fh:
+                header = fh.readline().casefold()
+            if "encodedpixels" in header and "classid" in header:
+                return "imaterialist"
+        return "table"
+    if not path.exists():
+        raise DataError(f"data not found: {path}")
+    raise DataError(f"{path}: unknown data format (give a folder, .csv/.xlsx, COCO .json or a catalog)")
+
+
+def read_source(entry: Any, default_mapping: str | None = None) -> LabelTable:
+    """Read one data source (path or spec dict). Raises DataError with a plain explanation."""
+    spec = source_spec(entry, default_mapping)
+    path = Path(spec["path"])
+    if not path.exists():
+        what = "image folder" if not path.suffix else "data file"
+        raise DataError(f"{what} not found: {path}")
+    fmt = spec["format"] if spec["format"] != "auto" else detect_format(path)
+    mapping = load_mapping(spec["mapping"]) if spec.get("mapping") else None
+    if fmt == "folders":
+        table = read_folders(path, mapping, spec.get("group", CATEGORY))
+    elif fmt in ("table", "seed", "tags"):
+        table = read_table(path, spec, mapping)
+    elif fmt == "imaterialist":
+        csv_path = path / "train.csv" if path.is_dir() else path
+        table = read_imaterialist(
+            csv_path,
+            spec.get("label_descriptions"),
+            spec.get("images"),
+            bool(spec.get("attributes")),
+            mapping,
+        )
+    elif fmt == "coco":
+        table = read_coco(path, spec.get("images"), mapping)
+    elif fmt == "catalog":
+        table = read_catalog(path)
+    else:
+        raise DataError(f"unknown data format {fmt!r} for {path}")
+    if spec.get("name"):
+        table.sources = [str(spec["name"])] * len(table)
+    return table
+
+
+def combine(tables: Sequence[LabelTable]) -> LabelTable:
+    """Stack sources; each teaches only its own labels, everything else is unknown (-1).
+
+    Categories follow the iMaterialist order, other groups keep their order of first appearance. A
+    label name taught under two different groups is renamed ``group:name`` in the later group.
+    """
+    if not tables:
+        raise DataError("no data given (use --data PATH)")
+    groups: dict[str, str] = {}
+    per_group: dict[str, list[str]] = {}
+    renames: list[dict[str, str]] = []
+    for t in tables:
+        ren: dict[str, str] = {}
+        for lab in t.labels:
+            g = t.groups.get(lab, CATEGORY)
+            name = lab
+            if name in groups and groups[name] != g:
+                name = f"{g}:{lab}"
+            ren[lab] = name
+            if name not in groups:
+                groups[name] = g
+                per_group.setdefault(g, []).append(name)
+        renames.append(ren)
+    labels: list[str] = []
+    group_order = ([CATEGORY] if CATEGORY in per_group else []) + [g for g in per_group if g != CATEGORY]
+    for g in group_order:
+        names = per_group[g]
+        labels += order_labels(names, g) if g == CATEGORY else names
+    col = {lab: j for j, lab in enumerate(labels)}
+    n = sum(len(t) for t in tables)
+    targets = np.full((n, len(labels)), UNK, dtype=np.int8)
+    at = 0
+    paths: list[str] = []
+    splits: list[str] = []
+    keys: list[str] = []
+    sources: list[str] = []
+    notes: list[str] = []
+    for t, ren in zip(tables, renames, strict=True):
+        idx = [col[ren[lab]] for lab in t.labels]
+        targets[at : at + len(t)][:, idx] = t.targets
+        at += len(t)
+        paths += t.paths
+        splits += t.splits
+        keys += [f"{s}|{k}" for s, k in zip(t.sources, t.keys, strict=True)]
+        sources += t.sources
+        notes += t.notes
+    return LabelTable(paths, labels, groups, targets, splits, keys, sources, notes)
+
+
+def _unit_hash(text: str, seed: int) -> float:
+    digest = hashlib.sha1(f"{seed}:{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign_splits(table: LabelTable, val_fraction: float, test_fraction: float, seed: int = 0) -> LabelTable:
+    """Give rows without a split one, deterministically by their group key (all images of one product
+    or contributor land in the same split). Sources that came with train/test but no validation rows
+    get validation carved out of their train rows the same way.
+    """
+    splits = list(table.splits)
+    by_source: dict[str, set[str]] = {}
+    for s, sp in zip(table.sources, splits, strict=True):
+        by_source.setdefault(s, set()).add(sp)
+    for i, (sp, key, src) in enumerate(zip(splits, table.keys, table.sources, strict=True)):
+        u = _unit_hash(key, seed)
+        if sp == "":
+            splits[i] = (
+                "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
+            )
+        elif sp == "train" and "val" not in by_source[src] and u < val_fraction:
+            splits[i] = "val"
+    out = table.subset(np.arange(len(table)))
+    out.splits = splits
+    return out
+
+
+def limit_per_source(table: LabelTable, max_images: int, seed: int = 0) -> LabelTable:
+    """A deterministic subset of at most ``max_images`` rows per source (0 = all)."""
+    if max_images <= 0:
+        return table
+    keep: list[int] = []
+    for src in dict.fromkeys(table.sources):
+        rows = [i for i, s in enumerate(table.sources) if s == src]
+        rows.sort(key=lambda i: _unit_hash(table.paths[i], seed))
+        keep += sorted(rows[:max_images])
+    return table.subset(sorted(keep))
+
+
+def drop_rare_labels(table: LabelTable, min_count: int) -> tuple[LabelTable, list[str]]:
+    """Remove labels with fewer than ``min_count`` known positives in the train split; returns the
+    table and the dropped names. Rows left with no known label are removed too."""
+    train = table.split_rows("train")
+    counts = (table.targets[train] == POS).sum(0) if len(train) else np.zeros(len(table.labels), dtype=int)
+    keep = [lab for lab, c in zip(table.labels, counts, strict=True) if c >= max(min_count, 1)]
+    dropped = [lab for lab in table.labels if lab not in keep]
+    out = table.keep_labels(keep)
+    rows = np.nonzero((out.targets != UNK).any(1))[0]
+    return out.subset(rows), dropped
+
+
+def load_dataset(
+    entries: Sequence[Any],
+    mapping: str | None,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int = 0,
+    min_label_count: int = 1,
+    max_images: int = 0,
+) -> LabelTable:
+    """Read, combine, split and prune all sources. Raises DataError for unusable or empty data."""
+    tables = [limit_per_source(read_source(e, mapping), max_images, seed) for e in entries]
+    table = assign_splits(combine(tables), val_fraction, test_fraction, seed)
+    table, dropped = drop_rare_labels(table, min_label_count)
+    if dropped:
+        table.notes.append(
+            f"{len(dropped)} labels dropped (fewer than {max(min_label_count, 1)} positive training examples): "
+            + ", ".join(dropped[:12])
+            + ("..." if len(dropped) > 12 else "")
+        )
+    if not len(table.split_rows("train")):
+        raise DataError("the dataset is empty: no training images with usable labels were found")
+    if not table.labels:
+        raise DataError("the dataset has no labels with training examples")
+    return table

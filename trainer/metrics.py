@@ -1,0 +1,196 @@
+"""Multi-label metrics as pure numpy functions; entries with target -1 (unknown) are left out everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+UNKNOWN = -1
+
+
+def _check(targets: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(targets)
+    s = np.asarray(scores, dtype=np.float64)
+    if t.ndim != 2 or t.shape != s.shape:
+        raise ValueError(f"targets {t.shape} and scores {s.shape} must both be [N, L]")
+    return t.astype(np.int8, copy=False), s
+
+
+def _f1(tp: np.ndarray | float, fp: np.ndarray | float, fn: np.ndarray | float) -> np.ndarray:
+    tp, fp, fn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, fn))
+    denom = 2 * tp + fp + fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+
+
+def average_precision(targets: np.ndarray, scores: np.ndarray) -> float:
+    """AP of one label (as scikit-learn's ``average_precision_score``; tied scores form one step).
+
+    Args: 1-D ``targets`` (1, 0 or -1) and ``scores``. Returns NaN when there is no known positive.
+    """
+    t = np.asarray(targets)
+    s = np.asarray(scores, dtype=np.float64)
+    known = t != UNKNOWN
+    t, s = t[known] == 1, s[known]
+    npos = int(t.sum())
+    if npos == 0:
+        return float("nan")
+    order = np.argsort(-s, kind="mergesort")
+    s, t = s[order], t[order]
+    tp = np.cumsum(t)
+    fp = np.cumsum(~t)
+    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # end index of each run of tied scores
+    tp, fp = tp[last], fp[last]
+    precision = tp / (tp + fp)
+    recall = tp / npos
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def compute_metrics(
+    targets: np.ndarray,
+    scores: np.ndarray,
+    thresholds: np.ndarray | Sequence[float] | float = 0.5,
+    labels: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Overall and per-label metrics of probability ``scores`` against ``targets``.
+
+    Args:
+        targets: int array [N, L] with 1 positive, 0 negative, -1 unknown (ignored).
+        scores: float array [N, L] of probabilities; a label is predicted when score >= threshold.
+        thresholds: one per label or a scalar.
+        labels: optional label names for the per-label rows (default ``"0"``, ``"1"``...).
+    Returns:
+        ``{"overall": {...}, "per_label": [{label, precision, recall, f1, support, ap, threshold}, ...]}``.
+        Macro F1 and mAP average over labels with at least one known positive; samples F1 and exact
+        match over images with at least one known label (an image with nothing to find and nothing
+        predicted scores F1 = 1).
+    Raises:
+        ValueError when shapes disagree.
+    """
+    t, s = _check(targets, scores)
+    n, num_labels = t.shape
+    th = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (num_labels,))
+    known = t != UNKNOWN
+    pos = (t == 1) & known
+    neg = (t == 0) & known
+    pred = s >= th[None, :]
+    tp_l = (pred & pos).sum(0)
+    fp_l = (pred & neg).sum(0)
+    fn_l = (~pred & pos).sum(0)
+    support = pos.sum(0)
+    f1_l = _f1(tp_l, fp_l, fn_l)
+    ap_l = np.array([average_precision(t[:, j], s[:, j]) for j in range(num_labels)])
+    has = support > 0
+
+    tp_i = (pred & pos).sum(1)
+    fp_i = (pred & neg).sum(1)
+    fn_i = (~pred & pos).sum(1)
+    img_known = known.any(1)
+    f1_i = np.where(tp_i + fp_i + fn_i > 0, _f1(tp_i, fp_i, fn_i), 1.0)
+    exact_i = (fp_i + fn_i) == 0
+
+    overall = {
+        "f1_micro": float(_f1(tp_l.sum(), fp_l.sum(), fn_l.sum())),
+        "f1_macro": float(f1_l[has].mean()) if has.any() else float("nan"),
+        "f1_samples": float(f1_i[img_known].mean()) if img_known.any() else float("nan"),
+        "exact_match": float(exact_i[img_known].mean()) if img_known.any() else float("nan"),
+        "precision_micro": float(_ratio(tp_l.sum(), tp_l.sum() + fp_l.sum())),
+        "recall_micro": float(_ratio(tp_l.sum(), tp_l.sum() + fn_l.sum())),
+        "map": float(np.nanmean(ap_l[has])) if has.any() else float("nan"),
+        "images": int(img_known.sum()),
+        "labels_with_support": int(has.sum()),
+    }
+    names = list(labels) if labels is not None else [str(j) for j in range(num_labels)]
+    precision = _ratio(tp_l, tp_l + fp_l)
+    recall = _ratio(tp_l, tp_l + fn_l)
+    per_label = [
+        {
+            "label": names[j],
+            "precision": float(precision[j]),
+            "recall": float(recall[j]),
+            "f1": float(f1_l[j]),
+            "support": int(support[j]),
+            "known": int(known[:, j].sum()),
+            "ap": float(ap_l[j]),
+            "threshold": float(th[j]),
+        }
+        for j in range(num_labels)
+    ]
+    return {"overall": overall, "per_label": per_label}
+
+
+def top1_accuracy(targets: np.ndarray, scores: np.ndarray) -> float:
+    """Share of images whose highest-scoring label is a positive, over images with a known positive.
+
+    Meant for one group of mutually exclusive labels (colour, gender...). NaN when no image qualifies.
+    """
+    t, s = _check(targets, scores)
+    has_pos = (t == 1).any(1)
+    if not has_pos.any():
+        return float("nan")
+    masked = np.where(t == UNKNOWN, -np.inf, s)
+    best = masked.argmax(1)
+    return float((t[np.arange(len(t)), best] == 1)[has_pos].mean())
+
+
+def metrics_by_group(
+    targets: np.ndarray,
+    scores: np.ndarray,
+    thresholds: np.ndarray | Sequence[float],
+    labels: Sequence[str],
+    groups: Mapping[str, str],
+) -> dict[str, dict[str, Any]]:
+    """``compute_metrics`` overall numbers (plus ``top1_accuracy``) for each group's columns.
+
+    Labels without a group are reported under ``"other"``. Returns ``{group: overall_dict}``.
+    """
+    t, s = _check(targets, scores)
+    th = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (t.shape[1],))
+    by: dict[str, list[int]] = {}
+    for j, label in enumerate(labels):
+        by.setdefault(groups.get(label) or "other", []).append(j)
+    out: dict[str, dict[str, Any]] = {}
+    for group, cols in by.items():
+        tt, ss = t[:, cols], s[:, cols]
+        rows = (tt != UNKNOWN).any(1)
+        m = compute_metrics(tt[rows], ss[rows], th[cols])["overall"]
+        m["top1_accuracy"] = top1_accuracy(tt[rows], ss[rows])
+        out[group] = m
+    return out
+
+
+def tune_thresholds(
+    targets: np.ndarray, scores: np.ndarray, default: float = 0.5, lo: float = 0.02, hi: float = 0.98
+) -> np.ndarray:
+    """Per-label threshold maximising that label's F1 on these (validation) predictions.
+
+    The cut is placed halfway between the lowest score kept positive and the next score below it, then
+    clipped to [lo, hi]. Labels without a known positive keep ``default``. Returns float array [L].
+    """
+    t, s = _check(targets, scores)
+    out = np.full(t.shape[1], default, dtype=np.float64)
+    for j in range(t.shape[1]):
+        known = t[:, j] != UNKNOWN
+        y = t[known, j] == 1
+        x = s[known, j]
+        npos = int(y.sum())
+        if npos == 0:
+            continue
+        order = np.argsort(-x, kind="mergesort")
+        x, y = x[order], y[order]
+        tp = np.cumsum(y)
+        fp = np.cumsum(~y)
+        last = np.r_[np.nonzero(np.diff(x))[0], len(x) - 1]
+        f1 = 2 * tp[last] / (tp[last] + fp[last] + npos)
+        k = int(np.argmax(f1))
+        cut = x[last[k]]
+        below = x[last[k] + 1] if last[k] + 1 < len(x) else 0.0
+        out[j] = float(np.clip((cut + below) / 2, lo, hi))
+    return out
