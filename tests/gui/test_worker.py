@@ -66,8 +66,8 @@ def test_an_exception_becomes_failed_with_a_message(qtbot):
 
 
 def test_qt_calls_cannot_use_up_none():
-    # PySide6 6.12 on Python < 3.12 drops a reference to None on every void Qt call; the GUI package
-    # pins None so a long session (100,000 cells painted) cannot crash the interpreter.
+    # PySide6 6.12 on Python < 3.12 drops a reference to None on every void Qt call, and a long session
+    # (100,000 cells painted) crashes the interpreter; pyproject.toml keeps such installs below 6.12.
     import sys
 
     from PySide6.QtWidgets import QWidget
@@ -76,4 +76,4 @@ def test_qt_calls_cannot_use_up_none():
     before = sys.getrefcount(None)
     for _ in range(200_000):
         w.hide()
-    assert sys.getrefcount(None) > 2**30 or before - sys.getrefcount(None) < 10
+    assert before - sys.getrefcount(None) < 10
