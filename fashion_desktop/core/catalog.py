@@ -461,15 +461,21 @@ class Catalog:
     def set_decisions(self, changes: Iterable[tuple[int, str, bool | None]]) -> None:
         """Apply many (image id, label, value-or-None) decisions in one transaction."""
         now = _now()
+        delete = "DELETE FROM decisions WHERE image_id=? AND label=?"
+        upsert = "INSERT OR REPLACE INTO decisions(image_id, label, value, decided_at) VALUES(?,?,?,?)"
         with self._tx() as db:
+            # executemany over runs of the same kind: much faster for big imports, order still kept.
+            run: list[tuple] = []
+            run_sql = upsert
             for image_id, label, value in changes:
-                if value is None:
-                    db.execute("DELETE FROM decisions WHERE image_id=? AND label=?", (image_id, label))
-                else:
-                    db.execute(
-                        "INSERT OR REPLACE INTO decisions(image_id, label, value, decided_at) VALUES(?,?,?,?)",
-                        (image_id, label, int(bool(value)), now),
-                    )
+                sql = delete if value is None else upsert
+                if sql is not run_sql and run:
+                    db.executemany(run_sql, run)
+                    run = []
+                run_sql = sql
+                run.append((image_id, label) if value is None else (image_id, label, int(bool(value)), now))
+            if run:
+                db.executemany(run_sql, run)
 
     def decisions(self, image_id: int) -> dict[str, bool]:
         rows = self._query("SELECT label, value FROM decisions WHERE image_id=?", (image_id,))

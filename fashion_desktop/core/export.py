@@ -8,7 +8,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -538,7 +538,7 @@ def _stem(path: str) -> str:
 
 def _parts(value: str) -> list[str]:
     """Path components of a value that may come from Windows or POSIX."""
-    return [p for p in PureWindowsPath(value.replace("/", "\\")).parts if p not in ("\\", "/")]
+    return [p for p in value.replace("\\", "/").split("/") if p]
 
 
 def _folder_roots(catalog: Catalog) -> list[str]:
@@ -555,38 +555,53 @@ def _relative(path: str, folders: Sequence[str]) -> str | None:
 
 
 class _Matcher:
-    """Finds catalog images from what a spreadsheet says: full path, relative path, file name or stem."""
+    """Finds catalog images from what a spreadsheet says: full path, relative path, file name or stem.
+
+    Keys are case-folded path tails of one and two components, by file name and by stem (the seed's
+    ImageId has no extension), so a 100k-row sheet matches in a few seconds.
+    """
 
     def __init__(self, catalog: Catalog) -> None:
         self.by_path: dict[str, int] = {}
-        self.by_name: dict[str, list[tuple[int, list[str]]]] = {}
-        self.by_stem: dict[str, list[tuple[int, list[str]]]] = {}
+        self.parts: dict[int, tuple[list[str], list[str]]] = {}
+        self.tail1: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+        self.tail2: tuple[dict[tuple[str, str], list[int]], dict[tuple[str, str], list[int]]] = ({}, {})
         for rec in catalog.images():
-            parts = [p.casefold() for p in _parts(rec.path)]
             self.by_path[os.path.normcase(rec.path)] = rec.id
-            if not parts:
+            named = [p.casefold() for p in _parts(rec.path)]
+            if not named:
                 continue
-            self.by_name.setdefault(parts[-1], []).append((rec.id, parts))
-            self.by_stem.setdefault(os.path.splitext(parts[-1])[0], []).append((rec.id, parts))
+            stemmed = [*named[:-1], os.path.splitext(named[-1])[0]]
+            self.parts[rec.id] = (named, stemmed)
+            for kind, parts in enumerate((named, stemmed)):
+                self.tail1[kind].setdefault(parts[-1], []).append(rec.id)
+                if len(parts) > 1:
+                    self.tail2[kind].setdefault((parts[-2], parts[-1]), []).append(rec.id)
 
     def match(self, value: str) -> tuple[int | None, int]:
         """(image id or None, number of equally good candidates)."""
         exact = self.by_path.get(os.path.normcase(value))
         if exact is not None:
             return exact, 1
-        parts = [p.casefold() for p in _parts(value)]
-        if not parts:
+        query = [p.casefold() for p in _parts(value)]
+        if not query:
             return None, 0
-        candidates = self.by_name.get(parts[-1], [])
-        if not candidates:
-            # No extension in the sheet (the seed's ImageId): compare stems, folder by folder.
-            candidates = [
-                (i, [*p[:-1], os.path.splitext(p[-1])[0]]) for i, p in self.by_stem.get(parts[-1], [])
-            ]
-        if len(candidates) <= 1:
-            return (candidates[0][0], 1) if candidates else (None, 0)
-        # Several photos share the name: the one whose folders match the most trailing components wins.
-        scored = [(_common_tail(parts, p), i) for i, p in candidates]
+        for kind in (0, 1):  # the file name as written first, then the stem
+            if len(query) > 1:
+                ids = self.tail2[kind].get((query[-2], query[-1]))
+                if ids:
+                    return self._best(query, ids, kind)
+            ids = self.tail1[kind].get(query[-1])
+            if ids:
+                # A longer query whose folder matched no photo is only trusted when the name is unique.
+                return (ids[0], 1) if len(ids) == 1 else (None, len(ids))
+        return None, 0
+
+    def _best(self, query: list[str], ids: list[int], kind: int) -> tuple[int | None, int]:
+        if len(ids) == 1:
+            return ids[0], 1
+        # Several photos share the last two components: the one matching the most folders wins.
+        scored = [(_common_tail(query, self.parts[i][kind]), i) for i in ids]
         best = max(s for s, _ in scored)
         winners = [i for s, i in scored if s == best]
         return (winners[0], 1) if len(winners) == 1 else (None, len(winners))
