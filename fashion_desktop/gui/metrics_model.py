@@ -75,6 +75,18 @@ class BundleInfo:
         value = self.provenance.get("created") or self.provenance.get("date")
         if isinstance(value, (int, float)):
             return _dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M")
+        if isinstance(value, str) and value:
+            try:  # the trainer writes ISO 8601 in UTC
+                stamp = _dt.datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            if stamp.tzinfo is not None:
+                return stamp.astimezone().strftime("%Y-%m-%d %H:%M")
+            return (
+                stamp.strftime("%Y-%m-%d %H:%M")
+                if (stamp.hour or stamp.minute)
+                else stamp.strftime("%Y-%m-%d")
+            )
         if value:
             return str(value)
         try:
@@ -128,60 +140,80 @@ def read_bundle_info(path: str) -> BundleInfo:
 
 @dataclass(frozen=True)
 class MetricsView:
-    """Metrics ready to show: overall numbers, per-label rows, and where they come from."""
+    """Metrics ready to show: overall numbers, per-label rows, per-group numbers, and where they come from."""
 
     overall: dict[str, float]
     per_label: list[dict[str, Any]]
     source: str  # "recomputed" or "as trained" or "none"
     note: str
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _stored_metrics(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
-    """Find ``overall`` / ``per_label`` in stored bundle metrics, at the top or under a split name."""
+def _stored_metrics(
+    metrics: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, dict[str, Any]], str]:
+    """Find ``overall`` / ``per_label`` / ``groups`` in stored bundle metrics, at the top or under a split."""
     for split in (None, "test", "val", "validation"):
         part = metrics if split is None else metrics.get(split)
         if isinstance(part, Mapping) and isinstance(part.get("overall"), Mapping):
             per = part.get("per_label") or []
             if isinstance(per, Mapping):  # {label: {...}}
                 per = [{"label": k, **dict(v)} for k, v in per.items() if isinstance(v, Mapping)]
-            return dict(part["overall"]), [dict(r) for r in per if isinstance(r, Mapping)], split or ""
+            groups = part.get("groups") or {}
+            groups = {str(g): dict(v) for g, v in groups.items() if isinstance(v, Mapping)}
+            return (
+                dict(part["overall"]),
+                [dict(r) for r in per if isinstance(r, Mapping)],
+                groups,
+                split or "",
+            )
     flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return flat, [], ""
+    return flat, [], {}, ""
+
+
+# Numbers that do not depend on thresholds: always taken from the raw scores.
+_SCORE_ONLY = ("map", "top1_accuracy")
 
 
 def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
     """Metrics of ``info`` at ``policy``: recomputed from its evaluation scores when it has them.
 
     The top-k cap and "at least one" rule are applied to the predictions exactly as the grid applies
-    them; AP does not depend on thresholds and comes from the raw scores. Without evaluation scores the
-    stored training metrics are returned as they are ("as trained").
+    them; AP and top-1 accuracy do not depend on thresholds and come from the raw scores. Without
+    evaluation scores the stored training metrics are returned as they are ("as trained").
     """
-    from trainer.metrics import compute_metrics
+    from trainer.metrics import compute_metrics, metrics_by_group
 
     if info.evaluation is not None:
         ev = info.evaluation
-        th = policy.thresholds(info.labels, info.thresholds)
-        raw = compute_metrics(ev.targets, ev.scores, th, info.labels)
+        labels, groups = list(info.labels), dict(info.groups)
+        th = policy.thresholds(labels, info.thresholds)
+        raw = compute_metrics(ev.targets, ev.scores, th, labels)
+        raw_groups = metrics_by_group(ev.targets, ev.scores, th, labels, groups) if groups else {}
+        result, by_group = raw, raw_groups
         if policy.top_k or policy.at_least_one:
-            mask = predicted_mask(ev.scores, th, policy.top_k, policy.at_least_one)
-            cut = compute_metrics(ev.targets, mask.astype(np.float32), 0.5, info.labels)
-            for key in ("map",):
-                cut["overall"][key] = raw["overall"].get(key)
-            for row_cut, row_raw in zip(cut["per_label"], raw["per_label"], strict=True):
+            # Score the final predictions: 0/1 "scores" cut at 0.5 are exactly the capped mask.
+            mask = predicted_mask(ev.scores, th, policy.top_k, policy.at_least_one).astype(np.float32)
+            result = compute_metrics(ev.targets, mask, 0.5, labels)
+            result["overall"]["map"] = raw["overall"].get("map")
+            for row_cut, row_raw in zip(result["per_label"], raw["per_label"], strict=True):
                 row_cut["ap"] = row_raw.get("ap")
                 row_cut["threshold"] = row_raw.get("threshold")
-            raw = cut
-        per = raw["per_label"]
-        for row in per:
-            row["group"] = info.groups.get(row["label"], "")
+            by_group = metrics_by_group(ev.targets, mask, 0.5, labels, groups) if groups else {}
+            for g, values in by_group.items():
+                for key in _SCORE_ONLY:
+                    values[key] = raw_groups.get(g, {}).get(key)
+        for row in result["per_label"]:
+            row["group"] = groups.get(row["label"], "")
         n = len(ev.targets)
         return MetricsView(
-            raw["overall"],
-            per,
+            result["overall"],
+            result["per_label"],
             "recomputed",
             f"Recomputed at the current thresholds on the {ev.split} split ({n} images)",
+            by_group,
         )
-    overall, per, split = _stored_metrics(info.metrics)
+    overall, per, stored_groups, split = _stored_metrics(info.metrics)
     if not overall and not per:
         return MetricsView({}, [], "none", "This bundle carries no metrics")
     defaults = dict(zip(info.labels, info.thresholds, strict=False))
@@ -190,7 +222,11 @@ def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
         row.setdefault("threshold", defaults.get(str(row.get("label"))))
     where = f" on the {split} split" if split else ""
     return MetricsView(
-        overall, per, "as trained", f"As trained{where} (stored in the bundle; no evaluation scores)"
+        overall,
+        per,
+        "as trained",
+        f"As trained{where} (stored in the bundle; no evaluation scores)",
+        stored_groups,
     )
 
 

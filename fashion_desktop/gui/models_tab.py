@@ -41,6 +41,25 @@ from fashion_desktop.gui.metrics_model import (
 from fashion_desktop.gui.worker import Worker
 
 PER_LABEL_HEADERS = ("Label", "Group", "Precision", "Recall", "F1", "Support", "Threshold")
+GROUP_HEADERS = (
+    "Group",
+    "F1 micro",
+    "F1 macro",
+    "Precision",
+    "Recall",
+    "Exact match",
+    "Top-1 accuracy",
+    "Images",
+)
+_GROUP_KEYS = (
+    "f1_micro",
+    "f1_macro",
+    "precision_micro",
+    "recall_micro",
+    "exact_match",
+    "top1_accuracy",
+    "images",
+)
 BUNDLE_FILTER = "Model bundles (*.fmodel);;All files (*)"
 _HIDDEN_PROVENANCE = {"model_id", "name", "created", "date"}
 
@@ -65,6 +84,54 @@ def _table(model, sortable: bool = True) -> tuple[QTableView, QSortFilterProxyMo
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
     return view, proxy
+
+
+def _counts(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
+
+
+def _provenance_rows(info: BundleInfo) -> list[tuple[str, str]]:
+    """Card rows for training data and recipe, from what the trainer records (other keys shown plainly)."""
+    prov = dict(info.provenance)
+    rows: list[tuple[str, str]] = []
+    data = prov.pop("data", None)
+    if isinstance(data, dict):
+        parts = []
+        if "images" in data:
+            parts.append(f"{data['images']} images")
+        if data.get("splits"):
+            parts.append("splits: " + _counts(data["splits"]))
+        if data.get("sources"):
+            parts.append("sources: " + _counts(data["sources"]))
+        if isinstance(data.get("known_fraction"), (int, float)):
+            parts.append(f"{100 * float(data['known_fraction']):.0f}% of label states known")
+        rows.append(("Training data", "; ".join(parts) or _counts(data)))
+    elif data:
+        rows.append(("Training data", str(data)))
+    config = prov.pop("config", None)
+    if isinstance(config, dict):
+        recipe = [
+            f"{k.replace('_', ' ')} {config[k]}"
+            for k in ("epochs", "batch_size", "lr", "optimizer", "loss", "sampler", "pretrained", "precision")
+            if config.get(k) not in (None, "")
+        ]
+        best = info.metrics.get("best_epoch")
+        if best is not None:
+            recipe.append(f"best epoch {best}")
+        rows.append(("Training", ", ".join(recipe)))
+    for key, value in prov.items():
+        if key in _HIDDEN_PROVENANCE or value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict):
+            text = _counts(value)
+        elif isinstance(value, (list, tuple)):
+            text = ", ".join(map(str, value))
+        else:
+            text = str(value)
+        rows.append((key.replace("_", " ").capitalize(), text))
+    return [(html.escape(k), html.escape(v[:400])) for k, v in rows]
 
 
 def _delta(a: Any, b: Any) -> float | None:
@@ -95,6 +162,7 @@ class ModelsTab(QWidget):
         self._policy = ThresholdPolicy()
         self._loader: Worker | None = None
         self._shown = False
+        self._stale = False
         self._plot = None
         self._bars = None
         self._view: MetricsView | None = None
@@ -127,6 +195,8 @@ class ModelsTab(QWidget):
         self.overall_view, _ = _table(self.overall_model, sortable=False)
         self.per_label_model = RowsTableModel(PER_LABEL_HEADERS, self)
         self.per_label_view, self.per_label_proxy = _table(self.per_label_model)
+        self.groups_model = RowsTableModel(GROUP_HEADERS, self)
+        self.groups_view, _ = _table(self.groups_model)
 
         self.chart_box = QWidget()
         chart_layout = QVBoxLayout(self.chart_box)
@@ -166,11 +236,16 @@ class ModelsTab(QWidget):
 
         self.detail_tabs = QTabWidget()
         self.detail_tabs.addTab(self.per_label_view, "Per label")
+        self.detail_tabs.addTab(self.groups_view, "Per group")
         self.detail_tabs.addTab(self.chart_box, "F1 chart")
         self.detail_tabs.addTab(compare_page, "Compare")
 
         top = QHBoxLayout()
-        top.addWidget(self.card, 3)
+        card_scroll = QScrollArea()
+        card_scroll.setWidgetResizable(True)
+        card_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        card_scroll.setWidget(self.card)
+        top.addWidget(card_scroll, 3)
         overall_box = QVBoxLayout()
         overall_box.addWidget(self.metrics_note)
         overall_box.addWidget(self.overall_view)
@@ -182,6 +257,7 @@ class ModelsTab(QWidget):
         right.addWidget(self.detail_tabs)
         right.setStretchFactor(0, 2)
         right.setStretchFactor(1, 3)
+        right.setSizes([330, 470])
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -226,7 +302,10 @@ class ModelsTab(QWidget):
     def set_policy(self, policy: ThresholdPolicy) -> None:
         """Recompute the shown metrics at ``policy`` (coalesced, so calling it on every drag step is cheap)."""
         self._policy = policy
-        self._recompute_timer.start()
+        if self.isVisible():
+            self._recompute_timer.start()
+        else:
+            self._stale = True  # a drag on the Tag tab costs nothing here; recompute when shown
 
     def selected_path(self) -> str | None:
         idx = self.list_view.currentIndex()
@@ -253,6 +332,9 @@ class ModelsTab(QWidget):
         if not self._shown:
             self._shown = True
             self._load_pending()
+        if self._stale:
+            self._stale = False
+            self._refresh_metrics()
 
     def _load_pending(self) -> None:
         if self._loader is not None:
@@ -358,11 +440,7 @@ class ModelsTab(QWidget):
             ("Input size", f"{info.input_size} × {info.input_size} px"),
             ("Created", html.escape(info.created())),
         ]
-        for key, value in info.provenance.items():
-            if key in _HIDDEN_PROVENANCE or value in (None, "", [], {}):
-                continue
-            text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-            rows.append((html.escape(key.replace("_", " ").capitalize()), html.escape(text[:300])))
+        rows += _provenance_rows(info)
         rows.append(("File", html.escape(info.path)))
         body = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         return f"<h3>{html.escape(info.name)}</h3><table>{body}</table>"
@@ -375,6 +453,7 @@ class ModelsTab(QWidget):
             self.metrics_note.setText("")
             self.overall_model.set_rows([])
             self.per_label_model.set_rows([])
+            self.groups_model.set_rows([])
             self._draw_chart([], [])
         else:
             view = metrics_at_policy(info, self._policy)
@@ -403,6 +482,9 @@ class ModelsTab(QWidget):
                     )
                     for r in view.per_label
                 ]
+            )
+            self.groups_model.set_rows(
+                [(g, *(values.get(k) for k in _GROUP_KEYS)) for g, values in view.groups.items()]
             )
             self._draw_chart(
                 [str(r.get("label")) for r in view.per_label], [r.get("f1") for r in view.per_label]

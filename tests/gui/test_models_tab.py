@@ -42,7 +42,14 @@ def bundles(tmp_path_factory) -> dict[str, str]:
             "model_id": "eval-1",
             "name": "Evaluated CNN",
             "created": "2026-11-20",
-            "data": "clothing-small",
+            # As the trainer records them.
+            "data": {
+                "images": 120,
+                "splits": {"train": 100, "val": 10, "test": 10},
+                "sources": {"clothing-small": 120},
+                "known_fraction": 0.75,
+            },
+            "config": {"epochs": 12, "batch_size": 32, "lr": 0.001, "optimizer": "adamw", "data": ["x"]},
         },
         evaluation={
             "split": "test",
@@ -58,6 +65,7 @@ def bundles(tmp_path_factory) -> dict[str, str]:
         metrics={
             "test": {
                 "overall": {"f1_micro": 0.61, "f1_macro": 0.42, "exact_match": 0.3},
+                "groups": {"category": {"f1_micro": 0.7, "top1_accuracy": 0.8, "images": 30}},
                 "per_label": [
                     {"label": "top", "precision": 0.7, "recall": 0.6, "f1": 0.65, "support": 20},
                     {"label": "dress", "precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 10},
@@ -92,6 +100,15 @@ def _per_label(tab: ModelsTab, column: str) -> dict[str, str]:
     m = tab.per_label_model
     col = [m.headerData(c, Qt.Orientation.Horizontal) for c in range(m.columnCount())].index(column)
     return {m.index(r, 0).data(): m.index(r, col).data() for r in range(m.rowCount())}
+
+
+def _groups(tab: ModelsTab) -> dict[str, dict[str, str]]:
+    m = tab.groups_model
+    heads = [m.headerData(c, Qt.Orientation.Horizontal) for c in range(m.columnCount())]
+    return {
+        m.index(r, 0).data(): {h: m.index(r, c).data() for c, h in enumerate(heads)}
+        for r in range(m.rowCount())
+    }
 
 
 def _click_row(qtbot, tab: ModelsTab, path: str, double: bool = False) -> None:
@@ -147,7 +164,8 @@ def test_card_shows_architecture_labels_groups_provenance_and_path(qtbot, tab, b
         "cnn",
         "3 — groups: category (2), colour (1)",
         "2026-11-20",
-        "clothing-small",
+        "120 images; splits: train 100, val 10, test 10; sources: clothing-small 120",
+        "epochs 12, batch size 32, lr 0.001, optimizer adamw",
     ):
         assert needle in card
     assert "evaluated.fmodel" in card
@@ -182,6 +200,21 @@ def test_top_k_cap_is_applied_like_in_the_grid(qtbot, tab, bundles):
     _apply(qtbot, tab, ThresholdPolicy(top_k=1))
     # Image 0 keeps only "top" (drops red), image 1 keeps "red" over "dress", image 3 keeps "dress".
     assert _per_label(tab, "F1") == {"top": "1.000", "dress": f"{2 / 3:.3f}", "red": "0.000"}
+    # Per group: the cap costs "category" one dress; top-1 accuracy only looks at the best score.
+    groups = _groups(tab)
+    assert groups["category"]["F1 micro"] == f"{6 / 7:.3f}"
+    assert groups["category"]["Top-1 accuracy"] == "1.000"
+
+
+def test_per_group_metrics(qtbot, tab, bundles):
+    _click_row(qtbot, tab, bundles["evaluated"])
+    groups = _groups(tab)
+    assert set(groups) == {"category", "colour"}
+    assert groups["category"]["F1 micro"] == "1.000"
+    assert groups["colour"]["F1 micro"] == f"{2 / 3:.3f}"
+    assert groups["colour"]["Images"] == "3"  # image 1's colour is unknown
+    _click_row(qtbot, tab, bundles["stored"])
+    assert _groups(tab)["category"]["Top-1 accuracy"] == "0.800"
 
 
 def test_bundle_without_evaluation_shows_stored_metrics_as_trained(qtbot, tab, bundles):
@@ -228,3 +261,13 @@ def test_add_model_by_file_dialog(qtbot, tab, tiny_bundle_path, monkeypatch):
     assert "tiny" in tab.card.text()
     assert "no metrics" in tab.metrics_note.text()
     assert tab.use_button.isEnabled()
+
+
+def test_policy_set_while_hidden_is_applied_when_the_tab_is_shown(qtbot, tab, bundles):
+    _click_row(qtbot, tab, bundles["evaluated"])
+    tab.hide()
+    tab.set_policy(ThresholdPolicy(global_threshold=0.85))
+    assert _overall(tab)["F1 micro"] == f"{10 / 11:.3f}"  # no work while another tab is in front
+    tab.show()
+    qtbot.waitExposed(tab)
+    assert _overall(tab)["F1 micro"] == f"{2 / 7:.3f}"
