@@ -75,6 +75,10 @@ class _Relay(QObject):
     progressed = Signal(int, int)
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _load_defaults(model_path: str | None, labels: Sequence[str]) -> list[float] | None:
     """The bundle's tuned thresholds when its file still matches the catalog's labels; else None."""
     if not model_path or not os.path.isfile(model_path):
@@ -384,9 +388,9 @@ class ExportDialog(QDialog):
                     report = write_xmp_sidecars(iter_rows_for_sidecars(items), naming, progress, cancel)
                     problems = [f"{p}: {reason}" for p, reason in report.errors]
                     n = len(report.written)
-                    msg = f"Wrote {n} XMP sidecars beside the photos"
+                    msg = f"Wrote {_plural(n, 'XMP sidecar')} beside the photos"
                     if problems:
-                        msg += f"; {len(problems)} photos failed"
+                        msg += f"; {_plural(len(problems), 'photo')} failed"
                     return ExportOutcome(True, msg, n, "", problems=problems)
                 n = export_file(
                     catalog,
@@ -400,7 +404,7 @@ class ExportDialog(QDialog):
                     progress=progress,
                     cancel=cancel,
                 )
-                return ExportOutcome(True, f"Exported {n} rows to {path}", n, path)
+                return ExportOutcome(True, f"Exported {_plural(n, 'row')} to {path}", n, path)
             except ExportCancelled as exc:
                 return ExportOutcome(False, f"Export cancelled; {exc}", cancelled=True, path=path)
             except ExportError as exc:

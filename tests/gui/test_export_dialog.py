@@ -275,3 +275,40 @@ def test_tuned_thresholds_come_from_the_bundle_unless_given(qtbot, library, tmp_
     _export(qtbot, d)
     tags = pd.read_csv(out, keep_default_na=False).set_index("path")["tags"]
     assert all(tags[p] == "red" for p in red)
+
+
+def test_locked_target_names_the_file_and_keeps_the_old_one(qtbot, library, tmp_path, monkeypatch):
+    catalog, ids, corrected = library
+    target = tmp_path / "open-in-excel.xlsx"
+    target.write_bytes(b"yesterday's export")
+    real_replace = __import__("os").replace
+
+    def locked(src, dst, *a, **k):
+        if str(dst) == str(target):
+            raise PermissionError(13, "Permission denied", str(dst))
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr("os.replace", locked)
+    d = _dialog(qtbot, catalog)
+    _choose(qtbot, d, "xlsx", "all", target)
+    with qtbot.assertNotEmitted(d.exported):
+        qtbot.mouseClick(d.export_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not d.is_running(), timeout=20_000)
+    text = d.status_label.text()
+    assert str(target) in text and "open in another program" in text
+    assert target.read_bytes() == b"yesterday's export"
+    assert not list(tmp_path.glob(".open-in-excel.xlsx.*"))
+
+
+def test_sidecar_problems_are_listed_and_the_rest_written(qtbot, library):
+    catalog, ids, corrected = library
+    gone, kept = list(ids)[:2]
+    Path(gone).unlink()  # moved away since the last scan
+    d = _dialog(qtbot, catalog, selected=[ids[gone], ids[kept]])
+    _choose(qtbot, d, "xmp", "selected")
+    message = _export(qtbot, d)
+    assert "1 XMP sidecar beside" in message and "1 photo failed" in message
+    assert d.isVisible(), "the dialog stays open to show which photos failed"
+    assert gone in d.status_label.text() and "not found" in d.status_label.text()
+    assert Path(kept).with_suffix(".xmp").is_file()
+    assert not Path(gone).with_suffix(".xmp").exists()
