@@ -342,6 +342,15 @@ def _xlsx_value(value: object) -> object:
     return value
 
 
+def _discard_sheet(ws: object) -> None:
+    """Close an abandoned write-only sheet and delete its scratch file (else it leaks until exit)."""
+    try:
+        ws.close()  # type: ignore[attr-defined]
+        ws._writer.cleanup()  # type: ignore[attr-defined]
+    except Exception:
+        pass
+
+
 def write_xlsx(
     df: pd.DataFrame,
     path: str | os.PathLike,
@@ -379,13 +388,17 @@ def write_xlsx(
             cell.font = bold
             header.append(cell)
         ws.append(header)
-        for n, row in enumerate(safe.itertuples(index=False, name=None)):
-            if n % _CHUNK_ROWS == 0:
-                if is_cancelled(cancel):
-                    raise ExportCancelled(f"{path}: export cancelled; nothing was written")
-                if progress is not None and n:
-                    progress(n, total)
-            ws.append([_xlsx_value(v) for v in row])
+        try:
+            for n, row in enumerate(safe.itertuples(index=False, name=None)):
+                if n % _CHUNK_ROWS == 0:
+                    if is_cancelled(cancel):
+                        raise ExportCancelled(f"{path}: export cancelled; nothing was written")
+                    if progress is not None and n:
+                        progress(n, total)
+                ws.append([_xlsx_value(v) for v in row])
+        except BaseException:
+            _discard_sheet(ws)
+            raise
         wb.save(tmp)
         if progress is not None:
             progress(total, total)

@@ -67,6 +67,9 @@ def _hidden(entry: os.DirEntry) -> bool:
     return False
 
 
+_UNLISTABLE = ("permission denied", "cannot list")
+
+
 def _folder_error(path: str, exc: OSError) -> ScanProblem:
     if isinstance(exc, PermissionError):
         return ScanProblem(path, "permission denied (cannot list this folder); its photos were skipped")
@@ -189,7 +192,8 @@ def sync_folder(
     Registers the folder, writes batches of at most ``batch_size`` files (or whatever was found in
     ``max_interval_s``, so a slow drive still shows a live count) and ends with a ScanProgress whose
     ``done`` is True. Files not seen are marked missing only when the walk completed: a cancelled
-    scan, or one whose folder is unreachable, leaves the catalog's view of unseen files as it was.
+    scan, or one whose folder is unreachable, leaves the catalog's view of unseen files as it was, and
+    photos under a sub-folder that exists but could not be listed stay present (with their scores).
     Raises CatalogError only if the catalog itself cannot be written.
     """
     root = os.path.realpath(os.path.abspath(os.fspath(folder)))
@@ -223,5 +227,24 @@ def sync_folder(
         yield progress(done=True, cancelled=True)
         return
     if not root_missing:
+        _keep_unlisted(catalog, folder_id, root, problems, token)
         catalog.finish_scan(folder_id, token, counts)
     yield progress(done=True)
+
+
+def _keep_unlisted(
+    catalog: Catalog, folder_id: int, root: str, problems: list[ScanProblem], token: float
+) -> None:
+    """Photos under a sub-folder that could not be listed (but still exists) are not "removed"."""
+    blocked = [
+        p.path + os.sep for p in problems if p.reason.startswith(_UNLISTABLE) and os.path.isdir(p.path)
+    ]
+    if not blocked:
+        return
+    keep = [
+        FileInfo(r.path, r.size, r.mtime)
+        for r in catalog.images(folder=root)
+        if r.size is not None and r.mtime is not None and r.path.startswith(tuple(blocked))
+    ]
+    if keep:
+        catalog.record_scan_batch(folder_id, keep, token, SyncCounts())
