@@ -129,7 +129,7 @@ class ProgressBar:
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.every_s = every_s
         self.width = width
-        self._last = 0.0
+        self._last: float | None = None
         self._shown = False
 
     def update(self, done: int, total: int, rate: float, eta: float | None) -> None:
@@ -142,7 +142,7 @@ class ProgressBar:
             self._shown = True
         else:
             now = time.monotonic()
-            if now - self._last < self.every_s and done < total:
+            if self._last is not None and now - self._last < self.every_s and done < total:
                 return
             self._last = now
             self.stream.write(f"tagging: {text}\n")
