@@ -58,6 +58,7 @@ class BundleInfo:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     evaluation: Evaluation | None = None
     model_id: str = ""
+    mtime: float | None = None  # of the file when read: a bundle rewritten in place is read again
 
     @property
     def ok(self) -> bool:
@@ -103,6 +104,13 @@ def _to_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def _mtime(path: str) -> float | None:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return None
+
+
 def read_bundle_info(path: str) -> BundleInfo:
     """Load ``path`` with ``trainer.bundle.load_bundle`` (imports torch) and keep all but the weights.
 
@@ -110,12 +118,15 @@ def read_bundle_info(path: str) -> BundleInfo:
     """
     from trainer.bundle import BundleError, load_bundle
 
+    mtime = _mtime(path)
     try:
         b = load_bundle(path)
     except BundleError as exc:
-        return BundleInfo(path=str(path), error=str(exc))
+        return BundleInfo(path=str(path), error=str(exc), mtime=mtime)
     except Exception as exc:  # a bundle from a stranger must never take the app down
-        return BundleInfo(path=str(path), error=f"{path}: cannot be read ({type(exc).__name__}: {exc})")
+        return BundleInfo(
+            path=str(path), error=f"{path}: cannot be read ({type(exc).__name__}: {exc})", mtime=mtime
+        )
     evaluation = None
     ev = b.evaluation
     if ev and ev.get("targets") is not None and ev.get("scores") is not None:
@@ -135,6 +146,7 @@ def read_bundle_info(path: str) -> BundleInfo:
         provenance=dict(b.provenance),
         evaluation=evaluation,
         model_id=b.model_id,
+        mtime=mtime,
     )
 
 
@@ -348,6 +360,17 @@ class BundleListModel(QAbstractListModel):
 
     def info(self, path: str) -> BundleInfo | None:
         return self._infos.get(path)
+
+    def forget_stale(self, path: str) -> bool:
+        """Drop what was read of ``path`` if the file changed (or appeared/vanished) since; True if dropped."""
+        info = self._infos.get(path)
+        if info is None or _mtime(path) == info.mtime:
+            return False
+        del self._infos[path]
+        if path in self._paths:
+            idx = self.index(self._paths.index(path), 0)
+            self.dataChanged.emit(idx, idx, [])
+        return True
 
     def unloaded(self) -> list[str]:
         return [p for p in self._paths if p not in self._infos]

@@ -294,6 +294,7 @@ class ModelsTab(QWidget):
     def add_bundle(self, path: str) -> None:
         """Add ``path`` to the list (if new), select it and read it."""
         row = self.bundles.add_path(os.fspath(path))
+        self.bundles.forget_stale(os.fspath(path))
         self.list_view.setCurrentIndex(self.bundles.index(row, 0))
         self._update_compare_choices()
         self.bundle_paths_changed.emit(self.bundles.paths())
@@ -332,6 +333,10 @@ class ModelsTab(QWidget):
         if not self._shown:
             self._shown = True
             self._load_pending()
+        else:
+            path = self.selected_path()
+            if path and self.bundles.forget_stale(path):
+                self._load_pending()
         if self._stale:
             self._stale = False
             self._refresh_metrics()
@@ -402,6 +407,9 @@ class ModelsTab(QWidget):
             self.model_activated.emit(info.path)
 
     def _current_changed(self, *_args: object) -> None:
+        path = self.selected_path()
+        if path and self.bundles.forget_stale(path):  # retrained into the same file, or fixed
+            self._load_pending()
         self._update_compare_choices()
         self._show_selected()
 

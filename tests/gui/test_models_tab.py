@@ -271,3 +271,23 @@ def test_policy_set_while_hidden_is_applied_when_the_tab_is_shown(qtbot, tab, bu
     tab.show()
     qtbot.waitExposed(tab)
     assert _overall(tab)["F1 micro"] == f"{2 / 7:.3f}"
+
+
+def test_a_bundle_rewritten_in_place_is_read_again(qtbot, tab, bundles, tmp_path):
+    import os
+    import shutil
+
+    path = tmp_path / "model.fmodel"
+    path.write_bytes(b"half-written")
+    tab.add_bundle(str(path))
+    qtbot.waitUntil(lambda: tab.current_info() is not None, timeout=20_000)
+    assert not tab.current_info().ok
+    # The trainer finishes and writes its bundle over the same file.
+    shutil.copyfile(bundles["evaluated"], path)
+    later = path.stat().st_mtime + 5
+    os.utime(path, (later, later))
+    _click_row(qtbot, tab, bundles["stored"])
+    _click_row(qtbot, tab, str(path))
+    qtbot.waitUntil(lambda: tab.current_info() is not None and tab.current_info().ok, timeout=20_000)
+    assert "Evaluated CNN" in tab.card.text()
+    qtbot.waitUntil(lambda: not tab.is_loading(), timeout=20_000)
