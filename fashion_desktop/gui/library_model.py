@@ -58,10 +58,39 @@ class _Store:
     mtimes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     reviewed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # position in name order
     errors: dict[int, str] = field(default_factory=dict)  # slot -> reason
 
     def __len__(self) -> int:
         return len(self.paths)
+
+
+def name_ranks(paths: Sequence[str]) -> np.ndarray:
+    """Each path's position when sorted by file name (case-insensitive), then by folder."""
+    keys = [(os.path.basename(p).lower(), p) for p in paths]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    ranks = np.empty(len(keys), np.int64)
+    ranks[np.asarray(order, np.int64)] = np.arange(len(keys))
+    return ranks
+
+
+def _drop_known(cols: ImageColumns, known_ids: np.ndarray) -> ImageColumns:
+    """The photos of ``cols`` whose id is not in ``known_ids``."""
+    if not len(cols) or not len(known_ids):
+        return cols
+    keep = ~np.isin(cols.ids, known_ids)
+    if keep.all():
+        return cols
+    ids = cols.ids[keep]
+    wanted = set(ids.tolist())
+    return ImageColumns(
+        ids,
+        [p for p, k in zip(cols.paths, keep.tolist(), strict=True) if k],
+        cols.mtimes[keep],
+        cols.sizes[keep],
+        cols.reviewed[keep],
+        {i: e for i, e in cols.errors.items() if i in wanted},
+    )
 
 
 class LibraryModel(QAbstractListModel):
@@ -97,6 +126,7 @@ class LibraryModel(QAbstractListModel):
         self._view = np.zeros(0, np.int64)
         self._row_of: np.ndarray | None = None
         self._label_index: dict[str, int] = {}
+        self._slot_of_path: dict[str, int] | None = None
 
     # -- Qt model interface ---------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -265,6 +295,8 @@ class LibraryModel(QAbstractListModel):
         self._decisions = {}
         cols = self.reader.images()
         self._append_columns(cols)
+        self._s.rank = name_ranks(cols.paths)
+        self._slot_of_path = None
         self._scores_since = -1.0
         self._load_scores()
         self._load_decisions()
@@ -283,6 +315,10 @@ class LibraryModel(QAbstractListModel):
         s.mtimes = np.concatenate([s.mtimes, cols.mtimes])
         s.sizes = np.concatenate([s.sizes, cols.sizes])
         s.reviewed = np.concatenate([s.reviewed, cols.reviewed])
+        # Until the scan ends (and ranks are computed off the GUI thread) new photos sort last.
+        top = int(s.rank.max()) + 1 if len(s.rank) else 0
+        s.rank = np.concatenate([s.rank, np.arange(top, top + n, dtype=np.int64)])
+        self._slot_of_path = None
         for k, i in enumerate(cols.ids.tolist()):
             self._slot_of[i] = start + k
         for image_id, err in cols.errors.items():
@@ -295,14 +331,18 @@ class LibraryModel(QAbstractListModel):
         self._dec_off = np.concatenate([self._dec_off, np.zeros((n, nl), bool)])
         return np.arange(start, start + n)
 
-    def append_new_images(self) -> int:
-        """Add images the catalog gained since the last read (a scan in progress); return how many.
+    def max_id(self) -> int:
+        return int(self._s.ids.max()) if len(self._s) else 0
+
+    def append_new_images(self, cols: ImageColumns | None = None) -> int:
+        """Add images the catalog gained (read here, or already read by the scan worker); return how many.
 
         New rows that pass the filter are inserted at the end of the view in one batch; the order is
-        fixed up by ``resort`` when the scan ends.
+        fixed up by ``sync_finished`` when the scan ends.
         """
-        last = int(self._s.ids.max()) if len(self._s) else 0
-        cols = self.reader.images(after_id=last)
+        if cols is None:
+            cols = self.reader.images(after_id=self.max_id())
+        cols = _drop_known(cols, self._s.ids)
         if not len(cols):
             return 0
         slots = self._append_columns(cols)
@@ -341,15 +381,37 @@ class LibraryModel(QAbstractListModel):
         del old_rows
         self.layoutChanged.emit()
 
-    def sync_finished(self) -> None:
-        """After a scan: drop files that went away, pick up changed ones, fix the order."""
-        present = self.reader.present_ids()
-        if len(present) != len(self._s) or not np.array_equal(np.sort(self._s.ids), present):
+    def sync_finished(self, present: ImageColumns | None = None, ranks: np.ndarray | None = None) -> None:
+        """After a scan: pick up changed files, drop files that went away, fix the order.
+
+        ``present`` (every present image) and ``ranks`` (their name order) come from the scan worker,
+        so the GUI thread does no big read or sort; without them they are read here.
+        """
+        if present is None:
+            present = self.reader.images()
+            ranks = None
+        self.append_new_images(present)
+        if len(present) != len(self._s):  # files went away (or came back): rare, start over
             self.reload()
             return
-        self.append_new_images()
-        self.refresh_scores()
+        s = self._s
+        if np.array_equal(s.ids, present.ids):
+            slots = np.arange(len(present), dtype=np.int64)
+        else:
+            slots = np.fromiter((self._slot_of[i] for i in present.ids.tolist()), np.int64, len(present))
+        changed = slots[(s.mtimes[slots] != present.mtimes) | (s.sizes[slots] != present.sizes)]
+        s.mtimes[slots] = present.mtimes
+        s.sizes[slots] = present.sizes
+        s.reviewed[slots] = present.reviewed
+        s.errors = {self._slot_of[i]: e for i, e in present.errors.items()}
+        s.rank[slots] = ranks if ranks is not None else name_ranks(present.paths)
+        if len(changed):  # a changed file's old scores were dropped by the catalog
+            self._scored[changed] = False
+            self._pred[changed] = False
         self.resort()
+        if len(self._view):
+            self.dataChanged.emit(self.index(0), self.index(len(self._view) - 1))
+        self.counts_changed.emit()
 
     # -- the active model and its scores -----------------------------------------------------
     def set_active_model(
@@ -446,6 +508,35 @@ class LibraryModel(QAbstractListModel):
         self._emit_changed(np.concatenate([slots, np.fromiter(changed_err, np.int64, len(changed_err))]))
         self.counts_changed.emit()
         return len(slots)
+
+    def apply_results(
+        self, scores: Sequence[tuple[str, np.ndarray]] = (), errors: Sequence[tuple[str, str]] = ()
+    ) -> int:
+        """Show results a tagging run reported (already saved by it) without reading the catalog."""
+        if self._slot_of_path is None:
+            self._slot_of_path = {p: i for i, p in enumerate(self._s.paths)}
+        lookup = self._slot_of_path
+        slots = []
+        if scores and self.labels:
+            pairs = [(lookup[p], sc) for p, sc in scores if p in lookup and len(sc) == len(self.labels)]
+            if pairs:
+                idx = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
+                self._scores[idx] = np.stack([p[1] for p in pairs])
+                self._scored[idx] = True
+                self._recompute_pred(idx)
+                for i in idx.tolist():
+                    self._s.errors.pop(i, None)
+                slots.append(idx)
+        err_slots = [lookup[p] for p, _ in errors if p in lookup]
+        for p, reason in errors:
+            if p in lookup:
+                self._s.errors[lookup[p]] = reason
+        slots.append(np.asarray(err_slots, np.int64))
+        changed = np.concatenate(slots) if slots else np.zeros(0, np.int64)
+        self._emit_changed(changed)
+        if len(changed):
+            self.counts_changed.emit()
+        return len(changed)
 
     def set_policy(self, policy: ThresholdPolicy) -> None:
         """New thresholds: chips, filter results and counts follow at once."""
@@ -588,10 +679,7 @@ class LibraryModel(QAbstractListModel):
             order = np.argsort(key, kind="stable")
             return slots[order]
         else:
-            names = self._s.names
-            order = np.array(sorted(range(len(slots)), key=lambda k: names[slots[k]].lower()), np.int64)
-            if not len(order):
-                order = np.zeros(0, np.int64)
+            order = np.argsort(self._s.rank[slots], kind="stable")
         if spec.descending:
             order = order[::-1]
         return slots[order]

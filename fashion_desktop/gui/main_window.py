@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import sys
 import threading
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -25,13 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.core.catalog import Catalog, CatalogError
+from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
 from fashion_desktop.core.resources import default_model_path
 from fashion_desktop.core.thresholds import ThresholdPolicy
 
 from . import commands, settings
 from .filter_bar import FilterBar
 from .grid import GridPanel
-from .library_model import LibraryModel
+from .library_model import LibraryModel, name_ranks
 from .review_pane import ReviewPane
 from .tag_panel import TagPanel
 from .thumbnails import Thumbnailer
@@ -42,18 +45,42 @@ APP_NAME = "Fashion Finder"
 REFRESH_MS = 250  # how often a running scan or tagging job is reflected in the grid
 
 
-def _scan_job(catalog_path: Path, folder: str):
+@dataclass(frozen=True)
+class ScanUpdate:
+    """One step of a scan, with the photos it added, read in the worker (the GUI thread only shows them)."""
+
+    progress: object  # core.scan.ScanProgress
+    new: ImageColumns | None = None
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """The end of a scan: every present photo and its rank in name order, computed in the worker."""
+
+    progress: object
+    present: ImageColumns | None = None
+    ranks: object = None
+
+
+def _scan_job(catalog_path: Path, folder: str, after_id: int):
     def job(cancel: threading.Event):
         from fashion_desktop.core.scan import sync_folder
 
         cat = Catalog(catalog_path)
+        reader = CatalogReader(catalog_path)
+        last_id = after_id
         try:
             last = None
             for progress in sync_folder(cat, folder, cancel=cancel):
                 last = progress
-                yield progress
-            return last
+                new = reader.images(after_id=last_id)
+                if len(new):
+                    last_id = int(new.ids.max())
+                yield ScanUpdate(progress, new)
+            present = reader.images()
+            return ScanOutcome(last, present, name_ranks(present.paths))
         finally:
+            reader.close()
             cat.close()
 
     return job
@@ -129,6 +156,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.catalog: Catalog | None = None
         self.library: LibraryModel | None = None
+        self.view_model: QSortFilterProxyModel | None = None
         self.thumbs = Thumbnailer(self)
         self.undo_stack = QUndoStack(self)
         self.scan_worker: Worker | None = None
@@ -144,6 +172,12 @@ class MainWindow(QMainWindow):
         self._counts_timer.setInterval(200)
         self._counts_timer.timeout.connect(self._update_counts)
         self._active_bundle: str | None = None
+        self._pending_rows: list[ImageColumns] = []
+        self._pending_scores: list[tuple[str, object]] = []
+        self._pending_errors: list[tuple[str, str]] = []
+        # Worker threads run Python too; a short switch interval lets the GUI thread take the GIL back
+        # within a fraction of a millisecond instead of 5 ms each time a Qt callback needs it.
+        sys.setswitchinterval(0.0005)
 
         self.tag_page = TagPage(self.thumbs, _threshold_panel())
         self.grid = self.tag_page.grid.view
@@ -281,7 +315,15 @@ class MainWindow(QMainWindow):
             self._active_bundle = models[-1].path
         self.library.reload()
         self.library.set_spec(self.filters.spec())
-        self.grid.setModel(self.library)
+        # The view reaches the Python model through a plain (C++) QSortFilterProxyModel that neither
+        # sorts nor filters: QListView lays out by asking index()/rowCount() once per row, and from
+        # Python that is 100,000 GIL round trips per layout (seconds while a scan thread runs).
+        if self.view_model is not None:
+            self.view_model.deleteLater()
+        self.view_model = QSortFilterProxyModel(self)
+        self.view_model.setDynamicSortFilter(False)
+        self.view_model.setSourceModel(self.library)
+        self.grid.setModel(self.view_model)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
         if old is not None:
@@ -296,7 +338,7 @@ class MainWindow(QMainWindow):
         self._update_counts()
         self.library_opened.emit(str(path))
         if self.library.rowCount():
-            self.grid.setCurrentIndex(self.library.index(0))
+            self.grid.setCurrentIndex(self.view_model.index(0, 0))
         return True
 
     def _stored_defaults(self, key: str, n: int) -> list[float] | None:
@@ -390,7 +432,8 @@ class MainWindow(QMainWindow):
         folder = self._scan_queue.popleft()
         self._scan_found = 0
         self.scan_label.setText(f"Scanning {Path(folder).name}…")
-        w = Worker(_scan_job(self.catalog.path, folder), "scan", self)
+        after = self.library.max_id() if self.library is not None else 0
+        w = Worker(_scan_job(self.catalog.path, folder, after), "scan", self)
         w.progressed.connect(self._scan_progressed)
         w.finished.connect(self._scan_done)
         w.failed.connect(self._scan_failed)
@@ -398,16 +441,23 @@ class MainWindow(QMainWindow):
         w.start()
 
     @Slot(object)
-    def _scan_progressed(self, progress) -> None:
-        self._scan_found = progress.found
-        self.scan_label.setText(f"Scanning: {progress.found:,} photos found")
+    def _scan_progressed(self, update: ScanUpdate) -> None:
+        self._scan_found = update.progress.found
+        self.scan_label.setText(f"Scanning: {update.progress.found:,} photos found")
+        if update.new is not None and len(update.new):
+            self._pending_rows.append(update.new)
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
 
     @Slot(object)
-    def _scan_done(self, progress) -> None:
+    def _scan_done(self, outcome: ScanOutcome | None) -> None:
+        self._flush_pending()
+        progress = outcome.progress if outcome is not None else None
         if self.library is not None:
-            self.library.sync_finished()
+            if outcome is not None and outcome.present is not None:
+                self.library.sync_finished(outcome.present, outcome.ranks)
+            else:
+                self.library.sync_finished()
         if progress is not None and progress.problems:
             self.tag_panel.add_failures([(p.path, p.reason) for p in progress.problems])
         if progress is not None:
@@ -428,14 +478,21 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _refresh_from_jobs(self) -> None:
-        if self.library is None:
-            return
-        if self.scan_worker is not None:
-            self.library.append_new_images()
-        if self.tag_worker is not None:
-            self.library.refresh_scores()
+        """Show what running jobs reported since the last tick (throttled: one model update per tick)."""
+        self._flush_pending()
         if self.scan_worker is not None or self.tag_worker is not None:
             self._refresh_timer.start()
+
+    def _flush_pending(self) -> None:
+        rows, self._pending_rows = self._pending_rows, []
+        scores, self._pending_scores = self._pending_scores, []
+        errors, self._pending_errors = self._pending_errors, []
+        if self.library is None:
+            return
+        for cols in rows:
+            self.library.append_new_images(cols)
+        if scores or errors:
+            self.library.apply_results(scores, errors)
 
     # -- tagging -------------------------------------------------------------------------------
     @Slot(str, str, int, bool)
@@ -478,14 +535,21 @@ class MainWindow(QMainWindow):
             self.tag_panel.show_progress(event.done, event.total, event.img_per_s, event.eta_s)
         elif kind == "ImageError":
             self.tag_panel.add_failures([(str(event.path), event.reason)])
+            self._pending_errors.append((str(event.path), event.reason))
+            if not self._refresh_timer.isActive():
+                self._refresh_timer.start()
         elif kind == "Notice":
             self.statusBar().showMessage(event.message, 8000)
-        elif kind in ("BatchResult", "ImageResult") and not self._refresh_timer.isActive():
-            self._refresh_timer.start()
+        elif kind in ("BatchResult", "ImageResult"):
+            results = event if kind == "BatchResult" else (event,)
+            self._pending_scores.extend((str(r.path), r.scores) for r in results)
+            if not self._refresh_timer.isActive():
+                self._refresh_timer.start()
 
     @Slot(object)
     def _tag_done(self, summary) -> None:
         self.tag_worker = None
+        self._flush_pending()
         if self.library is not None:
             self.library.refresh_scores()
         if summary is not None and type(summary).__name__ == "Summary":
@@ -503,6 +567,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _tag_failed(self, message: str) -> None:
         self.tag_worker = None
+        self._flush_pending()
         if self.library is not None:
             self.library.refresh_scores()
         self.tag_panel.show_finished(f"Tagging stopped: {message}")
@@ -533,14 +598,21 @@ class MainWindow(QMainWindow):
         if self.library is None or self.grid.selectionModel() is None:
             return []
         sm = self.grid.selectionModel()
-        rows = sorted(i.row() for i in sm.selectedIndexes())
-        current = self.grid.currentIndex()
+        rows = sorted(self.view_model.mapToSource(i).row() for i in sm.selectedIndexes())
+        current = self.view_model.mapToSource(self.grid.currentIndex())
         if current.isValid() and current.row() in rows:
             rows.remove(current.row())
             rows.insert(0, current.row())
         elif not rows and current.isValid():
             rows = [current.row()]
         return self.library.ids_at(rows)
+
+    def view_index(self, image_id: int) -> QModelIndex:
+        """The grid's index of a photo (invalid when filtered out)."""
+        if self.library is None:
+            return QModelIndex()
+        row = self.library.row_of_id(image_id)
+        return self.view_model.mapFromSource(self.library.index(row)) if row >= 0 else QModelIndex()
 
     def filtered_ids(self) -> list[int]:
         m = self.library
@@ -584,10 +656,10 @@ class MainWindow(QMainWindow):
         m = self.library
         if m is None or not m.rowCount():
             return
-        start = self.grid.currentIndex().row()
+        start = self.view_model.mapToSource(self.grid.currentIndex()).row()
         row = m.next_unreviewed(start, step)
         if row >= 0:
-            idx = m.index(row)
+            idx = self.view_model.mapFromSource(m.index(row))
             self.grid.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
             self.grid.scrollTo(idx)
 
@@ -682,7 +754,6 @@ class MainWindow(QMainWindow):
 
     # -- about, settings, closing ------------------------------------------------------------------
     def about_text(self) -> str:
-        import sys
 
         import PySide6
 
