@@ -2,10 +2,10 @@
 
 Naming. ``dress1.jpg`` gets ``dress1.xmp`` by default: the Adobe convention (Bridge, Camera Raw,
 Lightroom for raw files, Capture One) which digiKam also reads and writes when "sidecar file names
-compatible with commercial programs" is on. When two photos of one folder share a stem
-(``dress1.jpg`` and ``dress1.png``) one ``dress1.xmp`` cannot describe both, so those photos get
-``dress1.jpg.xmp`` (digiKam's and darktable's default naming); ``naming="appended"`` uses that form
-for every photo. Note that Lightroom Classic reads sidecars for raw files only: for JPEG it reads
+compatible with commercial programs" is on. When two files of one folder share a stem
+(``dress1.jpg`` and ``dress1.png``, or a RAW+JPEG pair whose ``dress1.xmp`` belongs to the raw file)
+one ``dress1.xmp`` cannot describe both, so those photos get ``dress1.jpg.xmp`` (digiKam's and
+darktable's default naming); ``naming="appended"`` uses that form for every photo. Note that Lightroom Classic reads sidecars for raw files only: for JPEG it reads
 embedded metadata, which we never write, because the photo itself is never touched.
 
 Existing sidecars. A sidecar that is already there (written by Lightroom, digiKam, ...) is merged
@@ -57,6 +57,12 @@ _KNOWN_PREFIXES = {
 for _prefix, _uri in _KNOWN_PREFIXES.items():
     ET.register_namespace(_prefix, _uri)
 
+# A raw file beside a JPEG (RAW+JPEG shooting) owns ``name.xmp`` in Lightroom and Bridge, so the JPEG
+# must not take it: any sibling with one of these extensions counts as a stem collision.
+_SIBLING_EXTENSIONS = frozenset(EXTENSIONS) | {
+    "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "dng", "orf", "rw2", "raf", "pef", "srw",
+    "x3f", "3fr", "iiq", "erf", "kdc", "mos", "mrw", "rwl", "heic", "heif", "psd",
+}  # fmt: skip
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 

@@ -464,3 +464,15 @@ def test_xmp_per_file_problems_are_collected_and_the_rest_written(tmp_path: Path
     assert _keywords(tmp_path / "good.xmp") == ["a"]
     appended = write_xmp_sidecars([(good, ["z"])], naming="appended")
     assert appended.written == [tmp_path / "good.jpg.xmp"]
+
+
+def test_xmp_leaves_the_sidecar_of_a_raw_twin_alone(tmp_path: Path) -> None:
+    """RAW+JPEG: Lightroom's ``shot.xmp`` belongs to ``shot.CR2``; the JPEG's keywords go to ``shot.jpg.xmp``."""
+    jpeg = make_photo(tmp_path / "shot.jpg")
+    (tmp_path / "shot.CR2").write_bytes(b"raw bytes")
+    raw_sidecar = tmp_path / "shot.xmp"
+    raw_sidecar.write_bytes(b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    report = write_xmp_sidecars([(jpeg, ["dress"])])
+    assert report.written == [tmp_path / "shot.jpg.xmp"] and not report.errors
+    assert raw_sidecar.read_bytes() == b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"
+    assert _keywords(tmp_path / "shot.jpg.xmp") == ["dress"]
