@@ -40,7 +40,7 @@ from fashion_desktop.gui.metrics_model import (
 )
 from fashion_desktop.gui.worker import Worker
 
-PER_LABEL_HEADERS = ("Label", "Group", "Precision", "Recall", "F1", "Support", "Threshold")
+PER_LABEL_HEADERS = ("Label", "Group", "Precision", "Recall", "F1", "Support", "Threshold", "AP")
 GROUP_HEADERS = (
     "Group",
     "F1 micro",
@@ -487,6 +487,7 @@ class ModelsTab(QWidget):
                         r.get("f1"),
                         r.get("support"),
                         r.get("threshold"),
+                        r.get("ap"),
                     )
                     for r in view.per_label
                 ]

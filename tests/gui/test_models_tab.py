@@ -135,13 +135,14 @@ def test_item_models_pass_qtmodeltester(qtmodeltester, bundles):
     qtmodeltester.check(rows, force_py=True)
 
 
-def test_importing_the_tab_does_not_import_torch_or_pyqtgraph():
+def test_importing_the_widgets_does_not_import_torch_pyqtgraph_or_pandas():
     code = (
-        "import sys, fashion_desktop.gui.models_tab, fashion_desktop.gui.thresholds_panel;"
-        "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)"
+        "import sys, fashion_desktop.gui.models_tab, fashion_desktop.gui.thresholds_panel,"
+        " fashion_desktop.gui.export_dialog;"
+        "print('torch' in sys.modules, 'pyqtgraph' in sys.modules, 'pandas' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False", "False", "False"]
 
 
 def test_broken_bundle_shows_its_error_instead_of_crashing(qtbot, tab, bundles):
@@ -188,6 +189,7 @@ def test_metrics_are_recomputed_at_the_current_thresholds(qtbot, tab, bundles):
     assert overall["Exact match"] == "0.000"
     assert _per_label(tab, "F1") == {"top": f"{2 / 3:.3f}", "dress": "0.000", "red": "0.000"}
     assert set(_per_label(tab, "Threshold").values()) == {"0.850"}
+    assert _per_label(tab, "AP")["red"] == "1.000"  # ranking quality does not depend on thresholds
     assert tab.chart_values() == pytest.approx([2 / 3, 0.0, 0.0])
 
     _apply(qtbot, tab, ThresholdPolicy(per_label={"red": 0.35}))
