@@ -184,7 +184,7 @@ def _serialise(root: ET.Element, packet: bool) -> bytes:
 
 
 def _collisions(photos: Sequence[Path]) -> set[Path]:
-    """Photos sharing folder and stem with another photo, in the batch or already in the folder."""
+    """Photos sharing folder and stem with another photo or raw file, in the batch or in the folder."""
     by_key: dict[tuple[Path, str], set[str]] = {}
     for p in photos:
         by_key.setdefault((p.parent, p.stem.casefold()), set()).add(p.name)
@@ -193,7 +193,9 @@ def _collisions(photos: Sequence[Path]) -> set[Path]:
         try:
             with os.scandir(folder) as it:
                 listed[folder] = [
-                    e.name for e in it if os.path.splitext(e.name)[1].lower().lstrip(".") in EXTENSIONS
+                    e.name
+                    for e in it
+                    if os.path.splitext(e.name)[1].lower().lstrip(".") in _SIBLING_EXTENSIONS
                 ]
         except OSError:
             listed[folder] = []
