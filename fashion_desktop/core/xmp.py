@@ -145,6 +145,8 @@ def merge_xmp(existing: bytes, keywords: Sequence[str]) -> bytes:
     except ET.ParseError as exc:
         raise ValueError(f"not XML ({exc})") from None
     rdf = root if root.tag == _q(NS_RDF, "RDF") else root.find(_q(NS_RDF, "RDF"))
+    if rdf is None and root.tag == _q(NS_X, "xmpmeta"):
+        rdf = ET.SubElement(root, _q(NS_RDF, "RDF"))  # an empty packet is still XMP
     if rdf is None:
         raise ValueError("XML but not XMP (no rdf:RDF element)")
     descs = rdf.findall(_q(NS_RDF, "Description"))

@@ -476,3 +476,7 @@ def test_xmp_leaves_the_sidecar_of_a_raw_twin_alone(tmp_path: Path) -> None:
     assert report.written == [tmp_path / "shot.jpg.xmp"] and not report.errors
     assert raw_sidecar.read_bytes() == b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"
     assert _keywords(tmp_path / "shot.jpg.xmp") == ["dress"]
+    # without the raw twin, that (empty but valid) packet is merged into instead
+    (tmp_path / "shot.CR2").unlink()
+    write_xmp_sidecars([(jpeg, ["coat"])])
+    assert _keywords(raw_sidecar) == ["coat"]
