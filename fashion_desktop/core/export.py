@@ -510,9 +510,7 @@ def read_table(
         if suffix in (".xlsx", ".xlsm"):
             df = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0)
         elif suffix in (".csv", ".txt"):
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            if wanted and not _has_columns(df, wanted) and len(df.columns) == 1 and ";" in str(df.columns[0]):
-                df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=";")
+            df = _read_csv(path, wanted)
         else:
             raise ExportError(f"{path}: unsupported file type {suffix or '(none)'}; use .csv or .xlsx")
     except ExportError:
@@ -535,6 +533,19 @@ def read_table(
     df = df.rename(columns={by_key[c.casefold()]: c for c in wanted if c.casefold() in by_key})
     for col in df.columns:
         df[col] = df[col].map(lambda v: unneutralise(str(v).strip()))
+    return df
+
+
+def _read_csv(path: Path, wanted: Sequence[str]) -> pd.DataFrame:
+    # Excel's plain "CSV" on Windows is cp1252, and uses ";" where the decimal mark is a comma.
+    try:
+        encoding = "utf-8-sig"
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+    except UnicodeDecodeError:
+        encoding = "cp1252"
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+    if wanted and not _has_columns(df, wanted) and len(df.columns) == 1 and ";" in str(df.columns[0]):
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, sep=";")
     return df
 
 

@@ -278,6 +278,18 @@ def test_semicolon_csv_from_a_european_excel_is_read(library, tmp_path: Path) ->
     assert report.matched == 1 and cat.decisions(ids[TRICKY[1]])["shirt, blouse"] is True
 
 
+def test_csv_saved_by_excel_in_windows_encoding_is_read(library, tmp_path: Path) -> None:
+    cat, folder, ids = library
+    sheet = tmp_path / "cp1252.csv"
+    sheet.write_bytes(f"path;tags\nsub\\{TRICKY[4].split(' — ')[0]}.jpg;dress\n".encode("cp1252"))
+    make_photo(folder / "sub" / f"{TRICKY[4].split(' — ')[0]}.jpg")
+    list(sync_folder(cat, folder))
+    report = ex.import_tags(cat, sheet)
+    assert report.matched == 1 and not report.unmatched
+    image = cat.image_by_path(str(folder / "sub" / "robe été.jpg"))
+    assert cat.decisions(image.id) == {"dress": True}
+
+
 def test_edited_app_export_imports_as_decisions(library, tmp_path: Path) -> None:
     cat, _folder, ids = library
     out = tmp_path / "tags.xlsx"
