@@ -61,6 +61,7 @@ _GROUP_KEYS = (
     "images",
 )
 BUNDLE_FILTER = "Model bundles (*.fmodel);;All files (*)"
+_NAN = float("nan")
 _HIDDEN_PROVENANCE = {"model_id", "name", "created", "date"}
 
 
@@ -477,27 +478,29 @@ class ModelsTab(QWidget):
                     and view.source == "as trained"
                 ]
             )
-            self.per_label_model.set_rows(
-                [
+            rows, names, f1 = [], [], []
+            for r in view.per_label:
+                # No positive examples: recall and F1 are undefined (and left out of F1 macro), not 0.
+                empty = r.get("support") == 0
+                rows.append(
                     (
                         r.get("label"),
                         r.get("group", ""),
                         r.get("precision"),
-                        r.get("recall"),
-                        r.get("f1"),
+                        _NAN if empty else r.get("recall"),
+                        _NAN if empty else r.get("f1"),
                         r.get("support"),
                         r.get("threshold"),
                         r.get("ap"),
                     )
-                    for r in view.per_label
-                ]
-            )
+                )
+                names.append(f"{r.get('label')} (no examples)" if empty else str(r.get("label")))
+                f1.append(None if empty else r.get("f1"))
+            self.per_label_model.set_rows(rows)
             self.groups_model.set_rows(
                 [(g, *(values.get(k) for k in _GROUP_KEYS)) for g, values in view.groups.items()]
             )
-            self._draw_chart(
-                [str(r.get("label")) for r in view.per_label], [r.get("f1") for r in view.per_label]
-            )
+            self._draw_chart(names, f1)
         self._refresh_compare()
 
     def _ensure_plot(self):

@@ -60,7 +60,7 @@ def bundles(tmp_path_factory) -> dict[str, str]:
     )
     stored = _save(
         folder / "stored.fmodel",
-        ["top", "dress", "shoe"],
+        ["top", "dress", "shoe", "hat"],
         provenance={"model_id": "stored-1", "name": "Stored only"},
         metrics={
             "test": {
@@ -70,6 +70,7 @@ def bundles(tmp_path_factory) -> dict[str, str]:
                     {"label": "top", "precision": 0.7, "recall": 0.6, "f1": 0.65, "support": 20},
                     {"label": "dress", "precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 10},
                     {"label": "shoe", "precision": 0.1, "recall": 0.2, "f1": 0.13, "support": 3},
+                    {"label": "hat", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0},
                 ],
             }
         },
@@ -224,6 +225,8 @@ def test_bundle_without_evaluation_shows_stored_metrics_as_trained(qtbot, tab, b
     assert "As trained" in tab.metrics_note.text() and "test split" in tab.metrics_note.text()
     assert _overall(tab)["F1 micro"] == "0.610"
     assert _per_label(tab, "F1")["shoe"] == "0.130"
+    # No test example of "hat": its F1 is undefined, not a failure.
+    assert _per_label(tab, "F1")["hat"] == "–" and _per_label(tab, "Recall")["hat"] == "–"
     # Thresholds cannot change stored numbers.
     _apply(qtbot, tab, ThresholdPolicy(global_threshold=0.9))
     assert _overall(tab)["F1 micro"] == "0.610"
