@@ -21,9 +21,28 @@ class ImageColumns:
     sizes: np.ndarray  # int64, -1 when unknown
     reviewed: np.ndarray  # bool
     errors: dict[int, str]  # image id -> load error
+    names: list[str] | None = None  # file names (computed where the columns are read, off the GUI thread)
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    @staticmethod
+    def concat(parts: list[ImageColumns]) -> ImageColumns:
+        """One set of columns from several (in the given order)."""
+        if len(parts) == 1:
+            return parts[0]
+        errors: dict[int, str] = {}
+        for p in parts:
+            errors.update(p.errors)
+        return ImageColumns(
+            np.concatenate([p.ids for p in parts]),
+            [path for p in parts for path in p.paths],
+            np.concatenate([p.mtimes for p in parts]),
+            np.concatenate([p.sizes for p in parts]),
+            np.concatenate([p.reviewed for p in parts]),
+            errors,
+            None if any(p.names is None for p in parts) else [n for p in parts for n in p.names],
+        )
 
 
 class CatalogReader:
@@ -71,7 +90,8 @@ class CatalogReader:
         sz = np.fromiter((r[3] if r[3] is not None else -1 for r in rows), dtype=np.int64, count=n)
         rev = np.fromiter((bool(r[4]) for r in rows), dtype=bool, count=n)
         errors = {r[0]: r[5] for r in rows if r[5]}
-        return ImageColumns(ids_a, [r[1] for r in rows], mt, sz, rev, errors)
+        paths = [r[1] for r in rows]
+        return ImageColumns(ids_a, paths, mt, sz, rev, errors, [os.path.basename(p) for p in paths])
 
     def present_ids(self) -> np.ndarray:
         rows = self._db().execute("SELECT id FROM images WHERE present=1 ORDER BY id").fetchall()

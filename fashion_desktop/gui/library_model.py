@@ -81,6 +81,8 @@ def _drop_known(cols: ImageColumns, known_ids: np.ndarray) -> ImageColumns:
     keep = ~np.isin(cols.ids, known_ids)
     if keep.all():
         return cols
+    if not keep.any():
+        return ImageColumns(cols.ids[:0], [], cols.mtimes[:0], cols.sizes[:0], cols.reviewed[:0], {}, [])
     ids = cols.ids[keep]
     wanted = set(ids.tolist())
     return ImageColumns(
@@ -90,6 +92,7 @@ def _drop_known(cols: ImageColumns, known_ids: np.ndarray) -> ImageColumns:
         cols.sizes[keep],
         cols.reviewed[keep],
         {i: e for i, e in cols.errors.items() if i in wanted},
+        None if cols.names is None else [n for n, k in zip(cols.names, keep.tolist(), strict=True) if k],
     )
 
 
@@ -311,7 +314,7 @@ class LibraryModel(QAbstractListModel):
         n = len(cols)
         s.ids = np.concatenate([s.ids, cols.ids])
         s.paths.extend(cols.paths)
-        s.names.extend(os.path.basename(p) for p in cols.paths)
+        s.names.extend(cols.names if cols.names is not None else (os.path.basename(p) for p in cols.paths))
         s.mtimes = np.concatenate([s.mtimes, cols.mtimes])
         s.sizes = np.concatenate([s.sizes, cols.sizes])
         s.reviewed = np.concatenate([s.reviewed, cols.reviewed])
@@ -362,7 +365,9 @@ class LibraryModel(QAbstractListModel):
         new_view = self._compute_view()
         if np.array_equal(new_view, self._view):
             return
-        if len(new_view) != len(self._view) or not np.array_equal(np.sort(new_view), np.sort(self._view)):
+        if len(new_view) != len(self._view) or not np.array_equal(
+            self._membership(new_view), self._membership(self._view)
+        ):
             self.beginResetModel()
             self._view = new_view
             self._row_of = None
@@ -380,6 +385,11 @@ class LibraryModel(QAbstractListModel):
         )
         del old_rows
         self.layoutChanged.emit()
+
+    def _membership(self, view: np.ndarray) -> np.ndarray:
+        mask = np.zeros(len(self._s), bool)
+        mask[view] = True
+        return mask
 
     def sync_finished(self, present: ImageColumns | None = None, ranks: np.ndarray | None = None) -> None:
         """After a scan: pick up changed files, drop files that went away, fix the order.

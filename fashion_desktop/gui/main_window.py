@@ -489,8 +489,8 @@ class MainWindow(QMainWindow):
         errors, self._pending_errors = self._pending_errors, []
         if self.library is None:
             return
-        for cols in rows:
-            self.library.append_new_images(cols)
+        if rows:
+            self.library.append_new_images(ImageColumns.concat(rows))
         if scores or errors:
             self.library.apply_results(scores, errors)
 
