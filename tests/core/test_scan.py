@@ -12,6 +12,7 @@ from conftest import make_photo
 
 from fashion_desktop.core import scan as scan_mod
 from fashion_desktop.core.catalog import Catalog, FileInfo
+from fashion_desktop.core.images import EXTENSIONS
 from fashion_desktop.core.scan import ScanProblem, scan, sync_folder
 
 
@@ -278,3 +279,15 @@ def test_rescan_with_an_unreadable_subfolder_keeps_its_photos(
         assert [Path(p.path).name for p in last.problems] == ["d01"]
         assert last.counts.removed == 1  # the photo really deleted, not the four it could not list
         assert cat.count() == 7 and len(cat.scores("m")) == 8
+
+
+def test_real_photo_folder_is_scanned_completely(shared_data: Path) -> None:
+    folder = shared_data / "clothing-small"
+    expected = {
+        os.path.realpath(p)
+        for p in folder.rglob("*")
+        if p.suffix.lower().lstrip(".") in EXTENSIONS and not any(part.startswith(".") for part in p.parts)
+    }
+    items = list(scan(folder))
+    assert not _problems(items)
+    assert {i.path for i in items} == expected and len(expected) > 1000
