@@ -29,6 +29,7 @@ SEED_COLUMNS = ("ImageId", "Category", "CategoryName", "Split")
 # A cell starting with one of these is a formula to Excel / LibreOffice (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CHUNK_ROWS = 2000
+_XLSX_MAX_ROWS = 1_048_576
 
 Progress = Callable[[int, int], None] | None
 
@@ -367,6 +368,10 @@ def write_xlsx(
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
+    if len(df) + 1 > _XLSX_MAX_ROWS:
+        raise ExportError(
+            f"{path}: {len(df)} rows do not fit in an Excel sheet ({_XLSX_MAX_ROWS - 1}); use .csv"
+        )
     safe = _safe_frame(df)
     total = len(safe)
 
