@@ -661,6 +661,7 @@ def _apply_import(
     absent_negative: bool,
     mark_reviewed: bool,
     cancel: CancelFlag,
+    progress: Progress = None,
 ) -> ImportReport:
     """Match rows to images, then write every decision in one transaction (nothing if anything fails)."""
     matcher = _Matcher(catalog)
@@ -668,8 +669,11 @@ def _apply_import(
     splits: list[tuple[int, str | None]] = []
     matched: list[int] = []
     for n, (row_no, key, tags, split) in enumerate(rows):
-        if n % 1000 == 0 and is_cancelled(cancel):
-            raise ExportCancelled(f"{report.path}: import cancelled; nothing was changed")
+        if n % 1000 == 0:
+            if is_cancelled(cancel):
+                raise ExportCancelled(f"{report.path}: import cancelled; nothing was changed")
+            if progress is not None:
+                progress(n, len(rows))
         image_id, count = matcher.match(key)
         if image_id is None:
             (report.ambiguous if count > 1 else report.unmatched).append((row_no, key))
@@ -689,6 +693,8 @@ def _apply_import(
         catalog.set_splits(splits)
     if mark_reviewed and matched:
         catalog.set_reviewed(matched, True)
+    if progress is not None:
+        progress(len(rows), len(rows))
     return report
 
 
@@ -699,6 +705,7 @@ def import_seed(
     taxonomy: Sequence[str] | None = None,
     absent_negative: bool = True,
     mark_reviewed: bool = True,
+    progress: Progress = None,
     cancel: CancelFlag = None,
 ) -> ImportReport:
     """Import a seed-layout spreadsheet (``ImageId`` + ``Category`` ids and/or ``CategoryName``) as decisions.
@@ -740,7 +747,7 @@ def import_seed(
                 else:
                     report.unknown_labels.append((row_no, name))
         rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec["Split"]) if has_split else None))
-    return _apply_import(catalog, report, rows, taxonomy, absent_negative, mark_reviewed, cancel)
+    return _apply_import(catalog, report, rows, taxonomy, absent_negative, mark_reviewed, cancel, progress)
 
 
 def import_tags(
@@ -750,6 +757,7 @@ def import_tags(
     labels: Sequence[str] | None = None,
     absent_negative: bool = True,
     mark_reviewed: bool = True,
+    progress: Progress = None,
     cancel: CancelFlag = None,
 ) -> ImportReport:
     """Import the app's own CSV/XLSX (``path`` + ``tags`` joined with ``|``) as decisions.
@@ -781,7 +789,7 @@ def import_tags(
                 seen.setdefault(t, None)
         rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec[split_col]) if split_col else None))
     vocabulary = list(labels) if labels is not None else list(seen)
-    return _apply_import(catalog, report, rows, vocabulary, absent_negative, mark_reviewed, cancel)
+    return _apply_import(catalog, report, rows, vocabulary, absent_negative, mark_reviewed, cancel, progress)
 
 
 def iter_rows_for_sidecars(items: Iterable[TaggedImage]) -> Iterator[tuple[str, list[str]]]:

@@ -492,3 +492,16 @@ def test_xmp_leaves_the_sidecar_of_a_raw_twin_alone(tmp_path: Path) -> None:
     (tmp_path / "shot.CR2").unlink()
     write_xmp_sidecars([(jpeg, ["coat"])])
     assert _keywords(raw_sidecar) == ["coat"]
+
+
+def test_import_reports_progress_and_a_cancelled_import_changes_nothing(library, tmp_path: Path) -> None:
+    cat, _folder, _ids = library
+    sheet = tmp_path / "seed.csv"
+    ex.export_file(cat, sheet, "m", layout="seed")
+    with pytest.raises(ExportCancelled):
+        ex.import_seed(cat, sheet, cancel=lambda: True)
+    assert cat.all_decisions() == {} and cat.splits() == {}
+    assert not any(r.reviewed for r in cat.images())
+    seen: list[tuple[int, int]] = []
+    ex.import_seed(cat, sheet, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (5, 5) and len(cat.all_decisions()) == 5
