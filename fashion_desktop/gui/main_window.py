@@ -718,26 +718,27 @@ class MainWindow(QMainWindow):
 
     # -- export ----------------------------------------------------------------------------------
     @Slot()
-    def export_dialog(self) -> None:
+    def export_dialog(self) -> QWidget | None:
+        """Open the export dialog for the library, the photos the grid shows and the selection."""
         if self.library is None or self.catalog is None:
-            return
-        try:
-            from .export_dialog import ExportDialog
-        except ModuleNotFoundError:  # EXPORT-DIALOG: wired once gui/export_dialog.py lands
-            QMessageBox.information(self, APP_NAME, "Export is not available in this build yet.")
-            return
+            return None
+        from .export_dialog import ExportDialog
+
         m = self.library
         dlg = ExportDialog(
             self.catalog,
             m.model_key,
-            {"labels": list(m.labels), "groups": dict(m.groups), "defaults": [float(x) for x in m.defaults]},
             self.threshold_panel.policy(),
             self.filtered_ids(),
             self.selected_ids(),
             self,
+            defaults=[float(x) for x in m.defaults] if m.model_key else None,
         )
-        self._export_dialog = dlg
+        dlg.exported.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.export_window = dlg
         dlg.open()
+        return dlg
 
     # -- drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

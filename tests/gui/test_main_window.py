@@ -174,3 +174,29 @@ def test_rescan_finds_new_and_removed_files(qtbot, window, photo_folder):
         window.rescan_action.trigger()
     names = grid_rows(window)
     assert "new_one.jpg" in names and "red_0.jpg" not in names
+
+
+def test_export_from_the_window_writes_what_the_grid_shows(
+    qtbot, window, photo_folder, tiny_bundle_path, tmp_path
+):
+    import csv
+
+    scan(qtbot, window, photo_folder)
+    tag(qtbot, window, tiny_bundle_path)
+    select(qtbot, window, "red_0.jpg")
+    qtbot.keyClick(window.grid, window.review.keys["blue"])  # a person's decision must be exported too
+    window.filters.set_tags(["red"], "any")
+    dlg = window.export_dialog()
+    qtbot.waitExposed(dlg)
+    dlg.format_combo.setCurrentIndex(dlg.format_combo.findData("csv"))
+    dlg.scope_buttons["filtered"].setChecked(True)
+    assert dlg.scope() == "filtered"
+    out = tmp_path / "out.csv"
+    dlg.path_edit.setText(str(out))
+    with qtbot.waitSignal(dlg.exported, timeout=20_000):
+        qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    from fashion_desktop.core.export import PATH_COLUMN, TAG_SEPARATOR, TAGS_COLUMN
+
+    with open(out, newline="", encoding="utf-8-sig") as fh:
+        rows = {Path(r[PATH_COLUMN]).name: r[TAGS_COLUMN].split(TAG_SEPARATOR) for r in csv.DictReader(fh)}
+    assert rows == {"red_0.jpg": ["red", "blue"], "red_3.jpg": ["red"], "red_6.jpg": ["red"]}
