@@ -153,6 +153,8 @@ def _classify(
     except OSError:
         is_dir = False
     if is_dir:
+        if not _valid_text(entry.name):
+            return ScanProblem(_printable(entry.path), _BAD_NAME + " (folder skipped)")
         key = _dir_key(entry.path)
         if key is None:
             return _folder_error(entry.path, FileNotFoundError())
@@ -176,7 +178,25 @@ def _classify(
         return ScanProblem(entry.path, f"cannot read file information ({exc.strerror or exc})")
     if not stat.S_ISREG(st.st_mode):
         return None
+    if not _valid_text(entry.name):
+        return ScanProblem(_printable(entry.path), _BAD_NAME)
     return FileInfo(entry.path, int(st.st_size), float(st.st_mtime))
+
+
+_BAD_NAME = "the name is not valid text (bytes from another system's encoding); rename it to use it"
+
+
+def _valid_text(name: str) -> bool:
+    """False for POSIX names holding undecodable bytes (surrogate escapes), which no catalog or sheet can store."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def sync_folder(

@@ -190,6 +190,23 @@ def test_non_ascii_names(tmp_path: Path) -> None:
     assert os.path.exists(info.path)
 
 
+@pytest.mark.skipif(os.name == "nt", reason="Windows names are always Unicode")
+def test_name_with_undecodable_bytes_is_reported_not_fatal(tmp_path: Path) -> None:
+    make_photo(tmp_path / "ok.jpg")
+    bad = os.fsencode(tmp_path) + b"/caf\xe9.jpg"  # Latin-1 bytes from an old archive
+    with open(bad, "wb") as fh:
+        fh.write(b"x")
+    os.mkdir(os.fsencode(tmp_path) + b"/dossier \xe9t\xe9")
+    items = list(scan(tmp_path))
+    assert _files(items) == {"ok.jpg"}
+    problems = _problems(items)
+    assert len(problems) == 2 and all("not valid text" in p.reason for p in problems)
+    for p in problems:
+        p.path.encode("utf-8")  # the message itself can be shown and stored
+    with Catalog(tmp_path / "cat.db") as cat:
+        assert list(sync_folder(cat, tmp_path))[-1].found == 1
+
+
 def test_cancel_stops_the_walk(tmp_path: Path) -> None:
     for d in range(5):
         make_photo(tmp_path / f"d{d}" / "p.jpg")
