@@ -40,6 +40,7 @@ class Evaluation:
     split: str
     targets: np.ndarray  # int8 [N, L]: 1 positive, 0 negative, -1 unknown
     scores: np.ndarray  # float32 [N, L]
+    paths: tuple[str, ...] = ()  # the evaluated images, when the bundle lists them
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,9 @@ def read_bundle_info(path: str) -> BundleInfo:
         targets = _to_numpy(ev["targets"]).astype(np.int8)
         scores = _to_numpy(ev["scores"]).astype(np.float32)
         if targets.ndim == 2 and targets.shape == scores.shape and targets.shape[1] == len(b.labels):
-            evaluation = Evaluation(str(ev.get("split") or "evaluation"), targets, scores)
+            paths = ev.get("paths")
+            paths = tuple(str(p) for p in paths) if isinstance(paths, (list, tuple)) else ()
+            evaluation = Evaluation(str(ev.get("split") or "evaluation"), targets, scores, paths)
     return BundleInfo(
         path=str(path),
         name=b.name,

@@ -135,6 +135,14 @@ def _provenance_rows(info: BundleInfo) -> list[tuple[str, str]]:
     return [(html.escape(k), html.escape(v[:400])) for k, v in rows]
 
 
+def _same_images(a: BundleInfo, b: BundleInfo) -> bool | None:
+    """Whether both bundles were evaluated on the same set of images (None: they do not say)."""
+    ea, eb = a.evaluation, b.evaluation
+    if ea is None or eb is None or not ea.paths or not eb.paths:
+        return None
+    return set(ea.paths) == set(eb.paths)
+
+
 def _delta(a: Any, b: Any) -> float | None:
     try:
         fa, fb = float(a), float(b)
@@ -587,7 +595,13 @@ class ModelsTab(QWidget):
             return
         va = self._view if self._view is not None else metrics_at_policy(a, self._policy)
         vb = metrics_at_policy(b, self._policy)
-        self.compare_note.setText(f"A: {a.name} — {va.note}\nB: {b.name} — {vb.note}")
+        note = f"A: {a.name} — {va.note}\nB: {b.name} — {vb.note}"
+        same = _same_images(a, b)
+        if same is False:
+            note += "\n⚠ The two models were evaluated on different images: differences mix model and data."
+        elif same is None:
+            note += "\nCannot tell whether both were evaluated on the same images."
+        self.compare_note.setText(note)
         rows, colours = [], []
         for key, name in OVERALL_KEYS:
             if key in va.overall or key in vb.overall:
@@ -596,8 +610,8 @@ class ModelsTab(QWidget):
                 rows.append((name, x, y, d))
                 colours.append(_delta_colour(d))
         self.compare_overall_model.set_rows(rows, colours=colours)
-        fa = {str(r.get("label")): r.get("f1") for r in va.per_label}
-        fb = {str(r.get("label")): r.get("f1") for r in vb.per_label}
+        fa = {str(r.get("label")): _NAN if r.get("support") == 0 else r.get("f1") for r in va.per_label}
+        fb = {str(r.get("label")): _NAN if r.get("support") == 0 else r.get("f1") for r in vb.per_label}
         shared = [lab for lab in a.labels if lab in fa and lab in fb]
         label_rows, label_colours = [], []
         for lab in shared:

@@ -75,9 +75,20 @@ def bundles(tmp_path_factory) -> dict[str, str]:
             }
         },
     )
+    rival = _save(
+        folder / "rival.fmodel",
+        ["top", "dress"],
+        provenance={"model_id": "rival-1", "name": "Rival"},
+        evaluation={
+            "split": "test",
+            "paths": [f"/photos/{i}.jpg" for i in (3, 2, 1, 0)],  # the same photos, in another order
+            "targets": torch.tensor([row[:2] for row in TARGETS[::-1]], dtype=torch.int8),
+            "scores": torch.tensor([[0.2, 0.9], [0.6, 0.4], [0.7, 0.8], [0.9, 0.1]], dtype=torch.float32),
+        },
+    )
     broken = folder / "broken.fmodel"
     broken.write_bytes(b"this is not a model at all")
-    return {"evaluated": evaluated, "stored": stored, "broken": str(broken)}
+    return {"evaluated": evaluated, "stored": stored, "rival": rival, "broken": str(broken)}
 
 
 @pytest.fixture
@@ -244,6 +255,24 @@ def test_compare_two_models_side_by_side(qtbot, tab, bundles):
     labels = tab.compare_labels_model
     shared = {labels.index(r, 0).data(): labels.index(r, 2).data() for r in range(labels.rowCount())}
     assert shared == {"top": "0.650", "dress": "0.500"}  # "red" and "shoe" are not in both
+    assert "Cannot tell whether both were evaluated on the same images" in tab.compare_note.text()
+
+
+def test_compare_on_the_same_evaluation_images(qtbot, tab, bundles):
+    tab.add_bundle(bundles["rival"])
+    qtbot.waitUntil(lambda: not tab.is_loading() and tab.current_info() is not None, timeout=20_000)
+    _click_row(qtbot, tab, bundles["evaluated"])
+    tab.compare_combo.setCurrentIndex(tab.compare_combo.findData(bundles["rival"]))
+    note = tab.compare_note.text()
+    assert "Rival" in note and "different images" not in note and "Cannot tell" not in note
+    labels = tab.compare_labels_model
+    rows = {
+        labels.index(r, 0).data(): [labels.index(r, c).data() for c in (1, 2, 3)]
+        for r in range(labels.rowCount())
+    }
+    # The rival calls "top" on the dress photo 1 (and misses nothing): top F1 = 2·2 / (2·2 + 1).
+    assert rows["top"] == ["1.000", "0.800", "-0.200"]
+    assert rows["dress"] == ["1.000", "1.000", "0.000"]
 
 
 def test_use_for_tagging_by_button_and_double_click(qtbot, tab, bundles):
