@@ -133,7 +133,7 @@ def open_image(
         return ImageFailure(path, f"image too large; possible decompression bomb ({exc})")
     except OSError as exc:
         return ImageFailure(path, _describe_os_error(exc))
-    except (SyntaxError, ValueError, EOFError, MemoryError, IndexError, TypeError) as exc:
+    except Exception as exc:  # decoders raise many types on corrupt data (struct.error, KeyError ...)
         return ImageFailure(path, f"corrupt image ({type(exc).__name__}: {str(exc)[:120]})")
     ext = path.suffix.lower().lstrip(".")
     note = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,44 @@ def test_decompression_bomb_guard_is_configurable(tmp_path: Path) -> None:
     failure = open_image(photo, max_pixels=10_000)
     assert isinstance(failure, ImageFailure) and "too large" in failure.reason
     assert isinstance(open_image(photo), LoadedImage)
+
+
+def test_randomly_corrupted_files_never_raise(tmp_path: Path) -> None:
+    """Flipped bytes and cut files in every format: pixels or a reason, never an exception."""
+    import io
+    import random
+
+    rng = random.Random(1234)
+    arr = (np.random.default_rng(0).random((40, 50, 3)) * 255).astype(np.uint8)
+    originals = {}
+    for fmt, ext in [
+        ("JPEG", "jpg"),
+        ("PNG", "png"),
+        ("TIFF", "tif"),
+        ("GIF", "gif"),
+        ("WEBP", "webp"),
+        ("BMP", "bmp"),
+    ]:
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format=fmt)
+        originals[ext] = buf.getvalue()
+    failures = 0
+    for i in range(240):
+        ext = rng.choice(sorted(originals))
+        data = bytearray(originals[ext])
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(1, len(data))]
+        path = tmp_path / f"f{i}.{ext}"
+        path.write_bytes(bytes(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = load_for_model(path, 24, resize=rng.choice(["squash", "center_crop"]))
+        assert isinstance(result, (np.ndarray, ImageFailure))
+        if isinstance(result, ImageFailure):
+            failures += 1
+            assert result.path == path and result.reason
+        else:
+            assert result.shape == (24, 24, 3)
+    assert 0 < failures < 240  # some damage is survivable, some is not: both paths were exercised
