@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -60,6 +61,8 @@ _GROUP_KEYS = (
     "top1_accuracy",
     "images",
 )
+log = logging.getLogger(__name__)
+
 BUNDLE_FILTER = "Model bundles (*.fmodel);;All files (*)"
 _NAN = float("nan")
 _HIDDEN_PROVENANCE = {"model_id", "name", "created", "date"}
@@ -133,6 +136,15 @@ def _provenance_rows(info: BundleInfo) -> list[tuple[str, str]]:
             text = str(value)
         rows.append((key.replace("_", " ").capitalize(), text))
     return [(html.escape(k), html.escape(v[:400])) for k, v in rows]
+
+
+def _safe_metrics(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
+    """``metrics_at_policy``, but odd evaluation data in a bundle becomes a message, never a crash."""
+    try:
+        return metrics_at_policy(info, policy)
+    except Exception as exc:
+        log.warning("metrics of %s cannot be computed", info.path, exc_info=True)
+        return MetricsView({}, [], "none", f"Metrics cannot be computed for {info.path}: {exc}")
 
 
 def _same_images(a: BundleInfo, b: BundleInfo) -> bool | None:
@@ -473,7 +485,7 @@ class ModelsTab(QWidget):
             self.groups_model.set_rows([])
             self._draw_chart([], [])
         else:
-            view = metrics_at_policy(info, self._policy)
+            view = _safe_metrics(info, self._policy)
             self._view = view
             self.metrics_note.setText(view.note)
             self.overall_model.set_rows(
@@ -593,8 +605,8 @@ class ModelsTab(QWidget):
                 "Choose a second model to compare." if not other else "Loading the second model…"
             )
             return
-        va = self._view if self._view is not None else metrics_at_policy(a, self._policy)
-        vb = metrics_at_policy(b, self._policy)
+        va = self._view if self._view is not None else _safe_metrics(a, self._policy)
+        vb = _safe_metrics(b, self._policy)
         note = f"A: {a.name} — {va.note}\nB: {b.name} — {vb.note}"
         same = _same_images(a, b)
         if same is False:

@@ -325,3 +325,17 @@ def test_a_bundle_rewritten_in_place_is_read_again(qtbot, tab, bundles, tmp_path
     qtbot.waitUntil(lambda: tab.current_info() is not None and tab.current_info().ok, timeout=20_000)
     assert "Evaluated CNN" in tab.card.text()
     qtbot.waitUntil(lambda: not tab.is_loading(), timeout=20_000)
+
+
+def test_metrics_that_cannot_be_computed_show_a_message_not_a_crash(qtbot, tab, bundles, monkeypatch):
+    import trainer.metrics
+
+    def broken(*args, **kwargs):
+        raise ValueError("targets hold values other than -1, 0 and 1")
+
+    monkeypatch.setattr(trainer.metrics, "compute_metrics", broken)
+    _click_row(qtbot, tab, bundles["stored"])
+    _click_row(qtbot, tab, bundles["evaluated"])
+    assert "Evaluated CNN" in tab.card.text()
+    assert "cannot be computed" in tab.metrics_note.text() and "other than -1" in tab.metrics_note.text()
+    assert tab.per_label_model.rowCount() == 0
