@@ -436,7 +436,6 @@ class LibraryModel(QAbstractListModel):
             labels = self.reader.model_labels(key) or ()
             rec = self.catalog.model(key)
             groups = groups or (rec.groups if rec else {})
-        self.beginResetModel()
         self.model_key = key
         self.labels = tuple(labels)
         self.groups = dict(groups or {})
@@ -451,9 +450,10 @@ class LibraryModel(QAbstractListModel):
         self._load_decisions()
         self._thresholds = self.policy.thresholds(self.labels, self.defaults)
         self._recompute_pred(np.arange(n))
-        self._view = self._compute_view()
-        self._row_of = None
-        self.endResetModel()
+        # No reset: the grid keeps its scroll position, current photo and selection.
+        self.resort()
+        if len(self._view):
+            self.dataChanged.emit(self.index(0), self.index(len(self._view) - 1))
         self.labels_changed.emit()
         self.counts_changed.emit()
 

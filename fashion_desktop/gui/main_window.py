@@ -131,7 +131,7 @@ class TagPage(QWidget):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 1)
-        self.splitter.setSizes([300, 800, 360])
+        self.splitter.setSizes([350, 780, 400])
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.splitter)
@@ -549,9 +549,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _tag_done(self, summary) -> None:
         self.tag_worker = None
-        self._flush_pending()
-        if self.library is not None:
-            self.library.refresh_scores()
+        self._flush_pending()  # the run reported every result; no need to read them back
         if summary is not None and type(summary).__name__ == "Summary":
             what = "Cancelled" if summary.cancelled else "Done"
             text = f"{what}: {summary.tagged:,} tagged, {summary.skipped:,} already tagged, {len(summary.failed)} failed"

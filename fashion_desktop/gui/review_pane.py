@@ -45,7 +45,7 @@ class ZoomPreview(QScrollArea):
         self.setWidget(self._label)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setWidgetResizable(False)
-        self.setMinimumHeight(160)
+        self.setMinimumHeight(240)
         self._pixmap: QPixmap | None = None
         self.zoom: float | None = None  # None: fit to the pane
 
@@ -183,6 +183,8 @@ class ReviewPane(QWidget):
         split.addWidget(lower)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([560, 320])
+        self.splitter = split
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(split)
