@@ -237,7 +237,12 @@ def _colour_reading_efficientnet(tmp_path: Path):
     train = photos(tmp_path / "fit", 12)
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-    x = torch.stack([torch.from_numpy(load_for_model(p, size)).permute(2, 0, 1) for p in train]).float() / 255
+    x = (
+        torch.stack(
+            [torch.from_numpy(np.array(load_for_model(p, size))).permute(2, 0, 1) for p in train]
+        ).float()
+        / 255
+    )
     with torch.no_grad():
         feats = model((x - mean) / std)
     targets = torch.full((len(train), 3), -4.0)
@@ -352,3 +357,45 @@ def test_bf16_detection_needs_native_support(monkeypatch) -> None:
         assert devices.cpu_supports_bf16() is True
     finally:
         devices.cpu_supports_bf16.cache_clear()
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v3_large", "efficientnet_lite0"])
+def test_folding_batchnorm_keeps_the_scores(arch: str) -> None:
+    from fashion_desktop.core.engine import fold_batchnorm
+    from trainer.archs import build_model
+
+    torch.manual_seed(0)
+    model = build_model(arch, 5).eval()
+    with torch.no_grad():  # trained-looking statistics, so that folding has something to get wrong
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    folded = fold_batchnorm(model, 224)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+    x = torch.rand(2, 3, 128, 128)
+    with torch.inference_mode():
+        torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_folding_is_refused_when_the_convolution_output_is_used_twice() -> None:
+    from fashion_desktop.core.engine import fold_batchnorm
+
+    class Skip(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+            self.bn = torch.nn.BatchNorm2d(3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            return (self.bn(y) + y).mean((2, 3))
+
+    model = Skip().eval()
+    with torch.no_grad():
+        model.bn.running_mean.fill_(0.3)
+        model.bn.running_var.fill_(2.0)
+    assert fold_batchnorm(model, 32) is model
