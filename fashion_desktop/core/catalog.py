@@ -481,6 +481,19 @@ class Catalog:
         rows = self._query("SELECT label, value FROM decisions WHERE image_id=?", (image_id,))
         return {r[0]: bool(r[1]) for r in rows}
 
+    def decisions_for(self, image_ids: Sequence[int]) -> dict[int, dict[str, bool]]:
+        """Decisions of the given images only (images without any are absent), in chunked queries."""
+        out: dict[int, dict[str, bool]] = {}
+        ids = list(image_ids)
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for image_id, label, value in self._query(
+                f"SELECT image_id, label, value FROM decisions WHERE image_id IN ({marks})", chunk
+            ):
+                out.setdefault(image_id, {})[label] = bool(value)
+        return out
+
     def all_decisions(self) -> dict[int, dict[str, bool]]:
         out: dict[int, dict[str, bool]] = {}
         for image_id, label, value in self._query("SELECT image_id, label, value FROM decisions"):

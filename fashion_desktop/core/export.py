@@ -79,13 +79,13 @@ def iter_final_tags(
     """
     policy = policy or ThresholdPolicy()
     labels: tuple[str, ...] = ()
-    all_scores: dict[int, np.ndarray] = {}
     if model_key is not None:
         model = catalog.model(model_key)
         if model is None:
-            raise ExportError(f"{catalog.path}: model {model_key!r} has no predictions in this catalog")
+            raise ExportError(
+                f"{catalog.path}: model {model_key!r} is not in this catalog (no photo tagged with it)"
+            )
         labels = model.labels
-        all_scores = catalog.scores(model_key, image_ids)
     if defaults is None or len(defaults) != len(labels):
         defaults = [0.5] * len(labels)
     thresholds = policy.thresholds(labels, defaults)
@@ -94,16 +94,23 @@ def iter_final_tags(
     else:
         wanted = set(image_ids)
         images = [r for r in catalog.images(include_missing=True) if r.id in wanted]
-    decisions = catalog.all_decisions()
     splits = catalog.splits()
-    for n, rec in enumerate(images):
-        if n % 256 == 0 and is_cancelled(cancel):
+    # Scores and decisions are read a chunk at a time so memory stays flat for big libraries.
+    for start in range(0, len(images), _CHUNK_ROWS):
+        if is_cancelled(cancel):
             raise ExportCancelled("export cancelled")
-        s = all_scores.get(rec.id)
-        if s is not None and len(s) != len(labels):
-            s = None  # scores from an older label list cannot be trusted label by label
-        tags = final_tags(labels, s, decisions.get(rec.id, {}), thresholds, policy.top_k, policy.at_least_one)
-        yield TaggedImage(rec, tags, s, splits.get(rec.id))
+        chunk = images[start : start + _CHUNK_ROWS]
+        ids = [r.id for r in chunk]
+        scores = catalog.scores(model_key, ids) if model_key is not None else {}
+        decisions = catalog.decisions_for(ids)
+        for rec in chunk:
+            s = scores.get(rec.id)
+            if s is not None and len(s) != len(labels):
+                s = None  # scores from an older label list cannot be trusted label by label
+            tags = final_tags(
+                labels, s, decisions.get(rec.id, {}), thresholds, policy.top_k, policy.at_least_one
+            )
+            yield TaggedImage(rec, tags, s, splits.get(rec.id))
 
 
 def _group_columns(groups: Mapping[str, str], labels: Sequence[str]) -> dict[str, str]:
