@@ -112,6 +112,22 @@ def _mtime(path: str) -> float | None:
         return None
 
 
+def _evaluation(ev: Any, num_labels: int) -> Evaluation | None:
+    """The bundle's evaluation scores as arrays, or None when absent or not shaped [N, labels]."""
+    if not isinstance(ev, Mapping) or ev.get("targets") is None or ev.get("scores") is None:
+        return None
+    try:
+        targets = _to_numpy(ev["targets"]).astype(np.int8)
+        scores = _to_numpy(ev["scores"]).astype(np.float32)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if targets.ndim != 2 or targets.shape != scores.shape or targets.shape[1] != num_labels:
+        return None
+    paths = ev.get("paths")
+    paths = tuple(str(p) for p in paths) if isinstance(paths, (list, tuple)) else ()
+    return Evaluation(str(ev.get("split") or "evaluation"), targets, scores, paths)
+
+
 def read_bundle_info(path: str) -> BundleInfo:
     """Load ``path`` with ``trainer.bundle.load_bundle`` (imports torch) and keep all but the weights.
 
@@ -128,15 +144,7 @@ def read_bundle_info(path: str) -> BundleInfo:
         return BundleInfo(
             path=str(path), error=f"{path}: cannot be read ({type(exc).__name__}: {exc})", mtime=mtime
         )
-    evaluation = None
-    ev = b.evaluation
-    if ev and ev.get("targets") is not None and ev.get("scores") is not None:
-        targets = _to_numpy(ev["targets"]).astype(np.int8)
-        scores = _to_numpy(ev["scores"]).astype(np.float32)
-        if targets.ndim == 2 and targets.shape == scores.shape and targets.shape[1] == len(b.labels):
-            paths = ev.get("paths")
-            paths = tuple(str(p) for p in paths) if isinstance(paths, (list, tuple)) else ()
-            evaluation = Evaluation(str(ev.get("split") or "evaluation"), targets, scores, paths)
+    evaluation = _evaluation(b.evaluation, len(b.labels))
     return BundleInfo(
         path=str(path),
         name=b.name,

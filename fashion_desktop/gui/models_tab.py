@@ -373,12 +373,17 @@ class ModelsTab(QWidget):
             for path in paths:
                 if cancel.is_set():
                     return
-                yield read_bundle_info(path)
+                try:
+                    yield read_bundle_info(path)
+                except Exception as exc:  # one odd file must not stop the others loading
+                    yield BundleInfo(
+                        path=path, error=f"{path}: cannot be shown ({type(exc).__name__}: {exc})"
+                    )
 
         worker = Worker(job, name="bundle-loader")
         worker.progressed.connect(self._bundle_loaded)
         worker.finished.connect(self._loader_done)
-        worker.failed.connect(self._loader_done)
+        worker.failed.connect(self._loader_failed)
         self._loader = worker
         worker.start()
 
@@ -390,6 +395,13 @@ class ModelsTab(QWidget):
             self._show_selected()
         elif info.path == self.compare_combo.currentData():
             self._refresh_compare()
+
+    @Slot(str)
+    def _loader_failed(self, message: str) -> None:
+        self._loader = None
+        for path in self.bundles.unloaded():  # shown as broken rather than retried forever
+            self.bundles.set_info(BundleInfo(path=path, error=f"{path}: cannot be read ({message})"))
+        self._show_selected()
 
     def _loader_done(self, *_args: object) -> None:
         worker, self._loader = self._loader, None

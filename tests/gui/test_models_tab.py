@@ -339,3 +339,25 @@ def test_metrics_that_cannot_be_computed_show_a_message_not_a_crash(qtbot, tab, 
     assert "Evaluated CNN" in tab.card.text()
     assert "cannot be computed" in tab.metrics_note.text() and "other than -1" in tab.metrics_note.text()
     assert tab.per_label_model.rowCount() == 0
+
+
+def test_evaluation_of_the_wrong_shape_is_ignored(qtbot, tab, tmp_path):
+    import torch
+
+    odd = _save(
+        tmp_path / "odd.fmodel",
+        LABELS,
+        provenance={"model_id": "odd", "name": "Odd evaluation"},
+        metrics={"f1_micro": 0.5},
+        evaluation={
+            "split": "test",
+            "targets": torch.zeros(4, 2, dtype=torch.int8),
+            "scores": torch.zeros(4, 2),
+        },
+    )
+    tab.add_bundle(odd)
+    qtbot.waitUntil(lambda: tab.current_info() is not None, timeout=20_000)
+    assert tab.current_info().ok and tab.current_info().evaluation is None
+    assert "As trained" in tab.metrics_note.text()
+    assert _overall(tab)["F1 micro"] == "0.500"
+    qtbot.waitUntil(lambda: not tab.is_loading(), timeout=20_000)
