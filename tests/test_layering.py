@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import ROOT
+from tests.conftest import ROOT
 
 _PROBE = textwrap.dedent(
     """

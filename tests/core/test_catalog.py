@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, make_photo
 
 from fashion_desktop.core.catalog import SCHEMA_VERSION, Catalog, CatalogError
 from fashion_desktop.core.scan import sync_folder
+from tests.conftest import ROOT, make_photo
 
 
 def _sync(cat: Catalog, folder: Path):

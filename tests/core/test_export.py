@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_photo
 
 from fashion_desktop.core import export as ex
 from fashion_desktop.core.catalog import Catalog
@@ -19,6 +18,7 @@ from fashion_desktop.core.resources import taxonomy_labels
 from fashion_desktop.core.scan import sync_folder
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.core.xmp import NS_DC, NS_RDF, write_xmp_sidecars
+from tests.conftest import make_photo
 
 LABELS = ["red", "green", "shirt, blouse", "dress"]
 GROUPS = {"red": "colour", "green": "colour", "shirt, blouse": "category", "dress": "category"}

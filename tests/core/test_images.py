@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BAD_FAILS, make_bad_inputs, make_photo
 from PIL import Image
 
 from fashion_desktop.core import images
 from fashion_desktop.core.images import ImageFailure, LoadedImage, load_for_model, load_thumbnail, open_image
+from tests.conftest import BAD_FAILS, make_bad_inputs, make_photo
 
 
 @pytest.fixture(scope="module")

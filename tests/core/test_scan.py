@@ -8,12 +8,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import make_photo
 
 from fashion_desktop.core import scan as scan_mod
 from fashion_desktop.core.catalog import Catalog, FileInfo
 from fashion_desktop.core.images import EXTENSIONS
 from fashion_desktop.core.scan import ScanProblem, scan, sync_folder
+from tests.conftest import make_photo
 
 
 def _files(items) -> set[str]:
