@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from fashion_desktop.gui import settings
 from fashion_desktop.gui.library_model import Roles
 from fashion_desktop.gui.main_window import MainWindow
 from tests.conftest import make_photo
@@ -200,3 +201,97 @@ def test_export_from_the_window_writes_what_the_grid_shows(
     with open(out, newline="", encoding="utf-8-sig") as fh:
         rows = {Path(r[PATH_COLUMN]).name: r[TAGS_COLUMN].split(TAG_SEPARATOR) for r in csv.DictReader(fh)}
     assert rows == {"red_0.jpg": ["red", "blue"], "red_3.jpg": ["red"], "red_6.jpg": ["red"]}
+
+
+def test_cancel_keeps_what_was_tagged_and_a_rerun_finishes_the_rest(
+    qtbot, window, tmp_path, tiny_bundle_path
+):
+    folder = tmp_path / "many"
+    for i in range(120):
+        make_photo(folder / f"p{i:03d}.jpg", (64, 48), ["red", "green", "blue"][i % 3])
+    scan(qtbot, window, folder)
+    window.tag_panel.batch_spin.setValue(1)
+    window.tag_panel.select_bundle(str(tiny_bundle_path))
+    progressed = []
+    with qtbot.waitSignal(window.tagging_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(window.tag_panel.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(
+            lambda: window.tag_worker is None or "/" in window.tag_panel.rate_label.text(), timeout=30_000
+        )
+        progressed.append(window.tag_panel.progress.value())
+        qtbot.mouseClick(window.tag_panel.cancel_button, Qt.MouseButton.LeftButton)
+    first = blocker.args[0]
+    if not first.cancelled:
+        pytest.skip("the run finished before it could be cancelled on this machine")
+    kept = len(window.catalog.predicted_paths("tiny-test-model"))
+    assert 0 < kept < 120 and kept == first.tagged
+    shown = sum(bool(window.library.index(r).data(Roles.FinalTags)) for r in range(120))
+    assert shown == kept
+    with qtbot.waitSignal(window.tagging_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(window.tag_panel.run_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].skipped == kept and blocker.args[0].tagged == 120 - kept
+
+
+def test_window_remembers_geometry_recent_folders_and_bundles(
+    qtbot, tmp_path, photo_folder, tiny_bundle_path
+):
+    w = MainWindow(tmp_path / "lib.ffcat")
+    qtbot.addWidget(w)
+    w.show()
+    w.resize(700, 500)  # the offscreen screen is small and clamps restored geometry
+    scan(qtbot, w, photo_folder)
+    tag(qtbot, w, tiny_bundle_path)
+    w.tag_page.grid.slider.setValue(100)
+    w.resize(w.width(), 480)
+    saved_height = w.height()
+    w.close()
+    again = MainWindow()  # no library given: the last one opens
+    qtbot.addWidget(again)
+    try:
+        assert again.catalog.path == tmp_path / "lib.ffcat"
+        assert settings.get_bytes(settings.GEOMETRY) is not None
+        assert again.height() == saved_height  # (the offscreen screen is too narrow to test widths)
+        assert [a.text() for a in again.recent_folders_menu.actions()] == [str(photo_folder.resolve())]
+        assert again.tag_panel.current_bundle() == str(tiny_bundle_path)
+        assert again.tag_page.grid.slider.value() == 100
+        assert again.library.rowCount() == 9
+    finally:
+        again.close()
+
+
+def test_dropping_a_folder_adds_and_scans_it(qtbot, window, photo_folder):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(photo_folder))])
+    event = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.scan_finished, timeout=20_000):
+        window.dropEvent(event)
+    assert window.library.rowCount() == 9
+    assert window.catalog.folders() == [str(photo_folder.resolve())]
+
+
+def test_label_key_on_a_selection_edits_every_photo_and_shows_partial_state(
+    qtbot, window, photo_folder, tiny_bundle_path
+):
+    from PySide6.QtCore import QItemSelectionModel
+
+    scan(qtbot, window, photo_folder)
+    tag(qtbot, window, tiny_bundle_path)
+    select(qtbot, window, "red_0.jpg")
+    green = window.view_index(window.library.id_at(grid_rows(window)["green_1.jpg"]))
+    window.grid.selectionModel().select(green, QItemSelectionModel.SelectionFlag.Select)
+    assert window.review.rows["red"].box.checkState() == Qt.CheckState.PartiallyChecked
+    qtbot.keyClick(window.grid, window.review.keys["red"])  # not all have it: add it to all
+    assert chips(window, "red_0.jpg") == ["red"] and chips(window, "green_1.jpg") == ["red", "green"]
+    qtbot.keyClick(window.grid, window.review.keys["red"])  # all have it now: remove from all
+    assert chips(window, "red_0.jpg") == [] and chips(window, "green_1.jpg") == ["green"]
+    qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert chips(window, "red_0.jpg") == ["red"] and chips(window, "green_1.jpg") == ["red", "green"]
