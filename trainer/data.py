@@ -579,10 +579,8 @@ def read_coco(
     _need_dir(image_dir, "image folder")
     names = {int(c["id"]): str(c["name"]) for c in data["categories"]}
     b = _Builder(f"coco:{json_path.name}")
-    taught = [t for c in sorted(names) for t in (_map(names[c], mapping) or ())]
-    if mapping is None:
-        b.label_order[CATEGORY] = [names[c] for c in sorted(names)]
-    b.teach(CATEGORY, taught)
+    # Ids differ between Fashionpedia releases: names decide, in iMaterialist order like other sources.
+    b.teach(CATEGORY, [t for c in sorted(names) for t in (_map(names[c], mapping) or ())])
     pos: dict[int, set[str]] = {int(im["id"]): set() for im in data["images"]}
     for ann in data.get("annotations", []):
         cid = int(ann["category_id"])

@@ -363,7 +363,7 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
         (bad,) = _any_rank(d, not bool(torch.isfinite(loss)))
         if bad:
             raise TrainError(
-                f"the loss became {float(loss)} at epoch {epoch + 1}, step {step + 1}: training diverged. "
+                f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}: training diverged. "
                 "Try a lower learning rate (--lr), --precision fp32 or gradient clipping (--grad-clip)."
             )
         optimizer.zero_grad(set_to_none=True)
@@ -462,7 +462,14 @@ def _load(path: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- the run
 
 
-def _prepare(cfg: TrainConfig, d: DistInfo, events: protocol.EventWriter, out: Path, stop: StopFlag) -> Run:
+def _prepare(
+    cfg: TrainConfig,
+    d: DistInfo,
+    events: protocol.EventWriter,
+    out: Path,
+    stop: StopFlag,
+    resumed_at: int | None,
+) -> Run:
     notes: list[str] = []
     table = load_dataset(
         cfg.data,
@@ -475,6 +482,25 @@ def _prepare(cfg: TrainConfig, d: DistInfo, events: protocol.EventWriter, out: P
     )
     spec = get_arch(cfg.arch)
     size = cfg.image_size or spec.input_size
+    model, pretrained = make_model(cfg, len(table.labels), notes)
+    autocast = resolve_precision(cfg.precision, d.device)
+    notes += table.notes
+    events.emit(
+        protocol.RUN_STARTED,
+        config=cfg.to_dict(),
+        dataset=table.summary(),
+        labels=list(table.labels),
+        groups=table.groups,
+        input_size=size,
+        pretrained=pretrained,
+        world_size=d.world,
+        device=str(d.device),
+        precision=str(autocast or "fp32").replace("torch.", ""),
+        resumed_at_epoch=resumed_at,
+        notes=notes,
+    )
+    for note in notes:
+        log.warning("%s", note)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / "cache"
 
     def cache_progress(done: int, total: int) -> None:
@@ -489,10 +515,12 @@ def _prepare(cfg: TrainConfig, d: DistInfo, events: protocol.EventWriter, out: P
         cache = DecodeCache.open_or_build(cache_dir, table.paths, size, cfg.resize, build=False)
     if cache.failures:
         bad = sorted(cache.failures.items())[:5]
-        notes.append(
-            f"{len(cache.failures)} images could not be read and were skipped, e.g. "
-            + "; ".join(f"{table.paths[i]}: {why}" for i, why in bad)
+        note = f"{len(cache.failures)} images could not be read and were skipped, e.g. " + "; ".join(
+            f"{table.paths[i]}: {why}" for i, why in bad
         )
+        notes.append(note)
+        log.warning("%s", note)
+        events.emit(protocol.LOG, level="warning", message=note)
     rows = {}
     for split in ("train", "val", "test"):
         r = table.split_rows(split)
@@ -501,7 +529,6 @@ def _prepare(cfg: TrainConfig, d: DistInfo, events: protocol.EventWriter, out: P
         raise TrainError("the dataset is empty: none of the training images could be read")
     if not len(rows["val"]):
         raise TrainError("no validation images: add a validation split or set val_fraction above 0")
-    model, pretrained = make_model(cfg, len(table.labels), notes)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     model = model.to(d.device)
@@ -522,13 +549,15 @@ def _prepare(cfg: TrainConfig, d: DistInfo, events: protocol.EventWriter, out: P
     plan = unfreeze_plan(cfg) if pretrained else []
     for e, prefixes in plan:
         if e >= cfg.epochs:
-            notes.append(
+            note = (
                 f"unfreeze at epoch {e} ({','.join(p or 'all' for p in prefixes)}) is past the last epoch "
                 f"({cfg.epochs - 1}, counting from 0): those layers will stay frozen"
             )
+            log.warning("%s", note)
+            events.emit(protocol.LOG, level="warning", message=note)
     return Run(
         cfg, d, events, out, table, cache, rows, model, size, spec.mean, spec.std,
-        resolve_precision(cfg.precision, d.device), loss_fn, stop, notes + list(table.notes), pretrained,
+        autocast, loss_fn, stop, notes, pretrained,
     )  # fmt: skip
 
 
@@ -574,15 +603,17 @@ def run_training(cfg: TrainConfig, resume: bool = False, events: protocol.EventW
 def _run(
     cfg: TrainConfig, d: DistInfo, events: protocol.EventWriter, out: Path, stop: StopFlag, resume: bool
 ) -> int:
-    run = _prepare(cfg, d, events, out, stop)
     last_path, best_path = out / "last.pt", out / "best.pt"
+    ck = _load(last_path) if resume and last_path.is_file() else None
+    if resume and ck is None:
+        log.warning("no checkpoint in %s yet; starting from the beginning", out)
+    run = _prepare(cfg, d, events, out, stop, int(ck["epoch"]) if ck is not None else None)
     sched = ParamSchedule(run.model, cfg, run.pretrained)
     optimizer = make_optimizer(cfg, sched.initial_groups())
     lr = LrControl(cfg.scheduler, cfg.epochs, cfg.warmup_epochs, cfg.plateau_patience, cfg.plateau_factor)
     start_epoch, history = 0, []
     best: dict[str, Any] = {"metric": -math.inf, "epoch": -1, "since": 0}
-    if resume and last_path.is_file():
-        ck = _load(last_path)
+    if ck is not None:
         if list(ck["labels"]) != list(run.table.labels):
             raise TrainError(
                 f"{last_path}: the data's labels changed since this run started; start a new run"
@@ -594,29 +625,10 @@ def _run(
         lr.load(ck["lr"])
         start_epoch, history, best = int(ck["epoch"]), list(ck["history"]), dict(ck["best"])
         log.info("resuming %s at epoch %d", out, start_epoch + 1)
-    elif resume:
-        log.warning("no checkpoint in %s yet; starting from the beginning", out)
     if d.main:
         save_config(cfg, out / "config.yaml")
     scaler = torch.amp.GradScaler("cuda") if run.autocast == torch.float16 else None
     _wrap_ddp(run)
-    summary = run.table.summary()
-    summary["usable"] = {k: int(len(v)) for k, v in run.rows.items()}
-    events.emit(
-        protocol.RUN_STARTED,
-        config=cfg.to_dict(),
-        dataset=summary,
-        labels=list(run.table.labels),
-        groups=run.table.groups,
-        input_size=run.input_size,
-        world_size=d.world,
-        device=str(d.device),
-        precision=str(run.autocast or "fp32").replace("torch.", ""),
-        resumed_at_epoch=start_epoch if resume else None,
-        notes=run.notes,
-    )
-    for note in run.notes:
-        log.warning("%s", note)
     val_t = run.table.targets[run.rows["val"]]
     epoch = start_epoch
     try:
