@@ -229,10 +229,10 @@ def test_long_export_keeps_the_window_live_and_cancel_writes_nothing(qtbot, libr
     real = export.final_tags
 
     def slow_final_tags(*args, **kwargs):
-        time.sleep(0.003)  # a big library: each photo takes a moment
+        time.sleep(0.001)  # a big library: each photo takes a moment
         return real(*args, **kwargs)
 
-    more = catalog.ensure_images([str(tmp_path / "virtual" / f"photo_{i:04d}.jpg") for i in range(1500)])
+    more = catalog.ensure_images([str(tmp_path / "virtual" / f"photo_{i:04d}.jpg") for i in range(2500)])
     monkeypatch.setattr(export, "final_tags", slow_final_tags)
     out = tmp_path / "big.csv"
     d = _dialog(qtbot, catalog)
