@@ -334,14 +334,21 @@ def _train_loader(run: Run, epoch: int) -> DataLoader:
     )
 
 
+def model_loss(
+    out: torch.Tensor | tuple, y: torch.Tensor, loss_fn: Any, aux_weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, main logits) of a forward pass; Inception's auxiliary head adds ``aux_weight`` x its loss."""
+    logits = model_logits(out).float()
+    loss = loss_fn(logits, y)
+    if not isinstance(out, torch.Tensor) and len(out) > 1 and out[1] is not None:
+        loss = loss + aux_weight * loss_fn(out[1].float(), y)
+    return loss, logits
+
+
 def _forward_loss(run: Run, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     with _autocast(run):
         out = run.net(x)
-    logits = model_logits(out).float()
-    loss = run.loss_fn(logits, y)
-    if not isinstance(out, torch.Tensor) and len(out) > 1 and out[1] is not None:
-        loss = loss + run.cfg.aux_loss_weight * run.loss_fn(out[1].float(), y)  # Inception's aux head
-    return loss, logits
+    return model_loss(out, y, run.loss_fn, run.cfg.aux_loss_weight)
 
 
 def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: Any) -> float:

@@ -241,3 +241,20 @@ def test_two_process_gloo_run_gathers_the_whole_validation_set(tmp_path):
     assert bundle.metrics["test"]["overall"]["images"] == 3
     assert sorted(Path(p).name for p in bundle.evaluation["paths"]) == ["t0.jpg", "t1.jpg", "t2.jpg"]
     shutil.rmtree(tmp_path / "run" / "cache")
+
+
+def test_inception_trains_with_its_auxiliary_loss():
+    from trainer.engine import model_loss
+    from trainer.losses import masked_bce
+
+    torch.manual_seed(0)
+    model = build_model("inception_v3", 3).train()
+    y = torch.tensor([[1, 0, -1], [0, 1, 0]])
+    out = model(torch.randn(2, 3, 299, 299))
+    assert not isinstance(out, torch.Tensor) and out[1] is not None  # train mode: (logits, aux)
+    loss, logits = model_loss(out, y, masked_bce, 0.4)
+    want = masked_bce(out[0], y) + 0.4 * masked_bce(out[1], y)
+    assert float(loss) == pytest.approx(float(want)) and logits.shape == (2, 3)
+    model.eval()
+    with torch.no_grad():
+        assert isinstance(model(torch.randn(1, 3, 299, 299)), torch.Tensor)
