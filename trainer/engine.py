@@ -513,12 +513,13 @@ def _prepare(
     def cache_progress(done: int, total: int) -> None:
         events.progress(phase="cache", step=done, steps=total)
 
-    if d.main:
+    # One process per node decodes (nodes may not share a disk); the others wait, then read its cache.
+    if d.local_rank == 0:
         cache = DecodeCache.open_or_build(
             cache_dir, table.paths, size, cfg.resize, max(1, os.cpu_count() or 1), cache_progress
         )
     _barrier(d)
-    if not d.main:
+    if d.local_rank != 0:
         cache = DecodeCache.open_or_build(cache_dir, table.paths, size, cfg.resize, build=False)
     if cache.failures:
         bad = sorted(cache.failures.items())[:5]
@@ -727,12 +728,11 @@ def _checkpoint(
 def _finish(run: Run, best_path: Path, history: list[dict], best: dict[str, Any]) -> int:
     """Best weights -> thresholds tuned on val -> one test evaluation -> bundle."""
     cfg, table = run.cfg, run.table
-    ck = _load(best_path) if best_path.is_file() else None
-    _barrier(run.d)
-    if ck is None and run.d.active:
-        raise TrainError(
-            f"{best_path} is not visible to every node; use a shared --out folder for multi-node runs"
-        )
+    ck = _load(best_path) if run.d.main and best_path.is_file() else None
+    if run.d.active:  # rank 0's file, sent to every rank: nodes need not share the run folder
+        box = [ck]
+        dist.broadcast_object_list(box, src=0)
+        ck = box[0]
     if ck is None:
         raise TrainError("no epoch finished, so there is no model to save")
     run.model.load_state_dict(ck["model"])
