@@ -67,7 +67,9 @@ def resolve_train_config(argv: Sequence[str] | None) -> tuple[TrainConfig, bool]
     if ns.resume:
         base = config_from_run_dir(ns.resume).to_dict()
         base["out"] = ns.resume
-        extra = {k: v for k, v in overrides.items() if v is not None and k in ("epochs",)}
+        # Only settings that do not change what is being trained may differ on resume.
+        runtime = ("epochs", "time_limit_min", "num_workers", "threads", "progress_per_s", "early_stopping")
+        extra = {k: v for k, v in overrides.items() if v is not None and k in runtime}
         return make_config(base, extra), True
     file_values = load_config_file(ns.config) if ns.config else {}
     cfg = make_config(file_values, overrides)

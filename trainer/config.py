@@ -69,6 +69,7 @@ class TrainConfig:
     name: str = ""
     eval_batch_size: int = 64
     progress_per_s: float = 2.0
+    time_limit_min: float = 0.0  # >0: end training after this many minutes in this process, keep the best
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

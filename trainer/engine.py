@@ -285,6 +285,8 @@ class Run:
     notes: list[str]
     pretrained: bool = False
     ddp: nn.Module | None = None
+    deadline: float | None = None  # time.monotonic() after which the current epoch ends early
+    out_of_time: bool = False
 
     @property
     def net(self) -> nn.Module:
@@ -360,9 +362,14 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
     aug_gen = torch.Generator().manual_seed(cfg.seed + 7919 * epoch + d.rank)
     total, count, seen, t0 = 0.0, 0, 0, time.time()
     for step, (img, y, _idx) in enumerate(loader):
-        stop, bad = _any_rank(d, run.stop.set, False)
+        late = run.deadline is not None and time.monotonic() > run.deadline
+        stop, late = _any_rank(d, run.stop.set, late)
         if stop:
             raise Stopped()
+        if late:  # time limit: end this epoch here; it is validated and checkpointed like any other
+            run.out_of_time = True
+            log.warning("time limit reached after %d of %d steps of epoch %d", step, steps, epoch + 1)
+            break
         x = to_model_input(img, run.mean, run.std, cfg.augment, aug_gen, cfg.channels_last)
         x = x.to(d.device, non_blocking=True)
         y = y.to(d.device, non_blocking=True)
@@ -616,6 +623,8 @@ def _run(
     if resume and ck is None:
         log.warning("no checkpoint in %s yet; starting from the beginning", out)
     run = _prepare(cfg, d, events, out, stop, int(ck["epoch"]) if ck is not None else None)
+    if cfg.time_limit_min > 0:
+        run.deadline = time.monotonic() + 60 * cfg.time_limit_min
     sched = ParamSchedule(run.model, cfg, run.pretrained)
     optimizer = make_optimizer(cfg, sched.initial_groups())
     lr = LrControl(cfg.scheduler, cfg.epochs, cfg.warmup_epochs, cfg.plateau_patience, cfg.plateau_factor)
@@ -669,6 +678,7 @@ def _run(
                 "val_map": m["map"],
                 "lr": cur_lr,
                 "trainable_params": trainable,
+                "partial": run.out_of_time,
                 "seconds": time.time() - t0,
             }
             history.append(row)
@@ -691,6 +701,11 @@ def _run(
                 _save(last_path, _checkpoint(run, optimizer, sched, lr, epoch + 1, history, best))
                 events.emit(protocol.CHECKPOINT_SAVED, path=str(last_path), kind="last", epoch=epoch + 1)
             _barrier(d)
+            if run.out_of_time:
+                events.emit(
+                    protocol.LOG, level="warning", message=f"time limit: training ended in epoch {epoch + 1}"
+                )
+                break
             if cfg.early_stopping and best["since"] >= cfg.early_stopping:
                 log.info("early stopping: val F1-macro has not improved for %d epochs", best["since"])
                 break

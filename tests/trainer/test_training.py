@@ -258,3 +258,15 @@ def test_inception_trains_with_its_auxiliary_loss():
     model.eval()
     with torch.no_grad():
         assert isinstance(model(torch.randn(1, 3, 299, 299)), torch.Tensor)
+
+
+def test_time_limit_ends_training_early_and_still_delivers_a_bundle(tmp_path):
+    data = make_class_folders(tmp_path / "d", 8, ("train", "val"), ["red", "green"])
+    code, events = _run_inprocess(
+        {"data": [str(data)], "arch": "cnn", "image_size": 32, "batch_size": 2, "epochs": 5,
+         "time_limit_min": 1e-6, "out": str(tmp_path / "r")}
+    )  # fmt: skip
+    assert code == 0
+    ends = [e for e in events if e["event"] == "epoch_end"]
+    assert len(ends) == 1 and ends[0]["partial"] is True
+    assert events[-1]["event"] == "run_finished" and Path(events[-1]["bundle"]).is_file()
