@@ -270,3 +270,18 @@ def test_time_limit_ends_training_early_and_still_delivers_a_bundle(tmp_path):
     ends = [e for e in events if e["event"] == "epoch_end"]
     assert len(ends) == 1 and ends[0]["partial"] is True
     assert events[-1]["event"] == "run_finished" and Path(events[-1]["bundle"]).is_file()
+
+
+def test_missing_imagenet_weights_need_an_explicit_choice(tmp_path, monkeypatch):
+    import trainer.archs as archs
+    from trainer.engine import make_model
+
+    monkeypatch.setattr(archs, "torch_hub_checkpoint_dir", lambda: tmp_path / "empty-hub")
+    data = make_class_folders(tmp_path / "d", 2, ("train", "val"), ["red", "green"])
+    base = {"data": [str(data)], "arch": "resnet18", "allow_download": False, "out": str(tmp_path / "r")}
+    code, events = _run_inprocess(base)
+    assert code == 1 and events[-1]["event"] == "run_failed"
+    assert "--allow-random-init" in events[-1]["message"] and "resnet18" in events[-1]["message"]
+    notes: list[str] = []
+    model, pretrained = make_model(make_config({**base, "allow_random_init": True}), 2, notes)
+    assert pretrained is False and "random weights" in notes[0]
