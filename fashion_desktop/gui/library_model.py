@@ -257,6 +257,9 @@ class LibraryModel(QAbstractListModel):
         i = self._label_index.get(label)
         return slot is not None and i is not None and bool(self._pred[slot, i])
 
+    def all_ids(self) -> list[int]:
+        return self._s.ids.tolist()
+
     def all_paths(self) -> list[str]:
         """Every present photo of the library (whatever the filter shows)."""
         return list(self._s.paths)
@@ -519,34 +522,34 @@ class LibraryModel(QAbstractListModel):
         self.counts_changed.emit()
         return len(slots)
 
-    def apply_results(
-        self, scores: Sequence[tuple[str, np.ndarray]] = (), errors: Sequence[tuple[str, str]] = ()
-    ) -> int:
-        """Show results a tagging run reported (already saved by it) without reading the catalog."""
+    def apply_scores(self, image_ids: np.ndarray, scores: np.ndarray) -> int:
+        """Show scores a tagging run reported (it saved them already) without reading the catalog."""
+        if not len(image_ids) or scores.ndim != 2 or scores.shape[1] != len(self.labels):
+            return 0
+        slots = np.fromiter(
+            (self._slot_of.get(int(i), -1) for i in image_ids.tolist()), np.int64, len(image_ids)
+        )
+        ok = slots >= 0
+        slots = slots[ok]
+        self._scores[slots] = scores[ok]
+        self._scored[slots] = True
+        self._recompute_pred(slots)
+        for i in slots.tolist():
+            self._s.errors.pop(i, None)
+        self._emit_changed(slots)
+        self.counts_changed.emit()
+        return len(slots)
+
+    def apply_errors(self, errors: Sequence[tuple[str, str]]) -> int:
+        """Show photos a tagging run could not read, with the reason (by path)."""
         if self._slot_of_path is None:
             self._slot_of_path = {p: i for i, p in enumerate(self._s.paths)}
-        lookup = self._slot_of_path
-        slots = []
-        if scores and self.labels:
-            pairs = [(lookup[p], sc) for p, sc in scores if p in lookup and len(sc) == len(self.labels)]
-            if pairs:
-                idx = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
-                self._scores[idx] = np.stack([p[1] for p in pairs])
-                self._scored[idx] = True
-                self._recompute_pred(idx)
-                for i in idx.tolist():
-                    self._s.errors.pop(i, None)
-                slots.append(idx)
-        err_slots = [lookup[p] for p, _ in errors if p in lookup]
+        slots = [self._slot_of_path[p] for p, _ in errors if p in self._slot_of_path]
         for p, reason in errors:
-            if p in lookup:
-                self._s.errors[lookup[p]] = reason
-        slots.append(np.asarray(err_slots, np.int64))
-        changed = np.concatenate(slots) if slots else np.zeros(0, np.int64)
-        self._emit_changed(changed)
-        if len(changed):
-            self.counts_changed.emit()
-        return len(changed)
+            if p in self._slot_of_path:
+                self._s.errors[self._slot_of_path[p]] = reason
+        self._emit_changed(np.asarray(slots, np.int64))
+        return len(slots)
 
     def set_policy(self, policy: ThresholdPolicy) -> None:
         """New thresholds: chips, filter results and counts follow at once."""

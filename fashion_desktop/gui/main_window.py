@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
@@ -86,20 +87,49 @@ def _scan_job(catalog_path: Path, folder: str, after_id: int):
     return job
 
 
-def _tag_job(catalog_path: Path, paths: list[str], bundle_path: str, device: str, batch: int, force: bool):
+@dataclass(frozen=True)
+class TagScores:
+    """One engine batch, keyed by image id in the worker (the GUI thread only looks up rows)."""
+
+    ids: np.ndarray
+    scores: np.ndarray  # [n, labels]
+
+
+def _tag_job(
+    catalog_path: Path,
+    paths: list[str],
+    ids: list[int],
+    bundle_path: str,
+    device: str,
+    batch: int,
+    force: bool,
+):
     def job(cancel: threading.Event):
         # torch comes in here, in the worker, when the first run starts (never at start-up).
-        from fashion_desktop.core.engine import TagOptions, tag_into_catalog
+        from fashion_desktop.core.engine import BatchResult, ImageResult, TagOptions, tag_into_catalog
         from trainer.bundle import load_bundle
 
         bundle = load_bundle(bundle_path)
         yield ("model", bundle.model_id, list(bundle.labels), dict(bundle.groups), list(bundle.thresholds))
+        id_of = dict(zip(paths, ids, strict=True))
         cat = Catalog(catalog_path)
         try:
             options = TagOptions(device=device, batch_size=batch or None)
             summary = None
             for event in tag_into_catalog(cat, paths, bundle, options, cancel, force):
                 summary = event
+                if isinstance(event, (BatchResult, ImageResult)):
+                    results = [
+                        r
+                        for r in (event if isinstance(event, BatchResult) else (event,))
+                        if str(r.path) in id_of
+                    ]
+                    if results:
+                        yield TagScores(
+                            np.fromiter((id_of[str(r.path)] for r in results), np.int64, len(results)),
+                            np.stack([np.asarray(r.scores, np.float32) for r in results]),
+                        )
+                    continue
                 yield event
             return summary
         finally:
@@ -172,8 +202,9 @@ class MainWindow(QMainWindow):
         self._counts_timer.setInterval(200)
         self._counts_timer.timeout.connect(self._update_counts)
         self._active_bundle: str | None = None
+        self._panel_model: tuple | None = None
         self._pending_rows: list[ImageColumns] = []
-        self._pending_scores: list[tuple[str, object]] = []
+        self._pending_scores: list[TagScores] = []
         self._pending_errors: list[tuple[str, str]] = []
         # Worker threads run Python too; a short switch interval lets the GUI thread take the GIL back
         # within a fraction of a millisecond instead of 5 ms each time a Qt callback needs it.
@@ -311,7 +342,7 @@ class MainWindow(QMainWindow):
         models = catalog.models()
         if models:
             key = models[-1].key
-            self.library.set_active_model(key, defaults=self._stored_defaults(key, len(models[-1].labels)))
+            self.library.set_active_model(key, defaults=settings.model_defaults(key, len(models[-1].labels)))
             self._active_bundle = models[-1].path
         self.library.reload()
         self.library.set_spec(self.filters.spec())
@@ -340,14 +371,6 @@ class MainWindow(QMainWindow):
         if self.library.rowCount():
             self.grid.setCurrentIndex(self.view_model.index(0, 0))
         return True
-
-    def _stored_defaults(self, key: str, n: int) -> list[float] | None:
-        values = settings.settings().value(f"model_defaults/{key}")
-        try:
-            out = [float(v) for v in values] if isinstance(values, list) else None
-        except (TypeError, ValueError):
-            out = None
-        return out if out and len(out) == n else None
 
     @Slot()
     def new_library_dialog(self) -> None:
@@ -491,8 +514,12 @@ class MainWindow(QMainWindow):
             return
         if rows:
             self.library.append_new_images(ImageColumns.concat(rows))
-        if scores or errors:
-            self.library.apply_results(scores, errors)
+        if scores:
+            self.library.apply_scores(
+                np.concatenate([t.ids for t in scores]), np.concatenate([t.scores for t in scores])
+            )
+        if errors:
+            self.library.apply_errors(errors)
 
     # -- tagging -------------------------------------------------------------------------------
     @Slot(str, str, int, bool)
@@ -502,7 +529,7 @@ class MainWindow(QMainWindow):
         """Tag every photo of the library with the bundle (skipping those it already tagged unless ``force``)."""
         if self.tag_worker is not None or self.library is None or self.catalog is None:
             return
-        paths = self.library.all_paths()
+        paths, ids = self.library.all_paths(), self.library.all_ids()
         if not paths:
             self.statusBar().showMessage("No photos to tag: add a folder first", 5000)
             return
@@ -511,8 +538,9 @@ class MainWindow(QMainWindow):
         settings.set_value(settings.BATCH_SIZE, batch_size)
         self._active_bundle = bundle_path
         self.tag_panel.set_running(True)
+        self.tag_panel.probe()  # torch loads for the run anyway; now the device list can say what exists
         w = Worker(
-            _tag_job(self.catalog.path, paths, bundle_path, device, batch_size, force), "tagging", self
+            _tag_job(self.catalog.path, paths, ids, bundle_path, device, batch_size, force), "tagging", self
         )
         w.progressed.connect(self._tag_progressed)
         w.finished.connect(self._tag_done)
@@ -525,11 +553,9 @@ class MainWindow(QMainWindow):
         kind = type(event).__name__
         if isinstance(event, tuple) and event and event[0] == "model":
             _, key, labels, groups, defaults = event
-            settings.set_value(f"model_defaults/{key}", defaults)
+            settings.set_model_defaults(key, defaults)
             assert self.library is not None
-            self.library.set_active_model(key, labels, groups, defaults)
-            self.threshold_panel.set_model(labels, defaults, groups)
-            self.library.set_policy(self.threshold_panel.policy())
+            self.library.set_active_model(key, labels, groups, defaults)  # labels_changed updates the panel
             self.tag_panel.rate_label.setText("Tagging…")
         elif kind == "Progress":
             self.tag_panel.show_progress(event.done, event.total, event.img_per_s, event.eta_s)
@@ -540,9 +566,8 @@ class MainWindow(QMainWindow):
                 self._refresh_timer.start()
         elif kind == "Notice":
             self.statusBar().showMessage(event.message, 8000)
-        elif kind in ("BatchResult", "ImageResult"):
-            results = event if kind == "BatchResult" else (event,)
-            self._pending_scores.extend((str(r.path), r.scores) for r in results)
+        elif isinstance(event, TagScores):
+            self._pending_scores.append(event)
             if not self._refresh_timer.isActive():
                 self._refresh_timer.start()
 
@@ -697,8 +722,12 @@ class MainWindow(QMainWindow):
         self.filters.set_labels(m.all_labels())
         self.review.rebuild_labels()
         self.grid.label_keys = {key: lab for lab, key in self.review.keys.items()}
+        shown = (m.labels, tuple(float(x) for x in m.defaults), tuple(sorted(m.groups.items())))
+        if m.labels and shown != self._panel_model:
+            # Only a new model resets the threshold panel; a person adding a new tag must not.
+            self._panel_model = shown
+            self.threshold_panel.set_model(list(m.labels), list(shown[1]), dict(m.groups))
         if m.labels:
-            self.threshold_panel.set_model(list(m.labels), [float(x) for x in m.defaults], dict(m.groups))
             m.set_policy(self.threshold_panel.policy())
 
     @Slot()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from fashion_desktop.gui import settings
 from fashion_desktop.gui.library_model import Roles
@@ -126,17 +126,23 @@ def test_batch_edit_of_a_selection_is_one_undo_step(qtbot, window, photo_folder,
     assert all("blue" in chips(window, n) for n in grid_rows(window))
 
 
-def test_thresholds_change_the_chips(qtbot, window, photo_folder, tiny_bundle_path):
-    from fashion_desktop.core.thresholds import ThresholdPolicy
-
+def test_thresholds_change_the_chips_and_counts(qtbot, window, photo_folder, tiny_bundle_path):
     scan(qtbot, window, photo_folder)
     tag(qtbot, window, tiny_bundle_path)
     assert chips(window, "green_1.jpg") == ["green"]
     panel = window.threshold_panel
-    panel.set_policy(ThresholdPolicy(global_threshold=0.01))
+    if panel.tuned_check.isChecked():
+        qtbot.mouseClick(
+            panel.tuned_check, Qt.MouseButton.LeftButton, pos=QPoint(6, panel.tuned_check.height() // 2)
+        )
+    panel.slider.setFocus()
+    qtbot.keyClick(panel.slider, Qt.Key.Key_Home)  # global threshold 0.00: every label passes
     qtbot.waitUntil(lambda: chips(window, "green_1.jpg") == ["red", "green", "blue"])
-    panel.set_policy(ThresholdPolicy(global_threshold=0.999))
+    qtbot.waitUntil(lambda: window.library.counts()[0] == {"red": 9, "green": 9, "blue": 9})
+    qtbot.keyClick(panel.slider, Qt.Key.Key_End)  # 1.00: nothing passes
     qtbot.waitUntil(lambda: chips(window, "green_1.jpg") == [])
+    window.filters.set_tags(["green"], "any")
+    assert window.library.rowCount() == 0
 
 
 def test_filters_by_tag_and_review_state(qtbot, window, photo_folder, tiny_bundle_path):
