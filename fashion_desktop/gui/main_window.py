@@ -16,11 +16,13 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -146,12 +148,18 @@ class TagPage(QWidget):
         self.filters = FilterBar()
         self.tag_panel = TagPanel()
         self.thresholds = threshold_panel
-        left = QWidget()
-        lay = QVBoxLayout(left)
+        column = QWidget()
+        lay = QVBoxLayout(column)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.filters)
         lay.addWidget(self.tag_panel)
         lay.addWidget(self.thresholds, 1)
+        column.setMinimumHeight(720)  # below that the column scrolls rather than squashing the table
+        left = QScrollArea()
+        left.setWidgetResizable(True)
+        left.setWidget(column)
+        left.setFrameShape(QFrame.Shape.NoFrame)
+        left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.grid = GridPanel(thumbs)
         self.review = ReviewPane(thumbs)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -231,7 +239,8 @@ class MainWindow(QMainWindow):
         self._wire()
         self._restore_settings()
         path = library_path or settings.get_str(settings.LAST_LIBRARY) or settings.default_library_path()
-        self.open_library(path)
+        if not self.open_library(path) and Path(path) != settings.default_library_path():
+            self.open_library(settings.default_library_path())
 
     # -- construction ---------------------------------------------------------------------
     def add_tab(self, widget: QWidget, title: str) -> int:
