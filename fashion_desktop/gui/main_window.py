@@ -169,7 +169,7 @@ class TagPage(QWidget):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 1)
-        self.splitter.setSizes([350, 780, 400])
+        self.splitter.setSizes([390, 760, 400])
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.splitter)
@@ -207,10 +207,11 @@ class MainWindow(QMainWindow):
         self._refresh_timer.timeout.connect(self._refresh_from_jobs)
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
-        self._counts_timer.setInterval(200)
+        self._counts_timer.setInterval(300)
         self._counts_timer.timeout.connect(self._update_counts)
         self._active_bundle: str | None = None
         self._panel_model: tuple | None = None
+        self._folder_count = 0
         self._pending_rows: list[ImageColumns] = []
         self._pending_scores: list[TagScores] = []
         self._pending_errors: list[tuple[str, str]] = []
@@ -344,6 +345,7 @@ class MainWindow(QMainWindow):
         if self.catalog is not None:
             self.catalog.close()
         self.catalog = catalog
+        self._folder_count = len(catalog.folders())
         old = self.library
         self.library = LibraryModel(catalog, self)
         self.library.counts_changed.connect(self._counts_timer.start)
@@ -436,6 +438,7 @@ class MainWindow(QMainWindow):
             return
         assert self.catalog is not None
         self.catalog.add_folder(folder)
+        self._folder_count = len(self.catalog.folders())
         settings.push_recent(settings.RECENT_FOLDERS, folder)
         self._fill_recent_menus()
         self._queue_scan(folder)
@@ -748,8 +751,9 @@ class MainWindow(QMainWindow):
         if predicted:
             self.threshold_panel.set_counts(predicted, confirmed)
         self.tag_page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
+        folders = self._folder_count
         self.status_label.setText(
-            f"{m.image_count():,} photos in {len(self.catalog.folders()) if self.catalog else 0} folders"
+            f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
         )
 
     # -- export ----------------------------------------------------------------------------------

@@ -39,3 +39,15 @@ def test_command_line_opens_the_library_adds_the_folder_and_picks_the_model(
         "bundle": str(tiny_bundle_path),
         "visible": True,
     }
+
+
+def test_about_names_versions_and_the_library(qtbot, tmp_path):
+    import PySide6
+
+    from fashion_desktop import __version__
+
+    w = MainWindow(tmp_path / "about.ffcat")
+    qtbot.addWidget(w)
+    text = w.about_text()
+    assert __version__ in text and PySide6.__version__ in text and "about.ffcat" in text
+    w.close()

@@ -183,6 +183,28 @@ def test_rescan_finds_new_and_removed_files(qtbot, window, photo_folder):
     assert "new_one.jpg" in names and "red_0.jpg" not in names
 
 
+def test_rescan_of_a_changed_file_drops_its_stale_tags_but_keeps_decisions(
+    qtbot, window, photo_folder, tiny_bundle_path
+):
+    import os
+
+    scan(qtbot, window, photo_folder)
+    tag(qtbot, window, tiny_bundle_path)
+    select(qtbot, window, "green_1.jpg")
+    qtbot.keyClick(window.grid, window.review.keys["blue"])
+    select(qtbot, window, "red_3.jpg")
+    target = photo_folder / "red_3.jpg"
+    make_photo(target, (200, 150), "blue")  # same name, new content
+    os.utime(target, (1_000_000_000, 1_000_000_000))
+    make_photo(photo_folder / "green_1.jpg", (200, 150), "green")
+    with qtbot.waitSignal(window.scan_finished, timeout=20_000):
+        window.rescan_action.trigger()
+    assert chips(window, "red_3.jpg") == []  # the old "red" score belonged to the old photo
+    assert window.library.index(grid_rows(window)["red_3.jpg"]).data(Roles.State) == "untagged"
+    assert chips(window, "green_1.jpg") == ["blue"]  # the person's decision survives the change
+    assert chips(window, "red_6.jpg") == ["red"]
+
+
 def test_export_from_the_window_writes_what_the_grid_shows(
     qtbot, window, photo_folder, tiny_bundle_path, tmp_path
 ):
