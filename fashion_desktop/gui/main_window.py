@@ -841,6 +841,7 @@ class MainWindow(QMainWindow):
             settings.get_int(settings.THUMB_SIZE, self.tag_page.grid.slider.value())
         )
         self.tag_panel.batch_spin.setValue(settings.get_int(settings.BATCH_SIZE, 0))
+        self.tag_panel.set_device(settings.get_str(settings.DEVICE, "auto"))
 
     def _stop_jobs(self) -> None:
         self._scan_queue.clear()

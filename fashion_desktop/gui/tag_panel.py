@@ -124,6 +124,7 @@ class TagPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.devices: dict | None = None
         self._probe: Worker | None = None
+        self.preferred_device = "auto"  # the last choice; an accelerator is selected once torch confirms it
 
     # -- model choice -------------------------------------------------------------------------
     def set_bundles(self, paths: list[str], default: str | None = None) -> None:
@@ -174,14 +175,20 @@ class TagPanel(QWidget):
         self.devices = found
         self.device_combo.model().item(1).setEnabled(found.get("cuda", False))
         self.device_combo.model().item(2).setEnabled(found.get("mps", False))
+        if self.device() == "auto":
+            self.set_device(self.preferred_device)
 
     def device(self) -> str:
         return str(self.device_combo.currentData())
 
     def set_device(self, value: str) -> None:
+        """Select a device if it is known to exist (accelerators only after the probe); remember it."""
+        self.preferred_device = value
         i = self.device_combo.findData(value)
         if i >= 0 and self.device_combo.model().item(i).isEnabled():
             self.device_combo.setCurrentIndex(i)
+        elif value in ("cuda", "mps") and self.devices is None:
+            self.probe()
 
     # -- the run ----------------------------------------------------------------------------
     @Slot()

@@ -49,3 +49,24 @@ def test_start_up_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_device_list_enables_only_what_torch_reports(qtbot, tmp_path):
+    import torch
+
+    from fashion_desktop.gui.tag_panel import TagPanel
+
+    panel = TagPanel()
+    qtbot.addWidget(panel)
+    items = {
+        panel.device_combo.itemData(i): panel.device_combo.model().item(i)
+        for i in range(panel.device_combo.count())
+    }
+    assert not items["cuda"].isEnabled() and not items["mps"].isEnabled()  # unknown until torch is asked
+    assert items["auto"].isEnabled() and items["cpu"].isEnabled()
+    panel.probe()
+    qtbot.waitUntil(lambda: panel.devices is not None, timeout=60_000)
+    assert items["cuda"].isEnabled() == torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None)
+    assert items["mps"].isEnabled() == bool(mps is not None and mps.is_available())
+    panel.stop()
