@@ -11,14 +11,16 @@ present, else generated JPEGs of that size, and measures samples/s over several 
     to build it is counted), batches formed from the uint8 cache, ``to_model_input`` (channels_last),
     bf16 autocast where the CPU supports it, masked BCE, Adam; same batch size, model and photos.
 
-Epochs of (a) and (b) alternate so that load from other processes on a shared machine hits both.
-No augmentation in either (the seed had none). The last line printed is
+Epochs of (a) and (b) alternate so that load from other processes on a shared machine hits both; CPU
+seconds (this process and its decode workers) are printed too, because on a busy machine they are
+steadier than wall time. No augmentation in either (the seed had none). The last line printed is
 ``training-bench: seed_samples_s=... ours_samples_s=... ratio=...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
@@ -117,10 +119,17 @@ def ours_epoch(model, opt, loader, mean, std, dtype) -> int:
     return n
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the decode workers)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=160)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--arch", default="cnn")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--batch-size", type=int, default=16)
@@ -145,15 +154,16 @@ def main() -> int:
             batch_size=args.batch_size,
             shuffle=True,
         )
-        seed_time = our_time = 0.0
+        seed_time = our_time = seed_cpu = our_cpu = 0.0
         seed_n = our_n = 0
         our_loader = None
         for epoch in range(args.epochs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), cpu_seconds()
             seed_n += seed_epoch(seed_model, seed_opt, seed_loader)
             dt_seed = time.perf_counter() - t
             seed_time += dt_seed
-            t = time.perf_counter()
+            seed_cpu += cpu_seconds() - c
+            t, c = time.perf_counter(), cpu_seconds()
             if our_loader is None:  # one-time decode is part of our cost
                 cache = DecodeCache.open_or_build(tmp / "cache", paths, args.size, "squash", workers=2)
                 our_loader = torch.utils.data.DataLoader(
@@ -166,8 +176,13 @@ def main() -> int:
             our_n += ours_epoch(our_model, our_opt, our_loader, spec.mean, spec.std, dtype)
             dt_ours = time.perf_counter() - t
             our_time += dt_ours
+            our_cpu += cpu_seconds() - c
             print(f"epoch {epoch + 1}: seed {dt_seed:.1f}s, ours {dt_ours:.1f}s", flush=True)
     seed_sps, our_sps = seed_n / seed_time, our_n / our_time
+    print(
+        f"cpu-seconds: seed {seed_cpu:.1f} ours {our_cpu:.1f} "
+        f"(samples per CPU-second ratio {(our_n / our_cpu) / (seed_n / seed_cpu):.2f})"
+    )
     print(
         f"training-bench: seed_samples_s={seed_sps:.1f} ours_samples_s={our_sps:.1f} ratio={our_sps / seed_sps:.2f}"
     )
