@@ -253,6 +253,7 @@ class MainWindow(QMainWindow):
 
         tab = ModelsTab()
         tab.model_activated.connect(self._model_activated)
+        tab.bundle_paths_changed.connect(self._bundles_changed)
         return tab
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -621,6 +622,16 @@ class MainWindow(QMainWindow):
         self._scan_queue.clear()
         if self.scan_worker is not None:
             self.scan_worker.cancel()
+
+    @Slot(list)
+    def _bundles_changed(self, paths: list) -> None:
+        """Bundles added or removed on the Models tab become the recent bundles of the Tag tab."""
+        default = default_model_path()
+        settings.set_value(
+            settings.RECENT_BUNDLES, [str(p) for p in paths if not default or str(p) != str(default)]
+        )
+        bundles = [p for p in settings.recent(settings.RECENT_BUNDLES) if Path(p).is_file()]
+        self.tag_panel.set_bundles(bundles, str(default) if default else None)
 
     @Slot(str)
     def _model_activated(self, bundle_path: str) -> None:

@@ -323,3 +323,17 @@ def test_label_key_on_a_selection_edits_every_photo_and_shows_partial_state(
     assert chips(window, "red_0.jpg") == [] and chips(window, "green_1.jpg") == ["green"]
     qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert chips(window, "red_0.jpg") == ["red"] and chips(window, "green_1.jpg") == ["red", "green"]
+
+
+def test_models_tab_use_for_tagging_selects_the_bundle(qtbot, window, tiny_bundle_path):
+    window.models_tab.set_bundle_paths([str(tiny_bundle_path)])
+    window.tabs.setCurrentWidget(window.models_tab)
+    window.models_tab.select_path(str(tiny_bundle_path))
+    with qtbot.waitSignal(window.models_tab.model_activated, timeout=30_000):
+        qtbot.waitUntil(
+            lambda: window.models_tab.current_info() is not None and window.models_tab.current_info().ok,
+            timeout=30_000,
+        )
+        qtbot.mouseClick(window.models_tab.use_button, Qt.MouseButton.LeftButton)
+    assert window.tabs.currentWidget() is window.tag_page
+    assert window.tag_panel.current_bundle() == str(tiny_bundle_path)
