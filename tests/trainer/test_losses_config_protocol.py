@@ -98,3 +98,29 @@ def test_events_are_one_json_object_per_line_with_version():
     silent = io.StringIO()
     protocol.EventWriter(silent, enabled=False).emit(protocol.RUN_FAILED, message="x")
     assert silent.getvalue() == ""
+
+
+def test_command_line_overrides_and_resume_keeps_the_recipe(tmp_path):
+    from trainer.cli import resolve_train_config
+    from trainer.config import save_config
+
+    cfg, resume = resolve_train_config(
+        [
+            "--data",
+            "photos",
+            "--epochs",
+            "3",
+            "--set",
+            "loss=focal",
+            "--set",
+            'unfreeze=["1:layer4", "3:all"]',
+        ]
+    )
+    assert not resume and cfg.data == ("photos",) and cfg.epochs == 3 and cfg.loss == "focal"
+    assert cfg.unfreeze == ("1:layer4", "3:all")
+    with pytest.raises(ConfigError, match="no data"):
+        resolve_train_config(["--epochs", "3"])
+    save_config(cfg, tmp_path / "config.yaml")
+    again, resume = resolve_train_config(["--resume", str(tmp_path), "--epochs", "5", "--set", "lr=9"])
+    assert resume and again.epochs == 5 and again.lr == cfg.lr and again.loss == "focal"
+    assert again.out == str(tmp_path)
