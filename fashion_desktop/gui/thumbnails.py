@@ -51,6 +51,50 @@ def _nbytes(pm: QPixmap) -> int:
     return pm.width() * pm.height() * max(1, pm.depth() // 8)
 
 
+def prune_disk_cache(root: Path, max_bytes: int) -> int:
+    """Delete the least recently written thumbnails until the cache holds at most 80% of ``max_bytes``.
+
+    Returns how many files were deleted. Never raises: a cache that cannot be read is left alone.
+    """
+    files: list[tuple[float, int, str]] = []
+    total = 0
+    try:
+        for sub in os.scandir(root):
+            if not sub.is_dir():
+                continue
+            for f in os.scandir(sub.path):
+                try:
+                    st = f.stat()
+                except OSError:
+                    continue
+                files.append((st.st_mtime, st.st_size, f.path))
+                total += st.st_size
+    except OSError:
+        return 0
+    if total <= max_bytes:
+        return 0
+    removed = 0
+    for _mtime, size, path in sorted(files):
+        if total <= max_bytes * 0.8:
+            break
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        total -= size
+        removed += 1
+    return removed
+
+
+class _Prune(QRunnable):
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        super().__init__()
+        self._root, self._max = root, max_bytes
+
+    def run(self) -> None:
+        prune_disk_cache(self._root, self._max)
+
+
 class _Signals(QObject):
     # No arguments: results wait in a locked list, so a burst of decodes costs one queued event.
     done = Signal()
@@ -97,6 +141,7 @@ class Thumbnailer(QObject):
         max_pending: int = 300,
         threads: int | None = None,
         disk_cache: bool = True,
+        max_disk_bytes: int = 2 << 30,
     ) -> None:
         super().__init__(parent)
         self.max_bytes = max_bytes
@@ -116,6 +161,9 @@ class Thumbnailer(QObject):
         self._signals = _Signals()
         self._signals.done.connect(self._on_done)
         self.decoded = 0
+        if self.disk_root is not None and self.disk_root.is_dir():
+            # The disk cache is bounded too; trimming it runs once per session, in the background.
+            self._pool.start(_Prune(self.disk_root, max_disk_bytes), -1)
 
     def get(self, key: ThumbKey, size: int) -> QPixmap | None:
         """The cached pixmap, or None (and a background decode is queued)."""

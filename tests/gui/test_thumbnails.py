@@ -38,3 +38,18 @@ def test_a_broken_file_gets_a_reason_not_a_crash(qtbot, tmp_path):
     with qtbot.waitSignal(thumbs.thumbnail_ready, timeout=10_000):
         thumbs.get(key_of(bad), 64)
     assert "not an image" in thumbs.failure(key_of(bad))
+
+
+def test_disk_cache_is_trimmed_oldest_first(tmp_path):
+    from fashion_desktop.gui.thumbnails import prune_disk_cache
+
+    root = tmp_path / "thumbs"
+    for i in range(10):
+        f = root / f"{i:02x}" / f"{i}.jpg"
+        f.parent.mkdir(parents=True)
+        f.write_bytes(b"x" * 1000)
+        os.utime(f, (1000 + i, 1000 + i))
+    assert prune_disk_cache(root, 20_000) == 0
+    assert prune_disk_cache(root, 5_000) == 6  # down to 80% of the limit, oldest first
+    left = sorted(p.name for p in root.rglob("*.jpg"))
+    assert left == ["6.jpg", "7.jpg", "8.jpg", "9.jpg"]
