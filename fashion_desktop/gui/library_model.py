@@ -553,8 +553,11 @@ class LibraryModel(QAbstractListModel):
 
     def set_policy(self, policy: ThresholdPolicy) -> None:
         """New thresholds: chips, filter results and counts follow at once."""
+        thresholds = policy.thresholds(self.labels, self.defaults)
+        if policy == self.policy and np.array_equal(thresholds, self._thresholds):
+            return  # nothing moved: spare 100,000 rows a recount
         self.policy = policy
-        self._thresholds = policy.thresholds(self.labels, self.defaults)
+        self._thresholds = thresholds
         self._recompute_pred(np.arange(len(self._s)))
         if self.spec.tags or self.spec.review in ("predicted", "untagged") or self.spec.sort == "uncertain":
             self.resort()
