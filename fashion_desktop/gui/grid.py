@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -171,8 +171,6 @@ class GridView(QListView):
         # Many thumbnails arrive in bursts; one repaint of the viewport covers them all.
         if not self._repaint_pending:
             self._repaint_pending = True
-            from PySide6.QtCore import QTimer
-
             QTimer.singleShot(30, self._repaint)
 
     def _repaint(self) -> None:

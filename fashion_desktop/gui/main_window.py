@@ -200,7 +200,6 @@ class MainWindow(QMainWindow):
         self.scan_worker: Worker | None = None
         self.tag_worker: Worker | None = None
         self._scan_queue: deque[str] = deque()
-        self._scan_found = 0
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_MS)
@@ -466,7 +465,6 @@ class MainWindow(QMainWindow):
             self.scan_finished.emit()
             return
         folder = self._scan_queue.popleft()
-        self._scan_found = 0
         self.scan_label.setText(f"Scanning {Path(folder).name}…")
         after = self.library.max_id() if self.library is not None else 0
         w = Worker(_scan_job(self.catalog.path, folder, after), "scan", self)
@@ -478,7 +476,6 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _scan_progressed(self, update: ScanUpdate) -> None:
-        self._scan_found = update.progress.found
         self.scan_label.setText(f"Scanning: {update.progress.found:,} photos found")
         if update.new is not None and len(update.new):
             self._pending_rows.append(update.new)
@@ -507,6 +504,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _scan_failed(self, message: str) -> None:
+        log.warning("scan stopped: %s", message)
         QMessageBox.warning(self, APP_NAME, f"Scanning stopped: {message}")
         if self.library is not None:
             self.library.sync_finished()
@@ -602,6 +600,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _tag_failed(self, message: str) -> None:
+        log.warning("tagging stopped: %s", message)
         self.tag_worker = None
         self._flush_pending()
         if self.library is not None:
