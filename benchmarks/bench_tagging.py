@@ -211,9 +211,11 @@ def seed_loop(paths: list[Path], bundle: Bundle) -> tuple[np.ndarray, float]:
 
 
 def engine_run(paths: list[Path], bundle: Bundle, options: TagOptions) -> tuple[np.ndarray, float]:
+    """The engine, timed like the seed loop: from the first photo, with the model already built."""
+    runner = ModelRunner(bundle, options)
     scores: dict[Path, np.ndarray] = {}
     t = time.perf_counter()
-    for ev in tag_images(paths, bundle, options):
+    for ev in tag_images(paths, runner, options):
         if isinstance(ev, BatchResult):
             scores.update((r.path, r.scores) for r in ev)
         elif isinstance(ev, ImageError):
