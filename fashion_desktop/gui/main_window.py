@@ -565,8 +565,12 @@ class MainWindow(QMainWindow):
         if isinstance(event, tuple) and event and event[0] == "model":
             _, key, labels, groups, defaults = event
             settings.set_model_defaults(key, defaults)
-            assert self.library is not None
-            self.library.set_active_model(key, labels, groups, defaults)  # labels_changed updates the panel
+            m = self.library
+            assert m is not None
+            same = m.model_key == key and m.labels == tuple(labels) and m.groups == dict(groups)
+            if not same or not np.allclose(m.defaults, np.asarray(defaults, np.float32)):
+                # A re-run of the shown model keeps the scores in memory (no 100,000-row read-back).
+                m.set_active_model(key, labels, groups, defaults)  # labels_changed updates the panel
             self.tag_panel.rate_label.setText("Tagging…")
         elif kind == "Progress":
             self.tag_panel.show_progress(event.done, event.total, event.img_per_s, event.eta_s)

@@ -53,3 +53,31 @@ def test_disk_cache_is_trimmed_oldest_first(tmp_path):
     assert prune_disk_cache(root, 5_000) == 6  # down to 80% of the limit, oldest first
     left = sorted(p.name for p in root.rglob("*.jpg"))
     assert left == ["6.jpg", "7.jpg", "8.jpg", "9.jpg"]
+
+
+def test_grid_decodes_only_what_is_visible(qtbot, tmp_path):
+    from fashion_desktop.gui.main_window import MainWindow
+
+    src = make_photo(tmp_path / "src.jpg", (120, 160))
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(3000):
+        os.link(src, folder / f"p{i:04d}.jpg")
+    w = MainWindow(tmp_path / "lib.ffcat")
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    w.show()
+    with qtbot.waitSignal(w.scan_finished, timeout=30_000):
+        w.add_folder(folder)
+    assert w.library.rowCount() == 3000
+    qtbot.waitUntil(lambda: w.thumbs.decoded > 0 and w.thumbs.pending() == 0, timeout=20_000)
+    qtbot.wait(300)
+    first_screen = w.thumbs.decoded
+    assert first_screen < 200  # a screenful, not 3,000
+    bar = w.grid.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    qtbot.waitUntil(lambda: w.thumbs.decoded > first_screen and w.thumbs.pending() == 0, timeout=20_000)
+    last = w.grid.indexAt(w.grid.viewport().rect().center())
+    assert last.row() > 2500  # the end of the grid is painted, with its thumbnails
+    assert w.thumbs.decoded < 2 * first_screen + 100
+    w.close()
