@@ -142,6 +142,8 @@ class ProgressBar:
             self._shown = True
         else:
             now = time.monotonic()
+            if done == 0 and total:
+                return  # a log line saying nothing happened yet is noise
             if self._last is not None and now - self._last < self.every_s and done < total:
                 return
             self._last = now

@@ -350,13 +350,14 @@ def test_progress_bar_on_a_terminal_and_in_a_log() -> None:
 
     tty = Tty()
     bar = cli.ProgressBar(tty)
+    bar.update(0, 10, 0.0, None)
     bar.update(5, 10, 2.5, 2.0)
     bar.update(10, 10, 2.5, 0.0)
     bar.close()
     assert "\r[" in tty.getvalue() and "100%" in tty.getvalue() and "2.5 img/s" in tty.getvalue()
     log = io.StringIO()
     bar = cli.ProgressBar(log, every_s=3600)
-    for i in range(1, 101):
+    for i in range(0, 101):
         bar.update(i, 100, 10.0, (100 - i) / 10)
     lines = log.getvalue().splitlines()
     assert len(lines) == 2 and "\r" not in log.getvalue()  # first and last only

@@ -192,8 +192,8 @@ class ModelRunner:
 
     def describe(self) -> str:
         precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
-        threads = f", {self.num_threads} torch threads" if self.device.type == "cpu" else ""
-        return f"{self.device} {precision} batch {self.batch_size}, {self.decode_workers} decode threads{threads}"
+        threads = f", torch threads: {self.num_threads}" if self.device.type == "cpu" else ""
+        return f"{self.device} {precision}, batch {self.batch_size}, decode threads: {self.decode_workers}{threads}"
 
     def _autocast(self) -> AbstractContextManager:
         if self.amp_dtype is None:

@@ -399,3 +399,39 @@ def test_folding_is_refused_when_the_convolution_output_is_used_twice() -> None:
         model.bn.running_mean.fill_(0.3)
         model.bn.running_var.fill_(2.0)
     assert fold_batchnorm(model, 32) is model
+
+
+def test_decoding_runs_ahead_of_the_model_by_a_bounded_amount(tmp_path: Path, tiny_bundle_path, monkeypatch):
+    import fashion_desktop.core.engine as engine
+
+    paths = photos(tmp_path / "p", 6) * 30  # 180 paths; far more than may be held decoded at once
+    decoded = []
+    real_load = engine._safe_load
+    monkeypatch.setattr(engine, "_safe_load", lambda *a: decoded.append(1) or real_load(*a))
+    options = TagOptions(device="cpu", batch_size=4, decode_workers=2, prefetch_batches=2)
+    runner = ModelRunner(load_bundle(tiny_bundle_path), options)
+    seen_at_batch: list[int] = []
+    real_model = runner.model
+
+    def slow_model(x):
+        import time
+
+        time.sleep(0.05)  # a slow model: decoding has every chance to run ahead
+        seen_at_batch.append(len(decoded))
+        return real_model(x)
+
+    runner.model = slow_model
+    scores, errors, _ = run(paths, runner, options)
+    assert len(scores) == 6 and not errors  # the same six files, each scored
+    assert len(seen_at_batch) == 45
+    # queue (2 batches) + the batch being assembled + the decode window (2 batches) + the one in the model
+    bound = (2 + 1 + 2 + 1) * 4
+    assert max(seen_at_batch[i] - 4 * i for i in range(len(seen_at_batch))) <= bound
+
+
+def test_progress_is_rate_limited_but_always_ends_with_the_totals(tmp_path: Path, tiny_bundle_path) -> None:
+    paths = photos(tmp_path / "p", 12)
+    options = TagOptions(device="cpu", batch_size=2, progress_interval_s=3600)
+    _, _, events = run(paths, tiny_bundle_path, options)
+    progress = [ev for ev in events if isinstance(ev, Progress)]
+    assert [(p.done, p.total) for p in progress] == [(0, 12), (12, 12)]
