@@ -435,3 +435,12 @@ def test_progress_is_rate_limited_but_always_ends_with_the_totals(tmp_path: Path
     _, _, events = run(paths, tiny_bundle_path, options)
     progress = [ev for ev in events if isinstance(ev, Progress)]
     assert [(p.done, p.total) for p in progress] == [(0, 12), (12, 12)]
+
+
+def test_skip_leaves_photos_out(tmp_path: Path, tiny_bundle_path) -> None:
+    paths = photos(tmp_path / "p", 6)
+    scores, _, events = run(paths, tiny_bundle_path, skip={str(paths[0]), str(paths[3])})
+    assert set(scores) == set(paths) - {paths[0], paths[3]}
+    assert events[-1].total == 4
+    scores, _, _ = run([str(p) for p in paths], tiny_bundle_path, skip=lambda p: p.name.startswith("red"))
+    assert set(scores) == {p for p in paths if not p.name.startswith("red")}
