@@ -599,7 +599,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"
     )
     t.add_argument(
-        "--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help="default auto"
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="auto (default): bf16 on CPUs with native bf16, mixed precision on CUDA, else fp32",
     )
     t.add_argument(
         "--batch-size", type=_positive_int, help="photos per forward pass (default 16 CPU, 64 GPU)"
