@@ -211,6 +211,7 @@ class MainWindow(QMainWindow):
         self._active_bundle: str | None = None
         self._panel_model: tuple | None = None
         self._folder_count = 0
+        self.last_warning: QMessageBox | None = None
         self._pending_rows: list[ImageColumns] = []
         self._pending_scores: list[TagScores] = []
         self._pending_errors: list[tuple[str, str]] = []
@@ -338,7 +339,7 @@ class MainWindow(QMainWindow):
         try:
             catalog = Catalog(path)
         except CatalogError as exc:
-            QMessageBox.warning(self, APP_NAME, str(exc))
+            self.warn(str(exc))
             return False
         self._stop_jobs()
         self.undo_stack.clear()
@@ -434,7 +435,7 @@ class MainWindow(QMainWindow):
         """Add a folder to the library and scan it in the background."""
         folder = str(Path(folder).resolve())
         if not Path(folder).is_dir():
-            QMessageBox.warning(self, APP_NAME, f"{folder}: not a folder")
+            self.warn(f"{folder}: not a folder")
             return
         assert self.catalog is not None
         self.catalog.add_folder(folder)
@@ -505,7 +506,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _scan_failed(self, message: str) -> None:
         log.warning("scan stopped: %s", message)
-        QMessageBox.warning(self, APP_NAME, f"Scanning stopped: {message}")
+        self.warn(f"Scanning stopped: {message}")
         if self.library is not None:
             self.library.sync_finished()
         self._next_scan()
@@ -610,7 +611,7 @@ class MainWindow(QMainWindow):
         if self.library is not None:
             self.library.refresh_scores()
         self.tag_panel.show_finished(f"Tagging stopped: {message}")
-        QMessageBox.warning(self, APP_NAME, f"Tagging stopped: {message}\nEverything tagged so far is kept.")
+        self.warn(f"Tagging stopped: {message}\nEverything tagged so far is kept.")
         self.tagging_finished.emit(None)
 
     @Slot()
@@ -806,6 +807,15 @@ class MainWindow(QMainWindow):
             if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
                 self.add_folder(url.toLocalFile())
         event.acceptProposedAction()
+
+    def warn(self, text: str) -> QMessageBox:
+        """Show a problem without blocking: the event loop (and any running job) carries on."""
+        self.statusBar().showMessage(text.splitlines()[0], 15_000)
+        box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_warning = box
+        return box
 
     # -- about, settings, closing ------------------------------------------------------------------
     def about_text(self) -> str:

@@ -337,3 +337,22 @@ def test_models_tab_use_for_tagging_selects_the_bundle(qtbot, window, tiny_bundl
         qtbot.mouseClick(window.models_tab.use_button, Qt.MouseButton.LeftButton)
     assert window.tabs.currentWidget() is window.tag_page
     assert window.tag_panel.current_bundle() == str(tiny_bundle_path)
+
+
+def test_a_broken_bundle_says_which_file_and_loses_nothing(qtbot, window, photo_folder, tmp_path):
+    scan(qtbot, window, photo_folder)
+    select(qtbot, window, "red_0.jpg")
+    window.set_tag_on_selection("dress", True)  # a decision made before the failed run (no model yet)
+    assert chips(window, "red_0.jpg") == ["dress"]
+    bad = tmp_path / "broken.fmodel"
+    bad.write_bytes(b"this is not a model")
+    window.tag_panel.select_bundle(str(bad))
+    with qtbot.waitSignal(window.tagging_finished, timeout=30_000) as blocker:
+        qtbot.mouseClick(window.tag_panel.run_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0] is None
+    assert str(bad) in window.last_warning.text() and window.last_warning.isVisible()
+    assert str(bad) in window.tag_panel.rate_label.text()
+    assert window.tag_panel.run_button.isEnabled()
+    assert window.catalog.decisions(window.library.id_at(grid_rows(window)["red_0.jpg"])) == {"dress": True}
+    assert chips(window, "red_0.jpg") == ["dress"]
+    window.last_warning.close()
