@@ -877,11 +877,10 @@ class MainWindow(QMainWindow):
         self.tag_worker = None
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        s = settings.settings()
-        s.setValue(settings.GEOMETRY, self.saveGeometry())
-        s.setValue(settings.STATE, self.saveState())
-        s.setValue(settings.SPLITTER, self.tag_page.splitter.saveState())
-        s.sync()
+        settings.set_value(settings.GEOMETRY, self.saveGeometry())
+        settings.set_value(settings.STATE, self.saveState())
+        settings.set_value(settings.SPLITTER, self.tag_page.splitter.saveState())
+        settings.sync()
         # Decisions are already committed; stopping jobs keeps whatever batches they finished.
         self._stop_jobs()
         self.tag_panel.stop()

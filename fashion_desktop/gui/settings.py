@@ -50,13 +50,32 @@ def default_library_path() -> Path:
     return data_dir() / "library.ffcat"
 
 
+_open: dict[str, QSettings] = {}
+
+
 def settings() -> QSettings:
-    """The app's settings; an INI file under FASHION_FINDER_HOME when that is set (tests, portable use)."""
+    """The app's settings; an INI file under FASHION_FINDER_HOME when that is set (tests, portable use).
+
+    One object per file for the process: Qt writes changes back shortly after they are made (from the
+    event loop) and at exit, so setting a value never waits on the disk.
+    """
     home = _home()
-    if home:
-        home.mkdir(parents=True, exist_ok=True)
-        return QSettings(str(home / "settings.ini"), QSettings.IniFormat)
-    return QSettings(QSettings.IniFormat, QSettings.UserScope, ORG, APP)
+    key = str(home) if home else ""
+    s = _open.get(key)
+    if s is None:
+        if home:
+            home.mkdir(parents=True, exist_ok=True)
+            s = QSettings(str(home / "settings.ini"), QSettings.IniFormat)
+        else:
+            s = QSettings(QSettings.IniFormat, QSettings.UserScope, ORG, APP)
+        _open[key] = s
+    return s
+
+
+def sync() -> None:
+    """Write pending changes now (on closing the window)."""
+    for s in _open.values():
+        s.sync()
 
 
 def get_str(key: str, default: str = "") -> str:
@@ -72,9 +91,7 @@ def get_int(key: str, default: int) -> int:
 
 
 def set_value(key: str, value: object) -> None:
-    s = settings()
-    s.setValue(key, value)
-    s.sync()
+    settings().setValue(key, value)
 
 
 def get_bytes(key: str) -> QByteArray | None:
