@@ -255,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="time each stage this many times, keep the best")
     ap.add_argument("--head", choices=("auto", "probe", "imagenet"), default="auto",
                     help="how the 46-label head is made (default: probe when fashion-products is present)")  # fmt: skip
+    ap.add_argument(
+        "--seed-one-thread",
+        action="store_true",
+        help="also time the seed loop with one torch thread (diagnostic)",
+    )
     ap.add_argument("--batch-size", type=int, default=None, help="engine batch size (default: engine's)")
     ap.add_argument("--threads", type=int, default=None, help="engine torch threads (default: engine's)")
     ap.add_argument("--workers", type=int, default=None, help="engine decode threads (default: engine's)")
@@ -280,14 +285,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(paths)} photos, {Image.open(paths[0]).size} px, {cpu_count()} CPUs; head: {how}")
     print(f"engine: {runner.describe()}")
     n = len(paths)
-    engine_s = seed_s = decode_s = model_s = float("inf")
+    engine_s = seed_s = seed1_s = decode_s = model_s = float("inf")
     for r in range(args.repeat):
         engine_scores, s = engine_run(paths, bundle, options)
         engine_s = min(engine_s, s)
         print(f"[{r}] (b) engine:          {n / s:7.1f} img/s", flush=True)
         seed_scores, s = seed_loop(paths, bundle)
         seed_s = min(seed_s, s)
-        print(f"[{r}] (a) seed loop:       {n / s:7.1f} img/s", flush=True)
+        print(
+            f"[{r}] (a) seed loop:       {n / s:7.1f} img/s (torch's default {torch.get_num_threads()} threads)"
+        )
+        if args.seed_one_thread:
+            # Not the seed's setting: shows how much of the ratio a busy machine's OpenMP stalls explain.
+            before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            _, s = seed_loop(paths, bundle)
+            torch.set_num_threads(before)
+            seed1_s = min(seed1_s, s)
+            print(f"[{r}]     seed loop:       {n / s:7.1f} img/s (1 thread)", flush=True)
         # Each stage alone gets the machine's best: the engine's thread count or one per CPU.
         for workers in sorted({runner.decode_workers, cpu_count()}):
             batches, s = decode_only(paths, runner, workers)
@@ -304,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         f"best: seed {seed_rate:.1f}, engine {engine_rate:.1f}, decode {decode_rate:.1f}, model {model_rate:.1f} img/s"
     )
     print(f"pipelined limit 1/(1/decode + 1/model): {limit:.1f} img/s")
+    if args.seed_one_thread:
+        print(f"engine / seed loop with 1 torch thread: {engine_rate / (n / seed1_s):.2f}")
 
     top1 = float(np.mean(seed_scores.argmax(1) == engine_scores.argmax(1)))
     diff = np.abs(seed_scores - engine_scores)
