@@ -254,7 +254,7 @@ def test_inception_trains_with_its_auxiliary_loss():
     assert not isinstance(out, torch.Tensor) and out[1] is not None  # train mode: (logits, aux)
     loss, logits = model_loss(out, y, masked_bce, 0.4)
     want = masked_bce(out[0], y) + 0.4 * masked_bce(out[1], y)
-    assert float(loss) == pytest.approx(float(want)) and logits.shape == (2, 3)
+    assert float(loss.detach()) == pytest.approx(float(want.detach())) and logits.shape == (2, 3)
     model.eval()
     with torch.no_grad():
         assert isinstance(model(torch.randn(1, 3, 299, 299)), torch.Tensor)
@@ -285,3 +285,9 @@ def test_missing_imagenet_weights_need_an_explicit_choice(tmp_path, monkeypatch)
     notes: list[str] = []
     model, pretrained = make_model(make_config({**base, "allow_random_init": True}), 2, notes)
     assert pretrained is False and "random weights" in notes[0]
+
+
+def test_written_bundles_are_readable_by_others(trained):
+    tmp, _data, _proc = trained
+    for name in ("model.fmodel", "last.pt", "config.yaml"):
+        assert (tmp / "run" / name).stat().st_mode & 0o044 == 0o044, name  # not mkstemp's 0600
