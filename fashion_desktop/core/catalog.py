@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,6 +54,9 @@ CREATE INDEX IF NOT EXISTS decisions_label ON decisions(label, value);
 _MIGRATIONS: list[str] = [
     # v2: the dataset split of an image (train / val / test), as in the seed's spreadsheet layout.
     "ALTER TABLE images ADD COLUMN split TEXT",
+    # v3: a model's default per-label thresholds (JSON list), so a library opened without its bundle
+    # file still applies the thresholds the model was tuned with.
+    "ALTER TABLE models ADD COLUMN thresholds TEXT",
 ]
 
 
@@ -92,6 +95,7 @@ class ModelRecord:
     path: str | None
     labels: tuple[str, ...]
     groups: dict[str, str] = field(default_factory=dict)
+    thresholds: tuple[float, ...] = ()  # the bundle's per-label defaults; empty when not recorded
 
 
 @dataclass
@@ -361,19 +365,26 @@ class Catalog:
         name: str = "",
         path: str | None = None,
         groups: dict[str, str] | None = None,
+        thresholds: Sequence[float] | None = None,
     ) -> ModelRecord:
-        """Register a model (by its stable key, e.g. ``Bundle.model_id``); return its record."""
+        """Register a model (by its stable key, e.g. ``Bundle.model_id``) with its default
+        per-label ``thresholds``; return its record."""
+        if thresholds is not None and len(thresholds) != len(labels):
+            raise ValueError(f"{len(thresholds)} thresholds for {len(labels)} labels")
+        th = json.dumps([float(t) for t in thresholds]) if thresholds is not None else None
         with self._tx() as db:
             row = db.execute("SELECT id FROM models WHERE model_key=?", (key,)).fetchone()
             if row is None:
                 db.execute(
-                    "INSERT INTO models(model_key, name, path, labels, groups, added_at) VALUES(?,?,?,?,?,?)",
-                    (key, name, path, json.dumps(list(labels)), json.dumps(groups or {}), _now()),
+                    "INSERT INTO models(model_key, name, path, labels, groups, thresholds, added_at)"
+                    " VALUES(?,?,?,?,?,?,?)",
+                    (key, name, path, json.dumps(list(labels)), json.dumps(groups or {}), th, _now()),
                 )
             else:
                 db.execute(
-                    "UPDATE models SET path=COALESCE(?, path), name=COALESCE(NULLIF(?, ''), name) WHERE id=?",
-                    (path, name, row[0]),
+                    "UPDATE models SET path=COALESCE(?, path), name=COALESCE(NULLIF(?, ''), name),"
+                    " thresholds=COALESCE(?, thresholds) WHERE id=?",
+                    (path, name, th, row[0]),
                 )
         self._model_cache.pop(key, None)
         rec = self.model(key)
@@ -384,12 +395,21 @@ class Catalog:
         if key in self._model_cache:
             return self._model_cache[key]
         rows = self._query(
-            "SELECT id, model_key, name, path, labels, groups FROM models WHERE model_key=?", (key,)
+            "SELECT id, model_key, name, path, labels, groups, thresholds FROM models WHERE model_key=?",
+            (key,),
         )
         if not rows:
             return None
         r = rows[0]
-        rec = ModelRecord(r[0], r[1], r[2] or "", r[3], tuple(json.loads(r[4])), json.loads(r[5] or "{}"))
+        rec = ModelRecord(
+            r[0],
+            r[1],
+            r[2] or "",
+            r[3],
+            tuple(json.loads(r[4])),
+            json.loads(r[5] or "{}"),
+            tuple(json.loads(r[6])) if r[6] else (),
+        )
         self._model_cache[key] = rec
         return rec
 

@@ -548,7 +548,9 @@ def tag_into_catalog(
     runner = _as_runner(bundle, options)
     b = runner.bundle
     key = b.model_id
-    catalog.register_model(key, b.labels, b.name, str(b.path) if b.path else None, dict(b.groups))
+    catalog.register_model(
+        key, b.labels, b.name, str(b.path) if b.path else None, dict(b.groups), thresholds=b.thresholds
+    )
     ordered = list(dict.fromkeys(str(Path(p)) for p in paths))
     ids = catalog.ensure_images(ordered)
     already = set() if force else catalog.predicted_paths(key)

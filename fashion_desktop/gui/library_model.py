@@ -306,6 +306,7 @@ class LibraryModel(QAbstractListModel):
         self._scores_since = -1.0
         self._load_scores()
         self._load_decisions()
+        self._recompute_pred(np.arange(len(self._s)))
         self._view = self._compute_view()
         self._row_of = None
         self.endResetModel()

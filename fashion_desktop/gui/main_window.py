@@ -354,7 +354,8 @@ class MainWindow(QMainWindow):
         models = catalog.models()
         if models:
             key = models[-1].key
-            self.library.set_active_model(key, defaults=settings.model_defaults(key, len(models[-1].labels)))
+            defaults = list(models[-1].thresholds) or settings.model_defaults(key, len(models[-1].labels))
+            self.library.set_active_model(key, defaults=defaults)
             self._active_bundle = models[-1].path
         self.library.reload()
         self.library.set_spec(self.filters.spec())

@@ -101,6 +101,7 @@ def test_version_1_catalog_is_migrated_keeping_decisions(tmp_path: Path) -> None
     db.execute("INSERT INTO meta VALUES('schema_version', '1')")
     db.execute("INSERT INTO images(id, path, added_at) VALUES(1, '/photos/a.jpg', 0)")
     db.execute("INSERT INTO decisions VALUES(1, 'dress', 1, 0)")
+    db.execute("INSERT INTO models(id, model_key, labels, added_at) VALUES(1, 'old-model', '[\"dress\"]', 0)")
     db.commit()
     db.close()
     with Catalog(path) as cat:
@@ -108,6 +109,17 @@ def test_version_1_catalog_is_migrated_keeping_decisions(tmp_path: Path) -> None
         assert cat.decisions(1) == {"dress": True}
         cat.set_splits([(1, "train")])
         assert cat.splits() == {1: "train"}
+        assert cat.model("old-model").thresholds == ()  # unknown before v3, not invented
+
+
+def test_a_models_tuned_thresholds_are_kept_with_the_library(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "cat.db") as cat:
+        cat.register_model("m1", ["dress", "hat"], "M", thresholds=[0.3, 0.8])
+        cat.register_model("m1", ["dress", "hat"], "M")  # re-registering without thresholds keeps them
+    with Catalog(tmp_path / "cat.db") as cat:
+        assert cat.model("m1").thresholds == pytest.approx((0.3, 0.8))
+        with pytest.raises(ValueError):
+            cat.register_model("m2", ["dress", "hat"], thresholds=[0.5])
 
 
 def test_a_file_that_is_not_a_catalog_is_refused(tmp_path: Path) -> None:

@@ -356,3 +356,41 @@ def test_a_broken_bundle_says_which_file_and_loses_nothing(qtbot, window, photo_
     assert window.catalog.decisions(window.library.id_at(grid_rows(window)["red_0.jpg"])) == {"dress": True}
     assert chips(window, "red_0.jpg") == ["dress"]
     window.last_warning.close()
+
+
+def test_library_tagged_on_the_command_line_opens_with_chips_and_tuned_thresholds(
+    qtbot, tmp_path, photo_folder, tiny_bundle_path
+):
+    from fashion_desktop.cli import main as fashion
+    from trainer.bundle import load_bundle, save_bundle, with_thresholds
+
+    # A bundle tuned to demand more of "red" than the tiny model's red score (~0.98) gives.
+    strict = save_bundle(
+        with_thresholds(load_bundle(tiny_bundle_path), [0.99, 0.5, 0.5]), tmp_path / "strict.fmodel"
+    )
+    lib = tmp_path / "cli.ffcat"
+    assert (
+        fashion(
+            [
+                "tag",
+                str(photo_folder),
+                "--model",
+                str(strict),
+                "--catalog",
+                str(lib),
+                "--out",
+                str(tmp_path / "out.csv"),
+            ]
+        )
+        == 0
+    )
+    w = MainWindow(lib)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        assert list(w.library.defaults) == pytest.approx([0.99, 0.5, 0.5])
+        assert chips(w, "green_1.jpg") == ["green"]
+        assert chips(w, "blue_2.jpg") == ["blue"]
+        assert chips(w, "red_0.jpg") == []  # 0.98 < the bundle's tuned 0.99
+    finally:
+        w.close()
