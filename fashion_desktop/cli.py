@@ -441,11 +441,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _model_defaults(catalog: Any, key: str | None) -> list[float] | None:
-    """The bundle's per-label thresholds when its file is still where it was tagged from."""
+    """The model's own per-label thresholds: as recorded in the catalog, else from its bundle file."""
     if key is None:
         return None
     rec = catalog.model(key)
-    if rec is None or not rec.path:
+    if rec is None:
+        return None
+    recorded = getattr(rec, "thresholds", ())
+    if recorded and len(recorded) == len(rec.labels):
+        return list(recorded)
+    if not rec.path:
         return None
     from trainer.bundle import BundleError, load_bundle
 

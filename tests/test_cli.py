@@ -362,3 +362,31 @@ def test_progress_bar_on_a_terminal_and_in_a_log() -> None:
     lines = log.getvalue().splitlines()
     assert len(lines) == 2 and "\r" not in log.getvalue()  # first and last only
     assert lines[-1].startswith("tagging: 100/100")
+
+
+def test_export_applies_the_models_own_thresholds_after_the_bundle_moved(
+    photo_folder, tiny_bundle_path, tmp_path
+):
+    from trainer.bundle import load_bundle, save_bundle, with_thresholds
+
+    strict = tmp_path / "strict.fmodel"  # "red" needs 0.99: the tiny model's red photos score ~0.98
+    save_bundle(with_thresholds(load_bundle(tiny_bundle_path), [0.99, 0.5, 0.5]), strict)
+    db = tmp_path / "lib.sqlite"
+    main(
+        [
+            "tag",
+            str(photo_folder),
+            "--model",
+            str(strict),
+            "--out",
+            str(tmp_path / "t.csv"),
+            "--catalog",
+            str(db),
+        ]
+    )
+    strict.unlink()
+    out = tmp_path / "e.csv"
+    assert main(["export", "--catalog", str(db), "--out", str(out)]) == EXIT_OK
+    tags = dict(zip(read(out)["path"], read(out)["tags"], strict=True))
+    assert all(tags[p] == "" for p in tags if Path(p).name.startswith("red"))
+    assert all(tags[p] == "green" for p in tags if Path(p).name.startswith("green"))
