@@ -390,3 +390,30 @@ def test_export_applies_the_models_own_thresholds_after_the_bundle_moved(
     tags = dict(zip(read(out)["path"], read(out)["tags"], strict=True))
     assert all(tags[p] == "" for p in tags if Path(p).name.startswith("red"))
     assert all(tags[p] == "green" for p in tags if Path(p).name.startswith("green"))
+
+
+def test_ctrl_c_keeps_what_was_tagged_in_the_catalog(
+    tmp_path: Path, tiny_bundle_path, monkeypatch, capsys
+) -> None:
+    from fashion_desktop.core import engine
+
+    folder = tmp_path / "photos"
+    for i in range(12):
+        make_photo(folder / f"{TINY_LABELS[i % 3]}_{i:02d}.jpg", colour=TINY_LABELS[i % 3])
+    real = engine.tag_into_catalog
+
+    def interrupted(*args, **kwargs):
+        for event in real(*args, **kwargs):
+            yield event
+            if isinstance(event, engine.BatchResult):
+                raise KeyboardInterrupt  # the person pressed Ctrl-C after the first batch
+
+    monkeypatch.setattr(engine, "tag_into_catalog", interrupted)
+    db = tmp_path / "lib.sqlite"
+    args = ["tag", str(folder), "--model", str(tiny_bundle_path), "--catalog", str(db), "--batch-size", "4"]
+    assert main([*args, "--out", str(tmp_path / "o.csv")]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()
+    monkeypatch.setattr(engine, "tag_into_catalog", real)
+    assert main([*args, "--out", str(tmp_path / "o.csv")]) == EXIT_OK
+    assert "tagged 8, skipped 4" in capsys.readouterr().err
