@@ -204,6 +204,7 @@ class ReviewPane(QWidget):
         while self._labels_layout.count():
             item = self._labels_layout.takeAt(0)
             if item.widget():
+                item.widget().hide()  # deleteLater waits for the event loop; never paint stale rows
                 item.widget().deleteLater()
         self.rows = {}
         labels = self._model.all_labels() if self._model else []
