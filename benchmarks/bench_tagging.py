@@ -10,7 +10,7 @@ labels, and measures in one run:
     ``torch.sigmoid(model(x))`` under ``no_grad``;
 (b) the engine (``tag_images``) with its default options on the same photos and bundle;
 (c) the engine's decoding alone, its forward pass alone on pre-decoded batches (each with the
-    engine's thread count and with one thread per CPU, keeping the faster), and the pipelined limit
+    engine's own thread layout and with one thread per CPU, keeping the faster), and the pipelined limit
     1 / (1/decode + 1/model): on a CPU both stages share the same cores, so overlapping them can at
     best keep every core busy, not add cores.
 
@@ -234,15 +234,22 @@ def decode_only(paths: list[Path], runner: ModelRunner, workers: int) -> tuple[l
     return batches, time.perf_counter() - t
 
 
-def model_only(batches: list, runner: ModelRunner, threads: int) -> float:
-    """The engine's forward pass alone on pre-decoded batches with ``threads`` torch threads."""
+def model_only(batches: list, runner: ModelRunner, threads: int, workers: int = 1) -> float:
+    """The engine's forward pass alone on pre-decoded batches: ``workers`` batches at once, each
+    with ``threads`` torch threads (the engine's own layout, or one forward with every core)."""
+    import threading
+
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         runner.scores(batches[0])  # warm-up, as the engine's first batch also pays it
         t = time.perf_counter()
-        for b in batches:
-            runner.scores(b)
+        parts = [batches[k::workers] for k in range(workers)]
+        pool = [threading.Thread(target=lambda bs: [runner.scores(b) for b in bs], args=(p,)) for p in parts]
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join()
         return time.perf_counter() - t
     finally:
         torch.set_num_threads(before)
@@ -308,10 +315,14 @@ def main(argv: list[str] | None = None) -> int:
             batches, s = decode_only(paths, runner, workers)
             decode_s = min(decode_s, s)
             print(f"[{r}] (c) decode only:     {n / s:7.1f} img/s ({workers} threads)", flush=True)
-        for threads in sorted({runner.num_threads, cpu_count()}):
-            s = model_only(batches, runner, threads)
+        for threads, workers in sorted(
+            {(runner.num_threads, runner.model_workers), (cpu_count(), 1), (1, 1)}
+        ):
+            s = model_only(batches, runner, threads, workers)
             model_s = min(model_s, s)
-            print(f"[{r}]     model only:      {n / s:7.1f} img/s ({threads} threads)", flush=True)
+            print(
+                f"[{r}]     model only:      {n / s:7.1f} img/s ({workers} x {threads} threads)", flush=True
+            )
     decode_rate, model_rate = n / decode_s, n / model_s
     limit = 1.0 / (1.0 / decode_rate + 1.0 / model_rate)
     seed_rate, engine_rate = n / seed_s, n / engine_s

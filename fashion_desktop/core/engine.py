@@ -48,6 +48,8 @@ class TagOptions:
     ``bf16`` or ``fp16``. ``decode_workers``/``num_threads`` None: on the CPU about a third of the
     cores decode and the rest run torch; with a GPU up to 8 threads decode.
     ``prefetch_batches`` decoded batches wait ahead of the model at most (memory stays bounded).
+    ``model_workers`` batches are scored at once (None: two single-threaded ones on small CPUs, else
+    one; always one on a GPU).
     ``fold_batchnorm`` merges each eval-mode BatchNorm into the convolution before it (same maths,
     one pass over memory less per layer).
     """
@@ -61,6 +63,7 @@ class TagOptions:
     prefetch_batches: int = 2
     progress_interval_s: float = 0.5
     fold_batchnorm: bool = True
+    model_workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -161,9 +164,18 @@ class ModelRunner:
             # decode threads preempt torch's OpenMP workers, which then stall at every barrier.
             self.decode_workers = options.decode_workers or max(1, round(cpus / 3))
             self.num_threads = options.num_threads or max(1, cpus - self.decode_workers)
+            # A second single-threaded forward pass in flight soaks up the CPU time decoding leaves
+            # idle, without OpenMP teams that stall whenever a decode thread takes one of their cores.
+            if options.model_workers:
+                self.model_workers = options.model_workers
+            elif options.num_threads is None and self.num_threads <= 2:
+                self.model_workers, self.num_threads = 2, 1
+            else:
+                self.model_workers = 1
         else:
             self.decode_workers = options.decode_workers or min(cpus, 8)
             self.num_threads = options.num_threads or torch.get_num_threads()
+            self.model_workers = 1  # one stream of batches keeps a GPU busy; OOM halving stays simple
         self.channels_last = options.channels_last
         model = bundle.build_model()
         if options.fold_batchnorm:
@@ -192,7 +204,11 @@ class ModelRunner:
 
     def describe(self) -> str:
         precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
-        threads = f", torch threads: {self.num_threads}" if self.device.type == "cpu" else ""
+        threads = (
+            f", torch threads: {self.num_threads} x {self.model_workers} batches at once"
+            if self.device.type == "cpu"
+            else ""
+        )
         return f"{self.device} {precision}, batch {self.batch_size}, decode threads: {self.decode_workers}{threads}"
 
     def _autocast(self) -> AbstractContextManager:
@@ -477,6 +493,7 @@ def tag_images(
         torch.set_num_threads(runner.num_threads)
     stop = threading.Event()
     ready: queue.Queue = queue.Queue(maxsize=max(1, options.prefetch_batches))
+    scored: queue.Queue = queue.Queue()  # holds at most one item per model worker beyond ``ready``
     batches = iter_decoded(
         todo,
         runner.input_size,
@@ -486,41 +503,76 @@ def tag_images(
         stop,
         runner.pin_memory,
     )
-    producer = threading.Thread(
-        target=_producer, args=(batches, ready, stop), name="fashion-decode-batches", daemon=True
-    )
-    producer.start()
+    threads = [
+        threading.Thread(target=_producer, args=(batches, ready, stop), name="fashion-decode", daemon=True)
+    ]
+    threads += [
+        threading.Thread(
+            target=_model_worker, args=(runner, ready, scored, stop), name=f"fashion-model-{i}", daemon=True
+        )
+        for i in range(runner.model_workers)
+    ]
+    for t in threads:
+        t.start()
     last_report = start
+    running = runner.model_workers
     try:
-        while not is_cancelled(cancel):
-            item = ready.get()
+        while running and not is_cancelled(cancel):
+            item = scored.get()
             if item is _DONE:
-                break
+                running -= 1
+                continue
             if isinstance(item, _ProducerFailed):
                 raise item.exc
-            for failure in item.failures:
+            batch, scores = item
+            for failure in batch.failures:
                 yield ImageError(failure.path, failure.reason)
-            if item.pixels is not None:
-                scores = runner.scores(item.pixels)
-                while runner.notices:
-                    yield Notice(runner.notices.pop(0))
-                yield BatchResult(tuple(ImageResult(p, s) for p, s in zip(item.paths, scores, strict=True)))
-            done += len(item.paths) + len(item.failures)
+            while runner.notices:
+                yield Notice(runner.notices.pop(0))
+            if scores is not None:
+                yield BatchResult(tuple(ImageResult(p, s) for p, s in zip(batch.paths, scores, strict=True)))
+            done += len(batch.paths) + len(batch.failures)
             now = time.perf_counter()
             if now - last_report >= options.progress_interval_s and done < total:
                 last_report = now
                 yield _progress(done, total, now - start)
     finally:
         stop.set()
-        while producer.is_alive():
-            try:
-                ready.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        producer.join()
+        while any(t.is_alive() for t in threads):
+            for q in (ready, scored):
+                try:
+                    q.get(timeout=0.02)
+                except queue.Empty:
+                    pass
+        for t in threads:
+            t.join()
         if runner.device.type == "cpu":
             torch.set_num_threads(threads_before)
     yield _progress(done, total, time.perf_counter() - start)
+
+
+def _model_worker(
+    runner: ModelRunner, ready: queue.Queue, scored: queue.Queue, stop: threading.Event
+) -> None:
+    """Score decoded batches until the producer is done; several of these may share one runner."""
+    while not stop.is_set():
+        try:
+            item = ready.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if item is _DONE:
+            ready.put(_DONE)  # the other workers must see the end too; a slot was just freed
+            break
+        if isinstance(item, _ProducerFailed):
+            scored.put(item)
+            break
+        try:
+            scores = runner.scores(item.pixels) if item.pixels is not None else None
+        except BaseException as exc:  # surfaced in the generator, which owns error handling
+            scored.put(_ProducerFailed(exc))
+            break
+        scored.put((item, scores))
+    scored.put(_DONE)
 
 
 def _progress(done: int, total: int, elapsed: float) -> Progress:

@@ -160,7 +160,7 @@ class FakeOOM(torch.nn.Module):
 def test_out_of_memory_halves_the_batch_and_retries_the_same_images(tmp_path: Path, tiny_bundle_path) -> None:
     paths = photos(tmp_path / "p", 19)
     bundle = load_bundle(tiny_bundle_path)
-    options = TagOptions(device="cpu", batch_size=8, precision="fp32")
+    options = TagOptions(device="cpu", batch_size=8, precision="fp32", model_workers=1)
     reference, _, _ = run(paths, bundle, options)
 
     runner = ModelRunner(bundle, options)
@@ -408,7 +408,7 @@ def test_decoding_runs_ahead_of_the_model_by_a_bounded_amount(tmp_path: Path, ti
     decoded = []
     real_load = engine._safe_load
     monkeypatch.setattr(engine, "_safe_load", lambda *a: decoded.append(1) or real_load(*a))
-    options = TagOptions(device="cpu", batch_size=4, decode_workers=2, prefetch_batches=2)
+    options = TagOptions(device="cpu", batch_size=4, decode_workers=2, prefetch_batches=2, model_workers=1)
     runner = ModelRunner(load_bundle(tiny_bundle_path), options)
     seen_at_batch: list[int] = []
     real_model = runner.model
@@ -444,3 +444,49 @@ def test_skip_leaves_photos_out(tmp_path: Path, tiny_bundle_path) -> None:
     assert events[-1].total == 4
     scores, _, _ = run([str(p) for p in paths], tiny_bundle_path, skip=lambda p: p.name.startswith("red"))
     assert set(scores) == {p for p in paths if not p.name.startswith("red")}
+
+
+def test_several_batches_at_once_give_the_same_scores(tmp_path: Path, tiny_bundle_path) -> None:
+    paths = photos(tmp_path / "p", 21)
+    one, _, _ = run(paths, tiny_bundle_path, TagOptions(device="cpu", batch_size=4, model_workers=1))
+    runner = ModelRunner(
+        load_bundle(tiny_bundle_path), TagOptions(device="cpu", batch_size=4, model_workers=3)
+    )
+    active, most = [0], [0]
+    lock = threading.Lock()
+    real = runner.model
+
+    def counting(x):
+        import time
+
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.02)
+        try:
+            return real(x)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    runner.model = counting
+    three, errors, events = run(paths, runner)
+    assert not errors and set(three) == set(one) == set(paths)
+    for p in paths:
+        np.testing.assert_allclose(three[p], one[p], atol=1e-6)
+    assert most[0] > 1  # batches really were scored concurrently
+    assert events[-1].done == len(paths)
+
+
+def test_small_cpus_score_two_single_threaded_batches_at_once(monkeypatch, tiny_bundle_path) -> None:
+    import fashion_desktop.core.engine as engine
+
+    bundle = load_bundle(tiny_bundle_path)
+    monkeypatch.setattr(engine, "cpu_count", lambda: 2)
+    r = ModelRunner(bundle, TagOptions(device="cpu"))
+    assert (r.decode_workers, r.num_threads, r.model_workers) == (1, 1, 2)
+    monkeypatch.setattr(engine, "cpu_count", lambda: 12)
+    r = ModelRunner(bundle, TagOptions(device="cpu"))
+    assert (r.decode_workers, r.num_threads, r.model_workers) == (4, 8, 1)
+    r = ModelRunner(bundle, TagOptions(device="cpu", num_threads=3, decode_workers=2))
+    assert (r.decode_workers, r.num_threads, r.model_workers) == (2, 3, 1)
