@@ -108,30 +108,9 @@ def wait_until(app, cond, timeout: float, step_s: float = 0.005) -> bool:
 
 def make_demo_bundle(root: Path) -> Path:
     """A tiny ``cnn`` bundle (labels red/green/blue read from the colours), like the test fixture."""
-    import torch
+    from fashion_desktop.core.demo import save_colour_bundle
 
-    from trainer.archs import build_model
-    from trainer.bundle import new_bundle, save_bundle
-
-    labels = ["red", "green", "blue"]
-    model = build_model("cnn", len(labels))
-    with torch.no_grad():
-        for conv in (m for m in model.features if isinstance(m, torch.nn.Conv2d)):
-            conv.weight.zero_()
-            for c in range(3):
-                conv.weight[c, c, 1, 1] = 1.0
-        model.classifier.weight.zero_()
-        for c in range(3):
-            model.classifier.weight[c, c] = 4.0
-        model.classifier.bias.fill_(-3.0)
-    bundle = new_bundle(
-        "cnn",
-        labels,
-        model.state_dict(),
-        input_size=32,
-        provenance={"model_id": "bench-demo", "name": "demo"},
-    )
-    return save_bundle(bundle, root / "demo.fmodel")
+    return save_colour_bundle(root / "demo.fmodel", model_id="bench-demo", name="demo")
 
 
 def baseline_open(catalog_path: Path) -> tuple[float, float]:

@@ -127,36 +127,11 @@ TINY_LABELS = ["red", "green", "blue"]
 
 @pytest.fixture(scope="session")
 def tiny_bundle_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny ``cnn`` bundle whose scores follow the photo's colour (hand-set weights, no training)."""
-    import torch
+    """A tiny ``cnn`` bundle whose scores follow the photo's colour (red photo: red ≈ 0.98, others ≈ 0.05)."""
+    from fashion_desktop.core.demo import save_colour_bundle
 
-    from trainer.archs import build_model
-    from trainer.bundle import new_bundle, save_bundle
-
-    torch.manual_seed(0)
-    model = build_model("cnn", len(TINY_LABELS))
-    with torch.no_grad():
-        # Every conv passes the three colour channels through (ReLU keeps what is above the mean);
-        # the head reads the pooled channel c as label c, so a red photo scores high on "red".
-        for conv in (m for m in model.features if isinstance(m, torch.nn.Conv2d)):
-            conv.weight.zero_()
-            for c in range(3):
-                conv.weight[c, c, 1, 1] = 1.0
-        model.classifier.weight.zero_()
-        for c in range(3):
-            model.classifier.weight[c, c] = 4.0
-        model.classifier.bias.fill_(-3.0)
-    state = model.state_dict()
-    bundle = new_bundle(
-        "cnn",
-        TINY_LABELS,
-        state,
-        input_size=32,
-        groups={"red": "colour", "green": "colour", "blue": "colour"},
-        provenance={"model_id": "tiny-test-model", "name": "tiny"},
-    )
     path = tmp_path_factory.mktemp("bundles") / "tiny.fmodel"
-    return save_bundle(bundle, path)
+    return save_colour_bundle(path, model_id="tiny-test-model", name="tiny")
 
 
 @pytest.fixture
