@@ -331,28 +331,40 @@ class Catalog:
         rows = self._query(f"SELECT {self._IMG_COLS} FROM images WHERE path=?", (str(path),))
         return self._img(rows[0]) if rows else None
 
-    def ensure_images(self, paths: Iterable[str | os.PathLike]) -> dict[str, int]:
-        """Image ids for ``paths``, adding unknown files (outside any scanned folder) as needed."""
+    def ensure_images(self, paths: Iterable[str | os.PathLike], chunk: int = 2000) -> dict[str, int]:
+        """Image ids for ``paths``, adding unknown files (outside any scanned folder) as needed.
+
+        Works in transactions of ``chunk`` paths so that a long list never holds the catalog's
+        write lock (and a person's decision made meanwhile) for more than a moment.
+        """
         out: dict[str, int] = {}
         now = _now()
+        batch: list[str] = []
+        for p in paths:
+            batch.append(str(p))
+            if len(batch) >= chunk:
+                self._ensure_chunk(batch, now, out)
+                batch = []
+        if batch:
+            self._ensure_chunk(batch, now, out)
+        return out
+
+    def _ensure_chunk(self, paths: list[str], now: float, out: dict[str, int]) -> None:
         with self._tx() as db:
             for p in paths:
-                p = str(p)
                 row = db.execute("SELECT id FROM images WHERE path=?", (p,)).fetchone()
-                if row is None:
-                    try:
-                        st = os.stat(p)
-                        size, mtime = st.st_size, st.st_mtime
-                    except OSError:
-                        size, mtime = None, None
-                    cur = db.execute(
-                        "INSERT INTO images(path, size, mtime, added_at) VALUES(?,?,?,?)",
-                        (p, size, mtime, now),
-                    )
-                    out[p] = int(cur.lastrowid)
-                else:
+                if row is not None:
                     out[p] = int(row[0])
-        return out
+                    continue
+                try:
+                    st = os.stat(p)
+                    size, mtime = st.st_size, st.st_mtime
+                except OSError:
+                    size, mtime = None, None
+                cur = db.execute(
+                    "INSERT INTO images(path, size, mtime, added_at) VALUES(?,?,?,?)", (p, size, mtime, now)
+                )
+                out[p] = int(cur.lastrowid)
 
     def count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM images WHERE present=1")[0][0])

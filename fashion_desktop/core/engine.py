@@ -22,8 +22,7 @@ from trainer.bundle import Bundle, load_bundle
 from .catalog import Catalog
 from .devices import autocast_dtype, cpu_count, resolve_device
 from .images import ImageFailure, load_for_model
-
-CancelFlag = Callable[[], bool] | threading.Event | None
+from .scan import CancelFlag, is_cancelled
 
 # torch >= 2.5 has the device-neutral name; older CUDA builds only the CUDA one.
 _OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
@@ -124,14 +123,6 @@ class Summary:
 
 
 Event = Progress | BatchResult | ImageError | Notice | Summary
-
-
-def is_cancelled(cancel: CancelFlag) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
 
 
 def _is_oom(exc: BaseException) -> bool:
