@@ -112,10 +112,10 @@ def _tag_job(
         from fashion_desktop.core.engine import BatchResult, ImageResult, TagOptions, tag_into_catalog
         from trainer.bundle import load_bundle
 
-        bundle = load_bundle(bundle_path)
-        # torch and the model add a few hundred thousand long-lived objects; without this every full
-        # garbage collection during the run walks them all while holding the GIL (~100 ms GUI stalls).
+        # torch brings a few hundred thousand long-lived objects; unfrozen, every full garbage
+        # collection during the run walks them all holding the GIL (~100 ms GUI stalls).
         gc.freeze()
+        bundle = load_bundle(bundle_path)
         yield ("model", bundle.model_id, list(bundle.labels), dict(bundle.groups), list(bundle.thresholds))
         id_of = dict(zip(paths, ids, strict=True))
         cat = Catalog(catalog_path)
