@@ -468,10 +468,15 @@ def tag_images(
     """
     options = options or TagOptions()
     runner = _as_runner(bundle, options)
-    todo = [Path(p) for p in paths]
+    # Strings, not Path objects: 100,000 Paths are GC-tracked and every full collection of the run
+    # would walk them holding the GIL (a desktop app's GUI thread then stalls).
+    todo = [str(p) for p in paths]
     if skip is not None:
-        skip_fn = skip if callable(skip) else (lambda p, s=frozenset(map(str, skip)): str(p) in s)
-        todo = [p for p in todo if not skip_fn(p)]
+        if callable(skip):
+            todo = [p for p in todo if not skip(Path(p))]
+        else:
+            skipped = frozenset(map(str, skip))
+            todo = [p for p in todo if p not in skipped]
     total = len(todo)
     start = time.perf_counter()
     done = 0
@@ -486,7 +491,7 @@ def tag_images(
     ready: queue.Queue = queue.Queue(maxsize=max(1, options.prefetch_batches))
     scored: queue.Queue = queue.Queue()  # holds at most one item per model worker beyond ``ready``
     batches = iter_decoded(
-        todo,
+        (Path(p) for p in todo),
         runner.input_size,
         runner.bundle.resize,
         runner.batch_size,
@@ -594,7 +599,7 @@ def tag_into_catalog(
     catalog.register_model(
         key, b.labels, b.name, str(b.path) if b.path else None, dict(b.groups), thresholds=b.thresholds
     )
-    ordered = list(dict.fromkeys(str(Path(p)) for p in paths))
+    ordered = list(dict.fromkeys(os.path.normpath(os.fspath(p)) for p in paths))
     ids = catalog.ensure_images(ordered)
     already = set() if force else catalog.predicted_paths(key)
     todo = [p for p in ordered if p not in already]
