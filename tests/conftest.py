@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -28,7 +29,8 @@ def make_photo(
 ) -> Path:
     """Write a small photo-like image (a flat colour with noise) and return its path."""
     rgb = COLOURS.get(colour, colour) if isinstance(colour, str) else colour
-    rng = np.random.default_rng(abs(hash((str(path), size))) % 2**32)
+    # Seeded by the file name (not hash(): randomised per process), so every run draws the same photo.
+    rng = np.random.default_rng(zlib.crc32(f"{path.name}:{size}".encode()))
     arr = np.clip(np.array(rgb)[None, None, :] + rng.normal(0, 12, (size[1], size[0], 3)), 0, 255)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr.astype(np.uint8), "RGB").save(path, format=fmt, **save_kw)
@@ -85,7 +87,6 @@ def make_bad_inputs(folder: Path) -> dict[str, Path]:
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG that claims a huge size (a decompression bomb) but holds almost no data."""
-    import zlib
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return (
