@@ -43,7 +43,16 @@ SLIDER_STEPS = 100  # the slider moves in 0.01 steps; the spin box allows finer 
 class ThresholdTableModel(QAbstractTableModel):
     """Per-label rows: label, group, bundle default, user override (editable), predicted and confirmed counts."""
 
-    COLUMNS = ("Label", "Group", "Default", "Override", "Predicted", "Confirmed")
+    # Short headers so the whole table fits the side panel; the tooltips say what each column is.
+    COLUMNS = ("Label", "Group", "Default", "Yours", "Pred.", "Conf.")
+    TOOLTIPS = (
+        "Label of the model",
+        "Label group of the bundle (e.g. category, colour)",
+        "The bundle's threshold for this label (tuned on validation data when trained by the trainer)",
+        "Your override of the threshold (double-click to edit, Delete to clear)",
+        "Photos whose final tag includes this label",
+        "Photos where a person confirmed this label",
+    )
     LABEL, GROUP, DEFAULT, OVERRIDE, PREDICTED, CONFIRMED = range(6)
 
     overrides_edited = Signal()
@@ -115,6 +124,8 @@ class ThresholdTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return self.TOOLTIPS[section] if 0 <= section < len(self.TOOLTIPS) else None
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.COLUMNS):
@@ -312,7 +323,17 @@ class ThresholdPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(ThresholdTableModel.LABEL, QHeaderView.ResizeMode.Stretch)
+        # Long names ("top, t-shirt, sweatshirt") are elided instead of pushing the numbers off-screen.
+        header.setSectionResizeMode(ThresholdTableModel.LABEL, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(ThresholdTableModel.LABEL, 96)
+        for col in (
+            ThresholdTableModel.DEFAULT,
+            ThresholdTableModel.OVERRIDE,
+            ThresholdTableModel.PREDICTED,
+            ThresholdTableModel.CONFIRMED,
+        ):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(col, 50)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Threshold"))
