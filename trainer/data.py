@@ -268,6 +268,16 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
+def _read_json(path: Path, what: str) -> Any:
+    """Parsed JSON from ``path``; raises DataError naming ``what`` and the file when missing or invalid."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise DataError(f"{what} not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+
+
 def _need_dir(path: Path, what: str) -> None:
     if not path.is_dir():
         raise DataError(f"{what} not found: {path} (is the path right and the drive connected?)")
@@ -498,12 +508,7 @@ def read_imaterialist(
     desc_path = (
         Path(label_descriptions) if label_descriptions else train_csv.parent / "label_descriptions.json"
     )
-    try:
-        desc = json.loads(desc_path.read_text(encoding="utf-8"))
-    except OSError:
-        raise DataError(f"label_descriptions.json not found: {desc_path}") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{desc_path}: not valid JSON ({exc})") from None
+    desc = _read_json(desc_path, "label_descriptions.json")
     cats = {int(c["id"]): c["name"] for c in desc.get("categories", [])}
     attrs = {int(a["id"]): a["name"] for a in desc.get("attributes", [])}
     image_dir = Path(images) if images else train_csv.parent / "train"
@@ -562,12 +567,7 @@ def read_coco(
     in ``images`` (default ``<json folder>/images``, then the json's folder).
     """
     json_path = Path(json_path)
-    try:
-        data = json.loads(json_path.read_text(encoding="utf-8"))
-    except OSError:
-        raise DataError(f"annotation file not found: {json_path}") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{json_path}: not valid JSON ({exc})") from None
+    data = _read_json(json_path, "annotation file")
     if not isinstance(data, dict) or "images" not in data or "categories" not in data:
         raise DataError(f"{json_path}: not a COCO-style file (needs 'images' and 'categories')")
     if images:

@@ -358,7 +358,7 @@ class MainWindow(QMainWindow):
         models = catalog.models()
         if models:
             key = models[-1].key
-            defaults = list(models[-1].thresholds) or settings.model_defaults(key, len(models[-1].labels))
+            defaults = list(models[-1].thresholds) or None  # the catalog keeps the bundle's tuned ones
             self.library.set_active_model(key, defaults=defaults)
             self._active_bundle = models[-1].path
         self.library.reload()
@@ -570,7 +570,6 @@ class MainWindow(QMainWindow):
         kind = type(event).__name__
         if isinstance(event, tuple) and event and event[0] == "model":
             _, key, labels, groups, defaults = event
-            settings.set_model_defaults(key, defaults)
             m = self.library
             assert m is not None
             same = m.model_key == key and m.labels == tuple(labels) and m.groups == dict(groups)

@@ -22,7 +22,6 @@ LAST_LIBRARY = "library/last"
 DEVICE = "tag/device"
 BATCH_SIZE = "tag/batch_size"
 THUMB_SIZE = "grid/thumb_size"
-MODEL_DEFAULTS = "model_defaults"  # group: one entry per model key
 
 
 def _home() -> Path | None:
@@ -112,24 +111,3 @@ def push_recent(key: str, item: str) -> list[str]:
     items = items[:MAX_RECENT]
     set_value(key, items)
     return items
-
-
-def _model_entry(model_key: str) -> str:
-    # Model keys are free text; slashes would turn into nested groups.
-    return f"{MODEL_DEFAULTS}/{model_key.replace('/', '_').replace(chr(92), '_')}"
-
-
-def model_defaults(model_key: str, n_labels: int) -> list[float] | None:
-    """A model's per-label default thresholds as last seen in its bundle (None when unknown)."""
-    values = settings().value(_model_entry(model_key))
-    if isinstance(values, str):
-        values = [values]
-    try:
-        out = [float(v) for v in values] if isinstance(values, list) else None
-    except (TypeError, ValueError):
-        return None
-    return out if out and len(out) == n_labels else None
-
-
-def set_model_defaults(model_key: str, defaults: list[float]) -> None:
-    set_value(_model_entry(model_key), [float(x) for x in defaults])
