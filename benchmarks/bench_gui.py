@@ -81,18 +81,24 @@ class StallMeter:
         self.max_gap = 0.0
         self.where = ""
         self.phase = ""
+        self.phase_t0 = self.last
+        self.at_s = 0.0  # when the longest stall began, in seconds after its phase started
+        self.over: list[tuple[str, float, float]] = []  # (phase, at_s, gap_s) of every stall over 40 ms
 
     def start(self, phase: str) -> None:
         self.phase = phase
-        self.last = time.perf_counter()
+        self.last = self.phase_t0 = time.perf_counter()
         self.timer.start()
 
     def _tick(self) -> None:
         now = time.perf_counter()
         gap = now - self.last - 0.010
+        if gap > 0.040:
+            self.over.append((self.phase, self.last - self.phase_t0, gap))
         if gap > self.max_gap:
             self.max_gap = gap
             self.where = self.phase
+            self.at_s = self.last - self.phase_t0
         self.last = now
 
 
@@ -107,10 +113,18 @@ def wait_until(app, cond, timeout: float, step_s: float = 0.005) -> bool:
 
 
 def make_demo_bundle(root: Path) -> Path:
-    """A tiny ``cnn`` bundle (labels red/green/blue read from the colours), like the test fixture."""
-    from fashion_desktop.core.demo import save_colour_bundle
+    """A tiny ``cnn`` bundle (labels red/green/blue read from the colours), like the test fixture.
 
-    return save_colour_bundle(root / "demo.fmodel", model_id="bench-demo", name="demo")
+    Made in a child process, so torch is first imported by the tagging run itself, as in the app."""
+    import subprocess
+
+    out = root / "demo.fmodel"
+    code = (
+        "import sys; from fashion_desktop.core.demo import save_colour_bundle; "
+        "save_colour_bundle(sys.argv[1], model_id='bench-demo', name='demo')"
+    )
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True, cwd=ROOT)
+    return out
 
 
 def baseline_open(catalog_path: Path) -> tuple[float, float]:
@@ -199,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scan complete after {scanned_s:.1f}s: {rows:,} photos in the grid", flush=True)
         stall_scan = meter.max_gap
 
-        meter.phase = "scroll"
+        meter.phase, meter.phase_t0 = "scroll", time.perf_counter()
         bar = grid.verticalScrollBar()
         rss_before = rss_mb()
         t_scroll = time.perf_counter()
@@ -222,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         tag_line = ""
         if args.tag:
             meter.timer.stop()
-            bundle = make_demo_bundle(tmp)  # imports torch here: not part of what the GUI does
-            gap_before, meter.max_gap = meter.max_gap, 0.0
+            bundle = make_demo_bundle(tmp)
+            gap_before, at_before, meter.max_gap = meter.max_gap, meter.at_s, 0.0
             meter.start("tagging")
             finished: list = []
             window.tagging_finished.connect(finished.append)
@@ -238,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(tag_line, flush=True)
             if gap_before > meter.max_gap:
-                meter.max_gap, meter.where = gap_before, "scan/scroll"
+                meter.max_gap, meter.where, meter.at_s = gap_before, "scan/scroll", at_before
         meter.timer.stop()
         window.close()
         app.processEvents()
@@ -248,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             f"open library: naive per-record load {naive:.3f}s vs column reader + model {ours:.3f}s (ratio {naive / max(ours, 1e-9):.2f}x)"
         )
         print(
-            f"longest stall: {meter.max_gap * 1000:.0f} ms during {meter.where} (scan phase max "
+            f"longest stall: {meter.max_gap * 1000:.0f} ms during {meter.where}, {meter.at_s:.2f}s into it "
+            f"({len(meter.over)} stalls over 40 ms: "
+            + ", ".join(f"{p} {t:.2f}s {g * 1000:.0f} ms" for p, t, g in meter.over[:8])
+            + f"; scan phase max "
             f"{stall_scan * 1000:.0f} ms; idle event loop on this machine: {idle_stall * 1000:.0f} ms)"
         )
         print(

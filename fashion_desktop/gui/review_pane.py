@@ -6,7 +6,7 @@ import string
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QPixmap, QWheelEvent
+from PySide6.QtGui import QColor, QPalette, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
@@ -104,6 +104,17 @@ class ZoomPreview(QScrollArea):
             super().keyPressEvent(event)
 
 
+SOURCE_TEXT = {"person": "✔ you", "model": "model", "mixed": "mixed"}
+SOURCE_COLOUR = {"person": "#2e9e43", "model": "#3a6fb0", "mixed": "#8a6d00"}
+
+
+def _set_text_colour(label: QLabel, colour: str) -> None:
+    """Text colour through the palette: a style sheet per label costs a parse and a re-polish each time."""
+    pal = label.palette()
+    pal.setColor(QPalette.ColorRole.WindowText, QColor(colour))
+    label.setPalette(pal)
+
+
 class LabelRow:
     """One label: checkbox (final tag), key hint, probability, and who decided (model or person)."""
 
@@ -114,7 +125,7 @@ class LabelRow:
         self.box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.box.setTristate(False)
         self.key_label = QLabel(f"[{key}]" if key else "")
-        self.key_label.setStyleSheet("color: #777;")
+        _set_text_colour(self.key_label, "#777")
         self.score_label = QLabel("")
         self.score_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.source_label = QLabel("")
@@ -122,7 +133,7 @@ class LabelRow:
         grid.addWidget(self.box, row, 1)
         grid.addWidget(self.score_label, row, 2)
         grid.addWidget(self.source_label, row, 3)
-        self.source = ""  # "person", "model" or ""
+        self.source: str | None = None  # "person", "model", "mixed" or ""; None until first shown
 
     def show(self, state: Qt.CheckState, score: float | None, source: str) -> None:
         self.box.blockSignals(True)
@@ -130,14 +141,15 @@ class LabelRow:
         self.box.setCheckState(state)
         self.box.blockSignals(False)
         self.score_label.setText("" if score is None else f"{score:.2f}")
+        if source == self.source:
+            return  # font and colour already say who decided (a style change re-polishes the row)
         self.source = source
         font = self.box.font()
         font.setBold(source == "person")
         font.setItalic(source == "model")
         self.box.setFont(font)
-        self.source_label.setText({"person": "✔ you", "model": "model", "mixed": "mixed"}.get(source, ""))
-        colour = {"person": "#2e9e43", "model": "#3a6fb0", "mixed": "#8a6d00"}.get(source, "#777")
-        self.source_label.setStyleSheet(f"color: {colour};")
+        self.source_label.setText(SOURCE_TEXT.get(source, ""))
+        _set_text_colour(self.source_label, SOURCE_COLOUR.get(source, "#777"))
 
 
 class ReviewPane(QWidget):
