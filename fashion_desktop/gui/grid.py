@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
@@ -31,6 +33,36 @@ CONFIRMED_CHIP = QColor(46, 160, 67)
 PREDICTED_CHIP = QColor(70, 110, 170)
 MIN_THUMB, MAX_THUMB, DEFAULT_THUMB = 64, 384, 160
 CHIP_ROWS = 2
+
+
+# What Shift+digit reports as its key on a US layout ("!" for Shift+1); the digit is the key pressed.
+_US_SHIFTED_DIGITS = {
+    Qt.Key.Key_Exclam: "1",
+    Qt.Key.Key_At: "2",
+    Qt.Key.Key_NumberSign: "3",
+    Qt.Key.Key_Dollar: "4",
+    Qt.Key.Key_Percent: "5",
+    Qt.Key.Key_AsciiCircum: "6",
+    Qt.Key.Key_Ampersand: "7",
+    Qt.Key.Key_Asterisk: "8",
+    Qt.Key.Key_ParenLeft: "9",
+    Qt.Key.Key_ParenRight: "0",
+}
+
+
+def shifted_key_text(event: QKeyEvent) -> str:
+    """The key text ("Shift+A", "Shift+1") of a key pressed with Shift, matched by key, not text.
+
+    The text of Shift+1 is "!" (and another character on other layouts), so the key code decides;
+    Windows reports the digit key itself as the native virtual key whatever the layout.
+    """
+    key = event.key()
+    if Qt.Key.Key_A <= key <= Qt.Key.Key_Z or Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
+        return "Shift+" + chr(key)
+    if sys.platform == "win32" and 0x30 <= event.nativeVirtualKey() <= 0x39:
+        return "Shift+" + chr(event.nativeVirtualKey())
+    digit = _US_SHIFTED_DIGITS.get(key)
+    return "Shift+" + digit if digit else ""
 
 
 class GridDelegate(QStyledItemDelegate):
@@ -155,7 +187,7 @@ class GridView(QListView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSpacing(2)
         self.setMouseTracking(False)
-        self.label_keys: dict[str, str] = {}  # key text (e.g. "1", "a") -> label
+        self.label_keys: dict[str, str] = {}  # key text ("1", "a", "Shift+1", "Shift+A") -> label
         self.setGridSize(self.delegate.cell_size())
         thumbs.thumbnail_ready.connect(self._thumb_ready)
         self._repaint_pending = False
@@ -193,6 +225,11 @@ class GridView(QListView):
             text = event.text().lower()
             if text and text in self.label_keys:
                 self.label_toggle_requested.emit(self.label_keys[text])
+                return
+        elif mods == Qt.KeyboardModifier.ShiftModifier:
+            label = self.label_keys.get(shifted_key_text(event))
+            if label is not None:
+                self.label_toggle_requested.emit(label)
                 return
         super().keyPressEvent(event)
 

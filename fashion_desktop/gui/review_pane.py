@@ -25,13 +25,22 @@ from .library_model import LibraryModel
 from .thumbnails import Thumbnailer
 
 PREVIEW_SIZE = 1024
-# Keys for labels, in order; J and K move between unreviewed photos, so they are never label keys.
-LABEL_KEYS = [c for c in "1234567890" + string.ascii_lowercase if c not in "jk"]
+# Keys for labels, in order; J and K move between unreviewed photos, so they are never label keys
+# (nor Shift+J / Shift+K). The 34 plain keys come first, then the same keys with Shift, so a 46-label
+# taxonomy still gets a key per label. Key texts are QKeySequence's portable form ("Shift+A").
+PLAIN_KEYS = [c for c in "1234567890" + string.ascii_lowercase if c not in "jk"]
+SHIFT = "Shift+"
+LABEL_KEYS = PLAIN_KEYS + [SHIFT + c.upper() for c in PLAIN_KEYS]
 
 
 def assign_keys(labels: Sequence[str]) -> dict[str, str]:
-    """label -> key text, for as many labels as there are keys."""
+    """label -> key text, for as many labels as there are keys (68)."""
     return dict(zip(labels, LABEL_KEYS, strict=False))
+
+
+def key_hint(key: str) -> str:
+    """A key text as shown next to its label: "1", "a", "⇧1", "⇧A"."""
+    return "⇧" + key.removeprefix(SHIFT) if key.startswith(SHIFT) else key
 
 
 class ZoomPreview(QScrollArea):
@@ -124,7 +133,9 @@ class LabelRow:
         self.box = QCheckBox(label)
         self.box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.box.setTristate(False)
-        self.key_label = QLabel(f"[{key}]" if key else "")
+        self.key_label = QLabel(f"[{key_hint(key)}]" if key else "")
+        if key:
+            self.key_label.setToolTip(f"{key} in the grid toggles “{label}”")
         _set_text_colour(self.key_label, "#777")
         self.score_label = QLabel("")
         self.score_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
