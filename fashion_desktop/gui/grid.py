@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal, Slot
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractProxyModel,
+    QIdentityProxyModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QMetaObject,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -163,6 +183,32 @@ class GridDelegate(QStyledItemDelegate):
             x += w + 3
 
 
+FOLLOWERS = 256  # photos after the current / top-left one remembered, to fall back on if it went away
+
+
+@dataclass
+class _Place:
+    """Where the person was before a model reset, by image id (rows mean nothing after a reset)."""
+
+    current: list[int]  # the current photo's id, then the ids of the photos after it
+    current_row: int
+    selected: list[int]
+    top: list[int]  # the photo at the top-left of the viewport, then the photos after it
+    top_row: int
+    top_offset: int  # where that photo's cell began, relative to the viewport's top (<= 0)
+
+
+def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted rows as (first, last) runs of consecutive rows."""
+    if not len(rows):
+        return []
+    rows = np.unique(rows)
+    breaks = np.flatnonzero(np.diff(rows) > 1)
+    starts = np.concatenate([rows[:1], rows[breaks + 1]])
+    ends = np.concatenate([rows[breaks], rows[-1:]])
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
 class GridView(QListView):
     """Virtualised grid; keys for review actions become signals (the window decides what they do)."""
 
@@ -191,6 +237,149 @@ class GridView(QListView):
         self.setGridSize(self.delegate.cell_size())
         thumbs.thumbnail_ready.connect(self._thumb_ready)
         self._repaint_pending = False
+        self._model_connections: list[QMetaObject.Connection] = []
+        self._place: _Place | None = None
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        for c in self._model_connections:
+            QObject.disconnect(c)
+        self._model_connections = []
+        self._place = None
+        super().setModel(model)
+        if model is not None:
+            # Connected after the view's own handlers, so the place is put back after Qt cleared it.
+            self._model_connections = [
+                model.modelAboutToBeReset.connect(self._remember_place),
+                model.modelReset.connect(self._restore_place),
+            ]
+
+    # -- keeping the person's place across a model reset (a re-scan that removed files, a filter) ---
+    def _source(self) -> tuple[QAbstractItemModel | None, QAbstractProxyModel | None]:
+        m = self.model()
+        return (m.sourceModel(), m) if isinstance(m, QAbstractProxyModel) else (m, None)
+
+    @staticmethod
+    def _keeps_order(proxy: QAbstractProxyModel) -> bool:
+        if isinstance(proxy, QIdentityProxyModel):
+            return True
+        return isinstance(proxy, QSortFilterProxyModel) and proxy.sortColumn() < 0
+
+    def _source_runs(self, first: int, last: int) -> list[tuple[int, int]]:
+        """Source rows of the view rows first..last, as runs (one run when the proxy keeps order)."""
+        src, proxy = self._source()
+        if proxy is None:
+            return [(first, last)]
+        a = proxy.mapToSource(proxy.index(first, 0)).row()
+        b = proxy.mapToSource(proxy.index(last, 0)).row()
+        if self._keeps_order(proxy) and a >= 0 and b - a == last - first:
+            return [(a, b)]
+        rows = [proxy.mapToSource(proxy.index(r, 0)).row() for r in range(first, last + 1)]
+        return _runs(np.asarray([r for r in rows if r >= 0], np.int64))
+
+    def _view_selection(self, source_runs: list[tuple[int, int]]) -> QItemSelection:
+        src, proxy = self._source()
+        sel = QItemSelection()
+        for a, b in source_runs:
+            if proxy is None:
+                sel.select(src.index(a, 0), src.index(b, 0))
+                continue
+            pa = proxy.mapFromSource(src.index(a, 0))
+            pb = proxy.mapFromSource(src.index(b, 0))
+            if self._keeps_order(proxy) and pa.isValid() and pb.row() - pa.row() == b - a:
+                sel.select(pa, pb)
+                continue
+            for r in range(a, b + 1):
+                p = proxy.mapFromSource(src.index(r, 0))
+                if p.isValid():
+                    sel.select(p, p)
+        return sel
+
+    def _ids_from(self, row: int) -> list[int]:
+        m = self.model()
+        return [int(m.index(r, 0).data(Roles.Id)) for r in range(row, min(m.rowCount(), row + FOLLOWERS))]
+
+    def _view_index_of(self, image_id: int) -> QModelIndex:
+        src, proxy = self._source()
+        row = src.row_of_id(image_id)
+        if row < 0:
+            return QModelIndex()
+        return src.index(row, 0) if proxy is None else proxy.mapFromSource(src.index(row, 0))
+
+    def _first_shown(self, ids: list[int], row: int) -> QModelIndex:
+        """The first of ``ids`` still shown, else the photo now at ``row`` (or the last one)."""
+        for image_id in ids:
+            idx = self._view_index_of(image_id)
+            if idx.isValid():
+                return idx
+        m = self.model()
+        return m.index(min(row, m.rowCount() - 1), 0) if m.rowCount() else QModelIndex()
+
+    def _source_rows_of(self, ids: list[int]) -> np.ndarray:
+        """Source rows of the photos ``ids`` that are shown (per id, or one pass when that is most photos)."""
+        src, _proxy = self._source()
+        n = src.rowCount()
+        if len(ids) > n // 4:  # most of the photos (Select All): one pass over the shown ids is cheaper
+            shown = np.asarray(src.ids_at(range(n)), np.int64)
+            return np.flatnonzero(np.isin(shown, np.asarray(ids, np.int64)))
+        rows = np.fromiter((src.row_of_id(i) for i in ids), np.int64, len(ids))
+        return rows[rows >= 0]
+
+    def _top_left_index(self) -> QModelIndex:
+        for point in (QPoint(1, 1), QPoint(1, self.gridSize().height() // 2)):
+            idx = self.indexAt(point)
+            if idx.isValid():
+                return idx
+        return QModelIndex()
+
+    @Slot()
+    def _remember_place(self) -> None:
+        """Before a reset: the current photo, the selection and the top-left photo, by image id.
+
+        Costs a few hundred rows plus the selected rows (read in runs), never a pass over all rows.
+        """
+        self._place = None
+        src, _proxy = self._source()
+        if src is None or not hasattr(src, "row_of_id") or not self.model().rowCount():
+            return
+        current = self.currentIndex()
+        selected: list[int] = []
+        for rng in self.selectionModel().selection():
+            for a, b in self._source_runs(rng.top(), rng.bottom()):
+                selected += src.ids_at(range(a, b + 1))
+        top = self._top_left_index()
+        self._place = _Place(
+            current=self._ids_from(current.row()) if current.isValid() else [],
+            current_row=current.row(),
+            selected=selected,
+            top=self._ids_from(top.row()) if top.isValid() else [],
+            top_row=top.row(),
+            top_offset=self.visualRect(top).top() if top.isValid() else 0,
+        )
+
+    @Slot()
+    def _restore_place(self) -> None:
+        """After a reset: the same current photo, selection and top-left photo where they are still shown.
+
+        A current photo that went away gives way to the next one still shown (selected, unless some of
+        the selection is left); a top-left photo that went away, to the next one still shown.
+        """
+        place, self._place = self._place, None
+        if place is None or not self.model().rowCount():
+            return
+        sm = self.selectionModel()
+        selection = self._view_selection(_runs(self._source_rows_of(place.selected)))
+        if not selection.isEmpty():
+            sm.select(selection, QItemSelectionModel.SelectionFlag.Select)
+        if place.current:
+            current = self._first_shown(place.current, place.current_row)
+            kept = self._view_index_of(place.current[0]).isValid() or not selection.isEmpty()
+            flag = QItemSelectionModel.SelectionFlag
+            sm.setCurrentIndex(current, flag.NoUpdate if kept else flag.ClearAndSelect)
+        if place.top:
+            self.executeDelayedItemsLayout()  # the rows' geometry, now rather than at the next paint
+            top = self._first_shown(place.top, place.top_row)
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.value() + self.visualRect(top).top() - place.top_offset)
 
     def set_thumb_size(self, size: int) -> None:
         self.delegate.thumb_size = size
