@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from trainer.bundle import Bundle, load_bundle
 
 from .catalog import Catalog
 from .devices import autocast_dtype, cpu_count, resolve_device
+from .events import BatchResult, ImageError, ImageResult, Notice, Progress, Summary
 from .images import ImageFailure, load_for_model
 from .scan import CancelFlag, is_cancelled
 
@@ -63,63 +64,6 @@ class TagOptions:
     progress_interval_s: float = 0.5
     fold_batchnorm: bool = True
     model_workers: int | None = None
-
-
-@dataclass(frozen=True)
-class Progress:
-    """``done`` of ``total`` photos handled (scored or failed); rate and estimated seconds left."""
-
-    done: int
-    total: int
-    img_per_s: float
-    eta_s: float | None
-
-
-@dataclass(frozen=True)
-class ImageResult:
-    """Scores (sigmoid of the logits, float32, in the bundle's label order) of one photo."""
-
-    path: Path
-    scores: np.ndarray
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """The photos of one model batch."""
-
-    results: tuple[ImageResult, ...]
-
-    def __iter__(self) -> Iterator[ImageResult]:
-        return iter(self.results)
-
-    def __len__(self) -> int:
-        return len(self.results)
-
-
-@dataclass(frozen=True)
-class ImageError:
-    """A photo that could not be scored, and why (the run goes on)."""
-
-    path: Path
-    reason: str
-
-
-@dataclass(frozen=True)
-class Notice:
-    """Something a person may want to know that does not stop the run (e.g. the batch was halved)."""
-
-    message: str
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The end of a catalog run: counts, each failed photo with its reason, and whether it was cancelled."""
-
-    tagged: int
-    skipped: int
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-    cancelled: bool = False
-    seconds: float = 0.0
 
 
 Event = Progress | BatchResult | ImageError | Notice | Summary

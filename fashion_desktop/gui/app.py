@@ -16,7 +16,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from fashion_desktop.core.tag_process import FROZEN_FLAG
+
+    if argv[:1] == [FROZEN_FLAG]:  # a frozen build starts its tagging process through this executable
+        from fashion_desktop.core.tag_process import main as tag_process_main
+
+        return tag_process_main(argv[1:])
+    args = parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow

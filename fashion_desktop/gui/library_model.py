@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
+import numpy.ma  # noqa: F401  np.unique imports it on first use: pay that at start-up, not mid-run
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from fashion_desktop.core.catalog import Catalog

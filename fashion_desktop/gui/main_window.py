@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import platform
@@ -32,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop.core.catalog import Catalog, CatalogError
 from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
+from fashion_desktop.core.events import Devices, ImageError, ModelInfo, Notice, Progress, Summary, TagScores
 from fashion_desktop.core.resources import default_model_path
 from fashion_desktop.core.thresholds import ThresholdPolicy
 
@@ -42,7 +42,7 @@ from .library_model import LibraryModel, name_ranks
 from .review_pane import ReviewPane
 from .tag_panel import TagPanel
 from .thumbnails import Thumbnailer
-from .worker import Worker
+from .worker import ProcessWorker, Worker
 
 log = logging.getLogger(__name__)
 APP_NAME = "Fashion Finder"
@@ -85,60 +85,6 @@ def _scan_job(catalog_path: Path, folder: str, after_id: int):
             return ScanOutcome(last, present, name_ranks(present.paths))
         finally:
             reader.close()
-            cat.close()
-
-    return job
-
-
-@dataclass(frozen=True)
-class TagScores:
-    """One engine batch, keyed by image id in the worker (the GUI thread only looks up rows)."""
-
-    ids: np.ndarray
-    scores: np.ndarray  # [n, labels]
-
-
-def _tag_job(
-    catalog_path: Path,
-    paths: list[str],
-    ids: list[int],
-    bundle_path: str,
-    device: str,
-    batch: int,
-    force: bool,
-):
-    def job(cancel: threading.Event):
-        # torch comes in here, in the worker, when the first run starts (never at start-up).
-        from fashion_desktop.core.engine import BatchResult, ImageResult, TagOptions, tag_into_catalog
-        from trainer.bundle import load_bundle
-
-        # torch brings a few hundred thousand long-lived objects; unfrozen, every full garbage
-        # collection during the run walks them all holding the GIL (~100 ms GUI stalls).
-        gc.freeze()
-        bundle = load_bundle(bundle_path)
-        yield ("model", bundle.model_id, list(bundle.labels), dict(bundle.groups), list(bundle.thresholds))
-        id_of = dict(zip(paths, ids, strict=True))
-        cat = Catalog(catalog_path)
-        try:
-            options = TagOptions(device=device, batch_size=batch or None)
-            summary = None
-            for event in tag_into_catalog(cat, paths, bundle, options, cancel, force):
-                summary = event
-                if isinstance(event, (BatchResult, ImageResult)):
-                    results = [
-                        r
-                        for r in (event if isinstance(event, BatchResult) else (event,))
-                        if str(r.path) in id_of
-                    ]
-                    if results:
-                        yield TagScores(
-                            np.fromiter((id_of[str(r.path)] for r in results), np.int64, len(results)),
-                            np.stack([np.asarray(r.scores, np.float32) for r in results]),
-                        )
-                    continue
-                yield event
-            return summary
-        finally:
             cat.close()
 
     return job
@@ -202,7 +148,7 @@ class MainWindow(QMainWindow):
         self.thumbs = Thumbnailer(self)
         self.undo_stack = QUndoStack(self)
         self.scan_worker: Worker | None = None
-        self.tag_worker: Worker | None = None
+        self.tag_worker: ProcessWorker | None = None
         self._scan_queue: deque[str] = deque()
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -546,8 +492,7 @@ class MainWindow(QMainWindow):
         """Tag every photo of the library with the bundle (skipping those it already tagged unless ``force``)."""
         if self.tag_worker is not None or self.library is None or self.catalog is None:
             return
-        paths, ids = self.library.all_paths(), self.library.all_ids()
-        if not paths:
+        if not self.library.image_count():
             self.statusBar().showMessage("No photos to tag: add a folder first", 5000)
             return
         settings.push_recent(settings.RECENT_BUNDLES, bundle_path)
@@ -555,10 +500,14 @@ class MainWindow(QMainWindow):
         settings.set_value(settings.BATCH_SIZE, batch_size)
         self._active_bundle = bundle_path
         self.tag_panel.set_running(True)
-        self.tag_panel.probe()  # torch loads for the run anyway; now the device list can say what exists
-        w = Worker(
-            _tag_job(self.catalog.path, paths, ids, bundle_path, device, batch_size, force), "tagging", self
-        )
+        job = {
+            "catalog": str(self.catalog.path),
+            "bundle": str(bundle_path),
+            "device": device,
+            "batch_size": int(batch_size or 0),
+            "force": bool(force),
+        }  # the process reads the library's photos from the catalog itself
+        w = ProcessWorker("tag", job, "tagging", self)
         w.progressed.connect(self._tag_progressed)
         w.finished.connect(self._tag_done)
         w.failed.connect(self._tag_failed)
@@ -567,24 +516,25 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _tag_progressed(self, event) -> None:
-        kind = type(event).__name__
-        if isinstance(event, tuple) and event and event[0] == "model":
-            _, key, labels, groups, defaults = event
+        if isinstance(event, ModelInfo):
             m = self.library
             assert m is not None
-            same = m.model_key == key and m.labels == tuple(labels) and m.groups == dict(groups)
+            key, labels, groups, defaults = event.key, event.labels, dict(event.groups), event.thresholds
+            same = m.model_key == key and m.labels == tuple(labels) and m.groups == groups
             if not same or not np.allclose(m.defaults, np.asarray(defaults, np.float32)):
                 # A re-run of the shown model keeps the scores in memory (no 100,000-row read-back).
                 m.set_active_model(key, labels, groups, defaults)  # labels_changed updates the panel
             self.tag_panel.rate_label.setText("Tagging…")
-        elif kind == "Progress":
+        elif isinstance(event, Devices):
+            self.tag_panel.set_devices(event)
+        elif isinstance(event, Progress):
             self.tag_panel.show_progress(event.done, event.total, event.img_per_s, event.eta_s)
-        elif kind == "ImageError":
+        elif isinstance(event, ImageError):
             self.tag_panel.add_failures([(str(event.path), event.reason)])
             self._pending_errors.append((str(event.path), event.reason))
             if not self._refresh_timer.isActive():
                 self._refresh_timer.start()
-        elif kind == "Notice":
+        elif isinstance(event, Notice):
             self.statusBar().showMessage(event.message, 8000)
         elif isinstance(event, TagScores):
             self._pending_scores.append(event)
@@ -595,7 +545,7 @@ class MainWindow(QMainWindow):
     def _tag_done(self, summary) -> None:
         self.tag_worker = None
         self._flush_pending()  # the run reported every result; no need to read them back
-        if summary is not None and type(summary).__name__ == "Summary":
+        if isinstance(summary, Summary):
             what = "Cancelled" if summary.cancelled else "Done"
             text = f"{what}: {summary.tagged:,} tagged, {summary.skipped:,} already tagged, {len(summary.failed)} failed"
             text += f" in {summary.seconds:.1f}s"
@@ -823,7 +773,7 @@ class MainWindow(QMainWindow):
 
     # -- about, settings, closing ------------------------------------------------------------------
     def about_text(self) -> str:
-
+        """Versions, and the devices torch sees (asked in a child process: torch never loads in the app)."""
         import PySide6
 
         from fashion_desktop import __version__ as app_version
@@ -833,25 +783,34 @@ class MainWindow(QMainWindow):
             f"Python {sys.version.split()[0]} on {platform.platform()}",
             f"PySide6 {PySide6.__version__}",
         ]
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            lines.append(f"PyTorch {torch.__version__}")
-            devs = ["CPU"]
-            if torch.cuda.is_available():
-                devs += [f"CUDA: {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
-            mps = getattr(torch.backends, "mps", None)
-            if mps is not None and mps.is_available():
-                devs.append("Apple MPS")
+        found = self.tag_panel.devices
+        if found is not None:
+            lines.append(f"PyTorch {found.torch}")
+            devs = ["CPU"] + [f"CUDA: {n}" for n in found.cuda_names] + (["Apple MPS"] if found.mps else [])
             lines.append("Devices: " + ", ".join(devs))
         else:
-            lines.append("PyTorch: not loaded yet (it loads when tagging starts)")
+            lines.append("PyTorch and devices: checking…")
         if self.catalog is not None:
             lines.append(f"Library: {self.catalog.path}")
         return "<br>".join(lines)
 
     @Slot()
-    def about(self) -> None:
-        QMessageBox.about(self, f"About {APP_NAME}", self.about_text())
+    def about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_NAME}", self.about_text(), parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if self.tag_panel.devices is None:
+            self.tag_panel.probe()
+            if self.tag_panel._probe is not None:
+
+                def update(_found) -> None:
+                    try:
+                        box.setText(self.about_text())
+                    except RuntimeError:  # the box was closed first
+                        pass
+
+                self.tag_panel._probe.finished.connect(update)
+        box.open()
+        return box
 
     def _restore_settings(self) -> None:
         geo = settings.get_bytes(settings.GEOMETRY)
@@ -876,7 +835,8 @@ class MainWindow(QMainWindow):
         for w in (self.scan_worker, self.tag_worker):
             if w is not None:
                 w.cancel()
-                w.wait()
+                if not w.wait(30_000 if isinstance(w, ProcessWorker) else -1):
+                    w.kill()  # a tagging process stuck past its batch; its saved batches stay
         self.scan_worker = None
         self.tag_worker = None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -23,26 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .worker import Worker
+from fashion_desktop.core.events import Devices
+
+from .worker import ProcessWorker
 
 DEVICES = (("Auto", "auto"), ("CUDA (NVIDIA GPU)", "cuda"), ("MPS (Apple GPU)", "mps"), ("CPU", "cpu"))
 DEFAULT_MODEL_TEXT = "Default model"
-
-
-def probe_devices(cancel: threading.Event):
-    """Which accelerators torch sees (imports torch, so it runs in a worker, never at start-up)."""
-    import torch
-
-    mps = getattr(torch.backends, "mps", None)
-    return {
-        "cuda": bool(torch.cuda.is_available()),
-        "mps": bool(mps is not None and mps.is_available()),
-        "cuda_names": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        if torch.cuda.is_available()
-        else [],
-        "torch": torch.__version__,
-    }
-    yield  # noqa: B901  (a generator, so the worker can run it)
 
 
 class _DeviceCombo(QComboBox):
@@ -122,8 +107,8 @@ class TagPanel(QWidget):
         self.failed_list.setVisible(False)
         self.run_button.clicked.connect(self._run_clicked)
         self.cancel_button.clicked.connect(self.cancel_requested)
-        self.devices: dict | None = None
-        self._probe: Worker | None = None
+        self.devices: Devices | None = None
+        self._probe: ProcessWorker | None = None
         self.preferred_device = "auto"  # the last choice; an accelerator is selected once torch confirms it
 
     # -- model choice -------------------------------------------------------------------------
@@ -162,19 +147,24 @@ class TagPanel(QWidget):
     # -- devices ----------------------------------------------------------------------------
     @Slot()
     def probe(self) -> None:
-        """Ask torch (in a worker) which devices exist; enable those entries."""
+        """Ask torch (in a child process: torch never loads in the app) which devices exist; enable those."""
         if self.devices is not None or self._probe is not None:
             return
-        self._probe = Worker(probe_devices, "device-probe", self)
-        self._probe.finished.connect(self._probed)
+        self._probe = ProcessWorker("probe", {}, "device check", self)
+        self._probe.finished.connect(self.set_devices)
         self._probe.failed.connect(lambda msg: self.rate_label.setText(f"Cannot check devices: {msg}"))
         self._probe.start()
 
     @Slot(object)
-    def _probed(self, found: dict) -> None:
+    def set_devices(self, found: Devices | None) -> None:
+        """What the device check (or a tagging run, which reports it first) found."""
+        if found is None:
+            return
         self.devices = found
-        self.device_combo.model().item(1).setEnabled(found.get("cuda", False))
-        self.device_combo.model().item(2).setEnabled(found.get("mps", False))
+        self.device_combo.model().item(1).setEnabled(found.cuda)
+        self.device_combo.model().item(2).setEnabled(found.mps)
+        if found.cuda_names:
+            self.device_combo.setItemData(1, "\n".join(found.cuda_names), Qt.ItemDataRole.ToolTipRole)
         if self.device() == "auto":
             self.set_device(self.preferred_device)
 
@@ -237,5 +227,5 @@ class TagPanel(QWidget):
         self.rate_label.setText(text)
 
     def stop(self) -> None:
-        if self._probe is not None:
-            self._probe.wait(10_000)
+        if self._probe is not None and not self._probe.wait(10_000):
+            self._probe.kill()

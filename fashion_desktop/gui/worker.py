@@ -1,14 +1,19 @@
-"""One worker type: runs a Qt-free core generator in a QThread with a fixed signal set and a cancel flag."""
+"""Workers with one fixed signal set and a cancel: a core generator in a QThread, or a child process.
+
+Scans, exports and bundle reads run as threads; tagging runs as a child process (``ProcessWorker``),
+because torch in a thread of the app takes the interpreter lock from the GUI thread.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QThread, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +21,7 @@ log = logging.getLogger(__name__)
 # generator's return value (``StopIteration.value``) with ``finished``.
 Job = Callable[[threading.Event], Iterable[Any]]
 
-_live: set[Worker] = set()
+_live: set[Worker | ProcessWorker] = set()
 _live_lock = threading.Lock()
 
 
@@ -117,3 +122,172 @@ class Worker(QObject):
     @Slot()
     def _on_thread_finished(self) -> None:
         self._forget()
+
+
+class ProcessWorker(QObject):
+    """Runs a mode of ``core.tag_process`` in a child process, with the same signals as ``Worker``.
+
+    The job goes to the child as one JSON line; each event line it prints is decoded and sent with
+    ``progressed``, except the run's result (Summary or Devices), which comes with ``finished``. A
+    Failure event, a crash or an unreadable line end the run with ``failed`` and a one-line message.
+    Reading the pipe happens in the GUI thread's event loop and is cheap: no Python thread shares the
+    interpreter lock with the model.
+    """
+
+    started = Signal()
+    progressed = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    CANCEL_GRACE_MS = 20_000  # a cancelled child finishing its batch; after this it is killed
+
+    def __init__(self, mode: str, job: dict[str, Any], name: str = "process", parent: QObject | None = None):
+        super().__init__(parent)
+        from fashion_desktop.core.tag_process import child_environment, command
+
+        self.name = name
+        self._mode = mode
+        self._job = job
+        self._proc = QProcess(self)
+        program, args = command(mode)
+        self._proc.setProgram(program)
+        self._proc.setArguments(args)
+        env = QProcessEnvironment()
+        for k, v in child_environment().items():
+            env.insert(k, v)
+        self._proc.setProcessEnvironment(env)
+        self._proc.readyReadStandardOutput.connect(self._read_stdout)
+        self._proc.readyReadStandardError.connect(self._read_stderr)
+        self._proc.finished.connect(self._on_finished)
+        self._proc.errorOccurred.connect(self._on_error)
+        self._buffer = bytearray()
+        self._stderr: deque[str] = deque(maxlen=20)
+        self._err_buffer = bytearray()
+        self._result: Any = None
+        self._failure: str | None = None
+        self._cancelled = False
+        self._done = False
+        self._kill_timer = QTimer(self)
+        self._kill_timer.setSingleShot(True)
+        self._kill_timer.timeout.connect(self._proc.kill)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def is_running(self) -> bool:
+        return self._proc.state() != QProcess.ProcessState.NotRunning
+
+    def start(self) -> None:
+        import json
+
+        with _live_lock:
+            _live.add(self)
+        self._proc.start()
+        self._proc.write(json.dumps(self._job).encode("utf-8") + b"\n")
+        self.started.emit()
+
+    @Slot()
+    def cancel(self) -> None:
+        """Ask the child to stop after its current batch (what it saved is kept); kill it if it hangs."""
+        if self._done or self._cancelled:
+            return
+        self._cancelled = True
+        if self.is_running():
+            self._proc.write(b"cancel\n")
+            self._kill_timer.start(self.CANCEL_GRACE_MS)
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until the child has ended and its last events were delivered; True when it has."""
+        if self.is_running() and not self._proc.waitForFinished(msecs):
+            return False
+        if not self._done:  # waitForFinished already emitted finished; deliver the outcome once
+            self._on_finished(self._proc.exitCode(), self._proc.exitStatus())
+        return True
+
+    def kill(self) -> None:
+        """Stop the child now (it commits batch by batch: at most the batch in flight is lost)."""
+        if self.is_running():
+            self._proc.kill()
+            self._proc.waitForFinished(5_000)
+        if not self._done and not self.is_running():
+            self._on_finished(self._proc.exitCode(), self._proc.exitStatus())
+
+    # -- the pipe ------------------------------------------------------------------------------
+    @Slot()
+    def _read_stdout(self) -> None:
+        from fashion_desktop.core.events import (
+            Devices,
+            Failure,
+            ProtocolError,
+            Summary,
+            decode_event,
+            iter_lines,
+        )
+
+        self._buffer += bytes(self._proc.readAllStandardOutput())
+        for line in iter_lines(self._buffer):
+            if self._failure is not None:
+                continue
+            try:
+                event = decode_event(line)
+            except ProtocolError as exc:
+                self._failure = f"the {self.name} process sent something unexpected: {exc}"
+                self.cancel()
+                continue
+            if isinstance(event, Failure):
+                self._failure = event.message
+            elif isinstance(event, (Summary, Devices)):
+                self._result = event
+            else:
+                self.progressed.emit(event)
+
+    @Slot()
+    def _read_stderr(self) -> None:
+        self._err_buffer += bytes(self._proc.readAllStandardError())
+        *lines, rest = self._err_buffer.split(b"\n")
+        self._err_buffer = bytearray(rest)
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                self._stderr.append(line)
+                log.info("%s: %s", self.name, line)
+
+    @Slot(QProcess.ProcessError)
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self._failure = f"cannot start the {self.name} process: {self._proc.errorString()}"
+            self._finish()
+
+    @Slot(int, QProcess.ExitStatus)
+    def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        if self._done:
+            return
+        self._read_stdout()
+        self._read_stderr()
+        if self._failure is None and (
+            status != QProcess.ExitStatus.NormalExit or code != 0 or self._result is None
+        ):
+            if self._cancelled and self._result is None and status != QProcess.ExitStatus.NormalExit:
+                self._failure = None  # killed after a cancel that did not finish in time
+            else:
+                last = next((ln for ln in reversed(self._stderr) if ln.strip()), "")
+                how = (
+                    "crashed"
+                    if status != QProcess.ExitStatus.NormalExit
+                    else f"stopped with exit code {code}"
+                )
+                self._failure = f"the {self.name} process {how}" + (f": {last}" if last else "")
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._kill_timer.stop()
+        with _live_lock:
+            _live.discard(self)
+        if self._failure is not None:
+            self.failed.emit(self._failure)
+        else:
+            self.finished.emit(self._result)

@@ -394,3 +394,39 @@ def test_library_tagged_on_the_command_line_opens_with_chips_and_tuned_threshold
         assert chips(w, "red_0.jpg") == []  # 0.98 < the bundle's tuned 0.99
     finally:
         w.close()
+
+
+def test_a_tagging_process_that_dies_mid_run_is_reported_and_its_saved_batches_stay(
+    qtbot, window, tmp_path, tiny_bundle_path
+):
+    """Tagging runs in a child process: killing it (a driver crash, the OOM killer) must not take the
+    window with it; the batches it committed stay and a re-run does only the rest."""
+    import os
+    import signal
+
+    folder = tmp_path / "many"
+    n = 300
+    for i in range(n):
+        make_photo(folder / f"p{i:03d}.jpg", (64, 48), ["red", "green", "blue"][i % 3])
+    scan(qtbot, window, folder)
+    window.tag_panel.batch_spin.setValue(1)
+    window.tag_panel.select_bundle(str(tiny_bundle_path))
+    with qtbot.waitSignal(window.tagging_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(window.tag_panel.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(
+            lambda: window.tag_worker is None or window.library.counts()[0].get("red", 0) > 0, timeout=30_000
+        )
+        if window.tag_worker is None:
+            pytest.skip("the run finished before it could be killed on this machine")
+        os.kill(window.tag_worker._proc.processId(), signal.SIGKILL)
+    assert blocker.args[0] is None
+    text = window.last_warning.text()
+    assert "tagging process crashed" in text and "kept" in text
+    assert window.tag_panel.run_button.isEnabled() and window.tag_worker is None
+    kept = len(window.catalog.predicted_paths("tiny-test-model"))
+    assert 0 < kept < n
+    window.last_warning.close()
+    with qtbot.waitSignal(window.tagging_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(window.tag_panel.run_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].skipped == kept and blocker.args[0].tagged == n - kept
+    assert sum(bool(window.library.index(r).data(Roles.FinalTags)) for r in range(n)) == n

@@ -1,0 +1,173 @@
+"""The tagging process: the app's tagging runs and device checks, reported as one JSON event per line.
+
+The app runs tagging in a child process, not a thread: importing torch holds Python's interpreter
+lock for hundreds of milliseconds at a time (loading libtorch), and decoding and batching keep taking
+it during the run, so in a thread of the app every paint that calls into Python waited for it
+(measured: a 225 ms freeze when the first run started). A child also keeps torch's memory out of the
+app, and a crash of the model (a driver, out of memory) cannot take the review session with it.
+
+Protocol: the app writes the job as one JSON line on stdin; a later line ``cancel`` (or stdin
+closing, e.g. because the app died) stops the run after the current batch, keeping what is done.
+The child writes events (``events.encode_event``) on stdout, one per line, and human logs on stderr.
+Exit status 0: the run ended (a Summary was sent, maybe cancelled); 2: a Failure was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
+
+from .events import Devices, Failure, ModelInfo, TagScores, WireEvent, encode_event
+
+MODULE = "fashion_desktop.core.tag_process"
+FROZEN_FLAG = "--tag-process"  # the frozen app runs this module when started with this flag
+MODES = ("tag", "probe")
+
+
+def command(mode: str) -> tuple[str, list[str]]:
+    """Program and arguments that start the tagging process in ``mode`` (from source or a frozen build)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    if getattr(sys, "frozen", False):
+        return sys.executable, [FROZEN_FLAG, mode]
+    return sys.executable, ["-m", MODULE, mode]
+
+
+def child_environment() -> dict[str, str]:
+    """The app's environment, with this source tree importable (the app may run from a checkout)."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def probe_devices() -> Devices:
+    """Which accelerators torch sees here."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    cuda = bool(torch.cuda.is_available())
+    names = tuple(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) if cuda else ()
+    return Devices(cuda, bool(mps is not None and mps.is_available()), names, torch.__version__)
+
+
+def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[WireEvent]:
+    """Tag the library ``job["catalog"]`` with ``job["bundle"]``: every present photo, or the photos
+    ``job["ids"]``, or exactly ``job["paths"]`` with catalog ids ``job["ids"]``.
+
+    Yields Devices, ModelInfo, then the engine's events with batches as TagScores, then a Summary.
+    Raises BundleError, CatalogError or EngineError when the run as a whole cannot go on.
+    """
+    from trainer.bundle import load_bundle
+
+    from .catalog import Catalog
+    from .catalog_reader import CatalogReader
+    from .engine import BatchResult, ImageResult, TagOptions, tag_into_catalog
+
+    yield probe_devices()
+    bundle = load_bundle(job["bundle"])
+    yield ModelInfo(bundle.model_id, tuple(bundle.labels), dict(bundle.groups), tuple(bundle.thresholds))
+    if "paths" in job:
+        paths, ids = [str(p) for p in job["paths"]], [int(i) for i in job["ids"]]
+    else:  # read here, not sent: 100,000 paths through the pipe cost the app a visible pause
+        reader = CatalogReader(job["catalog"])
+        try:
+            present = reader.images(ids=job.get("ids"))
+        finally:
+            reader.close()
+        paths, ids = list(present.paths), present.ids.tolist()
+    id_of = dict(zip(paths, ids, strict=True))
+    options = TagOptions(
+        device=str(job.get("device") or "auto"), batch_size=int(job.get("batch_size") or 0) or None
+    )
+    cat = Catalog(job["catalog"])
+    try:
+        for event in tag_into_catalog(cat, paths, bundle, options, cancel, bool(job.get("force"))):
+            if isinstance(event, (BatchResult, ImageResult)):
+                results = [
+                    r for r in (event if isinstance(event, BatchResult) else (event,)) if str(r.path) in id_of
+                ]
+                if results:
+                    import numpy as np
+
+                    yield TagScores(
+                        np.fromiter((id_of[str(r.path)] for r in results), np.int64, len(results)),
+                        np.stack([np.asarray(r.scores, np.float32) for r in results]),
+                    )
+                continue
+            yield event
+    finally:
+        cat.close()
+
+
+def _watch_stdin(stream: BinaryIO, cancel: threading.Event) -> None:
+    """Cancel on a ``cancel`` line or when stdin closes (the app quit or died: no orphaned runs)."""
+    try:
+        for line in stream:
+            if line.strip() == b"cancel":
+                break
+    except (OSError, ValueError):
+        pass
+    cancel.set()
+
+
+def _protocol_stream() -> BinaryIO:
+    """stdout for events only: anything else printing (a library, a warning) goes to stderr instead."""
+    if sys.stdout is not None:  # None in a frozen windowed app; the pipe is still fd 1
+        sys.stdout.flush()
+    fd = os.dup(1)
+    os.dup2(2, 1)
+    if sys.stderr is not None:
+        sys.stdout = sys.stderr
+    return os.fdopen(fd, "wb", buffering=0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    mode = args[0] if args else ""
+    if mode not in MODES:
+        print(f"usage: python -m {MODULE} {{{'|'.join(MODES)}}} < job.json", file=sys.stderr)
+        return 64
+    logging.basicConfig(level=logging.INFO, format="tag-process: %(message)s", stream=sys.stderr)
+    out = _protocol_stream()
+
+    def emit(event: WireEvent) -> None:
+        out.write(encode_event(event).encode("utf-8") + b"\n")
+
+    stdin = os.fdopen(0, "rb", closefd=False)  # not sys.stdin: None in a frozen windowed app
+    first = stdin.readline()
+    cancel = threading.Event()
+    threading.Thread(target=_watch_stdin, args=(stdin, cancel), name="stdin-watch", daemon=True).start()
+    try:
+        import json
+
+        job = json.loads(first) if first.strip() else {}
+        if mode == "probe":
+            emit(probe_devices())
+            return 0
+        for event in run_tag(job, cancel):
+            emit(event)
+        return 0
+    except BrokenPipeError:
+        return 0  # the app is gone; what was tagged is in the catalog
+    except Exception as exc:
+        # By name: importing the classes would import torch, which may be what failed.
+        expected = type(exc).__name__ in ("BundleError", "CatalogError", "EngineError")
+        if not expected and not isinstance(exc, OSError):
+            traceback.print_exc(file=sys.stderr)
+        message = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+        try:
+            emit(Failure(message))
+        except OSError:
+            pass
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

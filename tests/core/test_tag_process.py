@@ -1,0 +1,243 @@
+"""The tagging process and its JSON-lines events: what the app reads from a run it cannot share memory with."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashion_desktop.core.catalog import Catalog
+from fashion_desktop.core.events import (
+    Devices,
+    Failure,
+    ImageError,
+    ModelInfo,
+    Notice,
+    Progress,
+    ProtocolError,
+    Summary,
+    TagScores,
+    decode_event,
+    encode_event,
+    iter_lines,
+)
+from fashion_desktop.core.scan import sync_folder
+from fashion_desktop.core.tag_process import child_environment, command
+from tests.conftest import make_photo
+
+
+def test_every_event_survives_the_pipe_exactly() -> None:
+    scores = np.random.default_rng(0).random((3, 46), dtype=np.float32)
+    events = [
+        Progress(10, 100, 52.5, 1.7),
+        Progress(0, 100, 0.0, None),
+        ImageError(Path("/photos/ümlaut 1.jpg"), "not an image (cannot identify image file)"),
+        Notice("Out of memory at batch 64: halved to 32"),
+        Summary(5, 2, [(Path("/p/a.jpg"), "empty file")], cancelled=True, seconds=3.25),
+        ModelInfo("abc123", ("dress", "skirt"), {"dress": "category"}, (0.4, 0.55)),
+        TagScores(np.array([7, 8, 9], np.int64), scores),
+        Devices(True, False, ("NVIDIA H200",), "2.14.1"),
+        Failure("/m.fmodel: not a model bundle"),
+    ]
+    for event in events:
+        line = encode_event(event)
+        assert "\n" not in line
+        back = decode_event(line.encode("utf-8"))
+        if isinstance(event, TagScores):
+            assert back.ids.tolist() == [7, 8, 9] and back.scores.dtype == np.float32
+            assert np.array_equal(back.scores, scores)  # bit-exact, not rounded decimals
+        else:
+            assert back == event
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (b"Traceback (most recent call last):", "unreadable"),
+        (b'{"type": "progress", "v": 1}', "unreadable"),
+        (b'{"type": "teleport", "v": 1}', "unknown event type"),
+        (b'{"type": "notice", "message": "hi", "v": 99}', "protocol version 99"),
+        (b'{"type":"scores","v":1,"ids":[1,2],"shape":[3,2],"data":"AAAA"}', "unreadable"),
+    ],
+)
+def test_a_line_that_is_not_an_event_is_refused_with_the_reason(line: bytes, problem: str) -> None:
+    with pytest.raises(ProtocolError, match=problem):
+        decode_event(line)
+
+
+def test_lines_split_across_reads_are_put_back_together() -> None:
+    a, b = encode_event(Notice("one")).encode(), encode_event(Notice("two")).encode()
+    buf = bytearray(a[:5])
+    assert list(iter_lines(buf)) == []
+    buf += a[5:] + b"\n" + b[:3]
+    assert [decode_event(x) for x in iter_lines(buf)] == [Notice("one")]
+    buf += b[3:] + b"\n"
+    assert [decode_event(x) for x in iter_lines(buf)] == [Notice("two")] and not buf
+
+
+def _library(tmp_path: Path, n: int) -> Path:
+    folder = tmp_path / "photos"
+    for i in range(n):
+        make_photo(folder / f"p{i:03d}.jpg", (48, 40), ("red", "green", "blue")[i % 3])
+    cat_path = tmp_path / "lib.ffcat"
+    cat = Catalog(cat_path)
+    for _ in sync_folder(cat, folder):
+        pass
+    cat.close()
+    return cat_path
+
+
+def _run(mode: str, job: dict, stdin_extra: bytes = b"", timeout: float = 120) -> tuple[int, list, str]:
+    """Run the process like the app does: stdin stays open (closing it means "the app died")."""
+    program, args = command(mode)
+    proc = subprocess.Popen(
+        [program, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_environment(),
+    )
+    try:
+        proc.stdin.write(json.dumps(job).encode() + b"\n" + stdin_extra)
+        proc.stdin.flush()
+        out = proc.stdout.read()  # until the process exits
+        err = proc.stderr.read()
+        proc.wait(timeout=timeout)
+    finally:
+        proc.stdin.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    events = [decode_event(line) for line in out.splitlines() if line.strip()]
+    return proc.returncode, events, err.decode("utf-8", "replace")
+
+
+def test_the_process_tags_the_library_and_reports_every_photo(tmp_path: Path, tiny_bundle_path: Path) -> None:
+    cat_path = _library(tmp_path, 7)
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"not a jpeg")
+    cat = Catalog(cat_path)
+    for _ in sync_folder(cat, tmp_path / "photos"):
+        pass
+    ids = {r.path: r.id for r in cat.images()}
+    cat.close()
+    code, events, err = _run(
+        "tag", {"catalog": str(cat_path), "bundle": str(tiny_bundle_path), "batch_size": 4}
+    )
+    assert code == 0, err
+    assert isinstance(events[0], Devices) and isinstance(events[1], ModelInfo)
+    assert events[1].labels == ("red", "green", "blue")
+    scored = {
+        int(i): s for e in events if isinstance(e, TagScores) for i, s in zip(e.ids, e.scores, strict=True)
+    }
+    assert len(scored) == 7
+    by_id = {v: k for k, v in ids.items()}
+    for image_id, s in scored.items():  # each photo's colour wins, keyed by the catalog's own id
+        colour = ("red", "green", "blue")[int(Path(by_id[image_id]).stem[1:]) % 3]
+        assert ("red", "green", "blue")[int(np.argmax(s))] == colour
+    errors = [e for e in events if isinstance(e, ImageError)]
+    assert [e.path.name for e in errors] == ["broken.jpg"] and errors[0].reason
+    summary = events[-1]
+    assert isinstance(summary, Summary) and summary.tagged == 7 and len(summary.failed) == 1
+    assert not summary.cancelled
+    cat = Catalog(cat_path)
+    try:  # the process wrote the scores itself: the catalog is the source of truth, not the pipe
+        stored = cat.scores(events[1].key, list(scored))
+        assert all(np.allclose(stored[i], scored[i]) for i in scored)
+    finally:
+        cat.close()
+
+
+def test_a_bad_bundle_fails_with_a_message_naming_the_file(tmp_path: Path) -> None:
+    cat_path = _library(tmp_path, 2)
+    bad = tmp_path / "stranger.fmodel"
+    bad.write_bytes(b"PK\x03\x04 definitely not a bundle")
+    code, events, _err = _run("tag", {"catalog": str(cat_path), "bundle": str(bad)})
+    assert code == 2
+    failure = events[-1]
+    assert isinstance(failure, Failure) and "stranger.fmodel" in failure.message
+    assert not any(isinstance(e, TagScores) for e in events)
+
+
+def test_cancel_stops_after_a_batch_and_keeps_what_was_tagged(tmp_path: Path, tiny_bundle_path: Path) -> None:
+    cat_path = _library(tmp_path, 60)
+    program, args = command("tag")
+    proc = subprocess.Popen(
+        [program, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=child_environment(),
+    )
+    job = {"catalog": str(cat_path), "bundle": str(tiny_bundle_path), "batch_size": 1}
+    proc.stdin.write(json.dumps(job).encode() + b"\n")
+    proc.stdin.flush()
+    events = []
+    for line in proc.stdout:  # cancel once the first photo is scored, as the Cancel button would
+        events.append(decode_event(line))
+        if isinstance(events[-1], TagScores) and len(events) < 1000:
+            proc.stdin.write(b"cancel\n")
+            proc.stdin.flush()
+            break
+    events += [decode_event(line) for line in proc.stdout.read().splitlines() if line.strip()]
+    proc.wait(timeout=120)
+    proc.stdin.close()
+    proc.stdout.close()
+    assert proc.returncode == 0
+    summary = events[-1]
+    assert isinstance(summary, Summary) and summary.cancelled and 1 <= summary.tagged < 60
+    assert sum(len(e.ids) for e in events if isinstance(e, TagScores)) == summary.tagged
+    cat = Catalog(cat_path)
+    try:
+        assert len(cat.predicted_paths(events[1].key)) == summary.tagged
+    finally:
+        cat.close()
+    # A second run picks up where the cancelled one stopped.
+    code, rest, err = _run("tag", job)
+    assert code == 0, err
+    assert rest[-1].skipped == summary.tagged and rest[-1].tagged == 60 - summary.tagged
+
+
+def test_closing_stdin_cancels_so_a_dead_app_leaves_no_run_behind(
+    tmp_path: Path, tiny_bundle_path: Path
+) -> None:
+    cat_path = _library(tmp_path, 40)
+    program, args = command("tag")
+    proc = subprocess.Popen(
+        [program, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_environment(),
+    )
+    job = {"catalog": str(cat_path), "bundle": str(tiny_bundle_path), "batch_size": 1}
+    proc.stdin.write(json.dumps(job).encode() + b"\n")
+    proc.stdin.close()  # what the OS does when the app dies
+    out = proc.stdout.read()
+    proc.wait(timeout=120)
+    proc.stderr.close()
+    assert proc.returncode == 0
+    summary = decode_event(out.splitlines()[-1])
+    assert isinstance(summary, Summary) and summary.cancelled
+
+
+def test_probe_reports_what_torch_sees() -> None:
+    import torch
+
+    code, events, err = _run("probe", {})
+    assert code == 0, err
+    (found,) = events
+    assert isinstance(found, Devices) and found.torch == torch.__version__
+    assert found.cuda == torch.cuda.is_available()
+
+
+def test_the_child_command_runs_this_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    program, args = command("tag")
+    assert program == sys.executable and args == ["-m", "fashion_desktop.core.tag_process", "tag"]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    program, args = command("probe")
+    assert program == sys.executable and args == ["--tag-process", "probe"]
+    with pytest.raises(ValueError):
+        command("rm -rf")
