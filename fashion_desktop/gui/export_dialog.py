@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.core.bundle_file import read_bundle_dict
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui.worker import Worker
@@ -84,14 +85,12 @@ def _load_defaults(model_path: str | None, labels: Sequence[str]) -> list[float]
     if not model_path or not os.path.isfile(model_path):
         return None
     try:
-        from trainer.bundle import load_bundle  # torch: only in the worker thread, only if needed
-
-        bundle = load_bundle(model_path)
+        raw = read_bundle_dict(model_path)  # no torch: just the bundle's description
+        if list(raw["labels"]) != list(labels):
+            return None
+        return [float(t) for t in raw.get("thresholds") or [0.5] * len(labels)]
     except Exception:
         return None
-    if list(bundle.labels) != list(labels):
-        return None
-    return [float(t) for t in bundle.thresholds]
 
 
 class ExportDialog(QDialog):

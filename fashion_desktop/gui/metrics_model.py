@@ -7,12 +7,14 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from fashion_desktop.core.bundle_file import BundleFileError, TensorRef, model_id, read_bundle_dict
 from fashion_desktop.core.thresholds import ThresholdPolicy, predicted_mask
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -100,6 +102,8 @@ class BundleInfo:
 
 
 def _to_numpy(value: Any) -> np.ndarray:
+    if isinstance(value, TensorRef):
+        return value.numpy()
     if hasattr(value, "detach"):  # a torch tensor; torch itself is never imported here
         value = value.detach().cpu().numpy()
     return np.asarray(value)
@@ -119,7 +123,7 @@ def _evaluation(ev: Any, num_labels: int) -> Evaluation | None:
     try:
         targets = _to_numpy(ev["targets"]).astype(np.int8)
         scores = _to_numpy(ev["scores"]).astype(np.float32)
-    except (TypeError, ValueError, RuntimeError):
+    except (TypeError, ValueError, RuntimeError):  # BundleFileError is a ValueError
         return None
     if targets.ndim != 2 or targets.shape != scores.shape or targets.shape[1] != num_labels:
         return None
@@ -129,34 +133,40 @@ def _evaluation(ev: Any, num_labels: int) -> Evaluation | None:
 
 
 def read_bundle_info(path: str) -> BundleInfo:
-    """Load ``path`` with ``trainer.bundle.load_bundle`` (imports torch) and keep all but the weights.
+    """What ``path`` says about its model, read without torch (``core.bundle_file``); no weights.
 
-    Never raises for a bad file: a ``BundleError`` (or any read failure) becomes ``BundleInfo.error``.
+    Never raises for a bad file: a ``BundleFileError`` (or any read failure) becomes ``BundleInfo.error``.
     """
-    from trainer.bundle import BundleError, load_bundle
-
     mtime = _mtime(path)
     try:
-        b = load_bundle(path)
-    except BundleError as exc:
+        raw = read_bundle_dict(path)
+    except BundleFileError as exc:
         return BundleInfo(path=str(path), error=str(exc), mtime=mtime)
     except Exception as exc:  # a bundle from a stranger must never take the app down
         return BundleInfo(
             path=str(path), error=f"{path}: cannot be read ({type(exc).__name__}: {exc})", mtime=mtime
         )
-    evaluation = _evaluation(b.evaluation, len(b.labels))
+    labels = tuple(raw["labels"])
+    provenance = dict(raw.get("provenance") or {})
+    try:
+        thresholds = tuple(float(t) for t in (raw.get("thresholds") or [0.5] * len(labels)))
+        input_size = int(raw.get("input_size") or 0)
+    except (TypeError, ValueError):
+        return BundleInfo(
+            path=str(path), error=f"{path}: not a valid model bundle: bad thresholds", mtime=mtime
+        )
     return BundleInfo(
         path=str(path),
-        name=b.name,
-        arch=b.arch,
-        labels=tuple(b.labels),
-        groups=dict(b.groups),
-        thresholds=tuple(b.thresholds),
-        input_size=int(b.input_size),
-        metrics=dict(b.metrics),
-        provenance=dict(b.provenance),
-        evaluation=evaluation,
-        model_id=b.model_id,
+        name=str(provenance.get("name") or Path(path).stem),
+        arch=str(raw["arch"]),
+        labels=labels,
+        groups={str(k): str(v) for k, v in dict(raw.get("groups") or {}).items()},
+        thresholds=thresholds,
+        input_size=input_size,
+        metrics=dict(raw.get("metrics") or {}),
+        provenance=provenance,
+        evaluation=_evaluation(raw.get("evaluation"), len(labels)),
+        model_id=model_id(raw),
         mtime=mtime,
     )
 
