@@ -248,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             summary = finished[0]
             tag_line = (
                 f"tagging: {summary.tagged:,} photos in {tag_s:.1f}s ({summary.tagged / max(tag_s, 1e-9):.0f} img/s"
-                f" incl. model load); longest stall while tagging {meter.max_gap * 1000:.0f} ms"
+                f" incl. model load, in a child process); longest stall while tagging {meter.max_gap * 1000:.0f} ms;"
+                f" torch loaded in the app: {'torch' in sys.modules}"
             )
             print(tag_line, flush=True)
             if gap_before > meter.max_gap:
