@@ -152,6 +152,14 @@ class LabelRow:
         self.box.setCheckState(state)
         self.box.blockSignals(False)
         self.score_label.setText("" if score is None else f"{score:.2f}")
+        # A person's "no" is a decision too; "✔ you" beside an empty box read as the opposite.
+        text = (
+            "✘ you"
+            if source == "person" and state == Qt.CheckState.Unchecked
+            else SOURCE_TEXT.get(source, "")
+        )
+        if text != self.source_label.text():
+            self.source_label.setText(text)
         if source == self.source:
             return  # font and colour already say who decided (a style change re-polishes the row)
         self.source = source
@@ -159,7 +167,6 @@ class LabelRow:
         font.setBold(source == "person")
         font.setItalic(source == "model")
         self.box.setFont(font)
-        self.source_label.setText(SOURCE_TEXT.get(source, ""))
         _set_text_colour(self.source_label, SOURCE_COLOUR.get(source, "#777"))
 
 

@@ -27,6 +27,14 @@ def test_review_pane_lists_labels_with_scores_keys_and_source(qtbot, window, pho
     box = rows["red"].box
     qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(6, box.height() // 2))
     assert rows["red"].box.isChecked() and rows["red"].source == "person" and rows["red"].box.font().bold()
+    assert rows["red"].source_label.text() == "✔ you"
+    assert chips(window, "blue_2.jpg") == ["red", "blue"]
+    box = rows["blue"].box  # the person says "not blue": a decision, shown as a "no", not a tick
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(6, box.height() // 2))
+    assert not rows["blue"].box.isChecked() and rows["blue"].source_label.text() == "✘ you"
+    assert chips(window, "blue_2.jpg") == ["red"]
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(6, box.height() // 2))
+    assert rows["blue"].box.isChecked() and rows["blue"].source_label.text() == "✔ you"
     assert chips(window, "blue_2.jpg") == ["red", "blue"]
     assert "blue_2.jpg" in pane.title.text()
 
