@@ -70,6 +70,11 @@ _US_SHIFTED_DIGITS = {
 }
 
 
+# X11/Wayland keycodes (evdev + 8) and macOS virtual keys of the digit row, 1..9 then 0.
+_X11_DIGIT_ROW = {10 + i: d for i, d in enumerate("1234567890")}
+_MAC_DIGIT_ROW = dict(zip((18, 19, 20, 21, 23, 22, 26, 28, 25, 29), "1234567890", strict=True))
+
+
 def shifted_key_text(event: QKeyEvent) -> str:
     """The key text ("Shift+A", "Shift+1") of a key pressed with Shift, matched by key, not text.
 
@@ -81,6 +86,11 @@ def shifted_key_text(event: QKeyEvent) -> str:
         return "Shift+" + chr(key)
     if sys.platform == "win32" and 0x30 <= event.nativeVirtualKey() <= 0x39:
         return "Shift+" + chr(event.nativeVirtualKey())
+    # Other layouts (UK Shift+2 is '"', German Shift+7 is '/'): the physical key of the digit row.
+    if sys.platform.startswith("linux") and event.nativeScanCode() in _X11_DIGIT_ROW:
+        return "Shift+" + _X11_DIGIT_ROW[event.nativeScanCode()]
+    if sys.platform == "darwin" and event.nativeVirtualKey() in _MAC_DIGIT_ROW:
+        return "Shift+" + _MAC_DIGIT_ROW[event.nativeVirtualKey()]
     digit = _US_SHIFTED_DIGITS.get(key)
     return "Shift+" + digit if digit else ""
 

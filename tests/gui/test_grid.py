@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from fashion_desktop.gui.library_model import Roles
@@ -157,3 +159,21 @@ def test_a_filter_that_still_shows_the_selection_keeps_it_current(qtbot, window,
     assert shown_name(window.grid.currentIndex()) == "p105.jpg"
     assert window.selected_ids() == ids
     assert window.grid.visualRect(window.grid.currentIndex()).intersects(window.grid.viewport().rect())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland keycodes")
+def test_shifted_digit_keys_work_on_non_us_layouts() -> None:
+    """UK Shift+2 types '"', German Shift+7 types '/': the digit row's physical key decides."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+
+    from fashion_desktop.gui.grid import shifted_key_text
+
+    def press(key, text: str, scancode: int) -> QKeyEvent:
+        return QKeyEvent(QEvent.Type.KeyPress, key, Qt.KeyboardModifier.ShiftModifier, scancode, 0, 0, text)
+
+    assert shifted_key_text(press(Qt.Key.Key_QuoteDbl, '"', 11)) == "Shift+2"  # UK
+    assert shifted_key_text(press(Qt.Key.Key_Slash, "/", 16)) == "Shift+7"  # German
+    assert shifted_key_text(press(Qt.Key.Key_Equal, "=", 19)) == "Shift+0"  # German
+    assert shifted_key_text(press(Qt.Key.Key_Exclam, "!", 0)) == "Shift+1"  # US, no scancode (tests)
+    assert shifted_key_text(press(Qt.Key.Key_Question, "?", 61)) == ""  # not the digit row
