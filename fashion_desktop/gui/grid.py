@@ -75,23 +75,27 @@ _X11_DIGIT_ROW = {10 + i: d for i, d in enumerate("1234567890")}
 _MAC_DIGIT_ROW = dict(zip((18, 19, 20, 21, 23, 22, 26, 28, 25, 29), "1234567890", strict=True))
 
 
-def shifted_key_text(event: QKeyEvent) -> str:
-    """The key text ("Shift+A", "Shift+1") of a key pressed with Shift, matched by key, not text.
+def digit_row(event: QKeyEvent) -> str:
+    """The digit printed on the physical key of the main digit row ("" for any other key).
 
-    The text of Shift+1 is "!" (and another character on other layouts), so the key code decides;
-    Windows reports the digit key itself as the native virtual key whatever the layout.
+    Layouts differ in what that row types (UK Shift+2 is '"', German Shift+7 '/', AZERTY types
+    '&', 'é'... without Shift), so label keys 1-0 follow the physical key.
     """
+    if sys.platform == "win32" and 0x30 <= event.nativeVirtualKey() <= 0x39:
+        return chr(event.nativeVirtualKey())
+    if sys.platform.startswith("linux"):
+        return _X11_DIGIT_ROW.get(event.nativeScanCode(), "")
+    if sys.platform == "darwin":
+        return _MAC_DIGIT_ROW.get(event.nativeVirtualKey(), "")
+    return ""
+
+
+def shifted_key_text(event: QKeyEvent) -> str:
+    """The key text ("Shift+A", "Shift+1") of a key pressed with Shift, matched by key, not text."""
     key = event.key()
     if Qt.Key.Key_A <= key <= Qt.Key.Key_Z or Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
         return "Shift+" + chr(key)
-    if sys.platform == "win32" and 0x30 <= event.nativeVirtualKey() <= 0x39:
-        return "Shift+" + chr(event.nativeVirtualKey())
-    # Other layouts (UK Shift+2 is '"', German Shift+7 is '/'): the physical key of the digit row.
-    if sys.platform.startswith("linux") and event.nativeScanCode() in _X11_DIGIT_ROW:
-        return "Shift+" + _X11_DIGIT_ROW[event.nativeScanCode()]
-    if sys.platform == "darwin" and event.nativeVirtualKey() in _MAC_DIGIT_ROW:
-        return "Shift+" + _MAC_DIGIT_ROW[event.nativeVirtualKey()]
-    digit = _US_SHIFTED_DIGITS.get(key)
+    digit = digit_row(event) or _US_SHIFTED_DIGITS.get(key)  # the latter when no native code (tests)
     return "Shift+" + digit if digit else ""
 
 
@@ -421,7 +425,7 @@ class GridView(QListView):
             if key == Qt.Key.Key_K:
                 self.jump_requested.emit(-1)
                 return
-            text = event.text().lower()
+            text = digit_row(event) or event.text().lower()
             if text and text in self.label_keys:
                 self.label_toggle_requested.emit(self.label_keys[text])
                 return

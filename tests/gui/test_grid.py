@@ -177,3 +177,21 @@ def test_shifted_digit_keys_work_on_non_us_layouts() -> None:
     assert shifted_key_text(press(Qt.Key.Key_Equal, "=", 19)) == "Shift+0"  # German
     assert shifted_key_text(press(Qt.Key.Key_Exclam, "!", 0)) == "Shift+1"  # US, no scancode (tests)
     assert shifted_key_text(press(Qt.Key.Key_Question, "?", 61)) == ""  # not the digit row
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland keycodes")
+def test_label_keys_follow_the_physical_digit_row_on_azerty(qtbot, window, tmp_path):  # noqa: F811
+    """On AZERTY the key marked 2 types 'é' without Shift; it must still toggle label [2]."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtWidgets import QApplication
+
+    for i, colour in enumerate(["red", "green", "blue"]):
+        make_photo(tmp_path / "p" / f"{colour}_{i}.jpg", (64, 48), colour)
+    scan(qtbot, window, tmp_path / "p")
+    window.library.set_active_model("m", ["red", "green", "blue"], {}, [0.5, 0.5, 0.5])
+    select(qtbot, window, "red_0.jpg")
+    assert window.review.keys["green"] == "2"
+    event = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Eacute, Qt.KeyboardModifier.NoModifier, 11, 0, 0, "é")
+    QApplication.sendEvent(window.grid, event)
+    assert window.review.rows["green"].box.isChecked()
