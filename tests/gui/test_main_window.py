@@ -430,3 +430,38 @@ def test_a_tagging_process_that_dies_mid_run_is_reported_and_its_saved_batches_s
         qtbot.mouseClick(window.tag_panel.run_button, Qt.MouseButton.LeftButton)
     assert blocker.args[0].skipped == kept and blocker.args[0].tagged == n - kept
     assert sum(bool(window.library.index(r).data(Roles.FinalTags)) for r in range(n)) == n
+
+
+def test_closing_the_window_mid_run_stops_the_tagging_process_and_keeps_its_batches(
+    qtbot, tmp_path, tiny_bundle_path
+):
+    """No orphaned process keeps a CPU busy after the app is closed; what it saved is there next time."""
+    import os
+
+    folder = tmp_path / "many"
+    n = 300
+    for i in range(n):
+        make_photo(folder / f"p{i:03d}.jpg", (64, 48), ["red", "green", "blue"][i % 3])
+    w = MainWindow(tmp_path / "lib.ffcat")
+    qtbot.addWidget(w)
+    w.show()
+    scan(qtbot, w, folder)
+    w.tag_panel.batch_spin.setValue(1)
+    w.tag_panel.select_bundle(str(tiny_bundle_path))
+    qtbot.mouseClick(w.tag_panel.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.tag_worker is None or w.library.counts()[0].get("red", 0) > 0, timeout=30_000)
+    if w.tag_worker is None:
+        pytest.skip("the run finished before the window could be closed on this machine")
+    pid = w.tag_worker._proc.processId()
+    w.close()
+    with pytest.raises(ProcessLookupError):  # the child has exited and been reaped
+        os.kill(pid, 0)
+    again = MainWindow(tmp_path / "lib.ffcat")
+    qtbot.addWidget(again)
+    again.show()
+    kept = len(again.catalog.predicted_paths("tiny-test-model"))
+    assert 0 < kept < n
+    assert sum(bool(again.library.index(r).data(Roles.FinalTags)) for r in range(n)) == kept
+    tag(qtbot, again, tiny_bundle_path)
+    assert len(again.catalog.predicted_paths("tiny-test-model")) == n
+    again.close()
