@@ -774,6 +774,7 @@ def _finish(run: Run, best_path: Path, history: list[dict], best: dict[str, Any]
         metrics["test"]["sources"] = by_source
         eval_split, eval_rows, eval_scores = "test", test_rows, test_scores
     if not run.d.main:
+        _barrier(run.d)  # wait for rank 0's bundle, then all ranks tear down together
         return 0
     provenance = {
         "model_id": uuid.uuid4().hex,
@@ -818,4 +819,7 @@ def _finish(run: Run, best_path: Path, history: list[dict], best: dict[str, Any]
     run.events.emit(
         protocol.RUN_FINISHED, bundle=str(bundle_path), metrics=summary, test_split=bool(len(test_rows))
     )
+    # A rank that destroys the gloo group while another still works can abort in gloo's own thread
+    # ("terminate called without an active exception", seen once in a CI-like run).
+    _barrier(run.d)
     return 0
