@@ -17,14 +17,16 @@ from typing import Any
 import torch
 
 from .archs import ARCHITECTURES, build_model, get_arch
-
-FORMAT = "fashion-finder-bundle"
-FORMAT_VERSION = 1
-SUFFIX = ".fmodel"
-
-
-class BundleError(ValueError):
-    """A file that is not a usable model bundle; the message names the file and the problem."""
+from .bundle_format import (  # noqa: F401  (FORMAT_VERSION, SUFFIX: part of this module's API)
+    FORMAT,
+    FORMAT_VERSION,
+    SUFFIX,
+    BundleError,
+    check_description,
+    model_id,
+    refused_message,
+    require,
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Bundle:
     @property
     def model_id(self) -> str:
         """Stable id of this bundle's weights (used to key predictions in the catalog)."""
-        return str(self.provenance.get("model_id") or self.provenance.get("created") or self.arch)
+        return model_id(self.provenance, self.arch)
 
     @property
     def name(self) -> str:
@@ -155,18 +157,10 @@ def _load_failure(path: Path, exc: BaseException) -> str:
     detail = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln), lines[0] if lines else "")
     detail = detail or type(exc).__name__
     if "GLOBAL" in detail or "Unsupported global" in detail:
-        return (
-            f"{path}: refused to load: the file contains Python objects or code, not just weights "
-            f"and plain data ({detail[:160]})"
-        )
+        return refused_message(path, detail)
     if isinstance(exc, EOFError):
         return f"{path}: not a model bundle (the file is empty or cut short)"
     return f"{path}: not a model bundle (cannot be read: {detail[:200]})"
-
-
-def _require(cond: bool, path: Path, problem: str) -> None:
-    if not cond:
-        raise BundleError(f"{path}: not a valid model bundle: {problem}")
 
 
 def load_bundle(path: str | os.PathLike) -> Bundle:
@@ -182,34 +176,15 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError (zip), EOFError ...
         raise BundleError(_load_failure(path, exc)) from None
-    _require(
-        isinstance(raw, dict) and raw.get("format") == FORMAT,
-        path,
-        "it is not a Fashion Finder bundle (plain checkpoints must be converted with the trainer)",
-    )
-    version = raw.get("format_version")
-    _require(isinstance(version, int), path, "format version missing")
-    _require(
-        version <= FORMAT_VERSION,
-        path,
-        f"format version {version} is newer than this app understands ({FORMAT_VERSION}); update the app",
-    )
-    arch = raw.get("arch")
-    _require(arch in ARCHITECTURES, path, f"unknown architecture {arch!r}")
-    labels = raw.get("labels")
-    _require(
-        isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels),
-        path,
-        "label list missing or empty",
-    )
-    _require(len(set(labels)) == len(labels), path, "duplicate label names")
+    check_description(raw, path)
+    arch, labels = raw["arch"], raw["labels"]
+    require(arch in ARCHITECTURES, path, f"unknown architecture {arch!r}")
     thresholds = raw.get("thresholds") or [0.5] * len(labels)
-    _require(len(thresholds) == len(labels), path, f"{len(thresholds)} thresholds for {len(labels)} labels")
     state = raw.get("state_dict")
-    _require(isinstance(state, dict) and state, path, "weights missing")
+    require(isinstance(state, dict) and state, path, "weights missing")
     head = _head_weight(arch, state)
     if head is not None:
-        _require(
+        require(
             head.shape[0] == len(labels),
             path,
             f"the model head has {head.shape[0]} outputs but the bundle lists {len(labels)} labels",

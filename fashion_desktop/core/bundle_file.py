@@ -15,14 +15,13 @@ import io
 import os
 import pickle
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-FORMAT = "fashion-finder-bundle"  # as trainer.bundle writes it
-FORMAT_VERSION = 1
+from trainer.bundle_format import BundleError, check_description, refused_message
 
 # torch's storage classes as they appear in the pickle, and their element type.
 _STORAGE_DTYPES = {
@@ -37,10 +36,6 @@ _STORAGE_DTYPES = {
     "ByteStorage": "u1",
     "BoolStorage": "?",
 }
-
-
-class BundleFileError(ValueError):
-    """Not a readable model bundle; the message names the file and the problem."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +68,7 @@ class TensorRef:
         return self._storage.dtype
 
     def numpy(self) -> np.ndarray:
-        """The values as a new array (bfloat16 comes back as float32). Raises BundleFileError."""
+        """The values as a new array (bfloat16 comes back as float32). Raises BundleError."""
         raw = self._read(self._storage.key)
         order = ">" if self._big else "<"
         if self.dtype == "bf16":  # no numpy type: the upper half of a float32
@@ -87,7 +82,7 @@ class TensorRef:
             return flat[self._offset : self._offset + 1].reshape(()).copy()
         last = self._offset + sum((n - 1) * s for n, s in zip(self.shape, self._stride, strict=True))
         if min(self.shape) > 0 and (self._offset < 0 or last >= len(flat) or min(self._stride) < 0):
-            raise BundleFileError(f"a tensor of shape {self.shape} points outside its data")
+            raise BundleError(f"a tensor of shape {self.shape} points outside its data")
         view = np.lib.stride_tricks.as_strided(
             flat[self._offset :],
             shape=self.shape,
@@ -136,21 +131,21 @@ class _Unpickler(pickle.Unpickler):
 def read_bundle_dict(path: str | os.PathLike) -> dict[str, Any]:
     """The bundle's top-level dict with every tensor as a TensorRef (weights are not read).
 
-    Raises BundleFileError naming ``path`` when the file is missing, not a torch zip, holds code or
+    Raises BundleError naming ``path`` when the file is missing, not a torch zip, holds code or
     anything but plain data, or is not a Fashion Finder bundle of a version this app understands.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise BundleFileError(f"{path}: model file not found")
+        raise BundleError(f"{path}: model file not found")
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise BundleFileError(f"{path}: not a model bundle (cannot be read: {exc})") from None
+        raise BundleError(f"{path}: not a model bundle (cannot be read: {exc})") from None
     with zf:
         names = zf.namelist()
         pkl = next((n for n in names if n.endswith("/data.pkl") or n == "data.pkl"), None)
         if pkl is None:
-            raise BundleFileError(f"{path}: not a model bundle (no data record in the archive)")
+            raise BundleError(f"{path}: not a model bundle (no data record in the archive)")
         prefix = pkl[: -len("data.pkl")]
         big = zf.read(prefix + "byteorder").strip() == b"big" if prefix + "byteorder" in names else False
         cache: dict[str, bytes] = {}
@@ -161,51 +156,16 @@ def read_bundle_dict(path: str | os.PathLike) -> dict[str, Any]:
                     with zipfile.ZipFile(path) as again:  # read lazily, after this function returned
                         cache[key] = again.read(f"{prefix}data/{key}")
                 except (KeyError, OSError, zipfile.BadZipFile) as exc:
-                    raise BundleFileError(
-                        f"{path}: tensor data {key} missing or unreadable ({exc})"
-                    ) from None
+                    raise BundleError(f"{path}: tensor data {key} missing or unreadable ({exc})") from None
             return cache[key]
 
         try:
             raw = _Unpickler(zf.read(pkl), read, big).load()
         except pickle.UnpicklingError as exc:
             if "refused global" in str(exc):
-                raise BundleFileError(
-                    f"{path}: refused to load: the file contains Python objects or code, not just weights "
-                    f"and plain data ({exc})"
-                ) from None
-            raise BundleFileError(f"{path}: not a model bundle (cannot be read: {exc})") from None
+                raise BundleError(refused_message(path, str(exc))) from None
+            raise BundleError(f"{path}: not a model bundle (cannot be read: {exc})") from None
         except Exception as exc:  # EOFError, struct errors, ... from a damaged file
-            raise BundleFileError(
-                f"{path}: not a model bundle (cannot be read: {type(exc).__name__})"
-            ) from None
-    _check(isinstance(raw, dict) and raw.get("format") == FORMAT, path, "it is not a Fashion Finder bundle")
-    version = raw.get("format_version")
-    _check(isinstance(version, int), path, "format version missing")
-    _check(
-        version <= FORMAT_VERSION,
-        path,
-        f"format version {version} is newer than this app understands ({FORMAT_VERSION}); update the app",
-    )
-    labels = raw.get("labels")
-    _check(
-        isinstance(labels, list) and bool(labels) and all(isinstance(x, str) for x in labels),
-        path,
-        "label list missing or empty",
-    )
-    _check(len(set(labels)) == len(labels), path, "duplicate label names")
-    thresholds = raw.get("thresholds") or [0.5] * len(labels)
-    _check(len(thresholds) == len(labels), path, f"{len(thresholds)} thresholds for {len(labels)} labels")
-    _check(isinstance(raw.get("arch"), str), path, "architecture missing")
+            raise BundleError(f"{path}: not a model bundle (cannot be read: {type(exc).__name__})") from None
+    check_description(raw, path)
     return raw
-
-
-def model_id(raw: Mapping[str, Any]) -> str:
-    """The key a bundle's predictions are stored under (the same rule as ``trainer.bundle.Bundle``)."""
-    prov = raw.get("provenance") or {}
-    return str(prov.get("model_id") or prov.get("created") or raw.get("arch"))
-
-
-def _check(cond: bool, path: str, problem: str) -> None:
-    if not cond:
-        raise BundleFileError(f"{path}: not a valid model bundle: {problem}")

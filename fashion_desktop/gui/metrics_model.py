@@ -14,8 +14,9 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from fashion_desktop.core.bundle_file import BundleFileError, TensorRef, model_id, read_bundle_dict
+from fashion_desktop.core.bundle_file import TensorRef, read_bundle_dict
 from fashion_desktop.core.thresholds import ThresholdPolicy, predicted_mask
+from trainer.bundle_format import BundleError, model_id
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -123,7 +124,7 @@ def _evaluation(ev: Any, num_labels: int) -> Evaluation | None:
     try:
         targets = _to_numpy(ev["targets"]).astype(np.int8)
         scores = _to_numpy(ev["scores"]).astype(np.float32)
-    except (TypeError, ValueError, RuntimeError):  # BundleFileError is a ValueError
+    except (TypeError, ValueError, RuntimeError):  # BundleError is a ValueError
         return None
     if targets.ndim != 2 or targets.shape != scores.shape or targets.shape[1] != num_labels:
         return None
@@ -135,12 +136,12 @@ def _evaluation(ev: Any, num_labels: int) -> Evaluation | None:
 def read_bundle_info(path: str) -> BundleInfo:
     """What ``path`` says about its model, read without torch (``core.bundle_file``); no weights.
 
-    Never raises for a bad file: a ``BundleFileError`` (or any read failure) becomes ``BundleInfo.error``.
+    Never raises for a bad file: a ``BundleError`` (or any read failure) becomes ``BundleInfo.error``.
     """
     mtime = _mtime(path)
     try:
         raw = read_bundle_dict(path)
-    except BundleFileError as exc:
+    except BundleError as exc:
         return BundleInfo(path=str(path), error=str(exc), mtime=mtime)
     except Exception as exc:  # a bundle from a stranger must never take the app down
         return BundleInfo(
@@ -166,7 +167,7 @@ def read_bundle_info(path: str) -> BundleInfo:
         metrics=dict(raw.get("metrics") or {}),
         provenance=provenance,
         evaluation=_evaluation(raw.get("evaluation"), len(labels)),
-        model_id=model_id(raw),
+        model_id=model_id(provenance, str(raw["arch"])),
         mtime=mtime,
     )
 

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from fashion_desktop.core.bundle_file import BundleFileError, TensorRef, model_id, read_bundle_dict
+from fashion_desktop.core.bundle_file import TensorRef, read_bundle_dict
 from trainer.bundle import FORMAT, load_bundle, new_bundle, save_bundle
+from trainer.bundle_format import BundleError, model_id
 
 
 def _bundle_with_evaluation(tmp_path: Path) -> Path:
@@ -57,7 +58,7 @@ def test_the_description_matches_what_torch_loads(tmp_path: Path) -> None:
         ref.thresholds
     )
     assert raw["metrics"] == dict(ref.metrics) and raw["input_size"] == 48
-    assert model_id(raw) == ref.model_id == "abc123"
+    assert model_id(raw["provenance"], raw["arch"]) == ref.model_id == "abc123"
     ev = raw["evaluation"]
     for key in ("targets", "scores", "half", "slice", "scalar", "mask"):
         ours, theirs = ev[key].numpy(), ref.evaluation[key].numpy()
@@ -101,7 +102,7 @@ def test_a_crafted_pickle_is_refused_and_runs_nothing(tmp_path: Path) -> None:
         {"format": FORMAT, "format_version": 1, "arch": "cnn", "labels": ["a"], "provenance": _Evil(marker)},
         path,
     )
-    with pytest.raises(BundleFileError, match="refused to load") as err:
+    with pytest.raises(BundleError, match="refused to load") as err:
         read_bundle_dict(path)
     assert str(path) in str(err.value) and "system" in str(err.value)  # names what it refused
     assert not marker.exists()
@@ -118,10 +119,10 @@ def test_a_crafted_pickle_is_refused_and_runs_nothing(tmp_path: Path) -> None:
 def test_bad_files_get_a_message_naming_the_file(tmp_path: Path, content: bytes, problem: str) -> None:
     path = tmp_path / "bad.fmodel"
     path.write_bytes(content)
-    with pytest.raises(BundleFileError, match=problem) as err:
+    with pytest.raises(BundleError, match=problem) as err:
         read_bundle_dict(path)
     assert str(path) in str(err.value)
-    with pytest.raises(BundleFileError, match="not found"):
+    with pytest.raises(BundleError, match="not found"):
         read_bundle_dict(tmp_path / "missing.fmodel")
 
 
@@ -139,5 +140,5 @@ def test_bundles_this_app_cannot_use_are_explained(tmp_path: Path, change: dict,
     payload = {"format": FORMAT, "format_version": 1, "arch": "cnn", "labels": ["a"], "state_dict": {}}
     path = tmp_path / "odd.fmodel"
     torch.save({**payload, **change}, path)
-    with pytest.raises(BundleFileError, match=problem):
+    with pytest.raises(BundleError, match=problem):
         read_bundle_dict(path)
