@@ -14,6 +14,7 @@ Exit status 0: the run ended (a Summary was sent, maybe cancelled); 2: a Failure
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -21,6 +22,8 @@ import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
+
+import numpy as np
 
 from .events import Devices, Failure, ModelInfo, TagScores, WireEvent, encode_event
 
@@ -58,8 +61,7 @@ def probe_devices() -> Devices:
 
 
 def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[WireEvent]:
-    """Tag the library ``job["catalog"]`` with ``job["bundle"]``: every present photo, or the photos
-    ``job["ids"]``, or exactly ``job["paths"]`` with catalog ids ``job["ids"]``.
+    """Tag every present photo of the library ``job["catalog"]`` with ``job["bundle"]``.
 
     Yields Devices, ModelInfo, then the engine's events with batches as TagScores, then a Summary.
     Raises BundleError, CatalogError or EngineError when the run as a whole cannot go on.
@@ -73,16 +75,14 @@ def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[WireEvent]
     yield probe_devices()
     bundle = load_bundle(job["bundle"])
     yield ModelInfo(bundle.model_id, tuple(bundle.labels), dict(bundle.groups), tuple(bundle.thresholds))
-    if "paths" in job:
-        paths, ids = [str(p) for p in job["paths"]], [int(i) for i in job["ids"]]
-    else:  # read here, not sent: 100,000 paths through the pipe cost the app a visible pause
-        reader = CatalogReader(job["catalog"])
-        try:
-            present = reader.images(ids=job.get("ids"))
-        finally:
-            reader.close()
-        paths, ids = list(present.paths), present.ids.tolist()
-    id_of = dict(zip(paths, ids, strict=True))
+    # Read here, not sent by the app: 100,000 paths through the pipe cost it a visible pause.
+    reader = CatalogReader(job["catalog"])
+    try:
+        present = reader.images()
+    finally:
+        reader.close()
+    paths = list(present.paths)
+    id_of = dict(zip(paths, present.ids.tolist(), strict=True))
     options = TagOptions(
         device=str(job.get("device") or "auto"), batch_size=int(job.get("batch_size") or 0) or None
     )
@@ -94,8 +94,6 @@ def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[WireEvent]
                     r for r in (event if isinstance(event, BatchResult) else (event,)) if str(r.path) in id_of
                 ]
                 if results:
-                    import numpy as np
-
                     yield TagScores(
                         np.fromiter((id_of[str(r.path)] for r in results), np.int64, len(results)),
                         np.stack([np.asarray(r.scores, np.float32) for r in results]),
@@ -145,8 +143,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     cancel = threading.Event()
     threading.Thread(target=_watch_stdin, args=(stdin, cancel), name="stdin-watch", daemon=True).start()
     try:
-        import json
-
         job = json.loads(first) if first.strip() else {}
         if mode == "probe":
             emit(probe_devices())

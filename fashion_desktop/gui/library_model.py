@@ -261,10 +261,6 @@ class LibraryModel(QAbstractListModel):
     def all_ids(self) -> list[int]:
         return self._s.ids.tolist()
 
-    def all_paths(self) -> list[str]:
-        """Every present photo of the library (whatever the filter shows)."""
-        return list(self._s.paths)
-
     def next_unreviewed(self, row: int, step: int = 1) -> int:
         """The next (step 1) or previous (step -1) unreviewed row after ``row``, wrapping; -1 if none."""
         n = len(self._view)

@@ -421,12 +421,10 @@ class MainWindow(QMainWindow):
         folder = self._scan_queue.popleft()
         self.scan_label.setText(f"Scanning {Path(folder).name}…")
         after = self.library.max_id() if self.library is not None else 0
-        w = Worker(_scan_job(self.catalog.path, folder, after), "scan", self)
-        w.progressed.connect(self._scan_progressed)
-        w.finished.connect(self._scan_done)
-        w.failed.connect(self._scan_failed)
-        self.scan_worker = w
-        w.start()
+        self.scan_worker = Worker(_scan_job(self.catalog.path, folder, after), "scan", self).wired(
+            self._scan_progressed, self._scan_done, self._scan_failed
+        )
+        self.scan_worker.start()
 
     @Slot(object)
     def _scan_progressed(self, update: ScanUpdate) -> None:
@@ -510,12 +508,10 @@ class MainWindow(QMainWindow):
             "batch_size": int(batch_size or 0),
             "force": bool(force),
         }  # the process reads the library's photos from the catalog itself
-        w = ProcessWorker("tag", job, "tagging", self)
-        w.progressed.connect(self._tag_progressed)
-        w.finished.connect(self._tag_done)
-        w.failed.connect(self._tag_failed)
-        self.tag_worker = w
-        w.start()
+        self.tag_worker = ProcessWorker("tag", job, "tagging", self).wired(
+            self._tag_progressed, self._tag_done, self._tag_failed
+        )
+        self.tag_worker.start()
 
     @Slot(object)
     def _tag_progressed(self, event) -> None:
@@ -803,16 +799,15 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_NAME}", self.about_text(), parent=self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if self.tag_panel.devices is None:
+
+            def update(_found) -> None:
+                try:
+                    box.setText(self.about_text())
+                except RuntimeError:  # the box was closed first
+                    pass
+
+            self.tag_panel.devices_found.connect(update)
             self.tag_panel.probe()
-            if self.tag_panel._probe is not None:
-
-                def update(_found) -> None:
-                    try:
-                        box.setText(self.about_text())
-                    except RuntimeError:  # the box was closed first
-                        pass
-
-                self.tag_panel._probe.finished.connect(update)
         box.open()
         return box
 
@@ -836,11 +831,13 @@ class MainWindow(QMainWindow):
 
     def _stop_jobs(self) -> None:
         self._scan_queue.clear()
-        for w in (self.scan_worker, self.tag_worker):
-            if w is not None:
-                w.cancel()
-                if not w.wait(30_000 if isinstance(w, ProcessWorker) else -1):
-                    w.kill()  # a tagging process stuck past its batch; its saved batches stay
+        if self.scan_worker is not None:
+            self.scan_worker.cancel()
+            self.scan_worker.wait()
+        if self.tag_worker is not None:
+            self.tag_worker.cancel()
+            if not self.tag_worker.wait(30_000):
+                self.tag_worker.kill()  # stuck past its batch; the batches it committed stay
         self.scan_worker = None
         self.tag_worker = None
 

@@ -380,12 +380,10 @@ class ModelsTab(QWidget):
                         path=path, error=f"{path}: cannot be shown ({type(exc).__name__}: {exc})"
                     )
 
-        worker = Worker(job, name="bundle-loader")
-        worker.progressed.connect(self._bundle_loaded)
-        worker.finished.connect(self._loader_done)
-        worker.failed.connect(self._loader_failed)
-        self._loader = worker
-        worker.start()
+        self._loader = Worker(job, name="bundle-loader").wired(
+            self._bundle_loaded, self._loader_done, self._loader_failed
+        )
+        self._loader.start()
 
     @Slot(object)
     def _bundle_loaded(self, info: BundleInfo) -> None:

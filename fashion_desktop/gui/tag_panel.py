@@ -54,6 +54,7 @@ class TagPanel(QWidget):
 
     run_requested = Signal(str, str, int, bool)  # bundle path, device, batch size (0: auto), re-tag all
     cancel_requested = Signal()
+    devices_found = Signal(object)  # Devices: what torch sees, from the device check or a tagging run
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -167,6 +168,7 @@ class TagPanel(QWidget):
             self.device_combo.setItemData(1, "\n".join(found.cuda_names), Qt.ItemDataRole.ToolTipRole)
         if self.device() == "auto":
             self.set_device(self.preferred_device)
+        self.devices_found.emit(found)
 
     def device(self) -> str:
         return str(self.device_combo.currentData())

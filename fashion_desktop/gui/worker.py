@@ -6,14 +6,18 @@ because torch in a thread of the app takes the interpreter lock from the GUI thr
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QThread, QTimer, Signal, Slot
+
+from fashion_desktop.core.events import Devices, Failure, ProtocolError, Summary, decode_event, iter_lines
+from fashion_desktop.core.tag_process import child_environment, command
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +25,8 @@ log = logging.getLogger(__name__)
 # generator's return value (``StopIteration.value``) with ``finished``.
 Job = Callable[[threading.Event], Iterable[Any]]
 
-_live: set[Worker | ProcessWorker] = set()
+_live: set[_Job] = set()
+_J = TypeVar("_J", bound="_Job")
 _live_lock = threading.Lock()
 
 
@@ -32,12 +37,55 @@ def active_workers() -> int:
 
 
 def wait_for_all(msecs: int = 30_000) -> bool:
-    """Cancel every live worker and wait for its thread; True when all stopped in time."""
+    """Cancel every live worker and wait for it to end; True when all stopped in time."""
     with _live_lock:
         workers = list(_live)
     for w in workers:
         w.cancel()
     return all(w.wait(msecs) for w in workers)
+
+
+class _Job(QObject):
+    """The signal set and bookkeeping both worker types share.
+
+    ``finished`` is emitted after a run that ended normally or was cancelled (check ``cancelled``),
+    ``failed`` with a one-line message when it could not; exactly one of the two ends every started run.
+    """
+
+    started = Signal()
+    progressed = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, name: str, parent: QObject | None) -> None:
+        super().__init__(parent)
+        self.name = name
+
+    def wired(
+        self: _J,
+        progressed: Callable[[Any], None],
+        finished: Callable[[Any], None],
+        failed: Callable[[str], None],
+    ) -> _J:
+        """Connect the three outcome signals; returns self, so a caller can ``start()`` it next."""
+        self.progressed.connect(progressed)
+        self.finished.connect(finished)
+        self.failed.connect(failed)
+        return self
+
+    def cancel(self) -> None:
+        raise NotImplementedError
+
+    def wait(self, msecs: int = -1) -> bool:
+        raise NotImplementedError
+
+    def _register(self) -> None:
+        with _live_lock:
+            _live.add(self)
+
+    def _forget(self) -> None:
+        with _live_lock:
+            _live.discard(self)
 
 
 class _Thread(QThread):
@@ -49,28 +97,21 @@ class _Thread(QThread):
         self._owner._run()
 
 
-class Worker(QObject):
+class Worker(_Job):
     """Runs ``job(cancel)`` off the GUI thread.
 
     Signals are emitted from the worker thread and delivered queued to receivers living in the GUI
-    thread, so slots never run on the worker thread and may touch widgets. ``finished`` is emitted
-    after a run that ended normally or was cancelled (check ``cancelled``), ``failed`` with a one-line
-    message when the job raised. Exactly one of the two ends every started run.
+    thread, so slots never run on the worker thread and may touch widgets. ``failed`` carries the
+    exception's type and message when the job raised.
     """
 
-    started = Signal()
-    progressed = Signal(object)
-    finished = Signal(object)
-    failed = Signal(str)
-
     def __init__(self, job: Job, name: str = "worker", parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(name, parent)
         self._job = job
         self._cancel = threading.Event()
         self._thread = _Thread(self)
         self._thread.setObjectName(name)
-        self._thread.finished.connect(self._on_thread_finished)
-        self.name = name
+        self._thread.finished.connect(self._forget)
 
     @property
     def cancelled(self) -> bool:
@@ -80,8 +121,7 @@ class Worker(QObject):
         return self._thread.isRunning()
 
     def start(self) -> None:
-        with _live_lock:
-            _live.add(self)
+        self._register()
         self._thread.start()
 
     @Slot()
@@ -115,16 +155,8 @@ class Worker(QObject):
             return
         self.finished.emit(result)
 
-    def _forget(self) -> None:
-        with _live_lock:
-            _live.discard(self)
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        self._forget()
-
-
-class ProcessWorker(QObject):
+class ProcessWorker(_Job):
     """Runs a mode of ``core.tag_process`` in a child process, with the same signals as ``Worker``.
 
     The job goes to the child as one JSON line; each event line it prints is decoded and sent with
@@ -134,19 +166,10 @@ class ProcessWorker(QObject):
     interpreter lock with the model.
     """
 
-    started = Signal()
-    progressed = Signal(object)
-    finished = Signal(object)
-    failed = Signal(str)
-
     CANCEL_GRACE_MS = 20_000  # a cancelled child finishing its batch; after this it is killed
 
     def __init__(self, mode: str, job: dict[str, Any], name: str = "process", parent: QObject | None = None):
-        super().__init__(parent)
-        from fashion_desktop.core.tag_process import child_environment, command
-
-        self.name = name
-        self._mode = mode
+        super().__init__(name, parent)
         self._job = job
         self._proc = QProcess(self)
         program, args = command(mode)
@@ -178,11 +201,12 @@ class ProcessWorker(QObject):
     def is_running(self) -> bool:
         return self._proc.state() != QProcess.ProcessState.NotRunning
 
-    def start(self) -> None:
-        import json
+    def process_id(self) -> int:
+        """The child's process id (0 when it is not running)."""
+        return int(self._proc.processId())
 
-        with _live_lock:
-            _live.add(self)
+    def start(self) -> None:
+        self._register()
         self._proc.start()
         self._proc.write(json.dumps(self._job).encode("utf-8") + b"\n")
         self.started.emit()
@@ -216,15 +240,6 @@ class ProcessWorker(QObject):
     # -- the pipe ------------------------------------------------------------------------------
     @Slot()
     def _read_stdout(self) -> None:
-        from fashion_desktop.core.events import (
-            Devices,
-            Failure,
-            ProtocolError,
-            Summary,
-            decode_event,
-            iter_lines,
-        )
-
         self._buffer += bytes(self._proc.readAllStandardOutput())
         for line in iter_lines(self._buffer):
             if self._failure is not None:
@@ -245,13 +260,10 @@ class ProcessWorker(QObject):
     @Slot()
     def _read_stderr(self) -> None:
         self._err_buffer += bytes(self._proc.readAllStandardError())
-        *lines, rest = self._err_buffer.split(b"\n")
-        self._err_buffer = bytearray(rest)
-        for raw in lines:
+        for raw in iter_lines(self._err_buffer):
             line = raw.decode("utf-8", "replace").rstrip()
-            if line:
-                self._stderr.append(line)
-                log.info("%s: %s", self.name, line)
+            self._stderr.append(line)
+            log.info("%s: %s", self.name, line)
 
     @Slot(QProcess.ProcessError)
     def _on_error(self, error: QProcess.ProcessError) -> None:
@@ -265,19 +277,13 @@ class ProcessWorker(QObject):
             return
         self._read_stdout()
         self._read_stderr()
-        if self._failure is None and (
-            status != QProcess.ExitStatus.NormalExit or code != 0 or self._result is None
-        ):
-            if self._cancelled and self._result is None and status != QProcess.ExitStatus.NormalExit:
-                self._failure = None  # killed after a cancel that did not finish in time
-            else:
-                last = next((ln for ln in reversed(self._stderr) if ln.strip()), "")
-                how = (
-                    "crashed"
-                    if status != QProcess.ExitStatus.NormalExit
-                    else f"stopped with exit code {code}"
-                )
-                self._failure = f"the {self.name} process {how}" + (f": {last}" if last else "")
+        crashed = status != QProcess.ExitStatus.NormalExit
+        ended = not crashed and code == 0 and self._result is not None
+        killed_after_cancel = crashed and self._cancelled and self._result is None
+        if self._failure is None and not ended and not killed_after_cancel:
+            how = "crashed" if crashed else f"stopped with exit code {code}"
+            last = f": {self._stderr[-1]}" if self._stderr else ""
+            self._failure = f"the {self.name} process {how}{last}"
         self._finish()
 
     def _finish(self) -> None:
@@ -285,8 +291,7 @@ class ProcessWorker(QObject):
             return
         self._done = True
         self._kill_timer.stop()
-        with _live_lock:
-            _live.discard(self)
+        self._forget()
         if self._failure is not None:
             self.failed.emit(self._failure)
         else:

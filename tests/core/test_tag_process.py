@@ -91,28 +91,36 @@ def _library(tmp_path: Path, n: int) -> Path:
     return cat_path
 
 
-def _run(mode: str, job: dict, stdin_extra: bytes = b"", timeout: float = 120) -> tuple[int, list, str]:
-    """Run the process like the app does: stdin stays open (closing it means "the app died")."""
+def _start(mode: str, job: dict, argv: list[str] | None = None) -> subprocess.Popen:
+    """Start the process like the app does and send the job; stdin stays open (closing it = the app died)."""
     program, args = command(mode)
     proc = subprocess.Popen(
-        [program, *args],
+        [program, *(args if argv is None else argv)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=child_environment(),
     )
+    proc.stdin.write(json.dumps(job).encode() + b"\n")
+    proc.stdin.flush()
+    return proc
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, list, str]:
+    """Read to the end, wait, close the pipes: exit code, decoded events, stderr."""
     try:
-        proc.stdin.write(json.dumps(job).encode() + b"\n" + stdin_extra)
-        proc.stdin.flush()
         out = proc.stdout.read()  # until the process exits
         err = proc.stderr.read()
         proc.wait(timeout=timeout)
     finally:
-        proc.stdin.close()
-        proc.stdout.close()
-        proc.stderr.close()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
     events = [decode_event(line) for line in out.splitlines() if line.strip()]
     return proc.returncode, events, err.decode("utf-8", "replace")
+
+
+def _run(mode: str, job: dict, argv: list[str] | None = None) -> tuple[int, list, str]:
+    return _finish(_start(mode, job, argv))
 
 
 def test_the_process_tags_the_library_and_reports_every_photo(tmp_path: Path, tiny_bundle_path: Path) -> None:
@@ -163,29 +171,18 @@ def test_a_bad_bundle_fails_with_a_message_naming_the_file(tmp_path: Path) -> No
 
 def test_cancel_stops_after_a_batch_and_keeps_what_was_tagged(tmp_path: Path, tiny_bundle_path: Path) -> None:
     cat_path = _library(tmp_path, 60)
-    program, args = command("tag")
-    proc = subprocess.Popen(
-        [program, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=child_environment(),
-    )
     job = {"catalog": str(cat_path), "bundle": str(tiny_bundle_path), "batch_size": 1}
-    proc.stdin.write(json.dumps(job).encode() + b"\n")
-    proc.stdin.flush()
+    proc = _start("tag", job)
     events = []
     for line in proc.stdout:  # cancel once the first photo is scored, as the Cancel button would
         events.append(decode_event(line))
-        if isinstance(events[-1], TagScores) and len(events) < 1000:
+        if isinstance(events[-1], TagScores):
             proc.stdin.write(b"cancel\n")
             proc.stdin.flush()
             break
-    events += [decode_event(line) for line in proc.stdout.read().splitlines() if line.strip()]
-    proc.wait(timeout=120)
-    proc.stdin.close()
-    proc.stdout.close()
-    assert proc.returncode == 0
+    code, rest_of_run, err = _finish(proc)
+    events += rest_of_run
+    assert code == 0, err
     summary = events[-1]
     assert isinstance(summary, Summary) and summary.cancelled and 1 <= summary.tagged < 60
     assert sum(len(e.ids) for e in events if isinstance(e, TagScores)) == summary.tagged
@@ -204,22 +201,11 @@ def test_closing_stdin_cancels_so_a_dead_app_leaves_no_run_behind(
     tmp_path: Path, tiny_bundle_path: Path
 ) -> None:
     cat_path = _library(tmp_path, 40)
-    program, args = command("tag")
-    proc = subprocess.Popen(
-        [program, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=child_environment(),
-    )
-    job = {"catalog": str(cat_path), "bundle": str(tiny_bundle_path), "batch_size": 1}
-    proc.stdin.write(json.dumps(job).encode() + b"\n")
+    proc = _start("tag", {"catalog": str(cat_path), "bundle": str(tiny_bundle_path), "batch_size": 1})
     proc.stdin.close()  # what the OS does when the app dies
-    out = proc.stdout.read()
-    proc.wait(timeout=120)
-    proc.stderr.close()
-    assert proc.returncode == 0
-    summary = decode_event(out.splitlines()[-1])
+    code, events, err = _finish(proc)
+    assert code == 0, err
+    summary = events[-1]
     assert isinstance(summary, Summary) and summary.cancelled
 
 
@@ -233,11 +219,19 @@ def test_probe_reports_what_torch_sees() -> None:
     assert found.cuda == torch.cuda.is_available()
 
 
-def test_the_child_command_runs_this_module(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_frozen_app_runs_the_tagging_process_through_its_own_entry_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     program, args = command("tag")
     assert program == sys.executable and args == ["-m", "fashion_desktop.core.tag_process", "tag"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)
-    program, args = command("probe")
-    assert program == sys.executable and args == ["--tag-process", "probe"]
+    program, frozen_args = command("probe")
+    assert program == sys.executable and frozen_args == ["--tag-process", "probe"]
     with pytest.raises(ValueError):
         command("rm -rf")
+    monkeypatch.setattr(sys, "frozen", False)
+    # What the frozen executable does with those arguments: the GUI entry point hands over to the
+    # tagging process before any window is made.
+    code, events, err = _run("probe", {}, argv=["-m", "fashion_desktop.gui.app", *frozen_args])
+    assert code == 0, err
+    assert len(events) == 1 and isinstance(events[0], Devices)

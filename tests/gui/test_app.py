@@ -50,4 +50,12 @@ def test_about_names_versions_and_the_library(qtbot, tmp_path):
     qtbot.addWidget(w)
     text = w.about_text()
     assert __version__ in text and PySide6.__version__ in text and "about.ffcat" in text
+    # torch is asked in a child process; the open box fills in its version and devices when it answers.
+    import torch
+
+    box = w.about()
+    assert "checking" in box.text()
+    qtbot.waitUntil(lambda: f"PyTorch {torch.__version__}" in box.text(), timeout=60_000)
+    assert "Devices: CPU" in box.text()
+    box.close()
     w.close()

@@ -34,6 +34,17 @@ def tag(qtbot, w: MainWindow, bundle: Path) -> None:
         qtbot.mouseClick(w.tag_panel.run_button, Qt.MouseButton.LeftButton)
 
 
+def start_a_long_run(qtbot, w: MainWindow, folder: Path, bundle: Path, n: int) -> None:
+    """Tag ``n`` photos one per batch; return once some show tags, so done work exists and must be kept."""
+    for i in range(n):
+        make_photo(folder / f"p{i:03d}.jpg", (64, 48), ["red", "green", "blue"][i % 3])
+    scan(qtbot, w, folder)
+    w.tag_panel.batch_spin.setValue(1)
+    w.tag_panel.select_bundle(str(bundle))
+    qtbot.mouseClick(w.tag_panel.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.tag_worker is None or w.library.counts()[0].get("red", 0) > 0, timeout=30_000)
+
+
 def grid_rows(w: MainWindow) -> dict[str, int]:
     m = w.library
     return {Path(m.index(r).data(Roles.Path)).name: r for r in range(m.rowCount())}
@@ -234,19 +245,9 @@ def test_export_from_the_window_writes_what_the_grid_shows(
 def test_cancel_keeps_what_was_tagged_and_a_rerun_finishes_the_rest(
     qtbot, window, tmp_path, tiny_bundle_path
 ):
-    folder = tmp_path / "many"
     n = 400
-    for i in range(n):
-        make_photo(folder / f"p{i:03d}.jpg", (64, 48), ["red", "green", "blue"][i % 3])
-    scan(qtbot, window, folder)
-    window.tag_panel.batch_spin.setValue(1)
-    window.tag_panel.select_bundle(str(tiny_bundle_path))
     with qtbot.waitSignal(window.tagging_finished, timeout=60_000) as blocker:
-        qtbot.mouseClick(window.tag_panel.run_button, Qt.MouseButton.LeftButton)
-        # Cancel once some photos show tags in the grid (so some work is done and must be kept).
-        qtbot.waitUntil(
-            lambda: window.tag_worker is None or window.library.counts()[0].get("red", 0) > 0, timeout=30_000
-        )
+        start_a_long_run(qtbot, window, tmp_path / "many", tiny_bundle_path, n)
         qtbot.mouseClick(window.tag_panel.cancel_button, Qt.MouseButton.LeftButton)
     first = blocker.args[0]
     if not first.cancelled:
@@ -404,21 +405,12 @@ def test_a_tagging_process_that_dies_mid_run_is_reported_and_its_saved_batches_s
     import os
     import signal
 
-    folder = tmp_path / "many"
     n = 300
-    for i in range(n):
-        make_photo(folder / f"p{i:03d}.jpg", (64, 48), ["red", "green", "blue"][i % 3])
-    scan(qtbot, window, folder)
-    window.tag_panel.batch_spin.setValue(1)
-    window.tag_panel.select_bundle(str(tiny_bundle_path))
     with qtbot.waitSignal(window.tagging_finished, timeout=60_000) as blocker:
-        qtbot.mouseClick(window.tag_panel.run_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(
-            lambda: window.tag_worker is None or window.library.counts()[0].get("red", 0) > 0, timeout=30_000
-        )
+        start_a_long_run(qtbot, window, tmp_path / "many", tiny_bundle_path, n)
         if window.tag_worker is None:
             pytest.skip("the run finished before it could be killed on this machine")
-        os.kill(window.tag_worker._proc.processId(), signal.SIGKILL)
+        os.kill(window.tag_worker.process_id(), signal.SIGKILL)
     assert blocker.args[0] is None
     text = window.last_warning.text()
     assert "tagging process crashed" in text and "kept" in text
@@ -438,21 +430,14 @@ def test_closing_the_window_mid_run_stops_the_tagging_process_and_keeps_its_batc
     """No orphaned process keeps a CPU busy after the app is closed; what it saved is there next time."""
     import os
 
-    folder = tmp_path / "many"
     n = 300
-    for i in range(n):
-        make_photo(folder / f"p{i:03d}.jpg", (64, 48), ["red", "green", "blue"][i % 3])
     w = MainWindow(tmp_path / "lib.ffcat")
     qtbot.addWidget(w)
     w.show()
-    scan(qtbot, w, folder)
-    w.tag_panel.batch_spin.setValue(1)
-    w.tag_panel.select_bundle(str(tiny_bundle_path))
-    qtbot.mouseClick(w.tag_panel.run_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: w.tag_worker is None or w.library.counts()[0].get("red", 0) > 0, timeout=30_000)
+    start_a_long_run(qtbot, w, tmp_path / "many", tiny_bundle_path, n)
     if w.tag_worker is None:
         pytest.skip("the run finished before the window could be closed on this machine")
-    pid = w.tag_worker._proc.processId()
+    pid = w.tag_worker.process_id()
     w.close()
     with pytest.raises(ProcessLookupError):  # the child has exited and been reaped
         os.kill(pid, 0)
