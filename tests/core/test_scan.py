@@ -83,29 +83,10 @@ def test_hidden_files_and_folders_are_skipped(tmp_path: Path) -> None:
 
 
 def test_extension_filter_is_case_insensitive_and_configurable(tmp_path: Path) -> None:
-    for name in [
-        "a.JPG",
-        "b.jpeg",
-        "c.Png",
-        "d.webp",
-        "e.bmp",
-        "f.TIF",
-        "g.tiff",
-        "h.gif",
-        "i.txt",
-        "j.jpg.bak",
-    ]:
+    photos = {"a.JPG", "b.jpeg", "c.Png", "d.webp", "e.bmp", "f.TIF", "g.tiff", "h.gif"}
+    for name in photos | {"i.txt", "j.jpg.bak"}:
         (tmp_path / name).write_bytes(b"x")
-    assert _files(scan(tmp_path)) == {
-        "a.JPG",
-        "b.jpeg",
-        "c.Png",
-        "d.webp",
-        "e.bmp",
-        "f.TIF",
-        "g.tiff",
-        "h.gif",
-    }
+    assert _files(scan(tmp_path)) == photos
     assert _files(scan(tmp_path, extensions=[".PNG", "gif"])) == {"c.Png", "h.gif"}
 
 
