@@ -41,18 +41,18 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fashion_desktop.core.devices import cpu_count  # noqa: E402
 from fashion_desktop.core.engine import (  # noqa: E402
     BatchResult,
     ImageError,
     ModelRunner,
-    TagOptions,
+    ScoreOptions,
     iter_decoded,
     tag_images,
 )
-from fashion_desktop.core.resources import taxonomy_labels  # noqa: E402
-from trainer.archs import build_model, get_arch  # noqa: E402
-from trainer.bundle import Bundle, new_bundle  # noqa: E402
+from fashion_desktop.model.archs import build_model, get_arch  # noqa: E402
+from fashion_desktop.model.bundle import Bundle, new_bundle  # noqa: E402
+from fashion_desktop.model.devices import cpu_count  # noqa: E402
+from fashion_desktop.model.resources import taxonomy_labels  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "clothing-small"
 FASHION_PRODUCTS = ROOT.parent / "shared" / "data" / "fashion-products"
@@ -210,7 +210,7 @@ def seed_loop(paths: list[Path], bundle: Bundle) -> tuple[np.ndarray, float]:
     return np.concatenate(out), time.perf_counter() - t
 
 
-def engine_run(paths: list[Path], bundle: Bundle, options: TagOptions) -> tuple[np.ndarray, float]:
+def engine_run(paths: list[Path], bundle: Bundle, options: ScoreOptions) -> tuple[np.ndarray, float]:
     """The engine, timed like the seed loop: from the first photo, with the model already built."""
     runner = ModelRunner(bundle, options)
     scores: dict[Path, np.ndarray] = {}
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp.name)
     paths = make_photos(folder, args.n)
     bundle, how = make_bundle(args.head)
-    options = TagOptions(
+    options = ScoreOptions(
         device="cpu",
         batch_size=args.batch_size,
         num_threads=args.threads,

@@ -35,9 +35,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trainer.archs import build_model, get_arch  # noqa: E402
+from fashion_desktop.model.archs import build_model, get_arch  # noqa: E402
+from fashion_desktop.model.devices import autocast_dtype  # noqa: E402
 from trainer.losses import masked_bce  # noqa: E402
-from trainer.pipeline import CachedImages, DecodeCache, resolve_precision, to_model_input  # noqa: E402
+from trainer.pipeline import CachedImages, DecodeCache, to_model_input  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "clothing-small" / "train"
 
@@ -161,7 +162,7 @@ def main() -> int:
     )
     args = ap.parse_args()
     spec = get_arch(args.arch)
-    dtype = resolve_precision("auto", torch.device("cpu"))
+    dtype = autocast_dtype(torch.device("cpu"), "auto")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         paths, targets, source = photos(args.n, tmp)

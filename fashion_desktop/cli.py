@@ -44,10 +44,10 @@ def _err(msg: str) -> None:
 
 def _load_model(spec: str) -> Any:
     """Load MODEL (a path or 'default'); raise UserError with a clear message otherwise."""
-    from trainer.bundle import BundleError, load_bundle
+    from fashion_desktop.model.bundle import BundleError, load_bundle
 
     if spec == "default":
-        from fashion_desktop.core.resources import default_model_path
+        from fashion_desktop.model.resources import default_model_path
 
         path = default_model_path()
         if path is None:
@@ -170,8 +170,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
         ModelRunner,
         Notice,
         Progress,
+        ScoreOptions,
         Summary,
-        TagOptions,
         tag_into_catalog,
     )
     from fashion_desktop.core.export import ExportColumns, ExportError, export_table, write_table
@@ -191,7 +191,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
             what = "is not a folder" if Path(folder).exists() else "folder not found"
             raise UserError(f"{folder}: {what}")
     bundle = _load_model(args.model)
-    options = TagOptions(
+    options = ScoreOptions(
         device=_torchrun_device(args.device),
         batch_size=args.batch_size,
         precision=args.precision,
@@ -452,7 +452,7 @@ def _model_defaults(catalog: Any, key: str | None) -> list[float] | None:
         return list(recorded)
     if not rec.path:
         return None
-    from trainer.bundle import BundleError, load_bundle
+    from fashion_desktop.model.bundle import BundleError, load_bundle
 
     try:
         bundle = load_bundle(rec.path)
@@ -469,7 +469,7 @@ def read_labels(path: str) -> tuple[list[str], dict[str, str]]:
     exists) means the app's 46 clothing categories. Raises UserError for unreadable files, an empty
     list or duplicate labels.
     """
-    from fashion_desktop.core.resources import taxonomy_labels
+    from fashion_desktop.model.resources import taxonomy_labels
 
     if path == "taxonomy" and not Path(path).exists():
         return taxonomy_labels(), {}
@@ -500,14 +500,14 @@ def read_labels(path: str) -> tuple[list[str], dict[str, str]]:
 def cmd_init_model(args: argparse.Namespace) -> int:
     import torch
 
-    from trainer.archs import (
+    from fashion_desktop.model.archs import (
         ARCHITECTURES,
         WeightsUnavailable,
         build_model,
         get_arch,
         torch_hub_checkpoint_dir,
     )
-    from trainer.bundle import new_bundle, save_bundle
+    from fashion_desktop.model.bundle import new_bundle, save_bundle
 
     if args.arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture {args.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
@@ -726,9 +726,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     from fashion_desktop.core.catalog import CatalogError
-    from fashion_desktop.core.devices import DeviceError
     from fashion_desktop.core.engine import EngineError
-    from trainer.bundle import BundleError
+    from fashion_desktop.model.bundle import BundleError
+    from fashion_desktop.model.devices import DeviceError
 
     try:
         return args.func(args)

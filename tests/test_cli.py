@@ -210,7 +210,7 @@ def test_inspect_prints_what_a_person_needs(tiny_bundle_path: Path, capsys) -> N
 
 
 def test_default_model_missing_is_a_clear_message(photo_folder, tmp_path, monkeypatch, capsys) -> None:
-    from fashion_desktop.core import resources
+    from fashion_desktop.model import resources
 
     monkeypatch.setattr(resources, "default_model_path", lambda: None)
     code = main(["tag", str(photo_folder), "--model", "default", "--out", str(tmp_path / "o.csv")])
@@ -367,7 +367,7 @@ def test_progress_bar_on_a_terminal_and_in_a_log() -> None:
 def test_export_applies_the_models_own_thresholds_after_the_bundle_moved(
     photo_folder, tiny_bundle_path, tmp_path
 ):
-    from trainer.bundle import load_bundle, save_bundle, with_thresholds
+    from fashion_desktop.model.bundle import load_bundle, save_bundle, with_thresholds
 
     strict = tmp_path / "strict.fmodel"  # "red" needs 0.99: the tiny model's red photos score ~0.98
     save_bundle(with_thresholds(load_bundle(tiny_bundle_path), [0.99, 0.5, 0.5]), strict)

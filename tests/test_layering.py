@@ -1,13 +1,171 @@
-"""Import contract: fashion_desktop.core and trainer import (every module) with Qt unavailable."""
+"""Import contract: gui -> core -> model <- trainer, read from the source (imports inside functions count)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from tests.conftest import ROOT
+
+QT = ("PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6", "qtpy")
+# The one core module the trainer may read a person's library through (read-only).
+TRAINER_CORE_GATE = "fashion_desktop.core.training_table"
+# The trainer modules the app may import (form defaults and validation; no torch).
+GUI_TRAINER_ALLOWED = ("trainer.config",)
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _load_time_nodes(tree: ast.Module) -> list[ast.AST]:
+    """The statements that run when the module is imported (not those inside functions or classes)."""
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        out.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def imports_of(path: Path, root: Path, load_time_only: bool = False) -> set[str]:
+    """Every module ``path`` imports, at any depth of the file (functions included) unless
+    ``load_time_only``, made absolute."""
+    name = module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in _load_time_nodes(tree) if load_time_only else ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                prefix = ".".join(base)
+                mod = f"{prefix}.{node.module}" if node.module else prefix
+            else:
+                mod = node.module or ""
+            found.add(mod)
+            # ``from pkg import mod`` imports the submodule when there is one
+            found.update(f"{mod}.{alias.name}" for alias in node.names)
+    return found
+
+
+def import_graph(root: Path, load_time_only: bool = False) -> dict[str, set[str]]:
+    """Project module -> the project modules and third-party top-level names it imports."""
+    files = [p for top in ("fashion_desktop", "trainer") for p in (root / top).rglob("*.py")]
+    files = [p for p in files if "resources" not in p.relative_to(root).parts]
+    modules = {module_name(p, root): p for p in files}
+    graph: dict[str, set[str]] = {}
+    for mod, path in modules.items():
+        deps = set()
+        for imp in imports_of(path, root, load_time_only):
+            if imp in modules:
+                deps.add(imp)
+            elif imp.split(".")[0] not in ("fashion_desktop", "trainer"):
+                deps.add(imp.split(".")[0])
+            else:  # ``from pkg import name`` where name is not a module: the package itself
+                deps.add(imp.rpartition(".")[0] if imp.rpartition(".")[0] in modules else imp)
+        graph[mod] = {d for d in deps if d != mod}
+    return graph
+
+
+def reaches(graph: dict[str, set[str]], start: str, target: str) -> list[str] | None:
+    """The import chain from ``start`` to ``target`` (top-level name or module), or None."""
+    seen = {start}
+    stack = [(start, [start])]
+    while stack:
+        mod, chain = stack.pop()
+        for dep in graph.get(mod, ()):
+            if dep == target or dep.startswith(target + "."):
+                return [*chain, dep]
+            if dep in graph and dep not in seen:
+                seen.add(dep)
+                stack.append((dep, [*chain, dep]))
+    return None
+
+
+def layer(mod: str) -> str:
+    parts = mod.split(".")
+    if parts[0] == "trainer":
+        return "trainer"
+    if len(parts) > 1 and parts[1] in ("core", "gui", "model"):
+        return parts[1]
+    return "top"  # fashion_desktop, cli, __main__: on top of everything
+
+
+def violations(root: Path) -> list[str]:
+    """Each import that points the wrong way, as 'module -> import: rule'."""
+    graph = import_graph(root)
+    at_load = import_graph(root, load_time_only=True)
+    bad: list[str] = []
+    for mod, deps in sorted(graph.items()):
+        here = layer(mod)
+        for dep in sorted(deps):
+            there = layer(dep) if dep.split(".")[0] in ("fashion_desktop", "trainer") else dep
+            rule = None
+            if here in ("core", "model", "trainer") and there in QT:
+                rule = f"{here} must not import Qt"
+            elif here == "model" and there in ("core", "gui", "trainer", "top"):
+                rule = "model imports none of core, gui, trainer"
+            elif here == "core" and there in ("gui", "trainer", "top"):
+                rule = "core imports neither gui nor trainer"
+            elif here == "trainer" and there in ("gui", "top"):
+                rule = "trainer imports no gui"
+            elif here == "trainer" and there == "core" and dep != TRAINER_CORE_GATE:
+                rule = f"trainer reaches core only through {TRAINER_CORE_GATE}"
+            elif here == "gui" and there == "torch":
+                rule = "gui imports no torch"
+            elif here == "gui" and there == "trainer" and dep not in GUI_TRAINER_ALLOWED:
+                rule = f"gui imports only {', '.join(GUI_TRAINER_ALLOWED)} of the trainer"
+            elif here == "gui" and there in ("model", "core", "trainer"):
+                chain = reaches(at_load, dep, "torch")  # importing ``dep`` would load torch
+                if chain:
+                    rule = "gui imports no torch through " + " -> ".join(chain)
+            if rule:
+                bad.append(f"{mod} -> {dep}: {rule}")
+    return bad
+
+
+def test_layers_import_one_way() -> None:
+    assert violations(ROOT) == []
+
+
+def test_a_bad_import_inside_a_function_fails_the_check(tmp_path: Path) -> None:
+    """The checker can fail: a copy of the tree with one hidden wrong-way import is caught."""
+    for top in ("fashion_desktop", "trainer"):
+        for src in (ROOT / top).rglob("*.py"):
+            dst = tmp_path / src.relative_to(ROOT)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    assert violations(tmp_path) == []
+    scan = tmp_path / "fashion_desktop" / "core" / "scan.py"
+    scan.write_text(scan.read_text() + "\n\ndef _hidden():\n    from trainer import engine\n")
+    data = tmp_path / "trainer" / "data.py"
+    data.write_text(
+        data.read_text() + "\n\ndef _hidden():\n    from fashion_desktop.core.catalog import Catalog\n"
+    )
+    model = tmp_path / "fashion_desktop" / "model" / "metrics.py"
+    model.write_text(model.read_text() + "\n\ndef _hidden():\n    from ..core import scan\n")
+    gui = tmp_path / "fashion_desktop" / "gui" / "settings.py"
+    gui.write_text(gui.read_text() + "\n\ndef _hidden():\n    from ..model import scoring\n")
+    found = "\n".join(violations(tmp_path))
+    assert "fashion_desktop.core.scan -> trainer.engine: core imports neither gui nor trainer" in found
+    assert "trainer.data -> fashion_desktop.core.catalog: trainer reaches core only through" in found
+    assert "fashion_desktop.model.metrics -> fashion_desktop.core.scan: model imports none" in found
+    assert "fashion_desktop.gui.settings -> fashion_desktop.model.scoring: gui imports no torch" in found
+
 
 _PROBE = textwrap.dedent(
     """
@@ -18,12 +176,12 @@ _PROBE = textwrap.dedent(
     class BlockQt:
         def find_spec(self, name, path=None, target=None):
             if name.split(".")[0] in BLOCKED:
-                raise ImportError(f"{name} is blocked: core and trainer must not import Qt")
+                raise ImportError(f"{name} is blocked: core, model and trainer must not import Qt")
             return None
 
     sys.meta_path.insert(0, BlockQt())
     imported, failed = [], {}
-    for package in ("fashion_desktop.core", "trainer"):
+    for package in ("fashion_desktop.model", "fashion_desktop.core", "trainer"):
         pkg = importlib.import_module(package)
         names = [package] + [
             m.name for m in pkgutil.walk_packages(pkg.__path__, package + ".")
@@ -41,7 +199,7 @@ _PROBE = textwrap.dedent(
 )
 
 
-def test_core_and_trainer_import_without_qt() -> None:
+def test_core_model_and_trainer_import_without_qt() -> None:
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
@@ -53,9 +211,10 @@ def test_core_and_trainer_import_without_qt() -> None:
         "fashion_desktop.core.scan",
         "fashion_desktop.core.catalog",
         "fashion_desktop.core.export",
-        "fashion_desktop.core.images",
-        "trainer.bundle",
-        "trainer.archs",
+        "fashion_desktop.model.images",
+        "fashion_desktop.model.bundle",
+        "fashion_desktop.model.archs",
+        "trainer.engine",
     ):
         assert expected in result["imported"]
 

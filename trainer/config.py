@@ -212,7 +212,7 @@ def unfreeze_plan(cfg: TrainConfig) -> list[tuple[int, tuple[str, ...]]]:
 
 def save_config(cfg: TrainConfig, path: Path, extra: Mapping[str, Any] | None = None) -> None:
     """Write the resolved config as YAML (atomically)."""
-    from .bundle import atomic_write_bytes
+    from fashion_desktop.model.fileio import atomic_write_bytes
 
     data = cfg.to_dict()
     if extra:

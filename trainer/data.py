@@ -182,7 +182,7 @@ def _map(label: str, mapping: LabelMapping | None) -> tuple[str, ...] | None:
 
 def _taxonomy_order() -> dict[str, int]:
     try:
-        from fashion_desktop.core.resources import taxonomy_labels
+        from fashion_desktop.model.resources import taxonomy_labels
 
         return {name: i for i, name in enumerate(taxonomy_labels())}
     except (OSError, ImportError):
@@ -595,23 +595,13 @@ def read_catalog(path: str | os.PathLike) -> LabelTable:
     """Reviewed images from the app's catalog: final tags positive, other decided/covered labels
     negative, everything else unknown. Raises DataError when the catalog module or file is unusable.
     """
-    try:
-        from fashion_desktop.core.catalog import Catalog  # lazy: core imports trainer helpers, not vice versa
-    except ImportError as exc:
-        raise DataError(f"the catalog reader is not available in this build ({exc})") from None
+    from fashion_desktop.core.training_table import TrainingTableError, reviewed_rows
+
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"catalog not found: {path}")
-    cat = Catalog(path)
     try:
-        rows = [
-            (str(rec.path), set(rec.final_tags), set(rec.labels_known) | set(rec.final_tags))
-            for rec in cat.reviewed_images()
-        ]
-    finally:
-        close = getattr(cat, "close", None)
-        if callable(close):
-            close()
+        rows = [(r.path, set(r.positives), set(r.known) | set(r.positives)) for r in reviewed_rows(path)]
+    except TrainingTableError as exc:
+        raise DataError(str(exc)) from None
     if not rows:
         raise DataError(f"{path}: the catalog has no reviewed images yet")
     tax = set(_taxonomy_order())

@@ -21,14 +21,18 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, WeightedRandomSampler
 
+from fashion_desktop.model.archs import WeightsUnavailable, build_model, get_arch, model_logits
+from fashion_desktop.model.bundle import new_bundle, save_bundle
+from fashion_desktop.model.devices import autocast_dtype
+from fashion_desktop.model.fileio import atomic_write_bytes
+from fashion_desktop.model.metrics import compute_metrics, metrics_by_group, tune_thresholds
+from fashion_desktop.model.scoring import Normalise, keep_first_conv_fp32, logits_for_batch, sigmoid_scores
+
 from . import protocol
-from .archs import WeightsUnavailable, build_model, get_arch, model_logits
-from .bundle import atomic_write_bytes, new_bundle, save_bundle
 from .config import TrainConfig, save_config, unfreeze_plan
 from .data import LabelTable, load_dataset
 from .losses import auto_pos_weight, masked_bce, masked_focal, sample_weights
-from .metrics import compute_metrics, metrics_by_group, tune_thresholds
-from .pipeline import CachedImages, DecodeCache, resolve_precision, to_model_input
+from .pipeline import CachedImages, DecodeCache, to_model_input
 
 log = logging.getLogger("trainer")
 STOPPED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a terminated process
@@ -428,16 +432,15 @@ def predict_rows(run: Run, rows: np.ndarray, phase: str) -> np.ndarray:
     model.eval()
     mine = np.arange(len(rows))[d.rank :: d.world]
     ds = CachedImages(run.cache, rows[mine], run.table.targets)
+    normalise = Normalise(run.mean, run.std, d.device)
     loader = DataLoader(ds, batch_size=cfg.eval_batch_size, shuffle=False, num_workers=cfg.num_workers)
     outs: list[np.ndarray] = []
     done = 0
     for img, _y, _i in loader:
         if run.stop.set:
             raise Stopped()
-        x = to_model_input(img, run.mean, run.std, "none", None, cfg.channels_last).to(d.device)
-        with _autocast(run):
-            logits = model_logits(model(x))
-        outs.append(logits.float().cpu().numpy())
+        logits = logits_for_batch(model, img, normalise, run.autocast, cfg.channels_last)
+        outs.append(logits.cpu().numpy())
         done += len(img)
         run.events.progress(phase=phase, step=done * d.world, steps=len(rows))
     num_labels = len(run.table.labels)
@@ -453,7 +456,7 @@ def predict_rows(run: Run, rows: np.ndarray, phase: str) -> np.ndarray:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+    return sigmoid_scores(torch.from_numpy(x))
 
 
 def _val_loss(run: Run, logits: np.ndarray, targets: np.ndarray) -> float:
@@ -497,7 +500,9 @@ def _prepare(
     spec = get_arch(cfg.arch)
     size = cfg.image_size or spec.input_size
     model, pretrained = make_model(cfg, len(table.labels), notes)
-    autocast = resolve_precision(cfg.precision, d.device)
+    autocast = autocast_dtype(d.device, cfg.precision)
+    if autocast is not None:
+        keep_first_conv_fp32(model)  # as the tagging engine scores: same numbers in validation and tagging
     notes += table.notes
     events.emit(
         protocol.RUN_STARTED,

@@ -6,19 +6,21 @@ import argparse
 import csv
 import io
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+
+from fashion_desktop.model.bundle import Bundle, BundleError, load_bundle
+from fashion_desktop.model.devices import DeviceError
+from fashion_desktop.model.fileio import atomic_write_bytes
+from fashion_desktop.model.metrics import compute_metrics, metrics_by_group
+from fashion_desktop.model.scoring import EngineError, ModelRunner, ScoreOptions, score_paths
 
 from . import protocol
-from .bundle import Bundle, BundleError, atomic_write_bytes, load_bundle
 from .data import UNK, DataError, LabelTable, assign_splits, combine, read_source
-from .metrics import compute_metrics, metrics_by_group
 
 log = logging.getLogger("trainer")
 
@@ -99,30 +101,32 @@ def metric_tables(
     return overall, per
 
 
-@torch.no_grad()
 def score_images(
-    bundle: Bundle, paths: Sequence[str], cache_dir: Path, batch_size: int = 64, events=None
+    bundle: Bundle, paths: Sequence[str], options: ScoreOptions | None = None, events=None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities [N, L] for ``paths`` and a mask of images that could be decoded."""
-    from .pipeline import CachedImages, DecodeCache, resolve_precision, to_model_input
-
-    cache = DecodeCache.open_or_build(cache_dir, paths, bundle.input_size, bundle.resize, os.cpu_count() or 1)
-    model = bundle.build_model().to(memory_format=torch.channels_last)
-    dtype = resolve_precision("auto", torch.device("cpu"))
-    rows = np.nonzero(cache.ok)[0]
-    ds = CachedImages(cache, rows, np.zeros((len(paths), 1), np.int8))
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)
+    """Probabilities [N, L] for ``paths`` (NaN rows for photos that cannot be read) and a mask of the
+    readable ones, scored on the model layer's one scoring path, exactly as ``fashion tag`` scores."""
+    runner = ModelRunner(bundle, options or ScoreOptions())
+    where: dict[str, list[int]] = {}
+    for i, p in enumerate(paths):
+        where.setdefault(str(Path(p)), []).append(i)
     scores = np.full((len(paths), len(bundle.labels)), np.nan, dtype=np.float32)
+    ok = np.zeros(len(paths), dtype=bool)
     done = 0
-    for img, _y, idx in loader:
-        x = to_model_input(img, bundle.mean, bundle.std, "none", None, True)
-        with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-            logits = model(x)
-        scores[rows[idx.numpy()]] = torch.sigmoid(logits.float()).numpy()
-        done += len(img)
+    for batch in score_paths(list(where), runner):
+        for notice in batch.notices:
+            log.warning("%s", notice)
+        for failure in batch.failures:
+            log.warning("%s: %s", failure.path, failure.reason)
+        if batch.scores is not None:
+            for p, row in zip(batch.paths, batch.scores, strict=True):
+                idx = where[str(p)]
+                scores[idx] = row
+                ok[idx] = True
+        done += len(batch.paths) + len(batch.failures)
         if events is not None:
-            events.progress(phase="evaluate", step=done, steps=len(rows))
-    return scores, cache.ok
+            events.progress(phase="evaluate", step=done, steps=len(where))
+    return scores, ok
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,7 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--split", default="all", choices=("all", "train", "val", "test"), help="which split to score"
     )
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=None, help="photos per batch (default as fashion tag)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     return p
 
 
@@ -148,7 +154,7 @@ def evaluate_cli(argv: Sequence[str] | None = None) -> int:
     events = protocol.EventWriter()
     try:
         return _evaluate(ns, events)
-    except (BundleError, DataError, OSError) as exc:
+    except (BundleError, DataError, DeviceError, EngineError, OSError) as exc:
         log.error("%s", exc)
         events.emit(protocol.RUN_FAILED, message=str(exc))
         return 1
@@ -179,7 +185,8 @@ def _evaluate(ns: argparse.Namespace, events: protocol.EventWriter) -> int:
         labels=list(bundle.labels),
         ignored_labels=ignored,
     )
-    scores, ok = score_images(bundle, table.paths, out / "cache", ns.batch_size, events)
+    options = ScoreOptions(device=ns.device, batch_size=ns.batch_size, precision=ns.precision)
+    scores, ok = score_images(bundle, table.paths, options, events)
     overall, per = metric_tables(targets[ok], scores[ok], bundle)
     write_table(overall, OVERALL_COLUMNS, out / "overall_metrics.csv", "overall")
     write_table(per, PER_CLASS_COLUMNS, out / "per_class_metrics.csv", "per class")

@@ -34,7 +34,7 @@ def _cache_key(paths: Sequence[str], size: int, resize: str) -> str:
 
 def _decode_chunk(args: tuple[str, int, int, list[str], int, str]) -> list[tuple[int, str]]:
     """Worker: decode paths into rows [start, start+len) of the memmap; return (row, reason) failures."""
-    from fashion_desktop.core.images import ImageFailure, load_for_model
+    from fashion_desktop.model.images import ImageFailure, load_for_model
 
     file, total, start, paths, size, resize = args
     arr = np.memmap(file, dtype=np.uint8, mode="r+", shape=(total, size, size, 3))
@@ -122,7 +122,7 @@ class DecodeCache:
                 done += len(job[3])
                 if progress:
                     progress(done, n)
-        from .bundle import atomic_write_bytes
+        from fashion_desktop.model.fileio import atomic_write_bytes
 
         atomic_write_bytes(
             meta, json.dumps({"n": n, "size": size, "resize": resize, "failures": failures}).encode()
@@ -189,29 +189,3 @@ def to_model_input(
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
-
-
-def cpu_supports_bf16() -> bool:
-    """True when this CPU has native bf16 (AVX512-BF16 or AMX), where autocast to bf16 pays off."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool({"avx512_bf16", "amx_bf16"} & flags)
-    except OSError:
-        pass
-    return False
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype to use (None = plain fp32) for ``precision`` on ``device``."""
-    if precision == "fp32":
-        return None
-    if device.type == "cuda":
-        if precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
-            return torch.bfloat16
-        return torch.float16
-    if precision == "bf16" or (precision == "auto" and cpu_supports_bf16()):
-        return torch.bfloat16
-    return None

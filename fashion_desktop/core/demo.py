@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from trainer.bundle import Bundle
+from fashion_desktop.model.bundle import Bundle
 
 DEMO_LABELS = ("red", "green", "blue")
 
@@ -20,8 +20,8 @@ def colour_bundle(model_id: str = "demo-colour-model", name: str = "demo (colour
     """
     import torch
 
-    from trainer.archs import build_model
-    from trainer.bundle import new_bundle
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.bundle import new_bundle
 
     model = build_model("cnn", len(DEMO_LABELS))
     with torch.no_grad():
@@ -45,6 +45,6 @@ def colour_bundle(model_id: str = "demo-colour-model", name: str = "demo (colour
 
 def save_colour_bundle(path: str | os.PathLike, **kw: str) -> Path:
     """Write :func:`colour_bundle` to ``path`` (atomically); return the path."""
-    from trainer.bundle import save_bundle
+    from fashion_desktop.model.bundle import save_bundle
 
     return save_bundle(colour_bundle(**kw), path)

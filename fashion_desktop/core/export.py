@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import math
 import os
-import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -13,8 +11,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from ..model.fileio import WriteError, atomic_write, os_reason
+from ..model.resources import taxonomy_labels
 from .catalog import Catalog, ImageRecord
-from .resources import taxonomy_labels
 from .scan import CancelFlag, is_cancelled
 from .thresholds import ThresholdPolicy, final_tags
 
@@ -247,58 +246,12 @@ def _safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _os_reason(exc: OSError) -> str:
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-        return "the disk is full"
-    if isinstance(exc, PermissionError):
-        return "permission denied, or the file is open in another program (Excel?); close it and try again"
-    if exc.errno == errno.EROFS:
-        return "the drive is read-only"
-    return exc.strerror or str(exc)
-
-
 def _atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Run ``write(temp_path)`` then move the temp file over ``path``; on any failure ``path`` is untouched."""
-    path = Path(path)
-    if path.is_dir():
-        raise ExportError(f"{path}: cannot write: it is a folder")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ExportError(f"{path}: cannot write: the folder {folder} does not exist")
-    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    """``fileio.atomic_write`` with its WriteError as an ExportError (same message)."""
     try:
-        # os.open with 0o666 lets the umask decide permissions, like a normal save (mkstemp gives 0600).
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        os.close(fd)
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot write in {folder}: {_os_reason(exc)}") from exc
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        if path.exists():
-            try:
-                os.chmod(tmp, path.stat().st_mode & 0o7777)
-            except OSError:
-                pass
-        os.replace(tmp, path)
-    except ExportError:
-        _unlink(tmp)
-        raise
-    except OSError as exc:
-        _unlink(tmp)
-        raise ExportError(f"{path}: cannot write: {_os_reason(exc)}") from exc
-    except BaseException:
-        _unlink(tmp)
-        raise
-    return path
-
-
-def _unlink(p: Path) -> None:
-    try:
-        os.unlink(p)
-    except OSError:
-        pass
+        return atomic_write(path, write)
+    except WriteError as exc:
+        raise ExportError(str(exc)) from exc
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -306,11 +259,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
     Raises ExportError naming the file when the folder is missing, unwritable, full or the target locked.
     """
-
-    def write(tmp: Path) -> None:
-        tmp.write_bytes(data)
-
-    return _atomic_write(path, write)
+    return _atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_csv(
@@ -532,7 +481,7 @@ def read_table(
             f"{path}: cannot read: not UTF-8 text ({exc.reason}); save it as CSV UTF-8"
         ) from exc
     except OSError as exc:
-        raise ExportError(f"{path}: cannot read: {_os_reason(exc)}") from exc
+        raise ExportError(f"{path}: cannot read: {os_reason(exc)}") from exc
     except Exception as exc:  # pandas / openpyxl parse errors come in many types
         raise ExportError(f"{path}: cannot read as a spreadsheet ({type(exc).__name__}: {exc})") from exc
     by_key = {str(c).strip().casefold(): c for c in df.columns}

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
+from ..model.images import EXTENSIONS
 from .catalog import Catalog, FileInfo, SyncCounts
-from .images import EXTENSIONS
 
 CancelFlag = Callable[[], bool] | threading.Event | None
 

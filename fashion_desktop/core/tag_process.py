@@ -66,11 +66,11 @@ def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[WireEvent]
     Yields Devices, ModelInfo, then the engine's events with batches as TagScores, then a Summary.
     Raises BundleError, CatalogError or EngineError when the run as a whole cannot go on.
     """
-    from trainer.bundle import load_bundle
+    from fashion_desktop.model.bundle import load_bundle
 
     from .catalog import Catalog
     from .catalog_reader import CatalogReader
-    from .engine import BatchResult, ImageResult, TagOptions, tag_into_catalog
+    from .engine import BatchResult, ImageResult, ScoreOptions, tag_into_catalog
 
     yield probe_devices()
     bundle = load_bundle(job["bundle"])
@@ -83,7 +83,7 @@ def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[WireEvent]
         reader.close()
     paths = list(present.paths)
     id_of = dict(zip(paths, present.ids.tolist(), strict=True))
-    options = TagOptions(
+    options = ScoreOptions(
         device=str(job.get("device") or "auto"), batch_size=int(job.get("batch_size") or 0) or None
     )
     cat = Catalog(job["catalog"])

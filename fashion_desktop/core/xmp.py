@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..model.images import EXTENSIONS
 from .export import ExportCancelled, ExportError, Progress, atomic_write_bytes
-from .images import EXTENSIONS
 from .scan import CancelFlag, is_cancelled
 
 NS_X = "adobe:ns:meta/"

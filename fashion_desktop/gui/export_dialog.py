@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fashion_desktop.core.bundle_file import read_bundle_dict
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui.worker import Worker
+from fashion_desktop.model.bundle_file import read_bundle_dict
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,16 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from fashion_desktop.core.bundle_file import TensorRef, read_bundle_dict
 from fashion_desktop.core.thresholds import ThresholdPolicy, predicted_mask
-from trainer.bundle_format import BundleError, model_id
+from fashion_desktop.model.bundle_file import TensorRef, read_bundle_dict
+from fashion_desktop.model.bundle_format import BundleError, model_id
 
 _Index = QModelIndex | QPersistentModelIndex
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 
-# Shown in this order wherever overall metrics appear; keys as trainer.metrics.compute_metrics names them.
+# Shown in this order wherever overall metrics appear; keys as fashion_desktop.model.metrics.compute_metrics names them.
 OVERALL_KEYS: tuple[tuple[str, str], ...] = (
     ("f1_micro", "F1 micro"),
     ("f1_macro", "F1 macro"),
@@ -216,7 +216,7 @@ def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
     them; AP and top-1 accuracy do not depend on thresholds and come from the raw scores. Without
     evaluation scores the stored training metrics are returned as they are ("as trained").
     """
-    from trainer.metrics import compute_metrics, metrics_by_group
+    from fashion_desktop.model.metrics import compute_metrics, metrics_by_group
 
     if info.evaluation is not None:
         ev = info.evaluation

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
-from fashion_desktop.core.images import ImageFailure, load_thumbnail
+from fashion_desktop.model.images import ImageFailure, load_thumbnail
 
 from . import settings
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainer.bundle import FORMAT, BundleError, load_bundle, new_bundle, save_bundle
+from fashion_desktop.model.bundle import FORMAT, BundleError, load_bundle, new_bundle, save_bundle
 
 
 def _tiny_state(num_labels: int = 3) -> dict[str, torch.Tensor]:
-    from trainer.archs import build_model
+    from fashion_desktop.model.archs import build_model
 
     torch.manual_seed(0)
     return build_model("cnn", num_labels).state_dict()

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from fashion_desktop.core.bundle_file import TensorRef, read_bundle_dict
-from trainer.bundle import FORMAT, load_bundle, new_bundle, save_bundle
-from trainer.bundle_format import BundleError, model_id
+from fashion_desktop.model.bundle import FORMAT, load_bundle, new_bundle, save_bundle
+from fashion_desktop.model.bundle_file import TensorRef, read_bundle_dict
+from fashion_desktop.model.bundle_format import BundleError, model_id
 
 
 def _bundle_with_evaluation(tmp_path: Path) -> Path:
-    from trainer.archs import build_model
+    from fashion_desktop.model.archs import build_model
 
     torch.manual_seed(0)
     targets = torch.randint(-1, 2, (5, 3), dtype=torch.int8)
@@ -73,7 +73,7 @@ def test_the_description_matches_what_torch_loads(tmp_path: Path) -> None:
 def test_reading_a_bundle_does_not_import_torch(tmp_path: Path) -> None:
     path = _bundle_with_evaluation(tmp_path)
     code = (
-        "import sys; from fashion_desktop.core.bundle_file import read_bundle_dict; "
+        "import sys; from fashion_desktop.model.bundle_file import read_bundle_dict; "
         f"raw = read_bundle_dict({str(path)!r}); raw['evaluation']['scores'].numpy(); "
         "print('torch' in sys.modules)"
     )

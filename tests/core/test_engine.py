@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fashion_desktop.core import devices
 from fashion_desktop.core.catalog import Catalog
-from fashion_desktop.core.devices import DeviceError, autocast_dtype, resolve_device
 from fashion_desktop.core.engine import (
     BatchResult,
     EngineError,
@@ -19,16 +17,18 @@ from fashion_desktop.core.engine import (
     ModelRunner,
     Notice,
     Progress,
+    ScoreOptions,
     Summary,
-    TagOptions,
     tag_images,
     tag_into_catalog,
 )
-from fashion_desktop.core.images import load_for_model
+from fashion_desktop.model import devices
+from fashion_desktop.model.bundle import load_bundle
+from fashion_desktop.model.devices import DeviceError, autocast_dtype, resolve_device
+from fashion_desktop.model.images import load_for_model
 from tests.conftest import BAD_FAILS, TINY_LABELS, make_photo
-from trainer.bundle import load_bundle
 
-CPU = TagOptions(device="cpu", batch_size=4, decode_workers=2, progress_interval_s=0.0)
+CPU = ScoreOptions(device="cpu", batch_size=4, decode_workers=2, progress_interval_s=0.0)
 
 
 def photos(folder: Path, n: int) -> list[Path]:
@@ -160,7 +160,7 @@ class FakeOOM(torch.nn.Module):
 def test_out_of_memory_halves_the_batch_and_retries_the_same_images(tmp_path: Path, tiny_bundle_path) -> None:
     paths = photos(tmp_path / "p", 19)
     bundle = load_bundle(tiny_bundle_path)
-    options = TagOptions(device="cpu", batch_size=8, precision="fp32", model_workers=1)
+    options = ScoreOptions(device="cpu", batch_size=8, precision="fp32", model_workers=1)
     reference, _, _ = run(paths, bundle, options)
 
     runner = ModelRunner(bundle, options)
@@ -179,7 +179,7 @@ def test_out_of_memory_halves_the_batch_and_retries_the_same_images(tmp_path: Pa
 
 def test_out_of_memory_with_a_single_image_ends_the_run_clearly(tmp_path: Path, tiny_bundle_path) -> None:
     paths = photos(tmp_path / "p", 3)
-    runner = ModelRunner(load_bundle(tiny_bundle_path), TagOptions(device="cpu", batch_size=2))
+    runner = ModelRunner(load_bundle(tiny_bundle_path), ScoreOptions(device="cpu", batch_size=2))
     runner.model = FakeOOM(runner.model, limit=0)
     with pytest.raises(EngineError, match="even with one image"):
         run(paths, runner)
@@ -187,7 +187,7 @@ def test_out_of_memory_with_a_single_image_ends_the_run_clearly(tmp_path: Path, 
 
 def test_a_bug_in_the_model_is_not_mistaken_for_out_of_memory(tmp_path: Path, tiny_bundle_path) -> None:
     paths = photos(tmp_path / "p", 3)
-    runner = ModelRunner(load_bundle(tiny_bundle_path), TagOptions(device="cpu", batch_size=2))
+    runner = ModelRunner(load_bundle(tiny_bundle_path), ScoreOptions(device="cpu", batch_size=2))
 
     def broken(x):
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
@@ -203,7 +203,7 @@ def test_input_is_channels_last_and_normalised_like_the_seed(tmp_path: Path, tin
 
     paths = photos(tmp_path / "p", 2)
     bundle = load_bundle(tiny_bundle_path)
-    runner = ModelRunner(bundle, TagOptions(device="cpu", precision="fp32"))
+    runner = ModelRunner(bundle, ScoreOptions(device="cpu", precision="fp32"))
     seen = []
     real = runner.model
 
@@ -226,8 +226,8 @@ def _colour_reading_efficientnet(tmp_path: Path):
     A fresh random head scores ~0.5 everywhere, so its top label would be noise; this head makes the
     top label a real prediction, so bf16 vs fp32 agreement on it means something.
     """
-    from trainer.archs import build_model
-    from trainer.bundle import new_bundle
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.bundle import new_bundle
 
     size = 64
     torch.manual_seed(0)
@@ -265,8 +265,8 @@ def test_bf16_scores_agree_with_fp32(tmp_path: Path) -> None:
     Tolerance: max |diff| <= 0.06, mean |diff| <= 0.015, and the same top label on every photo."""
     bundle = _colour_reading_efficientnet(tmp_path)
     paths = photos(tmp_path / "test", 9)  # different sizes and noise than the photos the head was fitted on
-    fp32, _, _ = run(paths, bundle, TagOptions(device="cpu", precision="fp32", batch_size=4))
-    bf16_runner = ModelRunner(bundle, TagOptions(device="cpu", precision="bf16", batch_size=4))
+    fp32, _, _ = run(paths, bundle, ScoreOptions(device="cpu", precision="fp32", batch_size=4))
+    bf16_runner = ModelRunner(bundle, ScoreOptions(device="cpu", precision="bf16", batch_size=4))
     assert bf16_runner.amp_dtype == torch.bfloat16
     bf16, _, _ = run(paths, bf16_runner)
     a = np.stack([fp32[p] for p in paths])
@@ -280,7 +280,7 @@ def test_bf16_scores_agree_with_fp32(tmp_path: Path) -> None:
 
 
 def test_unknown_bundle_file_is_a_clear_error(tmp_path: Path) -> None:
-    from trainer.bundle import BundleError
+    from fashion_desktop.model.bundle import BundleError
 
     with pytest.raises(BundleError, match="not found"):
         run([tmp_path / "x.jpg"], tmp_path / "missing.fmodel")
@@ -322,12 +322,12 @@ def test_absent_devices_are_clear_errors(monkeypatch) -> None:
     with pytest.raises(DeviceError, match="not understood"):
         resolve_device("cuda:x")
     with pytest.raises(DeviceError):
-        list(tag_images([], _never_loaded(), TagOptions(device="cuda")))
+        list(tag_images([], _never_loaded(), ScoreOptions(device="cuda")))
 
 
 def _never_loaded():
     """A stand-in bundle; the device check must fail before the model is built."""
-    from trainer.bundle import Bundle
+    from fashion_desktop.model.bundle import Bundle
 
     return Bundle(arch="cnn", labels=("a",), state_dict={})
 
@@ -361,8 +361,8 @@ def test_bf16_detection_needs_native_support(monkeypatch) -> None:
 
 @pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v3_large", "efficientnet_lite0"])
 def test_folding_batchnorm_keeps_the_scores(arch: str) -> None:
-    from fashion_desktop.core.engine import fold_batchnorm
-    from trainer.archs import build_model
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.scoring import fold_batchnorm
 
     torch.manual_seed(0)
     model = build_model(arch, 5).eval()
@@ -382,7 +382,7 @@ def test_folding_batchnorm_keeps_the_scores(arch: str) -> None:
 
 
 def test_folding_is_refused_when_the_convolution_output_is_used_twice() -> None:
-    from fashion_desktop.core.engine import fold_batchnorm
+    from fashion_desktop.model.scoring import fold_batchnorm
 
     class Skip(torch.nn.Module):
         def __init__(self) -> None:
@@ -402,13 +402,13 @@ def test_folding_is_refused_when_the_convolution_output_is_used_twice() -> None:
 
 
 def test_decoding_runs_ahead_of_the_model_by_a_bounded_amount(tmp_path: Path, tiny_bundle_path, monkeypatch):
-    import fashion_desktop.core.engine as engine
+    import fashion_desktop.model.scoring as engine
 
     paths = photos(tmp_path / "p", 6) * 30  # 180 paths; far more than may be held decoded at once
     decoded = []
     real_load = engine._safe_load
     monkeypatch.setattr(engine, "_safe_load", lambda *a: decoded.append(1) or real_load(*a))
-    options = TagOptions(device="cpu", batch_size=4, decode_workers=2, prefetch_batches=2, model_workers=1)
+    options = ScoreOptions(device="cpu", batch_size=4, decode_workers=2, prefetch_batches=2, model_workers=1)
     runner = ModelRunner(load_bundle(tiny_bundle_path), options)
     seen_at_batch: list[int] = []
     real_model = runner.model
@@ -431,7 +431,7 @@ def test_decoding_runs_ahead_of_the_model_by_a_bounded_amount(tmp_path: Path, ti
 
 def test_progress_is_rate_limited_but_always_ends_with_the_totals(tmp_path: Path, tiny_bundle_path) -> None:
     paths = photos(tmp_path / "p", 12)
-    options = TagOptions(device="cpu", batch_size=2, progress_interval_s=3600)
+    options = ScoreOptions(device="cpu", batch_size=2, progress_interval_s=3600)
     _, _, events = run(paths, tiny_bundle_path, options)
     progress = [ev for ev in events if isinstance(ev, Progress)]
     assert [(p.done, p.total) for p in progress] == [(0, 12), (12, 12)]
@@ -448,9 +448,9 @@ def test_skip_leaves_photos_out(tmp_path: Path, tiny_bundle_path) -> None:
 
 def test_several_batches_at_once_give_the_same_scores(tmp_path: Path, tiny_bundle_path) -> None:
     paths = photos(tmp_path / "p", 21)
-    one, _, _ = run(paths, tiny_bundle_path, TagOptions(device="cpu", batch_size=4, model_workers=1))
+    one, _, _ = run(paths, tiny_bundle_path, ScoreOptions(device="cpu", batch_size=4, model_workers=1))
     runner = ModelRunner(
-        load_bundle(tiny_bundle_path), TagOptions(device="cpu", batch_size=4, model_workers=3)
+        load_bundle(tiny_bundle_path), ScoreOptions(device="cpu", batch_size=4, model_workers=3)
     )
     active, most = [0], [0]
     lock = threading.Lock()
@@ -479,14 +479,14 @@ def test_several_batches_at_once_give_the_same_scores(tmp_path: Path, tiny_bundl
 
 
 def test_small_cpus_score_two_single_threaded_batches_at_once(monkeypatch, tiny_bundle_path) -> None:
-    import fashion_desktop.core.engine as engine
+    import fashion_desktop.model.scoring as engine
 
     bundle = load_bundle(tiny_bundle_path)
     monkeypatch.setattr(engine, "cpu_count", lambda: 2)
-    r = ModelRunner(bundle, TagOptions(device="cpu"))
+    r = ModelRunner(bundle, ScoreOptions(device="cpu"))
     assert (r.decode_workers, r.num_threads, r.model_workers) == (1, 1, 2)
     monkeypatch.setattr(engine, "cpu_count", lambda: 12)
-    r = ModelRunner(bundle, TagOptions(device="cpu"))
+    r = ModelRunner(bundle, ScoreOptions(device="cpu"))
     assert (r.decode_workers, r.num_threads, r.model_workers) == (4, 8, 1)
-    r = ModelRunner(bundle, TagOptions(device="cpu", num_threads=3, decode_workers=2))
+    r = ModelRunner(bundle, ScoreOptions(device="cpu", num_threads=3, decode_workers=2))
     assert (r.decode_workers, r.num_threads, r.model_workers) == (2, 3, 1)

@@ -14,10 +14,10 @@ import pytest
 from fashion_desktop.core import export as ex
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.export import ExportCancelled, ExportColumns, ExportError
-from fashion_desktop.core.resources import taxonomy_labels
 from fashion_desktop.core.scan import sync_folder
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.core.xmp import NS_DC, NS_RDF, write_xmp_sidecars
+from fashion_desktop.model.resources import taxonomy_labels
 from tests.conftest import make_photo
 
 LABELS = ["red", "green", "shirt, blouse", "dress"]

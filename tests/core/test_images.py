@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_desktop.core import images
-from fashion_desktop.core.images import ImageFailure, LoadedImage, load_for_model, load_thumbnail, open_image
+from fashion_desktop.model import images
+from fashion_desktop.model.images import ImageFailure, LoadedImage, load_for_model, load_thumbnail, open_image
 from tests.conftest import BAD_FAILS, make_bad_inputs, make_photo
 
 

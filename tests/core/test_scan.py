@@ -11,8 +11,8 @@ import pytest
 
 from fashion_desktop.core import scan as scan_mod
 from fashion_desktop.core.catalog import Catalog, FileInfo
-from fashion_desktop.core.images import EXTENSIONS
 from fashion_desktop.core.scan import ScanProblem, scan, sync_folder
+from fashion_desktop.model.images import EXTENSIONS
 from tests.conftest import make_photo
 
 

@@ -12,9 +12,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from fashion_desktop.core.catalog import Catalog
-from fashion_desktop.core.resources import taxonomy_labels
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui.export_dialog import ExportDialog
+from fashion_desktop.model.resources import taxonomy_labels
 
 MODEL = "tiny-test-model"
 LABELS = ["red", "green", "blue"]
@@ -252,7 +252,7 @@ def test_long_export_keeps_the_window_live_and_cancel_writes_nothing(qtbot, libr
 
 
 def test_tuned_thresholds_come_from_the_bundle_unless_given(qtbot, library, tmp_path):
-    from trainer.bundle import load_bundle, save_bundle, with_thresholds
+    from fashion_desktop.model.bundle import load_bundle, save_bundle, with_thresholds
 
     catalog, ids, corrected = library
     strict = save_bundle(

@@ -363,7 +363,7 @@ def test_library_tagged_on_the_command_line_opens_with_chips_and_tuned_threshold
     qtbot, tmp_path, photo_folder, tiny_bundle_path
 ):
     from fashion_desktop.cli import main as fashion
-    from trainer.bundle import load_bundle, save_bundle, with_thresholds
+    from fashion_desktop.model.bundle import load_bundle, save_bundle, with_thresholds
 
     # A bundle tuned to demand more of "red" than the tiny model's red score (~0.98) gives.
     strict = save_bundle(

@@ -21,8 +21,8 @@ SCORES = [[0.9, 0.2, 0.7], [0.3, 0.8, 0.9], [0.6, 0.4, 0.1], [0.2, 0.55, 0.4]]
 
 
 def _save(path: Path, labels, **kw) -> str:
-    from trainer.archs import build_model
-    from trainer.bundle import new_bundle, save_bundle
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.bundle import new_bundle, save_bundle
 
     bundle = new_bundle("cnn", labels, build_model("cnn", len(labels)).state_dict(), **kw)
     return str(save_bundle(bundle, path))
@@ -328,12 +328,12 @@ def test_a_bundle_rewritten_in_place_is_read_again(qtbot, tab, bundles, tmp_path
 
 
 def test_metrics_that_cannot_be_computed_show_a_message_not_a_crash(qtbot, tab, bundles, monkeypatch):
-    import trainer.metrics
+    import fashion_desktop.model.metrics
 
     def broken(*args, **kwargs):
         raise ValueError("targets hold values other than -1, 0 and 1")
 
-    monkeypatch.setattr(trainer.metrics, "compute_metrics", broken)
+    monkeypatch.setattr(fashion_desktop.model.metrics, "compute_metrics", broken)
     _click_row(qtbot, tab, bundles["stored"])
     _click_row(qtbot, tab, bundles["evaluated"])
     assert "Evaluated CNN" in tab.card.text()

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from trainer.metrics import (
+from fashion_desktop.model.metrics import (
     average_precision,
     compute_metrics,
     metrics_by_group,

@@ -181,7 +181,7 @@ def test_shared_mapping_files():
     assert m.lookup("Outwear") == ("jacket",)
     assert m.lookup("Not sure") == ()  # excluded on purpose
     assert m.lookup("spaceship") is None
-    from fashion_desktop.core.resources import taxonomy_labels
+    from fashion_desktop.model.resources import taxonomy_labels
 
     tax = set(taxonomy_labels())
     for f in maps.glob("*.csv"):

@@ -14,9 +14,9 @@ import pytest
 import torch
 from trainer_helpers import FAST, make_class_folders, run_trainer, trainer_env, write_image
 
+from fashion_desktop.model.archs import build_model
+from fashion_desktop.model.bundle import load_bundle
 from trainer import protocol
-from trainer.archs import build_model
-from trainer.bundle import load_bundle
 from trainer.config import make_config
 from trainer.engine import ParamSchedule, make_optimizer, run_training
 
@@ -273,7 +273,7 @@ def test_time_limit_ends_training_early_and_still_delivers_a_bundle(tmp_path):
 
 
 def test_missing_imagenet_weights_need_an_explicit_choice(tmp_path, monkeypatch):
-    import trainer.archs as archs
+    import fashion_desktop.model.archs as archs
     from trainer.engine import make_model
 
     monkeypatch.setattr(archs, "torch_hub_checkpoint_dir", lambda: tmp_path / "empty-hub")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from .bundle_format import (  # noqa: F401  (FORMAT_VERSION, SUFFIX: part of thi
     refused_message,
     require,
 )
+from .fileio import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -114,31 +114,6 @@ def new_bundle(arch: str, labels: Sequence[str], state_dict: Mapping[str, torch.
     kw.setdefault("mean", spec.mean)
     kw.setdefault("std", spec.std)
     return Bundle(arch=arch, labels=tuple(labels), state_dict=state_dict, **kw)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes 0600 files; keep a replaced file's mode, else the usual 0644 (others may read it).
-        try:
-            mode = path.stat().st_mode & 0o777
-        except OSError:
-            mode = 0o644
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def save_bundle(bundle: Bundle, path: str | os.PathLike) -> Path:

@@ -1,7 +1,7 @@
 """The model bundle's format as data: name, version, the checks every reader applies, the model-id rule.
 
 Standard library only, so the app can check a bundle's description without importing torch
-(``fashion_desktop.core.bundle_file``) with the same rules and messages as ``trainer.bundle.load_bundle``.
+(``fashion_desktop.model.bundle_file``) with the same rules and messages as ``fashion_desktop.model.bundle.load_bundle``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.bundle_format import BundleError, check_description, refused_message
+from fashion_desktop.model.bundle_format import BundleError, check_description, refused_message
 
 # torch's storage classes as they appear in the pickle, and their element type.
 _STORAGE_DTYPES = {
