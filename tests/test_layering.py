@@ -224,3 +224,22 @@ def test_the_probe_really_blocks_qt() -> None:
     code = _PROBE.split("imported, failed")[0] + "import PySide6\n"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "blocked" in proc.stderr
+
+
+def package_edges(root: Path) -> dict[tuple[str, str], int]:
+    """(from layer, to layer) -> number of module-level import edges between the top packages."""
+    graph = import_graph(root)
+    edges: dict[tuple[str, str], int] = {}
+    for mod, deps in graph.items():
+        for dep in deps:
+            if dep.split(".")[0] in ("fashion_desktop", "trainer") and layer(dep) != layer(mod):
+                key = (layer(mod), layer(dep))
+                edges[key] = edges.get(key, 0) + 1
+    return edges
+
+
+if __name__ == "__main__":  # python -m tests.test_layering [ROOT]: the import graph between the layers
+    where = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT
+    for (a, b), n in sorted(package_edges(where).items()):
+        print(f"{a:8s} -> {b:8s} {n:3d} module imports")
+    print("violations:", *violations(where) or ["none"], sep="\n  ")
