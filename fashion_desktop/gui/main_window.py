@@ -6,13 +6,8 @@ import logging
 import os
 import platform
 import sys
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
@@ -31,15 +26,15 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.core.catalog import Catalog, CatalogError
-from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
-from fashion_desktop.core.events import Devices, ImageError, ModelInfo, Notice, Progress, Summary, TagScores
+from fashion_desktop.core.events import Devices, ImageError, ModelInfo, Notice, Progress, Summary
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.model.resources import default_model_path
 
 from . import commands, settings
 from .filter_bar import FilterBar
 from .grid import GridPanel
-from .library_model import LibraryModel, name_ranks
+from .library_model import LibraryModel
+from .library_session import LibrarySession
 from .review_pane import ReviewPane
 from .tag_panel import TagPanel
 from .thumbnails import Thumbnailer
@@ -47,48 +42,6 @@ from .worker import ProcessWorker, Worker
 
 log = logging.getLogger(__name__)
 APP_NAME = "Fashion Finder"
-REFRESH_MS = 250  # how often a running scan or tagging job is reflected in the grid
-
-
-@dataclass(frozen=True)
-class ScanUpdate:
-    """One step of a scan, with the photos it added, read in the worker (the GUI thread only shows them)."""
-
-    progress: object  # core.scan.ScanProgress
-    new: ImageColumns | None = None
-
-
-@dataclass(frozen=True)
-class ScanOutcome:
-    """The end of a scan: every present photo and its rank in name order, computed in the worker."""
-
-    progress: object
-    present: ImageColumns | None = None
-    ranks: object = None
-
-
-def _scan_job(catalog_path: Path, folder: str, after_id: int):
-    def job(cancel: threading.Event):
-        from fashion_desktop.core.scan import sync_folder
-
-        cat = Catalog(catalog_path)
-        reader = CatalogReader(catalog_path)
-        last_id = after_id
-        try:
-            last = None
-            for progress in sync_folder(cat, folder, cancel=cancel):
-                last = progress
-                new = reader.images(after_id=last_id)
-                if len(new):
-                    last_id = int(new.ids.max())
-                yield ScanUpdate(progress, new)
-            present = reader.images()
-            return ScanOutcome(last, present, name_ranks(present.paths))
-        finally:
-            reader.close()
-            cat.close()
-
-    return job
 
 
 class TagPage(QWidget):
@@ -143,30 +96,16 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
-        self.catalog: Catalog | None = None
-        self.library: LibraryModel | None = None
+        self.session: LibrarySession | None = None
         self.view_model: QSortFilterProxyModel | None = None
         self.thumbs = Thumbnailer(self)
         self.undo_stack = QUndoStack(self)
-        self.scan_worker: Worker | None = None
-        self.tag_worker: ProcessWorker | None = None
-        self._tag_started = 0.0
-        self._scan_queue: deque[str] = deque()
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(REFRESH_MS)
-        self._refresh_timer.timeout.connect(self._refresh_from_jobs)
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(300)
         self._counts_timer.timeout.connect(self._update_counts)
-        self._active_bundle: str | None = None
         self._panel_model: tuple | None = None
-        self._folder_count = 0
         self.last_warning: QMessageBox | None = None
-        self._pending_rows: list[ImageColumns] = []
-        self._pending_scores: list[TagScores] = []
-        self._pending_errors: list[tuple[str, str]] = []
         # Worker threads run Python too; a short switch interval lets the GUI thread take the GIL back
         # within a fraction of a millisecond instead of 5 ms each time a Qt callback needs it.
         sys.setswitchinterval(0.0005)
@@ -194,6 +133,22 @@ class MainWindow(QMainWindow):
         path = library_path or settings.get_str(settings.LAST_LIBRARY) or settings.default_library_path()
         if not self.open_library(path) and Path(path) != settings.default_library_path():
             self.open_library(settings.default_library_path())
+
+    @property
+    def catalog(self) -> Catalog | None:
+        return self.session.catalog if self.session is not None else None
+
+    @property
+    def library(self) -> LibraryModel | None:
+        return self.session.library if self.session is not None else None
+
+    @property
+    def scan_worker(self) -> Worker | None:
+        return self.session.scan_worker if self.session is not None else None
+
+    @property
+    def tag_worker(self) -> ProcessWorker | None:
+        return self.session.tag_worker if self.session is not None else None
 
     # -- construction ---------------------------------------------------------------------
     def add_tab(self, widget: QWidget, title: str) -> int:
@@ -293,24 +248,23 @@ class MainWindow(QMainWindow):
         except CatalogError as exc:
             self.warn(str(exc))
             return False
-        self._stop_jobs()
+        old = self.session
+        if old is not None:
+            old.stop_jobs()
         self.undo_stack.clear()
-        if self.catalog is not None:
-            self.catalog.close()
-        self.catalog = catalog
-        self._folder_count = len(catalog.folders())
-        old = self.library
-        self.library = LibraryModel(catalog, self)
-        self.library.counts_changed.connect(self._counts_timer.start)
-        self.library.labels_changed.connect(self._labels_changed)
-        models = catalog.models()
-        if models:
-            key = models[-1].key
-            defaults = list(models[-1].thresholds) or None  # the catalog keeps the bundle's tuned ones
-            self.library.set_active_model(key, defaults=defaults)
-            self._active_bundle = models[-1].path
-        self.library.reload()
-        self.library.set_spec(self.filters.spec())
+        session = LibrarySession(catalog, self)
+        self.session = session
+        session.library.counts_changed.connect(self._counts_timer.start)
+        session.library.labels_changed.connect(self._labels_changed)
+        session.scan_started.connect(lambda folder: self.scan_label.setText(f"Scanning {Path(folder).name}…"))
+        session.scan_progressed.connect(self._scan_progressed)
+        session.scan_done.connect(self._scan_done)
+        session.scan_failed.connect(self._scan_failed)
+        session.scans_idle.connect(self._scans_idle)
+        session.tag_event.connect(self._tag_progressed)
+        session.tag_done.connect(self._tag_done)
+        session.tag_failed.connect(self._tag_failed)
+        session.library.set_spec(self.filters.spec())
         # The view reaches the Python model through a plain (C++) QSortFilterProxyModel that neither
         # sorts nor filters: QListView lays out by asking index()/rowCount() once per row, and from
         # Python that is 100,000 GIL round trips per layout (seconds while a scan thread runs).
@@ -318,14 +272,14 @@ class MainWindow(QMainWindow):
             self.view_model.deleteLater()
         self.view_model = QSortFilterProxyModel(self)
         self.view_model.setDynamicSortFilter(False)
-        self.view_model.setSourceModel(self.library)
+        self.view_model.setSourceModel(session.library)
         self.grid.setModel(self.view_model)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
         if old is not None:
-            old.reader.close()
+            old.close()
             old.deleteLater()
-        self.review.set_library(self.library)
+        self.review.set_library(session.library)
         self._labels_changed()
         settings.set_value(settings.LAST_LIBRARY, str(path))
         settings.push_recent(settings.RECENT_LIBRARIES, str(path))
@@ -333,7 +287,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{path.stem} — {APP_NAME}")
         self._update_counts()
         self.library_opened.emit(str(path))
-        if self.library.rowCount():
+        if session.library.rowCount():
             self.grid.setCurrentIndex(self.view_model.index(0, 0))
         return True
 
@@ -369,12 +323,9 @@ class MainWindow(QMainWindow):
         bundles = [p for p in settings.recent(settings.RECENT_BUNDLES) if Path(p).is_file()]
         default = default_model_path()
         self.tag_panel.set_bundles(bundles, str(default) if default else None)
-        if (
-            self._active_bundle
-            and Path(self._active_bundle).is_file()
-            and not self.tag_panel.current_bundle()
-        ):
-            self.tag_panel.select_bundle(self._active_bundle)
+        active = self.session.active_bundle if self.session is not None else None
+        if active and Path(active).is_file() and not self.tag_panel.current_bundle():
+            self.tag_panel.select_bundle(active)
         self.models_tab.set_bundle_paths(([str(default)] if default else []) + bundles)
 
     # -- folders and scanning -----------------------------------------------------------------
@@ -386,63 +337,26 @@ class MainWindow(QMainWindow):
 
     def add_folder(self, folder: str | os.PathLike) -> None:
         """Add a folder to the library and scan it in the background."""
-        folder = str(Path(folder).resolve())
         if not Path(folder).is_dir():
-            self.warn(f"{folder}: not a folder")
+            self.warn(f"{Path(folder).resolve()}: not a folder")
             return
-        assert self.catalog is not None
-        self.catalog.add_folder(folder)
-        self._folder_count = len(self.catalog.folders())
-        settings.push_recent(settings.RECENT_FOLDERS, folder)
+        assert self.session is not None
+        added = self.session.add_folder(folder)
+        settings.push_recent(settings.RECENT_FOLDERS, added)
         self._fill_recent_menus()
-        self._queue_scan(folder)
 
     @Slot()
     def rescan(self) -> None:
         """Scan every folder of the library again: new, changed and removed files are found."""
-        if self.catalog is None:
-            return
-        for folder in self.catalog.folders():
-            self._queue_scan(folder)
+        if self.session is not None:
+            self.session.rescan()
 
-    def _queue_scan(self, folder: str) -> None:
-        if folder not in self._scan_queue:
-            self._scan_queue.append(folder)
-        if self.scan_worker is None:
-            self._next_scan()
-
-    def _next_scan(self) -> None:
-        if not self._scan_queue or self.catalog is None:
-            self.scan_worker = None
-            self.scan_label.setText("")
-            self._update_counts()
-            self.scan_finished.emit()
-            return
-        folder = self._scan_queue.popleft()
-        self.scan_label.setText(f"Scanning {Path(folder).name}…")
-        after = self.library.max_id() if self.library is not None else 0
-        self.scan_worker = Worker(_scan_job(self.catalog.path, folder, after), "scan", self).wired(
-            self._scan_progressed, self._scan_done, self._scan_failed
-        )
-        self.scan_worker.start()
+    @Slot(int)
+    def _scan_progressed(self, found: int) -> None:
+        self.scan_label.setText(f"Scanning: {found:,} photos found")
 
     @Slot(object)
-    def _scan_progressed(self, update: ScanUpdate) -> None:
-        self.scan_label.setText(f"Scanning: {update.progress.found:,} photos found")
-        if update.new is not None and len(update.new):
-            self._pending_rows.append(update.new)
-        if not self._refresh_timer.isActive():
-            self._refresh_timer.start()
-
-    @Slot(object)
-    def _scan_done(self, outcome: ScanOutcome | None) -> None:
-        self._flush_pending()
-        progress = outcome.progress if outcome is not None else None
-        if self.library is not None:
-            if outcome is not None and outcome.present is not None:
-                self.library.sync_finished(outcome.present, outcome.ranks)
-            else:
-                self.library.sync_finished()
+    def _scan_done(self, progress) -> None:
         if progress is not None and progress.problems:
             self.tag_panel.add_failures([(p.path, p.reason) for p in progress.problems])
         if progress is not None:
@@ -452,37 +366,16 @@ class MainWindow(QMainWindow):
                 f"{c.removed:,} gone, {len(progress.problems)} problems)",
                 8000,
             )
-        self._next_scan()
 
     @Slot(str)
     def _scan_failed(self, message: str) -> None:
-        log.warning("scan stopped: %s", message)
         self.warn(f"Scanning stopped: {message}")
-        if self.library is not None:
-            self.library.sync_finished()
-        self._next_scan()
 
     @Slot()
-    def _refresh_from_jobs(self) -> None:
-        """Show what running jobs reported since the last tick (throttled: one model update per tick)."""
-        self._flush_pending()
-        if self.scan_worker is not None or self.tag_worker is not None:
-            self._refresh_timer.start()
-
-    def _flush_pending(self) -> None:
-        rows, self._pending_rows = self._pending_rows, []
-        scores, self._pending_scores = self._pending_scores, []
-        errors, self._pending_errors = self._pending_errors, []
-        if self.library is None:
-            return
-        if rows:
-            self.library.append_new_images(ImageColumns.concat(rows))
-        if scores:
-            self.library.apply_scores(
-                np.concatenate([t.ids for t in scores]), np.concatenate([t.scores for t in scores])
-            )
-        if errors:
-            self.library.apply_errors(errors)
+    def _scans_idle(self) -> None:
+        self.scan_label.setText("")
+        self._update_counts()
+        self.scan_finished.emit()
 
     # -- tagging -------------------------------------------------------------------------------
     @Slot(str, str, int, bool)
@@ -490,39 +383,20 @@ class MainWindow(QMainWindow):
         self, bundle_path: str, device: str = "auto", batch_size: int = 0, force: bool = False
     ) -> None:
         """Tag every photo of the library with the bundle (skipping those it already tagged unless ``force``)."""
-        if self.tag_worker is not None or self.library is None or self.catalog is None:
+        if self.session is None or self.session.tag_worker is not None:
             return
-        if not self.library.image_count():
+        if not self.session.library.image_count():
             self.statusBar().showMessage("No photos to tag: add a folder first", 5000)
             return
         settings.push_recent(settings.RECENT_BUNDLES, bundle_path)
         settings.set_value(settings.DEVICE, device)
         settings.set_value(settings.BATCH_SIZE, batch_size)
-        self._active_bundle = bundle_path
-        self._tag_started = time.perf_counter()
         self.tag_panel.set_running(True)
-        job = {
-            "catalog": str(self.catalog.path),
-            "bundle": str(bundle_path),
-            "device": device,
-            "batch_size": int(batch_size or 0),
-            "force": bool(force),
-        }  # the process reads the library's photos from the catalog itself
-        self.tag_worker = ProcessWorker("tag", job, "tagging", self).wired(
-            self._tag_progressed, self._tag_done, self._tag_failed
-        )
-        self.tag_worker.start()
+        self.session.start_tagging(bundle_path, device, batch_size, force)
 
     @Slot(object)
     def _tag_progressed(self, event) -> None:
         if isinstance(event, ModelInfo):
-            m = self.library
-            assert m is not None
-            key, labels, groups, defaults = event.key, event.labels, dict(event.groups), event.thresholds
-            same = m.model_key == key and m.labels == tuple(labels) and m.groups == groups
-            if not same or not np.allclose(m.defaults, np.asarray(defaults, np.float32)):
-                # A re-run of the shown model keeps the scores in memory (no 100,000-row read-back).
-                m.set_active_model(key, labels, groups, defaults)  # labels_changed updates the panel
             self.tag_panel.rate_label.setText("Tagging…")
         elif isinstance(event, Devices):
             self.tag_panel.set_devices(event)
@@ -530,25 +404,15 @@ class MainWindow(QMainWindow):
             self.tag_panel.show_progress(event.done, event.total, event.img_per_s, event.eta_s)
         elif isinstance(event, ImageError):
             self.tag_panel.add_failures([(str(event.path), event.reason)])
-            self._pending_errors.append((str(event.path), event.reason))
-            if not self._refresh_timer.isActive():
-                self._refresh_timer.start()
         elif isinstance(event, Notice):
             self.statusBar().showMessage(event.message, 8000)
-        elif isinstance(event, TagScores):
-            self._pending_scores.append(event)
-            if not self._refresh_timer.isActive():
-                self._refresh_timer.start()
 
-    @Slot(object)
-    def _tag_done(self, summary) -> None:
-        self.tag_worker = None
-        self._flush_pending()  # the run reported every result; no need to read them back
+    @Slot(object, float)
+    def _tag_done(self, summary, seconds: float) -> None:
         if isinstance(summary, Summary):
             what = "Cancelled" if summary.cancelled else "Done"
             text = f"{what}: {summary.tagged:,} tagged, {summary.skipped:,} already tagged, {len(summary.failed)} failed"
-            # From the click, model load included: what the person waited, not the engine's own clock.
-            text += f" in {time.perf_counter() - self._tag_started:.1f}s"
+            text += f" in {seconds:.1f}s"
         else:
             text = "Cancelled"
         self.tag_panel.show_finished(text)
@@ -559,27 +423,20 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _tag_failed(self, message: str) -> None:
-        log.warning("tagging stopped: %s", message)
-        self.tag_worker = None
-        self._flush_pending()
-        if self.library is not None:
-            self.library.refresh_scores()
         self.tag_panel.show_finished(f"Tagging stopped: {message}")
         self.warn(f"Tagging stopped: {message}\nEverything tagged so far is kept.")
         self.tagging_finished.emit(None)
 
     @Slot()
     def cancel_tagging(self) -> None:
-        if self.tag_worker is not None:
-            self.tag_worker.cancel()
+        if self.session is not None and self.session.cancel_tagging():
             self.tag_panel.rate_label.setText("Cancelling… (what is done is kept)")
 
     @Slot()
     def cancel_jobs(self) -> None:
         self.cancel_tagging()
-        self._scan_queue.clear()
-        if self.scan_worker is not None:
-            self.scan_worker.cancel()
+        if self.session is not None:
+            self.session.cancel_jobs()
 
     @Slot(list)
     def _bundles_changed(self, paths: list) -> None:
@@ -720,7 +577,7 @@ class MainWindow(QMainWindow):
         if predicted:
             self.threshold_panel.set_counts(predicted, confirmed)
         self.tag_page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
-        folders = self._folder_count
+        folders = self.session.folder_count() if self.session is not None else 0
         self.status_label.setText(
             f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
         )
@@ -829,30 +686,15 @@ class MainWindow(QMainWindow):
         self.tag_panel.batch_spin.setValue(settings.get_int(settings.BATCH_SIZE, 0))
         self.tag_panel.set_device(settings.get_str(settings.DEVICE, "auto"))
 
-    def _stop_jobs(self) -> None:
-        self._scan_queue.clear()
-        if self.scan_worker is not None:
-            self.scan_worker.cancel()
-            self.scan_worker.wait()
-        if self.tag_worker is not None:
-            self.tag_worker.cancel()
-            if not self.tag_worker.wait(30_000):
-                self.tag_worker.kill()  # stuck past its batch; the batches it committed stay
-        self.scan_worker = None
-        self.tag_worker = None
-
     def closeEvent(self, event: QCloseEvent) -> None:
         settings.set_value(settings.GEOMETRY, self.saveGeometry())
         settings.set_value(settings.STATE, self.saveState())
         settings.set_value(settings.SPLITTER, self.tag_page.splitter.saveState())
         settings.sync()
         # Decisions are already committed; stopping jobs keeps whatever batches they finished.
-        self._stop_jobs()
+        if self.session is not None:
+            self.session.close()
+            self.session = None
         self.tag_panel.stop()
         self.thumbs.close()
-        if self.library is not None:
-            self.library.reader.close()
-        if self.catalog is not None:
-            self.catalog.close()
-            self.catalog = None
         super().closeEvent(event)

@@ -1,0 +1,282 @@
+"""One open library: its catalog, item model, scan queue, tagging process and the updates they stream."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from fashion_desktop.core.catalog import Catalog
+from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
+from fashion_desktop.core.events import ImageError, ModelInfo, Summary, TagScores
+
+from .library_model import LibraryModel, name_ranks
+from .worker import ProcessWorker, Worker
+
+log = logging.getLogger(__name__)
+REFRESH_MS = 250  # how often a running scan or tagging job is reflected in the grid
+
+
+@dataclass(frozen=True)
+class ScanUpdate:
+    """One step of a scan, with the photos it added, read in the worker (the GUI thread only shows them)."""
+
+    progress: object  # core.scan.ScanProgress
+    new: ImageColumns | None = None
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """The end of a scan: every present photo and its rank in name order, computed in the worker."""
+
+    progress: object
+    present: ImageColumns | None = None
+    ranks: object = None
+
+
+def _scan_job(catalog_path: Path, folder: str, after_id: int):
+    def job(cancel: threading.Event):
+        from fashion_desktop.core.scan import sync_folder
+
+        cat = Catalog(catalog_path)
+        reader = CatalogReader(catalog_path)
+        last_id = after_id
+        try:
+            last = None
+            for progress in sync_folder(cat, folder, cancel=cancel):
+                last = progress
+                new = reader.images(after_id=last_id)
+                if len(new):
+                    last_id = int(new.ids.max())
+                yield ScanUpdate(progress, new)
+            present = reader.images()
+            return ScanOutcome(last, present, name_ranks(present.paths))
+        finally:
+            reader.close()
+            cat.close()
+
+    return job
+
+
+class LibrarySession(QObject):
+    """Owns an open catalog and everything that runs against it; widgets only listen to its signals.
+
+    Scans run one folder at a time in a thread worker; tagging runs in a child process. What they
+    report is batched and applied to the item model at most every REFRESH_MS (one model update per tick).
+    Signals: ``scan_started(folder)``, ``scan_progressed(found)``, ``scan_done(progress | None)``, ``scan_failed(message)``,
+    ``scans_idle()``, ``tag_event(event)`` (every event of the tagging process, after the session has
+    applied it), ``tag_done(summary | None, seconds)``, ``tag_failed(message)``.
+    """
+
+    scan_started = Signal(str)
+    scan_progressed = Signal(int)
+    scan_done = Signal(object)
+    scan_failed = Signal(str)
+    scans_idle = Signal()
+    tag_event = Signal(object)
+    tag_done = Signal(object, float)
+    tag_failed = Signal(str)
+
+    def __init__(self, catalog: Catalog, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.library = LibraryModel(catalog, self)
+        self.scan_worker: Worker | None = None
+        self.tag_worker: ProcessWorker | None = None
+        self.active_bundle: str | None = None
+        self._tag_started = 0.0
+        self._scan_queue: deque[str] = deque()
+        self._pending_rows: list[ImageColumns] = []
+        self._pending_scores: list[TagScores] = []
+        self._pending_errors: list[tuple[str, str]] = []
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._refresh_from_jobs)
+        models = catalog.models()
+        if models:
+            defaults = list(models[-1].thresholds) or None  # the catalog keeps the bundle's tuned ones
+            self.library.set_active_model(models[-1].key, defaults=defaults)
+            self.active_bundle = models[-1].path
+        self.library.reload()
+
+    @property
+    def path(self) -> Path:
+        return Path(self.catalog.path)
+
+    def folder_count(self) -> int:
+        return len(self.catalog.folders())
+
+    # -- folders and scanning -------------------------------------------------------------------
+    def add_folder(self, folder: str | os.PathLike) -> str:
+        """Add a folder (resolved) to the library and queue its scan; returns the folder as stored."""
+        folder = str(Path(folder).resolve())
+        self.catalog.add_folder(folder)
+        self.queue_scan(folder)
+        return folder
+
+    def rescan(self) -> None:
+        """Scan every folder of the library again: new, changed and removed files are found."""
+        for folder in self.catalog.folders():
+            self.queue_scan(folder)
+
+    def queue_scan(self, folder: str) -> None:
+        if folder not in self._scan_queue:
+            self._scan_queue.append(folder)
+        if self.scan_worker is None:
+            self._next_scan()
+
+    def _next_scan(self) -> None:
+        if not self._scan_queue:
+            self.scan_worker = None
+            self.scans_idle.emit()
+            return
+        folder = self._scan_queue.popleft()
+        job = _scan_job(self.path, folder, self.library.max_id())
+        self.scan_worker = Worker(job, "scan", self).wired(
+            self._scan_progressed, self._scan_done, self._scan_failed
+        )
+        self.scan_worker.start()
+        self.scan_started.emit(folder)
+
+    @Slot(object)
+    def _scan_progressed(self, update: ScanUpdate) -> None:
+        if update.new is not None and len(update.new):
+            self._pending_rows.append(update.new)
+        self._schedule_refresh()
+        self.scan_progressed.emit(update.progress.found)
+
+    @Slot(object)
+    def _scan_done(self, outcome: ScanOutcome | None) -> None:
+        self._flush_pending()
+        if outcome is not None and outcome.present is not None:
+            self.library.sync_finished(outcome.present, outcome.ranks)
+        else:
+            self.library.sync_finished()
+        self.scan_done.emit(outcome.progress if outcome is not None else None)
+        self._next_scan()
+
+    @Slot(str)
+    def _scan_failed(self, message: str) -> None:
+        log.warning("scan stopped: %s", message)
+        self.library.sync_finished()
+        self.scan_failed.emit(message)
+        self._next_scan()
+
+    # -- tagging --------------------------------------------------------------------------------
+    def start_tagging(self, bundle_path: str, device: str = "auto", batch_size: int = 0, force: bool = False):
+        """Start the tagging process over the whole library; returns its worker (None if one runs)."""
+        if self.tag_worker is not None:
+            return None
+        self.active_bundle = bundle_path
+        self._tag_started = time.perf_counter()
+        job = {
+            "catalog": str(self.path),
+            "bundle": str(bundle_path),
+            "device": device,
+            "batch_size": int(batch_size or 0),
+            "force": bool(force),
+        }  # the process reads the library's photos from the catalog itself
+        self.tag_worker = ProcessWorker("tag", job, "tagging", self).wired(
+            self._tag_progressed, self._tag_done, self._tag_failed
+        )
+        self.tag_worker.start()
+        return self.tag_worker
+
+    @Slot(object)
+    def _tag_progressed(self, event) -> None:
+        if isinstance(event, ModelInfo):
+            m = self.library
+            key, labels, groups, defaults = event.key, event.labels, dict(event.groups), event.thresholds
+            same = m.model_key == key and m.labels == tuple(labels) and m.groups == groups
+            if not same or not np.allclose(m.defaults, np.asarray(defaults, np.float32)):
+                # A re-run of the shown model keeps the scores in memory (no 100,000-row read-back).
+                m.set_active_model(key, labels, groups, defaults)  # labels_changed updates the panel
+        elif isinstance(event, ImageError):
+            self._pending_errors.append((str(event.path), event.reason))
+            self._schedule_refresh()
+        elif isinstance(event, TagScores):
+            self._pending_scores.append(event)
+            self._schedule_refresh()
+        self.tag_event.emit(event)
+
+    @Slot(object)
+    def _tag_done(self, summary: Summary | None) -> None:
+        self.tag_worker = None
+        self._flush_pending()  # the run reported every result; no need to read them back
+        # From the click, model load included: what the person waited, not the engine's own clock.
+        self.tag_done.emit(summary, time.perf_counter() - self._tag_started)
+
+    @Slot(str)
+    def _tag_failed(self, message: str) -> None:
+        log.warning("tagging stopped: %s", message)
+        self.tag_worker = None
+        self._flush_pending()
+        self.library.refresh_scores()
+        self.tag_failed.emit(message)
+
+    def cancel_tagging(self) -> bool:
+        """Ask the tagging process to stop after its batch; True if one was running."""
+        if self.tag_worker is None:
+            return False
+        self.tag_worker.cancel()
+        return True
+
+    def cancel_jobs(self) -> None:
+        self.cancel_tagging()
+        self._scan_queue.clear()
+        if self.scan_worker is not None:
+            self.scan_worker.cancel()
+
+    # -- streamed updates -----------------------------------------------------------------------
+    def _schedule_refresh(self) -> None:
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    @Slot()
+    def _refresh_from_jobs(self) -> None:
+        """Show what running jobs reported since the last tick (throttled: one model update per tick)."""
+        self._flush_pending()
+        if self.scan_worker is not None or self.tag_worker is not None:
+            self._refresh_timer.start()
+
+    def _flush_pending(self) -> None:
+        rows, self._pending_rows = self._pending_rows, []
+        scores, self._pending_scores = self._pending_scores, []
+        errors, self._pending_errors = self._pending_errors, []
+        if rows:
+            self.library.append_new_images(ImageColumns.concat(rows))
+        if scores:
+            self.library.apply_scores(
+                np.concatenate([t.ids for t in scores]), np.concatenate([t.scores for t in scores])
+            )
+        if errors:
+            self.library.apply_errors(errors)
+
+    # -- closing --------------------------------------------------------------------------------
+    def stop_jobs(self) -> None:
+        """Stop scanning and tagging, waiting for them; committed batches stay in the catalog."""
+        self._scan_queue.clear()
+        if self.scan_worker is not None:
+            self.scan_worker.cancel()
+            self.scan_worker.wait()
+        if self.tag_worker is not None:
+            self.tag_worker.cancel()
+            if not self.tag_worker.wait(30_000):
+                self.tag_worker.kill()  # stuck past its batch; the batches it committed stay
+        self.scan_worker = None
+        self.tag_worker = None
+
+    def close(self) -> None:
+        """Stop the jobs and close the item model's reader and the catalog."""
+        self.stop_jobs()
+        self._refresh_timer.stop()
+        self.library.reader.close()
+        self.catalog.close()
