@@ -41,18 +41,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fashion_desktop.core.engine import (  # noqa: E402
-    BatchResult,
-    ImageError,
-    ModelRunner,
-    ScoreOptions,
-    iter_decoded,
-    tag_images,
-)
+from fashion_desktop.core.engine import BatchResult, ImageError, tag_images  # noqa: E402
 from fashion_desktop.model.archs import build_model, get_arch  # noqa: E402
 from fashion_desktop.model.bundle import Bundle, new_bundle  # noqa: E402
 from fashion_desktop.model.devices import cpu_count  # noqa: E402
 from fashion_desktop.model.resources import taxonomy_labels  # noqa: E402
+from fashion_desktop.model.scoring import ModelRunner, ScoreOptions, iter_decoded  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "clothing-small"
 FASHION_PRODUCTS = ROOT.parent / "shared" / "data" / "fashion-products"

@@ -174,8 +174,9 @@ def cmd_tag(args: argparse.Namespace) -> int:
         Summary,
         tag_into_catalog,
     )
-    from fashion_desktop.core.export import ExportColumns, ExportError, export_table, write_table
+    from fashion_desktop.core.export import ExportColumns, export_table
     from fashion_desktop.core.scan import sync_folder
+    from fashion_desktop.core.spreadsheet import ExportError, write_table
     from fashion_desktop.core.thresholds import ThresholdPolicy
 
     out = Path(args.out)
@@ -277,7 +278,8 @@ def _print_summary(summary: Any, scan_problems: list[tuple[str, str]], out: Path
 def cmd_merge(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from fashion_desktop.core.export import PATH_COLUMN, SCORE_PREFIX, ExportError, read_table, write_table
+    from fashion_desktop.core.export import PATH_COLUMN, SCORE_PREFIX
+    from fashion_desktop.core.spreadsheet import ExportError, read_table, write_table
 
     out = Path(args.out)
     _check_output(out)
@@ -399,7 +401,8 @@ def _print_mapping(title: str, data: dict[str, Any]) -> None:
 # -- fashion export -------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
     from fashion_desktop.core.catalog import Catalog, CatalogError
-    from fashion_desktop.core.export import ExportColumns, ExportError, export_file
+    from fashion_desktop.core.export import ExportColumns, export_file
+    from fashion_desktop.core.spreadsheet import ExportError
     from fashion_desktop.core.thresholds import ThresholdPolicy
 
     db = Path(args.catalog)

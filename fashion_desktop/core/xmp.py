@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..model.images import EXTENSIONS
-from .export import ExportCancelled, ExportError, Progress, atomic_write_bytes
 from .scan import CancelFlag, is_cancelled
+from .spreadsheet import ExportCancelled, ExportError, Progress, atomic_write_bytes
 
 NS_X = "adobe:ns:meta/"
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"

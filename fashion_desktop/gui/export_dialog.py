@@ -355,7 +355,8 @@ class ExportDialog(QDialog):
             self.path_edit.setText(path)
 
     def _make_job(self, fmt: ExportFormat, path: str):
-        from fashion_desktop.core.export import ExportCancelled, ExportColumns, ExportError, export_file
+        from fashion_desktop.core.export import ExportColumns, export_file
+        from fashion_desktop.core.spreadsheet import ExportCancelled, ExportError
 
         catalog, model_key, policy = self._catalog, self._model_key, self._policy
         image_ids = self.image_ids()

@@ -12,9 +12,12 @@ import pandas as pd
 import pytest
 
 from fashion_desktop.core import export as ex
+from fashion_desktop.core import label_import as li
+from fashion_desktop.core import spreadsheet as sp
 from fashion_desktop.core.catalog import Catalog
-from fashion_desktop.core.export import ExportCancelled, ExportColumns, ExportError
+from fashion_desktop.core.export import ExportColumns
 from fashion_desktop.core.scan import sync_folder
+from fashion_desktop.core.spreadsheet import ExportCancelled, ExportError
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.core.xmp import NS_DC, NS_RDF, write_xmp_sidecars
 from fashion_desktop.model.resources import taxonomy_labels
@@ -168,7 +171,7 @@ def test_formula_injection_is_neutralised_in_csv_and_xlsx(library, tmp_path: Pat
             else:
                 assert "'=1+1" in joined
     # reading our own files back undoes the neutralising
-    back = ex.read_table(tmp_path / "seed.xlsx", required=("ImageId",))
+    back = sp.read_table(tmp_path / "seed.xlsx", required=("ImageId",))
     assert set(TRICKY) <= set(back["ImageId"])
 
 
@@ -195,7 +198,7 @@ def test_seed_layout_round_trip(library, tmp_path: Path) -> None:
         ex.export_file(cat, out, "m", layout="seed")
         with Catalog(tmp_path / f"fresh{suffix}.db") as fresh:
             list(sync_folder(fresh, folder))
-            report = ex.import_seed(fresh, out)
+            report = li.import_seed(fresh, out)
             assert report.rows == 5 and report.matched == 5
             assert not report.unmatched and not report.unknown_labels and not report.ambiguous
             fresh_ids = {Path(r.path).stem: r.id for r in fresh.images()}
@@ -222,7 +225,7 @@ def test_seed_import_reports_rows_that_match_nothing_and_unknown_labels(library,
         }
     ).to_csv(sheet, index=False)
     before = cat.all_decisions()
-    report = ex.import_seed(cat, sheet)
+    report = li.import_seed(cat, sheet)
     assert report.rows == 4 and report.matched == 3
     assert report.unmatched == [(3, "not_in_catalog")]
     assert report.unknown_labels == [(2, "46"), (5, "x")]
@@ -232,7 +235,7 @@ def test_seed_import_reports_rows_that_match_nothing_and_unknown_labels(library,
     assert cat.splits()[ids[TRICKY[1]]] == "train"
     names = pd.DataFrame({"ImageId": [TRICKY[2]], "CategoryName": ["shirt, blouse|ballgown"]})
     names.to_excel(tmp_path / "names.xlsx", index=False)
-    report = ex.import_seed(cat, tmp_path / "names.xlsx")
+    report = li.import_seed(cat, tmp_path / "names.xlsx")
     assert report.unknown_labels == [(2, "ballgown")]
     assert cat.decisions(ids[TRICKY[2]])["shirt, blouse"] is True
 
@@ -246,7 +249,7 @@ def test_ambiguous_names_are_reported_not_guessed(library, tmp_path: Path) -> No
     pd.DataFrame({"ImageId": ["same", "b/same", "photos/a/same.jpg"], "Category": ["0", "0", "10"]}).to_csv(
         sheet, index=False
     )
-    report = ex.import_seed(cat, sheet)
+    report = li.import_seed(cat, sheet)
     assert report.ambiguous == [(2, "same")]
     assert report.matched == 2
     a = cat.image_by_path(str(folder / "a" / "same.jpg"))
@@ -261,11 +264,11 @@ def test_missing_columns_name_the_file_and_the_columns(library, tmp_path: Path, 
     df = pd.DataFrame({"Image": ["x"], "Labels": ["0"]})
     df.to_csv(sheet, index=False) if suffix == ".csv" else df.to_excel(sheet, index=False)
     with pytest.raises(ExportError) as err:
-        ex.import_seed(cat, sheet)
+        li.import_seed(cat, sheet)
     message = str(err.value)
     assert str(sheet) in message and "ImageId" in message and "Category or CategoryName" in message
     with pytest.raises(ExportError) as err:
-        ex.import_tags(cat, sheet)
+        li.import_tags(cat, sheet)
     assert str(sheet) in str(err.value) and "path" in str(err.value) and "tags" in str(err.value)
     assert cat.all_decisions() == {}
 
@@ -274,7 +277,7 @@ def test_semicolon_csv_from_a_european_excel_is_read(library, tmp_path: Path) ->
     cat, _folder, ids = library
     sheet = tmp_path / "semi.csv"
     sheet.write_text(f"ImageId;Category;CategoryName;Split\n{TRICKY[1]};0;;train\n", encoding="utf-8-sig")
-    report = ex.import_seed(cat, sheet)
+    report = li.import_seed(cat, sheet)
     assert report.matched == 1 and cat.decisions(ids[TRICKY[1]])["shirt, blouse"] is True
 
 
@@ -284,7 +287,7 @@ def test_csv_saved_by_excel_in_windows_encoding_is_read(library, tmp_path: Path)
     sheet.write_bytes(f"path;tags\nsub\\{TRICKY[4].split(' — ')[0]}.jpg;dress\n".encode("cp1252"))
     make_photo(folder / "sub" / f"{TRICKY[4].split(' — ')[0]}.jpg")
     list(sync_folder(cat, folder))
-    report = ex.import_tags(cat, sheet)
+    report = li.import_tags(cat, sheet)
     assert report.matched == 1 and not report.unmatched
     image = cat.image_by_path(str(folder / "sub" / "robe été.jpg"))
     assert cat.decisions(image.id) == {"dress": True}
@@ -298,7 +301,7 @@ def test_edited_app_export_imports_as_decisions(library, tmp_path: Path) -> None
     i = df.index[df["path"].str.endswith(TRICKY[2] + ".jpg")][0]
     df.loc[i, "tags"] = "green|dress|sequins"  # the person removed red and shirt, added an unknown label
     df.to_excel(out, index=False)
-    report = ex.import_tags(cat, out, labels=LABELS)
+    report = li.import_tags(cat, out, labels=LABELS)
     assert report.matched == 5 and report.unknown_labels == [(i + 2, "sequins")]
     assert cat.decisions(ids[TRICKY[2]]) == {
         "red": False,
@@ -343,7 +346,7 @@ def test_unwritable_folder_missing_folder_and_full_disk(
         ex.export_file(cat, tmp_path / "no" / "such" / "out.csv", "m")
     assert "out.csv" in str(err.value)
     with pytest.raises(ExportError, match="it is a folder"):
-        ex.write_csv(pd.DataFrame({"a": [1]}), tmp_path)
+        sp.write_csv(pd.DataFrame({"a": [1]}), tmp_path)
     with pytest.raises(ExportError, match="unsupported file type"):
         ex.export_file(cat, tmp_path / "out.pdf", "m")
 
@@ -499,9 +502,9 @@ def test_import_reports_progress_and_a_cancelled_import_changes_nothing(library,
     sheet = tmp_path / "seed.csv"
     ex.export_file(cat, sheet, "m", layout="seed")
     with pytest.raises(ExportCancelled):
-        ex.import_seed(cat, sheet, cancel=lambda: True)
+        li.import_seed(cat, sheet, cancel=lambda: True)
     assert cat.all_decisions() == {} and cat.splits() == {}
     assert not any(r.reviewed for r in cat.images())
     seen: list[tuple[int, int]] = []
-    ex.import_seed(cat, sheet, progress=lambda d, t: seen.append((d, t)))
+    li.import_seed(cat, sheet, progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (5, 5) and len(cat.all_decisions()) == 5

@@ -1,0 +1,258 @@
+"""Labels a person already has, from a spreadsheet into the catalog as their decisions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..model.resources import taxonomy_labels
+from .catalog import Catalog
+from .export import (
+    PATH_COLUMN,
+    SPLIT_COLUMN,
+    TAG_SEPARATOR,
+    TAGS_COLUMN,
+    path_parts,
+)
+from .scan import CancelFlag, is_cancelled
+from .spreadsheet import ExportCancelled, Progress, read_table
+
+
+@dataclass
+class ImportReport:
+    """What an import did; row numbers are spreadsheet rows (the header is row 1)."""
+
+    path: Path
+    rows: int = 0
+    matched: int = 0
+    decisions: int = 0
+    unmatched: list[tuple[int, str]] = field(default_factory=list)
+    unknown_labels: list[tuple[int, str]] = field(default_factory=list)
+    ambiguous: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """A few lines for a person: counts, then the first problems with their row numbers."""
+        lines = [
+            f"{self.path}: {self.rows} rows, {self.matched} matched photos, {self.decisions} decisions recorded"
+        ]
+        for title, items in (
+            ("rows matching no photo in the catalog", self.unmatched),
+            ("labels not in the label list", self.unknown_labels),
+            ("rows matching several photos (skipped)", self.ambiguous),
+        ):
+            if items:
+                shown = ", ".join(f"row {r}: {v!r}" for r, v in items[:10])
+                more = f" and {len(items) - 10} more" if len(items) > 10 else ""
+                lines.append(f"{len(items)} {title}: {shown}{more}")
+        return "\n".join(lines)
+
+
+class _Matcher:
+    """Finds catalog images from what a spreadsheet says: full path, relative path, file name or stem.
+
+    Keys are case-folded path tails of one and two components, by file name and by stem (the seed's
+    ImageId has no extension), so a 100k-row sheet matches in a few seconds.
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.by_path: dict[str, int] = {}
+        self.parts: dict[int, tuple[list[str], list[str]]] = {}
+        self.tail1: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+        self.tail2: tuple[dict[tuple[str, str], list[int]], dict[tuple[str, str], list[int]]] = ({}, {})
+        for rec in catalog.images():
+            self.by_path[os.path.normcase(rec.path)] = rec.id
+            named = [p.casefold() for p in path_parts(rec.path)]
+            if not named:
+                continue
+            stemmed = [*named[:-1], os.path.splitext(named[-1])[0]]
+            self.parts[rec.id] = (named, stemmed)
+            for kind, parts in enumerate((named, stemmed)):
+                self.tail1[kind].setdefault(parts[-1], []).append(rec.id)
+                if len(parts) > 1:
+                    self.tail2[kind].setdefault((parts[-2], parts[-1]), []).append(rec.id)
+
+    def match(self, value: str) -> tuple[int | None, int]:
+        """(image id or None, number of equally good candidates)."""
+        exact = self.by_path.get(os.path.normcase(value))
+        if exact is not None:
+            return exact, 1
+        query = [p.casefold() for p in path_parts(value)]
+        if not query:
+            return None, 0
+        for kind in (0, 1):  # the file name as written first, then the stem
+            if len(query) > 1:
+                ids = self.tail2[kind].get((query[-2], query[-1]))
+                if ids:
+                    return self._best(query, ids, kind)
+            ids = self.tail1[kind].get(query[-1])
+            if ids:
+                # A longer query whose folder matched no photo is only trusted when the name is unique.
+                return (ids[0], 1) if len(ids) == 1 else (None, len(ids))
+        return None, 0
+
+    def _best(self, query: list[str], ids: list[int], kind: int) -> tuple[int | None, int]:
+        if len(ids) == 1:
+            return ids[0], 1
+        # Several photos share the last two components: the one matching the most folders wins.
+        scored = [(_common_tail(query, self.parts[i][kind]), i) for i in ids]
+        best = max(s for s, _ in scored)
+        winners = [i for s, i in scored if s == best]
+        return (winners[0], 1) if len(winners) == 1 else (None, len(winners))
+
+
+def _common_tail(a: list[str], b: list[str]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
+
+
+def _split_tags(cell: str) -> list[str]:
+    return [t.strip() for t in cell.split(TAG_SEPARATOR) if t.strip()]
+
+
+def _parse_ids(cell: str) -> list[str]:
+    for ch in "[]();":
+        cell = cell.replace(ch, ",")
+    return [t.strip() for t in cell.replace(" ", ",").split(",") if t.strip()]
+
+
+def _apply_import(
+    catalog: Catalog,
+    report: ImportReport,
+    rows: list[tuple[int, str, list[str], str | None]],
+    vocabulary: Sequence[str],
+    absent_negative: bool,
+    mark_reviewed: bool,
+    cancel: CancelFlag,
+    progress: Progress = None,
+) -> ImportReport:
+    """Match rows to images, then write every decision in one transaction (nothing if anything fails)."""
+    matcher = _Matcher(catalog)
+    changes: list[tuple[int, str, bool | None]] = []
+    splits: list[tuple[int, str | None]] = []
+    matched: list[int] = []
+    for n, (row_no, key, tags, split) in enumerate(rows):
+        if n % 1000 == 0:
+            if is_cancelled(cancel):
+                raise ExportCancelled(f"{report.path}: import cancelled; nothing was changed")
+            if progress is not None:
+                progress(n, len(rows))
+        image_id, count = matcher.match(key)
+        if image_id is None:
+            (report.ambiguous if count > 1 else report.unmatched).append((row_no, key))
+            continue
+        matched.append(image_id)
+        on = set(tags)
+        changes += [(image_id, t, True) for t in tags]
+        if absent_negative:
+            changes += [(image_id, label, False) for label in vocabulary if label not in on]
+        if split is not None:
+            splits.append((image_id, split.strip().lower() or None))
+    report.matched = len(matched)
+    report.decisions = len(changes)
+    if changes:
+        catalog.set_decisions(changes)
+    if splits:
+        catalog.set_splits(splits)
+    if mark_reviewed and matched:
+        catalog.set_reviewed(matched, True)
+    if progress is not None:
+        progress(len(rows), len(rows))
+    return report
+
+
+def import_seed(
+    catalog: Catalog,
+    path: str | os.PathLike,
+    *,
+    taxonomy: Sequence[str] | None = None,
+    absent_negative: bool = True,
+    mark_reviewed: bool = True,
+    progress: Progress = None,
+    cancel: CancelFlag = None,
+) -> ImportReport:
+    """Import a seed-layout spreadsheet (``ImageId`` + ``Category`` ids and/or ``CategoryName``) as decisions.
+
+    ImageId is matched to catalog photos by file name, stem or (relative) path. Each matched photo
+    gets an on-decision per listed category and, with ``absent_negative``, an off-decision for every
+    other taxonomy category (the seed's annotations are complete); ``Split`` is stored when present.
+    Unmatched rows and unknown categories are reported with row numbers, not fatal. Raises
+    ExportError for unreadable files or missing columns (the catalog untouched).
+    """
+    taxonomy = list(taxonomy) if taxonomy is not None else taxonomy_labels()
+    df = read_table(path, required=("ImageId",), one_of=("Category", "CategoryName"))
+    report = ImportReport(Path(path), rows=len(df))
+    known = set(taxonomy)
+    rows: list[tuple[int, str, list[str], str | None]] = []
+    has_split = "Split" in df.columns
+    for n, rec in enumerate(df.to_dict("records")):
+        row_no = n + 2
+        key = str(rec["ImageId"])
+        if not key:
+            report.unmatched.append((row_no, ""))
+            continue
+        tags: list[str] = []
+        ids_cell = str(rec.get("Category", "") or "")
+        if ids_cell:
+            for tok in _parse_ids(ids_cell):
+                try:
+                    idx = int(float(tok))
+                except ValueError:
+                    idx = -1
+                if 0 <= idx < len(taxonomy) and float(tok) == idx:
+                    tags.append(taxonomy[idx])
+                else:
+                    report.unknown_labels.append((row_no, tok))
+        else:
+            for name in _split_tags(str(rec.get("CategoryName", "") or "")):
+                if name in known:
+                    tags.append(name)
+                else:
+                    report.unknown_labels.append((row_no, name))
+        rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec["Split"]) if has_split else None))
+    return _apply_import(catalog, report, rows, taxonomy, absent_negative, mark_reviewed, cancel, progress)
+
+
+def import_tags(
+    catalog: Catalog,
+    path: str | os.PathLike,
+    *,
+    labels: Sequence[str] | None = None,
+    absent_negative: bool = True,
+    mark_reviewed: bool = True,
+    progress: Progress = None,
+    cancel: CancelFlag = None,
+) -> ImportReport:
+    """Import the app's own CSV/XLSX (``path`` + ``tags`` joined with ``|``) as decisions.
+
+    ``labels`` is the label list tags must come from (e.g. the model's); others are reported with
+    their row numbers and skipped. Without it every tag in the file counts. With ``absent_negative``
+    a label of that list missing from a row becomes an off-decision (the row states the photo's
+    complete tags, as an edited export does). A ``split`` column is stored when present. Raises
+    ExportError for unreadable files or missing columns (the catalog untouched).
+    """
+    df = read_table(path, required=(PATH_COLUMN, TAGS_COLUMN))
+    report = ImportReport(Path(path), rows=len(df))
+    split_col = next((c for c in df.columns if str(c).strip().casefold() == SPLIT_COLUMN), None)
+    known = set(labels) if labels is not None else None
+    rows: list[tuple[int, str, list[str], str | None]] = []
+    seen: dict[str, None] = {}
+    for n, rec in enumerate(df.to_dict("records")):
+        row_no = n + 2
+        key = str(rec[PATH_COLUMN])
+        if not key:
+            report.unmatched.append((row_no, ""))
+            continue
+        tags = []
+        for t in _split_tags(str(rec[TAGS_COLUMN])):
+            if known is not None and t not in known:
+                report.unknown_labels.append((row_no, t))
+            else:
+                tags.append(t)
+                seen.setdefault(t, None)
+        rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec[split_col]) if split_col else None))
+    vocabulary = list(labels) if labels is not None else list(seen)
+    return _apply_import(catalog, report, rows, vocabulary, absent_negative, mark_reviewed, cancel, progress)
