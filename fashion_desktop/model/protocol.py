@@ -364,6 +364,8 @@ def _payload(event: str | TagEvent | TrainEvent, fields: Mapping[str, Any]) -> t
         raise TypeError("fields go with an event name, not with an event object")
     if isinstance(event, TrainEvent):
         return event.name, _clean(dict(event.fields))
+    if isinstance(event, TagScores):  # ints and one string already: cleaning would only cost time
+        return event.EVENT, event.to_wire()
     if isinstance(event, TAG_EVENT_TYPES):
         return event.EVENT, _clean(event.to_wire())
     raise TypeError(f"not an event: {type(event).__name__}")
