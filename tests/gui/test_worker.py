@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+
+import pytest
 
 from fashion_desktop.gui.worker import Worker, active_workers
 
@@ -150,4 +153,38 @@ def test_the_real_trainer_reports_a_failure_through_the_process_worker(qtbot, tm
     with qtbot.waitSignal(w.failed, timeout=60_000) as blocker:
         w.start()
     assert "missing.fmodel" in blocker.args[0]
+    qtbot.waitUntil(lambda: active_workers() == 0)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows has no SIGTERM for a console process: cancel kills it")
+def test_a_real_training_run_reports_through_the_process_worker_and_stops_on_cancel(qtbot, tmp_path):
+    from fashion_desktop.gui.worker import ProcessWorker, trainer_child
+    from fashion_desktop.model.protocol import TrainEvent, Unreadable
+    from tests.conftest import make_photo
+
+    for split in ("train", "val"):
+        for colour in ("red", "green"):
+            for i in range(4):
+                make_photo(tmp_path / "data" / split / colour / f"{split}{i}.jpg", (32, 32), colour)
+    run = tmp_path / "run"
+    args = ["--data", str(tmp_path / "data"), "--arch", "cnn", "--image-size", "32", "--batch-size", "2"]
+    args += ["--epochs", "200", "--set", "early_stopping=0", "--set", "threads=1", "--out", str(run)]
+    w = ProcessWorker(trainer_child("train", args), name="training")
+    got = []
+    w.progressed.connect(got.append)
+    w.start()
+    qtbot.waitUntil(
+        lambda: any(isinstance(e, TrainEvent) and e.name == "epoch_end" for e in got), timeout=120_000
+    )
+    with qtbot.waitSignal(w.finished, timeout=60_000) as blocker:
+        w.cancel()  # SIGTERM: the trainer saves its last checkpoint and reports run_stopped
+    assert w.cancelled
+    stopped = blocker.args[0]
+    assert (
+        isinstance(stopped, TrainEvent) and stopped.name == "run_stopped" and str(run) in stopped["message"]
+    )
+    names = [e.name for e in got if isinstance(e, TrainEvent)]
+    assert names[0] == "run_started" and "progress" in names and "checkpoint_saved" in names
+    assert not [e for e in got if isinstance(e, Unreadable)]
+    assert (run / "last.pt").is_file()
     qtbot.waitUntil(lambda: active_workers() == 0)
