@@ -29,7 +29,8 @@ exit codes:
   130  interrupted (Ctrl-C); with --catalog the photos tagged so far are kept there
 
 MODEL is a model bundle file (.fmodel) or the word 'default' for the model shipped with the app.
-'fashion train ...' and 'fashion evaluate ...' run the trainer (see 'fashion train --help').
+'fashion train ...' and 'fashion evaluate ...' run the trainer (see 'fashion train --help'): a progress bar
+and a summary table, or JSON events on stdout with --events.
 """
 
 

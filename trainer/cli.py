@@ -7,13 +7,17 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from fashion_desktop.model.protocol import RUN_FAILED
+
 from .config import ConfigError, TrainConfig, config_from_run_dir, load_config_file, make_config
+from .report import event_output
 
 
 def _train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fashion train",
-        description="Train a multi-label clothing classifier; JSON events on stdout, logs on stderr.",
+        description="Train a multi-label clothing classifier: a progress bar and logs on stderr, a summary "
+        "on stdout (JSON events instead with --events).",
     )
     p.add_argument("--config", help="YAML or JSON file with settings (command-line options override it)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
@@ -31,6 +35,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pretrained", dest="pretrained", action="store_false")
     p.add_argument("--allow-random-init", action="store_true", default=None)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config setting")
+    p.add_argument("--events", action="store_true", help="JSON events on stdout, one per line (for the app)")
     return p
 
 
@@ -50,19 +55,12 @@ def _overrides(ns: argparse.Namespace) -> dict:
     return out
 
 
-def setup_logging(verbose: bool = True) -> None:
-    """Human-readable logs on stderr (stdout carries only JSON events)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    logger = logging.getLogger("trainer")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    logger.propagate = False
-
-
 def resolve_train_config(argv: Sequence[str] | None) -> tuple[TrainConfig, bool]:
     """Parse ``argv`` into the run's config; returns (config, resume). Raises ConfigError."""
-    ns = _train_parser().parse_args(argv)
+    return _config_of(_train_parser().parse_args(argv))
+
+
+def _config_of(ns: argparse.Namespace) -> tuple[TrainConfig, bool]:
     overrides = _overrides(ns)
     if ns.resume:
         base = config_from_run_dir(ns.resume).to_dict()
@@ -79,25 +77,28 @@ def resolve_train_config(argv: Sequence[str] | None) -> tuple[TrainConfig, bool]
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:
-    """``fashion train``: returns 0 when finished, 1 on failure, 2 for bad options, 143 when stopped."""
-    from . import protocol
+    """``fashion train``: returns 0 when finished, 1 on failure, 2 for bad options, 143 when stopped.
+
+    Shows a progress bar and a summary, or writes JSON events on stdout with ``--events``.
+    """
     from .engine import run_training
 
-    setup_logging()
-    try:
-        cfg, resume = resolve_train_config(argv)
-    except ConfigError as exc:
-        logging.getLogger("trainer").error("%s", exc)
-        protocol.EventWriter().emit(protocol.RUN_FAILED, message=str(exc))
-        return 2
-    return run_training(cfg, resume)
+    ns = _train_parser().parse_args(argv)
+    with event_output(ns.events) as events:
+        try:
+            cfg, resume = _config_of(ns)
+        except ConfigError as exc:
+            logging.getLogger("trainer").error("%s", exc)
+            events.emit(RUN_FAILED, message=str(exc))
+            return 2
+        events.set_progress_rate(cfg.progress_per_s)
+        return run_training(cfg, resume, events)
 
 
 def evaluate_main(argv: Sequence[str] | None = None) -> int:
     """``fashion evaluate MODEL DATA``: metrics tables (CSV + XLSX) and per-image scores."""
     from .evaluate import evaluate_cli
 
-    setup_logging()
     return evaluate_cli(argv)
 
 

@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, WeightedRandomSampler
 
+from fashion_desktop.model import protocol
 from fashion_desktop.model.archs import WeightsUnavailable, build_model, get_arch, model_logits
 from fashion_desktop.model.bundle import new_bundle, save_bundle
 from fashion_desktop.model.devices import autocast_dtype
@@ -28,7 +30,6 @@ from fashion_desktop.model.fileio import atomic_write_bytes
 from fashion_desktop.model.metrics import compute_metrics, metrics_by_group, tune_thresholds
 from fashion_desktop.model.scoring import Normalise, keep_first_conv_fp32, logits_for_batch, sigmoid_scores
 
-from . import protocol
 from .config import TrainConfig, save_config, unfreeze_plan
 from .data import LabelTable, load_dataset
 from .losses import auto_pos_weight, masked_bce, masked_focal, sample_weights
@@ -596,7 +597,7 @@ def run_training(cfg: TrainConfig, resume: bool = False, events: protocol.EventW
     try:
         d = setup_distributed(cfg.device)
         if events is None:
-            events = protocol.EventWriter(enabled=d.main, max_progress_per_s=cfg.progress_per_s)
+            events = protocol.EventWriter(sys.stdout, enabled=d.main, max_progress_per_s=cfg.progress_per_s)
         events.enabled = events.enabled and d.main
         if d.main:
             out.mkdir(parents=True, exist_ok=True)
@@ -808,11 +809,7 @@ def _finish(run: Run, best_path: Path, history: list[dict], best: dict[str, Any]
         },
     )
     bundle_path = save_bundle(bundle, run.out / "model.fmodel")
-    import json
-
-    from .protocol import _clean
-
-    atomic_write_bytes(run.out / "metrics.json", json.dumps(_clean(metrics), indent=1).encode())
+    atomic_write_bytes(run.out / "metrics.json", protocol.to_json(metrics, indent=1).encode())
     summary = {
         "val": metrics["val"]["overall"],
         "val_groups": metrics["val"]["groups"],

@@ -17,10 +17,11 @@ from fashion_desktop.model.bundle import Bundle, BundleError, load_bundle
 from fashion_desktop.model.devices import DeviceError
 from fashion_desktop.model.fileio import atomic_write_bytes
 from fashion_desktop.model.metrics import compute_metrics, metrics_by_group
+from fashion_desktop.model.protocol import RUN_FAILED, RUN_FINISHED, RUN_STARTED, EventWriter
 from fashion_desktop.model.scoring import EngineError, ModelRunner, ScoreOptions, score_paths
 
-from . import protocol
 from .data import UNK, DataError, LabelTable, assign_splits, combine, read_source
+from .report import event_output
 
 log = logging.getLogger("trainer")
 
@@ -102,7 +103,10 @@ def metric_tables(
 
 
 def score_images(
-    bundle: Bundle, paths: Sequence[str], options: ScoreOptions | None = None, events=None
+    bundle: Bundle,
+    paths: Sequence[str],
+    options: ScoreOptions | None = None,
+    events: EventWriter | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities [N, L] for ``paths`` (NaN rows for photos that cannot be read) and a mask of the
     readable ones, scored on the model layer's one scoring path, exactly as ``fashion tag`` scores."""
@@ -131,7 +135,9 @@ def score_images(
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="fashion evaluate", description="Metrics of a model bundle on labelled data."
+        prog="fashion evaluate",
+        description="Metrics of a model bundle on labelled data: tables in --out and a per-group summary "
+        "(JSON events on stdout instead with --events).",
     )
     p.add_argument("model", help="model bundle (.fmodel)")
     p.add_argument(
@@ -145,22 +151,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="photos per batch (default as fashion tag)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--events", action="store_true", help="JSON events on stdout, one per line (for the app)")
     return p
 
 
 def evaluate_cli(argv: Sequence[str] | None = None) -> int:
-    """Run ``fashion evaluate``; returns 0 on success, 1 on failure (with a ``run_failed`` event)."""
+    """Run ``fashion evaluate``; returns 0 on success, 1 on failure (with a ``run_failed`` event).
+
+    Shows a progress bar and a per-group summary, or writes JSON events on stdout with ``--events``.
+    """
     ns = _parser().parse_args(argv)
-    events = protocol.EventWriter()
-    try:
-        return _evaluate(ns, events)
-    except (BundleError, DataError, DeviceError, EngineError, OSError) as exc:
-        log.error("%s", exc)
-        events.emit(protocol.RUN_FAILED, message=str(exc))
-        return 1
+    with event_output(ns.events) as events:
+        try:
+            return _evaluate(ns, events)
+        except (BundleError, DataError, DeviceError, EngineError, OSError) as exc:
+            log.error("%s", exc)
+            events.emit(RUN_FAILED, message=str(exc))
+            return 1
 
 
-def _evaluate(ns: argparse.Namespace, events: protocol.EventWriter) -> int:
+def _evaluate(ns: argparse.Namespace, events: EventWriter) -> int:
     t0 = time.time()
     bundle = load_bundle(ns.model)
     table = combine([read_source(d, ns.mapping) for d in ns.data])
@@ -179,7 +189,7 @@ def _evaluate(ns: argparse.Namespace, events: protocol.EventWriter) -> int:
             f"({', '.join(bundle.labels[:5])}...); pass --mapping to translate them"
         )
     events.emit(
-        protocol.RUN_STARTED,
+        RUN_STARTED,
         config={"model": str(ns.model), "data": list(ns.data), "split": ns.split},
         dataset=table.summary(),
         labels=list(bundle.labels),
@@ -196,7 +206,7 @@ def _evaluate(ns: argparse.Namespace, events: protocol.EventWriter) -> int:
         "evaluated %d images (%d unreadable) in %.0fs -> %s", int(ok.sum()), failed, time.time() - t0, out
     )
     events.emit(
-        protocol.RUN_FINISHED,
+        RUN_FINISHED,
         metrics={"overall": overall[0], "groups": {r["scope"]: r for r in overall[1:]}},
         out=str(out),
         unreadable=failed,

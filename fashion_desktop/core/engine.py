@@ -9,9 +9,9 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 
 from ..model.bundle import Bundle
+from ..model.protocol import BatchResult, ImageError, ImageResult, Notice, Progress, Summary
 from ..model.scoring import EngineError, ModelRunner, ScoreOptions, as_runner, score_paths
 from .catalog import Catalog
-from .events import BatchResult, ImageError, ImageResult, Notice, Progress, Summary
 from .scan import CancelFlag, is_cancelled
 
 __all__ = ["EngineError", "Event", "ModelRunner", "ScoreOptions", "tag_images", "tag_into_catalog"]

@@ -8,7 +8,8 @@ app, and a crash of the model (a driver, out of memory) cannot take the review s
 
 Protocol: the app writes the job as one JSON line on stdin; a later line ``cancel`` (or stdin
 closing, e.g. because the app died) stops the run after the current batch, keeping what is done.
-The child writes events (``events.encode_event``) on stdout, one per line, and human logs on stderr.
+The child writes events (``model.protocol``, the tagging set) on stdout, one per line, and human logs on
+stderr; anything else printed there (a library, a warning) is sent to stderr by ``guard_stdout``.
 Exit status 0: the run ended (a Summary was sent, maybe cancelled); 2: a Failure was sent.
 """
 
@@ -25,7 +26,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .events import Devices, Failure, ModelInfo, TagScores, WireEvent, encode_event
+from ..model.protocol import Devices, EventWriter, Failure, ModelInfo, TagEvent, TagScores, guard_stdout
 
 MODULE = "fashion_desktop.core.tag_process"
 FROZEN_FLAG = "--tag-process"  # the frozen app runs this module when started with this flag
@@ -60,7 +61,7 @@ def probe_devices() -> Devices:
     return Devices(cuda, bool(mps is not None and mps.is_available()), names, torch.__version__)
 
 
-def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[WireEvent]:
+def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[TagEvent]:
     """Tag every present photo of the library ``job["catalog"]`` with ``job["bundle"]``.
 
     Yields Devices, ModelInfo, then the engine's events with batches as TagScores, then a Summary.
@@ -115,17 +116,6 @@ def _watch_stdin(stream: BinaryIO, cancel: threading.Event) -> None:
     cancel.set()
 
 
-def _protocol_stream() -> BinaryIO:
-    """stdout for events only: anything else printing (a library, a warning) goes to stderr instead."""
-    if sys.stdout is not None:  # None in a frozen windowed app; the pipe is still fd 1
-        sys.stdout.flush()
-    fd = os.dup(1)
-    os.dup2(2, 1)
-    if sys.stderr is not None:
-        sys.stdout = sys.stderr
-    return os.fdopen(fd, "wb", buffering=0)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     mode = args[0] if args else ""
@@ -133,11 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"usage: python -m {MODULE} {{{'|'.join(MODES)}}} < job.json", file=sys.stderr)
         return 64
     logging.basicConfig(level=logging.INFO, format="tag-process: %(message)s", stream=sys.stderr)
-    out = _protocol_stream()
+    with guard_stdout() as out:
+        return _serve(mode, EventWriter(out))
 
-    def emit(event: WireEvent) -> None:
-        out.write(encode_event(event).encode("utf-8") + b"\n")
 
+def _serve(mode: str, events: EventWriter) -> int:
     stdin = os.fdopen(0, "rb", closefd=False)  # not sys.stdin: None in a frozen windowed app
     first = stdin.readline()
     cancel = threading.Event()
@@ -145,10 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         job = json.loads(first) if first.strip() else {}
         if mode == "probe":
-            emit(probe_devices())
+            events.emit(probe_devices())
             return 0
         for event in run_tag(job, cancel):
-            emit(event)
+            events.emit(event)
         return 0
     except BrokenPipeError:
         return 0  # the app is gone; what was tagged is in the catalog
@@ -159,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc(file=sys.stderr)
         message = str(exc) if expected else f"{type(exc).__name__}: {exc}"
         try:
-            emit(Failure(message))
+            events.emit(Failure(message))
         except OSError:
             pass
         return 2

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
-from fashion_desktop.core.events import ImageError, ModelInfo, Summary, TagScores
+from fashion_desktop.model.protocol import ImageError, ModelInfo, Summary, TagScores
 
 from .library_model import LibraryModel, name_ranks
 from .worker import ProcessWorker, Worker

@@ -26,8 +26,15 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.core.catalog import Catalog, CatalogError
-from fashion_desktop.core.events import Devices, ImageError, ModelInfo, Notice, Progress, Summary
 from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.model.protocol import (
+    Devices,
+    ImageError,
+    ModelInfo,
+    Notice,
+    Progress,
+    Summary,
+)
 from fashion_desktop.model.resources import default_model_path
 
 from . import commands, settings

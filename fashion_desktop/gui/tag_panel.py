@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fashion_desktop.core.events import Devices
+from fashion_desktop.model.protocol import Devices
 
 from .worker import ProcessWorker
 

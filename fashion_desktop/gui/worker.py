@@ -1,23 +1,40 @@
 """Workers with one fixed signal set and a cancel: a core generator in a QThread, or a child process.
 
-Scans, exports and bundle reads run as threads; tagging runs as a child process (``ProcessWorker``),
-because torch in a thread of the app takes the interpreter lock from the GUI thread.
+Scans, exports and bundle reads run as threads; tagging and training run as child processes
+(``ProcessWorker``), because torch in a thread of the app takes the interpreter lock from the GUI thread.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QThread, QTimer, Signal, Slot
 
-from fashion_desktop.core.events import Devices, Failure, ProtocolError, Summary, decode_event, iter_lines
 from fashion_desktop.core.tag_process import child_environment, command
+from fashion_desktop.model.protocol import (
+    RUN_FAILED,
+    RUN_FINISHED,
+    RUN_STOPPED,
+    TAGGING,
+    TRAINING,
+    Devices,
+    EventSet,
+    Failure,
+    LineDecoder,
+    ProtocolError,
+    Summary,
+    TrainEvent,
+    Unreadable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -156,34 +173,90 @@ class Worker(_Job):
         self.finished.emit(result)
 
 
-class ProcessWorker(_Job):
-    """Runs a mode of ``core.tag_process`` in a child process, with the same signals as ``Worker``.
+@dataclass(frozen=True)
+class Child:
+    """How to start a child process that speaks the event protocol, and how to ask it to stop.
 
-    The job goes to the child as one JSON line; each event line it prints is decoded and sent with
-    ``progressed``, except the run's result (Summary or Devices), which comes with ``finished``. A
-    Failure event, a crash or an unreadable line end the run with ``failed`` and a one-line message.
-    Reading the pipe happens in the GUI thread's event loop and is cheap: no Python thread shares the
-    interpreter lock with the model.
+    ``stdin`` is written once it has started; ``cancel_line`` is written to ask it to stop (``None``:
+    it is sent SIGTERM instead, as the trainer expects). ``exit_codes`` are the codes of a run that
+    ended with its result (the trainer exits 143 when stopped, after saving a checkpoint).
+    """
+
+    program: str
+    args: tuple[str, ...]
+    events: EventSet
+    stdin: bytes = b""
+    cancel_line: bytes | None = b"cancel\n"
+    exit_codes: tuple[int, ...] = (0,)
+    env: Mapping[str, str] = field(default_factory=child_environment)
+
+
+def tagging_child(mode: str, job: Mapping[str, Any]) -> Child:
+    """The tagging process in ``mode`` ("tag" or "probe") with ``job`` on its stdin."""
+    program, args = command(mode)
+    return Child(program, tuple(args), TAGGING, json.dumps(dict(job)).encode("utf-8") + b"\n")
+
+
+def trainer_child(command_name: str, args: Sequence[str]) -> Child:
+    """``python -m trainer train|evaluate --events ARGS``: the trainer, sending events on stdout."""
+    if command_name not in ("train", "evaluate"):
+        raise ValueError(f"unknown trainer command {command_name!r}")
+    env = dict(child_environment())
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    argv = ("-m", "trainer", command_name, "--events", *args)
+    return Child(sys.executable, argv, TRAINING, b"", None, (0, 143), env)
+
+
+def _outcome(event: Any) -> tuple[str, Any]:
+    """("failure", message), ("result", event) for the event that ends a run, else ("event", event)."""
+    if isinstance(event, Failure):
+        return "failure", event.message
+    if isinstance(event, (Summary, Devices)):
+        return "result", event
+    if isinstance(event, TrainEvent):
+        if event.name == RUN_FAILED:
+            return "failure", str(event["message"])
+        if event.name in (RUN_FINISHED, RUN_STOPPED):
+            return "result", event
+    return "event", event
+
+
+class ProcessWorker(_Job):
+    """Runs a child process (the tagging process, or the trainer) with the same signals as ``Worker``.
+
+    ``ProcessWorker(mode, job)`` starts the tagging process; ``ProcessWorker(trainer_child(...))`` the
+    trainer. Each event line the child prints is decoded (``model.protocol``) and sent with
+    ``progressed``, except the run's result (Summary or Devices; the trainer's ``run_finished`` or
+    ``run_stopped``), which comes with ``finished``. A failure event, a crash or an event of a newer
+    protocol end the run with ``failed`` and a one-line message. A line that is not an event is logged
+    and sent with ``progressed`` as ``Unreadable`` (with the reason); the run goes on. Reading the pipe
+    happens in the GUI thread's event loop and is cheap: no Python thread shares the interpreter lock
+    with the model.
     """
 
     CANCEL_GRACE_MS = 20_000  # a cancelled child finishing its batch; after this it is killed
 
-    def __init__(self, mode: str, job: dict[str, Any], name: str = "process", parent: QObject | None = None):
+    def __init__(
+        self,
+        child: Child | str,
+        job: Mapping[str, Any] | None = None,
+        name: str = "process",
+        parent: QObject | None = None,
+    ):
         super().__init__(name, parent)
-        self._job = job
+        self._child = child if isinstance(child, Child) else tagging_child(child, job or {})
         self._proc = QProcess(self)
-        program, args = command(mode)
-        self._proc.setProgram(program)
-        self._proc.setArguments(args)
+        self._proc.setProgram(self._child.program)
+        self._proc.setArguments(list(self._child.args))
         env = QProcessEnvironment()
-        for k, v in child_environment().items():
+        for k, v in self._child.env.items():
             env.insert(k, v)
         self._proc.setProcessEnvironment(env)
         self._proc.readyReadStandardOutput.connect(self._read_stdout)
         self._proc.readyReadStandardError.connect(self._read_stderr)
         self._proc.finished.connect(self._on_finished)
         self._proc.errorOccurred.connect(self._on_error)
-        self._buffer = bytearray()
+        self._decoder = LineDecoder(self._child.events)
         self._stderr: deque[str] = deque(maxlen=20)
         self._err_buffer = bytearray()
         self._result: Any = None
@@ -208,17 +281,24 @@ class ProcessWorker(_Job):
     def start(self) -> None:
         self._register()
         self._proc.start()
-        self._proc.write(json.dumps(self._job).encode("utf-8") + b"\n")
+        if self._child.stdin:
+            self._proc.write(self._child.stdin)
         self.started.emit()
 
     @Slot()
     def cancel(self) -> None:
-        """Ask the child to stop after its current batch (what it saved is kept); kill it if it hangs."""
+        """Ask the child to stop (after its current batch or epoch step; what it saved is kept); kill it if
+        it hangs."""
         if self._done or self._cancelled:
             return
         self._cancelled = True
         if self.is_running():
-            self._proc.write(b"cancel\n")
+            if self._child.cancel_line is not None:
+                self._proc.write(self._child.cancel_line)
+            elif os.name == "nt":
+                self._proc.kill()  # no SIGTERM for a console process there: the last checkpoint is kept
+            else:
+                self._proc.terminate()
             self._kill_timer.start(self.CANCEL_GRACE_MS)
 
     def wait(self, msecs: int = -1) -> bool:
@@ -240,28 +320,38 @@ class ProcessWorker(_Job):
     # -- the pipe ------------------------------------------------------------------------------
     @Slot()
     def _read_stdout(self) -> None:
-        self._buffer += bytes(self._proc.readAllStandardOutput())
-        for line in iter_lines(self._buffer):
-            if self._failure is not None:
-                continue
-            try:
-                event = decode_event(line)
-            except ProtocolError as exc:
-                self._failure = f"the {self.name} process sent something unexpected: {exc}"
+        self._take(self._decoder.feed(bytes(self._proc.readAllStandardOutput())))
+
+    def _take(self, items: Iterable[Any]) -> None:
+        try:
+            for item in items:
+                if self._failure is not None:
+                    continue
+                if isinstance(item, Unreadable):
+                    log.warning("%s process: unreadable line (%s)", self.name, item)
+                    self.progressed.emit(item)
+                    continue
+                kind, value = _outcome(item)
+                if kind == "failure":
+                    self._failure = value
+                elif kind == "result":
+                    self._result = value
+                else:
+                    self.progressed.emit(value)
+        except ProtocolError as exc:
+            if self._failure is None:
+                self._failure = f"the {self.name} process: {exc}"
                 self.cancel()
-                continue
-            if isinstance(event, Failure):
-                self._failure = event.message
-            elif isinstance(event, (Summary, Devices)):
-                self._result = event
-            else:
-                self.progressed.emit(event)
 
     @Slot()
     def _read_stderr(self) -> None:
         self._err_buffer += bytes(self._proc.readAllStandardError())
-        for raw in iter_lines(self._err_buffer):
+        *lines, rest = self._err_buffer.split(b"\n")
+        self._err_buffer = bytearray(rest)
+        for raw in lines:
             line = raw.decode("utf-8", "replace").rstrip()
+            if not line:
+                continue
             self._stderr.append(line)
             log.info("%s: %s", self.name, line)
 
@@ -276,9 +366,10 @@ class ProcessWorker(_Job):
         if self._done:
             return
         self._read_stdout()
+        self._take(self._decoder.finish())
         self._read_stderr()
         crashed = status != QProcess.ExitStatus.NormalExit
-        ended = not crashed and code == 0 and self._result is not None
+        ended = not crashed and code in self._child.exit_codes and self._result is not None
         killed_after_cancel = crashed and self._cancelled and self._result is None
         if self._failure is None and not ended and not killed_after_cancel:
             how = "crashed" if crashed else f"stopped with exit code {code}"

@@ -11,23 +11,33 @@ import numpy as np
 import pytest
 
 from fashion_desktop.core.catalog import Catalog
-from fashion_desktop.core.events import (
+from fashion_desktop.core.scan import sync_folder
+from fashion_desktop.core.tag_process import child_environment, command
+from fashion_desktop.model.protocol import (
+    PROTOCOL_VERSION,
+    TAGGING,
     Devices,
     Failure,
     ImageError,
+    LineDecoder,
     ModelInfo,
     Notice,
     Progress,
     ProtocolError,
     Summary,
     TagScores,
-    decode_event,
-    encode_event,
-    iter_lines,
+    Unreadable,
+    decode_line,
+    encode,
 )
-from fashion_desktop.core.scan import sync_folder
-from fashion_desktop.core.tag_process import child_environment, command
 from tests.conftest import make_photo
+
+
+def decode_event(line: str | bytes):
+    """The tagging event on ``line``; fails the test on a line that is not one."""
+    event = decode_line(line, TAGGING)
+    assert not isinstance(event, Unreadable), event
+    return event
 
 
 def test_every_event_survives_the_pipe_exactly() -> None:
@@ -44,39 +54,76 @@ def test_every_event_survives_the_pipe_exactly() -> None:
         Failure("/m.fmodel: not a model bundle"),
     ]
     for event in events:
-        line = encode_event(event)
+        line = encode(event)
         assert "\n" not in line
+        envelope = json.loads(line)
+        assert envelope["event"] == event.EVENT and envelope["protocol"] == PROTOCOL_VERSION
+        assert isinstance(envelope["time"], float)
         back = decode_event(line.encode("utf-8"))
         if isinstance(event, TagScores):
             assert back.ids.tolist() == [7, 8, 9] and back.scores.dtype == np.float32
             assert np.array_equal(back.scores, scores)  # bit-exact, not rounded decimals
+            assert back.scores.tobytes() == scores.tobytes()
         else:
             assert back == event
+
+
+def _line(event: str, version: int = PROTOCOL_VERSION, **fields) -> bytes:
+    return json.dumps({"event": event, "protocol": version, "time": 1.0, **fields}).encode()
 
 
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
-        (b"Traceback (most recent call last):", "unreadable"),
-        (b'{"type": "progress", "v": 1}', "unreadable"),
-        (b'{"type": "teleport", "v": 1}', "unknown event type"),
-        (b'{"type": "notice", "message": "hi", "v": 99}', "protocol version 99"),
-        (b'{"type":"scores","v":1,"ids":[1,2],"shape":[3,2],"data":"AAAA"}', "unreadable"),
+        (b"Traceback (most recent call last):", "not JSON"),
+        (b'{"type": "notice", "v": 1, "message": "the old envelope"}', "without an event name"),
+        (b'["notice"]', "without an event name"),
+        (_line("teleport"), "unknown tagging event 'teleport'"),
+        (_line("progress", done=1), "bad fields for 'progress'"),
+        (_line("scores", ids=[1, 2], shape=[3, 2], data="AAAA"), "bad fields for 'scores'"),
+        (_line("scores", ids=[1], shape=[1, 1], data="not base64!"), "bad fields for 'scores'"),
+        (b'{"event": "notice", "message": "hi"}', "without a valid protocol version"),
     ],
 )
-def test_a_line_that_is_not_an_event_is_refused_with_the_reason(line: bytes, problem: str) -> None:
-    with pytest.raises(ProtocolError, match=problem):
-        decode_event(line)
+def test_a_line_that_is_not_an_event_is_reported_with_the_reason(line: bytes, problem: str) -> None:
+    got = decode_line(line, TAGGING)
+    assert isinstance(got, Unreadable) and problem in got.reason
+    assert got.line == line.decode()
+
+
+def test_older_versions_are_read_and_a_newer_one_is_refused_naming_both() -> None:
+    assert decode_line(_line("notice", 1, message="from an older child"), TAGGING) == Notice(
+        "from an older child"
+    )
+    with pytest.raises(ProtocolError, match=r"event protocol 3 is newer than this app understands \(2\)"):
+        decode_line(_line("notice", PROTOCOL_VERSION + 1, message="hi"), TAGGING)
 
 
 def test_lines_split_across_reads_are_put_back_together() -> None:
-    a, b = encode_event(Notice("one")).encode(), encode_event(Notice("two")).encode()
-    buf = bytearray(a[:5])
-    assert list(iter_lines(buf)) == []
-    buf += a[5:] + b"\n" + b[:3]
-    assert [decode_event(x) for x in iter_lines(buf)] == [Notice("one")]
-    buf += b[3:] + b"\n"
-    assert [decode_event(x) for x in iter_lines(buf)] == [Notice("two")] and not buf
+    a, b = encode(Notice("one")).encode(), encode(Notice("two")).encode()
+    scores = encode(TagScores(np.array([1], np.int64), np.array([[0.1, 0.7]], np.float32))).encode()
+    decoder = LineDecoder(TAGGING)
+    assert list(decoder.feed(a[:5])) == []
+    assert list(decoder.feed(a[5:] + b"\n" + b[:3])) == [Notice("one")]
+    assert list(decoder.feed(b[3:] + b"\n\nstray text\n" + scores[:7])) == [
+        Notice("two"),
+        Unreadable("stray text", "not JSON (a stray print?)"),
+    ]
+    for i in range(7, len(scores), 11):  # a long line in many small reads
+        assert list(decoder.feed(scores[i : i + 11])) == []
+    (last,) = decoder.finish()  # the child ended without a final newline
+    assert isinstance(last, TagScores) and last.scores.tolist() == [[np.float32(0.1), np.float32(0.7)]]
+
+
+def test_a_newer_line_stops_decoding_after_the_events_before_it() -> None:
+    decoder = LineDecoder(TAGGING)
+    got = []
+    with pytest.raises(ProtocolError, match="update the app"):
+        for event in decoder.feed(
+            encode(Notice("ok")).encode() + b"\n" + _line("notice", 99, message="x") + b"\n"
+        ):
+            got.append(event)
+    assert got == [Notice("ok")]
 
 
 def _library(tmp_path: Path, n: int) -> Path:
@@ -235,3 +282,24 @@ def test_a_frozen_app_runs_the_tagging_process_through_its_own_entry_point(
     code, events, err = _run("probe", {}, argv=["-m", "fashion_desktop.gui.app", *frozen_args])
     assert code == 0, err
     assert len(events) == 1 and isinstance(events[0], Devices)
+
+
+def test_stray_prints_in_the_process_go_to_stderr_not_the_event_stream() -> None:
+    # A library that prints (Python print, C-level write to fd 1, a subprocess) while the device check runs.
+    script = (
+        "import os, subprocess, sys\n"
+        "import fashion_desktop.core.tag_process as tp\n"
+        "real = tp.probe_devices\n"
+        "def noisy():\n"
+        "    print('hello from a library')\n"
+        "    os.write(1, b'raw bytes on fd 1\\n')\n"
+        "    subprocess.run([sys.executable, '-c', 'print(\"from a subprocess\")'])\n"
+        "    return real()\n"
+        "tp.probe_devices = noisy\n"
+        "raise SystemExit(tp.main(['probe']))\n"
+    )
+    code, events, err = _run("probe", {}, argv=["-c", script])
+    assert code == 0, err
+    assert len(events) == 1 and isinstance(events[0], Devices)  # _finish decodes every stdout line
+    for stray in ("hello from a library", "raw bytes on fd 1", "from a subprocess"):
+        assert stray in err

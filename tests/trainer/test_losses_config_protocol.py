@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from trainer import protocol
+from fashion_desktop.model import protocol
 from trainer.config import ConfigError, TrainConfig, load_config_file, make_config, unfreeze_plan
 from trainer.losses import auto_pos_weight, masked_bce, masked_focal, sample_weights
 
@@ -86,18 +88,103 @@ def test_events_are_one_json_object_per_line_with_version():
     assert w.progress(step=2) is False  # rate-limited
     w.emit(protocol.RUN_FINISHED, bundle="x.fmodel")
     lines = buf.getvalue().splitlines()
-    events = [protocol.decode(line) for line in lines]
-    assert [e["event"] for e in events] == ["run_started", "progress", "run_finished"]
-    assert all(e["protocol"] == protocol.PROTOCOL_VERSION for e in events)
+    assert all(json.loads(line)["protocol"] == protocol.PROTOCOL_VERSION for line in lines)
+    events = protocol.decode_lines(lines, protocol.TRAINING)
+    assert [e.name for e in events] == ["run_started", "progress", "run_finished"]
     assert events[0]["config"]["lr"] is None and events[0]["dataset"]["images"] == 3
-    assert protocol.decode("some stray print") is None
-    with pytest.raises(protocol.ProtocolError):
-        protocol.decode(json.dumps({"event": "run_started", "protocol": protocol.PROTOCOL_VERSION + 1}))
+    stray = protocol.decode_line("some stray print", protocol.TRAINING)
+    assert isinstance(stray, protocol.Unreadable) and "not JSON" in stray.reason
+    newer = json.dumps({"event": "run_started", "protocol": protocol.PROTOCOL_VERSION + 1})
+    with pytest.raises(protocol.ProtocolError, match="newer than this app understands"):
+        protocol.decode_line(newer, protocol.TRAINING)
     with pytest.raises(protocol.ProtocolError):
         protocol.encode("made_up")
     silent = io.StringIO()
     protocol.EventWriter(silent, enabled=False).emit(protocol.RUN_FAILED, message="x")
     assert silent.getvalue() == ""
+
+
+def test_every_trainer_event_round_trips_and_older_versions_are_read(tmp_path):
+    fields = {
+        protocol.RUN_STARTED: {"config": {"lr": 0.001}, "labels": ["dress"], "world_size": 1},
+        protocol.PROGRESS: {"phase": "train", "epoch": 1, "epochs": 2, "step": 3, "steps": 9, "loss": 0.25},
+        protocol.EPOCH_END: {"epoch": 1, "val_f1_macro": 0.5, "partial": False},
+        protocol.CHECKPOINT_SAVED: {"path": "run/last.pt", "kind": "last", "epoch": 1},
+        protocol.RUN_FINISHED: {"bundle": "run/model.fmodel", "metrics": {"val": {"f1_micro": 0.75}}},
+        protocol.RUN_FAILED: {"message": "no data"},
+        protocol.RUN_STOPPED: {"message": "stopped at epoch 2", "resume": "run"},
+        protocol.LOG: {"level": "warning", "message": "unfreeze past the last epoch"},
+    }
+    assert set(fields) == set(protocol.TRAIN_EVENTS)
+    events_file = tmp_path / "events.jsonl"
+    buf = io.StringIO()
+    w = protocol.EventWriter(buf, log_path=str(events_file), max_progress_per_s=0)
+    for name, values in fields.items():
+        w.emit(name, **values)
+    assert events_file.read_text(encoding="utf-8") == buf.getvalue()  # the run folder keeps a copy
+    back = protocol.decode_lines(buf.getvalue(), protocol.TRAINING)
+    assert [(e.name, dict(e.fields)) for e in back] == list(fields.items())
+    assert all(isinstance(e.time, float) for e in back)
+    # Version 1 of the trainer's protocol had the same envelope: a reader of version 2 still reads it.
+    old = json.dumps({"event": "run_failed", "protocol": 1, "time": 5.0, "message": "old trainer"})
+    assert protocol.decode_line(old, protocol.TRAINING) == protocol.TrainEvent(
+        "run_failed", {"message": "old trainer"}, 5.0
+    )
+    bad = json.dumps({"event": "run_failed", "protocol": 2, "time": 5.0})
+    got = protocol.decode_line(bad, protocol.TRAINING)
+    assert isinstance(got, protocol.Unreadable) and "bad fields for 'run_failed'" in got.reason
+    unknown = protocol.decode_line(json.dumps({"event": "summary", "protocol": 2}), protocol.TRAINING)
+    assert isinstance(unknown, protocol.Unreadable) and "unknown training event 'summary'" in unknown.reason
+
+
+def test_stray_prints_in_the_trainer_go_to_stderr_not_the_event_stream(tmp_path):
+    from trainer_helpers import trainer_env
+
+    script = (
+        "import os, sys\n"
+        "import trainer.evaluate as ev\n"
+        "real = ev.load_bundle\n"
+        "def noisy(path):\n"
+        "    print('hello from a library')\n"
+        "    os.write(1, b'raw bytes on fd 1\\n')\n"
+        "    return real(path)\n"
+        "ev.load_bundle = noisy\n"
+        "from trainer.cli import main\n"
+        "raise SystemExit(main(sys.argv[1:]))\n"
+    )
+    args = [
+        "evaluate",
+        str(tmp_path / "missing.fmodel"),
+        str(tmp_path),
+        "--events",
+        "--out",
+        str(tmp_path / "e"),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=trainer_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    events = protocol.decode_lines(proc.stdout, protocol.TRAINING)
+    assert [e.name for e in events] == ["run_failed"], proc.stdout  # nothing unreadable in between
+    assert "missing.fmodel" in events[0]["message"]
+    assert "hello from a library" in proc.stderr and "raw bytes on fd 1" in proc.stderr
+
+
+def test_the_stdout_guard_puts_everything_back(capfd):
+    import os
+
+    with protocol.guard_stdout() as events:
+        print("a stray print")
+        events.write("an event line\n")
+    print("after the guard")
+    os.write(1, b"fd 1 after the guard\n")
+    out, err = capfd.readouterr()
+    assert "an event line" in out and "after the guard" in out and "fd 1 after the guard" in out
+    assert "a stray print" in err and "a stray print" not in out
 
 
 def test_command_line_overrides_and_resume_keeps_the_recipe(tmp_path):
@@ -124,3 +211,38 @@ def test_command_line_overrides_and_resume_keeps_the_recipe(tmp_path):
     again, resume = resolve_train_config(["--resume", str(tmp_path), "--epochs", "5", "--set", "lr=9"])
     assert resume and again.epochs == 5 and again.lr == cfg.lr and again.loss == "focal"
     assert again.out == str(tmp_path)
+
+
+def test_the_progress_bar_redraws_in_place_on_a_terminal_and_keeps_out_of_the_logs_way():
+    import logging
+
+    from trainer.report import ProgressBar, TerminalReport, setup_logging
+
+    term, out = io.StringIO(), io.StringIO()
+    bar = ProgressBar(term, tty=True)
+    report = TerminalReport(out, bar)
+    report("progress", {"phase": "train", "epoch": 1, "epochs": 3, "step": 5, "steps": 10, "loss": 0.5})
+    report("progress", {"phase": "train", "epoch": 1, "epochs": 3, "step": 10, "steps": 10, "loss": 0.4})
+    shown = term.getvalue()
+    assert shown.count("\r\x1b[K") == 2 and "\n" not in shown  # one line, redrawn in place
+    assert "epoch 1/3 train" in shown and "10/10" in shown and "loss 0.4000" in shown
+    logger = logging.getLogger("trainer")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    try:
+        setup_logging(bar=bar)
+        logger.handlers[0].setStream(term)
+        logger.info("epoch 1/3 done")
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
+    after = term.getvalue()[len(shown) :]
+    assert (
+        after.startswith("\r\x1b[K")
+        and "epoch 1/3 done\n" in after
+        and after.endswith("10/10 100% loss 0.4000")
+    )
+    report(
+        "run_finished",
+        {"out": "eval", "metrics": {"overall": {"images": 4, "f1_micro": 0.5, "f1_macro": None}}},
+    )
+    assert "all labels" in out.getvalue() and "0.500" in out.getvalue() and "-" in out.getvalue()
+    assert term.getvalue().endswith("\r\x1b[K")  # the bar is gone before the summary

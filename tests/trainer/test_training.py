@@ -14,20 +14,17 @@ import pytest
 import torch
 from trainer_helpers import FAST, make_class_folders, run_trainer, trainer_env, write_image
 
+from fashion_desktop.model import protocol
 from fashion_desktop.model.archs import build_model
 from fashion_desktop.model.bundle import load_bundle
-from trainer import protocol
 from trainer.config import make_config
 from trainer.engine import ParamSchedule, make_optimizer, run_training
 
 
-def _events(text: str) -> list[dict]:
-    out = []
-    for line in text.splitlines():
-        if line.strip():
-            ev = protocol.decode(line)
-            assert ev is not None, f"stdout line is not an event: {line!r}"
-            out.append(ev)
+def _events(text: str) -> list[protocol.TrainEvent]:
+    out = protocol.decode_lines(text, protocol.TRAINING)
+    bad = [e for e in out if isinstance(e, protocol.Unreadable)]
+    assert not bad, f"stdout lines that are not events: {bad}"
     return out
 
 
@@ -36,7 +33,9 @@ def trained(tmp_path_factory):
     """One small finished run shared by the event-stream and evaluate tests."""
     tmp = tmp_path_factory.mktemp("run")
     data = make_class_folders(tmp / "data", 5, ("train", "val", "test"), ["red", "green", "blue"])
-    proc = run_trainer(["train", "--data", str(data), *FAST, "--epochs", "2", "--out", str(tmp / "run")], tmp)
+    proc = run_trainer(
+        ["train", "--events", "--data", str(data), *FAST, "--epochs", "2", "--out", str(tmp / "run")], tmp
+    )
     return tmp, data, proc
 
 
@@ -44,13 +43,13 @@ def test_event_stream_of_a_finished_run(trained):
     tmp, _data, proc = trained
     assert proc.returncode == 0, proc.stderr[-2000:]
     events = _events(proc.stdout)
-    names = [e["event"] for e in events]
+    names = [e.name for e in events]
     assert names[0] == "run_started" and names[-1] == "run_finished"
     assert names.count("epoch_end") == 2 and "checkpoint_saved" in names
     started = events[0]
     assert started["dataset"]["splits"] == {"train": 15, "val": 15, "test": 15}
     assert started["labels"] == ["blue", "green", "red"]
-    ends = [e for e in events if e["event"] == "epoch_end"]
+    ends = [e for e in events if e.name == "epoch_end"]
     for key in ("train_loss", "val_loss", "val_f1_micro", "val_f1_macro", "lr", "seconds"):
         assert isinstance(ends[0][key], float), key
     finished = events[-1]
@@ -67,10 +66,11 @@ def test_evaluate_writes_tables_and_scores(trained):
     tmp, data, _proc = trained
     out = tmp / "eval"
     proc = run_trainer(
-        ["evaluate", str(tmp / "run" / "model.fmodel"), str(data / "test"), "--out", str(out)], tmp
+        ["evaluate", str(tmp / "run" / "model.fmodel"), str(data / "test"), "--out", str(out), "--events"],
+        tmp,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert _events(proc.stdout)[-1]["event"] == "run_finished"
+    assert _events(proc.stdout)[-1].name == "run_finished"
     import openpyxl
 
     ws = openpyxl.load_workbook(out / "per_class_metrics.xlsx").active
@@ -110,6 +110,34 @@ def test_unfreeze_schedule_really_trains_the_backbone():
     assert not params["features.0.weight"].requires_grad
 
 
+def test_at_a_terminal_evaluate_and_train_show_progress_and_a_per_group_table(trained, tmp_path):
+    # Without --events a person reads the output: no JSON, a summary table on stdout, progress on stderr.
+    tmp, data, _proc = trained
+    proc = run_trainer(
+        ["evaluate", str(tmp / "run" / "model.fmodel"), str(data / "test"), "--out", str(tmp_path / "e")], tmp
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not any(line.lstrip().startswith("{") for line in proc.stdout.splitlines()), proc.stdout
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if "F1 micro" in line)
+    assert header.split() == ["group", "images", "F1", "micro", "F1", "macro", "top-1"]
+    row = next(line for line in lines if line.strip().startswith("all labels")).split()
+    assert row[2] == "15" and 0.0 <= float(row[3]) <= 1.0  # images, then F1 micro
+    assert len([line for line in lines[lines.index(header) + 1 :] if line.startswith("  ")]) >= 2  # + a group
+    assert str(tmp_path / "e") in proc.stdout
+    assert "evaluate" in proc.stderr and "15/15" in proc.stderr  # plain progress lines (no terminal here)
+    assert "\r" not in proc.stderr
+
+    run = tmp_path / "run"
+    proc = run_trainer(["train", "--data", str(data), *FAST, "--epochs", "1", "--out", str(run)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not any(line.lstrip().startswith("{") for line in proc.stdout.splitlines()), proc.stdout
+    assert f"Model saved: {run / 'model.fmodel'}" in proc.stdout
+    assert "Validation" in proc.stdout and "Test" in proc.stdout and "F1 macro" in proc.stdout
+    assert "epoch 1/1 train" in proc.stderr
+    assert (run / "events.jsonl").is_file()  # the run folder still keeps the events
+
+
 def test_pretrained_backbone_changes_only_after_its_unfreeze_epoch(tmp_path):
     data = make_class_folders(tmp_path / "d", 4, ("train", "val"), ["red", "green"])
     ref = build_model("efficientnet_lite0", 2, pretrained=True).state_dict()
@@ -139,7 +167,7 @@ def test_missing_folder_and_empty_dataset_fail_with_plain_messages(tmp_path):
     code, events = _run_inprocess(
         {"data": [str(tmp_path / "gone")], "arch": "cnn", "out": str(tmp_path / "r")}
     )
-    assert code == 1 and events[-1]["event"] == "run_failed" and "not found" in events[-1]["message"]
+    assert code == 1 and events[-1].name == "run_failed" and "not found" in events[-1]["message"]
     (tmp_path / "empty" / "dress").mkdir(parents=True)
     code, events = _run_inprocess(
         {"data": [str(tmp_path / "empty")], "arch": "cnn", "out": str(tmp_path / "r")}
@@ -160,7 +188,7 @@ def test_nan_loss_fails_the_run_with_advice(tmp_path, monkeypatch):
     code, events = _run_inprocess(
         {"data": [str(data)], "arch": "cnn", "image_size": 32, "batch_size": 2, "out": str(tmp_path / "r")}
     )
-    assert code == 1 and events[-1]["event"] == "run_failed"
+    assert code == 1 and events[-1].name == "run_failed"
     assert "diverged" in events[-1]["message"] and "learning rate" in events[-1]["message"]
 
 
@@ -169,6 +197,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     run = tmp_path / "run"
     args = [
         "train",
+        "--events",
         "--data",
         str(data),
         *FAST,
@@ -185,24 +214,26 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     )  # fmt: skip
     seen = []
     for line in proc.stdout:
-        ev = protocol.decode(line)
-        seen.append(ev["event"])
-        if ev["event"] == "checkpoint_saved" and ev["kind"] == "last":
+        ev = protocol.decode_line(line, protocol.TRAINING)
+        seen.append(ev.name)
+        if ev.name == "checkpoint_saved" and ev["kind"] == "last":
             proc.send_signal(signal.SIGTERM)
             break
     rest = proc.stdout.read()
     assert proc.wait(timeout=60) == 143
     events = _events(rest)
-    assert events[-1]["event"] == "run_stopped" and str(run) in events[-1]["message"]
+    assert events[-1].name == "run_stopped" and str(run) in events[-1]["message"]
     ck = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     stopped_at = int(ck["epoch"])
     assert 1 <= stopped_at < 40
-    resumed = run_trainer(["train", "--resume", str(run), "--epochs", str(stopped_at + 1)], tmp_path)
+    resumed = run_trainer(
+        ["train", "--events", "--resume", str(run), "--epochs", str(stopped_at + 1)], tmp_path
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     events = _events(resumed.stdout)
     assert events[0]["resumed_at_epoch"] == stopped_at
-    assert [e["epoch"] for e in events if e["event"] == "epoch_end"] == [stopped_at + 1]
-    assert events[-1]["event"] == "run_finished"
+    assert [e["epoch"] for e in events if e.name == "epoch_end"] == [stopped_at + 1]
+    assert events[-1].name == "run_finished"
     history = json.loads((run / "metrics.json").read_text())["history"]
     assert [h["epoch"] for h in history] == list(range(1, stopped_at + 2))
 
@@ -219,6 +250,7 @@ def test_two_process_gloo_run_gathers_the_whole_validation_set(tmp_path):
         "-m",
         "trainer",
         "train",
+        "--events",
         "--data",
         str(data),
         *FAST,
@@ -233,7 +265,7 @@ def test_two_process_gloo_run_gathers_the_whole_validation_set(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     events = _events(proc.stdout)
-    names = [e["event"] for e in events]
+    names = [e.name for e in events]
     assert names.count("run_started") == 1 and names.count("run_finished") == 1  # rank 0 only
     assert events[0]["world_size"] == 2
     bundle = load_bundle(events[-1]["bundle"])
@@ -267,9 +299,9 @@ def test_time_limit_ends_training_early_and_still_delivers_a_bundle(tmp_path):
          "time_limit_min": 1e-6, "out": str(tmp_path / "r")}
     )  # fmt: skip
     assert code == 0
-    ends = [e for e in events if e["event"] == "epoch_end"]
+    ends = [e for e in events if e.name == "epoch_end"]
     assert len(ends) == 1 and ends[0]["partial"] is True
-    assert events[-1]["event"] == "run_finished" and Path(events[-1]["bundle"]).is_file()
+    assert events[-1].name == "run_finished" and Path(events[-1]["bundle"]).is_file()
 
 
 def test_missing_imagenet_weights_need_an_explicit_choice(tmp_path, monkeypatch):
@@ -280,7 +312,7 @@ def test_missing_imagenet_weights_need_an_explicit_choice(tmp_path, monkeypatch)
     data = make_class_folders(tmp_path / "d", 2, ("train", "val"), ["red", "green"])
     base = {"data": [str(data)], "arch": "resnet18", "allow_download": False, "out": str(tmp_path / "r")}
     code, events = _run_inprocess(base)
-    assert code == 1 and events[-1]["event"] == "run_failed"
+    assert code == 1 and events[-1].name == "run_failed"
     assert "--allow-random-init" in events[-1]["message"] and "resnet18" in events[-1]["message"]
     notes: list[str] = []
     model, pretrained = make_model(make_config({**base, "allow_random_init": True}), 2, notes)
