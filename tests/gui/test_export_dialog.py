@@ -226,14 +226,14 @@ def test_long_export_keeps_the_window_live_and_cancel_writes_nothing(qtbot, libr
     catalog, ids, corrected = library
     import fashion_desktop.core.export as export
 
-    real = export.final_tags
+    real = export.final_tag_matrix
 
-    def slow_final_tags(*args, **kwargs):
-        time.sleep(0.001)  # a big library: each photo takes a moment
-        return real(*args, **kwargs)
+    def slow_final_tags(scores, *args, **kwargs):
+        time.sleep(0.001 * len(scores))  # a big library: each photo takes a moment
+        return real(scores, *args, **kwargs)
 
     more = catalog.ensure_images([str(tmp_path / "virtual" / f"photo_{i:04d}.jpg") for i in range(2500)])
-    monkeypatch.setattr(export, "final_tags", slow_final_tags)
+    monkeypatch.setattr(export, "final_tag_matrix", slow_final_tags)
     out = tmp_path / "big.csv"
     d = _dialog(qtbot, catalog)
     _choose(qtbot, d, "csv", "all", out)
