@@ -306,8 +306,7 @@ class MainWindow(QMainWindow):
         models = catalog.models()
         if models:
             key = models[-1].key
-            defaults = list(models[-1].thresholds) or None  # the catalog keeps the bundle's tuned ones
-            self.library.set_active_model(key, defaults=defaults)
+            self.library.set_active_model(key)  # with the thresholds the catalog recorded for it
             self._active_bundle = models[-1].path
         self.library.reload()
         self.library.set_spec(self.filters.spec())

@@ -251,14 +251,10 @@ def test_long_export_keeps_the_window_live_and_cancel_writes_nothing(qtbot, libr
     assert not list(tmp_path.glob(".big.csv.*"))  # no temp file left behind
 
 
-def test_tuned_thresholds_come_from_the_bundle_unless_given(qtbot, library, tmp_path):
-    from fashion_desktop.model.bundle import load_bundle, save_bundle, with_thresholds
-
+def test_tuned_thresholds_come_from_the_catalog_unless_given(qtbot, library, tmp_path):
     catalog, ids, corrected = library
-    strict = save_bundle(
-        with_thresholds(load_bundle(catalog.model(MODEL).path), [0.95, 0.5, 0.5]), tmp_path / "strict.fmodel"
-    )
-    catalog.register_model(MODEL, LABELS, "tiny", str(strict))
+    # The catalog records the model's tuned thresholds when it tags; the bundle file is not read.
+    catalog.register_model(MODEL, LABELS, "tiny", str(tmp_path / "gone.fmodel"), thresholds=[0.95, 0.5, 0.5])
     red = [p for p in ids if _colour(p) == "red"]
 
     out = tmp_path / "tuned.csv"
