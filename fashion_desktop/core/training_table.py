@@ -64,8 +64,17 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     # a catalog in WAL mode that the app is writing meanwhile stays readable (readers never block).
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
-        db = sqlite3.connect(uri, uri=True, timeout=30)
-        db.execute("SELECT value FROM meta LIMIT 1").fetchall()
+        try:
+            db = sqlite3.connect(uri, uri=True, timeout=30)
+            db.execute("SELECT value FROM meta LIMIT 1").fetchall()
+        except sqlite3.OperationalError:
+            # A WAL catalog in a folder we may not write to (a read-only share) cannot get the
+            # shared-memory file a reader needs; with no write-ahead log beside it nobody is writing
+            # it, so reading it as an immutable file misses nothing.
+            if Path(f"{path}-wal").exists():
+                raise
+            db = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30)
+            db.execute("SELECT value FROM meta LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:
         raise TrainingTableError(f"{path}: cannot be read as a Fashion Finder catalog ({exc})") from None
     return db

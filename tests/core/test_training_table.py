@@ -129,6 +129,24 @@ def test_a_catalog_the_app_is_writing_is_readable_and_shows_what_was_saved(tmp_p
         assert "coat" not in {Path(r.path).stem: r for r in training_table(db).rows}["b"].positives
 
 
+def test_a_closed_catalog_on_a_read_only_share_is_read_as_an_immutable_file(tmp_path, monkeypatch) -> None:
+    db = tmp_path / "cat.db"
+    _library(db)
+    assert not (tmp_path / "cat.db-wal").exists()
+    real_connect = sqlite3.connect
+    uris: list[str] = []
+
+    def no_shared_memory(database, *args, **kwargs):  # what SQLite says when it cannot create cat.db-shm
+        uris.append(database)
+        if "immutable=1" not in database:
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", no_shared_memory)
+    assert len(training_table(db).rows) == 3
+    assert uris[-1].endswith("?mode=ro&immutable=1")
+
+
 def test_an_older_catalog_is_read_without_being_migrated(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     db = sqlite3.connect(path)
