@@ -241,7 +241,6 @@ def cmd_tag(args: argparse.Namespace) -> int:
                 bundle.model_id,
                 policy,
                 list(ids.values()),
-                defaults=bundle.thresholds,
                 columns=ExportColumns(groups=True, scores=not args.no_scores),
             )
             errors = {str(p): reason for p, reason in summary.failed}
@@ -427,42 +426,19 @@ def cmd_export(args: argparse.Namespace) -> int:
         elif key is not None and catalog.model(key) is None:
             known = ", ".join(m.key for m in models) or "none"
             raise UserError(f"{db}: no model {key!r} in this catalog (known: {known})")
-        defaults = _model_defaults(catalog, key)
         policy = ThresholdPolicy(
             global_threshold=args.threshold, top_k=args.top_k, at_least_one=args.at_least_one
         )
         columns = ExportColumns(groups=True, scores=args.scores, review=True, split=True)
         try:
-            rows = export_file(
-                catalog, args.out, key, policy, layout=args.layout, defaults=defaults, columns=columns
-            )
+            # The model's own thresholds are the catalog's record of them (core.tags.default_thresholds).
+            rows = export_file(catalog, args.out, key, policy, layout=args.layout, columns=columns)
         except ExportError as exc:
             raise UserError(str(exc)) from None
     finally:
         catalog.close()
     print(f"wrote {args.out} ({rows} rows)", file=sys.stderr)
     return EXIT_OK
-
-
-def _model_defaults(catalog: Any, key: str | None) -> list[float] | None:
-    """The model's own per-label thresholds: as recorded in the catalog, else from its bundle file."""
-    if key is None:
-        return None
-    rec = catalog.model(key)
-    if rec is None:
-        return None
-    recorded = getattr(rec, "thresholds", ())
-    if recorded and len(recorded) == len(rec.labels):
-        return list(recorded)
-    if not rec.path:
-        return None
-    from fashion_desktop.model.bundle import BundleError, load_bundle
-
-    try:
-        bundle = load_bundle(rec.path)
-    except BundleError:
-        return None
-    return list(bundle.thresholds) if bundle.labels == rec.labels else None
 
 
 # -- fashion init-model ---------------------------------------------------------------------------

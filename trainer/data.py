@@ -591,24 +591,30 @@ def read_coco(
     return _drop_missing(b, image_dir).build()
 
 
-def read_catalog(path: str | os.PathLike) -> LabelTable:
-    """Reviewed images from the app's catalog: final tags positive, other decided/covered labels
-    negative, everything else unknown. Raises DataError when the catalog module or file is unusable.
+def read_catalog(path: str | os.PathLike, model_key: str | None = None) -> LabelTable:
+    """Reviewed images from the app's catalog (read-only, never migrated): per label 1 when it is a
+    final tag by the app's tag rule (a person's decision, else the model's score against the
+    thresholds the catalog recorded for it), 0 when decided or scored otherwise, -1 unknown.
+
+    ``model_key`` picks the model whose scores count (default: the one registered last). A label's
+    group is the model's where it recorded one, else ``category`` for taxonomy labels and ``tags``
+    for the rest. Raises DataError when the catalog file is unusable or has no reviewed image.
     """
-    from fashion_desktop.core.training_table import TrainingTableError, reviewed_rows
+    from fashion_desktop.core.training_table import TrainingTableError, training_table
 
     path = Path(path)
     try:
-        rows = [(r.path, set(r.positives), set(r.known) | set(r.positives)) for r in reviewed_rows(path)]
+        table = training_table(path, model_key)
     except TrainingTableError as exc:
         raise DataError(str(exc)) from None
+    rows = [(r.path, set(r.positives), set(r.known) | set(r.positives)) for r in table.rows]
     if not rows:
         raise DataError(f"{path}: the catalog has no reviewed images yet")
     tax = set(_taxonomy_order())
     all_labels = {lab for _, _, known in rows for lab in known}
     labels = order_labels([lab for lab in all_labels if lab in tax], CATEGORY)
     labels += order_labels([lab for lab in all_labels if lab not in tax], "tags")
-    groups = {lab: CATEGORY if lab in tax else "tags" for lab in labels}
+    groups = {lab: table.model_groups.get(lab) or (CATEGORY if lab in tax else "tags") for lab in labels}
     col = {lab: j for j, lab in enumerate(labels)}
     targets = np.full((len(rows), len(labels)), UNK, dtype=np.int8)
     for i, (_img, pos, known) in enumerate(rows):
@@ -682,7 +688,7 @@ def read_source(entry: Any, default_mapping: str | None = None) -> LabelTable:
     elif fmt == "coco":
         table = read_coco(path, spec.get("images"), mapping)
     elif fmt == "catalog":
-        table = read_catalog(path)
+        table = read_catalog(path, spec.get("model"))
     else:
         raise DataError(f"unknown data format {fmt!r} for {path}")
     if spec.get("name"):

@@ -109,15 +109,6 @@ class SyncCounts:
     restored: int = 0
 
 
-@dataclass(frozen=True)
-class ReviewedImage:
-    """A reviewed image as training data: its final tags and the labels whose state is known."""
-
-    path: str
-    final_tags: frozenset[str]
-    labels_known: frozenset[str]
-
-
 def _now() -> float:
     return time.time()
 
@@ -551,31 +542,3 @@ class Catalog:
             db.executemany(
                 "UPDATE images SET reviewed_at=? WHERE id=?", [(_now() if reviewed else None, i) for i in ids]
             )
-
-    def reviewed_images(
-        self, model_key: str | None = None, thresholds: dict[str, float] | None = None
-    ) -> Iterator[ReviewedImage]:
-        """Reviewed, present images as training data.
-
-        Final tag = the person's decision where there is one, else (when ``model_key`` is given) the
-        model's score against ``thresholds`` (default 0.5). Labels neither decided nor scored are unknown.
-        """
-        model = self.model(model_key) if model_key else None
-        decisions = self.all_decisions()
-        scores = self.scores(model_key) if model else {}
-        thresholds = thresholds or {}
-        for rec in self._query(
-            "SELECT id, path FROM images WHERE present=1 AND reviewed_at IS NOT NULL ORDER BY path"
-        ):
-            image_id, path = rec
-            dec = decisions.get(image_id, {})
-            tags = {lab for lab, v in dec.items() if v}
-            known = set(dec)
-            s = scores.get(image_id)
-            if model is not None and s is not None:
-                for lab, score in zip(model.labels, s, strict=False):
-                    if lab not in dec:
-                        known.add(lab)
-                        if score >= thresholds.get(lab, 0.5):
-                            tags.add(lab)
-            yield ReviewedImage(path, frozenset(tags), frozenset(known))

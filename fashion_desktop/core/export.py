@@ -15,7 +15,8 @@ from ..model.resources import taxonomy_labels
 from .catalog import Catalog, ImageRecord
 from .scan import CancelFlag, is_cancelled
 from .spreadsheet import ExportCancelled, ExportError, Progress, write_table
-from .thresholds import ThresholdPolicy, final_tags
+from .tags import decision_matrix, default_thresholds, final_tag_matrix, tag_lists
+from .thresholds import ThresholdPolicy
 
 PATH_COLUMN = "path"
 TAGS_COLUMN = "tags"
@@ -59,11 +60,13 @@ def iter_final_tags(
     """Yield each image (all present ones, or exactly ``image_ids``) with its final tags, in path order.
 
     ``model_key`` names the model whose scores count (None: decisions only); ``defaults`` are the
-    bundle's per-label thresholds (None: 0.5). Raises ExportError for an unknown model and
+    model's per-label thresholds (None: as the catalog recorded them, ``core.tags.default_thresholds``).
+    Tags follow the one rule of ``core.tags``. Raises ExportError for an unknown model and
     ExportCancelled when ``cancel`` is set.
     """
     policy = policy or ThresholdPolicy()
     labels: tuple[str, ...] = ()
+    model = None
     if model_key is not None:
         model = catalog.model(model_key)
         if model is None:
@@ -72,7 +75,7 @@ def iter_final_tags(
             )
         labels = model.labels
     if defaults is None or len(defaults) != len(labels):
-        defaults = [0.5] * len(labels)
+        defaults = default_thresholds(model)
     thresholds = policy.thresholds(labels, defaults)
     if image_ids is None:
         images = catalog.images()
@@ -88,13 +91,16 @@ def iter_final_tags(
         ids = [r.id for r in chunk]
         scores = catalog.scores(model_key, ids) if model_key is not None else {}
         decisions = catalog.decisions_for(ids)
-        for rec in chunk:
-            s = scores.get(rec.id)
-            if s is not None and len(s) != len(labels):
-                s = None  # scores from an older label list cannot be trusted label by label
-            tags = final_tags(
-                labels, s, decisions.get(rec.id, {}), thresholds, policy.top_k, policy.at_least_one
-            )
+        found = [scores.get(rec.id) for rec in chunk]
+        # Scores from an older label list cannot be trusted label by label: such a photo is unscored.
+        found = [s if s is not None and len(s) == len(labels) else None for s in found]
+        matrix = np.full((len(chunk), len(labels)), np.nan, np.float32)
+        for i, s in enumerate(found):
+            if s is not None:
+                matrix[i] = s
+        decided = [decisions.get(rec.id, {}) for rec in chunk]
+        final = final_tag_matrix(matrix, decision_matrix(labels, decided), thresholds, policy)
+        for rec, tags, s in zip(chunk, tag_lists(labels, final, decided), found, strict=True):
             yield TaggedImage(rec, tags, s, splits.get(rec.id))
 
 

@@ -1,4 +1,4 @@
-"""Thresholds and final tags: a person's decision wins, else the score against the label's threshold."""
+"""Threshold policy: which threshold each label gets (the rule that applies it lives in ``core.tags``)."""
 
 from __future__ import annotations
 
@@ -33,50 +33,6 @@ class ThresholdPolicy:
             else:
                 out[i] = default
         return out
-
-
-def predicted_mask(
-    scores: np.ndarray, thresholds: np.ndarray, top_k: int | None = None, at_least_one: bool = False
-) -> np.ndarray:
-    """Boolean [N, L] mask of predicted tags for scores [N, L] (or [L])."""
-    s = np.atleast_2d(np.asarray(scores, dtype=np.float32))
-    mask = s >= thresholds[None, :]
-    if top_k is not None and top_k > 0 and s.shape[1] > top_k:
-        # Rank only the labels that passed; keep the best top_k of them. A stable sort makes the cap
-        # hard even when scores tie (the earlier label wins), so "top 1" never yields two tags.
-        ranked = np.where(mask, s, -np.inf)
-        best = np.argsort(-ranked, axis=1, kind="stable")[:, :top_k]
-        keep = np.zeros_like(mask)
-        np.put_along_axis(keep, best, True, axis=1)
-        mask &= keep
-    if at_least_one and s.shape[1]:
-        empty = ~mask.any(axis=1)
-        if empty.any():
-            best = s[empty].argmax(axis=1)
-            mask[np.flatnonzero(empty), best] = True
-    return mask if np.ndim(scores) == 2 else mask[0]
-
-
-def final_tags(
-    labels: Sequence[str],
-    scores: np.ndarray | None,
-    decisions: Mapping[str, bool],
-    thresholds: np.ndarray,
-    top_k: int | None = None,
-    at_least_one: bool = False,
-) -> list[str]:
-    """Final tags of one image, in label order, then decided-on labels the model does not know."""
-    on: set[str] = set()
-    if scores is not None:
-        mask = predicted_mask(scores, thresholds, top_k, at_least_one)
-        on = {label for label, m in zip(labels, mask, strict=True) if m}
-    for label, value in decisions.items():
-        if value:
-            on.add(label)
-        else:
-            on.discard(label)
-    ordered = [label for label in labels if label in on]
-    return ordered + sorted(on.difference(labels))
 
 
 def uncertainty(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

@@ -6,10 +6,21 @@ rows, so a training run can never change or upgrade the file the person works in
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+
+from .catalog import SCHEMA_VERSION, ModelRecord
+from .tags import decision_matrix, default_thresholds, final_tag_matrix, known_matrix
+from .thresholds import ThresholdPolicy
+
+# The group of a label whose model recorded none (or that only people used).
+DEFAULT_GROUP = "tags"
 
 
 class TrainingTableError(ValueError):
@@ -20,43 +31,191 @@ class TrainingTableError(ValueError):
 class TrainingRow:
     """One reviewed photo: its final tags (positives) and every label whose state is known.
 
-    A label the person never judged on this photo is unknown (absent from ``known``), not a "no".
+    A label the person never judged on this photo, and the model never scored, is unknown (absent
+    from ``known``), not a "no". ``tags`` holds the final tags per label group, in label order.
     """
 
     path: str
     positives: frozenset[str]
     known: frozenset[str]
+    tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingTable:
+    """Reviewed, present photos of a library with their final tags by the one tag rule (core.tags).
+
+    ``labels``: the model's labels in its order, then labels only people used (sorted). ``groups``:
+    every label's group (the model's, else ``DEFAULT_GROUP``); ``model_groups`` only those the model
+    recorded. ``thresholds``: the thresholds applied to the model's labels. ``model_key`` is None when
+    the catalog has no model (the tags are then people's decisions alone).
+    """
+
+    model_key: str | None
+    labels: tuple[str, ...]
+    groups: Mapping[str, str]
+    model_groups: Mapping[str, str]
+    thresholds: Mapping[str, float]
+    rows: list[TrainingRow]
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
+    # mode=ro: SQLite refuses every write, so no migration or checkpoint can change the person's file;
+    # a catalog in WAL mode that the app is writing meanwhile stays readable (readers never block).
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
-        db = sqlite3.connect(uri, uri=True, timeout=30)
-        db.execute("SELECT value FROM meta LIMIT 1").fetchall()
+        try:
+            db = sqlite3.connect(uri, uri=True, timeout=30)
+            db.execute("SELECT value FROM meta LIMIT 1").fetchall()
+        except sqlite3.OperationalError:
+            # A WAL catalog in a folder we may not write to (a read-only share) cannot get the
+            # shared-memory file a reader needs; with no write-ahead log beside it nobody is writing
+            # it, so reading it as an immutable file misses nothing.
+            if Path(f"{path}-wal").exists():
+                raise
+            db = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30)
+            db.execute("SELECT value FROM meta LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:
         raise TrainingTableError(f"{path}: cannot be read as a Fashion Finder catalog ({exc})") from None
     return db
 
 
-def reviewed_rows(path: str | os.PathLike) -> list[TrainingRow]:
-    """Reviewed photos still present in the library at ``path``, in path order, with the person's
-    decisions as their tags. Raises TrainingTableError for a missing or unreadable file."""
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _check_version(db: sqlite3.Connection, path: Path) -> None:
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    version = int(row[0]) if row else 1
+    if version > SCHEMA_VERSION:
+        raise TrainingTableError(
+            f"{path}: catalog schema version {version} is newer than this app ({SCHEMA_VERSION}); "
+            "update Fashion Finder to train from it"
+        )
+
+
+def _pick_model(db: sqlite3.Connection, path: Path, model_key: str | None) -> ModelRecord | None:
+    """The named model, else the one registered last (the one the app shows when it opens the
+    library); None when the catalog has none."""
+    # Catalogs older than schema 3 have no thresholds column: their models get the untuned default.
+    th = "thresholds" if "thresholds" in _columns(db, "models") else "NULL"
+    sql = f"SELECT id, model_key, name, path, labels, groups, {th} FROM models"
+    if model_key is None:
+        row = db.execute(sql + " ORDER BY id DESC LIMIT 1").fetchone()
+    else:
+        row = db.execute(sql + " WHERE model_key=?", (model_key,)).fetchone()
+        if row is None:
+            known = ", ".join(r[0] for r in db.execute("SELECT model_key FROM models ORDER BY id")) or "none"
+            raise TrainingTableError(f"{path}: no model {model_key!r} in this catalog (known: {known})")
+    if row is None:
+        return None
+    return ModelRecord(
+        row[0],
+        row[1],
+        row[2] or "",
+        row[3],
+        tuple(json.loads(row[4])),
+        json.loads(row[5] or "{}"),
+        tuple(json.loads(row[6])) if row[6] else (),
+    )
+
+
+_REVIEWED = "SELECT id, path FROM images WHERE present=1 AND reviewed_at IS NOT NULL"
+
+
+def training_table(
+    path: str | os.PathLike, model_key: str | None = None, policy: ThresholdPolicy | None = None
+) -> TrainingTable:
+    """The training table of the library at ``path``: reviewed photos still present, in path order.
+
+    A photo's final tags follow the one tag rule (``core.tags``): the person's decision where there is
+    one, else the model's score against its threshold (the model's own thresholds as the catalog
+    recorded them, under ``policy`` when given). ``model_key`` picks the model (default: the one
+    registered last; none in the catalog: decisions only). The file is opened read-only and never
+    migrated. Raises TrainingTableError for a missing or unreadable file, a catalog newer than this
+    app, or an unknown ``model_key``.
+    """
     path = Path(path)
     if not path.is_file():
         raise TrainingTableError(f"catalog not found: {path}")
     db = _connect_read_only(path)
     try:
-        decisions: dict[int, dict[str, bool]] = {}
-        for image_id, label, value in db.execute("SELECT image_id, label, value FROM decisions"):
-            decisions.setdefault(image_id, {})[label] = bool(value)
-        rows = []
-        for image_id, image_path in db.execute(
-            "SELECT id, path FROM images WHERE present=1 AND reviewed_at IS NOT NULL ORDER BY path"
+        _check_version(db, path)
+        model = _pick_model(db, path, model_key)
+        images = db.execute(_REVIEWED + " ORDER BY path").fetchall()
+        decided: dict[int, dict[str, bool]] = {}
+        for image_id, label, value in db.execute(
+            f"SELECT image_id, label, value FROM decisions WHERE image_id IN (SELECT id FROM ({_REVIEWED}))"
         ):
-            dec = decisions.get(image_id, {})
-            rows.append(TrainingRow(image_path, frozenset(k for k, v in dec.items() if v), frozenset(dec)))
-        return rows
+            decided.setdefault(image_id, {})[label] = bool(value)
+        scores: dict[int, bytes] = {}
+        if model is not None:
+            scores = dict(
+                db.execute(
+                    "SELECT image_id, scores FROM predictions"
+                    f" WHERE model_id=? AND image_id IN (SELECT id FROM ({_REVIEWED}))",
+                    (model.id,),
+                )
+            )
     except sqlite3.DatabaseError as exc:
         raise TrainingTableError(f"{path}: cannot be read as a Fashion Finder catalog ({exc})") from None
     finally:
         db.close()
+    return _table(model, images, decided, scores, policy or ThresholdPolicy())
+
+
+def _table(
+    model: ModelRecord | None,
+    images: list[tuple[int, str]],
+    decided: dict[int, dict[str, bool]],
+    scores: dict[int, bytes],
+    policy: ThresholdPolicy,
+) -> TrainingTable:
+    model_labels = model.labels if model is not None else ()
+    people_only = sorted({lab for d in decided.values() for lab in d}.difference(model_labels))
+    labels = (*model_labels, *people_only)
+    nm = len(model_labels)
+    thresholds = policy.thresholds(model_labels, default_thresholds(model))
+    n = len(images)
+    matrix = np.full((n, len(labels)), np.nan, np.float32)
+    for i, (image_id, _path) in enumerate(images):
+        blob = scores.get(image_id)
+        if blob is not None and len(blob) == 4 * nm:  # scores of an older label list are not trusted
+            matrix[i, :nm] = np.frombuffer(blob, dtype="<f4")
+    decisions = [decided.get(image_id, {}) for image_id, _ in images]
+    dec = decision_matrix(labels, decisions)
+    # Labels only people used have no score and no threshold: only decisions decide them.
+    all_thresholds = np.concatenate([thresholds, np.ones(len(people_only), np.float32)])
+    final = final_tag_matrix(matrix, dec, all_thresholds, policy)
+    known = known_matrix(matrix, dec)
+    model_groups = dict(model.groups) if model is not None else {}
+    groups = {lab: model_groups.get(lab) or DEFAULT_GROUP for lab in labels}
+    rows = []
+    for i, (_id, image_path) in enumerate(images):
+        on = [labels[j] for j in np.flatnonzero(final[i])]
+        by_group: dict[str, list[str]] = {}
+        for lab in on:
+            by_group.setdefault(groups[lab], []).append(lab)
+        rows.append(
+            TrainingRow(
+                image_path,
+                frozenset(on),
+                frozenset(labels[j] for j in np.flatnonzero(known[i])),
+                {g: tuple(tags) for g, tags in by_group.items()},
+            )
+        )
+    return TrainingTable(
+        model.key if model is not None else None,
+        labels,
+        groups,
+        {lab: g for lab, g in model_groups.items() if lab in model_labels},
+        {lab: float(t) for lab, t in zip(model_labels, thresholds, strict=True)},
+        rows,
+    )
+
+
+def reviewed_rows(
+    path: str | os.PathLike, model_key: str | None = None, policy: ThresholdPolicy | None = None
+) -> list[TrainingRow]:
+    """The rows of ``training_table(path, model_key, policy)``; raises TrainingTableError as it does."""
+    return training_table(path, model_key, policy).rows

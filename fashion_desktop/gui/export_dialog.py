@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui.worker import Worker
-from fashion_desktop.model.bundle_file import read_bundle_dict
 
 
 @dataclass(frozen=True)
@@ -80,26 +79,13 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _load_defaults(model_path: str | None, labels: Sequence[str]) -> list[float] | None:
-    """The bundle's tuned thresholds when its file still matches the catalog's labels; else None."""
-    if not model_path or not os.path.isfile(model_path):
-        return None
-    try:
-        raw = read_bundle_dict(model_path)  # no torch: just the bundle's description
-        if list(raw["labels"]) != list(labels):
-            return None
-        return [float(t) for t in raw.get("thresholds") or [0.5] * len(labels)]
-    except Exception:
-        return None
-
-
 class ExportDialog(QDialog):
     """Choose format, scope, columns and file; the export runs in a worker and can be cancelled.
 
     ``exported(message)`` is emitted after a successful export with the row count and path, for the
     status bar; the dialog then closes (it stays open to list per-photo sidecar problems).
-    ``defaults`` are the model's tuned per-label thresholds; when omitted they are read from the
-    bundle file the catalog recorded for ``model_key`` (in the worker).
+    ``defaults`` are the model's tuned per-label thresholds; when omitted the export uses the ones
+    the catalog recorded for ``model_key``.
     """
 
     exported = Signal(str)
@@ -361,7 +347,6 @@ class ExportDialog(QDialog):
         catalog, model_key, policy = self._catalog, self._model_key, self._policy
         image_ids = self.image_ids()
         defaults = self._defaults
-        model = self._model
         relay = self._relay
         columns = ExportColumns(
             groups=self.groups_check.isChecked(),
@@ -375,9 +360,6 @@ class ExportDialog(QDialog):
             relay.progressed.emit(int(done), int(total))
 
         def job(cancel):
-            nonlocal defaults
-            if defaults is None and model is not None:
-                defaults = _load_defaults(model.path, model.labels)
             yield "started"
             try:
                 if fmt.key == "xmp":

@@ -13,7 +13,16 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
-from fashion_desktop.core.thresholds import ThresholdPolicy, predicted_mask, uncertainty
+from fashion_desktop.core.tags import (
+    UNDECIDED,
+    UNTUNED_THRESHOLD,
+    YES,
+    apply_decisions,
+    default_thresholds,
+    predicted_matrix,
+    tag_lists,
+)
+from fashion_desktop.core.thresholds import ThresholdPolicy, uncertainty
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -119,11 +128,10 @@ class LibraryModel(QAbstractListModel):
         self.spec = ViewSpec()
         self._s = _Store()
         self._slot_of: dict[int, int] = {}
-        self._scores = np.zeros((0, 0), np.float32)
+        self._scores = np.zeros((0, 0), np.float32)  # NaN where the active model has not scored
         self._scored = np.zeros(0, bool)
-        self._pred = np.zeros((0, 0), bool)
-        self._dec_on = np.zeros((0, 0), bool)
-        self._dec_off = np.zeros((0, 0), bool)
+        self._pred = np.zeros((0, 0), bool)  # the model's opinion alone (core.tags.predicted_matrix)
+        self._dec = np.zeros((0, 0), np.int8)  # decisions on the model's labels: -1 none, 0 no, 1 yes
         self._decisions: dict[int, dict[str, bool]] = {}  # slot -> {label: value}
         self._thresholds = np.zeros(0, np.float32)
         self._scores_since = -1.0
@@ -190,16 +198,8 @@ class LibraryModel(QAbstractListModel):
         return "untagged"
 
     def final_tags(self, slot: int) -> list[str]:
-        labels = self.labels
-        if labels:
-            row = (self._pred[slot] & ~self._dec_off[slot]) | self._dec_on[slot]
-            tags = [labels[i] for i in np.flatnonzero(row)]
-        else:
-            tags = []
-        extra = sorted(
-            lab for lab, v in self._decisions.get(slot, {}).items() if v and lab not in self._label_index
-        )
-        return tags + extra
+        final = apply_decisions(self._pred[slot : slot + 1], self._dec[slot : slot + 1])
+        return tag_lists(self.labels, final, [self._decisions.get(slot, {})])[0]
 
     def slot_of_row(self, row: int) -> int:
         return int(self._view[row])
@@ -328,11 +328,10 @@ class LibraryModel(QAbstractListModel):
         for image_id, err in cols.errors.items():
             s.errors[self._slot_of[image_id]] = err
         nl = len(self.labels)
-        self._scores = np.concatenate([self._scores, np.zeros((n, nl), np.float32)])
+        self._scores = np.concatenate([self._scores, np.full((n, nl), np.nan, np.float32)])
         self._scored = np.concatenate([self._scored, np.zeros(n, bool)])
         self._pred = np.concatenate([self._pred, np.zeros((n, nl), bool)])
-        self._dec_on = np.concatenate([self._dec_on, np.zeros((n, nl), bool)])
-        self._dec_off = np.concatenate([self._dec_off, np.zeros((n, nl), bool)])
+        self._dec = np.concatenate([self._dec, np.full((n, nl), UNDECIDED, np.int8)])
         return np.arange(start, start + n)
 
     def max_id(self) -> int:
@@ -417,6 +416,7 @@ class LibraryModel(QAbstractListModel):
         s.errors = {self._slot_of[i]: e for i, e in present.errors.items()}
         s.rank[slots] = ranks if ranks is not None else name_ranks(present.paths)
         if len(changed):  # a changed file's old scores were dropped by the catalog
+            self._scores[changed] = np.nan
             self._scored[changed] = False
             self._pred[changed] = False
         self.resort()
@@ -432,18 +432,22 @@ class LibraryModel(QAbstractListModel):
         groups: dict[str, str] | None = None,
         defaults: Sequence[float] | None = None,
     ) -> None:
-        """Show scores of this model (labels from the catalog when not given)."""
+        """Show scores of this model (labels from the catalog when not given; ``defaults``, the
+        model's own thresholds, from the catalog when not given)."""
+        rec = self.catalog.model(key) if key else None
         if key and not labels:
             labels = self.reader.model_labels(key) or ()
-            rec = self.catalog.model(key)
             groups = groups or (rec.groups if rec else {})
         self.model_key = key
         self.labels = tuple(labels)
         self.groups = dict(groups or {})
         self._label_index = {lab: i for i, lab in enumerate(self.labels)}
-        self.defaults = np.asarray(defaults if defaults is not None else [0.5] * len(self.labels), np.float32)
+        if defaults is None:
+            same = rec is not None and rec.labels == self.labels
+            defaults = default_thresholds(rec) if same else np.full(len(self.labels), UNTUNED_THRESHOLD)
+        self.defaults = np.asarray(defaults, np.float32)
         n, nl = len(self._s), len(self.labels)
-        self._scores = np.zeros((n, nl), np.float32)
+        self._scores = np.full((n, nl), np.nan, np.float32)
         self._scored = np.zeros(n, bool)
         self._pred = np.zeros((n, nl), bool)
         self._scores_since = -1.0
@@ -475,8 +479,7 @@ class LibraryModel(QAbstractListModel):
     def _load_decisions(self) -> None:
         self._decisions = {}
         nl = len(self.labels)
-        self._dec_on = np.zeros((len(self._s), nl), bool)
-        self._dec_off = np.zeros((len(self._s), nl), bool)
+        self._dec = np.full((len(self._s), nl), UNDECIDED, np.int8)
         for image_id, label, value in self.reader.decisions():
             slot = self._slot_of.get(image_id)
             if slot is not None:
@@ -492,16 +495,12 @@ class LibraryModel(QAbstractListModel):
             d[label] = value
         i = self._label_index.get(label)
         if i is not None:
-            self._dec_on[slot, i] = value is True
-            self._dec_off[slot, i] = value is False
+            self._dec[slot, i] = UNDECIDED if value is None else int(bool(value))
 
     def _recompute_pred(self, slots: np.ndarray) -> None:
         if not len(self.labels) or not len(slots):
             return
-        mask = predicted_mask(
-            self._scores[slots], self._thresholds, self.policy.top_k, self.policy.at_least_one
-        )
-        self._pred[slots] = mask & self._scored[slots, None]
+        self._pred[slots] = predicted_matrix(self._scores[slots], self._thresholds, self.policy)
 
     def refresh_scores(self) -> int:
         """Pick up scores a running tagging job has written; update only the rows that changed."""
@@ -572,9 +571,8 @@ class LibraryModel(QAbstractListModel):
         """Per label: images whose final tag is on, and images where a person confirmed it on."""
         if not self.labels:
             return {}, {}
-        final = (self._pred & ~self._dec_off) | self._dec_on
-        pred = final.sum(axis=0)
-        conf = self._dec_on.sum(axis=0)
+        pred = apply_decisions(self._pred, self._dec).sum(axis=0)
+        conf = (self._dec == YES).sum(axis=0)
         return (
             {lab: int(v) for lab, v in zip(self.labels, pred, strict=True)},
             {lab: int(v) for lab, v in zip(self.labels, conf, strict=True)},
@@ -626,7 +624,7 @@ class LibraryModel(QAbstractListModel):
         self.resort()
 
     def _final_matrix(self, slots: np.ndarray) -> np.ndarray:
-        return (self._pred[slots] & ~self._dec_off[slots]) | self._dec_on[slots]
+        return apply_decisions(self._pred[slots], self._dec[slots])
 
     def _filter_mask(self, slots: np.ndarray) -> np.ndarray:
         spec = self.spec

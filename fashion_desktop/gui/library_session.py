@@ -102,8 +102,7 @@ class LibrarySession(QObject):
         self._refresh_timer.timeout.connect(self._refresh_from_jobs)
         models = catalog.models()
         if models:
-            defaults = list(models[-1].thresholds) or None  # the catalog keeps the bundle's tuned ones
-            self.library.set_active_model(models[-1].key, defaults=defaults)
+            self.library.set_active_model(models[-1].key)  # with the thresholds the catalog recorded for it
             self.active_bundle = models[-1].path
         self.library.reload()
 

@@ -14,7 +14,8 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from fashion_desktop.core.thresholds import ThresholdPolicy, predicted_mask
+from fashion_desktop.core.tags import predicted_matrix
+from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.model.bundle_file import TensorRef, read_bundle_dict
 from fashion_desktop.model.bundle_format import BundleError, model_id
 
@@ -212,9 +213,13 @@ _SCORE_ONLY = ("map", "top1_accuracy")
 def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
     """Metrics of ``info`` at ``policy``: recomputed from its evaluation scores when it has them.
 
-    The top-k cap and "at least one" rule are applied to the predictions exactly as the grid applies
-    them; AP and top-1 accuracy do not depend on thresholds and come from the raw scores. Without
-    evaluation scores the stored training metrics are returned as they are ("as trained").
+    Predictions are the model's side of the one tag rule (``core.tags.predicted_matrix``: score at or
+    above the threshold, then the top-k cap and "at least one"), exactly as the grid applies them;
+    there are no decisions here, the evaluation split's targets are what predictions are scored
+    against. Without top-k and "at least one" that is plain score >= threshold, computed by
+    ``compute_metrics`` itself. AP and top-1 accuracy do not depend on thresholds and come from the
+    raw scores. Without evaluation scores the stored training metrics are returned as they are
+    ("as trained").
     """
     from fashion_desktop.model.metrics import compute_metrics, metrics_by_group
 
@@ -227,7 +232,7 @@ def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
         result, by_group = raw, raw_groups
         if policy.top_k or policy.at_least_one:
             # Score the final predictions: 0/1 "scores" cut at 0.5 are exactly the capped mask.
-            mask = predicted_mask(ev.scores, th, policy.top_k, policy.at_least_one).astype(np.float32)
+            mask = predicted_matrix(ev.scores, th, policy).astype(np.float32)
             result = compute_metrics(ev.targets, mask, 0.5, labels)
             result["overall"]["map"] = raw["overall"].get("map")
             for row_cut, row_raw in zip(result["per_label"], raw["per_label"], strict=True):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fashion_desktop.core.thresholds import ThresholdPolicy, final_tags, predicted_mask, uncertainty
+from fashion_desktop.core.tags import final_tags, predicted_matrix
+from fashion_desktop.core.thresholds import ThresholdPolicy, uncertainty
 
 LABELS = ["dress", "coat", "hat", "shirt, blouse"]
 DEFAULTS = [0.5, 0.6, 0.3, 0.5]
@@ -28,22 +29,22 @@ def test_score_at_threshold_counts_as_predicted() -> None:
 def test_top_k_keeps_the_best_passing_labels() -> None:
     scores = np.float32([[0.9, 0.8, 0.7, 0.2], [0.6, 0.1, 0.1, 0.1]])
     t = np.full(4, 0.5, np.float32)
-    mask = predicted_mask(scores, t, top_k=2)
+    mask = predicted_matrix(scores, t, ThresholdPolicy(top_k=2))
     assert mask.tolist() == [[True, True, False, False], [True, False, False, False]]
 
 
 def test_top_k_is_a_hard_cap_even_when_scores_tie() -> None:
     t = np.full(4, 0.5, np.float32)
     tied = np.float32([0.6, 0.6, 0.6, 0.6])
-    assert final_tags(LABELS, tied, {}, t, top_k=1) == ["dress"]
-    assert final_tags(LABELS, tied, {}, t, top_k=2) == ["dress", "coat"]
+    assert final_tags(LABELS, tied, {}, t, ThresholdPolicy(top_k=1)) == ["dress"]
+    assert final_tags(LABELS, tied, {}, t, ThresholdPolicy(top_k=2)) == ["dress", "coat"]
 
 
 def test_at_least_one_gives_the_best_label_when_none_passes() -> None:
     t = np.full(4, 0.5, np.float32)
     low = np.float32([0.1, 0.3, 0.2, 0.05])
     assert final_tags(LABELS, low, {}, t) == []
-    assert final_tags(LABELS, low, {}, t, at_least_one=True) == ["coat"]
+    assert final_tags(LABELS, low, {}, t, ThresholdPolicy(at_least_one=True)) == ["coat"]
 
 
 def test_decision_overrides_score_both_ways_and_adds_unknown_labels() -> None:
@@ -52,7 +53,7 @@ def test_decision_overrides_score_both_ways_and_adds_unknown_labels() -> None:
     decisions = {"dress": False, "coat": True, "scarf": True}
     assert final_tags(LABELS, scores, decisions, t) == ["coat", "scarf"]
     # a decision also wins over at_least_one and top_k
-    assert final_tags(LABELS, scores, {"dress": False}, t, top_k=1, at_least_one=True) == []
+    assert final_tags(LABELS, scores, {"dress": False}, t, ThresholdPolicy(top_k=1, at_least_one=True)) == []
 
 
 def test_decisions_alone_without_scores() -> None:

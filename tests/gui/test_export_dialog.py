@@ -226,14 +226,14 @@ def test_long_export_keeps_the_window_live_and_cancel_writes_nothing(qtbot, libr
     catalog, ids, corrected = library
     import fashion_desktop.core.export as export
 
-    real = export.final_tags
+    real = export.final_tag_matrix
 
-    def slow_final_tags(*args, **kwargs):
-        time.sleep(0.001)  # a big library: each photo takes a moment
-        return real(*args, **kwargs)
+    def slow_final_tags(scores, *args, **kwargs):
+        time.sleep(0.001 * len(scores))  # a big library: each photo takes a moment
+        return real(scores, *args, **kwargs)
 
     more = catalog.ensure_images([str(tmp_path / "virtual" / f"photo_{i:04d}.jpg") for i in range(2500)])
-    monkeypatch.setattr(export, "final_tags", slow_final_tags)
+    monkeypatch.setattr(export, "final_tag_matrix", slow_final_tags)
     out = tmp_path / "big.csv"
     d = _dialog(qtbot, catalog)
     _choose(qtbot, d, "csv", "all", out)
@@ -251,14 +251,10 @@ def test_long_export_keeps_the_window_live_and_cancel_writes_nothing(qtbot, libr
     assert not list(tmp_path.glob(".big.csv.*"))  # no temp file left behind
 
 
-def test_tuned_thresholds_come_from_the_bundle_unless_given(qtbot, library, tmp_path):
-    from fashion_desktop.model.bundle import load_bundle, save_bundle, with_thresholds
-
+def test_tuned_thresholds_come_from_the_catalog_unless_given(qtbot, library, tmp_path):
     catalog, ids, corrected = library
-    strict = save_bundle(
-        with_thresholds(load_bundle(catalog.model(MODEL).path), [0.95, 0.5, 0.5]), tmp_path / "strict.fmodel"
-    )
-    catalog.register_model(MODEL, LABELS, "tiny", str(strict))
+    # The catalog records the model's tuned thresholds when it tags; the bundle file is not read.
+    catalog.register_model(MODEL, LABELS, "tiny", str(tmp_path / "gone.fmodel"), thresholds=[0.95, 0.5, 0.5])
     red = [p for p in ids if _colour(p) == "red"]
 
     out = tmp_path / "tuned.csv"

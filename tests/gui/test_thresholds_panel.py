@@ -7,7 +7,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
-from fashion_desktop.core.thresholds import ThresholdPolicy, predicted_mask
+from fashion_desktop.core.tags import predicted_matrix
+from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui.thresholds_panel import ThresholdPanel, ThresholdTableModel
 
 LABELS = ["red", "green", "blue", "dress"]
@@ -135,7 +136,7 @@ def test_top_k_and_at_least_one_change_predictions(qtbot, panel):
     scores = np.array([[0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.2, 0.1]], dtype=np.float32)
     panel.set_policy(ThresholdPolicy(global_threshold=0.5))
     p = panel.policy()
-    before = predicted_mask(scores, p.thresholds(LABELS, DEFAULTS), p.top_k, p.at_least_one)
+    before = predicted_matrix(scores, p.thresholds(LABELS, DEFAULTS), p)
     assert before.sum(axis=1).tolist() == [3, 0]
 
     panel.top_k_spin.setFocus()
@@ -145,7 +146,7 @@ def test_top_k_and_at_least_one_change_predictions(qtbot, panel):
         _click_box(qtbot, panel.at_least_one_check)
     p = panel.policy()
     assert p.top_k == 1 and p.at_least_one
-    after = predicted_mask(scores, p.thresholds(LABELS, DEFAULTS), p.top_k, p.at_least_one)
+    after = predicted_matrix(scores, p.thresholds(LABELS, DEFAULTS), p)
     assert after.tolist() == [[True, False, False, False], [False, True, False, False]]
 
 

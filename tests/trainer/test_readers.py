@@ -219,6 +219,27 @@ def test_catalog_reviewed_images(tmp_path):
     assert r1 == {"dress": -1, "shoe": 1}  # nobody decided 'dress' for image 1
 
 
+def test_catalog_scores_count_at_the_models_own_thresholds_with_its_groups(tmp_path):
+    """Changed on purpose: a scored label counts at the threshold the catalog recorded (was 0.5) and
+    keeps the model's group (was category/tags by name)."""
+    catalog = pytest.importorskip("fashion_desktop.core.catalog")
+    imgs = [write_image(tmp_path / "photos" / f"{i}.jpg", (i, i, i), seed=i) for i in range(2)]
+    cat = catalog.Catalog(tmp_path / "cat.db")
+    try:
+        ids = cat.ensure_images(imgs)
+        i0, i1 = (ids[str(p)] for p in imgs)
+        cat.register_model("m", ["dress", "red"], groups={"red": "colour"}, thresholds=[0.7, 0.2])
+        cat.add_predictions("m", [(i0, np.float32([0.6, 0.3])), (i1, np.float32([0.9, 0.1]))])
+        cat.set_decisions([(i1, "red", True), (i1, "sparkly", True)])
+        cat.set_reviewed([i0, i1])
+    finally:
+        cat.close()
+    t = read_source(tmp_path / "cat.db", None)
+    assert t.groups == {"dress": "category", "red": "colour", "sparkly": "tags"}
+    assert dict(zip(t.labels, _row(t, "0.jpg"), strict=True)) == {"dress": 0, "red": 1, "sparkly": -1}
+    assert dict(zip(t.labels, _row(t, "1.jpg"), strict=True)) == {"dress": 1, "red": 1, "sparkly": 1}
+
+
 def test_real_data_combination():
     shared_data = data_root()
     maps = shared_data / "taxonomy" / "mappings"

@@ -1,0 +1,161 @@
+"""The final-tag rule, owned here: a person's decision wins, else the model's score against the threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from .thresholds import ThresholdPolicy
+
+# A decision matrix holds one of these per (photo, label).
+UNDECIDED, NO, YES = -1, 0, 1
+# The threshold of a label whose model recorded none (a bundle without tuned thresholds says 0.5 too).
+UNTUNED_THRESHOLD = 0.5
+
+_NO_POLICY = ThresholdPolicy()
+
+
+class _ModelLike(Protocol):
+    labels: tuple[str, ...]
+    thresholds: tuple[float, ...]
+
+
+def default_thresholds(model: _ModelLike | None) -> np.ndarray:
+    """The model's own per-label thresholds as the catalog recorded them (float32 [L], labels order).
+
+    Takes a catalog ``ModelRecord`` (or None: no labels, an empty array). A model recorded without
+    thresholds (or with a list that does not fit its labels) gets ``UNTUNED_THRESHOLD`` for each label.
+    """
+    if model is None:
+        return np.zeros(0, np.float32)
+    recorded = tuple(model.thresholds or ())
+    if len(recorded) == len(model.labels):
+        return np.asarray(recorded, np.float32)
+    return np.full(len(model.labels), UNTUNED_THRESHOLD, np.float32)
+
+
+def predicted_matrix(
+    scores: np.ndarray, thresholds: np.ndarray, policy: ThresholdPolicy | None = None
+) -> np.ndarray:
+    """The model's opinion alone: bool [N, L] for float32 scores [N, L] (NaN = not scored).
+
+    A score at or above its label's threshold is predicted; ``policy.top_k`` keeps only the best
+    passing labels of a photo (a hard cap: on ties the earlier label wins) and ``policy.at_least_one``
+    gives a scored photo with no passing label its best-scoring one. ``thresholds`` [L] are already
+    resolved (``policy.thresholds(labels, defaults)``); only the policy's top-k and at-least-one are read.
+    """
+    policy = policy or _NO_POLICY
+    s = np.asarray(scores, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        mask = s >= np.asarray(thresholds, np.float32)[None, :]  # NaN compares False: not predicted
+    top_k, n_labels = policy.top_k, s.shape[1]
+    if top_k is not None and top_k > 0 and n_labels > top_k:
+        # Rank only the labels that passed; a stable sort makes the cap hard even when scores tie.
+        rows = np.flatnonzero(mask.sum(axis=1) > top_k)  # most photos pass fewer: leave them be
+        if len(rows):
+            ranked = np.where(mask[rows], s[rows], -np.inf)
+            best = np.argsort(-ranked, axis=1, kind="stable")[:, :top_k]
+            keep = np.zeros((len(rows), n_labels), bool)
+            np.put_along_axis(keep, best, True, axis=1)
+            mask[rows] &= keep
+    if policy.at_least_one and n_labels:
+        empty = ~mask.any(axis=1)
+        if empty.any():
+            sub = s[empty]
+            scored = ~np.isnan(sub)
+            has_score = scored.any(axis=1)
+            best = np.where(scored, sub, -np.inf).argmax(axis=1)
+            rows = np.flatnonzero(empty)[has_score]
+            mask[rows, best[has_score]] = True
+    return mask
+
+
+def apply_decisions(predicted: np.ndarray, decisions: np.ndarray | None) -> np.ndarray:
+    """Final tags bool [N, L]: each decision (int8 [N, L]: -1 none, 0 no, 1 yes) wins over ``predicted``."""
+    if decisions is None:
+        return np.asarray(predicted, bool)
+    # Two boolean passes, not np.where: several times faster over a 100,000-photo grid.
+    return (predicted & (decisions < 0)) | (decisions == YES)
+
+
+def final_tag_matrix(
+    scores: np.ndarray | None,
+    decisions: np.ndarray | None,
+    thresholds: np.ndarray,
+    policy: ThresholdPolicy | None = None,
+) -> np.ndarray:
+    """The rule over many photos: bool [N, L] final tags.
+
+    Takes scores float32 [N, L] (NaN = not scored; None: nothing scored), decisions int8 [N, L]
+    (-1 none, 0 no, 1 yes; None: nothing decided; at least one of the two is given), resolved
+    ``thresholds`` [L] and the ``policy`` for top-k / at-least-one, which rank the model's scores
+    only: a decision then wins either way. Raises ValueError when neither matrix is given.
+    """
+    if scores is None and decisions is None:
+        raise ValueError("final_tag_matrix needs scores, decisions or both")
+    if scores is None:
+        assert decisions is not None
+        return decisions == YES
+    return apply_decisions(predicted_matrix(scores, thresholds, policy), decisions)
+
+
+def known_matrix(scores: np.ndarray | None, decisions: np.ndarray | None) -> np.ndarray:
+    """bool [N, L]: a label is known for a photo when a person decided it or the model scored it.
+
+    An unknown label is neither a tag nor a "no" (training leaves it out of the loss).
+    """
+    if scores is None and decisions is None:
+        raise ValueError("known_matrix needs scores, decisions or both")
+    known = None if scores is None else ~np.isnan(np.asarray(scores, np.float32))
+    if decisions is not None:
+        decided = np.asarray(decisions) >= 0
+        known = decided if known is None else known | decided
+    assert known is not None
+    return known
+
+
+def decision_matrix(labels: Sequence[str], decisions: Sequence[Mapping[str, bool]]) -> np.ndarray:
+    """int8 [N, L] of per-photo ``{label: value}`` decisions over ``labels`` (others are left out)."""
+    index = {lab: j for j, lab in enumerate(labels)}
+    out = np.full((len(decisions), len(labels)), UNDECIDED, np.int8)
+    for i, dec in enumerate(decisions):
+        for label, value in dec.items():
+            j = index.get(label)
+            if j is not None:
+                out[i, j] = YES if value else NO
+    return out
+
+
+def tag_lists(
+    labels: Sequence[str], final: np.ndarray, decisions: Sequence[Mapping[str, bool]] = ()
+) -> list[list[str]]:
+    """Each photo's final tags as names: ``labels`` order, then (sorted) the labels people said yes to
+    that are not in ``labels`` (a decision needs no model). ``final`` is bool [N, L]."""
+    known: set[str] | None = None
+    out = []
+    for i, row in enumerate(final):
+        tags = [labels[j] for j in np.flatnonzero(row)]
+        if i < len(decisions) and decisions[i]:
+            known = set(labels) if known is None else known
+            tags += sorted(lab for lab, v in decisions[i].items() if v and lab not in known)
+        out.append(tags)
+    return out
+
+
+def final_tags(
+    labels: Sequence[str],
+    scores: np.ndarray | None,
+    decisions: Mapping[str, bool],
+    thresholds: np.ndarray,
+    policy: ThresholdPolicy | None = None,
+) -> list[str]:
+    """One photo's final tags (``labels`` order, then decided-on labels the model does not know).
+
+    ``scores`` [L] (None: not scored), ``decisions`` ``{label: value}``; see ``final_tag_matrix``.
+    """
+    s = None if scores is None else np.asarray(scores, np.float32).reshape(1, len(labels))
+    d = decision_matrix(labels, [decisions])
+    final = final_tag_matrix(s, d, thresholds, policy)
+    return tag_lists(labels, final, [decisions])[0]
