@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui.worker import Worker
-from fashion_desktop.model.bundle_file import read_bundle_dict
+from fashion_desktop.model.bundle_file import read_bundle_file
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,10 @@ def _load_defaults(model_path: str | None, labels: Sequence[str]) -> list[float]
     if not model_path or not os.path.isfile(model_path):
         return None
     try:
-        raw = read_bundle_dict(model_path)  # no torch: just the bundle's description
-        if list(raw["labels"]) != list(labels):
+        description = read_bundle_file(model_path).description  # no torch, no weights read
+        if list(description.labels) != list(labels):
             return None
-        return [float(t) for t in raw.get("thresholds") or [0.5] * len(labels)]
+        return list(description.thresholds)
     except Exception:
         return None
 
