@@ -116,7 +116,14 @@ class Bundle:
     def build_model(self) -> torch.nn.Module:
         """Instantiate the architecture and load the weights; the model is returned in eval mode."""
         model = build_model(self.arch, len(self.labels), pretrained=False)
-        missing, unexpected = model.load_state_dict(dict(self.state_dict), strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(dict(self.state_dict), strict=False)
+        except RuntimeError as exc:  # shapes that differ from the architecture's
+            where = f" in {self.path}" if self.path else ""
+            detail = next(
+                (ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln), str(exc)[:200]
+            )
+            raise BundleError(f"weights{where} do not fit architecture {self.arch!r}: {detail}") from None
         real_missing = [k for k in missing if not k.startswith("AuxLogits.")]
         if real_missing or unexpected:
             where = f" in {self.path}" if self.path else ""
@@ -231,7 +238,7 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> Path:
     if bundle.evaluation is not None:
         tensors.update({EVALUATION_PREFIX + k: v for k, v in bundle.evaluation.items() if _is_array(v)})
     # NaN in metrics (AP of a label without positives) round-trips through Python's JSON.
-    metadata = {METADATA_KEY: json.dumps(description.to_raw(), ensure_ascii=False)}
+    metadata = {METADATA_KEY: json.dumps(description.to_raw(), ensure_ascii=False, default=str)}
     atomic_write_bytes(path, save(_storable(tensors), metadata=metadata))
     return path
 
@@ -282,9 +289,9 @@ def _checked_bundle(
     head = _head_weight(d.arch, state)
     if head is not None:
         require(
-            head.shape[0] == len(d.labels),
+            head.dim() == 2 and head.shape[0] == len(d.labels),
             path,
-            f"the model head has {head.shape[0]} outputs but the bundle lists {len(d.labels)} labels",
+            f"the model head has {head.shape[0] if head.dim() else 0} outputs but the bundle lists {len(d.labels)} labels",
         )
     for name, t in state.items():
         require(

@@ -167,8 +167,7 @@ class BundleDescription:
             path,
             "groups must map label names to group names",
         )
-        stray = [k for k in groups if k not in set(labels)]
-        require(not stray, path, f"groups: {stray[0]!r} is not a label of the bundle" if stray else "")
+        groups = {k: v for k, v in groups.items() if k in set(labels)}  # others name nothing: harmless
         metrics = raw.get("metrics") or {}
         require(isinstance(metrics, Mapping), path, "metrics must be a mapping")
         provenance = raw.get("provenance") or {}

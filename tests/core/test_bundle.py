@@ -371,3 +371,15 @@ def test_crafted_pickle_is_refused_and_runs_nothing(tmp_path: Path, action: str,
     if container == "torch_zip":
         assert "refused to load" in str(err.value) and "code" in str(err.value)
     assert not marker.exists(), "converting the bundle ran code from the file"
+
+
+def test_weights_of_the_wrong_shape_are_a_bundle_error_not_a_traceback(tmp_path: Path) -> None:
+    d, tensors = _parts()
+    tensors["state_dict.features.0.weight"] = torch.zeros(2, 2)
+    bundle = load_bundle(_write_raw(tmp_path / "shape.fmodel", d, tensors))
+    with pytest.raises(BundleError, match="do not fit architecture 'cnn'"):
+        bundle.build_model()
+    tensors["state_dict.classifier.weight"] = torch.tensor(1.0)
+    path = _write_raw(tmp_path / "scalar-head.fmodel", d, tensors)
+    with pytest.raises(BundleError, match="model head"):
+        load_bundle(path)
