@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,7 +136,7 @@ class BundleDescription:
                 path,
                 f"labels: {label!r} contains the tag separator {TAG_SEPARATOR!r}",
             )
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        dupes = sorted(x for x, n in Counter(labels).items() if n > 1)
         require(not dupes, path, f"labels: duplicate label names {dupes[:3]}")
         thresholds = raw.get("thresholds")
         if thresholds is None or thresholds == []:
@@ -167,7 +168,8 @@ class BundleDescription:
             path,
             "groups must map label names to group names",
         )
-        groups = {k: v for k, v in groups.items() if k in set(labels)}  # others name nothing: harmless
+        known = set(labels)
+        groups = {k: v for k, v in groups.items() if k in known}  # others name nothing: harmless
         metrics = raw.get("metrics") or {}
         require(isinstance(metrics, Mapping), path, "metrics must be a mapping")
         provenance = raw.get("provenance") or {}
