@@ -29,6 +29,7 @@ exit codes:
   130  interrupted (Ctrl-C); with --catalog the photos tagged so far are kept there
 
 MODEL is a model bundle file (.fmodel) or the word 'default' for the model shipped with the app.
+A bundle of the old format (torch zip) is converted in memory; 'fashion convert OLD NEW' converts it once.
 'fashion train ...' and 'fashion evaluate ...' run the trainer (see 'fashion train --help'): a progress bar
 and a summary table, or JSON events on stdout with --events.
 """
@@ -44,8 +45,8 @@ def _err(msg: str) -> None:
 
 
 def _load_model(spec: str) -> Any:
-    """Load MODEL (a path or 'default'); raise UserError with a clear message otherwise."""
-    from fashion_desktop.model.bundle import BundleError, load_bundle
+    """Load MODEL (a path or 'default'; an old-format file is converted in memory); raise UserError otherwise."""
+    from fashion_desktop.model.bundle import BundleError, load_bundle_converting
 
     if spec == "default":
         from fashion_desktop.model.resources import default_model_path
@@ -56,7 +57,7 @@ def _load_model(spec: str) -> Any:
     else:
         path = Path(spec)
     try:
-        return load_bundle(path)
+        return load_bundle_converting(path, lambda text: _err(f"note: {text}"))
     except BundleError as exc:
         raise UserError(str(exc)) from None
 
@@ -536,6 +537,30 @@ def cmd_init_model(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- fashion convert -----------------------------------------------------------------------------
+def cmd_convert(args: argparse.Namespace) -> int:
+    from fashion_desktop.model.bundle import OldBundleFormat, convert_old_bundle, save_bundle
+    from fashion_desktop.model.bundle_file import read_header
+    from fashion_desktop.model.fileio import WriteError
+
+    old, new = Path(args.old), Path(args.new)
+    if old.exists() and new.exists() and os.path.samefile(old, new):
+        raise UserError(f"{new}: choose another name for the converted bundle (the old file is kept)")
+    try:
+        read_header(old)
+    except OldBundleFormat:
+        pass
+    else:
+        raise UserError(f"{old}: already in the current bundle format; nothing to convert")
+    bundle = convert_old_bundle(old)
+    try:
+        save_bundle(bundle, new)
+    except WriteError as exc:
+        raise UserError(str(exc)) from None
+    print(f"converted {old} -> {new} (model id {bundle.model_id})", file=sys.stderr)
+    return EXIT_OK
+
+
 # -- train / evaluate dispatch --------------------------------------------------------------------
 def _dispatch_trainer(name: str, argv: list[str]) -> int:
     try:
@@ -663,6 +688,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     n.add_argument("--seed", type=int, default=0, help="random seed for the new head (default 0)")
     n.set_defaults(func=cmd_init_model)
+
+    c = sub.add_parser(
+        "convert",
+        help="convert an old (torch zip) model bundle to the current format",
+        description="Convert a model bundle of the old format (a torch zip) into the current one (safetensors), "
+        "keeping its model id, so catalogs keep its scores. The old file is left as it is.",
+    )
+    c.add_argument("old", metavar="OLD", help="the old bundle file")
+    c.add_argument("new", metavar="NEW", help="the bundle file to write (.fmodel)")
+    c.set_defaults(func=cmd_convert)
 
     for name, text in (
         ("train", "train a model (see 'fashion train --help')"),

@@ -417,3 +417,72 @@ def test_ctrl_c_keeps_what_was_tagged_in_the_catalog(
     monkeypatch.setattr(engine, "tag_into_catalog", real)
     assert main([*args, "--out", str(tmp_path / "o.csv")]) == EXIT_OK
     assert "tagged 8, skipped 4" in capsys.readouterr().err
+
+
+def _old_format_copy(bundle_path: Path, out: Path, **provenance: str) -> Path:
+    """``bundle_path`` written as a format-1 bundle (a torch zip), as older apps wrote them."""
+    import torch
+
+    from fashion_desktop.model.bundle import load_bundle
+
+    d = load_bundle(bundle_path).to_dict()
+    d["format_version"] = 1
+    d["provenance"] = {**d["provenance"], **provenance}
+    torch.save(d, out)
+    return out
+
+
+def test_convert_keeps_the_model_id_and_the_scores(photo_folder, tiny_bundle_path, tmp_path, capsys) -> None:
+    old = _old_format_copy(tiny_bundle_path, tmp_path / "old.fmodel")
+    new = tmp_path / "new.fmodel"
+    assert main(["convert", str(old), str(new)]) == EXIT_OK
+    assert "tiny-test-model" in capsys.readouterr().err
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["tag", str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(a)]) == EXIT_OK
+    assert main(["tag", str(photo_folder), "--model", str(new), "--out", str(b)]) == EXIT_OK
+    assert read(a).equals(read(b))
+    capsys.readouterr()
+    assert main(["inspect", str(new), "--json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["model_id"] == "tiny-test-model"
+    # Converting again, or onto itself, or something that is not an old bundle: a message, exit 1.
+    assert main(["convert", str(new), str(tmp_path / "again.fmodel")]) == EXIT_ERROR
+    assert main(["convert", str(old), str(old)]) == EXIT_ERROR
+    assert main(["convert", str(tmp_path / "none.fmodel"), str(tmp_path / "x.fmodel")]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "already in the current bundle format" in err and "choose another name" in err
+    assert "not found" in err and "Traceback" not in err
+    assert main(["convert", str(old)]) == EXIT_USAGE
+
+
+def test_tag_and_inspect_convert_an_old_bundle_on_the_fly(
+    photo_folder, tiny_bundle_path, tmp_path, capsys
+) -> None:
+    old = _old_format_copy(tiny_bundle_path, tmp_path / "old.fmodel")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["tag", str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(a)]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["tag", str(photo_folder), "--model", str(old), "--out", str(b)]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert "old bundle format" in err and "fashion convert" in err
+    assert read(a).equals(read(b))
+    assert main(["inspect", str(old)]) == EXIT_OK
+    assert "tiny-test-model" in capsys.readouterr().out
+
+
+def test_convert_refuses_a_crafted_pickle_and_runs_nothing(tmp_path, capsys) -> None:
+    import torch
+
+    from fashion_desktop.model.bundle_format import FORMAT
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch '{marker}'",))
+
+    evil = tmp_path / "evil.fmodel"
+    torch.save({"format": FORMAT, "format_version": 1, "arch": "cnn", "labels": ["a"], "x": Evil()}, evil)
+    assert main(["convert", str(evil), str(tmp_path / "new.fmodel")]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "refused to load" in err and str(evil) in err
+    assert not marker.exists() and not (tmp_path / "new.fmodel").exists()

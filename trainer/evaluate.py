@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fashion_desktop.model.bundle import Bundle, BundleError, load_bundle
+from fashion_desktop.model.bundle import Bundle, BundleError, load_bundle_converting
 from fashion_desktop.model.devices import DeviceError
 from fashion_desktop.model.fileio import atomic_write_bytes
 from fashion_desktop.model.metrics import compute_metrics, metrics_by_group
@@ -172,7 +172,7 @@ def evaluate_cli(argv: Sequence[str] | None = None) -> int:
 
 def _evaluate(ns: argparse.Namespace, events: EventWriter) -> int:
     t0 = time.time()
-    bundle = load_bundle(ns.model)
+    bundle = load_bundle_converting(ns.model, log.warning)
     table = combine([read_source(d, ns.mapping) for d in ns.data])
     if ns.split != "all":
         table = assign_splits(table, 0.1, 0.1)

@@ -7,12 +7,13 @@ from typing import Protocol
 
 import numpy as np
 
+from ..model.bundle_format import DEFAULT_THRESHOLD
 from .thresholds import ThresholdPolicy
 
 # A decision matrix holds one of these per (photo, label).
 UNDECIDED, NO, YES = -1, 0, 1
-# The threshold of a label whose model recorded none (a bundle without tuned thresholds says 0.5 too).
-UNTUNED_THRESHOLD = 0.5
+# The threshold of a label whose model recorded none: the bundle format's one default.
+UNTUNED_THRESHOLD = DEFAULT_THRESHOLD
 
 _NO_POLICY = ThresholdPolicy()
 

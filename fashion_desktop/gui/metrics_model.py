@@ -16,8 +16,8 @@ from PySide6.QtGui import QBrush, QColor
 
 from fashion_desktop.core.tags import predicted_matrix
 from fashion_desktop.core.thresholds import ThresholdPolicy
-from fashion_desktop.model.bundle_file import TensorRef, read_bundle_dict
-from fashion_desktop.model.bundle_format import BundleError, model_id
+from fashion_desktop.model.bundle_file import TensorRef, evaluation_dict, read_bundle_file
+from fashion_desktop.model.bundle_format import BundleError, OldBundleFormat
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -64,6 +64,7 @@ class BundleInfo:
     evaluation: Evaluation | None = None
     model_id: str = ""
     mtime: float | None = None  # of the file when read: a bundle rewritten in place is read again
+    old_format: bool = False  # a format-1 (torch zip) bundle: it can be converted, not read
 
     @property
     def ok(self) -> bool:
@@ -135,40 +136,36 @@ def _evaluation(ev: Any, num_labels: int) -> Evaluation | None:
 
 
 def read_bundle_info(path: str) -> BundleInfo:
-    """What ``path`` says about its model, read without torch (``core.bundle_file``); no weights.
+    """What ``path`` says about its model, read without torch (``model.bundle_file``); no weights.
 
-    Never raises for a bad file: a ``BundleError`` (or any read failure) becomes ``BundleInfo.error``.
+    Never raises for a bad file: a ``BundleError`` (or any read failure) becomes ``BundleInfo.error``;
+    ``old_format`` is set for a format-1 bundle, which the Models tab offers to convert.
     """
     mtime = _mtime(path)
     try:
-        raw = read_bundle_dict(path)
+        bundle = read_bundle_file(path)
+        model_id = bundle.model_id
+    except OldBundleFormat as exc:
+        return BundleInfo(path=str(path), error=str(exc), mtime=mtime, old_format=True)
     except BundleError as exc:
         return BundleInfo(path=str(path), error=str(exc), mtime=mtime)
     except Exception as exc:  # a bundle from a stranger must never take the app down
         return BundleInfo(
             path=str(path), error=f"{path}: cannot be read ({type(exc).__name__}: {exc})", mtime=mtime
         )
-    labels = tuple(raw["labels"])
-    provenance = dict(raw.get("provenance") or {})
-    try:
-        thresholds = tuple(float(t) for t in (raw.get("thresholds") or [0.5] * len(labels)))
-        input_size = int(raw.get("input_size") or 0)
-    except (TypeError, ValueError):
-        return BundleInfo(
-            path=str(path), error=f"{path}: not a valid model bundle: bad thresholds", mtime=mtime
-        )
+    d = bundle.description
     return BundleInfo(
         path=str(path),
-        name=str(provenance.get("name") or Path(path).stem),
-        arch=str(raw["arch"]),
-        labels=labels,
-        groups={str(k): str(v) for k, v in dict(raw.get("groups") or {}).items()},
-        thresholds=thresholds,
-        input_size=input_size,
-        metrics=dict(raw.get("metrics") or {}),
-        provenance=provenance,
-        evaluation=_evaluation(raw.get("evaluation"), len(labels)),
-        model_id=model_id(provenance, str(raw["arch"])),
+        name=str(d.provenance.get("name") or Path(path).stem),
+        arch=d.arch,
+        labels=d.labels,
+        groups=dict(d.groups),
+        thresholds=d.thresholds,
+        input_size=d.input_size,
+        metrics=dict(d.metrics),
+        provenance=dict(d.provenance),
+        evaluation=_evaluation(evaluation_dict(bundle), len(d.labels)),
+        model_id=model_id,
         mtime=mtime,
     )
 

@@ -6,10 +6,20 @@ import html
 import logging
 import math
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QModelIndex,
+    QProcess,
+    QProcessEnvironment,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -19,6 +29,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QListView,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -28,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.core.tag_process import child_environment
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui.metrics_model import (
     OVERALL_KEYS,
@@ -147,6 +159,15 @@ def _safe_metrics(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
         return MetricsView({}, [], "none", f"Metrics cannot be computed for {info.path}: {exc}")
 
 
+def _converted_name(path: str) -> str:
+    """A free file name next to ``path`` for its converted bundle."""
+    stem, _ext = os.path.splitext(path)
+    candidate, n = f"{stem}-converted.fmodel", 2
+    while os.path.exists(candidate):
+        candidate, n = f"{stem}-converted-{n}.fmodel", n + 1
+    return candidate
+
+
 def _same_images(a: BundleInfo, b: BundleInfo) -> bool | None:
     """Whether both bundles were evaluated on the same set of images (None: they do not say)."""
     ea, eb = a.evaluation, b.evaluation
@@ -177,6 +198,8 @@ class ModelsTab(QWidget):
 
     model_activated = Signal(str)
     bundle_paths_changed = Signal(list)
+    conversion_finished = Signal(str)  # the converted bundle's path
+    conversion_failed = Signal(str)  # why
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -187,6 +210,7 @@ class ModelsTab(QWidget):
         self._plot = None
         self._bars = None
         self._view: MetricsView | None = None
+        self._converter: QProcess | None = None
         self._recompute_timer = QTimer(self)
         self._recompute_timer.setSingleShot(True)
         self._recompute_timer.setInterval(40)  # coalesce live slider drags into one recompute
@@ -203,6 +227,8 @@ class ModelsTab(QWidget):
         self.remove_button = QPushButton("Remove from list")
         self.use_button = QPushButton("Use for tagging")
         self.use_button.setDefault(True)
+        self.convert_button = QPushButton("Convert to the new format…")
+        self.convert_button.setVisible(False)
 
         self.card = QLabel()
         self.card.setTextFormat(Qt.TextFormat.RichText)
@@ -244,6 +270,7 @@ class ModelsTab(QWidget):
         buttons.addWidget(self.remove_button)
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.use_button)
+        left_layout.addWidget(self.convert_button)
 
         compare_page = QWidget()
         cl = QVBoxLayout(compare_page)
@@ -290,6 +317,7 @@ class ModelsTab(QWidget):
         self.add_button.clicked.connect(self._add_clicked)
         self.remove_button.clicked.connect(self._remove_clicked)
         self.use_button.clicked.connect(self._use_clicked)
+        self.convert_button.clicked.connect(self._convert_clicked)
         self.list_view.doubleClicked.connect(self._double_clicked)
         self.list_view.selectionModel().currentChanged.connect(self._current_changed)
         self.compare_combo.currentIndexChanged.connect(self._refresh_compare)
@@ -437,6 +465,64 @@ class ModelsTab(QWidget):
         if info is not None and info.ok:
             self.model_activated.emit(info.path)
 
+    @Slot()
+    def _convert_clicked(self) -> None:
+        info = self.current_info()
+        if info is None or not info.old_format or self._converter is not None:
+            return
+        new = _converted_name(info.path)
+        answer = QMessageBox.question(
+            self,
+            "Old model format",
+            f"{os.path.basename(info.path)} is in the old model format, which the app no longer opens.\n\n"
+            f"Convert to the new format? The converted model is written to {os.path.basename(new)} "
+            "next to it; the old file is kept.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.convert(info.path, new)
+
+    def convert(self, old: str, new: str) -> None:
+        """Convert the old-format bundle ``old`` to ``new`` in a child process (torch stays out of the app);
+        on success ``new`` replaces ``old`` in the list and is selected (``conversion_finished``)."""
+        proc = QProcess(self)
+        env = QProcessEnvironment()
+        for k, v in child_environment().items():
+            env.insert(k, v)
+        proc.setProcessEnvironment(env)
+        proc.setProgram(sys.executable)
+        proc.setArguments(["-m", "fashion_desktop", "convert", old, new])
+        proc.finished.connect(lambda code, status: self._converted(proc, old, new, code, status))
+        proc.errorOccurred.connect(
+            lambda error: (
+                self._converted(proc, old, new, -1, None)
+                if error == QProcess.ProcessError.FailedToStart
+                else None
+            )
+        )
+        self._converter = proc
+        self.convert_button.setEnabled(False)
+        self.convert_button.setText("Converting…")
+        proc.start()
+
+    def _converted(self, proc: QProcess, old: str, new: str, code: int, status: object) -> None:
+        if self._converter is not proc:
+            return  # already handled (a failed start also reports finished)
+        self._converter = None
+        self.convert_button.setEnabled(True)
+        self.convert_button.setText("Convert to the new format…")
+        if code == 0 and status == QProcess.ExitStatus.NormalExit:
+            if old in self.bundles.paths():
+                self.bundles.remove_row(self.bundles.paths().index(old))
+            self.add_bundle(new)
+            self.conversion_finished.emit(new)
+        else:
+            lines = bytes(proc.readAllStandardError()).decode("utf-8", "replace").strip().splitlines()
+            why = lines[-1].removeprefix("fashion: error: ") if lines else proc.errorString()
+            log.warning("converting %s failed: %s", old, why)
+            self.conversion_failed.emit(why)
+            QMessageBox.warning(self, "Conversion failed", f"{old} could not be converted:\n{why}")
+        proc.deleteLater()
+
     def _current_changed(self, *_args: object) -> None:
         path = self.selected_path()
         if path and self.bundles.forget_stale(path):  # retrained into the same file, or fixed
@@ -450,6 +536,7 @@ class ModelsTab(QWidget):
         path = self.selected_path()
         self.use_button.setEnabled(bool(info and info.ok))
         self.remove_button.setEnabled(path is not None)
+        self.convert_button.setVisible(bool(info and info.old_format))
         if path is None:
             self.card.setText(
                 "<i>No model selected. Add a model bundle (.fmodel) to see its card and metrics.</i>"

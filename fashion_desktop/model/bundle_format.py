@@ -1,22 +1,54 @@
-"""The model bundle's format as data: name, version, the checks every reader applies, the model-id rule.
+"""The model bundle's format as data: its description, the checks every reader applies, the model-id rule.
 
-Standard library only, so the app can check a bundle's description without importing torch
-(``fashion_desktop.model.bundle_file``) with the same rules and messages as ``fashion_desktop.model.bundle.load_bundle``.
+Standard library only, so the app can check a bundle without importing torch
+(``fashion_desktop.model.bundle_file``) with the same rules and messages as ``fashion_desktop.model.bundle``.
+
+A bundle (format 2) is a safetensors file: weights as ``state_dict.<name>`` tensors, evaluation arrays as
+``evaluation.<name>`` tensors, and the description below as JSON in the header metadata under
+``METADATA_KEY``. Format 1 was a torch zip (a pickle); it is only ever converted (``fashion convert``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import os
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 FORMAT = "fashion-finder-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIX = ".fmodel"
+METADATA_KEY = "fashion_finder"  # safetensors metadata values are strings: the description's JSON
+WEIGHTS_PREFIX = "state_dict."
+EVALUATION_PREFIX = "evaluation."
+
+DEFAULT_THRESHOLD = 0.5  # a label without a tuned threshold
+RESIZE_MODES = ("squash", "center_crop")
+INPUT_SIZE_RANGE = (32, 1024)
+TAG_SEPARATOR = "|"  # joins a photo's tags in one spreadsheet cell: a label cannot contain it
+
+# A stranger's file must not make a reader allocate more than it holds, nor more than this.
+MAX_HEADER_BYTES = 32 * 1024 * 1024  # evaluation paths of ~200k photos fit
+MAX_FILE_BYTES = 4 * 1024**3
 
 
 class BundleError(ValueError):
     """A file that is not a usable model bundle; the message names the file and the problem."""
+
+
+class OldBundleFormat(BundleError):
+    """A format-1 bundle (a torch zip): the app does not read it; ``fashion convert`` turns it into format 2."""
+
+
+def old_format_message(path: str | os.PathLike) -> str:
+    return (
+        f"{path}: this model bundle is in the old format (torch zip); convert it once with "
+        f"'fashion convert {path} NEW.fmodel'"
+    )
 
 
 def require(cond: object, path: str | os.PathLike, problem: str) -> None:
@@ -33,36 +65,191 @@ def refused_message(path: str | os.PathLike, detail: str) -> str:
     )
 
 
-def check_description(raw: object, path: str | os.PathLike) -> None:
-    """Check the parts of a loaded bundle dict that need no torch: format and version, the label list
-    (present, strings, no duplicates), one threshold per label, an architecture name.
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
-    Raises BundleError naming ``path`` and the first problem found.
+
+def _finite(x: object) -> bool:
+    return _is_number(x) and math.isfinite(x)  # type: ignore[arg-type]
+
+
+def _triple(raw: Mapping[str, Any], key: str, path: str | os.PathLike) -> tuple[float, float, float]:
+    value = raw.get(key)
+    require(
+        isinstance(value, (list, tuple)) and len(value) == 3 and all(_finite(v) for v in value),
+        path,
+        f"{key} must be 3 finite numbers, not {str(value)[:80]}",
+    )
+    return (float(value[0]), float(value[1]), float(value[2]))
+
+
+@dataclass(frozen=True)
+class BundleDescription:
+    """What a bundle says about its model, validated: everything but the tensors.
+
+    ``evaluation`` holds the evaluation's plain values (``split``, ``paths``), or None when the bundle
+    carries no evaluation; its arrays are tensors of the file.
     """
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise BundleError(
-            f"{path}: not a valid model bundle: it is not a Fashion Finder bundle "
-            "(plain checkpoints must be converted with the trainer)"
+
+    arch: str
+    labels: tuple[str, ...]
+    thresholds: tuple[float, ...]
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    resize: str = "squash"
+    groups: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    evaluation: Mapping[str, Any] | None = None
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def from_raw(cls, raw: object, path: str | os.PathLike) -> BundleDescription:
+        """Validate a bundle's description (a dict as stored) and return it typed.
+
+        Missing ``thresholds`` mean DEFAULT_THRESHOLD for every label; missing groups, metrics and
+        provenance mean empty. Raises BundleError naming ``path`` and the first field that is wrong.
+        """
+        if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
+            raise BundleError(
+                f"{path}: not a valid model bundle: it is not a Fashion Finder bundle "
+                "(plain checkpoints must be converted with the trainer)"
+            )
+        version = raw.get("format_version")
+        require(isinstance(version, int) and not isinstance(version, bool), path, "format_version missing")
+        require(
+            version <= FORMAT_VERSION,
+            path,
+            f"format_version {version} is newer than this app understands ({FORMAT_VERSION}); update the app",
         )
-    version = raw.get("format_version")
-    require(isinstance(version, int), path, "format version missing")
-    require(
-        version <= FORMAT_VERSION,
-        path,
-        f"format version {version} is newer than this app understands ({FORMAT_VERSION}); update the app",
-    )
-    require(isinstance(raw.get("arch"), str), path, f"unknown architecture {raw.get('arch')!r}")
-    labels = raw.get("labels")
-    require(
-        isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels),
-        path,
-        "label list missing or empty",
-    )
-    require(len(set(labels)) == len(labels), path, "duplicate label names")
-    thresholds = raw.get("thresholds") or [0.5] * len(labels)
-    require(len(thresholds) == len(labels), path, f"{len(thresholds)} thresholds for {len(labels)} labels")
+        arch = raw.get("arch")
+        require(isinstance(arch, str) and arch, path, f"arch must be an architecture name, not {arch!r}")
+        labels = raw.get("labels")
+        require(isinstance(labels, list) and labels, path, "labels: label list missing or empty")
+        for label in labels:
+            require(
+                isinstance(label, str) and label.strip(), path, f"labels: empty or non-text label {label!r}"
+            )
+            require(
+                TAG_SEPARATOR not in label,
+                path,
+                f"labels: {label!r} contains the tag separator {TAG_SEPARATOR!r}",
+            )
+        dupes = sorted(x for x, n in Counter(labels).items() if n > 1)
+        require(not dupes, path, f"labels: duplicate label names {dupes[:3]}")
+        thresholds = raw.get("thresholds")
+        if thresholds is None or thresholds == []:
+            thresholds = [DEFAULT_THRESHOLD] * len(labels)
+        require(isinstance(thresholds, list), path, "thresholds must be a list")
+        require(
+            len(thresholds) == len(labels),
+            path,
+            f"thresholds: {len(thresholds)} thresholds for {len(labels)} labels",
+        )
+        bad = next((t for t in thresholds if not (_finite(t) and 0.0 <= t <= 1.0)), None)
+        require(bad is None, path, f"thresholds: {bad!r} is not a number between 0 and 1")
+        size = raw.get("input_size")
+        lo, hi = INPUT_SIZE_RANGE
+        require(
+            isinstance(size, int) and not isinstance(size, bool) and lo <= size <= hi,
+            path,
+            f"input_size {size!r} is not a whole number of pixels between {lo} and {hi}",
+        )
+        resize = raw.get("resize", "squash")
+        require(resize in RESIZE_MODES, path, f"resize {resize!r} is not one of {', '.join(RESIZE_MODES)}")
+        mean = _triple(raw, "mean", path)
+        std = _triple(raw, "std", path)
+        require(all(s > 0 for s in std), path, f"std must be above 0, not {list(std)}")
+        groups = raw.get("groups") or {}
+        require(
+            isinstance(groups, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in groups.items()),
+            path,
+            "groups must map label names to group names",
+        )
+        known = set(labels)
+        groups = {k: v for k, v in groups.items() if k in known}  # others name nothing: harmless
+        metrics = raw.get("metrics") or {}
+        require(isinstance(metrics, Mapping), path, "metrics must be a mapping")
+        provenance = raw.get("provenance") or {}
+        require(isinstance(provenance, Mapping), path, "provenance must be a mapping")
+        mid = provenance.get("model_id")
+        require(
+            mid is None or (isinstance(mid, str) and mid.strip() and len(mid) <= 200),
+            path,
+            f"provenance.model_id must be a short text, not {str(mid)[:40]!r}",
+        )
+        evaluation = raw.get("evaluation")
+        if evaluation is not None:
+            require(isinstance(evaluation, Mapping), path, "evaluation must be a mapping")
+            split = evaluation.get("split", "evaluation")
+            require(isinstance(split, str), path, "evaluation.split must be text")
+            paths = evaluation.get("paths")
+            require(
+                paths is None or (isinstance(paths, list) and all(isinstance(p, str) for p in paths)),
+                path,
+                "evaluation.paths must be a list of file names",
+            )
+            # Arrays are tensors of the file; what a format-1 dict held inline is not description.
+            evaluation = {
+                k: v
+                for k, v in evaluation.items()
+                if isinstance(v, (str, int, float, list, dict, type(None)))
+            }
+        return cls(
+            arch=arch,
+            labels=tuple(labels),
+            thresholds=tuple(float(t) for t in thresholds),
+            input_size=size,
+            mean=mean,
+            std=std,
+            resize=resize,
+            groups=dict(groups),
+            metrics=dict(metrics),
+            provenance=dict(provenance),
+            evaluation=dict(evaluation) if evaluation is not None else None,
+            format_version=version,
+        )
+
+    def to_raw(self) -> dict[str, Any]:
+        """The description as stored (written as the current format version)."""
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "arch": self.arch,
+            "labels": list(self.labels),
+            "groups": dict(self.groups),
+            "thresholds": [float(t) for t in self.thresholds],
+            "input_size": int(self.input_size),
+            "resize": self.resize,
+            "mean": [float(v) for v in self.mean],
+            "std": [float(v) for v in self.std],
+            "metrics": dict(self.metrics),
+            "provenance": dict(self.provenance),
+            "evaluation": dict(self.evaluation) if self.evaluation is not None else None,
+        }
+
+    @property
+    def stored_model_id(self) -> str | None:
+        """The id written in the bundle (None when it has none: then it is derived from the content)."""
+        mid = self.provenance.get("model_id")
+        return str(mid) if mid else None
 
 
-def model_id(provenance: Mapping[str, Any], arch: str) -> str:
-    """Stable id of a bundle's weights (predictions are stored under it in the catalog)."""
-    return str(provenance.get("model_id") or provenance.get("created") or arch)
+def content_model_id(
+    weights: Iterable[tuple[str, str, tuple[int, ...], Iterable[bytes]]], labels: Iterable[str]
+) -> str:
+    """A model id derived from the content, for bundles that carry none: ``sha256:<16 hex>``.
+
+    ``weights`` yields ``(name, safetensors dtype, shape, chunks of little-endian C-order bytes)`` for
+    each weight without the ``state_dict.`` prefix, in any order (they are hashed sorted by name).
+    Two bundles get the same id only when their weights and labels are equal.
+    """
+    h = hashlib.sha256()
+    for name, dtype, shape, chunks in sorted(weights, key=lambda w: w[0]):
+        h.update(json.dumps([name, dtype, list(shape)]).encode())
+        for chunk in chunks:
+            h.update(chunk)
+    h.update(json.dumps(list(labels), ensure_ascii=False).encode())
+    return f"sha256:{h.hexdigest()[:16]}"

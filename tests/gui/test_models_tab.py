@@ -361,3 +361,56 @@ def test_evaluation_of_the_wrong_shape_is_ignored(qtbot, tab, tmp_path):
     assert "As trained" in tab.metrics_note.text()
     assert _overall(tab)["F1 micro"] == "0.500"
     qtbot.waitUntil(lambda: not tab.is_loading(), timeout=20_000)
+
+
+def test_an_old_format_bundle_is_offered_conversion_in_a_child_process(
+    qtbot, tab, bundles, tmp_path, monkeypatch
+):
+    import torch
+    from PySide6.QtWidgets import QMessageBox
+
+    from fashion_desktop.model.bundle import load_bundle
+
+    d = load_bundle(bundles["evaluated"]).to_dict()
+    d["format_version"] = 1  # as older apps wrote it: a torch zip
+    old = tmp_path / "old.fmodel"
+    torch.save(d, old)
+    tab.add_bundle(str(old))
+    qtbot.waitUntil(lambda: tab.current_info() is not None, timeout=20_000)
+    assert not tab.current_info().ok and tab.current_info().old_format
+    assert "old format" in tab.card.text() and "fashion convert" in tab.card.text()
+    assert tab.convert_button.isVisible() and not tab.use_button.isEnabled()
+
+    asked: list[str] = []
+
+    def yes(_parent, _title, text, *_a, **_k):
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", yes)
+    with qtbot.waitSignal(tab.conversion_finished, timeout=60_000) as done:
+        qtbot.mouseClick(tab.convert_button, Qt.MouseButton.LeftButton)
+    new = done.args[0]
+    assert "Convert to the new format?" in asked[0] and new == str(tmp_path / "old-converted.fmodel")
+    assert str(old) not in tab.bundles.paths() and tab.selected_path() == new
+    qtbot.waitUntil(lambda: tab.current_info() is not None and tab.current_info().ok, timeout=20_000)
+    assert tab.current_info().model_id == "eval-1" and not tab.convert_button.isVisible()
+    assert "Evaluated CNN" in tab.card.text()
+    qtbot.waitUntil(lambda: not tab.is_loading(), timeout=20_000)
+
+
+def test_a_failed_conversion_is_reported(qtbot, tab, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    old = tmp_path / "damaged.fmodel"
+    old.write_bytes(b"PK\x03\x04 a damaged zip")
+    tab.add_bundle(str(old))
+    qtbot.waitUntil(lambda: tab.current_info() is not None, timeout=20_000)
+    assert tab.current_info().old_format
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text, *a, **k: warned.append(text))
+    with qtbot.waitSignal(tab.conversion_failed, timeout=60_000) as failed:
+        tab.convert(str(old), str(tmp_path / "new.fmodel"))
+    assert str(old) in failed.args[0] and "not a model bundle" in failed.args[0]
+    assert warned and str(old) in tab.bundles.paths() and not (tmp_path / "new.fmodel").exists()
+    qtbot.waitUntil(lambda: not tab.is_loading(), timeout=20_000)
