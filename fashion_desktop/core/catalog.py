@@ -210,15 +210,6 @@ class Catalog:
     def folders(self) -> list[str]:
         return [r[0] for r in self._query("SELECT path FROM folders ORDER BY id")]
 
-    def remove_folder(self, folder: str | os.PathLike) -> None:
-        """Forget a folder from the library view; its images and decisions stay (marked not present)."""
-        p = str(Path(folder).resolve())
-        with self._tx() as db:
-            row = db.execute("SELECT id FROM folders WHERE path=?", (p,)).fetchone()
-            if row:
-                db.execute("UPDATE images SET present=0, folder_id=NULL WHERE folder_id=?", (row[0],))
-                db.execute("DELETE FROM folders WHERE id=?", (row[0],))
-
     # -- scanning -----------------------------------------------------------------------------
     def record_scan_batch(
         self, folder_id: int, files: Iterable[FileInfo], scan_token: float, counts: SyncCounts | None = None

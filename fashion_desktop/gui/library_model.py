@@ -201,9 +201,6 @@ class LibraryModel(QAbstractListModel):
         )
         return tags + extra
 
-    def slot_of_row(self, row: int) -> int:
-        return int(self._view[row])
-
     def row_of_id(self, image_id: int) -> int:
         slot = self._slot_of.get(int(image_id))
         if slot is None:
