@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..model.problems import PathProblem
+
 PROTOCOL_VERSION = 1
 
 
@@ -69,7 +71,7 @@ class Summary:
 
     tagged: int
     skipped: int
-    failed: list[tuple[Path, str]] = field(default_factory=list)
+    failed: list[PathProblem] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
 
@@ -175,7 +177,7 @@ def decode_event(line: str | bytes) -> WireEvent:
             return Summary(
                 int(msg["tagged"]),
                 int(msg["skipped"]),
-                [(Path(p), str(r)) for p, r in msg["failed"]],
+                [PathProblem(Path(p), str(r)) for p, r in msg["failed"]],
                 bool(msg["cancelled"]),
                 float(msg["seconds"]),
             )

@@ -8,8 +8,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from ..model.images import EXTENSIONS
+from ..model.problems import PathProblem
 from .catalog import Catalog, FileInfo, SyncCounts
 
 CancelFlag = Callable[[], bool] | threading.Event | None
@@ -20,23 +22,12 @@ _CANCEL_CHECK_EVERY = 256
 
 
 @dataclass(frozen=True)
-class ScanProblem:
-    """A folder or file the scan could not use, and a reason a person can act on."""
-
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
-@dataclass(frozen=True)
 class ScanProgress:
     """Where a folder sync stands: files found so far, catalog changes, problems so far, finished?"""
 
     found: int
     counts: SyncCounts
-    problems: list[ScanProblem] = field(default_factory=list)
+    problems: list[PathProblem] = field(default_factory=list)
     done: bool = False
     cancelled: bool = False
 
@@ -70,14 +61,16 @@ def _hidden(entry: os.DirEntry) -> bool:
 _UNLISTABLE = ("permission denied", "cannot list")
 
 
-def _folder_error(path: str, exc: OSError) -> ScanProblem:
+def _folder_error(path: str, exc: OSError) -> PathProblem:
     if isinstance(exc, PermissionError):
-        return ScanProblem(path, "permission denied (cannot list this folder); its photos were skipped")
-    if isinstance(exc, FileNotFoundError):
-        return ScanProblem(path, "folder disappeared during the scan (moved or deleted?)")
-    if isinstance(exc, NotADirectoryError):
-        return ScanProblem(path, "not a folder")
-    return ScanProblem(path, f"cannot list this folder ({exc.strerror or exc}); its photos were skipped")
+        reason = "permission denied (cannot list this folder); its photos were skipped"
+    elif isinstance(exc, FileNotFoundError):
+        reason = "folder disappeared during the scan (moved or deleted?)"
+    elif isinstance(exc, NotADirectoryError):
+        reason = "not a folder"
+    else:
+        reason = f"cannot list this folder ({exc.strerror or exc}); its photos were skipped"
+    return PathProblem(Path(path), reason)
 
 
 def _dir_key(path: str) -> tuple[int, int] | None:
@@ -92,14 +85,14 @@ def scan(
     folders: str | os.PathLike | Iterable[str | os.PathLike],
     extensions: Iterable[str] = EXTENSIONS,
     cancel: CancelFlag = None,
-) -> Iterator[FileInfo | ScanProblem]:
-    """Walk ``folders`` recursively and yield each photo (FileInfo) or problem (ScanProblem) as found.
+) -> Iterator[FileInfo | PathProblem]:
+    """Walk ``folders`` recursively and yield each photo (FileInfo) or problem (PathProblem) as found.
 
     Takes a folder or folders, the extensions to accept (any case, with or without the dot) and an
     optional cancel flag (checked often; the walk simply stops). Paths are absolute, with symlinks
     in the given roots resolved. Hidden files and folders are skipped; symlinked folders are
     followed, each real folder at most once, so link loops end. Folders that cannot be listed or
-    vanish mid-walk are yielded as ScanProblem and the walk goes on. Never raises for bad folders.
+    vanish mid-walk are yielded as PathProblem and the walk goes on. Never raises for bad folders.
     """
     if isinstance(folders, (str, os.PathLike)):
         folders = [folders]
@@ -114,7 +107,7 @@ def scan(
                 if os.path.exists(root_path)
                 else "folder not found (moved, deleted or unplugged?)"
             )
-            yield ScanProblem(root_path, reason)
+            yield PathProblem(Path(root_path), reason)
             continue
         key = _dir_key(root_path)
         if key is not None:
@@ -147,20 +140,22 @@ def scan(
 
 def _classify(
     entry: os.DirEntry, exts: frozenset[str], visited: set[tuple[int, int]], subdirs: list[str]
-) -> FileInfo | ScanProblem | None:
+) -> FileInfo | PathProblem | None:
     try:
         is_dir = entry.is_dir()  # follows symlinks
     except OSError:
         is_dir = False
     if is_dir:
         if not _valid_text(entry.name):
-            return ScanProblem(_printable(entry.path), _BAD_NAME + " (folder skipped)")
+            return PathProblem(Path(_printable(entry.path)), _BAD_NAME + " (folder skipped)")
         key = _dir_key(entry.path)
         if key is None:
             return _folder_error(entry.path, FileNotFoundError())
         if key in visited:
             if entry.is_symlink():
-                return ScanProblem(entry.path, "link to a folder that was already scanned (loop?); skipped")
+                return PathProblem(
+                    Path(entry.path), "link to a folder that was already scanned (loop?); skipped"
+                )
             return None
         visited.add(key)
         subdirs.append(entry.path)
@@ -172,14 +167,14 @@ def _classify(
         st = entry.stat()  # follows symlinks; cached from the listing on Windows
     except FileNotFoundError:
         if entry.is_symlink():
-            return ScanProblem(entry.path, "broken link (its target does not exist)")
-        return ScanProblem(entry.path, "file disappeared during the scan")
+            return PathProblem(Path(entry.path), "broken link (its target does not exist)")
+        return PathProblem(Path(entry.path), "file disappeared during the scan")
     except OSError as exc:
-        return ScanProblem(entry.path, f"cannot read file information ({exc.strerror or exc})")
+        return PathProblem(Path(entry.path), f"cannot read file information ({exc.strerror or exc})")
     if not stat.S_ISREG(st.st_mode):
         return None
     if not _valid_text(entry.name):
-        return ScanProblem(_printable(entry.path), _BAD_NAME)
+        return PathProblem(Path(_printable(entry.path)), _BAD_NAME)
     return FileInfo(entry.path, int(st.st_size), float(st.st_mtime))
 
 
@@ -220,7 +215,7 @@ def sync_folder(
     folder_id = catalog.add_folder(root)
     token = catalog.new_scan_token(folder_id)
     counts = SyncCounts()
-    problems: list[ScanProblem] = []
+    problems: list[PathProblem] = []
     batch: list[FileInfo] = []
     found = 0
     last_flush = time.monotonic()
@@ -230,9 +225,9 @@ def sync_folder(
         return ScanProgress(found, replace(counts), list(problems), done, cancelled)
 
     for item in scan(root, extensions, cancel):
-        if isinstance(item, ScanProblem):
+        if isinstance(item, PathProblem):
             problems.append(item)
-            root_missing = root_missing or item.path == root
+            root_missing = root_missing or str(item.path) == root
             continue
         batch.append(item)
         found += 1
@@ -253,11 +248,11 @@ def sync_folder(
 
 
 def _keep_unlisted(
-    catalog: Catalog, folder_id: int, root: str, problems: list[ScanProblem], token: float
+    catalog: Catalog, folder_id: int, root: str, problems: list[PathProblem], token: float
 ) -> None:
     """Photos under a sub-folder that could not be listed (but still exists) are not "removed"."""
     blocked = [
-        p.path + os.sep for p in problems if p.reason.startswith(_UNLISTABLE) and os.path.isdir(p.path)
+        str(p.path) + os.sep for p in problems if p.reason.startswith(_UNLISTABLE) and os.path.isdir(p.path)
     ]
     if not blocked:
         return
