@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import threading
@@ -9,16 +10,18 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
-from ..model.images import EXTENSIONS
+from ..model.images import EXTENSIONS, header_size
 from ..model.problems import PathProblem
-from .catalog import Catalog, FileInfo, SyncCounts
+from .catalog import Catalog, FileInfo, ImageInfo, SyncCounts
 
 CancelFlag = Callable[[], bool] | threading.Event | None
 
 # Windows marks hidden files with an attribute rather than a leading dot.
 _FILE_ATTRIBUTE_HIDDEN = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2)
 _CANCEL_CHECK_EVERY = 256
+_HASH_SPAN = 64 * 1024  # bytes fingerprinted at each end of a file
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,8 @@ def sync_folder(
     ``done`` is True. Files not seen are marked missing only when the walk completed: a cancelled
     scan, or one whose folder is unreachable, leaves the catalog's view of unseen files as it was, and
     photos under a sub-folder that exists but could not be listed stay present (with their scores).
+    After a complete walk, files new or changed since the last scan get their width, height and
+    content hash (``describe``), in batches, before the last progress.
     Raises CatalogError only if the catalog itself cannot be written.
     """
     root = os.path.realpath(os.path.abspath(os.fspath(folder)))
@@ -244,7 +249,9 @@ def sync_folder(
     if not root_missing:
         _keep_unlisted(catalog, folder_id, root, problems, token)
         catalog.finish_scan(folder_id, token, counts)
-    yield progress(done=True)
+        # No progress of its own: the counts a person sees are final once the walk is done.
+        _describe_undescribed(catalog, folder_id, cancel, batch_size)
+    yield progress(done=True, cancelled=is_cancelled(cancel))
 
 
 def _keep_unlisted(
@@ -263,3 +270,56 @@ def _keep_unlisted(
     ]
     if keep:
         catalog.record_scan_batch(folder_id, keep, token, SyncCounts())
+
+
+def content_hash(file: BinaryIO, size: int) -> str:
+    """A fast fingerprint of a file's bytes: blake2b-128 of its size, first 64 KiB and last 64 KiB.
+
+    Takes a binary file (read from its start; its position moves) and its size in bytes; returns 32
+    hex digits. A photo moved or renamed keeps its hash, which is how a moved folder is relinked.
+    Raises OSError when the file cannot be read.
+    """
+    h = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
+    file.seek(0)
+    h.update(file.read(_HASH_SPAN))
+    if size > _HASH_SPAN:
+        file.seek(max(_HASH_SPAN, size - _HASH_SPAN))
+        h.update(file.read(_HASH_SPAN))
+    return h.hexdigest()
+
+
+def describe(image_id: int, path: str, size: int, mtime: float) -> ImageInfo | None:
+    """Width, height (from the image header) and content hash of the catalog's image ``image_id``.
+
+    Takes the size and mtime the catalog knows the file by; returns None when the file no longer has
+    them (the next scan records the change, then describes it) or cannot be read. Never raises.
+    """
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if st.st_size != size or abs(st.st_mtime - mtime) > 1e-6:
+                return None
+            digest = content_hash(fh, size)
+            fh.seek(0)
+            dims = header_size(fh)
+    except OSError:
+        return None
+    width, height = dims if dims is not None else (None, None)
+    return ImageInfo(image_id, size, mtime, width, height, digest)
+
+
+def _describe_undescribed(catalog: Catalog, folder_id: int, cancel: CancelFlag, batch_size: int) -> int:
+    """Describe the folder's images that have no content hash yet (new, changed, or from an older
+    catalog), storing them in transactions of at most ``batch_size``; returns how many were stored."""
+    batch: list[ImageInfo] = []
+    stored = 0
+    for image_id, path, size, mtime in catalog.undescribed(folder_id):
+        if is_cancelled(cancel):
+            break
+        info = describe(image_id, path, size, mtime)
+        if info is not None:
+            batch.append(info)
+        if len(batch) >= batch_size:
+            stored += catalog.set_image_info(batch)
+            batch = []
+    return stored + (catalog.set_image_info(batch) if batch else 0)

@@ -6,6 +6,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -133,6 +134,24 @@ def open_image(
     # Draft decoding shrinks the pixels: report the file's real dimensions, oriented like the pixels.
     orig = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     return LoadedImage(path, rgb, orig, fmt, note)
+
+
+def header_size(file: str | os.PathLike | BinaryIO) -> tuple[int, int] | None:
+    """(width, height) of an image as shown (EXIF orientation applied), read from its header only.
+
+    Takes a path or a binary file open at its start (left open). Returns None when the file is not
+    an image Pillow can identify; never raises. No pixels are decoded, so this costs one header read.
+    """
+    try:
+        with Image.open(file) as img:
+            w, h = img.size
+            orientation = 1
+            # PNG's getexif() decodes the whole image when the header holds no EXIF: only ask when it does.
+            if "exif" in img.info or img.format == "TIFF":
+                orientation = img.getexif().get(0x0112, 1)
+    except Exception:  # unidentified, truncated or hostile headers raise many types: no size, no error
+        return None
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def load_for_model(

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from fashion_desktop.core import scan as scan_mod
 from fashion_desktop.core.catalog import Catalog, FileInfo
@@ -253,6 +254,50 @@ def test_sync_collects_problems(tmp_path: Path) -> None:
         last = list(sync_folder(cat, tmp_path / "photos"))[-1]
         assert last.found == 1
         assert [Path(p.path).name for p in last.problems] == ["dangling.jpg"]
+
+
+def test_sync_records_size_and_content_hash_and_rehashes_only_changed_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photos = tmp_path / "photos"
+    make_photo(photos / "a.jpg", size=(40, 30))
+    make_photo(photos / "b.png", size=(20, 50), fmt="PNG")
+    rotated = Image.new("RGB", (60, 20), "blue")
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # shown turned by 90 degrees: 20 wide, 60 high
+    rotated.save(photos / "turned.jpg", exif=exif)
+    (photos / "notes.jpg").write_bytes(b"not a photo")
+    shutil.copy(photos / "a.jpg", photos / "copy of a.jpg")
+    with Catalog(tmp_path / "cat.db") as cat:
+        list(sync_folder(cat, photos))
+        recs = {Path(r.path).name: r for r in cat.images()}
+        sizes = {name: (r.width, r.height) for name, r in recs.items()}
+        assert sizes == {
+            "a.jpg": (40, 30),
+            "copy of a.jpg": (40, 30),
+            "b.png": (20, 50),
+            "turned.jpg": (20, 60),
+            "notes.jpg": (None, None),
+        }
+        assert all(len(r.content_hash or "") == 32 for r in recs.values())
+        assert recs["a.jpg"].content_hash == recs["copy of a.jpg"].content_hash  # what relinking matches on
+        assert len({r.content_hash for r in recs.values()}) == 4
+
+        hashed: list[str] = []
+        real_hash = scan_mod.content_hash
+        monkeypatch.setattr(
+            scan_mod, "content_hash", lambda f, size: hashed.append(Path(f.name).name) or real_hash(f, size)
+        )
+        list(sync_folder(cat, photos))
+        assert hashed == []  # nothing changed: nothing re-read
+
+        make_photo(photos / "b.png", size=(30, 10), fmt="PNG")
+        os.utime(photos / "b.png", (1_000_000, 1_000_000))
+        list(sync_folder(cat, photos))
+        assert hashed == ["b.png"]
+        b = cat.image_by_path(recs["b.png"].path)
+        assert b is not None and (b.width, b.height) == (30, 10)
+        assert b.content_hash not in (None, recs["b.png"].content_hash)
 
 
 def test_rescan_with_an_unreadable_subfolder_keeps_its_photos(
