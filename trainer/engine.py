@@ -1,8 +1,4 @@
-"""The training run as a recipe: prepare, train epoch by epoch, evaluate the best epoch, package the bundle.
-
-Distributed set-up lives in ``distributed``, the freeze/optimiser/LR schedule in ``schedule`` and
-checkpoint files in ``checkpoints``.
-"""
+"""The training run as a recipe: prepare, train epoch by epoch, evaluate the best epoch, package the bundle."""
 
 from __future__ import annotations
 
