@@ -1,8 +1,7 @@
-"""The training run: model, freeze/unfreeze schedule, epochs, validation, checkpoints, DDP, final bundle."""
+"""The training run as a recipe: prepare, train epoch by epoch, evaluate the best epoch, package the bundle."""
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import os
@@ -10,15 +9,13 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, WeightedRandomSampler
 
@@ -30,72 +27,26 @@ from fashion_desktop.model.fileio import atomic_write_bytes
 from fashion_desktop.model.metrics import compute_metrics, metrics_by_group, tune_thresholds
 from fashion_desktop.model.scoring import Normalise, keep_first_conv_fp32, logits_for_batch, sigmoid_scores
 
-from .config import TrainConfig, save_config, unfreeze_plan
+from . import checkpoints
+from .checkpoints import TrainState
+from .config import TrainConfig, save_config
 from .data import LabelTable, load_dataset
+from .distributed import (
+    DistInfo,
+    any_rank,
+    barrier,
+    gather_rows,
+    mean_across,
+    setup_distributed,
+    shard,
+    teardown,
+)
+from .errors import STOPPED_EXIT_CODE, Stopped, TrainError
 from .losses import auto_pos_weight, masked_bce, masked_focal, sample_weights
 from .pipeline import CachedImages, DecodeCache, to_model_input
+from .schedule import LrControl, ParamSchedule, late_unfreezes, make_optimizer
 
 log = logging.getLogger("trainer")
-STOPPED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a terminated process
-
-
-class TrainError(RuntimeError):
-    """A run that cannot go on; the message is shown to the user as is."""
-
-
-class Stopped(Exception):
-    """SIGTERM/SIGINT arrived; the run saved its state and can be resumed."""
-
-
-# ---------------------------------------------------------------- distributed set-up
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    """Where this process sits in a (possibly single-process) run."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-
-def setup_distributed(device_pref: str) -> DistInfo:
-    """Join the process group when started by torchrun (WORLD_SIZE > 1): gloo on CPU, nccl on CUDA."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = device_pref == "cuda" or (device_pref == "auto" and torch.cuda.is_available())
-    if use_cuda and not torch.cuda.is_available():
-        raise TrainError("device 'cuda' was asked for but no CUDA GPU is available")
-    device = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
-    if use_cuda:
-        torch.cuda.set_device(device)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    return DistInfo(rank, world, local, device)
-
-
-def _barrier(d: DistInfo) -> None:
-    if d.active:
-        dist.barrier()
-
-
-def _any_rank(d: DistInfo, *flags: bool) -> list[bool]:
-    """Each flag OR-ed across ranks (so every rank takes the same branch)."""
-    if not d.active:
-        return list(flags)
-    t = torch.tensor([float(f) for f in flags])
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return [bool(v) for v in t.tolist()]
 
 
 # ---------------------------------------------------------------- stop signal
@@ -124,7 +75,7 @@ class StopFlag:
         self.set = True
 
 
-# ---------------------------------------------------------------- model, freezing, optimiser, LR
+# ---------------------------------------------------------------- model and loss
 
 
 def make_model(cfg: TrainConfig, num_labels: int, notes: list[str]) -> tuple[nn.Module, bool]:
@@ -151,119 +102,26 @@ def make_model(cfg: TrainConfig, num_labels: int, notes: list[str]) -> tuple[nn.
         return build_model(cfg.arch, num_labels, pretrained=False), False
 
 
-def is_head(name: str, head_prefixes: Sequence[str]) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in head_prefixes)
+def make_loss(cfg: TrainConfig, train_targets: np.ndarray, device: torch.device) -> Any:
+    """The configured loss as ``loss_fn(logits, targets) -> scalar``; unknown targets (-1) are masked.
 
-
-def _matches(name: str, prefixes: Sequence[str]) -> bool:
-    return any(p == "" or name == p or name.startswith(p + ".") for p in prefixes)
-
-
-class ParamSchedule:
-    """Which parameters train: the head from the start, backbone parts from their unfreeze epoch.
-
-    Unfrozen parameters get ``requires_grad=True`` AND join the optimizer as a new param group whose
-    learning rate is ``lr * backbone_lr_mult`` (the seed froze them and never let them back in).
+    With ``pos_weight: auto`` the BCE weighs each label's positives by its rarity in ``train_targets``.
     """
+    pos_weight = None
+    if cfg.pos_weight == "auto":
+        pos_weight = torch.from_numpy(auto_pos_weight(train_targets))
+    if cfg.loss == "focal":
 
-    def __init__(self, model: nn.Module, cfg: TrainConfig, pretrained: bool = True) -> None:
-        self.model = model
-        self.cfg = cfg
-        self.head = get_arch(cfg.arch).head_prefixes
-        # Freezing a randomly initialised backbone only wastes epochs: it is for pretrained features.
-        self.plan = unfreeze_plan(cfg) if pretrained else []
-        self.applied: list[int] = []  # indices into plan already applied
+        def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return masked_focal(logits, y, cfg.focal_alpha, cfg.focal_gamma)
+    else:
+        pw = pos_weight.to(device) if pos_weight is not None else None
 
-    def initial_groups(self) -> list[dict[str, Any]]:
-        named = list(self.model.named_parameters())
-        if not self.plan:
-            head = [p for n, p in named if is_head(n, self.head)]
-            body = [p for n, p in named if not is_head(n, self.head)]
-            groups = [{"params": head, "lr": self.cfg.lr, "base_lr": self.cfg.lr, "name": "head"}]
-            if body:
-                lr = self.cfg.lr * self.cfg.backbone_lr_mult
-                groups.append({"params": body, "lr": lr, "base_lr": lr, "name": "backbone"})
-            return groups
-        for n, p in named:
-            p.requires_grad_(is_head(n, self.head))
-        head = [p for n, p in named if is_head(n, self.head)]
-        return [{"params": head, "lr": self.cfg.lr, "base_lr": self.cfg.lr, "name": "head"}]
+        def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            w = pw.to(logits.device) if pw is not None else None
+            return masked_bce(logits, y, w)
 
-    def due(self, epoch: int) -> list[int]:
-        return [i for i, (e, _) in enumerate(self.plan) if e <= epoch and i not in self.applied]
-
-    def apply(self, i: int, optimizer: torch.optim.Optimizer) -> int:
-        """Unfreeze plan entry ``i``; returns how many parameter tensors joined the optimizer."""
-        epoch, prefixes = self.plan[i]
-        in_opt = {id(p) for g in optimizer.param_groups for p in g["params"]}
-        new = [
-            p
-            for n, p in self.model.named_parameters()
-            if id(p) not in in_opt and not is_head(n, self.head) and _matches(n, prefixes)
-        ]
-        for p in new:
-            p.requires_grad_(True)
-        if new:
-            lr = self.cfg.lr * self.cfg.backbone_lr_mult
-            optimizer.add_param_group({"params": new, "lr": lr, "base_lr": lr, "name": f"unfreeze@{epoch}"})
-        self.applied.append(i)
-        return len(new)
-
-
-def make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
-    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-@dataclass
-class LrControl:
-    """Learning-rate multiplier per epoch: warmup, then cosine or plateau-on-val-F1-macro decay.
-
-    Kept here (not torch schedulers) because param groups are added mid-run when the backbone unfreezes.
-    """
-
-    scheduler: str
-    epochs: int
-    warmup: int
-    patience: int
-    factor: float
-    plateau_mult: float = 1.0
-    bad_epochs: int = 0
-    best: float = -math.inf
-
-    def multiplier(self, epoch: int) -> float:
-        m = self.plateau_mult
-        if self.warmup and epoch < self.warmup:
-            m *= (epoch + 1) / (self.warmup + 1)
-        if self.scheduler == "cosine":
-            m *= 0.5 * (1 + math.cos(math.pi * epoch / max(self.epochs, 1)))
-        return m
-
-    def step(self, metric: float) -> None:
-        if self.scheduler != "plateau" or not math.isfinite(metric):
-            return
-        if metric > self.best + 1e-4:
-            self.best, self.bad_epochs = metric, 0
-        else:
-            self.bad_epochs += 1
-            if self.bad_epochs > self.patience - 1 and self.patience >= 0:
-                self.plateau_mult *= self.factor
-                self.bad_epochs = 0
-
-    def apply(self, optimizer: torch.optim.Optimizer, epoch: int) -> float:
-        m = self.multiplier(epoch)
-        for g in optimizer.param_groups:
-            g["lr"] = g["base_lr"] * m
-        return optimizer.param_groups[0]["lr"]
-
-    def state(self) -> dict[str, float]:
-        return {"plateau_mult": self.plateau_mult, "bad_epochs": self.bad_epochs, "best": self.best}
-
-    def load(self, state: dict[str, float]) -> None:
-        self.plateau_mult = float(state["plateau_mult"])
-        self.bad_epochs = int(state["bad_epochs"])
-        self.best = float(state["best"])
+    return loss_fn
 
 
 # ---------------------------------------------------------------- run context
@@ -359,7 +217,10 @@ def _forward_loss(run: Run, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Ten
 
 
 def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: Any) -> float:
-    """One pass over the training rows. Raises Stopped on SIGTERM, TrainError on a NaN/inf loss."""
+    """One pass over the training rows; returns the mean loss over all ranks.
+
+    Raises Stopped on SIGTERM, TrainError on a NaN/inf loss.
+    """
     cfg, d = run.cfg, run.d
     run.net.train()
     loader = _train_loader(run, epoch)
@@ -368,7 +229,7 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
     total, count, seen, t0 = 0.0, 0, 0, time.time()
     for step, (img, y, _idx) in enumerate(loader):
         late = run.deadline is not None and time.monotonic() > run.deadline
-        stop, late = _any_rank(d, run.stop.set, late)
+        stop, late = any_rank(d, run.stop.set, late)
         if stop:
             raise Stopped()
         if late:  # time limit: end this epoch here; it is validated and checkpointed like any other
@@ -379,26 +240,13 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
         x = x.to(d.device, non_blocking=True)
         y = y.to(d.device, non_blocking=True)
         loss, _ = _forward_loss(run, x, y)
-        (bad,) = _any_rank(d, not bool(torch.isfinite(loss)))
+        (bad,) = any_rank(d, not bool(torch.isfinite(loss)))
         if bad:
             raise TrainError(
                 f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}: training diverged. "
                 "Try a lower learning rate (--lr), --precision fp32 or gradient clipping (--grad-clip)."
             )
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        if cfg.grad_clip > 0:
-            params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        _optimiser_step(cfg, optimizer, loss, scaler)
         total += float(loss.detach()) * len(y)
         count += len(y)
         seen += len(y) * d.world
@@ -413,15 +261,26 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
         )
     if run.stop.set:
         raise Stopped()
-    return _mean_across(d, total, count)
+    return mean_across(d, total, count)
 
 
-def _mean_across(d: DistInfo, total: float, count: int) -> float:
-    if d.active:
-        t = torch.tensor([total, float(count)], dtype=torch.float64)
-        dist.all_reduce(t)
-        total, count = float(t[0]), int(t[1])
-    return total / max(count, 1)
+def _optimiser_step(
+    cfg: TrainConfig, optimizer: torch.optim.Optimizer, loss: torch.Tensor, scaler: Any
+) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    if cfg.grad_clip > 0:
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
 
 
 @torch.no_grad()
@@ -431,7 +290,7 @@ def predict_rows(run: Run, rows: np.ndarray, phase: str) -> np.ndarray:
     d, cfg = run.d, run.cfg
     model = run.model
     model.eval()
-    mine = np.arange(len(rows))[d.rank :: d.world]
+    mine = shard(d, len(rows))
     ds = CachedImages(run.cache, rows[mine], run.table.targets)
     normalise = Normalise(run.mean, run.std, d.device)
     loader = DataLoader(ds, batch_size=cfg.eval_batch_size, shuffle=False, num_workers=cfg.num_workers)
@@ -446,14 +305,7 @@ def predict_rows(run: Run, rows: np.ndarray, phase: str) -> np.ndarray:
         run.events.progress(phase=phase, step=done * d.world, steps=len(rows))
     num_labels = len(run.table.labels)
     local = np.concatenate(outs) if outs else np.zeros((0, num_labels), np.float32)
-    if not d.active:
-        return local
-    parts: list[Any] = [None] * d.world
-    dist.all_gather_object(parts, (mine, local))
-    full = np.zeros((len(rows), num_labels), np.float32)
-    for idx, vals in parts:
-        full[idx] = vals
-    return full
+    return gather_rows(d, mine, local, len(rows))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -464,20 +316,15 @@ def _val_loss(run: Run, logits: np.ndarray, targets: np.ndarray) -> float:
     return float(run.loss_fn(torch.from_numpy(logits), torch.from_numpy(targets.astype(np.int64))))
 
 
-# ---------------------------------------------------------------- checkpoints
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return sigmoid_scores(torch.from_numpy(x))
 
 
-def _save(path: Path, obj: dict[str, Any]) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
+def _val_loss(run: Run, logits: np.ndarray, targets: np.ndarray) -> float:
+    return float(run.loss_fn(torch.from_numpy(logits), torch.from_numpy(targets.astype(np.int64))))
 
 
-def _load(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-# ---------------------------------------------------------------- the run
+# ---------------------------------------------------------------- preparing a run
 
 
 def _prepare(
@@ -488,6 +335,10 @@ def _prepare(
     stop: StopFlag,
     resumed_at: int | None,
 ) -> Run:
+    """Data, model, loss and decoded-image cache of a run, announced with ``run_started``.
+
+    Raises DataError for unusable data, TrainError when there is no model or no train/val images.
+    """
     notes: list[str] = []
     table = load_dataset(
         cfg.data,
@@ -500,10 +351,7 @@ def _prepare(
     )
     spec = get_arch(cfg.arch)
     size = cfg.image_size or spec.input_size
-    model, pretrained = make_model(cfg, len(table.labels), notes)
-    autocast = autocast_dtype(d.device, cfg.precision)
-    if autocast is not None:
-        keep_first_conv_fp32(model)  # as the tagging engine scores: same numbers in validation and tagging
+    model, pretrained, autocast = _build_model(cfg, d, len(table.labels), notes)
     notes += table.notes
     events.emit(
         protocol.RUN_STARTED,
@@ -521,6 +369,41 @@ def _prepare(
     )
     for note in notes:
         log.warning("%s", note)
+    cache = _open_cache(cfg, d, events, out, table, size, notes)
+    rows = _usable_rows(table, cache)
+    loss_fn = make_loss(cfg, table.targets[rows["train"]], d.device)
+    for note in late_unfreezes(cfg, pretrained):
+        log.warning("%s", note)
+        events.emit(protocol.LOG, level="warning", message=note)
+    return Run(
+        cfg, d, events, out, table, cache, rows, model, size, spec.mean, spec.std,
+        autocast, loss_fn, stop, notes, pretrained,
+    )  # fmt: skip
+
+
+def _build_model(
+    cfg: TrainConfig, d: DistInfo, num_labels: int, notes: list[str]
+) -> tuple[nn.Module, bool, torch.dtype | None]:
+    """(model on the run's device, pretrained?, autocast dtype or None for fp32)."""
+    model, pretrained = make_model(cfg, num_labels, notes)
+    autocast = autocast_dtype(d.device, cfg.precision)
+    if autocast is not None:
+        keep_first_conv_fp32(model)  # as the tagging engine scores: same numbers in validation and tagging
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model.to(d.device), pretrained, autocast
+
+
+def _open_cache(
+    cfg: TrainConfig,
+    d: DistInfo,
+    events: protocol.EventWriter,
+    out: Path,
+    table: LabelTable,
+    size: int,
+    notes: list[str],
+) -> DecodeCache:
+    """The run's decoded images at ``size``, built once per node; unreadable photos become a note."""
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / "cache"
 
     def cache_progress(done: int, total: int) -> None:
@@ -531,7 +414,7 @@ def _prepare(
         cache = DecodeCache.open_or_build(
             cache_dir, table.paths, size, cfg.resize, max(1, os.cpu_count() or 1), cache_progress
         )
-    _barrier(d)
+    barrier(d)
     if d.local_rank != 0:
         cache = DecodeCache.open_or_build(cache_dir, table.paths, size, cfg.resize, build=False)
     if cache.failures:
@@ -542,6 +425,11 @@ def _prepare(
         notes.append(note)
         log.warning("%s", note)
         events.emit(protocol.LOG, level="warning", message=note)
+    return cache
+
+
+def _usable_rows(table: LabelTable, cache: DecodeCache) -> dict[str, np.ndarray]:
+    """Each split's rows whose photo decoded. Raises TrainError when train or val has none."""
     rows = {}
     for split in ("train", "val", "test"):
         r = table.split_rows(split)
@@ -550,36 +438,10 @@ def _prepare(
         raise TrainError("the dataset is empty: none of the training images could be read")
     if not len(rows["val"]):
         raise TrainError("no validation images: add a validation split or set val_fraction above 0")
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    model = model.to(d.device)
-    pos_weight = None
-    if cfg.pos_weight == "auto":
-        pos_weight = torch.from_numpy(auto_pos_weight(table.targets[rows["train"]]))
-    if cfg.loss == "focal":
+    return rows
 
-        def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            return masked_focal(logits, y, cfg.focal_alpha, cfg.focal_gamma)
-    else:
-        pw = pos_weight.to(d.device) if pos_weight is not None else None
 
-        def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            w = pw.to(logits.device) if pw is not None else None
-            return masked_bce(logits, y, w)
-
-    plan = unfreeze_plan(cfg) if pretrained else []
-    for e, prefixes in plan:
-        if e >= cfg.epochs:
-            note = (
-                f"unfreeze at epoch {e} ({','.join(p or 'all' for p in prefixes)}) is past the last epoch "
-                f"({cfg.epochs - 1}, counting from 0): those layers will stay frozen"
-            )
-            log.warning("%s", note)
-            events.emit(protocol.LOG, level="warning", message=note)
-    return Run(
-        cfg, d, events, out, table, cache, rows, model, size, spec.mean, spec.std,
-        autocast, loss_fn, stop, notes, pretrained,
-    )  # fmt: skip
+# ---------------------------------------------------------------- the run
 
 
 def run_training(cfg: TrainConfig, resume: bool = False, events: protocol.EventWriter | None = None) -> int:
@@ -617,199 +479,261 @@ def run_training(cfg: TrainConfig, resume: bool = False, events: protocol.EventW
         return 1
     finally:
         stop.uninstall()
-        if d.active and dist.is_initialized():
-            dist.destroy_process_group()
+        teardown(d)
 
 
 def _run(
     cfg: TrainConfig, d: DistInfo, events: protocol.EventWriter, out: Path, stop: StopFlag, resume: bool
 ) -> int:
-    last_path, best_path = out / "last.pt", out / "best.pt"
-    ck = _load(last_path) if resume and last_path.is_file() else None
-    if resume and ck is None:
-        log.warning("no checkpoint in %s yet; starting from the beginning", out)
+    """The recipe: prepare, (resume,) train the epochs, then evaluate the best epoch and bundle it."""
+    ck = checkpoints.read_resume(out, resume)
     run = _prepare(cfg, d, events, out, stop, int(ck["epoch"]) if ck is not None else None)
     if cfg.time_limit_min > 0:
         run.deadline = time.monotonic() + 60 * cfg.time_limit_min
-    sched = ParamSchedule(run.model, cfg, run.pretrained)
-    optimizer = make_optimizer(cfg, sched.initial_groups())
-    lr = LrControl(cfg.scheduler, cfg.epochs, cfg.warmup_epochs, cfg.plateau_patience, cfg.plateau_factor)
-    start_epoch, history = 0, []
-    best: dict[str, Any] = {"metric": -math.inf, "epoch": -1, "since": 0}
-    if ck is not None:
-        if list(ck["labels"]) != list(run.table.labels):
-            raise TrainError(
-                f"{last_path}: the data's labels changed since this run started; start a new run"
-            )
-        for i in ck["unfrozen"]:
-            sched.apply(int(i), optimizer)
-        run.model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        lr.load(ck["lr"])
-        start_epoch, history, best = int(ck["epoch"]), list(ck["history"]), dict(ck["best"])
-        log.info("resuming %s at epoch %d", out, start_epoch + 1)
+    st = _start_state(run, ck)
     if d.main:
         save_config(cfg, out / "config.yaml")
     scaler = torch.amp.GradScaler("cuda") if run.autocast == torch.float16 else None
     _wrap_ddp(run)
-    val_t = run.table.targets[run.rows["val"]]
-    epoch = start_epoch
     try:
-        for epoch in range(start_epoch, cfg.epochs):
-            t0 = time.time()
-            for i in sched.due(epoch):
-                n = sched.apply(i, optimizer)
-                log.info("epoch %d: unfroze %d parameter tensors (%s)", epoch + 1, n, sched.plan[i][1])
-                _wrap_ddp(run)
-            cur_lr = lr.apply(optimizer, epoch)
-            train_loss = train_epoch(run, optimizer, epoch, scaler)
-            logits = predict_rows(run, run.rows["val"], "val")
-            scores = _sigmoid(logits)
-            m = compute_metrics(val_t, scores, 0.5)["overall"]
-            val_loss = _val_loss(run, logits, val_t)
-            metric = m["f1_macro"] if math.isfinite(m["f1_macro"]) else -val_loss
-            lr.step(metric)
-            improved = metric > best["metric"] + 1e-6
-            if improved:
-                best = {"metric": metric, "epoch": epoch, "since": 0}
-            else:
-                best["since"] += 1
-            trainable = sum(p.numel() for g in optimizer.param_groups for p in g["params"])
-            row = {
-                "epoch": epoch + 1,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "val_f1_micro": m["f1_micro"],
-                "val_f1_macro": m["f1_macro"],
-                "val_map": m["map"],
-                "lr": cur_lr,
-                "trainable_params": trainable,
-                "partial": run.out_of_time,
-                "seconds": time.time() - t0,
-            }
-            history.append(row)
-            log.info(
-                "epoch %d/%d train_loss %.4f val_loss %.4f val F1 micro %.3f macro %.3f (%.0fs)",
-                epoch + 1, cfg.epochs, train_loss, val_loss, m["f1_micro"], m["f1_macro"], row["seconds"],
-            )  # fmt: skip
-            events.emit(protocol.EPOCH_END, epochs=cfg.epochs, improved=improved, **row)
-            if d.main:
-                if improved:
-                    _save(
-                        best_path,
-                        {
-                            "model": run.model.state_dict(),
-                            "epoch": epoch,
-                            "val_logits": torch.from_numpy(logits),
-                        },
-                    )
-                    events.emit(protocol.CHECKPOINT_SAVED, path=str(best_path), kind="best", epoch=epoch + 1)
-                _save(last_path, _checkpoint(run, optimizer, sched, lr, epoch + 1, history, best))
-                events.emit(protocol.CHECKPOINT_SAVED, path=str(last_path), kind="last", epoch=epoch + 1)
-            _barrier(d)
-            if run.out_of_time:
-                events.emit(
-                    protocol.LOG, level="warning", message=f"time limit: training ended in epoch {epoch + 1}"
-                )
-                break
-            if cfg.early_stopping and best["since"] >= cfg.early_stopping:
-                log.info("early stopping: val F1-macro has not improved for %d epochs", best["since"])
-                break
-        return _finish(run, best_path, history, best)
+        _train_epochs(run, st, scaler)
+        return _finish(run, st.history)
     except Stopped:
-        if d.main:
-            # The interrupted epoch is redone on resume, from the weights it had reached.
-            _save(last_path, _checkpoint(run, optimizer, sched, lr, epoch, history, best))
-            events.emit(protocol.CHECKPOINT_SAVED, path=str(last_path), kind="last", epoch=epoch)
+        return _stopped(run, st)
+
+
+def _start_state(run: Run, ck: dict[str, Any] | None) -> TrainState:
+    """Schedule, optimiser and LR control at their start, or where checkpoint ``ck`` left them."""
+    cfg = run.cfg
+    sched = ParamSchedule(run.model, cfg, run.pretrained)
+    optimizer = make_optimizer(cfg, sched.initial_groups())
+    lr = LrControl(cfg.scheduler, cfg.epochs, cfg.warmup_epochs, cfg.plateau_patience, cfg.plateau_factor)
+    st = TrainState(sched, optimizer, lr)
+    if ck is not None:
+        checkpoints.restore(ck, run.model, st, list(run.table.labels), run.out / checkpoints.LAST)
+        log.info("resuming %s at epoch %d", run.out, st.epoch + 1)
+    return st
+
+
+def _train_epochs(run: Run, st: TrainState, scaler: Any) -> None:
+    """Epochs from ``st.epoch`` on: unfreeze what is due, train, validate, checkpoint, maybe stop early.
+
+    Raises Stopped on SIGTERM/SIGINT, TrainError when training diverges.
+    """
+    cfg, events = run.cfg, run.events
+    val_t = run.table.targets[run.rows["val"]]
+    for epoch in range(st.epoch, cfg.epochs):
+        st.epoch = epoch
+        t0 = time.time()
+        _unfreeze_due(run, st, epoch)
+        cur_lr = st.lr.apply(st.optimizer, epoch)
+        train_loss = train_epoch(run, st.optimizer, epoch, scaler)
+        logits, m, val_loss = _validate(run, val_t)
+        metric = m["f1_macro"] if math.isfinite(m["f1_macro"]) else -val_loss
+        st.lr.step(metric)
+        improved = st.improved(metric, epoch)
+        row = _epoch_row(run, st, epoch, train_loss, val_loss, m, cur_lr, t0)
+        st.history.append(row)
+        log.info(
+            "epoch %d/%d train_loss %.4f val_loss %.4f val F1 micro %.3f macro %.3f (%.0fs)",
+            epoch + 1, cfg.epochs, train_loss, val_loss, m["f1_micro"], m["f1_macro"], row["seconds"],
+        )  # fmt: skip
+        events.emit(protocol.EPOCH_END, epochs=cfg.epochs, improved=improved, **row)
+        _save_epoch(run, st, epoch, improved, logits)
+        barrier(run.d)
+        if run.out_of_time:
             events.emit(
-                protocol.RUN_STOPPED,
-                message=f"stopped at epoch {epoch + 1}; continue with --resume {out}",
-                checkpoint=str(last_path),
-                resume=str(out),
+                protocol.LOG, level="warning", message=f"time limit: training ended in epoch {epoch + 1}"
             )
-        log.warning("stopped; the last checkpoint is %s (continue with --resume %s)", last_path, out)
-        return STOPPED_EXIT_CODE
+            break
+        if cfg.early_stopping and st.best["since"] >= cfg.early_stopping:
+            log.info("early stopping: val F1-macro has not improved for %d epochs", st.best["since"])
+            break
 
 
-def _checkpoint(
-    run: Run, optimizer, sched: ParamSchedule, lr: LrControl, next_epoch: int, history, best
-) -> dict:
+def _unfreeze_due(run: Run, st: TrainState, epoch: int) -> None:
+    for i in st.sched.due(epoch):
+        n = st.sched.apply(i, st.optimizer)
+        log.info("epoch %d: unfroze %d parameter tensors (%s)", epoch + 1, n, st.sched.plan[i][1])
+        _wrap_ddp(run)
+
+
+def _validate(run: Run, val_t: np.ndarray) -> tuple[np.ndarray, dict[str, float], float]:
+    """(logits, overall metrics at 0.5, loss) on the validation rows."""
+    logits = predict_rows(run, run.rows["val"], "val")
+    scores = _sigmoid(logits)
+    m = compute_metrics(val_t, scores, 0.5)["overall"]
+    val_loss = _val_loss(run, logits, val_t)
+    return logits, m, val_loss
+
+
+def _epoch_row(
+    run: Run,
+    st: TrainState,
+    epoch: int,
+    train_loss: float,
+    val_loss: float,
+    m: dict[str, float],
+    cur_lr: float,
+    t0: float,
+) -> dict[str, Any]:
+    """The epoch's line in the history (and its ``epoch_end`` event)."""
+    trainable = sum(p.numel() for g in st.optimizer.param_groups for p in g["params"])
     return {
-        "model": run.model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "lr": lr.state(),
-        "epoch": next_epoch,
-        "history": history,
-        "best": best,
-        "unfrozen": list(sched.applied),
-        "labels": list(run.table.labels),
+        "epoch": epoch + 1,
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "val_f1_micro": m["f1_micro"],
+        "val_f1_macro": m["f1_macro"],
+        "val_map": m["map"],
+        "lr": cur_lr,
+        "trainable_params": trainable,
+        "partial": run.out_of_time,
+        "seconds": time.time() - t0,
     }
 
 
-def _finish(run: Run, best_path: Path, history: list[dict], best: dict[str, Any]) -> int:
-    """Best weights -> thresholds tuned on val -> one test evaluation -> bundle."""
-    cfg, table = run.cfg, run.table
-    ck = _load(best_path) if run.d.main and best_path.is_file() else None
-    if run.d.active:  # rank 0's file, sent to every rank: nodes need not share the run folder
-        box = [ck]
-        dist.broadcast_object_list(box, src=0)
-        ck = box[0]
-    if ck is None:
-        raise TrainError("no epoch finished, so there is no model to save")
+def _save_epoch(run: Run, st: TrainState, epoch: int, improved: bool, logits: np.ndarray) -> None:
+    """Rank 0 writes the best weights (when ``improved``) and the resumable last checkpoint."""
+    if not run.d.main:
+        return
+    events = run.events
+    best_path, last_path = run.out / checkpoints.BEST, run.out / checkpoints.LAST
+    if improved:
+        checkpoints.save(best_path, checkpoints.best_weights(run.model, epoch, logits))
+        events.emit(protocol.CHECKPOINT_SAVED, path=str(best_path), kind="best", epoch=epoch + 1)
+    checkpoints.save(last_path, checkpoints.resumable(run.model, st, list(run.table.labels), epoch + 1))
+    events.emit(protocol.CHECKPOINT_SAVED, path=str(last_path), kind="last", epoch=epoch + 1)
+
+
+def _stopped(run: Run, st: TrainState) -> int:
+    """Rank 0 saves where the run stopped and says how to resume; returns the "stopped" exit code."""
+    events, out, epoch = run.events, run.out, st.epoch
+    last_path = out / checkpoints.LAST
+    if run.d.main:
+        # The interrupted epoch is redone on resume, from the weights it had reached.
+        checkpoints.save(last_path, checkpoints.resumable(run.model, st, list(run.table.labels), epoch))
+        events.emit(protocol.CHECKPOINT_SAVED, path=str(last_path), kind="last", epoch=epoch)
+        events.emit(
+            protocol.RUN_STOPPED,
+            message=f"stopped at epoch {epoch + 1}; continue with --resume {out}",
+            checkpoint=str(last_path),
+            resume=str(out),
+        )
+    log.warning("stopped; the last checkpoint is %s (continue with --resume %s)", last_path, out)
+    return STOPPED_EXIT_CODE
+
+
+# ---------------------------------------------------------------- the end of a run
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The best epoch measured: tuned thresholds, all metrics, and the split whose scores the bundle keeps."""
+
+    thresholds: np.ndarray
+    metrics: dict[str, Any]
+    split: str
+    rows: np.ndarray
+    scores: np.ndarray
+
+
+def _finish(run: Run, history: list[dict[str, Any]]) -> int:
+    """Best weights -> thresholds tuned on val -> one test evaluation -> bundle (rank 0). Returns 0."""
+    ck = checkpoints.read_best(run.d, run.out / checkpoints.BEST)
     run.model.load_state_dict(ck["model"])
+    result = evaluate_best(run, ck, history)
+    if run.d.main:
+        bundle_path = package_bundle(run, result)
+        _report_finished(run, bundle_path, result.metrics)
+    # Every rank waits for rank 0's bundle: a rank that destroys the gloo group while another still
+    # works can abort in gloo's own thread ("terminate called without an active exception", seen once
+    # in a CI-like run).
+    barrier(run.d)
+    return 0
+
+
+def evaluate_best(run: Run, best: dict[str, Any], history: list[dict[str, Any]]) -> Evaluation:
+    """Thresholds tuned on the best epoch's validation scores, then val and (once) test measured with them.
+
+    Takes the run (its model already holding the best weights), the best checkpoint (its epoch and
+    validation logits) and the epoch history; every rank returns the same Evaluation.
+    Raises Stopped when a stop arrives during the test pass.
+    """
+    table = run.table
     val_rows, test_rows = run.rows["val"], run.rows["test"]
     val_t = table.targets[val_rows]
-    val_scores = _sigmoid(ck["val_logits"].numpy())
+    val_scores = _sigmoid(best["val_logits"].numpy())
     thresholds = tune_thresholds(val_t, val_scores)
-    labels, groups = table.labels, table.groups
-    metrics: dict[str, Any] = {"best_epoch": int(ck["epoch"]) + 1, "history": history}
-    metrics["val"] = compute_metrics(val_t, val_scores, thresholds, labels)
-    metrics["val"]["groups"] = metrics_by_group(val_t, val_scores, thresholds, labels, groups)
+    metrics: dict[str, Any] = {"best_epoch": int(best["epoch"]) + 1, "history": history}
+    metrics["val"] = _measure(table, val_t, val_scores, thresholds)
     metrics["val_at_0.5"] = compute_metrics(val_t, val_scores, 0.5)["overall"]
-    eval_split, eval_rows, eval_scores = "val", val_rows, val_scores
-    if len(test_rows):
-        test_scores = _sigmoid(predict_rows(run, test_rows, "test"))  # the one and only look at test
-        test_t = table.targets[test_rows]
-        metrics["test"] = compute_metrics(test_t, test_scores, thresholds, labels)
-        metrics["test"]["groups"] = metrics_by_group(test_t, test_scores, thresholds, labels, groups)
-        by_source = {}
-        srcs = np.array(table.sources)[test_rows]
-        for src in dict.fromkeys(srcs.tolist()):
-            sel = srcs == src
-            by_source[src] = metrics_by_group(test_t[sel], test_scores[sel], thresholds, labels, groups)
-        metrics["test"]["sources"] = by_source
-        eval_split, eval_rows, eval_scores = "test", test_rows, test_scores
-    if not run.d.main:
-        _barrier(run.d)  # wait for rank 0's bundle, then all ranks tear down together
-        return 0
-    provenance = {
+    if not len(test_rows):
+        return Evaluation(thresholds, metrics, "val", val_rows, val_scores)
+    test_scores = _sigmoid(predict_rows(run, test_rows, "test"))  # the one and only look at test
+    test_t = table.targets[test_rows]
+    metrics["test"] = _measure(table, test_t, test_scores, thresholds)
+    by_source = {}
+    srcs = np.array(table.sources)[test_rows]
+    for src in dict.fromkeys(srcs.tolist()):
+        sel = srcs == src
+        by_source[src] = metrics_by_group(
+            test_t[sel], test_scores[sel], thresholds, table.labels, table.groups
+        )
+    metrics["test"]["sources"] = by_source
+    return Evaluation(thresholds, metrics, "test", test_rows, test_scores)
+
+
+def _measure(table: LabelTable, targets: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> dict:
+    m = compute_metrics(targets, scores, thresholds, table.labels)
+    m["groups"] = metrics_by_group(targets, scores, thresholds, table.labels, table.groups)
+    return m
+
+
+def package_bundle(run: Run, result: Evaluation) -> Path:
+    """Write the run's bundle (``model.fmodel``: best weights, thresholds, metrics, provenance and the
+    evaluated split's scores) and ``metrics.json`` into the run folder; returns the bundle's path.
+
+    Raises BundleError/WriteError (an OSError) when a file cannot be written.
+    """
+    cfg, table = run.cfg, run.table
+    bundle = new_bundle(
+        cfg.arch,
+        table.labels,
+        {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()},
+        input_size=run.input_size,
+        resize=cfg.resize,
+        groups=table.groups,
+        thresholds=tuple(float(t) for t in result.thresholds),
+        metrics=result.metrics,
+        provenance=_provenance(run),
+        evaluation={
+            "split": result.split,
+            "paths": [table.paths[i] for i in result.rows],
+            "targets": torch.from_numpy(table.targets[result.rows].astype(np.int8)),
+            "scores": torch.from_numpy(result.scores.astype(np.float16)),
+        },
+    )
+    bundle_path = save_bundle(bundle, run.out / "model.fmodel")
+    atomic_write_bytes(run.out / "metrics.json", protocol.to_json(result.metrics, indent=1).encode())
+    return bundle_path
+
+
+def _provenance(run: Run) -> dict[str, Any]:
+    cfg = run.cfg
+    return {
         "model_id": uuid.uuid4().hex,
         "name": cfg.name or f"{cfg.arch} {datetime.now().strftime('%Y-%m-%d %H:%M')}",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "trainer": "fashion-finder trainer",
-        "data": table.summary(),
+        "data": run.table.summary(),
         "config": cfg.to_dict(),
         "world_size": run.d.world,
     }
-    bundle = new_bundle(
-        cfg.arch,
-        labels,
-        {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()},
-        input_size=run.input_size,
-        resize=cfg.resize,
-        groups=groups,
-        thresholds=tuple(float(t) for t in thresholds),
-        metrics=metrics,
-        provenance=provenance,
-        evaluation={
-            "split": eval_split,
-            "paths": [table.paths[i] for i in eval_rows],
-            "targets": torch.from_numpy(table.targets[eval_rows].astype(np.int8)),
-            "scores": torch.from_numpy(eval_scores.astype(np.float16)),
-        },
-    )
-    bundle_path = save_bundle(bundle, run.out / "model.fmodel")
-    atomic_write_bytes(run.out / "metrics.json", protocol.to_json(metrics, indent=1).encode())
+
+
+def _report_finished(run: Run, bundle_path: Path, metrics: dict[str, Any]) -> None:
+    test_rows = run.rows["test"]
     summary = {
         "val": metrics["val"]["overall"],
         "val_groups": metrics["val"]["groups"],
@@ -821,7 +745,3 @@ def _finish(run: Run, best_path: Path, history: list[dict], best: dict[str, Any]
     run.events.emit(
         protocol.RUN_FINISHED, bundle=str(bundle_path), metrics=summary, test_split=bool(len(test_rows))
     )
-    # A rank that destroys the gloo group while another still works can abort in gloo's own thread
-    # ("terminate called without an active exception", seen once in a CI-like run).
-    _barrier(run.d)
-    return 0

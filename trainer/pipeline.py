@@ -34,14 +34,15 @@ def _cache_key(paths: Sequence[str], size: int, resize: str) -> str:
 
 def _decode_chunk(args: tuple[str, int, int, list[str], int, str]) -> list[tuple[int, str]]:
     """Worker: decode paths into rows [start, start+len) of the memmap; return (row, reason) failures."""
-    from fashion_desktop.model.images import ImageFailure, load_for_model
+    from fashion_desktop.model.images import load_for_model
+    from fashion_desktop.model.problems import PathProblem
 
     file, total, start, paths, size, resize = args
     arr = np.memmap(file, dtype=np.uint8, mode="r+", shape=(total, size, size, 3))
     failures = []
     for k, p in enumerate(paths):
         out = load_for_model(p, size, resize)
-        if isinstance(out, ImageFailure):
+        if isinstance(out, PathProblem):
             failures.append((start + k, out.reason))
         else:
             arr[start + k] = out

@@ -85,6 +85,19 @@ class ImageRecord:
     error: str | None
     reviewed: bool
     folder_id: int | None = None
+    content_hash: str | None = None  # see core.scan.content_hash; None until the scan described the file
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a file says about itself, measured at the ``size``/``mtime`` the catalog knows it by."""
+
+    image_id: int
+    size: int
+    mtime: float
+    width: int | None  # None: not a readable image (its bytes are still fingerprinted)
+    height: int | None
+    content_hash: str
 
 
 @dataclass(frozen=True)
@@ -201,15 +214,6 @@ class Catalog:
     def folders(self) -> list[str]:
         return [r[0] for r in self._query("SELECT path FROM folders ORDER BY id")]
 
-    def remove_folder(self, folder: str | os.PathLike) -> None:
-        """Forget a folder from the library view; its images and decisions stay (marked not present)."""
-        p = str(Path(folder).resolve())
-        with self._tx() as db:
-            row = db.execute("SELECT id FROM folders WHERE path=?", (p,)).fetchone()
-            if row:
-                db.execute("UPDATE images SET present=0, folder_id=NULL WHERE folder_id=?", (row[0],))
-                db.execute("DELETE FROM folders WHERE id=?", (row[0],))
-
     # -- scanning -----------------------------------------------------------------------------
     def record_scan_batch(
         self, folder_id: int, files: Iterable[FileInfo], scan_token: float, counts: SyncCounts | None = None
@@ -271,19 +275,29 @@ class Catalog:
             db.execute("UPDATE folders SET scanned_at=? WHERE id=?", (_now(), folder_id))
         return counts
 
-    def set_image_info(
-        self,
-        image_id: int,
-        width: int | None = None,
-        height: int | None = None,
-        content_hash: str | None = None,
-    ) -> None:
+    def undescribed(self, folder_id: int) -> list[tuple[int, str, int, float]]:
+        """(id, path, size, mtime) of the folder's present images that have no content hash yet."""
+        return self._query(
+            "SELECT id, path, size, mtime FROM images WHERE folder_id=? AND present=1"
+            " AND content_hash IS NULL AND size IS NOT NULL AND mtime IS NOT NULL ORDER BY path",
+            (folder_id,),
+        )
+
+    def set_image_info(self, infos: Iterable[ImageInfo]) -> int:
+        """Store width, height and content hash of images, all in one transaction.
+
+        An image whose size or mtime in the catalog is no longer the one ``info`` was measured at
+        (the file changed meanwhile and a scan noticed) is left alone. Returns how many were stored.
+        """
+        stored = 0
         with self._tx() as db:
-            db.execute(
-                "UPDATE images SET width=COALESCE(?, width), height=COALESCE(?, height),"
-                " content_hash=COALESCE(?, content_hash) WHERE id=?",
-                (width, height, content_hash, image_id),
-            )
+            for i in infos:
+                cur = db.execute(
+                    "UPDATE images SET width=?, height=?, content_hash=? WHERE id=? AND size=? AND mtime=?",
+                    (i.width, i.height, i.content_hash, i.image_id, i.size, i.mtime),
+                )
+                stored += cur.rowcount
+        return stored
 
     def set_errors(self, errors: Iterable[tuple[int, str | None]]) -> None:
         """Record (or clear, with None) the load error of images."""
@@ -291,13 +305,14 @@ class Catalog:
             db.executemany("UPDATE images SET error=? WHERE id=?", [(e, i) for i, e in errors])
 
     # -- images -------------------------------------------------------------------------------
-    _IMG_COLS = "id, path, size, mtime, width, height, present, error, reviewed_at, folder_id"
+    _IMG_COLS = "id, path, size, mtime, width, height, present, error, reviewed_at, folder_id, content_hash"
 
     @staticmethod
     def _img(row: tuple) -> ImageRecord:
         return ImageRecord(
-            row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8] is not None, row[9]
-        )
+            row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8] is not None, row[9],
+            row[10],
+        )  # fmt: skip
 
     def images(
         self, include_missing: bool = False, folder: str | os.PathLike | None = None

@@ -93,10 +93,6 @@ class CatalogReader:
         paths = [r[1] for r in rows]
         return ImageColumns(ids_a, paths, mt, sz, rev, errors, [os.path.basename(p) for p in paths])
 
-    def present_ids(self) -> np.ndarray:
-        rows = self._db().execute("SELECT id FROM images WHERE present=1 ORDER BY id").fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-
     def errors(self, image_ids: list[int] | None = None) -> dict[int, str]:
         rows = (
             self._db()

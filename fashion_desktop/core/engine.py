@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 
 from ..model.bundle import Bundle
+from ..model.problems import PathProblem
 from ..model.protocol import BatchResult, ImageError, ImageResult, Notice, Progress, Summary
 from ..model.scoring import EngineError, ModelRunner, ScoreOptions, as_runner, score_paths
 from .catalog import Catalog
@@ -112,7 +113,7 @@ def tag_into_catalog(
     already = set() if force else catalog.predicted_paths(key)
     todo = [p for p in ordered if p not in already]
     tagged = 0
-    failed: list[tuple[Path, str]] = []
+    failed: list[PathProblem] = []
     errors: list[tuple[int, str]] = []
 
     def flush_errors() -> None:
@@ -127,7 +128,7 @@ def tag_into_catalog(
                 tagged += len(event.results)
                 flush_errors()
             elif isinstance(event, ImageError):
-                failed.append((event.path, event.reason))
+                failed.append(PathProblem(event.path, event.reason))
                 errors.append((ids[str(event.path)], event.reason))
             yield event
     finally:

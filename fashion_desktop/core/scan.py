@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import BinaryIO
 
-from ..model.images import EXTENSIONS
-from .catalog import Catalog, FileInfo, SyncCounts
+from ..model.images import EXTENSIONS, header_size
+from ..model.problems import PathProblem
+from .catalog import Catalog, FileInfo, ImageInfo, SyncCounts
 
 CancelFlag = Callable[[], bool] | threading.Event | None
 
 # Windows marks hidden files with an attribute rather than a leading dot.
 _FILE_ATTRIBUTE_HIDDEN = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2)
 _CANCEL_CHECK_EVERY = 256
-
-
-@dataclass(frozen=True)
-class ScanProblem:
-    """A folder or file the scan could not use, and a reason a person can act on."""
-
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+_HASH_SPAN = 64 * 1024  # bytes fingerprinted at each end of a file
 
 
 @dataclass(frozen=True)
@@ -36,7 +30,7 @@ class ScanProgress:
 
     found: int
     counts: SyncCounts
-    problems: list[ScanProblem] = field(default_factory=list)
+    problems: list[PathProblem] = field(default_factory=list)
     done: bool = False
     cancelled: bool = False
 
@@ -70,14 +64,16 @@ def _hidden(entry: os.DirEntry) -> bool:
 _UNLISTABLE = ("permission denied", "cannot list")
 
 
-def _folder_error(path: str, exc: OSError) -> ScanProblem:
+def _folder_error(path: str, exc: OSError) -> PathProblem:
     if isinstance(exc, PermissionError):
-        return ScanProblem(path, "permission denied (cannot list this folder); its photos were skipped")
-    if isinstance(exc, FileNotFoundError):
-        return ScanProblem(path, "folder disappeared during the scan (moved or deleted?)")
-    if isinstance(exc, NotADirectoryError):
-        return ScanProblem(path, "not a folder")
-    return ScanProblem(path, f"cannot list this folder ({exc.strerror or exc}); its photos were skipped")
+        reason = "permission denied (cannot list this folder); its photos were skipped"
+    elif isinstance(exc, FileNotFoundError):
+        reason = "folder disappeared during the scan (moved or deleted?)"
+    elif isinstance(exc, NotADirectoryError):
+        reason = "not a folder"
+    else:
+        reason = f"cannot list this folder ({exc.strerror or exc}); its photos were skipped"
+    return PathProblem(Path(path), reason)
 
 
 def _dir_key(path: str) -> tuple[int, int] | None:
@@ -92,14 +88,14 @@ def scan(
     folders: str | os.PathLike | Iterable[str | os.PathLike],
     extensions: Iterable[str] = EXTENSIONS,
     cancel: CancelFlag = None,
-) -> Iterator[FileInfo | ScanProblem]:
-    """Walk ``folders`` recursively and yield each photo (FileInfo) or problem (ScanProblem) as found.
+) -> Iterator[FileInfo | PathProblem]:
+    """Walk ``folders`` recursively and yield each photo (FileInfo) or problem (PathProblem) as found.
 
     Takes a folder or folders, the extensions to accept (any case, with or without the dot) and an
     optional cancel flag (checked often; the walk simply stops). Paths are absolute, with symlinks
     in the given roots resolved. Hidden files and folders are skipped; symlinked folders are
     followed, each real folder at most once, so link loops end. Folders that cannot be listed or
-    vanish mid-walk are yielded as ScanProblem and the walk goes on. Never raises for bad folders.
+    vanish mid-walk are yielded as PathProblem and the walk goes on. Never raises for bad folders.
     """
     if isinstance(folders, (str, os.PathLike)):
         folders = [folders]
@@ -114,7 +110,7 @@ def scan(
                 if os.path.exists(root_path)
                 else "folder not found (moved, deleted or unplugged?)"
             )
-            yield ScanProblem(root_path, reason)
+            yield PathProblem(Path(root_path), reason)
             continue
         key = _dir_key(root_path)
         if key is not None:
@@ -147,20 +143,22 @@ def scan(
 
 def _classify(
     entry: os.DirEntry, exts: frozenset[str], visited: set[tuple[int, int]], subdirs: list[str]
-) -> FileInfo | ScanProblem | None:
+) -> FileInfo | PathProblem | None:
     try:
         is_dir = entry.is_dir()  # follows symlinks
     except OSError:
         is_dir = False
     if is_dir:
         if not _valid_text(entry.name):
-            return ScanProblem(_printable(entry.path), _BAD_NAME + " (folder skipped)")
+            return PathProblem(Path(_printable(entry.path)), _BAD_NAME + " (folder skipped)")
         key = _dir_key(entry.path)
         if key is None:
             return _folder_error(entry.path, FileNotFoundError())
         if key in visited:
             if entry.is_symlink():
-                return ScanProblem(entry.path, "link to a folder that was already scanned (loop?); skipped")
+                return PathProblem(
+                    Path(entry.path), "link to a folder that was already scanned (loop?); skipped"
+                )
             return None
         visited.add(key)
         subdirs.append(entry.path)
@@ -172,14 +170,14 @@ def _classify(
         st = entry.stat()  # follows symlinks; cached from the listing on Windows
     except FileNotFoundError:
         if entry.is_symlink():
-            return ScanProblem(entry.path, "broken link (its target does not exist)")
-        return ScanProblem(entry.path, "file disappeared during the scan")
+            return PathProblem(Path(entry.path), "broken link (its target does not exist)")
+        return PathProblem(Path(entry.path), "file disappeared during the scan")
     except OSError as exc:
-        return ScanProblem(entry.path, f"cannot read file information ({exc.strerror or exc})")
+        return PathProblem(Path(entry.path), f"cannot read file information ({exc.strerror or exc})")
     if not stat.S_ISREG(st.st_mode):
         return None
     if not _valid_text(entry.name):
-        return ScanProblem(_printable(entry.path), _BAD_NAME)
+        return PathProblem(Path(_printable(entry.path)), _BAD_NAME)
     return FileInfo(entry.path, int(st.st_size), float(st.st_mtime))
 
 
@@ -214,13 +212,15 @@ def sync_folder(
     ``done`` is True. Files not seen are marked missing only when the walk completed: a cancelled
     scan, or one whose folder is unreachable, leaves the catalog's view of unseen files as it was, and
     photos under a sub-folder that exists but could not be listed stay present (with their scores).
+    After a complete walk, files new or changed since the last scan get their width, height and
+    content hash (``describe``), in batches, before the last progress.
     Raises CatalogError only if the catalog itself cannot be written.
     """
     root = os.path.realpath(os.path.abspath(os.fspath(folder)))
     folder_id = catalog.add_folder(root)
     token = catalog.new_scan_token(folder_id)
     counts = SyncCounts()
-    problems: list[ScanProblem] = []
+    problems: list[PathProblem] = []
     batch: list[FileInfo] = []
     found = 0
     last_flush = time.monotonic()
@@ -230,9 +230,9 @@ def sync_folder(
         return ScanProgress(found, replace(counts), list(problems), done, cancelled)
 
     for item in scan(root, extensions, cancel):
-        if isinstance(item, ScanProblem):
+        if isinstance(item, PathProblem):
             problems.append(item)
-            root_missing = root_missing or item.path == root
+            root_missing = root_missing or str(item.path) == root
             continue
         batch.append(item)
         found += 1
@@ -249,15 +249,17 @@ def sync_folder(
     if not root_missing:
         _keep_unlisted(catalog, folder_id, root, problems, token)
         catalog.finish_scan(folder_id, token, counts)
-    yield progress(done=True)
+        # No progress of its own: the counts a person sees are final once the walk is done.
+        _describe_undescribed(catalog, folder_id, cancel, batch_size)
+    yield progress(done=True, cancelled=is_cancelled(cancel))
 
 
 def _keep_unlisted(
-    catalog: Catalog, folder_id: int, root: str, problems: list[ScanProblem], token: float
+    catalog: Catalog, folder_id: int, root: str, problems: list[PathProblem], token: float
 ) -> None:
     """Photos under a sub-folder that could not be listed (but still exists) are not "removed"."""
     blocked = [
-        p.path + os.sep for p in problems if p.reason.startswith(_UNLISTABLE) and os.path.isdir(p.path)
+        str(p.path) + os.sep for p in problems if p.reason.startswith(_UNLISTABLE) and os.path.isdir(p.path)
     ]
     if not blocked:
         return
@@ -268,3 +270,56 @@ def _keep_unlisted(
     ]
     if keep:
         catalog.record_scan_batch(folder_id, keep, token, SyncCounts())
+
+
+def content_hash(file: BinaryIO, size: int) -> str:
+    """A fast fingerprint of a file's bytes: blake2b-128 of its size, first 64 KiB and last 64 KiB.
+
+    Takes a binary file (read from its start; its position moves) and its size in bytes; returns 32
+    hex digits. A photo moved or renamed keeps its hash, which is how a moved folder is relinked.
+    Raises OSError when the file cannot be read.
+    """
+    h = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
+    file.seek(0)
+    h.update(file.read(_HASH_SPAN))
+    if size > _HASH_SPAN:
+        file.seek(max(_HASH_SPAN, size - _HASH_SPAN))
+        h.update(file.read(_HASH_SPAN))
+    return h.hexdigest()
+
+
+def describe(image_id: int, path: str, size: int, mtime: float) -> ImageInfo | None:
+    """Width, height (from the image header) and content hash of the catalog's image ``image_id``.
+
+    Takes the size and mtime the catalog knows the file by; returns None when the file no longer has
+    them (the next scan records the change, then describes it) or cannot be read. Never raises.
+    """
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if st.st_size != size or abs(st.st_mtime - mtime) > 1e-6:
+                return None
+            digest = content_hash(fh, size)
+            fh.seek(0)
+            dims = header_size(fh)
+    except OSError:
+        return None
+    width, height = dims if dims is not None else (None, None)
+    return ImageInfo(image_id, size, mtime, width, height, digest)
+
+
+def _describe_undescribed(catalog: Catalog, folder_id: int, cancel: CancelFlag, batch_size: int) -> int:
+    """Describe the folder's images that have no content hash yet (new, changed, or from an older
+    catalog), storing them in transactions of at most ``batch_size``; returns how many were stored."""
+    batch: list[ImageInfo] = []
+    stored = 0
+    for image_id, path, size, mtime in catalog.undescribed(folder_id):
+        if is_cancelled(cancel):
+            break
+        info = describe(image_id, path, size, mtime)
+        if info is not None:
+            batch.append(info)
+        if len(batch) >= batch_size:
+            stored += catalog.set_image_info(batch)
+            batch = []
+    return stored + (catalog.set_image_info(batch) if batch else 0)

@@ -105,9 +105,6 @@ class FilterBar(QWidget):
     def set_review(self, value: str) -> None:
         self.review_combo.setCurrentIndex(max(0, self.review_combo.findData(value)))
 
-    def set_sort(self, value: str) -> None:
-        self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(value)))
-
     def _update_tags_text(self) -> None:
         tags = self.selected_tags()
         self.tags_button.setText(", ".join(tags) if tags else "(choose)")

@@ -201,9 +201,6 @@ class LibraryModel(QAbstractListModel):
         final = apply_decisions(self._pred[slot : slot + 1], self._dec[slot : slot + 1])
         return tag_lists(self.labels, final, [self._decisions.get(slot, {})])[0]
 
-    def slot_of_row(self, row: int) -> int:
-        return int(self._view[row])
-
     def row_of_id(self, image_id: int) -> int:
         slot = self._slot_of.get(int(image_id))
         if slot is None:

@@ -301,9 +301,6 @@ class RowsTableModel(QAbstractTableModel):
         self._colours = list(colours) if colours is not None else [None] * len(self._rows)
         self.endResetModel()
 
-    def row_values(self, row: int) -> list[Any]:
-        return list(self._rows[row])
-
     def rowCount(self, parent: _Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 

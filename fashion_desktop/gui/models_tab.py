@@ -337,9 +337,6 @@ class ModelsTab(QWidget):
         if self._shown:
             self._load_pending()
 
-    def bundle_paths(self) -> list[str]:
-        return self.bundles.paths()
-
     def add_bundle(self, path: str) -> None:
         """Add ``path`` to the list (if new), select it and read it."""
         row = self.bundles.add_path(os.fspath(path))
@@ -368,10 +365,6 @@ class ModelsTab(QWidget):
     def current_info(self) -> BundleInfo | None:
         path = self.selected_path()
         return self.bundles.info(path) if path else None
-
-    def metrics_view(self) -> MetricsView | None:
-        """The metrics on screen now (None when no loaded bundle is selected)."""
-        return self._view
 
     def is_loading(self) -> bool:
         return self._loader is not None

@@ -11,7 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
-from fashion_desktop.model.images import ImageFailure, load_thumbnail
+from fashion_desktop.model.images import load_thumbnail
+from fashion_desktop.model.problems import PathProblem
 
 from . import settings
 
@@ -31,7 +32,7 @@ def _decode(key: ThumbKey, size: int, root: Path | None) -> QImage | str:
         if not img.isNull():
             return img
     loaded = load_thumbnail(key[0], size)
-    if isinstance(loaded, ImageFailure):
+    if isinstance(loaded, PathProblem):
         return loaded.reason
     pil = loaded.image
     data = pil.tobytes("raw", "RGB")
@@ -194,10 +195,6 @@ class Thumbnailer(QObject):
     def pending(self) -> int:
         with self._lock:
             return len(self._queue) + self._running
-
-    def clear_memory(self) -> None:
-        self._cache.clear()
-        self._bytes = 0
 
     def memory_bytes(self) -> int:
         return self._bytes

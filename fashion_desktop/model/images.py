@@ -6,9 +6,12 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from .problems import PathProblem
 
 # Largest image we decode (pixels). Bigger files are reported as possible decompression bombs.
 MAX_PIXELS = 250_000_000
@@ -26,17 +29,6 @@ _FORMAT_EXTENSIONS = {
     "GIF": {"gif"},
     "MPO": {"jpg", "jpeg", "mpo"},
 }
-
-
-@dataclass(frozen=True)
-class ImageFailure:
-    """A file that could not be used, and a reason a person can act on."""
-
-    path: Path
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -87,26 +79,26 @@ def _describe_os_error(exc: OSError) -> str:
 
 def open_image(
     path: str | os.PathLike, draft_size: int | None = None, max_pixels: int = MAX_PIXELS
-) -> LoadedImage | ImageFailure:
+) -> LoadedImage | PathProblem:
     """Decode ``path`` to RGB, oriented per EXIF, at no less than ``draft_size`` on its short side.
 
     ``draft_size`` lets JPEGs decode at 1/2, 1/4 or 1/8 scale (``Image.draft``), which is much faster
-    for thumbnails and model inputs. Never raises for bad files: returns ImageFailure with a reason.
+    for thumbnails and model inputs. Never raises for bad files: returns PathProblem with a reason.
     """
     path = Path(path)
     try:
         size = path.stat().st_size
     except OSError as exc:
-        return ImageFailure(path, _describe_os_error(exc))
+        return PathProblem(path, _describe_os_error(exc))
     if path.is_dir():
-        return ImageFailure(path, "is a folder, not a file")
+        return PathProblem(path, "is a folder, not a file")
     if size == 0:
-        return ImageFailure(path, "empty file (0 bytes)")
+        return PathProblem(path, "empty file (0 bytes)")
     try:
         with Image.open(path) as img:
             w, h = img.size
             if w * h > max_pixels:
-                return ImageFailure(
+                return PathProblem(
                     path,
                     f"image too large ({w}x{h} = {w * h / 1e6:.0f} MP, limit {max_pixels / 1e6:.0f} MP); "
                     "possible decompression bomb",
@@ -128,13 +120,13 @@ def open_image(
             if rgb is img:
                 rgb = img.copy()
     except UnidentifiedImageError:
-        return ImageFailure(path, "not an image (unrecognised file format)")
+        return PathProblem(path, "not an image (unrecognised file format)")
     except Image.DecompressionBombError as exc:
-        return ImageFailure(path, f"image too large; possible decompression bomb ({exc})")
+        return PathProblem(path, f"image too large; possible decompression bomb ({exc})")
     except OSError as exc:
-        return ImageFailure(path, _describe_os_error(exc))
+        return PathProblem(path, _describe_os_error(exc))
     except Exception as exc:  # decoders raise many types on corrupt data (struct.error, KeyError ...)
-        return ImageFailure(path, f"corrupt image ({type(exc).__name__}: {str(exc)[:120]})")
+        return PathProblem(path, f"corrupt image ({type(exc).__name__}: {str(exc)[:120]})")
     ext = path.suffix.lower().lstrip(".")
     note = None
     if fmt and ext and ext not in _FORMAT_EXTENSIONS.get(fmt, {ext}):
@@ -144,16 +136,34 @@ def open_image(
     return LoadedImage(path, rgb, orig, fmt, note)
 
 
+def header_size(file: str | os.PathLike | BinaryIO) -> tuple[int, int] | None:
+    """(width, height) of an image as shown (EXIF orientation applied), read from its header only.
+
+    Takes a path or a binary file open at its start (left open). Returns None when the file is not
+    an image Pillow can identify; never raises. No pixels are decoded, so this costs one header read.
+    """
+    try:
+        with Image.open(file) as img:
+            w, h = img.size
+            orientation = 1
+            # PNG's getexif() decodes the whole image when the header holds no EXIF: only ask when it does.
+            if "exif" in img.info or img.format == "TIFF":
+                orientation = img.getexif().get(0x0112, 1)
+    except Exception:  # unidentified, truncated or hostile headers raise many types: no size, no error
+        return None
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
 def load_for_model(
     path: str | os.PathLike, input_size: int, resize: str = "squash"
-) -> np.ndarray | ImageFailure:
-    """Return an ``input_size`` x ``input_size`` x 3 uint8 array ready for the model, or ImageFailure.
+) -> np.ndarray | PathProblem:
+    """Return an ``input_size`` x ``input_size`` x 3 uint8 array ready for the model, or PathProblem.
 
     ``resize='squash'`` stretches to a square (the seed's ``Resize((s, s))``); ``'center_crop'``
     resizes the short side and crops the centre.
     """
     loaded = open_image(path, draft_size=input_size)
-    if isinstance(loaded, ImageFailure):
+    if isinstance(loaded, PathProblem):
         return loaded
     img = loaded.image
     try:
@@ -163,13 +173,13 @@ def load_for_model(
             img = img.resize((input_size, input_size), Image.BILINEAR)
         return np.asarray(img, dtype=np.uint8)
     except (OSError, ValueError, MemoryError) as exc:
-        return ImageFailure(Path(path), f"cannot resize ({exc})")
+        return PathProblem(Path(path), f"cannot resize ({exc})")
 
 
-def load_thumbnail(path: str | os.PathLike, size: int) -> LoadedImage | ImageFailure:
+def load_thumbnail(path: str | os.PathLike, size: int) -> LoadedImage | PathProblem:
     """An RGB image whose longer side is at most ``size``, decoded as cheaply as possible."""
     loaded = open_image(path, draft_size=size)
-    if isinstance(loaded, ImageFailure):
+    if isinstance(loaded, PathProblem):
         return loaded
     img = loaded.image
     img.thumbnail((size, size), Image.BILINEAR)

@@ -24,6 +24,8 @@ from typing import IO, Any, ClassVar, TextIO
 
 import numpy as np
 
+from .problems import PathProblem
+
 # 1: tagging events were {"type", "v"} lines and the trainer's {"event", "protocol", "time"}, each with
 #    its own rules; 2: one envelope and one set of rules for both.
 PROTOCOL_VERSION = 2
@@ -78,13 +80,11 @@ class BatchResult:
         return len(self.results)
 
 
-@dataclass(frozen=True)
-class ImageError:
-    """A photo that could not be scored, and why (the run goes on)."""
+class ImageError(PathProblem):
+    """A photo that could not be scored, and why (the run goes on): the one path + reason type, as an event."""
 
-    EVENT: ClassVar[str] = "image_error"
-    path: Path
-    reason: str
+    __slots__ = ()
+    EVENT = "image_error"
 
     def to_wire(self) -> dict[str, Any]:
         return {"path": str(self.path), "reason": self.reason}
@@ -116,7 +116,7 @@ class Summary:
     EVENT: ClassVar[str] = "summary"
     tagged: int
     skipped: int
-    failed: list[tuple[Path, str]] = field(default_factory=list)
+    failed: list[PathProblem] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
 
@@ -131,7 +131,7 @@ class Summary:
 
     @classmethod
     def from_wire(cls, m: Mapping[str, Any]) -> Summary:
-        failed = [(Path(_str(p)), _str(r)) for p, r in m["failed"]]
+        failed = [PathProblem(Path(_str(p)), _str(r)) for p, r in m["failed"]]
         return cls(int(m["tagged"]), int(m["skipped"]), failed, bool(m["cancelled"]), float(m["seconds"]))
 
 

@@ -23,7 +23,8 @@ import torch
 from .archs import model_logits
 from .bundle import Bundle, load_bundle
 from .devices import autocast_dtype, cpu_count, resolve_device
-from .images import ImageFailure, load_for_model
+from .images import load_for_model
+from .problems import PathProblem
 
 # torch >= 2.5 has the device-neutral name; older CUDA builds only the CUDA one.
 _OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
@@ -327,7 +328,7 @@ class DecodedBatch:
 
     paths: list[Path]
     pixels: torch.Tensor | None
-    failures: list[ImageFailure]
+    failures: list[PathProblem]
 
 
 _DONE = object()
@@ -338,11 +339,11 @@ class _ProducerFailed:
         self.exc = exc
 
 
-def _safe_load(path: Path, size: int, resize: str) -> np.ndarray | ImageFailure:
+def _safe_load(path: Path, size: int, resize: str) -> np.ndarray | PathProblem:
     try:
         return load_for_model(path, size, resize)
     except Exception as exc:  # load_for_model reports bad files itself; this is the unforeseen rest
-        return ImageFailure(path, f"unexpected error while decoding ({type(exc).__name__}: {exc})")
+        return PathProblem(path, f"unexpected error while decoding ({type(exc).__name__}: {exc})")
 
 
 def iter_decoded(
@@ -378,13 +379,13 @@ def iter_decoded(
             while pending and not stop.is_set():
                 ok: list[Path] = []
                 pixels: list[np.ndarray] = []
-                failures: list[ImageFailure] = []
+                failures: list[PathProblem] = []
                 while pending and len(ok) < batch_size:
                     p, fut = pending.popleft()
                     top_up()
                     result = fut.result()
-                    if isinstance(result, ImageFailure):
-                        failures.append(ImageFailure(p, result.reason))
+                    if isinstance(result, PathProblem):
+                        failures.append(PathProblem(p, result.reason))
                     else:
                         ok.append(p)
                         pixels.append(result)
@@ -432,7 +433,7 @@ class ScoredBatch:
 
     paths: list[Path]
     scores: np.ndarray | None
-    failures: list[ImageFailure]
+    failures: list[PathProblem]
     notices: tuple[str, ...] = field(default=())
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_desktop.core.catalog import SCHEMA_VERSION, Catalog, CatalogError
+from fashion_desktop.core.catalog import SCHEMA_VERSION, Catalog, CatalogError, ImageInfo
 from fashion_desktop.core.scan import sync_folder
 from tests.conftest import ROOT, make_photo
 
@@ -60,6 +60,20 @@ def test_rescan_finds_new_removed_and_changed_files_and_keeps_decisions(
         assert third.counts.restored + third.counts.changed == 1
         assert cat.image_by_path(red.path).id == red.id
         assert cat.decisions(red.id) == {"red": True}
+
+
+def test_image_info_measured_before_a_change_is_not_stored(tmp_path: Path) -> None:
+    photo = make_photo(tmp_path / "photos" / "a.jpg")
+    with Catalog(tmp_path / "cat.db") as cat:
+        list(sync_folder(cat, tmp_path / "photos"))
+        rec = cat.images()[0]
+        assert (rec.width, rec.height) == (96, 64) and rec.content_hash
+        stale = ImageInfo(rec.id, rec.size - 1, rec.mtime, 1, 1, "0" * 32)  # the file as it was before
+        assert cat.set_image_info([stale]) == 0
+        assert cat.images()[0] == rec
+        fresh = ImageInfo(rec.id, os.path.getsize(photo), rec.mtime, 2, 3, "f" * 32)
+        assert cat.set_image_info([fresh]) == 1
+        assert (cat.images()[0].width, cat.images()[0].content_hash) == (2, "f" * 32)
 
 
 def test_schema_version_is_recorded(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from fashion_desktop.model import images
-from fashion_desktop.model.images import ImageFailure, LoadedImage, load_for_model, load_thumbnail, open_image
+from fashion_desktop.model.images import LoadedImage, load_for_model, load_thumbnail, open_image
+from fashion_desktop.model.problems import PathProblem
 from tests.conftest import BAD_FAILS, make_bad_inputs, make_photo
 
 
@@ -30,7 +31,7 @@ EXPECTED_REASON = {
 @pytest.mark.parametrize("name", sorted(BAD_FAILS))
 def test_bad_files_fail_with_a_reason_naming_the_file(cases: dict[str, Path], name: str) -> None:
     for result in (open_image(cases[name]), load_for_model(cases[name], 32), load_thumbnail(cases[name], 64)):
-        assert isinstance(result, ImageFailure)
+        assert isinstance(result, PathProblem)
         assert result.path == cases[name]
         assert EXPECTED_REASON[name] in result.reason
         assert str(cases[name]) in str(result)
@@ -86,10 +87,10 @@ def test_first_frame_of_animated_gif(cases: dict[str, Path]) -> None:
 
 def test_missing_file_and_folder_named_like_a_photo(tmp_path: Path) -> None:
     gone = open_image(tmp_path / "gone.jpg")
-    assert isinstance(gone, ImageFailure) and "not found" in gone.reason
+    assert isinstance(gone, PathProblem) and "not found" in gone.reason
     (tmp_path / "folder.jpg").mkdir()
     folder = open_image(tmp_path / "folder.jpg")
-    assert isinstance(folder, ImageFailure) and "folder" in folder.reason
+    assert isinstance(folder, PathProblem) and "folder" in folder.reason
 
 
 def test_unreadable_file_gives_permission_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +102,7 @@ def test_unreadable_file_gives_permission_reason(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr(images.Image, "open", refuse)
     for result in (open_image(photo), load_for_model(photo, 32)):
-        assert isinstance(result, ImageFailure)
+        assert isinstance(result, PathProblem)
         assert result.path == photo and "permission denied" in result.reason
 
 
@@ -128,7 +129,7 @@ def test_load_for_model_squash_and_center_crop(tmp_path: Path) -> None:
 def test_decompression_bomb_guard_is_configurable(tmp_path: Path) -> None:
     photo = make_photo(tmp_path / "p.jpg", size=(300, 200))
     failure = open_image(photo, max_pixels=10_000)
-    assert isinstance(failure, ImageFailure) and "too large" in failure.reason
+    assert isinstance(failure, PathProblem) and "too large" in failure.reason
     assert isinstance(open_image(photo), LoadedImage)
 
 
@@ -164,8 +165,8 @@ def test_randomly_corrupted_files_never_raise(tmp_path: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = load_for_model(path, 24, resize=rng.choice(["squash", "center_crop"]))
-        assert isinstance(result, (np.ndarray, ImageFailure))
-        if isinstance(result, ImageFailure):
+        assert isinstance(result, (np.ndarray, PathProblem))
+        if isinstance(result, PathProblem):
             failures += 1
             assert result.path == path and result.reason
         else:

@@ -8,11 +8,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from fashion_desktop.core import scan as scan_mod
 from fashion_desktop.core.catalog import Catalog, FileInfo
-from fashion_desktop.core.scan import ScanProblem, scan, sync_folder
+from fashion_desktop.core.scan import scan, sync_folder
 from fashion_desktop.model.images import EXTENSIONS
+from fashion_desktop.model.problems import PathProblem
 from tests.conftest import make_photo
 
 
@@ -20,8 +22,8 @@ def _files(items) -> set[str]:
     return {Path(i.path).name for i in items if isinstance(i, FileInfo)}
 
 
-def _problems(items) -> list[ScanProblem]:
-    return [i for i in items if isinstance(i, ScanProblem)]
+def _problems(items) -> list[PathProblem]:
+    return [i for i in items if isinstance(i, PathProblem)]
 
 
 def test_finds_photos_recursively_with_absolute_paths_and_size(photo_folder: Path) -> None:
@@ -117,7 +119,7 @@ def test_broken_link_is_reported(tmp_path: Path) -> None:
     items = list(scan(tmp_path))
     assert _files(items) == {"ok.jpg"}
     (problem,) = _problems(items)
-    assert problem.path.endswith("dangling.jpg") and "broken link" in problem.reason
+    assert problem.path.name == "dangling.jpg" and "broken link" in problem.reason
 
 
 def test_unreadable_folder_is_reported_and_the_scan_goes_on(
@@ -140,7 +142,7 @@ def test_unreadable_folder_is_reported_and_the_scan_goes_on(
     items = list(scan(tmp_path))
     assert _files(items) == {"fine.jpg", "top.jpg"}
     (problem,) = _problems(items)
-    assert problem.path == locked
+    assert problem.path == Path(locked)
     assert "permission denied" in problem.reason
 
 
@@ -155,13 +157,13 @@ def test_folder_removed_mid_scan_is_reported(tmp_path: Path) -> None:
     rest = list(gen)
     assert _files(rest) == {"last.jpg"}
     (problem,) = _problems(rest)
-    assert problem.path.endswith("b") and "disappeared" in problem.reason
+    assert problem.path.name == "b" and "disappeared" in problem.reason
 
 
 def test_missing_root_is_a_problem_not_an_exception(tmp_path: Path) -> None:
     items = list(scan([tmp_path / "nope", tmp_path]))
     (problem,) = _problems(items)
-    assert "not found" in problem.reason and problem.path.endswith("nope")
+    assert "not found" in problem.reason and problem.path.name == "nope"
 
 
 def test_non_ascii_names(tmp_path: Path) -> None:
@@ -183,7 +185,7 @@ def test_name_with_undecodable_bytes_is_reported_not_fatal(tmp_path: Path) -> No
     problems = _problems(items)
     assert len(problems) == 2 and all("not valid text" in p.reason for p in problems)
     for p in problems:
-        p.path.encode("utf-8")  # the message itself can be shown and stored
+        str(p.path).encode("utf-8")  # the message itself can be shown and stored
     with Catalog(tmp_path / "cat.db") as cat:
         assert list(sync_folder(cat, tmp_path))[-1].found == 1
 
@@ -252,6 +254,50 @@ def test_sync_collects_problems(tmp_path: Path) -> None:
         last = list(sync_folder(cat, tmp_path / "photos"))[-1]
         assert last.found == 1
         assert [Path(p.path).name for p in last.problems] == ["dangling.jpg"]
+
+
+def test_sync_records_size_and_content_hash_and_rehashes_only_changed_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photos = tmp_path / "photos"
+    make_photo(photos / "a.jpg", size=(40, 30))
+    make_photo(photos / "b.png", size=(20, 50), fmt="PNG")
+    rotated = Image.new("RGB", (60, 20), "blue")
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # shown turned by 90 degrees: 20 wide, 60 high
+    rotated.save(photos / "turned.jpg", exif=exif)
+    (photos / "notes.jpg").write_bytes(b"not a photo")
+    shutil.copy(photos / "a.jpg", photos / "copy of a.jpg")
+    with Catalog(tmp_path / "cat.db") as cat:
+        list(sync_folder(cat, photos))
+        recs = {Path(r.path).name: r for r in cat.images()}
+        sizes = {name: (r.width, r.height) for name, r in recs.items()}
+        assert sizes == {
+            "a.jpg": (40, 30),
+            "copy of a.jpg": (40, 30),
+            "b.png": (20, 50),
+            "turned.jpg": (20, 60),
+            "notes.jpg": (None, None),
+        }
+        assert all(len(r.content_hash or "") == 32 for r in recs.values())
+        assert recs["a.jpg"].content_hash == recs["copy of a.jpg"].content_hash  # what relinking matches on
+        assert len({r.content_hash for r in recs.values()}) == 4
+
+        hashed: list[str] = []
+        real_hash = scan_mod.content_hash
+        monkeypatch.setattr(
+            scan_mod, "content_hash", lambda f, size: hashed.append(Path(f.name).name) or real_hash(f, size)
+        )
+        list(sync_folder(cat, photos))
+        assert hashed == []  # nothing changed: nothing re-read
+
+        make_photo(photos / "b.png", size=(30, 10), fmt="PNG")
+        os.utime(photos / "b.png", (1_000_000, 1_000_000))
+        list(sync_folder(cat, photos))
+        assert hashed == ["b.png"]
+        b = cat.image_by_path(recs["b.png"].path)
+        assert b is not None and (b.width, b.height) == (30, 10)
+        assert b.content_hash not in (None, recs["b.png"].content_hash)
 
 
 def test_rescan_with_an_unreadable_subfolder_keeps_its_photos(

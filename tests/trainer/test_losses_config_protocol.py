@@ -143,12 +143,12 @@ def test_stray_prints_in_the_trainer_go_to_stderr_not_the_event_stream(tmp_path)
     script = (
         "import os, sys\n"
         "import trainer.evaluate as ev\n"
-        "real = ev.load_bundle\n"
-        "def noisy(path):\n"
+        "real = ev.load_bundle_converting\n"
+        "def noisy(path, *a):\n"
         "    print('hello from a library')\n"
         "    os.write(1, b'raw bytes on fd 1\\n')\n"
-        "    return real(path)\n"
-        "ev.load_bundle = noisy\n"
+        "    return real(path, *a)\n"
+        "ev.load_bundle_converting = noisy\n"
         "from trainer.cli import main\n"
         "raise SystemExit(main(sys.argv[1:]))\n"
     )
