@@ -166,29 +166,11 @@ class ProgressBar:
 
 # -- fashion tag ----------------------------------------------------------------------------------
 def cmd_tag(args: argparse.Namespace) -> int:
+    """Scan FOLDERs, score their photos (resuming with --catalog), write one row per photo to --out."""
     from fashion_desktop.core.catalog import Catalog
-    from fashion_desktop.core.engine import (
-        ImageError,
-        ModelRunner,
-        Notice,
-        Progress,
-        ScoreOptions,
-        Summary,
-        tag_into_catalog,
-    )
-    from fashion_desktop.core.export import ExportColumns, export_table
-    from fashion_desktop.core.scan import sync_folder
-    from fashion_desktop.core.spreadsheet import ExportError, write_table
-    from fashion_desktop.core.thresholds import ThresholdPolicy
+    from fashion_desktop.core.engine import ModelRunner, ScoreOptions
 
-    out = Path(args.out)
-    shard = args.shard
-    env_shard = _env_shard() if shard is None else None
-    if env_shard is not None:
-        shard = env_shard
-        # Every torchrun process gets the same command line: give each its own output file.
-        out = out.with_name(f"{out.stem}.shard-{shard[0]}-of-{shard[1]}{out.suffix}")
-    _check_output(out)
+    out, shard = _tag_output(args)
     for folder in args.folders:
         if not Path(folder).is_dir():
             what = "is not a folder" if Path(folder).exists() else "folder not found"
@@ -203,61 +185,99 @@ def cmd_tag(args: argparse.Namespace) -> int:
     runner = ModelRunner(bundle, options)  # fails fast on an absent device, before any scanning
 
     with tempfile.TemporaryDirectory(prefix="fashion-tag-") as tmp:
-        catalog_path = Path(args.catalog) if args.catalog else Path(tmp) / "catalog.sqlite"
-        catalog = Catalog(catalog_path)
+        catalog = Catalog(Path(args.catalog) if args.catalog else Path(tmp) / "catalog.sqlite")
         try:
-            scan_problems: list[tuple[str, str]] = []
-            paths: set[str] = set()
-            for folder in args.folders:
-                for progress in sync_folder(catalog, folder):
-                    if progress.done:
-                        scan_problems += [(p.path, p.reason) for p in progress.problems]
-                paths.update(r.path for r in catalog.images(folder=folder))
-            todo = shard_paths(list(paths), *shard) if shard else sorted(paths)
+            paths, scan_problems = _scan_folders(catalog, args.folders)
+            todo = shard_paths(paths, *shard) if shard else sorted(paths)
             where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
             print(
                 f"{len(todo)} photos to tag{where} with {bundle.name} on {runner.describe()}", file=sys.stderr
             )
-
-            bar = ProgressBar(sys.stderr)
-            summary: Summary | None = None
-            for event in tag_into_catalog(catalog, todo, runner, options, force=args.force):
-                if isinstance(event, Progress):
-                    bar.update(event.done, event.total, event.img_per_s, event.eta_s)
-                elif isinstance(event, Notice):
-                    bar.message(f"note: {event.message}")
-                elif isinstance(event, ImageError) and args.verbose:
-                    bar.message(f"cannot read {event.path}: {event.reason}")
-                elif isinstance(event, Summary):
-                    summary = event
-            bar.close()
-            assert summary is not None
-
-            policy = ThresholdPolicy(
-                global_threshold=args.threshold, top_k=args.top_k, at_least_one=args.at_least_one
-            )
-            ids = catalog.ensure_images(todo)
-            df = export_table(
-                catalog,
-                bundle.model_id,
-                policy,
-                list(ids.values()),
-                columns=ExportColumns(groups=True, scores=not args.no_scores),
-            )
-            errors = {str(p): reason for p, reason in summary.failed}
-            first_score = next(
-                (i for i, c in enumerate(df.columns) if str(c).startswith("score:")), len(df.columns)
-            )
-            df.insert(first_score, "error", [errors.get(p, "") for p in df["path"]])
-            try:
-                write_table(df, out)
-            except ExportError as exc:
-                raise UserError(str(exc)) from None
+            summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
+            rows = _write_tag_table(catalog, bundle.model_id, todo, summary, args, out)
         finally:
             catalog.close()
 
-    _print_summary(summary, scan_problems, out, len(df))
+    _print_summary(summary, scan_problems, out, rows)
     return EXIT_PARTIAL if summary.failed or scan_problems else EXIT_OK
+
+
+def _tag_output(args: argparse.Namespace) -> tuple[Path, tuple[int, int] | None]:
+    """The output file and shard of this process (torchrun processes each get their own file)."""
+    out = Path(args.out)
+    shard = args.shard
+    env_shard = _env_shard() if shard is None else None
+    if env_shard is not None:
+        shard = env_shard
+        # Every torchrun process gets the same command line: give each its own output file.
+        out = out.with_name(f"{out.stem}.shard-{shard[0]}-of-{shard[1]}{out.suffix}")
+    _check_output(out)
+    return out, shard
+
+
+def _scan_folders(catalog: Any, folders: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Sync each folder into the catalog; the photos found in them and the scan's problems."""
+    from fashion_desktop.core.scan import sync_folder
+
+    problems: list[tuple[str, str]] = []
+    paths: set[str] = set()
+    for folder in folders:
+        for progress in sync_folder(catalog, folder):
+            if progress.done:
+                problems += [(str(p.path), p.reason) for p in progress.problems]
+        paths.update(r.path for r in catalog.images(folder=folder))
+    return list(paths), problems
+
+
+def _tag_with_progress(
+    catalog: Any, todo: Sequence[str], runner: Any, options: Any, force: bool, verbose: bool
+) -> Any:
+    """Tag ``todo`` into the catalog with a progress bar on stderr; the run's Summary."""
+    from fashion_desktop.core.engine import ImageError, Notice, Progress, Summary, tag_into_catalog
+
+    bar = ProgressBar(sys.stderr)
+    summary: Summary | None = None
+    for event in tag_into_catalog(catalog, todo, runner, options, force=force):
+        if isinstance(event, Progress):
+            bar.update(event.done, event.total, event.img_per_s, event.eta_s)
+        elif isinstance(event, Notice):
+            bar.message(f"note: {event.message}")
+        elif isinstance(event, ImageError) and verbose:
+            bar.message(f"cannot read {event.path}: {event.reason}")
+        elif isinstance(event, Summary):
+            summary = event
+    bar.close()
+    assert summary is not None
+    return summary
+
+
+def _write_tag_table(
+    catalog: Any, model_key: str, todo: Sequence[str], summary: Any, args: argparse.Namespace, out: Path
+) -> int:
+    """Write one row per photo of ``todo`` (final tags by the tag rule, an error column); the row count."""
+    from fashion_desktop.core.export import ExportColumns, export_table
+    from fashion_desktop.core.spreadsheet import ExportError, write_table
+    from fashion_desktop.core.thresholds import ThresholdPolicy
+
+    policy = ThresholdPolicy(
+        global_threshold=args.threshold, top_k=args.top_k, at_least_one=args.at_least_one
+    )
+    ids = catalog.ensure_images(todo)
+    df = export_table(
+        catalog,
+        model_key,
+        policy,
+        list(ids.values()),
+        columns=ExportColumns(groups=True, scores=not args.no_scores),
+    )
+    errors = {str(p): reason for p, reason in summary.failed}
+    first_score = next((i for i, c in enumerate(df.columns) if str(c).startswith("score:")), len(df.columns))
+    df.insert(first_score, "error", [errors.get(p, "") for p in df["path"]])
+    try:
+        write_table(df, out)
+    except ExportError as exc:
+        raise UserError(str(exc)) from None
+    return len(df)
 
 
 def _print_summary(summary: Any, scan_problems: list[tuple[str, str]], out: Path, rows: int) -> None:
@@ -588,52 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"fashion {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser(
-        "tag",
-        help="tag the photos of folders and write a CSV/XLSX with one row per photo",
-        description="Tag every photo of FOLDER(s) (recursively) and write one row per photo, including "
-        "photos that could not be read (with an 'error' column) and photos skipped because --catalog "
-        "already had their scores.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    t.add_argument("folders", nargs="+", metavar="FOLDER")
-    t.add_argument("--model", required=True, metavar="MODEL", help="model bundle file, or 'default'")
-    t.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .xlsx")
-    t.add_argument(
-        "--threshold", type=_unit_float, help="one threshold for all labels (default: the model's)"
-    )
-    t.add_argument("--top-k", type=_positive_int, help="keep at most this many tags per photo")
-    t.add_argument("--at-least-one", action="store_true", help="give every photo its best tag if none passes")
-    t.add_argument(
-        "--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"
-    )
-    t.add_argument(
-        "--precision",
-        default="auto",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        help="auto (default): bf16 on CPUs with native bf16, mixed precision on CUDA, else fp32",
-    )
-    t.add_argument(
-        "--batch-size", type=_positive_int, help="photos per forward pass (default 16 CPU, 64 GPU)"
-    )
-    t.add_argument(
-        "--catalog",
-        metavar="DB",
-        help="keep scores in this catalog file; a re-run skips photos it already has",
-    )
-    t.add_argument("--force", action="store_true", help="re-tag photos the catalog already has scores for")
-    t.add_argument(
-        "--shard",
-        type=parse_shard,
-        metavar="I/N",
-        help="tag only part I of N of the sorted file list (0-based), to split a folder across processes "
-        "or machines; merge the outputs with 'fashion merge'. Under torchrun RANK/WORLD_SIZE are used "
-        "and each process writes OUT with '.shard-I-of-N' added",
-    )
-    t.add_argument("--no-scores", action="store_true", help="leave out the score:<label> columns")
-    t.add_argument("-v", "--verbose", action="store_true", help="report each unreadable photo as it is met")
-    t.set_defaults(func=cmd_tag)
+    _add_tag_parser(sub)
 
     m = sub.add_parser(
         "merge",
@@ -705,6 +680,56 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub.add_parser(name, help=text, add_help=False)
     return p
+
+
+def _add_tag_parser(sub: Any) -> None:
+    """The ``fashion tag`` subcommand and its options."""
+    t = sub.add_parser(
+        "tag",
+        help="tag the photos of folders and write a CSV/XLSX with one row per photo",
+        description="Tag every photo of FOLDER(s) (recursively) and write one row per photo, including "
+        "photos that could not be read (with an 'error' column) and photos skipped because --catalog "
+        "already had their scores.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("folders", nargs="+", metavar="FOLDER")
+    t.add_argument("--model", required=True, metavar="MODEL", help="model bundle file, or 'default'")
+    t.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .xlsx")
+    t.add_argument(
+        "--threshold", type=_unit_float, help="one threshold for all labels (default: the model's)"
+    )
+    t.add_argument("--top-k", type=_positive_int, help="keep at most this many tags per photo")
+    t.add_argument("--at-least-one", action="store_true", help="give every photo its best tag if none passes")
+    t.add_argument(
+        "--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"
+    )
+    t.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="auto (default): bf16 on CPUs with native bf16, mixed precision on CUDA, else fp32",
+    )
+    t.add_argument(
+        "--batch-size", type=_positive_int, help="photos per forward pass (default 16 CPU, 64 GPU)"
+    )
+    t.add_argument(
+        "--catalog",
+        metavar="DB",
+        help="keep scores in this catalog file; a re-run skips photos it already has",
+    )
+    t.add_argument("--force", action="store_true", help="re-tag photos the catalog already has scores for")
+    t.add_argument(
+        "--shard",
+        type=parse_shard,
+        metavar="I/N",
+        help="tag only part I of N of the sorted file list (0-based), to split a folder across processes "
+        "or machines; merge the outputs with 'fashion merge'. Under torchrun RANK/WORLD_SIZE are used "
+        "and each process writes OUT with '.shard-I-of-N' added",
+    )
+    t.add_argument("--no-scores", action="store_true", help="leave out the score:<label> columns")
+    t.add_argument("-v", "--verbose", action="store_true", help="report each unreadable photo as it is met")
+    t.set_defaults(func=cmd_tag)
 
 
 def _positive_int(text: str) -> int:
