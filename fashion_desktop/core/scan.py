@@ -204,6 +204,7 @@ def sync_folder(
     cancel: CancelFlag = None,
     batch_size: int = 500,
     max_interval_s: float = 0.5,
+    describe: bool = True,
 ) -> Iterator[ScanProgress]:
     """Scan ``folder`` into ``catalog`` and yield progress after every batch written.
 
@@ -213,7 +214,8 @@ def sync_folder(
     scan, or one whose folder is unreachable, leaves the catalog's view of unseen files as it was, and
     photos under a sub-folder that exists but could not be listed stay present (with their scores).
     After a complete walk, files new or changed since the last scan get their width, height and
-    content hash (``describe``), in batches, before the last progress.
+    content hash (``describe_folder``), in batches, before the last progress — unless ``describe`` is
+    False (the app shows the photos first and describes them in a job of its own).
     Raises CatalogError only if the catalog itself cannot be written.
     """
     root = os.path.realpath(os.path.abspath(os.fspath(folder)))
@@ -249,8 +251,8 @@ def sync_folder(
     if not root_missing:
         _keep_unlisted(catalog, folder_id, root, problems, token)
         catalog.finish_scan(folder_id, token, counts)
-        # No progress of its own: the counts a person sees are final once the walk is done.
-        _describe_undescribed(catalog, folder_id, cancel, batch_size)
+        if describe:  # no progress of its own: the counts a person sees are final once the walk is done
+            _describe_undescribed(catalog, folder_id, cancel, batch_size)
     yield progress(done=True, cancelled=is_cancelled(cancel))
 
 
@@ -306,6 +308,18 @@ def describe(image_id: int, path: str, size: int, mtime: float) -> ImageInfo | N
         return None
     width, height = dims if dims is not None else (None, None)
     return ImageInfo(image_id, size, mtime, width, height, digest)
+
+
+def describe_folder(
+    catalog: Catalog, folder: str | os.PathLike, cancel: CancelFlag = None, batch_size: int = 500
+) -> int:
+    """Give the folder's photos that have none yet their width, height and content hash.
+
+    Takes the catalog, a folder of the library, an optional cancel flag and the transaction size;
+    returns how many photos were described. Raises CatalogError only if the catalog cannot be written.
+    """
+    root = os.path.realpath(os.path.abspath(os.fspath(folder)))
+    return _describe_undescribed(catalog, catalog.add_folder(root), cancel, batch_size)
 
 
 def _describe_undescribed(catalog: Catalog, folder_id: int, cancel: CancelFlag, batch_size: int) -> int:

@@ -50,7 +50,8 @@ def _scan_job(catalog_path: Path, folder: str, after_id: int):
         last_id = after_id
         try:
             last = None
-            for progress in sync_folder(cat, folder, cancel=cancel):
+            # Width, height and content hash come later, in a job of their own: the photos show first.
+            for progress in sync_folder(cat, folder, cancel=cancel, describe=False):
                 last = progress
                 new = reader.images(after_id=last_id)
                 if len(new):
@@ -60,6 +61,25 @@ def _scan_job(catalog_path: Path, folder: str, after_id: int):
             return ScanOutcome(last, present, name_ranks(present.paths))
         finally:
             reader.close()
+            cat.close()
+
+    return job
+
+
+def _describe_job(catalog_path: Path, folders: list[str]):
+    def job(cancel: threading.Event):
+        from fashion_desktop.core.scan import describe_folder
+
+        cat = Catalog(catalog_path)
+        described = 0
+        try:
+            for folder in folders:
+                if cancel.is_set():
+                    break
+                described += describe_folder(cat, folder, cancel)
+                yield described
+            return described
+        finally:
             cat.close()
 
     return job
@@ -89,6 +109,7 @@ class LibrarySession(QObject):
         self.catalog = catalog
         self.library = LibraryModel(catalog, self)
         self.scan_worker: Worker | None = None
+        self.describe_worker: Worker | None = None
         self.tag_worker: ProcessWorker | None = None
         self.active_bundle: str | None = None
         self._tag_started = 0.0
@@ -136,6 +157,7 @@ class LibrarySession(QObject):
         if not self._scan_queue:
             self.scan_worker = None
             self.scans_idle.emit()
+            self._describe()
             return
         folder = self._scan_queue.popleft()
         job = _scan_job(self.path, folder, self.library.max_id())
@@ -144,6 +166,21 @@ class LibrarySession(QObject):
         )
         self.scan_worker.start()
         self.scan_started.emit(folder)
+
+    def _describe(self) -> None:
+        """Content hashes (for relinking a moved folder) and sizes of new photos, after the scans."""
+        if self.describe_worker is not None:
+            self.describe_worker.cancel()
+        worker = Worker(_describe_job(self.path, self.catalog.folders()), "describe", self)
+        worker.wired(
+            lambda _n: None, lambda _n: self._describe_ended(worker), lambda _m: self._describe_ended(worker)
+        )
+        self.describe_worker = worker
+        worker.start()
+
+    def _describe_ended(self, worker: Worker) -> None:
+        if self.describe_worker is worker:
+            self.describe_worker = None
 
     @Slot(object)
     def _scan_progressed(self, update: ScanUpdate) -> None:
@@ -263,9 +300,11 @@ class LibrarySession(QObject):
     def stop_jobs(self) -> None:
         """Stop scanning and tagging, waiting for them; committed batches stay in the catalog."""
         self._scan_queue.clear()
-        if self.scan_worker is not None:
-            self.scan_worker.cancel()
-            self.scan_worker.wait()
+        for worker in (self.scan_worker, self.describe_worker):
+            if worker is not None:
+                worker.cancel()
+                worker.wait()
+        self.describe_worker = None
         if self.tag_worker is not None:
             self.tag_worker.cancel()
             if not self.tag_worker.wait(30_000):

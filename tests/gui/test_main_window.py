@@ -68,6 +68,19 @@ def test_scan_shows_every_photo(qtbot, window, photo_folder):
     assert "9 of 9 photos" in window.tag_page.grid.count_label.text()
 
 
+def test_after_the_scan_photos_get_sizes_and_content_hashes_in_the_background(qtbot, window, photo_folder):
+    """The grid shows the photos first; width, height and the hash (for relinking a moved folder) follow."""
+    scan(qtbot, window, photo_folder)
+
+    def described() -> bool:
+        records = window.catalog.images()
+        return bool(records) and all(r.content_hash and r.width for r in records)
+
+    qtbot.waitUntil(described, timeout=20_000)
+    widths = {Path(r.path).name: (r.width, r.height) for r in window.catalog.images()}
+    assert len(widths) == 9 and all(w > 0 and h > 0 for w, h in widths.values())
+
+
 def test_tagging_shows_colour_chips_and_rerun_skips(qtbot, window, photo_folder, tiny_bundle_path):
     scan(qtbot, window, photo_folder)
     tag(qtbot, window, tiny_bundle_path)
