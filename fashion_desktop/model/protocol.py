@@ -512,10 +512,16 @@ class EventWriter:
                 listener(name, msg)
 
     def progress(self, force: bool = False, **fields: Any) -> bool:
-        """Emit a trainer ``progress`` event unless one went out less than the minimum gap ago; True if sent."""
+        """Emit a trainer ``progress`` event unless one went out less than the minimum gap ago; True if sent.
+
+        The last step of a phase (``step >= steps``) always goes out, so a reader's bar ends at 100 %.
+        """
         now = time.monotonic()
+        last_step = isinstance(fields.get("step"), int) and fields.get("step", 0) >= fields.get(
+            "steps", 1 << 62
+        )
         with self._lock:
-            if not force and now - self._last_progress < self._min_gap:
+            if not force and not last_step and now - self._last_progress < self._min_gap:
                 return False
             self._last_progress = now
         self.emit(PROGRESS, **fields)

@@ -246,3 +246,15 @@ def test_the_progress_bar_redraws_in_place_on_a_terminal_and_keeps_out_of_the_lo
     )
     assert "all labels" in out.getvalue() and "0.500" in out.getvalue() and "-" in out.getvalue()
     assert term.getvalue().endswith("\r\x1b[K")  # the bar is gone before the summary
+
+
+def test_rate_limited_progress_still_reports_the_last_step_of_a_phase() -> None:
+    """A bar fed by rate-limited events ends at 100 %, not wherever the last allowed event left it."""
+    import io
+
+    out = io.StringIO()
+    writer = protocol.EventWriter(out, max_progress_per_s=0.5)
+    for step in range(1, 51):
+        writer.progress(phase="val", step=step, steps=50)
+    events = protocol.decode_lines(out.getvalue(), protocol.TRAINING)
+    assert [e["step"] for e in events] == [1, 50]
