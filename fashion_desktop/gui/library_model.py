@@ -208,14 +208,8 @@ class LibraryModel(QAbstractListModel):
         and that no person decided: the ones worth a look."""
         if self._s.reviewed[slot] or not self._scored[slot] or not len(self.labels):
             return []
-        scores = self._scores[slot]
-        open_ = self._dec[slot] == UNDECIDED
-        near = [
-            i
-            for i, d in enumerate(np.abs(scores - self._thresholds).tolist())
-            if open_[i] and d < UNCERTAIN_MARGIN
-        ]
-        return near
+        distance = np.abs(self._scores[slot] - self._thresholds)
+        return np.flatnonzero((self._dec[slot] == UNDECIDED) & (distance < UNCERTAIN_MARGIN)).tolist()
 
     def roleNames(self) -> dict[int, bytes]:
         names = super().roleNames()
