@@ -214,6 +214,38 @@ class Catalog:
     def folders(self) -> list[str]:
         return [r[0] for r in self._query("SELECT path FROM folders ORDER BY id")]
 
+    def folder_summary(self, folder: str | os.PathLike) -> tuple[int, int]:
+        """(photos shown from ``folder``, how many of them carry a person's decision or review).
+
+        Zeros for a folder that is not in the library.
+        """
+        row = self._query(
+            "SELECT COUNT(*), COALESCE(SUM(reviewed_at IS NOT NULL"
+            " OR EXISTS(SELECT 1 FROM decisions d WHERE d.image_id=images.id)), 0)"
+            " FROM images WHERE present=1 AND folder_id=(SELECT id FROM folders WHERE path=?)",
+            (str(Path(folder).resolve()),),
+        )[0]
+        return int(row[0]), int(row[1])
+
+    def remove_folder(self, folder: str | os.PathLike) -> int:
+        """Take ``folder`` out of the library; return how many photos left the view.
+
+        Its photos are marked not present and detached from the folder, and keep their scores,
+        decisions and review state: adding the folder again brings them back as they were. No file on
+        disk is touched. A folder that is not in the library removes nothing (0).
+        """
+        p = str(Path(folder).resolve())
+        with self._tx() as db:
+            row = db.execute("SELECT id FROM folders WHERE path=?", (p,)).fetchone()
+            if row is None:
+                return 0
+            shown = db.execute(
+                "SELECT COUNT(*) FROM images WHERE folder_id=? AND present=1", (row[0],)
+            ).fetchone()[0]
+            db.execute("UPDATE images SET present=0, folder_id=NULL WHERE folder_id=?", (row[0],))
+            db.execute("DELETE FROM folders WHERE id=?", (row[0],))
+        return int(shown)
+
     # -- scanning -----------------------------------------------------------------------------
     def record_scan_batch(
         self, folder_id: int, files: Iterable[FileInfo], scan_token: float, counts: SyncCounts | None = None

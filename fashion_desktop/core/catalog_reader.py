@@ -71,6 +71,10 @@ class CatalogReader:
             db.close()
             self._local.db = None
 
+    def max_image_id(self) -> int:
+        """The largest image id the catalog holds, present or not (0 when it has none)."""
+        return int(self._db().execute("SELECT COALESCE(MAX(id), 0) FROM images").fetchone()[0])
+
     def images(self, after_id: int = 0, ids: list[int] | None = None) -> ImageColumns:
         """Present images with id > ``after_id`` (or exactly ``ids``), in id order."""
         sql = "SELECT id, path, mtime, size, reviewed_at IS NOT NULL, error FROM images WHERE present=1"

@@ -35,6 +35,11 @@ class ThresholdPolicy:
         return out
 
 
+# A score this close to its label's threshold marks the photo as uncertain in the grid: a small change
+# of threshold would flip that tag, so it is worth a person's look first.
+UNCERTAIN_MARGIN = 0.05
+
+
 def uncertainty(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Per image, the smallest distance of any score to its threshold (small = needs a look first)."""
     s = np.atleast_2d(np.asarray(scores, dtype=np.float32))

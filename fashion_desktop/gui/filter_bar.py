@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
+    QPushButton,
     QToolButton,
     QWidget,
 )
@@ -21,6 +22,36 @@ from PySide6.QtWidgets import (
 from .library_model import REVIEW_FILTERS, ViewSpec
 
 SORTS = (("Name", "name"), ("Date", "date"), ("Confidence", "confidence"), ("Uncertain first", "uncertain"))
+
+
+class _StayOpenMenu(QMenu):
+    """A menu of check boxes that stays open while several are ticked (Escape or a click outside closes it)."""
+
+    @staticmethod
+    def _toggle(action: QAction | None) -> bool:
+        if action is None or not action.isCheckable() or not action.isEnabled():
+            return False
+        action.trigger()
+        return True
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._toggle(self.actionAt(event.position().toPoint())):
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        keys = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
+        if event.key() in keys and self._toggle(self.activeAction()):
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+SCORE_TIP = (
+    "Shows photos whose score lies in this range: the highest score among the labels chosen under Tags, "
+    "or among all labels when none is chosen. Photos the model has not tagged are hidden while it is set."
+)
 
 
 class FilterBar(QWidget):
@@ -38,7 +69,7 @@ class FilterBar(QWidget):
         self.tags_button = QToolButton()
         self.tags_button.setText("Tags: any")
         self.tags_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.tags_menu = QMenu(self)
+        self.tags_menu = _StayOpenMenu(self)
         self.tags_button.setMenu(self.tags_menu)
         self.tag_mode = QComboBox()
         for mode in ("any", "all", "none"):
@@ -53,6 +84,13 @@ class FilterBar(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("File name contains…")
         self.search.setClearButtonEnabled(True)
+        self.clear_button = QPushButton("Clear filters")
+        self.clear_button.setToolTip("Show every photo again: tags, score, review state and file name")
+        self.clear_button.setEnabled(False)
+        self.clear_button.clicked.connect(self.clear_filters)
+        self.score_label = QLabel("Top score")
+        for w in (self.score_label, self.score_min, self.score_max):
+            w.setToolTip(SCORE_TIP)
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.addWidget(QLabel("Sort"), 0, 0)
@@ -63,10 +101,11 @@ class FilterBar(QWidget):
         grid.addWidget(QLabel("Tags"), 2, 0)
         grid.addWidget(self.tag_mode, 2, 1)
         grid.addWidget(self.tags_button, 2, 2)
-        grid.addWidget(QLabel("Score"), 3, 0)
+        grid.addWidget(self.score_label, 3, 0)
         grid.addWidget(self.score_min, 3, 1)
         grid.addWidget(self.score_max, 3, 2)
-        grid.addWidget(self.search, 4, 0, 1, 3)
+        grid.addWidget(self.search, 4, 0, 1, 2)
+        grid.addWidget(self.clear_button, 4, 2)
         self._tag_actions: dict[str, QAction] = {}
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -108,6 +147,35 @@ class FilterBar(QWidget):
     def _update_tags_text(self) -> None:
         tags = self.selected_tags()
         self.tags_button.setText(", ".join(tags) if tags else "(choose)")
+        # Say what the score range applies to: the chosen tags' best score, else the photo's top score.
+        self.score_label.setText("Score of tags" if tags else "Top score")
+
+    def is_filtering(self) -> bool:
+        """Whether any filter hides photos (the sort order is not a filter)."""
+        spec = self.spec()
+        return bool(
+            spec.tags or spec.text or spec.review != "all" or spec.score_min > 0.0 or spec.score_max < 1.0
+        )
+
+    @Slot()
+    def clear_filters(self) -> None:
+        """Every filter back to "show all" (the sort stays), applied at once as one change."""
+        widgets = (self.review_combo, self.tag_mode, self.score_min, self.score_max, self.search)
+        for w in (*widgets, *self._tag_actions.values()):
+            w.blockSignals(True)
+        try:
+            for act in self._tag_actions.values():
+                act.setChecked(False)
+            self.review_combo.setCurrentIndex(0)
+            self.tag_mode.setCurrentIndex(0)
+            self.score_min.setValue(0.0)
+            self.score_max.setValue(1.0)
+            self.search.clear()
+        finally:
+            for w in (*widgets, *self._tag_actions.values()):
+                w.blockSignals(False)
+        self._debounce.stop()
+        self._emit()
 
     def spec(self) -> ViewSpec:
         return ViewSpec(
@@ -124,4 +192,5 @@ class FilterBar(QWidget):
     @Slot()
     def _emit(self, *_args) -> None:
         self._update_tags_text()
+        self.clear_button.setEnabled(self.is_filtering())
         self.spec_changed.emit(self.spec())

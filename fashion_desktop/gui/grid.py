@@ -51,6 +51,8 @@ BADGE_COLOURS = {
 BADGE_TEXT = {"reviewed": "✓", "predicted": "P", "untagged": "–", "failed": "!"}
 CONFIRMED_CHIP = QColor(46, 160, 67)
 PREDICTED_CHIP = QColor(70, 110, 170)
+MORE_CHIP = QColor(215, 215, 215)  # "+N": tags that did not fit (the tooltip lists them all)
+UNCERTAIN_BADGE = QColor(230, 150, 20)
 MIN_THUMB, MAX_THUMB, DEFAULT_THUMB = 64, 384, 160
 CHIP_ROWS = 2
 
@@ -106,6 +108,7 @@ class GridDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.thumbs = thumbs
         self.thumb_size = DEFAULT_THUMB
+        self.cell_width = 0  # the view's cell width when it spreads columns over its whole width
         self._font = QFont()
         self._font.setPointSizeF(max(7.0, self._font.pointSizeF() * 0.85))
         self._fm = QFontMetrics(self._font)
@@ -117,7 +120,8 @@ class GridDelegate(QStyledItemDelegate):
         )
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return self.cell_size()
+        cell = self.cell_size()
+        return QSize(max(cell.width(), self.cell_width), cell.height())
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         painter.save()
@@ -147,13 +151,18 @@ class GridDelegate(QStyledItemDelegate):
         painter.setFont(self._font)
         state = index.data(Roles.State) or "untagged"
         self._badge(painter, photo, state)
+        if index.data(Roles.Uncertain):
+            self._uncertain_badge(painter, photo)
         y = photo.bottom() + 4
         name = self._fm.elidedText(
             index.data(Qt.ItemDataRole.DisplayRole) or "", Qt.TextElideMode.ElideMiddle, r.width()
         )
         painter.setPen(pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
+        # No clipping: at small sizes an underscore is drawn just below the font's line box.
         painter.drawText(
-            QRect(r.left(), y, r.width(), self._fm.height()), Qt.AlignmentFlag.AlignHCenter, name
+            QRect(r.left(), y, r.width(), self._fm.height()),
+            Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextDontClip,
+            name,
         )
         y += self._fm.height() + 2
         self._chips(painter, QRect(r.left() + 2, y, r.width() - 4, r.bottom() - y), index)
@@ -169,32 +178,68 @@ class GridDelegate(QStyledItemDelegate):
         painter.setPen(QColor(255, 255, 255))
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, BADGE_TEXT.get(state, "?"))
 
+    def uncertain_badge_rect(self, photo: QRect) -> QRect:
+        d = max(14, self._fm.height() + 2)
+        return QRect(photo.left() + 2, photo.top() + 2, d, d)
+
+    def _uncertain_badge(self, painter: QPainter, photo: QRect) -> None:
+        """A "?" at the photo's top-left: some score is near its threshold (the tooltip says which)."""
+        rect = self.uncertain_badge_rect(photo)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(UNCERTAIN_BADGE)
+        painter.drawEllipse(rect)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "?")
+
+    def chip_layout(self, tags: list[str], area: QRect) -> tuple[list[tuple[str, QRect]], QRect | None]:
+        """Where each shown chip goes in ``area`` (at most CHIP_ROWS rows), and the "+N" chip for the
+        tags that did not fit (None when all fit); N is ``len(tags)`` minus the chips shown."""
+        h = self._fm.height() + 2
+        placed: list[tuple[str, QRect]] = []
+        x, y, rows = area.left(), area.top(), 1
+        for tag in tags:
+            w = min(self._fm.horizontalAdvance(tag) + 8, area.width())
+            if x + w > area.right() + 1 and x > area.left():
+                rows += 1
+                if rows > CHIP_ROWS:
+                    break
+                x, y = area.left(), y + h + 2
+            placed.append((tag, QRect(x, y, w, h)))
+            x += w + 3
+        if len(placed) == len(tags):
+            return placed, None
+        # Make room for the "+N" chip on the last row: drop shown chips from the end until it fits.
+        while True:
+            hidden = len(tags) - len(placed)
+            pw = self._fm.horizontalAdvance(f"+{hidden}") + 8
+            if not placed:
+                return [], QRect(area.left(), area.top(), pw, h)
+            last = placed[-1][1]
+            if last.right() + 3 + pw <= area.right() + 1:
+                return placed, QRect(last.right() + 4, last.top(), pw, h)
+            placed.pop()
+
     def _chips(self, painter: QPainter, area: QRect, index) -> None:
         tags = index.data(Roles.FinalTags) or []
         if not tags:
             return
         confirmed = index.data(Roles.Confirmed) or {}
-        h = self._fm.height() + 2
-        x, y, rows = area.left(), area.top(), 1
-        for i, tag in enumerate(tags):
-            w = self._fm.horizontalAdvance(tag) + 8
-            if x + w > area.right() and x > area.left():
-                rows += 1
-                if rows > CHIP_ROWS:
-                    break
-                x, y = area.left(), y + h + 2
-            if rows == CHIP_ROWS and i < len(tags) - 1 and x + w + 20 > area.right():
-                painter.setPen(QColor(90, 90, 90))
-                painter.drawText(QRect(x, y, 30, h), Qt.AlignmentFlag.AlignVCenter, f"+{len(tags) - i}")
-                break
-            chip = QRect(x, y, min(w, area.width()), h)
-            colour = CONFIRMED_CHIP if confirmed.get(tag) else PREDICTED_CHIP
+        placed, more = self.chip_layout(tags, area)
+        painter.setPen(Qt.PenStyle.NoPen)
+        for tag, chip in placed:
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(colour)
+            painter.setBrush(CONFIRMED_CHIP if confirmed.get(tag) else PREDICTED_CHIP)
             painter.drawRoundedRect(chip, 4, 4)
             painter.setPen(QColor(255, 255, 255))
-            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, tag)
-            x += w + 3
+            text = self._fm.elidedText(tag, Qt.TextElideMode.ElideRight, chip.width() - 4)
+            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
+        if more is not None:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(MORE_CHIP)
+            painter.drawRoundedRect(more, 4, 4)
+            painter.setPen(QColor(40, 40, 40))
+            painter.drawText(more, Qt.AlignmentFlag.AlignCenter, f"+{len(tags) - len(placed)}")
 
 
 FOLLOWERS = 256  # photos after the current / top-left one remembered, to fall back on if it went away
@@ -397,9 +442,30 @@ class GridView(QListView):
 
     def set_thumb_size(self, size: int) -> None:
         self.delegate.thumb_size = size
-        self.setGridSize(self.delegate.cell_size())
+        self._fit_columns()
         self.scheduleDelayedItemsLayout()
         self.viewport().update()
+
+    def _fit_columns(self) -> None:
+        """Cells as wide as the viewport divided by the columns that fit, so no strip is left blank."""
+        self.delegate.cell_width = 0
+        cell = self.delegate.cell_size()
+        # The width QListView lays rows out in: the viewport without scroll bars, less a vertical
+        # scroll bar's width when it may appear, and a cell must end before the last pixel.
+        width = self.maximumViewportSize().width() - 1
+        if self.verticalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAsNeeded:
+            width -= self.style().pixelMetric(
+                QStyle.PixelMetric.PM_ScrollBarExtent, None, self.verticalScrollBar()
+            )
+        columns = max(1, width // max(1, cell.width()))
+        size = QSize(max(cell.width(), width // columns), cell.height())
+        self.delegate.cell_width = size.width()  # the photo and its chips centred in the wider cell
+        if size != self.gridSize():
+            self.setGridSize(size)
+
+    def resizeEvent(self, event) -> None:
+        self._fit_columns()
+        super().resizeEvent(event)
 
     @Slot(object)
     def _thumb_ready(self, _key) -> None:

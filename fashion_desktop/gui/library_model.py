@@ -22,7 +22,7 @@ from fashion_desktop.core.tags import (
     predicted_matrix,
     tag_lists,
 )
-from fashion_desktop.core.thresholds import ThresholdPolicy, uncertainty
+from fashion_desktop.core.thresholds import UNCERTAIN_MARGIN, ThresholdPolicy, uncertainty
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -39,6 +39,7 @@ class Roles(IntEnum):
     State = Qt.ItemDataRole.UserRole + 7  # one of STATES
     Error = Qt.ItemDataRole.UserRole + 8
     Reviewed = Qt.ItemDataRole.UserRole + 9
+    Uncertain = Qt.ItemDataRole.UserRole + 10  # bool: an undecided label's score is near its threshold
 
 
 STATES = ("reviewed", "predicted", "untagged", "failed")
@@ -139,6 +140,7 @@ class LibraryModel(QAbstractListModel):
         self._row_of: np.ndarray | None = None
         self._label_index: dict[str, int] = {}
         self._slot_of_path: dict[str, int] | None = None
+        self._known_max = 0  # the largest image id the catalog held at the last reload
 
     # -- Qt model interface ---------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -176,10 +178,38 @@ class LibraryModel(QAbstractListModel):
             return s.errors.get(slot)
         if role == Roles.Reviewed:
             return bool(s.reviewed[slot])
+        if role == Roles.Uncertain:
+            return bool(self._near_threshold(slot))
         if role == Qt.ItemDataRole.ToolTipRole:
-            err = s.errors.get(slot)
-            return f"{s.paths[slot]}\n{err}" if err else s.paths[slot]
+            return self._tooltip(slot)
         return None
+
+    def _tooltip(self, slot: int) -> str:
+        """Path, every tag (the grid shows two rows of chips at most), labels near their threshold."""
+        lines = [self._s.paths[slot]]
+        tags = self.final_tags(slot)
+        lines.append(f"Tags ({len(tags)}): {', '.join(tags)}" if tags else "No tags")
+        near = self._near_threshold(slot)
+        if near:
+            lines.append(
+                "Near the threshold: "
+                + ", ".join(
+                    f"{self.labels[i]} {self._scores[slot, i]:.2f} (threshold {self._thresholds[i]:.2f})"
+                    for i in near
+                )
+            )
+        err = self._s.errors.get(slot)
+        if err:
+            lines.append(err)
+        return "\n".join(lines)
+
+    def _near_threshold(self, slot: int) -> list[int]:
+        """Labels (indexes) of an unreviewed photo whose score is within UNCERTAIN_MARGIN of its threshold
+        and that no person decided: the ones worth a look."""
+        if self._s.reviewed[slot] or not self._scored[slot] or not len(self.labels):
+            return []
+        distance = np.abs(self._scores[slot] - self._thresholds)
+        return np.flatnonzero((self._dec[slot] == UNDECIDED) & (distance < UNCERTAIN_MARGIN)).tolist()
 
     def roleNames(self) -> dict[int, bytes]:
         names = super().roleNames()
@@ -293,6 +323,7 @@ class LibraryModel(QAbstractListModel):
         self._s = _Store()
         self._slot_of = {}
         self._decisions = {}
+        self._known_max = self.reader.max_image_id()  # ids above it are new photos: nothing to load
         cols = self.reader.images()
         self._append_columns(cols)
         self._s.rank = name_ranks(cols.paths)
@@ -345,6 +376,11 @@ class LibraryModel(QAbstractListModel):
         cols = _drop_known(cols, self._s.ids)
         if not len(cols):
             return 0
+        if int(cols.ids.min()) <= self._known_max:
+            # Photos coming back (a folder added again) have scores and decisions in the catalog.
+            self.reload()
+            return len(cols)
+        self._known_max = int(cols.ids.max())
         slots = self._append_columns(cols)
         self._row_of = None
         keep = slots[self._filter_mask(slots)]

@@ -142,6 +142,19 @@ class LibrarySession(QObject):
         self.queue_scan(folder)
         return folder
 
+    def scanning(self) -> bool:
+        """Whether a scan runs or waits."""
+        return self.scan_worker is not None or bool(self._scan_queue)
+
+    def remove_folder(self, folder: str) -> int:
+        """Take a folder out of the library (decisions kept, see ``Catalog.remove_folder``) and out of
+        the grid; returns how many photos left. Not while a scan runs: it would add them back."""
+        if self.scanning():
+            raise RuntimeError("wait until the scan finishes before removing a folder")
+        removed = self.catalog.remove_folder(folder)
+        self.library.reload()
+        return removed
+
     def rescan(self) -> None:
         """Scan every folder of the library again: new, changed and removed files are found."""
         for folder in self.catalog.folders():

@@ -192,6 +192,13 @@ class MainWindow(QMainWindow):
         )
         self.recent_folders_menu = f.addMenu("Recent &Folders")
         self.rescan_action = self._action(f, "&Rescan Folders", self.rescan, QKeySequence.StandardKey.Refresh)
+        self._action(
+            f,
+            "Re&move Folder…",
+            self.remove_folder_dialog,
+            None,
+            "Take a folder out of the library (your tags stay)",
+        )
         f.addSeparator()
         self.export_action = self._action(f, "&Export Tags…", self.export_dialog, "Ctrl+E")
         f.addSeparator()
@@ -351,6 +358,42 @@ class MainWindow(QMainWindow):
         added = self.session.add_folder(folder)
         settings.push_recent(settings.RECENT_FOLDERS, added)
         self._fill_recent_menus()
+
+    @Slot()
+    def remove_folder_dialog(self) -> QWidget | None:
+        """Ask which folder to take out of the library, saying what is kept; remove it once confirmed."""
+        session = self.session
+        if session is None or not self.catalog.folders():
+            self.statusBar().showMessage("This library has no folder to remove", 5000)
+            return None
+        if session.scanning():
+            self.warn("A scan is running: remove the folder once it has finished.")
+            return None
+        from .folders_dialog import RemoveFolderDialog
+
+        dlg = RemoveFolderDialog(self.catalog.folders(), self.catalog.folder_summary, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.remove_requested.connect(self.remove_folder)
+        self.remove_folder_window = dlg
+        dlg.open()
+        return dlg
+
+    @Slot(str)
+    def remove_folder(self, folder: str) -> None:
+        """Take ``folder`` out of the library (the person confirmed); its decisions stay in the catalog."""
+        if self.session is None:
+            return
+        try:
+            removed = self.session.remove_folder(folder)
+        except RuntimeError as exc:
+            self.warn(f"{folder}: not removed: {exc}")
+            return
+        self._update_counts()
+        self.statusBar().showMessage(
+            f"Removed {Path(folder).name} from the library: {removed:,} photos left the grid "
+            "(your tags on them are kept)",
+            8000,
+        )
 
     @Slot()
     def rescan(self) -> None:

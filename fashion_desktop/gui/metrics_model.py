@@ -36,6 +36,47 @@ OVERALL_KEYS: tuple[tuple[str, str], ...] = (
     ("images", "Images evaluated"),
 )
 
+# What each number on the Models tab means, in a merchandiser's words; keys are the names shown (any case).
+METRIC_HELP: dict[str, str] = {
+    "f1 micro": "F1 over every (photo, label) decision pooled: high when most tags are right, "
+    "dominated by the common labels.",
+    "f1 macro": "F1 of each label, averaged with equal weight: a rare label counts as much as a common "
+    "one. Labels without examples are left out.",
+    "f1 samples": "F1 of each photo's tags against its true tags, averaged over photos: how right a "
+    "typical photo's tag list is.",
+    "f1": "Harmonic mean of precision and recall (1 = every tag right and none missed).",
+    "precision": "Of the tags the model gave, the share that were right (few wrong tags = high).",
+    "precision (micro)": "Of all tags the model gave, the share that were right, pooled over labels.",
+    "recall": "Of the true tags, the share the model found (few missed tags = high).",
+    "recall (micro)": "Of all true tags, the share the model found, pooled over labels.",
+    "exact match": "Share of photos whose tags were all exactly right: no tag missing, none extra.",
+    "map": "Mean average precision: how well the scores rank photos with a label above photos "
+    "without it, averaged over labels; it does not depend on the thresholds.",
+    "ap": "Average precision of this label: how well its scores rank the photos that have it first; "
+    "it does not depend on the threshold.",
+    "support": "Photos in the evaluation set that truly have this label.",
+    "threshold": "Score from which this label becomes a tag (the one in effect on the Tag tab).",
+    "top-1 accuracy": "Share of photos whose highest-scoring label in this group is a true one.",
+    "images": "Photos the metrics were computed on.",
+    "images evaluated": "Photos the metrics were computed on.",
+    "world size": "Processes (GPUs or CPU workers) training ran on at once; it says how the model "
+    "was trained, not how good it is.",
+    "label": "Label of the model.",
+    "group": "Group of labels (category, colour...); tags of one group are measured together.",
+    "metric": "Hover a metric's name for what it means.",
+    "value": "The metric's value, between 0 and 1 unless it counts photos.",
+    "f1 a": "F1 of this label for model A.",
+    "f1 b": "F1 of this label for model B.",
+    "a": "Value for model A (the one selected in the list).",
+    "b": "Value for model B (the one chosen to compare with).",
+    "δ (b − a)": "Model B minus model A: green where B is better.",
+}
+
+
+def metric_help(name: object) -> str | None:
+    """The explanation of a metric or column as shown on the Models tab, None when there is none."""
+    return METRIC_HELP.get(str(name).strip().lower())
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -308,8 +349,12 @@ class RowsTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._headers)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self._headers[section] if 0 <= section < len(self._headers) else None
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._headers):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._headers[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return metric_help(self._headers[section])
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
@@ -323,6 +368,8 @@ class RowsTableModel(QAbstractTableModel):
         value = self._rows[index.row()][index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             return _fmt(value)
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0 and isinstance(value, str):
+            return metric_help(value)  # a metric's name in the first column ("F1 samples", "world size")
         if role == SORT_ROLE:
             if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
                 v = float(value)

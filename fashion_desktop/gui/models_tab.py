@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
+    QEvent,
     QModelIndex,
+    QObject,
     QProcess,
     QProcessEnvironment,
     QSortFilterProxyModel,
@@ -23,6 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -77,6 +80,7 @@ log = logging.getLogger(__name__)
 
 BUNDLE_FILTER = "Model bundles (*.fmodel);;All files (*)"
 _NAN = float("nan")
+BAR_PX = 22  # height of one label's row in the F1 chart
 _HIDDEN_PROVENANCE = {"model_id", "name", "created", "date"}
 
 
@@ -209,6 +213,7 @@ class ModelsTab(QWidget):
         self._stale = False
         self._plot = None
         self._bars = None
+        self._value_items: list = []  # pyqtgraph TextItems: each bar's value
         self._view: MetricsView | None = None
         self._converter: QProcess | None = None
         self._recompute_timer = QTimer(self)
@@ -618,15 +623,26 @@ class ModelsTab(QWidget):
             import pyqtgraph as pg  # ~0.3 s; only paid when a chart is first drawn
 
             self._plot = pg.PlotWidget(background="w")
-            self._plot.setMouseEnabled(x=False, y=True)
+            # Bars keep a fixed height and the scroll area scrolls them: no zoom that squashes 80 bars.
+            self._plot.setMouseEnabled(x=False, y=False)
+            self._plot.setMenuEnabled(False)
+            self._plot.hideButtons()
             self._plot.setLabel("bottom", "F1")
             self._plot.getViewBox().invertY(True)
             # Every label gets its name: never thin out tick labels as pyqtgraph does by default.
             self._plot.getAxis("left").setStyle(textFillLimits=[(0, 1.0)], hideOverlappingLabels=False)
             for side in ("left", "bottom"):
                 self._plot.getAxis(side).setTextPen("k")
+            self._plot.viewport().installEventFilter(self)
             self._chart_scroll.setWidget(self._plot)
         return self._plot
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # The wheel over the chart scrolls the list of bars (pyqtgraph would take it for itself).
+        if event.type() == QEvent.Type.Wheel and self._plot is not None and watched is self._plot.viewport():
+            QApplication.sendEvent(self._chart_scroll.verticalScrollBar(), event)
+            return True
+        return super().eventFilter(watched, event)
 
     def _draw_chart(self, labels: Sequence[str], f1: Sequence[Any]) -> None:
         if not labels and self._plot is None:
@@ -635,6 +651,7 @@ class ModelsTab(QWidget):
 
         plot = self._ensure_plot()
         plot.clear()
+        self._value_items = []
         values = [0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in f1]
         self._bars = None
         if labels:
@@ -646,14 +663,21 @@ class ModelsTab(QWidget):
                 brush=pg.mkBrush(60, 110, 200),
             )
             plot.addItem(self._bars)
+            for i, (v, raw) in enumerate(zip(values, f1, strict=True)):
+                missing = raw is None or (isinstance(raw, float) and math.isnan(raw))
+                text = pg.TextItem("–" if missing else f"{v:.2f}", color=(30, 30, 30), anchor=(0, 0.5))
+                text.setPos(v + 0.01, i)
+                plot.addItem(text)
+                self._value_items.append(text)
             axis = plot.getAxis("left")
             axis.setTicks([[(i, lab) for i, lab in enumerate(labels)]])
             # Size the axis for the longest name up front; pyqtgraph drops labels that do not fit.
             metrics = QFontMetrics(axis.font() if hasattr(axis, "font") else self.font())
             axis.setWidth(min(260, max(metrics.horizontalAdvance(lab) for lab in labels) + 24))
-            plot.setXRange(0, 1, padding=0.02)
+            plot.setXRange(0, 1.12, padding=0.02)  # room right of a full bar for its value
             plot.setYRange(-0.5, len(labels) - 0.5, padding=0)
-            plot.setMinimumHeight(max(240, 22 * len(labels) + 60))
+            # A fixed height per bar: 100 labels stay readable and the scroll area scrolls them.
+            plot.setMinimumHeight(max(240, BAR_PX * len(labels) + 60))
         else:
             plot.getAxis("left").setTicks(None)
 
@@ -662,6 +686,10 @@ class ModelsTab(QWidget):
         if self._bars is None:
             return []
         return [float(w) for w in self._bars.opts["width"]]
+
+    def chart_value_texts(self) -> list[str]:
+        """The numbers written beside the bars, top to bottom."""
+        return [item.toPlainText() for item in self._value_items]
 
     def _update_compare_choices(self) -> None:
         current = self.compare_combo.currentData()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPalette, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,6 +25,7 @@ from .library_model import LibraryModel
 from .thumbnails import Thumbnailer
 
 PREVIEW_SIZE = 1024
+SELECTION_CHECKED = 2000  # selected photos whose row changes refresh the pane (the current one always)
 # Keys for labels, in order; J and K move between unreviewed photos, so they are never label keys
 # (nor Shift+J / Shift+K). The 34 plain keys come first, then the same keys with Shift, so a 46-label
 # taxonomy still gets a key per label. Key texts are QKeySequence's portable form ("Shift+A").
@@ -113,8 +114,9 @@ class ZoomPreview(QScrollArea):
             super().keyPressEvent(event)
 
 
-SOURCE_TEXT = {"person": "✔ you", "model": "model", "mixed": "mixed"}
-SOURCE_COLOUR = {"person": "#2e9e43", "model": "#3a6fb0", "mixed": "#8a6d00"}
+# "rejected": a person said the label does not apply; green would read as the opposite.
+SOURCE_TEXT = {"person": "✔ you", "rejected": "✘ you", "model": "model", "mixed": "mixed"}
+SOURCE_COLOUR = {"person": "#2e9e43", "rejected": "#c62828", "model": "#3a6fb0", "mixed": "#8a6d00"}
 
 
 def _set_text_colour(label: QLabel, colour: str) -> None:
@@ -145,6 +147,7 @@ class LabelRow:
         grid.addWidget(self.score_label, row, 2)
         grid.addWidget(self.source_label, row, 3)
         self.source: str | None = None  # "person", "model", "mixed" or ""; None until first shown
+        self._kind: str | None = None  # the source, or "rejected" for a person's "no"
 
     def show(self, state: Qt.CheckState, score: float | None, source: str) -> None:
         self.box.blockSignals(True)
@@ -153,21 +156,19 @@ class LabelRow:
         self.box.blockSignals(False)
         self.score_label.setText("" if score is None else f"{score:.2f}")
         # A person's "no" is a decision too; "✔ you" beside an empty box read as the opposite.
-        text = (
-            "✘ you"
-            if source == "person" and state == Qt.CheckState.Unchecked
-            else SOURCE_TEXT.get(source, "")
-        )
+        kind = "rejected" if source == "person" and state == Qt.CheckState.Unchecked else source
+        text = SOURCE_TEXT.get(kind, "")
         if text != self.source_label.text():
             self.source_label.setText(text)
-        if source == self.source:
-            return  # font and colour already say who decided (a style change re-polishes the row)
         self.source = source
+        if kind == self._kind:
+            return  # font and colour already say who decided (a style change re-polishes the row)
+        self._kind = kind
         font = self.box.font()
         font.setBold(source == "person")
         font.setItalic(source == "model")
         self.box.setFont(font)
-        _set_text_colour(self.source_label, SOURCE_COLOUR.get(source, "#777"))
+        _set_text_colour(self.source_label, SOURCE_COLOUR.get(kind, "#777"))
 
 
 class ReviewPane(QWidget):
@@ -222,12 +223,31 @@ class ReviewPane(QWidget):
         self.keys: dict[str, str] = {}
         self._model: LibraryModel | None = None
         self._ids: list[int] = []
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self.refresh)
         thumbs.thumbnail_ready.connect(self._thumb_ready)
 
     def set_library(self, model: LibraryModel | None) -> None:
+        if self._model is not None:
+            self._model.dataChanged.disconnect(self._rows_changed)
         self._model = model
         self._ids = []
+        if model is not None:
+            model.dataChanged.connect(self._rows_changed)
         self.rebuild_labels()
+
+    @Slot(QModelIndex, QModelIndex)
+    def _rows_changed(self, top: QModelIndex, bottom: QModelIndex, _roles=()) -> None:
+        """Scores or tags of a shown photo changed (a tagging run reached it, an edit): show them."""
+        m = self._model
+        if m is None or not self._ids or self._refresh_timer.isActive():
+            return
+        first, last = top.row(), bottom.row()
+        # The current photo, and the rest of a selection up to a bound (its counts are shown too).
+        if any(first <= m.row_of_id(i) <= last for i in self._ids[:SELECTION_CHECKED]):
+            self._refresh_timer.start()  # a tagging run's batch emits several ranges: refresh once
 
     def rebuild_labels(self) -> None:
         """One checkbox per label of the active model (and labels people added), grouped like the bundle."""

@@ -22,12 +22,41 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.model.bundle_file import read_bundle_file
+from fashion_desktop.model.bundle_format import BundleError
 from fashion_desktop.model.protocol import Devices
 
+from .metrics_model import BundleInfo
 from .worker import ProcessWorker
 
 DEVICES = (("Auto", "auto"), ("CUDA (NVIDIA GPU)", "cuda"), ("MPS (Apple GPU)", "mps"), ("CPU", "cpu"))
 DEFAULT_MODEL_TEXT = "Default model"
+
+
+def bundle_title(path: str) -> tuple[str, str]:
+    """(text, tooltip) for a bundle in the Model box: its name, creation date and short id, so two
+    training runs that both wrote "model.fmodel" look different. Reads only the header (no torch)."""
+    p = Path(path)
+    try:
+        description = read_bundle_file(p).description
+    except BundleError as exc:  # also an old-format bundle: shown by file name, the reason on hover
+        return f"{p.parent.name}/{p.name}", f"{p}\n{exc}"
+    except OSError as exc:
+        return f"{p.parent.name}/{p.name}", f"{p}\ncannot be read ({exc.strerror or exc})"
+    prov = description.provenance
+    name = str(prov.get("name") or f"{p.parent.name}/{p.name}")
+    created = BundleInfo(path=str(p), provenance=dict(prov)).created()
+    model_id = description.stored_model_id or ""
+    short_id = model_id.removeprefix("sha256:")[:8]
+    details = " · ".join(x for x in (created.removesuffix(" (file)"), short_id) if x)
+    text = f"{name} — {details}" if details else name
+    tip = "\n".join(
+        [f"{name}", f"{description.arch}, {len(description.labels)} labels"]
+        + ([f"Created {created}"] if created else [])
+        + ([f"Model id {model_id}"] if model_id else [])
+        + [str(p)]
+    )
+    return text, tip
 
 
 class _DeviceCombo(QComboBox):
@@ -61,6 +90,11 @@ class TagPanel(QWidget):
         self.model_combo = QComboBox()
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(16)
+        self.model_combo.currentIndexChanged.connect(
+            lambda i: self.model_combo.setToolTip(
+                self.model_combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or ""
+            )
+        )
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self._browse)
         self.device_combo = _DeviceCombo()
@@ -121,15 +155,19 @@ class TagPanel(QWidget):
             self.model_combo.addItem(DEFAULT_MODEL_TEXT, default)
         for p in paths:
             if p != default:
-                self.model_combo.addItem(Path(p).name, p)
-                self.model_combo.setItemData(self.model_combo.count() - 1, p, Qt.ItemDataRole.ToolTipRole)
+                self._add_bundle(self.model_combo.count(), p)
         if current:
             self.select_bundle(current)
+
+    def _add_bundle(self, row: int, path: str) -> None:
+        text, tip = bundle_title(path)
+        self.model_combo.insertItem(row, text, path)
+        self.model_combo.setItemData(row, tip, Qt.ItemDataRole.ToolTipRole)
 
     def select_bundle(self, path: str) -> None:
         i = self.model_combo.findData(path)
         if i < 0:
-            self.model_combo.insertItem(0, Path(path).name, path)
+            self._add_bundle(0, path)
             i = 0
         self.model_combo.setCurrentIndex(i)
 

@@ -323,9 +323,10 @@ class ThresholdPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # Long names ("top, t-shirt, sweatshirt") are elided instead of pushing the numbers off-screen.
-        header.setSectionResizeMode(ThresholdTableModel.LABEL, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(ThresholdTableModel.LABEL, 96)
+        # Long names ("top, t-shirt, sweatshirt") take the room the panel has and are elided in the
+        # middle (both ends tell labels apart); the tooltip has the whole name.
+        header.setSectionResizeMode(ThresholdTableModel.LABEL, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         for col in (
             ThresholdTableModel.DEFAULT,
             ThresholdTableModel.OVERRIDE,

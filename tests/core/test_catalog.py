@@ -62,6 +62,35 @@ def test_rescan_finds_new_removed_and_changed_files_and_keeps_decisions(
         assert cat.decisions(red.id) == {"red": True}
 
 
+def test_removing_a_folder_hides_its_photos_and_keeps_decisions_scores_and_reviews(tmp_path: Path) -> None:
+    keep, drop = tmp_path / "keep", tmp_path / "drop"
+    make_photo(keep / "k.jpg")
+    for name in ("a.jpg", "b.jpg"):
+        make_photo(drop / name)
+    with Catalog(tmp_path / "cat.db") as cat:
+        _sync(cat, keep)
+        _sync(cat, drop)
+        a = next(r for r in cat.images() if r.path.endswith("a.jpg"))
+        cat.register_model("m", ["red"])
+        cat.add_predictions("m", [(a.id, np.array([0.7]))])
+        cat.set_decision(a.id, "red", True)
+        cat.set_reviewed([a.id])
+        assert cat.folder_summary(drop) == (2, 1)
+        assert cat.folder_summary(tmp_path / "elsewhere") == (0, 0)
+
+        assert cat.remove_folder(drop) == 2
+        assert cat.folders() == [str(keep.resolve())]
+        assert [Path(r.path).name for r in cat.images()] == ["k.jpg"]
+        assert cat.decisions(a.id) == {"red": True} and cat.image(a.id).reviewed
+        assert cat.remove_folder(drop) == 0  # not in the library (any more): nothing happens
+        assert sorted(p.name for p in drop.iterdir()) == ["a.jpg", "b.jpg"]
+
+        _sync(cat, drop)  # added again: the same photos, with what was decided on them
+        assert len(cat.images()) == 3 and cat.image(a.id).present
+        assert cat.decisions(a.id) == {"red": True} and cat.image(a.id).reviewed
+        assert cat.scores("m", [a.id])[a.id] == pytest.approx([0.7])
+
+
 def test_image_info_measured_before_a_change_is_not_stored(tmp_path: Path) -> None:
     photo = make_photo(tmp_path / "photos" / "a.jpg")
     with Catalog(tmp_path / "cat.db") as cat:

@@ -414,3 +414,77 @@ def test_a_failed_conversion_is_reported(qtbot, tab, tmp_path, monkeypatch):
     assert str(old) in failed.args[0] and "not a model bundle" in failed.args[0]
     assert warned and str(old) in tab.bundles.paths() and not (tmp_path / "new.fmodel").exists()
     qtbot.waitUntil(lambda: not tab.is_loading(), timeout=20_000)
+
+
+def test_the_f1_chart_of_100_labels_scrolls_on_the_wheel_and_writes_each_value(qtbot, tab, tmp_path):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    labels = [f"label_{i:03d}" for i in range(100)]
+    path = _save(
+        tmp_path / "hundred.fmodel",
+        labels,
+        provenance={"model_id": "hundred", "name": "Hundred labels"},
+        metrics={
+            "test": {
+                "overall": {"f1_micro": 0.5},
+                "per_label": [
+                    {"label": lab, "precision": 0.5, "recall": 0.5, "f1": i / 100, "support": 10}
+                    for i, lab in enumerate(labels)
+                ],
+            }
+        },
+    )
+    tab.add_bundle(path)
+    qtbot.waitUntil(lambda: not tab.bundles.unloaded() and not tab.is_loading(), timeout=20_000)
+    _click_row(qtbot, tab, path)
+    tab.detail_tabs.setCurrentWidget(tab.chart_box)
+    assert tab.chart_values() == pytest.approx([i / 100 for i in range(100)])
+    texts = tab.chart_value_texts()
+    assert len(texts) == 100 and texts[37] == "0.37"
+
+    plot = tab._plot
+    scroll = tab._chart_scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: scroll.maximum() > 0)
+    # A readable bar per label: the chart is taller than its view and scrolls.
+    assert plot.height() >= 20 * 100
+    y_range = plot.getViewBox().viewRange()[1]
+    before = scroll.value()
+    centre = QPointF(plot.viewport().rect().center())
+    wheel = QWheelEvent(
+        centre,
+        QPointF(plot.viewport().mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, -120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(plot.viewport(), wheel)
+    assert scroll.value() > before  # the wheel scrolled down the list of bars
+    assert plot.getViewBox().viewRange()[1] == pytest.approx(y_range)  # and zoomed nothing
+
+
+def test_every_metric_on_the_tab_explains_itself_on_hover(qtbot, tab, bundles):
+    from fashion_desktop.gui.metrics_model import metric_help
+
+    _click_row(qtbot, tab, bundles["evaluated"])
+    tip = Qt.ItemDataRole.ToolTipRole
+    overall = tab.overall_model
+    for r in range(overall.rowCount()):
+        name = overall.index(r, 0).data()
+        assert overall.index(r, 0).data(tip), name
+    assert "photo" in _row_tip(overall, "F1 samples") and "exactly" in _row_tip(overall, "Exact match")
+    for model in (tab.per_label_model, tab.groups_model, tab.compare_labels_model):
+        for c in range(model.columnCount()):
+            assert model.headerData(c, Qt.Orientation.Horizontal, tip), model.headerData(
+                c, Qt.Orientation.Horizontal
+            )
+    assert "Processes" in metric_help("world size")
+
+
+def _row_tip(model, name: str) -> str:
+    row = next(r for r in range(model.rowCount()) if model.index(r, 0).data() == name)
+    return model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)
