@@ -65,15 +65,14 @@ def check_run_folder(out: str | os.PathLike) -> RunFolderState:
         return RunFolderState(path, "absent" if not os.path.lexists(path) else "foreign")
     if not names:
         return RunFolderState(path, "empty")
-    run_files = tuple(n for n in names if n in RUN_FILES)
-    if not run_files:
-        return RunFolderState(path, "foreign", names)
     if BUNDLE in names:
         kind = "finished"
     elif LAST in names or BEST in names:
         kind = "stopped"
-    else:
+    elif all(n in RUN_FILES for n in names):
         kind = "unstarted"
+    else:  # "config.yaml" or "cache" beside other files is somebody's project, not a run that failed
+        return RunFolderState(path, "foreign", names)
     return RunFolderState(path, kind, names, _epochs_trained(path) if kind != "unstarted" else None)
 
 

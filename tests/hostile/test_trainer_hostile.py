@@ -101,9 +101,12 @@ def test_the_run_folder_rule_is_one_function_the_app_can_call_without_torch(fini
     (tmp_path / "empty").mkdir()
     (tmp_path / "failed").mkdir()
     (tmp_path / "failed" / "events.jsonl").write_text('{"event": "run_failed", "message": "x"}\n')
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "config.yaml").write_text("db: prod\n")
+    (tmp_path / "project" / "main.py").write_text("print()\n")
     code = (
         "import sys; from trainer.runs import check_run_folder, run_folder_problem\n"
-        "for name in ('r1', 'empty', 'failed', 'absent'):\n"
+        "for name in ('r1', 'empty', 'failed', 'project', 'absent'):\n"
         "    s = check_run_folder(name); print(name, s.kind, s.epochs, run_folder_problem(name) is None)\n"
         "print('torch' in sys.modules)\n"
     )
@@ -115,6 +118,7 @@ def test_the_run_folder_rule_is_one_function_the_app_can_call_without_torch(fini
         "r1 finished 1 False",
         "empty empty None True",
         "failed unstarted None True",  # a run that trained nothing may be retried in place
+        "project foreign None False",  # a config.yaml among other files is somebody's project
         "absent absent None True",
         "False",
     ]
