@@ -244,10 +244,8 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
         (bad,) = any_rank(d, not bool(torch.isfinite(loss)))
         if bad:
             raise TrainError(
-                f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}: training diverged. "
-                f"Try a lower learning rate (--lr {cfg.lr / 10:g}), full precision (--set precision=fp32) or "
-                f"stronger gradient clipping (--set grad_clip=1); --resume {run.out} with them continues "
-                "from the last checkpoint."
+                f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}: training "
+                f"diverged. {_divergence_advice(cfg, run.out)}"
             )
         _optimiser_step(cfg, optimizer, loss, scaler)
         total += float(loss.detach()) * len(y)
@@ -265,6 +263,17 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
     if run.stop.set:
         raise Stopped()
     return mean_across(d, total, count)
+
+
+def _divergence_advice(cfg: TrainConfig, out: Path) -> str:
+    """What to try after a NaN/inf loss, as options ``fashion train`` accepts and ``--resume`` applies."""
+    tries = [f"a lower learning rate (--lr {cfg.lr / 10:.3g})"]
+    if cfg.precision != "fp32":
+        tries.append("full precision (--set precision=fp32)")
+    if not 0 < cfg.grad_clip <= 1:
+        tries.append("stronger gradient clipping (--set grad_clip=1)")
+    listed = ", ".join(tries[:-1]) + " or " + tries[-1] if len(tries) > 1 else tries[0]
+    return f"Try {listed}; --resume {out} with them goes on from the last checkpoint."
 
 
 def _optimiser_step(

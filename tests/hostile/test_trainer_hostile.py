@@ -294,3 +294,13 @@ def test_a_mapping_that_matches_no_class_folder_says_so(tmp_path):
     excluded.write_text("source,target\ndress,\nhat,\n")
     with pytest.raises(DataError, match="excl.csv excludes all 2 class folders"):
         read_source(str(data), str(excluded))
+
+
+def test_nan_loss_advice_does_not_suggest_what_the_run_already_does(tmp_path):
+    from trainer.config import make_config
+    from trainer.engine import _divergence_advice
+
+    cfg = make_config({"lr": 0.01, "precision": "fp32", "grad_clip": 0.5})
+    assert _divergence_advice(cfg, tmp_path / "r") == (
+        f"Try a lower learning rate (--lr 0.001); --resume {tmp_path / 'r'} with them goes on from the last checkpoint."
+    )
