@@ -537,6 +537,8 @@ def _table_columns(df, path: Path, spec: Mapping[str, Any], image_dir: Path | No
             positives[group] = set(found) if found else None  # unmapped: this group stays unknown
         img = str(_resolve_image(path.parent, row[image_col], image_dir))
         b.add(img, positives, row[split_col] if split_col else "", str(row[key_col]) if key_col else "")
+    for m in mappings.values():
+        b.notes += check_mapping_targets(m, bool(spec.get("allow_new_labels")))
     if unmapped:
         top = sorted(unmapped.items(), key=lambda kv: -kv[1])[:8]
         b.notes.append(
@@ -727,6 +729,7 @@ def read_source(entry: Any, default_mapping: str | None = None, allow_new_labels
     """Read one data source (path or spec dict); a label mapping's targets are checked with
     ``check_mapping_targets``. Raises DataError with a plain explanation."""
     spec = source_spec(entry, default_mapping)
+    spec.setdefault("allow_new_labels", allow_new_labels)  # for a spreadsheet's per-column mappings
     path = Path(spec["path"])
     if not path.exists():
         what = "image folder" if not path.suffix else "data file"

@@ -304,3 +304,20 @@ def test_nan_loss_advice_does_not_suggest_what_the_run_already_does(tmp_path):
     assert _divergence_advice(cfg, tmp_path / "r") == (
         f"Try a lower learning rate (--lr 0.001); --resume {tmp_path / 'r'} with them goes on from the last checkpoint."
     )
+
+
+def test_a_spreadsheet_columns_mapping_is_checked_the_same_way(tmp_path):
+    from tests.trainer.trainer_helpers import write_image
+    from trainer.data import DataError, read_source
+
+    for name in ("a", "b"):
+        write_image(tmp_path / f"{name}.jpg", (10, 10, 10))
+    (tmp_path / "labels.csv").write_text("image,articleType\na.jpg,Dresses\nb.jpg,Hats\n")
+    (tmp_path / "art.csv").write_text("articleType,target\nDresses,dres\nHats,hat\n")
+    spec = {"path": str(tmp_path / "labels.csv"), "columns": {"category": "articleType"}}
+    spec["mappings"] = {"articleType": "art.csv"}
+    with pytest.raises(
+        DataError, match=re.escape("art.csv row 2: 'dres' is not a known label; did you mean 'dress'?")
+    ):
+        read_source(spec)
+    assert "dres" in read_source(spec, allow_new_labels=True).labels
