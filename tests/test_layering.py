@@ -14,8 +14,8 @@ from tests.conftest import ROOT
 QT = ("PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6", "qtpy")
 # The one core module the trainer may read a person's library through (read-only).
 TRAINER_CORE_GATE = "fashion_desktop.core.training_table"
-# The trainer modules the app may import (form defaults and validation; no torch).
-GUI_TRAINER_ALLOWED = ("trainer.config",)
+# The trainer modules the app may import (form defaults, validation, the run-folder rule; no torch).
+GUI_TRAINER_ALLOWED = ("trainer.config", "trainer.runs")
 
 
 def module_name(path: Path, root: Path) -> str:

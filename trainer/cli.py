@@ -9,18 +9,49 @@ from collections.abc import Sequence
 
 from fashion_desktop.model.protocol import RUN_FAILED
 
-from .config import ConfigError, TrainConfig, config_from_run_dir, load_config_file, make_config
+from .config import (
+    ConfigError,
+    TrainConfig,
+    config_from_run_dir,
+    load_config_file,
+    make_config,
+    resume_config,
+)
 from .report import event_output
+
+USAGE_EXIT_CODE = 2  # an option argparse cannot parse; a bad setting value is an ordinary failure (1)
+
+
+class UsageError(Exception):
+    """An option that cannot be parsed; the message is argparse's."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises UsageError instead of exiting, so ``--events`` still reports it."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="fashion train",
         description="Train a multi-label clothing classifier: a progress bar and logs on stderr, a summary "
         "on stdout (JSON events instead with --events).",
     )
     p.add_argument("--config", help="YAML or JSON file with settings (command-line options override it)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run from its last checkpoint; --epochs, --lr, --batch-size and --set "
+        "time_limit_min/early_stopping/grad_clip/precision are applied, settings that change the model "
+        "or data are refused",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="when --out holds a run, move it aside (OUT.old-<time>) and start afresh; nothing is deleted",
+    )
     p.add_argument(
         "--data", action="append", help="image folder, spreadsheet, COCO json or catalog (repeatable)"
     )
@@ -56,43 +87,73 @@ def _overrides(ns: argparse.Namespace) -> dict:
 
 
 def resolve_train_config(argv: Sequence[str] | None) -> tuple[TrainConfig, bool]:
-    """Parse ``argv`` into the run's config; returns (config, resume). Raises ConfigError."""
+    """Parse ``argv`` into the run's config; returns (config, resume).
+
+    Raises ConfigError for a bad setting, UsageError for options that cannot be parsed.
+    """
     return _config_of(_train_parser().parse_args(argv))
 
 
 def _config_of(ns: argparse.Namespace) -> tuple[TrainConfig, bool]:
     overrides = _overrides(ns)
-    if ns.resume:
-        base = config_from_run_dir(ns.resume).to_dict()
-        base["out"] = ns.resume
-        # Only settings that do not change what is being trained may differ on resume.
-        runtime = ("epochs", "time_limit_min", "num_workers", "threads", "progress_per_s", "early_stopping")
-        extra = {k: v for k, v in overrides.items() if v is not None and k in runtime}
-        return make_config(base, extra), True
     file_values = load_config_file(ns.config) if ns.config else {}
+    if ns.resume:
+        if ns.overwrite:
+            raise ConfigError("--resume continues a run and --overwrite moves it aside: choose one")
+        saved = config_from_run_dir(ns.resume)
+        cfg = resume_config(saved, ns.resume, {**file_values, **overrides})
+        _check_arch(cfg)
+        return cfg, True
     cfg = make_config(file_values, overrides)
     if not cfg.data:
         raise ConfigError("no data given: pass --data PATH (or 'data:' in the config file)")
+    _check_arch(cfg)
     return cfg, False
 
 
+def _check_arch(cfg: TrainConfig) -> None:
+    """Raise ConfigError listing the known architectures when ``cfg.arch`` is none of them."""
+    from fashion_desktop.model.archs import ArchError, get_arch
+
+    try:
+        get_arch(cfg.arch)
+    except ArchError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def train_main(argv: Sequence[str] | None = None) -> int:
-    """``fashion train``: returns 0 when finished, 1 on failure, 2 for bad options, 143 when stopped.
+    """``fashion train``: returns 0 when finished, 1 on failure (a bad setting included), 2 for options
+    that cannot be parsed, 143 when stopped.
 
     Shows a progress bar and a summary, or writes JSON events on stdout with ``--events``.
     """
     from .engine import run_training
 
-    ns = _train_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _train_parser()
+    try:
+        ns = parser.parse_args(argv)
+    except UsageError as exc:
+        return _usage_failed(parser, str(exc), "--events" in argv)
     with event_output(ns.events) as events:
         try:
             cfg, resume = _config_of(ns)
         except ConfigError as exc:
             logging.getLogger("trainer").error("%s", exc)
             events.emit(RUN_FAILED, message=str(exc))
-            return 2
+            return 1
         events.set_progress_rate(cfg.progress_per_s)
-        return run_training(cfg, resume, events)
+        return run_training(cfg, resume, events, overwrite=ns.overwrite)
+
+
+def _usage_failed(parser: argparse.ArgumentParser, message: str, events: bool) -> int:
+    """argparse's usage and message on stderr (and a ``run_failed`` event with ``--events``)."""
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    if events:
+        with event_output(True) as out:
+            out.emit(RUN_FAILED, message=message)
+    return USAGE_EXIT_CODE
 
 
 def evaluate_main(argv: Sequence[str] | None = None) -> int:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from fashion_desktop.model.bundle_format import INPUT_SIZE_RANGE
 
 
 class ConfigError(ValueError):
@@ -62,6 +65,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     min_label_count: int = 1  # drop labels with fewer known positives in train
+    allow_new_labels: bool = False  # a mapping target a typo away from a known label is taken as new
     max_images: int = 0  # 0: all; else a deterministic subset per source (quick experiments)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -83,6 +87,25 @@ class TrainConfig:
 
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
+# What ``--resume`` may change: how long, how fast and how carefully the run goes on. Everything else
+# decides what the model is or learns from, and changing it mid-run would train something else.
+RESUME_APPLIES = (
+    "epochs",
+    "lr",
+    "time_limit_min",
+    "early_stopping",
+    "batch_size",
+    "grad_clip",
+    "precision",
+    "num_workers",
+    "threads",
+    "progress_per_s",
+    "eval_batch_size",
+    "device",
+    "name",
+    "allow_download",
+    "allow_random_init",
+)
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -179,6 +202,13 @@ def validate(cfg: TrainConfig) -> None:
             )
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ConfigError("epochs and batch_size must be at least 1")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ConfigError(f"setting 'lr' must be a number above 0 (got {cfg.lr!r})")
+    lo, hi = INPUT_SIZE_RANGE
+    if cfg.image_size is not None and not lo <= cfg.image_size <= hi:
+        raise ConfigError(f"setting 'image_size' must be between {lo} and {hi} pixels (got {cfg.image_size})")
+    if cfg.early_stopping < 0 or not cfg.time_limit_min >= 0:
+        raise ConfigError("early_stopping and time_limit_min cannot be negative")
     if (
         not 0 <= cfg.val_fraction < 1
         or not 0 <= cfg.test_fraction < 1
@@ -218,6 +248,36 @@ def save_config(cfg: TrainConfig, path: Path, extra: Mapping[str, Any] | None = 
     if extra:
         data = {**data, **extra}
     atomic_write_bytes(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8"))
+
+
+def resume_config(saved: TrainConfig, run_dir: str | Path, changes: Mapping[str, Any]) -> TrainConfig:
+    """The config to continue run ``run_dir`` with: its ``saved`` config plus ``changes`` (None = not
+    given) that ``--resume`` applies (RESUME_APPLIES); a value equal to the saved one is no change.
+
+    Raises ConfigError naming the first setting that cannot change on resume, or an invalid value.
+    """
+    values: dict[str, Any] = {}
+    for key, value in changes.items():
+        key = key.replace("-", "_")
+        if value is None:
+            continue
+        new = _coerce(key, value)
+        if key == "out":
+            if Path(new).resolve() != Path(run_dir).resolve():
+                raise ConfigError(f"--resume {run_dir} continues in that folder; leave out --out")
+            continue
+        old = getattr(saved, key)
+        if new == old:
+            continue
+        if key not in RESUME_APPLIES:
+            shown = ", ".join(map(str, old)) if isinstance(old, tuple) else old
+            raise ConfigError(
+                f"--resume {run_dir} cannot change {key} (was {shown}); start a new run instead"
+            )
+        values[key] = new
+    cfg = saved.replace(out=str(run_dir), **values)
+    validate(cfg)
+    return cfg
 
 
 def config_from_run_dir(run_dir: Path) -> TrainConfig:

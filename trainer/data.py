@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import json
 import os
@@ -118,10 +119,15 @@ class LabelMapping:
 
     table: Mapping[str, tuple[str, ...]]
     path: str = ""
+    where: Mapping[str, str] = field(default_factory=dict)  # source key -> "row 4" / "entry 'x'"
+    # Source labels looked up so far (normalised -> as the data spells it): what this data uses.
+    seen: dict[str, str] = field(default_factory=dict, compare=False)
 
     def lookup(self, label: str) -> tuple[str, ...] | None:
         """Targets for ``label``: a tuple (empty = exclude on purpose) or None when not listed."""
-        return self.table.get(_norm(label))
+        key = _norm(label)
+        self.seen.setdefault(key, str(label).strip())
+        return self.table.get(key)
 
     def targets(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -145,6 +151,7 @@ def load_mapping(path: str | os.PathLike) -> LabelMapping:
     if not path.is_file():
         raise DataError(f"label mapping file not found: {path}")
     table: dict[str, tuple[str, ...]] = {}
+    where: dict[str, str] = {}
     try:
         if path.suffix.lower() in (".yaml", ".yml", ".json"):
             import yaml
@@ -155,19 +162,56 @@ def load_mapping(path: str | os.PathLike) -> LabelMapping:
             for src, tgt in raw.items():
                 items = [tgt] if isinstance(tgt, str) else list(tgt or [])
                 table[_norm(src)] = tuple(str(t).strip() for t in items if str(t).strip())
+                where[_norm(src)] = f"entry {str(src)!r}"
         else:
             with open(path, newline="", encoding="utf-8-sig") as fh:
-                rows = list(csv.reader(fh))
-            if not rows or len(rows[0]) < 2:
-                raise DataError(f"{path}: a mapping CSV needs two columns (source label, target name)")
-            for row in rows[1:]:
-                if not row or not row[0].strip():
-                    continue
-                tgt = row[1] if len(row) > 1 else ""
-                table[_norm(row[0])] = tuple(t.strip() for t in tgt.split("|") if t.strip())
-    except (OSError, UnicodeDecodeError) as exc:
+                reader = csv.reader(fh)
+                header = next(reader, [])
+                if len(header) < 2:
+                    raise DataError(f"{path}: a mapping CSV needs two columns (source label, target name)")
+                for row in reader:
+                    if not row or not row[0].strip():
+                        continue
+                    tgt = row[1] if len(row) > 1 else ""
+                    table[_norm(row[0])] = tuple(t.strip() for t in tgt.split("|") if t.strip())
+                    where[_norm(row[0])] = f"row {reader.line_num}"
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read label mapping {path}: {exc}") from None
-    return LabelMapping(table, str(path))
+    return LabelMapping(table, str(path), where)
+
+
+def check_mapping_targets(mapping: LabelMapping, allow_new_labels: bool = False) -> list[str]:
+    """Check the targets this data used (``mapping.seen``) against the known labels: the taxonomy and
+    the data's own labels. A target a typo away from a known label (difflib) is refused unless
+    ``allow_new_labels``; one far from all of them is a deliberate new label, named in the notes.
+
+    Returns the notes. Raises DataError naming the mapping row and the closest known labels.
+    """
+    known = list(dict.fromkeys([*_taxonomy_order(), *mapping.seen.values()]))
+    exact = set(known)
+    # A comma-named taxonomy label ("shirt, blouse") is also found by each of its names.
+    spelled: dict[str, str] = {}
+    for name in known:
+        for alias in [name, *name.split(",")]:
+            spelled.setdefault(alias.strip().casefold(), name)
+    new: dict[str, None] = {}
+    for key in mapping.seen:
+        for target in mapping.table.get(key) or ():
+            if target in exact or target in new:
+                continue
+            close = difflib.get_close_matches(target.casefold(), list(spelled), n=3, cutoff=0.75)
+            close_names = list(dict.fromkeys(spelled[c] for c in close))
+            if close_names and not allow_new_labels:
+                name = Path(mapping.path).name or "the label mapping"
+                raise DataError(
+                    f"{name} {mapping.where.get(key, '')}: {target!r} is not a known label; did you mean "
+                    + " or ".join(repr(c) for c in close_names)
+                    + "? (to add it as a new label anyway, pass --set allow_new_labels=true)"
+                )
+            new[target] = None
+    if not new:
+        return []
+    return [f"{mapping.path}: new labels (in neither the taxonomy nor the data): {', '.join(new)}"]
 
 
 def _map(label: str, mapping: LabelMapping | None) -> tuple[str, ...] | None:
@@ -316,8 +360,24 @@ def read_folders(
             f"{root}: class folder {name!r} ({count} images) skipped: excluded or not in the mapping"
         )
     if not b.rows:
+        classes = sorted({p.name for base, _ in layout for p in base.iterdir() if p.is_dir()})
+        if mapping is not None and classes:
+            raise DataError(_mapping_mismatch(mapping, root, classes))
         raise DataError(f"{root}: no class folders with images found (expected {root}/<class>/*.jpg)")
     return b.build()
+
+
+def _mapping_mismatch(mapping: LabelMapping, root: Path, classes: list[str]) -> str:
+    """Why ``mapping`` left no class folder of ``root`` to train: none listed, or all excluded."""
+    name = Path(mapping.path).name or "the label mapping"
+
+    def shown(items: Sequence[str]) -> str:
+        return ", ".join(items[:8]) + (", ..." if len(items) > 8 else "")
+
+    n = f"{len(classes)} class folder{'s' * (len(classes) != 1)}"
+    if any(mapping.lookup(c) is not None for c in classes):
+        return f"{name} excludes all {n} of {root} (folders: {shown(classes)})"
+    return f"{name} maps none of the {n} of {root} (folders: {shown(classes)}; mapping keys: {shown(list(mapping.table))})"
 
 
 def _resolve_image(base: Path, name: str, image_dir: Path | None) -> Path:
@@ -477,6 +537,8 @@ def _table_columns(df, path: Path, spec: Mapping[str, Any], image_dir: Path | No
             positives[group] = set(found) if found else None  # unmapped: this group stays unknown
         img = str(_resolve_image(path.parent, row[image_col], image_dir))
         b.add(img, positives, row[split_col] if split_col else "", str(row[key_col]) if key_col else "")
+    for m in mappings.values():
+        b.notes += check_mapping_targets(m, bool(spec.get("allow_new_labels")))
     if unmapped:
         top = sorted(unmapped.items(), key=lambda kv: -kv[1])[:8]
         b.notes.append(
@@ -663,9 +725,11 @@ def detect_format(path: Path) -> str:
     raise DataError(f"{path}: unknown data format (give a folder, .csv/.xlsx, COCO .json or a catalog)")
 
 
-def read_source(entry: Any, default_mapping: str | None = None) -> LabelTable:
-    """Read one data source (path or spec dict). Raises DataError with a plain explanation."""
+def read_source(entry: Any, default_mapping: str | None = None, allow_new_labels: bool = False) -> LabelTable:
+    """Read one data source (path or spec dict); a label mapping's targets are checked with
+    ``check_mapping_targets``. Raises DataError with a plain explanation."""
     spec = source_spec(entry, default_mapping)
+    spec.setdefault("allow_new_labels", allow_new_labels)  # for a spreadsheet's per-column mappings
     path = Path(spec["path"])
     if not path.exists():
         what = "image folder" if not path.suffix else "data file"
@@ -693,6 +757,8 @@ def read_source(entry: Any, default_mapping: str | None = None) -> LabelTable:
         raise DataError(f"unknown data format {fmt!r} for {path}")
     if spec.get("name"):
         table.sources = [str(spec["name"])] * len(table)
+    if mapping is not None:
+        table.notes += check_mapping_targets(mapping, allow_new_labels)
     return table
 
 
@@ -804,9 +870,10 @@ def load_dataset(
     seed: int = 0,
     min_label_count: int = 1,
     max_images: int = 0,
+    allow_new_labels: bool = False,
 ) -> LabelTable:
     """Read, combine, split and prune all sources. Raises DataError for unusable or empty data."""
-    tables = [limit_per_source(read_source(e, mapping), max_images, seed) for e in entries]
+    tables = [limit_per_source(read_source(e, mapping, allow_new_labels), max_images, seed) for e in entries]
     table = assign_splits(combine(tables), val_fraction, test_fraction, seed)
     table, dropped = drop_rare_labels(table, min_label_count)
     if dropped:

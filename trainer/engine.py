@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, WeightedRandomSampler
 
 from fashion_desktop.model import protocol
-from fashion_desktop.model.archs import WeightsUnavailable, build_model, get_arch, model_logits
+from fashion_desktop.model.archs import ArchError, WeightsUnavailable, build_model, get_arch, model_logits
 from fashion_desktop.model.bundle import new_bundle, save_bundle
 from fashion_desktop.model.devices import autocast_dtype
 from fashion_desktop.model.fileio import atomic_write_bytes
@@ -44,6 +44,7 @@ from .distributed import (
 from .errors import STOPPED_EXIT_CODE, Stopped, TrainError
 from .losses import auto_pos_weight, masked_bce, masked_focal, sample_weights
 from .pipeline import CachedImages, DecodeCache, to_model_input
+from .runs import check_run_folder, move_aside, run_folder_problem
 from .schedule import LrControl, ParamSchedule, late_unfreezes, make_optimizer
 
 log = logging.getLogger("trainer")
@@ -243,8 +244,8 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
         (bad,) = any_rank(d, not bool(torch.isfinite(loss)))
         if bad:
             raise TrainError(
-                f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}: training diverged. "
-                "Try a lower learning rate (--lr), --precision fp32 or gradient clipping (--grad-clip)."
+                f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}: training "
+                f"diverged. {_divergence_advice(cfg, run.out)}"
             )
         _optimiser_step(cfg, optimizer, loss, scaler)
         total += float(loss.detach()) * len(y)
@@ -262,6 +263,17 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
     if run.stop.set:
         raise Stopped()
     return mean_across(d, total, count)
+
+
+def _divergence_advice(cfg: TrainConfig, out: Path) -> str:
+    """What to try after a NaN/inf loss, as options ``fashion train`` accepts and ``--resume`` applies."""
+    tries = [f"a lower learning rate (--lr {cfg.lr / 10:.3g})"]
+    if cfg.precision != "fp32":
+        tries.append("full precision (--set precision=fp32)")
+    if not 0 < cfg.grad_clip <= 1:
+        tries.append("stronger gradient clipping (--set grad_clip=1)")
+    listed = ", ".join(tries[:-1]) + " or " + tries[-1] if len(tries) > 1 else tries[0]
+    return f"Try {listed}; --resume {out} with them goes on from the last checkpoint."
 
 
 def _optimiser_step(
@@ -348,6 +360,7 @@ def _prepare(
         cfg.seed,
         cfg.min_label_count,
         cfg.max_images,
+        allow_new_labels=cfg.allow_new_labels,
     )
     spec = get_arch(cfg.arch)
     size = cfg.image_size or spec.input_size
@@ -444,11 +457,18 @@ def _usable_rows(table: LabelTable, cache: DecodeCache) -> dict[str, np.ndarray]
 # ---------------------------------------------------------------- the run
 
 
-def run_training(cfg: TrainConfig, resume: bool = False, events: protocol.EventWriter | None = None) -> int:
+def run_training(
+    cfg: TrainConfig,
+    resume: bool = False,
+    events: protocol.EventWriter | None = None,
+    overwrite: bool = False,
+) -> int:
     """Train per ``cfg`` (in the process group torchrun set up, if any); returns the exit code.
 
-    Emits protocol events on rank 0. Exit codes: 0 finished, 1 failed (``run_failed`` says why),
-    143 stopped by SIGTERM/SIGINT with the last checkpoint saved (``--resume`` continues).
+    A run already in ``cfg.out`` is refused before anything is written, unless ``resume`` continues
+    it or ``overwrite`` moves it aside (``trainer.runs``). Emits protocol events on rank 0. Exit
+    codes: 0 finished, 1 failed (``run_failed`` says why), 143 stopped by SIGTERM/SIGINT with the
+    last checkpoint saved (``--resume`` continues).
     """
     from .data import DataError
 
@@ -461,6 +481,7 @@ def run_training(cfg: TrainConfig, resume: bool = False, events: protocol.EventW
         if events is None:
             events = protocol.EventWriter(sys.stdout, enabled=d.main, max_progress_per_s=cfg.progress_per_s)
         events.enabled = events.enabled and d.main
+        _claim_run_folder(out, resume, overwrite, d, events)
         if d.main:
             out.mkdir(parents=True, exist_ok=True)
             events.log_path = str(out / "events.jsonl")
@@ -469,7 +490,7 @@ def run_training(cfg: TrainConfig, resume: bool = False, events: protocol.EventW
         torch.manual_seed(cfg.seed)
         torch.set_flush_denormal(True)  # tiny activations of pretrained nets otherwise crawl on CPU
         return _run(cfg, d, events, out, stop, resume)
-    except (DataError, TrainError, OSError) as exc:
+    except (DataError, TrainError, ArchError, OSError) as exc:
         message = str(exc)
         if isinstance(exc, OSError) and not isinstance(exc, DataError):
             message = f"cannot read or write files: {exc}"
@@ -482,11 +503,36 @@ def run_training(cfg: TrainConfig, resume: bool = False, events: protocol.EventW
         teardown(d)
 
 
+def _claim_run_folder(
+    out: Path, resume: bool, overwrite: bool, d: DistInfo, events: protocol.EventWriter
+) -> None:
+    """Refuse a run folder that holds a run (every rank decides alike); with ``overwrite`` rank 0
+    moves that run aside first. Raises TrainError with the fix, OSError when the move fails."""
+    problem = run_folder_problem(out, resume, overwrite)
+    if problem:
+        raise TrainError(problem)
+    if (
+        overwrite
+        and not resume
+        and d.main
+        and check_run_folder(out).kind in ("stopped", "finished", "unstarted")
+    ):
+        moved = move_aside(out)
+        message = f"{out} held a run; it was moved aside to {moved}"
+        log.warning("%s", message)
+        events.emit(protocol.LOG, level="warning", message=message)
+
+
 def _run(
     cfg: TrainConfig, d: DistInfo, events: protocol.EventWriter, out: Path, stop: StopFlag, resume: bool
 ) -> int:
     """The recipe: prepare, (resume,) train the epochs, then evaluate the best epoch and bundle it."""
     ck = checkpoints.read_resume(out, resume)
+    if ck is not None and int(ck["epoch"]) >= cfg.epochs and (out / "model.fmodel").is_file():
+        raise TrainError(
+            f"{out} already finished its {int(ck['epoch'])} epochs; to train it further, "
+            f"pass --epochs above {int(ck['epoch'])} with --resume {out}"
+        )
     run = _prepare(cfg, d, events, out, stop, int(ck["epoch"]) if ck is not None else None)
     if cfg.time_limit_min > 0:
         run.deadline = time.monotonic() + 60 * cfg.time_limit_min
@@ -512,7 +558,21 @@ def _start_state(run: Run, ck: dict[str, Any] | None) -> TrainState:
     if ck is not None:
         checkpoints.restore(ck, run.model, st, list(run.table.labels), run.out / checkpoints.LAST)
         log.info("resuming %s at epoch %d", run.out, st.epoch + 1)
+        _apply_resumed_lr(run, st)
     return st
+
+
+def _apply_resumed_lr(run: Run, st: TrainState) -> None:
+    """A learning rate given with ``--resume`` replaces the run's: the optimiser's restored groups carry
+    the old base rates, and a plateau cut made under the old rate no longer applies."""
+    cfg, groups = run.cfg, st.optimizer.param_groups
+    old = next((g["base_lr"] for g in groups if g.get("name") == "head"), cfg.lr)
+    if math.isclose(old, cfg.lr, rel_tol=1e-9):
+        return
+    for g in groups:  # the same rates ParamSchedule gives a fresh run
+        g["base_lr"] = cfg.lr if g.get("name") == "head" else cfg.lr * cfg.backbone_lr_mult
+    st.lr.plateau_mult = 1.0
+    log.info("learning rate %g on resume (was %g)", cfg.lr, old)
 
 
 def _train_epochs(run: Run, st: TrainState, scaler: Any) -> None:

@@ -209,7 +209,10 @@ def test_command_line_overrides_and_resume_keeps_the_recipe(tmp_path):
         resolve_train_config(["--epochs", "3"])
     save_config(cfg, tmp_path / "config.yaml")
     again, resume = resolve_train_config(["--resume", str(tmp_path), "--epochs", "5", "--set", "lr=9"])
-    assert resume and again.epochs == 5 and again.lr == cfg.lr and again.loss == "focal"
+    # the new learning rate is applied on resume (it used to be dropped silently); the recipe is kept
+    assert resume and again.epochs == 5 and again.lr == 9 and again.loss == "focal"
+    with pytest.raises(ConfigError, match="cannot change loss"):
+        resolve_train_config(["--resume", str(tmp_path), "--set", "loss=bce"])
     assert again.out == str(tmp_path)
 
 
