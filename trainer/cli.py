@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from fashion_desktop.model import exit_codes
 from fashion_desktop.model.protocol import RUN_FAILED
 
 from .config import ConfigError, TrainConfig, config_from_run_dir, load_config_file, make_config
@@ -18,6 +19,8 @@ def _train_parser() -> argparse.ArgumentParser:
         prog="fashion train",
         description="Train a multi-label clothing classifier: a progress bar and logs on stderr, a summary "
         "on stdout (JSON events instead with --events).",
+        epilog=exit_codes.TABLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--config", help="YAML or JSON file with settings (command-line options override it)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
@@ -77,7 +80,8 @@ def _config_of(ns: argparse.Namespace) -> tuple[TrainConfig, bool]:
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:
-    """``fashion train``: returns 0 when finished, 1 on failure, 2 for bad options, 143 when stopped.
+    """``fashion train``: returns 0 when finished, 1 on failure, 2 for bad options, 130 when stopped by
+    Ctrl-C and 143 by SIGTERM (both after saving the last checkpoint; see ``exit_codes.TABLE``).
 
     Shows a progress bar and a summary, or writes JSON events on stdout with ``--events``.
     """
