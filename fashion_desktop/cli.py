@@ -833,18 +833,27 @@ def _unit_float(text: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fashion`` command; return its exit code (see EPILOG)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    parsed: list[argparse.Namespace] = []
+    try:
+        # From the start: a SIGTERM or Ctrl-C while torch is still importing also ends with a message.
+        with _sigterm_as_interrupt():
+            return _run(argv, parsed)
+    except KeyboardInterrupt as exc:
+        args = parsed[0] if parsed else argparse.Namespace(command=argv[0] if argv else None)
+        return _interrupted(args, isinstance(exc, Terminated))
+
+
+def _run(argv: list[str], parsed: list[argparse.Namespace]) -> int:
+    """Parse ``argv`` (appending the result to ``parsed``) and run the command; its exit code."""
     if argv and argv[0] in ("train", "evaluate"):
         # The trainer handles SIGINT/SIGTERM itself while it trains (saving a checkpoint first).
-        try:
-            with _sigterm_as_interrupt():
-                return _dispatch_trainer(argv[0], argv[1:])
-        except KeyboardInterrupt as exc:
-            return _interrupted(argparse.Namespace(command=argv[0]), isinstance(exc, Terminated))
+        return _dispatch_trainer(argv[0], argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
+    parsed.append(args)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -854,13 +863,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fashion_desktop.model.devices import DeviceError
 
     try:
-        with _sigterm_as_interrupt():
-            return args.func(args)
+        return args.func(args)
     except (UserError, BundleError, DeviceError, EngineError, CatalogError) as exc:
         _err(f"error: {exc}")
         return EXIT_ERROR
-    except KeyboardInterrupt as exc:
-        return _interrupted(args, isinstance(exc, Terminated))
 
 
 def _interrupted(args: argparse.Namespace, terminated: bool) -> int:

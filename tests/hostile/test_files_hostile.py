@@ -369,6 +369,41 @@ def test_sigterm_on_tag_cleans_up_like_ctrl_c(
         assert "no output was written" in err
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_torch_still_imports_ends_with_a_message(
+    tmp_path: Path, tiny_bundle_path, sig
+) -> None:
+    # The signal arrives while the tagging engine (and torch) are being imported, a few seconds on a slow disk.
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        class SignalOnImport:
+            def find_spec(self, name, path=None, target=None):
+                if name == "fashion_desktop.core.engine":
+                    os.kill(os.getpid(), {int(sig)})
+                return None
+        sys.meta_path.insert(0, SignalOnImport())
+        from fashion_desktop import cli
+        sys.exit(cli.main(sys.argv[1:]))
+        """
+    )
+    make_photo(tmp_path / "photos" / "a.jpg")
+    argv = [
+        "tag",
+        str(tmp_path / "photos"),
+        "--model",
+        str(tiny_bundle_path),
+        "--out",
+        str(tmp_path / "o.csv"),
+    ]
+    res = subprocess.run(
+        [sys.executable, "-c", script, *argv], capture_output=True, text=True, env=_env(), timeout=120
+    )
+    expected = (143, "stopped by SIGTERM") if sig == signal.SIGTERM else (130, "interrupted (Ctrl-C)")
+    assert (res.returncode, "Traceback" in res.stderr) == (expected[0], False), res.stderr
+    assert f"fashion: {expected[1]}" in res.stderr
+
+
 def test_a_symlink_loop_alone_is_listed_and_explains_the_partial_exit_code(
     photo_folder, tiny_bundle_path, tmp_path, capsys
 ) -> None:
