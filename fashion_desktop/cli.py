@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -254,19 +255,22 @@ def cmd_tag(args: argparse.Namespace) -> int:
     )
     runner = ModelRunner(bundle, options)  # fails fast on an absent device, before any scanning
 
-    with tempfile.TemporaryDirectory(prefix="fashion-tag-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="fashion-tag-")
+    catalog = None
+    try:
         catalog = Catalog(Path(args.catalog) if args.catalog else Path(tmp) / "catalog.sqlite")
-        try:
-            paths, scan_problems = _scan_folders(catalog, args.folders)
-            todo = shard_paths(paths, *shard) if shard else sorted(paths)
-            where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
-            print(
-                f"{len(todo)} photos to tag{where} with {bundle.name} on {runner.describe()}", file=sys.stderr
-            )
-            summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
-            rows = _write_tag_table(catalog, bundle.model_id, todo, summary, args, out)
-        finally:
-            catalog.close()
+        paths, scan_problems = _scan_folders(catalog, args.folders)
+        todo = shard_paths(paths, *shard) if shard else sorted(paths)
+        where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+        print(f"{len(todo)} photos to tag{where} with {bundle.name} on {runner.describe()}", file=sys.stderr)
+        summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
+        rows = _write_tag_table(catalog, bundle.model_id, todo, summary, args, out)
+        args.written = out  # a signal from here on stops only the clean-up: say the output is whole
+    finally:
+        with _signals_deferred():  # a Ctrl-C or SIGTERM now must not leave the temporary folder behind
+            if catalog is not None:
+                catalog.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
     _print_summary(summary, scan_problems, out, rows)
     return EXIT_PARTIAL if summary.failed or scan_problems else EXIT_OK
@@ -874,7 +878,9 @@ def _interrupted(args: argparse.Namespace, terminated: bool) -> int:
     print("", file=sys.stderr)
     what = "stopped by SIGTERM" if terminated else "interrupted (Ctrl-C)"
     catalog = getattr(args, "catalog", None)
-    if args.command == "tag":
+    if getattr(args, "written", None):
+        what += f" after writing {args.written} (complete)"
+    elif args.command == "tag":
         what += (
             f"; the photos tagged so far are kept in {catalog} (run the same command again to tag the rest)"
             if catalog
@@ -888,6 +894,26 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     # A second SIGTERM must not cut the clean-up the first one started (SIGKILL still ends everything).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Inside, SIGINT and SIGTERM are held; on leaving, each one held is raised again (clean-up that
+    must finish: closing the catalog, removing the temporary folder)."""
+    held: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    try:
+        old = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in sigs}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(held):
+            signal.raise_signal(sig)
 
 
 @contextlib.contextmanager

@@ -369,6 +369,40 @@ def test_sigterm_on_tag_cleans_up_like_ctrl_c(
         assert "no output was written" in err
 
 
+def test_a_sigterm_during_the_clean_up_still_removes_the_temporary_folder(
+    tmp_path: Path, tiny_bundle_path
+) -> None:
+    script = textwrap.dedent(
+        """
+        import os, shutil, signal, sys
+        real = shutil.rmtree
+        def rmtree(path, *a, **k):
+            if "fashion-tag-" in str(path):
+                os.kill(os.getpid(), signal.SIGTERM)  # e.g. a service manager stopping the job just now
+                sum(range(10000))  # a few bytecodes, where Python runs the signal handler
+            return real(path, *a, **k)
+        shutil.rmtree = rmtree
+        from fashion_desktop import cli
+        sys.exit(cli.main(sys.argv[1:]))
+        """
+    )
+    make_photo(tmp_path / "photos" / "a.jpg")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "o.csv"
+    argv = ["tag", str(tmp_path / "photos"), "--model", str(tiny_bundle_path), "--out", str(out)]
+    res = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True,
+        text=True,
+        env=_env(TMPDIR=str(tmp)),
+        timeout=120,
+    )
+    assert res.returncode == 143 and "Traceback" not in res.stderr, res.stderr
+    assert f"fashion: stopped by SIGTERM after writing {out} (complete)" in res.stderr
+    assert list(tmp.iterdir()) == [] and len(pd.read_csv(out, encoding="utf-8-sig")) == 1
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_while_torch_still_imports_ends_with_a_message(
     tmp_path: Path, tiny_bundle_path, sig
