@@ -137,7 +137,11 @@ def _check_output(path: Path, catalog: str | None = None, inputs: Sequence[str] 
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise UserError(f"{path}: cannot write in {folder}: {os_reason(exc)}") from None
+        # No file is open yet: os_reason's hint about a file open in Excel does not apply to a folder.
+        reason = (
+            "permission denied (no new files may be made there)" if isinstance(exc, PermissionError) else None
+        )
+        raise UserError(f"{path}: cannot write in {folder}: {reason or os_reason(exc)}") from None
 
 
 def _same_file(a: Path, b: Path) -> bool:
