@@ -160,8 +160,10 @@ def open_image(
 
 def is_photo(path: str | os.PathLike) -> bool:
     """Whether ``path`` holds an image of a photo format this app reads (header check only). Never raises."""
+    Image.init()
+    formats = [f for f in _FORMAT_EXTENSIONS if f in Image.OPEN]  # a Pillow without AVIF has no such opener
     try:
-        with Image.open(path, formats=tuple(_FORMAT_EXTENSIONS)):
+        with Image.open(path, formats=formats):
             return True
     except Exception:
         return False
