@@ -163,9 +163,9 @@ def _refuse_own_files(out: Path, catalog: str | None, inputs: Sequence[str]) -> 
         db = Path(catalog)
         for suffix in ("", "-wal", "-shm", "-journal"):
             if _same_file(out, db.with_name(db.name + suffix)):
+                what = f"the catalog {catalog}" + (f" (its {suffix[1:]} file)" if suffix else "")
                 raise UserError(
-                    f"{out}: this is the catalog {catalog}{' (its ' + suffix[1:] + ' file)' if suffix else ''}; "
-                    "writing the table there would destroy it; choose another --out"
+                    f"{out}: this is {what}; writing the table there would destroy it; choose another --out"
                 )
     for item in inputs:
         if _same_file(out, Path(item)):
@@ -635,7 +635,9 @@ def cmd_init_model(args: argparse.Namespace) -> int:
     try:
         save_bundle(bundle, out)
     except WriteError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc)) from None  # it names the file and the reason
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write the model ({exc.strerror or exc})") from None
     print(
         f"wrote {out}: {args.arch} ({start}), {len(labels)} labels, input {bundle.input_size} px",
         file=sys.stderr,
