@@ -3,40 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
+import signal
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_INTERRUPTED = 130
+from fashion_desktop.model import exit_codes
 
-EPILOG = """\
-exit codes:
-  0    everything went well
-  1    error: nothing useful was done (bad model file, missing folder or device, unwritable output ...)
-  2    usage error (unknown option, bad argument)
-  3    partial: the output was written, but some photos could not be read (listed with reasons)
-  130  interrupted (Ctrl-C); with --catalog the photos tagged so far are kept there
+EXIT_OK = exit_codes.OK
+EXIT_ERROR = exit_codes.ERROR
+EXIT_USAGE = exit_codes.USAGE
+EXIT_PARTIAL = exit_codes.PARTIAL
+EXIT_INTERRUPTED = exit_codes.INTERRUPTED
+EXIT_TERMINATED = exit_codes.TERMINATED
 
+EPILOG = (
+    exit_codes.TABLE
+    + """
 MODEL is a model bundle file (.fmodel) or the word 'default' for the model shipped with the app.
 A bundle of the old format (torch zip) is converted in memory; 'fashion convert OLD NEW' converts it once.
 'fashion train ...' and 'fashion evaluate ...' run the trainer (see 'fashion train --help'): a progress bar
 and a summary table, or JSON events on stdout with --events.
 """
+)
 
 
 class UserError(Exception):
     """A problem with what the user asked for; printed as one clear message, exit code 1."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwinds like Ctrl-C (temporary folder removed, catalog closed), exit code 143."""
 
 
 # -- small helpers --------------------------------------------------------------------------------
@@ -105,13 +111,82 @@ def _torchrun_device(device: str) -> str:
     return f"cuda:{int(local) % torch.cuda.device_count()}"
 
 
-def _check_output(path: Path) -> None:
+def _check_output(path: Path, catalog: str | None = None, inputs: Sequence[str] = ()) -> None:
+    """Refuse, before any work, an output that cannot or must not be written; raise UserError.
+
+    The output must be a .csv/.xlsx file name in a folder where a file can be created (a probe file
+    is made and removed), not a read-only file, not the catalog (or its -wal/-shm/-journal files),
+    not one of ``inputs``, and not an existing photo or database given a table's name by mistake.
+    """
+    from fashion_desktop.model.fileio import WriteError, check_not_protected, os_reason
+
     if path.suffix.lower() not in (".csv", ".xlsx"):
         raise UserError(f"{path}: the output must end in .csv or .xlsx")
     if path.is_dir():
         raise UserError(f"{path}: the output is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise UserError(f"{path}: the folder {path.parent} does not exist")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UserError(f"{path}: the folder {folder} does not exist")
+    _refuse_own_files(path, catalog, inputs)
+    try:
+        check_not_protected(path)
+    except WriteError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".fashion-probe-", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        # No file is open yet: os_reason's hint about a file open in Excel does not apply to a folder.
+        reason = (
+            "permission denied (no new files may be made there)" if isinstance(exc, PermissionError) else None
+        )
+        raise UserError(f"{path}: cannot write in {folder}: {reason or os_reason(exc)}") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same resolved path, or (both existing) samefile."""
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _refuse_own_files(out: Path, catalog: str | None, inputs: Sequence[str]) -> None:
+    """UserError when writing ``out`` would replace the catalog, an input, a photo or a database."""
+    if catalog:
+        db = Path(catalog)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            if _same_file(out, db.with_name(db.name + suffix)):
+                what = f"the catalog {catalog}" + (f" (its {suffix[1:]} file)" if suffix else "")
+                raise UserError(
+                    f"{out}: this is {what}; writing the table there would destroy it; choose another --out"
+                )
+    for item in inputs:
+        if _same_file(out, Path(item)):
+            raise UserError(
+                f"{out}: this is one of the inputs ({item}); choose another --out (inputs are kept)"
+            )
+    if not out.is_file():
+        return
+    try:
+        with open(out, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except OSError:
+        return  # unreadable: the write itself will say why
+    if head == _SQLITE_MAGIC:
+        raise UserError(
+            f"{out}: this file is a database (a catalog?), not a table; choose another --out (it is kept)"
+        )
+    from fashion_desktop.model.images import is_photo
+
+    if is_photo(out):
+        raise UserError(f"{out}: this file is a photo, not a table; choose another --out (it is kept)")
 
 
 def _fmt_duration(seconds: float | None) -> str:
@@ -184,19 +259,22 @@ def cmd_tag(args: argparse.Namespace) -> int:
     )
     runner = ModelRunner(bundle, options)  # fails fast on an absent device, before any scanning
 
-    with tempfile.TemporaryDirectory(prefix="fashion-tag-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="fashion-tag-")
+    catalog = None
+    try:
         catalog = Catalog(Path(args.catalog) if args.catalog else Path(tmp) / "catalog.sqlite")
-        try:
-            paths, scan_problems = _scan_folders(catalog, args.folders)
-            todo = shard_paths(paths, *shard) if shard else sorted(paths)
-            where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
-            print(
-                f"{len(todo)} photos to tag{where} with {bundle.name} on {runner.describe()}", file=sys.stderr
-            )
-            summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
-            rows = _write_tag_table(catalog, bundle.model_id, todo, summary, args, out)
-        finally:
-            catalog.close()
+        paths, scan_problems = _scan_folders(catalog, args.folders)
+        todo = shard_paths(paths, *shard) if shard else sorted(paths)
+        where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+        print(f"{len(todo)} photos to tag{where} with {bundle.name} on {runner.describe()}", file=sys.stderr)
+        summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
+        rows = _write_tag_table(catalog, bundle.model_id, todo, summary, args, out)
+        args.written = out  # a signal from here on stops only the clean-up: say the output is whole
+    finally:
+        with _signals_deferred():  # a Ctrl-C or SIGTERM now must not leave the temporary folder behind
+            if catalog is not None:
+                catalog.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
     _print_summary(summary, scan_problems, out, rows)
     return EXIT_PARTIAL if summary.failed or scan_problems else EXIT_OK
@@ -211,7 +289,7 @@ def _tag_output(args: argparse.Namespace) -> tuple[Path, tuple[int, int] | None]
         shard = env_shard
         # Every torchrun process gets the same command line: give each its own output file.
         out = out.with_name(f"{out.stem}.shard-{shard[0]}-of-{shard[1]}{out.suffix}")
-    _check_output(out)
+    _check_output(out, catalog=args.catalog)
     return out, shard
 
 
@@ -289,9 +367,16 @@ def _print_summary(summary: Any, scan_problems: list[tuple[str, str]], out: Path
         lines.append("photos that could not be read:")
         lines += [f"  {p}: {reason}" for p, reason in summary.failed]
     if scan_problems:
-        lines.append("problems while scanning (these were not tagged):")
+        lines.append("problems while scanning (photos there were not tagged, or may have been missed):")
         lines += [f"  {p}: {reason}" for p, reason in scan_problems]
     lines.append(f"wrote {out} ({rows} rows)")
+    if summary.failed or scan_problems:
+        what = [
+            f"{n} {noun}{'s' if n != 1 else ''}"
+            for n, noun in ((len(summary.failed), "unreadable photo"), (len(scan_problems), "scan problem"))
+            if n
+        ]
+        lines.append(f"partial result (exit code {EXIT_PARTIAL}): {' and '.join(what)}, listed above")
     print("\n".join(lines), file=sys.stderr)
 
 
@@ -303,7 +388,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from fashion_desktop.core.spreadsheet import ExportError, read_table, write_table
 
     out = Path(args.out)
-    _check_output(out)
+    _check_output(out, inputs=args.parts)
     frames = []
     columns: list[str] | None = None
     first = None
@@ -429,7 +514,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     db = Path(args.catalog)
     if not db.is_file():
         raise UserError(f"{db}: catalog not found")
-    _check_output(Path(args.out))
+    _check_output(Path(args.out), catalog=args.catalog)
     try:
         catalog = Catalog(db)
     except CatalogError as exc:
@@ -509,6 +594,7 @@ def cmd_init_model(args: argparse.Namespace) -> int:
         torch_hub_checkpoint_dir,
     )
     from fashion_desktop.model.bundle import new_bundle, save_bundle
+    from fashion_desktop.model.fileio import WriteError
 
     if args.arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture {args.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
@@ -548,6 +634,8 @@ def cmd_init_model(args: argparse.Namespace) -> int:
     )
     try:
         save_bundle(bundle, out)
+    except WriteError as exc:
+        raise UserError(str(exc)) from None  # it names the file and the reason
     except OSError as exc:
         raise UserError(f"{out}: cannot write the model ({exc.strerror or exc})") from None
     print(
@@ -755,13 +843,27 @@ def _unit_float(text: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fashion`` command; return its exit code (see EPILOG)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    parsed: list[argparse.Namespace] = []
+    try:
+        # From the start: a SIGTERM or Ctrl-C while torch is still importing also ends with a message.
+        with _sigterm_as_interrupt():
+            return _run(argv, parsed)
+    except KeyboardInterrupt as exc:
+        args = parsed[0] if parsed else argparse.Namespace(command=argv[0] if argv else None)
+        return _interrupted(args, isinstance(exc, Terminated))
+
+
+def _run(argv: list[str], parsed: list[argparse.Namespace]) -> int:
+    """Parse ``argv`` (appending the result to ``parsed``) and run the command; its exit code."""
     if argv and argv[0] in ("train", "evaluate"):
+        # The trainer handles SIGINT/SIGTERM itself while it trains (saving a checkpoint first).
         return _dispatch_trainer(argv[0], argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
+    parsed.append(args)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -775,13 +877,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, BundleError, DeviceError, EngineError, CatalogError) as exc:
         _err(f"error: {exc}")
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("", file=sys.stderr)
-        _err(
-            "interrupted"
-            + ("; photos tagged so far are kept in the catalog" if getattr(args, "catalog", None) else "")
+
+
+def _interrupted(args: argparse.Namespace, terminated: bool) -> int:
+    """Say what a Ctrl-C or SIGTERM left behind; the exit code 130 or 143."""
+    print("", file=sys.stderr)
+    what = "stopped by SIGTERM" if terminated else "interrupted (Ctrl-C)"
+    catalog = getattr(args, "catalog", None)
+    if getattr(args, "written", None):
+        what += f" after writing {args.written} (complete)"
+    elif args.command == "tag":
+        what += (
+            f"; the photos tagged so far are kept in {catalog} (run the same command again to tag the rest)"
+            if catalog
+            else "; no output was written (use --catalog to keep what is tagged across runs)"
         )
-        return EXIT_INTERRUPTED
+    _err(what)
+    return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    # A second SIGTERM must not cut the clean-up the first one started (SIGKILL still ends everything).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Inside, SIGINT and SIGTERM are held; on leaving, each one held is raised again (clean-up that
+    must finish: closing the catalog, removing the temporary folder)."""
+    held: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    try:
+        old = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in sigs}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(held):
+            signal.raise_signal(sig)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises Terminated (a KeyboardInterrupt), so it cleans up as Ctrl-C does."""
+    try:
+        old = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (an embedding program): leave signals to it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 if __name__ == "__main__":

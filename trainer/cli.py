@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from fashion_desktop.model import exit_codes
 from fashion_desktop.model.protocol import RUN_FAILED
 
 from .config import (
@@ -38,6 +39,8 @@ def _train_parser() -> argparse.ArgumentParser:
         prog="fashion train",
         description="Train a multi-label clothing classifier: a progress bar and logs on stderr, a summary "
         "on stdout (JSON events instead with --events).",
+        epilog=exit_codes.TABLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--config", help="YAML or JSON file with settings (command-line options override it)")
     p.add_argument(
@@ -123,7 +126,8 @@ def _check_arch(cfg: TrainConfig) -> None:
 
 def train_main(argv: Sequence[str] | None = None) -> int:
     """``fashion train``: returns 0 when finished, 1 on failure (a bad setting included), 2 for options
-    that cannot be parsed, 143 when stopped.
+    that cannot be parsed, 130 when stopped by Ctrl-C and 143 by SIGTERM (both after saving the last
+    checkpoint; see ``exit_codes.TABLE``).
 
     Shows a progress bar and a summary, or writes JSON events on stdout with ``--events``.
     """

@@ -41,7 +41,7 @@ from .distributed import (
     shard,
     teardown,
 )
-from .errors import STOPPED_EXIT_CODE, Stopped, TrainError
+from .errors import Stopped, TrainError, stopped_exit_code
 from .losses import auto_pos_weight, masked_bce, masked_focal, sample_weights
 from .pipeline import CachedImages, DecodeCache, to_model_input
 from .runs import check_run_folder, move_aside, run_folder_problem
@@ -58,6 +58,7 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.set = False
+        self.signum: int | None = None  # which signal: the exit code tells Ctrl-C (130) from SIGTERM (143)
         self._old: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -74,6 +75,7 @@ class StopFlag:
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.set = True
+        self.signum = signum
 
 
 # ---------------------------------------------------------------- model and loss
@@ -467,8 +469,8 @@ def run_training(
 
     A run already in ``cfg.out`` is refused before anything is written, unless ``resume`` continues
     it or ``overwrite`` moves it aside (``trainer.runs``). Emits protocol events on rank 0. Exit
-    codes: 0 finished, 1 failed (``run_failed`` says why), 143 stopped by SIGTERM/SIGINT with the
-    last checkpoint saved (``--resume`` continues).
+    codes: 0 finished, 1 failed (``run_failed`` says why), 130 (Ctrl-C) or 143 (SIGTERM) stopped with
+    the last checkpoint saved (``--resume`` continues).
     """
     from .data import DataError
 
@@ -681,7 +683,7 @@ def _stopped(run: Run, st: TrainState) -> int:
             resume=str(out),
         )
     log.warning("stopped; the last checkpoint is %s (continue with --resume %s)", last_path, out)
-    return STOPPED_EXIT_CODE
+    return stopped_exit_code(run.stop.signum)
 
 
 # ---------------------------------------------------------------- the end of a run

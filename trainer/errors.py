@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-STOPPED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a terminated process
+from fashion_desktop.model import exit_codes
+
+STOPPED_EXIT_CODE = exit_codes.TERMINATED  # 143: SIGTERM (the app's Stop button, kill, torchrun)
+
+
+def stopped_exit_code(signum: int | None) -> int:
+    """The exit code of a run stopped by ``signum``: 130 for Ctrl-C (SIGINT), 143 for SIGTERM (or unknown)."""
+    return exit_codes.stopped_code(signum)
 
 
 class TrainError(RuntimeError):

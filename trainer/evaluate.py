@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from fashion_desktop.model import exit_codes
 from fashion_desktop.model.bundle import Bundle, BundleError, load_bundle_converting
 from fashion_desktop.model.devices import DeviceError
 from fashion_desktop.model.fileio import atomic_write_bytes
@@ -138,6 +139,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="fashion evaluate",
         description="Metrics of a model bundle on labelled data: tables in --out and a per-group summary "
         "(JSON events on stdout instead with --events).",
+        epilog=exit_codes.TABLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", help="model bundle (.fmodel)")
     p.add_argument(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from ..model.images import EXTENSIONS, header_size
+from ..model.images import EXTENSIONS, UNSUPPORTED_EXTENSIONS, header_size
 from ..model.problems import PathProblem
 from .catalog import Catalog, FileInfo, ImageInfo, SyncCounts
 
@@ -95,7 +95,8 @@ def scan(
     optional cancel flag (checked often; the walk simply stops). Paths are absolute, with symlinks
     in the given roots resolved. Hidden files and folders are skipped; symlinked folders are
     followed, each real folder at most once, so link loops end. Folders that cannot be listed or
-    vanish mid-walk are yielded as PathProblem and the walk goes on. Never raises for bad folders.
+    vanish mid-walk, and photos of a type this build cannot read (HEIC), are yielded as PathProblem
+    and the walk goes on. Never raises for bad folders.
     """
     if isinstance(folders, (str, os.PathLike)):
         folders = [folders]
@@ -165,7 +166,11 @@ def _classify(
         return None
     ext = os.path.splitext(entry.name)[1].lower().lstrip(".")
     if ext not in exts:
-        return None
+        # A photo of a type that cannot be read is named, or a person wonders why it was never tagged.
+        unsupported = UNSUPPORTED_EXTENSIONS.get(ext)
+        if unsupported is None or not _is_file(entry):
+            return None
+        return PathProblem(Path(_printable(entry.path)), unsupported)
     try:
         st = entry.stat()  # follows symlinks; cached from the listing on Windows
     except FileNotFoundError:
@@ -179,6 +184,13 @@ def _classify(
     if not _valid_text(entry.name):
         return PathProblem(Path(_printable(entry.path)), _BAD_NAME)
     return FileInfo(entry.path, int(st.st_size), float(st.st_mtime))
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()  # follows symlinks
+    except OSError:
+        return False
 
 
 _BAD_NAME = "the name is not valid text (bytes from another system's encoding); rename it to use it"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,16 +35,38 @@ def _unlink(p: Path) -> None:
         pass
 
 
+def is_protected(path: str | os.PathLike) -> bool:
+    """True when ``path`` is an existing file its owner may not write (no owner write bit: ``chmod a-w``,
+    or the read-only attribute on Windows). Judged by the mode bits, so it holds for root too."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and not st.st_mode & stat.S_IWUSR
+
+
+def check_not_protected(path: str | os.PathLike) -> None:
+    """Raise WriteError when ``path`` is a read-only file (see ``is_protected``); otherwise return."""
+    if is_protected(path):
+        raise WriteError(
+            errno.EACCES,
+            f"{path}: the file is read-only (protected); choose another name or make it writable",
+        )
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Run ``write(temp_path)``, fsync, then move the temp file over ``path``; return ``path``.
 
     A replaced file keeps its permission bits; a new one gets the usual umask-based mode (not mkstemp's
-    0600). Raises WriteError naming ``path`` (missing or unwritable folder, full disk, locked target);
-    on any failure, including exceptions raised by ``write``, ``path`` is untouched and no temp file stays.
+    0600). A read-only file is never replaced: renaming over it needs only the folder's permission, but
+    a person who made a file read-only meant to keep it. Raises WriteError naming ``path`` (missing or
+    unwritable folder, read-only target, full disk, locked target); on any failure, including exceptions
+    raised by ``write``, ``path`` is untouched and no temp file stays.
     """
     path = Path(path)
     if path.is_dir():
         raise WriteError(errno.EISDIR, f"{path}: cannot write: it is a folder")
+    check_not_protected(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise WriteError(errno.ENOENT, f"{path}: cannot write: the folder {folder} does not exist")
@@ -57,6 +80,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        check_not_protected(path)  # again: it may have been made read-only while ``write`` ran
         if path.exists():
             try:
                 os.chmod(tmp, path.stat().st_mode & 0o7777)

@@ -19,7 +19,21 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL raises DecompressionBombError past tw
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated photo is reported, not silently half-grey
 
-EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
+
+def _pillow_reads(feature: str) -> bool:
+    """Whether this Pillow build has the optional decoder ``feature`` (e.g. "avif")."""
+    try:
+        from PIL import features
+
+        return bool(features.check(feature))
+    except Exception:  # an old Pillow that does not know the feature's name
+        return False
+
+
+AVIF_READABLE = _pillow_reads("avif")  # Pillow 11.2+ wheels bundle libavif; a build may lack it
+EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif") + (
+    ("avif",) if AVIF_READABLE else ()
+)
 _FORMAT_EXTENSIONS = {
     "JPEG": {"jpg", "jpeg", "jpe", "jfif"},
     "PNG": {"png"},
@@ -28,6 +42,14 @@ _FORMAT_EXTENSIONS = {
     "TIFF": {"tif", "tiff"},
     "GIF": {"gif"},
     "MPO": {"jpg", "jpeg", "mpo"},
+    "AVIF": {"avif", "avifs"},
+}
+# Photo types a person expects to be tagged that this build cannot decode: the scan names each such
+# file with this reason instead of passing over it without a word.
+UNSUPPORTED_EXTENSIONS = {
+    "heic": "HEIC photos are not supported (convert them to JPEG)",
+    "heif": "HEIF photos are not supported (convert them to JPEG)",
+    **({} if AVIF_READABLE else {"avif": "AVIF photos cannot be read by this build (convert them to JPEG)"}),
 }
 
 
@@ -134,6 +156,17 @@ def open_image(
     # Draft decoding shrinks the pixels: report the file's real dimensions, oriented like the pixels.
     orig = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     return LoadedImage(path, rgb, orig, fmt, note)
+
+
+def is_photo(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds an image of a photo format this app reads (header check only). Never raises."""
+    Image.init()
+    formats = [f for f in _FORMAT_EXTENSIONS if f in Image.OPEN]  # a Pillow without AVIF has no such opener
+    try:
+        with Image.open(path, formats=formats):
+            return True
+    except Exception:
+        return False
 
 
 def header_size(file: str | os.PathLike | BinaryIO) -> tuple[int, int] | None:
