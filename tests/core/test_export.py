@@ -17,7 +17,7 @@ from fashion_desktop.core import spreadsheet as sp
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.export import ExportColumns
 from fashion_desktop.core.scan import sync_folder
-from fashion_desktop.core.spreadsheet import ExportCancelled, ExportError
+from fashion_desktop.core.spreadsheet import ExportCancelled, ExportError, comment_lines
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.core.xmp import NS_DC, NS_RDF, write_xmp_sidecars
 from fashion_desktop.model.resources import taxonomy_labels
@@ -71,12 +71,14 @@ def test_export_reads_back_one_row_per_photo(library, tmp_path: Path, suffix: st
     n = ex.export_file(cat, out, "m", columns=ExportColumns(scores=True, review=True, split=True))
     assert n == 5
     df = (
-        pd.read_csv(out, keep_default_na=False)
+        pd.read_csv(out, keep_default_na=False, skiprows=comment_lines(out))
         if suffix == ".csv"
         else pd.read_excel(out, keep_default_na=False)
     )
     assert list(df.columns) == [
         "path",
+        "file",
+        "folder",
         "tags",
         "colour",
         "category",
@@ -128,7 +130,7 @@ def test_decisions_only_export_without_a_model(library) -> None:
     cat, _folder, ids = library
     cat.set_decision(ids[TRICKY[2]], "coat", True)
     df = ex.export_table(cat)
-    assert list(df.columns) == ["path", "tags"]
+    assert list(df.columns) == ["path", "file", "folder", "tags"]
     assert df["tags"].tolist().count("coat") == 1 and df["tags"].tolist().count("") == 4
     with pytest.raises(ExportError, match="'nope'"):
         ex.export_table(cat, "nope")
@@ -405,7 +407,7 @@ def test_xlsx_is_formatted(library, tmp_path: Path) -> None:
     assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(ws.max_column)}6"
     assert all(c.font.bold for c in ws[1])
     assert not any(c.font.bold for c in ws[2])
-    assert ws.column_dimensions["A"].width > ws.column_dimensions["C"].width >= 8
+    assert ws.column_dimensions["A"].width > ws.column_dimensions["B"].width >= 8  # path, then file name
 
 
 # -- XMP sidecars ------------------------------------------------------------------------------
