@@ -450,7 +450,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         policy = ThresholdPolicy(
             global_threshold=args.threshold, top_k=args.top_k, at_least_one=args.at_least_one
         )
-        columns = ExportColumns(groups=True, scores=args.scores, review=True, split=True)
+        columns = ExportColumns(groups=True, scores=args.scores, review=True, split=True, files=True)
         try:
             # The model's own thresholds are the catalog's record of them (core.tags.default_thresholds).
             rows = export_file(catalog, args.out, key, policy, layout=args.layout, columns=columns)

@@ -42,7 +42,7 @@ class ExportColumns:
     scores: bool = False
     review: bool = False
     split: bool = False
-    files: bool = True  # ``file`` (name) and ``folder`` beside the full path
+    files: bool = False  # ``file`` (name) and ``folder`` beside the full path
     provenance: bool = False  # per label, who decided (``decided_by:<label>``) and the score
 
 

@@ -77,8 +77,6 @@ def test_export_reads_back_one_row_per_photo(library, tmp_path: Path, suffix: st
     )
     assert list(df.columns) == [
         "path",
-        "file",
-        "folder",
         "tags",
         "colour",
         "category",
@@ -130,7 +128,7 @@ def test_decisions_only_export_without_a_model(library) -> None:
     cat, _folder, ids = library
     cat.set_decision(ids[TRICKY[2]], "coat", True)
     df = ex.export_table(cat)
-    assert list(df.columns) == ["path", "file", "folder", "tags"]
+    assert list(df.columns) == ["path", "tags"]
     assert df["tags"].tolist().count("coat") == 1 and df["tags"].tolist().count("") == 4
     with pytest.raises(ExportError, match="'nope'"):
         ex.export_table(cat, "nope")
@@ -407,7 +405,7 @@ def test_xlsx_is_formatted(library, tmp_path: Path) -> None:
     assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(ws.max_column)}6"
     assert all(c.font.bold for c in ws[1])
     assert not any(c.font.bold for c in ws[2])
-    assert ws.column_dimensions["A"].width > ws.column_dimensions["B"].width >= 8  # path, then file name
+    assert ws.column_dimensions["A"].width > ws.column_dimensions["C"].width >= 8
 
 
 # -- XMP sidecars ------------------------------------------------------------------------------
