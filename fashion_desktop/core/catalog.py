@@ -644,9 +644,14 @@ class Catalog:
             return None
 
     def set_view_state(self, model_key: str, policy: ThresholdPolicy) -> None:
-        """Store the threshold view (overrides, global threshold, top-k, at least one) for a model."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO view_state(model_key, state, updated_at) VALUES(?,?,?)",
-                (model_key, policy.to_json(), _now()),
-            )
+        """Store the threshold view (overrides, global threshold, top-k, at least one) for a model.
+
+        Raises CatalogError naming the file when it cannot be written (read-only, disk full)."""
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO view_state(model_key, state, updated_at) VALUES(?,?,?)",
+                    (model_key, policy.to_json(), _now()),
+                )
+        except sqlite3.Error as exc:
+            raise CatalogError(f"{self.path}: thresholds not saved ({exc})") from exc

@@ -112,6 +112,13 @@ class MainWindow(QMainWindow):
         self._counts_timer.setInterval(300)
         self._counts_timer.timeout.connect(self._update_counts)
         self._panel_model: tuple | None = None
+        # The threshold view is saved in the catalog, per model, a moment after it stops changing
+        # (a slider drag emits many policies); leaving the library or quitting saves at once.
+        self._view_state_for: tuple[str, str] | None = None  # (catalog path, model key) the panel shows
+        self._view_state_timer = QTimer(self)
+        self._view_state_timer.setSingleShot(True)
+        self._view_state_timer.setInterval(400)
+        self._view_state_timer.timeout.connect(self.save_view_state)
         self.last_warning: QMessageBox | None = None
         # Worker threads run Python too; a short switch interval lets the GUI thread take the GIL back
         # within a fraction of a millisecond instead of 5 ms each time a Qt callback needs it.
@@ -257,7 +264,9 @@ class MainWindow(QMainWindow):
             return False
         old = self.session
         if old is not None:
+            self.save_view_state()
             old.stop_jobs()
+        self._view_state_for = None
         self.undo_stack.clear()
         session = LibrarySession(catalog, self)
         self.session = session
@@ -545,8 +554,37 @@ class MainWindow(QMainWindow):
         self.review.show_images(self.selected_ids())
 
     # -- thresholds, filters, counts ----------------------------------------------------------------
+    @Slot()
+    def save_view_state(self) -> None:
+        """Store the threshold view the panel shows in the catalog, for the model it belongs to."""
+        self._view_state_timer.stop()
+        if self.catalog is None or self._view_state_for is None:
+            return
+        path, key = self._view_state_for
+        if path != str(self.catalog.path):
+            return
+        try:
+            self.catalog.set_view_state(key, self.threshold_panel.policy())
+        except CatalogError as exc:  # a read-only or vanished file: say so, the view still works
+            self.statusBar().showMessage(str(exc), 8000)
+
+    def _restore_view_state(self) -> None:
+        """Show the threshold view last saved for the active model of this library (else defaults)."""
+        m = self.library
+        if m is None or self.catalog is None or not m.model_key:
+            return
+        key = (str(self.catalog.path), m.model_key)
+        if key == self._view_state_for:
+            return
+        if self._view_state_for is not None:
+            self.save_view_state()  # the model changed: keep the old one's view with it
+        self._view_state_for = key
+        self.threshold_panel.set_policy(self.catalog.view_state(m.model_key) or ThresholdPolicy())
+
     @Slot(object)
     def _policy_changed(self, policy: ThresholdPolicy) -> None:
+        if self._view_state_for is not None:
+            self._view_state_timer.start()
         if self.library is not None:
             self.library.set_policy(policy)
         self.review.refresh()
@@ -572,6 +610,7 @@ class MainWindow(QMainWindow):
             # Only a new model resets the threshold panel; a person adding a new tag must not.
             self._panel_model = shown
             self.threshold_panel.set_model(list(m.labels), list(shown[1]), dict(m.groups))
+        self._restore_view_state()
         if m.labels:
             m.set_policy(self.threshold_panel.policy())
 
@@ -694,6 +733,7 @@ class MainWindow(QMainWindow):
         self.tag_panel.set_device(settings.get_str(settings.DEVICE, "auto"))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_view_state()
         settings.set_value(settings.GEOMETRY, self.saveGeometry())
         settings.set_value(settings.STATE, self.saveState())
         settings.set_value(settings.SPLITTER, self.tag_page.splitter.saveState())
