@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_label ON decisions(label, value);
 """
 
+
 def _settle_reviewed(db: sqlite3.Connection) -> int:
     """Settle photos reviewed before reviewing recorded decisions: each gets, as the person's decisions,
     the tags it showed (the last registered model's scores against that model's default thresholds,
@@ -62,7 +63,9 @@ def _settle_reviewed(db: sqlite3.Connection) -> int:
     if model is None:
         return 0
     key, labels_json, th_json = model
-    rec = ModelRecord(0, key, "", None, tuple(json.loads(labels_json)), {}, tuple(json.loads(th_json or "[]")))
+    rec = ModelRecord(
+        0, key, "", None, tuple(json.loads(labels_json)), {}, tuple(json.loads(th_json or "[]"))
+    )
     labels, thresholds = rec.labels, default_thresholds(rec)
     rows = db.execute(
         "SELECT p.image_id, p.scores FROM predictions p JOIN models m ON m.id=p.model_id"

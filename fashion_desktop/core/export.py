@@ -325,7 +325,6 @@ def export_about(
     return about
 
 
-
 def export_file(
     catalog: Catalog,
     path: str | os.PathLike,

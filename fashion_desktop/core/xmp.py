@@ -181,7 +181,9 @@ def merge_xmp(existing: bytes, keywords: Sequence[str], groups: Mapping[str, str
     _set_bag(desc, NS_APP, "keywords", ours)
     # The same for the hierarchy: a person's own hierarchical keywords stay, ours are swapped.
     ours_tree_before = set(_bag_items(desc.find(_q(NS_APP, "hierarchical"))))
-    their_tree = [k for k in _bag_items(desc.find(_q(NS_LR, "hierarchicalSubject"))) if k not in ours_tree_before]
+    their_tree = [
+        k for k in _bag_items(desc.find(_q(NS_LR, "hierarchicalSubject"))) if k not in ours_tree_before
+    ]
     our_tree = [k for k in hierarchical(ours, groups) if k not in their_tree]
     if their_tree or our_tree:
         _set_bag(desc, NS_LR, "hierarchicalSubject", _clean([*their_tree, *our_tree]))

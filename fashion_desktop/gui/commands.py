@@ -57,6 +57,26 @@ class ReviewedCommand(QUndoCommand):
             self._model.write_reviewed(self._before_off, False, forget)
 
 
+class ImportCommand(QUndoCommand):
+    """Record imported decisions and mark the photos reviewed, as one undo step (undo puts back each
+    photo's earlier decisions and review state)."""
+
+    def __init__(
+        self, model: LibraryModel, changes: Sequence[Change], reviewed_ids: Sequence[int], text: str
+    ) -> None:
+        super().__init__(text)
+        self._model = model
+        self._new = list(changes)
+        self._old = [(i, lab, model.decision(i, lab)) for i, lab, _ in changes]
+        self._mark = [i for i in dict.fromkeys(reviewed_ids) if not model.is_reviewed(i)]
+
+    def redo(self) -> None:
+        self._model.write_reviewed(self._mark, True, self._new)
+
+    def undo(self) -> None:
+        self._model.write_reviewed(self._mark, False, self._old)
+
+
 def toggle_label(model: LibraryModel, image_ids: Sequence[int], label: str) -> DecisionsCommand:
     """Turn ``label`` off on all photos if every one has it, else on on all of them."""
     value = not all(model.has_tag(i, label) for i in image_ids)

@@ -610,11 +610,14 @@ class LibraryModel(QAbstractListModel):
         """Mark photos reviewed or not, with the ``decisions`` that goes with it: catalog first, in one
         transaction, then the grid."""
         self.catalog.set_reviewed(list(image_ids), reviewed, decisions)
+        slots = [self._slot_of[i] for i in image_ids if i in self._slot_of]
         for image_id, label, value in decisions:
             slot = self._slot_of.get(int(image_id))
             if slot is not None:
                 self._set_decision_cache(slot, label, value)
-        slots = [self._slot_of[i] for i in image_ids if i in self._slot_of]
+                slots.append(slot)
+        if any(lab not in self._label_index for _, lab, _ in decisions):
+            self.labels_changed.emit()
         self._s.reviewed[slots] = reviewed
         self._emit_changed(np.asarray(slots, np.int64))
         self.counts_changed.emit()

@@ -201,6 +201,13 @@ class MainWindow(QMainWindow):
         self.rescan_action = self._action(f, "&Rescan Folders", self.rescan, QKeySequence.StandardKey.Refresh)
         f.addSeparator()
         self.export_action = self._action(f, "&Export Tags…", self.export_dialog, "Ctrl+E")
+        self.import_action = self._action(
+            f,
+            "&Import Tags…",
+            self.import_tags_dialog,
+            "Ctrl+Shift+I",
+            "Record tags from a spreadsheet (an edited export, the seed layout, or image + tags) as yours",
+        )
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -651,6 +658,80 @@ class MainWindow(QMainWindow):
         self.export_window = dlg
         dlg.open()
         return dlg
+
+    # -- import ----------------------------------------------------------------------------------
+    @Slot()
+    def import_tags_dialog(self, path: str | os.PathLike | None = None) -> QMessageBox | None:
+        """Preview what importing a spreadsheet would change; the person confirms before anything is
+        recorded. The import is one undo step."""
+        if self.library is None or self.catalog is None:
+            return None
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Import tags", str(Path.home()), "Spreadsheets (*.csv *.xlsx *.xlsm *.txt)"
+            )
+            if not path:
+                return None
+        from fashion_desktop.core.label_import import import_spreadsheet
+        from fashion_desktop.core.spreadsheet import ExportError
+
+        m = self.library
+        try:
+            report = import_spreadsheet(self.catalog, path, model_labels=m.labels, dry_run=True)
+        except ExportError as exc:
+            return self.warn(str(exc))
+        photos = len(report.matched_ids)
+        own = sorted(report.labels_seen.difference(m.labels)) if m.labels else []
+        lines = [
+            f"Photos matched: {photos:,} ({report.newly_reviewed:,} not reviewed yet)",
+            f"Decisions: {report.added:,} added, {report.changed:,} changed"
+            f" ({report.decisions - report.added - report.changed:,} already so)",
+            f"Rows matching no photo: {len(report.unmatched):,}",
+            f"Rows matching several photos (skipped): {len(report.ambiguous):,}",
+            f"Unknown labels (skipped): {len(report.unknown_labels):,}",
+        ]
+        if own:
+            lines.append(f"Labels the model does not have (kept as your own): {', '.join(own[:8])}")
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Import tags")
+        box.setText(f"Import tags from {Path(path).name}?")
+        box.setInformativeText(
+            "\n".join(lines) + "\n\nThe matched photos are marked reviewed with these tags as your "
+            "decisions. Undo takes the import back."
+        )
+        box.setDetailedText(report.summary())
+        self.import_button = box.addButton("Import", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(self.import_button)
+        self.import_box = box
+        self.import_preview = report
+        self.import_button.setEnabled(bool(report.changes) or report.newly_reviewed > 0)
+
+        def done() -> None:
+            if box.clickedButton() is self.import_button and self.library is m:
+                self._apply_import(report)
+
+        box.finished.connect(done)
+        box.open()
+        return box
+
+    def _apply_import(self, report) -> None:
+        m = self.library
+        if m is None or self.catalog is None:
+            return
+        photos = len(report.matched_ids)
+        self.undo_stack.push(
+            commands.ImportCommand(
+                m, report.changes, report.matched_ids, f"Import tags on {photos} photo{'s' * (photos != 1)}"
+            )
+        )
+        if report.splits:
+            self.catalog.set_splits(report.splits)  # dataset splits are not shown here: no undo needed
+        self.review.refresh()
+        self.statusBar().showMessage(
+            f"Imported {report.decisions:,} decisions on {photos:,} photos from {report.path.name}", 8000
+        )
 
     # -- drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
