@@ -273,19 +273,19 @@ def export_about(
     rows: int,
     layout: str = "app",
     scope: str = "",
+    app_version: str = "",
 ) -> list[tuple[str, str]]:
     """What produced an export, as (field, value) pairs for its "About this export" sheet / header.
 
     Model name and id, the threshold policy (global threshold, per-label overrides, top-k, at least
-    one), the thresholds in effect per label, date, app version, library path and row count.
+    one), the thresholds in effect per label, date, app version (``app_version``: the caller's
+    ``fashion_desktop.__version__``; core does not import the package root), library path and rows.
     """
-    from .. import __version__
-
     policy = policy or ThresholdPolicy()
     model = catalog.model(model_key) if model_key else None
     about = [
         ("Exported", datetime.now().astimezone().isoformat(timespec="seconds")),
-        ("App", f"Fashion Finder {__version__}"),
+        ("App", f"Fashion Finder {app_version or 'unknown version'}"),
         ("Library", str(catalog.path)),
         ("Rows", str(rows)),
         ("Layout", layout),
@@ -339,12 +339,14 @@ def export_file(
     cancel: CancelFlag = None,
     about: bool = True,
     scope: str = "",
+    app_version: str = "",
 ) -> int:
     """Build the table (``layout`` ``"app"`` or ``"seed"``) and write it to ``path`` (.csv / .xlsx).
 
     With ``about``, what produced it (``export_about``) goes along: an "About this export" sheet in
     XLSX, ``# field: value`` lines above the header in an app-layout CSV (a seed-layout CSV stays
-    bare: the seed's own tools read it). ``scope`` says which photos (e.g. "the selection").
+    bare: the seed's own tools read it). ``scope`` says which photos (e.g. "the selection"),
+    ``app_version`` which version of the app wrote it.
     Returns the number of rows. ``progress(done, total)`` covers both stages (total = 2 x rows).
     Raises ExportError (nothing written, catalog untouched) or ExportCancelled.
     """
@@ -372,7 +374,9 @@ def export_file(
     second = (lambda d, t: progress(n + d, 2 * n)) if progress else None
     info: list[tuple[str, str]] = []
     if about and (layout == "app" or Path(path).suffix.lower() != ".csv"):
-        info = export_about(catalog, model_key, policy, defaults, rows=n, layout=layout, scope=scope)
+        info = export_about(
+            catalog, model_key, policy, defaults, rows=n, layout=layout, scope=scope, app_version=app_version
+        )
     write_table(df, path, second, cancel, about=info)
     return n
 

@@ -259,7 +259,10 @@ def read_table(
         missing.append(" or ".join(one_of))
     if missing:
         found = ", ".join(str(c) for c in df.columns) or "none"
-        raise ExportError(f"{path}: missing column(s) {', '.join(missing)} (found: {found})")
+        needs = [*required, *([" or ".join(one_of)] if one_of else [])]
+        raise ExportError(
+            f"{path}: missing column(s) {', '.join(missing)} (found: {found}; needs: {', '.join(needs)})"
+        )
     header_row = int(df.attrs.get("header_row", 1))
     df = df.rename(columns={by_key[c.casefold()]: c for c in wanted if c.casefold() in by_key})
     for col in df.columns:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop import __version__
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui import settings
@@ -417,6 +418,7 @@ class ExportDialog(QDialog):
                     progress=progress,
                     cancel=cancel,
                     scope=scope,
+                    app_version=__version__,
                 )
                 return ExportOutcome(True, f"Exported {_plural(n, 'row')} to {path}", n, path)
             except ExportCancelled as exc:

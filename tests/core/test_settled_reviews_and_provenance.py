@@ -195,3 +195,19 @@ def test_xmp_has_hierarchical_keywords_beside_flat_ones_and_merging_keeps_the_pe
     merged = ET.fromstring(merge_xmp(theirs, ["coat"], GROUPS))
     assert _bag(merged, NS_LR, "hierarchicalSubject") == ["shoot|spring", "category|coat"]
     assert _bag(merged, NS_DC, "subject") == ["coat"]
+
+
+def test_fashion_export_uses_the_view_saved_in_the_library_unless_told_otherwise(
+    library: Catalog, tmp_path: Path, capsys
+) -> None:
+    library.set_view_state("m", ThresholdPolicy(per_label={"red": 0.7}))
+    out = tmp_path / "cli.csv"
+    assert main(["export", "--catalog", str(library.path), "--out", str(out)]) == EXIT_OK
+    assert "using the thresholds saved in lib.ffcat" in capsys.readouterr().err
+    df = read_table(out)
+    assert df.set_index("file")["tags"]["a.jpg"] == "dress|coat"  # red 0.6 < the saved override 0.7
+    assert "# Per-label overrides: red=0.7" in out.read_text(encoding="utf-8-sig")
+    assert (
+        main(["export", "--catalog", str(library.path), "--out", str(out), "--threshold", "0.5"]) == EXIT_OK
+    )
+    assert read_table(out).set_index("file")["tags"]["a.jpg"] == "dress|coat|red"
