@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -74,7 +75,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def _comment(text: str) -> str:
-    return " ".join(str(text).split())  # one line each, whatever the value held
+    line = " ".join(str(text).split())  # one line each, whatever the value held
+    # Excel splits the line at commas and semicolons: a piece that would start a formula gets a quote.
+    return re.sub(r"([,;])(\s*)([=+\-@])", r"\1\2'\3", line)
 
 
 def write_csv(

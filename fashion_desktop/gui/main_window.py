@@ -583,8 +583,6 @@ class MainWindow(QMainWindow):
         key = (str(self.catalog.path), m.model_key)
         if key == self._view_state_for:
             return
-        if self._view_state_for is not None:
-            self.save_view_state()  # the model changed: keep the old one's view with it
         self._view_state_for = key
         self.threshold_panel.set_policy(self.catalog.view_state(m.model_key) or ThresholdPolicy())
 
@@ -612,6 +610,8 @@ class MainWindow(QMainWindow):
         self.filters.set_labels(m.all_labels())
         self.review.rebuild_labels()
         self.grid.label_keys = {key: lab for lab, key in self.review.keys.items()}
+        if self._view_state_for is not None and self._view_state_for[1] != m.model_key:
+            self.save_view_state()  # another model: keep the old one's view with it, before the panel moves
         shown = (m.labels, tuple(float(x) for x in m.defaults), tuple(sorted(m.groups.items())))
         if m.labels and shown != self._panel_model:
             # Only a new model resets the threshold panel; a person adding a new tag must not.

@@ -67,7 +67,7 @@ def test_old_catalogs_settle_reviewed_photos_with_the_tags_they_show(tmp_path: P
     _v3_catalog(path)
     before = {Path(r.path).stem: sorted(r.positives) for r in training_table(path).rows}
     with Catalog(path) as cat:
-        assert cat.schema_version == SCHEMA_VERSION == 4
+        assert cat.schema_version == SCHEMA_VERSION
         # a: dress 0.9 >= 0.5, coat 0.7 < 0.8, red 0.4 >= 0.3 (the model's own thresholds).
         assert cat.decisions(1) == {"dress": True, "coat": False, "red": True}
         assert cat.decisions(2) == {"dress": False, "coat": False, "red": False}  # the person's "no" kept
@@ -211,3 +211,11 @@ def test_fashion_export_uses_the_view_saved_in_the_library_unless_told_otherwise
         main(["export", "--catalog", str(library.path), "--out", str(out), "--threshold", "0.5"]) == EXIT_OK
     )
     assert read_table(out).set_index("file")["tags"]["a.jpg"] == "dress|coat|red"
+
+
+def test_a_csv_header_line_cannot_smuggle_a_formula_into_excel(library: Catalog, tmp_path: Path) -> None:
+    out = tmp_path / "t.csv"
+    export_file(library, out, "m", ThresholdPolicy(per_label={'x,=HYPERLINK("http://evil")': 0.3}))
+    line = next(x for x in out.read_text(encoding="utf-8-sig").splitlines() if "overrides" in x)
+    pieces = line.split(",")
+    assert not any(p.lstrip().startswith(("=", "+", "-", "@")) for p in pieces[1:])

@@ -12,6 +12,7 @@ import pandas as pd
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.core.training_table import training_table
 from fashion_desktop.core.xmp import NS_LR, NS_RDF
 from fashion_desktop.gui.library_model import Roles
@@ -110,10 +111,10 @@ def test_a_reviewed_photo_keeps_its_tags_when_thresholds_or_the_model_change(
     decided = window.catalog.decisions(window.library.id_at(grid_rows(window)["red_0.jpg"]))
     assert decided == {"red": True, "green": False, "blue": False}
 
-    _set_global_threshold(qtbot, window, "0.999")  # nothing passes any more ...
+    _set_global_threshold(qtbot, window, "0.99")  # nothing passes any more ...
     assert chips(window, "red_3.jpg") == []  # ... on a photo nobody reviewed
     assert chips(window, "red_0.jpg") == ["red"]  # the reviewed one is settled
-    _set_global_threshold(qtbot, window, "0.001")  # everything passes
+    _set_global_threshold(qtbot, window, "0.01")  # everything passes
     assert chips(window, "red_3.jpg") == ["red", "green", "blue"]
     assert chips(window, "red_0.jpg") == ["red"]
 
@@ -122,6 +123,9 @@ def test_a_reviewed_photo_keeps_its_tags_when_thresholds_or_the_model_change(
     cat.register_model("other", ["red", "green", "blue"], "other", thresholds=[0.5, 0.5, 0.5])
     cat.add_predictions("other", [(i, np.float32([0.0, 0.0, 1.0])) for i in m.all_ids()])
     m.set_active_model("other")
+    # The view is kept per model: the new one starts at its own defaults, the old one's is saved.
+    assert window.threshold_panel.policy() == ThresholdPolicy()
+    assert cat.view_state("tiny-test-model").global_threshold == 0.01
     _set_global_threshold(qtbot, window, "0.5")
     assert chips(window, "red_3.jpg") == ["blue"]
     assert chips(window, "red_0.jpg") == ["red"]
@@ -148,7 +152,7 @@ def test_accept_predictions_settles_a_selection_like_space(
     before = {n: chips(window, n) for n in grid_rows(window)}
     qtbot.keyClick(window.grid, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert all(_state(window, n) == "reviewed" for n in grid_rows(window))
-    _set_global_threshold(qtbot, window, "0.001")
+    _set_global_threshold(qtbot, window, "0.01")
     assert {n: chips(window, n) for n in grid_rows(window)} == before
     assert window.undo_stack.undoText().startswith("Accept predictions on 9 photos")
 
