@@ -223,8 +223,17 @@ class MainWindow(QMainWindow):
         e.addAction(self.redo_action)
         e.addSeparator()
         self._action(e, "Select &All", self.grid.selectAll, QKeySequence.StandardKey.SelectAll)
-        self._action(e, "Mark Selection &Reviewed", self.toggle_reviewed, None, "Space in the grid")
-        self._action(e, "&Accept Predictions for Selection", self.accept_predictions, "Ctrl+Return")
+        settles = "the tags shown become your decisions; thresholds and models no longer change them"
+        self._action(
+            e, "Mark Selection &Reviewed", self.toggle_reviewed, None, f"Space in the grid: {settles}"
+        )
+        self._action(
+            e,
+            "&Accept Predictions for Selection",
+            self.accept_predictions,
+            "Ctrl+Return",
+            f"Mark the selection reviewed: {settles}",
+        )
         self._action(e, "Add &Tag to Selection…", lambda: self.tag_selection_dialog(True), "Ctrl+T")
         self._action(
             e, "Re&move Tag from Selection…", lambda: self.tag_selection_dialog(False), "Ctrl+Shift+T"
