@@ -506,6 +506,7 @@ def _print_mapping(title: str, data: dict[str, Any]) -> None:
 
 # -- fashion export -------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
+    from fashion_desktop import __version__
     from fashion_desktop.core.catalog import Catalog, CatalogError
     from fashion_desktop.core.export import ExportColumns, export_file
     from fashion_desktop.core.spreadsheet import ExportError
@@ -535,10 +536,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         policy = ThresholdPolicy(
             global_threshold=args.threshold, top_k=args.top_k, at_least_one=args.at_least_one
         )
-        columns = ExportColumns(groups=True, scores=args.scores, review=True, split=True)
+        saved = catalog.view_state(key) if key is not None else None
+        if saved is not None and policy == ThresholdPolicy():
+            # No threshold option given: the view the app saved in the library, as the app exports it.
+            policy = saved
+            print(f"using the thresholds saved in {db.name} for {key}", file=sys.stderr)
+        columns = ExportColumns(groups=True, scores=args.scores, review=True, split=True, files=True)
         try:
             # The model's own thresholds are the catalog's record of them (core.tags.default_thresholds).
-            rows = export_file(catalog, args.out, key, policy, layout=args.layout, columns=columns)
+            rows = export_file(
+                catalog, args.out, key, policy, layout=args.layout, columns=columns, app_version=__version__
+            )
         except ExportError as exc:
             raise UserError(str(exc)) from None
     finally:

@@ -14,13 +14,15 @@ import pytest
 
 from fashion_desktop import cli
 from fashion_desktop.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main, parse_shard, shard_paths
+from fashion_desktop.core.spreadsheet import comment_lines
 from tests.conftest import BAD_FAILS, ROOT, TINY_LABELS, make_photo
 
 
 def read(path: Path) -> pd.DataFrame:
     if path.suffix == ".xlsx":
         return pd.read_excel(path, keep_default_na=False)
-    return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False)
+    # An export starts with "# field: value" lines saying what produced it.
+    return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, skiprows=comment_lines(path))
 
 
 def score_matrix(df: pd.DataFrame) -> np.ndarray:

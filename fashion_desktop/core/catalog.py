@@ -7,14 +7,17 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 3
+from .tags import decision_matrix, default_thresholds, final_tag_matrix, review_decisions
+from .thresholds import ThresholdPolicy
+
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,13 +53,71 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_label ON decisions(label, value);
 """
 
-# Each entry upgrades the schema from version i+1 to i+2; append, never edit.
-_MIGRATIONS: list[str] = [
+
+def _settle_reviewed(db: sqlite3.Connection) -> int:
+    """Settle photos reviewed before reviewing recorded decisions: each gets, as the person's decisions,
+    the tags it showed (the last registered model's scores against that model's default thresholds,
+    by the one tag rule). Labels already decided are kept; running it again adds nothing. Returns the
+    number of decisions added."""
+    model = db.execute("SELECT model_key, labels, thresholds FROM models ORDER BY id DESC LIMIT 1").fetchone()
+    if model is None:
+        return 0
+    key, labels_json, th_json = model
+    rec = ModelRecord(
+        0, key, "", None, tuple(json.loads(labels_json)), {}, tuple(json.loads(th_json or "[]"))
+    )
+    labels, thresholds = rec.labels, default_thresholds(rec)
+    rows = db.execute(
+        "SELECT p.image_id, p.scores FROM predictions p JOIN models m ON m.id=p.model_id"
+        " JOIN images i ON i.id=p.image_id WHERE m.model_key=? AND i.reviewed_at IS NOT NULL ORDER BY p.image_id",
+        (key,),
+    ).fetchall()
+    rows = [(i, b) for i, b in rows if len(b) == 4 * len(labels)]  # an older label list: nothing to trust
+    now, added = _now(), 0
+    for start in range(0, len(rows), 900):
+        chunk = rows[start : start + 900]
+        ids = [i for i, _ in chunk]
+        decided: dict[int, dict[str, bool]] = {}
+        marks = ",".join("?" * len(ids))
+        for image_id, label, value in db.execute(
+            f"SELECT image_id, label, value FROM decisions WHERE image_id IN ({marks})", ids
+        ):
+            decided.setdefault(image_id, {})[label] = bool(value)
+        scores = np.stack([np.frombuffer(b, dtype="<f4") for _, b in chunk])
+        dec = [decided.get(i, {}) for i in ids]
+        final = final_tag_matrix(scores, decision_matrix(labels, dec), thresholds, ThresholdPolicy())
+        new = [
+            (image_id, label, int(value), now)
+            for image_id, row, d in zip(ids, final, dec, strict=True)
+            for label, value in review_decisions(labels, [labels[j] for j in np.flatnonzero(row)], d).items()
+        ]
+        db.executemany(
+            "INSERT OR IGNORE INTO decisions(image_id, label, value, decided_at) VALUES(?,?,?,?)", new
+        )
+        added += len(new)
+    return added
+
+
+def _v4_view_state_and_settled_reviews(db: sqlite3.Connection) -> None:
+    # The threshold view a person set (overrides, global threshold, top-k, at least one), per model:
+    # the catalog is its one home, so an export made tomorrow uses the same thresholds as today's.
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS view_state ("
+        " model_key TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL)"
+    )
+    _settle_reviewed(db)
+
+
+# Each entry upgrades the schema from version i+1 to i+2: SQL statements, or a Python step that gets
+# the connection inside the migration's transaction (and must be safe to run twice). Append, never edit.
+_MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # v2: the dataset split of an image (train / val / test), as in the seed's spreadsheet layout.
     "ALTER TABLE images ADD COLUMN split TEXT",
     # v3: a model's default per-label thresholds (JSON list), so a library opened without its bundle
     # file still applies the thresholds the model was tuned with.
     "ALTER TABLE models ADD COLUMN thresholds TEXT",
+    # v4: per-model view state, and photos reviewed before reviewing settled them get settled now.
+    _v4_view_state_and_settled_reviews,
 ]
 
 
@@ -193,9 +254,13 @@ class Catalog:
                     f"({SCHEMA_VERSION}); update Fashion Finder to open it"
                 )
             for i in range(version - 1, len(_MIGRATIONS)):
-                for stmt in _MIGRATIONS[i].split(";"):
-                    if stmt.strip():
-                        db.execute(stmt)
+                step = _MIGRATIONS[i]
+                if callable(step):
+                    step(db)
+                else:
+                    for stmt in step.split(";"):
+                        if stmt.strip():
+                            db.execute(stmt)
                 version = i + 2
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)", (str(version),))
 
@@ -530,22 +595,26 @@ class Catalog:
 
     def set_decisions(self, changes: Iterable[tuple[int, str, bool | None]]) -> None:
         """Apply many (image id, label, value-or-None) decisions in one transaction."""
+        with self._tx() as db:
+            self._write_decisions(db, changes)
+
+    @staticmethod
+    def _write_decisions(db: sqlite3.Connection, changes: Iterable[tuple[int, str, bool | None]]) -> None:
         now = _now()
         delete = "DELETE FROM decisions WHERE image_id=? AND label=?"
         upsert = "INSERT OR REPLACE INTO decisions(image_id, label, value, decided_at) VALUES(?,?,?,?)"
-        with self._tx() as db:
-            # executemany over runs of the same kind: much faster for big imports, order still kept.
-            run: list[tuple] = []
-            run_sql = upsert
-            for image_id, label, value in changes:
-                sql = delete if value is None else upsert
-                if sql is not run_sql and run:
-                    db.executemany(run_sql, run)
-                    run = []
-                run_sql = sql
-                run.append((image_id, label) if value is None else (image_id, label, int(bool(value)), now))
-            if run:
+        # executemany over runs of the same kind: much faster for big imports, order still kept.
+        run: list[tuple] = []
+        run_sql = upsert
+        for image_id, label, value in changes:
+            sql = delete if value is None else upsert
+            if sql is not run_sql and run:
                 db.executemany(run_sql, run)
+                run = []
+            run_sql = sql
+            run.append((image_id, label) if value is None else (image_id, label, int(bool(value)), now))
+        if run:
+            db.executemany(run_sql, run)
 
     def decisions(self, image_id: int) -> dict[str, bool]:
         rows = self._query("SELECT label, value FROM decisions WHERE image_id=?", (image_id,))
@@ -583,9 +652,41 @@ class Catalog:
         wanted = set(image_ids)
         return {r[0]: r[1] for r in rows if r[0] in wanted}
 
-    def set_reviewed(self, image_ids: int | Sequence[int], reviewed: bool = True) -> None:
+    def set_reviewed(
+        self,
+        image_ids: int | Sequence[int],
+        reviewed: bool = True,
+        decisions: Iterable[tuple[int, str, bool | None]] = (),
+    ) -> None:
+        """Mark images reviewed (or not), together with the ``decisions`` that review records
+        (``core.tags.review_decisions``), in one transaction: a photo is never reviewed without them."""
         ids = [image_ids] if isinstance(image_ids, int) else list(image_ids)
         with self._tx() as db:
+            self._write_decisions(db, decisions)
             db.executemany(
                 "UPDATE images SET reviewed_at=? WHERE id=?", [(_now() if reviewed else None, i) for i in ids]
             )
+
+    # -- view state -------------------------------------------------------------------------------
+    def view_state(self, model_key: str) -> ThresholdPolicy | None:
+        """The threshold view last set for a model (None: never set, or not readable: the defaults)."""
+        rows = self._query("SELECT state FROM view_state WHERE model_key=?", (model_key,))
+        if not rows:
+            return None
+        try:
+            return ThresholdPolicy.from_json(rows[0][0])
+        except ValueError:
+            return None
+
+    def set_view_state(self, model_key: str, policy: ThresholdPolicy) -> None:
+        """Store the threshold view (overrides, global threshold, top-k, at least one) for a model.
+
+        Raises CatalogError naming the file when it cannot be written (read-only, disk full)."""
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO view_state(model_key, state, updated_at) VALUES(?,?,?)",
+                    (model_key, policy.to_json(), _now()),
+                )
+        except sqlite3.Error as exc:
+            raise CatalogError(f"{self.path}: thresholds not saved ({exc})") from exc

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -19,10 +20,15 @@ from .tags import decision_matrix, default_thresholds, final_tag_matrix, tag_lis
 from .thresholds import ThresholdPolicy
 
 PATH_COLUMN = "path"
+FILE_COLUMN = "file"
+FOLDER_COLUMN = "folder"
 TAGS_COLUMN = "tags"
 REVIEWED_COLUMN = "reviewed"
 SPLIT_COLUMN = "split"
 SCORE_PREFIX = "score:"
+DECIDED_PREFIX = "decided_by:"
+# A decided_by cell: the label's final state and who set it, text a spreadsheet filter can pick.
+DECIDED_VALUES = ("yes (person)", "no (person)", "yes (model)", "no (model)")
 TAG_SEPARATOR = "|"  # label names may contain commas ("shirt, blouse"), never a bar
 SEED_COLUMNS = ("ImageId", "Category", "CategoryName", "Split")
 _CHUNK_ROWS = 2000  # catalog rows read at a time: memory stays flat for big libraries
@@ -36,6 +42,8 @@ class ExportColumns:
     scores: bool = False
     review: bool = False
     split: bool = False
+    files: bool = False  # ``file`` (name) and ``folder`` beside the full path
+    provenance: bool = False  # per label, who decided (``decided_by:<label>``) and the score
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ class TaggedImage:
     tags: list[str]
     scores: np.ndarray | None
     split: str | None
+    decisions: Mapping[str, bool] = field(default_factory=dict)
 
 
 # -- final tags from the catalog ------------------------------------------------------------------
@@ -101,17 +110,18 @@ def iter_final_tags(
         decided = [decisions.get(rec.id, {}) for rec in chunk]
         final = final_tag_matrix(matrix, decision_matrix(labels, decided), thresholds, policy)
         for rec, tags, s in zip(chunk, tag_lists(labels, final, decided), found, strict=True):
-            yield TaggedImage(rec, tags, s, splits.get(rec.id))
+            yield TaggedImage(rec, tags, s, splits.get(rec.id), decisions.get(rec.id, {}))
 
 
 def _group_columns(groups: Mapping[str, str], labels: Sequence[str]) -> dict[str, str]:
     """Group name -> column name, in label order; a group named like a fixed column gets a prefix."""
     out: dict[str, str] = {}
-    fixed = {PATH_COLUMN, TAGS_COLUMN, REVIEWED_COLUMN, SPLIT_COLUMN}
+    fixed = {PATH_COLUMN, FILE_COLUMN, FOLDER_COLUMN, TAGS_COLUMN, REVIEWED_COLUMN, SPLIT_COLUMN}
     for label in labels:
         g = groups.get(label)
         if g and g not in out:
-            out[g] = f"group:{g}" if g in fixed or g.startswith(SCORE_PREFIX) else g
+            prefixed = g.startswith((SCORE_PREFIX, DECIDED_PREFIX))
+            out[g] = f"group:{g}" if g in fixed or prefixed else g
     return out
 
 
@@ -126,8 +136,10 @@ def export_table(
     progress: Progress = None,
     cancel: CancelFlag = None,
 ) -> pd.DataFrame:
-    """The app's export table: one row per image (``path``, ``tags`` joined with ``|``, then optional
-    one column per label group, ``reviewed``, ``split`` and ``score:<label>`` columns).
+    """The app's export table: one row per image (``path``, optional ``file`` and ``folder``, ``tags``
+    joined with ``|``, then optional one column per label group, ``reviewed``, ``split``,
+    ``score:<label>`` and, with ``columns.provenance``, ``decided_by:<label>`` columns: one of
+    ``DECIDED_VALUES``, or empty where the label is unknown (neither scored nor decided)).
 
     Takes the scope as ``image_ids`` (None: every present image). Calls ``progress(done, total)``.
     Raises ExportError (unknown model) or ExportCancelled.
@@ -138,27 +150,41 @@ def export_table(
     total = len(image_ids) if image_ids is not None else catalog.count()
     records: list[dict[str, object]] = []
     for n, item in enumerate(iter_final_tags(catalog, model_key, policy, image_ids, defaults, cancel)):
-        row: dict[str, object] = {PATH_COLUMN: item.image.path, TAGS_COLUMN: TAG_SEPARATOR.join(item.tags)}
+        row: dict[str, object] = {PATH_COLUMN: item.image.path}
+        if columns.files:
+            row[FILE_COLUMN] = os.path.basename(item.image.path)
+            row[FOLDER_COLUMN] = os.path.dirname(item.image.path)
+        row[TAGS_COLUMN] = TAG_SEPARATOR.join(item.tags)
         for group, col in group_cols.items():
             row[col] = TAG_SEPARATOR.join(t for t in item.tags if model and model.groups.get(t) == group)
         if columns.review:
             row[REVIEWED_COLUMN] = item.image.reviewed
         if columns.split:
             row[SPLIT_COLUMN] = item.split or ""
-        if columns.scores and model:
+        if (columns.scores or columns.provenance) and model:
             for i, label in enumerate(labels):
                 row[SCORE_PREFIX + label] = (
                     round(float(item.scores[i]), 4) if item.scores is not None else math.nan
                 )
+        if columns.provenance and model:
+            on = set(item.tags)
+            for label in labels:
+                who = "person" if label in item.decisions else "model" if item.scores is not None else ""
+                row[DECIDED_PREFIX + label] = f"{'yes' if label in on else 'no'} ({who})" if who else ""
         records.append(row)
         if progress is not None and n % 500 == 0:
             progress(n, total)
-    order = [PATH_COLUMN, TAGS_COLUMN, *group_cols.values()]
+    order = [PATH_COLUMN, *((FILE_COLUMN, FOLDER_COLUMN) if columns.files else ()), TAGS_COLUMN]
+    order += group_cols.values()
     if columns.review:
         order.append(REVIEWED_COLUMN)
     if columns.split:
         order.append(SPLIT_COLUMN)
-    if columns.scores and model:
+    if columns.provenance and model:
+        # Side by side per label (who, then score), so a filter on one column shows its neighbour.
+        for label in labels:
+            order += [DECIDED_PREFIX + label, SCORE_PREFIX + label]
+    elif columns.scores and model:
         order += [SCORE_PREFIX + label for label in labels]
     if progress is not None:
         progress(len(records), len(records))
@@ -238,6 +264,65 @@ def seed_table(
 
 
 # -- writers --------------------------------------------------------------------------------------
+def export_about(
+    catalog: Catalog,
+    model_key: str | None,
+    policy: ThresholdPolicy | None,
+    defaults: Sequence[float] | None,
+    *,
+    rows: int,
+    layout: str = "app",
+    scope: str = "",
+    app_version: str = "",
+) -> list[tuple[str, str]]:
+    """What produced an export, as (field, value) pairs for its "About this export" sheet / header.
+
+    Model name and id, the threshold policy (global threshold, per-label overrides, top-k, at least
+    one), the thresholds in effect per label, date, app version (``app_version``: the caller's
+    ``fashion_desktop.__version__``; core does not import the package root), library path and rows.
+    """
+    policy = policy or ThresholdPolicy()
+    model = catalog.model(model_key) if model_key else None
+    about = [
+        ("Exported", datetime.now().astimezone().isoformat(timespec="seconds")),
+        ("App", f"Fashion Finder {app_version or 'unknown version'}"),
+        ("Library", str(catalog.path)),
+        ("Rows", str(rows)),
+        ("Layout", layout),
+    ]
+    if scope:
+        about.append(("Photos", scope))
+    if model is None:
+        about.append(("Model", "none (the person's decisions only)"))
+    else:
+        about += [("Model", model.name or model.key), ("Model id", model.key)]
+        if model.path:
+            about.append(("Model file", model.path))
+    about += [
+        (
+            "Global threshold",
+            "the model's own per-label thresholds"
+            if policy.global_threshold is None
+            else f"{policy.global_threshold:g}",
+        ),
+        (
+            "Per-label overrides",
+            "; ".join(f"{k}={v:g}" for k, v in sorted(policy.per_label.items())) or "none",
+        ),
+        ("Top-k", str(policy.top_k) if policy.top_k else "no cap"),
+        ("At least one tag", "yes" if policy.at_least_one else "no"),
+        ("Policy", policy.to_json()),
+        (
+            "Reviewed photos",
+            "settled: their tags are the person's decisions and do not follow thresholds",
+        ),
+    ]
+    if model is not None:
+        if defaults is None or len(defaults) != len(model.labels):
+            defaults = default_thresholds(model)
+        for label, t in zip(model.labels, policy.thresholds(model.labels, defaults), strict=True):
+            about.append((f"Threshold: {label}", f"{float(t):.4g}"))
+    return about
 
 
 def export_file(
@@ -252,9 +337,16 @@ def export_file(
     columns: ExportColumns = ExportColumns(),
     progress: Progress = None,
     cancel: CancelFlag = None,
+    about: bool = True,
+    scope: str = "",
+    app_version: str = "",
 ) -> int:
     """Build the table (``layout`` ``"app"`` or ``"seed"``) and write it to ``path`` (.csv / .xlsx).
 
+    With ``about``, what produced it (``export_about``) goes along: an "About this export" sheet in
+    XLSX, ``# field: value`` lines above the header in an app-layout CSV (a seed-layout CSV stays
+    bare: the seed's own tools read it). ``scope`` says which photos (e.g. "the selection"),
+    ``app_version`` which version of the app wrote it.
     Returns the number of rows. ``progress(done, total)`` covers both stages (total = 2 x rows).
     Raises ExportError (nothing written, catalog untouched) or ExportCancelled.
     """
@@ -280,7 +372,12 @@ def export_file(
         raise ExportError(f"unknown export layout {layout!r} (use 'app' or 'seed')")
     n = len(df)
     second = (lambda d, t: progress(n + d, 2 * n)) if progress else None
-    write_table(df, path, second, cancel)
+    info: list[tuple[str, str]] = []
+    if about and (layout == "app" or Path(path).suffix.lower() != ".csv"):
+        info = export_about(
+            catalog, model_key, policy, defaults, rows=n, layout=layout, scope=scope, app_version=app_version
+        )
+    write_table(df, path, second, cancel, about=info)
     return n
 
 

@@ -17,7 +17,9 @@ from .export import (
     path_parts,
 )
 from .scan import CancelFlag, is_cancelled
-from .spreadsheet import ExportCancelled, Progress, read_table
+from .spreadsheet import ExportCancelled, Progress, has_columns, read_table
+
+IMAGE_COLUMN = "image"  # the simplest layout a person may have: ``image, tags``
 
 
 @dataclass
@@ -31,11 +33,23 @@ class ImportReport:
     unmatched: list[tuple[int, str]] = field(default_factory=list)
     unknown_labels: list[tuple[int, str]] = field(default_factory=list)
     ambiguous: list[tuple[int, str]] = field(default_factory=list)
+    dry_run: bool = False
+    added: int = 0  # decisions on labels the photo had none for
+    changed: int = 0  # decisions that turn a person's earlier decision around
+    newly_reviewed: int = 0  # matched photos that were not reviewed yet
+    # ``matched`` counts rows (two rows may name one photo); ``matched_ids`` the photos.
+    labels_seen: set[str] = field(default_factory=set)
+    # What the import writes (or, in a dry run, would write): (image id, label, value), last row wins.
+    changes: list[tuple[int, str, bool]] = field(default_factory=list)
+    matched_ids: list[int] = field(default_factory=list)
+    splits: list[tuple[int, str | None]] = field(default_factory=list)
 
     def summary(self) -> str:
         """A few lines for a person: counts, then the first problems with their row numbers."""
+        verb = "would be recorded" if self.dry_run else "recorded"
         lines = [
-            f"{self.path}: {self.rows} rows, {self.matched} matched photos, {self.decisions} decisions recorded"
+            f"{self.path}: {self.rows} rows, {self.matched} matched photos, {self.decisions} decisions {verb}"
+            f" ({self.added} new, {self.changed} changed)"
         ]
         for title, items in (
             ("rows matching no photo in the catalog", self.unmatched),
@@ -128,12 +142,15 @@ def _apply_import(
     mark_reviewed: bool,
     cancel: CancelFlag,
     progress: Progress = None,
+    dry_run: bool = False,
 ) -> ImportReport:
-    """Match rows to images, then write every decision in one transaction (nothing if anything fails)."""
+    """Match rows to images, then write every decision in one transaction (nothing if anything fails);
+    with ``dry_run`` only count what would change."""
     matcher = _Matcher(catalog)
-    changes: list[tuple[int, str, bool | None]] = []
-    splits: list[tuple[int, str | None]] = []
-    matched: list[int] = []
+    planned: dict[tuple[int, str], bool] = {}
+    splits: dict[int, str | None] = {}
+    matched: dict[int, None] = {}
+    matched_rows = 0
     for n, (row_no, key, tags, split) in enumerate(rows):
         if n % 1000 == 0:
             if is_cancelled(cancel):
@@ -144,21 +161,38 @@ def _apply_import(
         if image_id is None:
             (report.ambiguous if count > 1 else report.unmatched).append((row_no, key))
             continue
-        matched.append(image_id)
+        matched.setdefault(image_id, None)
+        matched_rows += 1
         on = set(tags)
-        changes += [(image_id, t, True) for t in tags]
+        report.labels_seen |= on
+        for t in tags:
+            planned[(image_id, t)] = True
         if absent_negative:
-            changes += [(image_id, label, False) for label in vocabulary if label not in on]
+            for label in vocabulary:
+                if label not in on:
+                    planned[(image_id, label)] = False
         if split is not None:
-            splits.append((image_id, split.strip().lower() or None))
-    report.matched = len(matched)
-    report.decisions = len(changes)
-    if changes:
-        catalog.set_decisions(changes)
-    if splits:
-        catalog.set_splits(splits)
-    if mark_reviewed and matched:
-        catalog.set_reviewed(matched, True)
+            splits[image_id] = split.strip().lower() or None
+    before = catalog.decisions_for(list(matched))
+    reviewed = {r.id for r in catalog.images(include_missing=True) if r.reviewed}
+    for (image_id, label), value in planned.items():
+        old = before.get(image_id, {}).get(label)
+        if old is None:
+            report.added += 1
+        elif old != value:
+            report.changed += 1
+    report.matched = matched_rows
+    report.matched_ids = list(matched)
+    report.newly_reviewed = sum(1 for i in matched if i not in reviewed) if mark_reviewed else 0
+    report.changes = [(i, lab, v) for (i, lab), v in planned.items()]
+    report.decisions = len(report.changes)
+    report.splits = list(splits.items())
+    report.dry_run = dry_run
+    if not dry_run:
+        # Decisions and review marks in one transaction: a photo is never reviewed without them.
+        catalog.set_reviewed(report.matched_ids if mark_reviewed else [], True, report.changes)
+        if report.splits:
+            catalog.set_splits(report.splits)
     if progress is not None:
         progress(len(rows), len(rows))
     return report
@@ -173,23 +207,26 @@ def import_seed(
     mark_reviewed: bool = True,
     progress: Progress = None,
     cancel: CancelFlag = None,
+    dry_run: bool = False,
 ) -> ImportReport:
     """Import a seed-layout spreadsheet (``ImageId`` + ``Category`` ids and/or ``CategoryName``) as decisions.
 
     ImageId is matched to catalog photos by file name, stem or (relative) path. Each matched photo
     gets an on-decision per listed category and, with ``absent_negative``, an off-decision for every
     other taxonomy category (the seed's annotations are complete); ``Split`` is stored when present.
-    Unmatched rows and unknown categories are reported with row numbers, not fatal. Raises
-    ExportError for unreadable files or missing columns (the catalog untouched).
+    Unmatched rows and unknown categories are reported with row numbers, not fatal. ``dry_run``
+    changes nothing and reports what would change. Raises ExportError for unreadable files or missing
+    columns (the catalog untouched).
     """
     taxonomy = list(taxonomy) if taxonomy is not None else taxonomy_labels()
     df = read_table(path, required=("ImageId",), one_of=("Category", "CategoryName"))
     report = ImportReport(Path(path), rows=len(df))
+    first = int(df.attrs.get("header_row", 1)) + 1
     known = set(taxonomy)
     rows: list[tuple[int, str, list[str], str | None]] = []
     has_split = "Split" in df.columns
     for n, rec in enumerate(df.to_dict("records")):
-        row_no = n + 2
+        row_no = n + first
         key = str(rec["ImageId"])
         if not key:
             report.unmatched.append((row_no, ""))
@@ -213,7 +250,9 @@ def import_seed(
                 else:
                     report.unknown_labels.append((row_no, name))
         rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec["Split"]) if has_split else None))
-    return _apply_import(catalog, report, rows, taxonomy, absent_negative, mark_reviewed, cancel, progress)
+    return _apply_import(
+        catalog, report, rows, taxonomy, absent_negative, mark_reviewed, cancel, progress, dry_run
+    )
 
 
 def import_tags(
@@ -225,24 +264,29 @@ def import_tags(
     mark_reviewed: bool = True,
     progress: Progress = None,
     cancel: CancelFlag = None,
+    dry_run: bool = False,
+    negatives: Sequence[str] = (),
 ) -> ImportReport:
-    """Import the app's own CSV/XLSX (``path`` + ``tags`` joined with ``|``) as decisions.
+    """Import the app's own CSV/XLSX (``path`` or ``image``, and ``tags`` joined with ``|``) as decisions.
 
     ``labels`` is the label list tags must come from (e.g. the model's); others are reported with
     their row numbers and skipped. Without it every tag in the file counts. With ``absent_negative``
     a label of that list missing from a row becomes an off-decision (the row states the photo's
-    complete tags, as an edited export does). A ``split`` column is stored when present. Raises
-    ExportError for unreadable files or missing columns (the catalog untouched).
+    complete tags, as an edited export does); ``negatives`` (e.g. the model's labels) are added to
+    that list. A ``split`` column is stored when present. ``dry_run`` changes nothing and reports what
+    would change. Raises ExportError for unreadable files or missing columns (the catalog untouched).
     """
-    df = read_table(path, required=(PATH_COLUMN, TAGS_COLUMN))
+    df = read_table(path, required=(TAGS_COLUMN,), one_of=(PATH_COLUMN, IMAGE_COLUMN))
+    key_col = PATH_COLUMN if PATH_COLUMN in df.columns else IMAGE_COLUMN
     report = ImportReport(Path(path), rows=len(df))
+    first = int(df.attrs.get("header_row", 1)) + 1
     split_col = next((c for c in df.columns if str(c).strip().casefold() == SPLIT_COLUMN), None)
     known = set(labels) if labels is not None else None
     rows: list[tuple[int, str, list[str], str | None]] = []
     seen: dict[str, None] = {}
     for n, rec in enumerate(df.to_dict("records")):
-        row_no = n + 2
-        key = str(rec[PATH_COLUMN])
+        row_no = n + first
+        key = str(rec[key_col])
         if not key:
             report.unmatched.append((row_no, ""))
             continue
@@ -254,5 +298,26 @@ def import_tags(
                 tags.append(t)
                 seen.setdefault(t, None)
         rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec[split_col]) if split_col else None))
-    vocabulary = list(labels) if labels is not None else list(seen)
-    return _apply_import(catalog, report, rows, vocabulary, absent_negative, mark_reviewed, cancel, progress)
+    vocabulary = list(dict.fromkeys([*(labels if labels is not None else seen), *negatives]))
+    return _apply_import(
+        catalog, report, rows, vocabulary, absent_negative, mark_reviewed, cancel, progress, dry_run
+    )
+
+
+def import_spreadsheet(
+    catalog: Catalog,
+    path: str | os.PathLike,
+    *,
+    model_labels: Sequence[str] = (),
+    dry_run: bool = False,
+    cancel: CancelFlag = None,
+) -> ImportReport:
+    """Import any layout the app knows, chosen by its columns: the seed's (``ImageId``) or the app's
+    own (``path``/``image`` + ``tags``), as the person's decisions on the photos it matches, which
+    are then reviewed. A row lists a photo's complete tags: ``model_labels`` it leaves out become
+    "no". ``dry_run`` reports what would change and changes nothing. Raises ExportError as the
+    importers do."""
+    head = read_table(path)
+    if has_columns(head, ("ImageId",)):
+        return import_seed(catalog, path, dry_run=dry_run, cancel=cancel)
+    return import_tags(catalog, path, negatives=model_labels, dry_run=dry_run, cancel=cancel)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from .scan import CancelFlag, is_cancelled
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CHUNK_ROWS = 2000
 _XLSX_MAX_ROWS = 1_048_576
+COMMENT_PREFIX = "#"  # a CSV's leading lines starting with this describe the file (read_table skips them)
+ABOUT_SHEET = "About this export"
+
+About = Sequence[tuple[str, str]]
 
 Progress = Callable[[int, int], None] | None
 
@@ -69,18 +74,31 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return _atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
+def _comment(text: str) -> str:
+    line = " ".join(str(text).split())  # one line each, whatever the value held
+    # Excel splits the line at commas and semicolons: a piece that would start a formula gets a quote.
+    return re.sub(r"([,;])(\s*)([=+\-@])", r"\1\2'\3", line)
+
+
 def write_csv(
-    df: pd.DataFrame, path: str | os.PathLike, progress: Progress = None, cancel: CancelFlag = None
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    progress: Progress = None,
+    cancel: CancelFlag = None,
+    about: About = (),
 ) -> Path:
     """Write ``df`` as UTF-8 CSV with a BOM (so Excel reads accents right), formulas neutralised, atomically.
 
-    Raises ExportError (the existing file untouched) or ExportCancelled.
+    ``about`` (field, value) pairs go first as ``# field: value`` lines. Raises ExportError (the
+    existing file untouched) or ExportCancelled.
     """
     safe = _safe_frame(df)
     total = len(safe)
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+            for key, value in about:
+                fh.write(f"{COMMENT_PREFIX} {_comment(key)}: {_comment(value)}\r\n")
             safe.iloc[:0].to_csv(fh, index=False)
             for start in range(0, total, _CHUNK_ROWS):
                 if is_cancelled(cancel):
@@ -121,10 +139,12 @@ def write_xlsx(
     progress: Progress = None,
     cancel: CancelFlag = None,
     sheet_name: str = "Tags",
+    about: About = (),
 ) -> Path:
     """Write ``df`` as a formatted workbook (bold frozen header, column widths, autofilter), atomically.
 
-    Formulas are neutralised. Raises ExportError (the existing file untouched) or ExportCancelled.
+    ``about`` (field, value) pairs make a second sheet, "About this export". Formulas are
+    neutralised. Raises ExportError (the existing file untouched) or ExportCancelled.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -167,6 +187,14 @@ def write_xlsx(
         except BaseException:
             _discard_sheet(ws)
             raise
+        if about:
+            info = wb.create_sheet(ABOUT_SHEET)
+            info.column_dimensions["A"].width = 24
+            info.column_dimensions["B"].width = 80
+            for key, value in about:
+                name = WriteOnlyCell(info, value=_xlsx_value(neutralise(str(key))))
+                name.font = bold
+                info.append([name, _xlsx_value(neutralise(str(value)))])
         wb.save(tmp)
         if progress is not None:
             progress(total, total)
@@ -175,14 +203,19 @@ def write_xlsx(
 
 
 def write_table(
-    df: pd.DataFrame, path: str | os.PathLike, progress: Progress = None, cancel: CancelFlag = None
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    progress: Progress = None,
+    cancel: CancelFlag = None,
+    about: About = (),
 ) -> Path:
-    """Write ``df`` as CSV or XLSX according to the file's extension. Raises ExportError / ExportCancelled."""
+    """Write ``df`` as CSV or XLSX according to the file's extension, with ``about`` (field, value)
+    pairs as header comment lines / an "About this export" sheet. Raises ExportError / ExportCancelled."""
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        return write_csv(df, path, progress, cancel)
+        return write_csv(df, path, progress, cancel, about)
     if suffix in (".xlsx", ".xlsm"):
-        return write_xlsx(df, path, progress, cancel)
+        return write_xlsx(df, path, progress, cancel, about=about)
     raise ExportError(f"{path}: unsupported file type {suffix or '(none)'}; use .csv or .xlsx")
 
 
@@ -197,7 +230,8 @@ def read_table(
     """Read a CSV (comma or semicolon separated, UTF-8 with or without BOM) or XLSX file as text cells.
 
     Column names are matched case-insensitively and returned as given in ``required``/``one_of``.
-    Neutralised cells (``'=...``) are restored. Raises ExportError naming the file for unreadable
+    Neutralised cells (``'=...``) are restored. A CSV's leading ``#`` lines (an export's "About" header)
+    are skipped; ``df.attrs["header_row"]`` is the file line of the header (1 without them). Raises ExportError naming the file for unreadable
     files and for missing columns (listing them).
     """
     path = Path(path)
@@ -228,21 +262,40 @@ def read_table(
         missing.append(" or ".join(one_of))
     if missing:
         found = ", ".join(str(c) for c in df.columns) or "none"
-        raise ExportError(f"{path}: missing column(s) {', '.join(missing)} (found: {found})")
+        needs = [*required, *([" or ".join(one_of)] if one_of else [])]
+        raise ExportError(
+            f"{path}: missing column(s) {', '.join(missing)} (found: {found}; needs: {', '.join(needs)})"
+        )
+    header_row = int(df.attrs.get("header_row", 1))
     df = df.rename(columns={by_key[c.casefold()]: c for c in wanted if c.casefold() in by_key})
     for col in df.columns:
         df[col] = df[col].map(lambda v: unneutralise(str(v).strip()))
+    df.attrs["header_row"] = header_row
     return df
+
+
+def comment_lines(path: str | os.PathLike, encoding: str = "utf-8-sig") -> int:
+    """How many lines at the top of a CSV start with ``#`` (an export's "About" header)."""
+    n = 0
+    with open(path, encoding=encoding, newline="") as fh:
+        for line in fh:
+            if not line.startswith(COMMENT_PREFIX):
+                break
+            n += 1
+    return n
 
 
 def _read_csv(path: Path, wanted: Sequence[str]) -> pd.DataFrame:
     # Excel's plain "CSV" on Windows is cp1252, and uses ";" where the decimal mark is a comma.
     try:
         encoding = "utf-8-sig"
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+        skip = comment_lines(path, encoding)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, skiprows=skip)
     except UnicodeDecodeError:
         encoding = "cp1252"
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+        skip = comment_lines(path, encoding)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, skiprows=skip)
     if wanted and not has_columns(df, wanted) and len(df.columns) == 1 and ";" in str(df.columns[0]):
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, sep=";")
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, sep=";", skiprows=skip)
+    df.attrs["header_row"] = skip + 1
     return df

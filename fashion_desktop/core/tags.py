@@ -1,4 +1,8 @@
-"""The final-tag rule, owned here: a person's decision wins, else the model's score against the threshold."""
+"""The final-tag rule, owned here: a person's decision wins, else the model's score against the threshold.
+
+Reviewing settles a photo (``review_decisions``): the tags it shows then become the person's decisions,
+so no later threshold, policy or model change alters a reviewed photo.
+"""
 
 from __future__ import annotations
 
@@ -115,6 +119,21 @@ def known_matrix(scores: np.ndarray | None, decisions: np.ndarray | None) -> np.
         known = decided if known is None else known | decided
     assert known is not None
     return known
+
+
+def review_decisions(
+    labels: Sequence[str], shown: Sequence[str], decided: Mapping[str, bool]
+) -> dict[str, bool]:
+    """What marking one photo reviewed records: ``{label: value}`` decisions to add.
+
+    Takes the active model's ``labels``, the tags the photo ``shown`` at that moment (its final tags
+    by this rule) and its existing decisions ``decided``. Every model label the person has not decided
+    becomes a decision: yes where it is shown, no where it is not. Existing decisions already agree
+    with what is shown (a decision wins) and are left as they are, so undoing the review only has to
+    forget the returned ones.
+    """
+    on = set(shown)
+    return {lab: lab in on for lab in labels if lab not in decided}
 
 
 def decision_matrix(labels: Sequence[str], decisions: Sequence[Mapping[str, bool]]) -> np.ndarray:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +36,43 @@ class ThresholdPolicy:
             else:
                 out[i] = default
         return out
+
+    def to_json(self) -> str:
+        """The policy as a JSON object (the catalog's view state and an export's "About" sheet)."""
+        return json.dumps(
+            {
+                "global_threshold": self.global_threshold,
+                "per_label": dict(sorted(self.per_label.items())),
+                "top_k": self.top_k,
+                "at_least_one": self.at_least_one,
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ThresholdPolicy:
+        """The policy ``to_json`` wrote. Values that do not fit (a hand-edited or damaged catalog) are
+        left at their defaults rather than refusing the library. Raises ValueError for text that is not
+        a JSON object."""
+        data: Any = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a threshold policy is a JSON object")
+
+        def unit(v: object) -> float | None:
+            ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1
+            return float(v) if ok else None  # type: ignore[arg-type]
+
+        raw = data.get("per_label")
+        per_label = {
+            str(k): t for k, v in (raw.items() if isinstance(raw, dict) else ()) if (t := unit(v)) is not None
+        }
+        top_k = data.get("top_k")
+        return cls(
+            global_threshold=unit(data.get("global_threshold")),
+            per_label=per_label,
+            top_k=top_k if isinstance(top_k, int) and not isinstance(top_k, bool) and top_k > 0 else None,
+            at_least_one=data.get("at_least_one") is True,
+        )
 
 
 # A score this close to its label's threshold marks the photo as uncertain in the grid: a small change

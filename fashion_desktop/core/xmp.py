@@ -1,5 +1,9 @@
 """XMP sidecars: keywords in ``dc:subject`` beside each photo, so photo managers see the tags.
 
+Groups. Each keyword of a labelled group is also written as ``group|keyword`` in
+``lr:hierarchicalSubject`` (``colour|Black``), the property Lightroom and digiKam read keyword
+hierarchies from, so the groups survive the trip; a keyword without a group is written as itself.
+
 Naming. ``dress1.jpg`` gets ``dress1.xmp`` by default: the Adobe convention (Bridge, Camera Raw,
 Lightroom for raw files, Capture One) which digiKam also reads and writes when "sidecar file names
 compatible with commercial programs" is on. When two files of one folder share a stem
@@ -20,7 +24,7 @@ import io
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +36,8 @@ NS_X = "adobe:ns:meta/"
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_DC = "http://purl.org/dc/elements/1.1/"
 NS_APP = "http://ns.fashion-finder.app/xmp/1.0/"
+NS_LR = "http://ns.adobe.com/lightroom/1.0/"
+HIERARCHY_SEPARATOR = "|"  # Lightroom's: label names never contain a bar (export's TAG_SEPARATOR)
 SIDECAR_SUFFIX = ".xmp"
 
 _KNOWN_PREFIXES = {
@@ -122,18 +128,32 @@ def _set_bag(desc: ET.Element, ns: str, name: str, items: Sequence[str]) -> None
         ET.SubElement(bag, _q(NS_RDF, "li")).text = item
 
 
-def build_xmp(keywords: Sequence[str]) -> bytes:
-    """A new sidecar holding ``keywords`` in ``dc:subject`` (and, privately, which of them are ours)."""
+def hierarchical(keywords: Sequence[str], groups: Mapping[str, str] | None) -> list[str]:
+    """``group|keyword`` for each keyword with a group in ``groups`` (else the keyword alone)."""
+    groups = groups or {}
+    out = []
+    for k in _clean(keywords):
+        g = _clean([groups.get(k, "")])
+        out.append(f"{g[0]}{HIERARCHY_SEPARATOR}{k}" if g else k)
+    return out
+
+
+def build_xmp(keywords: Sequence[str], groups: Mapping[str, str] | None = None) -> bytes:
+    """A new sidecar holding ``keywords`` in ``dc:subject``, ``group|keyword`` in ``lr:hierarchicalSubject``
+    (``groups``: keyword -> group) and, privately, which of them are ours."""
     root = ET.Element(_q(NS_X, "xmpmeta"), {_q(NS_X, "xmptk"): "Fashion Finder"})
     rdf = ET.SubElement(root, _q(NS_RDF, "RDF"))
     desc = ET.SubElement(rdf, _q(NS_RDF, "Description"), {_q(NS_RDF, "about"): ""})
     kws = _clean(keywords)
+    tree = hierarchical(kws, groups)
     _set_bag(desc, NS_DC, "subject", kws)
+    _set_bag(desc, NS_LR, "hierarchicalSubject", tree)
     _set_bag(desc, NS_APP, "keywords", kws)
+    _set_bag(desc, NS_APP, "hierarchical", tree)
     return _serialise(root, packet=False)
 
 
-def merge_xmp(existing: bytes, keywords: Sequence[str]) -> bytes:
+def merge_xmp(existing: bytes, keywords: Sequence[str], groups: Mapping[str, str] | None = None) -> bytes:
     """Put ``keywords`` into an existing sidecar, keeping its other content and other keywords.
 
     Keywords this app wrote before (recorded under its own namespace) are replaced by ``keywords``.
@@ -159,6 +179,15 @@ def merge_xmp(existing: bytes, keywords: Sequence[str]) -> bytes:
     ours = [k for k in _clean(keywords) if k not in theirs]
     _set_bag(desc, NS_DC, "subject", _clean([*theirs, *ours]))
     _set_bag(desc, NS_APP, "keywords", ours)
+    # The same for the hierarchy: a person's own hierarchical keywords stay, ours are swapped.
+    ours_tree_before = set(_bag_items(desc.find(_q(NS_APP, "hierarchical"))))
+    their_tree = [
+        k for k in _bag_items(desc.find(_q(NS_LR, "hierarchicalSubject"))) if k not in ours_tree_before
+    ]
+    our_tree = [k for k in hierarchical(ours, groups) if k not in their_tree]
+    if their_tree or our_tree:
+        _set_bag(desc, NS_LR, "hierarchicalSubject", _clean([*their_tree, *our_tree]))
+    _set_bag(desc, NS_APP, "hierarchical", our_tree)
     _keep_prefixes(existing)
     return _serialise(root, packet=b"<?xpacket begin" in existing[:200])
 
@@ -215,8 +244,11 @@ def write_xmp_sidecars(
     progress: Progress = None,
     cancel: CancelFlag = None,
     on_error: Callable[[str, str], None] | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> XmpReport:
     """Write one XMP sidecar per (photo path, keywords) row; never opens a photo for writing.
+
+    ``groups`` (keyword -> group, e.g. the model's) adds ``group|keyword`` to ``lr:hierarchicalSubject``.
 
     Each sidecar is written atomically; an existing XMP sidecar is merged into (see module notes).
     Per-photo failures (missing photo, unwritable folder, a non-XMP file in the way) are collected in
@@ -247,12 +279,12 @@ def write_xmp_sidecars(
             if target.exists():
                 existing = target.read_bytes()
                 try:
-                    data = merge_xmp(existing, keywords)
+                    data = merge_xmp(existing, keywords, groups)
                 except ValueError as exc:
                     fail(photo, f"{target.name} exists and is not an XMP sidecar ({exc}); left untouched")
                     continue
             else:
-                data = build_xmp(keywords)
+                data = build_xmp(keywords, groups)
             atomic_write_bytes(target, data)
         except ExportError as exc:
             fail(photo, str(exc))

@@ -28,7 +28,13 @@ class DecisionsCommand(QUndoCommand):
 
 
 class ReviewedCommand(QUndoCommand):
-    """Mark photos reviewed (or not); undo restores each photo's earlier state."""
+    """Mark photos reviewed (or not); undo restores each photo's earlier state exactly.
+
+    Marking settles a photo: the tags it shows become the person's decisions (``core.tags``), so no
+    later threshold or model change alters it. Undo forgets exactly those decisions and the mark.
+    Marking *not* reviewed keeps every decision: they are what the person confirmed, and the photo
+    only goes back into the queue of photos to look at (Undo is the way back to the model's opinion).
+    """
 
     def __init__(self, model: LibraryModel, image_ids: Sequence[int], reviewed: bool, text: str) -> None:
         super().__init__(text)
@@ -37,15 +43,38 @@ class ReviewedCommand(QUndoCommand):
         self._value = reviewed
         self._before_on = [i for i in self._ids if model.is_reviewed(i)]
         self._before_off = [i for i in self._ids if not model.is_reviewed(i)]
+        # Photos already reviewed are settled already: only the others record decisions.
+        self._settle = model.review_changes(self._before_off) if reviewed else []
 
     def redo(self) -> None:
-        self._model.write_reviewed(self._ids, self._value)
+        self._model.write_reviewed(self._ids, self._value, self._settle)
 
     def undo(self) -> None:
+        forget = [(i, label, None) for i, label, _ in self._settle]
         if self._before_on:
             self._model.write_reviewed(self._before_on, True)
         if self._before_off:
-            self._model.write_reviewed(self._before_off, False)
+            self._model.write_reviewed(self._before_off, False, forget)
+
+
+class ImportCommand(QUndoCommand):
+    """Record imported decisions and mark the photos reviewed, as one undo step (undo puts back each
+    photo's earlier decisions and review state)."""
+
+    def __init__(
+        self, model: LibraryModel, changes: Sequence[Change], reviewed_ids: Sequence[int], text: str
+    ) -> None:
+        super().__init__(text)
+        self._model = model
+        self._new = list(changes)
+        self._old = [(i, lab, model.decision(i, lab)) for i, lab, _ in changes]
+        self._mark = [i for i in dict.fromkeys(reviewed_ids) if not model.is_reviewed(i)]
+
+    def redo(self) -> None:
+        self._model.write_reviewed(self._mark, True, self._new)
+
+    def undo(self) -> None:
+        self._model.write_reviewed(self._mark, False, self._old)
 
 
 def toggle_label(model: LibraryModel, image_ids: Sequence[int], label: str) -> DecisionsCommand:
@@ -86,15 +115,9 @@ class CompositeCommand(QUndoCommand):
             part.undo()
 
 
-def accept_predictions(model: LibraryModel, image_ids: Sequence[int]) -> CompositeCommand:
-    """Turn the current predicted tags into decisions (for labels not yet decided) and mark reviewed."""
-    changes: list[Change] = []
-    for i in image_ids:
-        tags = set(model.tags_of(i))
-        changes += [(i, label, label in tags) for label in model.labels if model.decision(i, label) is None]
-    parts: list[QUndoCommand] = [DecisionsCommand(model, changes, "decisions")] if changes else []
-    parts.append(ReviewedCommand(model, image_ids, True, "reviewed"))
-    return CompositeCommand(f"Accept predictions on {_photos(len(image_ids))}", parts)
+def accept_predictions(model: LibraryModel, image_ids: Sequence[int]) -> ReviewedCommand:
+    """Mark the photos reviewed (never un-mark): the same settling as Space, for a whole selection."""
+    return ReviewedCommand(model, image_ids, True, f"Accept predictions on {_photos(len(image_ids))}")
 
 
 def _photos(n: int) -> str:

@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop import __version__
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui import settings
 from fashion_desktop.gui.worker import Worker
 
 
@@ -154,7 +156,22 @@ class ExportDialog(QDialog):
         self.review_check = QCheckBox("Review state")
         self.review_check.setChecked(True)
         self.split_check = QCheckBox("Dataset split")
-        for box in (self.groups_check, self.scores_check, self.review_check, self.split_check):
+        self.files_check = QCheckBox("File name and folder (beside the full path)")
+        self.files_check.setChecked(True)
+        self.provenance_check = QCheckBox("Who decided each tag, and its score (person or model)")
+        self.provenance_check.setToolTip(
+            "Two columns per label: decided_by:<label> says “yes (person)”, “no (model)”, …; "
+            "score:<label> is the model's score. Filter on them in a spreadsheet."
+        )
+        self.provenance_check.setEnabled(self._model is not None)
+        for box in (
+            self.files_check,
+            self.groups_check,
+            self.scores_check,
+            self.review_check,
+            self.split_check,
+            self.provenance_check,
+        ):
             columns_layout.addWidget(box)
         self.columns_box = columns_box
 
@@ -188,7 +205,8 @@ class ExportDialog(QDialog):
         self.naming_label = QLabel("Sidecar names")
         form.addRow(self.naming_label, self.naming_combo)
         self.xmp_hint = QLabel(
-            "Keywords go into dc:subject of a .xmp file beside each photo; photos are never modified."
+            "Keywords go into dc:subject (and group|keyword into lr:hierarchicalSubject) of a .xmp file"
+            " beside each photo; photos are never modified."
         )
         self.xmp_hint.setWordWrap(True)
         form.addRow("", self.xmp_hint)
@@ -210,8 +228,11 @@ class ExportDialog(QDialog):
 
         self._last_format = "csv"
         self.path_edit.setText(str(self._default_path(_BY_KEY["csv"])))
-        self._apply_format()
+        remembered = settings.get_str(settings.EXPORT_FORMAT, "csv")
         self.format_combo.currentIndexChanged.connect(self._format_changed)
+        if remembered in _BY_KEY and remembered != "csv":
+            self.format_combo.setCurrentIndex(self.format_combo.findData(remembered))
+        self._apply_format()
         self.browse_button.clicked.connect(self._browse)
         self.export_button.clicked.connect(self.start_export)
         self.cancel_button.clicked.connect(self.reject)
@@ -257,6 +278,7 @@ class ExportDialog(QDialog):
             elif suffix not in allowed:
                 self._show_error(f"{path}: this format is saved as {' or '.join(allowed)}, not {suffix}")
                 return
+        settings.set_value(settings.EXPORT_FORMAT, fmt.key)
         job = self._make_job(fmt, path)
         worker = Worker(job, name="export")
         worker.finished.connect(self._on_finished)
@@ -353,8 +375,16 @@ class ExportDialog(QDialog):
             scores=self.scores_check.isChecked(),
             review=self.review_check.isChecked(),
             split=self.split_check.isChecked(),
+            files=self.files_check.isChecked(),
+            provenance=self.provenance_check.isChecked() and self._model is not None,
         )
         naming = str(self.naming_combo.currentData())
+        scope = {
+            "all": "all photos",
+            "filtered": "the photos the filter showed",
+            "selected": "the selection",
+        }[self.scope()]
+        groups = dict(self._model.groups) if self._model is not None else {}
 
         def progress(done: int, total: int) -> None:
             relay.progressed.emit(int(done), int(total))
@@ -367,7 +397,9 @@ class ExportDialog(QDialog):
                     from fashion_desktop.core.xmp import write_xmp_sidecars
 
                     items = iter_final_tags(catalog, model_key, policy, image_ids, defaults, cancel)
-                    report = write_xmp_sidecars(iter_rows_for_sidecars(items), naming, progress, cancel)
+                    report = write_xmp_sidecars(
+                        iter_rows_for_sidecars(items), naming, progress, cancel, groups=groups
+                    )
                     problems = [f"{p}: {reason}" for p, reason in report.errors]
                     n = len(report.written)
                     msg = f"Wrote {_plural(n, 'XMP sidecar')} beside the photos"
@@ -385,6 +417,8 @@ class ExportDialog(QDialog):
                     columns=columns,
                     progress=progress,
                     cancel=cancel,
+                    scope=scope,
+                    app_version=__version__,
                 )
                 return ExportOutcome(True, f"Exported {_plural(n, 'row')} to {path}", n, path)
             except ExportCancelled as exc:

@@ -20,6 +20,7 @@ from fashion_desktop.core.tags import (
     apply_decisions,
     default_thresholds,
     predicted_matrix,
+    review_decisions,
     tag_lists,
 )
 from fashion_desktop.core.thresholds import UNCERTAIN_MARGIN, ThresholdPolicy, uncertainty
@@ -626,9 +627,33 @@ class LibraryModel(QAbstractListModel):
         self._emit_changed(np.asarray(slots, np.int64))
         self.counts_changed.emit()
 
-    def write_reviewed(self, image_ids: Sequence[int], reviewed: bool) -> None:
-        self.catalog.set_reviewed(list(image_ids), reviewed)
+    def review_changes(self, image_ids: Sequence[int]) -> list[tuple[int, str, bool | None]]:
+        """The decisions marking these photos reviewed records now (``core.tags.review_decisions``)."""
+        return [
+            (i, label, value)
+            for i in image_ids
+            for label, value in review_decisions(
+                self.labels, self.tags_of(i), self._decisions.get(self._slot_of.get(int(i), -1), {})
+            ).items()
+        ]
+
+    def write_reviewed(
+        self,
+        image_ids: Sequence[int],
+        reviewed: bool,
+        decisions: Sequence[tuple[int, str, bool | None]] = (),
+    ) -> None:
+        """Mark photos reviewed or not, with the ``decisions`` that goes with it: catalog first, in one
+        transaction, then the grid."""
+        self.catalog.set_reviewed(list(image_ids), reviewed, decisions)
         slots = [self._slot_of[i] for i in image_ids if i in self._slot_of]
+        for image_id, label, value in decisions:
+            slot = self._slot_of.get(int(image_id))
+            if slot is not None:
+                self._set_decision_cache(slot, label, value)
+                slots.append(slot)
+        if any(lab not in self._label_index for _, lab, _ in decisions):
+            self.labels_changed.emit()
         self._s.reviewed[slots] = reviewed
         self._emit_changed(np.asarray(slots, np.int64))
         self.counts_changed.emit()

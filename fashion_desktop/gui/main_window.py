@@ -112,6 +112,13 @@ class MainWindow(QMainWindow):
         self._counts_timer.setInterval(300)
         self._counts_timer.timeout.connect(self._update_counts)
         self._panel_model: tuple | None = None
+        # The threshold view is saved in the catalog, per model, a moment after it stops changing
+        # (a slider drag emits many policies); leaving the library or quitting saves at once.
+        self._view_state_for: tuple[str, str] | None = None  # (catalog path, model key) the panel shows
+        self._view_state_timer = QTimer(self)
+        self._view_state_timer.setSingleShot(True)
+        self._view_state_timer.setInterval(400)
+        self._view_state_timer.timeout.connect(self.save_view_state)
         self.last_warning: QMessageBox | None = None
         # Worker threads run Python too; a short switch interval lets the GUI thread take the GIL back
         # within a fraction of a millisecond instead of 5 ms each time a Qt callback needs it.
@@ -201,6 +208,13 @@ class MainWindow(QMainWindow):
         )
         f.addSeparator()
         self.export_action = self._action(f, "&Export Tags…", self.export_dialog, "Ctrl+E")
+        self.import_action = self._action(
+            f,
+            "&Import Tags…",
+            self.import_tags_dialog,
+            "Ctrl+Shift+I",
+            "Record tags from a spreadsheet (an edited export, the seed layout, or image + tags) as yours",
+        )
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -216,8 +230,17 @@ class MainWindow(QMainWindow):
         e.addAction(self.redo_action)
         e.addSeparator()
         self._action(e, "Select &All", self.grid.selectAll, QKeySequence.StandardKey.SelectAll)
-        self._action(e, "Mark Selection &Reviewed", self.toggle_reviewed, None, "Space in the grid")
-        self._action(e, "&Accept Predictions for Selection", self.accept_predictions, "Ctrl+Return")
+        settles = "the tags shown become your decisions; thresholds and models no longer change them"
+        self._action(
+            e, "Mark Selection &Reviewed", self.toggle_reviewed, None, f"Space in the grid: {settles}"
+        )
+        self._action(
+            e,
+            "&Accept Predictions for Selection",
+            self.accept_predictions,
+            "Ctrl+Return",
+            f"Mark the selection reviewed: {settles}",
+        )
         self._action(e, "Add &Tag to Selection…", lambda: self.tag_selection_dialog(True), "Ctrl+T")
         self._action(
             e, "Re&move Tag from Selection…", lambda: self.tag_selection_dialog(False), "Ctrl+Shift+T"
@@ -264,7 +287,9 @@ class MainWindow(QMainWindow):
             return False
         old = self.session
         if old is not None:
+            self.save_view_state()
             old.stop_jobs()
+        self._view_state_for = None
         self.undo_stack.clear()
         session = LibrarySession(catalog, self)
         self.session = session
@@ -588,8 +613,35 @@ class MainWindow(QMainWindow):
         self.review.show_images(self.selected_ids())
 
     # -- thresholds, filters, counts ----------------------------------------------------------------
+    @Slot()
+    def save_view_state(self) -> None:
+        """Store the threshold view the panel shows in the catalog, for the model it belongs to."""
+        self._view_state_timer.stop()
+        if self.catalog is None or self._view_state_for is None:
+            return
+        path, key = self._view_state_for
+        if path != str(self.catalog.path):
+            return
+        try:
+            self.catalog.set_view_state(key, self.threshold_panel.policy())
+        except CatalogError as exc:  # a read-only or vanished file: say so, the view still works
+            self.statusBar().showMessage(str(exc), 8000)
+
+    def _restore_view_state(self) -> None:
+        """Show the threshold view last saved for the active model of this library (else defaults)."""
+        m = self.library
+        if m is None or self.catalog is None or not m.model_key:
+            return
+        key = (str(self.catalog.path), m.model_key)
+        if key == self._view_state_for:
+            return
+        self._view_state_for = key
+        self.threshold_panel.set_policy(self.catalog.view_state(m.model_key) or ThresholdPolicy())
+
     @Slot(object)
     def _policy_changed(self, policy: ThresholdPolicy) -> None:
+        if self._view_state_for is not None:
+            self._view_state_timer.start()
         if self.library is not None:
             self.library.set_policy(policy)
         self.review.refresh()
@@ -610,11 +662,14 @@ class MainWindow(QMainWindow):
         self.filters.set_labels(m.all_labels())
         self.review.rebuild_labels()
         self.grid.label_keys = {key: lab for lab, key in self.review.keys.items()}
+        if self._view_state_for is not None and self._view_state_for[1] != m.model_key:
+            self.save_view_state()  # another model: keep the old one's view with it, before the panel moves
         shown = (m.labels, tuple(float(x) for x in m.defaults), tuple(sorted(m.groups.items())))
         if m.labels and shown != self._panel_model:
             # Only a new model resets the threshold panel; a person adding a new tag must not.
             self._panel_model = shown
             self.threshold_panel.set_model(list(m.labels), list(shown[1]), dict(m.groups))
+        self._restore_view_state()
         if m.labels:
             m.set_policy(self.threshold_panel.policy())
 
@@ -655,6 +710,80 @@ class MainWindow(QMainWindow):
         self.export_window = dlg
         dlg.open()
         return dlg
+
+    # -- import ----------------------------------------------------------------------------------
+    @Slot()
+    def import_tags_dialog(self, path: str | os.PathLike | None = None) -> QMessageBox | None:
+        """Preview what importing a spreadsheet would change; the person confirms before anything is
+        recorded. The import is one undo step."""
+        if self.library is None or self.catalog is None:
+            return None
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Import tags", str(Path.home()), "Spreadsheets (*.csv *.xlsx *.xlsm *.txt)"
+            )
+            if not path:
+                return None
+        from fashion_desktop.core.label_import import import_spreadsheet
+        from fashion_desktop.core.spreadsheet import ExportError
+
+        m = self.library
+        try:
+            report = import_spreadsheet(self.catalog, path, model_labels=m.labels, dry_run=True)
+        except ExportError as exc:
+            return self.warn(str(exc))
+        photos = len(report.matched_ids)
+        own = sorted(report.labels_seen.difference(m.labels)) if m.labels else []
+        lines = [
+            f"Photos matched: {photos:,} ({report.newly_reviewed:,} not reviewed yet)",
+            f"Decisions: {report.added:,} added, {report.changed:,} changed"
+            f" ({report.decisions - report.added - report.changed:,} already so)",
+            f"Rows matching no photo: {len(report.unmatched):,}",
+            f"Rows matching several photos (skipped): {len(report.ambiguous):,}",
+            f"Unknown labels (skipped): {len(report.unknown_labels):,}",
+        ]
+        if own:
+            lines.append(f"Labels the model does not have (kept as your own): {', '.join(own[:8])}")
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Import tags")
+        box.setText(f"Import tags from {Path(path).name}?")
+        box.setInformativeText(
+            "\n".join(lines) + "\n\nThe matched photos are marked reviewed with these tags as your "
+            "decisions. Undo takes the import back."
+        )
+        box.setDetailedText(report.summary())
+        self.import_button = box.addButton("Import", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(self.import_button)
+        self.import_box = box
+        self.import_preview = report
+        self.import_button.setEnabled(bool(report.changes) or report.newly_reviewed > 0)
+
+        def done() -> None:
+            if box.clickedButton() is self.import_button and self.library is m:
+                self._apply_import(report)
+
+        box.finished.connect(done)
+        box.open()
+        return box
+
+    def _apply_import(self, report) -> None:
+        m = self.library
+        if m is None or self.catalog is None:
+            return
+        photos = len(report.matched_ids)
+        self.undo_stack.push(
+            commands.ImportCommand(
+                m, report.changes, report.matched_ids, f"Import tags on {photos} photo{'s' * (photos != 1)}"
+            )
+        )
+        if report.splits:
+            self.catalog.set_splits(report.splits)  # dataset splits are not shown here: no undo needed
+        self.review.refresh()
+        self.statusBar().showMessage(
+            f"Imported {report.decisions:,} decisions on {photos:,} photos from {report.path.name}", 8000
+        )
 
     # -- drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -737,6 +866,7 @@ class MainWindow(QMainWindow):
         self.tag_panel.set_device(settings.get_str(settings.DEVICE, "auto"))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_view_state()
         settings.set_value(settings.GEOMETRY, self.saveGeometry())
         settings.set_value(settings.STATE, self.saveState())
         settings.set_value(settings.SPLITTER, self.tag_page.splitter.saveState())

@@ -22,6 +22,7 @@ LAST_LIBRARY = "library/last"
 DEVICE = "tag/device"
 BATCH_SIZE = "tag/batch_size"
 THUMB_SIZE = "grid/thumb_size"
+EXPORT_FORMAT = "export/format"  # the format chosen last: the export dialog opens on it
 
 
 def _home() -> Path | None:

@@ -17,7 +17,7 @@ from fashion_desktop.core import spreadsheet as sp
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.export import ExportColumns
 from fashion_desktop.core.scan import sync_folder
-from fashion_desktop.core.spreadsheet import ExportCancelled, ExportError
+from fashion_desktop.core.spreadsheet import ExportCancelled, ExportError, comment_lines
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.core.xmp import NS_DC, NS_RDF, write_xmp_sidecars
 from fashion_desktop.model.resources import taxonomy_labels
@@ -71,7 +71,7 @@ def test_export_reads_back_one_row_per_photo(library, tmp_path: Path, suffix: st
     n = ex.export_file(cat, out, "m", columns=ExportColumns(scores=True, review=True, split=True))
     assert n == 5
     df = (
-        pd.read_csv(out, keep_default_na=False)
+        pd.read_csv(out, keep_default_na=False, skiprows=comment_lines(out))
         if suffix == ".csv"
         else pd.read_excel(out, keep_default_na=False)
     )

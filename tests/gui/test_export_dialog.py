@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from fashion_desktop.core.catalog import Catalog
+from fashion_desktop.core.spreadsheet import comment_lines
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui.export_dialog import ExportDialog
 from fashion_desktop.model.resources import taxonomy_labels
@@ -84,7 +85,7 @@ def test_csv_of_all_photos_has_one_row_each_with_final_tags(qtbot, library, tmp_
     assert "9 rows" in message and str(out) in message
     assert not d.isVisible()
 
-    df = pd.read_csv(out, keep_default_na=False)
+    df = pd.read_csv(out, keep_default_na=False, skiprows=comment_lines(out))
     assert len(df) == 9 and sorted(df["path"]) == sorted(ids)
     for row in df.itertuples():
         assert row.tags == _expected(row.path, ids[row.path], corrected)
@@ -124,7 +125,7 @@ def test_threshold_policy_decides_the_exported_tags(qtbot, library, tmp_path):
     d = _dialog(qtbot, catalog, policy=ThresholdPolicy(global_threshold=0.25))
     _choose(qtbot, d, "csv", "all", out)
     _export(qtbot, d)
-    df = pd.read_csv(out, keep_default_na=False).set_index("path")
+    df = pd.read_csv(out, keep_default_na=False, skiprows=comment_lines(out)).set_index("path")
     for path, image_id in ids.items():
         want = {"red": "red", "green": "green|blue", "blue": "blue"}[_colour(path)]
         if image_id == corrected:
@@ -261,7 +262,7 @@ def test_tuned_thresholds_come_from_the_catalog_unless_given(qtbot, library, tmp
     d = _dialog(qtbot, catalog)  # tuned-default policy: red needs 0.95, its photos score 0.9
     _choose(qtbot, d, "csv", "all", out)
     _export(qtbot, d)
-    tags = pd.read_csv(out, keep_default_na=False).set_index("path")["tags"]
+    tags = pd.read_csv(out, keep_default_na=False, skiprows=comment_lines(out)).set_index("path")["tags"]
     assert all(tags[p] == "" for p in red)
 
     d = ExportDialog(catalog, MODEL, ThresholdPolicy(), [], [], defaults=[0.5, 0.5, 0.5])
@@ -269,7 +270,7 @@ def test_tuned_thresholds_come_from_the_catalog_unless_given(qtbot, library, tmp
     d.show()
     _choose(qtbot, d, "csv", "all", out)
     _export(qtbot, d)
-    tags = pd.read_csv(out, keep_default_na=False).set_index("path")["tags"]
+    tags = pd.read_csv(out, keep_default_na=False, skiprows=comment_lines(out)).set_index("path")["tags"]
     assert all(tags[p] == "red" for p in red)
 
 

@@ -12,6 +12,7 @@ import pytest
 from fashion_desktop.cli import EXIT_OK, main
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.export import TAG_SEPARATOR, export_file, export_table
+from fashion_desktop.core.spreadsheet import comment_lines
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.core.training_table import training_table
 from fashion_desktop.gui.library_model import LibraryModel, Roles, ViewSpec
@@ -98,14 +99,14 @@ def test_every_caller_gives_the_same_tags(qtbot, tmp_path, library, policy, cli_
         assert dict(zip(df["path"], map(_split, df["tags"]), strict=True)) == expected
         out = tmp_path / "export.csv"
         export_file(cat, out, "m", policy)
-        csv = pd.read_csv(out, keep_default_na=False)
+        csv = pd.read_csv(out, keep_default_na=False, skiprows=comment_lines(out))
         assert dict(zip(csv["path"], map(_split, csv["tags"]), strict=True)) == expected
 
     # The CLI, where its options can say the policy.
     if cli_options is not None:
         out = tmp_path / "cli.csv"
         assert main(["export", "--catalog", str(db), "--out", str(out), *cli_options]) == EXIT_OK
-        csv = pd.read_csv(out, keep_default_na=False)
+        csv = pd.read_csv(out, keep_default_na=False, skiprows=comment_lines(out))
         assert dict(zip(csv["path"], map(_split, csv["tags"]), strict=True)) == expected
 
     # The training table: reviewed photos only, the same tags.
