@@ -99,22 +99,6 @@ def toggle_reviewed(model: LibraryModel, image_ids: Sequence[int]) -> ReviewedCo
     return ReviewedCommand(model, image_ids, value, text)
 
 
-class CompositeCommand(QUndoCommand):
-    """Several commands as one undo step (redo in order, undo in reverse)."""
-
-    def __init__(self, text: str, parts: Sequence[QUndoCommand]) -> None:
-        super().__init__(text)
-        self._parts = list(parts)
-
-    def redo(self) -> None:
-        for part in self._parts:
-            part.redo()
-
-    def undo(self) -> None:
-        for part in reversed(self._parts):
-            part.undo()
-
-
 def accept_predictions(model: LibraryModel, image_ids: Sequence[int]) -> ReviewedCommand:
     """Mark the photos reviewed (never un-mark): the same settling as Space, for a whole selection."""
     return ReviewedCommand(model, image_ids, True, f"Accept predictions on {_photos(len(image_ids))}")
