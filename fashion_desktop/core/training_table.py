@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import SCHEMA_VERSION, ModelRecord
+from .catalog import SCHEMA_VERSION, ModelRecord, connect_read_only
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, known_matrix
 from .thresholds import ThresholdPolicy
 
@@ -60,21 +60,11 @@ class TrainingTable:
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
-    # mode=ro: SQLite refuses every write, so no migration or checkpoint can change the person's file;
-    # a catalog in WAL mode that the app is writing meanwhile stays readable (readers never block).
-    uri = f"{path.resolve().as_uri()}?mode=ro"
+    # Read-only (or immutable where nobody can be writing it): no migration or checkpoint can change
+    # the person's file, and a catalog the app is writing meanwhile stays readable.
     try:
-        try:
-            db = sqlite3.connect(uri, uri=True, timeout=30)
-            db.execute("SELECT value FROM meta LIMIT 1").fetchall()
-        except sqlite3.OperationalError:
-            # A WAL catalog in a folder we may not write to (a read-only share) cannot get the
-            # shared-memory file a reader needs; with no write-ahead log beside it nobody is writing
-            # it, so reading it as an immutable file misses nothing.
-            if Path(f"{path}-wal").exists():
-                raise
-            db = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30)
-            db.execute("SELECT value FROM meta LIMIT 1").fetchall()
+        db = connect_read_only(path)
+        db.execute("SELECT value FROM meta LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:
         raise TrainingTableError(f"{path}: cannot be read as a Fashion Finder catalog ({exc})") from None
     return db
