@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -185,7 +186,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     runner = ModelRunner(bundle, options)  # fails fast on an absent device, before any scanning
 
     with tempfile.TemporaryDirectory(prefix="fashion-tag-") as tmp:
-        catalog = Catalog(Path(args.catalog) if args.catalog else Path(tmp) / "catalog.sqlite")
+        catalog = _open_catalog(Path(args.catalog)) if args.catalog else Catalog(Path(tmp) / "catalog.sqlite")
         try:
             paths, scan_problems = _scan_folders(catalog, args.folders)
             todo = shard_paths(paths, *shard) if shard else sorted(paths)
@@ -200,6 +201,16 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     _print_summary(summary, scan_problems, out, rows)
     return EXIT_PARTIAL if summary.failed or scan_problems else EXIT_OK
+
+
+def _open_catalog(path: Path) -> Any:
+    """The catalog at ``path`` for writing, saying so when an upgrade kept a copy of the old file."""
+    from fashion_desktop.core.catalog import Catalog
+
+    catalog = Catalog(path)
+    if catalog.backup_path is not None:
+        _err(f"note: {path} was upgraded to this version; the old file is kept as {catalog.backup_path}")
+    return catalog
 
 
 def _tag_output(args: argparse.Namespace) -> tuple[Path, tuple[int, int] | None]:
@@ -431,7 +442,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UserError(f"{db}: catalog not found")
     _check_output(Path(args.out))
     try:
-        catalog = Catalog(db)
+        # Read-only: an export never writes to (or upgrades) the person's library.
+        catalog = Catalog(db, read_only=True)
     except CatalogError as exc:
         raise UserError(str(exc)) from None
     try:
@@ -460,6 +472,39 @@ def cmd_export(args: argparse.Namespace) -> int:
         catalog.close()
     print(f"wrote {args.out} ({rows} rows)", file=sys.stderr)
     return EXIT_OK
+
+
+# -- fashion relink -------------------------------------------------------------------------------
+def cmd_relink(args: argparse.Namespace) -> int:
+    """Point the catalog's photos of a moved folder at its new place, keeping every decision and score."""
+    from fashion_desktop.core.relink import relink_folder
+
+    db = Path(args.catalog)
+    if not db.is_file():
+        raise UserError(f"{db}: catalog not found")
+    catalog = _open_catalog(db)
+    try:
+        report = relink_folder(catalog, args.old, args.new)
+    finally:
+        catalog.close()
+    total = report.moved + len(report.not_found)
+    how = f"{report.by_content} by content, {report.by_name} by name and size"
+    if report.changed:
+        how += f", {report.changed} by name with changed content (scores dropped, decisions kept)"
+    lines = [
+        f"relinked {report.moved} of {total} photos from {report.old_folder} to {report.new_folder} ({how})"
+    ]
+    if report.merged:
+        lines.append(f"merged {report.merged} photos that a scan of {report.new_folder} had already added")
+    if report.not_found:
+        lines.append(
+            f"not found in {report.new_folder} (kept in the catalog as missing, with their decisions):"
+        )
+        lines += [f"  {p}" for p in report.not_found]
+    print("\n".join(lines), file=sys.stderr)
+    if not report.moved:
+        return EXIT_ERROR
+    return EXIT_PARTIAL if report.not_found else EXIT_OK
 
 
 # -- fashion init-model ---------------------------------------------------------------------------
@@ -645,6 +690,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--scores", action="store_true", help="add score:<label> columns")
     e.set_defaults(func=cmd_export)
 
+    r = sub.add_parser(
+        "relink",
+        help="point a catalog at a folder that was moved or renamed",
+        description="Find the photos a catalog knew in OLD (moved, renamed, or a drive mounted elsewhere) in "
+        "NEW, by their content (else by relative path and size), and point the catalog at them: every "
+        "decision, review state and score moves with its photo. Photos not found are listed and kept. "
+        "Exit 0: all found; 3: some not found; 1: none found.",
+    )
+    r.add_argument("old", metavar="OLD", help="the folder as the catalog knows it")
+    r.add_argument("new", metavar="NEW", help="where the folder is now")
+    r.add_argument("--catalog", required=True, metavar="DB")
+    r.set_defaults(func=cmd_relink)
+
     n = sub.add_parser(
         "init-model",
         help="create a model bundle to start training from",
@@ -774,6 +832,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except (UserError, BundleError, DeviceError, EngineError, CatalogError) as exc:
         _err(f"error: {exc}")
+        return EXIT_ERROR
+    except sqlite3.DatabaseError as exc:
+        # Past every check (e.g. the disk filled while the output table was read): still a message.
+        from fashion_desktop.core.catalog import write_reason
+
+        where = getattr(args, "catalog", None) or "the catalog"
+        _err(f"error: {where}: {write_reason(exc)}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("", file=sys.stderr)
