@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sqlite3
 import stat
 import threading
@@ -21,7 +22,6 @@ SCHEMA_VERSION = 4
 READABLE_FROM = 3
 # SQLite's header field for "which program's file is this" (``PRAGMA application_id``): b"FaFi".
 APPLICATION_ID = 0x46614669
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 # Tables every catalog has had since v1: with a ``schema_version`` row in ``meta`` they mark a catalog
 # written before the application id existed.
 _V1_TABLES = frozenset({"meta", "folders", "images", "models", "predictions", "decisions"})
@@ -63,19 +63,31 @@ CREATE INDEX IF NOT EXISTS decisions_label ON decisions(label, value);
 """
 
 
-def _drop_architecture_keyed_models(db: sqlite3.Connection) -> None:
-    """v4: models keyed by an architecture's name (older apps' id for bundles without one) are dropped
-    with their scores: two different models shared such an id, so the scores cannot be trusted."""
-    # Imported here: the registry imports torch, which only an upgrade of an old catalog should cost.
+def _architecture_named(keys: Iterable[str]) -> list[str]:
+    """The model keys that are an architecture's name (older apps' id for a bundle without one)."""
+    # Only a bare word can be one: ids this app writes (uuid hex, "sha256:...", names with "-") never
+    # need the registry, which imports torch (seconds, and the app avoids it on its GUI thread).
+    words = [
+        k for k in keys if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", k) and not re.fullmatch(r"[0-9a-f]{32}", k)
+    ]
+    if not words:
+        return []
     from ..model.archs import ARCHITECTURES
 
-    names = sorted(ARCHITECTURES)
-    marks = ",".join("?" * len(names))
-    db.execute(
-        f"DELETE FROM predictions WHERE model_id IN (SELECT id FROM models WHERE model_key IN ({marks}))",
-        names,
-    )
-    db.execute(f"DELETE FROM models WHERE model_key IN ({marks})", names)
+    return [k for k in words if k in ARCHITECTURES]
+
+
+def _drop_architecture_keyed_models(db: sqlite3.Connection) -> None:
+    """v4: models keyed by an architecture's name are dropped with their scores: two different models
+    shared such an id, so the scores cannot be trusted (re-tagging is cheap)."""
+    names = _architecture_named(r[0] for r in db.execute("SELECT model_key FROM models").fetchall())
+    if names:
+        marks = ",".join("?" * len(names))
+        db.execute(
+            f"DELETE FROM predictions WHERE model_id IN (SELECT id FROM models WHERE model_key IN ({marks}))",
+            names,
+        )
+        db.execute(f"DELETE FROM models WHERE model_key IN ({marks})", names)
 
 
 # Each entry upgrades the schema from version i+1 to i+2 (SQL, or a function of the connection);
@@ -168,28 +180,26 @@ class _Identity:
 
 
 def _identify(path: Path) -> _Identity:
-    """Read ``path``'s header and schema without changing it; raise NotACatalog for anyone else's file."""
+    """Read ``path``'s marker and schema without changing it; raise NotACatalog for anyone else's file."""
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(100)
+        if path.stat().st_size == 0:
+            return _Identity(0, False)  # a zero-byte file: a new catalog
     except FileNotFoundError:
         return _Identity(0, False)
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read the catalog ({exc.strerror or exc})") from None
-    if not header:
-        return _Identity(0, False)  # a zero-byte file: a new catalog
+    # Only through SQLite, never open(): closing any other descriptor of the file drops this process's
+    # SQLite locks on it (POSIX), and another process could then delete the write-ahead log under the
+    # app's open catalog. Immutable when there is no -wal: a plain read-only open of a WAL file would
+    # leave -wal and -shm files beside someone else's database.
     nothing = "nothing was changed"
-    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
-        raise NotACatalog(f"{path}: not a Fashion Finder catalog (not an SQLite database); {nothing}")
-    app_id = int.from_bytes(header[68:72], "big")
     foreign = f"{path}: not a Fashion Finder catalog (it is another program's SQLite database); {nothing}"
-    if app_id not in (0, APPLICATION_ID):
-        raise NotACatalog(foreign)
     try:
-        # Immutable when there is no -wal: a plain read-only open of a WAL file would leave -wal and
-        # -shm files beside someone else's database.
         db = connect_read_only(path, immutable=True if not Path(f"{path}-wal").exists() else None)
         try:
+            app_id = int(db.execute("PRAGMA application_id").fetchone()[0]) & 0xFFFFFFFF
+            if app_id not in (0, APPLICATION_ID):
+                raise NotACatalog(foreign)
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             row = (
                 db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -199,6 +209,10 @@ def _identify(path: Path) -> _Identity:
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "file is encrypted" in str(exc):
+            raise NotACatalog(
+                f"{path}: not a Fashion Finder catalog (not an SQLite database); {nothing}"
+            ) from None
         raise CatalogError(f"{path}: cannot read the catalog ({exc})") from None
     if app_id == 0 and not tables:
         return _Identity(0, False)  # an empty SQLite file holds nothing to lose
@@ -358,9 +372,8 @@ class Catalog:
             raise CatalogError(f"{self.path}: cannot read the catalog ({exc})") from None
         if identity.version < 4:
             # What the v4 upgrade would drop is not shown: those scores cannot be trusted.
-            from ..model.archs import ARCHITECTURES
-
-            self._hidden_keys = frozenset(ARCHITECTURES)
+            keys = [r[0] for r in db.execute("SELECT model_key FROM models").fetchall()]
+            self._hidden_keys = frozenset(_architecture_named(keys))
         return db
 
     def _open_for_writing(self, identity: _Identity) -> sqlite3.Connection:

@@ -501,3 +501,24 @@ def test_relinking_after_the_new_place_was_already_scanned_merges_instead_of_dup
         assert cat.image_by_path(str(moved / "red_0.jpg")).id == red0.id
         assert cat.decisions(red0.id) == {"blue": False}
         assert cat.folders() == [str(moved)]
+
+
+def test_recognising_a_catalog_never_drops_the_locks_of_one_already_open(tmp_path: Path) -> None:
+    # POSIX drops every lock a process holds on a file when it closes any descriptor of it: reading
+    # the header with open() let another process delete the write-ahead log of the app's open catalog.
+    path = tmp_path / "lib.ffcat"
+    app = Catalog(path)  # the app's own connection, as the window holds it
+    try:
+        app.ensure_images([f"/photos/{i}.jpg" for i in range(50)])
+        Catalog(path).close()  # a scan worker of the same process opens and closes its own
+        Catalog(path, read_only=True).close()
+        other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT COUNT(*) FROM images').fetchall(); c.close()"
+        subprocess.run([sys.executable, "-c", other, str(path)], check=True, timeout=60)
+        assert Path(f"{path}-wal").exists()  # nobody believed they were the last and removed it
+        app.ensure_images([f"/photos/more{i}.jpg" for i in range(50)])
+        assert app.count() == 100
+    finally:
+        app.close()
+    with Catalog(path) as cat:
+        assert cat._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert cat.count() == 100
