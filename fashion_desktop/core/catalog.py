@@ -63,7 +63,7 @@ CREATE INDEX IF NOT EXISTS decisions_label ON decisions(label, value);
 """
 
 
-def _architecture_named(keys: Iterable[str]) -> list[str]:
+def architecture_named(keys: Iterable[str]) -> list[str]:
     """The model keys that are an architecture's name (older apps' id for a bundle without one)."""
     # Only a bare word can be one: ids this app writes (uuid hex, "sha256:...", names with "-") never
     # need the registry, which imports torch (seconds, and the app avoids it on its GUI thread).
@@ -80,7 +80,7 @@ def _architecture_named(keys: Iterable[str]) -> list[str]:
 def _drop_architecture_keyed_models(db: sqlite3.Connection) -> None:
     """v4: models keyed by an architecture's name are dropped with their scores: two different models
     shared such an id, so the scores cannot be trusted (re-tagging is cheap)."""
-    names = _architecture_named(r[0] for r in db.execute("SELECT model_key FROM models").fetchall())
+    names = architecture_named(r[0] for r in db.execute("SELECT model_key FROM models").fetchall())
     if names:
         marks = ",".join("?" * len(names))
         db.execute(
@@ -373,7 +373,7 @@ class Catalog:
         if identity.version < 4:
             # What the v4 upgrade would drop is not shown: those scores cannot be trusted.
             keys = [r[0] for r in db.execute("SELECT model_key FROM models").fetchall()]
-            self._hidden_keys = frozenset(_architecture_named(keys))
+            self._hidden_keys = frozenset(architecture_named(keys))
         return db
 
     def _open_for_writing(self, identity: _Identity) -> sqlite3.Connection:

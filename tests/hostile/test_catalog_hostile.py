@@ -522,3 +522,21 @@ def test_recognising_a_catalog_never_drops_the_locks_of_one_already_open(tmp_pat
     with Catalog(path) as cat:
         assert cat._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert cat.count() == 100
+
+
+def test_training_from_a_catalog_not_upgraded_yet_never_uses_architecture_named_scores(
+    tmp_path: Path,
+) -> None:
+    from fashion_desktop.core.training_table import TrainingTableError, training_table
+
+    path = _old_catalog(tmp_path / "v3.db", 3)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE images SET reviewed_at=1")
+    db.commit()
+    db.close()
+    before = _fingerprint(path)
+    table = training_table(path)  # 'cnn' was registered last, but its scores are not trustworthy
+    assert table.model_key == "good-id"
+    with pytest.raises(TrainingTableError, match="no model 'cnn'"):
+        training_table(path, "cnn")
+    assert _fingerprint(path) == before
