@@ -168,7 +168,7 @@ class ProgressBar:
 # -- fashion tag ----------------------------------------------------------------------------------
 def cmd_tag(args: argparse.Namespace) -> int:
     """Scan FOLDERs, score their photos (resuming with --catalog), write one row per photo to --out."""
-    from fashion_desktop.core.catalog import Catalog
+    from fashion_desktop.core.catalog import Catalog, CatalogWriteError
     from fashion_desktop.core.engine import ModelRunner, ScoreOptions
 
     out, shard = _tag_output(args)
@@ -194,7 +194,16 @@ def cmd_tag(args: argparse.Namespace) -> int:
             print(
                 f"{len(todo)} photos to tag{where} with {bundle.name} on {runner.describe()}", file=sys.stderr
             )
-            summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
+            try:
+                summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
+            except CatalogWriteError as exc:
+                if args.catalog:
+                    raise
+                # The scores live in a temporary catalog that goes with this run: say where the disk filled.
+                raise UserError(
+                    f"{tmp}: {exc.reason} (the temporary folder that holds the scores until {out} is "
+                    "written); pass --catalog FILE on another disk to keep scores as they are made"
+                ) from None
             rows = _write_tag_table(catalog, bundle.model_id, todo, summary, args, out)
         finally:
             catalog.close()

@@ -405,6 +405,29 @@ def test_disk_full_while_tagging_into_a_catalog_is_a_message_and_keeps_the_work(
     assert "tagged 8, skipped 4" in capsys.readouterr().err
 
 
+def test_disk_full_without_a_catalog_names_the_temporary_folder_not_a_kept_catalog(
+    tmp_path: Path, tiny_bundle_path: Path, monkeypatch, capsys
+) -> None:
+    folder = tmp_path / "photos"
+    for i in range(8):
+        make_photo(folder / f"p{i}.jpg", colour=TINY_LABELS[i % 3])
+    _disk_fills_after_first_batch(monkeypatch)
+    run = [
+        "tag",
+        str(folder),
+        "--model",
+        str(tiny_bundle_path),
+        "--batch-size",
+        "4",
+        "--out",
+        str(tmp_path / "o.csv"),
+    ]
+    assert main(run) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "fashion-tag-" in err and "the disk is full" in err and "--catalog FILE" in err
+    assert "kept" not in err and "Traceback" not in err
+
+
 def test_disk_full_in_the_tagging_process_ends_in_a_failure_message(
     tmp_path: Path, tiny_bundle_path: Path, monkeypatch
 ) -> None:
