@@ -170,12 +170,18 @@ def test_export_refuses_a_catalog_too_old_to_read_saying_how_to_upgrade_it(tmp_p
 
 
 # -- 8: a read-only catalog exports fine ---------------------------------------------------------
-def _small_library(path: Path) -> None:
-    with Catalog(path) as cat:
-        ids = cat.ensure_images(["/photos/a.jpg", "/photos/b.jpg"])
-        cat.register_model("m", ["dress", "coat"], thresholds=[0.5, 0.5])
-        cat.add_predictions("m", [(ids["/photos/a.jpg"], np.float32([0.9, 0.1]))])
-        cat.set_decision(ids["/photos/b.jpg"], "coat", True)
+def _small_library(path: str | Path, checkpoint: bool = True) -> None:
+    """Two photos, one scored, one decided; ``checkpoint=False`` leaves the catalog open with its
+    changes in the -wal file (for a writer that then dies)."""
+    cat = Catalog(path)
+    if not checkpoint:
+        cat._db.execute("PRAGMA wal_autocheckpoint=0")
+    ids = cat.ensure_images(["/photos/a.jpg", "/photos/b.jpg"])
+    cat.register_model("m", ["dress", "coat"], thresholds=[0.5, 0.5])
+    cat.add_predictions("m", [(ids["/photos/a.jpg"], np.float32([0.9, 0.1]))])
+    cat.set_decision(ids["/photos/b.jpg"], "coat", True)
+    if checkpoint:
+        cat.close()
 
 
 def test_a_read_only_catalog_exports_fine_and_is_opened_read_only(
@@ -222,20 +228,39 @@ _AS_NOBODY = textwrap.dedent(
 )
 
 
+_CRASHED_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    from fashion_desktop.core.catalog import Catalog
+    from tests.hostile.test_catalog_hostile import _small_library
+    _small_library(sys.argv[1], checkpoint=False)
+    os._exit(0)  # the app died: its last changes are only in the -wal file
+    """
+)
+
+
 @pytest.mark.skipif(not hasattr(os, "setuid"), reason="needs POSIX users")
-def test_a_read_only_catalog_exports_fine_for_a_user_who_cannot_write_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("wal", [False, True], ids=["closed", "changes-in-wal"])
+def test_a_read_only_catalog_exports_fine_for_a_user_who_cannot_write_it(wal: bool, tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("dropping privileges needs root (a plain user already runs this case in the test above)")
     share = Path(tempfile.mkdtemp(prefix="ff-share-"))
     try:
         path = share / "lib.ffcat"
-        _small_library(path)
-        path.chmod(0o444)
+        if wal:
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            subprocess.run([sys.executable, "-c", _CRASHED_WRITER, str(path)], check=True, cwd=ROOT, env=env)
+            assert Path(f"{path}-wal").stat().st_size > 0
+        else:
+            _small_library(path)
+        for f in share.iterdir():
+            f.chmod(0o444)
         share.chmod(0o755)  # a read-only share: the folder cannot be written by the user either
         outdir = share / "out"
         outdir.mkdir()
         outdir.chmod(0o777)
         before = _fingerprint(path)
+        wal_before = _fingerprint(Path(f"{path}-wal")) if wal else None
         warm = tmp_path / "warm-up.ffcat"
         _small_library(warm)
         proc = subprocess.run(
@@ -260,7 +285,10 @@ def test_a_read_only_catalog_exports_fine_for_a_user_who_cannot_write_it(tmp_pat
         assert "not a Fashion Finder" not in proc.stderr
         assert list(_read(outdir / "out.csv")["tags"]) == ["dress", "coat"]
         assert _fingerprint(path) == before
-        assert sorted(p.name for p in share.iterdir()) == ["lib.ffcat", "out"]
+        assert wal_before is None or _fingerprint(Path(f"{path}-wal")) == wal_before
+        assert sorted(p.name for p in share.iterdir()) == sorted(
+            ["lib.ffcat", "out"] + (["lib.ffcat-shm", "lib.ffcat-wal"] if wal else [])
+        )
     finally:
         share.chmod(0o755)
         for p in sorted(share.rglob("*"), reverse=True):
