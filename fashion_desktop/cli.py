@@ -194,17 +194,16 @@ def cmd_tag(args: argparse.Namespace) -> int:
             print(
                 f"{len(todo)} photos to tag{where} with {bundle.name} on {runner.describe()}", file=sys.stderr
             )
-            try:
-                summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
-            except CatalogWriteError as exc:
-                if args.catalog:
-                    raise
-                # The scores live in a temporary catalog that goes with this run: say where the disk filled.
-                raise UserError(
-                    f"{tmp}: {exc.reason} (the temporary folder that holds the scores until {out} is "
-                    "written); pass --catalog FILE on another disk to keep scores as they are made"
-                ) from None
+            summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
             rows = _write_tag_table(catalog, bundle.model_id, todo, summary, args, out)
+        except CatalogWriteError as exc:
+            if args.catalog:
+                raise
+            # The scores live in a temporary catalog that goes with this run: say where the disk filled.
+            raise UserError(
+                f"{tmp}: {exc.reason} (the temporary folder that holds the scores until {out} is "
+                "written); pass --catalog FILE on another disk to keep scores as they are made"
+            ) from None
         finally:
             catalog.close()
 
@@ -237,14 +236,23 @@ def _tag_output(args: argparse.Namespace) -> tuple[Path, tuple[int, int] | None]
 
 def _scan_folders(catalog: Any, folders: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Sync each folder into the catalog; the photos found in them and the scan's problems."""
+    from fashion_desktop.core.catalog import CatalogWriteError, write_reason
     from fashion_desktop.core.scan import sync_folder
 
     problems: list[tuple[str, str]] = []
     paths: set[str] = set()
     for folder in folders:
-        for progress in sync_folder(catalog, folder):
-            if progress.done:
-                problems += [(str(p.path), p.reason) for p in progress.problems]
+        try:
+            for progress in sync_folder(catalog, folder):
+                if progress.done:
+                    problems += [(str(p.path), p.reason) for p in progress.problems]
+        except sqlite3.OperationalError as exc:
+            reason = write_reason(exc)
+            raise CatalogWriteError(
+                f"{catalog.path}: {reason} while scanning {folder}; no photo was tagged in this run and "
+                "nothing in the catalog was lost",
+                reason,
+            ) from None
         paths.update(r.path for r in catalog.images(folder=folder))
     return list(paths), problems
 

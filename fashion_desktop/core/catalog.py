@@ -786,7 +786,7 @@ class Catalog:
         return (
             f"{self.path}: this catalog already has a model with the id {key!r} but other labels "
             f"({short(known)}, not {short(labels)}); its scores are not this bundle's, so nothing was reused. "
-            "Two different models share one id: save one of them again so it gets its own id"
+            "Two different models carry this id (a copied or edited bundle?): tag with this one into another catalog"
         )
 
     def model(self, key: str) -> ModelRecord | None:

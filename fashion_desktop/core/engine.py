@@ -159,5 +159,7 @@ def tag_into_catalog(
 def _write_failure(catalog: Catalog, exc: Exception, tagged: int) -> CatalogError:
     """The catalog could not be written: a message naming it, the reason, and that earlier work is kept."""
     reason = exc.reason if isinstance(exc, CatalogWriteError) else write_reason(exc)  # type: ignore[arg-type]
-    kept = f"the {tagged} photos tagged so far are kept" if tagged else "nothing was lost"
+    kept = (
+        f"the {tagged} photos tagged so far are kept" if tagged else "no photo was tagged; nothing was lost"
+    )
     return CatalogWriteError(f"{catalog.path}: {reason}; {kept}", reason)

@@ -433,6 +433,29 @@ def test_disk_full_while_tagging_into_a_catalog_is_a_message_and_keeps_the_work(
     assert "tagged 8, skipped 4" in capsys.readouterr().err
 
 
+def test_disk_full_while_scanning_into_a_catalog_is_a_message(
+    photo_folder: Path, tiny_bundle_path: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Catalog, "record_scan_batch", full)
+    db = tmp_path / "lib.ffcat"
+    run = [
+        "tag",
+        str(photo_folder),
+        "--model",
+        str(tiny_bundle_path),
+        "--catalog",
+        str(db),
+        "--out",
+        str(tmp_path / "o.csv"),
+    ]
+    assert main(run) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"{db}: the disk is full while scanning {photo_folder}" in err and "Traceback" not in err
+
+
 def test_disk_full_without_a_catalog_names_the_temporary_folder_not_a_kept_catalog(
     tmp_path: Path, tiny_bundle_path: Path, monkeypatch, capsys
 ) -> None:
