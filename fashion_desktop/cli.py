@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -242,7 +243,7 @@ class ProgressBar:
 # -- fashion tag ----------------------------------------------------------------------------------
 def cmd_tag(args: argparse.Namespace) -> int:
     """Scan FOLDERs, score their photos (resuming with --catalog), write one row per photo to --out."""
-    from fashion_desktop.core.catalog import Catalog
+    from fashion_desktop.core.catalog import Catalog, CatalogWriteError
     from fashion_desktop.core.engine import ModelRunner, ScoreOptions
 
     out, shard = _tag_output(args)
@@ -262,7 +263,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     tmp = tempfile.mkdtemp(prefix="fashion-tag-")
     catalog = None
     try:
-        catalog = Catalog(Path(args.catalog) if args.catalog else Path(tmp) / "catalog.sqlite")
+        catalog = _open_catalog(Path(args.catalog)) if args.catalog else Catalog(Path(tmp) / "catalog.sqlite")
         paths, scan_problems = _scan_folders(catalog, args.folders)
         todo = shard_paths(paths, *shard) if shard else sorted(paths)
         where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
@@ -270,6 +271,14 @@ def cmd_tag(args: argparse.Namespace) -> int:
         summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
         rows = _write_tag_table(catalog, bundle.model_id, todo, summary, args, out)
         args.written = out  # a signal from here on stops only the clean-up: say the output is whole
+    except CatalogWriteError as exc:
+        if args.catalog:
+            raise
+        # The scores live in a temporary catalog that goes with this run: say where the disk filled.
+        raise UserError(
+            f"{tmp}: {exc.reason} (the temporary folder that holds the scores until {out} is "
+            "written); pass --catalog FILE on another disk to keep scores as they are made"
+        ) from None
     finally:
         with _signals_deferred():  # a Ctrl-C or SIGTERM now must not leave the temporary folder behind
             if catalog is not None:
@@ -278,6 +287,16 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     _print_summary(summary, scan_problems, out, rows)
     return EXIT_PARTIAL if summary.failed or scan_problems else EXIT_OK
+
+
+def _open_catalog(path: Path) -> Any:
+    """The catalog at ``path`` for writing, saying so when an upgrade kept a copy of the old file."""
+    from fashion_desktop.core.catalog import Catalog
+
+    catalog = Catalog(path)
+    if catalog.backup_path is not None:
+        _err(f"note: {path} was upgraded to this version; the old file is kept as {catalog.backup_path}")
+    return catalog
 
 
 def _tag_output(args: argparse.Namespace) -> tuple[Path, tuple[int, int] | None]:
@@ -295,14 +314,23 @@ def _tag_output(args: argparse.Namespace) -> tuple[Path, tuple[int, int] | None]
 
 def _scan_folders(catalog: Any, folders: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Sync each folder into the catalog; the photos found in them and the scan's problems."""
+    from fashion_desktop.core.catalog import CatalogWriteError, write_reason
     from fashion_desktop.core.scan import sync_folder
 
     problems: list[tuple[str, str]] = []
     paths: set[str] = set()
     for folder in folders:
-        for progress in sync_folder(catalog, folder):
-            if progress.done:
-                problems += [(str(p.path), p.reason) for p in progress.problems]
+        try:
+            for progress in sync_folder(catalog, folder):
+                if progress.done:
+                    problems += [(str(p.path), p.reason) for p in progress.problems]
+        except sqlite3.OperationalError as exc:
+            reason = write_reason(exc)
+            raise CatalogWriteError(
+                f"{catalog.path}: {reason} while scanning {folder}; no photo was tagged in this run and "
+                "nothing in the catalog was lost",
+                reason,
+            ) from None
         paths.update(r.path for r in catalog.images(folder=folder))
     return list(paths), problems
 
@@ -517,7 +545,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UserError(f"{db}: catalog not found")
     _check_output(Path(args.out), catalog=args.catalog)
     try:
-        catalog = Catalog(db)
+        # Read-only: an export never writes to (or upgrades) the person's library.
+        catalog = Catalog(db, read_only=True)
     except CatalogError as exc:
         raise UserError(str(exc)) from None
     try:
@@ -553,6 +582,39 @@ def cmd_export(args: argparse.Namespace) -> int:
         catalog.close()
     print(f"wrote {args.out} ({rows} rows)", file=sys.stderr)
     return EXIT_OK
+
+
+# -- fashion relink -------------------------------------------------------------------------------
+def cmd_relink(args: argparse.Namespace) -> int:
+    """Point the catalog's photos of a moved folder at its new place, keeping every decision and score."""
+    from fashion_desktop.core.relink import relink_folder
+
+    db = Path(args.catalog)
+    if not db.is_file():
+        raise UserError(f"{db}: catalog not found")
+    catalog = _open_catalog(db)
+    try:
+        report = relink_folder(catalog, args.old, args.new)
+    finally:
+        catalog.close()
+    total = report.moved + len(report.not_found)
+    how = f"{report.by_content} by content, {report.by_name} by name and size"
+    if report.changed:
+        how += f", {report.changed} by name with changed content (scores dropped, decisions kept)"
+    lines = [
+        f"relinked {report.moved} of {total} photos from {report.old_folder} to {report.new_folder} ({how})"
+    ]
+    if report.merged:
+        lines.append(f"merged {report.merged} photos that a scan of {report.new_folder} had already added")
+    if report.not_found:
+        lines.append(
+            f"not found in {report.new_folder} (kept in the catalog as missing, with their decisions):"
+        )
+        lines += [f"  {p}" for p in report.not_found]
+    print("\n".join(lines), file=sys.stderr)
+    if not report.moved:
+        return EXIT_ERROR
+    return EXIT_PARTIAL if report.not_found else EXIT_OK
 
 
 # -- fashion init-model ---------------------------------------------------------------------------
@@ -741,6 +803,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--scores", action="store_true", help="add score:<label> columns")
     e.set_defaults(func=cmd_export)
 
+    r = sub.add_parser(
+        "relink",
+        help="point a catalog at a folder that was moved or renamed",
+        description="Find the photos a catalog knew in OLD (moved, renamed, or a drive mounted elsewhere) in "
+        "NEW, by their content (else by relative path and size), and point the catalog at them: every "
+        "decision, review state and score moves with its photo. Photos not found are listed and kept. "
+        "Exit 0: all found; 3: some not found; 1: none found.",
+    )
+    r.add_argument("old", metavar="OLD", help="the folder as the catalog knows it")
+    r.add_argument("new", metavar="NEW", help="where the folder is now")
+    r.add_argument("--catalog", required=True, metavar="DB")
+    r.set_defaults(func=cmd_relink)
+
     n = sub.add_parser(
         "init-model",
         help="create a model bundle to start training from",
@@ -884,6 +959,13 @@ def _run(argv: list[str], parsed: list[argparse.Namespace]) -> int:
         return args.func(args)
     except (UserError, BundleError, DeviceError, EngineError, CatalogError) as exc:
         _err(f"error: {exc}")
+        return EXIT_ERROR
+    except sqlite3.DatabaseError as exc:
+        # Past every check (e.g. the disk filled while the output table was read): still a message.
+        from fashion_desktop.core.catalog import write_reason
+
+        where = getattr(args, "catalog", None) or "the catalog"
+        _err(f"error: {where}: {write_reason(exc)}")
         return EXIT_ERROR
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,7 +20,16 @@ import numpy as np
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, review_decisions
 from .thresholds import ThresholdPolicy
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+# The oldest schema a read-only open can read as it is (v2 added ``images.split``, v3 ``models.thresholds``).
+READABLE_FROM = 3
+# SQLite's header field for "which program's file is this" (``PRAGMA application_id``): b"FaFi".
+APPLICATION_ID = 0x46614669
+# Tables every catalog has had since v1: with a ``schema_version`` row in ``meta`` they mark a catalog
+# written before the application id existed.
+_V1_TABLES = frozenset({"meta", "folders", "images", "models", "predictions", "decisions"})
+
+log = logging.getLogger(__name__)
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,6 +64,33 @@ CREATE TABLE IF NOT EXISTS decisions (
     PRIMARY KEY (image_id, label)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS decisions_label ON decisions(label, value);
 """
+
+
+def architecture_named(keys: Iterable[str]) -> list[str]:
+    """The model keys that are an architecture's name (older apps' id for a bundle without one)."""
+    # Only a bare word can be one: ids this app writes (uuid hex, "sha256:...", names with "-") never
+    # need the registry, which imports torch (seconds, and the app avoids it on its GUI thread).
+    words = [
+        k for k in keys if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", k) and not re.fullmatch(r"[0-9a-f]{32}", k)
+    ]
+    if not words:
+        return []
+    from ..model.archs import ARCHITECTURES
+
+    return [k for k in words if k in ARCHITECTURES]
+
+
+def _drop_architecture_keyed_models(db: sqlite3.Connection) -> None:
+    """v4: models keyed by an architecture's name are dropped with their scores: two different models
+    shared such an id, so the scores cannot be trusted (re-tagging is cheap)."""
+    names = architecture_named(r[0] for r in db.execute("SELECT model_key FROM models").fetchall())
+    if names:
+        marks = ",".join("?" * len(names))
+        db.execute(
+            f"DELETE FROM predictions WHERE model_id IN (SELECT id FROM models WHERE model_key IN ({marks}))",
+            names,
+        )
+        db.execute(f"DELETE FROM models WHERE model_key IN ({marks})", names)
 
 
 def _settle_reviewed(db: sqlite3.Connection) -> int:
@@ -98,7 +137,7 @@ def _settle_reviewed(db: sqlite3.Connection) -> int:
     return added
 
 
-def _v4_view_state_and_settled_reviews(db: sqlite3.Connection) -> None:
+def _v5_view_state_and_settled_reviews(db: sqlite3.Connection) -> None:
     # The threshold view a person set (overrides, global threshold, top-k, at least one), per model:
     # the catalog is its one home, so an export made tomorrow uses the same thresholds as today's.
     db.execute(
@@ -116,13 +155,143 @@ _MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # v3: a model's default per-label thresholds (JSON list), so a library opened without its bundle
     # file still applies the thresholds the model was tuned with.
     "ALTER TABLE models ADD COLUMN thresholds TEXT",
-    # v4: per-model view state, and photos reviewed before reviewing settled them get settled now.
-    _v4_view_state_and_settled_reviews,
+    # v4: scores under an architecture-name model id are dropped (re-tagging is cheap).
+    _drop_architecture_keyed_models,
+    # v5: per-model view state, and photos reviewed before reviewing settled them get settled now.
+    _v5_view_state_and_settled_reviews,
 ]
 
 
 class CatalogError(RuntimeError):
     """The catalog file cannot be opened or is from a newer version of the app."""
+
+
+class NotACatalog(CatalogError):
+    """The file is something else (another program's database, not a database): it was left untouched."""
+
+
+class CatalogWriteError(CatalogError):
+    """Writing to the catalog failed (disk full, read-only, I/O error); ``reason`` says why in words."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def write_reason(exc: sqlite3.Error) -> str:
+    """What a failed SQLite write means, in words (e.g. "the disk is full")."""
+    text = str(exc).lower()
+    if "disk is full" in text or "database or disk is full" in text:
+        return "the disk is full"
+    if "readonly" in text or "read-only" in text:
+        return "the catalog file is read-only"
+    if "disk i/o" in text:
+        return "the disk reported an input/output error"
+    if "locked" in text or "busy" in text:
+        return "another program holds the catalog locked"
+    return f"cannot write ({exc})"
+
+
+def _has_write_bits(path: Path) -> bool:
+    """Writable by its mode bits and for this user (root ignores mode bits; a person's chmod 444 counts)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(path, os.W_OK)
+
+
+def connect_read_only(path: str | os.PathLike, immutable: bool | None = None) -> sqlite3.Connection:
+    """A read-only SQLite connection to ``path`` that can never change the file.
+
+    ``mode=ro`` normally: a catalog in WAL mode that the app writes meanwhile stays readable (readers
+    never block). ``immutable=1`` when the file or its folder cannot be written and no ``-wal`` file
+    exists (nobody is writing it, and a WAL reader could not create its shared-memory file there), or
+    when ``immutable`` is True (the caller checked there is no ``-wal``). Raises sqlite3.Error.
+    """
+    path = Path(path)
+    uri = path.resolve().as_uri() + "?mode=ro"
+    wal = Path(f"{path}-wal").exists()
+    if immutable is None:
+        immutable = not wal and not (_has_write_bits(path) and _has_write_bits(path.parent))
+    if immutable:
+        return sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False, isolation_level=None)
+    db = None
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False, isolation_level=None)
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        if db is not None:
+            db.close()
+        if wal:
+            raise
+        # No shared-memory file could be made (a read-only share): with no -wal nobody is writing it.
+        db = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False, isolation_level=None)
+    return db
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """What a file is, found without writing to it: ``version`` 0 for a new (empty) catalog."""
+
+    version: int
+    marked: bool  # carries our application id (catalogs of older apps do not)
+
+
+def _identify(path: Path) -> _Identity:
+    """Read ``path``'s marker and schema without changing it; raise NotACatalog for anyone else's file."""
+    try:
+        if path.stat().st_size == 0:
+            return _Identity(0, False)  # a zero-byte file: a new catalog
+    except FileNotFoundError:
+        return _Identity(0, False)
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read the catalog ({exc.strerror or exc})") from None
+    # Only through SQLite, never open(): closing any other descriptor of the file drops this process's
+    # SQLite locks on it (POSIX), and another process could then delete the write-ahead log under the
+    # app's open catalog. Immutable when there is no -wal: a plain read-only open of a WAL file would
+    # leave -wal and -shm files beside someone else's database.
+    nothing = "nothing was changed"
+    foreign = f"{path}: not a Fashion Finder catalog (it is another program's SQLite database); {nothing}"
+    try:
+        db = connect_read_only(path, immutable=True if not Path(f"{path}-wal").exists() else None)
+        try:
+            app_id = int(db.execute("PRAGMA application_id").fetchone()[0]) & 0xFFFFFFFF
+            if app_id not in (0, APPLICATION_ID):
+                raise NotACatalog(foreign)
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            row = (
+                db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                if "meta" in tables
+                else None
+            )
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "file is encrypted" in str(exc):
+            raise NotACatalog(
+                f"{path}: not a Fashion Finder catalog (not an SQLite database); {nothing}"
+            ) from None
+        raise CatalogError(f"{path}: cannot read the catalog ({exc})") from None
+    if app_id == 0 and not tables:
+        return _Identity(0, False)  # an empty SQLite file holds nothing to lose
+    if app_id == 0 and (row is None or not tables >= _V1_TABLES):
+        raise NotACatalog(foreign)
+    try:
+        version = int(row[0]) if row else 0
+    except ValueError:
+        raise CatalogError(f"{path}: the catalog's schema version {row[0]!r} is not a number") from None
+    return _Identity(version, app_id == APPLICATION_ID)
+
+
+def _backup_path(path: Path, version: int) -> Path:
+    """``<name>.bak-v<version>``, or with ``.2``, ``.3`` ... added: an earlier backup is never replaced."""
+    base = path.with_name(f"{path.name}.bak-v{version}")
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}.{n}")
+    return candidate
 
 
 @dataclass(frozen=True)
@@ -162,6 +331,21 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class ImageMove:
+    """Where a catalog image now lives: its new path, with the size and mtime found there.
+
+    ``same_content``: the file is known to hold the same bytes (its scores still apply); False drops
+    its scores and description as a scan does for a changed file. Decisions and review always stay.
+    """
+
+    image_id: int
+    path: str
+    size: int
+    mtime: float
+    same_content: bool = True
+
+
+@dataclass(frozen=True)
 class ModelRecord:
     id: int
     key: str
@@ -193,25 +377,123 @@ class Catalog:
     Every public write commits before returning, so nothing a person decided lives only in memory.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, read_only: bool = False) -> None:
+        """Open the catalog at ``path``; unless ``read_only``, create it when the file is missing or empty.
+
+        The file is identified before anything is written: another program's file is refused untouched
+        (NotACatalog) and a newer schema is refused naming both versions. An older catalog is copied
+        aside as ``<name>.bak-v<old version>`` (``backup_path``) and upgraded. ``read_only`` never
+        writes or upgrades (SQLite read-only, or immutable for a file nobody can be writing); it reads
+        schema ``READABLE_FROM`` and later, and refuses older ones saying how to upgrade them.
+        Raises CatalogError (CatalogWriteError when the file cannot be written).
+        """
         self.path = Path(path)
+        self.read_only = read_only
+        self.backup_path: Path | None = None
+        self._lock = threading.RLock()
+        self._model_cache: dict[str, ModelRecord] = {}
+        self._hidden_keys: frozenset[str] = frozenset()
+        if self.path.is_dir():
+            raise CatalogError(f"{self.path}: is a folder, not a catalog file")
+        identity = _identify(self.path)
+        if identity.version > SCHEMA_VERSION:
+            raise CatalogError(self._newer_message(identity.version))
+        self._db = self._open_read_only(identity) if read_only else self._open_for_writing(identity)
+
+    def _newer_message(self, version: int) -> str:
+        return (
+            f"{self.path}: catalog schema version {version} is newer than this app's "
+            f"({SCHEMA_VERSION}); update Fashion Finder to open it"
+        )
+
+    def _open_read_only(self, identity: _Identity) -> sqlite3.Connection:
+        if identity.version == 0:
+            what = "not found" if not self.path.exists() else "empty (no library in it yet)"
+            raise CatalogError(f"{self.path}: catalog {what}")
+        if identity.version < READABLE_FROM:
+            raise CatalogError(
+                f"{self.path}: this catalog is from an older version of Fashion Finder (schema "
+                f"{identity.version}; this app reads {READABLE_FROM} to {SCHEMA_VERSION}) and was left as it is; "
+                f"open it once in the app or run `fashion tag FOLDER --model MODEL --out FILE --catalog "
+                f"{self.path}` to upgrade it (a copy of the old file is kept)"
+            )
+        try:
+            db = connect_read_only(self.path)
+            db.execute("PRAGMA query_only=ON")
+            db.execute("SELECT value FROM meta LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if Path(f"{self.path}-wal").exists() and not _has_write_bits(self.path.parent):
+                raise CatalogError(
+                    f"{self.path}: cannot read the catalog: its last changes are still in "
+                    f"{self.path.name}-wal, which needs a writable folder to be read; open it once in the "
+                    "app where the folder can be written"
+                ) from None
+            raise CatalogError(f"{self.path}: cannot read the catalog ({exc})") from None
+        if identity.version < 4:
+            # What the v4 upgrade would drop is not shown: those scores cannot be trusted.
+            keys = [r[0] for r in db.execute("SELECT model_key FROM models").fetchall()]
+            self._hidden_keys = frozenset(architecture_named(keys))
+        return db
+
+    def _open_for_writing(self, identity: _Identity) -> sqlite3.Connection:
+        if self.path.exists() and not _has_write_bits(self.path):
+            reason = "the catalog file is read-only"
+            raise CatalogWriteError(
+                f"{self.path}: {reason}; 'fashion export' can still read it, but tagging or changes "
+                "need write access",
+                reason,
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(self.path), check_same_thread=False, timeout=30.0, isolation_level=None
-            )
+            db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
             raise CatalogError(f"{self.path}: cannot open catalog ({exc})") from exc
-        self._lock = threading.RLock()
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            if 0 < identity.version < SCHEMA_VERSION:
+                self.backup_path = self._backup(db, identity.version)
+            if not identity.marked:
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._db = db
             self._migrate()
+        except CatalogError:
+            db.close()
+            raise
         except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise CatalogError(f"{self.path}: not a Fashion Finder catalog ({exc})") from exc
-        self._model_cache: dict[str, ModelRecord] = {}
+            db.close()
+            reason = write_reason(exc)
+            raise CatalogWriteError(
+                f"{self.path}: cannot open the catalog for writing: {reason}", reason
+            ) from None
+        return db
+
+    def _backup(self, db: sqlite3.Connection, version: int) -> Path:
+        """Copy the catalog, as it is before an upgrade, to ``<name>.bak-v<version>`` (SQLite's online
+        backup: consistent with the write-ahead log included); return the copy's path."""
+        target = _backup_path(self.path, version)
+        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+        try:
+            dst = sqlite3.connect(str(tmp))
+            try:
+                db.backup(dst)
+            finally:
+                dst.close()
+            target = _backup_path(self.path, version)  # another process may have made one meanwhile
+            os.replace(tmp, target)
+        except (sqlite3.Error, OSError) as exc:
+            for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
+            reason = write_reason(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or str(exc))
+            raise CatalogWriteError(
+                f"{self.path}: cannot keep a copy as {target.name} before upgrading the catalog from schema "
+                f"{version} to {SCHEMA_VERSION} ({reason}); nothing was changed",
+                reason,
+            ) from None
+        log.info("%s: upgrading from schema %d to %d; the old file is kept as %s", self.path, version,
+                 SCHEMA_VERSION, target)  # fmt: skip
+        return target
 
     # -- plumbing -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -226,6 +508,8 @@ class Catalog:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise CatalogError(f"{self.path}: opened read-only; nothing can be changed")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -249,10 +533,7 @@ class Catalog:
             if version == 0:
                 version = 1
             if version > SCHEMA_VERSION:
-                raise CatalogError(
-                    f"{self.path}: catalog schema version {version} is newer than this app "
-                    f"({SCHEMA_VERSION}); update Fashion Finder to open it"
-                )
+                raise CatalogError(self._newer_message(version))
             for i in range(version - 1, len(_MIGRATIONS)):
                 step = _MIGRATIONS[i]
                 if callable(step):
@@ -469,6 +750,87 @@ class Catalog:
                 )
                 out[p] = int(cur.lastrowid)
 
+    def images_under(self, folder: str) -> list[ImageRecord]:
+        """Every image (present or missing) whose path lies under ``folder`` (a path as stored), by path."""
+        prefix = folder.rstrip("/\\") + os.sep
+        rows = self._query(
+            f"SELECT {self._IMG_COLS} FROM images WHERE substr(path, 1, ?)=? ORDER BY path",
+            (len(prefix), prefix),
+        )
+        return [self._img(r) for r in rows]
+
+    def move_images(self, moves: Sequence[ImageMove], old_folder: str, new_folder: str) -> int:
+        """Give images new paths under ``new_folder`` in one transaction, keeping each row (its
+        decisions, review state, split and, for ``same_content``, scores).
+
+        Registered folders at or under ``old_folder`` are renamed to the same place under
+        ``new_folder`` (or merged into one already registered there). A row a scan of the new place
+        already made for a moved photo is merged into the moved one (the newer decision of a label
+        wins) and removed. Returns how many such rows were merged.
+        """
+        old_root, new_root = old_folder.rstrip("/\\"), new_folder.rstrip("/\\")
+        merged = 0
+        with self._tx() as db:
+            folder_map: dict[int, int] = {}
+            emptied: list[int] = []
+            for fid, fpath in db.execute("SELECT id, path FROM folders").fetchall():
+                if fpath != old_root and not fpath.startswith(old_root + os.sep):
+                    continue
+                target = new_root + fpath[len(old_root) :]
+                row = db.execute("SELECT id FROM folders WHERE path=?", (target,)).fetchone()
+                if row is None:
+                    db.execute("UPDATE folders SET path=? WHERE id=?", (target, fid))
+                else:
+                    folder_map[fid] = int(row[0])
+                    emptied.append(fid)
+            for m in moves:
+                other = db.execute("SELECT id FROM images WHERE path=?", (m.path,)).fetchone()
+                if not m.same_content:
+                    db.execute("DELETE FROM predictions WHERE image_id=?", (m.image_id,))
+                    db.execute(
+                        "UPDATE images SET width=NULL, height=NULL, content_hash=NULL, changed_at=? WHERE id=?",
+                        (_now(), m.image_id),
+                    )
+                if other is not None and int(other[0]) != m.image_id:
+                    self._merge_image(db, keep=m.image_id, drop=int(other[0]))
+                    merged += 1
+                db.execute(
+                    "UPDATE images SET path=?, size=?, mtime=?, present=1 WHERE id=?",
+                    (m.path, m.size, m.mtime, m.image_id),
+                )
+                fid = db.execute("SELECT folder_id FROM images WHERE id=?", (m.image_id,)).fetchone()[0]
+                if fid in folder_map:
+                    db.execute("UPDATE images SET folder_id=? WHERE id=?", (folder_map[fid], m.image_id))
+            for fid in emptied:
+                if db.execute("SELECT 1 FROM images WHERE folder_id=? LIMIT 1", (fid,)).fetchone() is None:
+                    db.execute("DELETE FROM folders WHERE id=?", (fid,))
+        return merged
+
+    @staticmethod
+    def _merge_image(db: sqlite3.Connection, keep: int, drop: int) -> None:
+        """Fold image row ``drop`` (the same photo, found again) into ``keep``, then delete it."""
+        db.execute(
+            "INSERT OR REPLACE INTO decisions(image_id, label, value, decided_at)"
+            " SELECT ?, d.label, d.value, d.decided_at FROM decisions d WHERE d.image_id=? AND NOT EXISTS"
+            " (SELECT 1 FROM decisions k WHERE k.image_id=? AND k.label=d.label AND k.decided_at>=d.decided_at)",
+            (keep, drop, keep),
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO predictions(image_id, model_id, scores, created_at)"
+            " SELECT ?, model_id, scores, created_at FROM predictions WHERE image_id=?",
+            (keep, drop),
+        )
+        db.execute(
+            "UPDATE images SET"
+            " reviewed_at=COALESCE(reviewed_at, (SELECT reviewed_at FROM images WHERE id=?)),"
+            " split=COALESCE(split, (SELECT split FROM images WHERE id=?)),"
+            " width=COALESCE(width, (SELECT width FROM images WHERE id=?)),"
+            " height=COALESCE(height, (SELECT height FROM images WHERE id=?)),"
+            " content_hash=COALESCE(content_hash, (SELECT content_hash FROM images WHERE id=?)) WHERE id=?",
+            (drop, drop, drop, drop, drop, keep),
+        )
+        db.execute("DELETE FROM images WHERE id=?", (drop,))
+
     def count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM images WHERE present=1")[0][0])
 
@@ -488,7 +850,9 @@ class Catalog:
             raise ValueError(f"{len(thresholds)} thresholds for {len(labels)} labels")
         th = json.dumps([float(t) for t in thresholds]) if thresholds is not None else None
         with self._tx() as db:
-            row = db.execute("SELECT id FROM models WHERE model_key=?", (key,)).fetchone()
+            row = db.execute("SELECT id, labels FROM models WHERE model_key=?", (key,)).fetchone()
+            if row is not None and tuple(json.loads(row[1])) != tuple(labels):
+                raise CatalogError(self._other_labels_message(key, json.loads(row[1]), labels))
             if row is None:
                 db.execute(
                     "INSERT INTO models(model_key, name, path, labels, groups, thresholds, added_at)"
@@ -506,7 +870,20 @@ class Catalog:
         assert rec is not None
         return rec
 
+    def _other_labels_message(self, key: str, known: Sequence[str], labels: Sequence[str]) -> str:
+        def short(names: Sequence[str]) -> str:
+            return ", ".join(names[:5]) + (f" ... ({len(names)} labels)" if len(names) > 5 else "")
+
+        return (
+            f"{self.path}: this catalog already has a model with the id {key!r} but other labels "
+            f"({short(known)}, not {short(labels)}); its scores are not this bundle's, so nothing was reused. "
+            "Two different models carry this id (a copied or edited bundle?): tag with this one into another catalog"
+        )
+
     def model(self, key: str) -> ModelRecord | None:
+        """The model registered under ``key``, or None."""
+        if key in self._hidden_keys:
+            return None
         if key in self._model_cache:
             return self._model_cache[key]
         rows = self._query(
@@ -552,9 +929,12 @@ class Catalog:
         model = self.model(model_key)
         if model is None:
             return set()
+        # Scores of another label count are not this model's (cannot happen since labels are checked
+        # on registering; kept as a guard because a wrong skip loses a photo's scores silently).
         rows = self._query(
-            "SELECT i.path FROM predictions p JOIN images i ON i.id=p.image_id WHERE p.model_id=?",
-            (model.id,),
+            "SELECT i.path FROM predictions p JOIN images i ON i.id=p.image_id"
+            " WHERE p.model_id=? AND length(p.scores)=?",
+            (model.id, 4 * len(model.labels)),
         )
         return {r[0] for r in rows}
 

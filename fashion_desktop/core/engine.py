@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -12,7 +13,7 @@ from ..model.bundle import Bundle
 from ..model.problems import PathProblem
 from ..model.protocol import BatchResult, ImageError, ImageResult, Notice, Progress, Summary
 from ..model.scoring import EngineError, ModelRunner, ScoreOptions, as_runner, score_paths
-from .catalog import Catalog
+from .catalog import Catalog, CatalogError, CatalogWriteError, write_reason
 from .scan import CancelFlag, is_cancelled
 
 __all__ = ["EngineError", "Event", "ModelRunner", "ScoreOptions", "tag_images", "tag_into_catalog"]
@@ -98,21 +99,25 @@ def tag_into_catalog(
 
     Registers the model (key = ``bundle.model_id``), skips photos that already have its predictions
     unless ``force``, commits scores batch by batch (a crash loses at most one batch) and records each
-    failed photo's reason. Yields tag_images' events, then one Summary. Raises as tag_images does.
+    failed photo's reason. Yields tag_images' events, then one Summary. Raises as tag_images does, and
+    CatalogWriteError when the catalog cannot be written (disk full ...): what was stored stays stored.
     """
     t0 = time.perf_counter()
     options = options or ScoreOptions()
     runner = as_runner(bundle, options)
     b = runner.bundle
     key = b.model_id
-    catalog.register_model(
-        key, b.labels, b.name, str(b.path) if b.path else None, dict(b.groups), thresholds=b.thresholds
-    )
-    ordered = list(dict.fromkeys(os.path.normpath(os.fspath(p)) for p in paths))
-    ids = catalog.ensure_images(ordered)
-    already = set() if force else catalog.predicted_paths(key)
-    todo = [p for p in ordered if p not in already]
     tagged = 0
+    try:
+        catalog.register_model(
+            key, b.labels, b.name, str(b.path) if b.path else None, dict(b.groups), thresholds=b.thresholds
+        )
+        ordered = list(dict.fromkeys(os.path.normpath(os.fspath(p)) for p in paths))
+        ids = catalog.ensure_images(ordered)
+        already = set() if force else catalog.predicted_paths(key)
+    except sqlite3.OperationalError as exc:
+        raise _write_failure(catalog, exc, tagged) from None
+    todo = [p for p in ordered if p not in already]
     failed: list[PathProblem] = []
     errors: list[tuple[int, str]] = []
 
@@ -121,6 +126,7 @@ def tag_into_catalog(
             catalog.set_errors(errors)
             errors.clear()
 
+    write_failed = False
     try:
         for event in tag_images(todo, runner, options, cancel):
             if isinstance(event, BatchResult):
@@ -131,8 +137,16 @@ def tag_into_catalog(
                 failed.append(PathProblem(event.path, event.reason))
                 errors.append((ids[str(event.path)], event.reason))
             yield event
+    except (sqlite3.OperationalError, CatalogWriteError) as exc:
+        write_failed = True
+        raise _write_failure(catalog, exc, tagged) from None
     finally:
-        flush_errors()
+        # Also when cancelled or interrupted: the reasons of photos that failed are kept too.
+        if not write_failed:
+            try:
+                flush_errors()
+            except sqlite3.OperationalError as exc:
+                raise _write_failure(catalog, exc, tagged) from None
     yield Summary(
         tagged=tagged,
         skipped=len(ordered) - len(todo),
@@ -140,3 +154,12 @@ def tag_into_catalog(
         cancelled=tagged + len(failed) < len(todo),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _write_failure(catalog: Catalog, exc: Exception, tagged: int) -> CatalogError:
+    """The catalog could not be written: a message naming it, the reason, and that earlier work is kept."""
+    reason = exc.reason if isinstance(exc, CatalogWriteError) else write_reason(exc)  # type: ignore[arg-type]
+    kept = (
+        f"the {tagged} photos tagged so far are kept" if tagged else "no photo was tagged; nothing was lost"
+    )
+    return CatalogWriteError(f"{catalog.path}: {reason}; {kept}", reason)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import SCHEMA_VERSION, ModelRecord
+from .catalog import SCHEMA_VERSION, ModelRecord, architecture_named, connect_read_only
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, known_matrix
 from .thresholds import ThresholdPolicy
 
@@ -60,21 +60,11 @@ class TrainingTable:
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
-    # mode=ro: SQLite refuses every write, so no migration or checkpoint can change the person's file;
-    # a catalog in WAL mode that the app is writing meanwhile stays readable (readers never block).
-    uri = f"{path.resolve().as_uri()}?mode=ro"
+    # Read-only (or immutable where nobody can be writing it): no migration or checkpoint can change
+    # the person's file, and a catalog the app is writing meanwhile stays readable.
     try:
-        try:
-            db = sqlite3.connect(uri, uri=True, timeout=30)
-            db.execute("SELECT value FROM meta LIMIT 1").fetchall()
-        except sqlite3.OperationalError:
-            # A WAL catalog in a folder we may not write to (a read-only share) cannot get the
-            # shared-memory file a reader needs; with no write-ahead log beside it nobody is writing
-            # it, so reading it as an immutable file misses nothing.
-            if Path(f"{path}-wal").exists():
-                raise
-            db = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30)
-            db.execute("SELECT value FROM meta LIMIT 1").fetchall()
+        db = connect_read_only(path)
+        db.execute("SELECT value FROM meta LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:
         raise TrainingTableError(f"{path}: cannot be read as a Fashion Finder catalog ({exc})") from None
     return db
@@ -84,7 +74,7 @@ def _columns(db: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
-def _check_version(db: sqlite3.Connection, path: Path) -> None:
+def _check_version(db: sqlite3.Connection, path: Path) -> int:
     row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     version = int(row[0]) if row else 1
     if version > SCHEMA_VERSION:
@@ -92,21 +82,30 @@ def _check_version(db: sqlite3.Connection, path: Path) -> None:
             f"{path}: catalog schema version {version} is newer than this app ({SCHEMA_VERSION}); "
             "update Fashion Finder to train from it"
         )
+    return version
 
 
-def _pick_model(db: sqlite3.Connection, path: Path, model_key: str | None) -> ModelRecord | None:
+def _pick_model(
+    db: sqlite3.Connection, path: Path, model_key: str | None, version: int = SCHEMA_VERSION
+) -> ModelRecord | None:
     """The named model, else the one registered last (the one the app shows when it opens the
     library); None when the catalog has none."""
     # Catalogs older than schema 3 have no thresholds column: their models get the untuned default.
     th = "thresholds" if "thresholds" in _columns(db, "models") else "NULL"
-    sql = f"SELECT id, model_key, name, path, labels, groups, {th} FROM models"
+    keys = [r[0] for r in db.execute("SELECT model_key FROM models ORDER BY id")]
+    # Scores under an architecture's name (ids of older apps, shared by different models) are what the
+    # v4 upgrade drops: a catalog not upgraded yet is read as if they were gone.
+    hidden = set(architecture_named(keys)) if version < 4 else set()
+    keys = [k for k in keys if k not in hidden]
+    sql = f"SELECT id, model_key, name, path, labels, groups, {th} FROM models WHERE model_key=?"
     if model_key is None:
-        row = db.execute(sql + " ORDER BY id DESC LIMIT 1").fetchone()
+        row = db.execute(sql, (keys[-1],)).fetchone() if keys else None
     else:
-        row = db.execute(sql + " WHERE model_key=?", (model_key,)).fetchone()
+        row = db.execute(sql, (model_key,)).fetchone() if model_key in keys else None
         if row is None:
-            known = ", ".join(r[0] for r in db.execute("SELECT model_key FROM models ORDER BY id")) or "none"
-            raise TrainingTableError(f"{path}: no model {model_key!r} in this catalog (known: {known})")
+            raise TrainingTableError(
+                f"{path}: no model {model_key!r} in this catalog (known: {', '.join(keys) or 'none'})"
+            )
     if row is None:
         return None
     return ModelRecord(
@@ -140,8 +139,8 @@ def training_table(
         raise TrainingTableError(f"catalog not found: {path}")
     db = _connect_read_only(path)
     try:
-        _check_version(db, path)
-        model = _pick_model(db, path, model_key)
+        version = _check_version(db, path)
+        model = _pick_model(db, path, model_key, version)
         images = db.execute(_REVIEWED + " ORDER BY path").fetchall()
         decided: dict[int, dict[str, bool]] = {}
         for image_id, label, value in db.execute(
