@@ -1050,7 +1050,10 @@ class Catalog:
     # -- view state -------------------------------------------------------------------------------
     def view_state(self, model_key: str) -> ThresholdPolicy | None:
         """The threshold view last set for a model (None: never set, or not readable: the defaults)."""
-        rows = self._query("SELECT state FROM view_state WHERE model_key=?", (model_key,))
+        try:
+            rows = self._query("SELECT state FROM view_state WHERE model_key=?", (model_key,))
+        except sqlite3.OperationalError:  # an older catalog opened read-only: it has no view yet
+            return None
         if not rows:
             return None
         try:

@@ -40,7 +40,21 @@ def _siblings(path: Path) -> list[str]:
 
 
 def _read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False)
+    # App-layout CSVs start with "# field: value" lines saying which model and thresholds made them.
+    return pd.read_csv(
+        path, encoding="utf-8-sig", keep_default_na=False, comment=None, skiprows=_comments(path)
+    )
+
+
+def _comments(path: Path) -> int:
+    """How many "#" lines stand above the header."""
+    count = 0
+    with open(path, encoding="utf-8-sig") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            count += 1
+    return count
 
 
 def _old_catalog(path: Path, version: int) -> Path:
