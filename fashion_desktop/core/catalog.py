@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model.bundle_format import label_problem
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, review_decisions
 from .thresholds import ThresholdPolicy
 
@@ -365,6 +366,12 @@ class SyncCounts:
     unchanged: int = 0
     removed: int = 0
     restored: int = 0
+
+
+def _check_label(label: str) -> None:
+    problem = label_problem(label)
+    if problem is not None:
+        raise ValueError(f"not a usable tag name: {problem}")
 
 
 def _now() -> float:
@@ -959,7 +966,11 @@ class Catalog:
 
     # -- human decisions ----------------------------------------------------------------------
     def set_decision(self, image_ids: int | Sequence[int], label: str, value: bool | None) -> None:
-        """Record that a person turned ``label`` on/off for the images (None forgets the decision)."""
+        """Record that a person turned ``label`` on/off for the images (None forgets the decision).
+
+        Raises ValueError for a label name that cannot be one (empty, or holding the tag separator).
+        """
+        _check_label(label)
         ids = [image_ids] if isinstance(image_ids, int) else list(image_ids)
         now = _now()
         with self._tx() as db:
@@ -987,6 +998,8 @@ class Catalog:
         run: list[tuple] = []
         run_sql = upsert
         for image_id, label, value in changes:
+            if value is not None:
+                _check_label(label)
             sql = delete if value is None else upsert
             if sql is not run_sql and run:
                 db.executemany(run_sql, run)

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from ..model.bundle_format import TAG_SEPARATOR
 from ..model.resources import taxonomy_labels
 from .catalog import Catalog, ImageRecord
 from .scan import CancelFlag, is_cancelled
@@ -29,7 +30,6 @@ SCORE_PREFIX = "score:"
 DECIDED_PREFIX = "decided_by:"
 # A decided_by cell: the label's final state and who set it, text a spreadsheet filter can pick.
 DECIDED_VALUES = ("yes (person)", "no (person)", "yes (model)", "no (model)")
-TAG_SEPARATOR = "|"  # label names may contain commas ("shirt, blouse"), never a bar
 SEED_COLUMNS = ("ImageId", "Category", "CategoryName", "Split")
 _CHUNK_ROWS = 2000  # catalog rows read at a time: memory stays flat for big libraries
 

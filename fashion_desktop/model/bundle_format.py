@@ -31,6 +31,20 @@ RESIZE_MODES = ("squash", "center_crop")
 INPUT_SIZE_RANGE = (32, 1024)
 TAG_SEPARATOR = "|"  # joins a photo's tags in one spreadsheet cell: a label cannot contain it
 
+
+def label_problem(label: object) -> str | None:
+    """Why ``label`` cannot be a label name (empty, not text, or holding the tag separator), or None.
+
+    One rule for bundles, a person's new tags and imported spreadsheets: a photo's tags are joined with
+    TAG_SEPARATOR in one spreadsheet cell, so a label holding it could not be split back.
+    """
+    if not isinstance(label, str) or not label.strip():
+        return f"empty or non-text label {label!r}"
+    if TAG_SEPARATOR in label:
+        return f"{label!r} contains the tag separator {TAG_SEPARATOR!r}"
+    return None
+
+
 # A stranger's file must not make a reader allocate more than it holds, nor more than this.
 MAX_HEADER_BYTES = 32 * 1024 * 1024  # evaluation paths of ~200k photos fit
 MAX_FILE_BYTES = 4 * 1024**3
@@ -128,14 +142,8 @@ class BundleDescription:
         labels = raw.get("labels")
         require(isinstance(labels, list) and labels, path, "labels: label list missing or empty")
         for label in labels:
-            require(
-                isinstance(label, str) and label.strip(), path, f"labels: empty or non-text label {label!r}"
-            )
-            require(
-                TAG_SEPARATOR not in label,
-                path,
-                f"labels: {label!r} contains the tag separator {TAG_SEPARATOR!r}",
-            )
+            problem = label_problem(label)
+            require(problem is None, path, f"labels: {problem}")
         dupes = sorted(x for x, n in Counter(labels).items() if n > 1)
         require(not dupes, path, f"labels: duplicate label names {dupes[:3]}")
         thresholds = raw.get("thresholds")
