@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         # the label keys do.
         self.review_keys = ReviewKeys(self.tag_page, lambda: self.grid.label_keys, self._review_key, self)
         QApplication.instance().installEventFilter(self.review_keys)
-        self.palette: LabelPalette | None = None
+        self.label_palette: LabelPalette | None = None
         self.tag_dialog: QWidget | None = None
         self.quit_box: QMessageBox | None = None
         self._quit_confirmed = False
@@ -601,7 +601,7 @@ class MainWindow(QMainWindow):
         grid = self.tag_page.grid
         corner = grid.mapToGlobal(grid.rect().topLeft())
         palette.move(corner.x() + max(0, (grid.width() - palette.width()) // 2), corner.y() + 40)
-        self.palette = palette
+        self.label_palette = palette
         palette.show()
         palette.search.setFocus()
         return palette

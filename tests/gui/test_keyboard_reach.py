@@ -55,7 +55,7 @@ def test_palette_toggles_a_label_that_has_no_key_and_undo_takes_it_back(qtbot, b
     assert "winter" not in w.review.keys and len(w.review.keys) < N_LABELS  # no direct key
     select(qtbot, w, "p1.jpg")
     qtbot.keyClick(w.grid, Qt.Key.Key_Slash)
-    palette = w.palette
+    palette = w.label_palette
     assert palette is not None and palette.isVisible()
     assert len(palette.shown_labels()) == N_LABELS
     qtbot.keyClicks(palette.search, "wint")
@@ -76,7 +76,7 @@ def test_palette_opens_with_ctrl_k_and_esc_closes_without_a_change(qtbot, big_wi
     select(qtbot, w, "p0.jpg")
     w.threshold_panel.table.setFocus()
     qtbot.keyClick(w.threshold_panel.table, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
-    palette = w.palette
+    palette = w.label_palette
     assert palette is not None and palette.isVisible()
     qtbot.keyClicks(palette.search, "zzzz")
     assert palette.shown_labels() == []
@@ -136,7 +136,7 @@ def test_a_key_typed_in_a_text_field_types_and_toggles_nothing(qtbot, window, ph
     qtbot.keyClick(field, Qt.Key.Key_Space)
     qtbot.keyClick(field, Qt.Key.Key_Slash)
     assert field.text() == f"{key_green} /"
-    assert window.palette is None
+    assert window.label_palette is None
     spin = window.threshold_panel.top_k_spin
     spin.setFocus()
     qtbot.keyClick(spin, Qt.Key.Key_J)
