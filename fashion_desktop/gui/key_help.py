@@ -5,11 +5,15 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QTextBrowser, QVBoxLayout, QWidget
 
 from .review_keys import FIXED_KEYS
 from .review_pane import key_hint
+
+# Keys of special keyboards (Qt lists Key_Redo among Redo's bindings): not keys a person types.
+_MEDIA_KEYS = (Qt.Key.Key_Undo, Qt.Key.Key_Redo)
 
 
 def _native(key: str) -> str:
@@ -26,10 +30,14 @@ def menu_shortcuts(menus: Iterable[QMenu]) -> list[tuple[str, str, str]]:
                 walk(act.menu(), f"{path} → {act.menu().title().replace('&', '')}")
                 continue
             keys = [
-                k.toString(QKeySequence.SequenceFormat.NativeText) for k in act.shortcuts() if not k.isEmpty()
+                k.toString(QKeySequence.SequenceFormat.NativeText)
+                for k in act.shortcuts()
+                if not k.isEmpty() and k[0].key() not in _MEDIA_KEYS
             ]
             if keys and act.isVisible():
-                rows.append((path, act.text().replace("&", "").rstrip("…. "), " or ".join(keys)))
+                # The undo/redo actions' texts name the last edit; "help_text" says what they do.
+                text = act.property("help_text") or act.text().replace("&", "").rstrip("…. ")
+                rows.append((path, text, " or ".join(keys)))
 
     for m in menus:
         walk(m, m.title().replace("&", ""))

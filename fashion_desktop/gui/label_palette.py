@@ -81,7 +81,8 @@ class LabelPalette(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Toggle a label")
-        self.setWindowFlag(Qt.WindowType.Popup, True)
+        # A dialog rather than a popup: a popup's keyboard grab can fail (seen under X without a window
+        # manager), and the letters typed then went to the grid instead of the search field.
         self._entries = list(entries)
         self.heading = QLabel(f"Toggle a label on {target}" if target else "Toggle a label")
         self.search = QLineEdit()

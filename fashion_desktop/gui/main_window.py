@@ -217,6 +217,8 @@ class MainWindow(QMainWindow):
         if QKeySequence("Ctrl+Shift+Z") not in redo_keys:  # the platform's Redo may be Ctrl+Y only
             redo_keys.insert(0, QKeySequence("Ctrl+Shift+Z"))
         self.redo_action.setShortcuts(redo_keys)
+        self.undo_action.setProperty("help_text", "Undo the last edit")
+        self.redo_action.setProperty("help_text", "Redo")
         e.addAction(self.undo_action)
         e.addAction(self.redo_action)
         e.addSeparator()
@@ -581,6 +583,10 @@ class MainWindow(QMainWindow):
         if m is None:
             return None
         self.tabs.setCurrentWidget(self.tag_page)
+        if self.label_palette is not None:  # one palette at a time, listing the selection of now
+            self.label_palette.close()
+            self.label_palette.deleteLater()
+            self.label_palette = None
         ids = self.selected_ids()
         labels = m.all_labels()
         if not labels:
@@ -597,12 +603,13 @@ class MainWindow(QMainWindow):
         )
         palette = LabelPalette(palette_entries(labels, m.groups, self.review.keys, states), target, self)
         palette.label_chosen.connect(self.toggle_label)
-        palette.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         grid = self.tag_page.grid
         corner = grid.mapToGlobal(grid.rect().topLeft())
         palette.move(corner.x() + max(0, (grid.width() - palette.width()) // 2), corner.y() + 40)
         self.label_palette = palette
         palette.show()
+        palette.raise_()
+        palette.activateWindow()
         palette.search.setFocus()
         return palette
 
