@@ -306,6 +306,14 @@ class LibraryModel(QAbstractListModel):
     def image_count(self) -> int:
         return len(self._s)
 
+    def untagged_count(self) -> int:
+        """Photos the active model has not scored yet and that did not fail (0 without a model)."""
+        if not self.model_key or not len(self._scored):
+            return 0
+        unscored = ~self._scored
+        failed = sum(1 for slot in self._s.errors if slot < len(unscored) and unscored[slot])
+        return int(unscored.sum()) - failed
+
     def all_labels(self) -> list[str]:
         """The active model's labels, then labels only people have used."""
         extra = {lab for d in self._decisions.values() for lab in d if lab not in self._label_index}

@@ -11,9 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QFrame,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -40,9 +40,12 @@ from fashion_desktop.model.resources import default_model_path
 from . import commands, settings
 from .filter_bar import FilterBar
 from .grid import GridPanel
+from .label_palette import LabelPalette, palette_entries
 from .library_model import LibraryModel
 from .library_session import LibrarySession
+from .review_keys import ReviewKeys
 from .review_pane import ReviewPane
+from .tag_dialogs import AddTagDialog, RemoveTagDialog, present_tags
 from .tag_panel import TagPanel
 from .thumbnails import Thumbnailer
 from .worker import ProcessWorker, Worker
@@ -143,6 +146,15 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.scan_label)
         self._build_menus()
         self._wire()
+        # Review keys act wherever focus is on the Tag tab (the threshold table, a button...), not only
+        # in the grid; text fields keep their keys. Undo/redo go the same way, so they work whenever
+        # the label keys do.
+        self.review_keys = ReviewKeys(self.tag_page, lambda: self.grid.label_keys, self._review_key, self)
+        QApplication.instance().installEventFilter(self.review_keys)
+        self.label_palette: LabelPalette | None = None
+        self.tag_dialog: QWidget | None = None
+        self.quit_box: QMessageBox | None = None
+        self._quit_confirmed = False
         self._restore_settings()
         path = library_path or settings.get_str(settings.LAST_LIBRARY) or settings.default_library_path()
         if not self.open_library(path) and Path(path) != settings.default_library_path():
@@ -226,6 +238,8 @@ class MainWindow(QMainWindow):
         if QKeySequence("Ctrl+Shift+Z") not in redo_keys:  # the platform's Redo may be Ctrl+Y only
             redo_keys.insert(0, QKeySequence("Ctrl+Shift+Z"))
         self.redo_action.setShortcuts(redo_keys)
+        self.undo_action.setProperty("help_text", "Undo the last edit")
+        self.redo_action.setProperty("help_text", "Redo")
         e.addAction(self.undo_action)
         e.addAction(self.redo_action)
         e.addSeparator()
@@ -245,6 +259,13 @@ class MainWindow(QMainWindow):
         self._action(
             e, "Re&move Tag from Selection…", lambda: self.tag_selection_dialog(False), "Ctrl+Shift+T"
         )
+        self.palette_action = self._action(
+            e,
+            "&Find Label and Toggle It…",
+            self.open_label_palette,
+            "Ctrl+K",
+            "Type a few letters of any label; Enter toggles it on the selection (also /)",
+        )
 
         v = mb.addMenu("&View")
         self._action(v, "&Next Unreviewed", lambda: self.jump_unreviewed(1), None, "J in the grid")
@@ -258,6 +279,7 @@ class MainWindow(QMainWindow):
         self._action(t, "&Cancel", self.cancel_jobs, "Ctrl+.")
 
         h = mb.addMenu("&Help")
+        self.shortcuts_action = self._action(h, "&Keyboard Shortcuts", self.show_shortcuts)
         self._action(h, "&About Fashion Finder", self.about, QKeySequence.StandardKey.HelpContents)
 
     def _wire(self) -> None:
@@ -272,7 +294,9 @@ class MainWindow(QMainWindow):
         self.filters.spec_changed.connect(self._spec_changed)
         self.threshold_panel.policy_changed.connect(self._policy_changed)
         if hasattr(self.threshold_panel, "label_filter_requested"):
+            # Only the panel's explicit "filter by this label" action asks this; a plain click selects.
             self.threshold_panel.label_filter_requested.connect(lambda lab: self.filters.set_tags([lab]))
+        self.tag_panel.resume_requested.connect(self.tag_panel._run_clicked)
         self.undo_stack.indexChanged.connect(lambda _i: self.review.refresh())
         self.tag_page.grid.slider.valueChanged.connect(lambda v: settings.set_value(settings.THUMB_SIZE, v))
 
@@ -577,15 +601,104 @@ class MainWindow(QMainWindow):
         if ids and self.library is not None and label:
             self.undo_stack.push(commands.set_label(self.library, ids, label, value))
 
-    def tag_selection_dialog(self, value: bool) -> None:
-        if self.library is None:
-            return
-        labels = self.library.all_labels()
-        label, ok = QInputDialog.getItem(
-            self, "Add tag" if value else "Remove tag", "Tag:", labels, 0, editable=value
+    def tag_selection_dialog(self, value: bool) -> QWidget | None:
+        """Add-tag (every label, or a new one typed) or Remove-tag (only the tags the selection has, with
+        counts) for the selection; nothing is preselected. Returns the (window-modal) dialog, or None."""
+        m = self.library
+        ids = self.selected_ids()
+        if m is None or not ids:
+            self.statusBar().showMessage("Select photos first", 5000)
+            return None
+        if value:
+            dlg: AddTagDialog | RemoveTagDialog = AddTagDialog(m.all_labels(), len(ids), self)
+        else:
+            present = present_tags((m.tags_of(i) for i in ids), m.all_labels())
+            if not present:
+                self.statusBar().showMessage("The selected photos have no tags to remove", 5000)
+                return None
+            dlg = RemoveTagDialog(present, len(ids), self)
+        dlg.tag_chosen.connect(lambda label: self._set_tag_on(ids, label, value))
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.tag_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def _set_tag_on(self, ids: list[int], label: str, value: bool) -> None:
+        if ids and self.library is not None and label:
+            self.undo_stack.push(commands.set_label(self.library, ids, label, value))
+
+    # -- review keys and the label palette ------------------------------------------------------
+    def _review_key(self, action: str, label: str) -> None:
+        """A review key pressed somewhere on the Tag tab (see ReviewKeys)."""
+        if action == "label":
+            self.toggle_label(label)
+        elif action == "reviewed":
+            self.toggle_reviewed()
+        elif action in ("next", "previous"):
+            self.jump_unreviewed(1 if action == "next" else -1)
+        elif action == "palette":
+            self.open_label_palette()
+        elif action == "undo":
+            self.undo_stack.undo()
+        elif action == "redo":
+            self.undo_stack.redo()
+
+    @Slot()
+    def open_label_palette(self) -> LabelPalette | None:
+        """Type-to-find over every label (the model's and those people added); Enter toggles one on the
+        selection through the same undoable command as its key. Returns the palette, or None."""
+        m = self.library
+        if m is None:
+            return None
+        self.tabs.setCurrentWidget(self.tag_page)
+        if self.label_palette is not None:  # one palette at a time, listing the selection of now
+            self.label_palette.close()
+            self.label_palette.deleteLater()
+            self.label_palette = None
+        ids = self.selected_ids()
+        labels = m.all_labels()
+        if not labels:
+            self.statusBar().showMessage(
+                "No labels yet: tag photos with a model, or add a tag (Ctrl+T)", 5000
+            )
+            return None
+        states: dict[str, str] = {}
+        if ids:
+            for lab, n in present_tags(m.tags_of(i) for i in ids):
+                states[lab] = "all" if n == len(ids) else "some"
+        target = (
+            "" if not ids else ("the current photo" if len(ids) == 1 else f"{len(ids):,} selected photos")
         )
-        if ok and label.strip():
-            self.set_tag_on_selection(label.strip(), value)
+        palette = LabelPalette(palette_entries(labels, m.groups, self.review.keys, states), target, self)
+        palette.label_chosen.connect(self.toggle_label)
+        grid = self.tag_page.grid
+        corner = grid.mapToGlobal(grid.rect().topLeft())
+        palette.move(corner.x() + max(0, (grid.width() - palette.width()) // 2), corner.y() + 40)
+        self.label_palette = palette
+        palette.show()
+        palette.raise_()
+        palette.activateWindow()
+        palette.search.setFocus()
+        return palette
+
+    @Slot()
+    def show_shortcuts(self) -> QWidget:
+        """Help → Keyboard shortcuts, generated from the key map in use now."""
+        from .key_help import ShortcutsDialog, menu_shortcuts, shortcuts_html
+
+        m = self.library
+        keys = dict(self.review.keys)
+        menus = [a.menu() for a in self.menuBar().actions() if a.menu() is not None]
+        name = ""
+        if m is not None and m.model_key and self.catalog is not None:
+            rec = self.catalog.model(m.model_key)
+            name = (rec.name if rec is not None and rec.name else "") or m.model_key
+        text = shortcuts_html(keys, m.groups if m is not None else {}, menu_shortcuts(menus), name)
+        dlg = ShortcutsDialog(text, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.shortcuts_window = dlg
+        dlg.show()
+        return dlg
 
     @Slot(int)
     def jump_unreviewed(self, step: int) -> None:
@@ -686,6 +799,19 @@ class MainWindow(QMainWindow):
         self.status_label.setText(
             f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
         )
+        self._show_untagged()
+
+    def _show_untagged(self) -> None:
+        """The notice of photos the active model has not tagged yet (none while a run or scan goes on)."""
+        m, session = self.library, self.session
+        if m is None or session is None or session.tag_worker is not None or session.scan_worker is not None:
+            self.tag_panel.show_untagged(0)
+            return
+        name = ""
+        if m.model_key and self.catalog is not None:
+            rec = self.catalog.model(m.model_key)
+            name = rec.name if rec is not None and rec.name else ""
+        self.tag_panel.show_untagged(m.untagged_count(), name)
 
     # -- export ----------------------------------------------------------------------------------
     @Slot()
@@ -865,7 +991,58 @@ class MainWindow(QMainWindow):
         self.tag_panel.batch_spin.setValue(settings.get_int(settings.BATCH_SIZE, 0))
         self.tag_panel.set_device(settings.get_str(settings.DEVICE, "auto"))
 
+    def running_jobs(self) -> list[str]:
+        """What is running that quitting would stop ("Tagging is running (242 of 300 done)").
+
+        Tabs take part by having a ``running_job()`` method that returns such a line or "" (the Train tab).
+        """
+        jobs = []
+        if self.session is not None and self.session.tag_worker is not None:
+            jobs.append(f"Tagging is running ({self.tag_panel.progress_text()})")
+        for i in range(self.tabs.count()):
+            busy = getattr(self.tabs.widget(i), "running_job", None)
+            text = busy() if callable(busy) else ""
+            if text:
+                jobs.append(text)
+        return jobs
+
+    def _ask_before_quitting(self, jobs: list[str]) -> None:
+        """Ask (without blocking: the job goes on meanwhile) whether to stop the jobs and quit."""
+        if self.quit_box is not None:
+            self.quit_box.raise_()
+            return
+        text = (
+            "\n".join(j + "." for j in jobs)
+            + "\n\nStop "
+            + ("it" if len(jobs) == 1 else "them")
+            + " and quit? What is done is kept."
+        )
+        box = QMessageBox(
+            QMessageBox.Icon.Question, APP_NAME, text, QMessageBox.StandardButton.NoButton, self
+        )
+        self.stop_quit_button = box.addButton("Stop && quit", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(button) -> None:
+            self.quit_box = None
+            if button is self.stop_quit_button:
+                self._quit_confirmed = True
+                self.close()
+
+        box.buttonClicked.connect(answered)
+        box.rejected.connect(lambda: setattr(self, "quit_box", None))
+        self.quit_box = box
+        box.open()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        jobs = [] if self._quit_confirmed else self.running_jobs()
+        if jobs:
+            event.ignore()
+            self._ask_before_quitting(jobs)
+            return
+        QApplication.instance().removeEventFilter(self.review_keys)
         self.save_view_state()
         settings.set_value(settings.GEOMETRY, self.saveGeometry())
         settings.set_value(settings.STATE, self.saveState())

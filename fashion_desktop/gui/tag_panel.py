@@ -67,6 +67,11 @@ class _DeviceCombo(QComboBox):
         super().showPopup()
 
 
+def percent(done: int, total: int) -> int:
+    """Whole percent done, rounded down: 100 only when everything is done."""
+    return 100 if total <= 0 else min(100, done * 100 // total)
+
+
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -83,6 +88,7 @@ class TagPanel(QWidget):
 
     run_requested = Signal(str, str, int, bool)  # bundle path, device, batch size (0: auto), re-tag all
     cancel_requested = Signal()
+    resume_requested = Signal()  # "Tag them" on the notice of photos the model has not tagged yet
     devices_found = Signal(object)  # Devices: what torch sees, from the device check or a tagging run
 
     def __init__(self, parent=None) -> None:
@@ -117,6 +123,19 @@ class TagPanel(QWidget):
         self.progress.setValue(0)
         self.rate_label = QLabel("")
         self.failed_list = QListWidget()
+        # Photos the active model has not tagged yet (a run cancelled, the app quit mid-run, new photos):
+        # said after opening, with the one click that finishes the job.
+        self.untagged_label = QLabel("")
+        self.untagged_label.setWordWrap(True)
+        self.resume_button = QPushButton("Tag them")
+        self.resume_button.setToolTip("Tag the photos this model has not tagged yet (the others are skipped)")
+        self.resume_button.clicked.connect(self.resume_requested)
+        self.untagged_row = QWidget()
+        notice = QHBoxLayout(self.untagged_row)
+        notice.setContentsMargins(0, 0, 0, 0)
+        notice.addWidget(self.untagged_label, 1)
+        notice.addWidget(self.resume_button)
+        self.untagged_row.setVisible(False)
         self.failed_list.setMaximumHeight(110)
         self.failed_label = QLabel("Failed files")
         form = QFormLayout()
@@ -134,6 +153,7 @@ class TagPanel(QWidget):
         lay.addLayout(form)
         lay.addWidget(self.force_box)
         lay.addLayout(buttons)
+        lay.addWidget(self.untagged_row)
         lay.addWidget(self.progress)
         lay.addWidget(self.rate_label)
         lay.addWidget(self.failed_label)
@@ -145,6 +165,8 @@ class TagPanel(QWidget):
         self.devices: Devices | None = None
         self._probe: ProcessWorker | None = None
         self.preferred_device = "auto"  # the last choice; an accelerator is selected once torch confirms it
+        self.running = False
+        self.last_progress: tuple[int, int] | None = None  # (done, total) of the run going on
 
     # -- model choice -------------------------------------------------------------------------
     def set_bundles(self, paths: list[str], default: str | None = None) -> None:
@@ -231,6 +253,10 @@ class TagPanel(QWidget):
             self.run_requested.emit(path, self.device(), self.batch_spin.value(), self.force_box.isChecked())
 
     def set_running(self, running: bool) -> None:
+        self.running = running
+        self.last_progress = None
+        if running:
+            self.untagged_row.setVisible(False)
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         for w in (self.model_combo, self.browse_button, self.device_combo, self.batch_spin, self.force_box):
@@ -240,14 +266,37 @@ class TagPanel(QWidget):
             self.failed_label.setVisible(False)
             self.failed_list.setVisible(False)
             self.progress.setRange(0, 0)
+            self.progress.setFormat("%p%")
             self.rate_label.setText("Loading the model…")
 
     def show_progress(self, done: int, total: int, img_per_s: float, eta_s: float | None) -> None:
+        """The bar and the line below it, from the same two numbers (the bar's percentage is written
+        out, not left to the style, so "80 %" always stands beside "242 / 300")."""
+        done, total = max(0, int(done)), max(0, int(total))
+        self.last_progress = (done, total)
+        pct = percent(done, total)
         self.progress.setRange(0, max(1, total))
-        self.progress.setValue(done)
+        self.progress.setValue(min(done, max(1, total)))
+        self.progress.setFormat(f"{pct} %")
         self.rate_label.setText(
-            f"{done:,} / {total:,} photos — {img_per_s:.1f} img/s — ETA {format_eta(eta_s)}"
+            f"{done:,} / {total:,} photos ({pct} %) — {img_per_s:.1f} img/s — ETA {format_eta(eta_s)}"
         )
+
+    def progress_text(self) -> str:
+        """How far the run is, for a question about stopping it ("242 of 300 done")."""
+        if self.last_progress is None:
+            return "starting"
+        done, total = self.last_progress
+        return f"{done:,} of {total:,} done"
+
+    def show_untagged(self, count: int, model: str = "") -> None:
+        """Say how many photos the active model has not tagged yet, with a button that tags them."""
+        shown = count > 0 and not self.running
+        if shown:
+            photos = "1 photo is" if count == 1 else f"{count:,} photos are"
+            by = f" by {model}" if model else ""
+            self.untagged_label.setText(f"{photos} not tagged yet{by}")
+        self.untagged_row.setVisible(shown)
 
     def add_failures(self, failures: list[tuple[str, str]]) -> None:
         for path, reason in failures:

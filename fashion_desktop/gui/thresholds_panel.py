@@ -9,6 +9,7 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -198,7 +200,7 @@ class ThresholdTableModel(QAbstractTableModel):
             source, value = self._in_effect(row)
             tip = f"{label}: threshold in effect {value:.3f} ({source})"
             if col == self.LABEL:
-                tip += "\nClick to show only photos tagged with this label"
+                tip += "\nRight-click (or “Show photos with this label”) to filter the grid by it"
             elif col == self.OVERRIDE:
                 tip += "\nDouble-click to set; Delete clears the override"
             return tip
@@ -303,6 +305,10 @@ class ThresholdPanel(QWidget):
         self.at_least_one_check = QCheckBox("At least one tag per photo")
         self.at_least_one_check.setToolTip("A photo where no label passes gets its best-scoring label")
         self.reset_button = QPushButton("Reset to bundle defaults")
+        # Filtering the grid is an explicit action: a plain click in the table only selects the row.
+        self.filter_button = QPushButton("Show photos with this label")
+        self.filter_button.setToolTip("Filter the grid to the photos tagged with the selected label")
+        self.filter_button.setEnabled(False)
 
         self.model = ThresholdTableModel(self)
         self.proxy = QSortFilterProxyModel(self)
@@ -314,11 +320,11 @@ class ThresholdPanel(QWidget):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        # Not AnyKeyPressed: with focus on the table, letters and digits are the labels' review keys.
         self.table.setEditTriggers(
-            QAbstractItemView.EditTrigger.DoubleClicked
-            | QAbstractItemView.EditTrigger.EditKeyPressed
-            | QAbstractItemView.EditTrigger.AnyKeyPressed
+            QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
         )
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
@@ -351,7 +357,10 @@ class ThresholdPanel(QWidget):
         layout.addLayout(top)
         layout.addLayout(extras)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.reset_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.filter_button)
+        buttons.addWidget(self.reset_button)
+        layout.addLayout(buttons)
 
         self.tuned_check.setChecked(True)
         self.slider.setValue(SLIDER_STEPS // 2)
@@ -366,7 +375,11 @@ class ThresholdPanel(QWidget):
         self.reset_button.clicked.connect(self.reset_to_defaults)
         self.model.overrides_edited.connect(self._emit_if_changed)
         self.table.clear_requested.connect(self._clear_rows)
-        self.table.clicked.connect(self._table_clicked)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_a: self.filter_button.setEnabled(self.selected_label() is not None)
+        )
+        self.filter_button.clicked.connect(self.filter_by_selected)
         self._last_emitted = self.policy()
 
     # -- public API -------------------------------------------------------------------------
@@ -464,8 +477,37 @@ class ThresholdPanel(QWidget):
             source = self.proxy.mapToSource(self.proxy.index(proxy_row, 0))
             self.model.clear_override(source.row())
 
-    @Slot(QModelIndex)
-    def _table_clicked(self, index: QModelIndex) -> None:
+    def selected_label(self) -> str | None:
+        """The label of the table's current row, if a row is selected."""
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        source = self.proxy.mapToSource(rows[0])
+        return self.model.label_at(source.row()) if source.isValid() else None
+
+    @Slot()
+    def filter_by_selected(self) -> None:
+        label = self.selected_label()
+        if label is not None:
+            self.label_filter_requested.emit(label)
+
+    def context_menu(self, index: QModelIndex) -> QMenu | None:
+        """The menu of a row: filter the grid by its label, clear its override."""
         source = self.proxy.mapToSource(index)
-        if source.isValid() and source.column() == ThresholdTableModel.LABEL:
-            self.label_filter_requested.emit(self.model.label_at(source.row()))
+        if not source.isValid():
+            return None
+        label = self.model.label_at(source.row())
+        menu = QMenu(self.table)
+        menu.addAction(f"Show only photos tagged “{label}”", lambda: self.label_filter_requested.emit(label))
+        clear = menu.addAction("Clear your threshold", lambda: self.model.clear_override(source.row()))
+        clear.setEnabled(label in self.model.overrides())
+        return menu
+
+    @Slot(QPoint)
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        menu = self.context_menu(index) if index.isValid() else None
+        if menu is not None:
+            self.table.selectRow(index.row())
+            menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            menu.popup(self.table.viewport().mapToGlobal(pos))

@@ -452,7 +452,10 @@ def test_closing_the_window_mid_run_stops_the_tagging_process_and_keeps_its_batc
     if w.tag_worker is None:
         pytest.skip("the run finished before the window could be closed on this machine")
     pid = w.tag_worker.process_id()
-    w.close()
+    w.close()  # asks first (the run goes on meanwhile); "Stop & quit" closes
+    assert w.quit_box is not None and w.isVisible()
+    qtbot.mouseClick(w.stop_quit_button, Qt.MouseButton.LeftButton)
+    assert not w.isVisible()
     with pytest.raises(ProcessLookupError):  # the child has exited and been reaped
         os.kill(pid, 0)
     again = MainWindow(tmp_path / "lib.ffcat")

@@ -119,13 +119,17 @@ def test_override_edited_in_table_wins_and_delete_clears_it(qtbot, panel):
     assert blocker.args[0].per_label == {}
 
 
-def test_counts_shown_and_label_click_requests_filter(qtbot, panel):
+def test_counts_shown_and_filter_by_label_is_an_explicit_action(qtbot, panel):
     panel.set_counts({"red": 12, "blue": 3}, {"red": 4})
     assert _cell(panel, "red", ThresholdTableModel.PREDICTED).data() == "12"
     assert _cell(panel, "red", ThresholdTableModel.CONFIRMED).data() == "4"
     assert _cell(panel, "green", ThresholdTableModel.PREDICTED).data() == "0"
-    with qtbot.waitSignal(panel.label_filter_requested) as blocker:
+    # A plain click only selects the row (it used to filter the grid: a surprise).
+    with qtbot.assertNotEmitted(panel.label_filter_requested):
         _click(qtbot, panel, _cell(panel, "blue", ThresholdTableModel.LABEL))
+    assert panel.selected_label() == "blue"
+    with qtbot.waitSignal(panel.label_filter_requested) as blocker:
+        qtbot.mouseClick(panel.filter_button, Qt.MouseButton.LeftButton)
     assert blocker.args == ["blue"]
     # Sorting by predicted count puts the busiest label first.
     panel.table.sortByColumn(ThresholdTableModel.PREDICTED, Qt.SortOrder.DescendingOrder)

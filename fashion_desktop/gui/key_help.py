@@ -1,0 +1,98 @@
+"""Help → Keyboard shortcuts: built from the real key map (review keys, the model's label keys, menu actions)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QTextBrowser, QVBoxLayout, QWidget
+
+from .review_keys import FIXED_KEYS
+from .review_pane import key_hint
+
+# Keys of special keyboards (Qt lists Key_Redo among Redo's bindings): not keys a person types.
+_MEDIA_KEYS = (Qt.Key.Key_Undo, Qt.Key.Key_Redo)
+
+
+def _native(key: str) -> str:
+    return QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText) or key
+
+
+def menu_shortcuts(menus: Iterable[QMenu]) -> list[tuple[str, str, str]]:
+    """(menu, action text, shortcuts) for every menu action that has a shortcut, sub-menus included."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(menu: QMenu, path: str) -> None:
+        for act in menu.actions():
+            if act.menu() is not None:
+                walk(act.menu(), f"{path} → {act.menu().title().replace('&', '')}")
+                continue
+            keys = [
+                k.toString(QKeySequence.SequenceFormat.NativeText)
+                for k in act.shortcuts()
+                if not k.isEmpty() and k[0].key() not in _MEDIA_KEYS
+            ]
+            if keys and act.isVisible():
+                # The undo/redo actions' texts name the last edit; "help_text" says what they do.
+                text = act.property("help_text") or act.text().replace("&", "").rstrip("…. ")
+                rows.append((path, text, " or ".join(keys)))
+
+    for m in menus:
+        walk(m, m.title().replace("&", ""))
+    return rows
+
+
+def shortcuts_html(
+    label_keys: Mapping[str, str], groups: Mapping[str, str], menu_rows, model_name: str = ""
+) -> str:
+    """The shortcut tables as HTML: review keys, each label's key (by group), then the menus' shortcuts."""
+
+    def table(rows: Iterable[tuple[str, ...]]) -> str:
+        body = "".join(
+            "<tr>" + "".join(f"<td style='padding:1px 10px 1px 0'>{html.escape(c)}</td>" for c in r) + "</tr>"
+            for r in rows
+        )
+        return f"<table>{body}</table>"
+
+    parts = ["<h3>Reviewing (anywhere on the Tag tab, except while typing in a field)</h3>"]
+    review = [(f"<b>{_native(k.key)}</b>", k.what) for k in FIXED_KEYS]
+    parts.append(
+        "<table>"
+        + "".join(
+            f"<tr><td style='padding:1px 10px 1px 0'>{k}</td><td>{html.escape(w)}</td></tr>"
+            for k, w in review
+        )
+        + "</table>"
+    )
+    title = f"Label keys of {model_name}" if model_name else "Label keys"
+    parts.append(f"<h3>{html.escape(title)} (toggle the label on the selected photos)</h3>")
+    if label_keys:
+        rows = [(key_hint(key), label, groups.get(label, "")) for label, key in label_keys.items()]
+        parts.append(table(rows))
+    else:
+        parts.append("<p>No model yet: tag photos with a model and its labels get keys 1–0, A–Z, ⇧1…</p>")
+    parts.append("<p>Labels without a key: press / and type a few letters.</p>")
+    parts.append("<h3>Menus</h3>")
+    parts.append(table(menu_rows))
+    return "".join(parts)
+
+
+class ShortcutsDialog(QDialog):
+    """A read-only page of every shortcut, generated when opened (the label keys follow the model)."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.browser = QTextBrowser()
+        self.browser.setHtml(text)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.browser, 1)
+        lay.addWidget(buttons)
+        self.resize(560, 640)
+
+    def text(self) -> str:
+        return self.browser.toPlainText()
