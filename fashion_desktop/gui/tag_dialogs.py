@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.model.bundle_format import label_problem
+
 TAG_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -107,6 +109,11 @@ class AddTagDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel(f"Add which tag to the {'photo' if photos == 1 else f'{photos:,} photos'}?"))
         lay.addWidget(self.combo)
+        self.problem = QLabel("")  # why a typed name cannot be a tag; the dialog stays open
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: palette(bright-text); background: #b3261e; padding: 2px;")
+        self.problem.hide()
+        lay.addWidget(self.problem)
         lay.addWidget(buttons)
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
@@ -115,6 +122,11 @@ class AddTagDialog(QDialog):
     def _accept(self) -> None:
         text = self.combo.currentText().strip()
         if not text:
+            return
+        problem = label_problem(text)
+        if problem is not None:
+            self.problem.setText(f"Not a usable tag name: {problem}. Tags are joined with '|' in exports.")
+            self.problem.show()
             return
         self.accept()
         self.tag_chosen.emit(text)

@@ -33,3 +33,29 @@ def test_a_bundle_with_an_unsplittable_label_is_refused_naming_file_and_field(la
     raw = {"format": "fashion-finder-bundle", "format_version": 2, "arch": "cnn", "labels": ["red", label]}
     with pytest.raises(BundleError, match=r"m\.fmodel: .*labels: "):
         BundleDescription.from_raw(raw, "m.fmodel")
+
+
+def test_the_add_tag_dialog_explains_and_records_nothing_for_a_name_with_a_bar(
+    qtbot, tmp_path, photo_folder
+) -> None:
+    from PySide6.QtCore import Qt
+
+    from fashion_desktop.gui.main_window import MainWindow
+
+    window = MainWindow(tmp_path / "lib.ffcat")
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.scan_finished, timeout=20_000):
+        window.add_folder(photo_folder)
+    window.grid.selectAll()
+    dlg = window.tag_selection_dialog(True)
+    dlg.combo.setEditText("denim|blue")
+    qtbot.keyClick(dlg.combo.lineEdit(), Qt.Key.Key_Return)
+    assert dlg.isVisible() and "'|'" in dlg.problem.text()
+    assert not any(window.catalog.all_decisions().values())
+    dlg.combo.setEditText("denim")
+    qtbot.keyClick(dlg.combo.lineEdit(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dlg.isVisible())
+    decided = window.catalog.all_decisions()
+    assert decided and all(d == {"denim": True} for d in decided.values())
+    window.close()
