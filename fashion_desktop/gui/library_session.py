@@ -85,6 +85,20 @@ def _describe_job(catalog_path: Path, folders: list[str]):
     return job
 
 
+def _relink_job(catalog_path: Path, old: str, new: str):
+    def job(cancel: threading.Event):
+        from fashion_desktop.core.relink import relink_folder
+
+        cat = Catalog(catalog_path)
+        try:
+            return relink_folder(cat, old, new)
+            yield  # a generator: the worker runs it off the GUI thread
+        finally:
+            cat.close()
+
+    return job
+
+
 class LibrarySession(QObject):
     """Owns an open catalog and everything that runs against it; widgets only listen to its signals.
 
@@ -103,6 +117,8 @@ class LibrarySession(QObject):
     tag_event = Signal(object)
     tag_done = Signal(object, float)
     tag_failed = Signal(str)
+    relinked = Signal(object)  # core.relink.RelinkReport
+    relink_failed = Signal(str)
 
     def __init__(self, catalog: Catalog, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -110,6 +126,7 @@ class LibrarySession(QObject):
         self.library = LibraryModel(catalog, self)
         self.scan_worker: Worker | None = None
         self.describe_worker: Worker | None = None
+        self.relink_worker: Worker | None = None
         self.tag_worker: ProcessWorker | None = None
         self.active_bundle: str | None = None
         self._tag_started = 0.0
@@ -154,6 +171,29 @@ class LibrarySession(QObject):
         removed = self.catalog.remove_folder(folder)
         self.library.reload()
         return removed
+
+    def relink_folder(self, old: str, new: str) -> Worker | None:
+        """Point the library's photos of ``old`` (moved, renamed, a drive mounted elsewhere) at ``new``,
+        matching them by content, in a background job; ``relinked(report)`` or ``relink_failed(message)``
+        follows. None (nothing started) while a scan or another relink runs."""
+        if self.scanning() or self.relink_worker is not None:
+            return None
+        worker = Worker(_relink_job(self.path, old, new), "relink", self)
+        worker.wired(lambda _x: None, self._relinked, self._relink_failed)
+        self.relink_worker = worker
+        worker.start()
+        return worker
+
+    @Slot(object)
+    def _relinked(self, report) -> None:
+        self.relink_worker = None
+        self.library.reload()
+        self.relinked.emit(report)
+
+    @Slot(str)
+    def _relink_failed(self, message: str) -> None:
+        self.relink_worker = None
+        self.relink_failed.emit(message)
 
     def rescan(self) -> None:
         """Scan every folder of the library again: new, changed and removed files are found."""
@@ -313,11 +353,12 @@ class LibrarySession(QObject):
     def stop_jobs(self) -> None:
         """Stop scanning and tagging, waiting for them; committed batches stay in the catalog."""
         self._scan_queue.clear()
-        for worker in (self.scan_worker, self.describe_worker):
+        for worker in (self.scan_worker, self.describe_worker, self.relink_worker):
             if worker is not None:
                 worker.cancel()
                 worker.wait()
         self.describe_worker = None
+        self.relink_worker = None
         if self.tag_worker is not None:
             self.tag_worker.cancel()
             if not self.tag_worker.wait(30_000):

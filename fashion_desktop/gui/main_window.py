@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QFrame,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
 
     library_opened = Signal(str)
     scan_finished = Signal()
+    relinked = Signal(object)  # core.relink.RelinkReport, after the grid shows the new place
     tagging_finished = Signal(object)  # the engine's Summary, or None when the run failed
 
     def __init__(self, library_path: str | os.PathLike | None = None, parent=None) -> None:
@@ -218,6 +220,13 @@ class MainWindow(QMainWindow):
             None,
             "Take a folder out of the library (your tags stay)",
         )
+        self._action(
+            f,
+            "Re&link Moved Folder…",
+            self.relink_folder_dialog,
+            None,
+            "A folder was moved or renamed: find its photos at the new place, keeping every tag",
+        )
         f.addSeparator()
         self.export_action = self._action(f, "&Export Tags…", self.export_dialog, "Ctrl+E")
         self.import_action = self._action(
@@ -327,6 +336,8 @@ class MainWindow(QMainWindow):
         session.tag_event.connect(self._tag_progressed)
         session.tag_done.connect(self._tag_done)
         session.tag_failed.connect(self._tag_failed)
+        session.relinked.connect(self._relinked)
+        session.relink_failed.connect(lambda message: self.warn(f"Relinking stopped: {message}"))
         session.library.set_spec(self.filters.spec())
         # The view reaches the Python model through a plain (C++) QSortFilterProxyModel that neither
         # sorts nor filters: QListView lays out by asking index()/rowCount() once per row, and from
@@ -426,6 +437,46 @@ class MainWindow(QMainWindow):
         self.remove_folder_window = dlg
         dlg.open()
         return dlg
+
+    @Slot()
+    def relink_folder_dialog(self) -> None:
+        """Ask which library folder moved (missing ones first) and where it is now, then relink it."""
+        if self.session is None or not self.catalog.folders():
+            self.statusBar().showMessage("This library has no folder to relink", 5000)
+            return
+        folders = sorted(self.catalog.folders(), key=lambda f: (Path(f).is_dir(), f))
+        shown = [f"{f}   (not found)" if not Path(f).is_dir() else f for f in folders]
+        choice, ok = QInputDialog.getItem(
+            self, "Relink a moved folder", "Which folder moved?", shown, 0, False
+        )
+        if not ok:
+            return
+        old = folders[shown.index(choice)]
+        new = QFileDialog.getExistingDirectory(self, f"Where is {Path(old).name} now?")
+        if new:
+            self.relink_folder(old, new)
+
+    def relink_folder(self, old: str, new: str) -> bool:
+        """Relink ``old`` to ``new`` in the background (see ``core.relink``); False if it cannot start now."""
+        if self.session is None or self.session.relink_folder(old, new) is None:
+            self.warn("A scan or another relink is running: relink once it has finished.")
+            return False
+        self.scan_label.setText(f"Relinking {Path(old).name}…")
+        return True
+
+    @Slot(object)
+    def _relinked(self, report) -> None:
+        self.scan_label.setText("")
+        self._update_counts()
+        text = (
+            f"Relinked {report.moved:,} photos of {Path(report.old_folder).name} to {report.new_folder} "
+            f"({report.by_content:,} by content, {report.by_name:,} by name and size); their tags are kept"
+        )
+        if report.not_found:
+            text += f"\n{len(report.not_found):,} photos were not found there and were left as they were."
+            self.warn(text)
+        self.statusBar().showMessage(text.splitlines()[0], 10_000)
+        self.relinked.emit(report)
 
     @Slot(str)
     def remove_folder(self, folder: str) -> None:

@@ -628,3 +628,37 @@ def test_training_from_a_catalog_not_upgraded_yet_never_uses_architecture_named_
     with pytest.raises(TrainingTableError, match="no model 'cnn'"):
         training_table(path, "cnn")
     assert _fingerprint(path) == before
+
+
+def test_the_app_relinks_a_moved_folder_and_keeps_every_decision(qtbot, tmp_path: Path) -> None:
+    """A person renames the folder outside the app: File → Relink Moved Folder finds each photo by its
+    content at the new place, with the tags they set, instead of showing them as gone."""
+    from fashion_desktop.gui.library_model import Roles
+    from fashion_desktop.gui.main_window import MainWindow
+    from tests.conftest import make_photo
+
+    old = tmp_path / "Shoot 2026"
+    for i, colour in enumerate(["red", "green", "blue", "red"]):
+        make_photo(old / f"look_{i}.jpg", (64 + i, 48), colour)
+    window = MainWindow(tmp_path / "lib.ffcat")
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.scan_finished, timeout=20_000):
+        window.add_folder(old)
+    qtbot.waitUntil(lambda: all(r.content_hash for r in window.catalog.images()), timeout=20_000)
+    first = window.catalog.images()[0]
+    window.catalog.set_decision(first.id, "denim", True)
+    new = tmp_path / "Archive" / "Shoot 2026 (final)"
+    new.parent.mkdir()
+    old.rename(new)
+    with qtbot.waitSignal(window.relinked, timeout=20_000) as blocker:
+        assert window.relink_folder(str(old), str(new))
+    assert blocker.args[0].by_content == 4 and not blocker.args[0].not_found
+    moved = {Path(r.path).name: r for r in window.catalog.images()}
+    assert sorted(moved) == [f"look_{i}.jpg" for i in range(4)]
+    assert all(Path(r.path).parent == new for r in moved.values())
+    assert window.catalog.decisions(moved[Path(first.path).name].id) == {"denim": True}
+    shown = {window.library.index(r).data(Roles.Path) for r in range(window.library.rowCount())}
+    assert all(str(new) in p for p in shown) and len(shown) == 4
+    assert window.catalog.folders() == [str(new)]
+    window.close()
