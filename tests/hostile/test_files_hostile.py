@@ -410,7 +410,9 @@ def test_a_signal_while_torch_still_imports_ends_with_a_message(
     # The signal arrives while the tagging engine (and torch) are being imported, a few seconds on a slow disk.
     script = textwrap.dedent(
         f"""
-        import os, sys
+        import os, signal, sys
+        # As at a terminal: a shell that starts jobs in the background (CI's, nohup) ignores Ctrl-C in them.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         class SignalOnImport:
             def find_spec(self, name, path=None, target=None):
                 if name == "fashion_desktop.core.engine":
