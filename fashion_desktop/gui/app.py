@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+
+from fashion_desktop import __version__
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -12,6 +15,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("folder", nargs="?", help="a folder of photos to add to the library and scan")
     p.add_argument("--model", help="a model bundle (.fmodel) to tag with")
     p.add_argument("--library", help="the library (catalog file) to open; default: the last one used")
+    p.add_argument("--version", action="version", version=f"fashion-desktop {__version__}")
     return p.parse_args(argv)
 
 
@@ -26,19 +30,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
-    from .main_window import MainWindow
-    from .settings import APP, ORG
+    # Absolute imports: a frozen build runs this file as a top-level script, not as a package module.
+    from fashion_desktop.gui import settings
+    from fashion_desktop.gui.main_window import MainWindow
+    from fashion_desktop.gui.session_log import start_session_log
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setOrganizationName(ORG)
-    app.setApplicationName(APP)
+    app.setOrganizationName(settings.ORG)
+    app.setApplicationName(settings.APP)
+    log_file = start_session_log(settings.log_dir())
     window = MainWindow(args.library)
     if args.model:
         window.tag_panel.select_bundle(args.model)
     window.show()
     if args.folder:
         window.add_folder(args.folder)
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        if log_file is not None:
+            logging.getLogger().removeHandler(log_file)
+            log_file.close()
 
 
 if __name__ == "__main__":

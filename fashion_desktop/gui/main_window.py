@@ -96,6 +96,18 @@ def _threshold_panel() -> QWidget:
     return ThresholdPanel()
 
 
+def _model_line(path: str) -> str:
+    """A bundle's name and model id for About, read from its header (no torch), or why not."""
+    from fashion_desktop.model.bundle_file import read_bundle_file
+
+    try:
+        bundle = read_bundle_file(path)
+    except Exception as exc:  # About must open whatever the file is
+        return f"{path} (cannot be read: {exc})"
+    name = bundle.description.provenance.get("name") or Path(path).name
+    return f"{name} (id {bundle.model_id}) — {path}"
+
+
 class MainWindow(QMainWindow):
     """The app window. ``open_library`` / ``add_folder`` / ``start_tagging`` are what menus and tests drive."""
 
@@ -289,6 +301,13 @@ class MainWindow(QMainWindow):
 
         h = mb.addMenu("&Help")
         self.shortcuts_action = self._action(h, "&Keyboard Shortcuts", self.show_shortcuts)
+        self._action(
+            h,
+            "Open &Log Folder",
+            self.open_log_folder,
+            None,
+            "Each session's log: send it when something went wrong",
+        )
         self._action(h, "&About Fashion Finder", self.about, QKeySequence.StandardKey.HelpContents)
 
     def _wire(self) -> None:
@@ -1003,9 +1022,21 @@ class MainWindow(QMainWindow):
             lines.append("Devices: " + ", ".join(devs))
         else:
             lines.append("PyTorch and devices: checking…")
+        model = self.tag_panel.current_bundle()
+        if model:
+            lines.append(f"Model: {_model_line(model)}")
         if self.catalog is not None:
             lines.append(f"Library: {self.catalog.path}")
+        lines.append(f"Logs: {settings.log_dir()}")
         return "<br>".join(lines)
+
+    @Slot()
+    def open_log_folder(self) -> bool:
+        """Show the folder of the session logs in the file manager; False when none could be opened."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(settings.log_dir())))
 
     @Slot()
     def about(self) -> QMessageBox:

@@ -46,6 +46,13 @@ def cache_dir() -> Path:
     return p
 
 
+def log_dir() -> Path:
+    """Where each session's log file is written (the platform's app data folder, ``logs``)."""
+    p = data_dir() / "logs"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
 def default_library_path() -> Path:
     return data_dir() / "library.ffcat"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -59,3 +61,59 @@ def test_about_names_versions_and_the_library(qtbot, tmp_path):
     assert "Devices: CPU" in box.text()
     box.close()
     w.close()
+
+
+def test_version_answers_at_once_without_qt_or_torch() -> None:
+    import subprocess
+    import sys
+
+    from fashion_desktop import __version__
+
+    code = (
+        "import sys\n"
+        "from fashion_desktop.gui import app\n"
+        "try:\n"
+        "    app.main(['--version'])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, 'torch' in sys.modules, 'PySide6.QtWidgets' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.stdout.splitlines() == [f"fashion-desktop {__version__}", "exit 0 False False"], res.stderr
+
+
+def test_each_session_writes_a_log_file_and_about_says_where(qtbot, tmp_path, photo_folder) -> None:
+    from fashion_desktop.gui import settings
+
+    def close_when_scanned() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not windows or windows[0].scan_worker is not None or windows[0].library.rowCount() < 9:
+            QTimer.singleShot(50, close_when_scanned)
+            return
+        assert f"Logs: {settings.log_dir()}" in windows[0].about_text()
+        windows[0].close()
+
+    QTimer.singleShot(50, close_when_scanned)
+    assert app.main([str(photo_folder), "--library", str(tmp_path / "log.ffcat")]) == 0
+    logs = list(settings.log_dir().glob("fashion-desktop-*.log"))
+    assert len(logs) == 1
+    assert f"session log {logs[0]}" in logs[0].read_text()
+
+
+def test_old_session_logs_beyond_the_kept_number_are_removed(tmp_path) -> None:
+    import logging
+    import os
+
+    from fashion_desktop.gui.session_log import start_session_log
+
+    for i in range(14):
+        old = tmp_path / f"fashion-desktop-2026010{i % 10}-00000{i}-1.log"
+        old.write_text("old")
+        os.utime(old, (1_000_000 + i, 1_000_000 + i))
+    handler = start_session_log(tmp_path, keep=10)
+    try:
+        assert handler is not None
+        kept = sorted(p.name for p in tmp_path.glob("fashion-desktop-*.log"))
+        assert len(kept) == 10 and Path(handler.baseFilename).name in kept
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
