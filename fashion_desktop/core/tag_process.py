@@ -26,7 +26,16 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ..model.protocol import Devices, EventWriter, Failure, ModelInfo, TagEvent, TagScores, guard_stdout
+from ..model.protocol import (
+    Devices,
+    EventWriter,
+    Failure,
+    ModelInfo,
+    Notice,
+    TagEvent,
+    TagScores,
+    guard_stdout,
+)
 
 MODULE = "fashion_desktop.core.tag_process"
 FROZEN_FLAG = "--tag-process"  # the frozen app runs this module when started with this flag
@@ -67,14 +76,16 @@ def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[TagEvent]:
     Yields Devices, ModelInfo, then the engine's events with batches as TagScores, then a Summary.
     Raises BundleError, CatalogError or EngineError when the run as a whole cannot go on.
     """
-    from fashion_desktop.model.bundle import load_bundle
+    from fashion_desktop.model.bundle import load_bundle_converting
 
     from .catalog import Catalog
     from .catalog_reader import CatalogReader
     from .engine import BatchResult, ImageResult, ScoreOptions, tag_into_catalog
 
     yield probe_devices()
-    bundle = load_bundle(job["bundle"])
+    notes: list[str] = []
+    bundle = load_bundle_converting(job["bundle"], notes.append)  # an old-format file: converted in memory
+    yield from (Notice(note) for note in notes)
     yield ModelInfo(bundle.model_id, tuple(bundle.labels), dict(bundle.groups), tuple(bundle.thresholds))
     # Read here, not sent by the app: 100,000 paths through the pipe cost it a visible pause.
     reader = CatalogReader(job["catalog"])

@@ -303,3 +303,30 @@ def test_stray_prints_in_the_process_go_to_stderr_not_the_event_stream() -> None
     assert len(events) == 1 and isinstance(events[0], Devices)  # _finish decodes every stdout line
     for stray in ("hello from a library", "raw bytes on fd 1", "from a subprocess"):
         assert stray in err
+
+
+def test_an_old_format_bundle_still_tags_in_the_app_with_a_notice(
+    tmp_path: Path, tiny_bundle_path: Path
+) -> None:
+    """A bundle written by an older app (a torch zip) is converted in memory by the child, never read
+    by the app itself; the person is told once how to convert it for good."""
+    import torch
+
+    from fashion_desktop.model.bundle import load_bundle
+    from fashion_desktop.model.protocol import Notice
+
+    old = tmp_path / "old.fmodel"
+    raw = load_bundle(tiny_bundle_path).to_dict()
+    raw["format_version"] = 1
+    torch.save(raw, old)
+    cat_path = _library(tmp_path, 4)
+    cat = Catalog(cat_path)
+    for _ in sync_folder(cat, tmp_path / "photos"):
+        pass
+    cat.close()
+    code, events, err = _run("tag", {"catalog": str(cat_path), "bundle": str(old), "batch_size": 4})
+    assert code == 0, err
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert any("old bundle format" in n and "fashion convert" in n for n in notices), notices
+    (model,) = [e for e in events if isinstance(e, ModelInfo)]
+    assert events[-1].tagged == 4 and model.key == "tiny-test-model"  # the model id is kept
