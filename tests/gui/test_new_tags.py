@@ -88,9 +88,7 @@ def _create(qtbot, dlg: NewTagDialog, name: str | None, group: str | None = None
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
 
 
-def test_new_tag_from_the_review_pane_on_two_photos_is_a_decision_with_a_key_and_one_undo(
-    qtbot, window
-):
+def test_new_tag_from_the_review_pane_on_two_photos_is_a_decision_with_a_key_and_one_undo(qtbot, window):
     w = window
     select(qtbot, w, "p0.jpg")
     _ctrl_click(qtbot, w, "p1.jpg")
@@ -122,7 +120,9 @@ def test_new_tag_from_the_review_pane_on_two_photos_is_a_decision_with_a_key_and
     assert _decisions(w, "denim") == {}
     assert chips(w, "p0.jpg") == ["dress"]
     assert "denim" not in w.review.rows and w.catalog.person_labels() == {}
-    qtbot.keyClick(w.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        w.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert _decisions(w, "denim") == {"p0.jpg": True, "p1.jpg": True}
     assert w.catalog.person_labels() == {"denim": "category"}
 
