@@ -188,6 +188,10 @@ class NewTagDialog(QDialog):
         lay.addWidget(buttons)
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
+        # An explanation about text since changed would read as a verdict on the new text.
+        for edit in (self.name, self.own_group):
+            edit.textEdited.connect(self.problem.hide)
+        self.group.currentIndexChanged.connect(self.problem.hide)
 
     @Slot(str)
     def _group_picked(self, text: str) -> None:

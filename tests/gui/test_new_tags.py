@@ -167,6 +167,8 @@ def test_refused_names_are_explained_and_the_dialog_stays_open(qtbot, window):
         _create(qtbot, dlg, name)
         assert dlg.isVisible() and dlg.problem.isVisible()
         assert reason in dlg.problem.text(), dlg.problem.text()
+    qtbot.keyClicks(dlg.name, "x")
+    assert not dlg.problem.isVisible()  # the explanation goes once the name is edited
     _create(qtbot, dlg, "denim", OWN_GROUP)  # a group of its own left unnamed
     assert dlg.isVisible() and "group name" in dlg.problem.text()
     assert w.catalog.person_labels() == {} and _decisions(w, "denim") == {}
