@@ -21,7 +21,7 @@ from ..model.bundle_format import label_problem
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, review_decisions
 from .thresholds import ThresholdPolicy
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # The oldest schema a read-only open can read as it is (v2 added ``images.split``, v3 ``models.thresholds``).
 READABLE_FROM = 3
 # SQLite's header field for "which program's file is this" (``PRAGMA application_id``): b"FaFi".
@@ -160,6 +160,9 @@ _MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     _drop_architecture_keyed_models,
     # v5: per-model view state, and photos reviewed before reviewing settled them get settled now.
     _v5_view_state_and_settled_reviews,
+    # v6: labels a person created (a tag the model does not have), with the group they put it in, so
+    # the review pane, exports and training group it the same way after the library is reopened.
+    "CREATE TABLE IF NOT EXISTS person_labels (label TEXT PRIMARY KEY, group_name TEXT, created_at REAL)",
 ]
 
 
@@ -1059,6 +1062,48 @@ class Catalog:
             db.executemany(
                 "UPDATE images SET reviewed_at=? WHERE id=?", [(_now() if reviewed else None, i) for i in ids]
             )
+
+    # -- labels people created -------------------------------------------------------------------
+    def person_labels(self) -> dict[str, str]:
+        """Labels a person created, in creation order: ``{label: group}`` (an empty dict for a catalog
+        older than schema 6 opened read-only)."""
+        try:
+            rows = self._query("SELECT label, group_name FROM person_labels ORDER BY created_at, rowid")
+        except sqlite3.OperationalError:  # no such table: an older catalog opened read-only
+            return {}
+        return {label: group or "" for label, group in rows}
+
+    def add_person_label(
+        self, label: str, group: str, decisions: Iterable[tuple[int, str, bool | None]] = ()
+    ) -> None:
+        """Create ``label`` in ``group`` together with its first ``decisions`` (one transaction).
+
+        Raises ValueError for a name or group that cannot be one (empty, holding the tag separator) or a
+        label already created (names compare case-insensitively); CatalogError when read-only.
+        """
+        _check_label(label)
+        group = group.strip()
+        problem = label_problem(group)
+        if problem is not None:
+            raise ValueError(f"not a usable group name: {problem}")
+        with self._tx() as db:
+            same = db.execute(
+                "SELECT label FROM person_labels WHERE lower(label)=lower(?)", (label,)
+            ).fetchone()
+            if same is not None:
+                raise ValueError(f"“{label}” is already a label (“{same[0]}”)")
+            db.execute(
+                "INSERT INTO person_labels(label, group_name, created_at) VALUES(?,?,?)",
+                (label, group, _now()),
+            )
+            self._write_decisions(db, decisions)
+
+    def remove_person_label(self, label: str, decisions: Iterable[tuple[int, str, bool | None]] = ()) -> None:
+        """Forget a created label (what undoing its creation does), with ``decisions`` (one transaction):
+        the decisions on it are what the caller passes (None forgets one); nothing else changes."""
+        with self._tx() as db:
+            self._write_decisions(db, decisions)
+            db.execute("DELETE FROM person_labels WHERE label=?", (label,))
 
     # -- view state -------------------------------------------------------------------------------
     def view_state(self, model_key: str) -> ThresholdPolicy | None:

@@ -146,7 +146,11 @@ def export_table(
     """
     model = catalog.model(model_key) if model_key else None
     labels = model.labels if model else ()
-    group_cols = _group_columns(model.groups, labels) if model and columns.groups else {}
+    # Labels a person created join their group's column (the model's group wins for its own labels).
+    created = catalog.person_labels()
+    groups = {**created, **(model.groups if model else {})}
+    grouped = [*labels, *(lab for lab in created if lab not in set(labels))]
+    group_cols = _group_columns(groups, grouped) if columns.groups else {}
     total = len(image_ids) if image_ids is not None else catalog.count()
     records: list[dict[str, object]] = []
     for n, item in enumerate(iter_final_tags(catalog, model_key, policy, image_ids, defaults, cancel)):
@@ -156,7 +160,7 @@ def export_table(
             row[FOLDER_COLUMN] = os.path.dirname(item.image.path)
         row[TAGS_COLUMN] = TAG_SEPARATOR.join(item.tags)
         for group, col in group_cols.items():
-            row[col] = TAG_SEPARATOR.join(t for t in item.tags if model and model.groups.get(t) == group)
+            row[col] = TAG_SEPARATOR.join(t for t in item.tags if groups.get(t) == group)
         if columns.review:
             row[REVIEWED_COLUMN] = item.image.reviewed
         if columns.split:

@@ -6,12 +6,12 @@ so no later threshold, policy or model change alters a reviewed photo.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
 
-from ..model.bundle_format import DEFAULT_THRESHOLD
+from ..model.bundle_format import DEFAULT_THRESHOLD, label_problem
 from .thresholds import ThresholdPolicy
 
 # A decision matrix holds one of these per (photo, label).
@@ -134,6 +134,31 @@ def review_decisions(
     """
     on = set(shown)
     return {lab: lab in on for lab in labels if lab not in decided}
+
+
+def settled_labels(model_labels: Sequence[str], person_labels: Iterable[str]) -> list[str]:
+    """The labels marking a photo reviewed settles (``review_decisions``' ``labels``): the active model's
+    labels, then the labels a person created (the catalog's ``person_labels``) that the model lacks.
+
+    A photo reviewed after a person created a label, without that label set, is a "no" for it; photos
+    reviewed before the label existed were not settled on it and stay unknown (training masks them).
+    """
+    known = set(model_labels)
+    return [*model_labels, *(lab for lab in person_labels if lab not in known)]
+
+
+def new_label_problem(name: str, existing: Iterable[str]) -> str | None:
+    """Why ``name`` cannot be a new label, in words (None: it can): the one label rule
+    (``label_problem``: not empty, no tag separator), and no label of ``existing`` may have the same
+    name ignoring case (the message names the one it clashes with)."""
+    problem = label_problem(name)
+    if problem is not None:
+        return problem
+    folded = name.casefold()
+    for label in existing:
+        if label.casefold() == folded:
+            return f"“{label}” is already a label" if label == name else f"it is the label “{label}” already"
+    return None
 
 
 def decision_matrix(labels: Sequence[str], decisions: Sequence[Mapping[str, bool]]) -> np.ndarray:

@@ -46,9 +46,10 @@ class TrainingTable:
     """Reviewed, present photos of a library with their final tags by the one tag rule (core.tags).
 
     ``labels``: the model's labels in its order, then labels only people used (sorted). ``groups``:
-    every label's group (the model's, else ``DEFAULT_GROUP``); ``model_groups`` only those the model
-    recorded. ``thresholds``: the thresholds applied to the model's labels. ``model_key`` is None when
-    the catalog has no model (the tags are then people's decisions alone).
+    every label's group (the model's, else the group a person created it in, else ``DEFAULT_GROUP``);
+    ``model_groups`` only those the model recorded. ``thresholds``: the thresholds applied to the
+    model's labels. ``model_key`` is None when the catalog has no model (the tags are then people's
+    decisions alone). A label a person created is unknown on photos reviewed before it existed.
     """
 
     model_key: str | None
@@ -147,6 +148,11 @@ def training_table(
             f"SELECT image_id, label, value FROM decisions WHERE image_id IN (SELECT id FROM ({_REVIEWED}))"
         ):
             decided.setdefault(image_id, {})[label] = bool(value)
+        person_groups: dict[str, str] = {}
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='person_labels'").fetchone():
+            person_groups = {
+                lab: g or "" for lab, g in db.execute("SELECT label, group_name FROM person_labels")
+            }
         scores: dict[int, bytes] = {}
         if model is not None:
             scores = dict(
@@ -160,7 +166,7 @@ def training_table(
         raise TrainingTableError(f"{path}: cannot be read as a Fashion Finder catalog ({exc})") from None
     finally:
         db.close()
-    return _table(model, images, decided, scores, policy or ThresholdPolicy())
+    return _table(model, images, decided, scores, policy or ThresholdPolicy(), person_groups)
 
 
 def _table(
@@ -169,6 +175,7 @@ def _table(
     decided: dict[int, dict[str, bool]],
     scores: dict[int, bytes],
     policy: ThresholdPolicy,
+    person_groups: Mapping[str, str] | None = None,
 ) -> TrainingTable:
     model_labels = model.labels if model is not None else ()
     people_only = sorted({lab for d in decided.values() for lab in d}.difference(model_labels))
@@ -188,7 +195,9 @@ def _table(
     final = final_tag_matrix(matrix, dec, all_thresholds, policy)
     known = known_matrix(matrix, dec)
     model_groups = dict(model.groups) if model is not None else {}
-    groups = {lab: model_groups.get(lab) or DEFAULT_GROUP for lab in labels}
+    # A label a person created keeps the group they put it in (the model's group wins for its own).
+    person_groups = person_groups or {}
+    groups = {lab: model_groups.get(lab) or person_groups.get(lab) or DEFAULT_GROUP for lab in labels}
     rows = []
     for i, (_id, image_path) in enumerate(images):
         on = [labels[j] for j in np.flatnonzero(final[i])]

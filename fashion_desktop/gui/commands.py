@@ -27,6 +27,24 @@ class DecisionsCommand(QUndoCommand):
         self._model.write_decisions(self._old)
 
 
+class NewLabelCommand(DecisionsCommand):
+    """Create a label the model does not have, in a group, as the person's "yes" on the photos: the same
+    decisions command as a label key, plus the label itself, so undo takes both away in one step."""
+
+    def __init__(self, model: LibraryModel, image_ids: Sequence[int], label: str, group: str) -> None:
+        super().__init__(
+            model, [(i, label, True) for i in image_ids], f"New tag “{label}” on {_photos(len(image_ids))}"
+        )
+        self._label = label
+        self._group = group
+
+    def redo(self) -> None:
+        self._model.create_label(self._label, self._group, self._new)
+
+    def undo(self) -> None:
+        self._model.forget_label(self._label, self._old)
+
+
 class ReviewedCommand(QUndoCommand):
     """Mark photos reviewed (or not); undo restores each photo's earlier state exactly.
 

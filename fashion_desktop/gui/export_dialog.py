@@ -307,12 +307,17 @@ class ExportDialog(QDialog):
         super().closeEvent(event)
 
     # -- internals --------------------------------------------------------------------------
+    def _label_groups(self) -> dict[str, str]:
+        """The model's groups and those of labels a person created (the model's wins for its labels)."""
+        model_groups = dict(self._model.groups) if self._model is not None else {}
+        return {**self._catalog.person_labels(), **model_groups}
+
     def _group_names(self) -> list[str]:
-        if self._model is None:
-            return []
+        groups = self._label_groups()
+        labels = [*(self._model.labels if self._model is not None else ()), *self._catalog.person_labels()]
         seen: dict[str, None] = {}
-        for label in self._model.labels:
-            g = self._model.groups.get(label)
+        for label in labels:
+            g = groups.get(label)
             if g:
                 seen.setdefault(g, None)
         return list(seen)
@@ -384,7 +389,7 @@ class ExportDialog(QDialog):
             "filtered": "the photos the filter showed",
             "selected": "the selection",
         }[self.scope()]
-        groups = dict(self._model.groups) if self._model is not None else {}
+        groups = self._label_groups()
 
         def progress(done: int, total: int) -> None:
             relay.progressed.emit(int(done), int(total))

@@ -1,4 +1,5 @@
-"""Type-to-find label palette: a few letters find any label (those without a key too); Enter toggles it."""
+"""Type-to-find label palette: a few letters find any label (those without a key too); Enter toggles it;
+a name no label has can be created from here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QListWidget, QListWidg
 from .review_pane import key_hint
 
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
+CREATE_ROLE = Qt.ItemDataRole.UserRole + 2  # the typed name, on the "Create tag" item
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class LabelPalette(QDialog):
     """
 
     label_chosen = Signal(str)
+    create_requested = Signal(str)  # a name no label has: the person wants it as a new tag
 
     def __init__(
         self, entries: Sequence[PaletteEntry], target: str = "", parent: QWidget | None = None
@@ -108,7 +111,15 @@ class LabelPalette(QDialog):
 
     def shown_labels(self) -> list[str]:
         """The labels the list shows now, in order."""
-        return [self.list.item(i).data(LABEL_ROLE) for i in range(self.list.count())]
+        items = (self.list.item(i) for i in range(self.list.count()))
+        return [item.data(LABEL_ROLE) for item in items if item.data(CREATE_ROLE) is None]
+
+    def create_offer(self) -> str | None:
+        """The text of the "Create tag" item when the list offers one."""
+        for i in range(self.list.count()):
+            if self.list.item(i).data(CREATE_ROLE) is not None:
+                return self.list.item(i).text()
+        return None
 
     def current_label(self) -> str | None:
         item = self.list.currentItem()
@@ -126,10 +137,22 @@ class LabelPalette(QDialog):
             tip = {"all": "on every selected photo", "some": "on some selected photos"}.get(e.state)
             item.setToolTip(f"{e.label} ({tip}); Enter removes it" if tip else f"{e.label}; Enter adds it")
             self.list.addItem(item)
+        matched = self.list.count()
+        name = text.strip()
+        # Offered last, so Enter still toggles the best match; alone (nothing matches) Enter creates it.
+        if name and not any(e.label.casefold() == name.casefold() for e in self._entries):
+            item = QListWidgetItem(f"+  Create tag “{name}”…")
+            item.setData(CREATE_ROLE, name)
+            item.setToolTip(f"A new tag “{name}” the model does not have: pick its group next")
+            self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
         self.hint.setText(
-            "Enter toggles · ↑↓ choose · Esc closes" if self.list.count() else f"No label matches “{text}”"
+            "Enter toggles · ↑↓ choose · Esc closes"
+            if matched
+            else f"No label matches “{text}” · Enter creates it"
+            if name
+            else "No labels"
         )
 
     def _move(self, step: int) -> None:
@@ -145,12 +168,19 @@ class LabelPalette(QDialog):
                 self._move(steps[key])
                 return True
             if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-                self._choose(self.current_label())
+                item = self.list.currentItem()
+                if item is not None:
+                    self._choose_item(item)  # nothing listed: Enter does nothing unasked
                 return True
         return super().eventFilter(obj, event)
 
     @Slot(QListWidgetItem)
     def _choose_item(self, item: QListWidgetItem) -> None:
+        name = item.data(CREATE_ROLE)
+        if name is not None:
+            self.accept()
+            self.create_requested.emit(name)
+            return
         self._choose(item.data(LABEL_ROLE))
 
     def _choose(self, label: str | None) -> None:

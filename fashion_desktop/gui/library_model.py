@@ -21,6 +21,7 @@ from fashion_desktop.core.tags import (
     default_thresholds,
     predicted_matrix,
     review_decisions,
+    settled_labels,
     tag_lists,
 )
 from fashion_desktop.core.thresholds import UNCERTAIN_MARGIN, ThresholdPolicy, uncertainty
@@ -124,7 +125,8 @@ class LibraryModel(QAbstractListModel):
         self.reader = CatalogReader(catalog.path)
         self.model_key: str | None = None
         self.labels: tuple[str, ...] = ()
-        self.groups: dict[str, str] = {}
+        self.groups: dict[str, str] = {}  # the active model's groups
+        self.person_groups: dict[str, str] = {}  # labels people created -> their group (creation order)
         self.defaults: np.ndarray = np.zeros(0, np.float32)
         self.policy = ThresholdPolicy()
         self.spec = ViewSpec()
@@ -315,9 +317,22 @@ class LibraryModel(QAbstractListModel):
         return int(unscored.sum()) - failed
 
     def all_labels(self) -> list[str]:
-        """The active model's labels, then labels only people have used."""
-        extra = {lab for d in self._decisions.values() for lab in d if lab not in self._label_index}
-        return list(self.labels) + sorted(extra)
+        """The active model's labels, then labels people created (in creation order; a new one comes last,
+        so no other label's key moves), then other labels only people have used (sorted)."""
+        created = [lab for lab in self.person_groups if lab not in self._label_index]
+        known = set(created)
+        extra = {
+            lab
+            for d in self._decisions.values()
+            for lab in d
+            if lab not in self._label_index and lab not in known
+        }
+        return list(self.labels) + created + sorted(extra)
+
+    def label_groups(self) -> dict[str, str]:
+        """Every label's group as shown: the active model's, and the group of each label a person
+        created (the model's wins for a label it has)."""
+        return {**self.person_groups, **self.groups}
 
     def _rows(self) -> np.ndarray:
         if self._row_of is None or len(self._row_of) != len(self._s):
@@ -332,6 +347,7 @@ class LibraryModel(QAbstractListModel):
         self._s = _Store()
         self._slot_of = {}
         self._decisions = {}
+        self.person_groups = self.catalog.person_labels()
         self._known_max = self.reader.max_image_id()  # ids above it are new photos: nothing to load
         cols = self.reader.images()
         self._append_columns(cols)
@@ -636,14 +652,40 @@ class LibraryModel(QAbstractListModel):
         self.counts_changed.emit()
 
     def review_changes(self, image_ids: Sequence[int]) -> list[tuple[int, str, bool | None]]:
-        """The decisions marking these photos reviewed records now (``core.tags.review_decisions``)."""
+        """The decisions marking these photos reviewed records now (``core.tags.review_decisions``) over
+        the model's labels and the labels people created (``core.tags.settled_labels``)."""
+        settled = settled_labels(self.labels, self.person_groups)
         return [
             (i, label, value)
             for i in image_ids
             for label, value in review_decisions(
-                self.labels, self.tags_of(i), self._decisions.get(self._slot_of.get(int(i), -1), {})
+                settled, self.tags_of(i), self._decisions.get(self._slot_of.get(int(i), -1), {})
             ).items()
         ]
+
+    def create_label(self, label: str, group: str, changes: Sequence[tuple[int, str, bool | None]]) -> None:
+        """A person's new label in ``group`` with its first decisions: catalog first (one transaction;
+        raises ValueError for a refused name), then the grid; ``labels_changed`` follows."""
+        self.catalog.add_person_label(label, group, changes)
+        self.person_groups = self.catalog.person_labels()
+        self._cache_decisions(changes)
+
+    def forget_label(self, label: str, changes: Sequence[tuple[int, str, bool | None]]) -> None:
+        """Undo ``create_label``: the label and the given decisions go (catalog first, then the grid)."""
+        self.catalog.remove_person_label(label, changes)
+        self.person_groups = self.catalog.person_labels()
+        self._cache_decisions(changes)
+
+    def _cache_decisions(self, changes: Sequence[tuple[int, str, bool | None]]) -> None:
+        slots = []
+        for image_id, label, value in changes:
+            slot = self._slot_of.get(int(image_id))
+            if slot is not None:
+                self._set_decision_cache(slot, label, value)
+                slots.append(slot)
+        self.labels_changed.emit()
+        self._emit_changed(np.asarray(slots, np.int64))
+        self.counts_changed.emit()
 
     def write_reviewed(
         self,

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.core.catalog import Catalog, CatalogError
+from fashion_desktop.core.tags import new_label_problem
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.model.protocol import (
     Devices,
@@ -45,8 +46,8 @@ from .label_palette import LabelPalette, palette_entries
 from .library_model import LibraryModel
 from .library_session import LibrarySession
 from .review_keys import ReviewKeys
-from .review_pane import ReviewPane
-from .tag_dialogs import AddTagDialog, RemoveTagDialog, present_tags
+from .review_pane import ReviewPane, key_hint
+from .tag_dialogs import AddTagDialog, NewTagDialog, RemoveTagDialog, present_tags
 from .tag_panel import TagPanel
 from .thumbnails import Thumbnailer
 from .worker import ProcessWorker, Worker
@@ -280,6 +281,13 @@ class MainWindow(QMainWindow):
         self._action(
             e, "Re&move Tag from Selection…", lambda: self.tag_selection_dialog(False), "Ctrl+Shift+T"
         )
+        self.new_tag_action = self._action(
+            e,
+            "&New Tag for Selection…",
+            lambda: self.new_tag_dialog(),
+            None,
+            "A tag the model does not have, in a group you pick (also the review pane's + New tag…)",
+        )
         self.palette_action = self._action(
             e,
             "&Find Label and Toggle It…",
@@ -315,6 +323,7 @@ class MainWindow(QMainWindow):
         self.grid.label_toggle_requested.connect(self.toggle_label)
         self.grid.jump_requested.connect(self.jump_unreviewed)
         self.review.label_toggle_requested.connect(self.toggle_label)
+        self.review.new_tag_requested.connect(lambda: self.new_tag_dialog())
         self.review.reviewed_toggle_requested.connect(self.toggle_reviewed)
         self.review.accept_requested.connect(self.accept_predictions)
         self.tag_panel.run_requested.connect(self.start_tagging)
@@ -697,6 +706,38 @@ class MainWindow(QMainWindow):
         if ids and self.library is not None and label:
             self.undo_stack.push(commands.set_label(self.library, ids, label, value))
 
+    def new_tag_dialog(self, name: str = "") -> QWidget | None:
+        """Ask a new tag's name (``name`` typed already, e.g. in the palette) and group, then add it to the
+        selection as the person's decision (one undo step). Returns the (window-modal) dialog, or None."""
+        m = self.library
+        ids = self.selected_ids()
+        if m is None or not ids:
+            self.statusBar().showMessage("Select photos first", 5000)
+            return None
+        groups = m.label_groups()
+        shown = list(dict.fromkeys(groups.get(lab, "") for lab in m.all_labels()))
+        dlg = NewTagDialog(m.all_labels(), [g for g in shown if g], len(ids), name, self)
+        dlg.tag_created.connect(lambda label, group: self._create_tag(ids, label, group))
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.tag_dialog = dlg
+        dlg.open()
+        dlg.name.setFocus()
+        return dlg
+
+    def _create_tag(self, ids: list[int], label: str, group: str) -> None:
+        m = self.library
+        if m is None or self.catalog is None:
+            return
+        # Checked again before the command runs: a command that fails inside the undo stack stays on it.
+        problem = new_label_problem(label, [*m.all_labels(), *self.catalog.person_labels()])
+        if problem is not None:
+            self.warn(f"{self.catalog.path}: tag not created: {problem}")
+            return
+        self.undo_stack.push(commands.NewLabelCommand(m, ids, label, group))
+        key = self.review.keys.get(label)
+        how = f"key {key_hint(key)}" if key else "Ctrl+K to find it"
+        self.statusBar().showMessage(f"New tag “{label}” in “{group}” ({how})", 8000)
+
     # -- review keys and the label palette ------------------------------------------------------
     def _review_key(self, action: str, label: str) -> None:
         """A review key pressed somewhere on the Tag tab (see ReviewKeys)."""
@@ -727,11 +768,6 @@ class MainWindow(QMainWindow):
             self.label_palette = None
         ids = self.selected_ids()
         labels = m.all_labels()
-        if not labels:
-            self.statusBar().showMessage(
-                "No labels yet: tag photos with a model, or add a tag (Ctrl+T)", 5000
-            )
-            return None
         states: dict[str, str] = {}
         if ids:
             for lab, n in present_tags(m.tags_of(i) for i in ids):
@@ -739,8 +775,11 @@ class MainWindow(QMainWindow):
         target = (
             "" if not ids else ("the current photo" if len(ids) == 1 else f"{len(ids):,} selected photos")
         )
-        palette = LabelPalette(palette_entries(labels, m.groups, self.review.keys, states), target, self)
+        palette = LabelPalette(
+            palette_entries(labels, m.label_groups(), self.review.keys, states), target, self
+        )
         palette.label_chosen.connect(self.toggle_label)
+        palette.create_requested.connect(lambda name: self.new_tag_dialog(name))
         grid = self.tag_page.grid
         corner = grid.mapToGlobal(grid.rect().topLeft())
         palette.move(corner.x() + max(0, (grid.width() - palette.width()) // 2), corner.y() + 40)
@@ -763,7 +802,7 @@ class MainWindow(QMainWindow):
         if m is not None and m.model_key and self.catalog is not None:
             rec = self.catalog.model(m.model_key)
             name = (rec.name if rec is not None and rec.name else "") or m.model_key
-        text = shortcuts_html(keys, m.groups if m is not None else {}, menu_shortcuts(menus), name)
+        text = shortcuts_html(keys, m.label_groups() if m is not None else {}, menu_shortcuts(menus), name)
         dlg = ShortcutsDialog(text, self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.shortcuts_window = dlg

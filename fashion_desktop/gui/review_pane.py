@@ -177,6 +177,7 @@ class ReviewPane(QWidget):
     label_toggle_requested = Signal(str)
     reviewed_toggle_requested = Signal()
     accept_requested = Signal()
+    new_tag_requested = Signal()
 
     def __init__(self, thumbs: Thumbnailer, parent=None) -> None:
         super().__init__(parent)
@@ -188,10 +189,15 @@ class ReviewPane(QWidget):
         self.state_label = QLabel("")
         self.reviewed_button = QPushButton("Mark reviewed (Space)")
         self.accept_button = QPushButton("Accept predictions")
-        for b in (self.reviewed_button, self.accept_button):
+        # A label the model does not have (the palette offers the same from the keyboard).
+        self.new_tag_button = QPushButton("+ New tag…")
+        self.new_tag_button.setToolTip("Add a tag the model does not have to the selected photos")
+        self.new_tag_button.setEnabled(False)
+        for b in (self.reviewed_button, self.accept_button, self.new_tag_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.reviewed_button.clicked.connect(self.reviewed_toggle_requested)
         self.accept_button.clicked.connect(self.accept_requested)
+        self.new_tag_button.clicked.connect(self.new_tag_requested)
         self._labels_host = QWidget()
         self._labels_layout = QVBoxLayout(self._labels_host)
         self._labels_layout.setContentsMargins(2, 2, 2, 2)
@@ -207,6 +213,7 @@ class ReviewPane(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.reviewed_button)
         buttons.addWidget(self.accept_button)
+        buttons.addWidget(self.new_tag_button)
         lay.addLayout(buttons)
         lay.addWidget(scroll, 1)
         split = QSplitter(Qt.Orientation.Vertical)
@@ -258,7 +265,7 @@ class ReviewPane(QWidget):
                 item.widget().deleteLater()
         self.rows = {}
         labels = self._model.all_labels() if self._model else []
-        groups = self._model.groups if self._model else {}
+        groups = self._model.label_groups() if self._model else {}
         self.keys = assign_keys(labels)
         by_group: dict[str, list[str]] = {}
         for lab in labels:
@@ -291,6 +298,7 @@ class ReviewPane(QWidget):
         ids = [i for i in self._ids if m is not None and m.path_of(i) is not None]
         for row in self.rows.values():
             row.box.setEnabled(bool(ids))
+        self.new_tag_button.setEnabled(bool(ids))
         if m is None or not ids:
             self.title.setText("No photo selected")
             self.state_label.setText("")

@@ -10,13 +10,16 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFormLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from fashion_desktop.core.tags import new_label_problem
 from fashion_desktop.model.bundle_format import label_problem
 
 TAG_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -130,3 +133,93 @@ class AddTagDialog(QDialog):
             return
         self.accept()
         self.tag_chosen.emit(text)
+
+
+OWN_GROUP = "A group of its own…"
+DEFAULT_NEW_GROUP = "tags"
+
+
+class NewTagDialog(QDialog):
+    """A label the model does not have: its name (typed once) and its group (one of the groups labels
+    have, or a group of its own, named here; "tags" unless changed). A refused name is explained and the
+    dialog stays open; ``tag_created`` carries (name, group)."""
+
+    tag_created = Signal(str, str)
+
+    def __init__(
+        self,
+        existing: Sequence[str],
+        groups: Sequence[str],
+        photos: int,
+        name: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New tag")
+        self._existing = list(existing)
+        self.name = QLineEdit(name)
+        self.name.setPlaceholderText("The new tag's name, e.g. denim")
+        self.group = QComboBox()
+        names = list(dict.fromkeys([DEFAULT_NEW_GROUP, *(g for g in groups if g)]))
+        self.group.addItems([*names, OWN_GROUP])
+        self.group.setCurrentIndex(0)
+        self.own_group = QLineEdit()
+        self.own_group.setPlaceholderText("Name of the new group")
+        self.own_group.hide()
+        self.group.currentTextChanged.connect(self._group_picked)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Create")
+        form = QFormLayout()
+        form.addRow("Name:", self.name)
+        form.addRow("Group:", self.group)
+        form.addRow("", self.own_group)
+        lay = QVBoxLayout(self)
+        target = "the photo" if photos == 1 else f"the {photos:,} selected photos"
+        lay.addWidget(QLabel(f"A tag the model does not have yet, added to {target}."))
+        lay.addLayout(form)
+        self.problem = QLabel("")  # why a name cannot be a tag; the dialog stays open
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: palette(bright-text); background: #b3261e; padding: 2px;")
+        self.problem.hide()
+        lay.addWidget(self.problem)
+        lay.addWidget(buttons)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        # An explanation about text since changed would read as a verdict on the new text.
+        for edit in (self.name, self.own_group):
+            edit.textEdited.connect(self.problem.hide)
+        self.group.currentIndexChanged.connect(self.problem.hide)
+
+    @Slot(str)
+    def _group_picked(self, text: str) -> None:
+        own = text == OWN_GROUP
+        self.own_group.setVisible(own)
+        if own:
+            self.own_group.setFocus()
+
+    def chosen_group(self) -> str:
+        text = self.group.currentText()
+        return self.own_group.text().strip() if text == OWN_GROUP else text
+
+    def _refuse(self, text: str) -> None:
+        self.problem.setText(text)
+        self.problem.show()
+
+    @Slot()
+    def _accept(self) -> None:
+        name = self.name.text().strip()
+        problem = new_label_problem(name, self._existing)
+        if problem is not None:
+            why = " Tags are joined with '|' in exports." if label_problem(name) is not None else ""
+            self._refuse(f"Not a usable tag name: {problem}.{why}")
+            return
+        group = self.chosen_group()
+        problem = label_problem(group)
+        if problem is not None:
+            self._refuse(f"Not a usable group name: {problem}.")
+            return
+        self.accept()
+        self.tag_created.emit(name, group)
