@@ -61,6 +61,12 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", help="label mapping file (source label -> target names) for --data sources")
     p.add_argument("--out", help="run folder (the bundle ends up in OUT/model.fmodel)")
     p.add_argument("--arch", help="architecture name (cnn, efficientnet_lite0, resnet50, vit_b_16, ...)")
+    p.add_argument(
+        "--init-from",
+        metavar="BUNDLE",
+        help="start from this model bundle: its architecture, image size and weights; labels it knows keep "
+        "their head weights, new labels start fresh, labels the data no longer has are dropped",
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
@@ -74,10 +80,8 @@ def _train_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(ns: argparse.Namespace) -> dict:
-    out = {
-        k: getattr(ns, k)
-        for k in ("data", "mapping", "out", "arch", "epochs", "batch_size", "lr", "image_size", "pretrained")
-    }
+    names = ("data", "mapping", "out", "arch", "epochs", "batch_size", "lr", "image_size", "pretrained")
+    out = {k: getattr(ns, k) for k in (*names, "init_from")}
     out["allow_random_init"] = ns.allow_random_init
     import yaml
 
@@ -110,6 +114,11 @@ def _config_of(ns: argparse.Namespace) -> tuple[TrainConfig, bool]:
     cfg = make_config(file_values, overrides)
     if not cfg.data:
         raise ConfigError("no data given: pass --data PATH (or 'data:' in the config file)")
+    if cfg.init_from:
+        from .init_from import resolve_init_from
+
+        explicit = {k.replace("-", "_"): v for k, v in {**file_values, **overrides}.items() if v is not None}
+        cfg = resolve_init_from(cfg, explicit)
     _check_arch(cfg)
     return cfg, False
 

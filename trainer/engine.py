@@ -153,6 +153,7 @@ class Run:
     ddp: nn.Module | None = None
     deadline: float | None = None  # time.monotonic() after which the current epoch ends early
     out_of_time: bool = False
+    init_from_id: str | None = None  # model id of the bundle the run started from (--init-from)
 
     @property
     def net(self) -> nn.Module:
@@ -366,7 +367,13 @@ def _prepare(
     )
     spec = get_arch(cfg.arch)
     size = cfg.image_size or spec.input_size
-    model, pretrained, autocast = _build_model(cfg, d, len(table.labels), notes)
+    mean, std = spec.mean, spec.std
+    init_id = None
+    if cfg.init_from and resumed_at is None:  # on resume the checkpoint holds the weights
+        model, autocast, init_id, mean, std = _model_from_bundle(cfg, d, table.labels, notes)
+        pretrained = True
+    else:
+        model, pretrained, autocast = _build_model(cfg, d, len(table.labels), notes)
     notes += table.notes
     events.emit(
         protocol.RUN_STARTED,
@@ -391,9 +398,39 @@ def _prepare(
         log.warning("%s", note)
         events.emit(protocol.LOG, level="warning", message=note)
     return Run(
-        cfg, d, events, out, table, cache, rows, model, size, spec.mean, spec.std,
-        autocast, loss_fn, stop, notes, pretrained,
+        cfg, d, events, out, table, cache, rows, model, size, mean, std,
+        autocast, loss_fn, stop, notes, pretrained, init_from_id=init_id,
     )  # fmt: skip
+
+
+def _model_from_bundle(
+    cfg: TrainConfig, d: DistInfo, labels: tuple[str, ...], notes: list[str]
+) -> tuple[nn.Module, torch.dtype | None, str, tuple[float, float, float], tuple[float, float, float]]:
+    """The run's model started from bundle ``cfg.init_from`` (``trainer.init_from.transplant``):
+    (model on the device, autocast dtype, the bundle's model id, its mean, its std).
+
+    Raises TrainError naming the file when it cannot be loaded or does not fit.
+    """
+    from fashion_desktop.model.bundle import load_bundle_converting
+    from fashion_desktop.model.bundle_format import BundleError
+
+    from .init_from import transplant
+
+    try:
+        bundle = load_bundle_converting(cfg.init_from, notes.append)
+    except (BundleError, OSError) as exc:
+        raise TrainError(f"--init-from: {exc}") from None
+    if bundle.arch != cfg.arch:
+        raise TrainError(f"--init-from {cfg.init_from} is a {bundle.arch} model, not {cfg.arch}")
+    model = build_model(cfg.arch, len(labels), pretrained=False)
+    done = transplant(model, labels, bundle.state_dict, bundle.labels, cfg.arch)
+    notes.append(done.note(f"{cfg.init_from} ({bundle.name})"))
+    autocast = autocast_dtype(d.device, cfg.precision)
+    if autocast is not None:
+        keep_first_conv_fp32(model)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model.to(d.device), autocast, bundle.model_id, tuple(bundle.mean), tuple(bundle.std)
 
 
 def _build_model(
@@ -765,6 +802,8 @@ def package_bundle(run: Run, result: Evaluation) -> Path:
         {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()},
         input_size=run.input_size,
         resize=cfg.resize,
+        mean=run.mean,
+        std=run.std,
         groups=table.groups,
         thresholds=tuple(float(t) for t in result.thresholds),
         metrics=result.metrics,
@@ -791,6 +830,7 @@ def _provenance(run: Run) -> dict[str, Any]:
         "data": run.table.summary(),
         "config": cfg.to_dict(),
         "world_size": run.d.world,
+        **({"init_from": run.init_from_id} if run.init_from_id else {}),
     }
 
 
