@@ -30,7 +30,7 @@ from fashion_desktop.model.scoring import Normalise, keep_first_conv_fp32, logit
 from . import checkpoints
 from .checkpoints import TrainState
 from .config import TrainConfig, save_config
-from .data import LabelTable, load_dataset
+from .data import LabelTable
 from .distributed import (
     DistInfo,
     any_rank,
@@ -44,6 +44,7 @@ from .distributed import (
 from .errors import Stopped, TrainError, stopped_exit_code
 from .losses import auto_pos_weight, masked_bce, masked_focal, sample_weights
 from .pipeline import CachedImages, DecodeCache, to_model_input
+from .preview import load_run_dataset
 from .runs import check_run_folder, move_aside, run_folder_problem
 from .schedule import LrControl, ParamSchedule, late_unfreezes, make_optimizer
 
@@ -251,9 +252,11 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
                 f"diverged. {_divergence_advice(cfg, run.out)}"
             )
         _optimiser_step(cfg, optimizer, loss, scaler)
-        total += float(loss.detach()) * len(y)
+        batch_loss = float(loss.detach())
+        total += batch_loss * len(y)
         count += len(y)
         seen += len(y) * d.world
+        elapsed = max(time.time() - t0, 1e-6)
         run.events.progress(
             phase="train",
             epoch=epoch + 1,
@@ -261,7 +264,9 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
             step=step + 1,
             steps=steps,
             loss=total / max(count, 1),
-            samples_per_s=seen / max(time.time() - t0, 1e-6),
+            batch_loss=batch_loss,
+            samples_per_s=seen / elapsed,
+            eta_s=elapsed / (step + 1) * (steps - step - 1),
         )
     if run.stop.set:
         raise Stopped()
@@ -355,16 +360,7 @@ def _prepare(
     Raises DataError for unusable data, TrainError when there is no model or no train/val images.
     """
     notes: list[str] = []
-    table = load_dataset(
-        cfg.data,
-        cfg.mapping,
-        cfg.val_fraction,
-        cfg.test_fraction,
-        cfg.seed,
-        cfg.min_label_count,
-        cfg.max_images,
-        allow_new_labels=cfg.allow_new_labels,
-    )
+    table = load_run_dataset(cfg)
     spec = get_arch(cfg.arch)
     size = cfg.image_size or spec.input_size
     mean, std = spec.mean, spec.std

@@ -65,6 +65,16 @@ def test_train_from_a_bundle_with_a_new_label(tmp_path):
     scores = torch.cat([torch.as_tensor(b.scores) for b in batches if b.scores is not None])
     assert scores.shape == (len(denim), 3) and torch.isfinite(scores).all()
     assert "started from" in proc.stderr
+    # The Train tab plots per-batch loss and shows speed and time left from the progress events.
+    train_progress = [
+        e for e in protocol.decode_lines(proc.stdout, protocol.TRAINING)
+        if e.name == "progress" and e.get("phase") == "train"
+    ]  # fmt: skip
+    assert train_progress
+    for e in train_progress:
+        assert isinstance(e["batch_loss"], float) and e["batch_loss"] >= 0
+        assert e["samples_per_s"] > 0 and e["eta_s"] >= 0
+    assert train_progress[-1]["eta_s"] == 0
 
 
 def test_unreadable_init_from_fails_in_one_line(tmp_path):
