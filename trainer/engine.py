@@ -365,11 +365,20 @@ def _prepare(
     size = cfg.image_size or spec.input_size
     mean, std = spec.mean, spec.std
     init_id = None
-    if cfg.init_from and resumed_at is None:  # on resume the checkpoint holds the weights
+    if cfg.init_from and resumed_at is None:
         model, autocast, init_id, mean, std = _model_from_bundle(cfg, d, table.labels, notes)
         pretrained = True
     else:
-        model, pretrained, autocast = _build_model(cfg, d, len(table.labels), notes)
+        if cfg.init_from:  # resuming: the checkpoint holds the weights; the bundle still says what it was
+            from .init_from import source_identity
+
+            model, _pretrained, autocast = _build_model(
+                cfg.replace(pretrained=False), d, len(table.labels), notes
+            )
+            init_id, mean, std = source_identity(cfg.init_from, mean, std)
+            pretrained = True  # the same freeze/unfreeze schedule as the run's first session
+        else:
+            model, pretrained, autocast = _build_model(cfg, d, len(table.labels), notes)
     notes += table.notes
     events.emit(
         protocol.RUN_STARTED,

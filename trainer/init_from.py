@@ -68,6 +68,19 @@ def resolve_init_from(cfg: TrainConfig, explicit: Mapping[str, object]) -> Train
     return cfg.replace(**changes)
 
 
+def source_identity(
+    path: str, mean: tuple[float, float, float], std: tuple[float, float, float]
+) -> tuple[str | None, tuple[float, float, float], tuple[float, float, float]]:
+    """(model id, mean, std) of bundle ``path`` for a resumed run's provenance and normalisation; the id
+    None and the given ``mean``/``std`` when the bundle can no longer be read (never raises)."""
+    try:
+        desc, _header = read_header(Path(path))
+    except (BundleError, OSError):
+        return None, mean, std
+    model_id = desc.provenance.get("model_id")
+    return (str(model_id) if model_id else None), tuple(desc.mean), tuple(desc.std)
+
+
 def _is_head(key: str, prefixes: Sequence[str]) -> bool:
     return any(key == p or key.startswith(p + ".") for p in prefixes)
 

@@ -76,6 +76,13 @@ def test_train_from_a_bundle_with_a_new_label(tmp_path):
         assert e["samples_per_s"] > 0 and e["eta_s"] >= 0
     assert train_progress[-1]["eta_s"] == 0
 
+    # Training it further keeps where it started from, in the bundle and without downloading anything.
+    more = run_trainer(["train", "--resume", str(out), "--epochs", "2"], tmp_path)
+    assert more.returncode == 0, more.stderr[-2000:]
+    again = load_bundle(out / "model.fmodel")
+    assert again.provenance["init_from"] == "src-id-1" and list(again.labels) == expected
+    assert again.metrics["history"][-1]["epoch"] == 2
+
 
 def test_unreadable_init_from_fails_in_one_line(tmp_path):
     data = make_class_folders(tmp_path / "data", 3, (), ["red", "green"])
