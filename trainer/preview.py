@@ -66,7 +66,7 @@ def dataset_preview(cfg: TrainConfig, table: LabelTable | None = None) -> dict[s
     sources: dict[str, int] = {}
     for s in table.sources:
         sources[s] = sources.get(s, 0) + 1
-    return {
+    out = {
         "labels": list(table.labels),
         "groups": dict(table.groups),
         "images": images,
@@ -74,6 +74,29 @@ def dataset_preview(cfg: TrainConfig, table: LabelTable | None = None) -> dict[s
         "known": known,
         "warnings": warnings,
         "sources": sources,
+    }
+    if cfg.init_from:
+        out["init_from"] = _init_from_labels(cfg.init_from, table.labels, warnings)
+    return out
+
+
+def _init_from_labels(path: str, labels: list[str], warnings: list[str]) -> dict[str, Any]:
+    """Which of the run's labels bundle ``path`` knows (``kept``), which start fresh (``new``) and which
+    of its labels the run drops (``dropped``); a warning instead when the bundle cannot be read."""
+    from fashion_desktop.model.bundle_file import read_header
+    from fashion_desktop.model.bundle_format import BundleError
+
+    try:
+        desc, _header = read_header(path)
+    except (BundleError, OSError) as exc:
+        warnings.append(f"--init-from: {exc}")
+        return {"path": path, "kept": [], "new": list(labels), "dropped": []}
+    known = set(desc.labels)
+    return {
+        "path": path,
+        "kept": [lab for lab in labels if lab in known],
+        "new": [lab for lab in labels if lab not in known],
+        "dropped": [lab for lab in desc.labels if lab not in set(labels)],
     }
 
 
@@ -92,6 +115,11 @@ def format_preview(preview: dict[str, Any]) -> str:
     lines.append(
         f"{'images':<{width}}  {'':<{gwidth}}" + "".join(f"  {preview['images'][s]:>7}" for s in SPLITS)
     )
+    start = preview.get("init_from")
+    if start:
+        for what in ("new", "dropped"):
+            if start[what]:
+                lines.append(f"{what} labels (vs {start['path']}): {', '.join(start[what])}")
     for w in preview["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)

@@ -254,7 +254,8 @@ TAG_EVENT_TYPES: tuple[type, ...] = (
 #   log              message, level
 #   dataset_preview  (``fashion train --preview --events``, instead of a run) labels, groups
 #                    {label: group}, images {split: n}, counts {split: {label: positives}},
-#                    known {split: {label: photos whose answer is known}}, warnings [str], sources {name: n}
+#                    known {split: {label: photos whose answer is known}}, warnings [str], sources {name: n},
+#                    with --init-from also init_from {path, kept, new, dropped} (label lists)
 
 RUN_STARTED = "run_started"
 PROGRESS = "progress"

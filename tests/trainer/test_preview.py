@@ -54,3 +54,29 @@ def test_preview_of_missing_data_fails_in_one_line(tmp_path):
     assert proc.returncode == 1
     events = protocol.decode_lines(proc.stdout, protocol.TRAINING)
     assert [e.name for e in events] == ["run_failed"] and "nope" in events[0]["message"]
+
+
+def test_preview_says_which_labels_a_start_bundle_knows(tmp_path):
+    import torch
+
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.bundle import new_bundle, save_bundle
+
+    torch.manual_seed(0)
+    source = save_bundle(
+        new_bundle("cnn", ["red", "green", "blue"], build_model("cnn", 3).state_dict(), input_size=32),
+        tmp_path / "source.fmodel",
+    )
+    data = make_class_folders(tmp_path / "data", 3, ("train", "val"), ["red", "green", "denim"])
+    args = ["train", "--data", str(data), "--init-from", str(source), "--preview"]
+    proc = run_trainer([*args, "--events"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (ev,) = protocol.decode_lines(proc.stdout, protocol.TRAINING)
+    start = ev["init_from"]
+    assert (
+        sorted(start["kept"]) == ["green", "red"]
+        and start["new"] == ["denim"]
+        and start["dropped"] == ["blue"]
+    )
+    text = run_trainer(args, tmp_path).stdout
+    assert "new labels (vs " in text and ": denim" in text and "dropped labels" in text
