@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from fashion_desktop.model import exit_codes
-from fashion_desktop.model.protocol import RUN_FAILED
+from fashion_desktop.model.protocol import DATASET_PREVIEW, RUN_FAILED, EventWriter
 
 from .config import (
     ConfigError,
@@ -61,6 +61,12 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", help="label mapping file (source label -> target names) for --data sources")
     p.add_argument("--out", help="run folder (the bundle ends up in OUT/model.fmodel)")
     p.add_argument("--arch", help="architecture name (cnn, efficientnet_lite0, resnet50, vit_b_16, ...)")
+    p.add_argument(
+        "--init-from",
+        metavar="BUNDLE",
+        help="start from this model bundle: its architecture, image size and weights; labels it knows keep "
+        "their head weights, new labels start fresh, labels the data no longer has are dropped",
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
@@ -70,14 +76,18 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-random-init", action="store_true", default=None)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config setting")
     p.add_argument("--events", action="store_true", help="JSON events on stdout, one per line (for the app)")
+    p.add_argument(
+        "--preview",
+        action="store_true",
+        help="read the data as training would and print the labels with their counts per split and any "
+        "warnings, then exit without training or writing anything (one dataset_preview event with --events)",
+    )
     return p
 
 
 def _overrides(ns: argparse.Namespace) -> dict:
-    out = {
-        k: getattr(ns, k)
-        for k in ("data", "mapping", "out", "arch", "epochs", "batch_size", "lr", "image_size", "pretrained")
-    }
+    names = ("data", "mapping", "out", "arch", "epochs", "batch_size", "lr", "image_size", "pretrained")
+    out = {k: getattr(ns, k) for k in (*names, "init_from")}
     out["allow_random_init"] = ns.allow_random_init
     import yaml
 
@@ -110,6 +120,11 @@ def _config_of(ns: argparse.Namespace) -> tuple[TrainConfig, bool]:
     cfg = make_config(file_values, overrides)
     if not cfg.data:
         raise ConfigError("no data given: pass --data PATH (or 'data:' in the config file)")
+    if cfg.init_from:
+        from .init_from import resolve_init_from
+
+        explicit = {k.replace("-", "_"): v for k, v in {**file_values, **overrides}.items() if v is not None}
+        cfg = resolve_init_from(cfg, explicit)
     _check_arch(cfg)
     return cfg, False
 
@@ -146,8 +161,29 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger("trainer").error("%s", exc)
             events.emit(RUN_FAILED, message=str(exc))
             return 1
+        if ns.preview:
+            return _preview(cfg, events, ns.events)
         events.set_progress_rate(cfg.progress_per_s)
         return run_training(cfg, resume, events, overwrite=ns.overwrite)
+
+
+def _preview(cfg: TrainConfig, events: EventWriter, as_events: bool) -> int:
+    """``--preview``: the dataset table on stdout (or one ``dataset_preview`` event); 0, or 1 with
+    ``run_failed`` when the data cannot be read. Writes nothing into the run folder."""
+    from .data import DataError
+    from .preview import dataset_preview, format_preview
+
+    try:
+        preview = dataset_preview(cfg)
+    except (DataError, OSError) as exc:
+        logging.getLogger("trainer").error("%s", exc)
+        events.emit(RUN_FAILED, message=str(exc))
+        return 1
+    if as_events:
+        events.emit(DATASET_PREVIEW, **preview)
+    else:
+        print(format_preview(preview))
+    return 0
 
 
 def _usage_failed(parser: argparse.ArgumentParser, message: str, events: bool) -> int:
@@ -169,7 +205,9 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("train", "evaluate"):
-        print("usage: python -m trainer {train,evaluate} ...", file=sys.stderr)
+    if not argv or argv[0] not in ("train", "evaluate", "preview"):
+        print("usage: python -m trainer {train,evaluate,preview} ...", file=sys.stderr)
         return 2
+    if argv[0] == "preview":  # the same options as train; nothing is trained or written
+        return train_main([*argv[1:], "--preview"])
     return train_main(argv[1:]) if argv[0] == "train" else evaluate_main(argv[1:])

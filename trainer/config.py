@@ -33,6 +33,7 @@ class TrainConfig:
     out: str = "runs/train"
     arch: str = "efficientnet_lite0"
     pretrained: bool = True
+    init_from: str | None = None  # a bundle to start from: its arch, size and weights (--init-from)
     allow_random_init: bool = False  # explicit choice to train from random weights if none can be had
     allow_download: bool = True
     image_size: int | None = None  # None: the architecture's size (299 for inception_v3)

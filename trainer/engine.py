@@ -30,7 +30,7 @@ from fashion_desktop.model.scoring import Normalise, keep_first_conv_fp32, logit
 from . import checkpoints
 from .checkpoints import TrainState
 from .config import TrainConfig, save_config
-from .data import LabelTable, load_dataset
+from .data import LabelTable
 from .distributed import (
     DistInfo,
     any_rank,
@@ -44,6 +44,7 @@ from .distributed import (
 from .errors import Stopped, TrainError, stopped_exit_code
 from .losses import auto_pos_weight, masked_bce, masked_focal, sample_weights
 from .pipeline import CachedImages, DecodeCache, to_model_input
+from .preview import load_run_dataset
 from .runs import check_run_folder, move_aside, run_folder_problem
 from .schedule import LrControl, ParamSchedule, late_unfreezes, make_optimizer
 
@@ -153,6 +154,7 @@ class Run:
     ddp: nn.Module | None = None
     deadline: float | None = None  # time.monotonic() after which the current epoch ends early
     out_of_time: bool = False
+    init_from_id: str | None = None  # model id of the bundle the run started from (--init-from)
 
     @property
     def net(self) -> nn.Module:
@@ -250,9 +252,11 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
                 f"diverged. {_divergence_advice(cfg, run.out)}"
             )
         _optimiser_step(cfg, optimizer, loss, scaler)
-        total += float(loss.detach()) * len(y)
+        batch_loss = float(loss.detach())
+        total += batch_loss * len(y)
         count += len(y)
         seen += len(y) * d.world
+        elapsed = max(time.time() - t0, 1e-6)
         run.events.progress(
             phase="train",
             epoch=epoch + 1,
@@ -260,7 +264,9 @@ def train_epoch(run: Run, optimizer: torch.optim.Optimizer, epoch: int, scaler: 
             step=step + 1,
             steps=steps,
             loss=total / max(count, 1),
-            samples_per_s=seen / max(time.time() - t0, 1e-6),
+            batch_loss=batch_loss,
+            samples_per_s=seen / elapsed,
+            eta_s=elapsed / (step + 1) * (steps - step - 1),
         )
     if run.stop.set:
         raise Stopped()
@@ -354,19 +360,25 @@ def _prepare(
     Raises DataError for unusable data, TrainError when there is no model or no train/val images.
     """
     notes: list[str] = []
-    table = load_dataset(
-        cfg.data,
-        cfg.mapping,
-        cfg.val_fraction,
-        cfg.test_fraction,
-        cfg.seed,
-        cfg.min_label_count,
-        cfg.max_images,
-        allow_new_labels=cfg.allow_new_labels,
-    )
+    table = load_run_dataset(cfg)
     spec = get_arch(cfg.arch)
     size = cfg.image_size or spec.input_size
-    model, pretrained, autocast = _build_model(cfg, d, len(table.labels), notes)
+    mean, std = spec.mean, spec.std
+    init_id = None
+    if cfg.init_from and resumed_at is None:
+        model, autocast, init_id, mean, std = _model_from_bundle(cfg, d, table.labels, notes)
+        pretrained = True
+    else:
+        if cfg.init_from:  # resuming: the checkpoint holds the weights; the bundle still says what it was
+            from .init_from import source_identity
+
+            model, _pretrained, autocast = _build_model(
+                cfg.replace(pretrained=False), d, len(table.labels), notes
+            )
+            init_id, mean, std = source_identity(cfg.init_from, mean, std)
+            pretrained = True  # the same freeze/unfreeze schedule as the run's first session
+        else:
+            model, pretrained, autocast = _build_model(cfg, d, len(table.labels), notes)
     notes += table.notes
     events.emit(
         protocol.RUN_STARTED,
@@ -391,9 +403,39 @@ def _prepare(
         log.warning("%s", note)
         events.emit(protocol.LOG, level="warning", message=note)
     return Run(
-        cfg, d, events, out, table, cache, rows, model, size, spec.mean, spec.std,
-        autocast, loss_fn, stop, notes, pretrained,
+        cfg, d, events, out, table, cache, rows, model, size, mean, std,
+        autocast, loss_fn, stop, notes, pretrained, init_from_id=init_id,
     )  # fmt: skip
+
+
+def _model_from_bundle(
+    cfg: TrainConfig, d: DistInfo, labels: tuple[str, ...], notes: list[str]
+) -> tuple[nn.Module, torch.dtype | None, str, tuple[float, float, float], tuple[float, float, float]]:
+    """The run's model started from bundle ``cfg.init_from`` (``trainer.init_from.transplant``):
+    (model on the device, autocast dtype, the bundle's model id, its mean, its std).
+
+    Raises TrainError naming the file when it cannot be loaded or does not fit.
+    """
+    from fashion_desktop.model.bundle import load_bundle_converting
+    from fashion_desktop.model.bundle_format import BundleError
+
+    from .init_from import transplant
+
+    try:
+        bundle = load_bundle_converting(cfg.init_from, notes.append)
+    except (BundleError, OSError) as exc:
+        raise TrainError(f"--init-from: {exc}") from None
+    if bundle.arch != cfg.arch:
+        raise TrainError(f"--init-from {cfg.init_from} is a {bundle.arch} model, not {cfg.arch}")
+    model = build_model(cfg.arch, len(labels), pretrained=False)
+    done = transplant(model, labels, bundle.state_dict, bundle.labels, cfg.arch)
+    notes.append(done.note(f"{cfg.init_from} ({bundle.name})"))
+    autocast = autocast_dtype(d.device, cfg.precision)
+    if autocast is not None:
+        keep_first_conv_fp32(model)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model.to(d.device), autocast, bundle.model_id, tuple(bundle.mean), tuple(bundle.std)
 
 
 def _build_model(
@@ -765,6 +807,8 @@ def package_bundle(run: Run, result: Evaluation) -> Path:
         {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()},
         input_size=run.input_size,
         resize=cfg.resize,
+        mean=run.mean,
+        std=run.std,
         groups=table.groups,
         thresholds=tuple(float(t) for t in result.thresholds),
         metrics=result.metrics,
@@ -791,6 +835,7 @@ def _provenance(run: Run) -> dict[str, Any]:
         "data": run.table.summary(),
         "config": cfg.to_dict(),
         "world_size": run.d.world,
+        **({"init_from": run.init_from_id} if run.init_from_id else {}),
     }
 
 

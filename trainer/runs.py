@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 # Files a training run writes into its folder (trainer.checkpoints, trainer.engine).
 CONFIG, LAST, BEST, BUNDLE, EVENTS, METRICS, CACHE = (
@@ -141,3 +144,265 @@ def move_aside(out: str | os.PathLike) -> Path:
         target = path.with_name(f"{path.name}.old-{stamp}-{n}")
     os.rename(path, target)
     return target
+
+
+# ---------------------------------------------------------------- runs history (what the Train tab lists)
+
+RUNNING_WITHIN_S = 300.0  # a run without an end event whose events file changed this recently is running
+_TERMINAL = {"run_finished": "finished", "run_stopped": "stopped", "run_failed": "failed"}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run folder as the runs list shows it.
+
+    ``state``: ``finished``, ``stopped`` (resumable), ``failed``, ``running`` (no end event yet and its
+    events file written in the last RUNNING_WITHIN_S seconds) or ``unknown`` (no end event: killed,
+    crashed, or a folder without events). ``started`` is seconds since the epoch (the first event, else
+    config.yaml's modification time). ``best_f1_micro``/``best_f1_macro`` are the validation F1 (at 0.5)
+    of the epoch with the best F1-macro, the trainer's own criterion. ``message`` is the failure or stop
+    message, if any.
+    """
+
+    name: str
+    path: Path
+    state: str
+    started: float | None
+    arch: str | None
+    epochs_done: int
+    epochs_planned: int | None
+    best_f1_micro: float | None
+    best_f1_macro: float | None
+    bundle: Path | None
+    message: str = ""
+    init_from: str | None = None
+
+
+@dataclass(frozen=True)
+class EpochRow:
+    """One epoch's point of the curves (the last ``epoch_end`` for that epoch wins: a resumed run redoes
+    the interrupted one). ``groups`` holds per-group metrics when the trainer sent them, else None."""
+
+    epoch: int
+    train_loss: float | None
+    val_loss: float | None
+    val_f1_micro: float | None
+    val_f1_macro: float | None
+    lr: float | None
+    groups: dict[str, Any] | None = None
+    time: float | None = None
+
+
+@dataclass(frozen=True)
+class BatchPoint:
+    """A training ``progress`` event: ``batch_loss`` is that batch's loss (None in runs from before the
+    trainer sent it), ``mean_loss`` the epoch's mean so far; ``epoch`` is 1-based."""
+
+    epoch: int
+    step: int
+    steps: int
+    batch_loss: float | None
+    mean_loss: float | None
+    time: float | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything a run folder tells: its RunInfo, config (config.yaml, else the run_started event's),
+    the per-epoch and per-batch curves from events.jsonl, metrics.json (``metrics``; empty when absent)
+    and the final per-group metrics of each evaluated split (``final_groups``: ``{"val": {group: {...}},
+    "test": {...}}``). ``skipped_lines`` counts events lines that could not be read (a truncated last
+    line of a run being written, say)."""
+
+    info: RunInfo
+    config: dict[str, Any]
+    epochs: list[EpochRow] = field(default_factory=list)
+    batches: list[BatchPoint] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    final_groups: dict[str, Any] = field(default_factory=dict)
+    skipped_lines: int = 0
+
+
+def _num(value: Any) -> float | None:
+    """A finite or non-finite float from an event field; None when it is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _read_events(path: Path, batches: bool) -> tuple[list[dict[str, Any]], int]:
+    """The readable events of ``path`` (only those of interest; ``progress`` too when ``batches``) and
+    how many lines could not be read. Missing, unreadable or oversized files give no events."""
+    wanted = ('"run_started"', '"epoch_end"', '"run_finished"', '"run_stopped"', '"run_failed"')
+    out: list[dict[str, Any]] = []
+    skipped = 0
+    try:
+        if path.stat().st_size > MAX_EVENTS_BYTES and not batches:
+            return out, 0
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if not (any(w in line for w in wanted) or (batches and '"progress"' in line)):
+                    if line.strip() and not line.lstrip().startswith("{"):
+                        skipped += 1
+                    continue
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    skipped += 1
+                    continue
+                if isinstance(msg, dict) and isinstance(msg.get("event"), str):
+                    out.append(msg)
+                else:
+                    skipped += 1
+    except OSError:
+        pass
+    return out, skipped
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """config.yaml as a dict; {} when absent or unreadable (PyYAML is pure Python and loads no torch)."""
+    try:
+        import yaml
+
+        data = yaml.safe_load((path / CONFIG).read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - a damaged config must not hide the run from the list
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _epoch_rows(events: list[dict[str, Any]]) -> list[EpochRow]:
+    rows: dict[int, EpochRow] = {}
+    for e in events:
+        if e.get("event") != "epoch_end" or not isinstance(e.get("epoch"), int):
+            continue
+        groups = e.get("groups") if isinstance(e.get("groups"), dict) else None
+        rows[e["epoch"]] = EpochRow(
+            e["epoch"],
+            _num(e.get("train_loss")),
+            _num(e.get("val_loss")),
+            _num(e.get("val_f1_micro")),
+            _num(e.get("val_f1_macro")),
+            _num(e.get("lr")),
+            groups,
+            _num(e.get("time")),
+        )
+    return [rows[k] for k in sorted(rows)]
+
+
+def _batch_points(events: list[dict[str, Any]]) -> list[BatchPoint]:
+    out = []
+    for e in events:
+        if e.get("event") != "progress" or e.get("phase") != "train":
+            continue
+        epoch, step, steps = e.get("epoch"), e.get("step"), e.get("steps")
+        if not all(isinstance(v, int) for v in (epoch, step, steps)):
+            continue
+        out.append(
+            BatchPoint(
+                epoch, step, steps, _num(e.get("batch_loss")), _num(e.get("loss")), _num(e.get("time"))
+            )
+        )
+    return out
+
+
+def _info(
+    path: Path, events: list[dict[str, Any]], config: dict[str, Any], epochs: list[EpochRow]
+) -> RunInfo:
+    starts = [i for i, e in enumerate(events) if e.get("event") == "run_started"]
+    session = events[starts[-1] :] if starts else events  # after a resume, its last session decides
+    state, message = "", ""
+    for e in session:
+        if e.get("event") in _TERMINAL:
+            state, message = _TERMINAL[e["event"]], str(e.get("message") or "")
+    if not config and starts and isinstance(events[starts[-1]].get("config"), dict):
+        config = events[starts[-1]]["config"]
+    bundle = path / BUNDLE if (path / BUNDLE).is_file() else None
+    if not state:
+        if bundle is not None:
+            state = "finished"
+        else:
+            try:
+                recent = time.time() - (path / EVENTS).stat().st_mtime < RUNNING_WITHIN_S
+            except OSError:
+                recent = False
+            state = "running" if recent else "unknown"
+    started = next((_num(e.get("time")) for e in events if _num(e.get("time")) is not None), None)
+    if started is None:
+        try:
+            started = (path / CONFIG).stat().st_mtime
+        except OSError:
+            started = None
+    scored = [r for r in epochs if r.val_f1_macro is not None and math.isfinite(r.val_f1_macro)]
+    best = max(scored, key=lambda r: r.val_f1_macro or 0.0) if scored else None
+    planned = config.get("epochs")
+    arch = config.get("arch")
+    init_from = config.get("init_from")
+    return RunInfo(
+        path.name,
+        path,
+        state,
+        started,
+        arch if isinstance(arch, str) else None,
+        len(epochs),
+        planned if isinstance(planned, int) and not isinstance(planned, bool) else None,
+        best.val_f1_micro if best else None,
+        best.val_f1_macro if best else None,
+        bundle,
+        message,
+        init_from if isinstance(init_from, str) else None,
+    )
+
+
+def _looks_like_run(path: Path) -> bool:
+    try:
+        return path.is_dir() and any((path / n).exists() for n in (CONFIG, EVENTS, BUNDLE, LAST, BEST))
+    except OSError:
+        return False
+
+
+def read_run(path: str | os.PathLike) -> RunRecord:
+    """Everything run folder ``path`` holds (see RunRecord); never raises: missing or damaged files give
+    empty parts, and a run still being written gives what is there so far."""
+    path = Path(path)
+    events, skipped = _read_events(path / EVENTS, batches=True)
+    config = _read_config(path)
+    epochs = _epoch_rows(events)
+    info = _info(path, events, config, epochs)
+    if not config:
+        started = [e for e in events if e.get("event") == "run_started" and isinstance(e.get("config"), dict)]
+        config = started[-1]["config"] if started else {}
+    metrics = _read_json(path / METRICS)
+    final_groups = {
+        split: metrics[split]["groups"]
+        for split in ("val", "test")
+        if isinstance(metrics.get(split), dict) and isinstance(metrics[split].get("groups"), dict)
+    }
+    return RunRecord(info, config, epochs, _batch_points(events), metrics, final_groups, skipped)
+
+
+def list_runs(folder: str | os.PathLike) -> list[RunInfo]:
+    """Every run folder directly under ``folder`` (a folder holding config.yaml, events.jsonl, a bundle
+    or a checkpoint; runs moved aside as ``NAME.old-...`` included), newest first. A missing or
+    unreadable ``folder`` gives []; never raises."""
+    root = Path(folder)
+    try:
+        children = sorted(root.iterdir())
+    except OSError:
+        return []
+    out = []
+    for child in children:
+        if not _looks_like_run(child):
+            continue
+        events, _skipped = _read_events(child / EVENTS, batches=False)
+        config = _read_config(child)
+        out.append(_info(child, events, config, _epoch_rows(events)))
+    out.sort(key=lambda r: r.started or 0.0, reverse=True)
+    return out

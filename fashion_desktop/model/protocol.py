@@ -236,6 +236,26 @@ TAG_EVENT_TYPES: tuple[type, ...] = (
 )
 
 # ---------------------------------------------------------------- training events (named, free fields)
+#
+# What the trainer (``fashion train --events``) sends, and the fields a reader can count on:
+#   run_started      config, dataset (counts), labels, groups, input_size, pretrained, device, precision,
+#                    resumed_at_epoch, notes
+#   progress         phase: "cache" | "train" | "val" | "test", step, steps; in "train" also epoch,
+#                    epochs (1-based of N), loss (the epoch's mean loss so far), batch_loss (this
+#                    batch's loss), samples_per_s, eta_s (seconds left in this epoch's training pass).
+#                    Rate-limited to progress_per_s (2 a second by default), so batch_loss is a sample of
+#                    the batches; the last step of a phase always goes out.
+#   epoch_end        epoch (1-based), epochs, improved, train_loss, val_loss, val_f1_micro, val_f1_macro,
+#                    val_map, lr, trainable_params, partial, seconds
+#   checkpoint_saved path, kind ("best" | "last"), epoch
+#   run_finished     bundle, metrics {val, val_groups, test, test_groups, best_epoch}, test_split
+#   run_failed       message (one line: the cause and the fix)
+#   run_stopped      message, checkpoint, resume (the run folder to --resume)
+#   log              message, level
+#   dataset_preview  (``fashion train --preview --events``, instead of a run) labels, groups
+#                    {label: group}, images {split: n}, counts {split: {label: positives}},
+#                    known {split: {label: photos whose answer is known}}, warnings [str], sources {name: n},
+#                    with --init-from also init_from {path, kept, new, dropped} (label lists)
 
 RUN_STARTED = "run_started"
 PROGRESS = "progress"
@@ -245,6 +265,7 @@ RUN_FINISHED = "run_finished"
 RUN_FAILED = "run_failed"
 RUN_STOPPED = "run_stopped"  # SIGTERM / cancel: last checkpoint saved, resumable with --resume
 LOG = "log"  # a human-readable note (warnings the app may show)
+DATASET_PREVIEW = "dataset_preview"  # the data a run would train on, without training (--preview)
 
 TRAIN_EVENTS = (
     RUN_STARTED,
@@ -255,6 +276,7 @@ TRAIN_EVENTS = (
     RUN_FAILED,
     RUN_STOPPED,
     LOG,
+    DATASET_PREVIEW,
 )
 # Fields a reader relies on, with their types; other fields are free (config, metrics, ...).
 _TRAIN_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -266,6 +288,7 @@ _TRAIN_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     RUN_FAILED: {"message": str},
     RUN_STOPPED: {"message": str},
     LOG: {"message": str},
+    DATASET_PREVIEW: {"labels": list, "counts": dict},
 }
 _ENVELOPE = ("event", "protocol", "time")
 

@@ -114,6 +114,11 @@ def test_every_trainer_event_round_trips_and_older_versions_are_read(tmp_path):
         protocol.RUN_FAILED: {"message": "no data"},
         protocol.RUN_STOPPED: {"message": "stopped at epoch 2", "resume": "run"},
         protocol.LOG: {"level": "warning", "message": "unfreeze past the last epoch"},
+        protocol.DATASET_PREVIEW: {
+            "labels": ["dress"],
+            "counts": {"train": {"dress": 3}, "val": {"dress": 1}, "test": {"dress": 0}},
+            "warnings": ["the test split is empty"],
+        },
     }
     assert set(fields) == set(protocol.TRAIN_EVENTS)
     events_file = tmp_path / "events.jsonl"
