@@ -140,6 +140,10 @@ class MainWindow(QMainWindow):
         self.add_tab(self.tag_page, "&Tag")
         self.models_tab = self._make_models_tab()
         self.add_tab(self.models_tab, "&Models")
+        from .train_tab import TrainTab
+
+        self.train_tab = TrainTab()
+        self.add_tab(self.train_tab, "T&rain")
         self.setCentralWidget(self.tabs)
 
         self.status_label = QLabel("")
@@ -326,6 +330,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.clear()
         session = LibrarySession(catalog, self)
         self.session = session
+        self.train_tab.set_catalog_path(path)
         session.library.counts_changed.connect(self._counts_timer.start)
         session.library.labels_changed.connect(self._labels_changed)
         session.scan_started.connect(lambda folder: self.scan_label.setText(f"Scanning {Path(folder).name}…"))
@@ -1104,5 +1109,6 @@ class MainWindow(QMainWindow):
             self.session.close()
             self.session = None
         self.tag_panel.stop()
+        self.train_tab.shutdown()
         self.thumbs.close()
         super().closeEvent(event)
