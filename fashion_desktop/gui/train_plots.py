@@ -87,7 +87,7 @@ class TrainPlots(QWidget):
         p.showGrid(x=True, y=True, alpha=0.2)
         p.setLabel("bottom", xlabel)
         p.addLegend(offset=(-5, 5))
-        p.setMinimumHeight(150)
+        p.setMinimumSize(120, 80)
         return p
 
     def _curve(self, key: str, plot: pg.PlotWidget, pen: Any, name: str | None = None, **kw: Any) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -255,7 +256,11 @@ class TrainTab(QWidget):
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.resume_button.clicked.connect(self.resume)
-        split.addWidget(form_box)
+        # The form scrolls, so the tab never raises the window's minimum size.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(form_box)
+        split.addWidget(scroll)
 
         right_box = QWidget()
         right = QVBoxLayout(right_box)
@@ -271,11 +276,15 @@ class TrainTab(QWidget):
         self.progress.setValue(0)
         right.addWidget(self.progress)
         self.plots = TrainPlots()
-        right.addWidget(self.plots, 3)
         self.log_view = QPlainTextEdit(readOnly=True)
         self.log_view.setMaximumBlockCount(LOG_LINES)
         self.log_view.setPlaceholderText("The trainer's log appears here.")
-        right.addWidget(self.log_view, 1)
+        plots_and_log = QSplitter(Qt.Orientation.Vertical)
+        plots_and_log.addWidget(self.plots)
+        plots_and_log.addWidget(self.log_view)
+        plots_and_log.setStretchFactor(0, 3)
+        plots_and_log.setStretchFactor(1, 1)
+        right.addWidget(plots_and_log, 1)
         split.addWidget(right_box)
         split.setStretchFactor(1, 1)
 

@@ -335,3 +335,33 @@ def test_a_real_tiny_run_from_the_tab_finishes(qtbot, tmp_path, monkeypatch) -> 
     assert "val F1 micro" in tab.status_label.text() and "model.fmodel" in tab.status_label.text()
     assert (tmp_path / "run" / "model.fmodel").is_file()
     assert tab.plots.curve_data("train_loss")[0] == [1.0]
+
+
+def test_the_window_has_a_train_tab_and_asks_before_quitting_mid_run(qtbot, tmp_path) -> None:
+    from fashion_desktop.gui.main_window import MainWindow
+
+    w = MainWindow(tmp_path / "lib.ffcat")
+    qtbot.addWidget(w)
+    w.show()
+    tab = w.train_tab
+    assert w.tabs.indexOf(tab) == 2 and w.tabs.tabText(2) == "T&rain"
+    assert tab.catalog_path == str(tmp_path / "lib.ffcat")
+    qtbot.mouseClick(tab.add_library_button, Qt.MouseButton.LeftButton)
+    assert tab.values()["sources"][-1] == str(tmp_path / "lib.ffcat")
+    tab.child_factory = tab.factory = fake_factory(tmp_path, "stop")
+    tab.sources.clear()
+    tab.add_source(str(tmp_path))
+    tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("cnn"))
+    tab.start_combo.setCurrentIndex(tab.start_combo.findData("random"))
+    tab.out_edit.setText(str(tmp_path / "run"))
+    assert tab.start()
+    qtbot.waitUntil(lambda: tab.epochs == 2, timeout=15_000)
+    pid = tab.worker.process_id()
+    assert w.running_jobs() == ["Training is running (epoch 1 of 2)"]
+    w.close()
+    assert w.quit_box is not None and w.isVisible()
+    assert "Training is running (epoch 1 of 2)" in w.quit_box.text()
+    qtbot.mouseClick(w.stop_quit_button, Qt.MouseButton.LeftButton)
+    assert not w.isVisible()
+    with pytest.raises(ProcessLookupError):  # stopped (it saved its checkpoint) and reaped
+        os.kill(pid, 0)
