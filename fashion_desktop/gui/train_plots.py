@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 
 MAX_POINTS = 2000  # per curve: a long run keeps at most this many, evenly thinned
 REDRAW_MS = 100  # at most 10 redraws a second, however fast events come
-EMA = 0.9  # smoothing of the per-batch loss line
+EMA = 0.8  # smoothing of the per-batch loss line (bias-corrected, so the first points are not pulled to 0)
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -59,7 +59,7 @@ class TrainPlots(QWidget):
         self.series: dict[str, Series] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._dirty: set[str] = set()
-        self._ema: float | None = None
+        self._ema, self._ema_n = 0.0, 0
         self.redraws = 0
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -67,9 +67,11 @@ class TrainPlots(QWidget):
         self.epoch_plot = self._plot("Loss per epoch", "epoch")
         self.f1_plot = self._plot("Validation F1 / group accuracy", "epoch")
         self.lr_plot = self._plot("Learning rate", "epoch")
+        self.f1_plot.setYRange(0, 1.02)  # F1 and accuracy are fractions: a fixed scale reads at a glance
+        self.f1_plot.enableAutoRange(axis="y", enable=False)
         for i, p in enumerate((self.batch_plot, self.epoch_plot, self.f1_plot, self.lr_plot)):
             grid.addWidget(p, i // 2, i % 2)
-        self._curve("batch_raw", self.batch_plot, None, symbol="o", brush=(31, 119, 180, 50), size=3)
+        self._curve("batch_raw", self.batch_plot, None, symbol="o", brush=(31, 119, 180, 110), size=4)
         self._curve("batch_ema", self.batch_plot, pg.mkPen(_COLOURS[0], width=2), name="smoothed")
         self._curve("train_loss", self.epoch_plot, pg.mkPen(_COLOURS[0], width=2), name="train", symbol="o")
         self._curve("val_loss", self.epoch_plot, pg.mkPen(_COLOURS[1], width=2), name="val", symbol="o")
@@ -105,9 +107,10 @@ class TrainPlots(QWidget):
     def add_batch_loss(self, step: float, loss: float) -> None:
         if not math.isfinite(loss):
             return
-        self._ema = loss if self._ema is None else EMA * self._ema + (1 - EMA) * loss
+        self._ema_n += 1
+        self._ema = EMA * self._ema + (1 - EMA) * loss
         self.add("batch_raw", step, loss)
-        self.add("batch_ema", step, self._ema)
+        self.add("batch_ema", step, self._ema / (1 - EMA**self._ema_n))
 
     def add_epoch(self, fields: Mapping[str, Any]) -> None:
         """Points of one ``epoch_end`` event (fields missing or not finite are skipped)."""
@@ -144,7 +147,7 @@ class TrainPlots(QWidget):
                 self.series.pop(key)
         for s in self.series.values():
             s.clear()
-        self._ema = None
+        self._ema, self._ema_n = 0.0, 0
         self._dirty = set(self.curves)
         self.redraw()
 

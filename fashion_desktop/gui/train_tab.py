@@ -52,6 +52,7 @@ from .worker import Child, ProcessWorker, trainer_child
 NICENESS = 10  # the trainer runs below the window's priority: the window stays responsive
 STOP_GRACE_S = 30  # a stopped trainer saves its checkpoint; after this long it is killed
 LOG_LINES = 5000
+PROGRESS_PER_S = 10  # the trainer's progress events a second (its default 2 leaves the step plot sparse)
 SETTINGS_KEY = "train/form"  # the form's values as JSON (gui/settings.py owns the other keys)
 
 # Run the child's module or script after lowering its priority (os.nice is POSIX; elsewhere it runs as is).
@@ -395,6 +396,7 @@ class TrainTab(QWidget):
             "device": v["device"],
             "num_workers": v["workers"],
             "out": v["out"],
+            "progress_per_s": PROGRESS_PER_S,
         }
         if v["image_size"]:
             out["image_size"] = v["image_size"]
@@ -576,7 +578,7 @@ class TrainTab(QWidget):
         """ "Training is running (epoch 3 of 10)" while a run is in progress, else ""."""
         if self.worker is None:
             return ""
-        where = f" (epoch {self.epoch} of {self.epochs})" if self.epochs else ""
+        where = f" (epoch {self.epoch} of {self.epochs})" if self.epoch and self.epochs else " (starting)"
         return f"Training is running{where}"
 
     def shutdown(self, msecs: int = 30_000) -> None:
@@ -608,11 +610,7 @@ class TrainTab(QWidget):
         elif event.name == EPOCH_END:
             self.epoch = int(f["epoch"])
             self.epochs = int(f.get("epochs") or self.epochs)
-            self.plots.add_epoch(f)
-            self.log_view.appendPlainText(
-                f"epoch {self.epoch}: train loss {_fmt(f.get('train_loss'))}, val loss {_fmt(f.get('val_loss'))}, "
-                f"val F1 micro {_fmt(f.get('val_f1_micro'))} macro {_fmt(f.get('val_f1_macro'))}"
-            )
+            self.plots.add_epoch(f)  # the trainer's own epoch line comes on stderr
         elif event.name == CHECKPOINT_SAVED:
             self.log_view.appendPlainText(f"checkpoint saved: {f['path']}")
         elif event.name == LOG:
@@ -624,9 +622,12 @@ class TrainTab(QWidget):
         if not (isinstance(step, int) and isinstance(steps, int) and steps > 0):
             return
         if phase != "train":
-            self.progress.setRange(0, steps)
-            self.progress.setValue(min(step, steps))
-            self.status_label.setText(f"{phase}: {step} of {steps}")
+            if self.epochs:  # validation inside an epoch: the bar keeps showing the whole run
+                self.status_label.setText(f"Epoch {self.epoch} of {self.epochs} · {phase}: {step} of {steps}")
+            else:
+                self.progress.setRange(0, steps)
+                self.progress.setValue(min(step, steps))
+                self.status_label.setText(f"{phase}: {step} of {steps}")
             return
         epoch = int(f.get("epoch") or 1)
         epochs = int(f.get("epochs") or self.epochs or 1)

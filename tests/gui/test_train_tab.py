@@ -126,7 +126,8 @@ def test_a_run_streams_into_plots_progress_and_log(qtbot, tmp_path) -> None:
     xs, ys = tab.plots.curve_data("batch_raw")
     assert xs == [1, 2, 3, 4, 5, 6, 7, 8] and ys[0] == pytest.approx(0.2)
     ema_x, ema_y = tab.plots.curve_data("batch_ema")
-    assert len(ema_y) == 8 and ema_y[-1] > ys[-1]  # smoothed: lags behind the falling loss
+    assert len(ema_y) == 8 and ema_y[0] == pytest.approx(ys[0])  # bias-corrected: starts at the loss
+    assert ema_y[-1] > ys[-1]  # smoothed: lags behind the falling loss
     assert tab.plots.curve_data("train_loss") == ([1, 2], [0.5, 0.25])
     assert tab.plots.curve_data("val_loss")[1] == pytest.approx([0.6, 0.3])
     assert tab.plots.curve_data("f1_macro")[1] == pytest.approx([0.3, 0.6])
@@ -165,7 +166,7 @@ def test_progress_and_running_job_while_running(qtbot, tmp_path) -> None:
 def test_stop_marks_the_run_stopped_and_resume_continues_it(qtbot, tmp_path) -> None:
     tab = make_tab(qtbot, tmp_path, "stop")
     tab.start()
-    qtbot.waitUntil(lambda: tab.epochs == 2, timeout=15_000)
+    qtbot.waitUntil(lambda: tab.epoch == 1, timeout=15_000)  # the first progress event
     qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
     assert tab.state == "stopped"
@@ -183,7 +184,7 @@ def test_a_trainer_that_ignores_stop_is_killed_and_marked_so(qtbot, tmp_path, mo
     monkeypatch.setattr(tt, "STOP_GRACE_S", 1)
     tab = make_tab(qtbot, tmp_path, "hang")
     tab.start()
-    qtbot.waitUntil(lambda: tab.epochs == 2, timeout=15_000)
+    qtbot.waitUntil(lambda: tab.epoch == 1, timeout=15_000)  # the first progress event
     tab.stop()
     qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
     assert tab.state == "killed" and "killed" in tab.status_label.text()
@@ -316,7 +317,10 @@ def test_a_real_tiny_run_from_the_tab_finishes(qtbot, tmp_path, monkeypatch) -> 
     from trainer_helpers import make_class_folders
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    data = make_class_folders(tmp_path / "data", per_class=6, classes=["red", "blue"])
+    # explicit train/val folders: a random split of a dozen photos may leave validation empty
+    data = make_class_folders(
+        tmp_path / "data", per_class=4, splits=("train", "val"), classes=["red", "blue"]
+    )
     tab = TrainTab()
     qtbot.addWidget(tab)
     tab.sources.clear()
@@ -355,7 +359,7 @@ def test_the_window_has_a_train_tab_and_asks_before_quitting_mid_run(qtbot, tmp_
     tab.start_combo.setCurrentIndex(tab.start_combo.findData("random"))
     tab.out_edit.setText(str(tmp_path / "run"))
     assert tab.start()
-    qtbot.waitUntil(lambda: tab.epochs == 2, timeout=15_000)
+    qtbot.waitUntil(lambda: tab.epoch == 1, timeout=15_000)  # the first progress event
     pid = tab.worker.process_id()
     assert w.running_jobs() == ["Training is running (epoch 1 of 2)"]
     w.close()
