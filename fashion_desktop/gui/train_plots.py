@@ -67,6 +67,8 @@ class TrainPlots(QWidget):
         self.epoch_plot = self._plot("Loss per epoch", "epoch")
         self.f1_plot = self._plot("Validation F1 / group accuracy", "epoch")
         self.lr_plot = self._plot("Learning rate", "epoch")
+        self.lr_plot.setLogMode(y=True)  # rates fall by factors; a flat rate still shows its value
+        self.f1_plot.getPlotItem().legend.setOffset((-5, -5))  # bottom right: F1 curves climb towards the top
         self.f1_plot.setYRange(0, 1.02)  # F1 and accuracy are fractions: a fixed scale reads at a glance
         self.f1_plot.enableAutoRange(axis="y", enable=False)
         for i, p in enumerate((self.batch_plot, self.epoch_plot, self.f1_plot, self.lr_plot)):
@@ -163,5 +165,6 @@ class TrainPlots(QWidget):
 
     def curve_data(self, key: str) -> tuple[list[float], list[float]]:
         """What curve ``key`` draws now (after the last redraw)."""
-        xs, ys = self.curves[key].getData()
+        item = self.curves[key]
+        xs, ys = item.xData, item.yData  # as given (getData is log-transformed on the lr plot)
         return ([] if xs is None else [float(x) for x in xs]), ([] if ys is None else [float(y) for y in ys])

@@ -53,7 +53,6 @@ NICENESS = 10  # the trainer runs below the window's priority: the window stays 
 STOP_GRACE_S = 30  # a stopped trainer saves its checkpoint; after this long it is killed
 LOG_LINES = 5000
 PROGRESS_PER_S = 10  # the trainer's progress events a second (its default 2 leaves the step plot sparse)
-SETTINGS_KEY = "train/form"  # the form's values as JSON (gui/settings.py owns the other keys)
 
 # Run the child's module or script after lowering its priority (os.nice is POSIX; elsewhere it runs as is).
 _NICE_CODE = (
@@ -447,11 +446,11 @@ class TrainTab(QWidget):
         if self._restoring:
             return
         self.validate()
-        settings.set_value(SETTINGS_KEY, json.dumps(self.values()))
+        settings.set_value(settings.TRAIN_FORM, json.dumps(self.values()))
 
     def _restore(self) -> None:
         try:
-            saved = json.loads(settings.get_str(SETTINGS_KEY, "") or "{}")
+            saved = json.loads(settings.get_str(settings.TRAIN_FORM, "") or "{}")
         except ValueError:
             saved = {}
         if isinstance(saved, dict) and saved:
