@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -42,7 +43,7 @@ from fashion_desktop.model.protocol import (
     TrainEvent,
     Unreadable,
 )
-from trainer.config import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, ConfigError, make_config
+from trainer.config import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, ConfigError, TrainConfig, make_config
 from trainer.runs import RunFolderState, check_run_folder
 
 from . import settings
@@ -105,6 +106,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 
+_CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
 _STARTS = (("imagenet", "ImageNet weights"), ("random", "Random weights"), ("bundle", "An existing model"))
 
 
@@ -421,8 +423,8 @@ class TrainTab(QWidget):
             return "The learning rate must be above 0."
         if o["arch"] == "cnn" and o["pretrained"]:
             return "The cnn architecture has no ImageNet weights: start from random weights."
-        try:
-            make_config(None, {k: val for k, val in o.items() if k != "init_from"})
+        try:  # init_from joins the trainer's own checks once TrainConfig knows it
+            make_config(None, {k: val for k, val in o.items() if k in _CONFIG_KEYS})
         except ConfigError as exc:
             return str(exc)
         return None
@@ -517,8 +519,14 @@ class TrainTab(QWidget):
         state = check_run_folder(out)
         extra: list[str] = []
         if state.kind in ("not_a_folder", "foreign"):
+            what = (
+                "is a file"
+                if state.kind == "not_a_folder"
+                else "already holds other files and no training run"
+            )
             self._show_failure(
-                f"{out} is not usable as a run folder ({state.kind.replace('_', ' ')}): choose a new or empty folder."
+                f"{out} {what}: it is not usable as a run folder; choose a new or empty folder.",
+                "Cannot start",
             )
             return False
         if state.holds_run:
@@ -674,8 +682,8 @@ class TrainTab(QWidget):
         self._set_state("failed", "The run failed.")
         self.log_view.appendPlainText(f"FAILED: {message}")
 
-    def _show_failure(self, message: str) -> None:
-        self.banner.setText(f"Training failed: {message}")
+    def _show_failure(self, message: str, title: str = "Training failed") -> None:
+        self.banner.setText(f"{title}: {message}")
         self.banner.setStyleSheet(
             "background: #fde7e9; color: #7a0010; padding: 6px; border: 1px solid #e0a0a8;"
         )

@@ -285,6 +285,13 @@ def test_an_output_folder_holding_a_run_is_asked_about(qtbot, tmp_path) -> None:
     tab.ask_run_folder = lambda state: "resume"
     run_to_end(qtbot, tab)
     assert tab.factory.argv()[-1] == ["--resume", str(run)]
+    other = tmp_path / "somebodys_project"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    tab.out_edit.setText(str(other))
+    assert tab.start() is False and not tab.busy()
+    assert "not usable as a run folder" in tab.banner.text() and not tab.banner.isHidden()
+    assert (other / "notes.txt").read_text() == "mine"
 
 
 def test_series_stay_bounded_and_cover_the_whole_run() -> None:
