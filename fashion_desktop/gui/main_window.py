@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         from .train_tab import TrainTab
 
         self.train_tab = TrainTab()
+        self.train_tab.current_model = self.tag_panel.current_bundle
         self.add_tab(self.train_tab, "T&rain")
         self.setCentralWidget(self.tabs)
 

@@ -106,6 +106,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 
+FINE_TUNE = "Fine-tune this model on my corrections"
 _CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
 _STARTS = (("imagenet", "ImageNet weights"), ("random", "Random weights"), ("bundle", "An existing model"))
 
@@ -128,6 +129,9 @@ class TrainTab(QWidget):
         super().__init__(parent)
         self.child_factory = child_factory
         self.ask_run_folder: Callable[[RunFolderState], str] = self._ask_run_folder
+        self.current_model: Callable[[], str | None] = lambda: (
+            None
+        )  # the Tag tab's model (MainWindow sets it)
         self.worker: ProcessWorker | None = None
         self.state = "idle"  # idle | running | stopping | finished | stopped | failed | killed
         self.catalog_path: str | None = None
@@ -465,7 +469,16 @@ class TrainTab(QWidget):
         self.preset_combo.setCurrentIndex(0)
 
     def apply_preset(self, name: str) -> None:
-        self.set_values(PRESETS[name])
+        """Set the form to preset ``name``; fine-tuning starts from the Tag tab's model on the library."""
+        values = dict(PRESETS[name])
+        if name == FINE_TUNE:
+            model = self.current_model()
+            if model:
+                values["bundle"] = model
+            if self.catalog_path:
+                values["sources"] = [*self.values()["sources"], self.catalog_path]
+                values["sources"] = list(dict.fromkeys(values["sources"]))
+        self.set_values(values)
 
     def set_catalog_path(self, path: str | os.PathLike | None) -> None:
         """The current library's catalog (the "Add library" source; the trainer reads it read-only)."""

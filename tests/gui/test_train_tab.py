@@ -359,6 +359,12 @@ def test_the_window_has_a_train_tab_and_asks_before_quitting_mid_run(qtbot, tmp_
     assert tab.catalog_path == str(tmp_path / "lib.ffcat")
     qtbot.mouseClick(tab.add_library_button, Qt.MouseButton.LeftButton)
     assert tab.values()["sources"][-1] == str(tmp_path / "lib.ffcat")
+    bundle = tmp_path / "current.fmodel"
+    bundle.write_bytes(b"x")
+    w.tag_panel.select_bundle(str(bundle))  # the Tag tab's model
+    tab.apply_preset("Fine-tune this model on my corrections")
+    assert tab.bundle_edit.text() == str(bundle) and tab.start_combo.currentData() == "bundle"
+    assert tab.values()["sources"].count(str(tmp_path / "lib.ffcat")) == 1
     tab.child_factory = tab.factory = fake_factory(tmp_path, "stop")
     tab.sources.clear()
     tab.add_source(str(tmp_path))
