@@ -288,3 +288,20 @@ def config_from_run_dir(run_dir: Path) -> TrainConfig:
         raise ConfigError(f"{run_dir} is not a training run folder (no config.yaml)")
     raw = load_config_file(path)
     return make_config({k: v for k, v in raw.items() if k in _FIELDS})
+
+
+# The architecture names and a one-line hint each, without importing torch (the app's form reads these;
+# tests/test_arch_names.py keeps them equal to fashion_desktop.model.archs.ARCHITECTURES).
+ARCH_HINTS: dict[str, str] = {
+    "cnn": "seed's small CNN, random weights: fastest, for a quick look",
+    "resnet18": "ResNet-18: fast, small (45 MB)",
+    "resnet50": "ResNet-50: medium speed, 95 MB",
+    "resnet101": "ResNet-101: slow, 170 MB",
+    "vit_b_16": "ViT-B/16: the seed's best; slow on CPU, 330 MB",
+    "inception_v3": "Inception v3: 299 px, medium speed, 90 MB",
+    "efficientnet_lite0": "EfficientNet-Lite0: fast, small (14 MB), offline ImageNet weights",
+    "mobilenet_v3_large": "MobileNetV3-Large: fastest pretrained, small (17 MB)",
+    "convnext_tiny": "ConvNeXt-Tiny: medium speed, 110 MB",
+}
+ARCH_NAMES: tuple[str, ...] = tuple(ARCH_HINTS)
+ARCH_INPUT_SIZES: dict[str, int] = {name: 299 if name == "inception_v3" else 224 for name in ARCH_NAMES}

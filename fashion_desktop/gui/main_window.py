@@ -153,6 +153,11 @@ class MainWindow(QMainWindow):
         self.add_tab(self.tag_page, "&Tag")
         self.models_tab = self._make_models_tab()
         self.add_tab(self.models_tab, "&Models")
+        from .train_tab import TrainTab
+
+        self.train_tab = TrainTab()
+        self.train_tab.current_model = self.tag_panel.current_bundle
+        self.add_tab(self.train_tab, "T&rain")
         self.setCentralWidget(self.tabs)
 
         self.status_label = QLabel("")
@@ -354,6 +359,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.clear()
         session = LibrarySession(catalog, self)
         self.session = session
+        self.train_tab.set_catalog_path(path)
         session.library.counts_changed.connect(self._counts_timer.start)
         session.library.labels_changed.connect(self._labels_changed)
         session.scan_started.connect(lambda folder: self.scan_label.setText(f"Scanning {Path(folder).name}…"))
@@ -1174,5 +1180,6 @@ class MainWindow(QMainWindow):
             self.session.close()
             self.session = None
         self.tag_panel.stop()
+        self.train_tab.shutdown()
         self.thumbs.close()
         super().closeEvent(event)

@@ -23,6 +23,7 @@ DEVICE = "tag/device"
 BATCH_SIZE = "tag/batch_size"
 THUMB_SIZE = "grid/thumb_size"
 EXPORT_FORMAT = "export/format"  # the format chosen last: the export dialog opens on it
+TRAIN_FORM = "train/form"  # the Train tab's run settings, as JSON
 
 
 def _home() -> Path | None:

@@ -73,6 +73,7 @@ class _Job(QObject):
     progressed = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
+    stderr_line = Signal(str)  # a child process's stderr, line by line (the Train tab's log pane)
 
     def __init__(self, name: str, parent: QObject | None) -> None:
         super().__init__(parent)
@@ -354,6 +355,7 @@ class ProcessWorker(_Job):
                 continue
             self._stderr.append(line)
             log.info("%s: %s", self.name, line)
+            self.stderr_line.emit(line)
 
     @Slot(QProcess.ProcessError)
     def _on_error(self, error: QProcess.ProcessError) -> None:

@@ -1,0 +1,170 @@
+"""Live training plots (pyqtgraph): bounded point series, redrawn on a timer rather than per event."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+MAX_POINTS = 2000  # per curve: a long run keeps at most this many, evenly thinned
+REDRAW_MS = 100  # at most 10 redraws a second, however fast events come
+EMA = 0.8  # smoothing of the per-batch loss line (bias-corrected, so the first points are not pulled to 0)
+_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+class Series:
+    """Points of one curve, never more than ``limit``: every k-th point is kept, and when the list is full
+    every second one is dropped and k doubles, so memory stays bounded and the whole run stays covered."""
+
+    def __init__(self, limit: int = MAX_POINTS) -> None:
+        self.limit = max(2, limit)
+        self.xs: list[float] = []
+        self.ys: list[float] = []
+        self.every = 1
+        self._seen = 0
+
+    def add(self, x: float, y: float) -> None:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return
+        self._seen += 1
+        if (self._seen - 1) % self.every:
+            return
+        self.xs.append(x)
+        self.ys.append(y)
+        if len(self.xs) >= self.limit:
+            self.xs, self.ys = self.xs[::2], self.ys[::2]
+            self.every *= 2
+
+    def clear(self) -> None:
+        self.xs, self.ys, self.every, self._seen = [], [], 1, 0
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+class TrainPlots(QWidget):
+    """Four plots: per-batch loss (raw faint, EMA line), epoch train/val loss, val F1 micro/macro (and
+    per-group accuracy), learning rate. ``curve_data(name)`` returns what a curve shows (tests read it)."""
+
+    def __init__(self, parent: QWidget | None = None, limit: int = MAX_POINTS) -> None:
+        super().__init__(parent)
+        self.limit = limit
+        self.series: dict[str, Series] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._dirty: set[str] = set()
+        self._ema, self._ema_n = 0.0, 0
+        self.redraws = 0
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.batch_plot = self._plot("Training loss per step", "step")
+        self.epoch_plot = self._plot("Loss per epoch", "epoch")
+        self.f1_plot = self._plot("Validation F1 / group accuracy", "epoch")
+        self.lr_plot = self._plot("Learning rate", "epoch")
+        self.lr_plot.setLogMode(y=True)  # rates fall by factors; a flat rate still shows its value
+        self.f1_plot.getPlotItem().legend.setOffset((-5, -5))  # bottom right: F1 curves climb towards the top
+        self.f1_plot.setYRange(0, 1.02)  # F1 and accuracy are fractions: a fixed scale reads at a glance
+        self.f1_plot.enableAutoRange(axis="y", enable=False)
+        for i, p in enumerate((self.batch_plot, self.epoch_plot, self.f1_plot, self.lr_plot)):
+            grid.addWidget(p, i // 2, i % 2)
+        self._curve("batch_raw", self.batch_plot, None, symbol="o", brush=(31, 119, 180, 110), size=4)
+        self._curve("batch_ema", self.batch_plot, pg.mkPen(_COLOURS[0], width=2), name="smoothed")
+        self._curve("train_loss", self.epoch_plot, pg.mkPen(_COLOURS[0], width=2), name="train", symbol="o")
+        self._curve("val_loss", self.epoch_plot, pg.mkPen(_COLOURS[1], width=2), name="val", symbol="o")
+        self._curve("f1_micro", self.f1_plot, pg.mkPen(_COLOURS[2], width=2), name="F1 micro", symbol="o")
+        self._curve("f1_macro", self.f1_plot, pg.mkPen(_COLOURS[3], width=2), name="F1 macro", symbol="o")
+        self._curve("lr", self.lr_plot, pg.mkPen(_COLOURS[4], width=2), symbol="o")
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start()
+
+    def _plot(self, title: str, xlabel: str) -> pg.PlotWidget:
+        p = pg.PlotWidget(title=title)
+        p.setBackground("w")
+        p.showGrid(x=True, y=True, alpha=0.2)
+        p.setLabel("bottom", xlabel)
+        p.addLegend(offset=(-5, 5))
+        p.setMinimumSize(120, 80)
+        return p
+
+    def _curve(self, key: str, plot: pg.PlotWidget, pen: Any, name: str | None = None, **kw: Any) -> None:
+        brush = kw.pop("brush", None)
+        size = kw.pop("size", 5)
+        item = plot.plot([], [], pen=pen, name=name, symbolSize=size, symbolBrush=brush, symbolPen=None, **kw)
+        self.curves[key] = item
+        self.series[key] = Series(self.limit)
+
+    def add(self, key: str, x: float, y: float) -> None:
+        self.series[key].add(x, y)
+        self._dirty.add(key)
+
+    # -- events ----------------------------------------------------------------------------
+    def add_batch_loss(self, step: float, loss: float) -> None:
+        if not math.isfinite(loss):
+            return
+        self._ema_n += 1
+        self._ema = EMA * self._ema + (1 - EMA) * loss
+        self.add("batch_raw", step, loss)
+        self.add("batch_ema", step, self._ema / (1 - EMA**self._ema_n))
+
+    def add_epoch(self, fields: Mapping[str, Any]) -> None:
+        """Points of one ``epoch_end`` event (fields missing or not finite are skipped)."""
+        epoch = _number(fields.get("epoch"))
+        if epoch is None:
+            return
+        for key, field in (
+            ("train_loss", "train_loss"),
+            ("val_loss", "val_loss"),
+            ("f1_micro", "val_f1_micro"),
+            ("f1_macro", "val_f1_macro"),
+            ("lr", "lr"),
+        ):
+            y = _number(fields.get(field))
+            if y is not None:
+                self.add(key, epoch, y)
+        groups = fields.get("group_accuracy")
+        if isinstance(groups, Mapping):
+            for group, acc in groups.items():
+                y = _number(acc)
+                if y is None:
+                    continue
+                key = f"group:{group}"
+                if key not in self.curves:
+                    colour = _COLOURS[(len(self.curves) + 1) % len(_COLOURS)]
+                    pen = pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
+                    self._curve(key, self.f1_plot, pen, name=f"{group} accuracy", symbol="t")
+                self.add(key, epoch, y)
+
+    def clear(self) -> None:
+        for key in list(self.curves):
+            if key.startswith("group:"):
+                self.f1_plot.removeItem(self.curves.pop(key))
+                self.series.pop(key)
+        for s in self.series.values():
+            s.clear()
+        self._ema, self._ema_n = 0.0, 0
+        self._dirty = set(self.curves)
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Push changed series to their curves (called by the timer; cheap when nothing changed)."""
+        if not self._dirty:
+            return
+        for key in self._dirty:
+            s = self.series[key]
+            self.curves[key].setData(s.xs, s.ys)
+        self._dirty.clear()
+        self.redraws += 1
+
+    def curve_data(self, key: str) -> tuple[list[float], list[float]]:
+        """What curve ``key`` draws now (after the last redraw)."""
+        item = self.curves[key]
+        xs, ys = item.xData, item.yData  # as given (getData is log-transformed on the lr plot)
+        return ([] if xs is None else [float(x) for x in xs]), ([] if ys is None else [float(y) for y in ys])

@@ -1,0 +1,767 @@
+"""The Train tab: run settings, launching the trainer as a child process, live plots, stop/resume, failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fashion_desktop.model.protocol import (
+    CHECKPOINT_SAVED,
+    EPOCH_END,
+    LOG,
+    PROGRESS,
+    RUN_STARTED,
+    RUN_STOPPED,
+    TrainEvent,
+    Unreadable,
+)
+from trainer.config import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, ConfigError, TrainConfig, make_config
+from trainer.runs import RunFolderState, check_run_folder
+
+from . import settings
+from .train_plots import TrainPlots
+from .worker import Child, ProcessWorker, trainer_child
+
+NICENESS = 10  # the trainer runs below the window's priority: the window stays responsive
+STOP_GRACE_S = 30  # a stopped trainer saves its checkpoint; after this long it is killed
+LOG_LINES = 5000
+PROGRESS_PER_S = 10  # the trainer's progress events a second (its default 2 leaves the step plot sparse)
+
+# Run the child's module or script after lowering its priority (os.nice is POSIX; elsewhere it runs as is).
+_NICE_CODE = (
+    "import os,runpy,sys\n"
+    "n=int(os.environ.get('FASHION_TRAIN_NICE','0'))\n"
+    "if n and hasattr(os,'nice'): os.nice(n)\n"
+    "m=sys.argv[1]; sys.argv=sys.argv[1:]\n"
+    "runpy.run_path(m,run_name='__main__') if m.endswith('.py') else "
+    "runpy.run_module(m,run_name='__main__',alter_sys=True)\n"
+)
+
+
+def lower_priority(child: Child, niceness: int = NICENESS) -> Child:
+    """``child`` (a Python ``-m MODULE ...`` or ``SCRIPT.py ...`` command) started at lower CPU priority."""
+    args = list(child.args)
+    target = args[1] if args[:1] == ["-m"] else args[0]
+    rest = args[2:] if args[:1] == ["-m"] else args[1:]
+    env = {**child.env, "FASHION_TRAIN_NICE": str(niceness)}
+    return Child(
+        child.program, ("-c", _NICE_CODE, target, *rest), child.events, child.stdin,
+        child.cancel_line, child.exit_codes, env,
+    )  # fmt: skip
+
+
+def default_child(args: Sequence[str]) -> Child:
+    return lower_priority(trainer_child("train", args))
+
+
+# Presets: form values they set (the rest stay as they are).
+PRESETS: dict[str, dict[str, Any]] = {
+    "Quick look": {
+        "arch": "mobilenet_v3_large", "start": "imagenet", "image_size": 160, "epochs": 3, "batch_size": 32,
+        "lr": 1e-3, "loss": "bce", "freeze": True, "unfreeze_epoch": 1, "scheduler": "plateau",
+        "early_stopping": 0, "time_limit_min": 10.0,
+    },
+    "Seed ViT-B/16 recipe": {
+        "arch": "vit_b_16", "start": "imagenet", "image_size": 224, "epochs": 15, "batch_size": 32,
+        "lr": 1e-4, "loss": "bce", "sampler": True, "freeze": True, "unfreeze_epoch": 1,
+        "scheduler": "plateau", "early_stopping": 3, "time_limit_min": 0.0,
+    },
+    "Best quality": {
+        "arch": "convnext_tiny", "start": "imagenet", "image_size": 224, "epochs": 30, "batch_size": 32,
+        "lr": 3e-4, "loss": "focal", "focal_alpha": 0.25, "focal_gamma": 2.0, "sampler": True,
+        "freeze": True, "unfreeze_epoch": 2, "scheduler": "cosine", "early_stopping": 5,
+        "time_limit_min": 0.0,
+    },
+    "Fine-tune this model on my corrections": {
+        "start": "bundle", "epochs": 5, "lr": 1e-4, "freeze": True, "unfreeze_epoch": 1,
+        "scheduler": "plateau", "early_stopping": 2,
+    },
+}  # fmt: skip
+
+FINE_TUNE = "Fine-tune this model on my corrections"
+_CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
+_STARTS = (("imagenet", "ImageNet weights"), ("random", "Random weights"), ("bundle", "An existing model"))
+
+
+class TrainTab(QWidget):
+    """Settings form on the left; progress, plots, log and the failure banner on the right.
+
+    ``child_factory(args) -> Child`` makes the trainer command (tests inject a fake trainer);
+    ``ask_run_folder(state) -> "resume" | "overwrite" | "new" | "cancel"`` asks what to do with an output
+    folder that holds a run (a dialog by default).
+    """
+
+    state_changed = Signal(str)
+
+    def __init__(
+        self,
+        child_factory: Callable[[Sequence[str]], Child] = default_child,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.child_factory = child_factory
+        self.ask_run_folder: Callable[[RunFolderState], str] = self._ask_run_folder
+        self.current_model: Callable[[], str | None] = lambda: (
+            None
+        )  # the Tag tab's model (MainWindow sets it)
+        self.worker: ProcessWorker | None = None
+        self.state = "idle"  # idle | running | stopping | finished | stopped | failed | killed
+        self.catalog_path: str | None = None
+        self.run_out: str | None = None
+        self.last_args: list[str] = []
+        self.result: TrainEvent | None = None
+        self.epoch = 0
+        self.epochs = 0
+        self._t0 = 0.0
+        self._restoring = False
+        self._killed = False
+        self.stop_timer = QTimer(self)
+        self.stop_timer.setSingleShot(True)
+        self.stop_timer.timeout.connect(self._stop_timed_out)
+        self._build()
+        self._restore()
+        self.validate()
+
+    # -- construction ------------------------------------------------------------------------
+    def _build(self) -> None:
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        QVBoxLayout(self).addWidget(split)
+        form_box = QWidget()
+        left = QVBoxLayout(form_box)
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItem("Presets…")
+        self.preset_combo.addItems(list(PRESETS))
+        self.preset_combo.activated.connect(self._preset_chosen)
+        left.addWidget(self.preset_combo)
+
+        left.addWidget(QLabel("Data sources"))
+        self.sources = QListWidget()
+        self.sources.setMaximumHeight(110)
+        left.addWidget(self.sources)
+        row = QHBoxLayout()
+        self.add_folder_button = QPushButton("Add &folder…")
+        self.add_sheet_button = QPushButton("Add &spreadsheet…")
+        self.add_library_button = QPushButton("Add &library")
+        self.remove_source_button = QPushButton("Remove")
+        for b in (
+            self.add_folder_button,
+            self.add_sheet_button,
+            self.add_library_button,
+            self.remove_source_button,
+        ):
+            row.addWidget(b)
+        left.addLayout(row)
+        self.add_folder_button.clicked.connect(self._add_folder)
+        self.add_sheet_button.clicked.connect(self._add_sheet)
+        self.add_library_button.clicked.connect(self._add_library)
+        self.remove_source_button.clicked.connect(self._remove_source)
+
+        form = QFormLayout()
+        self.arch_combo = QComboBox()
+        for name in ARCH_NAMES:
+            self.arch_combo.addItem(name, name)
+            self.arch_combo.setItemData(
+                self.arch_combo.count() - 1, ARCH_HINTS[name], Qt.ItemDataRole.ToolTipRole
+            )
+        self.arch_hint = QLabel()
+        self.arch_hint.setWordWrap(True)
+        self.start_combo = QComboBox()
+        for key, text in _STARTS:
+            self.start_combo.addItem(text, key)
+        self.bundle_edit = QLineEdit()
+        self.bundle_edit.setPlaceholderText("model file (.fmodel) to start from")
+        self.image_size = QSpinBox(minimum=0, maximum=1024, singleStep=16, specialValueText="architecture's")
+        self.epochs_spin = QSpinBox(minimum=0, maximum=1000, value=10)
+        self.batch_spin = QSpinBox(minimum=0, maximum=4096, value=32)
+        self.lr_spin = QDoubleSpinBox(decimals=6, minimum=0.0, maximum=10.0, singleStep=1e-4, value=1e-3)
+        self.loss_combo = QComboBox()
+        self.loss_combo.addItems(["bce", "focal"])
+        self.alpha_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05, value=0.25)
+        self.gamma_spin = QDoubleSpinBox(decimals=1, minimum=0.0, maximum=10.0, singleStep=0.5, value=2.0)
+        self.sampler_check = QCheckBox("class-weighted sampler")
+        self.freeze_check = QCheckBox("freeze the backbone, unfreeze at epoch")
+        self.freeze_check.setChecked(True)
+        self.unfreeze_spin = QSpinBox(minimum=0, maximum=1000, value=1)
+        self.scheduler_combo = QComboBox()
+        self.scheduler_combo.addItems(["plateau", "cosine", "none"])
+        self.early_spin = QSpinBox(minimum=0, maximum=1000, value=3, specialValueText="off")
+        self.time_spin = QDoubleSpinBox(
+            decimals=1, minimum=0.0, maximum=100000.0, specialValueText="none", suffix=" min"
+        )
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(["auto", "cpu", "cuda"])
+        self.workers_spin = QSpinBox(minimum=0, maximum=64)
+        self.out_edit = QLineEdit(str(Path(settings.data_dir()) / "runs" / "run1"))
+        freeze_row = QHBoxLayout()
+        freeze_row.addWidget(self.freeze_check)
+        freeze_row.addWidget(self.unfreeze_spin)
+        focal_row = QHBoxLayout()
+        focal_row.addWidget(QLabel("α"))
+        focal_row.addWidget(self.alpha_spin)
+        focal_row.addWidget(QLabel("γ"))
+        focal_row.addWidget(self.gamma_spin)
+        form.addRow("Architecture", self.arch_combo)
+        form.addRow("", self.arch_hint)
+        form.addRow("Start from", self.start_combo)
+        form.addRow("", self.bundle_edit)
+        form.addRow("Image size", self.image_size)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Loss", self.loss_combo)
+        form.addRow("Focal", focal_row)
+        form.addRow("Sampler", self.sampler_check)
+        form.addRow("Schedule", freeze_row)
+        form.addRow("Scheduler", self.scheduler_combo)
+        form.addRow("Early stopping", self.early_spin)
+        form.addRow("Time limit", self.time_spin)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Workers", self.workers_spin)
+        form.addRow("Output folder", self.out_edit)
+        left.addLayout(form)
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("color: #b00020;")
+        left.addWidget(self.problem_label)
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("&Start training")
+        self.stop_button = QPushButton("S&top")
+        self.resume_button = QPushButton("&Resume")
+        for b in (self.start_button, self.stop_button, self.resume_button):
+            buttons.addWidget(b)
+        left.addLayout(buttons)
+        left.addStretch(1)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(self.resume)
+        # The form scrolls, so the tab never raises the window's minimum size.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(form_box)
+        split.addWidget(scroll)
+
+        right_box = QWidget()
+        right = QVBoxLayout(right_box)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner.setVisible(False)
+        right.addWidget(self.banner)
+        self.status_label = QLabel("No run yet.")
+        right.addWidget(self.status_label)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        right.addWidget(self.progress)
+        self.plots = TrainPlots()
+        self.log_view = QPlainTextEdit(readOnly=True)
+        self.log_view.setMaximumBlockCount(LOG_LINES)
+        self.log_view.setPlaceholderText("The trainer's log appears here.")
+        plots_and_log = QSplitter(Qt.Orientation.Vertical)
+        plots_and_log.addWidget(self.plots)
+        plots_and_log.addWidget(self.log_view)
+        plots_and_log.setStretchFactor(0, 3)
+        plots_and_log.setStretchFactor(1, 1)
+        right.addWidget(plots_and_log, 1)
+        split.addWidget(right_box)
+        split.setStretchFactor(1, 1)
+
+        for w in (
+            self.arch_combo,
+            self.start_combo,
+            self.loss_combo,
+            self.scheduler_combo,
+            self.device_combo,
+        ):
+            w.currentIndexChanged.connect(self._changed)
+        for w in (
+            self.image_size,
+            self.epochs_spin,
+            self.batch_spin,
+            self.unfreeze_spin,
+            self.early_spin,
+            self.workers_spin,
+        ):
+            w.valueChanged.connect(self._changed)
+        for w in (self.lr_spin, self.alpha_spin, self.gamma_spin, self.time_spin):
+            w.valueChanged.connect(self._changed)
+        for w in (self.sampler_check, self.freeze_check):
+            w.toggled.connect(self._changed)
+        for w in (self.bundle_edit, self.out_edit):
+            w.textChanged.connect(self._changed)
+        self._update_buttons()
+
+    # -- form values -------------------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        """The form as plain values (what presets set and the settings remember)."""
+        return {
+            "sources": [self.sources.item(i).text() for i in range(self.sources.count())],
+            "arch": self.arch_combo.currentData(),
+            "start": self.start_combo.currentData(),
+            "bundle": self.bundle_edit.text().strip(),
+            "image_size": self.image_size.value(),
+            "epochs": self.epochs_spin.value(),
+            "batch_size": self.batch_spin.value(),
+            "lr": self.lr_spin.value(),
+            "loss": self.loss_combo.currentText(),
+            "focal_alpha": self.alpha_spin.value(),
+            "focal_gamma": self.gamma_spin.value(),
+            "sampler": self.sampler_check.isChecked(),
+            "freeze": self.freeze_check.isChecked(),
+            "unfreeze_epoch": self.unfreeze_spin.value(),
+            "scheduler": self.scheduler_combo.currentText(),
+            "early_stopping": self.early_spin.value(),
+            "time_limit_min": self.time_spin.value(),
+            "device": self.device_combo.currentText(),
+            "workers": self.workers_spin.value(),
+            "out": self.out_edit.text().strip(),
+        }
+
+    def set_values(self, v: dict[str, Any]) -> None:
+        """Set the form from ``values()``-style keys (unknown or bad values are skipped)."""
+        self._restoring = True
+        try:
+            if isinstance(v.get("sources"), list):
+                self.sources.clear()
+                self.sources.addItems([str(s) for s in v["sources"]])
+            for key, combo in (("arch", self.arch_combo), ("start", self.start_combo)):
+                if key in v and combo.findData(v[key]) >= 0:
+                    combo.setCurrentIndex(combo.findData(v[key]))
+            for key, combo in (
+                ("loss", self.loss_combo),
+                ("scheduler", self.scheduler_combo),
+                ("device", self.device_combo),
+            ):
+                if key in v and combo.findText(str(v[key])) >= 0:
+                    combo.setCurrentIndex(combo.findText(str(v[key])))
+            for key, spin in (
+                ("image_size", self.image_size), ("epochs", self.epochs_spin), ("batch_size", self.batch_spin),
+                ("unfreeze_epoch", self.unfreeze_spin), ("early_stopping", self.early_spin),
+                ("workers", self.workers_spin), ("lr", self.lr_spin), ("focal_alpha", self.alpha_spin),
+                ("focal_gamma", self.gamma_spin), ("time_limit_min", self.time_spin),
+            ):  # fmt: skip
+                if isinstance(v.get(key), (int, float)) and not isinstance(v.get(key), bool):
+                    spin.setValue(v[key])
+            for key, check in (("sampler", self.sampler_check), ("freeze", self.freeze_check)):
+                if isinstance(v.get(key), bool):
+                    check.setChecked(v[key])
+            for key, edit in (("bundle", self.bundle_edit), ("out", self.out_edit)):
+                if isinstance(v.get(key), str):
+                    edit.setText(v[key])
+        finally:
+            self._restoring = False
+        self._changed()
+
+    def overrides(self) -> dict[str, Any]:
+        """The trainer settings the form stands for (TrainConfig keys; ``init_from`` for a bundle start)."""
+        v = self.values()
+        out: dict[str, Any] = {
+            "data": v["sources"],
+            "arch": v["arch"],
+            "pretrained": v["start"] == "imagenet",
+            "allow_random_init": v["start"] == "random",
+            "epochs": v["epochs"],
+            "batch_size": v["batch_size"],
+            "lr": v["lr"],
+            "loss": v["loss"],
+            "sampler": "weighted" if v["sampler"] else "shuffle",
+            "freeze_backbone": v["freeze"],
+            "unfreeze": [f"{v['unfreeze_epoch']}:all"] if v["freeze"] else [],
+            "scheduler": v["scheduler"],
+            "early_stopping": v["early_stopping"],
+            "time_limit_min": v["time_limit_min"],
+            "device": v["device"],
+            "num_workers": v["workers"],
+            "out": v["out"],
+            "progress_per_s": PROGRESS_PER_S,
+        }
+        if v["image_size"]:
+            out["image_size"] = v["image_size"]
+        if v["loss"] == "focal":
+            out["focal_alpha"], out["focal_gamma"] = v["focal_alpha"], v["focal_gamma"]
+        if v["start"] == "bundle":
+            out["init_from"] = v["bundle"]
+        return out
+
+    def problem(self) -> str | None:
+        """Why the form cannot start a run (one line), or None; uses the trainer's own validation."""
+        o = self.overrides()
+        if not o["data"]:
+            return "Add a data source: a folder of class folders, a spreadsheet or the library."
+        if not o["out"]:
+            return "Choose an output folder."
+        if o.get("init_from") is not None:
+            if not o["init_from"]:
+                return "Choose the model file to start from (or start from ImageNet or random weights)."
+            if not Path(o["init_from"]).is_file():
+                return f"{o['init_from']}: no such model file."
+        if o["lr"] <= 0:
+            return "The learning rate must be above 0."
+        if o["arch"] == "cnn" and o["pretrained"]:
+            return "The cnn architecture has no ImageNet weights: start from random weights."
+        try:  # init_from joins the trainer's own checks once TrainConfig knows it
+            make_config(None, {k: val for k, val in o.items() if k in _CONFIG_KEYS})
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
+    def validate(self) -> str | None:
+        """Show the form's problem (if any) and enable Start accordingly; returns the problem."""
+        problem = self.problem()
+        self.problem_label.setText(problem or "")
+        self._update_buttons()
+        return problem
+
+    def _changed(self, *_: Any) -> None:
+        arch = self.arch_combo.currentData() or ""
+        size = ARCH_INPUT_SIZES.get(arch, 224)
+        self.arch_hint.setText(f"{ARCH_HINTS.get(arch, '')}; {size} px by default")
+        self.bundle_edit.setVisible(self.start_combo.currentData() == "bundle")
+        focal = self.loss_combo.currentText() == "focal"
+        self.alpha_spin.setEnabled(focal)
+        self.gamma_spin.setEnabled(focal)
+        self.unfreeze_spin.setEnabled(self.freeze_check.isChecked())
+        if self._restoring:
+            return
+        self.validate()
+        settings.set_value(settings.TRAIN_FORM, json.dumps(self.values()))
+
+    def _restore(self) -> None:
+        try:
+            saved = json.loads(settings.get_str(settings.TRAIN_FORM, "") or "{}")
+        except ValueError:
+            saved = {}
+        if isinstance(saved, dict) and saved:
+            self.set_values(saved)
+
+    def _preset_chosen(self, index: int) -> None:
+        name = self.preset_combo.itemText(index)
+        if name in PRESETS:
+            self.apply_preset(name)
+        self.preset_combo.setCurrentIndex(0)
+
+    def apply_preset(self, name: str) -> None:
+        """Set the form to preset ``name``; fine-tuning starts from the Tag tab's model on the library."""
+        values = dict(PRESETS[name])
+        if name == FINE_TUNE:
+            model = self.current_model()
+            if model:
+                values["bundle"] = model
+            if self.catalog_path:
+                values["sources"] = [*self.values()["sources"], self.catalog_path]
+                values["sources"] = list(dict.fromkeys(values["sources"]))
+        self.set_values(values)
+
+    def set_catalog_path(self, path: str | os.PathLike | None) -> None:
+        """The current library's catalog (the "Add library" source; the trainer reads it read-only)."""
+        self.catalog_path = str(path) if path else None
+        self.add_library_button.setEnabled(self.catalog_path is not None)
+
+    def add_source(self, path: str) -> None:
+        if path and path not in self.values()["sources"]:
+            self.sources.addItem(path)
+            self._changed()
+
+    def _add_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder of class folders")
+        if path:
+            self.add_source(path)
+
+    def _add_sheet(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Spreadsheet", "", "Spreadsheets (*.csv *.xlsx *.json)")
+        if path:
+            self.add_source(path)
+
+    def _add_library(self) -> None:
+        if self.catalog_path:
+            self.add_source(self.catalog_path)
+
+    def _remove_source(self) -> None:
+        for item in self.sources.selectedItems():
+            self.sources.takeItem(self.sources.row(item))
+        self._changed()
+
+    # -- launching ------------------------------------------------------------------------------
+    def args(self) -> list[str]:
+        """The trainer's command-line arguments for the form (after ``train --events``)."""
+        o = self.overrides()
+        args: list[str] = []
+        for source in o.pop("data"):
+            args += ["--data", source]
+        args += ["--out", o.pop("out"), "--arch", o.pop("arch")]
+        for key, value in o.items():
+            args += ["--set", f"{key}={json.dumps(value)}"]
+        return args
+
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def start(self) -> bool:
+        """Start a run with the form's settings (asking first when the output folder holds a run)."""
+        if self.busy() or self.validate():
+            return False
+        out = self.out_edit.text().strip()
+        state = check_run_folder(out)
+        extra: list[str] = []
+        if state.kind in ("not_a_folder", "foreign"):
+            what = (
+                "is a file"
+                if state.kind == "not_a_folder"
+                else "already holds other files and no training run"
+            )
+            self._show_failure(
+                f"{out} {what}: it is not usable as a run folder; choose a new or empty folder.",
+                "Cannot start",
+            )
+            return False
+        if state.holds_run:
+            answer = self.ask_run_folder(state)
+            if answer == "resume":
+                return self.resume(out)
+            if answer == "overwrite":
+                extra = ["--overwrite"]
+            elif answer == "new":
+                self.out_edit.setText(_free_folder(out))
+            else:
+                return False
+        self._launch(self.args() + extra)
+        return True
+
+    def resume(self, out: str | None = None) -> bool:
+        """Continue a stopped (or earlier) run in ``out`` (default: the last run's folder)."""
+        out = out or self.run_out
+        if self.busy() or not out:
+            return False
+        self._launch(["--resume", out], out)
+        return True
+
+    def _launch(self, args: list[str], out: str | None = None) -> None:
+        self.last_args = list(args)
+        self.run_out = out or self.out_edit.text().strip()
+        self.result = None
+        self.epoch = self.epochs = 0
+        self.banner.setVisible(False)
+        self.plots.clear()
+        self.log_view.appendPlainText(f"--- {time.strftime('%H:%M:%S')} trainer {' '.join(args)}")
+        self.progress.setRange(0, 0)
+        worker = ProcessWorker(self.child_factory(args), name="training", parent=self)
+        worker.wired(self._on_event, self._on_finished, self._on_failed)
+        worker.stderr_line.connect(self._on_stderr)
+        self.worker = worker
+        self._t0 = time.monotonic()
+        self._set_state("running", "Starting the trainer…")
+        worker.start()
+
+    def stop(self) -> None:
+        """Ask the trainer to stop cleanly (it saves its last checkpoint); killed after STOP_GRACE_S."""
+        if self.worker is None or self.state != "running":
+            return
+        self._set_state("stopping", "Stopping: the trainer is saving its last checkpoint…")
+        self.worker.cancel()
+        self.stop_timer.start(STOP_GRACE_S * 1000)
+
+    def _stop_timed_out(self) -> None:
+        if self.worker is not None:
+            self.log_view.appendPlainText(f"The trainer did not stop within {STOP_GRACE_S} s: killed.")
+            self._killed = True
+            self.worker.kill()
+
+    def running_job(self) -> str:
+        """ "Training is running (epoch 3 of 10)" while a run is in progress, else ""."""
+        if self.worker is None:
+            return ""
+        where = f" (epoch {self.epoch} of {self.epochs})" if self.epoch and self.epochs else " (starting)"
+        return f"Training is running{where}"
+
+    def shutdown(self, msecs: int = 30_000) -> None:
+        """Stop a run and wait for it (closing the window): the trainer keeps its last checkpoint."""
+        if self.worker is not None:
+            self.worker.cancel()
+            if not self.worker.wait(msecs):
+                self.worker.kill()
+
+    # -- events -----------------------------------------------------------------------------------
+    def _on_stderr(self, line: str) -> None:
+        self.log_view.appendPlainText(line)
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, Unreadable):
+            self.log_view.appendPlainText(f"(unreadable trainer line: {event})")
+            return
+        if not isinstance(event, TrainEvent):
+            return
+        f = event.fields
+        if event.name == RUN_STARTED:
+            cfg = f.get("config") if isinstance(f.get("config"), dict) else {}
+            self.epochs = int(cfg.get("epochs") or 0)
+            ds = f.get("dataset")
+            self.log_view.appendPlainText(f"run started: {len(f.get('labels') or [])} labels; dataset {ds}")
+            self._set_state("running", "Preparing the data…")
+        elif event.name == PROGRESS:
+            self._on_progress(f)
+        elif event.name == EPOCH_END:
+            self.epoch = int(f["epoch"])
+            self.epochs = int(f.get("epochs") or self.epochs)
+            self.plots.add_epoch(f)  # the trainer's own epoch line comes on stderr
+        elif event.name == CHECKPOINT_SAVED:
+            self.log_view.appendPlainText(f"checkpoint saved: {f['path']}")
+        elif event.name == LOG:
+            self.log_view.appendPlainText(f"{f.get('level', 'note')}: {f['message']}")
+
+    def _on_progress(self, f: dict[str, Any]) -> None:
+        phase = f.get("phase")
+        step, steps = f.get("step"), f.get("steps")
+        if not (isinstance(step, int) and isinstance(steps, int) and steps > 0):
+            return
+        if phase != "train":
+            if self.epochs:  # validation inside an epoch: the bar keeps showing the whole run
+                self.status_label.setText(f"Epoch {self.epoch} of {self.epochs} · {phase}: {step} of {steps}")
+            else:
+                self.progress.setRange(0, steps)
+                self.progress.setValue(min(step, steps))
+                self.status_label.setText(f"{phase}: {step} of {steps}")
+            return
+        epoch = int(f.get("epoch") or 1)
+        epochs = int(f.get("epochs") or self.epochs or 1)
+        self.epoch, self.epochs = epoch, epochs
+        done, total = (epoch - 1) * steps + step, epochs * steps
+        loss = f.get("loss")
+        if isinstance(loss, (int, float)) and not isinstance(loss, bool):
+            self.plots.add_batch_loss(done, float(loss))
+        self.progress.setRange(0, total)
+        self.progress.setValue(min(done, total))
+        rate = f.get("samples_per_s")
+        elapsed = time.monotonic() - self._t0
+        eta = elapsed * (total - done) / done if done else math.inf
+        parts = [f"Epoch {epoch} of {epochs}, step {step} of {steps}"]
+        if isinstance(rate, (int, float)):
+            parts.append(f"{rate:.1f} samples/s")
+        if math.isfinite(eta):
+            parts.append(f"about {_duration(eta)} left")
+        self.status_label.setText(" · ".join(parts))
+
+    def _on_finished(self, result: Any) -> None:
+        self.stop_timer.stop()
+        killed = getattr(self, "_killed", False)
+        self._killed = False
+        self.worker = None
+        self.result = result if isinstance(result, TrainEvent) else None
+        self.progress.setRange(0, 1)
+        if self.result is not None and self.result.name == RUN_STOPPED:
+            self.progress.setValue(0)
+            self._set_state("stopped", f"Stopped: {self.result['message']}. Resume continues it.")
+        elif killed or self.result is None:
+            self._set_state("killed", "The trainer was killed; Resume continues from its last saved epoch.")
+        else:
+            self.progress.setValue(1)
+            self._set_state("finished", "Finished. " + _metrics_line(self.result))
+        self.log_view.appendPlainText(self.status_label.text())
+
+    def _on_failed(self, message: str) -> None:
+        self.stop_timer.stop()
+        self._killed = False
+        self.worker = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self._show_failure(message)
+        self._set_state("failed", "The run failed.")
+        self.log_view.appendPlainText(f"FAILED: {message}")
+
+    def _show_failure(self, message: str, title: str = "Training failed") -> None:
+        self.banner.setText(f"{title}: {message}")
+        self.banner.setStyleSheet(
+            "background: #fde7e9; color: #7a0010; padding: 6px; border: 1px solid #e0a0a8;"
+        )
+        self.banner.setVisible(True)
+
+    def _set_state(self, state: str, text: str) -> None:
+        self.state = state
+        self.status_label.setText(text)
+        self._update_buttons()
+        self.state_changed.emit(state)
+
+    def _update_buttons(self) -> None:
+        busy = self.worker is not None
+        problem = self.problem_label.text() if hasattr(self, "problem_label") else ""
+        self.start_button.setEnabled(not busy and not problem)
+        self.start_button.setToolTip("A run is in progress." if busy else problem or "Start a new run")
+        self.stop_button.setEnabled(busy and self.state == "running")
+        self.resume_button.setEnabled(
+            not busy and self.state in ("stopped", "killed", "failed") and bool(self.run_out)
+        )
+        self.preset_combo.setEnabled(not busy)
+
+    def _ask_run_folder(self, state: RunFolderState) -> str:
+        box = QMessageBox(
+            QMessageBox.Icon.Question, "Train", f"{state.path} holds {state.describe()}.", parent=self
+        )
+        buttons = {
+            box.addButton("Resume it", QMessageBox.ButtonRole.AcceptRole): "resume",
+            box.addButton(
+                "Move it aside and start afresh", QMessageBox.ButtonRole.DestructiveRole
+            ): "overwrite",
+            box.addButton("Use a new folder", QMessageBox.ButtonRole.ActionRole): "new",
+        }
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return buttons.get(box.clickedButton(), "cancel")
+
+
+def _free_folder(out: str) -> str:
+    """``out-2``, ``out-3``… : the first that does not exist."""
+    n = 2
+    while os.path.lexists(f"{out}-{n}"):
+        n += 1
+    return f"{out}-{n}"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+
+
+def _metrics_line(result: TrainEvent) -> str:
+    m = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
+    val = m.get("val") if isinstance(m.get("val"), dict) else {}
+    parts = [f"val F1 micro {_fmt(val.get('f1_micro'))}, macro {_fmt(val.get('f1_macro'))}"]
+    groups = m.get("val_groups")
+    if isinstance(groups, dict):
+        for g, gm in groups.items():
+            if isinstance(gm, dict):
+                acc = gm.get("accuracy", gm.get("f1_macro"))
+                parts.append(f"{g} {_fmt(acc)}")
+    if result.get("bundle"):
+        parts.append(f"model: {result['bundle']}")
+    return "; ".join(parts)

@@ -1,0 +1,384 @@
+"""The Train tab driven like a person would, against a fake trainer that prints canned protocol events."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from fashion_desktop.gui import train_tab as tt
+from fashion_desktop.gui.train_plots import Series
+from fashion_desktop.gui.train_tab import TrainTab, lower_priority
+from fashion_desktop.gui.worker import Child
+from fashion_desktop.model.protocol import TRAINING
+
+REPO = Path(__file__).resolve().parents[2]
+
+FAKE = r"""
+import json, os, signal, sys, time
+from fashion_desktop.model import protocol as p
+
+scenario = os.environ["FAKE_SCENARIO"]
+with open(os.environ["FAKE_ARGV"], "a") as fh:
+    fh.write(json.dumps(sys.argv[1:]) + "\n")
+
+def out(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+def ev(name, **f):
+    out(p.encode(name, **f))
+
+ev(p.RUN_STARTED, config={"epochs": 2}, labels=["red", "blue"], dataset={"train": 8})
+ev(p.LOG, level="info", message=f"nice {os.nice(0) if hasattr(os, 'nice') else 0}")
+print("loading the data...", file=sys.stderr, flush=True)
+if scenario == "ok":
+    out("this is not json")
+    old = json.loads(p.encode(p.LOG, level="info", message="from protocol 1"))
+    old["protocol"] = 1
+    out(json.dumps(old))
+    for epoch in (1, 2):
+        for step in (1, 2, 3, 4):
+            ev(p.PROGRESS, phase="train", epoch=epoch, epochs=2, step=step, steps=4,
+               loss=1.0 / (epoch * 4 + step), samples_per_s=12.5)
+        ev(p.EPOCH_END, epoch=epoch, epochs=2, train_loss=0.5 / epoch, val_loss=0.6 / epoch,
+           val_f1_micro=0.4 * epoch, val_f1_macro=0.3 * epoch, lr=0.001 / epoch,
+           group_accuracy={"colour": 0.5 + 0.1 * epoch})
+        ev(p.CHECKPOINT_SAVED, path="last.pt", kind="last", epoch=epoch)
+    ev(p.RUN_FINISHED, bundle="out/model.fmodel",
+       metrics={"val": {"f1_micro": 0.81, "f1_macro": 0.77}, "val_groups": {"colour": {"accuracy": 0.9}}})
+elif scenario == "newer":
+    line = json.loads(p.encode(p.LOG, level="info", message="x"))
+    line["protocol"] = p.PROTOCOL_VERSION + 1
+    out(json.dumps(line))
+    time.sleep(30)
+elif scenario == "crash":
+    print("RuntimeError: boom in the data loader", file=sys.stderr, flush=True)
+    sys.exit(1)
+elif scenario == "nan":
+    ev(p.RUN_FAILED, message="the loss became nan at epoch 1, step 3: training diverged; lower the learning rate")
+    sys.exit(1)
+elif scenario in ("stop", "hang"):
+    def stopped(signum, frame):
+        if scenario == "hang":
+            return
+        ev(p.CHECKPOINT_SAVED, path="last.pt", kind="last", epoch=1)
+        ev(p.RUN_STOPPED, message="stopped at epoch 1; continue with --resume out", resume="out")
+        sys.exit(143)
+    signal.signal(signal.SIGTERM, stopped)
+    ev(p.PROGRESS, phase="train", epoch=1, epochs=2, step=1, steps=4, loss=0.7, samples_per_s=3.0)
+    while True:
+        time.sleep(0.05)
+"""
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASHION_FINDER_HOME", str(tmp_path / "home"))
+
+
+def fake_factory(tmp_path: Path, scenario: str):
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(FAKE)
+    argv_file = tmp_path / "argv.jsonl"
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(REPO), FAKE_SCENARIO=scenario, FAKE_ARGV=str(argv_file), PYTHONUNBUFFERED="1")
+
+    def factory(args):
+        return lower_priority(Child(sys.executable, (str(script), *args), TRAINING, b"", None, (0, 143), env))
+
+    factory.argv = lambda: [json.loads(line) for line in argv_file.read_text().splitlines()]
+    return factory
+
+
+def make_tab(qtbot, tmp_path, scenario: str = "ok") -> TrainTab:
+    factory = fake_factory(tmp_path, scenario)
+    tab = TrainTab(child_factory=factory)
+    tab.factory = factory
+    qtbot.addWidget(tab)
+    data = tmp_path / "photos"
+    data.mkdir(exist_ok=True)
+    tab.add_source(str(data))
+    tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("cnn"))
+    tab.start_combo.setCurrentIndex(tab.start_combo.findData("random"))
+    tab.out_edit.setText(str(tmp_path / "run"))
+    return tab
+
+
+def run_to_end(qtbot, tab: TrainTab, timeout: int = 20_000) -> None:
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    assert tab.busy()
+    qtbot.waitUntil(lambda: not tab.busy(), timeout=timeout)
+    tab.plots.redraw()
+
+
+def test_a_run_streams_into_plots_progress_and_log(qtbot, tmp_path) -> None:
+    tab = make_tab(qtbot, tmp_path)
+    assert tab.start_button.isEnabled(), tab.problem_label.text()
+    run_to_end(qtbot, tab)
+    assert tab.state == "finished"
+    assert "val F1 micro 0.8100, macro 0.7700" in tab.status_label.text()
+    assert "colour 0.9000" in tab.status_label.text()
+    xs, ys = tab.plots.curve_data("batch_raw")
+    assert xs == [1, 2, 3, 4, 5, 6, 7, 8] and ys[0] == pytest.approx(0.2)
+    ema_x, ema_y = tab.plots.curve_data("batch_ema")
+    assert len(ema_y) == 8 and ema_y[0] == pytest.approx(ys[0])  # bias-corrected: starts at the loss
+    assert ema_y[-1] > ys[-1]  # smoothed: lags behind the falling loss
+    assert tab.plots.curve_data("train_loss") == ([1, 2], [0.5, 0.25])
+    assert tab.plots.curve_data("val_loss")[1] == pytest.approx([0.6, 0.3])
+    assert tab.plots.curve_data("f1_macro")[1] == pytest.approx([0.3, 0.6])
+    assert tab.plots.curve_data("lr")[1] == pytest.approx([0.001, 0.0005])
+    assert tab.plots.curve_data("group:colour")[1] == pytest.approx([0.6, 0.7])
+    log = tab.log_view.toPlainText()
+    assert "loading the data..." in log  # stderr in the log pane
+    assert "unreadable trainer line" in log and "this is not json" in log  # malformed: shown, run went on
+    assert "from protocol 1" in log  # an older protocol version is accepted
+    assert tab.progress.value() == tab.progress.maximum()
+    assert not tab.banner.isVisible()
+    assert tab.running_job() == ""
+    args = tab.factory.argv()[0]
+    assert args[:2] == ["--data", str(tmp_path / "photos")] and "--arch" in args and "cnn" in args
+    assert "epochs=10" in args and 'unfreeze=["1:all"]' in args
+
+
+def test_the_trainer_runs_at_lower_priority(qtbot, tmp_path) -> None:
+    tab = make_tab(qtbot, tmp_path)
+    run_to_end(qtbot, tab)
+    expected = min(os.nice(0) + tt.NICENESS, 19)
+    assert f"nice {expected}" in tab.log_view.toPlainText()
+
+
+def test_progress_and_running_job_while_running(qtbot, tmp_path) -> None:
+    tab = make_tab(qtbot, tmp_path, "stop")
+    tab.start()
+    qtbot.waitUntil(lambda: "Epoch 1 of 2, step 1 of 4" in tab.status_label.text(), timeout=15_000)
+    assert "3.0 samples/s" in tab.status_label.text() and "left" in tab.status_label.text()
+    assert tab.running_job() == "Training is running (epoch 1 of 2)"
+    assert not tab.start_button.isEnabled() and tab.stop_button.isEnabled()
+    tab.stop()
+    qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
+
+
+def test_stop_marks_the_run_stopped_and_resume_continues_it(qtbot, tmp_path) -> None:
+    tab = make_tab(qtbot, tmp_path, "stop")
+    tab.start()
+    qtbot.waitUntil(lambda: tab.epoch == 1, timeout=15_000)  # the first progress event
+    qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
+    assert tab.state == "stopped"
+    assert "Resume" in tab.status_label.text() and not tab.banner.isVisible()
+    assert tab.resume_button.isEnabled() and tab.start_button.isEnabled()
+    qtbot.mouseClick(tab.resume_button, Qt.MouseButton.LeftButton)
+    assert tab.busy()
+    qtbot.waitUntil(lambda: len(tab.factory.argv()) == 2, timeout=15_000)
+    assert tab.factory.argv()[-1] == ["--resume", str(tmp_path / "run")]
+    tab.stop()
+    qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
+
+
+def test_a_trainer_that_ignores_stop_is_killed_and_marked_so(qtbot, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(tt, "STOP_GRACE_S", 1)
+    tab = make_tab(qtbot, tmp_path, "hang")
+    tab.start()
+    qtbot.waitUntil(lambda: tab.epoch == 1, timeout=15_000)  # the first progress event
+    tab.stop()
+    qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
+    assert tab.state == "killed" and "killed" in tab.status_label.text()
+    assert "did not stop within 1 s" in tab.log_view.toPlainText()
+    assert tab.resume_button.isEnabled()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "shown"),
+    [
+        ("newer", "is newer than this app understands"),
+        ("crash", "exit code 1: RuntimeError: boom in the data loader"),
+        ("nan", "the loss became nan at epoch 1, step 3"),
+    ],
+)
+def test_failures_show_plainly_and_leave_the_tab_usable(qtbot, tmp_path, scenario, shown) -> None:
+    tab = make_tab(qtbot, tmp_path, scenario)
+    run_to_end(qtbot, tab)
+    assert tab.state == "failed"
+    assert tab.banner.isVisible() or not tab.isVisible()
+    assert not tab.banner.isHidden()
+    assert shown in tab.banner.text()
+    assert "FAILED" in tab.log_view.toPlainText()
+    assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled()
+    tab.factory = fake_factory(tmp_path, "ok")
+    tab.child_factory = tab.factory
+    run_to_end(qtbot, tab)
+    assert tab.state == "finished" and tab.banner.isHidden()
+
+
+def test_invalid_settings_are_explained_and_start_is_disabled(qtbot, tmp_path) -> None:
+    tab = make_tab(qtbot, tmp_path)
+    tab.batch_spin.setValue(0)
+    assert not tab.start_button.isEnabled()
+    assert "batch_size must be at least 1" in tab.problem_label.text()
+    assert tab.start_button.toolTip() == tab.problem_label.text()
+    tab.batch_spin.setValue(8)
+    tab.image_size.setValue(16)
+    assert "image_size" in tab.problem_label.text() and not tab.start_button.isEnabled()
+    tab.image_size.setValue(32)
+    tab.start_combo.setCurrentIndex(tab.start_combo.findData("imagenet"))
+    assert "no ImageNet weights" in tab.problem_label.text()
+    tab.start_combo.setCurrentIndex(tab.start_combo.findData("bundle"))
+    assert "model file to start from" in tab.problem_label.text()
+    tab.bundle_edit.setText(str(tmp_path / "missing.fmodel"))
+    assert "no such model file" in tab.problem_label.text()
+    tab.start_combo.setCurrentIndex(tab.start_combo.findData("random"))
+    assert tab.problem_label.text() == "" and tab.start_button.isEnabled()
+    tab.sources.clear()
+    tab.validate()
+    assert "Add a data source" in tab.problem_label.text()
+    assert tab.start() is False
+
+
+def test_every_architecture_is_offered_and_presets_apply(qtbot, tmp_path) -> None:
+    from trainer.config import ARCH_NAMES
+
+    tab = make_tab(qtbot, tmp_path)
+    assert [tab.arch_combo.itemData(i) for i in range(tab.arch_combo.count())] == list(ARCH_NAMES)
+    tab.apply_preset("Seed ViT-B/16 recipe")
+    assert tab.arch_combo.currentData() == "vit_b_16" and tab.lr_spin.value() == pytest.approx(1e-4)
+    assert tab.sampler_check.isChecked()
+    tab.apply_preset("Fine-tune this model on my corrections")
+    assert tab.start_combo.currentData() == "bundle" and tab.bundle_edit.isVisibleTo(tab)
+    bundle = tmp_path / "m.fmodel"
+    bundle.write_bytes(b"x")
+    tab.bundle_edit.setText(str(bundle))
+    assert tab.problem() is None
+    assert f"init_from={json.dumps(str(bundle))}" in tab.args()
+
+
+def test_settings_are_remembered(qtbot, tmp_path) -> None:
+    tab = make_tab(qtbot, tmp_path)
+    tab.epochs_spin.setValue(7)
+    tab.loss_combo.setCurrentText("focal")
+    again = TrainTab(child_factory=tab.child_factory)
+    qtbot.addWidget(again)
+    assert again.epochs_spin.value() == 7 and again.loss_combo.currentText() == "focal"
+    assert again.values()["sources"] == [str(tmp_path / "photos")]
+
+
+def test_an_output_folder_holding_a_run_is_asked_about(qtbot, tmp_path) -> None:
+    tab = make_tab(qtbot, tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.fmodel").write_bytes(b"x")
+    asked = []
+    tab.ask_run_folder = lambda state: asked.append(state.kind) or "cancel"
+    assert tab.start() is False and asked == ["finished"] and not tab.busy()
+    tab.ask_run_folder = lambda state: "new"
+    run_to_end(qtbot, tab)
+    assert tab.out_edit.text() == f"{run}-2"
+    assert tab.factory.argv()[-1][tab.factory.argv()[-1].index("--out") + 1] == f"{run}-2"
+    tab.out_edit.setText(str(run))
+    tab.ask_run_folder = lambda state: "overwrite"
+    run_to_end(qtbot, tab)
+    assert "--overwrite" in tab.factory.argv()[-1]
+    tab.ask_run_folder = lambda state: "resume"
+    run_to_end(qtbot, tab)
+    assert tab.factory.argv()[-1] == ["--resume", str(run)]
+    other = tmp_path / "somebodys_project"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    tab.out_edit.setText(str(other))
+    assert tab.start() is False and not tab.busy()
+    assert "not usable as a run folder" in tab.banner.text() and not tab.banner.isHidden()
+    assert (other / "notes.txt").read_text() == "mine"
+
+
+def test_series_stay_bounded_and_cover_the_whole_run() -> None:
+    s = Series(limit=100)
+    for i in range(100_000):
+        s.add(i, float(i))
+    assert len(s.xs) < 100
+    assert s.xs[0] == 0 and s.xs[-1] > 95_000
+    steps = {b - a for a, b in zip(s.xs, s.xs[1:], strict=False)}
+    assert len(steps) == 1  # evenly thinned
+
+
+def test_plots_redraw_on_a_timer_not_per_event(qtbot) -> None:
+    from fashion_desktop.gui.train_plots import TrainPlots
+
+    plots = TrainPlots(limit=50)
+    qtbot.addWidget(plots)
+    before = plots.redraws
+    for i in range(5000):
+        plots.add_batch_loss(i, 1.0)
+    assert plots.redraws == before  # nothing drawn yet: the timer does it
+    qtbot.waitUntil(lambda: plots.redraws > before, timeout=2000)
+    xs, _ = plots.curve_data("batch_raw")
+    assert 0 < len(xs) < 50 and xs[-1] > 4000
+
+
+def test_a_real_tiny_run_from_the_tab_finishes(qtbot, tmp_path, monkeypatch) -> None:
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(REPO / "tests" / "trainer"))
+    from trainer_helpers import make_class_folders
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    # explicit train/val folders: a random split of a dozen photos may leave validation empty
+    data = make_class_folders(
+        tmp_path / "data", per_class=4, splits=("train", "val"), classes=["red", "blue"]
+    )
+    tab = TrainTab()
+    qtbot.addWidget(tab)
+    tab.sources.clear()
+    tab.add_source(str(data))
+    tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("cnn"))
+    tab.start_combo.setCurrentIndex(tab.start_combo.findData("random"))
+    tab.image_size.setValue(32)
+    tab.epochs_spin.setValue(1)
+    tab.batch_spin.setValue(4)
+    tab.early_spin.setValue(0)
+    tab.device_combo.setCurrentText("cpu")
+    tab.out_edit.setText(str(tmp_path / "run"))
+    assert tab.start_button.isEnabled(), tab.problem_label.text()
+    run_to_end(qtbot, tab, timeout=180_000)
+    assert tab.state == "finished", tab.banner.text() + tab.log_view.toPlainText()[-2000:]
+    assert "val F1 micro" in tab.status_label.text() and "model.fmodel" in tab.status_label.text()
+    assert (tmp_path / "run" / "model.fmodel").is_file()
+    assert tab.plots.curve_data("train_loss")[0] == [1.0]
+
+
+def test_the_window_has_a_train_tab_and_asks_before_quitting_mid_run(qtbot, tmp_path) -> None:
+    from fashion_desktop.gui.main_window import MainWindow
+
+    w = MainWindow(tmp_path / "lib.ffcat")
+    qtbot.addWidget(w)
+    w.show()
+    tab = w.train_tab
+    assert w.tabs.indexOf(tab) == 2 and w.tabs.tabText(2) == "T&rain"
+    assert tab.catalog_path == str(tmp_path / "lib.ffcat")
+    qtbot.mouseClick(tab.add_library_button, Qt.MouseButton.LeftButton)
+    assert tab.values()["sources"][-1] == str(tmp_path / "lib.ffcat")
+    bundle = tmp_path / "current.fmodel"
+    bundle.write_bytes(b"x")
+    w.tag_panel.select_bundle(str(bundle))  # the Tag tab's model
+    tab.apply_preset("Fine-tune this model on my corrections")
+    assert tab.bundle_edit.text() == str(bundle) and tab.start_combo.currentData() == "bundle"
+    assert tab.values()["sources"].count(str(tmp_path / "lib.ffcat")) == 1
+    tab.child_factory = tab.factory = fake_factory(tmp_path, "stop")
+    tab.sources.clear()
+    tab.add_source(str(tmp_path))
+    tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("cnn"))
+    tab.start_combo.setCurrentIndex(tab.start_combo.findData("random"))
+    tab.out_edit.setText(str(tmp_path / "run"))
+    assert tab.start()
+    qtbot.waitUntil(lambda: tab.epoch == 1, timeout=15_000)  # the first progress event
+    pid = tab.worker.process_id()
+    assert w.running_jobs() == ["Training is running (epoch 1 of 2)"]
+    w.close()
+    assert w.quit_box is not None and w.isVisible()
+    assert "Training is running (epoch 1 of 2)" in w.quit_box.text()
+    qtbot.mouseClick(w.stop_quit_button, Qt.MouseButton.LeftButton)
+    assert not w.isVisible()
+    with pytest.raises(ProcessLookupError):  # stopped (it saved its checkpoint) and reaped
+        os.kill(pid, 0)
