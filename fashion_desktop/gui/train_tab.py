@@ -653,7 +653,8 @@ class TrainTab(QWidget):
         epochs = int(f.get("epochs") or self.epochs or 1)
         self.epoch, self.epochs = epoch, epochs
         done, total = (epoch - 1) * steps + step, epochs * steps
-        loss = f.get("loss")
+        # ``batch_loss`` is the batch's own loss (``loss`` is the epoch's running mean, from older trainers).
+        loss = f.get("batch_loss", f.get("loss"))
         if isinstance(loss, (int, float)) and not isinstance(loss, bool):
             self.plots.add_batch_loss(done, float(loss))
         self.progress.setRange(0, total)
