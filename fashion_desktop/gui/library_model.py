@@ -637,17 +637,25 @@ class LibraryModel(QAbstractListModel):
         )
 
     # -- edits (committed to the catalog before the caches change) ---------------------------
-    def write_decisions(self, changes: Sequence[tuple[int, str, bool | None]]) -> None:
-        """Apply (image id, label, value-or-None) decisions: catalog first, then the grid."""
-        self.catalog.set_decisions(changes)
+    def _mirror_decisions(
+        self, changes: Sequence[tuple[int, str, bool | None]], labels_changed: bool = False
+    ) -> list[int]:
+        """Mirror decisions already in the catalog into the grid's cache; the slots they touched.
+        The label list changes when asked or when a label is new to the grid (a person's new tag)."""
         slots = []
         for image_id, label, value in changes:
             slot = self._slot_of.get(int(image_id))
             if slot is not None:
                 self._set_decision_cache(slot, label, value)
                 slots.append(slot)
-        if any(lab not in self._label_index for _, lab, _ in changes):
+        if labels_changed or any(lab not in self._label_index for _, lab, _ in changes):
             self.labels_changed.emit()
+        return slots
+
+    def write_decisions(self, changes: Sequence[tuple[int, str, bool | None]]) -> None:
+        """Apply (image id, label, value-or-None) decisions: catalog first, then the grid."""
+        self.catalog.set_decisions(changes)
+        slots = self._mirror_decisions(changes)
         self._emit_changed(np.asarray(slots, np.int64))
         self.counts_changed.emit()
 
@@ -677,13 +685,7 @@ class LibraryModel(QAbstractListModel):
         self._cache_decisions(changes)
 
     def _cache_decisions(self, changes: Sequence[tuple[int, str, bool | None]]) -> None:
-        slots = []
-        for image_id, label, value in changes:
-            slot = self._slot_of.get(int(image_id))
-            if slot is not None:
-                self._set_decision_cache(slot, label, value)
-                slots.append(slot)
-        self.labels_changed.emit()
+        slots = self._mirror_decisions(changes, labels_changed=True)
         self._emit_changed(np.asarray(slots, np.int64))
         self.counts_changed.emit()
 
@@ -697,13 +699,7 @@ class LibraryModel(QAbstractListModel):
         transaction, then the grid."""
         self.catalog.set_reviewed(list(image_ids), reviewed, decisions)
         slots = [self._slot_of[i] for i in image_ids if i in self._slot_of]
-        for image_id, label, value in decisions:
-            slot = self._slot_of.get(int(image_id))
-            if slot is not None:
-                self._set_decision_cache(slot, label, value)
-                slots.append(slot)
-        if any(lab not in self._label_index for _, lab, _ in decisions):
-            self.labels_changed.emit()
+        slots += self._mirror_decisions(decisions)
         self._s.reviewed[slots] = reviewed
         self._emit_changed(np.asarray(slots, np.int64))
         self.counts_changed.emit()

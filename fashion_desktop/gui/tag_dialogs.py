@@ -33,6 +33,15 @@ def present_tags(tags_per_photo: Iterable[Sequence[str]], order: Sequence[str] =
     return sorted(counts.items(), key=lambda kv: (-kv[1], rank.get(kv[0], len(rank)), kv[0]))
 
 
+def _problem_label() -> QLabel:
+    """A hidden, red, wrapping line for why a typed tag name is refused."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setStyleSheet("color: palette(bright-text); background: #b3261e; padding: 2px;")
+    label.hide()
+    return label
+
+
 class RemoveTagDialog(QDialog):
     """The tags present on the selection, with counts ("dress (12 of 15)"); none is preselected, so a
     quick Enter removes nothing; ``tag_chosen`` carries the tag picked."""
@@ -112,10 +121,7 @@ class AddTagDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel(f"Add which tag to the {'photo' if photos == 1 else f'{photos:,} photos'}?"))
         lay.addWidget(self.combo)
-        self.problem = QLabel("")  # why a typed name cannot be a tag; the dialog stays open
-        self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: palette(bright-text); background: #b3261e; padding: 2px;")
-        self.problem.hide()
+        self.problem = _problem_label()  # why a name cannot be a tag; the dialog stays open
         lay.addWidget(self.problem)
         lay.addWidget(buttons)
         buttons.accepted.connect(self._accept)
@@ -180,10 +186,7 @@ class NewTagDialog(QDialog):
         target = "the photo" if photos == 1 else f"the {photos:,} selected photos"
         lay.addWidget(QLabel(f"A tag the model does not have yet, added to {target}."))
         lay.addLayout(form)
-        self.problem = QLabel("")  # why a name cannot be a tag; the dialog stays open
-        self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: palette(bright-text); background: #b3261e; padding: 2px;")
-        self.problem.hide()
+        self.problem = _problem_label()  # why a name cannot be a tag; the dialog stays open
         lay.addWidget(self.problem)
         lay.addWidget(buttons)
         buttons.accepted.connect(self._accept)
