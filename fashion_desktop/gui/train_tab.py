@@ -459,8 +459,11 @@ class TrainTab(QWidget):
             saved = json.loads(settings.get_str(settings.TRAIN_FORM, "") or "{}")
         except ValueError:
             saved = {}
-        if isinstance(saved, dict) and saved:
-            self.set_values(saved)
+        # A first launch shows the trainer's own defaults (EfficientNet-Lite0 from ImageNet weights),
+        # with the architecture's hint filled in, not the first registry entry.
+        defaults = {"arch": TrainConfig().arch}
+        self.set_values({**defaults, **(saved if isinstance(saved, dict) else {})})
+        self._changed()
 
     def _preset_chosen(self, index: int) -> None:
         name = self.preset_combo.itemText(index)

@@ -382,3 +382,14 @@ def test_the_window_has_a_train_tab_and_asks_before_quitting_mid_run(qtbot, tmp_
     assert not w.isVisible()
     with pytest.raises(ProcessLookupError):  # stopped (it saved its checkpoint) and reaped
         os.kill(pid, 0)
+
+
+def test_a_first_launch_offers_the_trainers_defaults_with_the_architecture_explained(qtbot) -> None:
+    """Not the first registry entry ('cnn', which has no ImageNet weights) beside 'ImageNet weights'."""
+    tab = TrainTab()
+    qtbot.addWidget(tab)
+    assert tab.arch_combo.currentData() == "efficientnet_lite0"
+    assert tab.start_combo.currentData() == "imagenet"
+    assert "224 px" in tab.arch_hint.text() and "EfficientNet" in tab.arch_hint.text()
+    assert not tab.bundle_edit.isVisibleTo(tab)  # the model-file field is for "an existing model" only
+    assert "ImageNet" not in (tab.problem() or "")
