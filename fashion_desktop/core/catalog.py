@@ -359,6 +359,22 @@ class ModelRecord:
     groups: dict[str, str] = field(default_factory=dict)
     thresholds: tuple[float, ...] = ()  # the bundle's per-label defaults; empty when not recorded
 
+    # The columns ``from_row`` reads, in order (thresholds may be NULL, or absent before schema 3).
+    COLUMNS = "id, model_key, name, path, labels, groups, thresholds"
+
+    @classmethod
+    def from_row(cls, row: Sequence) -> ModelRecord:
+        """A record from a ``SELECT {COLUMNS} FROM models`` row (labels, groups, thresholds as JSON)."""
+        return cls(
+            row[0],
+            row[1],
+            row[2] or "",
+            row[3],
+            tuple(json.loads(row[4])),
+            json.loads(row[5] or "{}"),
+            tuple(json.loads(row[6])) if row[6] else (),
+        )
+
 
 @dataclass
 class SyncCounts:
@@ -896,22 +912,10 @@ class Catalog:
             return None
         if key in self._model_cache:
             return self._model_cache[key]
-        rows = self._query(
-            "SELECT id, model_key, name, path, labels, groups, thresholds FROM models WHERE model_key=?",
-            (key,),
-        )
+        rows = self._query(f"SELECT {ModelRecord.COLUMNS} FROM models WHERE model_key=?", (key,))
         if not rows:
             return None
-        r = rows[0]
-        rec = ModelRecord(
-            r[0],
-            r[1],
-            r[2] or "",
-            r[3],
-            tuple(json.loads(r[4])),
-            json.loads(r[5] or "{}"),
-            tuple(json.loads(r[6])) if r[6] else (),
-        )
+        rec = ModelRecord.from_row(rows[0])
         self._model_cache[key] = rec
         return rec
 

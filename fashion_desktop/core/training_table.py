@@ -6,7 +6,6 @@ rows, so a training run can never change or upgrade the file the person works in
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Mapping
@@ -109,15 +108,7 @@ def _pick_model(
             )
     if row is None:
         return None
-    return ModelRecord(
-        row[0],
-        row[1],
-        row[2] or "",
-        row[3],
-        tuple(json.loads(row[4])),
-        json.loads(row[5] or "{}"),
-        tuple(json.loads(row[6])) if row[6] else (),
-    )
+    return ModelRecord.from_row(row)
 
 
 _REVIEWED = "SELECT id, path FROM images WHERE present=1 AND reviewed_at IS NOT NULL"
