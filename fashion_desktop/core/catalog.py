@@ -545,6 +545,12 @@ class Catalog:
                 raise
             self._db.execute("COMMIT")
 
+    def _query_newer_table(self, table: str, sql: str, params: Sequence | dict = ()) -> list[tuple]:
+        """``_query`` over a table a later schema added: no rows when an older catalog, opened
+        read-only (so never upgraded), does not have it yet; any other SQLite error still raises."""
+        exists = self._query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,))
+        return self._query(sql, params) if exists else []
+
     def _query(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
@@ -1071,10 +1077,9 @@ class Catalog:
     def person_labels(self) -> dict[str, str]:
         """Labels a person created, in creation order: ``{label: group}`` (an empty dict for a catalog
         older than schema 6 opened read-only)."""
-        try:
-            rows = self._query("SELECT label, group_name FROM person_labels ORDER BY created_at, rowid")
-        except sqlite3.OperationalError:  # no such table: an older catalog opened read-only
-            return {}
+        rows = self._query_newer_table(
+            "person_labels", "SELECT label, group_name FROM person_labels ORDER BY created_at, rowid"
+        )
         return {label: group or "" for label, group in rows}
 
     def add_person_label(
@@ -1112,10 +1117,9 @@ class Catalog:
     # -- view state -------------------------------------------------------------------------------
     def view_state(self, model_key: str) -> ThresholdPolicy | None:
         """The threshold view last set for a model (None: never set, or not readable: the defaults)."""
-        try:
-            rows = self._query("SELECT state FROM view_state WHERE model_key=?", (model_key,))
-        except sqlite3.OperationalError:  # an older catalog opened read-only: it has no view yet
-            return None
+        rows = self._query_newer_table(
+            "view_state", "SELECT state FROM view_state WHERE model_key=?", (model_key,)
+        )
         if not rows:
             return None
         try:
