@@ -30,6 +30,7 @@ class TrainConfig:
 
     data: tuple[Any, ...] = ()
     mapping: str | None = None
+    data_root: str | None = None  # relative data paths and mappings are read from here (default: cwd)
     out: str = "runs/train"
     arch: str = "efficientnet_lite0"
     pretrained: bool = True
@@ -51,7 +52,12 @@ class TrainConfig:
     early_stopping: int = 3  # epochs without val F1-macro improvement; 0 disables
     freeze_backbone: bool = True
     unfreeze: tuple[str, ...] = ()  # default when freezing: ("1:all",)
-    loss: str = "bce"  # bce | focal
+    loss: str = "bce"  # bce | focal (for the labels of groups that are not exclusive)
+    # Groups with one value per photo (gender, colour...): softmax cross-entropy over the group, tagged
+    # with the group's top value at one floor per group (fashion_desktop.model.groups).
+    exclusive_groups: tuple[str, ...] = ()
+    label_smoothing: float = 0.0  # for the exclusive groups' cross-entropy
+    logit_adjust: float = 0.0  # tau: exclusive groups learn prior-free logits (Menon et al. 2021); 0 = off
     pos_weight: str = "none"  # none | auto (negatives/positives per label, capped at 50)
     focal_alpha: float = 0.25
     focal_gamma: float = 2.0
@@ -193,7 +199,7 @@ def validate(cfg: TrainConfig) -> None:
         "sampler": ("shuffle", "weighted"),
         "precision": ("auto", "fp32", "bf16", "fp16"),
         "augment": ("none", "flip", "standard"),
-        "resize": ("squash", "center_crop"),
+        "resize": ("squash", "center_crop", "pad"),
         "device": ("auto", "cpu", "cuda"),
     }
     for key, allowed in choices.items():
@@ -216,6 +222,8 @@ def validate(cfg: TrainConfig) -> None:
         or cfg.val_fraction + cfg.test_fraction >= 1
     ):
         raise ConfigError("val_fraction and test_fraction must be in [0, 1) and sum to less than 1")
+    if not 0 <= cfg.label_smoothing < 1 or not 0 <= cfg.logit_adjust <= 5:
+        raise ConfigError("label_smoothing must be in [0, 1) and logit_adjust in [0, 5]")
     for entry in cfg.unfreeze:
         parse_unfreeze_entry(entry)
 

@@ -690,14 +690,23 @@ def read_catalog(path: str | os.PathLike, model_key: str | None = None) -> Label
 # ---------------------------------------------------------------- sources, combining, splitting
 
 
-def source_spec(entry: Any, default_mapping: str | None = None) -> dict[str, Any]:
-    """Normalise a ``--data`` value or config entry into a dict with at least ``path`` and ``format``."""
+def source_spec(
+    entry: Any, default_mapping: str | None = None, data_root: str | None = None
+) -> dict[str, Any]:
+    """Normalise a ``--data`` value or config entry into a dict with at least ``path`` and ``format``.
+
+    With ``data_root``, a relative ``path``, ``mapping`` or ``images`` is read from that folder (a
+    spreadsheet's per-column ``mappings`` stay relative to the spreadsheet)."""
     spec = {"path": entry} if isinstance(entry, (str, os.PathLike)) else dict(entry)
     if "path" not in spec:
         raise DataError(f"data entry {entry!r} has no 'path'")
     spec["path"] = str(spec["path"])
     if default_mapping and "mapping" not in spec and "columns" not in spec:
         spec["mapping"] = default_mapping
+    if data_root:
+        for key in ("path", "mapping"):
+            if spec.get(key) and not Path(str(spec[key])).is_absolute():
+                spec[key] = str(Path(data_root) / str(spec[key]))
     spec.setdefault("format", "auto")
     return spec
 
@@ -725,10 +734,15 @@ def detect_format(path: Path) -> str:
     raise DataError(f"{path}: unknown data format (give a folder, .csv/.xlsx, COCO .json or a catalog)")
 
 
-def read_source(entry: Any, default_mapping: str | None = None, allow_new_labels: bool = False) -> LabelTable:
-    """Read one data source (path or spec dict); a label mapping's targets are checked with
-    ``check_mapping_targets``. Raises DataError with a plain explanation."""
-    spec = source_spec(entry, default_mapping)
+def read_source(
+    entry: Any,
+    default_mapping: str | None = None,
+    allow_new_labels: bool = False,
+    data_root: str | None = None,
+) -> LabelTable:
+    """Read one data source (path or spec dict; relative paths from ``data_root`` when given); a label
+    mapping's targets are checked with ``check_mapping_targets``. Raises DataError with a plain explanation."""
+    spec = source_spec(entry, default_mapping, data_root)
     spec.setdefault("allow_new_labels", allow_new_labels)  # for a spreadsheet's per-column mappings
     path = Path(spec["path"])
     if not path.exists():
@@ -871,9 +885,15 @@ def load_dataset(
     min_label_count: int = 1,
     max_images: int = 0,
     allow_new_labels: bool = False,
+    data_root: str | None = None,
 ) -> LabelTable:
     """Read, combine, split and prune all sources. Raises DataError for unusable or empty data."""
-    tables = [limit_per_source(read_source(e, mapping, allow_new_labels), max_images, seed) for e in entries]
+    if data_root and mapping and not Path(mapping).is_absolute():
+        mapping = str(Path(data_root) / mapping)
+    tables = [
+        limit_per_source(read_source(e, mapping, allow_new_labels, data_root), max_images, seed)
+        for e in entries
+    ]
     table = assign_splits(combine(tables), val_fraction, test_fraction, seed)
     table, dropped = drop_rare_labels(table, min_label_count)
     if dropped:

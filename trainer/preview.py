@@ -26,6 +26,7 @@ def load_run_dataset(cfg: TrainConfig) -> LabelTable:
         cfg.min_label_count,
         cfg.max_images,
         allow_new_labels=cfg.allow_new_labels,
+        data_root=cfg.data_root,
     )
 
 
