@@ -472,6 +472,7 @@ def bundle_info(bundle: Any) -> dict[str, Any]:
             {"label": lab, "group": bundle.groups.get(lab), "threshold": thr}
             for lab, thr in zip(bundle.labels, bundle.thresholds, strict=True)
         ],
+        "exclusive_groups": list(bundle.exclusive_groups),
         "metrics": dict(bundle.metrics),
         "provenance": dict(bundle.provenance),
         "evaluation": (
@@ -505,8 +506,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"normalisation: mean {_fmt_floats(info['mean'])}  std {_fmt_floats(info['std'])}")
     groups = bundle.group_names()
     print(f"labels:        {len(bundle.labels)}" + (f" in groups: {', '.join(groups)}" if groups else ""))
+    exclusive = set(bundle.exclusive_groups)
+    shown: set[str] = set()
     for item in info["labels"]:
-        group = f"[{item['group']}] " if item["group"] else ""
+        g = item["group"]
+        if g in exclusive:  # one value per photo: one floor for the group
+            if g not in shown:
+                shown.add(g)
+                values = [i["label"] for i in info["labels"] if i["group"] == g]
+                print(f"  {item['threshold']:.2f}  [{g}] one value per photo (its top score, at this floor): "
+                      + ", ".join(values))  # fmt: skip
+            continue
+        group = f"[{g}] " if g else ""
         print(f"  {item['threshold']:.2f}  {group}{item['label']}")
     _print_mapping("metrics", info["metrics"])
     _print_mapping("provenance", info["provenance"])

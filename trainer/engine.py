@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +25,7 @@ from fashion_desktop.model.archs import ArchError, WeightsUnavailable, build_mod
 from fashion_desktop.model.bundle import new_bundle, save_bundle
 from fashion_desktop.model.devices import autocast_dtype
 from fashion_desktop.model.fileio import atomic_write_bytes
+from fashion_desktop.model.groups import exclusive_columns, group_floor, only_group_top
 from fashion_desktop.model.metrics import compute_metrics, metrics_by_group, tune_thresholds
 from fashion_desktop.model.scoring import Normalise, keep_first_conv_fp32, logits_for_batch, sigmoid_scores
 
@@ -42,7 +44,14 @@ from .distributed import (
     teardown,
 )
 from .errors import Stopped, TrainError, stopped_exit_code
-from .losses import auto_pos_weight, masked_bce, masked_focal, sample_weights
+from .losses import (
+    auto_pos_weight,
+    group_log_prior,
+    masked_bce,
+    masked_focal,
+    masked_group_ce,
+    sample_weights,
+)
 from .pipeline import CachedImages, DecodeCache, to_model_input
 from .preview import load_run_dataset
 from .runs import check_run_folder, move_aside, run_folder_problem
@@ -106,24 +115,53 @@ def make_model(cfg: TrainConfig, num_labels: int, notes: list[str]) -> tuple[nn.
         return build_model(cfg.arch, num_labels, pretrained=False), False
 
 
-def make_loss(cfg: TrainConfig, train_targets: np.ndarray, device: torch.device) -> Any:
+def make_loss(
+    cfg: TrainConfig,
+    train_targets: np.ndarray,
+    device: torch.device,
+    exclusive: Sequence[np.ndarray] = (),
+) -> Any:
     """The configured loss as ``loss_fn(logits, targets) -> scalar``; unknown targets (-1) are masked.
 
-    With ``pos_weight: auto`` the BCE weighs each label's positives by its rarity in ``train_targets``.
+    Labels of an exclusive group (``exclusive``: column indices per group) get softmax cross-entropy over
+    their group (with ``label_smoothing`` and ``logit_adjust``), averaged over groups and added to the
+    BCE/focal loss of the other labels. With ``pos_weight: auto`` the BCE weighs each label's positives by
+    its rarity in ``train_targets``.
     """
+    n_labels = train_targets.shape[1]
+    in_group = np.zeros(n_labels, dtype=bool)
+    for cols in exclusive:
+        in_group[cols] = True
+    free = torch.from_numpy(np.flatnonzero(~in_group))
+    all_free = not in_group.any()
     pos_weight = None
     if cfg.pos_weight == "auto":
-        pos_weight = torch.from_numpy(auto_pos_weight(train_targets))
-    if cfg.loss == "focal":
+        pos_weight = torch.from_numpy(auto_pos_weight(train_targets[:, ~in_group]))
+    pw = pos_weight.to(device) if pos_weight is not None else None
+    groups = [
+        (
+            torch.from_numpy(cols),
+            torch.from_numpy(cfg.logit_adjust * group_log_prior(train_targets, cols))
+            if cfg.logit_adjust
+            else None,
+        )
+        for cols in exclusive
+    ]
 
-        def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def multi_label(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if cfg.loss == "focal":
             return masked_focal(logits, y, cfg.focal_alpha, cfg.focal_gamma)
-    else:
-        pw = pos_weight.to(device) if pos_weight is not None else None
+        return masked_bce(logits, y, pw.to(logits.device) if pw is not None else None)
 
-        def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            w = pw.to(logits.device) if pw is not None else None
-            return masked_bce(logits, y, w)
+    def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if all_free:
+            return multi_label(logits, y)
+        cols = free.to(logits.device)
+        loss = multi_label(logits.index_select(1, cols), y.index_select(1, cols)) if len(free) else 0.0
+        ce = [
+            masked_group_ce(logits, y, c.to(logits.device), cfg.label_smoothing, prior) for c, prior in groups
+        ]
+        return loss + torch.stack(ce).mean()
 
     return loss_fn
 
@@ -155,6 +193,7 @@ class Run:
     deadline: float | None = None  # time.monotonic() after which the current epoch ends early
     out_of_time: bool = False
     init_from_id: str | None = None  # model id of the bundle the run started from (--init-from)
+    exclusive: tuple[np.ndarray, ...] = ()  # column indices of each exclusive group
 
     @property
     def net(self) -> nn.Module:
@@ -328,16 +367,9 @@ def predict_rows(run: Run, rows: np.ndarray, phase: str) -> np.ndarray:
     return gather_rows(d, mine, local, len(rows))
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return sigmoid_scores(torch.from_numpy(x))
-
-
-def _val_loss(run: Run, logits: np.ndarray, targets: np.ndarray) -> float:
-    return float(run.loss_fn(torch.from_numpy(logits), torch.from_numpy(targets.astype(np.int64))))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return sigmoid_scores(torch.from_numpy(x))
+def _scores(run: Run, logits: np.ndarray) -> np.ndarray:
+    """The bundle's scores for these logits: sigmoid, softmax over each exclusive group."""
+    return sigmoid_scores(torch.from_numpy(logits), run.exclusive)
 
 
 def _val_loss(run: Run, logits: np.ndarray, targets: np.ndarray) -> float:
@@ -398,13 +430,14 @@ def _prepare(
         log.warning("%s", note)
     cache = _open_cache(cfg, d, events, out, table, size, notes)
     rows = _usable_rows(table, cache)
-    loss_fn = make_loss(cfg, table.targets[rows["train"]], d.device)
+    exclusive = exclusive_columns(table.labels, table.groups, cfg.exclusive_groups)
+    loss_fn = make_loss(cfg, table.targets[rows["train"]], d.device, exclusive)
     for note in late_unfreezes(cfg, pretrained):
         log.warning("%s", note)
         events.emit(protocol.LOG, level="warning", message=note)
     return Run(
         cfg, d, events, out, table, cache, rows, model, size, mean, std,
-        autocast, loss_fn, stop, notes, pretrained, init_from_id=init_id,
+        autocast, loss_fn, stop, notes, pretrained, init_from_id=init_id, exclusive=exclusive,
     )  # fmt: skip
 
 
@@ -665,7 +698,7 @@ def _unfreeze_due(run: Run, st: TrainState, epoch: int) -> None:
 def _validate(run: Run, val_t: np.ndarray) -> tuple[np.ndarray, dict[str, float], float]:
     """(logits, overall metrics at 0.5, loss) on the validation rows."""
     logits = predict_rows(run, run.rows["val"], "val")
-    scores = _sigmoid(logits)
+    scores = only_group_top(_scores(run, logits), run.exclusive)
     m = compute_metrics(val_t, scores, 0.5)["overall"]
     val_loss = _val_loss(run, logits, val_t)
     return logits, m, val_loss
@@ -767,28 +800,37 @@ def evaluate_best(run: Run, best: dict[str, Any], history: list[dict[str, Any]])
     table = run.table
     val_rows, test_rows = run.rows["val"], run.rows["test"]
     val_t = table.targets[val_rows]
-    val_scores = _sigmoid(best["val_logits"].numpy())
+    val_scores = _scores(run, best["val_logits"].numpy())
     thresholds = tune_thresholds(val_t, val_scores)
+    for cols in run.exclusive:  # one floor per exclusive group, shared by its labels
+        thresholds[cols] = group_floor(val_t[:, cols], val_scores[:, cols])
     metrics: dict[str, Any] = {"best_epoch": int(best["epoch"]) + 1, "history": history}
-    metrics["val"] = _measure(table, val_t, val_scores, thresholds)
-    metrics["val_at_0.5"] = compute_metrics(val_t, val_scores, 0.5)["overall"]
+    metrics["val"] = _measure(run, val_t, val_scores, thresholds)
+    metrics["val_at_0.5"] = compute_metrics(val_t, only_group_top(val_scores, run.exclusive), 0.5)["overall"]
     if not len(test_rows):
         return Evaluation(thresholds, metrics, "val", val_rows, val_scores)
-    test_scores = _sigmoid(predict_rows(run, test_rows, "test"))  # the one and only look at test
+    test_scores = _scores(run, predict_rows(run, test_rows, "test"))  # the one and only look at test
     test_t = table.targets[test_rows]
-    metrics["test"] = _measure(table, test_t, test_scores, thresholds)
+    metrics["test"] = _measure(run, test_t, test_scores, thresholds)
     by_source = {}
     srcs = np.array(table.sources)[test_rows]
     for src in dict.fromkeys(srcs.tolist()):
         sel = srcs == src
         by_source[src] = metrics_by_group(
-            test_t[sel], test_scores[sel], thresholds, table.labels, table.groups
+            test_t[sel],
+            only_group_top(test_scores[sel], run.exclusive),
+            thresholds,
+            table.labels,
+            table.groups,
         )
     metrics["test"]["sources"] = by_source
     return Evaluation(thresholds, metrics, "test", test_rows, test_scores)
 
 
-def _measure(table: LabelTable, targets: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> dict:
+def _measure(run: Run, targets: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> dict:
+    """Metrics of the tags the rule would give: an exclusive group tags its top value only."""
+    table = run.table
+    scores = only_group_top(scores, run.exclusive)
     m = compute_metrics(targets, scores, thresholds, table.labels)
     m["groups"] = metrics_by_group(targets, scores, thresholds, table.labels, table.groups)
     return m
@@ -810,6 +852,9 @@ def package_bundle(run: Run, result: Evaluation) -> Path:
         mean=run.mean,
         std=run.std,
         groups=table.groups,
+        exclusive_groups=tuple(
+            g for g in cfg.exclusive_groups if sum(table.groups.get(lab) == g for lab in table.labels) >= 2
+        ),
         thresholds=tuple(float(t) for t in result.thresholds),
         metrics=result.metrics,
         provenance=_provenance(run),

@@ -61,3 +61,33 @@ def sample_weights(targets: np.ndarray) -> np.ndarray:
     w = (pos * label_w[None, :]).sum(1)
     floor = w[w > 0].min() if (w > 0).any() else 1.0
     return np.where(w > 0, w, floor)
+
+
+def masked_group_ce(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    columns: torch.Tensor,
+    label_smoothing: float = 0.0,
+    log_prior: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Softmax cross-entropy over one exclusive group's ``columns`` (long [G]), averaged over the photos
+    whose true value in the group is known (a positive among the columns); other photos add nothing.
+
+    ``log_prior`` [G] (already scaled by tau) is added to the logits first: logit adjustment, so the
+    trained logits carry no class prior. Returns a scalar (0 with a zero gradient when nothing is known).
+    """
+    z = logits.index_select(1, columns).float()
+    y = targets.index_select(1, columns)
+    known = (y == 1).any(1)
+    if log_prior is not None:
+        z = z + log_prior.to(z.device, z.dtype)
+    if not bool(known.any()):
+        return z.sum() * 0.0
+    target = (y[known] == 1).float().argmax(1)  # the first positive if a photo has several
+    return F.cross_entropy(z[known], target, label_smoothing=label_smoothing)
+
+
+def group_log_prior(targets: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """log of each value's share among the photos whose value in the group is known (add-one smoothed)."""
+    pos = (targets[:, columns] == 1).sum(0).astype(np.float64) + 1.0
+    return np.log(pos / pos.sum()).astype(np.float32)

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ..model.bundle_format import label_problem
+from ..model.groups import exclusive_columns, exclusive_labels
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, review_decisions
 from .thresholds import ThresholdPolicy
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # The oldest schema a read-only open can read as it is (v2 added ``images.split``, v3 ``models.thresholds``).
 READABLE_FROM = 3
 # SQLite's header field for "which program's file is this" (``PRAGMA application_id``): b"FaFi".
@@ -163,6 +164,8 @@ _MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # v6: labels a person created (a tag the model does not have), with the group they put it in, so
     # the review pane, exports and training group it the same way after the library is reopened.
     "CREATE TABLE IF NOT EXISTS person_labels (label TEXT PRIMARY KEY, group_name TEXT, created_at REAL)",
+    # v7: a model's exclusive groups (JSON list of group names: one value per photo, its top score).
+    "ALTER TABLE models ADD COLUMN exclusive TEXT",
 ]
 
 
@@ -358,9 +361,17 @@ class ModelRecord:
     labels: tuple[str, ...]
     groups: dict[str, str] = field(default_factory=dict)
     thresholds: tuple[float, ...] = ()  # the bundle's per-label defaults; empty when not recorded
+    exclusive: tuple[str, ...] = ()  # groups with one value per photo (fashion_desktop.model.groups)
 
-    # The columns ``from_row`` reads, in order (thresholds may be NULL, or absent before schema 3).
-    COLUMNS = "id, model_key, name, path, labels, groups, thresholds"
+    # The columns ``from_row`` reads, in order (thresholds may be NULL, or absent before schema 3;
+    # exclusive is absent before schema 7: ``columns_sql`` reads NULL there).
+    COLUMNS = "id, model_key, name, path, labels, groups, thresholds, exclusive"
+
+    @classmethod
+    def columns_sql(cls, present: Iterable[str]) -> str:
+        """COLUMNS for a models table with the ``present`` columns (NULL for those an older schema lacks)."""
+        have = set(present)
+        return ", ".join(c if c in have else "NULL" for c in cls.COLUMNS.split(", "))
 
     @classmethod
     def from_row(cls, row: Sequence) -> ModelRecord:
@@ -373,7 +384,16 @@ class ModelRecord:
             tuple(json.loads(row[4])),
             json.loads(row[5] or "{}"),
             tuple(json.loads(row[6])) if row[6] else (),
+            tuple(json.loads(row[7])) if len(row) > 7 and row[7] else (),
         )
+
+    def exclusive_columns(self) -> tuple[np.ndarray, ...]:
+        """Column indices of each exclusive group, for the tag rule (``core.tags.predicted_matrix``)."""
+        return exclusive_columns(self.labels, self.groups, self.exclusive)
+
+    def exclusive_labels(self) -> set[str]:
+        """The labels of its exclusive groups (their thresholds are floors: ``ThresholdPolicy.thresholds``)."""
+        return exclusive_labels(self.labels, self.groups, self.exclusive)
 
 
 @dataclass
@@ -875,9 +895,10 @@ class Catalog:
         path: str | None = None,
         groups: dict[str, str] | None = None,
         thresholds: Sequence[float] | None = None,
+        exclusive: Sequence[str] = (),
     ) -> ModelRecord:
         """Register a model (by its stable key, e.g. ``Bundle.model_id``) with its default
-        per-label ``thresholds``; return its record."""
+        per-label ``thresholds`` and its ``exclusive`` groups; return its record."""
         if thresholds is not None and len(thresholds) != len(labels):
             raise ValueError(f"{len(thresholds)} thresholds for {len(labels)} labels")
         th = json.dumps([float(t) for t in thresholds]) if thresholds is not None else None
@@ -887,15 +908,16 @@ class Catalog:
                 raise CatalogError(self._other_labels_message(key, json.loads(row[1]), labels))
             if row is None:
                 db.execute(
-                    "INSERT INTO models(model_key, name, path, labels, groups, thresholds, added_at)"
-                    " VALUES(?,?,?,?,?,?,?)",
-                    (key, name, path, json.dumps(list(labels)), json.dumps(groups or {}), th, _now()),
-                )
+                    "INSERT INTO models(model_key, name, path, labels, groups, thresholds, exclusive, added_at)"
+                    " VALUES(?,?,?,?,?,?,?,?)",
+                    (key, name, path, json.dumps(list(labels)), json.dumps(groups or {}), th,
+                     json.dumps(list(exclusive)) if exclusive else None, _now()),
+                )  # fmt: skip
             else:
                 db.execute(
                     "UPDATE models SET path=COALESCE(?, path), name=COALESCE(NULLIF(?, ''), name),"
-                    " thresholds=COALESCE(?, thresholds) WHERE id=?",
-                    (path, name, th, row[0]),
+                    " thresholds=COALESCE(?, thresholds), exclusive=COALESCE(?, exclusive) WHERE id=?",
+                    (path, name, th, json.dumps(list(exclusive)) if exclusive else None, row[0]),
                 )
         self._model_cache.pop(key, None)
         rec = self.model(key)
@@ -918,7 +940,8 @@ class Catalog:
             return None
         if key in self._model_cache:
             return self._model_cache[key]
-        rows = self._query(f"SELECT {ModelRecord.COLUMNS} FROM models WHERE model_key=?", (key,))
+        columns = ModelRecord.columns_sql(r[1] for r in self._query("PRAGMA table_info(models)"))
+        rows = self._query(f"SELECT {columns} FROM models WHERE model_key=?", (key,))
         if not rows:
             return None
         rec = ModelRecord.from_row(rows[0])

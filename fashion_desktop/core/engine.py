@@ -110,8 +110,9 @@ def tag_into_catalog(
     tagged = 0
     try:
         catalog.register_model(
-            key, b.labels, b.name, str(b.path) if b.path else None, dict(b.groups), thresholds=b.thresholds
-        )
+            key, b.labels, b.name, str(b.path) if b.path else None, dict(b.groups), thresholds=b.thresholds,
+            exclusive=b.exclusive_groups,
+        )  # fmt: skip
         ordered = list(dict.fromkeys(os.path.normpath(os.fspath(p)) for p in paths))
         ids = catalog.ensure_images(ordered)
         already = set() if force else catalog.predicted_paths(key)

@@ -85,7 +85,8 @@ def iter_final_tags(
         labels = model.labels
     if defaults is None or len(defaults) != len(labels):
         defaults = default_thresholds(model)
-    thresholds = policy.thresholds(labels, defaults)
+    thresholds = policy.thresholds(labels, defaults, model.exclusive_labels() if model is not None else ())
+    exclusive = model.exclusive_columns() if model is not None else ()
     if image_ids is None:
         images = catalog.images()
     else:
@@ -108,7 +109,7 @@ def iter_final_tags(
             if s is not None:
                 matrix[i] = s
         decided = [decisions.get(rec.id, {}) for rec in chunk]
-        final = final_tag_matrix(matrix, decision_matrix(labels, decided), thresholds, policy)
+        final = final_tag_matrix(matrix, decision_matrix(labels, decided), thresholds, policy, exclusive)
         for rec, tags, s in zip(chunk, tag_lists(labels, final, decided), found, strict=True):
             yield TaggedImage(rec, tags, s, splits.get(rec.id), decisions.get(rec.id, {}))
 
@@ -324,8 +325,14 @@ def export_about(
     if model is not None:
         if defaults is None or len(defaults) != len(model.labels):
             defaults = default_thresholds(model)
-        for label, t in zip(model.labels, policy.thresholds(model.labels, defaults), strict=True):
-            about.append((f"Threshold: {label}", f"{float(t):.4g}"))
+        floors = model.exclusive_labels()
+        for g in model.exclusive:
+            about.append(
+                (f"Exclusive group: {g}", "one value per photo: its top value, when it reaches the floor")
+            )
+        for label, t in zip(model.labels, policy.thresholds(model.labels, defaults, floors), strict=True):
+            kind = "Floor" if label in floors else "Threshold"
+            about.append((f"{kind}: {label}", f"{float(t):.4g}"))
     return about
 
 

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from ..model.bundle_format import DEFAULT_THRESHOLD, label_problem
+from ..model.groups import top_of_group
 from .thresholds import ThresholdPolicy
 
 # A decision matrix holds one of these per (photo, label).
@@ -42,7 +43,10 @@ def default_thresholds(model: _ModelLike | None) -> np.ndarray:
 
 
 def predicted_matrix(
-    scores: np.ndarray, thresholds: np.ndarray, policy: ThresholdPolicy | None = None
+    scores: np.ndarray,
+    thresholds: np.ndarray,
+    policy: ThresholdPolicy | None = None,
+    exclusive: Sequence[np.ndarray] = (),
 ) -> np.ndarray:
     """The model's opinion alone: bool [N, L] for float32 scores [N, L] (NaN = not scored).
 
@@ -50,11 +54,15 @@ def predicted_matrix(
     passing labels of a photo (a hard cap: on ties the earlier label wins) and ``policy.at_least_one``
     gives a scored photo with no passing label its best-scoring one. ``thresholds`` [L] are already
     resolved (``policy.thresholds(labels, defaults)``); only the policy's top-k and at-least-one are read.
+    ``exclusive`` (``ModelRecord.exclusive_columns()``): in each such group only the photo's top value
+    can be predicted, when it reaches its threshold (the group's floor).
     """
     policy = policy or _NO_POLICY
     s = np.asarray(scores, dtype=np.float32)
     with np.errstate(invalid="ignore"):
         mask = s >= np.asarray(thresholds, np.float32)[None, :]  # NaN compares False: not predicted
+    if exclusive:
+        mask &= top_of_group(s, exclusive)
     top_k, n_labels = policy.top_k, s.shape[1]
     if top_k is not None and top_k > 0 and n_labels > top_k:
         # Rank only the labels that passed; a stable sort makes the cap hard even when scores tie.
@@ -90,6 +98,7 @@ def final_tag_matrix(
     decisions: np.ndarray | None,
     thresholds: np.ndarray,
     policy: ThresholdPolicy | None = None,
+    exclusive: Sequence[np.ndarray] = (),
 ) -> np.ndarray:
     """The rule over many photos: bool [N, L] final tags.
 
@@ -103,7 +112,7 @@ def final_tag_matrix(
     if scores is None:
         assert decisions is not None
         return decisions == YES
-    return apply_decisions(predicted_matrix(scores, thresholds, policy), decisions)
+    return apply_decisions(predicted_matrix(scores, thresholds, policy, exclusive), decisions)
 
 
 def known_matrix(scores: np.ndarray | None, decisions: np.ndarray | None) -> np.ndarray:

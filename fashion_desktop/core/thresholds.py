@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +25,21 @@ class ThresholdPolicy:
     top_k: int | None = None
     at_least_one: bool = False
 
-    def thresholds(self, labels: Sequence[str], defaults: Sequence[float]) -> np.ndarray:
-        """One threshold per label, in ``labels`` order."""
+    def thresholds(
+        self, labels: Sequence[str], defaults: Sequence[float], floors: Collection[str] = ()
+    ) -> np.ndarray:
+        """One threshold per label, in ``labels`` order.
+
+        ``floors`` are the labels of exclusive groups (``model.groups.exclusive_labels``): their default
+        is the group's confidence floor for a softmax score, which the global slider (a cut for
+        independent sigmoid scores) does not replace; a per-label override still does.
+        """
         out = np.empty(len(labels), dtype=np.float32)
+        floors = set(floors)
         for i, (label, default) in enumerate(zip(labels, defaults, strict=True)):
             if label in self.per_label:
                 out[i] = self.per_label[label]
-            elif self.global_threshold is not None:
+            elif self.global_threshold is not None and label not in floors:
                 out[i] = self.global_threshold
             else:
                 out[i] = default

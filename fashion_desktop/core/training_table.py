@@ -90,14 +90,15 @@ def _pick_model(
 ) -> ModelRecord | None:
     """The named model, else the one registered last (the one the app shows when it opens the
     library); None when the catalog has none."""
-    # Catalogs older than schema 3 have no thresholds column: their models get the untuned default.
-    th = "thresholds" if "thresholds" in _columns(db, "models") else "NULL"
+    # Catalogs older than schema 3 have no thresholds column (their models get the untuned default),
+    # older than 7 no exclusive groups.
+    columns = ModelRecord.columns_sql(_columns(db, "models"))
     keys = [r[0] for r in db.execute("SELECT model_key FROM models ORDER BY id")]
     # Scores under an architecture's name (ids of older apps, shared by different models) are what the
     # v4 upgrade drops: a catalog not upgraded yet is read as if they were gone.
     hidden = set(architecture_named(keys)) if version < 4 else set()
     keys = [k for k in keys if k not in hidden]
-    sql = f"SELECT id, model_key, name, path, labels, groups, {th} FROM models WHERE model_key=?"
+    sql = f"SELECT {columns} FROM models WHERE model_key=?"
     if model_key is None:
         row = db.execute(sql, (keys[-1],)).fetchone() if keys else None
     else:
@@ -172,7 +173,8 @@ def _table(
     people_only = sorted({lab for d in decided.values() for lab in d}.difference(model_labels))
     labels = (*model_labels, *people_only)
     nm = len(model_labels)
-    thresholds = policy.thresholds(model_labels, default_thresholds(model))
+    floors = model.exclusive_labels() if model is not None else ()
+    thresholds = policy.thresholds(model_labels, default_thresholds(model), floors)
     n = len(images)
     matrix = np.full((n, len(labels)), np.nan, np.float32)
     for i, (image_id, _path) in enumerate(images):
@@ -183,7 +185,8 @@ def _table(
     dec = decision_matrix(labels, decisions)
     # Labels only people used have no score and no threshold: only decisions decide them.
     all_thresholds = np.concatenate([thresholds, np.ones(len(people_only), np.float32)])
-    final = final_tag_matrix(matrix, dec, all_thresholds, policy)
+    exclusive = model.exclusive_columns() if model is not None else ()
+    final = final_tag_matrix(matrix, dec, all_thresholds, policy, exclusive)
     known = known_matrix(matrix, dec)
     model_groups = dict(model.groups) if model is not None else {}
     # A label a person created keeps the group they put it in (the model's group wins for its own).

@@ -25,6 +25,7 @@ from fashion_desktop.core.tags import (
     tag_lists,
 )
 from fashion_desktop.core.thresholds import UNCERTAIN_MARGIN, ThresholdPolicy, uncertainty
+from fashion_desktop.model.groups import exclusive_columns, exclusive_labels
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -138,6 +139,9 @@ class LibraryModel(QAbstractListModel):
         self._dec = np.zeros((0, 0), np.int8)  # decisions on the model's labels: -1 none, 0 no, 1 yes
         self._decisions: dict[int, dict[str, bool]] = {}  # slot -> {label: value}
         self._thresholds = np.zeros(0, np.float32)
+        self.exclusive: tuple[str, ...] = ()  # the active model's exclusive groups
+        self._exclusive: tuple[np.ndarray, ...] = ()
+        self._floors: set[str] = set()
         self._scores_since = -1.0
         self._view = np.zeros(0, np.int64)
         self._row_of: np.ndarray | None = None
@@ -500,6 +504,11 @@ class LibraryModel(QAbstractListModel):
         self.labels = tuple(labels)
         self.groups = dict(groups or {})
         self._label_index = {lab: i for i, lab in enumerate(self.labels)}
+        # Exclusive groups (one value per photo) as the catalog recorded them for this model's labels.
+        same_labels = rec is not None and rec.labels == self.labels
+        self.exclusive = rec.exclusive if same_labels and rec is not None else ()
+        self._exclusive = exclusive_columns(self.labels, self.groups, self.exclusive)
+        self._floors = exclusive_labels(self.labels, self.groups, self.exclusive)
         if defaults is None:
             same = rec is not None and rec.labels == self.labels
             defaults = default_thresholds(rec) if same else np.full(len(self.labels), UNTUNED_THRESHOLD)
@@ -511,7 +520,7 @@ class LibraryModel(QAbstractListModel):
         self._scores_since = -1.0
         self._load_scores()
         self._load_decisions()
-        self._thresholds = self.policy.thresholds(self.labels, self.defaults)
+        self._thresholds = self.policy.thresholds(self.labels, self.defaults, self._floors)
         self._recompute_pred(np.arange(n))
         # No reset: the grid keeps its scroll position, current photo and selection.
         self.resort()
@@ -558,7 +567,9 @@ class LibraryModel(QAbstractListModel):
     def _recompute_pred(self, slots: np.ndarray) -> None:
         if not len(self.labels) or not len(slots):
             return
-        self._pred[slots] = predicted_matrix(self._scores[slots], self._thresholds, self.policy)
+        self._pred[slots] = predicted_matrix(
+            self._scores[slots], self._thresholds, self.policy, self._exclusive
+        )
 
     def refresh_scores(self) -> int:
         """Pick up scores a running tagging job has written; update only the rows that changed."""
@@ -608,7 +619,7 @@ class LibraryModel(QAbstractListModel):
 
     def set_policy(self, policy: ThresholdPolicy) -> None:
         """New thresholds: chips, filter results and counts follow at once."""
-        thresholds = policy.thresholds(self.labels, self.defaults)
+        thresholds = policy.thresholds(self.labels, self.defaults, self._floors)
         if policy == self.policy and np.array_equal(thresholds, self._thresholds):
             return  # nothing moved: spare 100,000 rows a recount
         self.policy = policy

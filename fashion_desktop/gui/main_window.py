@@ -892,11 +892,13 @@ class MainWindow(QMainWindow):
         self.grid.label_keys = {key: lab for lab, key in self.review.keys.items()}
         if self._view_state_for is not None and self._view_state_for[1] != m.model_key:
             self.save_view_state()  # another model: keep the old one's view with it, before the panel moves
-        shown = (m.labels, tuple(float(x) for x in m.defaults), tuple(sorted(m.groups.items())))
+        shown = (
+            m.labels, tuple(float(x) for x in m.defaults), tuple(sorted(m.groups.items())), m.exclusive
+        )  # fmt: skip
         if m.labels and shown != self._panel_model:
             # Only a new model resets the threshold panel; a person adding a new tag must not.
             self._panel_model = shown
-            self.threshold_panel.set_model(list(m.labels), list(shown[1]), dict(m.groups))
+            self.threshold_panel.set_model(list(m.labels), list(shown[1]), dict(m.groups), m.exclusive)
         self._restore_view_state()
         if m.labels:
             m.set_policy(self.threshold_panel.policy())

@@ -18,6 +18,7 @@ from fashion_desktop.core.tags import predicted_matrix
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.model.bundle_file import TensorRef, evaluation_dict, read_bundle_file
 from fashion_desktop.model.bundle_format import BundleError, OldBundleFormat
+from fashion_desktop.model.groups import exclusive_columns, exclusive_labels
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -99,6 +100,7 @@ class BundleInfo:
     labels: tuple[str, ...] = ()
     groups: Mapping[str, str] = field(default_factory=dict)
     thresholds: tuple[float, ...] = ()
+    exclusive: tuple[str, ...] = ()  # groups tagged with their top value only
     input_size: int = 0
     metrics: Mapping[str, Any] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
@@ -202,6 +204,7 @@ def read_bundle_info(path: str) -> BundleInfo:
         labels=d.labels,
         groups=dict(d.groups),
         thresholds=d.thresholds,
+        exclusive=d.exclusive_groups,
         input_size=d.input_size,
         metrics=dict(d.metrics),
         provenance=dict(d.provenance),
@@ -264,13 +267,14 @@ def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
     if info.evaluation is not None:
         ev = info.evaluation
         labels, groups = list(info.labels), dict(info.groups)
-        th = policy.thresholds(labels, info.thresholds)
+        th = policy.thresholds(labels, info.thresholds, exclusive_labels(labels, groups, info.exclusive))
         raw = compute_metrics(ev.targets, ev.scores, th, labels)
         raw_groups = metrics_by_group(ev.targets, ev.scores, th, labels, groups) if groups else {}
         result, by_group = raw, raw_groups
-        if policy.top_k or policy.at_least_one:
+        exclusive = exclusive_columns(labels, groups, info.exclusive)
+        if policy.top_k or policy.at_least_one or exclusive:
             # Score the final predictions: 0/1 "scores" cut at 0.5 are exactly the capped mask.
-            mask = predicted_matrix(ev.scores, th, policy).astype(np.float32)
+            mask = predicted_matrix(ev.scores, th, policy, exclusive).astype(np.float32)
             result = compute_metrics(ev.targets, mask, 0.5, labels)
             result["overall"]["map"] = raw["overall"].get("map")
             for row_cut, row_raw in zip(result["per_label"], raw["per_label"], strict=True):

@@ -43,7 +43,11 @@ SLIDER_STEPS = 100  # the slider moves in 0.01 steps; the spin box allows finer 
 
 
 class ThresholdTableModel(QAbstractTableModel):
-    """Per-label rows: label, group, bundle default, user override (editable), predicted and confirmed counts."""
+    """Per-label rows: label, group, bundle default, user override (editable), predicted and confirmed counts.
+
+    An exclusive group (one value per photo, tagged with its top value) is one row, its confidence
+    floor: editing it sets the same override for every label of the group.
+    """
 
     # Short headers so the whole table fits the side panel; the tooltips say what each column is.
     COLUMNS = ("Label", "Group", "Default", "Yours", "Pred.", "Conf.")
@@ -68,9 +72,18 @@ class ThresholdTableModel(QAbstractTableModel):
         self._predicted: dict[str, int] = {}
         self._confirmed: dict[str, int] = {}
         self._global: float | None = None
+        # One entry per row: (shown name, indices of its labels); a group floor row has several.
+        self._rows: list[tuple[str, list[int]]] = []
+        self._floor_groups: dict[int, str] = {}  # row -> exclusive group name
 
     # -- feeding ----------------------------------------------------------------------------
-    def set_labels(self, labels: Sequence[str], defaults: Sequence[float], groups: Mapping[str, str]) -> None:
+    def set_labels(
+        self,
+        labels: Sequence[str],
+        defaults: Sequence[float],
+        groups: Mapping[str, str],
+        exclusive: Sequence[str] = (),
+    ) -> None:
         if len(labels) != len(defaults):
             raise ValueError(f"{len(labels)} labels but {len(defaults)} default thresholds")
         self.beginResetModel()
@@ -78,6 +91,20 @@ class ThresholdTableModel(QAbstractTableModel):
         self._defaults = [float(d) for d in defaults]
         self._groups = dict(groups)
         self._overrides = {k: v for k, v in self._overrides.items() if k in set(self._labels)}
+        members: dict[str, list[int]] = {}
+        for j, lab in enumerate(self._labels):
+            g = self._groups.get(lab)
+            if g in exclusive:
+                members.setdefault(g, []).append(j)
+        self._rows, self._floor_groups = [], {}
+        for j, lab in enumerate(self._labels):
+            g = self._groups.get(lab)
+            if g in members and len(members[g]) >= 2:
+                if members[g][0] == j:
+                    self._floor_groups[len(self._rows)] = g
+                    self._rows.append((f"{g}: top value", members[g]))
+                continue
+            self._rows.append((lab, [j]))
         self.endResetModel()
 
     def set_counts(self, predicted: Mapping[str, int], confirmed: Mapping[str, int]) -> None:
@@ -103,24 +130,33 @@ class ThresholdTableModel(QAbstractTableModel):
     def defaults(self) -> list[float]:
         return list(self._defaults)
 
-    def label_at(self, row: int) -> str:
-        return self._labels[row]
+    def label_at(self, row: int) -> str | None:
+        """The label of ``row`` (None for an exclusive group's floor row: it stands for several)."""
+        return None if row in self._floor_groups else self._labels[self._rows[row][1][0]]
+
+    def floor_group_at(self, row: int) -> str | None:
+        """The exclusive group whose floor ``row`` shows, or None for a label's row."""
+        return self._floor_groups.get(row)
+
+    def row_labels(self, row: int) -> list[str]:
+        return [self._labels[j] for j in self._rows[row][1]]
 
     def clear_override(self, row: int) -> None:
-        if 0 <= row < len(self._labels) and self._labels[row] in self._overrides:
-            del self._overrides[self._labels[row]]
+        if 0 <= row < len(self._rows) and any(lab in self._overrides for lab in self.row_labels(row)):
+            for lab in self.row_labels(row):
+                self._overrides.pop(lab, None)
             self._changed_columns(self.DEFAULT, self.OVERRIDE, rows=(row, row))
             self.overrides_edited.emit()
 
     def _changed_columns(self, first: int, last: int, rows: tuple[int, int] | None = None) -> None:
-        if not self._labels:
+        if not self._rows:
             return
-        top, bottom = rows if rows else (0, len(self._labels) - 1)
+        top, bottom = rows if rows else (0, len(self._rows) - 1)
         self.dataChanged.emit(self.index(top, first), self.index(bottom, last), [])
 
     # -- Qt model interface -----------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._labels)
+        return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.COLUMNS)
@@ -132,7 +168,7 @@ class ThresholdTableModel(QAbstractTableModel):
             return None
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.COLUMNS):
             return self.COLUMNS[section]
-        if orientation == Qt.Orientation.Vertical and 0 <= section < len(self._labels):
+        if orientation == Qt.Orientation.Vertical and 0 <= section < len(self._rows):
             return section + 1
         return None
 
@@ -145,47 +181,52 @@ class ThresholdTableModel(QAbstractTableModel):
         return base
 
     def _in_effect(self, row: int) -> tuple[str, float]:
-        label = self._labels[row]
+        label = self._labels[self._rows[row][1][0]]
         if label in self._overrides:
             return "override", self._overrides[label]
-        if self._global is not None:
+        if self._global is not None and row not in self._floor_groups:  # the slider never moves a floor
             return "global", self._global
-        return "default", self._defaults[row]
+        return "default", self._defaults[self._rows[row][1][0]]
+
+    def _count(self, counts: Mapping[str, int], row: int) -> int:
+        return sum(counts.get(lab, 0) for lab in self.row_labels(row))
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self._labels)):
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
             return None
         row, col = index.row(), index.column()
-        label = self._labels[row]
+        first = self._rows[row][1][0]
+        label = self._labels[first]
+        name = self._rows[row][0]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == self.LABEL:
-                return label
+                return name
             if col == self.GROUP:
                 return self._groups.get(label, "")
             if col == self.DEFAULT:
-                return f"{self._defaults[row]:.2f}"
+                return f"{self._defaults[first]:.2f}"
             if col == self.OVERRIDE:
                 return f"{self._overrides[label]:.2f}" if label in self._overrides else ""
             if col == self.PREDICTED:
-                return str(self._predicted.get(label, 0))
+                return str(self._count(self._predicted, row))
             if col == self.CONFIRMED:
-                return str(self._confirmed.get(label, 0))
+                return str(self._count(self._confirmed, row))
             return None
         if role == Qt.ItemDataRole.EditRole and col == self.OVERRIDE:
             return float(self._in_effect(row)[1])
         if role == SORT_ROLE:
             if col == self.LABEL:
-                return label.lower()
+                return name.lower()
             if col == self.GROUP:
                 return self._groups.get(label, "").lower()
             if col == self.DEFAULT:
-                return self._defaults[row]
+                return self._defaults[first]
             if col == self.OVERRIDE:
                 return self._overrides.get(label, -1.0)
             if col == self.PREDICTED:
-                return self._predicted.get(label, 0)
+                return self._count(self._predicted, row)
             if col == self.CONFIRMED:
-                return self._confirmed.get(label, 0)
+                return self._count(self._confirmed, row)
             return None
         if role == Qt.ItemDataRole.FontRole:
             source, _ = self._in_effect(row)
@@ -198,6 +239,16 @@ class ThresholdTableModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             source, value = self._in_effect(row)
+            group = self._floor_groups.get(row)
+            if group is not None:
+                tip = (
+                    f"{group}: one value per photo ({len(self._rows[row][1])} values). A photo is tagged with "
+                    f"its most likely {group} when that value's score reaches this floor: {value:.3f} "
+                    f"({source}). The global slider does not move it."
+                )
+                return tip + (
+                    "\nDouble-click to set; Delete clears the override" if col == self.OVERRIDE else ""
+                )
             tip = f"{label}: threshold in effect {value:.3f} ({source})"
             if col == self.LABEL:
                 tip += "\nRight-click (or “Show photos with this label”) to filter the grid by it"
@@ -211,11 +262,12 @@ class ThresholdTableModel(QAbstractTableModel):
     def setData(self, index: _Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or index.column() != self.OVERRIDE or role != Qt.ItemDataRole.EditRole:
             return False
-        label = self._labels[index.row()]
+        row_labels = self.row_labels(index.row())
         if value is None or (isinstance(value, str) and not value.strip()):
-            if label not in self._overrides:
+            if not any(lab in self._overrides for lab in row_labels):
                 return False
-            del self._overrides[label]
+            for lab in row_labels:
+                self._overrides.pop(lab, None)
         else:
             try:
                 number = float(value)
@@ -223,7 +275,8 @@ class ThresholdTableModel(QAbstractTableModel):
                 return False
             if math.isnan(number) or not 0.0 <= number <= 1.0:
                 return False
-            self._overrides[label] = number
+            for lab in row_labels:  # a floor row sets one value for its whole group
+                self._overrides[lab] = number
         self.dataChanged.emit(
             self.index(index.row(), self.DEFAULT), self.index(index.row(), self.OVERRIDE), []
         )
@@ -383,9 +436,12 @@ class ThresholdPanel(QWidget):
         self._last_emitted = self.policy()
 
     # -- public API -------------------------------------------------------------------------
-    def set_model(self, labels: list[str], defaults: list[float], groups: dict[str, str]) -> None:
-        """Show the labels of a model with its tuned default thresholds; overrides for other labels go."""
-        self.model.set_labels(labels, defaults, groups)
+    def set_model(
+        self, labels: list[str], defaults: list[float], groups: dict[str, str], exclusive: Sequence[str] = ()
+    ) -> None:
+        """Show the labels of a model with its tuned default thresholds (one floor row per ``exclusive``
+        group); overrides for other labels go."""
+        self.model.set_labels(labels, defaults, groups, exclusive)
         self._emit_if_changed()
 
     def set_counts(self, predicted: dict[str, int], confirmed: dict[str, int]) -> None:
@@ -498,9 +554,16 @@ class ThresholdPanel(QWidget):
             return None
         label = self.model.label_at(source.row())
         menu = QMenu(self.table)
-        menu.addAction(f"Show only photos tagged “{label}”", lambda: self.label_filter_requested.emit(label))
-        clear = menu.addAction("Clear your threshold", lambda: self.model.clear_override(source.row()))
-        clear.setEnabled(label in self.model.overrides())
+        if label is not None:
+            menu.addAction(
+                f"Show only photos tagged “{label}”", lambda: self.label_filter_requested.emit(label)
+            )
+        floor = label is None
+        clear = menu.addAction(
+            "Clear your floor" if floor else "Clear your threshold",
+            lambda: self.model.clear_override(source.row()),
+        )
+        clear.setEnabled(bool(set(self.model.row_labels(source.row())) & set(self.model.overrides())))
         return menu
 
     @Slot(QPoint)

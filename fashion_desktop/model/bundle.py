@@ -83,6 +83,7 @@ class Bundle:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     evaluation: Mapping[str, Any] | None = None
     path: Path | None = None
+    exclusive_groups: tuple[str, ...] = ()  # see fashion_desktop.model.groups
 
     def __post_init__(self) -> None:
         if not self.thresholds:
@@ -103,6 +104,12 @@ class Bundle:
     @property
     def name(self) -> str:
         return str(self.provenance.get("name") or (self.path.stem if self.path else self.arch))
+
+    def exclusive_columns(self) -> tuple[Any, ...]:
+        """Column indices of each exclusive group (``fashion_desktop.model.groups.exclusive_columns``)."""
+        from .groups import exclusive_columns
+
+        return exclusive_columns(self.labels, self.groups, self.exclusive_groups)
 
     def group_names(self) -> list[str]:
         """Group names in the order their first label appears."""
@@ -145,6 +152,7 @@ class Bundle:
             "arch": self.arch,
             "labels": list(self.labels),
             "groups": dict(self.groups),
+            "exclusive_groups": list(self.exclusive_groups),
             "input_size": int(self.input_size),
             "resize": self.resize,
             "mean": [float(v) for v in self.mean],
@@ -312,6 +320,7 @@ def _checked_bundle(
         provenance=dict(d.provenance),
         evaluation=evaluation,
         path=path,
+        exclusive_groups=d.exclusive_groups,
     )
 
 

@@ -27,7 +27,7 @@ WEIGHTS_PREFIX = "state_dict."
 EVALUATION_PREFIX = "evaluation."
 
 DEFAULT_THRESHOLD = 0.5  # a label without a tuned threshold
-RESIZE_MODES = ("squash", "center_crop")
+RESIZE_MODES = ("squash", "center_crop", "pad")
 INPUT_SIZE_RANGE = (32, 1024)
 TAG_SEPARATOR = "|"  # joins a photo's tags in one spreadsheet cell: a label cannot contain it
 
@@ -117,6 +117,9 @@ class BundleDescription:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     evaluation: Mapping[str, Any] | None = None
     format_version: int = FORMAT_VERSION
+    # Groups whose labels exclude each other (one value per photo: softmax over the group, tagged with
+    # its top value at the group's floor); see fashion_desktop.model.groups. Absent: every label sigmoid.
+    exclusive_groups: tuple[str, ...] = ()
 
     @classmethod
     def from_raw(cls, raw: object, path: str | os.PathLike) -> BundleDescription:
@@ -178,6 +181,21 @@ class BundleDescription:
         )
         known = set(labels)
         groups = {k: v for k, v in groups.items() if k in known}  # others name nothing: harmless
+        exclusive = raw.get("exclusive_groups") or []
+        require(
+            isinstance(exclusive, list) and all(isinstance(g, str) and g for g in exclusive),
+            path,
+            "exclusive_groups must be a list of group names",
+        )
+        for g in exclusive:
+            members = [lab for lab in labels if groups.get(lab) == g]
+            require(len(members) >= 2, path, f"exclusive group {g!r} needs at least two labels")
+            floors = {thresholds[labels.index(lab)] for lab in members}
+            require(
+                len(floors) == 1,
+                path,
+                f"the labels of exclusive group {g!r} must share one threshold (the group's floor)",
+            )
         metrics = raw.get("metrics") or {}
         require(isinstance(metrics, Mapping), path, "metrics must be a mapping")
         provenance = raw.get("provenance") or {}
@@ -218,6 +236,7 @@ class BundleDescription:
             provenance=dict(provenance),
             evaluation=dict(evaluation) if evaluation is not None else None,
             format_version=version,
+            exclusive_groups=tuple(dict.fromkeys(exclusive)),
         )
 
     def to_raw(self) -> dict[str, Any]:
@@ -228,6 +247,7 @@ class BundleDescription:
             "arch": self.arch,
             "labels": list(self.labels),
             "groups": dict(self.groups),
+            "exclusive_groups": list(self.exclusive_groups),
             "thresholds": [float(t) for t in self.thresholds],
             "input_size": int(self.input_size),
             "resize": self.resize,
@@ -237,6 +257,12 @@ class BundleDescription:
             "provenance": dict(self.provenance),
             "evaluation": dict(self.evaluation) if self.evaluation is not None else None,
         }
+
+    def exclusive_columns(self) -> tuple[Any, ...]:
+        """Column indices of each exclusive group (``fashion_desktop.model.groups.exclusive_columns``)."""
+        from .groups import exclusive_columns
+
+        return exclusive_columns(self.labels, self.groups, self.exclusive_groups)
 
     @property
     def stored_model_id(self) -> str | None:

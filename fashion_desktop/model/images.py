@@ -187,13 +187,17 @@ def header_size(file: str | os.PathLike | BinaryIO) -> tuple[int, int] | None:
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
+PAD_COLOUR = (124, 116, 104)  # ImageNet's mean RGB
+
+
 def load_for_model(
     path: str | os.PathLike, input_size: int, resize: str = "squash"
 ) -> np.ndarray | PathProblem:
     """Return an ``input_size`` x ``input_size`` x 3 uint8 array ready for the model, or PathProblem.
 
     ``resize='squash'`` stretches to a square (the seed's ``Resize((s, s))``); ``'center_crop'``
-    resizes the short side and crops the centre.
+    resizes the short side and crops the centre; ``'pad'`` keeps the aspect ratio: the long side fits
+    and the rest is filled with ImageNet's mean colour (zero after normalisation).
     """
     loaded = open_image(path, draft_size=input_size)
     if isinstance(loaded, PathProblem):
@@ -202,6 +206,8 @@ def load_for_model(
     try:
         if resize == "center_crop":
             img = ImageOps.fit(img, (input_size, input_size), Image.BILINEAR)
+        elif resize == "pad":
+            img = ImageOps.pad(img, (input_size, input_size), Image.BILINEAR, color=PAD_COLOUR)
         else:
             img = img.resize((input_size, input_size), Image.BILINEAR)
         return np.asarray(img, dtype=np.uint8)

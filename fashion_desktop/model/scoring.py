@@ -11,7 +11,7 @@ import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -23,6 +23,7 @@ import torch
 from .archs import model_logits
 from .bundle import Bundle, load_bundle
 from .devices import autocast_dtype, cpu_count, resolve_device
+from .groups import group_softmax
 from .images import load_for_model
 from .problems import PathProblem
 
@@ -115,9 +116,17 @@ def logits_for_batch(
         return model_logits(model(x)).float()
 
 
-def sigmoid_scores(logits: torch.Tensor) -> np.ndarray:
-    """Scores in [0, 1] (float32, on the CPU) from logits: the only logits-to-scores step of the codebase."""
-    return torch.sigmoid(logits.float()).cpu().numpy()
+def sigmoid_scores(logits: torch.Tensor, exclusive: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """Scores in [0, 1] (float32, on the CPU) from logits: the only logits-to-scores step of the codebase.
+
+    Each label's sigmoid, except the labels of an exclusive group (``exclusive``: column indices per
+    group, ``Bundle.exclusive_columns()``), which get the softmax over their group.
+    """
+    logits = logits.float()
+    scores = torch.sigmoid(logits).cpu().numpy()
+    if exclusive:
+        group_softmax(logits.cpu().numpy(), scores, exclusive)
+    return scores
 
 
 class ModelRunner:
@@ -130,6 +139,7 @@ class ModelRunner:
     def __init__(self, bundle: Bundle, options: ScoreOptions | None = None) -> None:
         options = options or ScoreOptions()
         self.bundle = bundle
+        self.exclusive = bundle.exclusive_columns()
         self.options = options
         self.device = resolve_device(options.device)
         self.amp_dtype = autocast_dtype(self.device, options.precision)
@@ -190,7 +200,7 @@ class ModelRunner:
         """Scores [B, L] float32 for a uint8 [B, H, W, 3] batch, in one forward pass (no OOM handling)."""
         with torch.inference_mode():
             logits = logits_for_batch(self.model, batch, self.normalise, self.amp_dtype, self.channels_last)
-        return sigmoid_scores(logits)
+        return sigmoid_scores(logits, self.exclusive)
 
     def scores(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
         """Scores [B, L] for a uint8 [B, H, W, 3] batch.

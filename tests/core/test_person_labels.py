@@ -101,7 +101,7 @@ def test_a_schema_5_catalog_is_upgraded_and_an_older_one_read_only_has_no_create
     with Catalog(path, read_only=True) as cat:
         assert cat.person_labels() == {}  # no table yet, and nothing is written to find out
     with Catalog(path) as cat:
-        assert cat.schema_version == SCHEMA_VERSION == 6
+        assert cat.schema_version == SCHEMA_VERSION >= 6
         cat.add_person_label("denim", "fabric")
     assert (tmp_path / "v5.ffcat.bak-v5").exists()
     with Catalog(path, read_only=True) as cat:

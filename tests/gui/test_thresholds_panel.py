@@ -183,3 +183,27 @@ def test_new_model_drops_overrides_of_unknown_labels(qtbot, panel):
 def test_mismatched_defaults_are_refused(panel):
     with pytest.raises(ValueError, match="2 labels but 1"):
         panel.set_model(["a", "b"], [0.5], {})
+
+
+def test_an_exclusive_group_is_one_floor_row_that_the_global_slider_does_not_move(qtbot) -> None:
+    w = ThresholdPanel()
+    qtbot.addWidget(w)
+    w.set_model(LABELS, [0.25, 0.25, 0.25, 0.5], GROUPS, exclusive=("colour",))
+    w.show()
+    qtbot.waitExposed(w)
+    names = [w.proxy.index(r, ThresholdTableModel.LABEL).data() for r in range(w.proxy.rowCount())]
+    assert sorted(names) == ["colour: top value", "dress"]  # not red / green / blue one by one
+    floor_row = _cell(w, "colour: top value", ThresholdTableModel.LABEL)
+    assert "one value per photo" in floor_row.data(Qt.ItemDataRole.ToolTipRole)
+    # The global slider moves the label's threshold, never the floor.
+    w.tuned_check.setChecked(False)
+    w.spin.setValue(0.8)
+    assert _cell(w, "dress", ThresholdTableModel.LABEL).data(Qt.ItemDataRole.ToolTipRole).find("0.800") > 0
+    assert "0.250 (default)" in floor_row.data(Qt.ItemDataRole.ToolTipRole)
+    # Editing the floor sets one value for every label of the group, and the policy says so.
+    with qtbot.waitSignal(w.policy_changed):
+        w.proxy.setData(_cell(w, "colour: top value", ThresholdTableModel.OVERRIDE), 0.4)
+    assert w.policy().per_label == {"red": 0.4, "green": 0.4, "blue": 0.4}
+    # Clearing it clears the whole group.
+    w.model.clear_override(w.proxy.mapToSource(floor_row).row())
+    assert w.policy().per_label == {}
