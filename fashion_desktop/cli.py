@@ -876,7 +876,12 @@ def _add_tag_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("folders", nargs="+", metavar="FOLDER")
-    t.add_argument("--model", required=True, metavar="MODEL", help="model bundle file, or 'default'")
+    t.add_argument(
+        "--model",
+        default="default",
+        metavar="MODEL",
+        help="model bundle file, or 'default' (the model shipped with the app; the default)",
+    )
     t.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .xlsx")
     t.add_argument(
         "--threshold", type=_unit_float, help="one threshold for all labels (default: the model's)"

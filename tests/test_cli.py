@@ -220,6 +220,19 @@ def test_default_model_missing_is_a_clear_message(photo_folder, tmp_path, monkey
     assert "no default model is bundled with this build yet; pass --model PATH" in capsys.readouterr().err
 
 
+def test_tag_without_model_uses_the_shipped_default(
+    photo_folder, tmp_path, monkeypatch, tiny_bundle_path
+) -> None:
+    from fashion_desktop.model import resources
+
+    monkeypatch.setattr(resources, "default_model_path", lambda: tiny_bundle_path)
+    out = tmp_path / "tags.csv"
+    code = main(["tag", str(photo_folder), "--out", str(out)])
+    assert code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "red" in text and "score:red" in text  # tagged by the default model's labels
+
+
 def test_bad_model_file_names_the_file(photo_folder, tmp_path, capsys) -> None:
     bad = tmp_path / "broken.fmodel"
     bad.write_bytes(b"not a model at all")

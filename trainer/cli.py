@@ -205,9 +205,13 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("train", "evaluate", "preview"):
-        print("usage: python -m trainer {train,evaluate,preview} ...", file=sys.stderr)
+    if not argv or argv[0] not in ("train", "evaluate", "preview", "package"):
+        print("usage: python -m trainer {train,evaluate,preview,package} ...", file=sys.stderr)
         return 2
+    if argv[0] == "package":  # a finished run's bundle made shippable (card, half precision)
+        from .package import package_main
+
+        return package_main(argv[1:])
     if argv[0] == "preview":  # the same options as train; nothing is trained or written
         return train_main([*argv[1:], "--preview"])
     return train_main(argv[1:]) if argv[0] == "train" else evaluate_main(argv[1:])

@@ -112,10 +112,35 @@ def _counts(value: Any) -> str:
     return str(value)
 
 
+_CARD_FIELDS = (
+    ("summary", "About"), ("data", "Data"), ("licences", "Licences"),
+    ("cannot_recognise", "Cannot recognise"), ("weights", "Weights"),
+)  # fmt: skip
+
+
+def _card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """The model card's rows (``python -m trainer package`` writes it): what it is, its data and licences,
+    held-out top-1 accuracy per source and group, and what it cannot recognise."""
+    rows = [(title, html.escape(str(card[key]))) for key, title in _CARD_FIELDS if card.get(key)]
+    held = card.get("held_out_top1")
+    if isinstance(held, dict) and held:
+        lines = [
+            f"{html.escape(str(src))}: "
+            + ", ".join(f"{html.escape(str(g))} {float(v):.3f}" for g, v in dict(groups).items())
+            for src, groups in held.items()
+            if isinstance(groups, dict)
+        ]
+        rows.insert(min(2, len(rows)), ("Held-out top-1", "<br>".join(lines)))
+    return rows
+
+
 def _provenance_rows(info: BundleInfo) -> list[tuple[str, str]]:
     """Card rows for training data and recipe, from what the trainer records (other keys shown plainly)."""
     prov = dict(info.provenance)
     rows: list[tuple[str, str]] = []
+    card = prov.pop("card", None)
+    if isinstance(card, dict):
+        rows += _card_rows(card)
     data = prov.pop("data", None)
     if isinstance(data, dict):
         parts = []

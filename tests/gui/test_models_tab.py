@@ -61,7 +61,18 @@ def bundles(tmp_path_factory) -> dict[str, str]:
     stored = _save(
         folder / "stored.fmodel",
         ["top", "dress", "shoe", "hat"],
-        provenance={"model_id": "stored-1", "name": "Stored only"},
+        provenance={
+            "model_id": "stored-1",
+            "name": "Stored only",
+            # As ``python -m trainer package`` writes a shipped model's card.
+            "card": {
+                "summary": "Tags one garment per photo.",
+                "licences": "clothing-small: CC0 1.0",
+                "cannot_recognise": "garment parts, cape, headband",
+                "held_out_top1": {"fashion-products": {"category": 0.951, "colour": 0.7}},
+                "weights": "fp16; largest score change 0.002 on 300 held-out photos",
+            },
+        },
         metrics={
             "test": {
                 "overall": {"f1_micro": 0.61, "f1_macro": 0.42, "exact_match": 0.3},
@@ -182,6 +193,22 @@ def test_card_shows_architecture_labels_groups_provenance_and_path(qtbot, tab, b
     ):
         assert needle in card
     assert "evaluated.fmodel" in card
+
+
+def test_a_shipped_models_card_shows_licences_held_out_figures_and_limits(qtbot, tab, bundles):
+    _click_row(qtbot, tab, bundles["stored"])
+    card = tab.card.text()
+    for needle in (
+        "Tags one garment per photo.",
+        "Held-out top-1",
+        "fashion-products: category 0.951, colour 0.700",
+        "Licences",
+        "clothing-small: CC0 1.0",
+        "Cannot recognise",
+        "garment parts, cape, headband",
+        "fp16; largest score change 0.002",
+    ):
+        assert needle in card
 
 
 def test_metrics_are_recomputed_at_the_current_thresholds(qtbot, tab, bundles):

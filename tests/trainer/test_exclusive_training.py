@@ -82,3 +82,26 @@ def test_tagging_with_it_scores_the_group_as_a_softmax(colour_run) -> None:
     scores = np.concatenate([batch.scores for batch in batches if batch.scores is not None])
     assert len(scores) == len(photos)
     assert scores[:, colour].sum(1) == pytest.approx(np.ones(len(scores)), abs=1e-4)
+
+
+def test_package_writes_the_card_half_precision_weights_and_relative_paths(colour_run, tmp_path) -> None:
+    from trainer.package import package
+
+    bundle_path, _ = colour_run
+    data_root = bundle_path.parents[1]  # the photos lie under it
+    card = {"name": "Shipped colours", "licences": "CC0", "cannot_recognise": "shapes"}
+    out = tmp_path / "shipped.fmodel"
+    result = package(bundle_path, card, out, data_root, tolerance=0.01, check=12)
+    shipped = load_bundle(out)
+    assert result["checked_photos"] == 12 and result["max_score_change"] <= 0.01
+    assert result["precision"] == "fp16"
+    assert all(t.dtype == torch.float16 for t in shipped.state_dict.values() if t.is_floating_point())
+    assert shipped.name == "Shipped colours" and shipped.provenance["card"]["licences"] == "CC0"
+    assert "colour" in shipped.provenance["card"]["held_out_top1"]["table:labels.csv"]
+    assert all(not Path(p).is_absolute() for p in shipped.evaluation["paths"])
+    assert "out" not in shipped.provenance["config"] and shipped.exclusive_groups == ("colour",)
+    # Half-precision weights tag like the full ones.
+    assert load_bundle(out).model_id == load_bundle(bundle_path).model_id
+    # A tolerance nothing meets keeps single precision.
+    kept = package(bundle_path, card, tmp_path / "fp32.fmodel", None, tolerance=-1.0, check=4)
+    assert kept["precision"] == "fp32"
