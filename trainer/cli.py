@@ -11,6 +11,7 @@ from fashion_desktop.model import exit_codes
 from fashion_desktop.model.protocol import DATASET_PREVIEW, RUN_FAILED, EventWriter
 
 from .config import (
+    ARCH_NAMES,
     ConfigError,
     TrainConfig,
     config_from_run_dir,
@@ -131,6 +132,8 @@ def _config_of(ns: argparse.Namespace) -> tuple[TrainConfig, bool]:
 
 def _check_arch(cfg: TrainConfig) -> None:
     """Raise ConfigError listing the known architectures when ``cfg.arch`` is none of them."""
+    if cfg.arch in ARCH_NAMES:  # torch-free (tests keep ARCH_NAMES equal to the registry)
+        return
     from fashion_desktop.model.archs import ArchError, get_arch
 
     try:
@@ -146,8 +149,6 @@ def train_main(argv: Sequence[str] | None = None) -> int:
 
     Shows a progress bar and a summary, or writes JSON events on stdout with ``--events``.
     """
-    from .engine import run_training
-
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _train_parser()
     try:
@@ -163,6 +164,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             return 1
         if ns.preview:
             return _preview(cfg, events, ns.events)
+        from .engine import run_training  # torch: only a run needs it, --preview answers without
+
         events.set_progress_rate(cfg.progress_per_s)
         return run_training(cfg, resume, events, overwrite=ns.overwrite)
 

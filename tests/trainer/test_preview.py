@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from trainer_helpers import make_class_folders, run_trainer
+import subprocess
+import sys
+
+from trainer_helpers import make_class_folders, run_trainer, trainer_env
 
 from fashion_desktop.model import protocol
 
@@ -80,3 +83,20 @@ def test_preview_says_which_labels_a_start_bundle_knows(tmp_path):
     )
     text = run_trainer(args, tmp_path).stdout
     assert "new labels (vs " in text and ": denim" in text and "dropped labels" in text
+
+
+def test_preview_answers_without_importing_torch(tmp_path):
+    """The app runs a preview each time a source changes: it must not pay for torch (seconds)."""
+    data = make_class_folders(tmp_path / "data", 2, (), ["red", "green"])
+    code = (
+        "import sys\n"
+        "from trainer.cli import main\n"
+        f"code = main(['preview', '--events', '--data', {str(data)!r}])\n"
+        "assert code == 0, code\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=trainer_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert protocol.DATASET_PREVIEW in proc.stdout
