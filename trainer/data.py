@@ -40,6 +40,9 @@ class LabelTable:
 
     ``labels`` is the model's output order. ``groups`` maps label -> group name. ``split`` is
     ``train``/``val``/``test`` or ``""`` (not yet assigned). ``notes`` collects reader warnings.
+    ``inputs`` describes each data entry read, in order: ``path``, ``source`` (its name in ``sources``),
+    ``images`` (rows it gave) and ``labels`` (its own label names as the data spells them, before any
+    mapping: what a mapping for it would list).
     """
 
     paths: list[str]
@@ -50,6 +53,7 @@ class LabelTable:
     keys: list[str]
     sources: list[str]
     notes: list[str] = field(default_factory=list)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.targets = np.asarray(self.targets, dtype=np.int8).reshape(len(self.paths), len(self.labels))
@@ -72,6 +76,7 @@ class LabelTable:
             [self.keys[i] for i in pick],
             [self.sources[i] for i in pick],
             list(self.notes),
+            list(self.inputs),
         )
 
     def split_rows(self, split: str) -> np.ndarray:
@@ -88,6 +93,7 @@ class LabelTable:
             list(self.keys),
             list(self.sources),
             list(self.notes),
+            list(self.inputs),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -653,30 +659,46 @@ def read_coco(
     return _drop_missing(b, image_dir).build()
 
 
-def read_catalog(path: str | os.PathLike, model_key: str | None = None) -> LabelTable:
+def read_catalog(
+    path: str | os.PathLike,
+    model_key: str | None = None,
+    confident_predictions: bool = False,
+    mapping: LabelMapping | None = None,
+) -> LabelTable:
     """Reviewed images from the app's catalog (read-only, never migrated): per label 1 when it is a
     final tag by the app's tag rule (a person's decision, else the model's score against the
     thresholds the catalog recorded for it), 0 when decided or scored otherwise, -1 unknown.
 
-    ``model_key`` picks the model whose scores count (default: the one registered last). A label's
-    group is the model's where it recorded one, else ``category`` for taxonomy labels and ``tags``
-    for the rest. Raises DataError when the catalog file is unusable or has no reviewed image.
+    ``model_key`` picks the model whose scores count (default: the one registered last). With
+    ``confident_predictions`` unreviewed photos join with the model's confident answers only
+    (``core.training_table``). A ``mapping`` renames or merges labels (a target is a yes where any of
+    its labels is, a no where all of them are known and none is); labels it excludes or does not list
+    are left out. A label's group is the model's where it recorded one, else ``category`` for
+    taxonomy labels and ``tags`` for the rest. Raises DataError when the catalog file is unusable or
+    has no reviewed image.
     """
     from fashion_desktop.core.training_table import TrainingTableError, training_table
 
     path = Path(path)
     try:
-        table = training_table(path, model_key)
+        table = training_table(path, model_key, confident_predictions=confident_predictions)
     except TrainingTableError as exc:
         raise DataError(str(exc)) from None
     rows = [(r.path, set(r.positives), set(r.known) | set(r.positives)) for r in table.rows]
     if not rows:
         raise DataError(f"{path}: the catalog has no reviewed images yet")
     tax = set(_taxonomy_order())
+    model_groups = dict(table.model_groups)
+    if mapping is not None:
+        rows, model_groups, dropped = _map_catalog_rows(rows, mapping, model_groups)
+        if not any(known for _, _, known in rows):
+            raise DataError(
+                f"{Path(mapping.path).name or 'the label mapping'} keeps none of the labels of {path}"
+            )
     all_labels = {lab for _, _, known in rows for lab in known}
     labels = order_labels([lab for lab in all_labels if lab in tax], CATEGORY)
     labels += order_labels([lab for lab in all_labels if lab not in tax], "tags")
-    groups = {lab: table.model_groups.get(lab) or (CATEGORY if lab in tax else "tags") for lab in labels}
+    groups = {lab: model_groups.get(lab) or (CATEGORY if lab in tax else "tags") for lab in labels}
     col = {lab: j for j, lab in enumerate(labels)}
     targets = np.full((len(rows), len(labels)), UNK, dtype=np.int8)
     for i, (_img, pos, known) in enumerate(rows):
@@ -684,7 +706,32 @@ def read_catalog(path: str | os.PathLike, model_key: str | None = None) -> Label
             targets[i, col[lab]] = POS if lab in pos else NEG
     paths = [r[0] for r in rows]
     source = f"catalog:{path.name}"
-    return LabelTable(paths, labels, groups, targets, [""] * len(rows), list(paths), [source] * len(rows))
+    out = LabelTable(paths, labels, groups, targets, [""] * len(rows), list(paths), [source] * len(rows))
+    if mapping is not None and dropped:
+        out.notes.append(f"{path}: labels left out (excluded or not in the mapping): {', '.join(dropped)}")
+    return out
+
+
+def _map_catalog_rows(
+    rows: list[tuple[str, set[str], set[str]]], mapping: LabelMapping, groups: Mapping[str, str]
+) -> tuple[list[tuple[str, set[str], set[str]]], dict[str, str], list[str]]:
+    """``rows`` (path, positives, known) through ``mapping``; returns the rows, the targets' groups (a
+    target takes its first source label's group) and the source labels left out."""
+    sources_of: dict[str, list[str]] = {}
+    dropped: list[str] = []
+    for lab in sorted({lab for _, _, known in rows for lab in known}):
+        targets = mapping.lookup(lab)
+        if not targets:
+            dropped.append(lab)
+        for t in targets or ():
+            sources_of.setdefault(t, []).append(lab)
+    out = []
+    for img, pos, known in rows:
+        mpos = {t for t, srcs in sources_of.items() if pos.intersection(srcs)}
+        mknown = mpos | {t for t, srcs in sources_of.items() if known.issuperset(srcs)}
+        out.append((img, mpos, mknown))
+    mgroups = {t: groups[srcs[0]] for t, srcs in sources_of.items() if srcs[0] in groups}
+    return out, mgroups, dropped
 
 
 # ---------------------------------------------------------------- sources, combining, splitting
@@ -741,7 +788,9 @@ def read_source(
     data_root: str | None = None,
 ) -> LabelTable:
     """Read one data source (path or spec dict; relative paths from ``data_root`` when given); a label
-    mapping's targets are checked with ``check_mapping_targets``. Raises DataError with a plain explanation."""
+    mapping's targets are checked with ``check_mapping_targets``. A catalog takes only the mapping given
+    in its own entry, and ``confident_predictions: true`` adds unreviewed photos with the model's
+    confident answers (default: reviewed photos only). Raises DataError with a plain explanation."""
     spec = source_spec(entry, default_mapping, data_root)
     spec.setdefault("allow_new_labels", allow_new_labels)  # for a spreadsheet's per-column mappings
     path = Path(spec["path"])
@@ -749,6 +798,8 @@ def read_source(
         what = "image folder" if not path.suffix else "data file"
         raise DataError(f"{what} not found: {path}")
     fmt = spec["format"] if spec["format"] != "auto" else detect_format(path)
+    if fmt == "catalog" and not (isinstance(entry, Mapping) and entry.get("mapping")):
+        spec.pop("mapping", None)  # a run's --mapping is written for the other sources, not the library
     mapping = load_mapping(spec["mapping"]) if spec.get("mapping") else None
     if fmt == "folders":
         table = read_folders(path, mapping, spec.get("group", CATEGORY))
@@ -766,13 +817,16 @@ def read_source(
     elif fmt == "coco":
         table = read_coco(path, spec.get("images"), mapping)
     elif fmt == "catalog":
-        table = read_catalog(path, spec.get("model"))
+        table = read_catalog(path, spec.get("model"), bool(spec.get("confident_predictions")), mapping)
     else:
         raise DataError(f"unknown data format {fmt!r} for {path}")
     if spec.get("name"):
         table.sources = [str(spec["name"])] * len(table)
+    own_labels = list(mapping.seen.values()) if mapping is not None else list(table.labels)
     if mapping is not None:
         table.notes += check_mapping_targets(mapping, allow_new_labels)
+    source = table.sources[0] if len(table) else ""
+    table.inputs = [{"path": str(path), "source": source, "images": len(table), "labels": own_labels}]
     return table
 
 
@@ -813,6 +867,7 @@ def combine(tables: Sequence[LabelTable]) -> LabelTable:
     keys: list[str] = []
     sources: list[str] = []
     notes: list[str] = []
+    inputs: list[dict[str, Any]] = []
     for t, ren in zip(tables, renames, strict=True):
         idx = [col[ren[lab]] for lab in t.labels]
         targets[at : at + len(t)][:, idx] = t.targets
@@ -822,7 +877,8 @@ def combine(tables: Sequence[LabelTable]) -> LabelTable:
         keys += [f"{s}|{k}" for s, k in zip(t.sources, t.keys, strict=True)]
         sources += t.sources
         notes += t.notes
-    return LabelTable(paths, labels, groups, targets, splits, keys, sources, notes)
+        inputs += t.inputs
+    return LabelTable(paths, labels, groups, targets, splits, keys, sources, notes, inputs)
 
 
 def _unit_hash(text: str, seed: int) -> float:

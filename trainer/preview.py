@@ -32,7 +32,8 @@ def load_run_dataset(cfg: TrainConfig) -> LabelTable:
 
 def dataset_preview(cfg: TrainConfig, table: LabelTable | None = None) -> dict[str, Any]:
     """The ``dataset_preview`` event's fields for ``cfg``'s data (``table`` when already loaded): labels,
-    groups, images per split, positives and known answers per split per label, warnings, sources.
+    groups, images per split, positives and known answers per split per label, warnings, sources, and
+    per data entry its source name, images and own label names (``inputs``).
 
     Raises DataError as ``load_run_dataset``.
     """
@@ -75,6 +76,7 @@ def dataset_preview(cfg: TrainConfig, table: LabelTable | None = None) -> dict[s
         "known": known,
         "warnings": warnings,
         "sources": sources,
+        "inputs": [dict(i) for i in table.inputs],
     }
     if cfg.init_from:
         out["init_from"] = _init_from_labels(cfg.init_from, table.labels, warnings)

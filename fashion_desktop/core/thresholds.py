@@ -86,6 +86,9 @@ class ThresholdPolicy:
 # A score this close to its label's threshold marks the photo as uncertain in the grid: a small change
 # of threshold would flip that tag, so it is worth a person's look first.
 UNCERTAIN_MARGIN = 0.05
+# Training on an unreviewed photo's predictions (only when asked for) takes a label's score as an answer
+# when it is at least this far from the label's threshold (0.5: >= 0.8 yes, <= 0.2 no); the rest stay unknown.
+CONFIDENT_MARGIN = 0.3
 
 
 def uncertainty(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

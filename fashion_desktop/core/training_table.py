@@ -16,7 +16,7 @@ import numpy as np
 
 from .catalog import SCHEMA_VERSION, ModelRecord, architecture_named, connect_read_only
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, known_matrix
-from .thresholds import ThresholdPolicy
+from .thresholds import CONFIDENT_MARGIN, ThresholdPolicy
 
 # The group of a label whose model recorded none (or that only people used).
 DEFAULT_GROUP = "tags"
@@ -28,21 +28,24 @@ class TrainingTableError(ValueError):
 
 @dataclass(frozen=True)
 class TrainingRow:
-    """One reviewed photo: its final tags (positives) and every label whose state is known.
+    """One photo: its final tags (positives) and every label whose state is known.
 
     A label the person never judged on this photo, and the model never scored, is unknown (absent
     from ``known``), not a "no". ``tags`` holds the final tags per label group, in label order.
+    ``reviewed`` is False for an unreviewed photo taken for its confident predictions (asked for).
     """
 
     path: str
     positives: frozenset[str]
     known: frozenset[str]
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    reviewed: bool = True
 
 
 @dataclass(frozen=True)
 class TrainingTable:
-    """Reviewed, present photos of a library with their final tags by the one tag rule (core.tags).
+    """Reviewed, present photos of a library with their final tags by the one tag rule (core.tags)
+    (and, when asked for, unreviewed photos with the model's confident answers).
 
     ``labels``: the model's labels in its order, then labels only people used (sorted). ``groups``:
     every label's group (the model's, else the group a person created it in, else ``DEFAULT_GROUP``);
@@ -112,20 +115,30 @@ def _pick_model(
     return ModelRecord.from_row(row)
 
 
-_REVIEWED = "SELECT id, path FROM images WHERE present=1 AND reviewed_at IS NOT NULL"
+_REVIEWED = "SELECT id, path, 1 FROM images WHERE present=1 AND reviewed_at IS NOT NULL"
+# Reviewed photos, then (for ``confident_predictions``) unreviewed ones the model scored; {model} is an int.
+_WITH_SCORED = (
+    "SELECT id, path, reviewed_at IS NOT NULL FROM images WHERE present=1 AND (reviewed_at IS NOT NULL"
+    " OR id IN (SELECT image_id FROM predictions WHERE model_id={model}))"
+)
 
 
 def training_table(
-    path: str | os.PathLike, model_key: str | None = None, policy: ThresholdPolicy | None = None
+    path: str | os.PathLike,
+    model_key: str | None = None,
+    policy: ThresholdPolicy | None = None,
+    confident_predictions: bool = False,
 ) -> TrainingTable:
     """The training table of the library at ``path``: reviewed photos still present, in path order.
 
     A photo's final tags follow the one tag rule (``core.tags``): the person's decision where there is
     one, else the model's score against its threshold (the model's own thresholds as the catalog
     recorded them, under ``policy`` when given). ``model_key`` picks the model (default: the one
-    registered last; none in the catalog: decisions only). The file is opened read-only and never
-    migrated. Raises TrainingTableError for a missing or unreadable file, a catalog newer than this
-    app, or an unknown ``model_key``.
+    registered last; none in the catalog: decisions only). With ``confident_predictions`` unreviewed
+    photos the model scored join too, each label known only where a person decided it or its score is
+    at least ``CONFIDENT_MARGIN`` from the threshold (photos left with nothing known are skipped). The
+    file is opened read-only and never migrated. Raises TrainingTableError for a missing or unreadable
+    file, a catalog newer than this app, or an unknown ``model_key``.
     """
     path = Path(path)
     if not path.is_file():
@@ -134,10 +147,13 @@ def training_table(
     try:
         version = _check_version(db, path)
         model = _pick_model(db, path, model_key, version)
-        images = db.execute(_REVIEWED + " ORDER BY path").fetchall()
+        photos = _REVIEWED
+        if confident_predictions and model is not None:
+            photos = _WITH_SCORED.format(model=int(model.id))
+        images = db.execute(photos + " ORDER BY path").fetchall()
         decided: dict[int, dict[str, bool]] = {}
         for image_id, label, value in db.execute(
-            f"SELECT image_id, label, value FROM decisions WHERE image_id IN (SELECT id FROM ({_REVIEWED}))"
+            f"SELECT image_id, label, value FROM decisions WHERE image_id IN (SELECT id FROM ({photos}))"
         ):
             decided.setdefault(image_id, {})[label] = bool(value)
         person_groups: dict[str, str] = {}
@@ -150,7 +166,7 @@ def training_table(
             scores = dict(
                 db.execute(
                     "SELECT image_id, scores FROM predictions"
-                    f" WHERE model_id=? AND image_id IN (SELECT id FROM ({_REVIEWED}))",
+                    f" WHERE model_id=? AND image_id IN (SELECT id FROM ({photos}))",
                     (model.id,),
                 )
             )
@@ -163,7 +179,7 @@ def training_table(
 
 def _table(
     model: ModelRecord | None,
-    images: list[tuple[int, str]],
+    images: list[tuple[int, str, int]],
     decided: dict[int, dict[str, bool]],
     scores: dict[int, bytes],
     policy: ThresholdPolicy,
@@ -177,24 +193,32 @@ def _table(
     thresholds = policy.thresholds(model_labels, default_thresholds(model), floors)
     n = len(images)
     matrix = np.full((n, len(labels)), np.nan, np.float32)
-    for i, (image_id, _path) in enumerate(images):
+    for i, (image_id, _path, _reviewed) in enumerate(images):
         blob = scores.get(image_id)
         if blob is not None and len(blob) == 4 * nm:  # scores of an older label list are not trusted
             matrix[i, :nm] = np.frombuffer(blob, dtype="<f4")
-    decisions = [decided.get(image_id, {}) for image_id, _ in images]
+    decisions = [decided.get(image_id, {}) for image_id, _, _ in images]
     dec = decision_matrix(labels, decisions)
     # Labels only people used have no score and no threshold: only decisions decide them.
     all_thresholds = np.concatenate([thresholds, np.ones(len(people_only), np.float32)])
     exclusive = model.exclusive_columns() if model is not None else ()
     final = final_tag_matrix(matrix, dec, all_thresholds, policy, exclusive)
     known = known_matrix(matrix, dec)
+    unreviewed = np.array([not r for _, _, r in images], bool)
+    if unreviewed.any():  # only the model's confident answers (and any decisions) are known there
+        with np.errstate(invalid="ignore"):
+            sure = np.abs(matrix[:, :nm] - thresholds[None, :]) >= CONFIDENT_MARGIN  # NaN: False
+        sure = np.concatenate([sure, np.zeros((n, len(people_only)), bool)], axis=1)
+        known[unreviewed] = (sure | (dec >= 0))[unreviewed]
     model_groups = dict(model.groups) if model is not None else {}
     # A label a person created keeps the group they put it in (the model's group wins for its own).
     person_groups = person_groups or {}
     groups = {lab: model_groups.get(lab) or person_groups.get(lab) or DEFAULT_GROUP for lab in labels}
     rows = []
-    for i, (_id, image_path) in enumerate(images):
-        on = [labels[j] for j in np.flatnonzero(final[i])]
+    for i, (_id, image_path, reviewed) in enumerate(images):
+        if not reviewed and not known[i].any():
+            continue
+        on = [labels[j] for j in np.flatnonzero(final[i] & (known[i] | bool(reviewed)))]
         by_group: dict[str, list[str]] = {}
         for lab in on:
             by_group.setdefault(groups[lab], []).append(lab)
@@ -204,6 +228,7 @@ def _table(
                 frozenset(on),
                 frozenset(labels[j] for j in np.flatnonzero(known[i])),
                 {g: tuple(tags) for g, tags in by_group.items()},
+                bool(reviewed),
             )
         )
     return TrainingTable(

@@ -255,7 +255,8 @@ TAG_EVENT_TYPES: tuple[type, ...] = (
 #   dataset_preview  (``fashion train --preview --events``, instead of a run) labels, groups
 #                    {label: group}, images {split: n}, counts {split: {label: positives}},
 #                    known {split: {label: photos whose answer is known}}, warnings [str], sources {name: n},
-#                    with --init-from also init_from {path, kept, new, dropped} (label lists)
+#                    inputs [{path, source, images, labels}] (per data entry in order; labels as the data
+#                    spells them, before its mapping), with --init-from also init_from {path, kept, new, dropped}
 
 RUN_STARTED = "run_started"
 PROGRESS = "progress"

@@ -185,3 +185,28 @@ def test_unreadable_newer_or_missing_catalogs_are_refused_by_name(tmp_path: Path
     db.close()
     with pytest.raises(TrainingTableError, match="schema version 99 is newer"):
         training_table(newer)
+
+
+def test_confident_predictions_add_unreviewed_photos_only_where_the_model_is_sure(tmp_path: Path) -> None:
+    db = tmp_path / "cat.db"
+    with Catalog(db) as cat:
+        ids = cat.ensure_images([f"/photos/{n}.jpg" for n in ("r", "u", "v", "w")])
+        cat.register_model("m", LABELS, "tiny", groups=GROUPS, thresholds=[0.5, 0.5, 0.5])
+        cat.add_predictions(
+            "m",
+            [
+                (ids["/photos/r.jpg"], np.float32([0.6, 0.4, 0.5])),  # reviewed: every score counts
+                (ids["/photos/u.jpg"], np.float32([0.95, 0.55, 0.1])),  # dress sure yes, red sure no
+                (ids["/photos/v.jpg"], np.float32([0.6, 0.45, 0.5])),  # nothing sure: left out
+            ],
+        )
+        cat.set_decisions([(ids["/photos/u.jpg"], "coat", True)])  # a decision counts on any photo
+        cat.set_reviewed([ids["/photos/r.jpg"]])
+    assert [Path(r.path).stem for r in training_table(db).rows] == ["r"]  # the default: reviewed only
+    rows = {Path(r.path).stem: r for r in training_table(db, confident_predictions=True).rows}
+    assert list(rows) == ["r", "u"]  # w was never scored, v has no sure answer
+    assert rows["r"].reviewed and rows["r"].known == {"dress", "coat", "red"}
+    assert rows["r"].positives == {"dress", "red"}
+    u = rows["u"]
+    assert not u.reviewed
+    assert u.known == {"dress", "coat", "red"} and u.positives == {"dress", "coat"}

@@ -240,6 +240,49 @@ def test_catalog_scores_count_at_the_models_own_thresholds_with_its_groups(tmp_p
     assert dict(zip(t.labels, _row(t, "1.jpg"), strict=True)) == {"dress": 1, "red": 1, "sparkly": 1}
 
 
+def test_catalog_source_options_confident_predictions_and_its_own_mapping(tmp_path):
+    catalog = pytest.importorskip("fashion_desktop.core.catalog")
+    imgs = [write_image(tmp_path / "photos" / f"{i}.jpg", (i, i, i), seed=i) for i in range(3)]
+    cat = catalog.Catalog(tmp_path / "cat.db")
+    try:
+        ids = cat.ensure_images(imgs)
+        i0, i1, i2 = (ids[str(p)] for p in imgs)
+        cat.register_model("m", ["dress", "frock", "red"], thresholds=[0.5, 0.5, 0.5])
+        scores = [(i0, np.float32([0.9, 0.1, 0.6])), (i1, np.float32([0.05, 0.95, 0.5]))]
+        cat.add_predictions("m", [*scores, (i2, np.float32([0.55, 0.5, 0.5]))])
+        cat.set_reviewed([i0])
+    finally:
+        cat.close()
+    db = tmp_path / "cat.db"
+    assert len(read_source(db)) == 1  # reviewed photos only unless asked
+    t = read_source({"path": str(db), "confident_predictions": True})
+    assert len(t) == 2  # image 2 has no confident answer
+    assert dict(zip(t.labels, _row(t, "1.jpg"), strict=True)) == {"dress": 0, "frock": 1, "red": -1}
+    mapping = tmp_path / "lib_map.csv"
+    mapping.write_text("source,target\ndress,dress\nfrock,dress\nred,\n")
+    t = read_source({"path": str(db), "confident_predictions": True, "mapping": str(mapping)})
+    assert t.labels == ["dress"]
+    assert t.targets[:, 0].tolist() == [1, 1]  # frock merged into dress; red excluded
+    assert t.inputs[0]["labels"] == ["dress", "frock", "red"]  # the catalog's own names
+    assert any("red" in n and "left out" in n for n in t.notes)
+    # A run's --mapping (written for other sources) leaves the library's labels alone.
+    assert read_source(db, str(mapping)).labels == ["dress", "frock", "red"]
+
+
+def test_each_entry_reports_its_own_label_names_before_mapping(tmp_path):
+    root = tmp_path / "folders"
+    for cls in ("Red_Shirts", "blue"):
+        write_image(root / cls / "a.jpg", (1, 2, 3))
+    mapping = tmp_path / "m.csv"
+    mapping.write_text("source,target\nred shirts,jacket\nblue,\n")
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("image,tags\nfolders/blue/a.jpg,coat;hat\n")
+    t = combine([read_source({"path": str(root), "mapping": str(mapping)}), read_source(sheet)])
+    assert [i["labels"] for i in t.inputs] == [["Red_Shirts", "blue"], ["coat", "hat"]]
+    assert [i["images"] for i in t.inputs] == [1, 1]
+    assert [i["path"] for i in t.inputs] == [str(root), str(sheet)]
+
+
 def test_real_data_combination():
     shared_data = data_root()
     maps = shared_data / "taxonomy" / "mappings"
