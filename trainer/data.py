@@ -767,7 +767,7 @@ def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix == ".json":
         return "coco"
-    if suffix in (".db", ".sqlite", ".sqlite3", ".fcat", ".catalog"):
+    if suffix in (".ffcat", ".db", ".sqlite", ".sqlite3", ".fcat", ".catalog"):  # .ffcat: the app's own
         return "catalog"
     if suffix in (".csv", ".tsv", ".xlsx", ".xlsm", ".xls"):
         if suffix == ".csv" and path.is_file():

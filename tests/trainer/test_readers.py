@@ -255,6 +255,9 @@ def test_catalog_source_options_confident_predictions_and_its_own_mapping(tmp_pa
         cat.close()
     db = tmp_path / "cat.db"
     assert len(read_source(db)) == 1  # reviewed photos only unless asked
+    library = tmp_path / "library.ffcat"  # the app's own name for a library is read as one
+    library.write_bytes(db.read_bytes())
+    assert len(read_source(library)) == 1
     t = read_source({"path": str(db), "confident_predictions": True})
     assert len(t) == 2  # image 2 has no confident answer
     assert dict(zip(t.labels, _row(t, "1.jpg"), strict=True)) == {"dress": 0, "frock": 1, "red": -1}
