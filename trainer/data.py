@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import difflib
 import hashlib
 import json
@@ -149,40 +148,19 @@ def _norm(label: str) -> str:
 
 def load_mapping(path: str | os.PathLike) -> LabelMapping:
     """Read a mapping file: CSV (first column source label, second column target name, several
-    targets separated by ``|``, empty = exclude) or a YAML/JSON mapping ``{source: target | [targets]}``.
+    targets separated by ``|``, empty = exclude) or a YAML/JSON mapping ``{source: target | [targets]}``
+    (``fashion_desktop.model.label_mapping`` owns the format).
 
     Raises DataError for a missing or unreadable file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"label mapping file not found: {path}")
-    table: dict[str, tuple[str, ...]] = {}
-    where: dict[str, str] = {}
-    try:
-        if path.suffix.lower() in (".yaml", ".yml", ".json"):
-            import yaml
+    from fashion_desktop.model.label_mapping import MappingFileError, read_mapping_rows
 
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            if not isinstance(raw, dict):
-                raise DataError(f"{path}: a mapping file must be a dictionary of source label -> target")
-            for src, tgt in raw.items():
-                items = [tgt] if isinstance(tgt, str) else list(tgt or [])
-                table[_norm(src)] = tuple(str(t).strip() for t in items if str(t).strip())
-                where[_norm(src)] = f"entry {str(src)!r}"
-        else:
-            with open(path, newline="", encoding="utf-8-sig") as fh:
-                reader = csv.reader(fh)
-                header = next(reader, [])
-                if len(header) < 2:
-                    raise DataError(f"{path}: a mapping CSV needs two columns (source label, target name)")
-                for row in reader:
-                    if not row or not row[0].strip():
-                        continue
-                    tgt = row[1] if len(row) > 1 else ""
-                    table[_norm(row[0])] = tuple(t.strip() for t in tgt.split("|") if t.strip())
-                    where[_norm(row[0])] = f"row {reader.line_num}"
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"cannot read label mapping {path}: {exc}") from None
+    try:
+        rows = read_mapping_rows(path)
+    except MappingFileError as exc:
+        raise DataError(str(exc)) from None
+    table = {_norm(r.source): r.targets for r in rows}
+    where = {_norm(r.source): r.where for r in rows}
     return LabelMapping(table, str(path), where)
 
 

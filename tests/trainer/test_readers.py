@@ -286,6 +286,25 @@ def test_each_entry_reports_its_own_label_names_before_mapping(tmp_path):
     assert [i["path"] for i in t.inputs] == [str(root), str(sheet)]
 
 
+def test_a_mapping_the_app_writes_is_what_the_trainer_reads(tmp_path):
+    from fashion_desktop.model.label_mapping import read_mapping_rows, write_mapping_csv
+
+    path = tmp_path / "maps" / "m.csv"
+    write_mapping_csv(
+        path, [("Tee", ["top, t-shirt, sweatshirt"]), ("dress", ["dress", "sleeve"]), ("x", [])]
+    )
+    m = load_mapping(path)
+    assert m.lookup("tee") == ("top, t-shirt, sweatshirt",)  # a comma inside a name survives
+    assert m.lookup("Dress") == ("dress", "sleeve") and m.lookup("x") == () and m.lookup("y") is None
+    assert [r.source for r in read_mapping_rows(path)] == ["Tee", "dress", "x"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("only one column\n")
+    with pytest.raises(DataError, match="bad.csv: a mapping CSV needs two columns"):
+        load_mapping(bad)
+    with pytest.raises(DataError, match="label mapping file not found"):
+        load_mapping(tmp_path / "nope.csv")
+
+
 def test_real_data_combination():
     shared_data = data_root()
     maps = shared_data / "taxonomy" / "mappings"
