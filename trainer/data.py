@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from fashion_desktop.model.label_mapping import MappingFileError, read_mapping_rows
+from fashion_desktop.model.label_mapping import mapping_key as _norm
+
 POS, NEG, UNK = 1, 0, -1
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 SPLIT_NAMES = {
@@ -142,10 +145,6 @@ class LabelMapping:
         return list(seen)
 
 
-def _norm(label: str) -> str:
-    return re.sub(r"[\s_]+", " ", str(label).strip().casefold())
-
-
 def load_mapping(path: str | os.PathLike) -> LabelMapping:
     """Read a mapping file: CSV (first column source label, second column target name, several
     targets separated by ``|``, empty = exclude) or a YAML/JSON mapping ``{source: target | [targets]}``
@@ -153,8 +152,6 @@ def load_mapping(path: str | os.PathLike) -> LabelMapping:
 
     Raises DataError for a missing or unreadable file.
     """
-    from fashion_desktop.model.label_mapping import MappingFileError, read_mapping_rows
-
     try:
         rows = read_mapping_rows(path)
     except MappingFileError as exc:

@@ -33,7 +33,8 @@ def load_run_dataset(cfg: TrainConfig) -> LabelTable:
 def dataset_preview(cfg: TrainConfig, table: LabelTable | None = None) -> dict[str, Any]:
     """The ``dataset_preview`` event's fields for ``cfg``'s data (``table`` when already loaded): labels,
     groups, images per split, positives and known answers per split per label, warnings, sources, and
-    per data entry its source name, images and own label names (``inputs``).
+    per data entry its source name, images and own label names (``inputs``), and the labels with fewer
+    than RARE_TRAIN training examples (``rare``).
 
     Raises DataError as ``load_run_dataset``.
     """
@@ -77,6 +78,7 @@ def dataset_preview(cfg: TrainConfig, table: LabelTable | None = None) -> dict[s
         "warnings": warnings,
         "sources": sources,
         "inputs": [dict(i) for i in table.inputs],
+        "rare": rare,
     }
     if cfg.init_from:
         out["init_from"] = _init_from_labels(cfg.init_from, table.labels, warnings)

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QThread, QTim
 
 from fashion_desktop.core.tag_process import child_environment, command
 from fashion_desktop.model.protocol import (
+    DATASET_PREVIEW,
     RUN_FAILED,
     RUN_FINISHED,
     RUN_STOPPED,
@@ -217,7 +218,7 @@ def _outcome(event: Any) -> tuple[str, Any]:
     if isinstance(event, TrainEvent):
         if event.name == RUN_FAILED:
             return "failure", str(event["message"])
-        if event.name in (RUN_FINISHED, RUN_STOPPED):
+        if event.name in (RUN_FINISHED, RUN_STOPPED, DATASET_PREVIEW):  # a preview is its run's result
             return "result", event
     return "event", event
 
@@ -227,8 +228,8 @@ class ProcessWorker(_Job):
 
     ``ProcessWorker(mode, job)`` starts the tagging process; ``ProcessWorker(trainer_child(...))`` the
     trainer. Each event line the child prints is decoded (``model.protocol``) and sent with
-    ``progressed``, except the run's result (Summary or Devices; the trainer's ``run_finished`` or
-    ``run_stopped``), which comes with ``finished``. A failure event, a crash or an event of a newer
+    ``progressed``, except the run's result (Summary or Devices; the trainer's ``run_finished``,
+    ``run_stopped`` or ``dataset_preview``), which comes with ``finished``. A failure event, a crash or an event of a newer
     protocol end the run with ``failed`` and a one-line message. A line that is not an event is logged
     and sent with ``progressed`` as ``Unreadable`` (with the reason); the run goes on. Reading the pipe
     happens in the GUI thread's event loop and is cheap: no Python thread shares the interpreter lock

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,11 @@ from pathlib import Path
 from .fileio import WriteError, atomic_write_bytes, os_reason
 
 TARGET_SEPARATOR = "|"  # several targets in one CSV cell (label names may hold commas: "shirt, blouse")
+
+
+def mapping_key(label: str) -> str:
+    """How a mapping matches a source label: case, spaces and underscores do not matter."""
+    return re.sub(r"[\s_]+", " ", str(label).strip().casefold())
 
 
 class MappingFileError(ValueError):

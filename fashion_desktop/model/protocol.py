@@ -256,7 +256,8 @@ TAG_EVENT_TYPES: tuple[type, ...] = (
 #                    {label: group}, images {split: n}, counts {split: {label: positives}},
 #                    known {split: {label: photos whose answer is known}}, warnings [str], sources {name: n},
 #                    inputs [{path, source, images, labels}] (per data entry in order; labels as the data
-#                    spells them, before its mapping), with --init-from also init_from {path, kept, new, dropped}
+#                    spells them, before its mapping), rare [labels with under 10 training examples],
+#                    with --init-from also init_from {path, kept, new, dropped}
 
 RUN_STARTED = "run_started"
 PROGRESS = "progress"

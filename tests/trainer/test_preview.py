@@ -49,6 +49,7 @@ def test_preview_event_for_the_app(tmp_path):
         assert sum(ev["counts"][s][label] for s in ("train", "val", "test")) == 12
         assert ev["known"]["train"][label] == ev["images"]["train"]
     assert any("the val split is empty" in w for w in ev["warnings"])
+    assert ev["rare"] == [lab for lab in ev["labels"] if ev["counts"]["train"][lab] < 10]
     assert ev["inputs"] == [
         {"path": str(data), "source": "folders:data", "images": 24, "labels": ["green", "red"]}
     ]
