@@ -16,12 +16,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
@@ -47,6 +45,7 @@ from trainer.config import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, ConfigError
 from trainer.runs import RunFolderState, check_run_folder
 
 from . import settings
+from .dataset_builder import DatasetBuilder, data_args
 from .train_plots import TrainPlots
 from .worker import Child, ProcessWorker, trainer_child
 
@@ -162,27 +161,15 @@ class TrainTab(QWidget):
         self.preset_combo.activated.connect(self._preset_chosen)
         left.addWidget(self.preset_combo)
 
-        left.addWidget(QLabel("Data sources"))
-        self.sources = QListWidget()
-        self.sources.setMaximumHeight(110)
-        left.addWidget(self.sources)
-        row = QHBoxLayout()
-        self.add_folder_button = QPushButton("Add &folder…")
-        self.add_sheet_button = QPushButton("Add &spreadsheet…")
-        self.add_library_button = QPushButton("Add &library")
-        self.remove_source_button = QPushButton("Remove")
-        for b in (
-            self.add_folder_button,
-            self.add_sheet_button,
-            self.add_library_button,
-            self.remove_source_button,
-        ):
-            row.addWidget(b)
-        left.addLayout(row)
-        self.add_folder_button.clicked.connect(self._add_folder)
-        self.add_sheet_button.clicked.connect(self._add_sheet)
-        self.add_library_button.clicked.connect(self._add_library)
-        self.remove_source_button.clicked.connect(self._remove_source)
+        # Sources, splits and the labels they give (counted by the trainer's --preview).
+        self.dataset = DatasetBuilder()
+        self.sources = self.dataset  # the data sources (``clear()``, ``add_source(path)``)
+        self.add_folder_button = self.dataset.add_folder_button
+        self.add_sheet_button = self.dataset.add_sheet_button
+        self.add_library_button = self.dataset.add_library_button
+        self.remove_source_button = self.dataset.remove_source_button
+        left.addWidget(self.dataset)
+        self.dataset.changed.connect(self._changed)
 
         form = QFormLayout()
         self.arch_combo = QComboBox()
@@ -323,7 +310,8 @@ class TrainTab(QWidget):
     def values(self) -> dict[str, Any]:
         """The form as plain values (what presets set and the settings remember)."""
         return {
-            "sources": [self.sources.item(i).text() for i in range(self.sources.count())],
+            "sources": self.dataset.data_entries(),  # the trainer's data entries (paths, or dicts)
+            "dataset": self.dataset.state(),  # the same with each source's kind, and the splits
             "arch": self.arch_combo.currentData(),
             "start": self.start_combo.currentData(),
             "bundle": self.bundle_edit.text().strip(),
@@ -349,9 +337,10 @@ class TrainTab(QWidget):
         """Set the form from ``values()``-style keys (unknown or bad values are skipped)."""
         self._restoring = True
         try:
-            if isinstance(v.get("sources"), list):
-                self.sources.clear()
-                self.sources.addItems([str(s) for s in v["sources"]])
+            if isinstance(v.get("dataset"), dict):
+                self.dataset.set_state(v["dataset"])
+            elif isinstance(v.get("sources"), list):
+                self.dataset.set_entries(v["sources"])
             for key, combo in (("arch", self.arch_combo), ("start", self.start_combo)):
                 if key in v and combo.findData(v[key]) >= 0:
                     combo.setCurrentIndex(combo.findData(v[key]))
@@ -402,6 +391,7 @@ class TrainTab(QWidget):
             "num_workers": v["workers"],
             "out": v["out"],
             "progress_per_s": PROGRESS_PER_S,
+            **self.dataset.split_overrides(),
         }
         if v["image_size"]:
             out["image_size"] = v["image_size"]
@@ -479,46 +469,22 @@ class TrainTab(QWidget):
             if model:
                 values["bundle"] = model
             if self.catalog_path:
-                values["sources"] = [*self.values()["sources"], self.catalog_path]
-                values["sources"] = list(dict.fromkeys(values["sources"]))
+                values["sources"] = [*self.values()["sources"], self.catalog_path]  # kept once
         self.set_values(values)
 
     def set_catalog_path(self, path: str | os.PathLike | None) -> None:
         """The current library's catalog (the "Add library" source; the trainer reads it read-only)."""
         self.catalog_path = str(path) if path else None
-        self.add_library_button.setEnabled(self.catalog_path is not None)
+        self.dataset.set_catalog_path(self.catalog_path)
 
     def add_source(self, path: str) -> None:
-        if path and path not in self.values()["sources"]:
-            self.sources.addItem(path)
-            self._changed()
-
-    def _add_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Folder of class folders")
-        if path:
-            self.add_source(path)
-
-    def _add_sheet(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Spreadsheet", "", "Spreadsheets (*.csv *.xlsx *.json)")
-        if path:
-            self.add_source(path)
-
-    def _add_library(self) -> None:
-        if self.catalog_path:
-            self.add_source(self.catalog_path)
-
-    def _remove_source(self) -> None:
-        for item in self.sources.selectedItems():
-            self.sources.takeItem(self.sources.row(item))
-        self._changed()
+        self.dataset.add_source(path)
 
     # -- launching ------------------------------------------------------------------------------
     def args(self) -> list[str]:
         """The trainer's command-line arguments for the form (after ``train --events``)."""
         o = self.overrides()
-        args: list[str] = []
-        for source in o.pop("data"):
-            args += ["--data", source]
+        args = data_args(o.pop("data"))
         args += ["--out", o.pop("out"), "--arch", o.pop("arch")]
         for key, value in o.items():
             args += ["--set", f"{key}={json.dumps(value)}"]
@@ -606,6 +572,7 @@ class TrainTab(QWidget):
 
     def shutdown(self, msecs: int = 30_000) -> None:
         """Stop a run and wait for it (closing the window): the trainer keeps its last checkpoint."""
+        self.dataset.shutdown()
         if self.worker is not None:
             self.worker.cancel()
             if not self.worker.wait(msecs):
