@@ -399,7 +399,8 @@ class DatasetBuilder(QWidget):
 
     def _update_source_items(self) -> None:
         """Each row's kind and name (the full path as tooltip) and photos, in red where the preview's
-        error names the path (option widgets stay as they are: a group column being typed keeps focus)."""
+        error names its path or mapping file (option widgets stay as they are: a group column being
+        typed keeps its focus)."""
         inputs = (self.preview or {}).get("inputs")
         inputs = inputs if isinstance(inputs, list) and len(inputs) == len(self.sources) else None
         error = self.preview_error or ""
@@ -411,8 +412,9 @@ class DatasetBuilder(QWidget):
                 photos.setText(str(inputs[r].get("images", "")))
                 photos.setToolTip(f"read by the trainer as {inputs[r].get('source', '')}")
             photos.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            named = error and (s.path in error or (s.mapping and Path(s.mapping).name in error))
             for c, item in ((self.SOURCE, source), (self.PHOTOS, photos)):
-                if error and s.path in error:
+                if named:
                     item.setForeground(QBrush(_ERROR))
                     item.setToolTip(f"{s.path}\n{error}")
                 self.source_table.setItem(r, c, item)
@@ -453,7 +455,8 @@ class DatasetBuilder(QWidget):
         inputs = (self.preview or {}).get("inputs")
         if isinstance(inputs, list) and len(inputs) == len(self.sources) and isinstance(inputs[row], dict):
             labels = inputs[row].get("labels")
-            if isinstance(labels, list) and inputs[row].get("path") == self.sources[row].path:
+            same = os.path.normpath(str(inputs[row].get("path"))) == os.path.normpath(self.sources[row].path)
+            if isinstance(labels, list) and same:
                 return [str(x) for x in labels]
         return []
 
