@@ -167,7 +167,6 @@ class DatasetBuilder(QWidget):
         self._quiet = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(PREVIEW_DELAY_MS)
         self._timer.timeout.connect(self._run_preview)
         self._build()
         self._show_idle()
@@ -472,8 +471,9 @@ class DatasetBuilder(QWidget):
         return dialog
 
     def _mapping_done(self, dialog: MappingDialog, source: Source) -> None:
-        if dialog.chosen is not None and source in self.sources:
-            self.set_mapping(self.sources.index(source), dialog.chosen)
+        rows = [r for r, s in enumerate(self.sources) if s is source]  # still listed (not removed meanwhile)
+        if dialog.chosen is not None and rows:
+            self.set_mapping(rows[0], dialog.chosen)
         dialog.deleteLater()
         if self.mapping_dialog is dialog:
             self.mapping_dialog = None
@@ -489,12 +489,12 @@ class DatasetBuilder(QWidget):
         """Count again, PREVIEW_DELAY_MS after the last call (while the builder is shown)."""
         self._dirty = True
         if self.isVisible():
-            self._timer.start()
+            self._timer.start(PREVIEW_DELAY_MS)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
         if self._dirty:
-            self._timer.start()
+            self._timer.start(PREVIEW_DELAY_MS)
 
     def preview_args(self) -> list[str]:
         """The trainer options the preview runs with: the data entries and the split settings."""
@@ -520,7 +520,7 @@ class DatasetBuilder(QWidget):
             return
         problem = self._split_problem()
         if problem:
-            self._show_error(problem)
+            self._show_error(problem, "")
             return
         worker = ProcessWorker(self.preview_factory(self.preview_args()), name="dataset preview", parent=self)
         worker.wired(
@@ -566,10 +566,10 @@ class DatasetBuilder(QWidget):
         self._update_source_items()
         self.preview_changed.emit()
 
-    def _show_error(self, message: str) -> None:
+    def _show_error(self, message: str, prefix: str = "Cannot read the data: ") -> None:
         self.preview, self.preview_error = None, message
         self.status_label.setStyleSheet(f"color: {_ERROR.name()};")
-        self.status_label.setText(f"Cannot read the data: {message}")
+        self.status_label.setText(prefix + message)
         self.labels_table.setRowCount(0)
         self.labels_table.setEnabled(True)
         self.warnings_label.setText("")
