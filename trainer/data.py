@@ -702,6 +702,18 @@ def source_spec(entry: Any, default_mapping: str | None = None) -> dict[str, Any
     return spec
 
 
+# The app's libraries are ``.ffcat`` files (SQLite); the others are names people give catalogs by hand.
+CATALOG_SUFFIXES = (".ffcat", ".db", ".sqlite", ".sqlite3", ".fcat", ".catalog")
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def detect_format(path: Path) -> str:
     """folders | imaterialist | table | coco | catalog, from what is at ``path``."""
     if path.is_dir():
@@ -711,7 +723,7 @@ def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix == ".json":
         return "coco"
-    if suffix in (".db", ".sqlite", ".sqlite3", ".fcat", ".catalog"):
+    if suffix in CATALOG_SUFFIXES or _is_sqlite(path):
         return "catalog"
     if suffix in (".csv", ".tsv", ".xlsx", ".xlsm", ".xls"):
         if suffix == ".csv" and path.is_file():

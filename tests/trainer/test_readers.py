@@ -217,6 +217,10 @@ def test_catalog_reviewed_images(tmp_path):
     r1 = dict(zip(t.labels, _row(t, "1.jpg"), strict=True))
     assert r0 == {"dress": 1, "shoe": 0}
     assert r1 == {"dress": -1, "shoe": 1}  # nobody decided 'dress' for image 1
+    # The app's own library file (library.ffcat), and a catalog under any name, read as a catalog too.
+    for name in ("library.ffcat", "my-library.bak"):
+        (tmp_path / name).write_bytes((tmp_path / "cat.db").read_bytes())
+        assert read_source(tmp_path / name, None).paths == t.paths
 
 
 def test_catalog_scores_count_at_the_models_own_thresholds_with_its_groups(tmp_path):
