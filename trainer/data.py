@@ -659,10 +659,10 @@ def read_catalog(path: str | os.PathLike, model_key: str | None = None) -> Label
     thresholds the catalog recorded for it), 0 when decided or scored otherwise, -1 unknown.
 
     ``model_key`` picks the model whose scores count (default: the one registered last). A label's
-    group is the model's where it recorded one, else ``category`` for taxonomy labels and ``tags``
-    for the rest. Raises DataError when the catalog file is unusable or has no reviewed image.
+    group is the model's where it recorded one, else the one a person created it in, else
+    ``category`` for taxonomy labels and ``tags`` for the rest. Raises DataError when the catalog file is unusable or has no reviewed image.
     """
-    from fashion_desktop.core.training_table import TrainingTableError, training_table
+    from fashion_desktop.core.training_table import DEFAULT_GROUP, TrainingTableError, training_table
 
     path = Path(path)
     try:
@@ -676,7 +676,13 @@ def read_catalog(path: str | os.PathLike, model_key: str | None = None) -> Label
     all_labels = {lab for _, _, known in rows for lab in known}
     labels = order_labels([lab for lab in all_labels if lab in tax], CATEGORY)
     labels += order_labels([lab for lab in all_labels if lab not in tax], "tags")
-    groups = {lab: table.model_groups.get(lab) or (CATEGORY if lab in tax else "tags") for lab in labels}
+    person = {
+        lab: g for lab, g in table.groups.items() if lab not in table.model_groups and g != DEFAULT_GROUP
+    }
+    groups = {
+        lab: table.model_groups.get(lab) or person.get(lab) or (CATEGORY if lab in tax else "tags")
+        for lab in labels
+    }
     col = {lab: j for j, lab in enumerate(labels)}
     targets = np.full((len(rows), len(labels)), UNK, dtype=np.int8)
     for i, (_img, pos, known) in enumerate(rows):
