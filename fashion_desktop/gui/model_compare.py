@@ -127,7 +127,9 @@ class ModelCompare(QWidget):
     def set_run(self, run_path: str, bundle: str | None) -> None:
         """Show run folder ``run_path`` whose model is ``bundle`` (None: it has none yet)."""
         if self.worker is not None:
-            self.cancel()
+            self.worker.cancel()
+            self.worker = None
+            self.progress.setRange(0, 1)
         self.run_path, self.bundle, self.result = run_path, bundle, None
         self.table_model.set_rows([])
         self.note.setText("")
@@ -175,10 +177,15 @@ class ModelCompare(QWidget):
         self.table_model.set_rows([])
         self.note.setText(f"Comparing on the library's reviewed photos; {left_out.describe()}…")
         self.progress.setRange(0, 0)
-        self.worker = ProcessWorker("compare", job, "comparison", self).wired(
-            self._progressed, self._finished, self._failed
+        worker = ProcessWorker("compare", job, "comparison", self)
+        # A comparison replaced by another (set_run cancels it) says nothing more.
+        worker.wired(
+            lambda e: self._progressed(e) if self.worker is worker else None,
+            lambda r: self._finished(r) if self.worker is worker else None,
+            lambda m: self._failed(m) if self.worker is worker else None,
         )
-        self.worker.start()
+        self.worker = worker
+        worker.start()
         self._update_buttons()
         return True
 
@@ -272,8 +279,9 @@ class ModelCompare(QWidget):
         self._update_buttons()
 
     def stop(self, msecs: int = 10_000) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            if not self.worker.wait(msecs):
-                self.worker.kill()
-            self.worker = None
+        """Stop every comparison still running (closing the window) and wait for it."""
+        self.worker = None
+        for worker in self.findChildren(ProcessWorker):
+            worker.cancel()
+            if not worker.wait(msecs):
+                worker.kill()

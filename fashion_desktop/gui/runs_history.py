@@ -202,9 +202,9 @@ class RunsHistory(QWidget):
         self.view.doubleClicked.connect(lambda _i: self._emit(self.show_requested))
         self.refresh_button.clicked.connect(self.refresh)
         self.open_button.clicked.connect(self._open_clicked)
-        self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.view.selectionModel().selectionChanged.connect(self.update_buttons)
         self.shown_path: str | None = None  # the run whose curves the plots show
-        self._update_buttons()
+        self.update_buttons()
 
     # -- the list -----------------------------------------------------------------------------
     def set_folders(self, folders: Sequence[str]) -> None:
@@ -258,7 +258,7 @@ class RunsHistory(QWidget):
         )
         if selected is not None:
             self.select(str(selected.path))
-        self._update_buttons()
+        self.update_buttons()
         self.refreshed.emit()
 
     def stop(self) -> None:
@@ -293,7 +293,7 @@ class RunsHistory(QWidget):
         if folder:
             self.folder_opened.emit(folder)
 
-    def _update_buttons(self, *_args: object) -> None:
+    def update_buttons(self, *_args: object) -> None:
         info = self.selected()
         has = info is not None
         self.show_button.setEnabled(has and not self.busy)
@@ -307,4 +307,4 @@ class RunsHistory(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         self.busy = busy
-        self._update_buttons()
+        self.update_buttons()

@@ -900,7 +900,7 @@ class TrainTab(QWidget):
             self.overlay.clear()
             draw_record(self.plots, record)
             self.shown_run = self.history.shown_path = str(Path(path))
-            self.history._update_buttons()
+            self.history.update_buttons()
             info = record.info
             self.status_label.setText(
                 f"Showing run {info.name}: {info.state}, {info.epochs_done} epoch{'s' * (info.epochs_done != 1)}"
