@@ -74,6 +74,7 @@ class RunOverlay:
         self.names: tuple[str, str] | None = None  # (shown run, overlaid run)
         self._renamed: list[tuple[pg.LegendItem, pg.PlotDataItem, str]] = []
         self._placed: list[tuple[pg.PlotWidget, pg.PlotDataItem]] = []
+        self._added: list[tuple[pg.LegendItem, pg.PlotDataItem]] = []
 
     def show(self, record: RunRecord, name: str, shown_name: str) -> None:
         """Draw ``record`` (run ``name``) over the curves of run ``shown_name`` already in the plots."""
@@ -83,7 +84,7 @@ class RunOverlay:
             pts = [(r.epoch, _finite(r.fields.get(field, getattr(r, field, None)))) for r in record.epochs]
             pts = [(x, y) for x, y in pts if y is not None]
             plot = getattr(self.plots, plot_name)
-            self._rename(plot, self.plots.curves[key], f"{shown_name}: {legend}" if legend else None)
+            self._rename(plot, self.plots.curves[key], f"{shown_name}: {legend or 'lr'}")
             colour = OVERLAY_COLOURS.get(key, OVERLAY_COLOUR)
             pen = pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine)
             self._add(key, plot, [p[0] for p in pts], [p[1] for p in pts], pen, f"{name}: {legend or 'lr'}")
@@ -97,14 +98,18 @@ class RunOverlay:
         self.items[key] = item
         self._placed.append((plot, item))
 
-    def _rename(self, plot: pg.PlotWidget, item: pg.PlotDataItem, text: str | None) -> None:
+    def _rename(self, plot: pg.PlotWidget, item: pg.PlotDataItem, text: str) -> None:
+        """Name the shown run's curve ``item`` in the legend (an entry is added where it had none)."""
         legend = plot.getPlotItem().legend
-        if legend is None or text is None:
+        if legend is None:
             return
         for sample, label in legend.items:
             if sample.item is item:
                 self._renamed.append((legend, item, label.text))
                 label.setText(text)
+                return
+        legend.addItem(item, text)
+        self._added.append((legend, item))
 
     def clear(self) -> None:
         """Take the overlaid run away and give the shown curves their plain legend names back."""
@@ -117,6 +122,9 @@ class RunOverlay:
                 if sample.item is item:
                     label.setText(text)
         self._renamed.clear()
+        for legend, item in self._added:
+            legend.removeItem(item)
+        self._added.clear()
         self.names = None
 
     def curve_data(self, key: str) -> tuple[list[float], list[float]]:

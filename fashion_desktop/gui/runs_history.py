@@ -131,6 +131,8 @@ class RunsModel(QAbstractTableModel):
                 return info.message
             if index.column() == 6 and info.bundle is not None:
                 return str(info.bundle)
+            if index.column() in (3, 5) and value:
+                return str(value)  # long: the whole text on hovering
             return str(info.path) if index.column() == 0 else None
         if role == self.RUN_ROLE:
             return info

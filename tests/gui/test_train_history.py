@@ -168,10 +168,12 @@ def test_history_lists_runs_reopens_their_curves_and_overlays_two(qtbot, tmp_pat
     assert dashed.style() == Qt.PenStyle.DashLine and solid.style() == Qt.PenStyle.SolidLine
     assert dashed.color() != solid.color()
     assert "run-b" in " ".join(legend_names(tab.plots.f1_plot))
+    assert legend_names(tab.plots.lr_plot) == ["run-a: lr", "run-b: lr"]
     # Showing another run alone takes the overlay away and the plain names come back.
     with qtbot.waitSignal(tab.run_shown, timeout=10_000):
         click(qtbot, tab.history.show_button)
     assert tab.overlay.items == {} and legend_names(tab.plots.epoch_plot) == ["train", "val"]
+    assert legend_names(tab.plots.lr_plot) == []
     assert tab.plots.curve_data("train_loss")[0] == [1.0, 2.0, 3.0]
 
 
