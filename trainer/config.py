@@ -259,32 +259,45 @@ def save_config(cfg: TrainConfig, path: Path, extra: Mapping[str, Any] | None = 
     atomic_write_bytes(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8"))
 
 
+def resume_changes(
+    saved: TrainConfig, changes: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:
+    """Sort ``changes`` (None = not given; ``out`` is left out) against run config ``saved``:
+    (the changes ``--resume`` applies (RESUME_APPLIES), {key: (saved value, new value)} for those it
+    cannot make). A value equal to the saved one is no change. Raises ConfigError for an unknown key or
+    a value of the wrong type.
+    """
+    applies: dict[str, Any] = {}
+    refused: dict[str, tuple[Any, Any]] = {}
+    for key, value in changes.items():
+        key = key.replace("-", "_")
+        if value is None or key == "out":
+            continue
+        new = _coerce(key, value)
+        old = getattr(saved, key)
+        if new == old:
+            continue
+        if key in RESUME_APPLIES:
+            applies[key] = new
+        else:
+            refused[key] = (old, new)
+    return applies, refused
+
+
 def resume_config(saved: TrainConfig, run_dir: str | Path, changes: Mapping[str, Any]) -> TrainConfig:
     """The config to continue run ``run_dir`` with: its ``saved`` config plus ``changes`` (None = not
     given) that ``--resume`` applies (RESUME_APPLIES); a value equal to the saved one is no change.
 
     Raises ConfigError naming the first setting that cannot change on resume, or an invalid value.
     """
-    values: dict[str, Any] = {}
-    for key, value in changes.items():
-        key = key.replace("-", "_")
-        if value is None:
-            continue
-        new = _coerce(key, value)
-        if key == "out":
-            if Path(new).resolve() != Path(run_dir).resolve():
-                raise ConfigError(f"--resume {run_dir} continues in that folder; leave out --out")
-            continue
-        old = getattr(saved, key)
-        if new == old:
-            continue
-        if key not in RESUME_APPLIES:
-            shown = ", ".join(map(str, old)) if isinstance(old, tuple) else old
-            raise ConfigError(
-                f"--resume {run_dir} cannot change {key} (was {shown}); start a new run instead"
-            )
-        values[key] = new
-    cfg = saved.replace(out=str(run_dir), **values)
+    out = changes.get("out")
+    if out is not None and Path(_coerce("out", out)).resolve() != Path(run_dir).resolve():
+        raise ConfigError(f"--resume {run_dir} continues in that folder; leave out --out")
+    applies, refused = resume_changes(saved, changes)
+    for key, (old, _new) in refused.items():
+        shown = ", ".join(map(str, old)) if isinstance(old, tuple) else old
+        raise ConfigError(f"--resume {run_dir} cannot change {key} (was {shown}); start a new run instead")
+    cfg = saved.replace(out=str(run_dir), **applies)
     validate(cfg)
     return cfg
 

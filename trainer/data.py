@@ -648,11 +648,11 @@ def read_catalog(
     ``confident_predictions`` unreviewed photos join with the model's confident answers only
     (``core.training_table``). A ``mapping`` renames or merges labels (a target is a yes where any of
     its labels is, a no where all of them are known and none is); labels it excludes or does not list
-    are left out. A label's group is the model's where it recorded one, else ``category`` for
-    taxonomy labels and ``tags`` for the rest. Raises DataError when the catalog file is unusable or
-    has no reviewed image.
+    are left out. A label's group is the model's where it recorded one, else the one a person created
+    it in, else ``category`` for taxonomy labels and ``tags`` for the rest. Raises DataError when the
+    catalog file is unusable or has no reviewed image.
     """
-    from fashion_desktop.core.training_table import TrainingTableError, training_table
+    from fashion_desktop.core.training_table import DEFAULT_GROUP, TrainingTableError, training_table
 
     path = Path(path)
     try:
@@ -673,7 +673,12 @@ def read_catalog(
     all_labels = {lab for _, _, known in rows for lab in known}
     labels = order_labels([lab for lab in all_labels if lab in tax], CATEGORY)
     labels += order_labels([lab for lab in all_labels if lab not in tax], "tags")
-    groups = {lab: model_groups.get(lab) or (CATEGORY if lab in tax else "tags") for lab in labels}
+    person = {
+        lab: g for lab, g in table.groups.items() if lab not in table.model_groups and g != DEFAULT_GROUP
+    }
+    groups = {
+        lab: model_groups.get(lab) or person.get(lab) or (CATEGORY if lab in tax else "tags") for lab in labels
+    }
     col = {lab: j for j, lab in enumerate(labels)}
     targets = np.full((len(rows), len(labels)), UNK, dtype=np.int8)
     for i, (_img, pos, known) in enumerate(rows):
@@ -733,6 +738,18 @@ def source_spec(
     return spec
 
 
+# The app's libraries are ``.ffcat`` files (SQLite); the others are names people give catalogs by hand.
+CATALOG_SUFFIXES = (".ffcat", ".db", ".sqlite", ".sqlite3", ".fcat", ".catalog")
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def detect_format(path: Path) -> str:
     """folders | imaterialist | table | coco | catalog, from what is at ``path``."""
     if path.is_dir():
@@ -742,7 +759,7 @@ def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix == ".json":
         return "coco"
-    if suffix in (".ffcat", ".db", ".sqlite", ".sqlite3", ".fcat", ".catalog"):  # .ffcat: the app's own
+    if suffix in CATALOG_SUFFIXES or _is_sqlite(path):  # .ffcat: the app's own
         return "catalog"
     if suffix in (".csv", ".tsv", ".xlsx", ".xlsm", ".xls"):
         if suffix == ".csv" and path.is_file():

@@ -54,7 +54,7 @@ from .losses import (
 )
 from .pipeline import CachedImages, DecodeCache, to_model_input
 from .preview import load_run_dataset
-from .runs import check_run_folder, move_aside, run_folder_problem
+from .runs import check_run_folder, move_aside, run_folder_problem, write_splits
 from .schedule import LrControl, ParamSchedule, late_unfreezes, make_optimizer
 
 log = logging.getLogger("trainer")
@@ -616,6 +616,8 @@ def _run(
     st = _start_state(run, ck)
     if d.main:
         save_config(cfg, out / "config.yaml")
+        # Which photos it learns from: a comparison of its model on the library leaves these out.
+        write_splits(out, {k: [run.table.paths[i] for i in r] for k, r in run.rows.items()}, merge=resume)
     scaler = torch.amp.GradScaler("cuda") if run.autocast == torch.float16 else None
     _wrap_ddp(run)
     try:

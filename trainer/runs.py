@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 # Files a training run writes into its folder (trainer.checkpoints, trainer.engine).
-CONFIG, LAST, BEST, BUNDLE, EVENTS, METRICS, CACHE = (
+CONFIG, LAST, BEST, BUNDLE, EVENTS, METRICS, CACHE, SPLITS = (
     "config.yaml",
     "last.pt",
     "best.pt",
@@ -20,8 +22,9 @@ CONFIG, LAST, BEST, BUNDLE, EVENTS, METRICS, CACHE = (
     "events.jsonl",
     "metrics.json",
     "cache",
+    "splits.json",
 )
-RUN_FILES = (CONFIG, LAST, BEST, BUNDLE, EVENTS, METRICS, CACHE)
+RUN_FILES = (CONFIG, LAST, BEST, BUNDLE, EVENTS, METRICS, CACHE, SPLITS)
 # Files a run cannot be continued without; a folder with none of them holds no trained epoch.
 PROGRESS_FILES = (BUNDLE, LAST, BEST)
 # Litter file managers leave behind; a folder holding only these counts as empty.
@@ -161,7 +164,9 @@ class RunInfo:
     crashed, or a folder without events). ``started`` is seconds since the epoch (the first event, else
     config.yaml's modification time). ``best_f1_micro``/``best_f1_macro`` are the validation F1 (at 0.5)
     of the epoch with the best F1-macro, the trainer's own criterion. ``message`` is the failure or stop
-    message, if any.
+    message, if any. ``config`` is the run's config (config.yaml, else its run_started event's);
+    ``final_groups`` the final per-group metrics of each evaluated split (``{"val": {group: {...}},
+    "test": {...}}``, from metrics.json; empty until the run finished).
     """
 
     name: str
@@ -176,12 +181,15 @@ class RunInfo:
     bundle: Path | None
     message: str = ""
     init_from: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    final_groups: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class EpochRow:
     """One epoch's point of the curves (the last ``epoch_end`` for that epoch wins: a resumed run redoes
-    the interrupted one). ``groups`` holds per-group metrics when the trainer sent them, else None."""
+    the interrupted one). ``groups`` holds per-group metrics when the trainer sent them, else None;
+    ``fields`` every field of the event (what the live plots were given)."""
 
     epoch: int
     train_loss: float | None
@@ -191,6 +199,7 @@ class EpochRow:
     lr: float | None
     groups: dict[str, Any] | None = None
     time: float | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -293,6 +302,7 @@ def _epoch_rows(events: list[dict[str, Any]]) -> list[EpochRow]:
             _num(e.get("lr")),
             groups,
             _num(e.get("time")),
+            {k: v for k, v in e.items() if k not in ("event", "protocol", "time")},
         )
     return [rows[k] for k in sorted(rows)]
 
@@ -313,8 +323,20 @@ def _batch_points(events: list[dict[str, Any]]) -> list[BatchPoint]:
     return out
 
 
+def _final_groups(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        split: metrics[split]["groups"]
+        for split in ("val", "test")
+        if isinstance(metrics.get(split), dict) and isinstance(metrics[split].get("groups"), dict)
+    }
+
+
 def _info(
-    path: Path, events: list[dict[str, Any]], config: dict[str, Any], epochs: list[EpochRow]
+    path: Path,
+    events: list[dict[str, Any]],
+    config: dict[str, Any],
+    epochs: list[EpochRow],
+    final_groups: Mapping[str, Any] | None = None,
 ) -> RunInfo:
     starts = [i for i, e in enumerate(events) if e.get("event") == "run_started"]
     session = events[starts[-1] :] if starts else events  # after a resume, its last session decides
@@ -358,6 +380,8 @@ def _info(
         bundle,
         message,
         init_from if isinstance(init_from, str) else None,
+        config,
+        dict(final_groups or {}),
     )
 
 
@@ -375,17 +399,10 @@ def read_run(path: str | os.PathLike) -> RunRecord:
     events, skipped = _read_events(path / EVENTS, batches=True)
     config = _read_config(path)
     epochs = _epoch_rows(events)
-    info = _info(path, events, config, epochs)
-    if not config:
-        started = [e for e in events if e.get("event") == "run_started" and isinstance(e.get("config"), dict)]
-        config = started[-1]["config"] if started else {}
     metrics = _read_json(path / METRICS)
-    final_groups = {
-        split: metrics[split]["groups"]
-        for split in ("val", "test")
-        if isinstance(metrics.get(split), dict) and isinstance(metrics[split].get("groups"), dict)
-    }
-    return RunRecord(info, config, epochs, _batch_points(events), metrics, final_groups, skipped)
+    final_groups = _final_groups(metrics)
+    info = _info(path, events, config, epochs, final_groups)
+    return RunRecord(info, dict(info.config), epochs, _batch_points(events), metrics, final_groups, skipped)
 
 
 def list_runs(folder: str | os.PathLike) -> list[RunInfo]:
@@ -403,6 +420,135 @@ def list_runs(folder: str | os.PathLike) -> list[RunInfo]:
             continue
         events, _skipped = _read_events(child / EVENTS, batches=False)
         config = _read_config(child)
-        out.append(_info(child, events, config, _epoch_rows(events)))
+        final_groups = _final_groups(_read_json(child / METRICS))
+        out.append(_info(child, events, config, _epoch_rows(events), final_groups))
     out.sort(key=lambda r: r.started or 0.0, reverse=True)
     return out
+
+
+def find_runs(folder: str | os.PathLike) -> list[RunInfo]:
+    """``folder`` itself when it is a run folder, else the runs directly under it (``list_runs``)."""
+    path = Path(folder)
+    if _looks_like_run(path) and not any(_looks_like_run(child) for child in _children(path)):
+        return [read_run(path).info]
+    return list_runs(path)
+
+
+def _children(path: Path) -> list[Path]:
+    try:
+        return [c for c in path.iterdir() if c.is_dir() and c.name != CACHE]
+    except OSError:
+        return []
+
+
+# ---------------------------------------------------------------- which photos a run learnt from
+
+SPLITS_FORMAT = "fashion-run-splits"
+# The splits a run learnt from: it trained on "train" and chose its best epoch and thresholds on "val".
+LEARNT_FROM = ("train", "val")
+
+
+def write_splits(out: str | os.PathLike, splits: Mapping[str, Sequence[str]], merge: bool = False) -> Path:
+    """Record the photos of each split of a run as ``OUT/splits.json`` (absolute paths), atomically.
+
+    ``splits`` maps a split name to its photo paths; with ``merge`` (a resumed run) the paths an earlier
+    session recorded stay recorded too. Returns the file's path; raises OSError when it cannot be written.
+    The file: ``{"format": "fashion-run-splits", "version": 1, "splits": {"train": [path, ...], ...}}``.
+    """
+    path = Path(out) / SPLITS
+    merged: dict[str, list[str]] = {}
+    if merge:
+        merged = {k: list(v) for k, v in (read_splits(path.parent) or {}).items()}
+    for name, paths in splits.items():
+        known = dict.fromkeys(merged.get(name, []))
+        known.update(dict.fromkeys(os.path.abspath(os.fspath(p)) for p in paths))
+        merged[name] = list(known)
+    data = {"format": SPLITS_FORMAT, "version": 1, "splits": merged}
+    fd, tmp = tempfile.mkstemp(prefix=".splits-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def read_splits(run: str | os.PathLike) -> dict[str, list[str]] | None:
+    """The photos of each split run folder ``run`` recorded (``write_splits``); None when it recorded none
+    or the file cannot be read (never raises)."""
+    data = _read_json(Path(run) / SPLITS)
+    splits = data.get("splits") if data.get("format") == SPLITS_FORMAT else None
+    if not isinstance(splits, dict):
+        return None
+    return {
+        str(k): [str(p) for p in v if isinstance(p, str)] for k, v in splits.items() if isinstance(v, list)
+    }
+
+
+@dataclass(frozen=True)
+class TrainedOn:
+    """Which photos of a library a run learnt from, as far as its folder tells.
+
+    ``splits_file``: the run's splits.json when the trainer recorded one (its ``LEARNT_FROM`` splits are
+    the photos it learnt from). Older runs: ``folders`` (the folders among its data sources: photos under
+    them may have been trained on) and ``library_read_at`` (when the library was a source: the start of
+    its last session; photos reviewed by then were read). ``library_source`` says the library was a source.
+    """
+
+    splits_file: Path | None
+    folders: tuple[str, ...] = ()
+    library_read_at: float | None = None
+    library_source: bool = False
+
+    def describe(self) -> str:
+        """One plain line: what is left out of a comparison on the library's photos."""
+        if self.splits_file is not None:
+            return "left out: the photos the run trained and validated on (from its splits.json)"
+        parts = []
+        if self.library_source:
+            parts.append("the library photos reviewed before the run started (it read them)")
+        if self.folders:
+            parts.append(f"photos under its {len(self.folders)} data folder{'s' * (len(self.folders) != 1)}")
+        return "left out: " + " and ".join(parts) if parts else "the run read nothing of this library"
+
+    def to_job(self) -> dict[str, Any]:
+        """The ``exclude`` part of a tagging-process comparison job (``core.compare``)."""
+        return {
+            "splits_file": str(self.splits_file) if self.splits_file is not None else None,
+            "splits": list(LEARNT_FROM),
+            "folders": list(self.folders),
+            "reviewed_until": self.library_read_at,
+        }
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
+def trained_on(run: str | os.PathLike, library: str | os.PathLike | None) -> TrainedOn:
+    """What run folder ``run`` learnt from of the library (catalog file) ``library``; never raises."""
+    path = Path(run)
+    if (path / SPLITS).is_file() and read_splits(path) is not None:
+        return TrainedOn(path / SPLITS)
+    record = read_run(path)
+    entries = record.config.get("data") or []
+    sources = [e.get("path") if isinstance(e, dict) else e for e in entries]
+    sources = [str(s) for s in sources if isinstance(s, (str, os.PathLike))]
+    on_library = library is not None and any(_same_file(s, os.fspath(library)) for s in sources)
+    folders = tuple(os.path.abspath(s) for s in sources if os.path.isdir(s))
+    read_at = None
+    if on_library:
+        events, _ = _read_events(path / EVENTS, batches=False)
+        starts = [_num(e.get("time")) for e in events if e.get("event") == "run_started"]
+        read_at = next((t for t in reversed(starts) if t is not None), None)
+        if read_at is None:
+            read_at = record.info.started if record.info.started is not None else time.time()
+    return TrainedOn(None, folders, read_at, on_library)

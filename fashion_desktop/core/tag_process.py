@@ -1,4 +1,4 @@
-"""The tagging process: the app's tagging runs and device checks, reported as one JSON event per line.
+"""The tagging process: the app's tagging runs, model comparisons and device checks, one JSON event a line.
 
 The app runs tagging in a child process, not a thread: importing torch holds Python's interpreter
 lock for hundreds of milliseconds at a time (loading libtorch), and decoding and batching keep taking
@@ -39,7 +39,7 @@ from ..model.protocol import (
 
 MODULE = "fashion_desktop.core.tag_process"
 FROZEN_FLAG = "--tag-process"  # the frozen app runs this module when started with this flag
-MODES = ("tag", "probe")
+MODES = ("tag", "probe", "compare")
 
 
 def command(mode: str) -> tuple[str, list[str]]:
@@ -116,6 +116,23 @@ def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[TagEvent]:
         cat.close()
 
 
+def run_compare(job: dict[str, Any], cancel: threading.Event) -> Iterator[TagEvent]:
+    """Compare ``job["models"]`` (``[{"name", "bundle"}]``) on the reviewed photos of library
+    ``job["catalog"]`` that ``job["exclude"]`` (``core.compare.Exclusion.from_job``) leaves in.
+
+    Yields ``compare_models``' events, ending with a Comparison; raises as it does.
+    """
+    from fashion_desktop.model.scoring import ScoreOptions
+
+    from .compare import Exclusion, compare_models
+
+    models = [(str(m["name"]), str(m["bundle"])) for m in job.get("models") or []]
+    options = ScoreOptions(
+        device=str(job.get("device") or "auto"), batch_size=int(job.get("batch_size") or 0) or None
+    )
+    yield from compare_models(job["catalog"], models, Exclusion.from_job(job.get("exclude")), options, cancel)
+
+
 def _watch_stdin(stream: BinaryIO, cancel: threading.Event) -> None:
     """Cancel on a ``cancel`` line or when stdin closes (the app quit or died: no orphaned runs)."""
     try:
@@ -148,14 +165,20 @@ def _serve(mode: str, events: EventWriter) -> int:
         if mode == "probe":
             events.emit(probe_devices())
             return 0
-        for event in run_tag(job, cancel):
+        for event in (run_compare if mode == "compare" else run_tag)(job, cancel):
             events.emit(event)
         return 0
     except BrokenPipeError:
         return 0  # the app is gone; what was tagged is in the catalog
     except Exception as exc:
         # By name: importing the classes would import torch, which may be what failed.
-        expected = type(exc).__name__ in ("BundleError", "CatalogError", "EngineError")
+        expected = type(exc).__name__ in (
+            "BundleError",
+            "CatalogError",
+            "EngineError",
+            "TrainingTableError",
+            "DeviceError",
+        )
         if not expected and not isinstance(exc, OSError):
             traceback.print_exc(file=sys.stderr)
         message = str(exc) if expected else f"{type(exc).__name__}: {exc}"

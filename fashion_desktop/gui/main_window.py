@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.scan_label)
         self._build_menus()
         self._wire()
+        self._wire_train_tab()
         # Review keys act wherever focus is on the Tag tab (the threshold table, a button...), not only
         # in the grid; text fields keep their keys. Undo/redo go the same way, so they work whenever
         # the label keys do.
@@ -631,6 +632,46 @@ class MainWindow(QMainWindow):
         )
         bundles = [p for p in settings.recent(settings.RECENT_BUNDLES) if Path(p).is_file()]
         self.tag_panel.set_bundles(bundles, str(default) if default else None)
+
+    # -- a trained model becomes the library's ------------------------------------------------------
+    def _wire_train_tab(self) -> None:
+        self.train_tab.use_model_requested.connect(self.use_trained_model)
+        self.train_tab.retag_requested.connect(self.retag_library)
+
+    @Slot(str)
+    def use_trained_model(self, bundle_path: str) -> bool:
+        """Register ``bundle_path`` in the library, list it on the Models tab (with its metrics) and make
+        it the Tag tab's model; the Train tab then offers to tag the library with it. False (with a
+        message naming the file) when the bundle cannot be read or the library refuses it."""
+        from fashion_desktop.model.bundle_file import read_bundle_file
+        from fashion_desktop.model.bundle_format import BundleError
+
+        if self.catalog is None:
+            return False
+        try:
+            bundle = read_bundle_file(bundle_path)
+            d = bundle.description
+            name = str(d.provenance.get("name") or Path(bundle_path).parent.name)
+            self.catalog.register_model(
+                bundle.model_id, d.labels, name, str(bundle_path), dict(d.groups), thresholds=d.thresholds
+            )
+        except (BundleError, OSError, CatalogError) as exc:
+            self.warn(f"{bundle_path}: cannot be used: {exc}")
+            return False
+        settings.push_recent(settings.RECENT_BUNDLES, str(bundle_path))
+        self.models_tab.add_bundle(str(bundle_path))
+        self.tag_panel.select_bundle(str(bundle_path))
+        photos = self.library.image_count() if self.library is not None else 0
+        self.train_tab.model_used(str(bundle_path), photos)
+        self.statusBar().showMessage(f"{name} is now the Tag tab's model", 8000)
+        return True
+
+    @Slot(str)
+    def retag_library(self, bundle_path: str) -> None:
+        """Tag the library with ``bundle_path`` (the Tag tab shows the run)."""
+        self.tag_panel.select_bundle(bundle_path)
+        self.tabs.setCurrentWidget(self.tag_page)
+        self.start_tagging(bundle_path, self.tag_panel.device(), self.tag_panel.batch_spin.value(), False)
 
     @Slot(str)
     def _model_activated(self, bundle_path: str) -> None:

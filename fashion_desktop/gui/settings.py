@@ -24,6 +24,7 @@ BATCH_SIZE = "tag/batch_size"
 THUMB_SIZE = "grid/thumb_size"
 EXPORT_FORMAT = "export/format"  # the format chosen last: the export dialog opens on it
 TRAIN_FORM = "train/form"  # the Train tab's run settings, as JSON
+TRAIN_RUN_FOLDERS = "train/run_folders"  # folders the Train tab's runs history lists (recent first)
 
 
 def _home() -> Path | None:

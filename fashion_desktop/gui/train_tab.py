@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -41,13 +42,26 @@ from fashion_desktop.model.protocol import (
     TrainEvent,
     Unreadable,
 )
-from trainer.config import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, ConfigError, TrainConfig, make_config
-from trainer.runs import RunFolderState, check_run_folder
+from trainer.config import (
+    ARCH_HINTS,
+    ARCH_INPUT_SIZES,
+    ARCH_NAMES,
+    ConfigError,
+    TrainConfig,
+    config_from_run_dir,
+    make_config,
+    resume_changes,
+    unfreeze_plan,
+)
+from trainer.runs import RunFolderState, RunRecord, check_run_folder, read_run
 
 from . import settings
 from .dataset_builder import DatasetBuilder, data_args
+from .model_compare import ModelCompare
+from .run_curves import RunOverlay, draw_record
+from .runs_history import RunsHistory
 from .train_plots import TrainPlots
-from .worker import Child, ProcessWorker, trainer_child
+from .worker import Child, ProcessWorker, Worker, trainer_child
 
 NICENESS = 10  # the trainer runs below the window's priority: the window stays responsive
 STOP_GRACE_S = 30  # a stopped trainer saves its checkpoint; after this long it is killed
@@ -119,6 +133,9 @@ class TrainTab(QWidget):
     """
 
     state_changed = Signal(str)
+    use_model_requested = Signal(str)  # a run's bundle: make it the library's and the Tag tab's model
+    retag_requested = Signal(str)  # a bundle: tag the library with it
+    run_shown = Signal(str)  # a past run's curves (or an overlay) are drawn: its folder
 
     def __init__(
         self,
@@ -128,6 +145,8 @@ class TrainTab(QWidget):
         super().__init__(parent)
         self.child_factory = child_factory
         self.ask_run_folder: Callable[[RunFolderState], str] = self._ask_run_folder
+        # Shown before a resume that cannot take some of the form's changes; True goes on with the run's own.
+        self.confirm_resume: Callable[[str], bool] = self._confirm_resume
         self.current_model: Callable[[], str | None] = lambda: (
             None
         )  # the Tag tab's model (MainWindow sets it)
@@ -274,7 +293,7 @@ class TrainTab(QWidget):
         self.log_view.setPlaceholderText("The trainer's log appears here.")
         plots_and_log = QSplitter(Qt.Orientation.Vertical)
         plots_and_log.addWidget(self.plots)
-        plots_and_log.addWidget(self.log_view)
+        plots_and_log.addWidget(self._build_history())
         plots_and_log.setStretchFactor(0, 3)
         plots_and_log.setStretchFactor(1, 1)
         right.addWidget(plots_and_log, 1)
@@ -525,11 +544,18 @@ class TrainTab(QWidget):
         return True
 
     def resume(self, out: str | None = None) -> bool:
-        """Continue a stopped (or earlier) run in ``out`` (default: the last run's folder)."""
+        """Continue a stopped (or earlier) run in ``out`` (default: the last run's folder) with the form's
+        changes that a resume can make; changes it cannot make are explained first (``confirm_resume``)."""
         out = out or self.run_out
         if self.busy() or not out:
             return False
-        self._launch(["--resume", out], out)
+        applies, refused = self.resume_plan(out)
+        if refused and not self.confirm_resume(resume_explanation(out, applies, refused)):
+            return False
+        args = ["--resume", out]
+        for key, value in applies.items():
+            args += ["--set", f"{key}={json.dumps(value)}"]
+        self._launch(args, out)
         return True
 
     def _launch(self, args: list[str], out: str | None = None) -> None:
@@ -573,6 +599,8 @@ class TrainTab(QWidget):
     def shutdown(self, msecs: int = 30_000) -> None:
         """Stop a run and wait for it (closing the window): the trainer keeps its last checkpoint."""
         self.dataset.shutdown()
+        self.compare.stop()
+        self.history.stop()
         if self.worker is not None:
             self.worker.cancel()
             if not self.worker.wait(msecs):
@@ -705,6 +733,176 @@ class TrainTab(QWidget):
         box.exec()
         return buttons.get(box.clickedButton(), "cancel")
 
+    # -- resuming with the form's changes ---------------------------------------------------------
+    def resume_plan(self, out: str) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:
+        """What resuming run ``out`` with the form would change: (the settings ``--resume`` applies,
+        {setting: (the run's value, the form's)} for those it cannot change). Both empty when the run's
+        config cannot be read (the trainer then says why)."""
+        try:
+            saved = config_from_run_dir(Path(out))
+        except ConfigError:
+            return {}, {}
+        form = {k: v for k, v in self.overrides().items() if k in _CONFIG_KEYS and k != "out"}
+        if form.get("init_from"):  # a bundle's architecture and size were taken from it at the start
+            form.pop("arch", None)
+            form.pop("image_size", None)
+        try:  # the form spells the schedule out ("1:all"); a run that left it to the default has the same
+            same = unfreeze_plan(
+                saved.replace(freeze_backbone=form["freeze_backbone"], unfreeze=tuple(form["unfreeze"]))
+            ) == unfreeze_plan(saved)
+        except (ConfigError, KeyError):
+            same = False
+        if same:
+            form.pop("freeze_backbone", None)
+            form.pop("unfreeze", None)
+        try:
+            return resume_changes(saved, form)
+        except ConfigError:
+            return {}, {}
+
+    def _confirm_resume(self, text: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Information, "Resume", text, parent=self)
+        go = box.addButton("Resume with the run's settings", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is go
+
+    # -- runs history, comparing a run's model, switching to it ---------------------------------
+    def _build_history(self) -> QTabWidget:
+        """Log | Runs | Compare, under the plots."""
+        self.lower_tabs = QTabWidget()
+        self.lower_tabs.setDocumentMode(True)
+        self.history = RunsHistory()
+        self.compare = ModelCompare()
+        self.compare.catalog_path = lambda: self.catalog_path
+        self.compare.current_model = lambda: self.current_model()
+        self.compare.device = lambda: self.device_combo.currentText()
+        self.overlay = RunOverlay(self.plots)
+        self.shown_run: str | None = None  # the run whose curves the plots show
+        self._run_loader: Worker | None = None
+        self.lower_tabs.addTab(self.log_view, "&Log")
+        self.lower_tabs.addTab(self.history, "R&uns")
+        self.lower_tabs.addTab(self.compare, "Com&pare")
+        self.lower_tabs.currentChanged.connect(self._lower_tab_changed)
+        self.history.show_requested.connect(self.show_run)
+        self.history.overlay_requested.connect(self.overlay_run)
+        self.history.compare_requested.connect(self.compare_run)
+        self.history.resume_requested.connect(self.resume)
+        self.history.folder_opened.connect(self.open_runs_folder)
+        self.compare.use_requested.connect(self.use_model_requested)
+        self.compare.retag_requested.connect(self.retag_requested)
+        self.state_changed.connect(self._history_state)
+        return self.lower_tabs
+
+    def runs_folders(self) -> list[str]:
+        """Where the history looks: the output folder's parent, then folders runs went to or were opened."""
+        out = self.out_edit.text().strip()
+        here = [str(Path(out).parent)] if out else []
+        return list(dict.fromkeys(here + settings.recent(settings.TRAIN_RUN_FOLDERS)))
+
+    def refresh_history(self) -> None:
+        self.history.set_folders(self.runs_folders())
+
+    def open_runs_folder(self, folder: str) -> None:
+        """List the runs of ``folder`` (or the run it is) in the history, from now on."""
+        settings.push_recent(settings.TRAIN_RUN_FOLDERS, str(Path(folder)))
+        self.lower_tabs.setCurrentWidget(self.history)
+        self.refresh_history()
+
+    def _lower_tab_changed(self, index: int) -> None:
+        if self.lower_tabs.widget(index) is self.history:
+            self.refresh_history()
+        elif self.lower_tabs.widget(index) is self.compare:
+            self.compare.refresh()
+
+    def _history_state(self, state: str) -> None:
+        running = state in ("running", "stopping")
+        self.history.set_busy(running)
+        if state == "running" and self.run_out:
+            self.overlay.clear()
+            self.shown_run = self.history.shown_path = str(Path(self.run_out))
+            settings.push_recent(settings.TRAIN_RUN_FOLDERS, str(Path(self.run_out).parent))
+        if running:
+            return
+        self.refresh_history()
+        bundle = self.result.get("bundle") if state == "finished" and self.result is not None else None
+        if self.run_out and isinstance(bundle, str):
+            self.compare.set_run(self.run_out, bundle if Path(bundle).is_file() else None)
+            if self.compare.problem() is None:
+                self.compare.start()  # before switching models: how the new one does on held-out photos
+            self.lower_tabs.setCurrentWidget(self.compare)
+
+    def _read_run_then(self, path: str, then: Callable[[RunRecord], None]) -> None:
+        """Read run ``path`` (its events may be long) off the GUI thread, then call ``then`` with it."""
+        if self._run_loader is not None:
+            self._run_loader.cancel()
+
+        def job(_cancel):
+            return read_run(path)
+            yield  # a generator: the worker sends what it returns with ``finished``
+
+        worker = Worker(job, "read-run", self)
+
+        def done(record: Any) -> None:
+            if self._run_loader is worker:
+                self._run_loader = None
+                if isinstance(record, RunRecord) and not self.busy():
+                    then(record)
+
+        def failed(message: str) -> None:
+            if self._run_loader is worker:
+                self._run_loader = None
+                self.status_label.setText(f"{path}: cannot be read ({message})")
+
+        worker.wired(lambda _x: None, done, failed)
+        self._run_loader = worker
+        worker.start()
+
+    def show_run(self, path: str) -> None:
+        """Draw past run ``path``'s curves in the plots (not while a run is training)."""
+        if self.busy():
+            return
+
+        def draw(record: RunRecord) -> None:
+            self.overlay.clear()
+            draw_record(self.plots, record)
+            self.shown_run = self.history.shown_path = str(Path(path))
+            self.history.update_buttons()
+            info = record.info
+            self.status_label.setText(
+                f"Showing run {info.name}: {info.state}, {info.epochs_done} epoch{'s' * (info.epochs_done != 1)}"
+            )
+            self.run_shown.emit(path)
+
+        self._read_run_then(path, draw)
+
+    def overlay_run(self, path: str) -> None:
+        """Draw run ``path``'s curves over the shown run's (dashed, other colours, legends name the runs)."""
+        shown = self.shown_run
+        if self.busy() or shown is None or Path(path) == Path(shown):
+            return
+
+        def draw(record: RunRecord) -> None:
+            self.overlay.show(record, record.info.name, Path(shown).name)
+            self.status_label.setText(f"Run {Path(shown).name} (solid) with run {record.info.name} (dashed)")
+            self.run_shown.emit(path)
+
+        self._read_run_then(path, draw)
+
+    def compare_run(self, path: str) -> None:
+        """Show run ``path``'s model on the Compare page and start comparing it with the Tag tab's."""
+        bundle = Path(path) / "model.fmodel"
+        self.compare.set_run(path, str(bundle) if bundle.is_file() else None)
+        self.lower_tabs.setCurrentWidget(self.compare)
+        if self.compare.problem() is None:
+            self.compare.start()
+        else:
+            self.compare.note.setText(self.compare.problem() or "")
+
+    def model_used(self, bundle: str, photos: int) -> None:
+        """``bundle`` became the Tag tab's model (the window did it): offer to tag the library with it."""
+        self.compare.model_used(bundle, photos)
+
 
 def _free_folder(out: str) -> str:
     """``out-2``, ``out-3``… : the first that does not exist."""
@@ -736,3 +934,41 @@ def _metrics_line(result: TrainEvent) -> str:
     if result.get("bundle"):
         parts.append(f"model: {result['bundle']}")
     return "; ".join(parts)
+
+
+# The form's names of the settings a resume may be asked to change.
+_SETTING_NAMES = {
+    "data": "data sources", "arch": "architecture", "image_size": "image size", "init_from": "model to start from",
+    "pretrained": "ImageNet weights", "allow_random_init": "random weights allowed", "epochs": "epochs",
+    "batch_size": "batch size", "lr": "learning rate", "loss": "loss", "focal_alpha": "focal α",
+    "focal_gamma": "focal γ", "sampler": "sampler", "freeze_backbone": "frozen backbone",
+    "unfreeze": "unfreeze schedule", "scheduler": "scheduler", "early_stopping": "early stopping",
+    "time_limit_min": "time limit (min)", "device": "device", "num_workers": "workers",
+}  # fmt: skip
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(_shown, value)) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "none" if value is None else str(value)
+
+
+def resume_explanation(out: str, applies: dict[str, Any], refused: dict[str, tuple[Any, Any]]) -> str:
+    """Plain words for a resume of ``out``: what it changes, and what it keeps although the form differs."""
+    lines = [f"Resuming {Path(out).name} continues the same model on the same data."]
+    changed = [k for k in applies if k in _SETTING_NAMES]
+    if changed:
+        lines.append(
+            "It takes these changes: "
+            + "; ".join(f"{_SETTING_NAMES[k]} {_shown(applies[k])}" for k in changed)
+            + "."
+        )
+    lines.append("These settings cannot change when a run resumes; it keeps its own:")
+    for key, (old, new) in refused.items():
+        lines.append(f"  • {_SETTING_NAMES.get(key, key)}: stays {_shown(old)} (the form says {_shown(new)})")
+    lines.append("To train with them, start a new run instead.")
+    return "\n".join(lines)

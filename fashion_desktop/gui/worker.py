@@ -27,6 +27,7 @@ from fashion_desktop.model.protocol import (
     RUN_STOPPED,
     TAGGING,
     TRAINING,
+    Comparison,
     Devices,
     EventSet,
     Failure,
@@ -213,7 +214,7 @@ def _outcome(event: Any) -> tuple[str, Any]:
     """("failure", message), ("result", event) for the event that ends a run, else ("event", event)."""
     if isinstance(event, Failure):
         return "failure", event.message
-    if isinstance(event, (Summary, Devices)):
+    if isinstance(event, (Summary, Devices, Comparison)):
         return "result", event
     if isinstance(event, TrainEvent):
         if event.name == RUN_FAILED:
@@ -228,8 +229,9 @@ class ProcessWorker(_Job):
 
     ``ProcessWorker(mode, job)`` starts the tagging process; ``ProcessWorker(trainer_child(...))`` the
     trainer. Each event line the child prints is decoded (``model.protocol``) and sent with
-    ``progressed``, except the run's result (Summary or Devices; the trainer's ``run_finished``,
-    ``run_stopped`` or ``dataset_preview``), which comes with ``finished``. A failure event, a crash or an event of a newer
+    ``progressed``, except the run's result (Summary, Devices or Comparison; the trainer's ``run_finished``,
+    ``run_stopped`` or ``dataset_preview``), which comes with ``finished``. A failure event, a crash or an
+    event of a newer
     protocol end the run with ``failed`` and a one-line message. A line that is not an event is logged
     and sent with ``progressed`` as ``Unreadable`` (with the reason); the run goes on. Reading the pipe
     happens in the GUI thread's event loop and is cheap: no Python thread shares the interpreter lock

@@ -222,8 +222,42 @@ class Failure:
         return cls(_str(m["message"]))
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """The end of a comparison run (``core.compare``): models scored on the same held-out photos.
+
+    ``photos``: the reviewed photos compared (readable, not learnt from); ``excluded``: reviewed photos
+    left out because the run learnt from them; ``unreadable``: photos that could not be scored.
+    ``models``: one mapping per model, in the order asked: ``name``, ``bundle`` (path), ``model_id``,
+    ``groups`` ({group: metrics as ``model.metrics.metrics_by_group`` gives them}).
+    """
+
+    EVENT: ClassVar[str] = "comparison"
+    photos: int
+    excluded: int
+    unreadable: int = 0
+    models: tuple[Mapping[str, Any], ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "photos": self.photos,
+            "excluded": self.excluded,
+            "unreadable": self.unreadable,
+            "models": [dict(m) for m in self.models],
+        }
+
+    @classmethod
+    def from_wire(cls, m: Mapping[str, Any]) -> Comparison:
+        models = tuple(dict(x) for x in m["models"])
+        for x in models:
+            _str(x["name"])
+            if not isinstance(x.get("groups"), dict):
+                raise TypeError("a compared model without groups")
+        return cls(int(m["photos"]), int(m["excluded"]), int(m.get("unreadable") or 0), models)
+
+
 Event = Progress | BatchResult | ImageError | Notice | Summary  # what the engine yields in-process
-TagEvent = Progress | ImageError | Notice | Summary | ModelInfo | TagScores | Devices | Failure
+TagEvent = Progress | ImageError | Notice | Summary | ModelInfo | TagScores | Devices | Failure | Comparison
 TAG_EVENT_TYPES: tuple[type, ...] = (
     Progress,
     ImageError,
@@ -233,6 +267,7 @@ TAG_EVENT_TYPES: tuple[type, ...] = (
     TagScores,
     Devices,
     Failure,
+    Comparison,
 )
 
 # ---------------------------------------------------------------- training events (named, free fields)

@@ -16,6 +16,7 @@ from fashion_desktop.core.tag_process import child_environment, command
 from fashion_desktop.model.protocol import (
     PROTOCOL_VERSION,
     TAGGING,
+    Comparison,
     Devices,
     Failure,
     ImageError,
@@ -52,6 +53,19 @@ def test_every_event_survives_the_pipe_exactly() -> None:
         TagScores(np.array([7, 8, 9], np.int64), scores),
         Devices(True, False, ("NVIDIA H200",), "2.14.1"),
         Failure("/m.fmodel: not a model bundle"),
+        Comparison(
+            12,
+            30,
+            1,
+            (
+                {
+                    "name": "current",
+                    "bundle": "/m/a.fmodel",
+                    "groups": {"colour": {"top1_accuracy": 0.75, "images": 12}},
+                },
+                {"name": "new", "bundle": "/m/b.fmodel", "groups": {}},
+            ),
+        ),
     ]
     for event in events:
         line = encode(event)

@@ -217,6 +217,10 @@ def test_catalog_reviewed_images(tmp_path):
     r1 = dict(zip(t.labels, _row(t, "1.jpg"), strict=True))
     assert r0 == {"dress": 1, "shoe": 0}
     assert r1 == {"dress": -1, "shoe": 1}  # nobody decided 'dress' for image 1
+    # The app's own library file (library.ffcat), and a catalog under any name, read as a catalog too.
+    for name in ("library.ffcat", "my-library.bak"):
+        (tmp_path / name).write_bytes((tmp_path / "cat.db").read_bytes())
+        assert read_source(tmp_path / name, None).paths == t.paths
 
 
 def test_catalog_scores_count_at_the_models_own_thresholds_with_its_groups(tmp_path):
@@ -231,13 +235,18 @@ def test_catalog_scores_count_at_the_models_own_thresholds_with_its_groups(tmp_p
         cat.register_model("m", ["dress", "red"], groups={"red": "colour"}, thresholds=[0.7, 0.2])
         cat.add_predictions("m", [(i0, np.float32([0.6, 0.3])), (i1, np.float32([0.9, 0.1]))])
         cat.set_decisions([(i1, "red", True), (i1, "sparkly", True)])
+        cat.add_person_label("denim", "fabric", [(i0, "denim", True)])  # made in the review pane
         cat.set_reviewed([i0, i1])
     finally:
         cat.close()
     t = read_source(tmp_path / "cat.db", None)
-    assert t.groups == {"dress": "category", "red": "colour", "sparkly": "tags"}
-    assert dict(zip(t.labels, _row(t, "0.jpg"), strict=True)) == {"dress": 0, "red": 1, "sparkly": -1}
-    assert dict(zip(t.labels, _row(t, "1.jpg"), strict=True)) == {"dress": 1, "red": 1, "sparkly": 1}
+    assert t.groups == {"dress": "category", "red": "colour", "sparkly": "tags", "denim": "fabric"}
+    assert dict(zip(t.labels, _row(t, "0.jpg"), strict=True)) == {
+        "dress": 0, "red": 1, "sparkly": -1, "denim": 1,
+    }  # fmt: skip
+    assert dict(zip(t.labels, _row(t, "1.jpg"), strict=True)) == {
+        "dress": 1, "red": 1, "sparkly": 1, "denim": -1,
+    }  # fmt: skip
 
 
 def test_catalog_source_options_confident_predictions_and_its_own_mapping(tmp_path):

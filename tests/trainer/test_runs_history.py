@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 from trainer_helpers import FAST, make_class_folders, run_trainer
 
-from trainer.runs import list_runs, read_run
+from trainer.runs import find_runs, list_runs, read_run, read_splits, trained_on
 
 
 def _event(name: str, **fields) -> str:
@@ -50,6 +51,15 @@ def test_a_real_finished_run_and_a_failed_one(tmp_path):
     assert record.batches and all(isinstance(b.batch_loss, float) for b in record.batches)
     assert "val" in record.final_groups and record.final_groups["val"]
     assert record.skipped_lines == 0
+    assert first.final_groups == record.final_groups and first.config["arch"] == "cnn"  # the list shows them
+    assert record.epochs[0].fields["epoch"] == 1 and "val_f1_macro" in record.epochs[0].fields
+    # The photos of each split are recorded: a comparison on the library leaves out what it learnt from.
+    splits = read_splits(runs / "first")
+    photos = {str(p) for p in data.rglob("*.jpg")}
+    assert set(splits["train"]) | set(splits["val"]) | set(splits.get("test", [])) == photos
+    assert set(splits["train"]) == {p for p in photos if Path(p).parent.parent.name == "train"}
+    assert trained_on(runs / "first", None).splits_file == runs / "first" / "splits.json"
+    assert find_runs(runs / "first") == [first] and len(find_runs(runs)) == 2
 
 
 def test_broken_and_unfinished_run_folders(tmp_path):

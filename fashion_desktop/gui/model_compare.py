@@ -1,0 +1,287 @@
+"""Before switching models: a run's model beside the Tag tab's, per group, on reviewed photos it did not
+learn from; then "Use this model" and one click to tag the library with it."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fashion_desktop.model.protocol import Comparison, ImageError, Notice, Progress
+from trainer.runs import trained_on
+
+from .metrics_model import RowsTableModel
+from .tag_panel import bundle_title
+from .worker import ProcessWorker
+
+HEADERS = ("Group", "Photos", "Top-1 current", "Top-1 new", "F1 macro current", "F1 macro new")
+BETTER, WORSE = QColor(20, 130, 40), QColor(190, 30, 30)
+
+
+def _num(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    return float(value)
+
+
+def comparison_rows(result: Comparison) -> tuple[list[list[Any]], list[QColor | None]]:
+    """One row per label group (the new model's groups first), with the photo count each model was
+    measured on (``a / b`` when they differ); the colour says whether the new model's F1 is higher."""
+    current, new = (dict(m.get("groups") or {}) for m in result.models[:2])
+    rows, colours = [], []
+    for group in dict.fromkeys([*new, *current]):
+        a: Mapping[str, Any] = current.get(group) or {}
+        b: Mapping[str, Any] = new.get(group) or {}
+        na, nb = a.get("images"), b.get("images")
+        photos = na if nb is None else nb if na is None or na == nb else f"{na} / {nb}"
+        fa, fb = _num(a.get("f1_macro")), _num(b.get("f1_macro"))
+        rows.append([group, photos, _num(a.get("top1_accuracy")), _num(b.get("top1_accuracy")), fa, fb])
+        colours.append(None if math.isnan(fa) or math.isnan(fb) or fa == fb else BETTER if fb > fa else WORSE)
+    return rows, colours
+
+
+class ModelCompare(QWidget):
+    """A run's model (``set_run``) scored beside the Tag tab's model (``current_model()``) on the library's
+    (``catalog_path()``) reviewed photos the run did not learn from, in the tagging process.
+
+    Signals: ``use_requested(bundle)`` (make it the library's and the Tag tab's model),
+    ``retag_requested(bundle)`` (tag the library with it), ``compared(Comparison | None)`` after each
+    comparison (None: it failed or was cancelled).
+    """
+
+    use_requested = Signal(str)
+    retag_requested = Signal(str)
+    compared = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog_path: Callable[[], str | None] = lambda: None
+        self.current_model: Callable[[], str | None] = lambda: None
+        self.device: Callable[[], str] = lambda: "auto"
+        self.run_path: str | None = None
+        self.bundle: str | None = None
+        self.worker: ProcessWorker | None = None
+        self.result: Comparison | None = None
+        self.title = QLabel("Finish a run, or pick one under Runs, to compare its model with the Tag tab's.")
+        self.title.setWordWrap(True)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.compare_button = QPushButton("&Compare with the Tag tab's model")
+        self.cancel_button = QPushButton("Cancel")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.table_model = RowsTableModel(HEADERS, self)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.use_button = QPushButton("&Use this model")
+        self.use_button.setToolTip(
+            "Add it to the library and the Models tab and make it the Tag tab's model (nothing is re-tagged yet)"
+        )
+        self.retag_label = QLabel()
+        self.retag_label.setWordWrap(True)
+        self.retag_button = QPushButton("&Tag the library with it")
+        buttons = QHBoxLayout()
+        for b in (self.compare_button, self.cancel_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.use_button)
+        retag = QHBoxLayout()
+        retag.addWidget(self.retag_label, 1)
+        retag.addWidget(self.retag_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.title)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.note)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(retag)
+        self.compare_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.use_button.clicked.connect(self._use_clicked)
+        self.retag_button.clicked.connect(self._retag_clicked)
+        self._show_retag(None)
+        self._update_buttons()
+
+    # -- which run ------------------------------------------------------------------------------
+    def set_run(self, run_path: str, bundle: str | None) -> None:
+        """Show run folder ``run_path`` whose model is ``bundle`` (None: it has none yet)."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker = None
+            self.progress.setRange(0, 1)
+        self.run_path, self.bundle, self.result = run_path, bundle, None
+        self.table_model.set_rows([])
+        self.note.setText("")
+        self._show_retag(None)
+        name = os.path.basename(os.path.normpath(run_path))
+        if bundle:
+            text, _tip = bundle_title(bundle)
+            self.title.setText(f"Run {name}: its model is {text}.")
+        else:
+            self.title.setText(f"Run {name} has no model yet (it did not finish).")
+        self._update_buttons()
+
+    # -- comparing ------------------------------------------------------------------------------
+    def problem(self) -> str | None:
+        """Why a comparison cannot start now (one line), or None."""
+        if not self.bundle or not os.path.isfile(self.bundle):
+            return "The run has no model to compare."
+        if not self.catalog_path():
+            return "Open a library first: the comparison uses its reviewed photos."
+        current = self.current_model()
+        if not current:
+            return "The Tag tab has no model to compare with: you can use this one directly."
+        if os.path.abspath(current) == os.path.abspath(self.bundle):
+            return "This run's model is already the Tag tab's model."
+        return None
+
+    @Slot()
+    def start(self) -> bool:
+        """Start the comparison in the tagging process (the window stays responsive); False when it cannot."""
+        problem = self.problem()
+        if problem or self.worker is not None:
+            if problem:
+                self.note.setText(problem)
+            return False
+        catalog, current = self.catalog_path(), self.current_model()
+        assert catalog is not None and current is not None and self.run_path and self.bundle
+        left_out = trained_on(self.run_path, catalog)
+        job = {
+            "catalog": catalog,
+            "models": [{"name": "current", "bundle": current}, {"name": "new", "bundle": self.bundle}],
+            "exclude": left_out.to_job(),
+            "device": self.device(),
+        }
+        self.result = None
+        self.table_model.set_rows([])
+        self.note.setText(f"Comparing on the library's reviewed photos; {left_out.describe()}…")
+        self.progress.setRange(0, 0)
+        worker = ProcessWorker("compare", job, "comparison", self)
+        # A comparison replaced by another (set_run cancels it) says nothing more.
+        worker.wired(
+            lambda e: self._progressed(e) if self.worker is worker else None,
+            lambda r: self._finished(r) if self.worker is worker else None,
+            lambda m: self._failed(m) if self.worker is worker else None,
+        )
+        self.worker = worker
+        worker.start()
+        self._update_buttons()
+        return True
+
+    @Slot()
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def _progressed(self, event: Any) -> None:
+        if isinstance(event, Progress) and event.total > 0:
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(min(event.done, event.total))
+        elif isinstance(event, (Notice, ImageError)):
+            self.note.setText(
+                str(event.message if isinstance(event, Notice) else f"{event.path}: {event.reason}")
+            )
+
+    def _finished(self, result: Any) -> None:
+        self.worker = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if isinstance(result, Comparison) else 0)
+        if not isinstance(result, Comparison):
+            self.note.setText("Comparison cancelled.")
+            self._update_buttons()
+            self.compared.emit(None)
+            return
+        self.result = result
+        current = bundle_title(str(result.models[0].get("bundle", "")))[0]
+        if result.photos == 0:
+            self.note.setText(
+                f"No reviewed photo is left that the run did not learn from ({result.excluded} left out): "
+                "review more photos (new ones, say) to compare the two models."
+            )
+        else:
+            extra = f", {result.unreadable} unreadable" if result.unreadable else ""
+            self.note.setText(
+                f"Current: {current}. New: this run's model. Measured on {result.photos} reviewed photos "
+                f"the run did not learn from ({result.excluded} left out{extra}), each at its own thresholds."
+            )
+        rows, colours = comparison_rows(result)
+        self.table_model.set_rows(rows, colours=colours)
+        self._update_buttons()
+        self.compared.emit(result)
+
+    def _failed(self, message: str) -> None:
+        self.worker = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.note.setText(f"The comparison failed: {message}")
+        self._update_buttons()
+        self.compared.emit(None)
+
+    def rows(self) -> list[list[str]]:
+        """The table as shown (tests read it)."""
+        m = self.table_model
+        return [[m.index(r, c).data() for c in range(m.columnCount())] for r in range(m.rowCount())]
+
+    # -- switching ------------------------------------------------------------------------------
+    def _use_clicked(self) -> None:
+        if self.bundle and os.path.isfile(self.bundle):
+            self.use_requested.emit(self.bundle)
+
+    def model_used(self, bundle: str, photos: int) -> None:
+        """``bundle`` is now the Tag tab's model: offer to tag the library's ``photos`` with it."""
+        if bundle != self.bundle:
+            return
+        self._show_retag(f"It is now the Tag tab's model. Tag the library's {photos:,} photos with it?")
+
+    def _show_retag(self, text: str | None) -> None:
+        self.retag_label.setText(text or "")
+        self.retag_label.setVisible(text is not None)
+        self.retag_button.setVisible(text is not None)
+
+    def _retag_clicked(self) -> None:
+        if self.bundle:
+            self._show_retag(None)
+            self.retag_requested.emit(self.bundle)
+
+    def _update_buttons(self) -> None:
+        busy = self.worker is not None
+        self.compare_button.setEnabled(not busy and self.problem() is None)
+        self.compare_button.setToolTip(self.problem() or "Score both models on the held-out reviewed photos")
+        self.cancel_button.setEnabled(busy)
+        self.use_button.setEnabled(bool(self.bundle) and os.path.isfile(self.bundle or ""))
+
+    def refresh(self) -> None:
+        """The Tag tab's model or the library changed: say whether a comparison can run."""
+        self._update_buttons()
+
+    def stop(self, msecs: int = 10_000) -> None:
+        """Stop every comparison still running (closing the window) and wait for it."""
+        self.worker = None
+        for worker in self.findChildren(ProcessWorker):
+            worker.cancel()
+            if not worker.wait(msecs):
+                worker.kill()
