@@ -677,7 +677,8 @@ def read_catalog(
         lab: g for lab, g in table.groups.items() if lab not in table.model_groups and g != DEFAULT_GROUP
     }
     groups = {
-        lab: model_groups.get(lab) or person.get(lab) or (CATEGORY if lab in tax else "tags") for lab in labels
+        lab: model_groups.get(lab) or person.get(lab) or (CATEGORY if lab in tax else "tags")
+        for lab in labels
     }
     col = {lab: j for j, lab in enumerate(labels)}
     targets = np.full((len(rows), len(labels)), UNK, dtype=np.int8)
