@@ -66,3 +66,18 @@ def test_a_frozen_build_runs_a_real_training_through_its_own_executable(qtbot, t
     assert "failed" not in ended, ended["failed"]
     assert ended["result"].name == RUN_FINISHED
     assert (tmp_path / "run" / "model.fmodel").is_file()
+
+
+def test_the_executable_answers_version_without_qt_or_torch() -> None:
+    from fashion_desktop import __version__
+
+    code = (
+        "import sys\n"
+        "from fashion_desktop import launcher\n"
+        "try:\n"
+        "    launcher.main(['--version'])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, 'torch' in sys.modules, 'PySide6.QtWidgets' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.stdout.splitlines() == [f"fashion-desktop {__version__}", "exit 0 False False"], res.stderr
