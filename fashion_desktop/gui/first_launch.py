@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
-from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 NO_MODEL_TEXT = "No model yet: train one (Train tab) or open a .fmodel"
 NO_PHOTOS_TIP = "No photos to tag yet: add a folder first (File → Add Folder…, or drop one on the window)"
@@ -87,22 +87,28 @@ class FirstLaunchPage(QFrame):
         self.model_label.setWordWrap(True)
         self.keys_label = QLabel(KEYS_TEXT)
         self.keys_label.setWordWrap(True)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(40, 40, 40, 40)
-        lay.addStretch(2)
-        for w in (
-            self.title,
-            self.add_button,
-            self.drop_label,
-            self.notice,
-            self.model_label,
-            self.keys_label,
-        ):
-            w.setMaximumWidth(560)
-            lay.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
+        # Wrapped labels get their height for the column's width only when added without an alignment
+        # (seen cut off under Xvfb): the column is centred by stretches, its labels centre their text.
+        column = QWidget()
+        column.setMaximumWidth(560)
+        col = QVBoxLayout(column)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.title)
+        col.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        col.addWidget(self.drop_label)
+        col.addSpacing(12)
+        for w in (self.notice, self.model_label, self.keys_label):
+            col.addWidget(w)
         for w in (self.title, self.drop_label, self.notice, self.model_label, self.keys_label):
             w.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-        lay.insertSpacing(lay.indexOf(self.notice), 12)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(column, 4)
+        row.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(24, 40, 24, 40)
+        lay.addStretch(2)
+        lay.addLayout(row)
         lay.addStretch(3)
         self._set_dropping(False)
 
