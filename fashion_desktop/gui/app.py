@@ -1,4 +1,5 @@
-"""Entry point of the ``fashion-desktop`` GUI: ``fashion-desktop [FOLDER] [--model MODEL] [--library DB]``."""
+"""Entry point of the ``fashion-desktop`` GUI: ``fashion-desktop [FOLDER] [--model MODEL] [--library DB]``
+(``--self-test`` checks an installation without a display)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", help="a model bundle (.fmodel) to tag with")
     p.add_argument("--library", help="the library (catalog file) to open; default: the last one used")
     p.add_argument("--version", action="version", version=f"fashion-desktop {__version__}")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation without a display: open the window, tag generated photos with the "
+        "default model, export them, run a tiny training; PASS/FAIL per step, exit status 0 when all pass",
+    )
+    p.add_argument(
+        "--self-test-model",
+        metavar="MODEL",
+        help="the model bundle --self-test uses (default: the bundled one)",
+    )
     return p.parse_args(argv)
 
 
@@ -28,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return tag_process_main(argv[1:])
     args = parse_args(argv)
+    if args.self_test:
+        from fashion_desktop.gui.self_test import main as self_test_main
+
+        return self_test_main(args.self_test_model)
     from PySide6.QtWidgets import QApplication
 
     # Absolute imports: a frozen build runs this file as a top-level script, not as a package module.

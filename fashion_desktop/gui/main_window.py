@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -41,6 +42,7 @@ from fashion_desktop.model.resources import default_model_path
 
 from . import commands, settings
 from .filter_bar import FilterBar
+from .first_launch import NO_PHOTOS_TIP, FirstLaunchPage, dropped_folders, folder_problem, no_photos_text
 from .grid import GridPanel
 from .label_palette import LabelPalette, palette_entries
 from .library_model import LibraryModel
@@ -57,7 +59,8 @@ APP_NAME = "Fashion Finder"
 
 
 class TagPage(QWidget):
-    """Filters, tagging controls and thresholds | grid | review pane."""
+    """Filters, tagging controls and thresholds | grid (the first-launch page while there are no photos)
+    | review pane."""
 
     def __init__(self, thumbs: Thumbnailer, threshold_panel: QWidget, parent=None) -> None:
         super().__init__(parent)
@@ -77,10 +80,14 @@ class TagPage(QWidget):
         left.setFrameShape(QFrame.Shape.NoFrame)
         left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.grid = GridPanel(thumbs)
+        self.first_launch = FirstLaunchPage()
+        self.middle = QStackedWidget()
+        self.middle.addWidget(self.first_launch)
+        self.middle.addWidget(self.grid)
         self.review = ReviewPane(thumbs)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(self.middle)
         self.splitter.addWidget(self.review)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 3)
@@ -89,6 +96,10 @@ class TagPage(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.splitter)
+
+    def show_first_launch(self, shown: bool) -> None:
+        """The first-launch page (no photos yet) or the grid in the middle."""
+        self.middle.setCurrentWidget(self.first_launch if shown else self.grid)
 
 
 def _threshold_panel() -> QWidget:
@@ -138,6 +149,8 @@ class MainWindow(QMainWindow):
         self._view_state_timer.setInterval(400)
         self._view_state_timer.timeout.connect(self.save_view_state)
         self.last_warning: QMessageBox | None = None
+        self._added_folders: set[str] = set()  # added in this session: a scan finding nothing says so
+        self._scanning_folder = ""
         # Worker threads run Python too; a short switch interval lets the GUI thread take the GIL back
         # within a fraction of a millisecond instead of 5 ms each time a Qt callback needs it.
         sys.setswitchinterval(0.0005)
@@ -148,6 +161,7 @@ class MainWindow(QMainWindow):
         self.tag_panel = self.tag_page.tag_panel
         self.threshold_panel = self.tag_page.thresholds
         self.filters = self.tag_page.filters
+        self.first_launch = self.tag_page.first_launch
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.add_tab(self.tag_page, "&Tag")
@@ -180,6 +194,8 @@ class MainWindow(QMainWindow):
         path = library_path or settings.get_str(settings.LAST_LIBRARY) or settings.default_library_path()
         if not self.open_library(path) and Path(path) != settings.default_library_path():
             self.open_library(settings.default_library_path())
+        self._update_first_launch()
+        self._show_model_on_first_launch()
 
     @property
     def catalog(self) -> Catalog | None:
@@ -310,7 +326,7 @@ class MainWindow(QMainWindow):
         self._action(v, "&Fit Preview", lambda: self.review.preview.set_zoom(None), "Ctrl+0")
 
         t = mb.addMenu("&Tagging")
-        self._action(t, "&Tag Photos", self.tag_panel._run_clicked, "Ctrl+R")
+        self.tag_action = self._action(t, "&Tag Photos", self.tag_panel._run_clicked, "Ctrl+R")
         self._action(t, "&Cancel", self.cancel_jobs, "Ctrl+.")
 
         h = mb.addMenu("&Help")
@@ -340,6 +356,9 @@ class MainWindow(QMainWindow):
             # Only the panel's explicit "filter by this label" action asks this; a plain click selects.
             self.threshold_panel.label_filter_requested.connect(lambda lab: self.filters.set_tags([lab]))
         self.tag_panel.resume_requested.connect(self.tag_panel._run_clicked)
+        self.tag_panel.model_combo.currentIndexChanged.connect(self._show_model_on_first_launch)
+        self.first_launch.add_folder_requested.connect(self.add_folder_dialog)
+        self.first_launch.folders_dropped.connect(lambda folders: [self.add_folder(f) for f in folders])
         self.undo_stack.indexChanged.connect(lambda _i: self.review.refresh())
         self.tag_page.grid.slider.valueChanged.connect(lambda v: settings.set_value(settings.THUMB_SIZE, v))
 
@@ -362,8 +381,11 @@ class MainWindow(QMainWindow):
         self.session = session
         self.train_tab.set_catalog_path(path)
         session.library.counts_changed.connect(self._counts_timer.start)
+        # The grid replaces the first-launch page as soon as a photo is in (not a counts tick later).
+        session.library.rowsInserted.connect(self._update_first_launch)
+        session.library.modelReset.connect(self._update_first_launch)
         session.library.labels_changed.connect(self._labels_changed)
-        session.scan_started.connect(lambda folder: self.scan_label.setText(f"Scanning {Path(folder).name}…"))
+        session.scan_started.connect(self._scan_started)
         session.scan_progressed.connect(self._scan_progressed)
         session.scan_done.connect(self._scan_done)
         session.scan_failed.connect(self._scan_failed)
@@ -431,10 +453,12 @@ class MainWindow(QMainWindow):
             self.recent_folders_menu.addAction(p, lambda p=p: self.add_folder(p))
         bundles = [p for p in settings.recent(settings.RECENT_BUNDLES) if Path(p).is_file()]
         default = default_model_path()
-        self.tag_panel.set_bundles(bundles, str(default) if default else None)
         active = self.session.active_bundle if self.session is not None else None
-        if active and Path(active).is_file() and not self.tag_panel.current_bundle():
-            self.tag_panel.select_bundle(active)
+        # The default model is chosen only when no other was: this library's model, else the last used.
+        self.tag_panel.set_bundles(
+            bundles, str(default) if default else None, active if active and Path(active).is_file() else None
+        )
+        self._show_model_on_first_launch()
         self.models_tab.set_bundle_paths(([str(default)] if default else []) + bundles)
 
     # -- folders and scanning -----------------------------------------------------------------
@@ -445,12 +469,15 @@ class MainWindow(QMainWindow):
             self.add_folder(folder)
 
     def add_folder(self, folder: str | os.PathLike) -> None:
-        """Add a folder to the library and scan it in the background."""
-        if not Path(folder).is_dir():
-            self.warn(f"{Path(folder).resolve()}: not a folder")
+        """Add a folder to the library and scan it in the background (a folder that cannot be read is
+        refused with a message saying why)."""
+        problem = folder_problem(Path(folder).resolve())
+        if problem is not None:
+            self._say_about_folder(problem)
             return
         assert self.session is not None
         added = self.session.add_folder(folder)
+        self._added_folders.add(added)
         settings.push_recent(settings.RECENT_FOLDERS, added)
         self._fill_recent_menus()
 
@@ -536,6 +563,13 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.session.rescan()
 
+    @Slot(str)
+    def _scan_started(self, folder: str) -> None:
+        self._scanning_folder = folder
+        self.scan_label.setText(f"Scanning {Path(folder).name}…")
+        if folder in self._added_folders:
+            self.first_launch.set_notice(f"Looking for photos in {folder}…")
+
     @Slot(int)
     def _scan_progressed(self, found: int) -> None:
         self.scan_label.setText(f"Scanning: {found:,} photos found")
@@ -544,6 +578,12 @@ class MainWindow(QMainWindow):
     def _scan_done(self, progress) -> None:
         if progress is not None and progress.problems:
             self.tag_panel.add_failures([(p.path, p.reason) for p in progress.problems])
+        folder, self._scanning_folder = self._scanning_folder, ""
+        if folder in self._added_folders:
+            self._added_folders.discard(folder)
+            self.first_launch.set_notice("")
+            if progress is not None and progress.found == 0 and not progress.cancelled:
+                self._say_about_folder(no_photos_text(folder, list(progress.problems)))
         if progress is not None:
             c = progress.counts
             self.statusBar().showMessage(
@@ -552,8 +592,19 @@ class MainWindow(QMainWindow):
                 8000,
             )
 
+    def _say_about_folder(self, text: str) -> None:
+        """A problem with a folder being added: on the first-launch page when it is shown (where the person
+        is about to try another), else in a message box."""
+        if self.tag_page.middle.currentWidget() is self.first_launch:
+            self.first_launch.set_notice(text, problem=True)
+            self.statusBar().showMessage(text, 15_000)
+        else:
+            self.warn(text)
+
     @Slot(str)
     def _scan_failed(self, message: str) -> None:
+        self._added_folders.discard(self._scanning_folder)
+        self.first_launch.set_notice("")
         self.warn(f"Scanning stopped: {message}")
 
     @Slot()
@@ -957,7 +1008,22 @@ class MainWindow(QMainWindow):
         self.status_label.setText(
             f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
         )
+        self._update_first_launch()
         self._show_untagged()
+
+    @Slot()
+    def _update_first_launch(self, *_args) -> None:
+        """The first-launch page and a disabled *Tag photos* while the library has no photo; the grid and
+        tagging once it has one (and again the page when its last folder is removed)."""
+        empty = self.library is None or self.library.image_count() == 0
+        self.tag_page.show_first_launch(empty)
+        self.tag_panel.set_unavailable(NO_PHOTOS_TIP if empty else "")
+        self.tag_action.setEnabled(not empty)
+
+    @Slot()
+    def _show_model_on_first_launch(self, *_args) -> None:
+        combo = self.tag_panel.model_combo
+        self.first_launch.set_model(combo.currentText() if combo.currentIndex() >= 0 else None)
 
     def _show_untagged(self) -> None:
         """The notice of photos the active model has not tagged yet (none while a run or scan goes on)."""
@@ -1071,15 +1137,12 @@ class MainWindow(QMainWindow):
 
     # -- drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(
-            u.isLocalFile() and Path(u.toLocalFile()).is_dir() for u in event.mimeData().urls()
-        ):
+        if dropped_folders(event):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        for url in event.mimeData().urls():
-            if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
-                self.add_folder(url.toLocalFile())
+        for folder in dropped_folders(event):
+            self.add_folder(folder)
         event.acceptProposedAction()
 
     def warn(self, text: str) -> QMessageBox:

@@ -26,6 +26,7 @@ from fashion_desktop.model.bundle_file import read_bundle_file
 from fashion_desktop.model.bundle_format import BundleError
 from fashion_desktop.model.protocol import Devices
 
+from .first_launch import NO_MODEL_TEXT
 from .metrics_model import BundleInfo
 from .worker import ProcessWorker
 
@@ -96,6 +97,7 @@ class TagPanel(QWidget):
         self.model_combo = QComboBox()
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(16)
+        self.model_combo.setPlaceholderText(NO_MODEL_TEXT)  # shown while there is no model to choose
         self.model_combo.currentIndexChanged.connect(
             lambda i: self.model_combo.setToolTip(
                 self.model_combo.itemData(i, Qt.ItemDataRole.ToolTipRole) or ""
@@ -166,20 +168,29 @@ class TagPanel(QWidget):
         self._probe: ProcessWorker | None = None
         self.preferred_device = "auto"  # the last choice; an accelerator is selected once torch confirms it
         self.running = False
+        self.unavailable = ""  # why tagging cannot start now (no photos yet); "" when it can
         self.last_progress: tuple[int, int] | None = None  # (done, total) of the run going on
 
     # -- model choice -------------------------------------------------------------------------
-    def set_bundles(self, paths: list[str], default: str | None = None) -> None:
-        """Recent bundle files, plus the default model when this build ships one."""
+    def set_bundles(self, paths: list[str], default: str | None = None, preferred: str | None = None) -> None:
+        """Recent bundle files (most recent first), plus the default model when this build ships one.
+
+        The choice shown stays; with none yet, ``preferred`` (the model the library was tagged with) is
+        chosen, else the most recent bundle, else the default model.
+        """
         current = self.current_bundle()
         self.model_combo.clear()
         if default:
             self.model_combo.addItem(DEFAULT_MODEL_TEXT, default)
+            self.model_combo.setItemData(0, bundle_title(default)[1], Qt.ItemDataRole.ToolTipRole)
         for p in paths:
             if p != default:
                 self._add_bundle(self.model_combo.count(), p)
-        if current:
-            self.select_bundle(current)
+        # Explicit, also for the default: with a placeholder text the box adds items without selecting one.
+        choice = current or preferred or next((p for p in paths if p != default), None) or default
+        if choice:
+            self.select_bundle(choice)
+        self.model_combo.setToolTip(self.model_combo.currentData(Qt.ItemDataRole.ToolTipRole) or "")
 
     def _add_bundle(self, row: int, path: str) -> None:
         text, tip = bundle_title(path)
@@ -243,8 +254,16 @@ class TagPanel(QWidget):
             self.probe()
 
     # -- the run ----------------------------------------------------------------------------
+    def set_unavailable(self, reason: str) -> None:
+        """Disable *Tag photos* with ``reason`` as its tooltip ("" enables it again)."""
+        self.unavailable = reason
+        self.run_button.setEnabled(not self.running and not reason)
+        self.run_button.setToolTip(reason or "Tag the library's photos with the chosen model")
+
     @Slot()
     def _run_clicked(self) -> None:
+        if self.unavailable or self.running:
+            return
         path = self.current_bundle()
         if not path:
             self._browse()
@@ -257,7 +276,7 @@ class TagPanel(QWidget):
         self.last_progress = None
         if running:
             self.untagged_row.setVisible(False)
-        self.run_button.setEnabled(not running)
+        self.run_button.setEnabled(not running and not self.unavailable)
         self.cancel_button.setEnabled(running)
         for w in (self.model_combo, self.browse_button, self.device_combo, self.batch_spin, self.force_box):
             w.setEnabled(not running)

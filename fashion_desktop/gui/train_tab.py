@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -81,6 +82,8 @@ _NICE_CODE = (
 
 def lower_priority(child: Child, niceness: int = NICENESS) -> Child:
     """``child`` (a Python ``-m MODULE ...`` or ``SCRIPT.py ...`` command) started at lower CPU priority."""
+    if getattr(sys, "frozen", False):  # no -c there: the executable's --train-process entry reads the env
+        return dataclasses.replace(child, env={**child.env, "FASHION_TRAIN_NICE": str(niceness)})
     args = list(child.args)
     target = args[1] if args[:1] == ["-m"] else args[0]
     rest = args[2:] if args[:1] == ["-m"] else args[1:]

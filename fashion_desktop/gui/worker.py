@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QThread, QTim
 from fashion_desktop.core.tag_process import child_environment, command
 from fashion_desktop.model.protocol import (
     DATASET_PREVIEW,
+    FROZEN_TRAIN_FLAG,
     RUN_FAILED,
     RUN_FINISHED,
     RUN_STOPPED,
@@ -201,12 +202,14 @@ def tagging_child(mode: str, job: Mapping[str, Any]) -> Child:
 
 
 def trainer_child(command_name: str, args: Sequence[str]) -> Child:
-    """``python -m trainer train|evaluate --events ARGS``: the trainer, sending events on stdout."""
+    """``python -m trainer train|evaluate --events ARGS``: the trainer, sending events on stdout (in a
+    frozen build: the app's executable with ``--train-process``)."""
     if command_name not in ("train", "evaluate"):
         raise ValueError(f"unknown trainer command {command_name!r}")
     env = dict(child_environment())
     env.setdefault("PYTHONIOENCODING", "utf-8")
-    argv = ("-m", "trainer", command_name, "--events", *args)
+    head = (FROZEN_TRAIN_FLAG,) if getattr(sys, "frozen", False) else ("-m", "trainer")
+    argv = (*head, command_name, "--events", *args)
     return Child(sys.executable, argv, TRAINING, b"", None, (0, 143), env)
 
 

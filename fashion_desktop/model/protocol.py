@@ -30,6 +30,10 @@ from .problems import PathProblem
 #    its own rules; 2: one envelope and one set of rules for both.
 PROTOCOL_VERSION = 2
 
+# A frozen build has no ``python -m trainer``: its own executable started with this flag first runs the
+# trainer's command line (the tagging process has its flag in ``core.tag_process``).
+FROZEN_TRAIN_FLAG = "--train-process"
+
 
 class ProtocolError(ValueError):
     """Events of a newer protocol than this reader knows, or an event name this writer does not know."""
