@@ -13,6 +13,7 @@ from torch import nn
 from fashion_desktop.model.archs import get_arch
 
 from .config import TrainConfig, unfreeze_plan
+from .errors import TrainError
 
 
 def is_head(name: str, head_prefixes: Sequence[str]) -> bool:
@@ -38,6 +39,20 @@ class ParamSchedule:
         # Freezing a randomly initialised backbone only wastes epochs: it is for pretrained features.
         self.plan = unfreeze_plan(cfg) if pretrained else []
         self.applied: list[int] = []  # indices into plan already applied
+        names = [n for n, _ in model.named_parameters()]
+        for _epoch, prefixes in self.plan:
+            for prefix in prefixes:
+                if prefix and not any(_matches(n, (prefix,)) for n in names):
+                    fixed = prefix.rstrip(".")
+                    hint = (
+                        f"did you mean {fixed!r}?"
+                        if fixed and any(_matches(n, (fixed,)) for n in names)
+                        else f"parameters are named like {names[0]!r}"
+                    )
+                    raise TrainError(
+                        f"unfreeze: {prefix!r} names no parameter of {cfg.arch}; a prefix is a whole "
+                        f"module path ({hint})"
+                    )
 
     def initial_groups(self) -> list[dict[str, Any]]:
         named = list(self.model.named_parameters())
