@@ -106,10 +106,15 @@ def main() -> int:
     p.add_argument("--cache", default="/tmp/ablation-cache")
     p.add_argument("--out", default="ablation.md")
     p.add_argument("--quick", action="store_true", help="loss rows only (one extraction)")
+    p.add_argument("--rows", help="only the rows whose name contains this text")
     ns = p.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     raw = load_config_file(ns.config)
-    base = make_config({**raw, "data_root": ns.data_root, "max_images": ns.max_images, "min_label_count": 5})
+    # Every row starts from the same plain head recipe (the default config's own smoothing etc. reset).
+    plain = {"label_smoothing": 0.0, "logit_adjust": 0.0, "pos_weight": "none"}
+    base = make_config(
+        {**raw, **plain, "data_root": ns.data_root, "max_images": ns.max_images, "min_label_count": 5}
+    )
     table = load_run_dataset(base)
     train, val = table.split_rows("train"), table.split_rows("val")
     excl = exclusive_columns(table.labels, table.groups, ("colour", "gender", "season", "usage"))
@@ -126,13 +131,19 @@ def main() -> int:
     ]
     if ns.quick:
         rows = [r for r in rows if r[3] == (160, "squash")]
+    if ns.rows:
+        rows = [r for r in rows if ns.rows in r[0]]
     feats: dict[tuple[int, str], np.ndarray] = {}
     lines = []
     results = []
     for name, changes, use_excl, pix in rows:
         t0 = time.time()
+        saved = Path(ns.cache) / f"features-{pix[0]}-{pix[1]}-{ns.max_images}.npy"
+        if pix not in feats and saved.is_file():
+            feats[pix] = np.load(saved)
         if pix not in feats:
             feats[pix] = features(table, pix[0], pix[1], Path(ns.cache))
+            np.save(saved, feats[pix])
             print(f"features at {pix[0]} px {pix[1]}: {time.time() - t0:.0f}s", flush=True)
         t1 = time.time()
         cfg = base.replace(**{"exclusive_groups": ("colour", "gender", "season", "usage"), **changes})
