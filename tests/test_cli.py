@@ -248,7 +248,9 @@ def test_user_errors_exit_cleanly(photo_folder, tiny_bundle_path, tmp_path, caps
     assert main(["tag", str(tmp_path / "nowhere"), *model, "--out", str(tmp_path / "o.csv")]) == EXIT_ERROR
     assert main(["tag", str(photo_folder), *model, "--out", str(tmp_path / "o.txt")]) == EXIT_ERROR
     assert main(["tag", str(photo_folder), *model, "--out", str(tmp_path / "no" / "o.csv")]) == EXIT_ERROR
-    assert main(["tag", str(photo_folder), "--out", str(tmp_path / "o.csv")]) == EXIT_USAGE
+    assert (
+        main(["tag", str(photo_folder), *model]) == EXIT_USAGE
+    )  # no --out (--model defaults to the shipped one)
     assert main(["tag", str(photo_folder), *model, "--out", "o.csv", "--shard", "2/2"]) == EXIT_USAGE
     assert (
         main(["export", "--catalog", str(tmp_path / "none.db"), "--out", str(tmp_path / "e.csv")])
