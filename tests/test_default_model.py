@@ -43,7 +43,7 @@ def test_fashion_tag_without_model_tags_with_it(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, cwd=REPO,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    header = out.read_text(encoding="utf-8").splitlines()
+    header = out.read_text(encoding="utf-8-sig").splitlines()
     assert any(line.startswith("path,") and "colour" in line and "gender" in line for line in header)
 
 

@@ -60,11 +60,12 @@ def top_of_group(scores: np.ndarray, columns: Sequence[np.ndarray]) -> np.ndarra
 
 
 def only_group_top(scores: np.ndarray, columns: Sequence[np.ndarray]) -> np.ndarray:
-    """A copy of ``scores`` where every exclusive-group label but the photo's top value scores 0: what the
-    tag rule can tag, for metrics computed at thresholds (top-1 and ranking by the top value unchanged)."""
+    """A copy of ``scores`` where every exclusive-group label but the photo's top value scores -1 (below
+    any threshold, a floor of 0 included): what the tag rule can tag, for metrics computed at thresholds
+    (top-1 and ranking by the top value unchanged)."""
     if not columns:
         return scores
-    return np.where(top_of_group(scores, columns), scores, np.zeros_like(scores))
+    return np.where(top_of_group(scores, columns), scores, np.full_like(scores, -1.0))
 
 
 def group_floor(targets: np.ndarray, scores: np.ndarray, default: float = 0.0) -> float:
