@@ -14,6 +14,8 @@ MAX_POINTS = 2000  # per curve: a long run keeps at most this many, evenly thinn
 REDRAW_MS = 100  # at most 10 redraws a second, however fast events come
 EMA = 0.8  # smoothing of the per-batch loss line (bias-corrected, so the first points are not pulled to 0)
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+# Group accuracy curves share the F1 plot: colours other than the two F1 lines' (green, orange).
+_GROUP_COLOURS = ("#1f77b4", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 
 
 class Series:
@@ -129,18 +131,27 @@ class TrainPlots(QWidget):
             y = _number(fields.get(field))
             if y is not None:
                 self.add(key, epoch, y)
-        groups = fields.get("group_accuracy")
+        # Top-1 accuracy per label group (``val_groups``, sent by trainers since per-group figures were
+        # added; older events have none and plot the rest as before).
+        groups = fields.get("val_groups")
         if isinstance(groups, Mapping):
-            for group, acc in groups.items():
-                y = _number(acc)
-                if y is None:
-                    continue
-                key = f"group:{group}"
-                if key not in self.curves:
-                    colour = _COLOURS[(len(self.curves) + 1) % len(_COLOURS)]
-                    pen = pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
-                    self._curve(key, self.f1_plot, pen, name=f"{group} accuracy", symbol="t")
-                self.add(key, epoch, y)
+            for group, figures in groups.items():
+                y = _number(figures.get("top1_accuracy")) if isinstance(figures, Mapping) else None
+                if y is not None:
+                    self._group_curve(str(group))
+                    self.add(f"group:{group}", epoch, y)
+
+    def _group_curve(self, group: str) -> None:
+        key = f"group:{group}"
+        if key in self.curves:
+            return
+        n = sum(k.startswith("group:") for k in self.curves)
+        pen = pg.mkPen(_GROUP_COLOURS[n % len(_GROUP_COLOURS)], width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
+        self._curve(key, self.f1_plot, pen, name=f"{group} accuracy", symbol="t")
+
+    def groups(self) -> list[str]:
+        """The label groups with an accuracy curve, in the order they first came."""
+        return [k.removeprefix("group:") for k in self.curves if k.startswith("group:")]
 
     def clear(self) -> None:
         for key in list(self.curves):

@@ -140,7 +140,7 @@ class TrainTab(QWidget):
         self.result: TrainEvent | None = None
         self.epoch = 0
         self.epochs = 0
-        self._t0 = 0.0
+        self._pace_from: tuple[float, int] | None = None  # (time, steps done) at the first training step
         self._restoring = False
         self._killed = False
         self.stop_timer = QTimer(self)
@@ -579,7 +579,7 @@ class TrainTab(QWidget):
         worker.wired(self._on_event, self._on_finished, self._on_failed)
         worker.stderr_line.connect(self._on_stderr)
         self.worker = worker
-        self._t0 = time.monotonic()
+        self._pace_from = None
         self._set_state("running", "Starting the trainer…")
         worker.start()
 
@@ -629,7 +629,7 @@ class TrainTab(QWidget):
             self.log_view.appendPlainText(f"run started: {len(f.get('labels') or [])} labels; dataset {ds}")
             self._set_state("running", "Preparing the data…")
         elif event.name == PROGRESS:
-            self._on_progress(f)
+            self._on_progress(f, event.time)
         elif event.name == EPOCH_END:
             self.epoch = int(f["epoch"])
             self.epochs = int(f.get("epochs") or self.epochs)
@@ -639,7 +639,7 @@ class TrainTab(QWidget):
         elif event.name == LOG:
             self.log_view.appendPlainText(f"{f.get('level', 'note')}: {f['message']}")
 
-    def _on_progress(self, f: dict[str, Any]) -> None:
+    def _on_progress(self, f: dict[str, Any], sent: float | None = None) -> None:
         phase = f.get("phase")
         step, steps = f.get("step"), f.get("steps")
         if not (isinstance(step, int) and isinstance(steps, int) and steps > 0):
@@ -663,13 +663,22 @@ class TrainTab(QWidget):
         self.progress.setRange(0, total)
         self.progress.setValue(min(done, total))
         rate = f.get("samples_per_s")
-        elapsed = time.monotonic() - self._t0
-        eta = elapsed * (total - done) / done if done else math.inf
+        # The pace since this launch's first training step, on the trainer's clock (when the event was sent,
+        # not when the window got to it): data caching before it and the epochs a resumed run skips do not
+        # count; the validation passes between epochs do, as they will again.
+        now = sent if sent is not None else time.time()
+        if self._pace_from is None or done < self._pace_from[1]:
+            self._pace_from = (now, done)
+        t_first, done_first = self._pace_from
+        eta = (now - t_first) * (total - done) / (done - done_first) if done > done_first else math.inf
         parts = [f"Epoch {epoch} of {epochs}, step {step} of {steps}"]
         if isinstance(rate, (int, float)):
             parts.append(f"{rate:.1f} samples/s")
+        epoch_eta = f.get("eta_s")  # the trainer's estimate for this epoch, until the pace is known
         if math.isfinite(eta):
             parts.append(f"about {_duration(eta)} left")
+        elif isinstance(epoch_eta, (int, float)) and not isinstance(epoch_eta, bool) and epoch_eta >= 0:
+            parts.append(f"about {_duration(epoch_eta)} left in this epoch")
         self.status_label.setText(" · ".join(parts))
 
     def _on_finished(self, result: Any) -> None:
@@ -764,8 +773,7 @@ def _metrics_line(result: TrainEvent) -> str:
     if isinstance(groups, dict):
         for g, gm in groups.items():
             if isinstance(gm, dict):
-                acc = gm.get("accuracy", gm.get("f1_macro"))
-                parts.append(f"{g} {_fmt(acc)}")
+                parts.append(f"{g} accuracy {_fmt(gm.get('top1_accuracy'))}")
     if result.get("bundle"):
         parts.append(f"model: {result['bundle']}")
     return "; ".join(parts)
