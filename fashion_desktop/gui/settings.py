@@ -24,6 +24,7 @@ BATCH_SIZE = "tag/batch_size"
 THUMB_SIZE = "grid/thumb_size"
 EXPORT_FORMAT = "export/format"  # the format chosen last: the export dialog opens on it
 TRAIN_FORM = "train/form"  # the Train tab's run settings, as JSON
+JOBS_TAKE_TURNS = "jobs/take_turns"  # 1 (default): tagging and training wait for each other; 0: both at once
 
 
 def _home() -> Path | None:

@@ -47,6 +47,7 @@ from trainer.config import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, ConfigError
 from trainer.runs import RunFolderState, check_run_folder
 
 from . import settings
+from .job_queue import JobQueue
 from .train_plots import TrainPlots
 from .worker import Child, ProcessWorker, trainer_child
 
@@ -133,7 +134,8 @@ class TrainTab(QWidget):
             None
         )  # the Tag tab's model (MainWindow sets it)
         self.worker: ProcessWorker | None = None
-        self.state = "idle"  # idle | running | stopping | finished | stopped | failed | killed
+        self.jobs: JobQueue | None = None  # the window's: a run waits its turn while tagging runs
+        self.state = "idle"  # idle | queued | running | stopping | finished | stopped | failed | killed
         self.catalog_path: str | None = None
         self.run_out: str | None = None
         self.last_args: list[str] = []
@@ -525,7 +527,8 @@ class TrainTab(QWidget):
         return args
 
     def busy(self) -> bool:
-        return self.worker is not None
+        """A run is in progress or waits its turn."""
+        return self.worker is not None or self.state == "queued"
 
     def start(self) -> bool:
         """Start a run with the form's settings (asking first when the output folder holds a run)."""
@@ -573,6 +576,15 @@ class TrainTab(QWidget):
         self.epoch = self.epochs = 0
         self.banner.setVisible(False)
         self.plots.clear()
+        if self.jobs is None:
+            self._spawn(args)
+        elif not self.jobs.submit("training", lambda: self._spawn(args)):
+            waits = " and ".join(self.jobs.blocked_by("training")).lower()
+            self._set_state("queued", f"Waiting for {waits} to finish (Run now anyway: status bar)…")
+
+    def _spawn(self, args: list[str]) -> None:
+        if self.worker is not None:
+            return
         self.log_view.appendPlainText(f"--- {time.strftime('%H:%M:%S')} trainer {' '.join(args)}")
         self.progress.setRange(0, 0)
         worker = ProcessWorker(self.child_factory(args), name="training", parent=self)
@@ -584,7 +596,13 @@ class TrainTab(QWidget):
         worker.start()
 
     def stop(self) -> None:
-        """Ask the trainer to stop cleanly (it saves its last checkpoint); killed after STOP_GRACE_S."""
+        """Ask the trainer to stop cleanly (it saves its last checkpoint); killed after STOP_GRACE_S.
+
+        A run that waits its turn is dropped."""
+        if self.state == "queued" and self.jobs is not None:
+            self.jobs.withdraw("training")
+            self._set_state("idle", "Not started: stopped while it waited.")
+            return
         if self.worker is None or self.state != "running":
             return
         self._set_state("stopping", "Stopping: the trainer is saving its last checkpoint…")
@@ -722,11 +740,11 @@ class TrainTab(QWidget):
         self.state_changed.emit(state)
 
     def _update_buttons(self) -> None:
-        busy = self.worker is not None
+        busy = self.busy()
         problem = self.problem_label.text() if hasattr(self, "problem_label") else ""
         self.start_button.setEnabled(not busy and not problem)
         self.start_button.setToolTip("A run is in progress." if busy else problem or "Start a new run")
-        self.stop_button.setEnabled(busy and self.state == "running")
+        self.stop_button.setEnabled(busy and self.state in ("running", "queued"))
         self.resume_button.setEnabled(
             not busy and self.state in ("stopped", "killed", "failed") and bool(self.run_out)
         )
