@@ -11,7 +11,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 MAX_POINTS = 2000  # per curve: a long run keeps at most this many, evenly thinned
-REDRAW_MS = 100  # at most 10 redraws a second, however fast events come
+RAW_SHARE = 4  # the faint per-batch dots keep a quarter of that (a dot costs pyqtgraph far more)
+REDRAW_MS = 200  # at most 5 redraws a second, however fast events come
 EMA = 0.8  # smoothing of the per-batch loss line (bias-corrected, so the first points are not pulled to 0)
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 # Group accuracy curves share the F1 plot: colours other than the two F1 lines' (green, orange).
@@ -76,6 +77,7 @@ class TrainPlots(QWidget):
         for i, p in enumerate((self.batch_plot, self.epoch_plot, self.f1_plot, self.lr_plot)):
             grid.addWidget(p, i // 2, i % 2)
         self._curve("batch_raw", self.batch_plot, None, symbol="o", brush=(31, 119, 180, 110), size=4)
+        self.series["batch_raw"] = Series(max(2, limit // RAW_SHARE))
         self._curve("batch_ema", self.batch_plot, pg.mkPen(_COLOURS[0], width=2), name="smoothed")
         self._curve("train_loss", self.epoch_plot, pg.mkPen(_COLOURS[0], width=2), name="train", symbol="o")
         self._curve("val_loss", self.epoch_plot, pg.mkPen(_COLOURS[1], width=2), name="val", symbol="o")

@@ -55,6 +55,7 @@ NICENESS = 10  # the trainer runs below the window's priority: the window stays 
 STOP_GRACE_S = 30  # a stopped trainer saves its checkpoint; after this long it is killed
 LOG_LINES = 5000
 PROGRESS_PER_S = 10  # the trainer's progress events a second (its default 2 leaves the step plot sparse)
+STATUS_MS = 100  # the bar and status line follow progress at most this often (a bar repaints on each value)
 
 # Run the child's module or script after lowering its priority (os.nice is POSIX; elsewhere it runs as is).
 _NICE_CODE = (
@@ -148,6 +149,11 @@ class TrainTab(QWidget):
         self.stop_timer = QTimer(self)
         self.stop_timer.setSingleShot(True)
         self.stop_timer.timeout.connect(self._stop_timed_out)
+        self._progress_view: tuple[tuple[int, int] | None, int, str] | None = None  # not yet shown
+        self.status_timer = QTimer(self)
+        self.status_timer.setSingleShot(True)
+        self.status_timer.setInterval(STATUS_MS)
+        self.status_timer.timeout.connect(self._apply_progress_view)
         self._build()
         self._restore()
         self.validate()
@@ -664,11 +670,11 @@ class TrainTab(QWidget):
             return
         if phase != "train":
             if self.epochs:  # validation inside an epoch: the bar keeps showing the whole run
-                self.status_label.setText(f"Epoch {self.epoch} of {self.epochs} · {phase}: {step} of {steps}")
+                self._show_progress(
+                    None, 0, f"Epoch {self.epoch} of {self.epochs} · {phase}: {step} of {steps}"
+                )
             else:
-                self.progress.setRange(0, steps)
-                self.progress.setValue(min(step, steps))
-                self.status_label.setText(f"{phase}: {step} of {steps}")
+                self._show_progress((0, steps), min(step, steps), f"{phase}: {step} of {steps}")
             return
         epoch = int(f.get("epoch") or 1)
         epochs = int(f.get("epochs") or self.epochs or 1)
@@ -678,8 +684,6 @@ class TrainTab(QWidget):
         loss = f.get("batch_loss", f.get("loss"))
         if isinstance(loss, (int, float)) and not isinstance(loss, bool):
             self.plots.add_batch_loss(done, float(loss))
-        self.progress.setRange(0, total)
-        self.progress.setValue(min(done, total))
         rate = f.get("samples_per_s")
         # The pace since this launch's first training step, on the trainer's clock (when the event was sent,
         # not when the window got to it): data caching before it and the epochs a resumed run skips do not
@@ -697,7 +701,25 @@ class TrainTab(QWidget):
             parts.append(f"about {_duration(eta)} left")
         elif isinstance(epoch_eta, (int, float)) and not isinstance(epoch_eta, bool) and epoch_eta >= 0:
             parts.append(f"about {_duration(epoch_eta)} left in this epoch")
-        self.status_label.setText(" · ".join(parts))
+        self._show_progress((0, total), min(done, total), " · ".join(parts))
+
+    def _show_progress(self, bar: tuple[int, int] | None, value: int, text: str) -> None:
+        """The bar (range ``bar`` and ``value``; None: left as it is) and the status line: at once, then at
+        most every STATUS_MS with the latest, however fast events come."""
+        self._progress_view = (bar, value, text)
+        if not self.status_timer.isActive():
+            self._apply_progress_view()
+
+    def _apply_progress_view(self) -> None:
+        view, self._progress_view = self._progress_view, None
+        if view is None:
+            return
+        bar, value, text = view
+        if bar is not None:
+            self.progress.setRange(*bar)
+            self.progress.setValue(value)
+        self.status_label.setText(text)
+        self.status_timer.start()
 
     def _on_finished(self, result: Any) -> None:
         self.stop_timer.stop()
@@ -734,6 +756,8 @@ class TrainTab(QWidget):
         self.banner.setVisible(True)
 
     def _set_state(self, state: str, text: str) -> None:
+        self.status_timer.stop()  # progress not yet shown is older than this
+        self._progress_view = None
         self.state = state
         self.status_label.setText(text)
         self._update_buttons()

@@ -78,6 +78,10 @@ elif scenario == "crash":
 elif scenario == "nan":
     ev(p.RUN_FAILED, message="the loss became nan at epoch 1, step 3: training diverged; lower the learning rate")
     sys.exit(1)
+elif scenario == "flood":  # every batch of 4 epochs at once, as fast as the pipe takes them
+    out("\n".join(p.encode(p.PROGRESS, phase="train", epoch=e, epochs=4, step=s, steps=500, batch_loss=1.0 / s,
+                            samples_per_s=900.0) for e in (1, 2, 3, 4) for s in range(1, 501)))
+    time.sleep(30)
 elif scenario in ("stop", "hang", "resumed"):
     def stopped(signum, frame):
         if scenario == "hang":
@@ -221,6 +225,21 @@ def test_the_time_left_comes_from_this_launchs_pace_on_the_trainers_clock(qtbot,
     assert left and "this epoch" not in tab.status_label.text(), tab.status_label.text()
     seconds = int(left[1]) * 60 + int(left[2])
     assert 5 <= seconds <= 15  # 6 steps to go at a second a step (the fake's sleep may run late)
+    tab.stop()
+    qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
+
+
+def test_a_flood_of_progress_events_redraws_the_bar_a_few_times_and_ends_on_the_last(qtbot, tmp_path) -> None:
+    tab = make_tab(qtbot, tmp_path, "flood")
+    values = []
+    tab.progress.valueChanged.connect(values.append)
+    tab.start()
+    qtbot.waitUntil(lambda: "Epoch 4 of 4, step 500 of 500" in tab.status_label.text(), timeout=30_000)
+    assert tab.progress.value() == tab.progress.maximum() == 2000
+    assert len(values) < 200  # not once per event: a bar repaints at each new value
+    tab.plots.redraw()
+    xs, _ = tab.plots.curve_data("batch_ema")
+    assert xs[0] == 1 and xs[-1] >= 1999 and len(xs) >= 1000  # the whole flood reached the plot, thinned
     tab.stop()
     qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
 
