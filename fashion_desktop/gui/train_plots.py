@@ -8,11 +8,12 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 MAX_POINTS = 2000  # per curve: a long run keeps at most this many, evenly thinned
 RAW_SHARE = 4  # the faint per-batch dots keep a quarter of that (a dot costs pyqtgraph far more)
-REDRAW_MS = 200  # at most 5 redraws a second, however fast events come
+REDRAW_MS = 500  # at most 2 redraws a second, however fast events come, and none while hidden
 EMA = 0.8  # smoothing of the per-batch loss line (bias-corrected, so the first points are not pulled to 0)
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 # Group accuracy curves share the F1 plot: colours other than the two F1 lines' (green, orange).
@@ -74,6 +75,9 @@ class TrainPlots(QWidget):
         self.f1_plot.getPlotItem().legend.setOffset((-5, -5))  # bottom right: F1 curves climb towards the top
         self.f1_plot.setYRange(0, 1.02)  # F1 and accuracy are fractions: a fixed scale reads at a glance
         self.f1_plot.enableAutoRange(axis="y", enable=False)
+        # The step plot redraws all the time: its grid (semi-transparent lines over the whole plot) took two
+        # thirds of each repaint. The epoch plots, redrawn once an epoch, keep theirs.
+        self.batch_plot.showGrid(x=False, y=False)
         for i, p in enumerate((self.batch_plot, self.epoch_plot, self.f1_plot, self.lr_plot)):
             grid.addWidget(p, i // 2, i % 2)
         self._curve("batch_raw", self.batch_plot, None, symbol="o", brush=(31, 119, 180, 110), size=4)
@@ -86,7 +90,7 @@ class TrainPlots(QWidget):
         self._curve("lr", self.lr_plot, pg.mkPen(_COLOURS[4], width=2), symbol="o")
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
-        self.timer.timeout.connect(self.redraw)
+        self.timer.timeout.connect(self._tick)
         self.timer.start()
 
     def _plot(self, title: str, xlabel: str) -> pg.PlotWidget:
@@ -166,8 +170,16 @@ class TrainPlots(QWidget):
         self._dirty = set(self.curves)
         self.redraw()
 
+    def _tick(self) -> None:
+        if self.isVisible():  # hidden (another tab shown): points pile up in the series, drawn when shown
+            self.redraw()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.redraw()
+        super().showEvent(event)
+
     def redraw(self) -> None:
-        """Push changed series to their curves (called by the timer; cheap when nothing changed)."""
+        """Push changed series to their curves (the timer calls it while shown; cheap when nothing changed)."""
         if not self._dirty:
             return
         for key in self._dirty:

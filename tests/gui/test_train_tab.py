@@ -394,9 +394,16 @@ def test_plots_redraw_on_a_timer_not_per_event(qtbot) -> None:
     for i in range(5000):
         plots.add_batch_loss(i, 1.0)
     assert plots.redraws == before  # nothing drawn yet: the timer does it
+    qtbot.wait(1200)
+    assert plots.redraws == before  # not while hidden (the Train tab is not the one shown)
+    plots.show()
     qtbot.waitUntil(lambda: plots.redraws > before, timeout=2000)
-    xs, _ = plots.curve_data("batch_raw")
+    xs, _ = plots.curve_data("batch_ema")
     assert 0 < len(xs) < 50 and xs[-1] > 4000
+    shown = plots.redraws
+    plots.add_epoch({"epoch": 1, "train_loss": 0.5})
+    qtbot.waitUntil(lambda: plots.redraws > shown, timeout=2000)  # and the timer follows new points
+    assert plots.curve_data("train_loss") == ([1.0], [0.5])
 
 
 def test_a_real_tiny_run_from_the_tab_finishes(qtbot, tmp_path, monkeypatch) -> None:
