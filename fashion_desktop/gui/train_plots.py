@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 MAX_POINTS = 2000  # per curve: a long run keeps at most this many, evenly thinned
 RAW_SHARE = 4  # the faint per-batch dots keep a quarter of that (a dot costs pyqtgraph far more)
 REDRAW_MS = 500  # at most 2 redraws a second, however fast events come, and none while hidden
+NEXT_PLOT_MS = 30  # one plot repaints per turn of the event loop; the next changed one this much later
 EMA = 0.8  # smoothing of the per-batch loss line (bias-corrected, so the first points are not pulled to 0)
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 # Group accuracy curves share the F1 plot: colours other than the two F1 lines' (green, orange).
@@ -62,6 +63,7 @@ class TrainPlots(QWidget):
         self.limit = limit
         self.series: dict[str, Series] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self._plot_of: dict[str, pg.PlotWidget] = {}
         self._dirty: set[str] = set()
         self._ema, self._ema_n = 0.0, 0
         self.redraws = 0
@@ -78,7 +80,8 @@ class TrainPlots(QWidget):
         # The step plot redraws all the time: its grid (semi-transparent lines over the whole plot) took two
         # thirds of each repaint. The epoch plots, redrawn once an epoch, keep theirs.
         self.batch_plot.showGrid(x=False, y=False)
-        for i, p in enumerate((self.batch_plot, self.epoch_plot, self.f1_plot, self.lr_plot)):
+        self.plots = (self.batch_plot, self.epoch_plot, self.f1_plot, self.lr_plot)
+        for i, p in enumerate(self.plots):
             grid.addWidget(p, i // 2, i % 2)
         self._curve("batch_raw", self.batch_plot, None, symbol="o", brush=(31, 119, 180, 110), size=4)
         self.series["batch_raw"] = Series(max(2, limit // RAW_SHARE))
@@ -92,6 +95,11 @@ class TrainPlots(QWidget):
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
+        self._next_plot = QTimer(self)
+        self._next_plot.setSingleShot(True)
+        self._next_plot.setInterval(NEXT_PLOT_MS)
+        self._next_plot.timeout.connect(self._draw_next)
+        self._round: list[pg.PlotWidget] = []  # plots with changes, drawn one per turn
 
     def _plot(self, title: str, xlabel: str) -> pg.PlotWidget:
         p = pg.PlotWidget(title=title)
@@ -107,6 +115,7 @@ class TrainPlots(QWidget):
         size = kw.pop("size", 5)
         item = plot.plot([], [], pen=pen, name=name, symbolSize=size, symbolBrush=brush, symbolPen=None, **kw)
         self.curves[key] = item
+        self._plot_of[key] = plot
         self.series[key] = Series(self.limit)
 
     def add(self, key: str, x: float, y: float) -> None:
@@ -171,21 +180,36 @@ class TrainPlots(QWidget):
         self.redraw()
 
     def _tick(self) -> None:
+        """Draw the changed plots one per turn of the event loop, NEXT_PLOT_MS apart: an epoch's end changes
+        three plots, and repainting them in one go stalled the window three times as long."""
         if self.isVisible():  # hidden (another tab shown): points pile up in the series, drawn when shown
-            self.redraw()
+            self._round = [p for p in self.plots if any(self._plot_of[k] is p for k in self._dirty)]
+            self._draw_next()
+
+    def _draw_next(self) -> None:
+        while self._round and self.isVisible():
+            plot = self._round.pop(0)
+            keys = {k for k in self._dirty if self._plot_of[k] is plot}
+            if keys:
+                self._push(keys)
+                break
+        if self._round:
+            self._next_plot.start()
 
     def showEvent(self, event: QShowEvent) -> None:
         self.redraw()
         super().showEvent(event)
 
     def redraw(self) -> None:
-        """Push changed series to their curves (the timer calls it while shown; cheap when nothing changed)."""
-        if not self._dirty:
-            return
-        for key in self._dirty:
+        """Push every changed series to its curve now (cheap when nothing changed)."""
+        if self._dirty:
+            self._push(set(self._dirty))
+
+    def _push(self, keys: set[str]) -> None:
+        for key in keys:
             s = self.series[key]
             self.curves[key].setData(s.xs, s.ys)
-        self._dirty.clear()
+        self._dirty -= keys
         self.redraws += 1
 
     def curve_data(self, key: str) -> tuple[list[float], list[float]]:

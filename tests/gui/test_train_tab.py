@@ -406,6 +406,23 @@ def test_plots_redraw_on_a_timer_not_per_event(qtbot) -> None:
     assert plots.curve_data("train_loss") == ([1.0], [0.5])
 
 
+def test_an_epochs_end_repaints_its_three_plots_one_turn_apart(qtbot) -> None:
+    """Repainting loss, F1 and learning-rate plots in one go stalled the window three times as long."""
+    from fashion_desktop.gui.train_plots import TrainPlots
+
+    plots = TrainPlots()
+    qtbot.addWidget(plots)
+    plots.show()
+    qtbot.waitExposed(plots)
+    plots.timer.stop()  # the test turns the timer's handle itself
+    plots.add_epoch({"epoch": 1, "train_loss": 0.5, "val_f1_macro": 0.4, "lr": 0.01})
+    plots._tick()
+    assert plots.curve_data("train_loss")[1] == [0.5]
+    assert plots.curve_data("f1_macro") == ([], []) and plots.curve_data("lr") == ([], [])
+    qtbot.waitUntil(lambda: plots.curve_data("f1_macro")[1] == [0.4], timeout=2000)
+    qtbot.waitUntil(lambda: plots.curve_data("lr")[1] == [0.01], timeout=2000)
+
+
 def test_a_real_tiny_run_from_the_tab_finishes(qtbot, tmp_path, monkeypatch) -> None:
     pytest.importorskip("torch")
     sys.path.insert(0, str(REPO / "tests" / "trainer"))
