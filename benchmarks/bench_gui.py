@@ -4,7 +4,13 @@ Prints time to the first screen of thumbnails, time until the scan is complete, 
 longest event-loop stall (a 10 ms timer records the largest gap), plus one baseline ratio: opening
 the library through the column reader vs a naive per-record load.
 
-    python benchmarks/bench_gui.py --n 100000
+With ``--train`` it then scrolls the grid back and forth for ``--train-seconds`` twice, first alone and
+then while the Train tab runs the real trainer (arch cnn, 32 px, generated photos) sending a progress
+event for every batch (its maximum rate), and once more with the Train tab's live plots on screen;
+it prints both figures side by side, with RSS at the start and end of each phase, and the last line's
+``max_stall_ms`` is the longest stall while training streamed.
+
+    python benchmarks/bench_gui.py --n 100000 [--tag] [--train]
 """
 
 from __future__ import annotations
@@ -112,6 +118,158 @@ def wait_until(app, cond, timeout: float, step_s: float = 0.005) -> bool:
     return cond()
 
 
+def make_training_photos(root: Path, per_class: int = 48) -> Path:
+    """``root/{train,val}/<colour>/*.jpg``: small generated photos, one colour per class (noise makes each
+    file differ), for a real trainer run."""
+    import numpy as np
+    from PIL import Image
+
+    colours = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220), "yellow": (230, 220, 30)}
+    rng = np.random.default_rng(0)
+    for split, n in (("train", per_class), ("val", per_class // 4)):
+        for name, rgb in colours.items():
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                noise = rng.integers(-40, 40, (48, 48, 3))
+                arr = np.clip(np.array(rgb)[None, None, :] + noise, 0, 255).astype(np.uint8)
+                Image.fromarray(arr).save(folder / f"{name}_{i}.jpg", quality=90)
+    return root
+
+
+def scroll_for(app, grid, seconds: float, sweep: int = 600) -> int:
+    """Scroll the grid top to bottom and back (``sweep`` positions each way) for ``seconds``; positions."""
+    bar = grid.verticalScrollBar()
+    end = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < end:
+        pos = i % (2 * sweep)
+        frac = pos / sweep if pos <= sweep else 2 - pos / sweep
+        bar.setValue(round(bar.maximum() * frac))
+        wait_until(app, lambda: False, timeout=0.004, step_s=0.001)
+        i += 1
+    return i
+
+
+class Phase:
+    """The stall meter's figures and RSS over one phase (start, end and highest of samples every second)."""
+
+    def __init__(self, meter: StallMeter, name: str) -> None:
+        self.meter, self.name = meter, name
+        meter.max_gap, meter.over = 0.0, []
+        meter.start(name)
+        self.rss_start = self.rss_max = rss_mb()
+        self._t0, self._cpu0 = time.perf_counter(), time.process_time()
+        self._next_sample = self._t0 + 1.0
+
+    def sample(self) -> None:
+        if time.perf_counter() >= self._next_sample:
+            self.rss_max = max(self.rss_max, rss_mb())
+            self._next_sample += 1.0
+
+    def end(self) -> str:
+        self.max_gap = self.meter.max_gap
+        self.over_50 = sum(gap > 0.050 for _p, _t, gap in self.meter.over)
+        self.rss_end = rss_mb()
+        self.rss_max = max(self.rss_max, self.rss_end)
+        # CPU seconds the app used per second (all its threads): unlike stalls, hardly moved by other
+        # processes on a shared machine
+        self.cpu = (time.process_time() - self._cpu0) / max(time.perf_counter() - self._t0, 1e-9)
+        return (
+            f"max stall {self.max_gap * 1000:.0f} ms, {self.over_50} over 50 ms; app CPU {self.cpu:.2f} s/s; "
+            f"RSS {self.rss_start:.0f} -> {self.rss_end:.0f} MB (highest {self.rss_max:.0f})"
+        )
+
+
+def timed_scroll(app, grid, seconds: float, phase: Phase) -> int:
+    done = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        done += scroll_for(app, grid, min(1.0, end - time.perf_counter()))
+        phase.sample()
+    return done
+
+
+def train_phases(app, window, meter: StallMeter, tmp: Path, seconds: float) -> tuple[str, float, dict]:
+    """Scroll alone, then while the real trainer streams events at its maximum rate, then show the Train
+    tab's plots; returns the side-by-side line, the longest stall while training, and key figures."""
+    from fashion_desktop.gui import train_tab as tt
+    from fashion_desktop.model.protocol import PROGRESS, TrainEvent
+
+    grid = window.grid
+    data = make_training_photos(tmp / "train-data")
+    alone = Phase(meter, "scroll alone")
+    positions_alone = timed_scroll(app, grid, seconds, alone)
+    line_alone = alone.end()
+
+    tab = window.train_tab
+    tt.PROGRESS_PER_S = 0  # no rate limit: the trainer sends a progress event for every batch
+    tab.sources.clear()
+    tab.add_source(str(data))
+    tab.set_values(
+        {"arch": "cnn", "start": "random", "image_size": 32, "epochs": 1000, "batch_size": 2, "lr": 1e-3,
+         "freeze": False, "early_stopping": 0, "time_limit_min": 0.0, "device": "cpu", "workers": 0,
+         "out": str(tmp / "run"), "scheduler": "none"}
+    )  # fmt: skip
+    assert tab.problem() is None, tab.problem()
+    counts = {"events": 0, "progress": 0}
+
+    def count(event) -> None:
+        counts["events"] += 1
+        counts["progress"] += isinstance(event, TrainEvent) and event.name == PROGRESS
+
+    # One torch thread: on a shared 2-core machine two OpenMP threads spin against the other processes and
+    # the trainer ran 15 times slower (2 steps a second instead of 37), far from its maximum event rate.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    t_launch = time.perf_counter()
+    assert tab.start(), tab.status_label.text()
+    tab.worker.progressed.connect(count)
+    wait_until(app, lambda: counts["progress"] > 20 or not tab.busy(), timeout=300)
+    if not tab.busy():
+        raise SystemExit(f"the trainer ended early: {tab.status_label.text()} {tab.banner.text()}")
+    print(f"trainer streaming after {time.perf_counter() - t_launch:.1f}s", flush=True)
+
+    with_train = Phase(meter, "scroll + training")
+    before = dict(counts)
+    t0 = time.perf_counter()
+    positions_train = timed_scroll(app, grid, seconds, with_train)
+    streamed_s = time.perf_counter() - t0
+    line_train = with_train.end()
+    rate = (counts["progress"] - before["progress"]) / streamed_s
+
+    t_switch = time.perf_counter()
+    window.tabs.setCurrentWidget(tab)  # the live plots on screen, redrawn as events come
+    app.processEvents()  # the tab's first layout and paint: a one-off, reported on its own
+    switch_ms = (time.perf_counter() - t_switch) * 1000
+    wait_until(app, lambda: False, timeout=0.5, step_s=0.001)
+    shown = Phase(meter, "train tab shown")
+    end = time.perf_counter() + seconds / 2
+    while time.perf_counter() < end:
+        wait_until(app, lambda: False, timeout=0.25, step_s=0.001)
+        shown.sample()
+    line_shown = shown.end()
+    points = len(tab.plots.curve_data("batch_raw")[0])
+    epochs = tab.epoch
+    tab.stop()
+    wait_until(app, lambda: not tab.busy(), timeout=120)
+    window.tabs.setCurrentWidget(window.tag_page)
+    line = (
+        f"scrolling {seconds:.0f}s alone: {positions_alone} positions, {line_alone}\n"
+        f"scrolling {seconds:.0f}s while training streams ({rate:.0f} progress events/s, "
+        f"{counts['events']:,} events in all, epoch {epochs}): {positions_train} positions, {line_train}\n"
+        f"train tab on screen {seconds / 2:.0f}s (its first show took {switch_ms:.0f} ms): {line_shown}; "
+        f"step-loss plot holds {points} points; trainer ended: {tab.state}"
+    )
+    figures = {
+        "stall_alone_ms": alone.max_gap * 1000,
+        "events_per_s": rate,
+        "rss_start_mb": with_train.rss_start,
+        "rss_end_mb": shown.rss_end,
+        "stall_shown_ms": shown.max_gap * 1000,
+    }
+    return line, max(with_train.max_gap, shown.max_gap), figures
+
+
 def make_demo_bundle(root: Path) -> Path:
     """A tiny ``cnn`` bundle (labels red/green/blue read from the colours), like the test fixture.
 
@@ -158,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also tag every photo with a tiny demo model and measure stalls while results stream in",
     )
+    ap.add_argument(
+        "--train",
+        action="store_true",
+        help="also scroll while the Train tab runs the real trainer at its maximum event rate",
+    )
+    ap.add_argument("--train-seconds", type=float, default=60.0, help="length of each --train phase")
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="ff-gui-bench-"))
@@ -254,6 +418,12 @@ def main(argv: list[str] | None = None) -> int:
             print(tag_line, flush=True)
             if gap_before > meter.max_gap:
                 meter.max_gap, meter.where, meter.at_s = gap_before, "scan/scroll", at_before
+        train_line, train_stall, train = "", 0.0, {}
+        if args.train:
+            longest = (meter.max_gap, meter.where, meter.at_s, list(meter.over))
+            train_line, train_stall, train = train_phases(app, window, meter, tmp, args.train_seconds)
+            print(train_line, flush=True)
+            meter.max_gap, meter.where, meter.at_s, meter.over = longest
         meter.timer.stop()
         window.close()
         app.processEvents()
@@ -269,6 +439,14 @@ def main(argv: list[str] | None = None) -> int:
             + f"; scan phase max "
             f"{stall_scan * 1000:.0f} ms; idle event loop on this machine: {idle_stall * 1000:.0f} ms)"
         )
+        if args.train:
+            print(
+                f"gui-bench: photos={rows} train_events_per_s={train['events_per_s']:.0f} "
+                f"max_stall_no_train_ms={train['stall_alone_ms']:.0f} "
+                f"rss_start_mb={train['rss_start_mb']:.0f} rss_end_mb={train['rss_end_mb']:.0f} "
+                f"max_stall_ms={train_stall * 1000:.0f}"
+            )
+            return 0
         print(
             f"gui-bench: photos={rows} first_thumbnails_s={first_thumbs_s:.2f} scanned_s={scanned_s:.1f} "
             f"peak_rss_mb={peak_rss_mb():.0f} max_stall_ms={meter.max_gap * 1000:.0f}"

@@ -667,11 +667,11 @@ def _train_epochs(run: Run, st: TrainState, scaler: Any) -> None:
         _unfreeze_due(run, st, epoch)
         cur_lr = st.lr.apply(st.optimizer, epoch)
         train_loss = train_epoch(run, st.optimizer, epoch, scaler)
-        logits, m, val_loss = _validate(run, val_t)
+        logits, m, val_loss, groups = _validate(run, val_t)
         metric = m["f1_macro"] if math.isfinite(m["f1_macro"]) else -val_loss
         st.lr.step(metric)
         improved = st.improved(metric, epoch)
-        row = _epoch_row(run, st, epoch, train_loss, val_loss, m, cur_lr, t0)
+        row = _epoch_row(run, st, epoch, train_loss, val_loss, m, groups, cur_lr, t0)
         st.history.append(row)
         log.info(
             "epoch %d/%d train_loss %.4f val_loss %.4f val F1 micro %.3f macro %.3f (%.0fs)",
@@ -697,13 +697,25 @@ def _unfreeze_due(run: Run, st: TrainState, epoch: int) -> None:
         _wrap_ddp(run)
 
 
-def _validate(run: Run, val_t: np.ndarray) -> tuple[np.ndarray, dict[str, float], float]:
-    """(logits, overall metrics at 0.5, loss) on the validation rows."""
+# What an epoch_end event carries per group: the few figures a live plot can show, not every metric.
+EPOCH_GROUP_FIELDS = ("top1_accuracy", "f1_micro", "f1_macro")
+
+
+def _validate(
+    run: Run, val_t: np.ndarray
+) -> tuple[np.ndarray, dict[str, float], float, dict[str, dict[str, float]]]:
+    """(logits, overall metrics at 0.5, loss, per-group figures at 0.5) on the validation rows.
+
+    The per-group figures (``EPOCH_GROUP_FIELDS`` of ``metrics_by_group``) come from the same
+    predictions: no second pass over the images.
+    """
     logits = predict_rows(run, run.rows["val"], "val")
     scores = only_group_top(_scores(run, logits), run.exclusive)
     m = compute_metrics(val_t, scores, 0.5)["overall"]
     val_loss = _val_loss(run, logits, val_t)
-    return logits, m, val_loss
+    by_group = metrics_by_group(val_t, scores, 0.5, run.table.labels, run.table.groups)
+    groups = {g: {k: gm[k] for k in EPOCH_GROUP_FIELDS} for g, gm in by_group.items()}
+    return logits, m, val_loss, groups
 
 
 def _epoch_row(
@@ -713,6 +725,7 @@ def _epoch_row(
     train_loss: float,
     val_loss: float,
     m: dict[str, float],
+    groups: dict[str, dict[str, float]],
     cur_lr: float,
     t0: float,
 ) -> dict[str, Any]:
@@ -725,6 +738,7 @@ def _epoch_row(
         "val_f1_micro": m["f1_micro"],
         "val_f1_macro": m["f1_macro"],
         "val_map": m["map"],
+        "val_groups": groups,
         "lr": cur_lr,
         "trainable_params": trainable,
         "partial": run.out_of_time,

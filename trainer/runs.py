@@ -292,7 +292,7 @@ def _epoch_rows(events: list[dict[str, Any]]) -> list[EpochRow]:
     for e in events:
         if e.get("event") != "epoch_end" or not isinstance(e.get("epoch"), int):
             continue
-        groups = e.get("groups") if isinstance(e.get("groups"), dict) else None
+        groups = e.get("val_groups") if isinstance(e.get("val_groups"), dict) else None
         rows[e["epoch"]] = EpochRow(
             e["epoch"],
             _num(e.get("train_loss")),

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QStackedWidget,
@@ -44,6 +45,7 @@ from . import commands, settings
 from .filter_bar import FilterBar
 from .first_launch import NO_PHOTOS_TIP, FirstLaunchPage, dropped_folders, folder_problem, no_photos_text
 from .grid import GridPanel
+from .job_queue import JobQueue
 from .label_palette import LabelPalette, palette_entries
 from .library_model import LibraryModel
 from .library_session import LibrarySession
@@ -178,6 +180,7 @@ class MainWindow(QMainWindow):
         self.scan_label = QLabel("")
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.scan_label)
+        self._build_job_queue()
         self._build_menus()
         self._wire()
         self._wire_train_tab()
@@ -214,6 +217,53 @@ class MainWindow(QMainWindow):
         return self.session.tag_worker if self.session is not None else None
 
     # -- construction ---------------------------------------------------------------------
+    def _build_job_queue(self) -> None:
+        """Tagging and training compete for the CPU: by default one waits for the other, and the status
+        bar says which runs and which waits, with a button that starts the waiting one anyway."""
+        take_turns = settings.get_int(settings.JOBS_TAKE_TURNS, 1) != 0
+        self.jobs = JobQueue(take_turns, self)
+        self.jobs.add_kind("tagging", "Tagging", lambda: self.tag_worker is not None, self._tagging_progress)
+        tab = self.train_tab
+        self.jobs.add_kind(
+            "training",
+            "Training",
+            lambda: tab.worker is not None,
+            lambda: f"epoch {tab.epoch} of {tab.epochs}" if tab.epoch and tab.epochs else "starting",
+        )
+        tab.jobs = self.jobs
+        tab.state_changed.connect(lambda _state: self.jobs.update())
+        self.jobs_label = QLabel("")
+        self.run_now_button = QPushButton("Run now anyway")
+        self.run_now_button.setFlat(True)
+        self.run_now_button.setToolTip("Start the waiting job now, beside the running one (both go slower)")
+        self.run_now_button.setVisible(False)
+        self.run_now_button.clicked.connect(lambda: self.jobs.run_now())
+        self.statusBar().addPermanentWidget(self.jobs_label)
+        self.statusBar().addPermanentWidget(self.run_now_button)
+        self.jobs.changed.connect(self._jobs_changed)
+        self.jobs.started_waiting.connect(self._waiting_job_started)
+
+    def _tagging_progress(self) -> str:
+        last = self.tag_panel.last_progress
+        return f"{last[0]:,}/{last[1]:,}" if last else "starting"
+
+    @Slot(str)
+    def _jobs_changed(self, text: str) -> None:
+        self.jobs_label.setText(text)
+        self.run_now_button.setVisible(bool(self.jobs.waiting()))
+
+    @Slot(str)
+    def _waiting_job_started(self, kind: str) -> None:
+        if kind == "tagging" and self.tag_worker is not None:
+            self.tag_panel.rate_label.setText("Loading the model…")
+
+    @Slot(bool)
+    def set_jobs_take_turns(self, on: bool) -> None:
+        """On: tagging and training wait for each other (the default); off: both run at once."""
+        settings.set_value(settings.JOBS_TAKE_TURNS, 1 if on else 0)
+        self.take_turns_action.setChecked(on)
+        self.jobs.set_take_turns(on)
+
     def add_tab(self, widget: QWidget, title: str) -> int:
         """Tabs are the extension point: the Train tab is one more call to this."""
         return self.tabs.addTab(widget, title)
@@ -328,6 +378,16 @@ class MainWindow(QMainWindow):
         t = mb.addMenu("&Tagging")
         self.tag_action = self._action(t, "&Tag Photos", self.tag_panel._run_clicked, "Ctrl+R")
         self._action(t, "&Cancel", self.cancel_jobs, "Ctrl+.")
+        t.addSeparator()
+        self.take_turns_action = self._action(
+            t,
+            "Tagging and Training Take T&urns",
+            self.set_jobs_take_turns,
+            None,
+            "Both need the CPU: one waits while the other runs (off: both run at once, each slower)",
+        )
+        self.take_turns_action.setCheckable(True)
+        self.take_turns_action.setChecked(settings.get_int(settings.JOBS_TAKE_TURNS, 1) != 0)
 
         h = mb.addMenu("&Help")
         self.shortcuts_action = self._action(h, "&Keyboard Shortcuts", self.show_shortcuts)
@@ -372,6 +432,8 @@ class MainWindow(QMainWindow):
             self.warn(str(exc))
             return False
         old = self.session
+        if self.jobs.withdraw("tagging"):  # it was for the library being left
+            self.tag_panel.show_finished("Not started: another library was opened")
         if old is not None:
             self.save_view_state()
             old.stop_jobs()
@@ -410,6 +472,7 @@ class MainWindow(QMainWindow):
         if old is not None:
             old.close()
             old.deleteLater()
+            self.jobs.update()  # the old library's tagging ended with it: a waiting job may start
         self.review.set_library(session.library)
         self._labels_changed()
         settings.set_value(settings.LAST_LIBRARY, str(path))
@@ -627,8 +690,18 @@ class MainWindow(QMainWindow):
         settings.push_recent(settings.RECENT_BUNDLES, bundle_path)
         settings.set_value(settings.DEVICE, device)
         settings.set_value(settings.BATCH_SIZE, batch_size)
+        if "tagging" in self.jobs.waiting():
+            return
         self.tag_panel.set_running(True)
-        self.session.start_tagging(bundle_path, device, batch_size, force)
+        session = self.session
+
+        def start() -> None:
+            if self.session is session and session.tag_worker is None:
+                session.start_tagging(bundle_path, device, batch_size, force)
+
+        if not self.jobs.submit("tagging", start):
+            waits = " and ".join(self.jobs.blocked_by("tagging")).lower()
+            self.tag_panel.rate_label.setText(f"Waiting for {waits} to finish (Run now anyway: status bar)…")
 
     @Slot(object)
     def _tag_progressed(self, event) -> None:
@@ -655,17 +728,21 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 8000)
         self._update_counts()
         self._fill_recent_menus()
+        self.jobs.update()
         self.tagging_finished.emit(summary)
 
     @Slot(str)
     def _tag_failed(self, message: str) -> None:
         self.tag_panel.show_finished(f"Tagging stopped: {message}")
         self.warn(f"Tagging stopped: {message}\nEverything tagged so far is kept.")
+        self.jobs.update()
         self.tagging_finished.emit(None)
 
     @Slot()
     def cancel_tagging(self) -> None:
-        if self.session is not None and self.session.cancel_tagging():
+        if self.jobs.withdraw("tagging"):
+            self.tag_panel.show_finished("Not started: cancelled while it waited")
+        elif self.session is not None and self.session.cancel_tagging():
             self.tag_panel.rate_label.setText("Cancelling… (what is done is kept)")
 
     @Slot()

@@ -8,12 +8,17 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 MAX_POINTS = 2000  # per curve: a long run keeps at most this many, evenly thinned
-REDRAW_MS = 100  # at most 10 redraws a second, however fast events come
+RAW_SHARE = 4  # the faint per-batch dots keep a quarter of that (a dot costs pyqtgraph far more)
+REDRAW_MS = 500  # at most 2 redraws a second, however fast events come, and none while hidden
+NEXT_PLOT_MS = 30  # one plot repaints per turn of the event loop; the next changed one this much later
 EMA = 0.8  # smoothing of the per-batch loss line (bias-corrected, so the first points are not pulled to 0)
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+# Group accuracy curves share the F1 plot: colours other than the two F1 lines' (green, orange).
+_GROUP_COLOURS = ("#1f77b4", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 
 
 class Series:
@@ -58,6 +63,7 @@ class TrainPlots(QWidget):
         self.limit = limit
         self.series: dict[str, Series] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self._plot_of: dict[str, pg.PlotWidget] = {}
         self._dirty: set[str] = set()
         self._ema, self._ema_n = 0.0, 0
         self.redraws = 0
@@ -71,9 +77,14 @@ class TrainPlots(QWidget):
         self.f1_plot.getPlotItem().legend.setOffset((-5, -5))  # bottom right: F1 curves climb towards the top
         self.f1_plot.setYRange(0, 1.02)  # F1 and accuracy are fractions: a fixed scale reads at a glance
         self.f1_plot.enableAutoRange(axis="y", enable=False)
-        for i, p in enumerate((self.batch_plot, self.epoch_plot, self.f1_plot, self.lr_plot)):
+        # The step plot redraws all the time: its grid (semi-transparent lines over the whole plot) took two
+        # thirds of each repaint. The epoch plots, redrawn once an epoch, keep theirs.
+        self.batch_plot.showGrid(x=False, y=False)
+        self.plots = (self.batch_plot, self.epoch_plot, self.f1_plot, self.lr_plot)
+        for i, p in enumerate(self.plots):
             grid.addWidget(p, i // 2, i % 2)
         self._curve("batch_raw", self.batch_plot, None, symbol="o", brush=(31, 119, 180, 110), size=4)
+        self.series["batch_raw"] = Series(max(2, limit // RAW_SHARE))
         self._curve("batch_ema", self.batch_plot, pg.mkPen(_COLOURS[0], width=2), name="smoothed")
         self._curve("train_loss", self.epoch_plot, pg.mkPen(_COLOURS[0], width=2), name="train", symbol="o")
         self._curve("val_loss", self.epoch_plot, pg.mkPen(_COLOURS[1], width=2), name="val", symbol="o")
@@ -82,13 +93,18 @@ class TrainPlots(QWidget):
         self._curve("lr", self.lr_plot, pg.mkPen(_COLOURS[4], width=2), symbol="o")
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
-        self.timer.timeout.connect(self.redraw)
+        self.timer.timeout.connect(self._tick)
         self.timer.start()
+        self._next_plot = QTimer(self)
+        self._next_plot.setSingleShot(True)
+        self._next_plot.setInterval(NEXT_PLOT_MS)
+        self._next_plot.timeout.connect(self._draw_next)
+        self._round: list[pg.PlotWidget] = []  # plots with changes, drawn one per turn
 
     def _plot(self, title: str, xlabel: str) -> pg.PlotWidget:
         p = pg.PlotWidget(title=title)
         p.setBackground("w")
-        p.showGrid(x=True, y=True, alpha=0.2)
+        p.showGrid(x=False, y=True, alpha=0.2)  # values are read across; vertical lines cost a third more
         p.setLabel("bottom", xlabel)
         p.addLegend(offset=(-5, 5))
         p.setMinimumSize(120, 80)
@@ -99,6 +115,7 @@ class TrainPlots(QWidget):
         size = kw.pop("size", 5)
         item = plot.plot([], [], pen=pen, name=name, symbolSize=size, symbolBrush=brush, symbolPen=None, **kw)
         self.curves[key] = item
+        self._plot_of[key] = plot
         self.series[key] = Series(self.limit)
 
     def add(self, key: str, x: float, y: float) -> None:
@@ -129,18 +146,27 @@ class TrainPlots(QWidget):
             y = _number(fields.get(field))
             if y is not None:
                 self.add(key, epoch, y)
-        groups = fields.get("group_accuracy")
+        # Top-1 accuracy per label group (``val_groups``, sent by trainers since per-group figures were
+        # added; older events have none and plot the rest as before).
+        groups = fields.get("val_groups")
         if isinstance(groups, Mapping):
-            for group, acc in groups.items():
-                y = _number(acc)
-                if y is None:
-                    continue
-                key = f"group:{group}"
-                if key not in self.curves:
-                    colour = _COLOURS[(len(self.curves) + 1) % len(_COLOURS)]
-                    pen = pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
-                    self._curve(key, self.f1_plot, pen, name=f"{group} accuracy", symbol="t")
-                self.add(key, epoch, y)
+            for group, figures in groups.items():
+                y = _number(figures.get("top1_accuracy")) if isinstance(figures, Mapping) else None
+                if y is not None:
+                    self._group_curve(str(group))
+                    self.add(f"group:{group}", epoch, y)
+
+    def _group_curve(self, group: str) -> None:
+        key = f"group:{group}"
+        if key in self.curves:
+            return
+        n = sum(k.startswith("group:") for k in self.curves)
+        pen = pg.mkPen(_GROUP_COLOURS[n % len(_GROUP_COLOURS)], width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
+        self._curve(key, self.f1_plot, pen, name=f"{group} accuracy", symbol="t")
+
+    def groups(self) -> list[str]:
+        """The label groups with an accuracy curve, in the order they first came."""
+        return [k.removeprefix("group:") for k in self.curves if k.startswith("group:")]
 
     def clear(self) -> None:
         for key in list(self.curves):
@@ -153,14 +179,37 @@ class TrainPlots(QWidget):
         self._dirty = set(self.curves)
         self.redraw()
 
+    def _tick(self) -> None:
+        """Draw the changed plots one per turn of the event loop, NEXT_PLOT_MS apart: an epoch's end changes
+        three plots, and repainting them in one go stalled the window three times as long."""
+        if self.isVisible():  # hidden (another tab shown): points pile up in the series, drawn when shown
+            self._round = [p for p in self.plots if any(self._plot_of[k] is p for k in self._dirty)]
+            self._draw_next()
+
+    def _draw_next(self) -> None:
+        while self._round and self.isVisible():
+            plot = self._round.pop(0)
+            keys = {k for k in self._dirty if self._plot_of[k] is plot}
+            if keys:
+                self._push(keys)
+                break
+        if self._round:
+            self._next_plot.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.redraw()
+        super().showEvent(event)
+
     def redraw(self) -> None:
-        """Push changed series to their curves (called by the timer; cheap when nothing changed)."""
-        if not self._dirty:
-            return
-        for key in self._dirty:
+        """Push every changed series to its curve now (cheap when nothing changed)."""
+        if self._dirty:
+            self._push(set(self._dirty))
+
+    def _push(self, keys: set[str]) -> None:
+        for key in keys:
             s = self.series[key]
             self.curves[key].setData(s.xs, s.ys)
-        self._dirty.clear()
+        self._dirty -= keys
         self.redraws += 1
 
     def curve_data(self, key: str) -> tuple[list[float], list[float]]:

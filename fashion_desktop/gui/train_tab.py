@@ -58,6 +58,7 @@ from trainer.runs import RunFolderState, RunRecord, check_run_folder, read_run
 
 from . import settings
 from .dataset_builder import DatasetBuilder, data_args
+from .job_queue import JobQueue
 from .model_compare import ModelCompare
 from .run_curves import RunOverlay, draw_record
 from .runs_history import RunsHistory
@@ -68,6 +69,7 @@ NICENESS = 10  # the trainer runs below the window's priority: the window stays 
 STOP_GRACE_S = 30  # a stopped trainer saves its checkpoint; after this long it is killed
 LOG_LINES = 5000
 PROGRESS_PER_S = 10  # the trainer's progress events a second (its default 2 leaves the step plot sparse)
+STATUS_MS = 100  # the bar and status line follow progress at most this often (a bar repaints on each value)
 
 # Run the child's module or script after lowering its priority (os.nice is POSIX; elsewhere it runs as is).
 _NICE_CODE = (
@@ -154,19 +156,25 @@ class TrainTab(QWidget):
             None
         )  # the Tag tab's model (MainWindow sets it)
         self.worker: ProcessWorker | None = None
-        self.state = "idle"  # idle | running | stopping | finished | stopped | failed | killed
+        self.jobs: JobQueue | None = None  # the window's: a run waits its turn while tagging runs
+        self.state = "idle"  # idle | queued | running | stopping | finished | stopped | failed | killed
         self.catalog_path: str | None = None
         self.run_out: str | None = None
         self.last_args: list[str] = []
         self.result: TrainEvent | None = None
         self.epoch = 0
         self.epochs = 0
-        self._t0 = 0.0
+        self._pace_from: tuple[float, int] | None = None  # (time, steps done) at the first training step
         self._restoring = False
         self._killed = False
         self.stop_timer = QTimer(self)
         self.stop_timer.setSingleShot(True)
         self.stop_timer.timeout.connect(self._stop_timed_out)
+        self._progress_view: tuple[tuple[int, int] | None, int, str] | None = None  # not yet shown
+        self.status_timer = QTimer(self)
+        self.status_timer.setSingleShot(True)
+        self.status_timer.setInterval(STATUS_MS)
+        self.status_timer.timeout.connect(self._apply_progress_view)
         self._build()
         self._restore()
         self.validate()
@@ -513,7 +521,8 @@ class TrainTab(QWidget):
         return args
 
     def busy(self) -> bool:
-        return self.worker is not None
+        """A run is in progress or waits its turn."""
+        return self.worker is not None or self.state == "queued"
 
     def start(self) -> bool:
         """Start a run with the form's settings (asking first when the output folder holds a run)."""
@@ -568,18 +577,33 @@ class TrainTab(QWidget):
         self.epoch = self.epochs = 0
         self.banner.setVisible(False)
         self.plots.clear()
+        if self.jobs is None:
+            self._spawn(args)
+        elif not self.jobs.submit("training", lambda: self._spawn(args)):
+            waits = " and ".join(self.jobs.blocked_by("training")).lower()
+            self._set_state("queued", f"Waiting for {waits} to finish (Run now anyway: status bar)…")
+
+    def _spawn(self, args: list[str]) -> None:
+        if self.worker is not None:
+            return
         self.log_view.appendPlainText(f"--- {time.strftime('%H:%M:%S')} trainer {' '.join(args)}")
         self.progress.setRange(0, 0)
         worker = ProcessWorker(self.child_factory(args), name="training", parent=self)
         worker.wired(self._on_event, self._on_finished, self._on_failed)
         worker.stderr_line.connect(self._on_stderr)
         self.worker = worker
-        self._t0 = time.monotonic()
+        self._pace_from = None
         self._set_state("running", "Starting the trainer…")
         worker.start()
 
     def stop(self) -> None:
-        """Ask the trainer to stop cleanly (it saves its last checkpoint); killed after STOP_GRACE_S."""
+        """Ask the trainer to stop cleanly (it saves its last checkpoint); killed after STOP_GRACE_S.
+
+        A run that waits its turn is dropped."""
+        if self.state == "queued" and self.jobs is not None:
+            self.jobs.withdraw("training")
+            self._set_state("idle", "Not started: stopped while it waited.")
+            return
         if self.worker is None or self.state != "running":
             return
         self._set_state("stopping", "Stopping: the trainer is saving its last checkpoint…")
@@ -627,7 +651,7 @@ class TrainTab(QWidget):
             self.log_view.appendPlainText(f"run started: {len(f.get('labels') or [])} labels; dataset {ds}")
             self._set_state("running", "Preparing the data…")
         elif event.name == PROGRESS:
-            self._on_progress(f)
+            self._on_progress(f, event.time)
         elif event.name == EPOCH_END:
             self.epoch = int(f["epoch"])
             self.epochs = int(f.get("epochs") or self.epochs)
@@ -637,18 +661,18 @@ class TrainTab(QWidget):
         elif event.name == LOG:
             self.log_view.appendPlainText(f"{f.get('level', 'note')}: {f['message']}")
 
-    def _on_progress(self, f: dict[str, Any]) -> None:
+    def _on_progress(self, f: dict[str, Any], sent: float | None = None) -> None:
         phase = f.get("phase")
         step, steps = f.get("step"), f.get("steps")
         if not (isinstance(step, int) and isinstance(steps, int) and steps > 0):
             return
         if phase != "train":
             if self.epochs:  # validation inside an epoch: the bar keeps showing the whole run
-                self.status_label.setText(f"Epoch {self.epoch} of {self.epochs} · {phase}: {step} of {steps}")
+                self._show_progress(
+                    None, 0, f"Epoch {self.epoch} of {self.epochs} · {phase}: {step} of {steps}"
+                )
             else:
-                self.progress.setRange(0, steps)
-                self.progress.setValue(min(step, steps))
-                self.status_label.setText(f"{phase}: {step} of {steps}")
+                self._show_progress((0, steps), min(step, steps), f"{phase}: {step} of {steps}")
             return
         epoch = int(f.get("epoch") or 1)
         epochs = int(f.get("epochs") or self.epochs or 1)
@@ -658,17 +682,42 @@ class TrainTab(QWidget):
         loss = f.get("batch_loss", f.get("loss"))
         if isinstance(loss, (int, float)) and not isinstance(loss, bool):
             self.plots.add_batch_loss(done, float(loss))
-        self.progress.setRange(0, total)
-        self.progress.setValue(min(done, total))
         rate = f.get("samples_per_s")
-        elapsed = time.monotonic() - self._t0
-        eta = elapsed * (total - done) / done if done else math.inf
+        # The pace since this launch's first training step, on the trainer's clock (when the event was sent,
+        # not when the window got to it): data caching before it and the epochs a resumed run skips do not
+        # count; the validation passes between epochs do, as they will again.
+        now = sent if sent is not None else time.time()
+        if self._pace_from is None or done < self._pace_from[1]:
+            self._pace_from = (now, done)
+        t_first, done_first = self._pace_from
+        eta = (now - t_first) * (total - done) / (done - done_first) if done > done_first else math.inf
         parts = [f"Epoch {epoch} of {epochs}, step {step} of {steps}"]
         if isinstance(rate, (int, float)):
             parts.append(f"{rate:.1f} samples/s")
+        epoch_eta = f.get("eta_s")  # the trainer's estimate for this epoch, until the pace is known
         if math.isfinite(eta):
             parts.append(f"about {_duration(eta)} left")
-        self.status_label.setText(" · ".join(parts))
+        elif isinstance(epoch_eta, (int, float)) and not isinstance(epoch_eta, bool) and epoch_eta >= 0:
+            parts.append(f"about {_duration(epoch_eta)} left in this epoch")
+        self._show_progress((0, total), min(done, total), " · ".join(parts))
+
+    def _show_progress(self, bar: tuple[int, int] | None, value: int, text: str) -> None:
+        """The bar (range ``bar`` and ``value``; None: left as it is) and the status line: at once, then at
+        most every STATUS_MS with the latest, however fast events come."""
+        self._progress_view = (bar, value, text)
+        if not self.status_timer.isActive():
+            self._apply_progress_view()
+
+    def _apply_progress_view(self) -> None:
+        view, self._progress_view = self._progress_view, None
+        if view is None:
+            return
+        bar, value, text = view
+        if bar is not None:
+            self.progress.setRange(*bar)
+            self.progress.setValue(value)
+        self.status_label.setText(text)
+        self.status_timer.start()
 
     def _on_finished(self, result: Any) -> None:
         self.stop_timer.stop()
@@ -705,17 +754,19 @@ class TrainTab(QWidget):
         self.banner.setVisible(True)
 
     def _set_state(self, state: str, text: str) -> None:
+        self.status_timer.stop()  # progress not yet shown is older than this
+        self._progress_view = None
         self.state = state
         self.status_label.setText(text)
         self._update_buttons()
         self.state_changed.emit(state)
 
     def _update_buttons(self) -> None:
-        busy = self.worker is not None
+        busy = self.busy()
         problem = self.problem_label.text() if hasattr(self, "problem_label") else ""
         self.start_button.setEnabled(not busy and not problem)
         self.start_button.setToolTip("A run is in progress." if busy else problem or "Start a new run")
-        self.stop_button.setEnabled(busy and self.state == "running")
+        self.stop_button.setEnabled(busy and self.state in ("running", "queued"))
         self.resume_button.setEnabled(
             not busy and self.state in ("stopped", "killed", "failed") and bool(self.run_out)
         )
@@ -932,8 +983,7 @@ def _metrics_line(result: TrainEvent) -> str:
     if isinstance(groups, dict):
         for g, gm in groups.items():
             if isinstance(gm, dict):
-                acc = gm.get("accuracy", gm.get("f1_macro"))
-                parts.append(f"{g} {_fmt(acc)}")
+                parts.append(f"{g} accuracy {_fmt(gm.get('top1_accuracy'))}")
     if result.get("bundle"):
         parts.append(f"model: {result['bundle']}")
     return "; ".join(parts)

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -242,6 +243,9 @@ class ProcessWorker(_Job):
     """
 
     CANCEL_GRACE_MS = 20_000  # a cancelled child finishing its batch; after this it is killed
+    # Lines handled per turn of the event loop at most this long, the rest on the next turn: a child that
+    # floods its pipe (or a backlog after a busy moment) cannot freeze the window.
+    SLICE_S = 0.015
 
     def __init__(
         self,
@@ -273,6 +277,10 @@ class ProcessWorker(_Job):
         self._kill_timer = QTimer(self)
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self._proc.kill)
+        self._more_timer = QTimer(self)  # the lines left over by a slice
+        self._more_timer.setSingleShot(True)
+        self._more_timer.setInterval(0)
+        self._more_timer.timeout.connect(self._read_stdout)
 
     @property
     def cancelled(self) -> bool:
@@ -327,28 +335,38 @@ class ProcessWorker(_Job):
     # -- the pipe ------------------------------------------------------------------------------
     @Slot()
     def _read_stdout(self) -> None:
-        self._take(self._decoder.feed(bytes(self._proc.readAllStandardOutput())))
+        if not self._done:
+            self._take(self._decoder.feed(bytes(self._proc.readAllStandardOutput())), sliced=True)
 
-    def _take(self, items: Iterable[Any]) -> None:
+    def _take(self, items: Iterable[Any], sliced: bool = False) -> None:
+        """Send the events of ``items``; ``sliced``: stop after SLICE_S and come back on the next turn of
+        the event loop (the decoder keeps the lines not yet read)."""
+        deadline = time.perf_counter() + self.SLICE_S if sliced else None
         try:
             for item in items:
-                if self._failure is not None:
-                    continue
-                if isinstance(item, Unreadable):
-                    log.warning("%s process: unreadable line (%s)", self.name, item)
-                    self.progressed.emit(item)
-                    continue
-                kind, value = _outcome(item)
-                if kind == "failure":
-                    self._failure = value
-                elif kind == "result":
-                    self._result = value
-                else:
-                    self.progressed.emit(value)
+                self._handle(item)
+                if deadline is not None and time.perf_counter() > deadline:
+                    self._more_timer.start()
+                    return
         except ProtocolError as exc:
             if self._failure is None:
                 self._failure = f"the {self.name} process: {exc}"
                 self.cancel()
+
+    def _handle(self, item: Any) -> None:
+        if self._failure is not None:
+            return
+        if isinstance(item, Unreadable):
+            log.warning("%s process: unreadable line (%s)", self.name, item)
+            self.progressed.emit(item)
+            return
+        kind, value = _outcome(item)
+        if kind == "failure":
+            self._failure = value
+        elif kind == "result":
+            self._result = value
+        else:
+            self.progressed.emit(value)
 
     @Slot()
     def _read_stderr(self) -> None:
@@ -373,7 +391,8 @@ class ProcessWorker(_Job):
     def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
         if self._done:
             return
-        self._read_stdout()
+        self._more_timer.stop()
+        self._take(self._decoder.feed(bytes(self._proc.readAllStandardOutput())))  # every line left, now
         self._take(self._decoder.finish())
         self._read_stderr()
         crashed = status != QProcess.ExitStatus.NormalExit

@@ -285,7 +285,9 @@ TAG_EVENT_TYPES: tuple[type, ...] = (
 #                    Rate-limited to progress_per_s (2 a second by default), so batch_loss is a sample of
 #                    the batches; the last step of a phase always goes out.
 #   epoch_end        epoch (1-based), epochs, improved, train_loss, val_loss, val_f1_micro, val_f1_macro,
-#                    val_map, lr, trainable_params, partial, seconds
+#                    val_map, lr, trainable_params, partial, seconds; val_groups {group: {top1_accuracy,
+#                    f1_micro, f1_macro}} (validation per label group at 0.5; older trainers leave it out,
+#                    and a figure may be null when the group has no known positive)
 #   checkpoint_saved path, kind ("best" | "last"), epoch
 #   run_finished     bundle, metrics {val, val_groups, test, test_groups, best_epoch}, test_split
 #   run_failed       message (one line: the cause and the fix)
@@ -331,6 +333,11 @@ _TRAIN_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     LOG: {"message": str},
     DATASET_PREVIEW: {"labels": list, "counts": dict},
 }
+# Fields a reader may use when they are there (older trainers leave them out); a present one of another
+# type makes the line unreadable, like a bad required field.
+_TRAIN_OPTIONAL: dict[str, dict[str, type | tuple[type, ...]]] = {
+    EPOCH_END: {"val_groups": dict},
+}
 _ENVELOPE = ("event", "protocol", "time")
 
 
@@ -356,6 +363,9 @@ class TrainEvent:
         for key, kind in _TRAIN_REQUIRED[name].items():
             if not isinstance(m.get(key), kind) or isinstance(m.get(key), bool):
                 raise ValueError(f"field {key!r} is missing or not {getattr(kind, '__name__', kind)}")
+        for key, kind in _TRAIN_OPTIONAL.get(name, {}).items():
+            if key in m and not isinstance(m[key], kind):
+                raise ValueError(f"field {key!r} is not {getattr(kind, '__name__', kind)}")
         when = m.get("time")
         fields = {k: v for k, v in m.items() if k not in _ENVELOPE}
         return cls(name, fields, float(when) if isinstance(when, (int, float)) else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -41,16 +42,31 @@ if scenario == "ok":
     old = json.loads(p.encode(p.LOG, level="info", message="from protocol 1"))
     old["protocol"] = 1
     out(json.dumps(old))
+    out(json.dumps({"event": "epoch_end", "protocol": 2, "epoch": "one"}))  # a field of the wrong type
+    out(json.dumps({"event": "epoch_end", "protocol": 2, "epoch": 1, "val_groups": [0.5]}))
     for epoch in (1, 2):
         for step in (1, 2, 3, 4):
             ev(p.PROGRESS, phase="train", epoch=epoch, epochs=2, step=step, steps=4,
                loss=1.0 / (epoch * 4 + step), samples_per_s=12.5)
         ev(p.EPOCH_END, epoch=epoch, epochs=2, train_loss=0.5 / epoch, val_loss=0.6 / epoch,
            val_f1_micro=0.4 * epoch, val_f1_macro=0.3 * epoch, lr=0.001 / epoch,
-           group_accuracy={"colour": 0.5 + 0.1 * epoch})
+           val_groups={"colour": {"top1_accuracy": 0.5 + 0.1 * epoch, "f1_micro": 0.5, "f1_macro": 0.4},
+                       "gender": {"top1_accuracy": 0.8 if epoch == 1 else float("nan"), "f1_micro": 0.7},
+                       "odd": "not a mapping"})
         ev(p.CHECKPOINT_SAVED, path="last.pt", kind="last", epoch=epoch)
     ev(p.RUN_FINISHED, bundle="out/model.fmodel",
-       metrics={"val": {"f1_micro": 0.81, "f1_macro": 0.77}, "val_groups": {"colour": {"accuracy": 0.9}}})
+       metrics={"val": {"f1_micro": 0.81, "f1_macro": 0.77},
+                "val_groups": {"colour": {"top1_accuracy": 0.9, "f1_macro": 0.7}}})
+elif scenario == "old":
+    # A trainer of protocol 1, from before batch_loss and val_groups: what it sends still plots.
+    def ev1(name, **f):
+        out(json.dumps({"event": name, "protocol": 1, "time": time.time(), **f}))
+    for epoch in (1, 2):
+        for step in (1, 2):
+            ev1(p.PROGRESS, phase="train", epoch=epoch, epochs=2, step=step, steps=2, loss=0.9 / epoch)
+        ev1(p.EPOCH_END, epoch=epoch, epochs=2, train_loss=0.5 / epoch, val_loss=0.6 / epoch,
+            val_f1_micro=0.4 * epoch, val_f1_macro=0.3 * epoch, lr=0.001)
+    ev1(p.RUN_FINISHED, bundle="out/model.fmodel", metrics={"val": {"f1_micro": 0.8, "f1_macro": 0.7}})
 elif scenario == "newer":
     line = json.loads(p.encode(p.LOG, level="info", message="x"))
     line["protocol"] = p.PROTOCOL_VERSION + 1
@@ -62,7 +78,11 @@ elif scenario == "crash":
 elif scenario == "nan":
     ev(p.RUN_FAILED, message="the loss became nan at epoch 1, step 3: training diverged; lower the learning rate")
     sys.exit(1)
-elif scenario in ("stop", "hang"):
+elif scenario == "flood":  # every batch of 4 epochs at once, as fast as the pipe takes them
+    out("\n".join(p.encode(p.PROGRESS, phase="train", epoch=e, epochs=4, step=s, steps=500, batch_loss=1.0 / s,
+                            samples_per_s=900.0) for e in (1, 2, 3, 4) for s in range(1, 501)))
+    time.sleep(30)
+elif scenario in ("stop", "hang", "resumed"):
     def stopped(signum, frame):
         if scenario == "hang":
             return
@@ -70,7 +90,13 @@ elif scenario in ("stop", "hang"):
         ev(p.RUN_STOPPED, message="stopped at epoch 1; continue with --resume out", resume="out")
         sys.exit(143)
     signal.signal(signal.SIGTERM, stopped)
-    ev(p.PROGRESS, phase="train", epoch=1, epochs=2, step=1, steps=4, loss=0.7, samples_per_s=3.0)
+    if scenario == "resumed":  # epoch 2 of 3 after a resume: one step a second, 6 of 12 steps to go
+        ev(p.PROGRESS, phase="train", epoch=2, epochs=3, step=1, steps=4, loss=0.7, samples_per_s=3.0)
+        time.sleep(1.0)
+        ev(p.PROGRESS, phase="train", epoch=2, epochs=3, step=2, steps=4, loss=0.7, samples_per_s=3.0)
+    else:
+        ev(p.PROGRESS, phase="train", epoch=1, epochs=2, step=1, steps=4, loss=0.7, samples_per_s=3.0,
+           eta_s=4.2)
     while True:
         time.sleep(0.05)
 """
@@ -122,7 +148,7 @@ def test_a_run_streams_into_plots_progress_and_log(qtbot, tmp_path) -> None:
     run_to_end(qtbot, tab)
     assert tab.state == "finished"
     assert "val F1 micro 0.8100, macro 0.7700" in tab.status_label.text()
-    assert "colour 0.9000" in tab.status_label.text()
+    assert "colour accuracy 0.9000" in tab.status_label.text()
     xs, ys = tab.plots.curve_data("batch_raw")
     assert xs == [1, 2, 3, 4, 5, 6, 7, 8] and ys[0] == pytest.approx(0.2)
     ema_x, ema_y = tab.plots.curve_data("batch_ema")
@@ -132,10 +158,16 @@ def test_a_run_streams_into_plots_progress_and_log(qtbot, tmp_path) -> None:
     assert tab.plots.curve_data("val_loss")[1] == pytest.approx([0.6, 0.3])
     assert tab.plots.curve_data("f1_macro")[1] == pytest.approx([0.3, 0.6])
     assert tab.plots.curve_data("lr")[1] == pytest.approx([0.001, 0.0005])
-    assert tab.plots.curve_data("group:colour")[1] == pytest.approx([0.6, 0.7])
+    # one accuracy curve per label group, with a legend entry; a null figure (no known positive) is a gap
+    assert tab.plots.groups() == ["colour", "gender"]
+    assert tab.plots.curve_data("group:colour") == ([1, 2], pytest.approx([0.6, 0.7]))
+    assert tab.plots.curve_data("group:gender") == ([1], [0.8])
+    legend = [label.text for _item, label in tab.plots.f1_plot.getPlotItem().legend.items]
+    assert legend == ["F1 micro", "F1 macro", "colour accuracy", "gender accuracy"]
     log = tab.log_view.toPlainText()
     assert "loading the data..." in log  # stderr in the log pane
     assert "unreadable trainer line" in log and "this is not json" in log  # malformed: shown, run went on
+    assert "field 'epoch' is missing or not int" in log and "'val_groups' is not dict" in log
     assert "from protocol 1" in log  # an older protocol version is accepted
     assert tab.progress.value() == tab.progress.maximum()
     assert not tab.banner.isVisible()
@@ -143,6 +175,26 @@ def test_a_run_streams_into_plots_progress_and_log(qtbot, tmp_path) -> None:
     args = tab.factory.argv()[0]
     assert args[:2] == ["--data", str(tmp_path / "photos")] and "--arch" in args and "cnn" in args
     assert "epochs=10" in args and 'unfreeze=["1:all"]' in args
+
+
+def test_an_older_trainer_without_batch_loss_or_group_figures_still_plots(qtbot, tmp_path) -> None:
+    tab = make_tab(qtbot, tmp_path, "old")
+    run_to_end(qtbot, tab)
+    assert tab.state == "finished", tab.banner.text()
+    assert tab.plots.curve_data("batch_raw") == ([1, 2, 3, 4], pytest.approx([0.9, 0.9, 0.45, 0.45]))
+    assert tab.plots.curve_data("val_loss") == ([1, 2], pytest.approx([0.6, 0.3]))
+    assert tab.plots.curve_data("f1_micro") == ([1, 2], pytest.approx([0.4, 0.8]))
+    assert tab.plots.groups() == []
+    assert "unreadable" not in tab.log_view.toPlainText()
+    # a new run clears the last one's group curves
+    tab.child_factory = tab.factory = fake_factory(tmp_path, "ok")
+    tab.out_edit.setText(str(tmp_path / "run-b"))
+    run_to_end(qtbot, tab)
+    assert tab.plots.groups() == ["colour", "gender"]
+    tab.child_factory = tab.factory = fake_factory(tmp_path, "old")
+    tab.out_edit.setText(str(tmp_path / "run-c"))
+    run_to_end(qtbot, tab)
+    assert tab.plots.groups() == [] and len(tab.plots.f1_plot.getPlotItem().legend.items) == 2
 
 
 def test_the_trainer_runs_at_lower_priority(qtbot, tmp_path) -> None:
@@ -156,9 +208,38 @@ def test_progress_and_running_job_while_running(qtbot, tmp_path) -> None:
     tab = make_tab(qtbot, tmp_path, "stop")
     tab.start()
     qtbot.waitUntil(lambda: "Epoch 1 of 2, step 1 of 4" in tab.status_label.text(), timeout=15_000)
-    assert "3.0 samples/s" in tab.status_label.text() and "left" in tab.status_label.text()
+    assert "3.0 samples/s" in tab.status_label.text()
+    assert "about 0m 04s left in this epoch" in tab.status_label.text()  # the trainer's, for now
     assert tab.running_job() == "Training is running (epoch 1 of 2)"
     assert not tab.start_button.isEnabled() and tab.stop_button.isEnabled()
+    tab.stop()
+    qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
+
+
+def test_the_time_left_comes_from_this_launchs_pace_on_the_trainers_clock(qtbot, tmp_path) -> None:
+    """Not from the launch: start-up and the epochs a resumed run skips would make it far too short."""
+    tab = make_tab(qtbot, tmp_path, "resumed")
+    tab.start()
+    qtbot.waitUntil(lambda: "step 2 of 4" in tab.status_label.text(), timeout=15_000)
+    left = re.search(r"about (\d+)m (\d+)s left", tab.status_label.text())
+    assert left and "this epoch" not in tab.status_label.text(), tab.status_label.text()
+    seconds = int(left[1]) * 60 + int(left[2])
+    assert 5 <= seconds <= 15  # 6 steps to go at a second a step (the fake's sleep may run late)
+    tab.stop()
+    qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
+
+
+def test_a_flood_of_progress_events_redraws_the_bar_a_few_times_and_ends_on_the_last(qtbot, tmp_path) -> None:
+    tab = make_tab(qtbot, tmp_path, "flood")
+    values = []
+    tab.progress.valueChanged.connect(values.append)
+    tab.start()
+    qtbot.waitUntil(lambda: "Epoch 4 of 4, step 500 of 500" in tab.status_label.text(), timeout=30_000)
+    assert tab.progress.value() == tab.progress.maximum() == 2000
+    assert len(values) < 200  # not once per event: a bar repaints at each new value
+    tab.plots.redraw()
+    xs, _ = tab.plots.curve_data("batch_ema")
+    assert xs[0] == 1 and xs[-1] >= 1999 and len(xs) >= 1000  # the whole flood reached the plot, thinned
     tab.stop()
     qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
 
@@ -313,9 +394,33 @@ def test_plots_redraw_on_a_timer_not_per_event(qtbot) -> None:
     for i in range(5000):
         plots.add_batch_loss(i, 1.0)
     assert plots.redraws == before  # nothing drawn yet: the timer does it
+    qtbot.wait(1200)
+    assert plots.redraws == before  # not while hidden (the Train tab is not the one shown)
+    plots.show()
     qtbot.waitUntil(lambda: plots.redraws > before, timeout=2000)
-    xs, _ = plots.curve_data("batch_raw")
+    xs, _ = plots.curve_data("batch_ema")
     assert 0 < len(xs) < 50 and xs[-1] > 4000
+    shown = plots.redraws
+    plots.add_epoch({"epoch": 1, "train_loss": 0.5})
+    qtbot.waitUntil(lambda: plots.redraws > shown, timeout=2000)  # and the timer follows new points
+    assert plots.curve_data("train_loss") == ([1.0], [0.5])
+
+
+def test_an_epochs_end_repaints_its_three_plots_one_turn_apart(qtbot) -> None:
+    """Repainting loss, F1 and learning-rate plots in one go stalled the window three times as long."""
+    from fashion_desktop.gui.train_plots import TrainPlots
+
+    plots = TrainPlots()
+    qtbot.addWidget(plots)
+    plots.show()
+    qtbot.waitExposed(plots)
+    plots.timer.stop()  # the test turns the timer's handle itself
+    plots.add_epoch({"epoch": 1, "train_loss": 0.5, "val_f1_macro": 0.4, "lr": 0.01})
+    plots._tick()
+    assert plots.curve_data("train_loss")[1] == [0.5]
+    assert plots.curve_data("f1_macro") == ([], []) and plots.curve_data("lr") == ([], [])
+    qtbot.waitUntil(lambda: plots.curve_data("f1_macro")[1] == [0.4], timeout=2000)
+    qtbot.waitUntil(lambda: plots.curve_data("lr")[1] == [0.01], timeout=2000)
 
 
 def test_a_real_tiny_run_from_the_tab_finishes(qtbot, tmp_path, monkeypatch) -> None:

@@ -145,6 +145,51 @@ def test_a_child_of_a_newer_protocol_fails_the_run_naming_both_versions(qtbot):
     qtbot.waitUntil(lambda: active_workers() == 0)
 
 
+_FLOOD = r"""
+import sys, time
+from fashion_desktop.model.protocol import encode
+lines = [encode("progress", phase="train", epoch=1, epochs=1, step=i, steps=3000) for i in range(1, 3001)]
+sys.stdout.write("\n".join(lines) + "\n"); sys.stdout.flush()
+time.sleep(float(sys.argv[1]))
+sys.stdout.write(encode("run_finished", bundle="b") + "\n")
+"""
+
+
+@pytest.mark.parametrize("linger", [2.0, 0.0])
+def test_a_flood_of_events_is_handled_a_slice_at_a_time_and_all_arrive_before_the_end(
+    qtbot, monkeypatch, linger
+):
+    """However many lines wait in the pipe, one turn of the event loop handles only a slice of them (here
+    one: SLICE_S=0), so the window keeps drawing; when the child ends, the rest are delivered first."""
+    import sys
+
+    from PySide6.QtCore import QTimer
+
+    from fashion_desktop.gui.worker import Child, ProcessWorker
+    from fashion_desktop.model.protocol import TRAINING
+
+    monkeypatch.setattr(ProcessWorker, "SLICE_S", 0.0)
+    w = ProcessWorker(
+        Child(sys.executable, ("-c", _FLOOD, str(linger)), TRAINING, b"", None), name="training"
+    )
+    turns = {"n": 0}
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: turns.__setitem__("n", turns["n"] + 1))
+    ticker.start()
+    steps, turn_of = [], []
+    w.progressed.connect(lambda e: (steps.append(e["step"]), turn_of.append(turns["n"])))
+    at_end = []
+    w.finished.connect(lambda _r: at_end.append(len(steps)))
+    with qtbot.waitSignal(w.finished, timeout=30_000):
+        w.start()
+    ticker.stop()
+    assert steps == list(range(1, 3001)) and at_end == [3000]  # in order, every one before finished
+    if linger:
+        assert len(set(turn_of)) > 1000  # spread over the event loop, not one long block
+    qtbot.waitUntil(lambda: active_workers() == 0)
+
+
 def test_the_real_trainer_reports_a_failure_through_the_process_worker(qtbot, tmp_path):
     from fashion_desktop.gui.worker import ProcessWorker, trainer_child
 

@@ -108,7 +108,12 @@ def test_every_trainer_event_round_trips_and_older_versions_are_read(tmp_path):
     fields = {
         protocol.RUN_STARTED: {"config": {"lr": 0.001}, "labels": ["dress"], "world_size": 1},
         protocol.PROGRESS: {"phase": "train", "epoch": 1, "epochs": 2, "step": 3, "steps": 9, "loss": 0.25},
-        protocol.EPOCH_END: {"epoch": 1, "val_f1_macro": 0.5, "partial": False},
+        protocol.EPOCH_END: {
+            "epoch": 1,
+            "val_f1_macro": 0.5,
+            "partial": False,
+            "val_groups": {"colour": {"top1_accuracy": 0.75, "f1_micro": 0.5, "f1_macro": None}},
+        },
         protocol.CHECKPOINT_SAVED: {"path": "run/last.pt", "kind": "last", "epoch": 1},
         protocol.RUN_FINISHED: {"bundle": "run/model.fmodel", "metrics": {"val": {"f1_micro": 0.75}}},
         protocol.RUN_FAILED: {"message": "no data"},
@@ -138,6 +143,12 @@ def test_every_trainer_event_round_trips_and_older_versions_are_read(tmp_path):
     bad = json.dumps({"event": "run_failed", "protocol": 2, "time": 5.0})
     got = protocol.decode_line(bad, protocol.TRAINING)
     assert isinstance(got, protocol.Unreadable) and "bad fields for 'run_failed'" in got.reason
+    # epoch_end from before val_groups still reads; a val_groups that is not a mapping is a bad line
+    plain = json.dumps({"event": "epoch_end", "protocol": 2, "epoch": 3, "val_f1_macro": 0.5})
+    assert protocol.decode_line(plain, protocol.TRAINING)["epoch"] == 3
+    odd = json.dumps({"event": "epoch_end", "protocol": 2, "epoch": 3, "val_groups": [0.5]})
+    got = protocol.decode_line(odd, protocol.TRAINING)
+    assert isinstance(got, protocol.Unreadable) and "'val_groups' is not dict" in got.reason
     unknown = protocol.decode_line(json.dumps({"event": "summary", "protocol": 2}), protocol.TRAINING)
     assert isinstance(unknown, protocol.Unreadable) and "unknown training event 'summary'" in unknown.reason
 

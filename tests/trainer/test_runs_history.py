@@ -48,6 +48,7 @@ def test_a_real_finished_run_and_a_failed_one(tmp_path):
     assert record.config["arch"] == "cnn" and record.config["epochs"] == 2
     assert [r.epoch for r in record.epochs] == [1, 2]
     assert all(isinstance(r.val_loss, float) and isinstance(r.lr, float) for r in record.epochs)
+    assert all(set(r.groups["category"]) >= {"top1_accuracy", "f1_macro"} for r in record.epochs)
     assert record.batches and all(isinstance(b.batch_loss, float) for b in record.batches)
     assert "val" in record.final_groups and record.final_groups["val"]
     assert record.skipped_lines == 0
@@ -84,6 +85,7 @@ def test_broken_and_unfinished_run_folders(tmp_path):
     assert record.info.best_f1_macro == 0.3 and record.info.started == 2000.0
     assert record.skipped_lines == 1 and len(record.batches) == 1 and record.batches[0].batch_loss == 0.7
     assert record.metrics == {} and record.final_groups == {}
+    assert record.epochs[0].groups is None  # an epoch_end from before val_groups
 
     old = time.time() - 3600
     os.utime(live / "events.jsonl", (old, old))

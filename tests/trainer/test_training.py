@@ -52,6 +52,11 @@ def test_event_stream_of_a_finished_run(trained):
     ends = [e for e in events if e.name == "epoch_end"]
     for key in ("train_loss", "val_loss", "val_f1_micro", "val_f1_macro", "lr", "seconds"):
         assert isinstance(ends[0][key], float), key
+    # per-group validation figures for the live plot, from the predictions the epoch already made
+    groups = ends[0]["val_groups"]
+    assert set(groups) == {"category"}
+    assert set(groups["category"]) == {"top1_accuracy", "f1_micro", "f1_macro"}
+    assert all(0 <= v <= 1 for v in groups["category"].values())
     finished = events[-1]
     bundle = load_bundle(finished["bundle"])
     assert bundle.labels == ("blue", "green", "red") and bundle.arch == "cnn" and bundle.input_size == 32
