@@ -520,7 +520,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         group = f"[{g}] " if g else ""
         print(f"  {item['threshold']:.2f}  {group}{item['label']}")
     _print_mapping("metrics", info["metrics"])
-    _print_mapping("provenance", info["provenance"])
+    provenance = dict(info["provenance"])
+    card = provenance.pop("card", None)
+    if isinstance(card, dict):  # a shipped model's card: what it is, its data and licences, its limits
+        print("card:")
+        for key, value in card.items():
+            if key == "held_out_top1" and isinstance(value, dict):
+                for source, groups in value.items():
+                    figures = ", ".join(f"{g} {v:.3f}" for g, v in dict(groups).items())
+                    print(f"  held-out top-1, {source}: {figures}")
+            else:
+                print(f"  {key.replace('_', ' ')}: {value}")
+    _print_mapping("provenance", provenance)
     if info["evaluation"]:
         ev = info["evaluation"]
         print(f"evaluation:    stored scores of {ev['images']} images ({ev['split']} split)")

@@ -32,6 +32,16 @@ def test_the_checkout_ships_a_small_default_model_with_its_card() -> None:
     assert card["held_out_top1"]["fashion-products"]["category"] > 0.8
 
 
+def test_fashion_inspect_default_shows_the_card(capsys) -> None:
+    from fashion_desktop.cli import main
+
+    assert main(["inspect", "default"]) == 0
+    out = capsys.readouterr().out
+    assert "card:" in out and "licences: clothing-small: CC0" in out
+    assert "held-out top-1, fashion-products: category" in out and "cannot recognise:" in out
+    assert "[gender] one value per photo" in out
+
+
 def test_fashion_tag_without_model_tags_with_it(tmp_path: Path) -> None:
     from tests.conftest import make_photo
 
