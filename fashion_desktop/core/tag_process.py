@@ -86,7 +86,10 @@ def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[TagEvent]:
     notes: list[str] = []
     bundle = load_bundle_converting(job["bundle"], notes.append)  # an old-format file: converted in memory
     yield from (Notice(note) for note in notes)
-    yield ModelInfo(bundle.model_id, tuple(bundle.labels), dict(bundle.groups), tuple(bundle.thresholds))
+    yield ModelInfo(
+        bundle.model_id, tuple(bundle.labels), dict(bundle.groups), tuple(bundle.thresholds),
+        tuple(bundle.exclusive_groups),
+    )  # fmt: skip
     # Read here, not sent by the app: 100,000 paths through the pipe cost it a visible pause.
     reader = CatalogReader(job["catalog"])
     try:

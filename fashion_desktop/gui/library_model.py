@@ -493,9 +493,11 @@ class LibraryModel(QAbstractListModel):
         labels: Sequence[str] = (),
         groups: dict[str, str] | None = None,
         defaults: Sequence[float] | None = None,
+        exclusive: Sequence[str] | None = None,
     ) -> None:
         """Show scores of this model (labels from the catalog when not given; ``defaults``, the
-        model's own thresholds, from the catalog when not given)."""
+        model's own thresholds, and ``exclusive``, its exclusive groups, from the catalog when not given:
+        a tagging run's first event names them before the catalog has the model)."""
         rec = self.catalog.model(key) if key else None
         if key and not labels:
             labels = self.reader.model_labels(key) or ()
@@ -505,8 +507,10 @@ class LibraryModel(QAbstractListModel):
         self.groups = dict(groups or {})
         self._label_index = {lab: i for i, lab in enumerate(self.labels)}
         # Exclusive groups (one value per photo) as the catalog recorded them for this model's labels.
-        same_labels = rec is not None and rec.labels == self.labels
-        self.exclusive = rec.exclusive if same_labels and rec is not None else ()
+        if exclusive is None:
+            same_labels = rec is not None and rec.labels == self.labels
+            exclusive = rec.exclusive if same_labels and rec is not None else ()
+        self.exclusive = tuple(exclusive)
         self._exclusive = exclusive_columns(self.labels, self.groups, self.exclusive)
         self._floors = exclusive_labels(self.labels, self.groups, self.exclusive)
         if defaults is None:

@@ -284,10 +284,15 @@ class LibrarySession(QObject):
         if isinstance(event, ModelInfo):
             m = self.library
             key, labels, groups, defaults = event.key, event.labels, dict(event.groups), event.thresholds
-            same = m.model_key == key and m.labels == tuple(labels) and m.groups == groups
+            same = (
+                m.model_key == key and m.labels == tuple(labels) and m.groups == groups
+                and m.exclusive == event.exclusive
+            )  # fmt: skip
             if not same or not np.allclose(m.defaults, np.asarray(defaults, np.float32)):
                 # A re-run of the shown model keeps the scores in memory (no 100,000-row read-back).
-                m.set_active_model(key, labels, groups, defaults)  # labels_changed updates the panel
+                m.set_active_model(
+                    key, labels, groups, defaults, event.exclusive
+                )  # labels_changed: the panel
         elif isinstance(event, ImageError):
             self._pending_errors.append((str(event.path), event.reason))
             self._schedule_refresh()

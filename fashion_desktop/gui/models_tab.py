@@ -121,16 +121,15 @@ _CARD_FIELDS = (
 def _card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
     """The model card's rows (``python -m trainer package`` writes it): what it is, its data and licences,
     held-out top-1 accuracy per source and group, and what it cannot recognise."""
-    rows = [(title, html.escape(str(card[key]))) for key, title in _CARD_FIELDS if card.get(key)]
+    rows = [(title, str(card[key])) for key, title in _CARD_FIELDS if card.get(key)]
     held = card.get("held_out_top1")
     if isinstance(held, dict) and held:
         lines = [
-            f"{html.escape(str(src))}: "
-            + ", ".join(f"{html.escape(str(g))} {float(v):.3f}" for g, v in dict(groups).items())
+            f"{src}: " + ", ".join(f"{g} {float(v):.3f}" for g, v in dict(groups).items())
             for src, groups in held.items()
             if isinstance(groups, dict)
         ]
-        rows.insert(min(2, len(rows)), ("Held-out top-1", "<br>".join(lines)))
+        rows.insert(min(2, len(rows)), ("Held-out top-1", "; ".join(lines)))
     return rows
 
 
@@ -176,7 +175,7 @@ def _provenance_rows(info: BundleInfo) -> list[tuple[str, str]]:
         else:
             text = str(value)
         rows.append((key.replace("_", " ").capitalize(), text))
-    return [(html.escape(k), html.escape(v[:400])) for k, v in rows]
+    return [(html.escape(k), html.escape(v[:800])) for k, v in rows]
 
 
 def _safe_metrics(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:

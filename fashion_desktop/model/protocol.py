@@ -148,6 +148,7 @@ class ModelInfo:
     labels: tuple[str, ...]
     groups: Mapping[str, str]
     thresholds: tuple[float, ...]
+    exclusive: tuple[str, ...] = ()  # its exclusive groups (absent from older children: none)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -155,6 +156,7 @@ class ModelInfo:
             "labels": list(self.labels),
             "groups": dict(self.groups),
             "thresholds": [float(t) for t in self.thresholds],
+            "exclusive": list(self.exclusive),
         }
 
     @classmethod
@@ -164,7 +166,8 @@ class ModelInfo:
         if len(thresholds) != len(labels):
             raise ValueError(f"{len(thresholds)} thresholds for {len(labels)} labels")
         groups = {_str(k): _str(v) for k, v in dict(m["groups"]).items()}
-        return cls(_str(m["key"]), labels, groups, thresholds)
+        exclusive = tuple(_str(g) for g in m.get("exclusive") or ())
+        return cls(_str(m["key"]), labels, groups, thresholds, exclusive)
 
 
 @dataclass(frozen=True)

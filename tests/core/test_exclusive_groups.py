@@ -179,3 +179,15 @@ def test_export_writes_one_value_per_exclusive_group_column(tmp_path: Path, excl
         assert row["colour"] == "red" and row["gender"] == "Men" and row["category"] == "dress"
     else:  # the old behaviour for a model without the flag: every label over its threshold
         assert row["colour"] == "red|green" and row["gender"] == "Men|Women"
+
+
+def test_the_tagging_process_names_the_exclusive_groups_before_the_catalog_has_the_model() -> None:
+    """The app shows a run's labels from its first event, before the child registers the model: the
+    groups must travel with it or the grid tags every gender value (seen under Xvfb)."""
+    from fashion_desktop.model.protocol import ModelInfo
+
+    info = ModelInfo("k", tuple(LABELS), GROUPS, (0.5,) * len(LABELS), EXCLUSIVE)
+    back = ModelInfo.from_wire(info.to_wire())
+    assert back.exclusive == EXCLUSIVE
+    old = {k: v for k, v in info.to_wire().items() if k != "exclusive"}  # an older child: no groups
+    assert ModelInfo.from_wire(old).exclusive == ()
