@@ -193,7 +193,7 @@ def timed_scroll(app, grid, seconds: float, phase: Phase) -> int:
 def train_phases(app, window, meter: StallMeter, tmp: Path, seconds: float) -> tuple[str, float, dict]:
     """Scroll alone, then while the real trainer streams events at its maximum rate, then show the Train
     tab's plots; returns the side-by-side line, the longest stall while training, and key figures."""
-    from fashion_desktop.gui import train_tab as tt
+    from fashion_desktop.gui.train import train_tab as tt
     from fashion_desktop.model.protocol import PROGRESS, TrainEvent
 
     grid = window.grid
@@ -288,7 +288,7 @@ def make_demo_bundle(root: Path) -> Path:
 def baseline_open(catalog_path: Path) -> tuple[float, float]:
     """Seconds to load the library naively (ImageRecord per photo + decisions) vs the model's reload."""
     from fashion_desktop.core.catalog import Catalog
-    from fashion_desktop.gui.library_model import LibraryModel
+    from fashion_desktop.gui.tag.library_model import LibraryModel
 
     cat = Catalog(catalog_path)
     t = time.perf_counter()

@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QTextBrowser, QVBoxLayout, QWidget
 
-from .review_keys import FIXED_KEYS
-from .review_pane import key_hint
+from fashion_desktop.gui.tag.review_keys import FIXED_KEYS
+from fashion_desktop.gui.tag.review_pane import key_hint
 
 # Keys of special keyboards (Qt lists Key_Redo among Redo's bindings): not keys a person types.
 _MEDIA_KEYS = (Qt.Key.Key_Undo, Qt.Key.Key_Redo)

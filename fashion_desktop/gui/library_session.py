@@ -15,10 +15,9 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
+from fashion_desktop.gui.tag.library_model import LibraryModel, name_ranks
+from fashion_desktop.gui.worker import ProcessWorker, Worker
 from fashion_desktop.model.protocol import ImageError, ModelInfo, Summary, TagScores
-
-from .library_model import LibraryModel, name_ranks
-from .worker import ProcessWorker, Worker
 
 log = logging.getLogger(__name__)
 REFRESH_MS = 250  # how often a running scan or tagging job is reflected in the grid

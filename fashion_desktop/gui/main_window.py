@@ -31,6 +31,27 @@ from PySide6.QtWidgets import (
 from fashion_desktop.core.catalog import Catalog, CatalogError
 from fashion_desktop.core.tags import new_label_problem
 from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui import settings
+from fashion_desktop.gui.job_queue import JobQueue
+from fashion_desktop.gui.library_session import LibrarySession
+from fashion_desktop.gui.tag import commands
+from fashion_desktop.gui.tag.filter_bar import FilterBar
+from fashion_desktop.gui.tag.first_launch import (
+    NO_PHOTOS_TIP,
+    FirstLaunchPage,
+    dropped_folders,
+    folder_problem,
+    no_photos_text,
+)
+from fashion_desktop.gui.tag.grid import GridPanel
+from fashion_desktop.gui.tag.label_palette import LabelPalette, palette_entries
+from fashion_desktop.gui.tag.library_model import LibraryModel
+from fashion_desktop.gui.tag.review_keys import ReviewKeys
+from fashion_desktop.gui.tag.review_pane import ReviewPane, key_hint
+from fashion_desktop.gui.tag.tag_dialogs import AddTagDialog, NewTagDialog, RemoveTagDialog, present_tags
+from fashion_desktop.gui.tag.tag_panel import TagPanel
+from fashion_desktop.gui.tag.thumbnails import Thumbnailer
+from fashion_desktop.gui.worker import ProcessWorker, Worker
 from fashion_desktop.model.protocol import (
     Devices,
     ImageError,
@@ -40,21 +61,6 @@ from fashion_desktop.model.protocol import (
     Summary,
 )
 from fashion_desktop.model.resources import default_model_path
-
-from . import commands, settings
-from .filter_bar import FilterBar
-from .first_launch import NO_PHOTOS_TIP, FirstLaunchPage, dropped_folders, folder_problem, no_photos_text
-from .grid import GridPanel
-from .job_queue import JobQueue
-from .label_palette import LabelPalette, palette_entries
-from .library_model import LibraryModel
-from .library_session import LibrarySession
-from .review_keys import ReviewKeys
-from .review_pane import ReviewPane, key_hint
-from .tag_dialogs import AddTagDialog, NewTagDialog, RemoveTagDialog, present_tags
-from .tag_panel import TagPanel
-from .thumbnails import Thumbnailer
-from .worker import ProcessWorker, Worker
 
 log = logging.getLogger(__name__)
 APP_NAME = "Fashion Finder"
@@ -105,7 +111,7 @@ class TagPage(QWidget):
 
 
 def _threshold_panel() -> QWidget:
-    from .thresholds_panel import ThresholdPanel
+    from fashion_desktop.gui.tag.thresholds_panel import ThresholdPanel
 
     return ThresholdPanel()
 
@@ -169,7 +175,7 @@ class MainWindow(QMainWindow):
         self.add_tab(self.tag_page, "&Tag")
         self.models_tab = self._make_models_tab()
         self.add_tab(self.models_tab, "&Models")
-        from .train_tab import TrainTab
+        from fashion_desktop.gui.train.train_tab import TrainTab
 
         self.train_tab = TrainTab()
         self.train_tab.current_model = self.tag_panel.current_bundle
@@ -269,7 +275,7 @@ class MainWindow(QMainWindow):
         return self.tabs.addTab(widget, title)
 
     def _make_models_tab(self) -> QWidget:
-        from .models_tab import ModelsTab
+        from fashion_desktop.gui.models.models_tab import ModelsTab
 
         tab = ModelsTab()
         tab.model_activated.connect(self._model_activated)
@@ -554,7 +560,7 @@ class MainWindow(QMainWindow):
         if session.scanning():
             self.warn("A scan is running: remove the folder once it has finished.")
             return None
-        from .folders_dialog import RemoveFolderDialog
+        from fashion_desktop.gui.tag.folders_dialog import RemoveFolderDialog
 
         dlg = RemoveFolderDialog(self.catalog.folders(), self.catalog.folder_summary, self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -968,7 +974,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_shortcuts(self) -> QWidget:
         """Help → Keyboard shortcuts, generated from the key map in use now."""
-        from .key_help import ShortcutsDialog, menu_shortcuts, shortcuts_html
+        from fashion_desktop.gui.key_help import ShortcutsDialog, menu_shortcuts, shortcuts_html
 
         m = self.library
         keys = dict(self.review.keys)
@@ -1120,7 +1126,7 @@ class MainWindow(QMainWindow):
         """Open the export dialog for the library, the photos the grid shows and the selection."""
         if self.library is None or self.catalog is None:
             return None
-        from .export_dialog import ExportDialog
+        from fashion_desktop.gui.tag.export_dialog import ExportDialog
 
         m = self.library
         dlg = ExportDialog(

@@ -74,7 +74,7 @@ class SelfTest:
 
     # -- the steps ---------------------------------------------------------------------------------
     def open_window(self) -> str:
-        from .main_window import MainWindow
+        from fashion_desktop.gui.main_window import MainWindow
 
         self.window = w = MainWindow(self.work / "self-test.ffcat")
         w.show()
@@ -187,9 +187,8 @@ class SelfTest:
         return f"{path.name} written and read back: {len(df)} rows, {len(scores)} score columns"
 
     def train(self) -> str:
+        from fashion_desktop.gui.worker import ProcessWorker
         from fashion_desktop.model.protocol import FROZEN_TRAIN_FLAG, RUN_FINISHED
-
-        from .worker import ProcessWorker
 
         data = self.work / "train-data"  # one folder per label; explicit splits: validation is never empty
         for split, n in (("train", 2), ("val", 1)):
@@ -277,7 +276,7 @@ def main(model: str | None = None, out: TextIO | None = None) -> int:
         os.environ["FASHION_FINDER_HOME"] = str(work / "home")  # settings and caches: never the person's
         from PySide6.QtWidgets import QApplication
 
-        from . import settings
+        from fashion_desktop.gui import settings
 
         app = QApplication.instance() or QApplication(sys.argv[:1])
         app.setOrganizationName(settings.ORG)

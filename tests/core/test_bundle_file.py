@@ -77,7 +77,7 @@ def test_reading_a_bundle_does_not_import_torch(tmp_path: Path) -> None:
     code = (
         "import sys; from fashion_desktop.model.bundle_file import read_bundle_file, evaluation_dict; "
         f"b = read_bundle_file({str(path)!r}); evaluation_dict(b)['scores'].numpy(); b.model_id; "
-        "from fashion_desktop.gui.metrics_model import read_bundle_info; "
+        "from fashion_desktop.gui.models.metrics_model import read_bundle_info; "
         f"info = read_bundle_info({str(path)!r}); assert info.ok and info.evaluation is not None, info; "
         "print('torch' in sys.modules)"
     )

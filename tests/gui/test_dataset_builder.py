@@ -14,9 +14,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from fashion_desktop.gui import dataset_builder as db
-from fashion_desktop.gui.dataset_builder import DatasetBuilder
-from fashion_desktop.gui.train_tab import TrainTab
+from fashion_desktop.gui.train import dataset_builder as db
+from fashion_desktop.gui.train.dataset_builder import DatasetBuilder
+from fashion_desktop.gui.train.train_tab import TrainTab
 from fashion_desktop.gui.worker import Child
 from fashion_desktop.model.protocol import TRAINING
 from tests.conftest import make_photo

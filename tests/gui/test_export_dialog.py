@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.spreadsheet import comment_lines
 from fashion_desktop.core.thresholds import ThresholdPolicy
-from fashion_desktop.gui.export_dialog import ExportDialog
+from fashion_desktop.gui.tag.export_dialog import ExportDialog
 from fashion_desktop.model.resources import taxonomy_labels
 
 MODEL = "tiny-test-model"

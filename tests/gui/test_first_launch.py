@@ -11,9 +11,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from fashion_desktop.gui import main_window, settings
-from fashion_desktop.gui.first_launch import NO_MODEL_TEXT, NO_PHOTOS_TIP
 from fashion_desktop.gui.main_window import MainWindow
-from fashion_desktop.gui.tag_panel import DEFAULT_MODEL_TEXT
+from fashion_desktop.gui.tag.first_launch import NO_MODEL_TEXT, NO_PHOTOS_TIP
+from fashion_desktop.gui.tag.tag_panel import DEFAULT_MODEL_TEXT
 from tests.conftest import make_photo
 
 

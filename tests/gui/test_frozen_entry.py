@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fashion_desktop.gui import train_tab
+from fashion_desktop.gui.train import train_tab
 from fashion_desktop.gui.worker import ProcessWorker
 from fashion_desktop.model.protocol import FROZEN_TRAIN_FLAG, RUN_FINISHED
 

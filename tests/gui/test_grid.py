@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from fashion_desktop.gui.library_model import Roles
+from fashion_desktop.gui.tag.library_model import Roles
 from tests.conftest import make_photo
 from tests.gui.test_main_window import scan, select, window  # noqa: F401
 
@@ -167,7 +167,7 @@ def test_shifted_digit_keys_work_on_non_us_layouts() -> None:
     from PySide6.QtCore import QEvent
     from PySide6.QtGui import QKeyEvent
 
-    from fashion_desktop.gui.grid import shifted_key_text
+    from fashion_desktop.gui.tag.grid import shifted_key_text
 
     def press(key, text: str, scancode: int) -> QKeyEvent:
         return QKeyEvent(QEvent.Type.KeyPress, key, Qt.KeyboardModifier.ShiftModifier, scancode, 0, 0, text)

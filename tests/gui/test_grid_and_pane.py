@@ -10,11 +10,11 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 
-from fashion_desktop.gui.filter_bar import FilterBar
-from fashion_desktop.gui.grid import MORE_CHIP, UNCERTAIN_BADGE, GridDelegate, GridView
-from fashion_desktop.gui.library_model import Roles
-from fashion_desktop.gui.tag_panel import TagPanel
-from fashion_desktop.gui.thumbnails import Thumbnailer
+from fashion_desktop.gui.tag.filter_bar import FilterBar
+from fashion_desktop.gui.tag.grid import MORE_CHIP, UNCERTAIN_BADGE, GridDelegate, GridView
+from fashion_desktop.gui.tag.library_model import Roles
+from fashion_desktop.gui.tag.tag_panel import TagPanel
+from fashion_desktop.gui.tag.thumbnails import Thumbnailer
 from tests.conftest import make_photo
 from tests.gui.test_main_window import grid_rows, scan, select, tag, window  # noqa: F401
 
@@ -254,7 +254,7 @@ def test_remove_a_folder_from_the_library_keeps_the_decisions(qtbot, window, tmp
 
 
 def test_the_threshold_table_elides_long_labels_in_the_middle(qtbot):
-    from fashion_desktop.gui.thresholds_panel import ThresholdPanel
+    from fashion_desktop.gui.tag.thresholds_panel import ThresholdPanel
 
     panel = ThresholdPanel()
     qtbot.addWidget(panel)

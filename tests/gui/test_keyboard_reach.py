@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from fashion_desktop.core.catalog import Catalog
-from fashion_desktop.gui.library_model import Roles
 from fashion_desktop.gui.main_window import MainWindow
-from fashion_desktop.gui.thresholds_panel import ThresholdTableModel
+from fashion_desktop.gui.tag.library_model import Roles
+from fashion_desktop.gui.tag.thresholds_panel import ThresholdTableModel
 from tests.conftest import make_photo
 from tests.gui.test_main_window import chips, grid_rows, scan, select, start_a_long_run, tag, window  # noqa: F401
 
@@ -88,7 +88,7 @@ def test_palette_opens_with_ctrl_k_and_esc_closes_without_a_change(qtbot, big_wi
 
 
 def test_palette_finds_by_word_start_and_letters_in_order():
-    from fashion_desktop.gui.label_palette import find_labels, palette_entries
+    from fashion_desktop.gui.tag.label_palette import find_labels, palette_entries
 
     entries = palette_entries(
         ["shirt, blouse", "top, t-shirt, sweatshirt", "dress", "Women"], {"Women": "gender"}, {}, {}
@@ -222,7 +222,7 @@ def test_quitting_during_tagging_asks_and_cancel_keeps_it_running(qtbot, tmp_pat
 
 
 def test_progress_bar_and_counts_agree():
-    from fashion_desktop.gui.tag_panel import TagPanel
+    from fashion_desktop.gui.tag.tag_panel import TagPanel
 
     panel = TagPanel()
     panel.set_running(True)

@@ -7,7 +7,7 @@ import pytest
 
 from fashion_desktop.core.catalog import Catalog, FileInfo
 from fashion_desktop.core.thresholds import ThresholdPolicy
-from fashion_desktop.gui.library_model import LibraryModel, Roles, ViewSpec
+from fashion_desktop.gui.tag.library_model import LibraryModel, Roles, ViewSpec
 
 LABELS = ["red", "green", "blue"]
 

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from fashion_desktop.gui import settings
-from fashion_desktop.gui.library_model import Roles
 from fashion_desktop.gui.main_window import MainWindow
+from fashion_desktop.gui.tag.library_model import Roles
 from tests.conftest import make_photo
 
 

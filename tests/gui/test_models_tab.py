@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from fashion_desktop.core.thresholds import ThresholdPolicy
-from fashion_desktop.gui.metrics_model import BundleInfo, BundleListModel, RowsTableModel
-from fashion_desktop.gui.models_tab import ModelsTab
+from fashion_desktop.gui.models.metrics_model import BundleInfo, BundleListModel, RowsTableModel
+from fashion_desktop.gui.models.models_tab import ModelsTab
 
 LABELS = ["top", "dress", "red"]
 # Four evaluation images; -1 = unknown (image 2 has no colour label).
@@ -160,8 +160,8 @@ def test_item_models_pass_qtmodeltester(qtmodeltester, bundles):
 
 def test_importing_the_widgets_does_not_import_torch_pyqtgraph_or_pandas():
     code = (
-        "import sys, fashion_desktop.gui.models_tab, fashion_desktop.gui.thresholds_panel,"
-        " fashion_desktop.gui.export_dialog;"
+        "import sys, fashion_desktop.gui.models.models_tab, fashion_desktop.gui.tag.thresholds_panel,"
+        " fashion_desktop.gui.tag.export_dialog;"
         "print('torch' in sys.modules, 'pyqtgraph' in sys.modules, 'pandas' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -495,7 +495,7 @@ def test_the_f1_chart_of_100_labels_scrolls_on_the_wheel_and_writes_each_value(q
 
 
 def test_every_metric_on_the_tab_explains_itself_on_hover(qtbot, tab, bundles):
-    from fashion_desktop.gui.metrics_model import metric_help
+    from fashion_desktop.gui.models.metrics_model import metric_help
 
     _click_row(qtbot, tab, bundles["evaluated"])
     tip = Qt.ItemDataRole.ToolTipRole

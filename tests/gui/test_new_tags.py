@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGroupBox
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.training_table import training_table
 from fashion_desktop.gui.main_window import MainWindow
-from fashion_desktop.gui.tag_dialogs import OWN_GROUP, NewTagDialog
+from fashion_desktop.gui.tag.tag_dialogs import OWN_GROUP, NewTagDialog
 from tests.conftest import make_photo
 from tests.gui.test_main_window import chips, grid_rows, select
 

@@ -51,7 +51,7 @@ def test_preview_loads_off_the_gui_thread_and_zooms(qtbot, window, photo_folder)
 
 def test_start_up_does_not_import_torch():
     code = (
-        "import sys; from fashion_desktop.gui import app, main_window, models_tab, thresholds_panel;"
+        "import sys; from fashion_desktop.gui import app, main_window; from fashion_desktop.gui.models import models_tab; from fashion_desktop.gui.tag import thresholds_panel;"
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -62,7 +62,7 @@ def test_start_up_does_not_import_torch():
 def test_device_list_enables_only_what_torch_reports(qtbot, tmp_path):
     import torch
 
-    from fashion_desktop.gui.tag_panel import TagPanel
+    from fashion_desktop.gui.tag.tag_panel import TagPanel
 
     panel = TagPanel()
     qtbot.addWidget(panel)

@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QApplication
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.core.training_table import training_table
 from fashion_desktop.core.xmp import NS_LR, NS_RDF
-from fashion_desktop.gui.library_model import Roles
 from fashion_desktop.gui.main_window import MainWindow
-from fashion_desktop.gui.thresholds_panel import ThresholdTableModel
+from fashion_desktop.gui.tag.library_model import Roles
+from fashion_desktop.gui.tag.thresholds_panel import ThresholdTableModel
 from tests.gui.test_export_dialog import _choose, _export
 from tests.gui.test_main_window import chips, grid_rows, scan, select, tag, window  # noqa: F401
 from tests.gui.test_thresholds_panel import _cell, _click, _click_box

@@ -15,8 +15,8 @@ from fashion_desktop.core.export import TAG_SEPARATOR, export_file, export_table
 from fashion_desktop.core.spreadsheet import comment_lines
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.core.training_table import training_table
-from fashion_desktop.gui.library_model import LibraryModel, Roles, ViewSpec
-from fashion_desktop.gui.metrics_model import BundleInfo, Evaluation, metrics_at_policy
+from fashion_desktop.gui.models.metrics_model import BundleInfo, Evaluation, metrics_at_policy
+from fashion_desktop.gui.tag.library_model import LibraryModel, Roles, ViewSpec
 from tests.tag_reference import reference_tags
 
 LABELS = ["dress", "coat", "red", "hat"]

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from fashion_desktop.core.tags import predicted_matrix
 from fashion_desktop.core.thresholds import ThresholdPolicy
-from fashion_desktop.gui.thresholds_panel import ThresholdPanel, ThresholdTableModel
+from fashion_desktop.gui.tag.thresholds_panel import ThresholdPanel, ThresholdTableModel
 
 LABELS = ["red", "green", "blue", "dress"]
 DEFAULTS = [0.3, 0.6, 0.45, 0.5]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from fashion_desktop.gui.thumbnails import Thumbnailer, cache_file
+from fashion_desktop.gui.tag.thumbnails import Thumbnailer, cache_file
 from tests.conftest import make_photo
 
 
@@ -41,7 +41,7 @@ def test_a_broken_file_gets_a_reason_not_a_crash(qtbot, tmp_path):
 
 
 def test_disk_cache_is_trimmed_oldest_first(tmp_path):
-    from fashion_desktop.gui.thumbnails import prune_disk_cache
+    from fashion_desktop.gui.tag.thumbnails import prune_disk_cache
 
     root = tmp_path / "thumbs"
     for i in range(10):

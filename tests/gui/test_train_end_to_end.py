@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.gui.main_window import MainWindow
-from fashion_desktop.gui.tag_dialogs import OWN_GROUP
-from fashion_desktop.gui.train_tab import TrainTab, default_child
+from fashion_desktop.gui.tag.tag_dialogs import OWN_GROUP
+from fashion_desktop.gui.train.train_tab import TrainTab, default_child
 from fashion_desktop.model.bundle_file import read_bundle_file
 from tests.conftest import TINY_LABELS, make_photo
 from tests.gui.test_main_window import chips, scan, select

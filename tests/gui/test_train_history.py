@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.gui import settings
-from fashion_desktop.gui.run_curves import legend_names
-from fashion_desktop.gui.runs_history import RunsModel
-from fashion_desktop.gui.train_tab import TrainTab, lower_priority
+from fashion_desktop.gui.train.run_curves import legend_names
+from fashion_desktop.gui.train.runs_history import RunsModel
+from fashion_desktop.gui.train.train_tab import TrainTab, lower_priority
 from fashion_desktop.gui.worker import Child
 from fashion_desktop.model.protocol import TRAINING
 from tests.conftest import TINY_LABELS, make_photo

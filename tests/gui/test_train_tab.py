@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from fashion_desktop.gui import train_tab as tt
-from fashion_desktop.gui.train_plots import Series
-from fashion_desktop.gui.train_tab import TrainTab, lower_priority
+from fashion_desktop.gui.train import train_tab as tt
+from fashion_desktop.gui.train.train_plots import Series
+from fashion_desktop.gui.train.train_tab import TrainTab, lower_priority
 from fashion_desktop.gui.worker import Child
 from fashion_desktop.model.protocol import TRAINING
 
@@ -386,7 +386,7 @@ def test_series_stay_bounded_and_cover_the_whole_run() -> None:
 
 
 def test_plots_redraw_on_a_timer_not_per_event(qtbot) -> None:
-    from fashion_desktop.gui.train_plots import TrainPlots
+    from fashion_desktop.gui.train.train_plots import TrainPlots
 
     plots = TrainPlots(limit=50)
     qtbot.addWidget(plots)
@@ -408,7 +408,7 @@ def test_plots_redraw_on_a_timer_not_per_event(qtbot) -> None:
 
 def test_an_epochs_end_repaints_its_three_plots_one_turn_apart(qtbot) -> None:
     """Repainting loss, F1 and learning-rate plots in one go stalled the window three times as long."""
-    from fashion_desktop.gui.train_plots import TrainPlots
+    from fashion_desktop.gui.train.train_plots import TrainPlots
 
     plots = TrainPlots()
     qtbot.addWidget(plots)

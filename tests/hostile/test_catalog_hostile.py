@@ -633,8 +633,8 @@ def test_training_from_a_catalog_not_upgraded_yet_never_uses_architecture_named_
 def test_the_app_relinks_a_moved_folder_and_keeps_every_decision(qtbot, tmp_path: Path) -> None:
     """A person renames the folder outside the app: File → Relink Moved Folder finds each photo by its
     content at the new place, with the tags they set, instead of showing them as gone."""
-    from fashion_desktop.gui.library_model import Roles
     from fashion_desktop.gui.main_window import MainWindow
+    from fashion_desktop.gui.tag.library_model import Roles
     from tests.conftest import make_photo
 
     old = tmp_path / "Shoot 2026"

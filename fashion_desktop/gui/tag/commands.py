@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from PySide6.QtGui import QUndoCommand
 
-from .library_model import LibraryModel
+from fashion_desktop.gui.tag.library_model import LibraryModel
 
 Change = tuple[int, str, bool | None]  # image id, label, decision (None: no decision, the model decides)
 

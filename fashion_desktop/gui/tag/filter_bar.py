@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .library_model import REVIEW_FILTERS, ViewSpec
+from fashion_desktop.gui.tag.library_model import REVIEW_FILTERS, ViewSpec
 
 SORTS = (("Name", "name"), ("Date", "date"), ("Confidence", "confidence"), ("Uncertain first", "uncertain"))
 

@@ -33,6 +33,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.gui import settings
+from fashion_desktop.gui.job_queue import JobQueue
+from fashion_desktop.gui.train.dataset_builder import DatasetBuilder, data_args
+from fashion_desktop.gui.train.model_compare import ModelCompare
+from fashion_desktop.gui.train.run_curves import RunOverlay, draw_record
+from fashion_desktop.gui.train.runs_history import RunsHistory
+from fashion_desktop.gui.train.train_plots import TrainPlots
+from fashion_desktop.gui.worker import Child, ProcessWorker, Worker, trainer_child
 from fashion_desktop.model.protocol import (
     CHECKPOINT_SAVED,
     EPOCH_END,
@@ -55,15 +63,6 @@ from trainer.config import (
     unfreeze_plan,
 )
 from trainer.runs import RunFolderState, RunRecord, check_run_folder, read_run
-
-from . import settings
-from .dataset_builder import DatasetBuilder, data_args
-from .job_queue import JobQueue
-from .model_compare import ModelCompare
-from .run_curves import RunOverlay, draw_record
-from .runs_history import RunsHistory
-from .train_plots import TrainPlots
-from .worker import Child, ProcessWorker, Worker, trainer_child
 
 NICENESS = 10  # the trainer runs below the window's priority: the window stays responsive
 STOP_GRACE_S = 30  # a stopped trainer saves its checkpoint; after this long it is killed

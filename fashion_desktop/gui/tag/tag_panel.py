@@ -22,13 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.gui.models.metrics_model import BundleInfo
+from fashion_desktop.gui.tag.first_launch import NO_MODEL_TEXT
+from fashion_desktop.gui.worker import ProcessWorker
 from fashion_desktop.model.bundle_file import read_bundle_file
 from fashion_desktop.model.bundle_format import BundleError
 from fashion_desktop.model.protocol import Devices
-
-from .first_launch import NO_MODEL_TEXT
-from .metrics_model import BundleInfo
-from .worker import ProcessWorker
 
 DEVICES = (("Auto", "auto"), ("CUDA (NVIDIA GPU)", "cuda"), ("MPS (Apple GPU)", "mps"), ("CPU", "cpu"))
 DEFAULT_MODEL_TEXT = "Default model"

@@ -20,9 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.gui.worker import Worker
 from trainer.runs import RunInfo, find_runs
-
-from .worker import Worker
 
 HEADERS = ("Run", "Status", "Started", "Settings", "Val F1 macro", "Final per group", "Model")
 STATES = {

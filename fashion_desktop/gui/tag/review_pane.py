@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .library_model import LibraryModel
-from .thumbnails import Thumbnailer
+from fashion_desktop.gui.tag.library_model import LibraryModel
+from fashion_desktop.gui.tag.thumbnails import Thumbnailer
 
 PREVIEW_SIZE = 1024
 SELECTION_CHECKED = 2000  # selected photos whose row changes refresh the pane (the current one always)

@@ -11,10 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
+from fashion_desktop.gui import settings
 from fashion_desktop.model.images import load_thumbnail
 from fashion_desktop.model.problems import PathProblem
-
-from . import settings
 
 ThumbKey = tuple[str, int, float]  # path, file size, mtime
 

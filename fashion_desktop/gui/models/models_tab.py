@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop.core.tag_process import child_environment
 from fashion_desktop.core.thresholds import ThresholdPolicy
-from fashion_desktop.gui.metrics_model import (
+from fashion_desktop.gui.models.metrics_model import (
     OVERALL_KEYS,
     SORT_ROLE,
     BundleInfo,

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .grid import digit_row, shifted_key_text
+from fashion_desktop.gui.tag.grid import digit_row, shifted_key_text
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ from collections.abc import Iterable
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
+from fashion_desktop.gui.train.train_plots import EMA, TrainPlots
 from trainer.runs import RunRecord
-
-from .train_plots import EMA, TrainPlots
 
 OVERLAY_COLOURS = {
     "train_loss": "#7f7f7f",

@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.gui import settings
+from fashion_desktop.gui.worker import Child, ProcessWorker, trainer_child
 from fashion_desktop.model.label_mapping import (
     TARGET_SEPARATOR,
     MappingFileError,
@@ -41,9 +43,6 @@ from fashion_desktop.model.label_mapping import (
     write_mapping_csv,
 )
 from fashion_desktop.model.protocol import DATASET_PREVIEW, TrainEvent
-
-from . import settings
-from .worker import Child, ProcessWorker, trainer_child
 
 PREVIEW_DELAY_MS = 500  # edits within this long of each other are counted once
 SPLITS = ("train", "val", "test")
@@ -65,7 +64,9 @@ _ERROR = QColor("#b00020")
 
 def default_preview_child(args: Sequence[str]) -> Child:
     """``python -m trainer train --events ARGS --preview``, below the window's priority like a run."""
-    from .train_tab import lower_priority  # the tab imports this module: resolved when first called
+    from fashion_desktop.gui.train.train_tab import (
+        lower_priority,
+    )  # the tab imports this module: resolved when first called
 
     return lower_priority(trainer_child("train", [*args, "--preview"]))
 

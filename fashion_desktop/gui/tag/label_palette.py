@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from .review_pane import key_hint
+from fashion_desktop.gui.tag.review_pane import key_hint
 
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
 CREATE_ROLE = Qt.ItemDataRole.UserRole + 2  # the typed name, on the "Create tag" item

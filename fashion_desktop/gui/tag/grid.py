@@ -39,8 +39,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .library_model import Roles
-from .thumbnails import Thumbnailer
+from fashion_desktop.gui.tag.library_model import Roles
+from fashion_desktop.gui.tag.thumbnails import Thumbnailer
 
 BADGE_COLOURS = {
     "reviewed": QColor(46, 160, 67),

@@ -1,0 +1,1 @@
+"""The Models tab: a bundle's card and its per-label metrics."""
