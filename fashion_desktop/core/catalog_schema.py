@@ -1,4 +1,4 @@
-"""The catalog's schema: the first tables and the append-only migrations after them, with the version check."""
+"""The catalog schema: its first tables, then append-only migrations with their version check."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A library's photos as columns for the grid, without Qt: scores, decisions, the tag rule, filters, order."""
+"""A library's photos as columns for the grid, Qt-free: scores, decisions, the tag rule, filter, order."""
 
 from __future__ import annotations
 
