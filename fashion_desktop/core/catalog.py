@@ -19,6 +19,7 @@ from .catalog_images import ImageStore
 from .catalog_records import (
     CatalogError,
     CatalogWriteError,
+    DecisionChanges,
     FileInfo,
     ImageInfo,
     ImageMove,
@@ -424,7 +425,7 @@ class Catalog:
     def set_decision(self, image_ids: int | Sequence[int], label: str, value: bool | None) -> None:
         self._decisions.set_decision(image_ids, label, value)
 
-    def set_decisions(self, changes: Iterable[tuple[int, str, bool | None]]) -> None:
+    def set_decisions(self, changes: DecisionChanges) -> None:
         self._decisions.set_decisions(changes)
 
     def decisions(self, image_id: int) -> dict[str, bool]:
@@ -437,22 +438,17 @@ class Catalog:
         return self._decisions.all_decisions()
 
     def set_reviewed(
-        self,
-        image_ids: int | Sequence[int],
-        reviewed: bool = True,
-        decisions: Iterable[tuple[int, str, bool | None]] = (),
+        self, image_ids: int | Sequence[int], reviewed: bool = True, decisions: DecisionChanges = ()
     ) -> None:
         self._decisions.set_reviewed(image_ids, reviewed, decisions)
 
     def person_labels(self) -> dict[str, str]:
         return self._decisions.person_labels()
 
-    def add_person_label(
-        self, label: str, group: str, decisions: Iterable[tuple[int, str, bool | None]] = ()
-    ) -> None:
+    def add_person_label(self, label: str, group: str, decisions: DecisionChanges = ()) -> None:
         self._decisions.add_person_label(label, group, decisions)
 
-    def remove_person_label(self, label: str, decisions: Iterable[tuple[int, str, bool | None]] = ()) -> None:
+    def remove_person_label(self, label: str, decisions: DecisionChanges = ()) -> None:
         self._decisions.remove_person_label(label, decisions)
 
     def view_state(self, model_key: str) -> ThresholdPolicy | None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from ..model.bundle_format import label_problem
-from .catalog_records import CatalogAccess, CatalogError, check_label, timestamp
+from .catalog_records import CatalogAccess, CatalogError, DecisionChanges, check_label, timestamp
 from .thresholds import ThresholdPolicy
 
 
@@ -36,13 +36,13 @@ class DecisionStore:
                     [(i, label, int(bool(value)), now) for i in ids],
                 )
 
-    def set_decisions(self, changes: Iterable[tuple[int, str, bool | None]]) -> None:
+    def set_decisions(self, changes: DecisionChanges) -> None:
         """Apply many (image id, label, value-or-None) decisions in one transaction."""
         with self._catalog.transaction() as db:
             self._write_decisions(db, changes)
 
     @staticmethod
-    def _write_decisions(db: sqlite3.Connection, changes: Iterable[tuple[int, str, bool | None]]) -> None:
+    def _write_decisions(db: sqlite3.Connection, changes: DecisionChanges) -> None:
         now = timestamp()
         delete = "DELETE FROM decisions WHERE image_id=? AND label=?"
         upsert = "INSERT OR REPLACE INTO decisions(image_id, label, value, decided_at) VALUES(?,?,?,?)"
@@ -85,10 +85,7 @@ class DecisionStore:
         return out
 
     def set_reviewed(
-        self,
-        image_ids: int | Sequence[int],
-        reviewed: bool = True,
-        decisions: Iterable[tuple[int, str, bool | None]] = (),
+        self, image_ids: int | Sequence[int], reviewed: bool = True, decisions: DecisionChanges = ()
     ) -> None:
         """Mark images reviewed (or not), together with the ``decisions`` that review records
         (``core.tags.review_decisions``), in one transaction: a photo is never reviewed without them."""
@@ -109,9 +106,7 @@ class DecisionStore:
         )
         return {label: group or "" for label, group in rows}
 
-    def add_person_label(
-        self, label: str, group: str, decisions: Iterable[tuple[int, str, bool | None]] = ()
-    ) -> None:
+    def add_person_label(self, label: str, group: str, decisions: DecisionChanges = ()) -> None:
         """Create ``label`` in ``group`` together with its first ``decisions`` (one transaction).
 
         Raises ValueError for a name or group that cannot be one (empty, holding the tag separator) or a
@@ -134,7 +129,7 @@ class DecisionStore:
             )
             self._write_decisions(db, decisions)
 
-    def remove_person_label(self, label: str, decisions: Iterable[tuple[int, str, bool | None]] = ()) -> None:
+    def remove_person_label(self, label: str, decisions: DecisionChanges = ()) -> None:
         """Forget a created label (what undoing its creation does), with ``decisions`` (one transaction):
         the decisions on it are what the caller passes (None forgets one); nothing else changes."""
         with self._catalog.transaction() as db:

@@ -164,6 +164,10 @@ def timestamp() -> float:
     return time.time()
 
 
+# (image id, label, value) decisions a person made; value None forgets one.
+DecisionChanges = Iterable[tuple[int, str, bool | None]]
+
+
 class CatalogAccess(Protocol):
     """What a store needs of the catalog that owns the connection (``core.catalog.Catalog``)."""
 
