@@ -136,11 +136,11 @@ def test_catalog_from_a_newer_app_is_refused_with_a_clear_message(tmp_path: Path
 
 
 def test_version_1_catalog_is_migrated_keeping_decisions(tmp_path: Path) -> None:
-    from fashion_desktop.core import catalog as catalog_mod
+    from fashion_desktop.core import catalog_schema
 
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    db.executescript(catalog_mod._SCHEMA_V1)
+    db.executescript(catalog_schema.SCHEMA_V1)
     db.execute("INSERT INTO meta VALUES('schema_version', '1')")
     db.execute("INSERT INTO images(id, path, added_at) VALUES(1, '/photos/a.jpg', 0)")
     db.execute("INSERT INTO decisions VALUES(1, 'dress', 1, 0)")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from fashion_desktop.core import catalog as catalog_mod
+from fashion_desktop.core import catalog_schema
 from fashion_desktop.core import export as ex
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.scan import sync_folder
@@ -129,8 +129,8 @@ def test_the_bundle_flag_round_trips_and_is_checked(tmp_path: Path) -> None:
 def test_the_catalog_keeps_the_flag_and_upgrades_a_schema_6_catalog(tmp_path: Path) -> None:
     path = tmp_path / "v6.ffcat"
     db = sqlite3.connect(path)
-    db.executescript(catalog_mod._SCHEMA_V1)
-    for step in catalog_mod._MIGRATIONS[:5]:
+    db.executescript(catalog_schema.SCHEMA_V1)
+    for step in catalog_schema.MIGRATIONS[:5]:
         step(db) if callable(step) else db.executescript(step)
     db.execute("INSERT INTO meta VALUES('schema_version', '6')")
     db.execute(

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_desktop.core import catalog as catalog_mod
+from fashion_desktop.core import catalog_schema
 from fashion_desktop.core.catalog import SCHEMA_VERSION, Catalog
 from fashion_desktop.core.export import ExportColumns, export_table
 from fashion_desktop.core.tags import new_label_problem, review_decisions, settled_labels
@@ -92,8 +92,8 @@ def test_a_schema_5_catalog_is_upgraded_and_an_older_one_read_only_has_no_create
 ) -> None:
     path = tmp_path / "v5.ffcat"
     db = sqlite3.connect(path)
-    db.executescript(catalog_mod._SCHEMA_V1)
-    for step in catalog_mod._MIGRATIONS[:4]:
+    db.executescript(catalog_schema.SCHEMA_V1)
+    for step in catalog_schema.MIGRATIONS[:4]:
         step(db) if callable(step) else db.executescript(step)
     db.execute("INSERT INTO meta VALUES('schema_version', '5')")
     db.commit()

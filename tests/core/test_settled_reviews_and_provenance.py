@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from fashion_desktop.cli import EXIT_OK, main
-from fashion_desktop.core import catalog as catalog_mod
+from fashion_desktop.core import catalog_schema
 from fashion_desktop.core import label_import as li
 from fashion_desktop.core.catalog import SCHEMA_VERSION, Catalog
 from fashion_desktop.core.export import ExportColumns, export_file, export_table
@@ -39,8 +39,8 @@ def test_review_records_what_was_shown_and_keeps_earlier_decisions() -> None:
 def _v3_catalog(path: Path) -> None:
     """A catalog as the previous release left it: schema 3, photos reviewed without settling."""
     db = sqlite3.connect(path)
-    db.executescript(catalog_mod._SCHEMA_V1)
-    for stmt in catalog_mod._MIGRATIONS[:2]:
+    db.executescript(catalog_schema.SCHEMA_V1)
+    for stmt in catalog_schema.MIGRATIONS[:2]:
         db.execute(stmt)
     db.execute("INSERT INTO meta VALUES('schema_version', '3')")
     db.execute(
@@ -82,7 +82,7 @@ def test_old_catalogs_settle_reviewed_photos_with_the_tags_they_show(tmp_path: P
     } == before
     # The step is safe to run again (the lead may reorder migrations): it adds nothing.
     db = sqlite3.connect(path)
-    assert catalog_mod._settle_reviewed(db) == 0
+    assert catalog_schema.settle_reviewed(db) == 0
     db.close()
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_desktop.core import catalog as catalog_mod
+from fashion_desktop.core import catalog_schema
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.core.training_table import TrainingTableError, reviewed_rows, training_table
@@ -150,7 +150,7 @@ def test_a_closed_catalog_on_a_read_only_share_is_read_as_an_immutable_file(tmp_
 def test_an_older_catalog_is_read_without_being_migrated(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     db = sqlite3.connect(path)
-    db.executescript(catalog_mod._SCHEMA_V1)
+    db.executescript(catalog_schema.SCHEMA_V1)
     db.execute("INSERT INTO meta VALUES('schema_version', '1')")
     db.execute("INSERT INTO images(id, path, added_at, reviewed_at) VALUES(1, '/p/a.jpg', 0, 1)")
     db.execute(

@@ -128,3 +128,20 @@ def test_tagging_results_update_only_changed_rows(qtbot, catalog):
     assert changed == [(10, 12)]
     assert model.index(11).data(Roles.FinalTags) == ["red"]
     assert model.index(11).data(Roles.State) == "predicted"
+
+
+def test_a_photo_that_went_away_leaves_its_scores_to_no_other(qtbot, catalog):
+    add_files(catalog, ["a.jpg", "b.jpg"])
+    scored(catalog, {"/photos/a.jpg": [0.9, 0.1, 0.1]})
+    model = LibraryModel(catalog)
+    model.reload()
+    model.set_active_model("m")
+    assert names(model) == ["a.jpg", "b.jpg"] and model.index(0).data(Roles.FinalTags) == ["red"]
+    fid = catalog.add_folder("/photos")
+    token = catalog.new_scan_token(fid)
+    catalog.record_scan_batch(fid, [FileInfo("/photos/b.jpg", 101, 1001.0)], token)
+    catalog.finish_scan(fid, token)
+    model.sync_finished()  # a.jpg went away: the model starts over
+    assert names(model) == ["b.jpg"]
+    assert model.index(0).data(Roles.FinalTags) == [] and model.index(0).data(Roles.Scores) == {}
+    assert model.index(0).data(Roles.State) == "untagged"

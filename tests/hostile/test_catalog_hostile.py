@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from fashion_desktop.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, main
-from fashion_desktop.core import catalog as catalog_mod
+from fashion_desktop.core import catalog_schema
 from fashion_desktop.core.catalog import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -60,8 +60,8 @@ def _comments(path: Path) -> int:
 def _old_catalog(path: Path, version: int) -> Path:
     """A catalog as an app of schema ``version`` (1 to 3) left it, in SQLite's default journal mode."""
     db = sqlite3.connect(path)
-    db.executescript(catalog_mod._SCHEMA_V1)
-    for step in catalog_mod._MIGRATIONS[: version - 1]:
+    db.executescript(catalog_schema.SCHEMA_V1)
+    for step in catalog_schema.MIGRATIONS[: version - 1]:
         db.executescript(step)
     db.execute("INSERT INTO meta VALUES('schema_version', ?)", (str(version),))
     db.execute("INSERT INTO images(id, path, size, mtime, added_at) VALUES(1, '/photos/a.jpg', 10, 1, 0)")

@@ -1,0 +1,138 @@
+"""The models a catalog knows and the scores they gave its photos."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .catalog_records import CatalogAccess, CatalogError, ModelRecord, timestamp
+
+
+class ScoreStore:
+    """Models (by their stable key) and their scores per image; every write commits before returning.
+
+    ``hidden`` keys are models the catalog will not show (scores a pending upgrade would drop).
+    """
+
+    def __init__(self, catalog: CatalogAccess, hidden: frozenset[str] = frozenset()) -> None:
+        self._catalog = catalog
+        self._hidden_keys = hidden
+        self._model_cache: dict[str, ModelRecord] = {}
+
+    # -- models and predictions ---------------------------------------------------------------
+    def register_model(
+        self,
+        key: str,
+        labels: Sequence[str],
+        name: str = "",
+        path: str | None = None,
+        groups: dict[str, str] | None = None,
+        thresholds: Sequence[float] | None = None,
+        exclusive: Sequence[str] = (),
+    ) -> ModelRecord:
+        """Register a model (by its stable key, e.g. ``Bundle.model_id``) with its default
+        per-label ``thresholds`` and its ``exclusive`` groups; return its record."""
+        if thresholds is not None and len(thresholds) != len(labels):
+            raise ValueError(f"{len(thresholds)} thresholds for {len(labels)} labels")
+        th = json.dumps([float(t) for t in thresholds]) if thresholds is not None else None
+        with self._catalog.transaction() as db:
+            row = db.execute("SELECT id, labels FROM models WHERE model_key=?", (key,)).fetchone()
+            if row is not None and tuple(json.loads(row[1])) != tuple(labels):
+                raise CatalogError(self._other_labels_message(key, json.loads(row[1]), labels))
+            if row is None:
+                db.execute(
+                    "INSERT INTO models(model_key, name, path, labels, groups, thresholds, exclusive, added_at)"
+                    " VALUES(?,?,?,?,?,?,?,?)",
+                    (key, name, path, json.dumps(list(labels)), json.dumps(groups or {}), th,
+                     json.dumps(list(exclusive)) if exclusive else None, timestamp()),
+                )  # fmt: skip
+            else:
+                db.execute(
+                    "UPDATE models SET path=COALESCE(?, path), name=COALESCE(NULLIF(?, ''), name),"
+                    " thresholds=COALESCE(?, thresholds), exclusive=COALESCE(?, exclusive) WHERE id=?",
+                    (path, name, th, json.dumps(list(exclusive)) if exclusive else None, row[0]),
+                )
+        self._model_cache.pop(key, None)
+        rec = self.model(key)
+        assert rec is not None
+        return rec
+
+    def _other_labels_message(self, key: str, known: Sequence[str], labels: Sequence[str]) -> str:
+        def short(names: Sequence[str]) -> str:
+            return ", ".join(names[:5]) + (f" ... ({len(names)} labels)" if len(names) > 5 else "")
+
+        return (
+            f"{self._catalog.path}: this catalog already has a model with the id {key!r} but other labels "
+            f"({short(known)}, not {short(labels)}); its scores are not this bundle's, so nothing was reused. "
+            "Two different models carry this id (a copied or edited bundle?): tag with this one into another catalog"
+        )
+
+    def model(self, key: str) -> ModelRecord | None:
+        """The model registered under ``key``, or None."""
+        if key in self._hidden_keys:
+            return None
+        if key in self._model_cache:
+            return self._model_cache[key]
+        columns = ModelRecord.columns_sql(r[1] for r in self._catalog.query("PRAGMA table_info(models)"))
+        rows = self._catalog.query(f"SELECT {columns} FROM models WHERE model_key=?", (key,))
+        if not rows:
+            return None
+        rec = ModelRecord.from_row(rows[0])
+        self._model_cache[key] = rec
+        return rec
+
+    def models(self) -> list[ModelRecord]:
+        keys = [r[0] for r in self._catalog.query("SELECT model_key FROM models ORDER BY id")]
+        return [m for k in keys if (m := self.model(k)) is not None]
+
+    def add_predictions(self, model_key: str, results: Iterable[tuple[int, np.ndarray]]) -> int:
+        """Store scores (one float per model label) for image ids in one transaction; return the count."""
+        model = self.model(model_key)
+        if model is None:
+            raise CatalogError(f"model {model_key!r} is not registered in {self._catalog.path}")
+        now = timestamp()
+        rows = [(int(i), model.id, np.asarray(s, dtype="<f4").tobytes(), now) for i, s in results]
+        with self._catalog.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO predictions(image_id, model_id, scores, created_at) VALUES(?,?,?,?)",
+                rows,
+            )
+            db.executemany("UPDATE images SET error=NULL WHERE id=?", [(r[0],) for r in rows])
+        return len(rows)
+
+    def predicted_paths(self, model_key: str) -> set[str]:
+        """Paths that already have predictions from this model (for resume)."""
+        model = self.model(model_key)
+        if model is None:
+            return set()
+        # Scores of another label count are not this model's (cannot happen since labels are checked
+        # on registering; kept as a guard because a wrong skip loses a photo's scores silently).
+        rows = self._catalog.query(
+            "SELECT i.path FROM predictions p JOIN images i ON i.id=p.image_id"
+            " WHERE p.model_id=? AND length(p.scores)=?",
+            (model.id, 4 * len(model.labels)),
+        )
+        return {r[0] for r in rows}
+
+    def scores(self, model_key: str, image_ids: Sequence[int] | None = None) -> dict[int, np.ndarray]:
+        """Scores by image id for one model (all images, or the given ids)."""
+        model = self.model(model_key)
+        if model is None:
+            return {}
+        if image_ids is None:
+            rows = self._catalog.query(
+                "SELECT image_id, scores FROM predictions WHERE model_id=?", (model.id,)
+            )
+        else:
+            rows = []
+            ids = list(image_ids)
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                rows += self._catalog.query(
+                    f"SELECT image_id, scores FROM predictions WHERE model_id=? AND image_id IN ({marks})",
+                    [model.id, *chunk],
+                )
+        return {r[0]: np.frombuffer(r[1], dtype="<f4") for r in rows}

@@ -1,0 +1,590 @@
+"""A library's photos as columns for the grid, Qt-free: scores, decisions, the tag rule, filter, order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..model.groups import exclusive_columns, exclusive_labels
+from .catalog import Catalog
+from .catalog_reader import CatalogReader, ImageColumns
+from .tags import (
+    UNDECIDED,
+    UNTUNED_THRESHOLD,
+    YES,
+    apply_decisions,
+    default_thresholds,
+    predicted_matrix,
+    review_decisions,
+    settled_labels,
+    tag_lists,
+)
+from .thresholds import UNCERTAIN_MARGIN, ThresholdPolicy, uncertainty
+
+# (image id, label, value) decisions; None forgets one.
+Changes = Sequence[tuple[int, str, bool | None]]
+
+STATES = ("reviewed", "predicted", "untagged", "failed")
+REVIEW_FILTERS = ("all", "unreviewed", "reviewed", "predicted", "untagged", "failed")
+SORT_KEYS = ("name", "date", "confidence", "uncertain")
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What the grid shows and in which order."""
+
+    tags: tuple[str, ...] = ()
+    tag_mode: str = "any"  # any / all / none
+    score_min: float = 0.0
+    score_max: float = 1.0
+    review: str = "all"  # one of REVIEW_FILTERS
+    sort: str = "name"  # one of SORT_KEYS ("uncertain": scores nearest a threshold first)
+    descending: bool = False
+    text: str = ""
+
+
+@dataclass
+class Slots:
+    """What the catalog says of each loaded photo, one entry per slot (load order)."""
+
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    paths: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    mtimes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    reviewed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # position in name order
+    errors: dict[int, str] = field(default_factory=dict)  # slot -> reason
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def name_ranks(paths: Sequence[str]) -> np.ndarray:
+    """Each path's position when sorted by file name (case-insensitive), then by folder."""
+    keys = [(os.path.basename(p).lower(), p) for p in paths]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    ranks = np.empty(len(keys), np.int64)
+    ranks[np.asarray(order, np.int64)] = np.arange(len(keys))
+    return ranks
+
+
+def drop_known(cols: ImageColumns, known_ids: np.ndarray) -> ImageColumns:
+    """The photos of ``cols`` whose id is not in ``known_ids``."""
+    if not len(cols) or not len(known_ids):
+        return cols
+    keep = ~np.isin(cols.ids, known_ids)
+    if keep.all():
+        return cols
+    if not keep.any():
+        return ImageColumns(cols.ids[:0], [], cols.mtimes[:0], cols.sizes[:0], cols.reviewed[:0], {}, [])
+    ids = cols.ids[keep]
+    wanted = set(ids.tolist())
+    return ImageColumns(
+        ids,
+        [p for p, k in zip(cols.paths, keep.tolist(), strict=True) if k],
+        cols.mtimes[keep],
+        cols.sizes[keep],
+        cols.reviewed[keep],
+        {i: e for i, e in cols.errors.items() if i in wanted},
+        None if cols.names is None else [n for n, k in zip(cols.names, keep.tolist(), strict=True) if k],
+    )
+
+
+class LibraryColumns:
+    """Every present photo of a catalog in column arrays indexed by slot, with the active model's scores,
+    the tag rule's result and people's decisions; it filters and orders slots for a view.
+
+    Writes go to the catalog first (committed at once) and then to these columns, so a view over them
+    always shows what is saved. Methods that change columns return the slots they touched.
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.reader = CatalogReader(catalog.path)
+        self.model_key: str | None = None
+        self.labels: tuple[str, ...] = ()
+        self.groups: dict[str, str] = {}  # the active model's groups
+        self.person_groups: dict[str, str] = {}  # labels people created -> their group (creation order)
+        self.defaults: np.ndarray = np.zeros(0, np.float32)
+        self.policy = ThresholdPolicy()
+        self.exclusive: tuple[str, ...] = ()  # the active model's exclusive groups
+        self.slots = Slots()
+        self.label_index: dict[str, int] = {}
+        self.thresholds = np.zeros(0, np.float32)
+        self.decided: dict[int, dict[str, bool]] = {}  # slot -> {label: value}
+        self._slot_of: dict[int, int] = {}
+        self._scores = np.zeros((0, 0), np.float32)  # NaN where the active model has not scored
+        self._scored = np.zeros(0, bool)
+        self._pred = np.zeros((0, 0), bool)  # the model's opinion alone (core.tags.predicted_matrix)
+        self._dec = np.zeros((0, 0), np.int8)  # decisions on the model's labels: -1 none, 0 no, 1 yes
+        self._exclusive: tuple[np.ndarray, ...] = ()
+        self._floors: set[str] = set()
+        self._scores_since = -1.0
+        self._slot_of_path: dict[str, int] | None = None
+        self._known_max = 0  # the largest image id the catalog held at the last reload
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    # -- per-photo facts --------------------------------------------------------------------------
+    def slot(self, image_id: int) -> int | None:
+        return self._slot_of.get(int(image_id))
+
+    def state(self, slot: int) -> str:
+        """One of STATES."""
+        if self.slots.reviewed[slot]:
+            return "reviewed"
+        if slot in self.slots.errors:
+            return "failed"
+        if self._scored[slot] or slot in self.decided:
+            return "predicted"
+        return "untagged"
+
+    def final_tags(self, slot: int) -> list[str]:
+        final = apply_decisions(self._pred[slot : slot + 1], self._dec[slot : slot + 1])
+        return tag_lists(self.labels, final, [self.decided.get(slot, {})])[0]
+
+    def scores_at(self, slot: int) -> dict[str, float]:
+        """{label: score}, or {} when the active model has not scored the photo."""
+        if not self._scored[slot]:
+            return {}
+        return {lab: float(v) for lab, v in zip(self.labels, self._scores[slot], strict=True)}
+
+    def thumb_key(self, slot: int) -> tuple[str, int, float]:
+        """(path, size, mtime): what a thumbnail is cached by."""
+        return (self.slots.paths[slot], int(self.slots.sizes[slot]), float(self.slots.mtimes[slot]))
+
+    def near_threshold(self, slot: int) -> list[int]:
+        """Labels (indexes) of an unreviewed photo whose score is within UNCERTAIN_MARGIN of its threshold
+        and that no person decided: the ones worth a look."""
+        if self.slots.reviewed[slot] or not self._scored[slot] or not len(self.labels):
+            return []
+        distance = np.abs(self._scores[slot] - self.thresholds)
+        return np.flatnonzero((self._dec[slot] == UNDECIDED) & (distance < UNCERTAIN_MARGIN)).tolist()
+
+    def tooltip(self, slot: int) -> str:
+        """Path, every tag (the grid shows two rows of chips at most), labels near their threshold."""
+        lines = [self.slots.paths[slot]]
+        tags = self.final_tags(slot)
+        lines.append(f"Tags ({len(tags)}): {', '.join(tags)}" if tags else "No tags")
+        near = self.near_threshold(slot)
+        if near:
+            lines.append(
+                "Near the threshold: "
+                + ", ".join(
+                    f"{self.labels[i]} {self._scores[slot, i]:.2f} (threshold {self.thresholds[i]:.2f})"
+                    for i in near
+                )
+            )
+        err = self.slots.errors.get(slot)
+        if err:
+            lines.append(err)
+        return "\n".join(lines)
+
+    def predicted(self, image_id: int, label: str) -> bool:
+        """The model's opinion alone (no decision applied)."""
+        slot = self.slot(image_id)
+        i = self.label_index.get(label)
+        return slot is not None and i is not None and bool(self._pred[slot, i])
+
+    def untagged_count(self) -> int:
+        """Photos the active model has not scored yet and that did not fail (0 without a model)."""
+        if not self.model_key or not len(self._scored):
+            return 0
+        unscored = ~self._scored
+        failed = sum(1 for slot in self.slots.errors if slot < len(unscored) and unscored[slot])
+        return int(unscored.sum()) - failed
+
+    def all_labels(self) -> list[str]:
+        """The active model's labels, then labels people created (in creation order; a new one comes last,
+        so no other label's key moves), then other labels only people have used (sorted)."""
+        created = [lab for lab in self.person_groups if lab not in self.label_index]
+        known = set(created)
+        extra = {
+            lab
+            for d in self.decided.values()
+            for lab in d
+            if lab not in self.label_index and lab not in known
+        }
+        return list(self.labels) + created + sorted(extra)
+
+    def label_groups(self) -> dict[str, str]:
+        """Every label's group as shown: the active model's, and the group of each label a person
+        created (the model's wins for a label it has)."""
+        return {**self.person_groups, **self.groups}
+
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Per label: images whose final tag is on, and images where a person confirmed it on."""
+        if not self.labels:
+            return {}, {}
+        pred = apply_decisions(self._pred, self._dec).sum(axis=0)
+        conf = (self._dec == YES).sum(axis=0)
+        return (
+            {lab: int(v) for lab, v in zip(self.labels, pred, strict=True)},
+            {lab: int(v) for lab, v in zip(self.labels, conf, strict=True)},
+        )
+
+    def review_changes(self, image_ids: Sequence[int]) -> list[tuple[int, str, bool | None]]:
+        """The decisions marking these photos reviewed records now (``core.tags.review_decisions``) over
+        the model's labels and the labels people created (``core.tags.settled_labels``)."""
+        settled = settled_labels(self.labels, self.person_groups)
+        out: list[tuple[int, str, bool | None]] = []
+        for i in image_ids:
+            slot = self._slot_of.get(int(i), -1)
+            tags = [] if slot < 0 else self.final_tags(slot)
+            decided = review_decisions(settled, tags, self.decided.get(slot, {}))
+            out += [(i, label, value) for label, value in decided.items()]
+        return out
+
+    def max_id(self) -> int:
+        return int(self.slots.ids.max()) if len(self.slots) else 0
+
+    # -- loading ----------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Read everything from the catalog again (opening a library, after a scan removed files)."""
+        self.slots = Slots()
+        self._slot_of = {}
+        self.decided = {}
+        # Per-slot scores start empty too: slots are numbered afresh, and a photo that went away must
+        # not leave its scores to the photo that takes its slot.
+        nl = len(self.labels)
+        self._scores = np.zeros((0, nl), np.float32)
+        self._scored = np.zeros(0, bool)
+        self._pred = np.zeros((0, nl), bool)
+        self._dec = np.zeros((0, nl), np.int8)
+        self.person_groups = self.catalog.person_labels()
+        self._known_max = self.reader.max_image_id()  # ids above it are new photos: nothing to load
+        cols = self.reader.images()
+        self.append(cols)
+        self.slots.rank = name_ranks(cols.paths)
+        self._scores_since = -1.0
+        self._load_scores()
+        self._load_decisions()
+        self._recompute_pred(np.arange(len(self.slots)))
+
+    def append(self, cols: ImageColumns) -> np.ndarray:
+        """Add photos at the end (no score or decision yet); return their slots."""
+        s = self.slots
+        start = len(s)
+        n = len(cols)
+        s.ids = np.concatenate([s.ids, cols.ids])
+        s.paths.extend(cols.paths)
+        s.names.extend(cols.names if cols.names is not None else (os.path.basename(p) for p in cols.paths))
+        s.mtimes = np.concatenate([s.mtimes, cols.mtimes])
+        s.sizes = np.concatenate([s.sizes, cols.sizes])
+        s.reviewed = np.concatenate([s.reviewed, cols.reviewed])
+        # Until the scan ends (and ranks are computed off the GUI thread) new photos sort last.
+        top = int(s.rank.max()) + 1 if len(s.rank) else 0
+        s.rank = np.concatenate([s.rank, np.arange(top, top + n, dtype=np.int64)])
+        self._slot_of_path = None
+        for k, i in enumerate(cols.ids.tolist()):
+            self._slot_of[i] = start + k
+        for image_id, err in cols.errors.items():
+            s.errors[self._slot_of[image_id]] = err
+        nl = len(self.labels)
+        self._scores = np.concatenate([self._scores, np.full((n, nl), np.nan, np.float32)])
+        self._scored = np.concatenate([self._scored, np.zeros(n, bool)])
+        self._pred = np.concatenate([self._pred, np.zeros((n, nl), bool)])
+        self._dec = np.concatenate([self._dec, np.full((n, nl), UNDECIDED, np.int8)])
+        return np.arange(start, start + n)
+
+    def new_photos(self, cols: ImageColumns | None) -> tuple[ImageColumns, bool]:
+        """The photos of ``cols`` (read here when None) not loaded yet, and whether they need a full
+        reload: photos coming back (a folder added again) have scores and decisions in the catalog."""
+        if cols is None:
+            cols = self.reader.images(after_id=self.max_id())
+        cols = drop_known(cols, self.slots.ids)
+        if not len(cols):
+            return cols, False
+        if int(cols.ids.min()) <= self._known_max:
+            return cols, True
+        self._known_max = int(cols.ids.max())
+        return cols, False
+
+    def sync(self, present: ImageColumns, ranks: np.ndarray | None) -> None:
+        """After a scan that kept the same photos: take their sizes, dates, review state, errors and name
+        order from ``present``; a changed file's scores are gone (the catalog dropped them)."""
+        s = self.slots
+        if np.array_equal(s.ids, present.ids):
+            slots = np.arange(len(present), dtype=np.int64)
+        else:
+            slots = np.fromiter((self._slot_of[i] for i in present.ids.tolist()), np.int64, len(present))
+        changed = slots[(s.mtimes[slots] != present.mtimes) | (s.sizes[slots] != present.sizes)]
+        s.mtimes[slots] = present.mtimes
+        s.sizes[slots] = present.sizes
+        s.reviewed[slots] = present.reviewed
+        s.errors = {self._slot_of[i]: e for i, e in present.errors.items()}
+        s.rank[slots] = ranks if ranks is not None else name_ranks(present.paths)
+        if len(changed):
+            self._scores[changed] = np.nan
+            self._scored[changed] = False
+            self._pred[changed] = False
+
+    # -- the active model and its scores ------------------------------------------------------------
+    def set_active_model(
+        self,
+        key: str | None,
+        labels: Sequence[str] = (),
+        groups: dict[str, str] | None = None,
+        defaults: Sequence[float] | None = None,
+        exclusive: Sequence[str] | None = None,
+    ) -> None:
+        """Show scores of this model (labels from the catalog when not given; ``defaults``, the
+        model's own thresholds, and ``exclusive``, its exclusive groups, from the catalog when not given:
+        a tagging run's first event names them before the catalog has the model)."""
+        rec = self.catalog.model(key) if key else None
+        if key and not labels:
+            labels = self.reader.model_labels(key) or ()
+            groups = groups or (rec.groups if rec else {})
+        self.model_key = key
+        self.labels = tuple(labels)
+        self.groups = dict(groups or {})
+        self.label_index = {lab: i for i, lab in enumerate(self.labels)}
+        # Exclusive groups (one value per photo) as the catalog recorded them for this model's labels.
+        if exclusive is None:
+            same_labels = rec is not None and rec.labels == self.labels
+            exclusive = rec.exclusive if same_labels and rec is not None else ()
+        self.exclusive = tuple(exclusive)
+        self._exclusive = exclusive_columns(self.labels, self.groups, self.exclusive)
+        self._floors = exclusive_labels(self.labels, self.groups, self.exclusive)
+        if defaults is None:
+            same = rec is not None and rec.labels == self.labels
+            defaults = default_thresholds(rec) if same else np.full(len(self.labels), UNTUNED_THRESHOLD)
+        self.defaults = np.asarray(defaults, np.float32)
+        n, nl = len(self.slots), len(self.labels)
+        self._scores = np.full((n, nl), np.nan, np.float32)
+        self._scored = np.zeros(n, bool)
+        self._pred = np.zeros((n, nl), bool)
+        self._scores_since = -1.0
+        self._load_scores()
+        self._load_decisions()
+        self.thresholds = self.policy.thresholds(self.labels, self.defaults, self._floors)
+        self._recompute_pred(np.arange(n))
+
+    def _load_scores(self) -> np.ndarray:
+        """Read scores written since the last read; return the slots that changed."""
+        if not self.model_key:
+            return np.zeros(0, np.int64)
+        ids, mat, self._scores_since = self.reader.scores_since(self.model_key, self._scores_since)
+        if not len(ids) or mat.shape[1] != len(self.labels):
+            return np.zeros(0, np.int64)
+        slots = np.fromiter((self._slot_of.get(int(i), -1) for i in ids), np.int64, len(ids))
+        ok = slots >= 0
+        slots, mat = slots[ok], mat[ok]
+        self._scores[slots] = mat
+        self._scored[slots] = True
+        return slots
+
+    def _load_decisions(self) -> None:
+        self.decided = {}
+        self._dec = np.full((len(self.slots), len(self.labels)), UNDECIDED, np.int8)
+        for image_id, label, value in self.reader.decisions():
+            slot = self._slot_of.get(image_id)
+            if slot is not None:
+                self._set_decided(slot, label, value)
+
+    def _set_decided(self, slot: int, label: str, value: bool | None) -> None:
+        d = self.decided.setdefault(slot, {})
+        if value is None:
+            d.pop(label, None)
+            if not d:
+                del self.decided[slot]
+        else:
+            d[label] = value
+        i = self.label_index.get(label)
+        if i is not None:
+            self._dec[slot, i] = UNDECIDED if value is None else int(bool(value))
+
+    def _recompute_pred(self, slots: np.ndarray) -> None:
+        if not len(self.labels) or not len(slots):
+            return
+        self._pred[slots] = predicted_matrix(
+            self._scores[slots], self.thresholds, self.policy, self._exclusive
+        )
+
+    def refresh_scores(self) -> tuple[np.ndarray, set[int]]:
+        """Pick up scores and load errors a running tagging job has written: (slots with new scores,
+        slots whose error came or went)."""
+        slots = self._load_scores()
+        # Load errors recorded by the job too (cheap: only failed images are stored with a reason).
+        errs = self.reader.errors()
+        changed_err: set[int] = set()
+        new_errors = {self._slot_of[i]: e for i, e in errs.items() if i in self._slot_of}
+        if new_errors != self.slots.errors:
+            changed_err = set(new_errors) ^ set(self.slots.errors)
+            self.slots.errors = new_errors
+        if len(slots):
+            self._recompute_pred(slots)
+        return slots, changed_err
+
+    def apply_scores(self, image_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Take scores a tagging run reported (it saved them already) without reading the catalog."""
+        if not len(image_ids) or scores.ndim != 2 or scores.shape[1] != len(self.labels):
+            return np.zeros(0, np.int64)
+        slots = np.fromiter(
+            (self._slot_of.get(int(i), -1) for i in image_ids.tolist()), np.int64, len(image_ids)
+        )
+        ok = slots >= 0
+        slots = slots[ok]
+        self._scores[slots] = scores[ok]
+        self._scored[slots] = True
+        self._recompute_pred(slots)
+        for i in slots.tolist():
+            self.slots.errors.pop(i, None)
+        return slots
+
+    def apply_errors(self, errors: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Take the photos a tagging run could not read, with the reason (by path)."""
+        if self._slot_of_path is None:
+            self._slot_of_path = {p: i for i, p in enumerate(self.slots.paths)}
+        slots = [self._slot_of_path[p] for p, _ in errors if p in self._slot_of_path]
+        for p, reason in errors:
+            if p in self._slot_of_path:
+                self.slots.errors[self._slot_of_path[p]] = reason
+        return np.asarray(slots, np.int64)
+
+    def set_policy(self, policy: ThresholdPolicy) -> bool:
+        """New thresholds; False when nothing moved (sparing 100,000 rows a recount)."""
+        thresholds = policy.thresholds(self.labels, self.defaults, self._floors)
+        if policy == self.policy and np.array_equal(thresholds, self.thresholds):
+            return False
+        self.policy = policy
+        self.thresholds = thresholds
+        self._recompute_pred(np.arange(len(self.slots)))
+        return True
+
+    # -- edits (committed to the catalog before the columns change) ------------------------------
+    def mirror_decisions(self, changes: Changes) -> tuple[list[int], bool]:
+        """Mirror decisions already in the catalog into the columns: (the slots they touched, whether a
+        label is new to the view: a person's new tag)."""
+        slots = []
+        for image_id, label, value in changes:
+            slot = self._slot_of.get(int(image_id))
+            if slot is not None:
+                self._set_decided(slot, label, value)
+                slots.append(slot)
+        return slots, any(lab not in self.label_index for _, lab, _ in changes)
+
+    def write_decisions(self, changes: Changes) -> tuple[list[int], bool]:
+        """Apply decisions: catalog first, then the columns; as ``mirror_decisions``."""
+        self.catalog.set_decisions(changes)
+        return self.mirror_decisions(changes)
+
+    def create_label(self, label: str, group: str, changes: Changes) -> list[int]:
+        """A person's new label in ``group`` with its first decisions (one transaction; raises ValueError
+        for a refused name), then the columns; the slots touched."""
+        self.catalog.add_person_label(label, group, changes)
+        self.person_groups = self.catalog.person_labels()
+        return self.mirror_decisions(changes)[0]
+
+    def forget_label(self, label: str, changes: Changes) -> list[int]:
+        """Undo ``create_label``: the label and the given decisions go (catalog first); the slots touched."""
+        self.catalog.remove_person_label(label, changes)
+        self.person_groups = self.catalog.person_labels()
+        return self.mirror_decisions(changes)[0]
+
+    def write_reviewed(
+        self, image_ids: Sequence[int], reviewed: bool, decisions: Changes = ()
+    ) -> tuple[list[int], bool]:
+        """Mark photos reviewed or not with their ``decisions``, catalog first in one transaction; as
+        ``mirror_decisions``."""
+        self.catalog.set_reviewed(list(image_ids), reviewed, decisions)
+        slots = [self._slot_of[i] for i in image_ids if i in self._slot_of]
+        decided, new_label = self.mirror_decisions(decisions)
+        slots += decided
+        self.slots.reviewed[slots] = reviewed
+        return slots, new_label
+
+    # -- filtering and sorting ----------------------------------------------------------------------
+    def filter_mask(self, slots: np.ndarray, spec: ViewSpec) -> np.ndarray:
+        """Which of ``slots`` pass ``spec``'s filters."""
+        keep = np.ones(len(slots), bool)
+        if not len(slots):
+            return keep
+        if spec.review != "all":
+            keep &= self._review_mask(slots, spec.review)
+        idx = [self.label_index[t] for t in spec.tags if t in self.label_index]
+        if spec.tags:
+            keep &= self._tag_mask(slots, spec, idx)
+        if (spec.score_min > 0.0 or spec.score_max < 1.0) and self.labels:
+            cols = idx or list(range(len(self.labels)))
+            best = self._scores[slots][:, cols].max(axis=1)
+            keep &= self._scored[slots] & (best >= spec.score_min) & (best <= spec.score_max)
+        if spec.text:
+            needle = spec.text.lower()
+            keep &= np.fromiter((needle in self.slots.names[int(s)].lower() for s in slots), bool, len(slots))
+        return keep
+
+    def _review_mask(self, slots: np.ndarray, review: str) -> np.ndarray:
+        reviewed = self.slots.reviewed[slots]
+        failed = np.fromiter((int(s) in self.slots.errors for s in slots), bool, len(slots))
+        has_dec = np.fromiter((int(s) in self.decided for s in slots), bool, len(slots))
+        predicted = ~reviewed & ~failed & (self._scored[slots] | has_dec)
+        return {
+            "reviewed": reviewed,
+            "unreviewed": ~reviewed,
+            "failed": failed,
+            "predicted": predicted,
+            "untagged": ~reviewed & ~failed & ~predicted,
+        }[review]
+
+    def _tag_mask(self, slots: np.ndarray, spec: ViewSpec, idx: list[int]) -> np.ndarray:
+        if idx:
+            final = apply_decisions(self._pred[slots], self._dec[slots])[:, idx]
+            hit = {"all": final.all(axis=1), "none": ~final.any(axis=1)}.get(spec.tag_mode, final.any(axis=1))
+        else:  # labels only people used: look them up in the decisions
+            hit = np.zeros(len(slots), bool)
+        extra = [t for t in spec.tags if t not in self.label_index]
+        if extra:
+            ext = np.array([[self.decided.get(int(s), {}).get(t, False) for t in extra] for s in slots], bool)
+            if spec.tag_mode == "all":
+                hit = (hit if idx else True) & ext.all(axis=1)
+            elif spec.tag_mode == "none":
+                hit = (hit if idx else True) & ~ext.any(axis=1)
+            else:
+                hit = hit | ext.any(axis=1)
+        return hit
+
+    def view(self, spec: ViewSpec) -> np.ndarray:
+        """The slots ``spec`` shows, in its order."""
+        slots = np.arange(len(self.slots), dtype=np.int64)
+        slots = slots[self.filter_mask(slots, spec)]
+        if spec.sort == "date":
+            key = self.slots.mtimes[slots]
+            order = np.argsort(np.nan_to_num(key, nan=-1.0), kind="stable")
+        elif spec.sort in ("confidence", "uncertain") and self.labels:
+            scored = self._scored[slots]
+            if spec.sort == "confidence":
+                # Confidence = the best score (most sure an image has some tag); unscored sort last.
+                key = np.where(scored, self._scores[slots].max(axis=1), -1.0)
+                order = np.argsort(-key if not spec.descending else key, kind="stable")
+                return slots[order]
+            key = np.where(scored, uncertainty(self._scores[slots], self.thresholds), np.inf)
+            order = np.argsort(key, kind="stable")
+            return slots[order]
+        else:
+            order = np.argsort(self.slots.rank[slots], kind="stable")
+        if spec.descending:
+            order = order[::-1]
+        return slots[order]
+
+    def next_unreviewed(self, view: np.ndarray, row: int, step: int = 1) -> int:
+        """The next (step 1) or previous (step -1) unreviewed row of ``view`` after ``row``, wrapping;
+        -1 if none."""
+        if not len(view):
+            return -1
+        rows = np.flatnonzero(~self.slots.reviewed[view])
+        if not len(rows):
+            return -1
+        if step > 0:
+            after = rows[rows > row]
+            return int(after[0] if len(after) else rows[0])
+        before = rows[rows < row]
+        return int(before[-1] if len(before) else rows[-1])
+
+    def ids(self, slots: Iterable[int]) -> list[int]:
+        return [int(self.slots.ids[s]) for s in slots]

@@ -1,0 +1,35 @@
+"""The grid's column store works without Qt: filters, order, the tag rule and edits that reach the catalog."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fashion_desktop.core.catalog import Catalog, FileInfo
+from fashion_desktop.core.library_columns import LibraryColumns, ViewSpec
+
+
+def test_columns_filter_order_and_write_through_to_the_catalog(tmp_path) -> None:
+    cat = Catalog(tmp_path / "lib.ffcat")
+    fid = cat.add_folder("/photos")
+    files = [FileInfo(f"/photos/{n}", 100, 1000.0 + i) for i, n in enumerate(["b.jpg", "a.jpg", "c.jpg"])]
+    cat.record_scan_batch(fid, files, 1.0)
+    cat.register_model("m", ["red", "green"])
+    ids = {r.path.rsplit("/", 1)[1]: r.id for r in cat.images()}
+    cat.add_predictions("m", [(ids["a.jpg"], np.array([0.9, 0.1])), (ids["b.jpg"], np.array([0.3, 0.7]))])
+    cols = LibraryColumns(cat)
+    cols.reload()
+    cols.set_active_model("m")
+
+    def shown(spec: ViewSpec) -> list[str]:
+        return [cols.slots.names[s] for s in cols.view(spec)]
+
+    assert shown(ViewSpec()) == ["a.jpg", "b.jpg", "c.jpg"]
+    assert shown(ViewSpec(sort="confidence")) == ["a.jpg", "b.jpg", "c.jpg"]
+    assert shown(ViewSpec(tags=("red",))) == ["a.jpg"]
+    assert shown(ViewSpec(review="untagged")) == ["c.jpg"]
+    slots, new_label = cols.write_decisions([(ids["c.jpg"], "red", True)])
+    assert cat.decisions(ids["c.jpg"]) == {"red": True} and not new_label
+    assert shown(ViewSpec(tags=("red",))) == ["a.jpg", "c.jpg"]
+    assert cols.final_tags(slots[0]) == ["red"]
+    assert cols.counts() == ({"red": 2, "green": 1}, {"red": 1, "green": 0})
+    cat.close()
