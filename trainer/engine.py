@@ -27,11 +27,22 @@ from fashion_desktop.model.devices import autocast_dtype
 from fashion_desktop.model.fileio import atomic_write_bytes
 from fashion_desktop.model.groups import exclusive_columns, group_floor, only_group_top
 from fashion_desktop.model.metrics import compute_metrics, metrics_by_group, tune_thresholds
+from fashion_desktop.model.run_folder import (
+    BUNDLE,
+    CACHE,
+    CONFIG,
+    EVENTS,
+    METRICS,
+    check_run_folder,
+    move_aside,
+    run_folder_problem,
+    write_splits,
+)
 from fashion_desktop.model.scoring import Normalise, keep_first_conv_fp32, logits_for_batch, sigmoid_scores
+from fashion_desktop.model.train_config import TrainConfig, save_config
 
 from . import checkpoints
 from .checkpoints import TrainState
-from .config import TrainConfig, save_config
 from .data import LabelTable
 from .distributed import (
     DistInfo,
@@ -54,7 +65,6 @@ from .losses import (
 )
 from .pipeline import CachedImages, DecodeCache, to_model_input
 from .preview import load_run_dataset
-from .runs import check_run_folder, move_aside, run_folder_problem, write_splits
 from .schedule import LrControl, ParamSchedule, late_unfreezes, make_optimizer
 
 log = logging.getLogger("trainer")
@@ -494,7 +504,7 @@ def _open_cache(
     notes: list[str],
 ) -> DecodeCache:
     """The run's decoded images at ``size``, built once per node; unreadable photos become a note."""
-    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / "cache"
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / CACHE
 
     def cache_progress(done: int, total: int) -> None:
         events.progress(phase="cache", step=done, steps=total)
@@ -543,7 +553,7 @@ def run_training(
     """Train per ``cfg`` (in the process group torchrun set up, if any); returns the exit code.
 
     A run already in ``cfg.out`` is refused before anything is written, unless ``resume`` continues
-    it or ``overwrite`` moves it aside (``trainer.runs``). Emits protocol events on rank 0. Exit
+    it or ``overwrite`` moves it aside (``model.run_folder``). Emits protocol events on rank 0. Exit
     codes: 0 finished, 1 failed (``run_failed`` says why), 130 (Ctrl-C) or 143 (SIGTERM) stopped with
     the last checkpoint saved (``--resume`` continues).
     """
@@ -561,7 +571,7 @@ def run_training(
         _claim_run_folder(out, resume, overwrite, d, events)
         if d.main:
             out.mkdir(parents=True, exist_ok=True)
-            events.log_path = str(out / "events.jsonl")
+            events.log_path = str(out / EVENTS)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -605,7 +615,7 @@ def _run(
 ) -> int:
     """The recipe: prepare, (resume,) train the epochs, then evaluate the best epoch and bundle it."""
     ck = checkpoints.read_resume(out, resume)
-    if ck is not None and int(ck["epoch"]) >= cfg.epochs and (out / "model.fmodel").is_file():
+    if ck is not None and int(ck["epoch"]) >= cfg.epochs and (out / BUNDLE).is_file():
         raise TrainError(
             f"{out} already finished its {int(ck['epoch'])} epochs; to train it further, "
             f"pass --epochs above {int(ck['epoch'])} with --resume {out}"
@@ -615,7 +625,7 @@ def _run(
         run.deadline = time.monotonic() + 60 * cfg.time_limit_min
     st = _start_state(run, ck)
     if d.main:
-        save_config(cfg, out / "config.yaml")
+        save_config(cfg, out / CONFIG)
         # Which photos it learns from: a comparison of its model on the library leaves these out.
         write_splits(out, {k: [run.table.paths[i] for i in r] for k, r in run.rows.items()}, merge=resume)
     scaler = torch.amp.GradScaler("cuda") if run.autocast == torch.float16 else None
@@ -881,8 +891,8 @@ def package_bundle(run: Run, result: Evaluation) -> Path:
             "scores": torch.from_numpy(result.scores.astype(np.float16)),
         },
     )
-    bundle_path = save_bundle(bundle, run.out / "model.fmodel")
-    atomic_write_bytes(run.out / "metrics.json", protocol.to_json(result.metrics, indent=1).encode())
+    bundle_path = save_bundle(bundle, run.out / BUNDLE)
+    atomic_write_bytes(run.out / METRICS, protocol.to_json(result.metrics, indent=1).encode())
     return bundle_path
 
 
