@@ -28,10 +28,12 @@ from fashion_desktop.model.fileio import atomic_write_bytes
 from fashion_desktop.model.groups import exclusive_columns, group_floor, only_group_top
 from fashion_desktop.model.metrics import compute_metrics, metrics_by_group, tune_thresholds
 from fashion_desktop.model.run_folder import (
+    BEST,
     BUNDLE,
     CACHE,
     CONFIG,
     EVENTS,
+    LAST,
     METRICS,
     check_run_folder,
     move_aside,
@@ -645,7 +647,7 @@ def _start_state(run: Run, ck: dict[str, Any] | None) -> TrainState:
     lr = LrControl(cfg.scheduler, cfg.epochs, cfg.warmup_epochs, cfg.plateau_patience, cfg.plateau_factor)
     st = TrainState(sched, optimizer, lr)
     if ck is not None:
-        checkpoints.restore(ck, run.model, st, list(run.table.labels), run.out / checkpoints.LAST)
+        checkpoints.restore(ck, run.model, st, list(run.table.labels), run.out / LAST)
         log.info("resuming %s at epoch %d", run.out, st.epoch + 1)
         _apply_resumed_lr(run, st)
     return st
@@ -761,7 +763,7 @@ def _save_epoch(run: Run, st: TrainState, epoch: int, improved: bool, logits: np
     if not run.d.main:
         return
     events = run.events
-    best_path, last_path = run.out / checkpoints.BEST, run.out / checkpoints.LAST
+    best_path, last_path = run.out / BEST, run.out / LAST
     if improved:
         checkpoints.save(best_path, checkpoints.best_weights(run.model, epoch, logits))
         events.emit(protocol.CHECKPOINT_SAVED, path=str(best_path), kind="best", epoch=epoch + 1)
@@ -772,7 +774,7 @@ def _save_epoch(run: Run, st: TrainState, epoch: int, improved: bool, logits: np
 def _stopped(run: Run, st: TrainState) -> int:
     """Rank 0 saves where the run stopped and says how to resume; returns the "stopped" exit code."""
     events, out, epoch = run.events, run.out, st.epoch
-    last_path = out / checkpoints.LAST
+    last_path = out / LAST
     if run.d.main:
         # The interrupted epoch is redone on resume, from the weights it had reached.
         checkpoints.save(last_path, checkpoints.resumable(run.model, st, list(run.table.labels), epoch))
@@ -803,7 +805,7 @@ class Evaluation:
 
 def _finish(run: Run, history: list[dict[str, Any]]) -> int:
     """Best weights -> thresholds tuned on val -> one test evaluation -> bundle (rank 0). Returns 0."""
-    ck = checkpoints.read_best(run.d, run.out / checkpoints.BEST)
+    ck = checkpoints.read_best(run.d, run.out / BEST)
     run.model.load_state_dict(ck["model"])
     result = evaluate_best(run, ck, history)
     if run.d.main:
