@@ -15,7 +15,7 @@ import numpy as np
 
 from ..model.metrics import UNKNOWN, metrics_by_group
 from ..model.protocol import Comparison, ImageError, Notice, Progress
-from ..model.run_folder import SplitsError, load_splits
+from ..model.run_folder import LEARNT_FROM, SplitsError, load_splits
 from .catalog import connect_read_only
 from .training_table import TrainingRow, TrainingTableError, training_table
 
@@ -32,7 +32,7 @@ class Exclusion:
     """
 
     splits_file: str | None = None
-    splits: tuple[str, ...] = ("train", "val")
+    splits: tuple[str, ...] = LEARNT_FROM
     folders: tuple[str, ...] = ()
     reviewed_until: float | None = None
 
@@ -43,7 +43,7 @@ class Exclusion:
         until = job.get("reviewed_until")
         return cls(
             str(job["splits_file"]) if job.get("splits_file") else None,
-            tuple(str(s) for s in job.get("splits") or ("train", "val")),
+            tuple(str(s) for s in job.get("splits") or LEARNT_FROM),
             tuple(str(f) for f in job.get("folders") or ()),
             float(until) if isinstance(until, (int, float)) and not isinstance(until, bool) else None,
         )

@@ -1,4 +1,4 @@
-"""The architectures users can name, torch-free: one table the app's form, the trainer and the registry read."""
+"""The architectures users can name, torch-free: one table for the Train tab, the trainer and the registry."""
 
 from __future__ import annotations
 

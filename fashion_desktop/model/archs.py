@@ -1,4 +1,4 @@
-"""Architecture registry shared by the tagging engine and the trainer: builders for the names of ``arch_table``."""
+"""Architecture registry shared by the tagging engine and the trainer: builders for ``arch_table``'s names."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The run folder both processes share: its file names, how it is read and the one rule for training into it."""
+"""The run folder both processes share: its file names, how it is read, the rule for training into it."""
 
 from __future__ import annotations
 
@@ -163,9 +163,10 @@ class RunInfo:
     crashed, or a folder without events). ``started`` is seconds since the epoch (the first event, else
     config.yaml's modification time). ``best_f1_micro``/``best_f1_macro`` are the validation F1 (at 0.5)
     of the epoch with the best F1-macro, the trainer's own criterion. ``message`` is the failure or stop
-    message, if any, or why events.jsonl could not be read to its end (a newer protocol). ``config`` is the run's config (config.yaml, else its run_started event's);
-    ``final_groups`` the final per-group metrics of each evaluated split (``{"val": {group: {...}},
-    "test": {...}}``, from metrics.json; empty until the run finished).
+    message, if any, or why events.jsonl could not be read to its end (a newer protocol). ``config`` is
+    the run's config (config.yaml, else its run_started event's); ``final_groups`` the final per-group
+    metrics of each evaluated split (``{"val": {group: {...}}, "test": {...}}``, from metrics.json;
+    empty until the run finished).
     """
 
     name: str

@@ -1,4 +1,4 @@
-"""The training-config schema both processes share: a frozen dataclass, its validation and the resume rules."""
+"""The training-config schema both processes share: a frozen dataclass, its validation, the resume rules."""
 
 from __future__ import annotations
 

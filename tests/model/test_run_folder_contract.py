@@ -1,4 +1,4 @@
-"""The run-folder contract: events.jsonl read through the protocol's decoder, splits.json checked, one spelling."""
+"""The run-folder contract: events read through the protocol's decoder, splits.json checked, names once."""
 
 from __future__ import annotations
 

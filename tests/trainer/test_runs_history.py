@@ -1,4 +1,4 @@
-"""The runs history the Train tab lists: ``model.run_folder.list_runs`` and ``read_run`` on real and broken folders."""
+"""The runs history the Train tab lists: ``list_runs`` and ``read_run`` on real and broken run folders."""
 
 from __future__ import annotations
 
