@@ -29,7 +29,7 @@ from fashion_desktop.model.archs import build_model, get_arch  # noqa: E402
 from fashion_desktop.model.groups import exclusive_columns, only_group_top  # noqa: E402
 from fashion_desktop.model.metrics import top1_accuracy  # noqa: E402
 from fashion_desktop.model.scoring import Normalise, sigmoid_scores  # noqa: E402
-from trainer.config import load_config_file, make_config  # noqa: E402
+from fashion_desktop.model.train_config import load_config_file, make_config  # noqa: E402
 from trainer.engine import make_loss  # noqa: E402
 from trainer.pipeline import DecodeCache  # noqa: E402
 from trainer.preview import load_run_dataset  # noqa: E402

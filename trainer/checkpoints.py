@@ -14,13 +14,13 @@ import torch
 from torch import nn
 
 from fashion_desktop.model.fileio import atomic_write_bytes
+from fashion_desktop.model.run_folder import LAST
 
 from .distributed import DistInfo, from_main
 from .errors import TrainError
 from .schedule import LrControl, ParamSchedule
 
 log = logging.getLogger("trainer")
-LAST, BEST = "last.pt", "best.pt"  # file names inside the run folder
 
 
 @dataclass

@@ -27,11 +27,24 @@ from fashion_desktop.model.devices import autocast_dtype
 from fashion_desktop.model.fileio import atomic_write_bytes
 from fashion_desktop.model.groups import exclusive_columns, group_floor, only_group_top
 from fashion_desktop.model.metrics import compute_metrics, metrics_by_group, tune_thresholds
+from fashion_desktop.model.run_folder import (
+    BEST,
+    BUNDLE,
+    CACHE,
+    CONFIG,
+    EVENTS,
+    LAST,
+    METRICS,
+    check_run_folder,
+    move_aside,
+    run_folder_problem,
+    write_splits,
+)
 from fashion_desktop.model.scoring import Normalise, keep_first_conv_fp32, logits_for_batch, sigmoid_scores
+from fashion_desktop.model.train_config import TrainConfig, save_config
 
 from . import checkpoints
 from .checkpoints import TrainState
-from .config import TrainConfig, save_config
 from .data import LabelTable
 from .distributed import (
     DistInfo,
@@ -54,7 +67,6 @@ from .losses import (
 )
 from .pipeline import CachedImages, DecodeCache, to_model_input
 from .preview import load_run_dataset
-from .runs import check_run_folder, move_aside, run_folder_problem, write_splits
 from .schedule import LrControl, ParamSchedule, late_unfreezes, make_optimizer
 
 log = logging.getLogger("trainer")
@@ -494,7 +506,7 @@ def _open_cache(
     notes: list[str],
 ) -> DecodeCache:
     """The run's decoded images at ``size``, built once per node; unreadable photos become a note."""
-    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / "cache"
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / CACHE
 
     def cache_progress(done: int, total: int) -> None:
         events.progress(phase="cache", step=done, steps=total)
@@ -543,7 +555,7 @@ def run_training(
     """Train per ``cfg`` (in the process group torchrun set up, if any); returns the exit code.
 
     A run already in ``cfg.out`` is refused before anything is written, unless ``resume`` continues
-    it or ``overwrite`` moves it aside (``trainer.runs``). Emits protocol events on rank 0. Exit
+    it or ``overwrite`` moves it aside (``model.run_folder``). Emits protocol events on rank 0. Exit
     codes: 0 finished, 1 failed (``run_failed`` says why), 130 (Ctrl-C) or 143 (SIGTERM) stopped with
     the last checkpoint saved (``--resume`` continues).
     """
@@ -561,7 +573,7 @@ def run_training(
         _claim_run_folder(out, resume, overwrite, d, events)
         if d.main:
             out.mkdir(parents=True, exist_ok=True)
-            events.log_path = str(out / "events.jsonl")
+            events.log_path = str(out / EVENTS)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -605,7 +617,7 @@ def _run(
 ) -> int:
     """The recipe: prepare, (resume,) train the epochs, then evaluate the best epoch and bundle it."""
     ck = checkpoints.read_resume(out, resume)
-    if ck is not None and int(ck["epoch"]) >= cfg.epochs and (out / "model.fmodel").is_file():
+    if ck is not None and int(ck["epoch"]) >= cfg.epochs and (out / BUNDLE).is_file():
         raise TrainError(
             f"{out} already finished its {int(ck['epoch'])} epochs; to train it further, "
             f"pass --epochs above {int(ck['epoch'])} with --resume {out}"
@@ -615,7 +627,7 @@ def _run(
         run.deadline = time.monotonic() + 60 * cfg.time_limit_min
     st = _start_state(run, ck)
     if d.main:
-        save_config(cfg, out / "config.yaml")
+        save_config(cfg, out / CONFIG)
         # Which photos it learns from: a comparison of its model on the library leaves these out.
         write_splits(out, {k: [run.table.paths[i] for i in r] for k, r in run.rows.items()}, merge=resume)
     scaler = torch.amp.GradScaler("cuda") if run.autocast == torch.float16 else None
@@ -635,7 +647,7 @@ def _start_state(run: Run, ck: dict[str, Any] | None) -> TrainState:
     lr = LrControl(cfg.scheduler, cfg.epochs, cfg.warmup_epochs, cfg.plateau_patience, cfg.plateau_factor)
     st = TrainState(sched, optimizer, lr)
     if ck is not None:
-        checkpoints.restore(ck, run.model, st, list(run.table.labels), run.out / checkpoints.LAST)
+        checkpoints.restore(ck, run.model, st, list(run.table.labels), run.out / LAST)
         log.info("resuming %s at epoch %d", run.out, st.epoch + 1)
         _apply_resumed_lr(run, st)
     return st
@@ -751,7 +763,7 @@ def _save_epoch(run: Run, st: TrainState, epoch: int, improved: bool, logits: np
     if not run.d.main:
         return
     events = run.events
-    best_path, last_path = run.out / checkpoints.BEST, run.out / checkpoints.LAST
+    best_path, last_path = run.out / BEST, run.out / LAST
     if improved:
         checkpoints.save(best_path, checkpoints.best_weights(run.model, epoch, logits))
         events.emit(protocol.CHECKPOINT_SAVED, path=str(best_path), kind="best", epoch=epoch + 1)
@@ -762,7 +774,7 @@ def _save_epoch(run: Run, st: TrainState, epoch: int, improved: bool, logits: np
 def _stopped(run: Run, st: TrainState) -> int:
     """Rank 0 saves where the run stopped and says how to resume; returns the "stopped" exit code."""
     events, out, epoch = run.events, run.out, st.epoch
-    last_path = out / checkpoints.LAST
+    last_path = out / LAST
     if run.d.main:
         # The interrupted epoch is redone on resume, from the weights it had reached.
         checkpoints.save(last_path, checkpoints.resumable(run.model, st, list(run.table.labels), epoch))
@@ -793,7 +805,7 @@ class Evaluation:
 
 def _finish(run: Run, history: list[dict[str, Any]]) -> int:
     """Best weights -> thresholds tuned on val -> one test evaluation -> bundle (rank 0). Returns 0."""
-    ck = checkpoints.read_best(run.d, run.out / checkpoints.BEST)
+    ck = checkpoints.read_best(run.d, run.out / BEST)
     run.model.load_state_dict(ck["model"])
     result = evaluate_best(run, ck, history)
     if run.d.main:
@@ -881,8 +893,8 @@ def package_bundle(run: Run, result: Evaluation) -> Path:
             "scores": torch.from_numpy(result.scores.astype(np.float16)),
         },
     )
-    bundle_path = save_bundle(bundle, run.out / "model.fmodel")
-    atomic_write_bytes(run.out / "metrics.json", protocol.to_json(result.metrics, indent=1).encode())
+    bundle_path = save_bundle(bundle, run.out / BUNDLE)
+    atomic_write_bytes(run.out / METRICS, protocol.to_json(result.metrics, indent=1).encode())
     return bundle_path
 
 

@@ -12,8 +12,8 @@ from torch import nn
 from fashion_desktop.model.archs import get_arch
 from fashion_desktop.model.bundle_file import read_header
 from fashion_desktop.model.bundle_format import BundleError
+from fashion_desktop.model.train_config import ConfigError, TrainConfig
 
-from .config import ConfigError, TrainConfig
 from .errors import TrainError
 
 

@@ -27,9 +27,9 @@ from fashion_desktop.model.bundle import Bundle, load_bundle, save_bundle
 from fashion_desktop.model.bundle_format import BundleError
 from fashion_desktop.model.groups import only_group_top
 from fashion_desktop.model.metrics import compute_metrics, metrics_by_group
+from fashion_desktop.model.run_folder import BUNDLE
 from fashion_desktop.model.scoring import ModelRunner, ScoreOptions, score_paths
-
-from .config import ConfigError, load_config_file
+from fashion_desktop.model.train_config import ConfigError, load_config_file
 
 log = logging.getLogger("trainer.package")
 GROUP_ORDER = ("category", "colour", "gender", "season", "usage")
@@ -157,7 +157,7 @@ def package_main(argv: Sequence[str] | None = None) -> int:
     try:
         card = load_config_file(ns.card)
         result = package(
-            Path(ns.run) / "model.fmodel", card, Path(ns.out), Path(ns.data_root) if ns.data_root else None,
+            Path(ns.run) / BUNDLE, card, Path(ns.out), Path(ns.data_root) if ns.data_root else None,
             ns.tolerance, ns.check,
         )  # fmt: skip
     except (BundleError, ConfigError, OSError) as exc:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import TrainConfig
+from fashion_desktop.model.train_config import TrainConfig
+
 from .data import NEG, POS, LabelTable, load_dataset
 
 SPLITS = ("train", "val", "test")

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from fashion_desktop.model.archs import get_arch
+from fashion_desktop.model.train_config import TrainConfig, unfreeze_plan
 
-from .config import TrainConfig, unfreeze_plan
 from .errors import TrainError
 
 

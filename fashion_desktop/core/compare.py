@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -16,6 +15,7 @@ import numpy as np
 
 from ..model.metrics import UNKNOWN, metrics_by_group
 from ..model.protocol import Comparison, ImageError, Notice, Progress
+from ..model.run_folder import LEARNT_FROM, SplitsError, load_splits
 from .catalog import connect_read_only
 from .training_table import TrainingRow, TrainingTableError, training_table
 
@@ -26,13 +26,13 @@ PROGRESS_EVERY_S = 0.5
 class Exclusion:
     """The reviewed photos a comparison leaves out, because a run learnt from them.
 
-    ``splits_file``: a run's splits.json (``trainer.runs.write_splits``: ``{"splits": {name: [path]}}``),
+    ``splits_file``: a run's splits.json (``model.run_folder.write_splits``: ``{"splits": {name: [path]}}``),
     whose ``splits`` are left out. Without one (older runs): photos under ``folders`` and, when
     ``reviewed_until`` is set, photos reviewed at or before that time (the run read them from the library).
     """
 
     splits_file: str | None = None
-    splits: tuple[str, ...] = ("train", "val")
+    splits: tuple[str, ...] = LEARNT_FROM
     folders: tuple[str, ...] = ()
     reviewed_until: float | None = None
 
@@ -43,7 +43,7 @@ class Exclusion:
         until = job.get("reviewed_until")
         return cls(
             str(job["splits_file"]) if job.get("splits_file") else None,
-            tuple(str(s) for s in job.get("splits") or ("train", "val")),
+            tuple(str(s) for s in job.get("splits") or LEARNT_FROM),
             tuple(str(f) for f in job.get("folders") or ()),
             float(until) if isinstance(until, (int, float)) and not isinstance(until, bool) else None,
         )
@@ -55,17 +55,14 @@ def _key(path: str) -> str:
 
 def _learnt_paths(exclusion: Exclusion) -> set[str]:
     """The paths of the excluded splits of ``exclusion.splits_file``. Raises TrainingTableError when the
-    file cannot be read."""
+    file cannot be read or is not a splits file (the message names it)."""
     if not exclusion.splits_file:
         return set()
     try:
-        data = json.loads(Path(exclusion.splits_file).read_text(encoding="utf-8"))
-        splits = data["splits"]
-        return {_key(p) for name in exclusion.splits for p in splits.get(name, []) if isinstance(p, str)}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise TrainingTableError(
-            f"{exclusion.splits_file}: cannot read which photos the run trained on ({exc})"
-        ) from None
+        splits = load_splits(exclusion.splits_file)
+    except SplitsError as exc:
+        raise TrainingTableError(str(exc)) from None
+    return {_key(p) for name in exclusion.splits for p in splits.get(name, [])}
 
 
 def _reviewed_by(catalog: Path, until: float) -> set[str]:

@@ -189,6 +189,7 @@ class SelfTest:
     def train(self) -> str:
         from fashion_desktop.gui.worker import ProcessWorker
         from fashion_desktop.model.protocol import FROZEN_TRAIN_FLAG, RUN_FINISHED
+        from fashion_desktop.model.run_folder import BUNDLE
 
         data = self.work / "train-data"  # one folder per label; explicit splits: validation is never empty
         for split, n in (("train", 2), ("val", 1)):
@@ -212,11 +213,13 @@ class SelfTest:
         if "failed" in ended:
             raise StepFailed(f"the trainer failed: {ended['failed']}")
         result = ended["result"]
-        if getattr(result, "name", "") != RUN_FINISHED or not (out / "model.fmodel").is_file():
+        if getattr(result, "name", "") != RUN_FINISHED or not (out / BUNDLE).is_file():
             raise StepFailed(f"the trainer ended without a model: {result}")
         frozen = getattr(sys, "frozen", False)
         how = f"{Path(child.program).name} {FROZEN_TRAIN_FLAG}" if frozen else "python -m trainer"
-        return f"one-epoch cnn run by the trainer ({how}) in {time.perf_counter() - t0:.1f} s, model.fmodel written"
+        return (
+            f"one-epoch cnn run by the trainer ({how}) in {time.perf_counter() - t0:.1f} s, {BUNDLE} written"
+        )
 
     # -- running them --------------------------------------------------------------------------------
     def run(self) -> int:

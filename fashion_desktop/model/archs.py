@@ -1,4 +1,4 @@
-"""Architecture registry shared by the tagging engine and the trainer (names users type)."""
+"""Architecture registry shared by the tagging engine and the trainer: builders for ``arch_table``'s names."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from .arch_table import ARCH_TABLE, ArchInfo
 
 
 class ArchError(ValueError):
@@ -145,38 +147,30 @@ def _efficientnet_lite0_pretrained(num_labels: int, allow_download: bool) -> nn.
     return _replace_head(model, "efficientnet_lite0", num_labels)
 
 
-def _tv(name: str, size: int, desc: str, head: tuple[str, ...], **kw) -> ArchSpec:
-    return ArchSpec(name, size, desc, _torchvision_builder(name), _torchvision_pretrained(name), head, **kw)
-
-
-ARCHITECTURES: dict[str, ArchSpec] = {
-    "cnn": ArchSpec(
-        "cnn", 224, "the seed's custom 3-block CNN (no pretrained weights)", SeedCNN, None, ("classifier",)
-    ),
-    "resnet18": _tv("resnet18", 224, "ResNet-18 (torchvision)", ("fc",)),
-    "resnet50": _tv("resnet50", 224, "ResNet-50 (torchvision)", ("fc",)),
-    "resnet101": _tv("resnet101", 224, "ResNet-101 (torchvision), as in the seed", ("fc",)),
-    "vit_b_16": _tv("vit_b_16", 224, "ViT-B/16 (torchvision), the seed's best model", ("heads.head",)),
-    "inception_v3": _tv(
-        "inception_v3",
-        299,
-        "Inception v3 (torchvision), 299 px, auxiliary head",
-        ("fc", "AuxLogits.fc"),
-        aux_logits=True,
-    ),
-    "efficientnet_lite0": ArchSpec(
-        "efficientnet_lite0",
-        224,
-        "EfficientNet-Lite0 (offline ImageNet weights)",
-        _efficientnet_lite0,
-        _efficientnet_lite0_pretrained,
-        ("_fc",),
-    ),
-    "mobilenet_v3_large": _tv(
-        "mobilenet_v3_large", 224, "MobileNetV3-Large (torchvision)", ("classifier.3",)
-    ),
-    "convnext_tiny": _tv("convnext_tiny", 224, "ConvNeXt-Tiny (torchvision)", ("classifier.2",)),
+# The builders of the architectures torchvision does not provide; every other name is torchvision's.
+_OWN_BUILDERS: dict[str, tuple[Callable[[int], nn.Module], Callable[[int, bool], nn.Module] | None]] = {
+    "cnn": (SeedCNN, None),
+    "efficientnet_lite0": (_efficientnet_lite0, _efficientnet_lite0_pretrained),
 }
+
+
+def _spec(info: ArchInfo) -> ArchSpec:
+    build, pretrained = _OWN_BUILDERS.get(info.name) or (
+        _torchvision_builder(info.name),
+        _torchvision_pretrained(info.name),
+    )
+    return ArchSpec(
+        info.name,
+        info.input_size,
+        info.description,
+        build,
+        pretrained,
+        info.head_prefixes,
+        aux_logits=info.aux_logits,
+    )
+
+
+ARCHITECTURES: dict[str, ArchSpec] = {name: _spec(info) for name, info in ARCH_TABLE.items()}
 
 
 def get_arch(name: str) -> ArchSpec:

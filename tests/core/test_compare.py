@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.compare import Exclusion, compare_models, held_out
 from fashion_desktop.core.training_table import TrainingTableError
 from fashion_desktop.model.protocol import Comparison, Progress
+from fashion_desktop.model.run_folder import write_splits
 from tests.conftest import TINY_LABELS, make_photo
-from trainer.runs import write_splits
 
 
 def swapped_colour_bundle(path: Path) -> Path:
@@ -63,6 +64,17 @@ def test_the_held_out_photos_are_those_the_run_did_not_train_or_validate_on(tmp_
     (run / "splits.json").write_text("{not json")
     with pytest.raises(TrainingTableError, match="splits.json: cannot read which photos the run trained on"):
         held_out(catalog, Exclusion(str(run / "splits.json")))
+
+
+def test_a_splits_file_of_another_format_is_refused_naming_it(tmp_path, library) -> None:
+    catalog, paths = library
+    wrong = tmp_path / "run" / "splits.json"
+    wrong.parent.mkdir()
+    wrong.write_text(json.dumps({"format": "something-else", "version": 1, "splits": {"train": paths[:6]}}))
+    with pytest.raises(
+        TrainingTableError, match=r"run.splits\.json: cannot read .*not a 'fashion-run-splits'"
+    ):
+        held_out(catalog, Exclusion(str(wrong)))
 
 
 def test_each_model_is_measured_per_group_on_the_same_held_out_photos(

@@ -15,10 +15,10 @@ from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.tag.tag_dialogs import OWN_GROUP
 from fashion_desktop.gui.train.train_tab import TrainTab, default_child
 from fashion_desktop.model.bundle_file import read_bundle_file
+from fashion_desktop.model.run_folder import LEARNT_FROM, read_splits
 from tests.conftest import TINY_LABELS, make_photo
 from tests.gui.test_main_window import chips, scan, select
 from tests.gui.test_new_tags import _create, _ctrl_click
-from trainer.runs import LEARNT_FROM, read_splits
 
 REPO = Path(__file__).resolve().parents[2]
 N = 18  # photos in the library of the new-tag test

@@ -28,7 +28,7 @@ FAKE = r"""
 import json, os, shutil, sys
 import yaml
 from fashion_desktop.model import protocol as p
-from trainer.runs import write_splits
+from fashion_desktop.model.run_folder import write_splits
 
 args = sys.argv[1:]
 with open(os.environ["FAKE_ARGV"], "a") as fh:
@@ -204,7 +204,7 @@ def test_an_opened_folder_is_listed_and_remembered(qtbot, tmp_path, tiny_bundle_
 
 
 def test_the_runs_model_is_a_well_behaved_item_model(qtmodeltester, tmp_path) -> None:
-    from trainer.runs import list_runs
+    from fashion_desktop.model.run_folder import list_runs
 
     run = tmp_path / "r1"
     run.mkdir()
@@ -219,7 +219,7 @@ def test_the_runs_model_is_a_well_behaved_item_model(qtmodeltester, tmp_path) ->
 
 
 def saved_run(folder: Path, **settings_) -> Path:
-    from trainer.config import make_config, save_config
+    from fashion_desktop.model.train_config import make_config, save_config
 
     folder.mkdir(parents=True)
     cfg = make_config(None, {"arch": "cnn", "pretrained": False, "allow_random_init": True, "data": [str(folder.parent.parent / "photos")],

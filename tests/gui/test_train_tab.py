@@ -321,7 +321,7 @@ def test_invalid_settings_are_explained_and_start_is_disabled(qtbot, tmp_path) -
 
 
 def test_every_architecture_is_offered_and_presets_apply(qtbot, tmp_path) -> None:
-    from trainer.config import ARCH_NAMES
+    from fashion_desktop.model.arch_table import ARCH_NAMES
 
     tab = make_tab(qtbot, tmp_path)
     assert [tab.arch_combo.itemData(i) for i in range(tab.arch_combo.count())] == list(ARCH_NAMES)

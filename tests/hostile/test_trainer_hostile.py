@@ -73,7 +73,7 @@ def test_overwrite_moves_the_old_run_aside_and_deletes_nothing(finished, tmp_pat
 
 
 def test_a_folder_of_other_files_is_never_a_run_folder(tmp_path):
-    from trainer.config import make_config
+    from fashion_desktop.model.train_config import make_config
     from trainer.engine import run_training
 
     out = tmp_path / "Documents"
@@ -105,7 +105,7 @@ def test_the_run_folder_rule_is_one_function_the_app_can_call_without_torch(fini
     (tmp_path / "project" / "config.yaml").write_text("db: prod\n")
     (tmp_path / "project" / "main.py").write_text("print()\n")
     code = (
-        "import sys; from trainer.runs import check_run_folder, run_folder_problem\n"
+        "import sys; from fashion_desktop.model.run_folder import check_run_folder, run_folder_problem\n"
         "for name in ('r1', 'empty', 'failed', 'project', 'absent'):\n"
         "    s = check_run_folder(name); print(name, s.kind, s.epochs, run_folder_problem(name) is None)\n"
         "print('torch' in sys.modules)\n"
@@ -142,8 +142,8 @@ def test_resume_applies_a_new_learning_rate_and_more_epochs(finished, tmp_path):
 
 
 def test_resume_refuses_settings_that_change_the_model_by_name(finished, tmp_path):
+    from fashion_desktop.model.train_config import ConfigError
     from trainer.cli import resolve_train_config
-    from trainer.config import ConfigError
 
     run = _copy_run(finished, tmp_path / "r1")
     with pytest.raises(
@@ -213,8 +213,8 @@ def test_every_bad_option_reports_run_failed_on_the_event_stream(tmp_path, capfd
 
 def test_nan_loss_advice_names_only_options_fashion_train_accepts(tmp_path, monkeypatch):
     import trainer.engine as engine
+    from fashion_desktop.model.train_config import make_config, save_config
     from trainer.cli import resolve_train_config
-    from trainer.config import make_config, save_config
 
     data = make_class_folders(tmp_path / "d", 3, ("train", "val"), ["red", "green"])
     monkeypatch.setattr(engine, "masked_bce", lambda logits, y, w=None: logits.sum() * float("nan"))
@@ -297,7 +297,7 @@ def test_a_mapping_that_matches_no_class_folder_says_so(tmp_path):
 
 
 def test_nan_loss_advice_does_not_suggest_what_the_run_already_does(tmp_path):
-    from trainer.config import make_config
+    from fashion_desktop.model.train_config import make_config
     from trainer.engine import _divergence_advice
 
     cfg = make_config({"lr": 0.01, "precision": "fp32", "grad_clip": 0.5})

@@ -15,7 +15,7 @@ from trainer_helpers import COLOURS, write_image
 from fashion_desktop.model import protocol
 from fashion_desktop.model.bundle import load_bundle
 from fashion_desktop.model.scoring import ModelRunner, ScoreOptions, score_paths
-from trainer.config import ConfigError, make_config
+from fashion_desktop.model.train_config import ConfigError, make_config
 from trainer.engine import make_loss, run_training
 from trainer.losses import masked_group_ce
 

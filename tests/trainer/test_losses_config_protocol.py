@@ -13,7 +13,13 @@ import torch
 import torch.nn.functional as F
 
 from fashion_desktop.model import protocol
-from trainer.config import ConfigError, TrainConfig, load_config_file, make_config, unfreeze_plan
+from fashion_desktop.model.train_config import (
+    ConfigError,
+    TrainConfig,
+    load_config_file,
+    make_config,
+    unfreeze_plan,
+)
 from trainer.losses import auto_pos_weight, masked_bce, masked_focal, sample_weights
 
 
@@ -204,8 +210,8 @@ def test_the_stdout_guard_puts_everything_back(capfd):
 
 
 def test_command_line_overrides_and_resume_keeps_the_recipe(tmp_path):
+    from fashion_desktop.model.train_config import save_config
     from trainer.cli import resolve_train_config
-    from trainer.config import save_config
 
     cfg, resume = resolve_train_config(
         [

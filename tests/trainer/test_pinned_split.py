@@ -8,7 +8,7 @@ import pytest
 from trainer_helpers import SHARED_DATA, make_class_folders
 
 from fashion_desktop.model.resources import resource_path
-from trainer.config import load_config_file, make_config
+from fashion_desktop.model.train_config import load_config_file, make_config
 from trainer.preview import load_run_dataset
 
 CONFIG = resource_path("models", "default.yaml")

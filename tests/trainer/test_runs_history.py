@@ -1,4 +1,4 @@
-"""The runs history the Train tab lists: ``trainer.runs.list_runs`` and ``read_run`` on real and broken folders."""
+"""The runs history the Train tab lists: ``list_runs`` and ``read_run`` on real and broken run folders."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from trainer_helpers import FAST, make_class_folders, run_trainer
 
-from trainer.runs import find_runs, list_runs, read_run, read_splits, trained_on
+from fashion_desktop.model.run_folder import find_runs, list_runs, read_run, read_splits, trained_on
 
 
 def _event(name: str, **fields) -> str:

@@ -17,7 +17,7 @@ from trainer_helpers import FAST, make_class_folders, run_trainer, trainer_env, 
 from fashion_desktop.model import protocol
 from fashion_desktop.model.archs import build_model
 from fashion_desktop.model.bundle import load_bundle
-from trainer.config import make_config
+from fashion_desktop.model.train_config import make_config
 from trainer.engine import ParamSchedule, make_optimizer, run_training
 
 

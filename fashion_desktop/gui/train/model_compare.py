@@ -26,7 +26,7 @@ from fashion_desktop.gui.models.metrics_model import RowsTableModel
 from fashion_desktop.gui.tag.tag_panel import bundle_title
 from fashion_desktop.gui.worker import ProcessWorker
 from fashion_desktop.model.protocol import Comparison, ImageError, Notice, Progress
-from trainer.runs import trained_on
+from fashion_desktop.model.run_folder import trained_on
 
 HEADERS = ("Group", "Photos", "Top-1 current", "Top-1 new", "F1 macro current", "F1 macro new")
 BETTER, WORSE = QColor(20, 130, 40), QColor(190, 30, 30)

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from fashion_desktop.gui.train.train_plots import EMA, TrainPlots
-from trainer.runs import RunRecord
+from fashion_desktop.model.run_folder import RunRecord
 
 OVERLAY_COLOURS = {
     "train_loss": "#7f7f7f",

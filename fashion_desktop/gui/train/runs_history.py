@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.gui.worker import Worker
-from trainer.runs import RunInfo, find_runs
+from fashion_desktop.model.run_folder import RunInfo, find_runs
 
 HEADERS = ("Run", "Status", "Started", "Settings", "Val F1 macro", "Final per group", "Model")
 STATES = {

@@ -41,6 +41,7 @@ from fashion_desktop.gui.train.run_curves import RunOverlay, draw_record
 from fashion_desktop.gui.train.runs_history import RunsHistory
 from fashion_desktop.gui.train.train_plots import TrainPlots
 from fashion_desktop.gui.worker import Child, ProcessWorker, Worker, trainer_child
+from fashion_desktop.model.arch_table import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES
 from fashion_desktop.model.protocol import (
     CHECKPOINT_SAVED,
     EPOCH_END,
@@ -51,10 +52,8 @@ from fashion_desktop.model.protocol import (
     TrainEvent,
     Unreadable,
 )
-from trainer.config import (
-    ARCH_HINTS,
-    ARCH_INPUT_SIZES,
-    ARCH_NAMES,
+from fashion_desktop.model.run_folder import BUNDLE, RunFolderState, RunRecord, check_run_folder, read_run
+from fashion_desktop.model.train_config import (
     ConfigError,
     TrainConfig,
     config_from_run_dir,
@@ -62,7 +61,6 @@ from trainer.config import (
     resume_changes,
     unfreeze_plan,
 )
-from trainer.runs import RunFolderState, RunRecord, check_run_folder, read_run
 
 NICENESS = 10  # the trainer runs below the window's priority: the window stays responsive
 STOP_GRACE_S = 30  # a stopped trainer saves its checkpoint; after this long it is killed
@@ -944,7 +942,7 @@ class TrainTab(QWidget):
 
     def compare_run(self, path: str) -> None:
         """Show run ``path``'s model on the Compare page and start comparing it with the Tag tab's."""
-        bundle = Path(path) / "model.fmodel"
+        bundle = Path(path) / BUNDLE
         self.compare.set_run(path, str(bundle) if bundle.is_file() else None)
         self.lower_tabs.setCurrentWidget(self.compare)
         if self.compare.problem() is None:

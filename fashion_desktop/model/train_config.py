@@ -1,4 +1,4 @@
-"""Training configuration: a frozen dataclass read from YAML/JSON plus command-line overrides."""
+"""The training-config schema both processes share: a frozen dataclass, its validation, the resume rules."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 
 import yaml
 
-from fashion_desktop.model.bundle_format import INPUT_SIZE_RANGE
+from .bundle_format import INPUT_SIZE_RANGE
+from .fileio import atomic_write_bytes
+from .run_folder import CONFIG
 
 
 class ConfigError(ValueError):
@@ -23,7 +25,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     """Everything a training run needs; saved resolved as ``config.yaml`` in the run directory.
 
-    ``data`` entries are paths or dicts (see ``trainer.data.read_source``). ``unfreeze`` entries are
+    ``data`` entries are paths or dicts (read by the trainer's ``data.read_source``). ``unfreeze`` entries are
     ``"EPOCH:PREFIX[,PREFIX...]"`` or ``"EPOCH:all"``: at the start of 0-based EPOCH those backbone
     parameters start training and join the optimizer with ``lr * backbone_lr_mult``.
     """
@@ -251,8 +253,6 @@ def unfreeze_plan(cfg: TrainConfig) -> list[tuple[int, tuple[str, ...]]]:
 
 def save_config(cfg: TrainConfig, path: Path, extra: Mapping[str, Any] | None = None) -> None:
     """Write the resolved config as YAML (atomically)."""
-    from fashion_desktop.model.fileio import atomic_write_bytes
-
     data = cfg.to_dict()
     if extra:
         data = {**data, **extra}
@@ -304,25 +304,8 @@ def resume_config(saved: TrainConfig, run_dir: str | Path, changes: Mapping[str,
 
 def config_from_run_dir(run_dir: Path) -> TrainConfig:
     """The resolved config saved by an earlier run (for ``--resume``). Raises ConfigError if absent."""
-    path = Path(run_dir) / "config.yaml"
+    path = Path(run_dir) / CONFIG
     if not path.is_file():
-        raise ConfigError(f"{run_dir} is not a training run folder (no config.yaml)")
+        raise ConfigError(f"{run_dir} is not a training run folder (no {CONFIG})")
     raw = load_config_file(path)
     return make_config({k: v for k, v in raw.items() if k in _FIELDS})
-
-
-# The architecture names and a one-line hint each, without importing torch (the app's form reads these;
-# tests/test_arch_names.py keeps them equal to fashion_desktop.model.archs.ARCHITECTURES).
-ARCH_HINTS: dict[str, str] = {
-    "cnn": "seed's small CNN, random weights: fastest, for a quick look",
-    "resnet18": "ResNet-18: fast, small (45 MB)",
-    "resnet50": "ResNet-50: medium speed, 95 MB",
-    "resnet101": "ResNet-101: slow, 170 MB",
-    "vit_b_16": "ViT-B/16: the seed's best; slow on CPU, 330 MB",
-    "inception_v3": "Inception v3: 299 px, medium speed, 90 MB",
-    "efficientnet_lite0": "EfficientNet-Lite0: fast, small (14 MB), offline ImageNet weights",
-    "mobilenet_v3_large": "MobileNetV3-Large: fastest pretrained, small (17 MB)",
-    "convnext_tiny": "ConvNeXt-Tiny: medium speed, 110 MB",
-}
-ARCH_NAMES: tuple[str, ...] = tuple(ARCH_HINTS)
-ARCH_INPUT_SIZES: dict[str, int] = {name: 299 if name == "inception_v3" else 224 for name in ARCH_NAMES}

@@ -1,4 +1,4 @@
-"""What a run folder holds, and the one rule for training into it (standard library only: the app uses it too)."""
+"""The run folder both processes share: its file names, how it is read, the rule for training into it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-# Files a training run writes into its folder (trainer.checkpoints, trainer.engine).
+from .protocol import (
+    EPOCH_END,
+    PROGRESS,
+    RUN_FAILED,
+    RUN_FINISHED,
+    RUN_STARTED,
+    RUN_STOPPED,
+    TRAINING,
+    ProtocolError,
+    TrainEvent,
+    Unreadable,
+    decode_line,
+)
+
+# Files a training run writes into its folder; nothing else spells these names.
 CONFIG, LAST, BEST, BUNDLE, EVENTS, METRICS, CACHE, SPLITS = (
     "config.yaml",
     "last.pt",
@@ -84,29 +98,14 @@ def check_run_folder(out: str | os.PathLike) -> RunFolderState:
 
 def _epochs_trained(path: Path) -> int | None:
     """Epochs in the run's history: metrics.json of a finished run, else the events log; None if unknown."""
-    try:
-        history = json.loads((path / METRICS).read_text(encoding="utf-8")).get("history")
-        if isinstance(history, list):
-            return len(history)
-    except (OSError, ValueError, AttributeError):
-        pass
-    try:
-        if (path / EVENTS).stat().st_size > MAX_EVENTS_BYTES:
-            return None
-        epochs: set[int] = set()
-        with open(path / EVENTS, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if '"epoch_end"' not in line:
-                    continue
-                try:
-                    msg = json.loads(line)
-                    if msg.get("event") == "epoch_end":
-                        epochs.add(int(msg["epoch"]))
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    continue
-        return max(epochs) if epochs else None
-    except OSError:
+    history = _read_json(path / METRICS).get("history")
+    if isinstance(history, list):
+        return len(history)
+    if not (path / EVENTS).is_file():
         return None
+    events, _skipped, _problem = _read_events(path / EVENTS, batches=False)
+    epochs = {e["epoch"] for e in events if e.get("event") == EPOCH_END}
+    return max(epochs) if epochs else None
 
 
 def run_folder_problem(out: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> str | None:
@@ -152,7 +151,7 @@ def move_aside(out: str | os.PathLike) -> Path:
 # ---------------------------------------------------------------- runs history (what the Train tab lists)
 
 RUNNING_WITHIN_S = 300.0  # a run without an end event whose events file changed this recently is running
-_TERMINAL = {"run_finished": "finished", "run_stopped": "stopped", "run_failed": "failed"}
+_TERMINAL = {RUN_FINISHED: "finished", RUN_STOPPED: "stopped", RUN_FAILED: "failed"}
 
 
 @dataclass(frozen=True)
@@ -164,9 +163,10 @@ class RunInfo:
     crashed, or a folder without events). ``started`` is seconds since the epoch (the first event, else
     config.yaml's modification time). ``best_f1_micro``/``best_f1_macro`` are the validation F1 (at 0.5)
     of the epoch with the best F1-macro, the trainer's own criterion. ``message`` is the failure or stop
-    message, if any. ``config`` is the run's config (config.yaml, else its run_started event's);
-    ``final_groups`` the final per-group metrics of each evaluated split (``{"val": {group: {...}},
-    "test": {...}}``, from metrics.json; empty until the run finished).
+    message, if any, or why events.jsonl could not be read to its end (a newer protocol). ``config`` is
+    the run's config (config.yaml, else its run_started event's); ``final_groups`` the final per-group
+    metrics of each evaluated split (``{"val": {group: {...}}, "test": {...}}``, from metrics.json;
+    empty until the run finished).
     """
 
     name: str
@@ -239,33 +239,40 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-def _read_events(path: Path, batches: bool) -> tuple[list[dict[str, Any]], int]:
-    """The readable events of ``path`` (only those of interest; ``progress`` too when ``batches``) and
-    how many lines could not be read. Missing, unreadable or oversized files give no events."""
-    wanted = ('"run_started"', '"epoch_end"', '"run_finished"', '"run_stopped"', '"run_failed"')
+def _as_dict(event: TrainEvent) -> dict[str, Any]:
+    return {"event": event.name, "time": event.time, **event.fields}
+
+
+def _read_events(path: Path, batches: bool) -> tuple[list[dict[str, Any]], int, str]:
+    """The readable events of ``path`` (only those of interest; ``progress`` too when ``batches``), how
+    many lines could not be read, and why the file was not read to its end ("" when it was).
+
+    Lines go through the protocol's decoder: a line of a newer protocol stops the reading with its
+    message. Missing, unreadable or oversized files give no events.
+    """
+    names = (RUN_STARTED, EPOCH_END, *_TERMINAL) + ((PROGRESS,) if batches else ())
+    wanted = tuple(f'"{n}"' for n in names)  # a cheap look before decoding: most lines are progress
     out: list[dict[str, Any]] = []
     skipped = 0
     try:
         if path.stat().st_size > MAX_EVENTS_BYTES and not batches:
-            return out, 0
+            return out, 0, ""
         with open(path, encoding="utf-8", errors="replace") as fh:
             for line in fh:
-                if not (any(w in line for w in wanted) or (batches and '"progress"' in line)):
+                if not any(w in line for w in wanted):
                     if line.strip() and not line.lstrip().startswith("{"):
                         skipped += 1
                     continue
-                try:
-                    msg = json.loads(line)
-                except ValueError:
+                event = decode_line(line, TRAINING)
+                if isinstance(event, Unreadable):
                     skipped += 1
-                    continue
-                if isinstance(msg, dict) and isinstance(msg.get("event"), str):
-                    out.append(msg)
-                else:
-                    skipped += 1
+                elif event.name in names:
+                    out.append(_as_dict(event))
+    except ProtocolError as exc:
+        return out, skipped, f"{path}: {exc}"
     except OSError:
         pass
-    return out, skipped
+    return out, skipped, ""
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -290,7 +297,7 @@ def _read_config(path: Path) -> dict[str, Any]:
 def _epoch_rows(events: list[dict[str, Any]]) -> list[EpochRow]:
     rows: dict[int, EpochRow] = {}
     for e in events:
-        if e.get("event") != "epoch_end" or not isinstance(e.get("epoch"), int):
+        if e.get("event") != EPOCH_END or not isinstance(e.get("epoch"), int):
             continue
         groups = e.get("val_groups") if isinstance(e.get("val_groups"), dict) else None
         rows[e["epoch"]] = EpochRow(
@@ -310,7 +317,7 @@ def _epoch_rows(events: list[dict[str, Any]]) -> list[EpochRow]:
 def _batch_points(events: list[dict[str, Any]]) -> list[BatchPoint]:
     out = []
     for e in events:
-        if e.get("event") != "progress" or e.get("phase") != "train":
+        if e.get("event") != PROGRESS or e.get("phase") != "train":
             continue
         epoch, step, steps = e.get("epoch"), e.get("step"), e.get("steps")
         if not all(isinstance(v, int) for v in (epoch, step, steps)):
@@ -337,13 +344,15 @@ def _info(
     config: dict[str, Any],
     epochs: list[EpochRow],
     final_groups: Mapping[str, Any] | None = None,
+    problem: str = "",
 ) -> RunInfo:
-    starts = [i for i, e in enumerate(events) if e.get("event") == "run_started"]
+    starts = [i for i, e in enumerate(events) if e.get("event") == RUN_STARTED]
     session = events[starts[-1] :] if starts else events  # after a resume, its last session decides
     state, message = "", ""
     for e in session:
         if e.get("event") in _TERMINAL:
             state, message = _TERMINAL[e["event"]], str(e.get("message") or "")
+    message = problem or message  # what was read may not be the run's end
     if not config and starts and isinstance(events[starts[-1]].get("config"), dict):
         config = events[starts[-1]]["config"]
     bundle = path / BUNDLE if (path / BUNDLE).is_file() else None
@@ -396,12 +405,12 @@ def read_run(path: str | os.PathLike) -> RunRecord:
     """Everything run folder ``path`` holds (see RunRecord); never raises: missing or damaged files give
     empty parts, and a run still being written gives what is there so far."""
     path = Path(path)
-    events, skipped = _read_events(path / EVENTS, batches=True)
+    events, skipped, problem = _read_events(path / EVENTS, batches=True)
     config = _read_config(path)
     epochs = _epoch_rows(events)
     metrics = _read_json(path / METRICS)
     final_groups = _final_groups(metrics)
-    info = _info(path, events, config, epochs, final_groups)
+    info = _info(path, events, config, epochs, final_groups, problem)
     return RunRecord(info, dict(info.config), epochs, _batch_points(events), metrics, final_groups, skipped)
 
 
@@ -418,10 +427,10 @@ def list_runs(folder: str | os.PathLike) -> list[RunInfo]:
     for child in children:
         if not _looks_like_run(child):
             continue
-        events, _skipped = _read_events(child / EVENTS, batches=False)
+        events, _skipped, problem = _read_events(child / EVENTS, batches=False)
         config = _read_config(child)
         final_groups = _final_groups(_read_json(child / METRICS))
-        out.append(_info(child, events, config, _epoch_rows(events), final_groups))
+        out.append(_info(child, events, config, _epoch_rows(events), final_groups, problem))
     out.sort(key=lambda r: r.started or 0.0, reverse=True)
     return out
 
@@ -478,16 +487,38 @@ def write_splits(out: str | os.PathLike, splits: Mapping[str, Sequence[str]], me
     return path
 
 
-def read_splits(run: str | os.PathLike) -> dict[str, list[str]] | None:
-    """The photos of each split run folder ``run`` recorded (``write_splits``); None when it recorded none
-    or the file cannot be read (never raises)."""
-    data = _read_json(Path(run) / SPLITS)
-    splits = data.get("splits") if data.get("format") == SPLITS_FORMAT else None
-    if not isinstance(splits, dict):
-        return None
+class SplitsError(ValueError):
+    """A splits.json that cannot be read or is not in its format; the message names the file."""
+
+
+def load_splits(file: str | os.PathLike) -> dict[str, list[str]]:
+    """The photos of each split in splits file ``file`` (``write_splits``), checked against its format.
+
+    Raises SplitsError naming the file when it cannot be read, is not JSON, or is not a splits file.
+    """
+    try:
+        data = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SplitsError(f"{file}: cannot read which photos the run trained on ({exc})") from None
+    splits = data.get("splits") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("format") != SPLITS_FORMAT or not isinstance(splits, dict):
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise SplitsError(
+            f"{file}: cannot read which photos the run trained on "
+            f"(not a {SPLITS_FORMAT!r} file; its format is {found!r})"
+        )
     return {
         str(k): [str(p) for p in v if isinstance(p, str)] for k, v in splits.items() if isinstance(v, list)
     }
+
+
+def read_splits(run: str | os.PathLike) -> dict[str, list[str]] | None:
+    """The photos of each split run folder ``run`` recorded (``write_splits``); None when it recorded none
+    or the file cannot be read (never raises)."""
+    try:
+        return load_splits(Path(run) / SPLITS)
+    except SplitsError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -546,8 +577,8 @@ def trained_on(run: str | os.PathLike, library: str | os.PathLike | None) -> Tra
     folders = tuple(os.path.abspath(s) for s in sources if os.path.isdir(s))
     read_at = None
     if on_library:
-        events, _ = _read_events(path / EVENTS, batches=False)
-        starts = [_num(e.get("time")) for e in events if e.get("event") == "run_started"]
+        events, _, _problem = _read_events(path / EVENTS, batches=False)
+        starts = [_num(e.get("time")) for e in events if e.get("event") == RUN_STARTED]
         read_at = next((t for t in reversed(starts) if t is not None), None)
         if read_at is None:
             read_at = record.info.started if record.info.started is not None else time.time()
