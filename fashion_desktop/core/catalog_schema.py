@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model.arch_table import ARCH_NAMES
 from .catalog_records import CatalogError, ModelRecord, timestamp
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, review_decisions
 from .thresholds import ThresholdPolicy
@@ -61,16 +62,11 @@ CREATE INDEX IF NOT EXISTS decisions_label ON decisions(label, value);
 
 def architecture_named(keys: Iterable[str]) -> list[str]:
     """The model keys that are an architecture's name (older apps' id for a bundle without one)."""
-    # Only a bare word can be one: ids this app writes (uuid hex, "sha256:...", names with "-") never
-    # need the registry, which imports torch (seconds, and the app avoids it on its GUI thread).
+    # Only a bare word can be one: ids this app writes (uuid hex, "sha256:...", names with "-") never are.
     words = [
         k for k in keys if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", k) and not re.fullmatch(r"[0-9a-f]{32}", k)
     ]
-    if not words:
-        return []
-    from ..model.archs import ARCHITECTURES
-
-    return [k for k in words if k in ARCHITECTURES]
+    return [k for k in words if k in ARCH_NAMES]
 
 
 def _drop_architecture_keyed_models(db: sqlite3.Connection) -> None:
