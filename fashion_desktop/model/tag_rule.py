@@ -38,7 +38,6 @@ def predicted_matrix(
     s = np.asarray(scores, dtype=np.float32)
     with np.errstate(invalid="ignore"):
         mask = s >= np.asarray(thresholds, np.float32)  # NaN compares False: not predicted
-    mask = np.broadcast_to(mask, s.shape).copy()
     if len(exclusive):
         mask &= top_of_group(s, exclusive)
     top_k = policy.top_k if policy is not None else None
