@@ -54,15 +54,11 @@ def _err(msg: str) -> None:
 def _load_model(spec: str) -> Any:
     """Load MODEL (a path or 'default'; an old-format file is converted in memory); raise UserError otherwise."""
     from fashion_desktop.model.bundle import BundleError, load_bundle_converting
+    from fashion_desktop.model.resources import model_file
 
-    if spec == "default":
-        from fashion_desktop.model.resources import default_model_path
-
-        path = default_model_path()
-        if path is None:
-            raise UserError("no default model is bundled with this build yet; pass --model PATH")
-    else:
-        path = Path(spec)
+    path = model_file(spec)
+    if path is None:
+        raise UserError("no default model is bundled with this build yet; pass --model PATH")
     try:
         return load_bundle_converting(path, lambda text: _err(f"note: {text}"))
     except BundleError as exc:

@@ -25,8 +25,8 @@ from fashion_desktop.model.archs import ArchError, WeightsUnavailable, build_mod
 from fashion_desktop.model.bundle import new_bundle, save_bundle
 from fashion_desktop.model.devices import autocast_dtype
 from fashion_desktop.model.fileio import atomic_write_bytes
-from fashion_desktop.model.groups import exclusive_columns, group_floor, only_group_top
-from fashion_desktop.model.metrics import compute_metrics, metrics_by_group, tune_thresholds
+from fashion_desktop.model.groups import exclusive_columns
+from fashion_desktop.model.metrics import compute_metrics, group_floor, tune_thresholds
 from fashion_desktop.model.run_folder import (
     BEST,
     BUNDLE,
@@ -718,16 +718,15 @@ def _validate(
 ) -> tuple[np.ndarray, dict[str, float], float, dict[str, dict[str, float]]]:
     """(logits, overall metrics at 0.5, loss, per-group figures at 0.5) on the validation rows.
 
-    The per-group figures (``EPOCH_GROUP_FIELDS`` of ``metrics_by_group``) come from the same
+    The per-group figures (``EPOCH_GROUP_FIELDS`` of ``compute_metrics``' groups) come from the same
     predictions: no second pass over the images.
     """
     logits = predict_rows(run, run.rows["val"], "val")
-    scores = only_group_top(_scores(run, logits), run.exclusive)
-    m = compute_metrics(val_t, scores, 0.5)["overall"]
+    table = run.table
+    m = compute_metrics(val_t, _scores(run, logits), 0.5, table.labels, table.groups, run.exclusive)
     val_loss = _val_loss(run, logits, val_t)
-    by_group = metrics_by_group(val_t, scores, 0.5, run.table.labels, run.table.groups)
-    groups = {g: {k: gm[k] for k in EPOCH_GROUP_FIELDS} for g, gm in by_group.items()}
-    return logits, m, val_loss, groups
+    groups = {g: {k: gm[k] for k in EPOCH_GROUP_FIELDS} for g, gm in m["groups"].items()}
+    return logits, m["overall"], val_loss, groups
 
 
 def _epoch_row(
@@ -834,7 +833,7 @@ def evaluate_best(run: Run, best: dict[str, Any], history: list[dict[str, Any]])
         thresholds[cols] = group_floor(val_t[:, cols], val_scores[:, cols])
     metrics: dict[str, Any] = {"best_epoch": int(best["epoch"]) + 1, "history": history}
     metrics["val"] = _measure(run, val_t, val_scores, thresholds)
-    metrics["val_at_0.5"] = compute_metrics(val_t, only_group_top(val_scores, run.exclusive), 0.5)["overall"]
+    metrics["val_at_0.5"] = compute_metrics(val_t, val_scores, 0.5, exclusive=run.exclusive)["overall"]
     if not len(test_rows):
         return Evaluation(thresholds, metrics, "val", val_rows, val_scores)
     test_scores = _scores(run, predict_rows(run, test_rows, "test"))  # the one and only look at test
@@ -844,24 +843,14 @@ def evaluate_best(run: Run, best: dict[str, Any], history: list[dict[str, Any]])
     srcs = np.array(table.sources)[test_rows]
     for src in dict.fromkeys(srcs.tolist()):
         sel = srcs == src
-        by_source[src] = metrics_by_group(
-            test_t[sel],
-            only_group_top(test_scores[sel], run.exclusive),
-            thresholds,
-            table.labels,
-            table.groups,
-        )
+        by_source[src] = _measure(run, test_t[sel], test_scores[sel], thresholds)["groups"]
     metrics["test"]["sources"] = by_source
     return Evaluation(thresholds, metrics, "test", test_rows, test_scores)
 
 
 def _measure(run: Run, targets: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> dict:
-    """Metrics of the tags the rule would give: an exclusive group tags its top value only."""
-    table = run.table
-    scores = only_group_top(scores, run.exclusive)
-    m = compute_metrics(targets, scores, thresholds, table.labels)
-    m["groups"] = metrics_by_group(targets, scores, thresholds, table.labels, table.groups)
-    return m
+    """Metrics of the tags the tag rule gives at ``thresholds``: overall, per label and per group."""
+    return compute_metrics(targets, scores, thresholds, run.table.labels, run.table.groups, run.exclusive)
 
 
 def package_bundle(run: Run, result: Evaluation) -> Path:

@@ -17,8 +17,9 @@ from fashion_desktop.model import exit_codes
 from fashion_desktop.model.bundle import Bundle, BundleError, load_bundle_converting
 from fashion_desktop.model.devices import DeviceError
 from fashion_desktop.model.fileio import atomic_write_bytes
-from fashion_desktop.model.metrics import compute_metrics, metrics_by_group
+from fashion_desktop.model.metrics import compute_metrics
 from fashion_desktop.model.protocol import RUN_FAILED, RUN_FINISHED, RUN_STARTED, EventWriter
+from fashion_desktop.model.resources import model_file
 from fashion_desktop.model.scoring import EngineError, ModelRunner, ScoreOptions, score_paths
 
 from .data import UNK, DataError, LabelTable, assign_splits, combine, read_source
@@ -93,12 +94,12 @@ def _cell(v: Any) -> Any:
 def metric_tables(
     targets: np.ndarray, scores: np.ndarray, bundle: Bundle
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(overall rows: all labels then one per group, per-class rows) at the bundle's thresholds."""
+    """(overall rows: all labels then one per group, per-class rows) of the tags ``fashion tag`` gives at
+    the bundle's thresholds (the tag rule: an exclusive group tags its top value only)."""
     labels, th = list(bundle.labels), np.asarray(bundle.thresholds)
-    m = compute_metrics(targets, scores, th, labels)
+    m = compute_metrics(targets, scores, th, labels, dict(bundle.groups), bundle.exclusive_columns())
     overall = [{"scope": "all labels", **m["overall"]}]
-    for group, values in metrics_by_group(targets, scores, th, labels, dict(bundle.groups)).items():
-        overall.append({"scope": group, **values})
+    overall += [{"scope": group, **values} for group, values in m["groups"].items()]
     per = [{**row, "group": bundle.groups.get(row["label"], "")} for row in m["per_label"]]
     return overall, per
 
@@ -142,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=exit_codes.TABLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", help="model bundle (.fmodel)")
+    p.add_argument("model", help="model bundle (.fmodel), or 'default' (the model shipped with the app)")
     p.add_argument(
         "data", nargs="+", help="image folder, spreadsheet, COCO json or catalog (several allowed)"
     )
@@ -175,7 +176,10 @@ def evaluate_cli(argv: Sequence[str] | None = None) -> int:
 
 def _evaluate(ns: argparse.Namespace, events: EventWriter) -> int:
     t0 = time.time()
-    bundle = load_bundle_converting(ns.model, log.warning)
+    path = model_file(ns.model)
+    if path is None:
+        raise BundleError("no default model is bundled with this build yet; pass a model bundle file")
+    bundle = load_bundle_converting(path, log.warning)
     table = combine([read_source(d, ns.mapping) for d in ns.data])
     if ns.split != "all":
         table = assign_splits(table, 0.1, 0.1)

@@ -25,8 +25,7 @@ import numpy as np
 
 from fashion_desktop.model.bundle import Bundle, load_bundle, save_bundle
 from fashion_desktop.model.bundle_format import BundleError
-from fashion_desktop.model.groups import only_group_top
-from fashion_desktop.model.metrics import compute_metrics, metrics_by_group
+from fashion_desktop.model.metrics import compute_metrics
 from fashion_desktop.model.run_folder import BUNDLE
 from fashion_desktop.model.scoring import ModelRunner, ScoreOptions, score_paths
 from fashion_desktop.model.train_config import ConfigError, load_config_file
@@ -50,8 +49,8 @@ def held_out_table(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 
 def recompute_test_metrics(bundle: Bundle, metrics: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
-    """The test metrics again from the bundle's stored test scores, by the tag rule (an exclusive group tags
-    its top value only), overall, per group and per source (the first folder of each relative path).
+    """The test metrics again from the bundle's stored test scores, by the one metrics function (the tags the
+    tag rule gives), overall, per group and per source (the first folder of each relative path).
 
     Runs trained before exclusive groups' non-top values scored -1 in the metrics reported F1 figures that
     counted every value of a group whose floor is 0; top-1 was right all along.
@@ -62,14 +61,13 @@ def recompute_test_metrics(bundle: Bundle, metrics: dict[str, Any], paths: Seque
     exclusive = bundle.exclusive_columns()
     t = np.asarray(ev["targets"].numpy() if hasattr(ev["targets"], "numpy") else ev["targets"], np.int8)
     raw = ev["scores"].float().numpy() if hasattr(ev["scores"], "float") else np.asarray(ev["scores"])
-    s = only_group_top(raw.astype(np.float32), exclusive)
+    s = raw.astype(np.float32)
     th = np.asarray(bundle.thresholds, np.float64)
     labels, groups = list(bundle.labels), dict(bundle.groups)
-    test = compute_metrics(t, s, th, labels)
-    test["groups"] = metrics_by_group(t, s, th, labels, groups)
+    test = compute_metrics(t, s, th, labels, groups, exclusive)
     src = np.array([Path(p).parts[0] if not Path(p).is_absolute() else "other" for p in paths])
     test["sources"] = {
-        str(name): metrics_by_group(t[src == name], s[src == name], th, labels, groups)
+        str(name): compute_metrics(t[src == name], s[src == name], th, labels, groups, exclusive)["groups"]
         for name in dict.fromkeys(src)
     }
     return {**metrics, "test": test}

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..model.metrics import UNKNOWN, metrics_by_group
+from ..model.metrics import UNKNOWN, compute_metrics
 from ..model.protocol import Comparison, ImageError, Notice, Progress
 from ..model.run_folder import LEARNT_FROM, SplitsError, load_splits
 from .catalog import connect_read_only
@@ -112,8 +112,8 @@ def compare_models(
     cancel: threading.Event | None = None,
 ) -> Iterator[Progress | ImageError | Notice | Comparison]:
     """Score the held-out reviewed photos of ``catalog`` with each of ``models`` ((name, bundle path)
-    pairs) and measure each against the photos' final tags, per label group, at the model's own
-    thresholds. Yields Progress, ImageError per photo that cannot be scored, Notice, then one Comparison
+    pairs) and measure the tags each gives by the tag rule at its own thresholds against the photos'
+    final tags, per label group. Yields Progress, ImageError per photo that cannot be scored, Notice, then one Comparison
     (nothing more when cancelled). Raises TrainingTableError, BundleError, DeviceError or EngineError
     when the comparison as a whole cannot run.
     """
@@ -162,7 +162,14 @@ def compare_models(
     out = []
     for (name, path), (bundle, scores) in zip(models, scored, strict=True):
         targets = targets_for(kept, bundle.labels)
-        groups = metrics_by_group(targets, scores[ok], bundle.thresholds, bundle.labels, dict(bundle.groups))
+        groups = compute_metrics(
+            targets,
+            scores[ok],
+            bundle.thresholds,
+            bundle.labels,
+            dict(bundle.groups),
+            bundle.exclusive_columns(),
+        )["groups"]
         out.append({"name": name, "bundle": str(path), "model_id": bundle.model_id, "groups": groups})
     elapsed = time.perf_counter() - t0
     yield Progress(total, total, total / elapsed if elapsed > 0 else 0.0, 0.0)

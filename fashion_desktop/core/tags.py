@@ -1,4 +1,4 @@
-"""The final-tag rule, owned here: a person's decision wins, else the model's score against the threshold.
+"""The final-tag rule, owned here: a person's decision wins, else the model's opinion (``model.tag_rule``).
 
 Reviewing settles a photo (``review_decisions``): the tags it shows then become the person's decisions,
 so no later threshold, policy or model change alters a reviewed photo.
@@ -12,15 +12,13 @@ from typing import Protocol
 import numpy as np
 
 from ..model.bundle_format import DEFAULT_THRESHOLD, label_problem
-from ..model.groups import top_of_group
+from ..model.tag_rule import predicted_matrix
 from .thresholds import ThresholdPolicy
 
 # A decision matrix holds one of these per (photo, label).
 UNDECIDED, NO, YES = -1, 0, 1
 # The threshold of a label whose model recorded none: the bundle format's one default.
 UNTUNED_THRESHOLD = DEFAULT_THRESHOLD
-
-_NO_POLICY = ThresholdPolicy()
 
 
 class _ModelLike(Protocol):
@@ -40,49 +38,6 @@ def default_thresholds(model: _ModelLike | None) -> np.ndarray:
     if len(recorded) == len(model.labels):
         return np.asarray(recorded, np.float32)
     return np.full(len(model.labels), UNTUNED_THRESHOLD, np.float32)
-
-
-def predicted_matrix(
-    scores: np.ndarray,
-    thresholds: np.ndarray,
-    policy: ThresholdPolicy | None = None,
-    exclusive: Sequence[np.ndarray] = (),
-) -> np.ndarray:
-    """The model's opinion alone: bool [N, L] for float32 scores [N, L] (NaN = not scored).
-
-    A score at or above its label's threshold is predicted; ``policy.top_k`` keeps only the best
-    passing labels of a photo (a hard cap: on ties the earlier label wins) and ``policy.at_least_one``
-    gives a scored photo with no passing label its best-scoring one. ``thresholds`` [L] are already
-    resolved (``policy.thresholds(labels, defaults)``); only the policy's top-k and at-least-one are read.
-    ``exclusive`` (``ModelRecord.exclusive_columns()``): in each such group only the photo's top value
-    can be predicted, when it reaches its threshold (the group's floor).
-    """
-    policy = policy or _NO_POLICY
-    s = np.asarray(scores, dtype=np.float32)
-    with np.errstate(invalid="ignore"):
-        mask = s >= np.asarray(thresholds, np.float32)[None, :]  # NaN compares False: not predicted
-    if exclusive:
-        mask &= top_of_group(s, exclusive)
-    top_k, n_labels = policy.top_k, s.shape[1]
-    if top_k is not None and top_k > 0 and n_labels > top_k:
-        # Rank only the labels that passed; a stable sort makes the cap hard even when scores tie.
-        rows = np.flatnonzero(mask.sum(axis=1) > top_k)  # most photos pass fewer: leave them be
-        if len(rows):
-            ranked = np.where(mask[rows], s[rows], -np.inf)
-            best = np.argsort(-ranked, axis=1, kind="stable")[:, :top_k]
-            keep = np.zeros((len(rows), n_labels), bool)
-            np.put_along_axis(keep, best, True, axis=1)
-            mask[rows] &= keep
-    if policy.at_least_one and n_labels:
-        empty = ~mask.any(axis=1)
-        if empty.any():
-            sub = s[empty]
-            scored = ~np.isnan(sub)
-            has_score = scored.any(axis=1)
-            best = np.where(scored, sub, -np.inf).argmax(axis=1)
-            rows = np.flatnonzero(empty)[has_score]
-            mask[rows, best[has_score]] = True
-    return mask
 
 
 def apply_decisions(predicted: np.ndarray, decisions: np.ndarray | None) -> np.ndarray:

@@ -66,32 +66,3 @@ def only_group_top(scores: np.ndarray, columns: Sequence[np.ndarray]) -> np.ndar
     if not columns:
         return scores
     return np.where(top_of_group(scores, columns), scores, np.full_like(scores, -1.0))
-
-
-def group_floor(targets: np.ndarray, scores: np.ndarray, default: float = 0.0) -> float:
-    """The confidence floor for one exclusive group that maximises its F1 on validation predictions.
-
-    ``targets`` / ``scores`` are the group's columns [N, G] (1 / 0 / -1). The photo is tagged with its top
-    value when that value's score reaches the floor: right = a true positive; wrong = a false positive and
-    a missed true value; below the floor = a missed true value. Photos with no known true value count
-    only their false positives. Returns ``default`` when no photo has a known true value.
-    """
-    t = np.asarray(targets)
-    s = np.asarray(scores, dtype=np.float32)  # compared as the tag rule compares them
-    has_pos = (t == 1).any(axis=1)
-    if not has_pos.any() or not len(s):
-        return default
-    best = np.nan_to_num(s, nan=-np.inf).argmax(axis=1)
-    top = s[np.arange(len(s)), best]
-    right = t[np.arange(len(t)), best] == 1
-    wrong_known = t[np.arange(len(t)), best] == 0
-    n_pos = int(has_pos.sum())
-    best_floor, best_f1 = default, -1.0
-    for floor in np.round(np.arange(0.0, 0.96, 0.05), 2).astype(np.float32):
-        tagged = top >= floor
-        tp = int((tagged & right).sum())
-        fp = int((tagged & wrong_known).sum())
-        f1 = 2 * tp / max(2 * tp + fp + (n_pos - tp), 1)
-        if f1 > best_f1 + 1e-9:
-            best_floor, best_f1 = round(float(floor), 2), f1
-    return best_floor

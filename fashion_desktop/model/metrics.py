@@ -1,4 +1,4 @@
-"""Multi-label metrics as pure numpy functions; entries with target -1 (unknown) are left out everywhere."""
+"""The one owner of metrics (pure numpy): computed from the tags the tag rule gives; target -1 (unknown) is left out."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from .tag_rule import RankPolicy, predicted_matrix
 
 UNKNOWN = -1
 
@@ -53,40 +55,86 @@ def average_precision(targets: np.ndarray, scores: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+def one_value_targets(targets: np.ndarray, exclusive: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """``targets`` where, in each exclusive group (column arrays), a photo with a known true value is a
+    known "no" for the group's other values: a group has one value per photo, which is also how its
+    softmax loss trains it. A copy when anything changes; photos without a known true value keep theirs."""
+    t = np.asarray(targets)
+    if not len(exclusive):
+        return t
+    t = t.copy()
+    for cols in exclusive:
+        sub = t[:, cols]
+        sub[(sub == 1).any(axis=1)[:, None] & (sub == UNKNOWN)] = 0
+        t[:, cols] = sub
+    return t
+
+
 def compute_metrics(
     targets: np.ndarray,
     scores: np.ndarray,
     thresholds: np.ndarray | Sequence[float] | float = 0.5,
     labels: Sequence[str] | None = None,
+    groups: Mapping[str, str] | None = None,
+    exclusive: Sequence[np.ndarray] = (),
+    policy: RankPolicy | None = None,
 ) -> dict[str, Any]:
-    """Overall and per-label metrics of probability ``scores`` against ``targets``.
+    """The metrics of the tags the tag rule gives (``tag_rule.predicted_matrix``) against ``targets``:
+    the one place the app, the trainer and the command line measure a model.
 
     Args:
-        targets: int array [N, L] with 1 positive, 0 negative, -1 unknown (ignored).
-        scores: float array [N, L] of probabilities; a label is predicted when score >= threshold.
-        thresholds: one per label or a scalar.
+        targets: int array [N, L] with 1 positive, 0 negative, -1 unknown (ignored); in an exclusive
+            group a known true value makes the other values known "no"s (``one_value_targets``).
+        scores: float array [N, L] of probabilities (NaN: not scored).
+        thresholds: resolved thresholds, one per label or a scalar.
         labels: optional label names for the per-label rows (default ``"0"``, ``"1"``...).
+        groups: ``{label: group}``; when given, ``"groups"`` holds each group's overall numbers plus
+            ``top1_accuracy`` (labels without a group are reported under ``"other"``).
+        exclusive: the column arrays of the exclusive groups (``groups.exclusive_columns``).
+        policy: top-k and "at least one" (None: neither), as the grid applies them.
     Returns:
-        ``{"overall": {...}, "per_label": [{label, precision, recall, f1, support, ap, threshold}, ...]}``.
-        Macro F1 and mAP average over labels with at least one known positive; samples F1 and exact
-        match over images with at least one known label (an image with nothing to find and nothing
-        predicted scores F1 = 1).
+        ``{"overall": {...}, "per_label": [{label, precision, recall, f1, support, known, ap,
+        threshold}, ...], "groups": {group: {...}}}`` (``groups`` only when asked for). Precision,
+        recall, F1 and exact match count the predicted tags; AP, mAP and top-1 accuracy rank the
+        scores and do not depend on thresholds. Macro F1 and mAP average over labels with at least one
+        known positive; samples F1 and exact match over images with at least one known label (an image
+        with nothing to find and nothing predicted scores F1 = 1).
     Raises:
         ValueError when shapes disagree.
     """
     t, s = _check(targets, scores)
-    n, num_labels = t.shape
-    th = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (num_labels,))
+    th = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (t.shape[1],))
+    t = one_value_targets(t, exclusive)
+    pred = predicted_matrix(s, th, policy, exclusive)
+    names = list(labels) if labels is not None else [str(j) for j in range(t.shape[1])]
+    out = _measure(t, pred, s, th, names)
+    if groups is not None:
+        by: dict[str, list[int]] = {}
+        for j, label in enumerate(names):
+            by.setdefault(groups.get(label) or "other", []).append(j)
+        out["groups"] = {}
+        for group, cols in by.items():
+            rows = (t[:, cols] != UNKNOWN).any(1)
+            tt, ss = t[rows][:, cols], s[rows][:, cols]
+            m = _measure(tt, pred[rows][:, cols], ss, th[cols], [names[j] for j in cols])["overall"]
+            m["top1_accuracy"] = top1_accuracy(tt, ss)
+            out["groups"][group] = m
+    return out
+
+
+def _measure(
+    t: np.ndarray, pred: np.ndarray, s: np.ndarray, th: np.ndarray, names: Sequence[str]
+) -> dict[str, Any]:
+    """Overall and per-label numbers of the predicted tags ``pred`` (bool [N, L]) and ``scores``."""
     known = t != UNKNOWN
     pos = (t == 1) & known
     neg = (t == 0) & known
-    pred = s >= th[None, :]
     tp_l = (pred & pos).sum(0)
     fp_l = (pred & neg).sum(0)
     fn_l = (~pred & pos).sum(0)
     support = pos.sum(0)
     f1_l = _f1(tp_l, fp_l, fn_l)
-    ap_l = np.array([average_precision(t[:, j], s[:, j]) for j in range(num_labels)])
+    ap_l = np.array([average_precision(t[:, j], s[:, j]) for j in range(t.shape[1])])
     has = support > 0
 
     tp_i = (pred & pos).sum(1)
@@ -107,7 +155,6 @@ def compute_metrics(
         "images": int(img_known.sum()),
         "labels_with_support": int(has.sum()),
     }
-    names = list(labels) if labels is not None else [str(j) for j in range(num_labels)]
     precision = _ratio(tp_l, tp_l + fp_l)
     recall = _ratio(tp_l, tp_l + fn_l)
     per_label = [
@@ -121,7 +168,7 @@ def compute_metrics(
             "ap": float(ap_l[j]),
             "threshold": float(th[j]),
         }
-        for j in range(num_labels)
+        for j in range(t.shape[1])
     ]
     return {"overall": overall, "per_label": per_label}
 
@@ -143,27 +190,44 @@ def top1_accuracy(targets: np.ndarray, scores: np.ndarray) -> float:
 def metrics_by_group(
     targets: np.ndarray,
     scores: np.ndarray,
-    thresholds: np.ndarray | Sequence[float],
+    thresholds: np.ndarray | Sequence[float] | float,
     labels: Sequence[str],
     groups: Mapping[str, str],
+    exclusive: Sequence[np.ndarray] = (),
+    policy: RankPolicy | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """``compute_metrics`` overall numbers (plus ``top1_accuracy``) for each group's columns.
+    """``compute_metrics(...)["groups"]``: ``{group: overall numbers plus top1_accuracy}``."""
+    return compute_metrics(targets, scores, thresholds, labels, groups, exclusive, policy)["groups"]
 
-    Labels without a group are reported under ``"other"``. Returns ``{group: overall_dict}``.
+
+def group_floor(targets: np.ndarray, scores: np.ndarray, default: float = 0.0) -> float:
+    """The confidence floor for one exclusive group that maximises its F1 on validation predictions.
+
+    ``targets`` / ``scores`` are the group's columns [N, G] (1 / 0 / -1). The photo is tagged with its top
+    value when that value's score reaches the floor: right = a true positive; wrong = a false positive and
+    a missed true value; below the floor = a missed true value (the group's other values are
+    known "no"s once its true value is known: ``one_value_targets``). Photos with no known true value
+    count only their false positives. Returns ``default`` when no photo has a known true value.
     """
-    t, s = _check(targets, scores)
-    th = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (t.shape[1],))
-    by: dict[str, list[int]] = {}
-    for j, label in enumerate(labels):
-        by.setdefault(groups.get(label) or "other", []).append(j)
-    out: dict[str, dict[str, Any]] = {}
-    for group, cols in by.items():
-        tt, ss = t[:, cols], s[:, cols]
-        rows = (tt != UNKNOWN).any(1)
-        m = compute_metrics(tt[rows], ss[rows], th[cols])["overall"]
-        m["top1_accuracy"] = top1_accuracy(tt[rows], ss[rows])
-        out[group] = m
-    return out
+    t = one_value_targets(np.asarray(targets), (np.arange(np.shape(targets)[1]),))
+    s = np.asarray(scores, dtype=np.float32)  # compared as the tag rule compares them
+    has_pos = (t == 1).any(axis=1)
+    if not has_pos.any() or not len(s):
+        return default
+    best = np.nan_to_num(s, nan=-np.inf).argmax(axis=1)
+    top = s[np.arange(len(s)), best]
+    right = t[np.arange(len(t)), best] == 1
+    wrong_known = t[np.arange(len(t)), best] == 0
+    n_pos = int(has_pos.sum())
+    best_floor, best_f1 = default, -1.0
+    for floor in np.round(np.arange(0.0, 0.96, 0.05), 2).astype(np.float32):
+        tagged = top >= floor
+        tp = int((tagged & right).sum())
+        fp = int((tagged & wrong_known).sum())
+        f1 = float(_f1(tp, fp, n_pos - tp))
+        if f1 > best_f1 + 1e-9:
+            best_floor, best_f1 = round(float(floor), 2), f1
+    return best_floor
 
 
 def tune_thresholds(

@@ -35,3 +35,13 @@ def default_model_path() -> Path | None:
     """The bundled default model, or None when this build ships none."""
     p = resource_path("models", "default.fmodel")
     return p if p.is_file() else None
+
+
+# What MODEL means on every command line (fashion tag, inspect, evaluate): this word or a bundle file.
+DEFAULT_MODEL = "default"
+
+
+def model_file(spec: str | Path) -> Path | None:
+    """The bundle file a command's MODEL argument names: ``spec`` itself, or for the word ``default`` the
+    model shipped with the app (None when this build ships none)."""
+    return default_model_path() if str(spec) == DEFAULT_MODEL else Path(spec)

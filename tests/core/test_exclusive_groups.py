@@ -19,7 +19,8 @@ from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.model.bundle import load_bundle, new_bundle, save_bundle
 from fashion_desktop.model.bundle_file import read_bundle_file
 from fashion_desktop.model.bundle_format import BundleError
-from fashion_desktop.model.groups import exclusive_columns, group_floor, group_softmax, top_of_group
+from fashion_desktop.model.groups import exclusive_columns, group_softmax, top_of_group
+from fashion_desktop.model.metrics import group_floor
 from fashion_desktop.model.scoring import sigmoid_scores
 from tests.conftest import make_photo
 

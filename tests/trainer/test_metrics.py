@@ -99,3 +99,33 @@ def test_group_metrics_and_top1():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError):
         compute_metrics(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+def test_the_metrics_are_those_of_the_tags_the_tag_rule_gives():
+    from fashion_desktop.core.thresholds import ThresholdPolicy
+    from fashion_desktop.model.tag_rule import predicted_matrix
+
+    labels = ["dress", "Red", "Blue", "Green"]
+    groups = {"dress": "category", "Red": "colour", "Blue": "colour", "Green": "colour"}
+    exclusive = (np.array([1, 2, 3]),)
+    # Photo 0: Red is true, Green unknown; photo 1: Blue is true; photo 2: nothing known of its colour.
+    t = np.array([[1, 1, 0, -1], [0, 0, 1, 0], [1, -1, -1, -1]], dtype=np.int8)
+    s = np.array([[0.9, 0.5, 0.1, 0.4], [0.2, 0.45, 0.3, 0.25], [0.1, 0.2, 0.2, 0.6]], np.float32)
+    plain = compute_metrics(t, s, 0.2, labels, groups)["groups"]["colour"]
+    rule = compute_metrics(t, s, 0.2, labels, groups, exclusive)["groups"]["colour"]
+    # Plain >= tags Red, Green (photo 0), Red, Blue, Green (photo 1); the rule tags Red and Red.
+    assert plain["f1_micro"] == pytest.approx(2 * 2 / (2 * 2 + 2 + 0))  # Green of photo 0 is unknown
+    # The rule: photo 0 right; photo 1 Red is wrong and Blue missed. Green of photo 0 is now a known no.
+    assert rule["f1_micro"] == pytest.approx(2 * 1 / (2 * 1 + 1 + 1))
+    assert rule["images"] == 2 and rule["top1_accuracy"] == 0.5
+    # The policy the grid applies is applied here too: at least one tag gives photo 2 its best label.
+    policy = ThresholdPolicy(at_least_one=True, top_k=1)
+    m = compute_metrics(t, s, 0.95, labels, groups, exclusive, policy)
+    mask = predicted_matrix(s, np.full(4, 0.95, np.float32), policy, exclusive)
+    assert mask.tolist() == [
+        [True, False, False, False],
+        [False, True, False, False],
+        [False, False, False, True],
+    ]
+    assert m["per_label"][0]["precision"] == 1.0 and m["per_label"][0]["recall"] == 0.5
+    assert m["overall"]["map"] == compute_metrics(t, s, 0.2, labels, groups, exclusive)["overall"]["map"]

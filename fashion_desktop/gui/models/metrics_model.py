@@ -14,7 +14,6 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from fashion_desktop.core.tags import predicted_matrix
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.model.bundle_file import TensorRef, evaluation_dict, read_bundle_file
 from fashion_desktop.model.bundle_format import BundleError, OldBundleFormat
@@ -247,43 +246,23 @@ def _stored_metrics(
     return flat, [], {}, ""
 
 
-# Numbers that do not depend on thresholds: always taken from the raw scores.
-_SCORE_ONLY = ("map", "top1_accuracy")
-
-
 def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
     """Metrics of ``info`` at ``policy``: recomputed from its evaluation scores when it has them.
 
-    Predictions are the model's side of the one tag rule (``core.tags.predicted_matrix``: score at or
-    above the threshold, then the top-k cap and "at least one"), exactly as the grid applies them;
-    there are no decisions here, the evaluation split's targets are what predictions are scored
-    against. Without top-k and "at least one" that is plain score >= threshold, computed by
-    ``compute_metrics`` itself. AP and top-1 accuracy do not depend on thresholds and come from the
-    raw scores. Without evaluation scores the stored training metrics are returned as they are
-    ("as trained").
+    The one metrics function (``model.metrics.compute_metrics``) measures the tags the model's side of
+    the tag rule gives (score at or above the threshold, an exclusive group's top value only, then the
+    top-k cap and "at least one"), exactly as the grid applies them; there are no decisions here, the
+    evaluation split's targets are what the tags are scored against. Without evaluation scores the
+    stored training metrics are returned as they are ("as trained").
     """
-    from fashion_desktop.model.metrics import compute_metrics, metrics_by_group
+    from fashion_desktop.model.metrics import compute_metrics
 
     if info.evaluation is not None:
         ev = info.evaluation
         labels, groups = list(info.labels), dict(info.groups)
         th = policy.thresholds(labels, info.thresholds, exclusive_labels(labels, groups, info.exclusive))
-        raw = compute_metrics(ev.targets, ev.scores, th, labels)
-        raw_groups = metrics_by_group(ev.targets, ev.scores, th, labels, groups) if groups else {}
-        result, by_group = raw, raw_groups
         exclusive = exclusive_columns(labels, groups, info.exclusive)
-        if policy.top_k or policy.at_least_one or exclusive:
-            # Score the final predictions: 0/1 "scores" cut at 0.5 are exactly the capped mask.
-            mask = predicted_matrix(ev.scores, th, policy, exclusive).astype(np.float32)
-            result = compute_metrics(ev.targets, mask, 0.5, labels)
-            result["overall"]["map"] = raw["overall"].get("map")
-            for row_cut, row_raw in zip(result["per_label"], raw["per_label"], strict=True):
-                row_cut["ap"] = row_raw.get("ap")
-                row_cut["threshold"] = row_raw.get("threshold")
-            by_group = metrics_by_group(ev.targets, mask, 0.5, labels, groups) if groups else {}
-            for g, values in by_group.items():
-                for key in _SCORE_ONLY:
-                    values[key] = raw_groups.get(g, {}).get(key)
+        result = compute_metrics(ev.targets, ev.scores, th, labels, groups or None, exclusive, policy)
         for row in result["per_label"]:
             row["group"] = groups.get(row["label"], "")
         n = len(ev.targets)
@@ -292,7 +271,7 @@ def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
             result["per_label"],
             "recomputed",
             f"Recomputed at the current thresholds on the {ev.split} split ({n} images)",
-            by_group,
+            result.get("groups", {}),
         )
     overall, per, stored_groups, split = _stored_metrics(info.metrics)
     if not overall and not per:
