@@ -2,5 +2,6 @@
 
 No Qt, and none of core, gui or trainer. torch is imported only by ``archs``, ``bundle``, ``devices`` and
 ``scoring``; the other modules (bundle format and reader, images, metrics, protocol, resources, fileio)
-need the standard library and numpy/Pillow only, so the app can use them without loading torch.
+need the standard library and numpy/Pillow only (``spreadsheet`` pandas/openpyxl too), so the app can use
+them without loading torch.
 """
