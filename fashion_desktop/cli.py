@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fashion_desktop.model import exit_codes
+from fashion_desktop.model.progress_text import TerminalBar, bar_text, format_duration
 
 EXIT_OK = exit_codes.OK
 EXIT_ERROR = exit_codes.ERROR
@@ -190,49 +190,23 @@ def _refuse_own_files(out: Path, catalog: str | None, inputs: Sequence[str]) -> 
         raise UserError(f"{out}: this file is a photo, not a table; choose another --out (it is kept)")
 
 
-def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
-class ProgressBar:
-    """A one-line progress bar on a terminal; occasional plain lines when the stream is a file or pipe."""
+class ProgressBar(TerminalBar):
+    """The tagging bar on a terminal; occasional plain lines when the stream is a file or pipe."""
 
     def __init__(self, stream: IO[str], every_s: float = 15.0, width: int = 28) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.every_s = every_s
+        super().__init__(stream, every_s=every_s)
         self.width = width
-        self._last: float | None = None
-        self._shown = False
 
     def update(self, done: int, total: int, rate: float, eta: float | None) -> None:
-        text = f"{done}/{total} photos  {rate:.1f} img/s  ETA {_fmt_duration(eta)}"
+        text = f"{done}/{total} photos  {rate:.1f} img/s  ETA {format_duration(eta, clock=True)}"
         if self.tty:
             frac = done / total if total else 1.0
-            filled = int(round(frac * self.width))
-            bar = "#" * filled + "." * (self.width - filled)
-            self.stream.write(f"\r[{bar}] {frac * 100:3.0f}%  {text}\x1b[K")
-            self._shown = True
-        else:
-            now = time.monotonic()
-            if done == 0 and total:
-                return  # a log line saying nothing happened yet is noise
-            if self._last is not None and now - self._last < self.every_s and done < total:
-                return
-            self._last = now
-            self.stream.write(f"tagging: {text}\n")
-        self.stream.flush()
+            self.show(f"{bar_text(frac, self.width)} {frac * 100:3.0f}%  {text}")
+        elif not (done == 0 and total):  # a log line saying nothing happened yet is noise
+            self.show(f"tagging: {text}", force=done >= total)
 
-    def close(self) -> None:
-        if self.tty and self._shown:
-            self.stream.write("\n")
-            self.stream.flush()
-        self._shown = False
+    def close(self, keep: bool = True) -> None:
+        super().close(keep)
 
     def message(self, text: str) -> None:
         self.close()
