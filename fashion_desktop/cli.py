@@ -763,7 +763,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     _add_tag_parser(sub)
+    _add_merge_parser(sub)
+    _add_inspect_parser(sub)
+    _add_export_parser(sub)
+    _add_relink_parser(sub)
+    _add_init_model_parser(sub)
+    _add_convert_parser(sub)
 
+    for name, text in (
+        ("train", "train a model (see 'fashion train --help')"),
+        ("evaluate", "evaluate a model"),
+    ):
+        sub.add_parser(name, help=text, add_help=False)
+    return p
+
+
+def _add_merge_parser(sub: Any) -> None:
+    """``fashion merge``: the outputs of sharded tag runs into one file."""
     m = sub.add_parser(
         "merge",
         help="merge the outputs of sharded 'fashion tag' runs",
@@ -774,6 +790,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .xlsx")
     m.set_defaults(func=cmd_merge)
 
+
+def _add_inspect_parser(sub: Any) -> None:
+    """``fashion inspect``: what a model bundle contains."""
     i = sub.add_parser(
         "inspect", help="show what a model bundle contains", description="Show a model bundle."
     )
@@ -781,6 +800,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     i.set_defaults(func=cmd_inspect)
 
+
+def _add_export_parser(sub: Any) -> None:
+    """``fashion export``: a catalog's final tags to CSV/XLSX."""
     e = sub.add_parser(
         "export",
         help="export a catalog's tags to CSV/XLSX",
@@ -799,6 +821,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--scores", action="store_true", help="add score:<label> columns")
     e.set_defaults(func=cmd_export)
 
+
+def _add_relink_parser(sub: Any) -> None:
+    """``fashion relink``: a catalog pointed at a moved folder."""
     r = sub.add_parser(
         "relink",
         help="point a catalog at a folder that was moved or renamed",
@@ -812,6 +837,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--catalog", required=True, metavar="DB")
     r.set_defaults(func=cmd_relink)
 
+
+def _add_init_model_parser(sub: Any) -> None:
+    """``fashion init-model``: a new bundle to start training from."""
     n = sub.add_parser(
         "init-model",
         help="create a model bundle to start training from",
@@ -831,6 +859,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--seed", type=int, default=0, help="random seed for the new head (default 0)")
     n.set_defaults(func=cmd_init_model)
 
+
+def _add_convert_parser(sub: Any) -> None:
+    """``fashion convert``: an old (torch zip) bundle to the current format."""
     c = sub.add_parser(
         "convert",
         help="convert an old (torch zip) model bundle to the current format",
@@ -840,13 +871,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("old", metavar="OLD", help="the old bundle file")
     c.add_argument("new", metavar="NEW", help="the bundle file to write (.fmodel)")
     c.set_defaults(func=cmd_convert)
-
-    for name, text in (
-        ("train", "train a model (see 'fashion train --help')"),
-        ("evaluate", "evaluate a model"),
-    ):
-        sub.add_parser(name, help=text, add_help=False)
-    return p
 
 
 def _add_tag_parser(sub: Any) -> None:
