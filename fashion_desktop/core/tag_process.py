@@ -23,7 +23,7 @@ import threading
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -37,9 +37,6 @@ from ..model.protocol import (
     TagScores,
     guard_stdout,
 )
-
-if TYPE_CHECKING:
-    from fashion_desktop.model.scoring import ScoreOptions
 
 MODULE = "fashion_desktop.core.tag_process"
 FROZEN_FLAG = "--tag-process"  # the frozen app runs this module when started with this flag
@@ -78,13 +75,6 @@ class TagRequestError(ValueError):
     """A tagging request the process cannot act on; the message names the field and what it needs."""
 
 
-def _score_options(device: str, batch_size: int) -> ScoreOptions:
-    """How to run the model: ``device`` ("auto" when empty), ``batch_size`` (0: the engine picks)."""
-    from fashion_desktop.model.scoring import ScoreOptions
-
-    return ScoreOptions(device=device or "auto", batch_size=batch_size or None)
-
-
 @dataclass(frozen=True)
 class TagRequest:
     """What the app asks the tagging process to do in ``tag`` mode: tag the library ``catalog`` with the
@@ -113,8 +103,9 @@ class TagRequest:
         Raises TagRequestError naming the field that is missing or of the wrong kind.
         """
         if not isinstance(job, Mapping):
+            kind = type(job).__name__
             raise TagRequestError(
-                f"the tagging request must be a JSON object with 'catalog' and 'bundle', not {type(job).__name__}"
+                f"the tagging request must be a JSON object with 'catalog' and 'bundle', not {kind}"
             )
         for key, what in (("catalog", "the library's file"), ("bundle", "the model file")):
             value = job.get(key)
@@ -128,15 +119,13 @@ class TagRequest:
         size = job.get("batch_size") or 0
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise TagRequestError(
-                f"the tagging request's 'batch_size' must be a whole number, 0 or more (0: automatic), not {size!r}"
+                "the tagging request's 'batch_size' must be a whole number, 0 or more (0: automatic), "
+                f"not {size!r}"
             )
         force = job.get("force") or False
         if not isinstance(force, bool):
             raise TagRequestError(f"the tagging request's 'force' must be true or false, not {force!r}")
         return cls(job["catalog"], job["bundle"], device, size, force)
-
-    def score_options(self) -> ScoreOptions:
-        return _score_options(self.device, self.batch_size)
 
 
 def run_tag(request: TagRequest | Mapping[str, Any], cancel: threading.Event) -> Iterator[TagEvent]:
@@ -151,7 +140,7 @@ def run_tag(request: TagRequest | Mapping[str, Any], cancel: threading.Event) ->
 
     from .catalog import Catalog
     from .catalog_reader import CatalogReader
-    from .engine import BatchResult, ImageResult, tag_into_catalog
+    from .engine import BatchResult, ImageResult, ScoreOptions, tag_into_catalog
 
     job = request if isinstance(request, TagRequest) else TagRequest.from_json(request)
     yield probe_devices()
@@ -170,9 +159,10 @@ def run_tag(request: TagRequest | Mapping[str, Any], cancel: threading.Event) ->
         reader.close()
     paths = list(present.paths)
     id_of = dict(zip(paths, present.ids.tolist(), strict=True))
+    options = ScoreOptions(device=job.device, batch_size=job.batch_size or None)
     cat = Catalog(job.catalog)
     try:
-        for event in tag_into_catalog(cat, paths, bundle, job.score_options(), cancel, job.force):
+        for event in tag_into_catalog(cat, paths, bundle, options, cancel, job.force):
             if isinstance(event, (BatchResult, ImageResult)):
                 results = [
                     r for r in (event if isinstance(event, BatchResult) else (event,)) if str(r.path) in id_of
@@ -194,10 +184,14 @@ def run_compare(job: dict[str, Any], cancel: threading.Event) -> Iterator[TagEve
 
     Yields ``compare_models``' events, ending with a Comparison; raises as it does.
     """
+    from fashion_desktop.model.scoring import ScoreOptions
+
     from .compare import Exclusion, compare_models
 
     models = [(str(m["name"]), str(m["bundle"])) for m in job.get("models") or []]
-    options = _score_options(str(job.get("device") or "auto"), int(job.get("batch_size") or 0))
+    options = ScoreOptions(
+        device=str(job.get("device") or "auto"), batch_size=int(job.get("batch_size") or 0) or None
+    )
     yield from compare_models(job["catalog"], models, Exclusion.from_job(job.get("exclude")), options, cancel)
 
 

@@ -76,7 +76,7 @@ class TerminalBar:
             self._draw()
 
     def close(self, keep: bool = False) -> None:
-        """Leave the terminal on a fresh line: the last bar stays on screen with ``keep``, else it is erased."""
+        """Leave the terminal on a fresh line: the last bar stays with ``keep``, else it is erased."""
         if keep and self.tty and self._shown:
             self.stream.write("\n")
             self.stream.flush()

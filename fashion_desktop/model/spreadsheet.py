@@ -1,4 +1,4 @@
-"""Spreadsheet files for the app and the trainer: CSV/XLSX written atomically, formulas neutralised, read as text."""
+"""Spreadsheets for the app and the trainer: CSV/XLSX written atomically, formulas neutralised, read back."""
 
 from __future__ import annotations
 
