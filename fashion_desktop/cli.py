@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fashion_desktop.model import exit_codes
+from fashion_desktop.model.progress_text import TerminalBar, bar_text, format_duration
 
 EXIT_OK = exit_codes.OK
 EXIT_ERROR = exit_codes.ERROR
@@ -186,49 +186,23 @@ def _refuse_own_files(out: Path, catalog: str | None, inputs: Sequence[str]) -> 
         raise UserError(f"{out}: this file is a photo, not a table; choose another --out (it is kept)")
 
 
-def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
-class ProgressBar:
-    """A one-line progress bar on a terminal; occasional plain lines when the stream is a file or pipe."""
+class ProgressBar(TerminalBar):
+    """The tagging bar on a terminal; occasional plain lines when the stream is a file or pipe."""
 
     def __init__(self, stream: IO[str], every_s: float = 15.0, width: int = 28) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.every_s = every_s
+        super().__init__(stream, every_s=every_s)
         self.width = width
-        self._last: float | None = None
-        self._shown = False
 
     def update(self, done: int, total: int, rate: float, eta: float | None) -> None:
-        text = f"{done}/{total} photos  {rate:.1f} img/s  ETA {_fmt_duration(eta)}"
+        text = f"{done}/{total} photos  {rate:.1f} img/s  ETA {format_duration(eta, clock=True)}"
         if self.tty:
             frac = done / total if total else 1.0
-            filled = int(round(frac * self.width))
-            bar = "#" * filled + "." * (self.width - filled)
-            self.stream.write(f"\r[{bar}] {frac * 100:3.0f}%  {text}\x1b[K")
-            self._shown = True
-        else:
-            now = time.monotonic()
-            if done == 0 and total:
-                return  # a log line saying nothing happened yet is noise
-            if self._last is not None and now - self._last < self.every_s and done < total:
-                return
-            self._last = now
-            self.stream.write(f"tagging: {text}\n")
-        self.stream.flush()
+            self.show(f"{bar_text(frac, self.width)} {frac * 100:3.0f}%  {text}")
+        elif not (done == 0 and total):  # a log line saying nothing happened yet is noise
+            self.show(f"tagging: {text}", force=done >= total)
 
-    def close(self) -> None:
-        if self.tty and self._shown:
-            self.stream.write("\n")
-            self.stream.flush()
-        self._shown = False
+    def close(self, keep: bool = True) -> None:
+        super().close(keep)
 
     def message(self, text: str) -> None:
         self.close()
@@ -785,7 +759,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     _add_tag_parser(sub)
+    _add_merge_parser(sub)
+    _add_inspect_parser(sub)
+    _add_export_parser(sub)
+    _add_relink_parser(sub)
+    _add_init_model_parser(sub)
+    _add_convert_parser(sub)
 
+    for name, text in (
+        ("train", "train a model (see 'fashion train --help')"),
+        ("evaluate", "evaluate a model"),
+    ):
+        sub.add_parser(name, help=text, add_help=False)
+    return p
+
+
+def _add_merge_parser(sub: Any) -> None:
+    """``fashion merge``: the outputs of sharded tag runs into one file."""
     m = sub.add_parser(
         "merge",
         help="merge the outputs of sharded 'fashion tag' runs",
@@ -796,6 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .xlsx")
     m.set_defaults(func=cmd_merge)
 
+
+def _add_inspect_parser(sub: Any) -> None:
+    """``fashion inspect``: what a model bundle contains."""
     i = sub.add_parser(
         "inspect", help="show what a model bundle contains", description="Show a model bundle."
     )
@@ -803,6 +796,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     i.set_defaults(func=cmd_inspect)
 
+
+def _add_export_parser(sub: Any) -> None:
+    """``fashion export``: a catalog's final tags to CSV/XLSX."""
     e = sub.add_parser(
         "export",
         help="export a catalog's tags to CSV/XLSX",
@@ -821,6 +817,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--scores", action="store_true", help="add score:<label> columns")
     e.set_defaults(func=cmd_export)
 
+
+def _add_relink_parser(sub: Any) -> None:
+    """``fashion relink``: a catalog pointed at a moved folder."""
     r = sub.add_parser(
         "relink",
         help="point a catalog at a folder that was moved or renamed",
@@ -834,6 +833,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--catalog", required=True, metavar="DB")
     r.set_defaults(func=cmd_relink)
 
+
+def _add_init_model_parser(sub: Any) -> None:
+    """``fashion init-model``: a new bundle to start training from."""
     n = sub.add_parser(
         "init-model",
         help="create a model bundle to start training from",
@@ -853,6 +855,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--seed", type=int, default=0, help="random seed for the new head (default 0)")
     n.set_defaults(func=cmd_init_model)
 
+
+def _add_convert_parser(sub: Any) -> None:
+    """``fashion convert``: an old (torch zip) bundle to the current format."""
     c = sub.add_parser(
         "convert",
         help="convert an old (torch zip) model bundle to the current format",
@@ -862,13 +867,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("old", metavar="OLD", help="the old bundle file")
     c.add_argument("new", metavar="NEW", help="the bundle file to write (.fmodel)")
     c.set_defaults(func=cmd_convert)
-
-    for name, text in (
-        ("train", "train a model (see 'fashion train --help')"),
-        ("evaluate", "evaluate a model"),
-    ):
-        sub.add_parser(name, help=text, add_help=False)
-    return p
 
 
 def _add_tag_parser(sub: Any) -> None:

@@ -371,7 +371,7 @@ def test_progress_bar_on_a_terminal_and_in_a_log() -> None:
     bar.update(5, 10, 2.5, 2.0)
     bar.update(10, 10, 2.5, 0.0)
     bar.close()
-    assert "\r[" in tty.getvalue() and "100%" in tty.getvalue() and "2.5 img/s" in tty.getvalue()
+    assert "\r\x1b[K[" in tty.getvalue() and "100%" in tty.getvalue() and "2.5 img/s" in tty.getvalue()
     log = io.StringIO()
     bar = cli.ProgressBar(log, every_s=3600)
     for i in range(0, 101):

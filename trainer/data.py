@@ -374,17 +374,13 @@ def _resolve_image(base: Path, name: str, image_dir: Path | None) -> Path:
 
 
 def _read_frame(path: Path):
-    import pandas as pd
+    """The sheet as text cells, read as the app reads it (``;`` CSVs, ``#`` header lines, ``'=`` cells)."""
+    from fashion_desktop.model.spreadsheet import ExportError, read_table
 
     try:
-        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path, dtype=str, keep_default_na=False)
-        sep = "\t" if path.suffix.lower() == ".tsv" else ","
-        return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
-    except FileNotFoundError:
-        raise DataError(f"spreadsheet not found: {path}") from None
-    except Exception as exc:  # pandas raises many types for malformed files
-        raise DataError(f"cannot read spreadsheet {path}: {exc}") from None
+        return read_table(path)
+    except ExportError as exc:
+        raise DataError(str(exc)) from None
 
 
 def _column(df, name: str, path: Path) -> str:

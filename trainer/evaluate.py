@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import csv
+import errno
 import io
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from fashion_desktop.model import exit_codes
 from fashion_desktop.model.bundle import Bundle, BundleError, load_bundle_converting
 from fashion_desktop.model.devices import DeviceError
-from fashion_desktop.model.fileio import atomic_write_bytes
+from fashion_desktop.model.fileio import WriteError, atomic_write_bytes
 from fashion_desktop.model.metrics import compute_metrics
 from fashion_desktop.model.protocol import RUN_FAILED, RUN_FINISHED, RUN_STARTED, EventWriter
 from fashion_desktop.model.resources import model_file
 from fashion_desktop.model.scoring import EngineError, ModelRunner, ScoreOptions, score_paths
+from fashion_desktop.model.spreadsheet import ExportError, write_csv, write_xlsx
 
 from .data import UNK, DataError, LabelTable, assign_splits, combine, read_source
 from .report import event_output
@@ -49,38 +52,23 @@ def write_table(
     rows: Sequence[Mapping[str, Any]], columns: Sequence[str], csv_path: Path, sheet: str
 ) -> Path:
     """Write ``rows`` as ``csv_path`` and a formatted ``.xlsx`` beside it (bold frozen header, fitted
-    widths, autofilter, 3-decimal numbers). Returns the xlsx path. Raises OSError when a file is locked."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: _cell(r.get(k)) for k in columns})
-    atomic_write_bytes(csv_path, buf.getvalue().encode("utf-8"))
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet[:31]
-    ws.append(list(columns))
-    for r in rows:
-        ws.append([_cell(r.get(k)) for k in columns])
-    for c in ws[1]:
-        c.font = Font(bold=True)
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = ws.dimensions
-    for j, name in enumerate(columns, start=1):
-        values = [name] + [str(_cell(r.get(name))) for r in rows]
-        ws.column_dimensions[get_column_letter(j)].width = min(60, max(len(v) for v in values) + 2)
-        for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-            if isinstance(row[0].value, float):
-                row[0].number_format = "0.000"
+    widths, autofilter, 3-decimal numbers), formulas neutralised as in the app's exports. Returns the xlsx
+    path. Raises WriteError (an OSError) naming the file when it cannot be written."""
+    df = pd.DataFrame([[_cell(r.get(k)) for k in columns] for r in rows], columns=list(columns))
     xlsx = csv_path.with_suffix(".xlsx")
-    out = io.BytesIO()
-    wb.save(out)
-    atomic_write_bytes(xlsx, out.getvalue())
+    with _as_write_error():
+        write_csv(df, csv_path, bom=False)
+        write_xlsx(df, xlsx, sheet_name=sheet, float_format="0.000")
     return xlsx
+
+
+@contextmanager
+def _as_write_error() -> Iterator[None]:
+    """The table writer's ExportError as the WriteError (an OSError) the run's failure handling expects."""
+    try:
+        yield
+    except ExportError as exc:
+        raise WriteError(errno.EIO, str(exc)) from exc
 
 
 def _cell(v: Any) -> Any:
@@ -223,12 +211,16 @@ def _evaluate(ns: argparse.Namespace, events: EventWriter) -> int:
 
 def _write_scores(out: Path, paths: Sequence[str], labels: Sequence[str], scores, targets, ok) -> None:
     """Per-image scores (CSV for people, NPZ for the app to recompute metrics at other thresholds)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["path", "readable", *labels])
-    for p, good, row in zip(paths, ok, scores, strict=True):
-        w.writerow([p, int(good), *("" if not good else f"{v:.4f}" for v in row)])
-    atomic_write_bytes(out / "per_image_scores.csv", buf.getvalue().encode("utf-8"))
+    cells = [
+        [p, int(good), *("" if not good else f"{v:.4f}" for v in row)]
+        for p, good, row in zip(paths, ok, scores, strict=True)
+    ]
+    with _as_write_error():
+        write_csv(
+            pd.DataFrame(cells, columns=["path", "readable", *labels]),
+            out / "per_image_scores.csv",
+            bom=False,
+        )
     npz = io.BytesIO()
     np.savez_compressed(
         npz,

@@ -6,22 +6,15 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
 
+from fashion_desktop.model.progress_text import TerminalBar, bar_text
 from fashion_desktop.model.protocol import RUN_FINISHED, EventWriter, guard_stdout
 
 PLAIN_LINE_EVERY_S = 15.0  # without a terminal (a log file, CI), a progress line at most this often
 BAR_WIDTH = 24
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 def _num(value: Any) -> str:
@@ -32,30 +25,21 @@ def _num(value: Any) -> str:
     return f"{value:.3f}" if math.isfinite(value) else "-"
 
 
-class ProgressBar:
-    """One progress line on ``stream``: redrawn in place on a terminal, occasional plain lines elsewhere."""
+class ProgressBar(TerminalBar):
+    """The trainer's progress line: redrawn in place on a terminal, occasional plain lines elsewhere."""
 
     def __init__(self, stream: IO[str] | None = None, tty: bool | None = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = _isatty(self.stream) if tty is None else tty
-        self._shown = ""  # the bar on screen now (terminal only)
-        self._last_plain = -math.inf
+        super().__init__(stream, tty, PLAIN_LINE_EVERY_S)
         self._last_phase: str | None = None
 
     def update(self, fields: Mapping[str, Any]) -> None:
         """Show a trainer ``progress`` event (phase, step, steps; epoch, loss, rate when training)."""
-        text = self.describe(fields)
-        if self.tty:
-            self._shown = text
-            self._draw()
-            return
         phase = f"{fields.get('phase', '')} {fields.get('epoch', '')}"
-        now = time.monotonic()
-        done = fields.get("step") == fields.get("steps")
-        if phase != self._last_phase or done or now - self._last_plain >= PLAIN_LINE_EVERY_S:
-            self._last_phase, self._last_plain = phase, now
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        # Off a terminal, a new phase and the end of one always get their line.
+        force = phase != self._last_phase or fields.get("step") == fields.get("steps")
+        if not self.tty:
+            self._last_phase = phase
+        self.show(self.describe(fields), force=force)
 
     @staticmethod
     def describe(fields: Mapping[str, Any]) -> str:
@@ -68,32 +52,12 @@ class ProgressBar:
         parts = [f"{label:<18}"]
         if isinstance(step, (int, float)) and isinstance(steps, (int, float)) and steps > 0:
             frac = min(max(step / steps, 0.0), 1.0)
-            filled = round(frac * BAR_WIDTH)
-            parts.append(f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {int(step)}/{int(steps)} {frac:4.0%}")
+            parts.append(f"{bar_text(frac, BAR_WIDTH)} {int(step)}/{int(steps)} {frac:4.0%}")
         if isinstance(fields.get("loss"), (int, float)):
             parts.append(f"loss {fields['loss']:.4f}")
         if isinstance(fields.get("samples_per_s"), (int, float)):
             parts.append(f"{fields['samples_per_s']:.1f} img/s")
         return " ".join(parts)
-
-    def hide(self) -> None:
-        """Clear the bar (before other text is written to the same terminal)."""
-        if self.tty and self._shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-    def redraw(self) -> None:
-        if self.tty and self._shown:
-            self._draw()
-
-    def close(self) -> None:
-        """Leave the terminal on a fresh line with no bar."""
-        self.hide()
-        self._shown = ""
-
-    def _draw(self) -> None:
-        self.stream.write("\r\x1b[K" + self._shown)
-        self.stream.flush()
 
 
 class BarAwareHandler(logging.StreamHandler):

@@ -5,18 +5,16 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
+from ..model.cancel import CancelFlag, is_cancelled
 from ..model.images import EXTENSIONS, UNSUPPORTED_EXTENSIONS, header_size
 from ..model.problems import PathProblem
 from .catalog import Catalog, FileInfo, ImageInfo, SyncCounts
-
-CancelFlag = Callable[[], bool] | threading.Event | None
 
 # Windows marks hidden files with an attribute rather than a leading dot.
 _FILE_ATTRIBUTE_HIDDEN = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2)
@@ -33,15 +31,6 @@ class ScanProgress:
     problems: list[PathProblem] = field(default_factory=list)
     done: bool = False
     cancelled: bool = False
-
-
-def is_cancelled(cancel: CancelFlag) -> bool:
-    """True when ``cancel`` (a callable returning bool, or a threading.Event) says stop."""
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
 
 
 def normalise_extensions(extensions: Iterable[str]) -> frozenset[str]:

@@ -21,7 +21,8 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -70,11 +71,70 @@ def probe_devices() -> Devices:
     return Devices(cuda, bool(mps is not None and mps.is_available()), names, torch.__version__)
 
 
-def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[TagEvent]:
-    """Tag every present photo of the library ``job["catalog"]`` with ``job["bundle"]``.
+class TagRequestError(ValueError):
+    """A tagging request the process cannot act on; the message names the field and what it needs."""
+
+
+@dataclass(frozen=True)
+class TagRequest:
+    """What the app asks the tagging process to do in ``tag`` mode: tag the library ``catalog`` with the
+    model ``bundle`` (``force``: re-score photos it already scored). Sent as one JSON object on stdin."""
+
+    catalog: str
+    bundle: str
+    device: str = "auto"
+    batch_size: int = 0  # 0: the engine picks
+    force: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The request as the JSON object the process reads."""
+        return {
+            "catalog": self.catalog,
+            "bundle": self.bundle,
+            "device": self.device,
+            "batch_size": self.batch_size,
+            "force": self.force,
+        }
+
+    @classmethod
+    def from_json(cls, job: object) -> TagRequest:
+        """The request in ``job`` (a decoded JSON object; absent optional fields take their defaults).
+
+        Raises TagRequestError naming the field that is missing or of the wrong kind.
+        """
+        if not isinstance(job, Mapping):
+            kind = type(job).__name__
+            raise TagRequestError(
+                f"the tagging request must be a JSON object with 'catalog' and 'bundle', not {kind}"
+            )
+        for key, what in (("catalog", "the library's file"), ("bundle", "the model file")):
+            value = job.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise TagRequestError(f"the tagging request needs {key!r}: the path of {what}, not {value!r}")
+        device = job.get("device") or "auto"
+        if not isinstance(device, str):
+            raise TagRequestError(
+                f"the tagging request's 'device' must be text such as 'auto', not {device!r}"
+            )
+        size = job.get("batch_size") or 0
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise TagRequestError(
+                "the tagging request's 'batch_size' must be a whole number, 0 or more (0: automatic), "
+                f"not {size!r}"
+            )
+        force = job.get("force") or False
+        if not isinstance(force, bool):
+            raise TagRequestError(f"the tagging request's 'force' must be true or false, not {force!r}")
+        return cls(job["catalog"], job["bundle"], device, size, force)
+
+
+def run_tag(request: TagRequest | Mapping[str, Any], cancel: threading.Event) -> Iterator[TagEvent]:
+    """Tag every present photo of the library ``request.catalog`` with ``request.bundle`` (a TagRequest,
+    or its JSON object).
 
     Yields Devices, ModelInfo, then the engine's events with batches as TagScores, then a Summary.
-    Raises BundleError, CatalogError or EngineError when the run as a whole cannot go on.
+    Raises TagRequestError for a bad request; BundleError, CatalogError or EngineError when the run as a
+    whole cannot go on.
     """
     from fashion_desktop.model.bundle import load_bundle_converting
 
@@ -82,28 +142,27 @@ def run_tag(job: dict[str, Any], cancel: threading.Event) -> Iterator[TagEvent]:
     from .catalog_reader import CatalogReader
     from .engine import BatchResult, ImageResult, ScoreOptions, tag_into_catalog
 
+    job = request if isinstance(request, TagRequest) else TagRequest.from_json(request)
     yield probe_devices()
     notes: list[str] = []
-    bundle = load_bundle_converting(job["bundle"], notes.append)  # an old-format file: converted in memory
+    bundle = load_bundle_converting(job.bundle, notes.append)  # an old-format file: converted in memory
     yield from (Notice(note) for note in notes)
     yield ModelInfo(
         bundle.model_id, tuple(bundle.labels), dict(bundle.groups), tuple(bundle.thresholds),
         tuple(bundle.exclusive_groups),
     )  # fmt: skip
     # Read here, not sent by the app: 100,000 paths through the pipe cost it a visible pause.
-    reader = CatalogReader(job["catalog"])
+    reader = CatalogReader(job.catalog)
     try:
         present = reader.images()
     finally:
         reader.close()
     paths = list(present.paths)
     id_of = dict(zip(paths, present.ids.tolist(), strict=True))
-    options = ScoreOptions(
-        device=str(job.get("device") or "auto"), batch_size=int(job.get("batch_size") or 0) or None
-    )
-    cat = Catalog(job["catalog"])
+    options = ScoreOptions(device=job.device, batch_size=job.batch_size or None)
+    cat = Catalog(job.catalog)
     try:
-        for event in tag_into_catalog(cat, paths, bundle, options, cancel, bool(job.get("force"))):
+        for event in tag_into_catalog(cat, paths, bundle, options, cancel, job.force):
             if isinstance(event, (BatchResult, ImageResult)):
                 results = [
                     r for r in (event if isinstance(event, BatchResult) else (event,)) if str(r.path) in id_of
@@ -176,6 +235,7 @@ def _serve(mode: str, events: EventWriter) -> int:
     except Exception as exc:
         # By name: importing the classes would import torch, which may be what failed.
         expected = type(exc).__name__ in (
+            "TagRequestError",
             "BundleError",
             "CatalogError",
             "EngineError",

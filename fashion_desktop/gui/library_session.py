@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
+from fashion_desktop.core.tag_process import TagRequest
 from fashion_desktop.gui.tag.library_model import LibraryModel, name_ranks
 from fashion_desktop.gui.worker import ProcessWorker, Worker
 from fashion_desktop.model.protocol import ImageError, ModelInfo, Summary, TagScores
@@ -265,14 +266,9 @@ class LibrarySession(QObject):
             return None
         self.active_bundle = bundle_path
         self._tag_started = time.perf_counter()
-        job = {
-            "catalog": str(self.path),
-            "bundle": str(bundle_path),
-            "device": device,
-            "batch_size": int(batch_size or 0),
-            "force": bool(force),
-        }  # the process reads the library's photos from the catalog itself
-        self.tag_worker = ProcessWorker("tag", job, "tagging", self).wired(
+        # the process reads the library's photos from the catalog itself
+        request = TagRequest(str(self.path), str(bundle_path), device, int(batch_size or 0), bool(force))
+        self.tag_worker = ProcessWorker("tag", request.to_json(), "tagging", self).wired(
             self._tag_progressed, self._tag_done, self._tag_failed
         )
         self.tag_worker.start()

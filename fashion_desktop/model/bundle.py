@@ -14,7 +14,7 @@ import sys
 import uuid
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -60,34 +60,17 @@ _TORCH_DTYPES: dict[str, torch.dtype] = {
 _DTYPE_NAMES = {v: k for k, v in _TORCH_DTYPES.items()}
 
 
-@dataclass(frozen=True)
-class Bundle:
-    """Everything inference needs, plus what the Models tab shows.
+@dataclass(frozen=True, kw_only=True)
+class Bundle(BundleDescription):
+    """Everything inference needs, plus what the Models tab shows: a description's fields (declared once,
+    in ``BundleDescription``) and the weights.
 
-    ``groups`` maps each label to a group name (e.g. ``category``, ``colour``) or is empty.
-    ``thresholds`` holds one default threshold per label. ``evaluation`` optionally holds
-    ``{"split": str, "paths": [str], "targets": int8 tensor [N, L] with -1 for unknown,
-    "scores": float tensor [N, L]}`` so metrics can be recomputed at other thresholds.
+    ``evaluation`` optionally holds ``{"split": str, "paths": [str], "targets": int8 tensor [N, L] with -1
+    for unknown, "scores": float tensor [N, L]}`` so metrics can be recomputed at other thresholds.
     """
 
-    arch: str
-    labels: tuple[str, ...]
     state_dict: Mapping[str, torch.Tensor]
-    input_size: int = 224
-    resize: str = "squash"  # "squash": resize to input_size x input_size, as the seed did
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-    groups: Mapping[str, str] = field(default_factory=dict)
-    thresholds: tuple[float, ...] = ()
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    provenance: Mapping[str, Any] = field(default_factory=dict)
-    evaluation: Mapping[str, Any] | None = None
     path: Path | None = None
-    exclusive_groups: tuple[str, ...] = ()  # see fashion_desktop.model.groups
-
-    def __post_init__(self) -> None:
-        if not self.thresholds:
-            object.__setattr__(self, "thresholds", tuple(DEFAULT_THRESHOLD for _ in self.labels))
 
     @cached_property
     def model_id(self) -> str:
@@ -104,12 +87,6 @@ class Bundle:
     @property
     def name(self) -> str:
         return str(self.provenance.get("name") or (self.path.stem if self.path else self.arch))
-
-    def exclusive_columns(self) -> tuple[Any, ...]:
-        """Column indices of each exclusive group (``fashion_desktop.model.groups.exclusive_columns``)."""
-        from .groups import exclusive_columns
-
-        return exclusive_columns(self.labels, self.groups, self.exclusive_groups)
 
     def group_names(self) -> list[str]:
         """Group names in the order their first label appears."""
@@ -145,19 +122,10 @@ class Bundle:
         return BundleDescription.from_raw(self._raw_description(), self.path or "bundle")
 
     def _raw_description(self) -> dict[str, Any]:
+        """``to_raw`` with numpy/torch values made plain and the evaluation's arrays (tensors) left out."""
         ev = self.evaluation
         return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "arch": self.arch,
-            "labels": list(self.labels),
-            "groups": dict(self.groups),
-            "exclusive_groups": list(self.exclusive_groups),
-            "input_size": int(self.input_size),
-            "resize": self.resize,
-            "mean": [float(v) for v in self.mean],
-            "std": [float(v) for v in self.std],
-            "thresholds": [float(t) for t in self.thresholds],
+            **self.to_raw(),
             "metrics": _plain(dict(self.metrics)),
             "provenance": _plain(dict(self.provenance)),
             "evaluation": (
@@ -306,22 +274,8 @@ def _checked_bundle(
     evaluation = None
     if d.evaluation is not None or arrays:
         evaluation = {**dict(d.evaluation or {}), **arrays}
-    return Bundle(
-        arch=d.arch,
-        labels=d.labels,
-        state_dict=dict(state),
-        input_size=d.input_size,
-        resize=d.resize,
-        mean=d.mean,
-        std=d.std,
-        groups=dict(d.groups),
-        thresholds=d.thresholds,
-        metrics=dict(d.metrics),
-        provenance=dict(d.provenance),
-        evaluation=evaluation,
-        path=path,
-        exclusive_groups=d.exclusive_groups,
-    )
+    described = {f.name: getattr(d, f.name) for f in fields(BundleDescription)}
+    return Bundle(**{**described, "evaluation": evaluation}, state_dict=dict(state), path=path)
 
 
 def _finite(t: torch.Tensor) -> bool:

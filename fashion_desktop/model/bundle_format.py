@@ -17,7 +17,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 FORMAT = "fashion-finder-bundle"
 FORMAT_VERSION = 2
@@ -97,21 +97,143 @@ def _triple(raw: Mapping[str, Any], key: str, path: str | os.PathLike) -> tuple[
     return (float(value[0]), float(value[1]), float(value[2]))
 
 
-@dataclass(frozen=True)
-class BundleDescription:
-    """What a bundle says about its model, validated: everything but the tensors.
+def _format_version(raw: object, path: str | os.PathLike) -> int:
+    if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
+        raise BundleError(
+            f"{path}: not a valid model bundle: it is not a Fashion Finder bundle "
+            "(plain checkpoints must be converted with the trainer)"
+        )
+    version = raw.get("format_version")
+    require(isinstance(version, int) and not isinstance(version, bool), path, "format_version missing")
+    require(
+        version <= FORMAT_VERSION,
+        path,
+        f"format_version {version} is newer than this app understands ({FORMAT_VERSION}); update the app",
+    )
+    return version
 
+
+def _labels(raw: Mapping[str, Any], path: str | os.PathLike) -> list[str]:
+    labels = raw.get("labels")
+    require(isinstance(labels, list) and labels, path, "labels: label list missing or empty")
+    for label in labels:
+        problem = label_problem(label)
+        require(problem is None, path, f"labels: {problem}")
+    dupes = sorted(x for x, n in Counter(labels).items() if n > 1)
+    require(not dupes, path, f"labels: duplicate label names {dupes[:3]}")
+    return labels
+
+
+def _thresholds(raw: Mapping[str, Any], labels: list[str], path: str | os.PathLike) -> list[float]:
+    thresholds = raw.get("thresholds")
+    if thresholds is None or thresholds == []:
+        thresholds = [DEFAULT_THRESHOLD] * len(labels)
+    require(isinstance(thresholds, list), path, "thresholds must be a list")
+    require(
+        len(thresholds) == len(labels),
+        path,
+        f"thresholds: {len(thresholds)} thresholds for {len(labels)} labels",
+    )
+    bad = next((t for t in thresholds if not (_finite(t) and 0.0 <= t <= 1.0)), None)
+    require(bad is None, path, f"thresholds: {bad!r} is not a number between 0 and 1")
+    return thresholds
+
+
+def _input_size(raw: Mapping[str, Any], path: str | os.PathLike) -> int:
+    size = raw.get("input_size")
+    lo, hi = INPUT_SIZE_RANGE
+    require(
+        isinstance(size, int) and not isinstance(size, bool) and lo <= size <= hi,
+        path,
+        f"input_size {size!r} is not a whole number of pixels between {lo} and {hi}",
+    )
+    return size
+
+
+def _groups(raw: Mapping[str, Any], labels: list[str], path: str | os.PathLike) -> dict[str, str]:
+    groups = raw.get("groups") or {}
+    require(
+        isinstance(groups, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in groups.items()),
+        path,
+        "groups must map label names to group names",
+    )
+    known = set(labels)
+    return {k: v for k, v in groups.items() if k in known}  # others name nothing: harmless
+
+
+def _exclusive_groups(
+    raw: Mapping[str, Any],
+    labels: list[str],
+    groups: Mapping[str, str],
+    thresholds: list[float],
+    path: str | os.PathLike,
+) -> tuple[str, ...]:
+    exclusive = raw.get("exclusive_groups") or []
+    require(
+        isinstance(exclusive, list) and all(isinstance(g, str) and g for g in exclusive),
+        path,
+        "exclusive_groups must be a list of group names",
+    )
+    for g in exclusive:
+        members = [lab for lab in labels if groups.get(lab) == g]
+        require(len(members) >= 2, path, f"exclusive group {g!r} needs at least two labels")
+        floors = {thresholds[labels.index(lab)] for lab in members}
+        require(
+            len(floors) == 1,
+            path,
+            f"the labels of exclusive group {g!r} must share one threshold (the group's floor)",
+        )
+    return tuple(dict.fromkeys(exclusive))
+
+
+def _provenance(raw: Mapping[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+    provenance = raw.get("provenance") or {}
+    require(isinstance(provenance, Mapping), path, "provenance must be a mapping")
+    mid = provenance.get("model_id")
+    require(
+        mid is None or (isinstance(mid, str) and mid.strip() and len(mid) <= 200),
+        path,
+        f"provenance.model_id must be a short text, not {str(mid)[:40]!r}",
+    )
+    return dict(provenance)
+
+
+def _evaluation(raw: Mapping[str, Any], path: str | os.PathLike) -> dict[str, Any] | None:
+    evaluation = raw.get("evaluation")
+    if evaluation is None:
+        return None
+    require(isinstance(evaluation, Mapping), path, "evaluation must be a mapping")
+    split = evaluation.get("split", "evaluation")
+    require(isinstance(split, str), path, "evaluation.split must be text")
+    paths = evaluation.get("paths")
+    require(
+        paths is None or (isinstance(paths, list) and all(isinstance(p, str) for p in paths)),
+        path,
+        "evaluation.paths must be a list of file names",
+    )
+    # Arrays are tensors of the file; what a format-1 dict held inline is not description.
+    return {k: v for k, v in evaluation.items() if isinstance(v, (str, int, float, list, dict, type(None)))}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleDescription:
+    """What a bundle says about its model: everything but the tensors. Each field is declared here once;
+    ``fashion_desktop.model.bundle.Bundle`` adds the weights to these fields.
+
+    ``groups`` maps each label to a group name (e.g. ``category``, ``colour``) or is empty;
+    ``thresholds`` holds one default threshold per label (DEFAULT_THRESHOLD each when left empty).
     ``evaluation`` holds the evaluation's plain values (``split``, ``paths``), or None when the bundle
-    carries no evaluation; its arrays are tensors of the file.
+    carries no evaluation; its arrays are tensors of the file. ``from_raw`` validates a stored one.
     """
 
     arch: str
     labels: tuple[str, ...]
-    thresholds: tuple[float, ...]
-    input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    resize: str = "squash"
+    thresholds: tuple[float, ...] = ()
+    input_size: int = 224
+    resize: str = "squash"  # "squash": resize to input_size x input_size, as the seed did
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     groups: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, Any] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
@@ -121,6 +243,10 @@ class BundleDescription:
     # its top value at the group's floor); see fashion_desktop.model.groups. Absent: every label sigmoid.
     exclusive_groups: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if not self.thresholds:
+            object.__setattr__(self, "thresholds", tuple(DEFAULT_THRESHOLD for _ in self.labels))
+
     @classmethod
     def from_raw(cls, raw: object, path: str | os.PathLike) -> BundleDescription:
         """Validate a bundle's description (a dict as stored) and return it typed.
@@ -128,101 +254,22 @@ class BundleDescription:
         Missing ``thresholds`` mean DEFAULT_THRESHOLD for every label; missing groups, metrics and
         provenance mean empty. Raises BundleError naming ``path`` and the first field that is wrong.
         """
-        if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
-            raise BundleError(
-                f"{path}: not a valid model bundle: it is not a Fashion Finder bundle "
-                "(plain checkpoints must be converted with the trainer)"
-            )
-        version = raw.get("format_version")
-        require(isinstance(version, int) and not isinstance(version, bool), path, "format_version missing")
-        require(
-            version <= FORMAT_VERSION,
-            path,
-            f"format_version {version} is newer than this app understands ({FORMAT_VERSION}); update the app",
-        )
+        version = _format_version(raw, path)
+        raw = cast(Mapping[str, Any], raw)  # _format_version refused anything else
         arch = raw.get("arch")
         require(isinstance(arch, str) and arch, path, f"arch must be an architecture name, not {arch!r}")
-        labels = raw.get("labels")
-        require(isinstance(labels, list) and labels, path, "labels: label list missing or empty")
-        for label in labels:
-            problem = label_problem(label)
-            require(problem is None, path, f"labels: {problem}")
-        dupes = sorted(x for x, n in Counter(labels).items() if n > 1)
-        require(not dupes, path, f"labels: duplicate label names {dupes[:3]}")
-        thresholds = raw.get("thresholds")
-        if thresholds is None or thresholds == []:
-            thresholds = [DEFAULT_THRESHOLD] * len(labels)
-        require(isinstance(thresholds, list), path, "thresholds must be a list")
-        require(
-            len(thresholds) == len(labels),
-            path,
-            f"thresholds: {len(thresholds)} thresholds for {len(labels)} labels",
-        )
-        bad = next((t for t in thresholds if not (_finite(t) and 0.0 <= t <= 1.0)), None)
-        require(bad is None, path, f"thresholds: {bad!r} is not a number between 0 and 1")
-        size = raw.get("input_size")
-        lo, hi = INPUT_SIZE_RANGE
-        require(
-            isinstance(size, int) and not isinstance(size, bool) and lo <= size <= hi,
-            path,
-            f"input_size {size!r} is not a whole number of pixels between {lo} and {hi}",
-        )
+        labels = _labels(raw, path)
+        thresholds = _thresholds(raw, labels, path)
+        size = _input_size(raw, path)
         resize = raw.get("resize", "squash")
         require(resize in RESIZE_MODES, path, f"resize {resize!r} is not one of {', '.join(RESIZE_MODES)}")
         mean = _triple(raw, "mean", path)
         std = _triple(raw, "std", path)
         require(all(s > 0 for s in std), path, f"std must be above 0, not {list(std)}")
-        groups = raw.get("groups") or {}
-        require(
-            isinstance(groups, Mapping)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in groups.items()),
-            path,
-            "groups must map label names to group names",
-        )
-        known = set(labels)
-        groups = {k: v for k, v in groups.items() if k in known}  # others name nothing: harmless
-        exclusive = raw.get("exclusive_groups") or []
-        require(
-            isinstance(exclusive, list) and all(isinstance(g, str) and g for g in exclusive),
-            path,
-            "exclusive_groups must be a list of group names",
-        )
-        for g in exclusive:
-            members = [lab for lab in labels if groups.get(lab) == g]
-            require(len(members) >= 2, path, f"exclusive group {g!r} needs at least two labels")
-            floors = {thresholds[labels.index(lab)] for lab in members}
-            require(
-                len(floors) == 1,
-                path,
-                f"the labels of exclusive group {g!r} must share one threshold (the group's floor)",
-            )
+        groups = _groups(raw, labels, path)
+        exclusive = _exclusive_groups(raw, labels, groups, thresholds, path)
         metrics = raw.get("metrics") or {}
         require(isinstance(metrics, Mapping), path, "metrics must be a mapping")
-        provenance = raw.get("provenance") or {}
-        require(isinstance(provenance, Mapping), path, "provenance must be a mapping")
-        mid = provenance.get("model_id")
-        require(
-            mid is None or (isinstance(mid, str) and mid.strip() and len(mid) <= 200),
-            path,
-            f"provenance.model_id must be a short text, not {str(mid)[:40]!r}",
-        )
-        evaluation = raw.get("evaluation")
-        if evaluation is not None:
-            require(isinstance(evaluation, Mapping), path, "evaluation must be a mapping")
-            split = evaluation.get("split", "evaluation")
-            require(isinstance(split, str), path, "evaluation.split must be text")
-            paths = evaluation.get("paths")
-            require(
-                paths is None or (isinstance(paths, list) and all(isinstance(p, str) for p in paths)),
-                path,
-                "evaluation.paths must be a list of file names",
-            )
-            # Arrays are tensors of the file; what a format-1 dict held inline is not description.
-            evaluation = {
-                k: v
-                for k, v in evaluation.items()
-                if isinstance(v, (str, int, float, list, dict, type(None)))
-            }
         return cls(
             arch=arch,
             labels=tuple(labels),
@@ -231,12 +278,12 @@ class BundleDescription:
             mean=mean,
             std=std,
             resize=resize,
-            groups=dict(groups),
+            groups=groups,
             metrics=dict(metrics),
-            provenance=dict(provenance),
-            evaluation=dict(evaluation) if evaluation is not None else None,
+            provenance=_provenance(raw, path),
+            evaluation=_evaluation(raw, path),
             format_version=version,
-            exclusive_groups=tuple(dict.fromkeys(exclusive)),
+            exclusive_groups=exclusive,
         )
 
     def to_raw(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import os
 import pickle
 import struct
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from fashion_desktop.model.bundle import (
     new_bundle,
     save_bundle,
 )
-from fashion_desktop.model.bundle_format import METADATA_KEY
+from fashion_desktop.model.bundle_format import METADATA_KEY, BundleDescription
 
 
 def _tiny_state(num_labels: int = 3) -> dict[str, torch.Tensor]:
@@ -383,3 +384,14 @@ def test_weights_of_the_wrong_shape_are_a_bundle_error_not_a_traceback(tmp_path:
     path = _write_raw(tmp_path / "scalar-head.fmodel", d, tensors)
     with pytest.raises(BundleError, match="model head"):
         load_bundle(path)
+
+
+def test_a_bundle_is_its_description_plus_the_weights(tmp_path: Path) -> None:
+    """The description's fields are declared once: a Bundle adds only the weights and where it came from."""
+    described = [f.name for f in fields(BundleDescription)]
+    assert [f.name for f in fields(Bundle)] == [*described, "state_dict", "path"]
+    bundle = load_bundle(save_bundle(_full_bundle(), tmp_path / "m.fmodel"))
+    description = bundle.description()
+    for name in described:
+        if name != "evaluation":  # the bundle's holds the arrays too, the description's plain values only
+            assert getattr(description, name) == getattr(bundle, name), name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.scan import sync_folder
-from fashion_desktop.core.tag_process import child_environment, command
+from fashion_desktop.core.tag_process import TagRequest, TagRequestError, child_environment, command
 from fashion_desktop.model.protocol import (
     PROTOCOL_VERSION,
     TAGGING,
@@ -228,6 +229,46 @@ def test_a_bad_bundle_fails_with_a_message_naming_the_file(tmp_path: Path) -> No
     failure = events[-1]
     assert isinstance(failure, Failure) and "stranger.fmodel" in failure.message
     assert not any(isinstance(e, TagScores) for e in events)
+
+
+def test_the_tagging_request_is_typed_on_both_sides_and_the_same_on_the_wire() -> None:
+    request = TagRequest("/lib/a.ffcat", "/m/b.fmodel", "cuda", 16, True)
+    assert request.to_json() == {
+        "catalog": "/lib/a.ffcat",
+        "bundle": "/m/b.fmodel",
+        "device": "cuda",
+        "batch_size": 16,
+        "force": True,
+    }
+    assert TagRequest.from_json(json.loads(json.dumps(request.to_json()))) == request
+    # what older callers and the tests send: optional fields left out or null take their defaults
+    sparse = TagRequest.from_json({"catalog": "/lib/a.ffcat", "bundle": "/m/b.fmodel", "device": None})
+    assert sparse == TagRequest("/lib/a.ffcat", "/m/b.fmodel", "auto", 0, False)
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        (["/lib/a.ffcat"], "must be a JSON object with 'catalog' and 'bundle', not list"),
+        ({"bundle": "/m/b.fmodel"}, "needs 'catalog': the path of the library's file, not None"),
+        ({"catalog": "/lib/a.ffcat", "bundle": " "}, "needs 'bundle': the path of the model file, not ' '"),
+        ({"catalog": "a", "bundle": "b", "device": 3}, "'device' must be text such as 'auto', not 3"),
+        ({"catalog": "a", "bundle": "b", "batch_size": "8"}, "'batch_size' must be a whole number"),
+        ({"catalog": "a", "bundle": "b", "batch_size": -1}, "0 or more (0: automatic), not -1"),
+        ({"catalog": "a", "bundle": "b", "force": "yes"}, "'force' must be true or false, not 'yes'"),
+    ],
+)
+def test_a_bad_tagging_request_names_the_field(job, message) -> None:
+    with pytest.raises(TagRequestError, match=re.escape(message)):
+        TagRequest.from_json(job)
+
+
+def test_the_process_refuses_a_bad_request_with_a_clear_message(tmp_path: Path) -> None:
+    code, events, _err = _run("tag", {"bundle": str(tmp_path / "m.fmodel")})
+    assert code == 2 and len(events) == 1 and isinstance(events[0], Failure)
+    assert (
+        events[0].message == "the tagging request needs 'catalog': the path of the library's file, not None"
+    )
 
 
 def test_cancel_stops_after_a_batch_and_keeps_what_was_tagged(tmp_path: Path, tiny_bundle_path: Path) -> None:

@@ -96,6 +96,26 @@ def test_generic_image_tags_csv_with_separator_and_missing_images(tmp_path):
         read_table(bad)
 
 
+def test_a_spreadsheet_is_read_as_the_app_reads_it(tmp_path):
+    """Excel's ";" CSV, the "#" lines an app export starts with and a neutralised formula cell: the trainer
+    reads them through the app's reader, not a second one that would take the "#" line as the header."""
+    from fashion_desktop.core.spreadsheet import write_csv
+
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        write_image(tmp_path / name, (1, 2, 3))
+    excel = tmp_path / "excel.csv"
+    excel.write_text("# exported by: Fashion Finder\nimage;tags\na.jpg;'=dress|red\nb.jpg;shoe\n")
+    t = read_table(excel, {"separator": "|"})
+    assert set(t.labels) == {"=dress", "red", "shoe"}
+    assert dict(zip(t.labels, _row(t, "a.jpg"), strict=True)) == {"=dress": 1, "red": 1, "shoe": 0}
+    app = tmp_path / "app.csv"
+    frame = pd.DataFrame({"image": ["a.jpg", "c.jpg"], "tags": ["=dress", "-hat|coat"]})
+    write_csv(frame, app, about=[("model", "demo"), ("threshold", "0.5")])
+    assert app.read_text(encoding="utf-8-sig").startswith("# model: demo")
+    t = read_table(app, {"separator": "|"})
+    assert set(t.labels) == {"=dress", "-hat", "coat"} and len(t) == 2
+
+
 def test_columns_layout_with_fallback_mapping_leaves_unmapped_unknown(tmp_path):
     for i in range(3):
         write_image(tmp_path / "images" / f"{i}.jpg", (9, 9, 9), seed=i)

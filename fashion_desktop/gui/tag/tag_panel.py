@@ -27,6 +27,7 @@ from fashion_desktop.gui.tag.first_launch import NO_MODEL_TEXT
 from fashion_desktop.gui.worker import ProcessWorker
 from fashion_desktop.model.bundle_file import read_bundle_file
 from fashion_desktop.model.bundle_format import BundleError
+from fashion_desktop.model.progress_text import format_duration
 from fashion_desktop.model.protocol import Devices
 
 DEVICES = (("Auto", "auto"), ("CUDA (NVIDIA GPU)", "cuda"), ("MPS (Apple GPU)", "mps"), ("CPU", "cpu"))
@@ -70,17 +71,6 @@ class _DeviceCombo(QComboBox):
 def percent(done: int, total: int) -> int:
     """Whole percent done, rounded down: 100 only when everything is done."""
     return 100 if total <= 0 else min(100, done * 100 // total)
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(seconds + 0.5)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds}s"
 
 
 class TagPanel(QWidget):
@@ -297,7 +287,7 @@ class TagPanel(QWidget):
         self.progress.setValue(min(done, max(1, total)))
         self.progress.setFormat(f"{pct} %")
         self.rate_label.setText(
-            f"{done:,} / {total:,} photos ({pct} %) — {img_per_s:.1f} img/s — ETA {format_eta(eta_s)}"
+            f"{done:,} / {total:,} photos ({pct} %) — {img_per_s:.1f} img/s — ETA {format_duration(eta_s)}"
         )
 
     def progress_text(self) -> str:

@@ -42,6 +42,7 @@ from fashion_desktop.gui.train.runs_history import RunsHistory
 from fashion_desktop.gui.train.train_plots import TrainPlots
 from fashion_desktop.gui.worker import Child, ProcessWorker, Worker, trainer_child
 from fashion_desktop.model.arch_table import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES
+from fashion_desktop.model.progress_text import format_duration
 from fashion_desktop.model.protocol import (
     CHECKPOINT_SAVED,
     EPOCH_END,
@@ -693,9 +694,9 @@ class TrainTab(QWidget):
             parts.append(f"{rate:.1f} samples/s")
         epoch_eta = f.get("eta_s")  # the trainer's estimate for this epoch, until the pace is known
         if math.isfinite(eta):
-            parts.append(f"about {_duration(eta)} left")
+            parts.append(f"about {format_duration(eta, bare_seconds=False)} left")
         elif isinstance(epoch_eta, (int, float)) and not isinstance(epoch_eta, bool) and epoch_eta >= 0:
-            parts.append(f"about {_duration(epoch_eta)} left in this epoch")
+            parts.append(f"about {format_duration(epoch_eta, bare_seconds=False)} left in this epoch")
         self._show_progress((0, total), min(done, total), " · ".join(parts))
 
     def _show_progress(self, bar: tuple[int, int] | None, value: int, text: str) -> None:
@@ -965,11 +966,6 @@ def _free_folder(out: str) -> str:
 
 def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
-
-
-def _duration(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
 
 
 def _metrics_line(result: TrainEvent) -> str:
