@@ -74,7 +74,7 @@ def test_first_launch_page_until_photos_then_grid_and_back_when_folders_go(
     assert w.tag_panel.run_button.isEnabled() and w.tag_action.isEnabled()
 
     for folder in list(w.catalog.folders()):
-        w.remove_folder(folder)
+        w.library_ctl.remove_folder(folder)
     assert page.isVisible() and not w.grid.isVisible()
     assert not w.tag_panel.run_button.isEnabled()
     w.close()
@@ -108,7 +108,7 @@ def test_an_unreadable_folder_is_refused_with_a_message(qtbot, tmp_path, monkeyp
 
     w = open_window(qtbot, tmp_path)
     monkeypatch.setattr(os, "scandir", scandir)  # root may read any folder: the refusal is simulated
-    w.add_folder(locked)
+    w.library_ctl.add_folder(locked)
     monkeypatch.undo()
     text = w.first_launch.notice.text()
     assert f"{locked} cannot be read: permission denied" in text and w.first_launch.notice.isVisible()

@@ -143,7 +143,7 @@ def test_a_tag_made_in_the_review_pane_is_learnt_from_the_library_and_scored(
     for i in range(1, 6):
         _ctrl_click(qtbot, w, f"p{i:02d}.jpg")
     qtbot.mouseClick(w.review.new_tag_button, Qt.MouseButton.LeftButton)
-    _create(qtbot, w.tag_dialog, "denim", OWN_GROUP, own="fabric")
+    _create(qtbot, w.review_ctl.tag_dialog, "denim", OWN_GROUP, own="fabric")
     # Every photo reviewed: the tags shown (the model's colours, the person's denim) are settled.
     w.grid.setFocus()
     qtbot.keyClick(w.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)

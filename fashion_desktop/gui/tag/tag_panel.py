@@ -161,7 +161,7 @@ class TagPanel(QWidget):
         lay.addWidget(self.failed_list)
         self.failed_label.setVisible(False)
         self.failed_list.setVisible(False)
-        self.run_button.clicked.connect(self._run_clicked)
+        self.run_button.clicked.connect(self.request_run)
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.devices: Devices | None = None
         self._probe: ProcessWorker | None = None
@@ -260,7 +260,8 @@ class TagPanel(QWidget):
         self.run_button.setToolTip(reason or "Tag the library's photos with the chosen model")
 
     @Slot()
-    def _run_clicked(self) -> None:
+    def request_run(self) -> None:
+        """What *Tag photos* does: ask to run with the choices shown (browsing for a model if none)."""
         if self.unavailable or self.running:
             return
         path = self.current_bundle()
@@ -326,6 +327,10 @@ class TagPanel(QWidget):
         self.failed_label.setText(f"Failed files ({self.failed_list.count()})")
         self.failed_label.setVisible(shown)
         self.failed_list.setVisible(shown)
+
+    def say(self, text: str) -> None:
+        """A line under the progress bar ("Waiting for training to finish…")."""
+        self.rate_label.setText(text)
 
     def show_finished(self, text: str) -> None:
         self.set_running(False)
