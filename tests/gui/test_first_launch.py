@@ -10,7 +10,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from fashion_desktop.gui import main_window, settings
+from fashion_desktop.gui import settings
+from fashion_desktop.gui.controllers import tagging
 from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.tag.first_launch import NO_MODEL_TEXT, NO_PHOTOS_TIP
 from fashion_desktop.gui.tag.tag_panel import DEFAULT_MODEL_TEXT
@@ -19,7 +20,7 @@ from tests.conftest import make_photo
 
 @pytest.fixture
 def no_default_model(monkeypatch):
-    monkeypatch.setattr(main_window, "default_model_path", lambda: None)
+    monkeypatch.setattr(tagging, "default_model_path", lambda: None)
 
 
 def open_window(qtbot, tmp_path: Path) -> MainWindow:
@@ -119,7 +120,7 @@ def test_an_unreadable_folder_is_refused_with_a_message(qtbot, tmp_path, monkeyp
 def test_the_default_model_is_preselected_when_no_other_was_chosen(
     qtbot, tmp_path, tiny_bundle_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(main_window, "default_model_path", lambda: tiny_bundle_path)
+    monkeypatch.setattr(tagging, "default_model_path", lambda: tiny_bundle_path)
     w = open_window(qtbot, tmp_path)
     assert w.tag_panel.current_bundle() == str(tiny_bundle_path)
     assert w.tag_panel.model_combo.currentText() == DEFAULT_MODEL_TEXT
@@ -132,7 +133,7 @@ def test_a_model_used_before_wins_over_the_default(qtbot, tmp_path, tiny_bundle_
 
     mine = save_colour_bundle(tmp_path / "mine.fmodel", model_id="mine", name="mine")
     settings.set_value(settings.RECENT_BUNDLES, [str(mine)])
-    monkeypatch.setattr(main_window, "default_model_path", lambda: tiny_bundle_path)
+    monkeypatch.setattr(tagging, "default_model_path", lambda: tiny_bundle_path)
     w = open_window(qtbot, tmp_path)
     assert w.tag_panel.current_bundle() == str(mine)
     assert w.tag_panel.model_combo.findData(str(tiny_bundle_path)) >= 0  # still offered

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from fashion_desktop.gui.tag.library_model import Roles
 from tests.conftest import make_photo
-from tests.gui.test_main_window import scan, select, window  # noqa: F401
+from tests.gui.test_main_window import scan, select
 
 WIDE = [f"attr_{i:02d}" for i in range(46)]  # as many labels as the iMaterialist taxonomy
 SHIFT = Qt.KeyboardModifier.ShiftModifier

@@ -16,7 +16,7 @@ from fashion_desktop.gui.tag.library_model import Roles
 from fashion_desktop.gui.tag.tag_panel import TagPanel
 from fashion_desktop.gui.tag.thumbnails import Thumbnailer
 from tests.conftest import make_photo
-from tests.gui.test_main_window import grid_rows, scan, select, tag, window  # noqa: F401
+from tests.gui.test_main_window import grid_rows, scan, select, tag
 
 MANY = [f"long_label_{i:02d}" for i in range(24)]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 
 from fashion_desktop.gui import settings
@@ -79,20 +78,6 @@ def test_with_turns_off_both_run_at_once_and_turning_them_off_starts_what_waits(
 
 
 # ---------------------------------------------------------------- the window
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    # Not qtbot.addWidget: it closes the window before this teardown, mid-run, and the window's "stop and
-    # quit?" question would stay open over the next tests.
-    w = MainWindow(tmp_path / "lib.ffcat")
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.train_tab.shutdown(15_000)
-    w.close()
-    assert not w.isVisible() and w.quit_box is None
-    w.deleteLater()
 
 
 def scan(qtbot, w: MainWindow, folder) -> None:

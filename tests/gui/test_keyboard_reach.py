@@ -13,7 +13,7 @@ from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.tag.library_model import Roles
 from fashion_desktop.gui.tag.thresholds_panel import ThresholdTableModel
 from tests.conftest import make_photo
-from tests.gui.test_main_window import chips, grid_rows, scan, select, start_a_long_run, tag, window  # noqa: F401
+from tests.gui.test_main_window import chips, grid_rows, scan, select, start_a_long_run, tag
 
 N_LABELS = 100
 

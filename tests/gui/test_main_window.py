@@ -13,16 +13,6 @@ from fashion_desktop.gui.tag.library_model import Roles
 from tests.conftest import make_photo
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(tmp_path / "lib.ffcat")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def scan(qtbot, w: MainWindow, folder: Path) -> None:
     with qtbot.waitSignal(w.scan_finished, timeout=20_000):
         w.library_ctl.add_folder(folder)

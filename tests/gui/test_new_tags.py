@@ -46,10 +46,9 @@ def lib(tmp_path) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, lib):
-    w = _open(qtbot, lib)
-    yield w
-    w.close()
+def window_library(lib) -> Path:
+    """The ``window`` fixture (tests/gui/conftest.py) opens this library."""
+    return lib
 
 
 def _ctrl_click(qtbot, w: MainWindow, name: str) -> None:

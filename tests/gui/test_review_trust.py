@@ -19,7 +19,7 @@ from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.tag.library_model import Roles
 from fashion_desktop.gui.tag.thresholds_panel import ThresholdTableModel
 from tests.gui.test_export_dialog import _choose, _export
-from tests.gui.test_main_window import chips, grid_rows, scan, select, tag, window  # noqa: F401
+from tests.gui.test_main_window import chips, grid_rows, scan, select, tag
 from tests.gui.test_thresholds_panel import _cell, _click, _click_box
 
 

@@ -31,16 +31,6 @@ def _one_thread(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the trainer and tagging children on a 2-core machine
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(tmp_path / "lib.ffcat")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def tiny_form(tab: TrainTab, out: Path) -> None:
     """cnn from random weights, 32 px, one epoch on the CPU: seconds."""
     tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("cnn"))

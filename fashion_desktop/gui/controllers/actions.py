@@ -163,7 +163,7 @@ def _slot(target: object, act: Act) -> Callable:
     if act.args:
         return lambda *_: fn(*act.args)
     if act.checkable:
-        return fn  # gets the checked state
+        return lambda checked=False: fn(checked)
     return lambda *_: fn()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from fashion_desktop.gui.tag.filter_bar import FilterBar
@@ -11,6 +11,32 @@ from fashion_desktop.gui.tag.grid import GridPanel
 from fashion_desktop.gui.tag.review_pane import ReviewPane
 from fashion_desktop.gui.tag.tag_panel import TagPanel
 from fashion_desktop.gui.tag.thumbnails import Thumbnailer
+
+
+class ColumnArea(QScrollArea):
+    """A column that scrolls up and down only, so it is never narrower than its content needs: its minimum
+    width follows the content's (a longer text, a button shown) and the splitter makes room."""
+
+    def __init__(self, content: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setWidget(content)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content.installEventFilter(self)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        content = self.widget()
+        if content is None:
+            return hint
+        extra = self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(content.minimumSizeHint().width() + extra, hint.height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the content's minimum width may have changed: the splitter asks again
+        return super().eventFilter(watched, event)
 
 
 class TagPage(QWidget):
@@ -29,11 +55,7 @@ class TagPage(QWidget):
         lay.addWidget(self.tag_panel)
         lay.addWidget(self.thresholds, 1)
         column.setMinimumHeight(720)  # below that the column scrolls rather than squashing the table
-        self.left = QScrollArea()
-        self.left.setWidgetResizable(True)
-        self.left.setWidget(column)
-        self.left.setFrameShape(QFrame.Shape.NoFrame)
-        self.left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.left = ColumnArea(column)
         self.grid = GridPanel(thumbs)
         self.first_launch = FirstLaunchPage()
         self.middle = QStackedWidget()

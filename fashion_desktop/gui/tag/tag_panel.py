@@ -123,6 +123,7 @@ class TagPanel(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.rate_label = QLabel("")
+        self.rate_label.setWordWrap(True)  # "Done: 12,345 tagged, …" must not widen the column
         self.failed_list = QListWidget()
         # Photos the active model has not tagged yet (a run cancelled, the app quit mid-run, new photos):
         # said after opening, with the one click that finishes the job.
