@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar
 
 REFRESH_MS = 500  # the status line follows the running job's progress at this pace
 
@@ -167,10 +167,10 @@ class JobQueue(QObject):
             self.changed.emit(text)
 
 
-class JobStatus(QWidget):
+class JobStatus(QObject):
     """The status bar's job line ("Training epoch 2 of 10 · Tagging waits") and its *Run now anyway*."""
 
-    def __init__(self, jobs: JobQueue, parent: QWidget | None = None) -> None:
+    def __init__(self, jobs: JobQueue, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.label = QLabel("")
@@ -179,11 +179,12 @@ class JobStatus(QWidget):
         self.run_now_button.setToolTip("Start the waiting job now, beside the running one (both go slower)")
         self.run_now_button.setVisible(False)
         self.run_now_button.clicked.connect(lambda: self.jobs.run_now())
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.label)
-        lay.addWidget(self.run_now_button)
         jobs.changed.connect(self._changed)
+
+    def place(self, status_bar: QStatusBar) -> None:
+        """Put the line and the button at the right of ``status_bar``."""
+        status_bar.addPermanentWidget(self.label)
+        status_bar.addPermanentWidget(self.run_now_button)
 
     @Slot(str)
     def _changed(self, text: str) -> None:

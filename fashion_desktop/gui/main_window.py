@@ -127,10 +127,10 @@ class MainWindow(QMainWindow):
         self.job_sources: list[RunningJob] = [self.tagging_ctl, self.train_tab]
 
     def _build_status_bar(self) -> None:
-        self.job_status = JobStatus(self.jobs)
+        self.job_status = JobStatus(self.jobs, self)
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.scan_label)
-        self.statusBar().addPermanentWidget(self.job_status)
+        self.job_status.place(self.statusBar())
 
     def _wire(self) -> None:
         lib, tagging = self.library_ctl, self.tagging_ctl
