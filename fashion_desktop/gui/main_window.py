@@ -30,7 +30,6 @@ from fashion_desktop.gui.tag.thumbnails import Thumbnailer
 from fashion_desktop.gui.worker import ProcessWorker, Worker
 
 log = logging.getLogger(__name__)
-__all__ = ["APP_NAME", "MainWindow", "TagPage"]
 
 
 def _threshold_panel() -> QWidget:

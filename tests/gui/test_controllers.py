@@ -1,17 +1,25 @@
-"""The window's parts without the window: the actions table, and the library controller's session swap."""
+"""The window's parts without the window: the actions table, the library controller's session swap, review edits."""
 
 from __future__ import annotations
 
 from unittest.mock import MagicMock
 
+import numpy as np
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QLabel, QMainWindow, QStatusBar, QWidget
 
+from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.gui.controllers.actions import ACTIONS, Actions
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
+from fashion_desktop.gui.controllers.review import ReviewController
+from fashion_desktop.gui.controllers.tagging import TaggingController
+from fashion_desktop.gui.job_queue import JobQueue
 from fashion_desktop.gui.library_session import LibrarySession
 from fashion_desktop.gui.tag.first_launch import FirstLaunchPage
+from fashion_desktop.gui.tag.tag_page import TagPage
+from fashion_desktop.gui.tag.thumbnails import Thumbnailer
+from tests.conftest import make_photo
 
 
 def _actions(qtbot):
@@ -95,3 +103,42 @@ def test_the_library_controller_swaps_sessions_and_says_so(qtbot, tmp_path) -> N
     assert ctl.messages.last_warning is not None and ctl.session.path.name == "b.ffcat"
     ctl.close()
     assert ctl.session is None
+
+
+def _library_with_a_model(tmp_path):
+    """Two photos a two-label model tagged "dress"."""
+    folder = tmp_path / "photos"
+    paths = [folder / f"p{i}.jpg" for i in range(2)]
+    for p in paths:
+        make_photo(p, (64, 48), "red")
+    cat = Catalog(tmp_path / "lib.ffcat")
+    cat.add_folder(str(folder))
+    ids = cat.ensure_images([str(p) for p in paths])
+    cat.register_model("m2", ["dress", "skirt"], "two", None, {"dress": "category", "skirt": "category"})
+    cat.add_predictions("m2", [(i, np.float32([0.9, 0.1])) for i in ids.values()])
+    cat.close()
+    return tmp_path / "lib.ffcat"
+
+
+def test_review_edits_go_through_one_undo_stack_without_the_window(qtbot, tmp_path) -> None:
+    from fashion_desktop.gui.tag.thresholds_panel import ThresholdPanel
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    page = TagPage(Thumbnailer(parent), ThresholdPanel(), parent)
+    messages = Messages(QStatusBar(parent), parent)
+    library_ctl = LibraryController(messages, page.first_launch, page.first_launch_shown, QLabel())
+    review_ctl = ReviewController(library_ctl, page, messages)
+    tagging_ctl = TaggingController(library_ctl, page.tag_panel, JobQueue(True, parent), messages)
+    try:
+        assert library_ctl.open_library(_library_with_a_model(tmp_path))
+        assert review_ctl.selected_ids() == [] and tagging_ctl.running_job() == ""
+        review_ctl.show_first_photo()
+        (first,) = review_ctl.selected_ids()
+        review_ctl.toggle_label("skirt")
+        assert "skirt" in library_ctl.library.tags_of(first) and review_ctl.undo_stack.count() == 1
+        review_ctl.undo_stack.undo()
+        assert "skirt" not in library_ctl.library.tags_of(first)
+    finally:
+        review_ctl.close()
+        library_ctl.close()
