@@ -140,6 +140,20 @@ class TagPanel(QWidget):
         self.untagged_row.setVisible(False)
         self.failed_list.setMaximumHeight(110)
         self.failed_label = QLabel("Failed files")
+        self._lay_out()
+        self.failed_label.setVisible(False)
+        self.failed_list.setVisible(False)
+        self.run_button.clicked.connect(self.request_run)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.devices: Devices | None = None
+        self._probe: ProcessWorker | None = None
+        self.preferred_device = "auto"  # the last choice; an accelerator is selected once torch confirms it
+        self.running = False
+        self.unavailable = ""  # why tagging cannot start now (no photos yet); "" when it can
+        self.last_progress: tuple[int, int] | None = None  # (done, total) of the run going on
+
+    def _lay_out(self) -> None:
+        """The form, the buttons, the progress and the failures, top to bottom."""
         form = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.model_combo, 1)
@@ -160,16 +174,6 @@ class TagPanel(QWidget):
         lay.addWidget(self.rate_label)
         lay.addWidget(self.failed_label)
         lay.addWidget(self.failed_list)
-        self.failed_label.setVisible(False)
-        self.failed_list.setVisible(False)
-        self.run_button.clicked.connect(self.request_run)
-        self.cancel_button.clicked.connect(self.cancel_requested)
-        self.devices: Devices | None = None
-        self._probe: ProcessWorker | None = None
-        self.preferred_device = "auto"  # the last choice; an accelerator is selected once torch confirms it
-        self.running = False
-        self.unavailable = ""  # why tagging cannot start now (no photos yet); "" when it can
-        self.last_progress: tuple[int, int] | None = None  # (done, total) of the run going on
 
     # -- model choice -------------------------------------------------------------------------
     def set_bundles(self, paths: list[str], default: str | None = None, preferred: str | None = None) -> None:
