@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         grid = window.grid
         t0 = time.perf_counter()
         meter.start("scan")
-        window.add_folder(tmp / "photos")
+        window.library_ctl.add_folder(tmp / "photos")
 
         def first_screen_done() -> bool:
             m = window.library
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             finished: list = []
             window.tagging_finished.connect(finished.append)
             t_tag = time.perf_counter()
-            window.start_tagging(str(bundle))
+            window.tagging_ctl.start_tagging(str(bundle))
             wait_until(app, lambda: bool(finished), timeout=7200)
             tag_s = time.perf_counter() - t_tag
             summary = finished[0]

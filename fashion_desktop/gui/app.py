@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.tag_panel.select_bundle(args.model)
     window.show()
     if args.folder:
-        window.add_folder(args.folder)
+        window.library_ctl.add_folder(args.folder)
     try:
         return app.exec()
     finally:

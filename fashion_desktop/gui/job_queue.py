@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar
 
 REFRESH_MS = 500  # the status line follows the running job's progress at this pace
+
+
+class RunningJob(Protocol):
+    """What quitting would stop: a tab or controller that runs jobs answers this."""
+
+    def running_job(self) -> str:
+        """ "Training is running (epoch 2 of 10)", or "" when nothing runs."""
+        ...
 
 
 @dataclass
@@ -155,3 +165,36 @@ class JobQueue(QObject):
         if text != self._text:
             self._text = text
             self.changed.emit(text)
+
+
+class JobStatus(QObject):
+    """The status bar's job line ("Training epoch 2 of 10 · Tagging waits") and its *Run now anyway*."""
+
+    def __init__(self, jobs: JobQueue, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.jobs = jobs
+        self.label = QLabel("")
+        self.run_now_button = QPushButton("Run now anyway")
+        self.run_now_button.setFlat(True)
+        self.run_now_button.setToolTip("Start the waiting job now, beside the running one (both go slower)")
+        self.run_now_button.setVisible(False)
+        self.run_now_button.clicked.connect(lambda: self.jobs.run_now())
+        jobs.changed.connect(self._changed)
+
+    def place(self, status_bar: QStatusBar) -> None:
+        """Put the line and the button at the right of ``status_bar``."""
+        status_bar.addPermanentWidget(self.label)
+        status_bar.addPermanentWidget(self.run_now_button)
+
+    @Slot(str)
+    def _changed(self, text: str) -> None:
+        self.label.setText(text)
+        self.run_now_button.setVisible(bool(self.jobs.waiting()))
+
+    @Slot(bool)
+    def set_take_turns(self, on: bool) -> None:
+        """On: tagging and training wait for each other (the default); off: both run at once. Remembered."""
+        from fashion_desktop.gui import settings
+
+        settings.set_value(settings.JOBS_TAKE_TURNS, 1 if on else 0)
+        self.jobs.set_take_turns(on)

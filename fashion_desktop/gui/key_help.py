@@ -6,8 +6,8 @@ import html
 from collections.abc import Iterable, Mapping
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from fashion_desktop.gui.tag.review_keys import FIXED_KEYS
 from fashion_desktop.gui.tag.review_pane import key_hint
@@ -20,28 +20,18 @@ def _native(key: str) -> str:
     return QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText) or key
 
 
-def menu_shortcuts(menus: Iterable[QMenu]) -> list[tuple[str, str, str]]:
-    """(menu, action text, shortcuts) for every menu action that has a shortcut, sub-menus included."""
-    rows: list[tuple[str, str, str]] = []
-
-    def walk(menu: QMenu, path: str) -> None:
-        for act in menu.actions():
-            if act.menu() is not None:
-                walk(act.menu(), f"{path} → {act.menu().title().replace('&', '')}")
-                continue
-            keys = [
-                k.toString(QKeySequence.SequenceFormat.NativeText)
-                for k in act.shortcuts()
-                if not k.isEmpty() and k[0].key() not in _MEDIA_KEYS
-            ]
-            if keys and act.isVisible():
-                # The undo/redo actions' texts name the last edit; "help_text" says what they do.
-                text = act.property("help_text") or act.text().replace("&", "").rstrip("…. ")
-                rows.append((path, text, " or ".join(keys)))
-
-    for m in menus:
-        walk(m, m.title().replace("&", ""))
-    return rows
+def action_row(menu: str, act: QAction) -> tuple[str, str, str] | None:
+    """(menu, action text, shortcuts) for a visible action with a shortcut, else None."""
+    keys = [
+        k.toString(QKeySequence.SequenceFormat.NativeText)
+        for k in act.shortcuts()
+        if not k.isEmpty() and k[0].key() not in _MEDIA_KEYS
+    ]
+    if not keys or not act.isVisible():
+        return None
+    # The undo/redo actions' texts name the last edit; "help_text" says what they do.
+    text = act.property("help_text") or act.text().replace("&", "").rstrip("…. ")
+    return (menu, text, " or ".join(keys))
 
 
 def shortcuts_html(

@@ -117,7 +117,7 @@ class SelfTest:
         make_photos(folder, PHOTOS)
         scanned: list[bool] = []
         w.scan_finished.connect(lambda: scanned.append(True))
-        w.add_folder(folder)
+        w.library_ctl.add_folder(folder)
         _wait(self.app, lambda: bool(scanned) and w.library.image_count() >= PHOTOS, 60, "scanning")
         if w.library.image_count() != PHOTOS:
             raise StepFailed(f"{w.library.image_count()} photos in the grid, expected {PHOTOS}")
@@ -156,7 +156,7 @@ class SelfTest:
         w = self.window
         path = self.work / "export" / "tags.xlsx"
         path.parent.mkdir()
-        dlg = w.export_dialog()
+        dlg = w.transfer_ctl.export_dialog()
         if dlg is None:
             raise StepFailed("File → Export Tags… opened nothing")
         messages: list[str] = []

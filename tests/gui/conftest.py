@@ -28,3 +28,26 @@ def _no_leaked_threads(qapp):
     qapp.processEvents()
     assert worker.active_workers() == 0
     assert _python_threads() <= before, "a Python thread outlived its test"
+
+
+@pytest.fixture
+def window_library(tmp_path):
+    """The library file the ``window`` fixture opens; a test module overrides it to open its own."""
+    return tmp_path / "lib.ffcat"
+
+
+@pytest.fixture
+def window(qtbot, window_library):
+    """The real main window, shown, on ``window_library``; closed (nothing left running) after the test."""
+    from fashion_desktop.gui.main_window import MainWindow
+
+    # Not qtbot.addWidget: it closes the window before this teardown, mid-run, and the window's "stop and
+    # quit?" question would stay open over the next tests.
+    w = MainWindow(window_library)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.train_tab.shutdown(15_000)
+    w.close()
+    assert not w.isVisible() and w.quit_box is None
+    w.deleteLater()

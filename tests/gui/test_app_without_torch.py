@@ -30,9 +30,9 @@ def wait(key, timeout=120):
         time.sleep(0.01)
     assert key in done, key
 
-w.add_folder(folder)
+w.library_ctl.add_folder(folder)
 wait("scan")
-w.start_tagging(bundle)
+w.tagging_ctl.start_tagging(bundle)
 wait("tag")
 summary = done["tag"]
 w.tabs.setCurrentWidget(w.models_tab)

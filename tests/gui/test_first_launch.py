@@ -10,7 +10,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from fashion_desktop.gui import main_window, settings
+from fashion_desktop.gui import settings
+from fashion_desktop.gui.controllers import tagging
 from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.tag.first_launch import NO_MODEL_TEXT, NO_PHOTOS_TIP
 from fashion_desktop.gui.tag.tag_panel import DEFAULT_MODEL_TEXT
@@ -19,7 +20,7 @@ from tests.conftest import make_photo
 
 @pytest.fixture
 def no_default_model(monkeypatch):
-    monkeypatch.setattr(main_window, "default_model_path", lambda: None)
+    monkeypatch.setattr(tagging, "default_model_path", lambda: None)
 
 
 def open_window(qtbot, tmp_path: Path) -> MainWindow:
@@ -74,7 +75,7 @@ def test_first_launch_page_until_photos_then_grid_and_back_when_folders_go(
     assert w.tag_panel.run_button.isEnabled() and w.tag_action.isEnabled()
 
     for folder in list(w.catalog.folders()):
-        w.remove_folder(folder)
+        w.library_ctl.remove_folder(folder)
     assert page.isVisible() and not w.grid.isVisible()
     assert not w.tag_panel.run_button.isEnabled()
     w.close()
@@ -108,7 +109,7 @@ def test_an_unreadable_folder_is_refused_with_a_message(qtbot, tmp_path, monkeyp
 
     w = open_window(qtbot, tmp_path)
     monkeypatch.setattr(os, "scandir", scandir)  # root may read any folder: the refusal is simulated
-    w.add_folder(locked)
+    w.library_ctl.add_folder(locked)
     monkeypatch.undo()
     text = w.first_launch.notice.text()
     assert f"{locked} cannot be read: permission denied" in text and w.first_launch.notice.isVisible()
@@ -119,7 +120,7 @@ def test_an_unreadable_folder_is_refused_with_a_message(qtbot, tmp_path, monkeyp
 def test_the_default_model_is_preselected_when_no_other_was_chosen(
     qtbot, tmp_path, tiny_bundle_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(main_window, "default_model_path", lambda: tiny_bundle_path)
+    monkeypatch.setattr(tagging, "default_model_path", lambda: tiny_bundle_path)
     w = open_window(qtbot, tmp_path)
     assert w.tag_panel.current_bundle() == str(tiny_bundle_path)
     assert w.tag_panel.model_combo.currentText() == DEFAULT_MODEL_TEXT
@@ -132,7 +133,7 @@ def test_a_model_used_before_wins_over_the_default(qtbot, tmp_path, tiny_bundle_
 
     mine = save_colour_bundle(tmp_path / "mine.fmodel", model_id="mine", name="mine")
     settings.set_value(settings.RECENT_BUNDLES, [str(mine)])
-    monkeypatch.setattr(main_window, "default_model_path", lambda: tiny_bundle_path)
+    monkeypatch.setattr(tagging, "default_model_path", lambda: tiny_bundle_path)
     w = open_window(qtbot, tmp_path)
     assert w.tag_panel.current_bundle() == str(mine)
     assert w.tag_panel.model_combo.findData(str(tiny_bundle_path)) >= 0  # still offered

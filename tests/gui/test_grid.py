@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from fashion_desktop.gui.tag.library_model import Roles
 from tests.conftest import make_photo
-from tests.gui.test_main_window import scan, select, window  # noqa: F401
+from tests.gui.test_main_window import scan, select
 
 WIDE = [f"attr_{i:02d}" for i in range(46)]  # as many labels as the iMaterialist taxonomy
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -33,7 +33,7 @@ def test_every_label_of_a_46_label_model_gets_a_key_and_shift_keys_toggle_the_ri
     assert grid.label_keys == {key: lab for lab, key in pane.keys.items()}
 
     select(qtbot, window, "red_0.jpg")
-    image = window.selected_ids()[0]
+    image = window.review_ctl.selected_ids()[0]
 
     def decided() -> dict[str, bool]:
         return {lab: v for lab in WIDE if (v := lib.decision(image, lab)) is not None}
@@ -118,7 +118,7 @@ def test_a_rescan_that_removes_files_keeps_the_current_photo_and_the_scroll_posi
 
     assert window.library.rowCount() == 200 - len(gone)
     assert shown_name(grid.currentIndex()) == current
-    assert [window.library.path_of(i) for i in window.selected_ids()] == [str(folder / current)]
+    assert [window.library.path_of(i) for i in window.review_ctl.selected_ids()] == [str(folder / current)]
     assert current in window.review.title.text()
     assert top_left(grid) == before_top
 
@@ -133,9 +133,11 @@ def test_a_rescan_that_removes_files_keeps_the_current_photo_and_the_scroll_posi
     rescan(qtbot, window)
 
     assert shown_name(grid.currentIndex()) == after_current
-    assert [window.library.path_of(i) for i in window.selected_ids()] == [str(folder / after_current)]
+    assert [window.library.path_of(i) for i in window.review_ctl.selected_ids()] == [
+        str(folder / after_current)
+    ]
     assert after_current in window.review.title.text()
-    after_top_rect = grid.visualRect(window.view_index(image_id(window, folder / after_top)))
+    after_top_rect = grid.visualRect(window.review_ctl.view_index(image_id(window, folder / after_top)))
     assert after_top_rect.top() == before_top[1]
     assert grid.indexAt(QPoint(after_top_rect.left() + 1, 1)).data(Roles.Path) == str(folder / after_top)
 
@@ -150,14 +152,14 @@ def test_a_filter_that_still_shows_the_selection_keeps_it_current(qtbot, window,
     window.resize(1100, 800)
     scan(qtbot, window, folder)
     # Opening a library again gives the grid a new model: the place is kept for that one too.
-    assert window.open_library(window.catalog.path)
+    assert window.library_ctl.open_library(window.catalog.path)
     select(qtbot, window, "p105.jpg")
-    ids = window.selected_ids()
+    ids = window.review_ctl.selected_ids()
     with qtbot.waitSignal(window.library.modelReset, timeout=5_000):
         window.filters.search.setText("p1")  # p100..p119 stay
     assert window.library.rowCount() == 20
     assert shown_name(window.grid.currentIndex()) == "p105.jpg"
-    assert window.selected_ids() == ids
+    assert window.review_ctl.selected_ids() == ids
     assert window.grid.visualRect(window.grid.currentIndex()).intersects(window.grid.viewport().rect())
 
 

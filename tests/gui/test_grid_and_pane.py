@@ -16,7 +16,7 @@ from fashion_desktop.gui.tag.library_model import Roles
 from fashion_desktop.gui.tag.tag_panel import TagPanel
 from fashion_desktop.gui.tag.thumbnails import Thumbnailer
 from tests.conftest import make_photo
-from tests.gui.test_main_window import grid_rows, scan, select, tag, window  # noqa: F401
+from tests.gui.test_main_window import grid_rows, scan, select, tag
 
 MANY = [f"long_label_{i:02d}" for i in range(24)]
 
@@ -47,7 +47,7 @@ def test_overflowing_chips_draw_plus_n_and_the_tooltip_lists_every_tag(qtbot, wi
     lib = window.library
     lib.set_active_model("many", MANY, {lab: "attribute" for lab in MANY})
     select(qtbot, window, "red_0.jpg")
-    image = window.selected_ids()[0]
+    image = window.review_ctl.selected_ids()[0]
     lib.write_decisions([(image, lab, True) for lab in MANY])
     index = window.grid.model().index(grid_rows(window)["red_0.jpg"], 0)
     tags = index.data(Roles.FinalTags)
@@ -235,7 +235,7 @@ def test_remove_a_folder_from_the_library_keeps_the_decisions(qtbot, window, tmp
     decided = lib.id_at(grid_rows(window)["d_1.jpg"])
     lib.write_decisions([(decided, "blue", True)])
 
-    dlg = window.remove_folder_dialog()
+    dlg = window.library_ctl.remove_folder_dialog()
     items = [dlg.folder_list.item(i).text() for i in range(dlg.folder_list.count())]
     assert items == [str(keep), str(drop)] and not dlg.remove_button.isEnabled()
     dlg.folder_list.setCurrentRow(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 
 from fashion_desktop.gui import settings
@@ -81,23 +80,9 @@ def test_with_turns_off_both_run_at_once_and_turning_them_off_starts_what_waits(
 # ---------------------------------------------------------------- the window
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    # Not qtbot.addWidget: it closes the window before this teardown, mid-run, and the window's "stop and
-    # quit?" question would stay open over the next tests.
-    w = MainWindow(tmp_path / "lib.ffcat")
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.train_tab.shutdown(15_000)
-    w.close()
-    assert not w.isVisible() and w.quit_box is None
-    w.deleteLater()
-
-
 def scan(qtbot, w: MainWindow, folder) -> None:
     with qtbot.waitSignal(w.scan_finished, timeout=20_000):
-        w.add_folder(folder)
+        w.library_ctl.add_folder(folder)
 
 
 def start_fake_training(qtbot, w: MainWindow, tmp_path, scenario: str) -> None:
@@ -123,15 +108,15 @@ def test_tagging_waits_for_training_and_starts_when_it_ends(
     qtbot.mouseClick(w.tag_panel.run_button, Qt.MouseButton.LeftButton)
     assert w.tag_worker is None  # not started: it waits its turn
     assert "Waiting for training to finish" in w.tag_panel.rate_label.text()
-    assert w.jobs_label.text() == "Training epoch 1 of 2 · Tagging waits"
-    assert w.run_now_button.isVisibleTo(w) and not w.tag_panel.run_button.isEnabled()
+    assert w.job_status.label.text() == "Training epoch 1 of 2 · Tagging waits"
+    assert w.job_status.run_now_button.isVisibleTo(w) and not w.tag_panel.run_button.isEnabled()
     with qtbot.waitSignal(w.tagging_finished, timeout=60_000) as done:
         w.train_tab.stop()  # the run saves its checkpoint and ends: tagging's turn
         qtbot.waitUntil(lambda: w.tag_worker is not None, timeout=15_000)
-        assert w.train_tab.state == "stopped" and w.jobs_label.text().startswith("Tagging ")
-        assert not w.run_now_button.isVisibleTo(w)
+        assert w.train_tab.state == "stopped" and w.job_status.label.text().startswith("Tagging ")
+        assert not w.job_status.run_now_button.isVisibleTo(w)
     assert done.args[0].tagged == 9
-    qtbot.waitUntil(lambda: w.jobs_label.text() == "", timeout=2000)
+    qtbot.waitUntil(lambda: w.job_status.label.text() == "", timeout=2000)
 
 
 def test_run_now_anyway_starts_the_waiting_job_beside_the_running_one(
@@ -145,7 +130,7 @@ def test_run_now_anyway_starts_the_waiting_job_beside_the_running_one(
     qtbot.mouseClick(w.tag_panel.run_button, Qt.MouseButton.LeftButton)
     assert w.tag_worker is None
     with qtbot.waitSignal(w.tagging_finished, timeout=60_000) as done:
-        qtbot.mouseClick(w.run_now_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(w.job_status.run_now_button, Qt.MouseButton.LeftButton)
         assert w.tag_worker is not None and w.train_tab.worker is not None  # both at once
     assert done.args[0].tagged == 9 and w.train_tab.state == "running"
 
@@ -161,7 +146,9 @@ def test_training_waits_for_tagging_and_a_waiting_run_can_be_stopped(
     start_fake_training(qtbot, w, tmp_path, "ok")
     assert tab.state == "queued" and tab.worker is None and tab.busy()
     assert "Waiting for tagging to finish" in tab.status_label.text()
-    assert w.jobs_label.text().startswith("Tagging ") and w.jobs_label.text().endswith(" · Training waits")
+    assert w.job_status.label.text().startswith("Tagging ") and w.job_status.label.text().endswith(
+        " · Training waits"
+    )
     assert not tab.start_button.isEnabled() and tab.stop_button.isEnabled()
     qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)  # changed my mind: drop it
     assert tab.state == "idle" and not tab.busy() and tab.start_button.isEnabled()

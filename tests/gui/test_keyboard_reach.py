@@ -13,7 +13,7 @@ from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.tag.library_model import Roles
 from fashion_desktop.gui.tag.thresholds_panel import ThresholdTableModel
 from tests.conftest import make_photo
-from tests.gui.test_main_window import chips, grid_rows, scan, select, start_a_long_run, tag, window  # noqa: F401
+from tests.gui.test_main_window import chips, grid_rows, scan, select, start_a_long_run, tag
 
 N_LABELS = 100
 
@@ -55,7 +55,7 @@ def test_palette_toggles_a_label_that_has_no_key_and_undo_takes_it_back(qtbot, b
     assert "winter" not in w.review.keys and len(w.review.keys) < N_LABELS  # no direct key
     select(qtbot, w, "p1.jpg")
     qtbot.keyClick(w.grid, Qt.Key.Key_Slash)
-    palette = w.label_palette
+    palette = w.review_ctl.label_palette
     assert palette is not None and palette.isVisible()
     assert len(palette.shown_labels()) == N_LABELS
     qtbot.keyClicks(palette.search, "wint")
@@ -76,7 +76,7 @@ def test_palette_opens_with_ctrl_k_and_esc_closes_without_a_change(qtbot, big_wi
     select(qtbot, w, "p0.jpg")
     w.threshold_panel.table.setFocus()
     qtbot.keyClick(w.threshold_panel.table, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
-    palette = w.label_palette
+    palette = w.review_ctl.label_palette
     assert palette is not None and palette.isVisible()
     qtbot.keyClicks(palette.search, "zzzz")
     assert palette.shown_labels() == []
@@ -84,7 +84,7 @@ def test_palette_opens_with_ctrl_k_and_esc_closes_without_a_change(qtbot, big_wi
     qtbot.keyClick(palette.search, Qt.Key.Key_Escape)
     assert not palette.isVisible()
     assert chips(w, "p0.jpg") == ["garment 00"]
-    assert not w.undo_stack.canUndo()
+    assert not w.review_ctl.undo_stack.canUndo()
 
 
 def test_palette_finds_by_word_start_and_letters_in_order():
@@ -136,13 +136,13 @@ def test_a_key_typed_in_a_text_field_types_and_toggles_nothing(qtbot, window, ph
     qtbot.keyClick(field, Qt.Key.Key_Space)
     qtbot.keyClick(field, Qt.Key.Key_Slash)
     assert field.text() == f"{key_green} /"
-    assert window.label_palette is None
+    assert window.review_ctl.label_palette is None
     spin = window.threshold_panel.top_k_spin
     spin.setFocus()
     qtbot.keyClick(spin, Qt.Key.Key_J)
     assert chips(window, "red_0.jpg") == ["red"]
     assert window.library.index(grid_rows(window)["red_0.jpg"]).data(Roles.State) != "reviewed"
-    assert not window.undo_stack.canUndo()
+    assert not window.review_ctl.undo_stack.canUndo()
 
 
 def test_remove_tag_offers_only_present_tags_with_counts_and_nothing_preselected(
@@ -156,12 +156,12 @@ def test_remove_tag_offers_only_present_tags_with_counts_and_nothing_preselected
     select(qtbot, window, "red_0.jpg")
     ctrl = Qt.KeyboardModifier.ControlModifier
     for name in ("red_3.jpg", "green_1.jpg"):
-        idx = window.view_index(window.library.id_at(grid_rows(window)[name]))
+        idx = window.review_ctl.view_index(window.library.id_at(grid_rows(window)[name]))
         qtbot.mouseClick(
             window.grid.viewport(), Qt.MouseButton.LeftButton, ctrl, window.grid.visualRect(idx).center()
         )
-    assert len(window.selected_ids()) == 3
-    dlg = window.tag_selection_dialog(False)
+    assert len(window.review_ctl.selected_ids()) == 3
+    dlg = window.review_ctl.tag_selection_dialog(False)
     assert dlg is not None
     assert dlg.offered() == ["red (2 of 3)", "green (1 of 3)"]  # no "blue": no selected photo has it
     assert not dlg.list.selectedItems() and not dlg.ok_button.isEnabled()

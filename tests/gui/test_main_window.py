@@ -13,19 +13,9 @@ from fashion_desktop.gui.tag.library_model import Roles
 from tests.conftest import make_photo
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(tmp_path / "lib.ffcat")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def scan(qtbot, w: MainWindow, folder: Path) -> None:
     with qtbot.waitSignal(w.scan_finished, timeout=20_000):
-        w.add_folder(folder)
+        w.library_ctl.add_folder(folder)
 
 
 def tag(qtbot, w: MainWindow, bundle: Path) -> None:
@@ -55,7 +45,7 @@ def chips(w: MainWindow, name: str) -> list[str]:
 
 
 def select(qtbot, w: MainWindow, name: str) -> None:
-    idx = w.view_index(w.library.id_at(grid_rows(w)[name]))
+    idx = w.review_ctl.view_index(w.library.id_at(grid_rows(w)[name]))
     w.grid.setFocus()
     w.grid.scrollTo(idx)
     qtbot.mouseClick(w.grid.viewport(), Qt.MouseButton.LeftButton, pos=w.grid.visualRect(idx).center())
@@ -136,10 +126,10 @@ def test_batch_edit_of_a_selection_is_one_undo_step(qtbot, window, photo_folder,
     tag(qtbot, window, tiny_bundle_path)
     window.grid.setFocus()
     qtbot.keyClick(window.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    assert len(window.selected_ids()) == 9
-    window.set_tag_on_selection("blue", True)
+    assert len(window.review_ctl.selected_ids()) == 9
+    window.review_ctl.set_tag_on_selection("blue", True)
     assert all("blue" in chips(window, n) for n in grid_rows(window))
-    window.accept_predictions()
+    window.review_ctl.accept_predictions()
     assert all(window.library.index(r).data(Roles.State) == "reviewed" for r in range(9))
     window.undo_action.trigger()
     assert all(window.library.index(r).data(Roles.State) == "predicted" for r in range(9))
@@ -239,7 +229,7 @@ def test_export_from_the_window_writes_what_the_grid_shows(
     select(qtbot, window, "red_0.jpg")
     qtbot.keyClick(window.grid, window.review.keys["blue"])  # a person's decision must be exported too
     window.filters.set_tags(["red"], "any")
-    dlg = window.export_dialog()
+    dlg = window.transfer_ctl.export_dialog()
     qtbot.waitExposed(dlg)
     dlg.format_combo.setCurrentIndex(dlg.format_combo.findData("csv"))
     dlg.scope_buttons["filtered"].setChecked(True)
@@ -329,7 +319,7 @@ def test_label_key_on_a_selection_edits_every_photo_and_shows_partial_state(
     scan(qtbot, window, photo_folder)
     tag(qtbot, window, tiny_bundle_path)
     select(qtbot, window, "red_0.jpg")
-    green = window.view_index(window.library.id_at(grid_rows(window)["green_1.jpg"]))
+    green = window.review_ctl.view_index(window.library.id_at(grid_rows(window)["green_1.jpg"]))
     window.grid.selectionModel().select(green, QItemSelectionModel.SelectionFlag.Select)
     assert window.review.rows["red"].box.checkState() == Qt.CheckState.PartiallyChecked
     qtbot.keyClick(window.grid, window.review.keys["red"])  # not all have it: add it to all
@@ -357,7 +347,9 @@ def test_models_tab_use_for_tagging_selects_the_bundle(qtbot, window, tiny_bundl
 def test_a_broken_bundle_says_which_file_and_loses_nothing(qtbot, window, photo_folder, tmp_path):
     scan(qtbot, window, photo_folder)
     select(qtbot, window, "red_0.jpg")
-    window.set_tag_on_selection("dress", True)  # a decision made before the failed run (no model yet)
+    window.review_ctl.set_tag_on_selection(
+        "dress", True
+    )  # a decision made before the failed run (no model yet)
     assert chips(window, "red_0.jpg") == ["dress"]
     bad = tmp_path / "broken.fmodel"
     bad.write_bytes(b"this is not a model")

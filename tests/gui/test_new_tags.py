@@ -46,14 +46,13 @@ def lib(tmp_path) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, lib):
-    w = _open(qtbot, lib)
-    yield w
-    w.close()
+def window_library(lib) -> Path:
+    """The ``window`` fixture (tests/gui/conftest.py) opens this library."""
+    return lib
 
 
 def _ctrl_click(qtbot, w: MainWindow, name: str) -> None:
-    idx = w.view_index(w.library.id_at(grid_rows(w)[name]))
+    idx = w.review_ctl.view_index(w.library.id_at(grid_rows(w)[name]))
     qtbot.mouseClick(
         w.grid.viewport(),
         Qt.MouseButton.LeftButton,
@@ -94,7 +93,7 @@ def test_new_tag_from_the_review_pane_on_two_photos_is_a_decision_with_a_key_and
     _ctrl_click(qtbot, w, "p1.jpg")
     assert w.review.new_tag_button.isVisible() and w.review.new_tag_button.isEnabled()
     qtbot.mouseClick(w.review.new_tag_button, Qt.MouseButton.LeftButton)
-    dlg = w.tag_dialog
+    dlg = w.review_ctl.tag_dialog
     assert isinstance(dlg, NewTagDialog) and dlg.isVisible()
     assert dlg.group.currentText() == "tags"  # the default group
     offered = [dlg.group.itemText(i) for i in range(dlg.group.count())]
@@ -131,12 +130,12 @@ def test_the_palette_offers_to_create_a_tag_no_label_has_in_a_group_of_its_own(q
     w = window
     select(qtbot, w, "p2.jpg")
     qtbot.keyClick(w.grid, Qt.Key.Key_Slash)
-    palette = w.label_palette
+    palette = w.review_ctl.label_palette
     qtbot.keyClicks(palette.search, "floral")
     assert palette.shown_labels() == []
     assert palette.create_offer() == "+  Create tag “floral”…"
     qtbot.keyClick(palette.search, Qt.Key.Key_Return)
-    dlg = w.tag_dialog
+    dlg = w.review_ctl.tag_dialog
     assert isinstance(dlg, NewTagDialog) and dlg.name.text() == "floral"  # typed once
     _create(qtbot, dlg, None, OWN_GROUP, own="pattern")
     assert chips(w, "p2.jpg") == ["dress", "floral"]
@@ -149,7 +148,7 @@ def test_the_palette_offers_to_create_a_tag_no_label_has_in_a_group_of_its_own(q
     select(qtbot, w, "p2.jpg")
     # From now on the palette lists it, with its group, and offers no second one.
     qtbot.keyClick(w.grid, Qt.Key.Key_Slash)
-    palette = w.label_palette
+    palette = w.review_ctl.label_palette
     qtbot.keyClicks(palette.search, "FLORAL")
     assert palette.shown_labels() == ["floral"] and palette.create_offer() is None
     assert "pattern" in palette.list.item(0).text()
@@ -162,7 +161,7 @@ def test_the_palette_offers_to_create_a_tag_no_label_has_in_a_group_of_its_own(q
 def test_refused_names_are_explained_and_the_dialog_stays_open(qtbot, window):
     w = window
     select(qtbot, w, "p0.jpg")
-    dlg = w.new_tag_dialog()
+    dlg = w.review_ctl.new_tag_dialog()
     for name, reason in [("a|b", "'|'"), ("   ", "empty"), ("Dress", "“dress”")]:
         _create(qtbot, dlg, name)
         assert dlg.isVisible() and dlg.problem.isVisible()
@@ -172,13 +171,13 @@ def test_refused_names_are_explained_and_the_dialog_stays_open(qtbot, window):
     _create(qtbot, dlg, "denim", OWN_GROUP)  # a group of its own left unnamed
     assert dlg.isVisible() and "group name" in dlg.problem.text()
     assert w.catalog.person_labels() == {} and _decisions(w, "denim") == {}
-    assert w.undo_stack.count() == 0
+    assert w.review_ctl.undo_stack.count() == 0
 
 
 def test_the_group_is_remembered_when_the_library_is_opened_again(qtbot, window, lib):
     w = window
     select(qtbot, w, "p0.jpg")
-    _create(qtbot, w.new_tag_dialog(), "floral", OWN_GROUP, own="pattern")
+    _create(qtbot, w.review_ctl.new_tag_dialog(), "floral", OWN_GROUP, own="pattern")
     w.close()
     w2 = _open(qtbot, lib)
     try:
@@ -194,7 +193,7 @@ def test_reviewing_after_a_tag_exists_settles_it_and_earlier_reviews_leave_it_un
     select(qtbot, w, "p0.jpg")
     qtbot.keyClick(w.grid, Qt.Key.Key_Space)  # p0 reviewed before "denim" exists
     select(qtbot, w, "p1.jpg")
-    _create(qtbot, w.new_tag_dialog(), "denim", "category")
+    _create(qtbot, w.review_ctl.new_tag_dialog(), "denim", "category")
     qtbot.keyClick(w.grid, Qt.Key.Key_Space)  # p1 reviewed with denim on
     select(qtbot, w, "p2.jpg")
     qtbot.keyClick(w.grid, Qt.Key.Key_Space)  # p2 reviewed after "denim" exists, without it

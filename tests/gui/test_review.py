@@ -8,7 +8,7 @@ import sys
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QGroupBox
 
-from tests.gui.test_main_window import chips, scan, select, tag, window  # noqa: F401
+from tests.gui.test_main_window import chips, scan, select, tag
 
 
 def test_review_pane_lists_labels_with_scores_keys_and_source(qtbot, window, photo_folder, tiny_bundle_path):  # noqa: F811

@@ -19,7 +19,7 @@ from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.tag.library_model import Roles
 from fashion_desktop.gui.tag.thresholds_panel import ThresholdTableModel
 from tests.gui.test_export_dialog import _choose, _export
-from tests.gui.test_main_window import chips, grid_rows, scan, select, tag, window  # noqa: F401
+from tests.gui.test_main_window import chips, grid_rows, scan, select, tag
 from tests.gui.test_thresholds_panel import _cell, _click, _click_box
 
 
@@ -82,7 +82,7 @@ def test_threshold_overrides_survive_a_restart_and_the_export_records_them(
         assert again.threshold_panel.at_least_one_check.isChecked()
         assert chips(again, "red_0.jpg") == ["red", "green"]  # the grid follows the restored view
 
-        d = again.export_dialog()
+        d = again.transfer_ctl.export_dialog()
         out = tmp_path / "tags.xlsx"
         _choose(qtbot, d, "xlsx", path=out)
         _export(qtbot, d)
@@ -154,7 +154,7 @@ def test_accept_predictions_settles_a_selection_like_space(
     assert all(_state(window, n) == "reviewed" for n in grid_rows(window))
     _set_global_threshold(qtbot, window, "0.01")
     assert {n: chips(window, n) for n in grid_rows(window)} == before
-    assert window.undo_stack.undoText().startswith("Accept predictions on 9 photos")
+    assert window.review_ctl.undo_stack.undoText().startswith("Accept predictions on 9 photos")
 
 
 def test_export_carries_provenance_and_hierarchical_xmp_keywords(
@@ -168,7 +168,7 @@ def test_export_carries_provenance_and_hierarchical_xmp_keywords(
     tag(qtbot, window, tiny_bundle_path)
     select(qtbot, window, "red_0.jpg")
     qtbot.keyClick(window.grid, window.review.keys["green"])  # the person adds green
-    d = window.export_dialog()
+    d = window.transfer_ctl.export_dialog()
     out = tmp_path / "tags.xlsx"
     _choose(qtbot, d, "xlsx", path=out)
     _click_box(qtbot, d.provenance_check)
@@ -184,7 +184,7 @@ def test_export_carries_provenance_and_hierarchical_xmp_keywords(
     assert about["Model id"] == "tiny-test-model" and about["Rows"] == "9"
     assert about["App"].startswith("Fashion Finder ") and about["Library"] == str(window.catalog.path)
 
-    d = window.export_dialog()
+    d = window.transfer_ctl.export_dialog()
     assert d.format_key() == "xlsx"  # the dialog remembers the last format
     _choose(qtbot, d, "xmp")
     _export(qtbot, d)
@@ -204,13 +204,13 @@ def test_import_previews_then_records_decisions_as_one_undo_step(
     tag(qtbot, window, tiny_bundle_path)
     sheet = tmp_path / "mine.csv"
     sheet.write_text("image,tags\nred_0.jpg,green|scarf\nnot_here.jpg,red\n", encoding="utf-8")
-    box = window.import_tags_dialog(sheet)
+    box = window.transfer_ctl.import_tags_dialog(sheet)
     text = box.informativeText()
     assert "Photos matched: 1 (1 not reviewed yet)" in text
     assert "Decisions: 4 added, 0 changed" in text  # green, scarf yes; red, blue no
     assert "Rows matching no photo: 1" in text and "scarf" in text
     assert chips(window, "red_0.jpg") == ["red"]  # a preview changes nothing
-    qtbot.mouseClick(window.import_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.transfer_ctl.import_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not box.isVisible())
     assert chips(window, "red_0.jpg") == ["green", "scarf"]
     assert _state(window, "red_0.jpg") == "reviewed"

@@ -68,7 +68,7 @@ def test_grid_decodes_only_what_is_visible(qtbot, tmp_path):
     w.resize(1000, 700)
     w.show()
     with qtbot.waitSignal(w.scan_finished, timeout=30_000):
-        w.add_folder(folder)
+        w.library_ctl.add_folder(folder)
     assert w.library.rowCount() == 3000
     qtbot.waitUntil(lambda: w.thumbs.decoded > 0 and w.thumbs.pending() == 0, timeout=20_000)
     qtbot.wait(300)

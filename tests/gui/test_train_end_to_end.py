@@ -31,16 +31,6 @@ def _one_thread(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the trainer and tagging children on a 2-core machine
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(tmp_path / "lib.ffcat")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def tiny_form(tab: TrainTab, out: Path) -> None:
     """cnn from random weights, 32 px, one epoch on the CPU: seconds."""
     tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("cnn"))
@@ -143,7 +133,7 @@ def test_a_tag_made_in_the_review_pane_is_learnt_from_the_library_and_scored(
     for i in range(1, 6):
         _ctrl_click(qtbot, w, f"p{i:02d}.jpg")
     qtbot.mouseClick(w.review.new_tag_button, Qt.MouseButton.LeftButton)
-    _create(qtbot, w.tag_dialog, "denim", OWN_GROUP, own="fabric")
+    _create(qtbot, w.review_ctl.tag_dialog, "denim", OWN_GROUP, own="fabric")
     # Every photo reviewed: the tags shown (the model's colours, the person's denim) are settled.
     w.grid.setFocus()
     qtbot.keyClick(w.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)

@@ -644,7 +644,7 @@ def test_the_app_relinks_a_moved_folder_and_keeps_every_decision(qtbot, tmp_path
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.scan_finished, timeout=20_000):
-        window.add_folder(old)
+        window.library_ctl.add_folder(old)
     qtbot.waitUntil(lambda: all(r.content_hash for r in window.catalog.images()), timeout=20_000)
     first = window.catalog.images()[0]
     window.catalog.set_decision(first.id, "denim", True)
@@ -652,7 +652,7 @@ def test_the_app_relinks_a_moved_folder_and_keeps_every_decision(qtbot, tmp_path
     new.parent.mkdir()
     old.rename(new)
     with qtbot.waitSignal(window.relinked, timeout=20_000) as blocker:
-        assert window.relink_folder(str(old), str(new))
+        assert window.library_ctl.relink_folder(str(old), str(new))
     assert blocker.args[0].by_content == 4 and not blocker.args[0].not_found
     moved = {Path(r.path).name: r for r in window.catalog.images()}
     assert sorted(moved) == [f"look_{i}.jpg" for i in range(4)]

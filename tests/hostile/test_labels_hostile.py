@@ -46,9 +46,9 @@ def test_the_add_tag_dialog_explains_and_records_nothing_for_a_name_with_a_bar(
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.scan_finished, timeout=20_000):
-        window.add_folder(photo_folder)
+        window.library_ctl.add_folder(photo_folder)
     window.grid.selectAll()
-    dlg = window.tag_selection_dialog(True)
+    dlg = window.review_ctl.tag_selection_dialog(True)
     dlg.combo.setEditText("denim|blue")
     qtbot.keyClick(dlg.combo.lineEdit(), Qt.Key.Key_Return)
     assert dlg.isVisible() and "'|'" in dlg.problem.text()

@@ -70,17 +70,22 @@ class ZoomPreview(QScrollArea):
         self.zoom = None if zoom is None else max(0.05, min(8.0, zoom))
         self._relayout()
 
-    def _fit_scale(self) -> float:
+    def fit_scale(self) -> float:
+        """The scale at which the photo fits the pane."""
         if self._pixmap is None or self._pixmap.isNull():
             return 1.0
         vp = self.viewport().size()
         return min(vp.width() / max(1, self._pixmap.width()), vp.height() / max(1, self._pixmap.height()))
 
+    def zoom_by(self, factor: float) -> None:
+        """Zoom from the scale shown now (fitted or not) by ``factor``."""
+        self.set_zoom((self.fit_scale() if self.zoom is None else self.zoom) * factor)
+
     def _relayout(self) -> None:
         if self._pixmap is None or self._pixmap.isNull():
             self._label.resize(self.viewport().size())
             return
-        scale = self._fit_scale() if self.zoom is None else self.zoom
+        scale = self.fit_scale() if self.zoom is None else self.zoom
         w, h = max(1, int(self._pixmap.width() * scale)), max(1, int(self._pixmap.height() * scale))
         self._label.setPixmap(
             self._pixmap.scaled(
@@ -96,14 +101,14 @@ class ZoomPreview(QScrollArea):
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            current = self._fit_scale() if self.zoom is None else self.zoom
+            current = self.fit_scale() if self.zoom is None else self.zoom
             self.set_zoom(current * (1.25 if event.angleDelta().y() > 0 else 0.8))
             event.accept()
             return
         super().wheelEvent(event)
 
     def keyPressEvent(self, event) -> None:
-        current = self._fit_scale() if self.zoom is None else self.zoom
+        current = self.fit_scale() if self.zoom is None else self.zoom
         if event.text() in ("+", "="):
             self.set_zoom(current * 1.25)
         elif event.text() == "-":

@@ -113,6 +113,7 @@ class TagPanel(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.rate_label = QLabel("")
+        self.rate_label.setWordWrap(True)  # "Done: 12,345 tagged, …" must not widen the column
         self.failed_list = QListWidget()
         # Photos the active model has not tagged yet (a run cancelled, the app quit mid-run, new photos):
         # said after opening, with the one click that finishes the job.
@@ -129,6 +130,20 @@ class TagPanel(QWidget):
         self.untagged_row.setVisible(False)
         self.failed_list.setMaximumHeight(110)
         self.failed_label = QLabel("Failed files")
+        self._lay_out()
+        self.failed_label.setVisible(False)
+        self.failed_list.setVisible(False)
+        self.run_button.clicked.connect(self.request_run)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.devices: Devices | None = None
+        self._probe: ProcessWorker | None = None
+        self.preferred_device = "auto"  # the last choice; an accelerator is selected once torch confirms it
+        self.running = False
+        self.unavailable = ""  # why tagging cannot start now (no photos yet); "" when it can
+        self.last_progress: tuple[int, int] | None = None  # (done, total) of the run going on
+
+    def _lay_out(self) -> None:
+        """The form, the buttons, the progress and the failures, top to bottom."""
         form = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.model_combo, 1)
@@ -149,16 +164,6 @@ class TagPanel(QWidget):
         lay.addWidget(self.rate_label)
         lay.addWidget(self.failed_label)
         lay.addWidget(self.failed_list)
-        self.failed_label.setVisible(False)
-        self.failed_list.setVisible(False)
-        self.run_button.clicked.connect(self._run_clicked)
-        self.cancel_button.clicked.connect(self.cancel_requested)
-        self.devices: Devices | None = None
-        self._probe: ProcessWorker | None = None
-        self.preferred_device = "auto"  # the last choice; an accelerator is selected once torch confirms it
-        self.running = False
-        self.unavailable = ""  # why tagging cannot start now (no photos yet); "" when it can
-        self.last_progress: tuple[int, int] | None = None  # (done, total) of the run going on
 
     # -- model choice -------------------------------------------------------------------------
     def set_bundles(self, paths: list[str], default: str | None = None, preferred: str | None = None) -> None:
@@ -250,7 +255,8 @@ class TagPanel(QWidget):
         self.run_button.setToolTip(reason or "Tag the library's photos with the chosen model")
 
     @Slot()
-    def _run_clicked(self) -> None:
+    def request_run(self) -> None:
+        """What *Tag photos* does: ask to run with the choices shown (browsing for a model if none)."""
         if self.unavailable or self.running:
             return
         path = self.current_bundle()
@@ -316,6 +322,10 @@ class TagPanel(QWidget):
         self.failed_label.setText(f"Failed files ({self.failed_list.count()})")
         self.failed_label.setVisible(shown)
         self.failed_list.setVisible(shown)
+
+    def say(self, text: str) -> None:
+        """A line under the progress bar ("Waiting for training to finish…")."""
+        self.rate_label.setText(text)
 
     def show_finished(self, text: str) -> None:
         self.set_running(False)

@@ -1,0 +1,134 @@
+"""Tags in and out of the library: the export dialog, and importing a spreadsheet after a preview."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from fashion_desktop.gui.controllers.library import LibraryController
+from fashion_desktop.gui.controllers.messages import Messages
+from fashion_desktop.gui.controllers.review import ReviewController
+from fashion_desktop.gui.tag import commands
+
+
+class TransferController(QObject):
+    """Export and import for the open library; an import is one undo step of the review controller."""
+
+    def __init__(
+        self, library_ctl: LibraryController, review_ctl: ReviewController, policy, messages: Messages
+    ):
+        super().__init__(messages.window)
+        self.library_ctl = library_ctl
+        self.review_ctl = review_ctl
+        self._policy = policy  # () -> the ThresholdPolicy the Tag tab shows
+        self.messages = messages
+        self.export_window: QWidget | None = None
+        self.import_box: QMessageBox | None = None
+        self.import_button = None
+        self.import_preview = None
+
+    @Slot()
+    def export_dialog(self) -> QWidget | None:
+        """Open the export dialog for the library, the photos the grid shows and the selection."""
+        m, catalog = self.review_ctl.library, self.library_ctl.catalog
+        if m is None or catalog is None:
+            return None
+        from fashion_desktop.gui.tag.export_dialog import ExportDialog
+
+        dlg = ExportDialog(
+            catalog,
+            m.model_key,
+            self._policy(),
+            self.review_ctl.filtered_ids(),
+            self.review_ctl.selected_ids(),
+            self.messages.window,
+            defaults=[float(x) for x in m.defaults] if m.model_key else None,
+        )
+        dlg.exported.connect(lambda msg: self.messages.say(msg))
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.export_window = dlg
+        dlg.open()
+        return dlg
+
+    @Slot()
+    def import_tags_dialog(self, path: str | os.PathLike | None = None) -> QMessageBox | None:
+        """Preview what importing a spreadsheet would change; the person confirms before anything is
+        recorded. The import is one undo step."""
+        m, catalog = self.review_ctl.library, self.library_ctl.catalog
+        if m is None or catalog is None:
+            return None
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(
+                self.messages.window,
+                "Import tags",
+                str(Path.home()),
+                "Spreadsheets (*.csv *.xlsx *.xlsm *.txt)",
+            )
+            if not path:
+                return None
+        from fashion_desktop.core.label_import import import_spreadsheet
+        from fashion_desktop.core.spreadsheet import ExportError
+
+        try:
+            report = import_spreadsheet(catalog, path, model_labels=m.labels, dry_run=True)
+        except ExportError as exc:
+            return self.messages.warn(str(exc))
+        box = self._preview_box(
+            report, path, sorted(report.labels_seen.difference(m.labels)) if m.labels else []
+        )
+
+        def done() -> None:
+            if box.clickedButton() is self.import_button and self.review_ctl.library is m:
+                self._apply_import(report)
+
+        box.finished.connect(done)
+        box.open()
+        return box
+
+    def _preview_box(self, report, path, own: list[str]) -> QMessageBox:
+        lines = [
+            f"Photos matched: {len(report.matched_ids):,} ({report.newly_reviewed:,} not reviewed yet)",
+            f"Decisions: {report.added:,} added, {report.changed:,} changed"
+            f" ({report.decisions - report.added - report.changed:,} already so)",
+            f"Rows matching no photo: {len(report.unmatched):,}",
+            f"Rows matching several photos (skipped): {len(report.ambiguous):,}",
+            f"Unknown labels (skipped): {len(report.unknown_labels):,}",
+        ]
+        if own:
+            lines.append(f"Labels the model does not have (kept as your own): {', '.join(own[:8])}")
+        box = QMessageBox(self.messages.window)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Import tags")
+        box.setText(f"Import tags from {Path(path).name}?")
+        box.setInformativeText(
+            "\n".join(lines) + "\n\nThe matched photos are marked reviewed with these tags as your "
+            "decisions. Undo takes the import back."
+        )
+        box.setDetailedText(report.summary())
+        self.import_button = box.addButton("Import", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(self.import_button)
+        self.import_box = box
+        self.import_preview = report
+        self.import_button.setEnabled(bool(report.changes) or report.newly_reviewed > 0)
+        return box
+
+    def _apply_import(self, report) -> None:
+        m, catalog = self.review_ctl.library, self.library_ctl.catalog
+        if m is None or catalog is None:
+            return
+        photos = len(report.matched_ids)
+        self.review_ctl.push(
+            commands.ImportCommand(
+                m, report.changes, report.matched_ids, f"Import tags on {photos} photo{'s' * (photos != 1)}"
+            )
+        )
+        if report.splits:
+            catalog.set_splits(report.splits)  # dataset splits are not shown here: no undo needed
+        self.review_ctl.pane.refresh()
+        self.messages.say(
+            f"Imported {report.decisions:,} decisions on {photos:,} photos from {report.path.name}"
+        )

@@ -1,0 +1,172 @@
+"""The Tag tab's threshold view: saved per library and model, applied to the grid; filters, counts, first launch."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtWidgets import QLabel
+
+from fashion_desktop.core.catalog import CatalogError
+from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui.controllers.library import LibraryController
+from fashion_desktop.gui.controllers.messages import Messages
+from fashion_desktop.gui.library_session import LibrarySession
+from fashion_desktop.gui.tag.first_launch import NO_PHOTOS_TIP
+from fashion_desktop.gui.tag.library_model import LibraryModel
+from fashion_desktop.gui.tag.tag_page import TagPage
+
+
+class ThresholdViewState(QObject):
+    """Keeps the threshold panel, the filters and the counts in step with the open library.
+
+    The threshold view is saved in the catalog, per model, a moment after it stops changing (a slider
+    drag emits many policies); leaving the library or quitting saves at once. Signals: ``policy_applied``
+    (the Models tab shows the same view), ``photos_available(bool)`` (actions that need photos).
+    """
+
+    policy_applied = Signal(object)
+    photos_available = Signal(bool)
+
+    def __init__(self, library_ctl: LibraryController, page: TagPage, messages: Messages, status: QLabel):
+        super().__init__(messages.window)
+        self.library_ctl = library_ctl
+        self.page = page
+        self.panel = page.thresholds
+        self.messages = messages
+        self.status_label = status
+        self._panel_model: tuple | None = None
+        self._view_state_for: tuple[str, str] | None = None  # (catalog path, model key) the panel shows
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(300)
+        self._counts_timer.timeout.connect(self.update_counts)
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(400)
+        self._save_timer.timeout.connect(self.save)
+        page.filters.spec_changed.connect(self._spec_changed)
+        self.panel.policy_changed.connect(self._policy_changed)
+        # Only the panel's explicit "filter by this label" action asks this; a plain click selects.
+        self.panel.label_filter_requested.connect(lambda lab: page.filters.set_tags([lab]))
+        library_ctl.leaving.connect(self.save)
+        library_ctl.session_changed.connect(self._show_session)
+        library_ctl.counts_changed.connect(self.update_counts)
+
+    @property
+    def library(self) -> LibraryModel | None:
+        return self.library_ctl.library
+
+    @Slot(object)
+    def _show_session(self, session: LibrarySession) -> None:
+        self._view_state_for = None
+        lib = session.library
+        lib.counts_changed.connect(self._counts_timer.start)
+        # The grid replaces the first-launch page as soon as a photo is in (not a counts tick later).
+        lib.rowsInserted.connect(self.update_first_launch)
+        lib.modelReset.connect(self.update_first_launch)
+        lib.labels_changed.connect(self.labels_changed)
+        lib.set_spec(self.page.filters.spec())
+        self.labels_changed()
+        self.update_counts()
+
+    # -- the saved view -------------------------------------------------------------------------
+    @Slot()
+    def save(self) -> None:
+        """Store the threshold view the panel shows in the catalog, for the model it belongs to."""
+        self._save_timer.stop()
+        catalog = self.library_ctl.catalog
+        if catalog is None or self._view_state_for is None:
+            return
+        path, key = self._view_state_for
+        if path != str(catalog.path):
+            return
+        try:
+            catalog.set_view_state(key, self.panel.policy())
+        except CatalogError as exc:  # a read-only or vanished file: say so, the view still works
+            self.messages.say(str(exc))
+
+    def _restore(self) -> None:
+        """Show the threshold view last saved for the active model of this library (else defaults)."""
+        m, catalog = self.library, self.library_ctl.catalog
+        if m is None or catalog is None or not m.model_key:
+            return
+        key = (str(catalog.path), m.model_key)
+        if key == self._view_state_for:
+            return
+        self._view_state_for = key
+        self.panel.set_policy(catalog.view_state(m.model_key) or ThresholdPolicy())
+
+    @Slot(object)
+    def _policy_changed(self, policy: ThresholdPolicy) -> None:
+        if self._view_state_for is not None:
+            self._save_timer.start()
+        if self.library is not None:
+            self.library.set_policy(policy)
+        self.page.review.refresh()
+        self.policy_applied.emit(policy)
+
+    @Slot(object)
+    def _spec_changed(self, spec) -> None:
+        if self.library is not None:
+            self.library.set_spec(spec)
+            self.update_counts()
+
+    @Slot()
+    def labels_changed(self) -> None:
+        m = self.library
+        if m is None:
+            return
+        self.page.filters.set_labels(m.all_labels())
+        self.page.review.rebuild_labels()
+        self.page.grid.view.label_keys = {key: lab for lab, key in self.page.review.keys.items()}
+        if self._view_state_for is not None and self._view_state_for[1] != m.model_key:
+            self.save()  # another model: keep the old one's view with it, before the panel moves
+        shown = (
+            m.labels, tuple(float(x) for x in m.defaults), tuple(sorted(m.groups.items())), m.exclusive
+        )  # fmt: skip
+        if m.labels and shown != self._panel_model:
+            # Only a new model resets the threshold panel; a person adding a new tag must not.
+            self._panel_model = shown
+            self.panel.set_model(list(m.labels), list(shown[1]), dict(m.groups), m.exclusive)
+        self._restore()
+        if m.labels:
+            m.set_policy(self.panel.policy())
+
+    # -- counts and first launch ----------------------------------------------------------------
+    @Slot()
+    def update_counts(self) -> None:
+        m = self.library
+        if m is None:
+            return
+        predicted, confirmed = m.counts()
+        if predicted:
+            self.panel.set_counts(predicted, confirmed)
+        self.page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
+        session = self.library_ctl.session
+        folders = session.folder_count() if session is not None else 0
+        self.status_label.setText(
+            f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
+        )
+        self.update_first_launch()
+        self._show_untagged()
+
+    @Slot()
+    def update_first_launch(self, *_args) -> None:
+        """The first-launch page and a disabled *Tag photos* while the library has no photo; the grid and
+        tagging once it has one (and again the page when its last folder is removed)."""
+        empty = self.library is None or self.library.image_count() == 0
+        self.page.show_first_launch(empty)
+        self.page.tag_panel.set_unavailable(NO_PHOTOS_TIP if empty else "")
+        self.photos_available.emit(not empty)
+
+    def _show_untagged(self) -> None:
+        """The notice of photos the active model has not tagged yet (none while a run or scan goes on)."""
+        m, session = self.library, self.library_ctl.session
+        panel = self.page.tag_panel
+        if m is None or session is None or session.tag_worker is not None or session.scan_worker is not None:
+            panel.show_untagged(0)
+            return
+        name = ""
+        if m.model_key:
+            rec = session.catalog.model(m.model_key)
+            name = rec.name if rec is not None and rec.name else ""
+        panel.show_untagged(m.untagged_count(), name)
