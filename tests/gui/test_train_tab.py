@@ -394,7 +394,8 @@ def test_plots_redraw_on_a_timer_not_per_event(qtbot) -> None:
     for i in range(5000):
         plots.add_batch_loss(i, 1.0)
     assert plots.redraws == before  # nothing drawn yet: the timer does it
-    qtbot.wait(1200)
+    with qtbot.waitSignal(plots.timer.timeout, timeout=5000):
+        pass  # one tick of the redraw timer, after the plots' own slot
     assert plots.redraws == before  # not while hidden (the Train tab is not the one shown)
     plots.show()
     qtbot.waitUntil(lambda: plots.redraws > before, timeout=2000)
