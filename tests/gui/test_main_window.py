@@ -81,6 +81,7 @@ def test_after_the_scan_photos_get_sizes_and_content_hashes_in_the_background(qt
     assert len(widths) == 9 and all(w > 0 and h > 0 for w, h in widths.values())
 
 
+@pytest.mark.slow
 def test_tagging_shows_colour_chips_and_rerun_skips(qtbot, window, photo_folder, tiny_bundle_path):
     scan(qtbot, window, photo_folder)
     tag(qtbot, window, tiny_bundle_path)
@@ -92,6 +93,7 @@ def test_tagging_shows_colour_chips_and_rerun_skips(qtbot, window, photo_folder,
     assert blocker.args[0].skipped == 9 and blocker.args[0].tagged == 0
 
 
+@pytest.mark.slow
 def test_keyboard_review_undo_redo_and_reopen(qtbot, window, photo_folder, tiny_bundle_path, tmp_path):
     scan(qtbot, window, photo_folder)
     tag(qtbot, window, tiny_bundle_path)
@@ -131,6 +133,7 @@ def test_keyboard_review_undo_redo_and_reopen(qtbot, window, photo_folder, tiny_
         again.close()
 
 
+@pytest.mark.slow
 def test_batch_edit_of_a_selection_is_one_undo_step(qtbot, window, photo_folder, tiny_bundle_path):
     scan(qtbot, window, photo_folder)
     tag(qtbot, window, tiny_bundle_path)
@@ -150,6 +153,7 @@ def test_batch_edit_of_a_selection_is_one_undo_step(qtbot, window, photo_folder,
     assert all("blue" in chips(window, n) for n in grid_rows(window))
 
 
+@pytest.mark.slow
 def test_thresholds_change_the_chips_and_counts(qtbot, window, photo_folder, tiny_bundle_path):
     scan(qtbot, window, photo_folder)
     tag(qtbot, window, tiny_bundle_path)
@@ -169,6 +173,7 @@ def test_thresholds_change_the_chips_and_counts(qtbot, window, photo_folder, tin
     assert window.library.rowCount() == 0
 
 
+@pytest.mark.slow
 def test_filters_by_tag_and_review_state(qtbot, window, photo_folder, tiny_bundle_path):
     scan(qtbot, window, photo_folder)
     tag(qtbot, window, tiny_bundle_path)
@@ -180,6 +185,7 @@ def test_filters_by_tag_and_review_state(qtbot, window, photo_folder, tiny_bundl
     assert len(grid_rows(window)) == 9
 
 
+@pytest.mark.slow
 def test_bad_files_are_listed_with_reasons(qtbot, window, bad_folder, tiny_bundle_path):
     folder, cases = bad_folder
     scan(qtbot, window, folder)
@@ -207,6 +213,7 @@ def test_rescan_finds_new_and_removed_files(qtbot, window, photo_folder):
     assert "new_one.jpg" in names and "red_0.jpg" not in names
 
 
+@pytest.mark.slow
 def test_rescan_of_a_changed_file_drops_its_stale_tags_but_keeps_decisions(
     qtbot, window, photo_folder, tiny_bundle_path
 ):
@@ -229,6 +236,7 @@ def test_rescan_of_a_changed_file_drops_its_stale_tags_but_keeps_decisions(
     assert chips(window, "red_6.jpg") == ["red"]
 
 
+@pytest.mark.slow
 def test_export_from_the_window_writes_what_the_grid_shows(
     qtbot, window, photo_folder, tiny_bundle_path, tmp_path
 ):
@@ -256,6 +264,7 @@ def test_export_from_the_window_writes_what_the_grid_shows(
     assert rows == {"red_0.jpg": ["red", "blue"], "red_3.jpg": ["red"], "red_6.jpg": ["red"]}
 
 
+@pytest.mark.slow
 def test_cancel_keeps_what_was_tagged_and_a_rerun_finishes_the_rest(
     qtbot, window, tmp_path, tiny_bundle_path, held_tagging
 ):
@@ -275,6 +284,7 @@ def test_cancel_keeps_what_was_tagged_and_a_rerun_finishes_the_rest(
     assert blocker.args[0].skipped == kept and blocker.args[0].tagged == n - kept
 
 
+@pytest.mark.slow
 def test_window_remembers_geometry_recent_folders_and_bundles(
     qtbot, tmp_path, photo_folder, tiny_bundle_path
 ):
@@ -321,6 +331,7 @@ def test_dropping_a_folder_adds_and_scans_it(qtbot, window, photo_folder):
     assert window.catalog.folders() == [str(photo_folder.resolve())]
 
 
+@pytest.mark.slow
 def test_label_key_on_a_selection_edits_every_photo_and_shows_partial_state(
     qtbot, window, photo_folder, tiny_bundle_path
 ):
@@ -354,6 +365,7 @@ def test_models_tab_use_for_tagging_selects_the_bundle(qtbot, window, tiny_bundl
     assert window.tag_panel.current_bundle() == str(tiny_bundle_path)
 
 
+@pytest.mark.slow
 def test_a_broken_bundle_says_which_file_and_loses_nothing(qtbot, window, photo_folder, tmp_path):
     scan(qtbot, window, photo_folder)
     select(qtbot, window, "red_0.jpg")
@@ -373,6 +385,7 @@ def test_a_broken_bundle_says_which_file_and_loses_nothing(qtbot, window, photo_
     window.last_warning.close()
 
 
+@pytest.mark.slow
 def test_library_tagged_on_the_command_line_opens_with_chips_and_tuned_thresholds(
     qtbot, tmp_path, photo_folder, tiny_bundle_path
 ):
@@ -411,6 +424,7 @@ def test_library_tagged_on_the_command_line_opens_with_chips_and_tuned_threshold
         w.close()
 
 
+@pytest.mark.slow
 def test_a_tagging_process_that_dies_mid_run_is_reported_and_its_saved_batches_stay(
     qtbot, window, tmp_path, tiny_bundle_path, held_tagging
 ):
@@ -438,6 +452,7 @@ def test_a_tagging_process_that_dies_mid_run_is_reported_and_its_saved_batches_s
     assert sum(bool(window.library.index(r).data(Roles.FinalTags)) for r in range(n)) == n
 
 
+@pytest.mark.slow
 def test_closing_the_window_mid_run_stops_the_tagging_process_and_keeps_its_batches(
     qtbot, tmp_path, tiny_bundle_path, held_tagging
 ):
