@@ -154,3 +154,35 @@ def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"shared data: {'present' if SHARED_DATA.is_dir() else 'absent'} ({SHARED_DATA}); python {sys.version.split()[0]}"
+
+
+class HeldTagging:
+    """Tagging runs started by the app hold after their first photos until cancelled (``release`` ends that)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, after: int) -> None:
+        self._monkeypatch = monkeypatch
+        monkeypatch.setenv("FASHION_TEST_HOLD_AFTER", str(after))
+
+    def release(self) -> None:
+        """Runs started from now on run through, as the real tagging process does."""
+        self._monkeypatch.delenv("FASHION_TEST_HOLD_AFTER")
+
+
+@pytest.fixture
+def held_tagging(monkeypatch: pytest.MonkeyPatch) -> HeldTagging:
+    """The app's tagging process replaced by tests/held_tag_process.py, whose runs hold after 3 photos
+    until the app cancels them: the cancel, kill and quit paths run on a machine of any speed."""
+    from fashion_desktop.core import tag_process
+
+    script = str(Path(__file__).with_name("held_tag_process.py"))
+    real = tag_process.command
+
+    def held_command(mode: str) -> tuple[str, list[str]]:
+        real(mode)  # the same checks
+        return sys.executable, [script, mode]
+
+    # Every module that imported ``command`` by name (the worker) starts the held process.
+    for name, module in list(sys.modules.items()):
+        if name.startswith("fashion_desktop") and getattr(module, "command", None) is real:
+            monkeypatch.setattr(module, "command", held_command)
+    return HeldTagging(monkeypatch, after=3)

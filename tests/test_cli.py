@@ -183,6 +183,7 @@ def test_init_model_bad_label_files(tmp_path: Path, capsys) -> None:
     assert not Path(out).exists()
 
 
+@pytest.mark.slow
 def test_init_model_without_cached_weights_offline(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-cache"))
     labels = tmp_path / "l.txt"
@@ -314,6 +315,7 @@ def test_torchrun_rank_picks_the_shard_and_output_name(photo_folder, tiny_bundle
     assert list(read(part)["path"]) == shard_paths(all_files(photo_folder), 1, 2)
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_help_document_exit_codes(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     res = subprocess.run(

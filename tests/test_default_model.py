@@ -42,6 +42,7 @@ def test_fashion_inspect_default_shows_the_card(capsys) -> None:
     assert "[gender] one value per photo" in out
 
 
+@pytest.mark.slow
 def test_fashion_tag_without_model_tags_with_it(tmp_path: Path) -> None:
     from tests.conftest import make_photo
 
@@ -57,6 +58,7 @@ def test_fashion_tag_without_model_tags_with_it(tmp_path: Path) -> None:
     assert any(line.startswith("path,") and "colour" in line and "gender" in line for line in header)
 
 
+@pytest.mark.slow
 def test_an_installed_wheel_carries_the_default_model(tmp_path: Path) -> None:
     """Build the wheel here (no dependencies, no build isolation: seconds) and install it into a folder
     that is the only place the package can be imported from."""

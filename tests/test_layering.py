@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 QT = ("PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6", "qtpy")
@@ -142,6 +144,7 @@ def test_layers_import_one_way() -> None:
     assert violations(ROOT) == []
 
 
+@pytest.mark.slow
 def test_a_bad_import_inside_a_function_fails_the_check(tmp_path: Path) -> None:
     """The checker can fail: a copy of the tree with one hidden wrong-way import is caught."""
     for top in ("fashion_desktop", "trainer"):
@@ -202,6 +205,7 @@ _PROBE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_core_model_and_trainer_import_without_qt() -> None:
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
@@ -222,6 +226,7 @@ def test_core_model_and_trainer_import_without_qt() -> None:
         assert expected in result["imported"]
 
 
+@pytest.mark.slow
 def test_the_probe_really_blocks_qt() -> None:
     """Guard against a probe that cannot fail: with the blocker on, importing PySide6 must fail."""
     code = _PROBE.split("imported, failed")[0] + "import PySide6\n"

@@ -72,6 +72,7 @@ def test_the_description_matches_what_torch_loads(tmp_path: Path) -> None:
     assert {k: t.shape for k, t in weights.items()} == {k: tuple(v.shape) for k, v in ref.state_dict.items()}
 
 
+@pytest.mark.slow
 def test_reading_a_bundle_does_not_import_torch(tmp_path: Path) -> None:
     path = _bundle_with_evaluation(tmp_path)
     code = (

@@ -197,6 +197,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_decisions_survive_kill_9_of_the_writer(tmp_path: Path) -> None:
     path = tmp_path / "cat.db"
     proc = subprocess.Popen(

@@ -401,6 +401,7 @@ def test_folding_is_refused_when_the_convolution_output_is_used_twice() -> None:
     assert fold_batchnorm(model, 32) is model
 
 
+@pytest.mark.slow
 def test_decoding_runs_ahead_of_the_model_by_a_bounded_amount(tmp_path: Path, tiny_bundle_path, monkeypatch):
     import fashion_desktop.model.scoring as engine
 

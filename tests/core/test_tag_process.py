@@ -185,6 +185,7 @@ def _run(mode: str, job: dict, argv: list[str] | None = None) -> tuple[int, list
     return _finish(_start(mode, job, argv))
 
 
+@pytest.mark.slow
 def test_the_process_tags_the_library_and_reports_every_photo(tmp_path: Path, tiny_bundle_path: Path) -> None:
     cat_path = _library(tmp_path, 7)
     (tmp_path / "photos" / "broken.jpg").write_bytes(b"not a jpeg")
@@ -220,6 +221,7 @@ def test_the_process_tags_the_library_and_reports_every_photo(tmp_path: Path, ti
         cat.close()
 
 
+@pytest.mark.slow
 def test_a_bad_bundle_fails_with_a_message_naming_the_file(tmp_path: Path) -> None:
     cat_path = _library(tmp_path, 2)
     bad = tmp_path / "stranger.fmodel"
@@ -263,6 +265,7 @@ def test_a_bad_tagging_request_names_the_field(job, message) -> None:
         TagRequest.from_json(job)
 
 
+@pytest.mark.slow
 def test_the_process_refuses_a_bad_request_with_a_clear_message(tmp_path: Path) -> None:
     code, events, _err = _run("tag", {"bundle": str(tmp_path / "m.fmodel")})
     assert code == 2 and len(events) == 1 and isinstance(events[0], Failure)
@@ -271,6 +274,7 @@ def test_the_process_refuses_a_bad_request_with_a_clear_message(tmp_path: Path) 
     )
 
 
+@pytest.mark.slow
 def test_cancel_stops_after_a_batch_and_keeps_what_was_tagged(tmp_path: Path, tiny_bundle_path: Path) -> None:
     cat_path = _library(tmp_path, 60)
     job = {"catalog": str(cat_path), "bundle": str(tiny_bundle_path), "batch_size": 1}
@@ -299,6 +303,7 @@ def test_cancel_stops_after_a_batch_and_keeps_what_was_tagged(tmp_path: Path, ti
     assert rest[-1].skipped == summary.tagged and rest[-1].tagged == 60 - summary.tagged
 
 
+@pytest.mark.slow
 def test_closing_stdin_cancels_so_a_dead_app_leaves_no_run_behind(
     tmp_path: Path, tiny_bundle_path: Path
 ) -> None:
@@ -311,6 +316,7 @@ def test_closing_stdin_cancels_so_a_dead_app_leaves_no_run_behind(
     assert isinstance(summary, Summary) and summary.cancelled
 
 
+@pytest.mark.slow
 def test_probe_reports_what_torch_sees() -> None:
     import torch
 
@@ -321,6 +327,7 @@ def test_probe_reports_what_torch_sees() -> None:
     assert found.cuda == torch.cuda.is_available()
 
 
+@pytest.mark.slow
 def test_a_frozen_app_runs_the_tagging_process_through_its_own_entry_point(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -339,6 +346,7 @@ def test_a_frozen_app_runs_the_tagging_process_through_its_own_entry_point(
     assert len(events) == 1 and isinstance(events[0], Devices)
 
 
+@pytest.mark.slow
 def test_stray_prints_in_the_process_go_to_stderr_not_the_event_stream() -> None:
     # A library that prints (Python print, C-level write to fd 1, a subprocess) while the device check runs.
     script = (
@@ -360,6 +368,7 @@ def test_stray_prints_in_the_process_go_to_stderr_not_the_event_stream() -> None
         assert stray in err
 
 
+@pytest.mark.slow
 def test_an_old_format_bundle_still_tags_in_the_app_with_a_notice(
     tmp_path: Path, tiny_bundle_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -43,6 +44,7 @@ def test_command_line_opens_the_library_adds_the_folder_and_picks_the_model(
     }
 
 
+@pytest.mark.slow
 def test_about_names_versions_and_the_library(qtbot, tmp_path):
     import PySide6
 
@@ -63,6 +65,7 @@ def test_about_names_versions_and_the_library(qtbot, tmp_path):
     w.close()
 
 
+@pytest.mark.slow
 def test_version_answers_at_once_without_qt_or_torch() -> None:
     import subprocess
     import sys

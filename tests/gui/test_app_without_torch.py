@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import make_photo
+
+pytestmark = pytest.mark.slow  # every test here starts a child process or trains
 
 SCRIPT = r"""
 import sys, time

@@ -238,6 +238,7 @@ def fake_preview(tmp_path: Path, sleep: float = 0.0):
     return factory
 
 
+@pytest.mark.slow
 def test_a_change_while_counting_counts_again_and_the_stale_answer_is_dropped(qtbot, tmp_path, monkeypatch):
     factory = fake_preview(tmp_path, sleep=2.0)
     b = shown(qtbot, DatasetBuilder(preview_factory=factory))
@@ -260,6 +261,7 @@ def test_a_change_while_counting_counts_again_and_the_stale_answer_is_dropped(qt
     assert b.previews_started == 3 and "seed=3" in factory.argv()[-1]
 
 
+@pytest.mark.slow
 def test_nothing_is_counted_while_hidden_and_fractions_that_leave_no_training_are_refused(qtbot, tmp_path):
     factory = fake_preview(tmp_path)
     b = DatasetBuilder(preview_factory=factory)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -228,13 +228,19 @@ def test_long_export_keeps_the_window_live_and_cancel_writes_nothing(qtbot, libr
     import fashion_desktop.core.export as export
 
     real = export.final_tag_matrix
+    released = threading.Event()  # set once the test has pressed Cancel
+    chunks: list[int] = []
 
-    def slow_final_tags(scores, *args, **kwargs):
-        time.sleep(0.001 * len(scores))  # a big library: each photo takes a moment
+    def held_final_tags(scores, *args, **kwargs):
+        """A big library: the first chunk's rows report progress, the next chunk waits for the cancel."""
+        if threading.current_thread() is not threading.main_thread():
+            chunks.append(len(scores))
+            if len(chunks) > 1:
+                released.wait(timeout=30)
         return real(scores, *args, **kwargs)
 
     more = catalog.ensure_images([str(tmp_path / "virtual" / f"photo_{i:04d}.jpg") for i in range(2500)])
-    monkeypatch.setattr(export, "final_tag_matrix", slow_final_tags)
+    monkeypatch.setattr(export, "final_tag_matrix", held_final_tags)
     out = tmp_path / "big.csv"
     d = _dialog(qtbot, catalog)
     _choose(qtbot, d, "csv", "all", out)
@@ -245,7 +251,9 @@ def test_long_export_keeps_the_window_live_and_cancel_writes_nothing(qtbot, libr
     assert d.is_running() and not d.export_button.isEnabled()
     with qtbot.assertNotEmitted(d.exported):
         qtbot.mouseClick(d.cancel_button, Qt.MouseButton.LeftButton)
+        released.set()
         qtbot.waitUntil(lambda: not d.is_running(), timeout=20_000)
+    assert chunks[0] == 2000  # the run had started; the held second chunk kept it from finishing first
     assert not d.isVisible()
     assert d.outcome() is not None and d.outcome().cancelled
     assert not out.exists()

@@ -14,6 +14,8 @@ from fashion_desktop.gui.train import train_tab
 from fashion_desktop.gui.worker import ProcessWorker
 from fashion_desktop.model.protocol import FROZEN_TRAIN_FLAG, RUN_FINISHED
 
+pytestmark = pytest.mark.slow  # every test here starts a child process or trains
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
@@ -73,6 +74,7 @@ def test_chips_that_fit_draw_no_plus_n():
     assert [t for t, _ in placed] == ["red", "top"] and more is None
 
 
+@pytest.mark.slow
 def test_the_review_pane_shows_scores_as_soon_as_the_current_photo_is_tagged(
     qtbot,
     window,  # noqa: F811

@@ -97,6 +97,7 @@ def start_fake_training(qtbot, w: MainWindow, tmp_path, scenario: str) -> None:
     qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
 
 
+@pytest.mark.slow
 def test_tagging_waits_for_training_and_starts_when_it_ends(
     qtbot, window, tmp_path, photo_folder, tiny_bundle_path
 ) -> None:
@@ -119,6 +120,7 @@ def test_tagging_waits_for_training_and_starts_when_it_ends(
     qtbot.waitUntil(lambda: w.job_status.label.text() == "", timeout=2000)
 
 
+@pytest.mark.slow
 def test_run_now_anyway_starts_the_waiting_job_beside_the_running_one(
     qtbot, window, tmp_path, photo_folder, tiny_bundle_path
 ) -> None:
@@ -135,6 +137,7 @@ def test_run_now_anyway_starts_the_waiting_job_beside_the_running_one(
     assert done.args[0].tagged == 9 and w.train_tab.state == "running"
 
 
+@pytest.mark.slow
 def test_training_waits_for_tagging_and_a_waiting_run_can_be_stopped(
     qtbot, window, tmp_path, photo_folder, tiny_bundle_path
 ) -> None:
@@ -166,6 +169,7 @@ def test_training_waits_for_tagging_and_a_waiting_run_can_be_stopped(
     assert w.tag_worker is None and len(tab.factory.argv()) == 1
 
 
+@pytest.mark.slow
 def test_the_take_turns_setting_lets_both_run_at_once_and_is_remembered(
     qtbot, window, tmp_path, photo_folder, tiny_bundle_path
 ) -> None:

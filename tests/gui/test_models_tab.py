@@ -158,6 +158,7 @@ def test_item_models_pass_qtmodeltester(qtmodeltester, bundles):
     qtmodeltester.check(rows, force_py=True)
 
 
+@pytest.mark.slow
 def test_importing_the_widgets_does_not_import_torch_pyqtgraph_or_pandas():
     code = (
         "import sys, fashion_desktop.gui.models.models_tab, fashion_desktop.gui.tag.thresholds_panel,"
@@ -390,6 +391,7 @@ def test_evaluation_of_the_wrong_shape_is_ignored(qtbot, tab, tmp_path):
     qtbot.waitUntil(lambda: not tab.is_loading(), timeout=20_000)
 
 
+@pytest.mark.slow
 def test_an_old_format_bundle_is_offered_conversion_in_a_child_process(
     qtbot, tab, bundles, tmp_path, monkeypatch
 ):
@@ -426,6 +428,7 @@ def test_an_old_format_bundle_is_offered_conversion_in_a_child_process(
     qtbot.waitUntil(lambda: not tab.is_loading(), timeout=20_000)
 
 
+@pytest.mark.slow
 def test_a_failed_conversion_is_reported(qtbot, tab, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 

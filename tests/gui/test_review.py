@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QGroupBox
 
 from tests.gui.test_main_window import chips, scan, select, tag
 
 
+@pytest.mark.slow
 def test_review_pane_lists_labels_with_scores_keys_and_source(qtbot, window, photo_folder, tiny_bundle_path):  # noqa: F811
     scan(qtbot, window, photo_folder)
     tag(qtbot, window, tiny_bundle_path)
@@ -49,6 +51,7 @@ def test_preview_loads_off_the_gui_thread_and_zooms(qtbot, window, photo_folder)
     preview.set_zoom(None)
 
 
+@pytest.mark.slow
 def test_start_up_does_not_import_torch():
     code = (
         "import sys; from fashion_desktop.gui import app, main_window; from fashion_desktop.gui.models import models_tab; from fashion_desktop.gui.tag import thresholds_panel;"
@@ -59,6 +62,7 @@ def test_start_up_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_device_list_enables_only_what_torch_reports(qtbot, tmp_path):
     import torch
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pandas as pd
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -21,6 +22,8 @@ from fashion_desktop.gui.tag.thresholds_panel import ThresholdTableModel
 from tests.gui.test_export_dialog import _choose, _export
 from tests.gui.test_main_window import chips, grid_rows, scan, select, tag
 from tests.gui.test_thresholds_panel import _cell, _click, _click_box
+
+pytestmark = pytest.mark.slow  # every test here starts a child process or trains
 
 
 def _state(w: MainWindow, name: str) -> str:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fashion_desktop.gui import self_test
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,6 +25,7 @@ def run(code_or_args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_self_test_passes_every_step_with_a_model(tmp_path, tiny_bundle_path) -> None:
     res = run(
         ["-m", "fashion_desktop.launcher", "--self-test", "--self-test-model", str(tiny_bundle_path)],
@@ -37,6 +40,7 @@ def test_self_test_passes_every_step_with_a_model(tmp_path, tiny_bundle_path) ->
     assert "offscreen" in lines[0]
 
 
+@pytest.mark.slow
 def test_without_a_default_model_the_self_test_fails_plainly(tmp_path) -> None:
     code = (
         "import sys\n"

@@ -20,6 +20,8 @@ from tests.conftest import TINY_LABELS, make_photo
 from tests.gui.test_main_window import chips, scan, select
 from tests.gui.test_new_tags import _create, _ctrl_click
 
+pytestmark = pytest.mark.slow  # every test here starts a child process or trains
+
 REPO = Path(__file__).resolve().parents[2]
 N = 18  # photos in the library of the new-tag test
 

@@ -116,6 +116,7 @@ def select_run(tab: TrainTab, name: str) -> None:
     assert tab.history.select(str(next(r.path for r in tab.history.runs if r.name == name)))
 
 
+@pytest.mark.slow
 def test_history_lists_runs_reopens_their_curves_and_overlays_two(qtbot, tmp_path, tiny_bundle_path) -> None:
     tab = TrainTab(child_factory=fake_factory(tmp_path, tiny_bundle_path))
     qtbot.addWidget(tab)
@@ -229,6 +230,7 @@ def saved_run(folder: Path, **settings_) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_resume_passes_the_changes_it_can_make_and_explains_those_it_cannot(
     qtbot, tmp_path, tiny_bundle_path
 ) -> None:
@@ -269,6 +271,7 @@ def test_resume_passes_the_changes_it_can_make_and_explains_those_it_cannot(
     assert "loss=" not in " ".join(args) and "arch=" not in " ".join(args) and "epochs=6" in args
 
 
+@pytest.mark.slow
 def test_the_resume_button_of_a_stopped_run_in_the_history_resumes_it(
     qtbot, tmp_path, tiny_bundle_path
 ) -> None:
@@ -313,6 +316,7 @@ def reviewed_library(tmp_path) -> tuple[Path, list[str]]:
     return tmp_path / "lib.ffcat", paths
 
 
+@pytest.mark.slow
 def test_a_runs_model_is_compared_on_held_out_photos_then_used_and_the_library_retagged(
     qtbot, tmp_path, tiny_bundle_path, reviewed_library
 ) -> None:
@@ -354,6 +358,7 @@ def test_a_runs_model_is_compared_on_held_out_photos_then_used_and_the_library_r
     w.close()
 
 
+@pytest.mark.slow
 def test_nothing_to_compare_with_is_said_plainly_and_use_still_works(
     qtbot, tmp_path, tiny_bundle_path
 ) -> None:

@@ -142,6 +142,7 @@ def run_to_end(qtbot, tab: TrainTab, timeout: int = 20_000) -> None:
     tab.plots.redraw()
 
 
+@pytest.mark.slow
 def test_a_run_streams_into_plots_progress_and_log(qtbot, tmp_path) -> None:
     tab = make_tab(qtbot, tmp_path)
     assert tab.start_button.isEnabled(), tab.problem_label.text()
@@ -177,6 +178,7 @@ def test_a_run_streams_into_plots_progress_and_log(qtbot, tmp_path) -> None:
     assert "epochs=10" in args and 'unfreeze=["1:all"]' in args
 
 
+@pytest.mark.slow
 def test_an_older_trainer_without_batch_loss_or_group_figures_still_plots(qtbot, tmp_path) -> None:
     tab = make_tab(qtbot, tmp_path, "old")
     run_to_end(qtbot, tab)
@@ -197,6 +199,7 @@ def test_an_older_trainer_without_batch_loss_or_group_figures_still_plots(qtbot,
     assert tab.plots.groups() == [] and len(tab.plots.f1_plot.getPlotItem().legend.items) == 2
 
 
+@pytest.mark.slow
 def test_the_trainer_runs_at_lower_priority(qtbot, tmp_path) -> None:
     tab = make_tab(qtbot, tmp_path)
     run_to_end(qtbot, tab)
@@ -204,6 +207,7 @@ def test_the_trainer_runs_at_lower_priority(qtbot, tmp_path) -> None:
     assert f"nice {expected}" in tab.log_view.toPlainText()
 
 
+@pytest.mark.slow
 def test_progress_and_running_job_while_running(qtbot, tmp_path) -> None:
     tab = make_tab(qtbot, tmp_path, "stop")
     tab.start()
@@ -216,6 +220,7 @@ def test_progress_and_running_job_while_running(qtbot, tmp_path) -> None:
     qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
 
 
+@pytest.mark.slow
 def test_the_time_left_comes_from_this_launchs_pace_on_the_trainers_clock(qtbot, tmp_path) -> None:
     """Not from the launch: start-up and the epochs a resumed run skips would make it far too short."""
     tab = make_tab(qtbot, tmp_path, "resumed")
@@ -229,6 +234,7 @@ def test_the_time_left_comes_from_this_launchs_pace_on_the_trainers_clock(qtbot,
     qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
 
 
+@pytest.mark.slow
 def test_a_flood_of_progress_events_redraws_the_bar_a_few_times_and_ends_on_the_last(qtbot, tmp_path) -> None:
     tab = make_tab(qtbot, tmp_path, "flood")
     values = []
@@ -244,6 +250,7 @@ def test_a_flood_of_progress_events_redraws_the_bar_a_few_times_and_ends_on_the_
     qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
 
 
+@pytest.mark.slow
 def test_stop_marks_the_run_stopped_and_resume_continues_it(qtbot, tmp_path) -> None:
     tab = make_tab(qtbot, tmp_path, "stop")
     tab.start()
@@ -261,6 +268,7 @@ def test_stop_marks_the_run_stopped_and_resume_continues_it(qtbot, tmp_path) -> 
     qtbot.waitUntil(lambda: not tab.busy(), timeout=15_000)
 
 
+@pytest.mark.slow
 def test_a_trainer_that_ignores_stop_is_killed_and_marked_so(qtbot, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(tt, "STOP_GRACE_S", 1)
     tab = make_tab(qtbot, tmp_path, "hang")
@@ -281,6 +289,7 @@ def test_a_trainer_that_ignores_stop_is_killed_and_marked_so(qtbot, tmp_path, mo
         ("nan", "the loss became nan at epoch 1, step 3"),
     ],
 )
+@pytest.mark.slow
 def test_failures_show_plainly_and_leave_the_tab_usable(qtbot, tmp_path, scenario, shown) -> None:
     tab = make_tab(qtbot, tmp_path, scenario)
     run_to_end(qtbot, tab)
@@ -347,6 +356,7 @@ def test_settings_are_remembered(qtbot, tmp_path) -> None:
     assert again.values()["sources"] == [str(tmp_path / "photos")]
 
 
+@pytest.mark.slow
 def test_an_output_folder_holding_a_run_is_asked_about(qtbot, tmp_path) -> None:
     tab = make_tab(qtbot, tmp_path)
     run = tmp_path / "run"
@@ -394,7 +404,8 @@ def test_plots_redraw_on_a_timer_not_per_event(qtbot) -> None:
     for i in range(5000):
         plots.add_batch_loss(i, 1.0)
     assert plots.redraws == before  # nothing drawn yet: the timer does it
-    qtbot.wait(1200)
+    with qtbot.waitSignal(plots.timer.timeout, timeout=5000):
+        pass  # one tick of the redraw timer, after the plots' own slot
     assert plots.redraws == before  # not while hidden (the Train tab is not the one shown)
     plots.show()
     qtbot.waitUntil(lambda: plots.redraws > before, timeout=2000)
@@ -423,6 +434,7 @@ def test_an_epochs_end_repaints_its_three_plots_one_turn_apart(qtbot) -> None:
     qtbot.waitUntil(lambda: plots.curve_data("lr")[1] == [0.01], timeout=2000)
 
 
+@pytest.mark.slow
 def test_a_real_tiny_run_from_the_tab_finishes(qtbot, tmp_path, monkeypatch) -> None:
     pytest.importorskip("torch")
     sys.path.insert(0, str(REPO / "tests" / "trainer"))
@@ -453,6 +465,7 @@ def test_a_real_tiny_run_from_the_tab_finishes(qtbot, tmp_path, monkeypatch) -> 
     assert tab.plots.curve_data("train_loss")[0] == [1.0]
 
 
+@pytest.mark.slow
 def test_the_window_has_a_train_tab_and_asks_before_quitting_mid_run(qtbot, tmp_path) -> None:
     from fashion_desktop.gui.main_window import MainWindow
 

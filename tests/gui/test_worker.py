@@ -108,6 +108,7 @@ def _fake_trainer(version: int):
     return Child(sys.executable, ("-c", _FAKE_TRAINER, str(version)), TRAINING, b"", None, (0, 143))
 
 
+@pytest.mark.slow
 def test_a_trainer_child_is_decoded_by_the_same_process_worker(qtbot):
     from fashion_desktop.gui.worker import ProcessWorker
     from fashion_desktop.model.protocol import PROTOCOL_VERSION, TrainEvent, Unreadable
@@ -128,6 +129,7 @@ def test_a_trainer_child_is_decoded_by_the_same_process_worker(qtbot):
     qtbot.waitUntil(lambda: active_workers() == 0)
 
 
+@pytest.mark.slow
 def test_a_child_of_a_newer_protocol_fails_the_run_naming_both_versions(qtbot):
     from fashion_desktop.gui.worker import ProcessWorker
     from fashion_desktop.model.protocol import PROTOCOL_VERSION
@@ -155,6 +157,7 @@ sys.stdout.write(encode("run_finished", bundle="b") + "\n")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("linger", [2.0, 0.0])
 def test_a_flood_of_events_is_handled_a_slice_at_a_time_and_all_arrive_before_the_end(
     qtbot, monkeypatch, linger
@@ -190,6 +193,7 @@ def test_a_flood_of_events_is_handled_a_slice_at_a_time_and_all_arrive_before_th
     qtbot.waitUntil(lambda: active_workers() == 0)
 
 
+@pytest.mark.slow
 def test_the_real_trainer_reports_a_failure_through_the_process_worker(qtbot, tmp_path):
     from fashion_desktop.gui.worker import ProcessWorker, trainer_child
 
@@ -201,6 +205,7 @@ def test_the_real_trainer_reports_a_failure_through_the_process_worker(qtbot, tm
     qtbot.waitUntil(lambda: active_workers() == 0)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name == "nt", reason="Windows has no SIGTERM for a console process: cancel kills it")
 def test_a_real_training_run_reports_through_the_process_worker_and_stops_on_cancel(qtbot, tmp_path):
     from fashion_desktop.gui.worker import ProcessWorker, trainer_child

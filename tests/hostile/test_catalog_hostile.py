@@ -253,6 +253,7 @@ _CRASHED_WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "setuid"), reason="needs POSIX users")
 @pytest.mark.parametrize("wal", [False, True], ids=["closed", "changes-in-wal"])
 def test_a_read_only_catalog_exports_fine_for_a_user_who_cannot_write_it(wal: bool, tmp_path: Path) -> None:
@@ -591,6 +592,7 @@ def test_relinking_after_the_new_place_was_already_scanned_merges_instead_of_dup
         assert cat.folders() == [str(moved)]
 
 
+@pytest.mark.slow
 def test_recognising_a_catalog_never_drops_the_locks_of_one_already_open(tmp_path: Path) -> None:
     # POSIX drops every lock a process holds on a file when it closes any descriptor of it: reading
     # the header with open() let another process delete the write-ahead log of the app's open catalog.

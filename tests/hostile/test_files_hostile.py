@@ -134,6 +134,7 @@ def test_cli_refuses_a_read_only_export_and_keeps_it(
     assert err.count(f"fashion: error: {out}: {PROTECTED}") == 2 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_read_only_file_of_its_owner_is_kept_when_not_root(nobody_dir: Path) -> None:
     """As its owner (not root) a person can rename over a 0444 file; atomic_write must still refuse."""
     target = nobody_dir / "tags.csv"
@@ -212,6 +213,7 @@ def test_an_unwritable_output_is_found_before_anything_is_scanned(
     assert out.read_text() == "the person's own table\n"
 
 
+@pytest.mark.slow
 def test_an_unwritable_output_folder_is_found_before_tagging_as_a_normal_user(
     nobody_dir: Path, tiny_bundle_path: Path
 ) -> None:
@@ -242,6 +244,7 @@ def test_an_unwritable_output_folder_is_found_before_tagging_as_a_normal_user(
 
 
 # -- 12. exit codes and signals ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_one_exit_code_table_in_every_help_and_the_readme() -> None:
     lines = [line.strip() for line in TABLE.splitlines() if line.strip()]
     assert any(line.startswith("130") and "Ctrl-C" in line for line in lines)
@@ -260,6 +263,7 @@ def test_one_exit_code_table_in_every_help_and_the_readme() -> None:
         assert table in " ".join(res.stdout.split()), argv
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_training_with_130_and_sigterm_with_143(tmp_path: Path) -> None:
     from fashion_desktop.model import protocol
     from tests.trainer.trainer_helpers import FAST, make_class_folders
@@ -334,6 +338,7 @@ def _wait_for_scores(db_glob: str, folder: Path, timeout: float = 90) -> Path:
     raise AssertionError("no batch was tagged in time")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_catalog", [False, True])
 def test_sigterm_on_tag_cleans_up_like_ctrl_c(
     tmp_path: Path, tiny_bundle_path: Path, with_catalog: bool
@@ -369,6 +374,7 @@ def test_sigterm_on_tag_cleans_up_like_ctrl_c(
         assert "no output was written" in err
 
 
+@pytest.mark.slow
 def test_a_sigterm_during_the_clean_up_still_removes_the_temporary_folder(
     tmp_path: Path, tiny_bundle_path
 ) -> None:
@@ -403,6 +409,7 @@ def test_a_sigterm_during_the_clean_up_still_removes_the_temporary_folder(
     assert list(tmp.iterdir()) == [] and len(pd.read_csv(out, encoding="utf-8-sig")) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_while_torch_still_imports_ends_with_a_message(
     tmp_path: Path, tiny_bundle_path, sig

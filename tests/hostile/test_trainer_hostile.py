@@ -45,6 +45,7 @@ def _copy_run(finished, dest: Path) -> Path:
 # ---------------------------------------------------------------- item 1: run folders
 
 
+@pytest.mark.slow
 def test_training_again_into_a_finished_run_is_refused_and_changes_nothing(finished, tmp_path):
     run = _copy_run(finished, tmp_path / "r1")
     before = _snapshot(run)
@@ -60,6 +61,7 @@ def test_training_again_into_a_finished_run_is_refused_and_changes_nothing(finis
     assert _snapshot(run) == before  # not a byte of the old run changed, the events log included
 
 
+@pytest.mark.slow
 def test_overwrite_moves_the_old_run_aside_and_deletes_nothing(finished, tmp_path):
     run = _copy_run(finished, tmp_path / "r1")
     before = _snapshot(run)
@@ -91,6 +93,7 @@ def test_a_folder_of_other_files_is_never_a_run_folder(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if ".old-" in p.name] == []
 
 
+@pytest.mark.slow
 def test_the_run_folder_rule_is_one_function_the_app_can_call_without_torch(finished, tmp_path):
     import subprocess
     import sys
@@ -128,6 +131,7 @@ def test_the_run_folder_rule_is_one_function_the_app_can_call_without_torch(fini
 # ---------------------------------------------------------------- item 11: settings given with --resume
 
 
+@pytest.mark.slow
 def test_resume_applies_a_new_learning_rate_and_more_epochs(finished, tmp_path):
     run = _copy_run(finished, tmp_path / "r1")
     proc = run_trainer(
@@ -141,6 +145,7 @@ def test_resume_applies_a_new_learning_rate_and_more_epochs(finished, tmp_path):
     assert "lr: 0.0005" in saved and "epochs: 2" in saved
 
 
+@pytest.mark.slow
 def test_resume_refuses_settings_that_change_the_model_by_name(finished, tmp_path):
     from fashion_desktop.model.train_config import ConfigError
     from trainer.cli import resolve_train_config
@@ -159,6 +164,7 @@ def test_resume_refuses_settings_that_change_the_model_by_name(finished, tmp_pat
     assert resume and cfg.time_limit_min == 5 and cfg.out == str(run)
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_run_without_more_epochs_says_how(finished, tmp_path):
     run = _copy_run(finished, tmp_path / "r1")
     before = _snapshot(run)
@@ -171,6 +177,7 @@ def test_resume_of_a_finished_run_without_more_epochs_says_how(finished, tmp_pat
 # ---------------------------------------------------------------- item 10: messages, not tracebacks
 
 
+@pytest.mark.slow
 def test_unknown_architecture_is_one_line_with_the_choices_and_a_run_failed_event(tmp_path):
     data = make_class_folders(tmp_path / "data", 1, (), ["red"])
     proc = run_trainer(["train", "--events", "--data", str(data), "--arch", "nope", "--out", "r"], tmp_path)
@@ -211,6 +218,7 @@ def test_every_bad_option_reports_run_failed_on_the_event_stream(tmp_path, capfd
 # ---------------------------------------------------------------- item 11: trainer guidance
 
 
+@pytest.mark.slow
 def test_nan_loss_advice_names_only_options_fashion_train_accepts(tmp_path, monkeypatch):
     import trainer.engine as engine
     from fashion_desktop.model.train_config import make_config, save_config
@@ -268,6 +276,7 @@ def test_a_mapping_target_a_typo_away_from_a_known_label_is_refused_with_the_clo
     assert "dres" in table.labels
 
 
+@pytest.mark.slow
 def test_a_mapping_typo_fails_the_run_with_its_message(tmp_path):
     data, mapping = _mapped_data(tmp_path, "dress,dres\nhat,hats\n")
     proc = run_trainer(

@@ -65,6 +65,7 @@ def colour_run(tmp_path_factory) -> tuple[Path, list[Path]]:
     return tmp / "run" / "model.fmodel", [tmp / "img" / f"{i}.jpg" for i in range(6)]
 
 
+@pytest.mark.slow
 def test_the_bundle_declares_the_group_with_one_floor(colour_run) -> None:
     bundle_path, _ = colour_run
     b = load_bundle(bundle_path)
@@ -74,6 +75,7 @@ def test_the_bundle_declares_the_group_with_one_floor(colour_run) -> None:
     assert "top1_accuracy" in b.metrics["test"]["groups"]["colour"]
 
 
+@pytest.mark.slow
 def test_tagging_with_it_scores_the_group_as_a_softmax(colour_run) -> None:
     bundle_path, photos = colour_run
     b = load_bundle(bundle_path)
@@ -84,6 +86,7 @@ def test_tagging_with_it_scores_the_group_as_a_softmax(colour_run) -> None:
     assert scores[:, colour].sum(1) == pytest.approx(np.ones(len(scores)), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_package_writes_the_card_half_precision_weights_and_relative_paths(colour_run, tmp_path) -> None:
     from trainer.package import package
 

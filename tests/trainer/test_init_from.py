@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from trainer_helpers import FAST, make_class_folders, run_trainer
 
@@ -33,6 +34,7 @@ def test_head_surgery_keeps_known_rows_adds_fresh_ones_and_drops_the_rest(tmp_pa
     assert (done.kept, done.new, done.dropped) == (("red", "green"), ("denim",), ("blue",))
 
 
+@pytest.mark.slow
 def test_inception_aux_head_rows_move_too():
     labels = ["a", "b"]
     src = build_model("inception_v3", 2).state_dict()
@@ -43,6 +45,7 @@ def test_inception_aux_head_rows_move_too():
         assert torch.equal(state[key][0], src[key][1])
 
 
+@pytest.mark.slow
 def test_train_from_a_bundle_with_a_new_label(tmp_path):
     source = _source_bundle(tmp_path)
     data = make_class_folders(tmp_path / "data", 5, ("train", "val"), ["red", "green", "denim"])
@@ -84,6 +87,7 @@ def test_train_from_a_bundle_with_a_new_label(tmp_path):
     assert again.metrics["history"][-1]["epoch"] == 2
 
 
+@pytest.mark.slow
 def test_unreadable_init_from_fails_in_one_line(tmp_path):
     data = make_class_folders(tmp_path / "data", 3, (), ["red", "green"])
     bad = tmp_path / "broken.fmodel"
@@ -100,6 +104,7 @@ def test_unreadable_init_from_fails_in_one_line(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_init_from_refuses_another_architecture_by_name(tmp_path):
     source = _source_bundle(tmp_path)
     data = make_class_folders(tmp_path / "data", 3, (), ["red", "green"])

@@ -159,6 +159,7 @@ def test_every_trainer_event_round_trips_and_older_versions_are_read(tmp_path):
     assert isinstance(unknown, protocol.Unreadable) and "unknown training event 'summary'" in unknown.reason
 
 
+@pytest.mark.slow
 def test_stray_prints_in_the_trainer_go_to_stderr_not_the_event_stream(tmp_path):
     from trainer_helpers import trainer_env
 

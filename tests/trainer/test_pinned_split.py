@@ -24,6 +24,7 @@ def test_relative_sources_and_mappings_are_read_from_data_root(tmp_path: Path) -
     assert set(table.labels) == {"dress", "skirt"} and len(table) == 6
 
 
+@pytest.mark.slow
 def test_the_pinned_split_holds_out_product_ids_and_the_clothing_test_folder() -> None:
     if not (SHARED_DATA / "fashion-products").is_dir():
         pytest.skip("../shared/data is not here")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from trainer_helpers import make_class_folders, run_trainer, trainer_env
 
 from fashion_desktop.model import protocol
@@ -63,6 +64,7 @@ def test_preview_of_missing_data_fails_in_one_line(tmp_path):
     assert [e.name for e in events] == ["run_failed"] and "nope" in events[0]["message"]
 
 
+@pytest.mark.slow
 def test_preview_says_which_labels_a_start_bundle_knows(tmp_path):
     import torch
 
@@ -89,6 +91,7 @@ def test_preview_says_which_labels_a_start_bundle_knows(tmp_path):
     assert "new labels (vs " in text and ": denim" in text and "dropped labels" in text
 
 
+@pytest.mark.slow
 def test_preview_answers_without_importing_torch(tmp_path):
     """The app runs a preview each time a source changes: it must not pay for torch (seconds)."""
     data = make_class_folders(tmp_path / "data", 2, (), ["red", "green"])

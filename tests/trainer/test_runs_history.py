@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from trainer_helpers import FAST, make_class_folders, run_trainer
 
 from fashion_desktop.model.run_folder import find_runs, list_runs, read_run, read_splits, trained_on
@@ -16,6 +17,7 @@ def _event(name: str, **fields) -> str:
     return json.dumps({"event": name, "protocol": 2, "time": fields.pop("time", 1000.0), **fields})
 
 
+@pytest.mark.slow
 def test_a_real_finished_run_and_a_failed_one(tmp_path):
     data = make_class_folders(tmp_path / "data", 4, ("train", "val"), ["red", "green"])
     runs = tmp_path / "runs"

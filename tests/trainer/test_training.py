@@ -39,6 +39,7 @@ def trained(tmp_path_factory):
     return tmp, data, proc
 
 
+@pytest.mark.slow
 def test_event_stream_of_a_finished_run(trained):
     tmp, _data, proc = trained
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -67,6 +68,7 @@ def test_event_stream_of_a_finished_run(trained):
     assert "epoch 1/2" in proc.stderr  # human logs go to stderr, not stdout
 
 
+@pytest.mark.slow
 def test_evaluate_writes_tables_and_scores(trained):
     tmp, data, _proc = trained
     out = tmp / "eval"
@@ -88,6 +90,7 @@ def test_evaluate_writes_tables_and_scores(trained):
     assert len(scores) == 16 and scores[0] == "path,readable,blue,green,red"
 
 
+@pytest.mark.slow
 def test_unfreeze_schedule_really_trains_the_backbone():
     cfg = make_config({"arch": "cnn", "unfreeze": ["1:features.4"], "lr": 0.05, "backbone_lr_mult": 0.5})
     torch.manual_seed(0)
@@ -115,6 +118,7 @@ def test_unfreeze_schedule_really_trains_the_backbone():
     assert not params["features.0.weight"].requires_grad
 
 
+@pytest.mark.slow
 def test_at_a_terminal_evaluate_and_train_show_progress_and_a_per_group_table(trained, tmp_path):
     # Without --events a person reads the output: no JSON, a summary table on stdout, progress on stderr.
     tmp, data, _proc = trained
@@ -143,6 +147,7 @@ def test_at_a_terminal_evaluate_and_train_show_progress_and_a_per_group_table(tr
     assert (run / "events.jsonl").is_file()  # the run folder still keeps the events
 
 
+@pytest.mark.slow
 def test_pretrained_backbone_changes_only_after_its_unfreeze_epoch(tmp_path):
     data = make_class_folders(tmp_path / "d", 4, ("train", "val"), ["red", "green"])
     ref = build_model("efficientnet_lite0", 2, pretrained=True).state_dict()
@@ -185,6 +190,7 @@ def test_missing_folder_and_empty_dataset_fail_with_plain_messages(tmp_path):
     assert code == 1 and "empty" in events[-1]["message"]
 
 
+@pytest.mark.slow
 def test_nan_loss_fails_the_run_with_advice(tmp_path, monkeypatch):
     import trainer.engine as engine
 
@@ -197,6 +203,7 @@ def test_nan_loss_fails_the_run_with_advice(tmp_path, monkeypatch):
     assert "diverged" in events[-1]["message"] and "learning rate" in events[-1]["message"]
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     data = make_class_folders(tmp_path / "d", 12, ("train", "val"), ["red", "green", "blue"])
     run = tmp_path / "run"
@@ -243,6 +250,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     assert [h["epoch"] for h in history] == list(range(1, stopped_at + 2))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
 def test_two_process_gloo_run_gathers_the_whole_validation_set(tmp_path):
     data = make_class_folders(tmp_path / "d", 6, ("train",), ["red", "green", "blue"])
@@ -280,6 +288,7 @@ def test_two_process_gloo_run_gathers_the_whole_validation_set(tmp_path):
     shutil.rmtree(tmp_path / "run" / "cache")
 
 
+@pytest.mark.slow
 def test_inception_trains_with_its_auxiliary_loss():
     from trainer.engine import model_loss
     from trainer.losses import masked_bce
@@ -297,6 +306,7 @@ def test_inception_trains_with_its_auxiliary_loss():
         assert isinstance(model(torch.randn(1, 3, 299, 299)), torch.Tensor)
 
 
+@pytest.mark.slow
 def test_time_limit_ends_training_early_and_still_delivers_a_bundle(tmp_path):
     data = make_class_folders(tmp_path / "d", 8, ("train", "val"), ["red", "green"])
     code, events = _run_inprocess(
@@ -309,6 +319,7 @@ def test_time_limit_ends_training_early_and_still_delivers_a_bundle(tmp_path):
     assert events[-1].name == "run_finished" and Path(events[-1]["bundle"]).is_file()
 
 
+@pytest.mark.slow
 def test_missing_imagenet_weights_need_an_explicit_choice(tmp_path, monkeypatch):
     import fashion_desktop.model.archs as archs
     from trainer.engine import make_model
@@ -324,6 +335,7 @@ def test_missing_imagenet_weights_need_an_explicit_choice(tmp_path, monkeypatch)
     assert pretrained is False and "random weights" in notes[0]
 
 
+@pytest.mark.slow
 def test_written_bundles_are_readable_by_others(trained):
     tmp, _data, _proc = trained
     for name in ("model.fmodel", "last.pt", "config.yaml"):

@@ -245,6 +245,16 @@ class ModelsTab(QWidget):
         self._recompute_timer.setInterval(40)  # coalesce live slider drags into one recompute
         self._recompute_timer.timeout.connect(self._refresh_metrics)
 
+        self._build_list_and_card()
+        self._build_tables()
+        left = self._build_left()
+        self._build_detail_tabs()
+        self._lay_out(left)
+        self._connect()
+        self._show_selected()
+
+    def _build_list_and_card(self) -> None:
+        """The list of model files with its buttons, and the model's card."""
         self.bundles = BundleListModel(self)
         self.list_view = QListView()
         self.list_view.setModel(self.bundles)
@@ -267,6 +277,8 @@ class ModelsTab(QWidget):
         self.metrics_note = QLabel()
         self.metrics_note.setWordWrap(True)
 
+    def _build_tables(self) -> None:
+        """The metric tables, the F1 chart's box and the comparison's widgets."""
         self.overall_model = RowsTableModel(("Metric", "Value"), self)
         self.overall_view, _ = _table(self.overall_model, sortable=False)
         self.per_label_model = RowsTableModel(PER_LABEL_HEADERS, self)
@@ -290,6 +302,8 @@ class ModelsTab(QWidget):
         self.compare_note = QLabel()
         self.compare_note.setWordWrap(True)
 
+    def _build_left(self) -> QWidget:
+        """The list of models above its buttons."""
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -300,7 +314,10 @@ class ModelsTab(QWidget):
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.use_button)
         left_layout.addWidget(self.convert_button)
+        return left
 
+    def _build_detail_tabs(self) -> None:
+        """Per label, per group, F1 chart and Compare, as tabs."""
         compare_page = QWidget()
         cl = QVBoxLayout(compare_page)
         row = QHBoxLayout()
@@ -317,6 +334,8 @@ class ModelsTab(QWidget):
         self.detail_tabs.addTab(self.chart_box, "F1 chart")
         self.detail_tabs.addTab(compare_page, "Compare")
 
+    def _lay_out(self, left: QWidget) -> None:
+        """The list on the left; on the right the card and overall metrics above the detail tabs."""
         top = QHBoxLayout()
         card_scroll = QScrollArea()
         card_scroll.setWidgetResizable(True)
@@ -343,6 +362,7 @@ class ModelsTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
+    def _connect(self) -> None:
         self.add_button.clicked.connect(self._add_clicked)
         self.remove_button.clicked.connect(self._remove_clicked)
         self.use_button.clicked.connect(self._use_clicked)
@@ -350,7 +370,6 @@ class ModelsTab(QWidget):
         self.list_view.doubleClicked.connect(self._double_clicked)
         self.list_view.selectionModel().currentChanged.connect(self._current_changed)
         self.compare_combo.currentIndexChanged.connect(self._refresh_compare)
-        self._show_selected()
 
     # -- public API -------------------------------------------------------------------------
     def set_bundle_paths(self, paths: list[str]) -> None:

@@ -121,12 +121,29 @@ class ExportDialog(QDialog):
         self.format_combo = QComboBox()
         for fmt in FORMATS:
             self.format_combo.addItem(fmt.title, fmt.key)
+        scope_box = self._build_scope_box(catalog.count())
+        self.columns_box = self._build_columns_box()
+        path_row = self._build_path_row()
+        self._build_progress_and_buttons()
+        self._lay_out(path_row, scope_box)
+        self._last_format = "csv"
+        self.path_edit.setText(str(self._default_path(_BY_KEY["csv"])))
+        remembered = settings.get_str(settings.EXPORT_FORMAT, "csv")
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        if remembered in _BY_KEY and remembered != "csv":
+            self.format_combo.setCurrentIndex(self.format_combo.findData(remembered))
+        self._apply_format()
+        self.browse_button.clicked.connect(self._browse)
+        self.export_button.clicked.connect(self.start_export)
+        self.cancel_button.clicked.connect(self.reject)
 
+    def _build_scope_box(self, total: int) -> QGroupBox:
+        """All / filtered / selected photos, each with its count (a scope with none is disabled)."""
         scope_box = QGroupBox("Photos")
         scope_layout = QVBoxLayout(scope_box)
         self.scope_group = QButtonGroup(self)
         self.scope_buttons: dict[str, QRadioButton] = {}
-        counts = {"all": catalog.count(), **{k: len(v) for k, v in self._ids.items()}}
+        counts = {"all": total, **{k: len(v) for k, v in self._ids.items()}}
         titles = {
             "all": "All photos",
             "filtered": "Photos shown by the current filter",
@@ -139,7 +156,10 @@ class ExportDialog(QDialog):
             self.scope_buttons[scope] = button
             scope_layout.addWidget(button)
         self.scope_buttons["all"].setChecked(True)
+        return scope_box
 
+    def _build_columns_box(self) -> QGroupBox:
+        """The optional columns; those that need a model are disabled without one."""
         columns_box = QGroupBox("Columns")
         columns_layout = QVBoxLayout(columns_box)
         columns_layout.addWidget(QLabel("Path and final tags are always included."))
@@ -173,8 +193,10 @@ class ExportDialog(QDialog):
             self.provenance_check,
         ):
             columns_layout.addWidget(box)
-        self.columns_box = columns_box
+        return columns_box
 
+    def _build_path_row(self) -> QHBoxLayout:
+        """The output file with its Browse button, and the sidecar naming choice."""
         self.path_edit = QLineEdit()
         self.path_edit.setAccessibleName("Output file")
         self.browse_button = QPushButton("Browse…")
@@ -184,7 +206,9 @@ class ExportDialog(QDialog):
         self.naming_combo = QComboBox()
         self.naming_combo.addItem("photo.xmp (Adobe; digiKam compatible mode)", "adobe")
         self.naming_combo.addItem("photo.jpg.xmp (digiKam, darktable default)", "appended")
+        return path_row
 
+    def _build_progress_and_buttons(self) -> None:
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
@@ -192,12 +216,13 @@ class ExportDialog(QDialog):
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
         self.buttons = QDialogButtonBox()
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.export_button.setDefault(True)
 
+    def _lay_out(self, path_row: QHBoxLayout, scope_box: QGroupBox) -> None:
+        """The form on top, the two boxes side by side, then progress, status and buttons (the tab order)."""
         form = QFormLayout()
         form.addRow("Format", self.format_combo)
         self.path_label = QLabel("Save to")
@@ -220,22 +245,11 @@ class ExportDialog(QDialog):
         layout.addLayout(form)
         boxes = QHBoxLayout()
         boxes.addWidget(scope_box)
-        boxes.addWidget(columns_box)
+        boxes.addWidget(self.columns_box)
         layout.addLayout(boxes)
         layout.addWidget(self.progress)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
-
-        self._last_format = "csv"
-        self.path_edit.setText(str(self._default_path(_BY_KEY["csv"])))
-        remembered = settings.get_str(settings.EXPORT_FORMAT, "csv")
-        self.format_combo.currentIndexChanged.connect(self._format_changed)
-        if remembered in _BY_KEY and remembered != "csv":
-            self.format_combo.setCurrentIndex(self.format_combo.findData(remembered))
-        self._apply_format()
-        self.browse_button.clicked.connect(self._browse)
-        self.export_button.clicked.connect(self.start_export)
-        self.cancel_button.clicked.connect(self.reject)
 
     # -- public -----------------------------------------------------------------------------
     def format_key(self) -> str:

@@ -335,6 +335,19 @@ class ThresholdPanel(QWidget):
         self._last_emitted: ThresholdPolicy | None = None
         self._syncing = False
 
+        self._build_controls()
+        self._build_table()
+        self._lay_out()
+        self.tuned_check.setChecked(True)
+        self.slider.setValue(SLIDER_STEPS // 2)
+        self.spin.setValue(0.5)
+        self._apply_mode_enabled()
+
+        self._connect()
+        self._last_emitted = self.policy()
+
+    def _build_controls(self) -> None:
+        """The mode, the global threshold (slider and value), top-k, "at least one" and the two buttons."""
         self.tuned_check = QCheckBox("Use each label's tuned default")
         self.tuned_check.setToolTip(
             "Each label uses the threshold the model was tuned with, unless overridden"
@@ -363,6 +376,8 @@ class ThresholdPanel(QWidget):
         self.filter_button.setToolTip("Filter the grid to the photos tagged with the selected label")
         self.filter_button.setEnabled(False)
 
+    def _build_table(self) -> None:
+        """The per-label table: sortable, overrides edited in place, long names elided in the middle."""
         self.model = ThresholdTableModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -395,6 +410,7 @@ class ThresholdPanel(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, 50)
 
+    def _lay_out(self) -> None:
         top = QHBoxLayout()
         top.addWidget(QLabel("Threshold"))
         top.addWidget(self.slider, 1)
@@ -415,11 +431,7 @@ class ThresholdPanel(QWidget):
         buttons.addWidget(self.reset_button)
         layout.addLayout(buttons)
 
-        self.tuned_check.setChecked(True)
-        self.slider.setValue(SLIDER_STEPS // 2)
-        self.spin.setValue(0.5)
-        self._apply_mode_enabled()
-
+    def _connect(self) -> None:
         self.slider.valueChanged.connect(self._slider_moved)
         self.spin.valueChanged.connect(self._spin_changed)
         self.tuned_check.toggled.connect(self._mode_toggled)
@@ -433,7 +445,6 @@ class ThresholdPanel(QWidget):
             lambda *_a: self.filter_button.setEnabled(self.selected_label() is not None)
         )
         self.filter_button.clicked.connect(self.filter_by_selected)
-        self._last_emitted = self.policy()
 
     # -- public API -------------------------------------------------------------------------
     def set_model(
