@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from fashion_desktop.gui.train import run_control
 from fashion_desktop.gui.train import train_tab as tt
 from fashion_desktop.gui.train.train_plots import Series
 from fashion_desktop.gui.train.train_tab import TrainTab, lower_priority
@@ -262,7 +263,7 @@ def test_stop_marks_the_run_stopped_and_resume_continues_it(qtbot, tmp_path) -> 
 
 
 def test_a_trainer_that_ignores_stop_is_killed_and_marked_so(qtbot, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(tt, "STOP_GRACE_S", 1)
+    monkeypatch.setattr(run_control, "STOP_GRACE_S", 1)
     tab = make_tab(qtbot, tmp_path, "hang")
     tab.start()
     qtbot.waitUntil(lambda: tab.epoch == 1, timeout=15_000)  # the first progress event

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.gui import settings
+from fashion_desktop.gui.train.train_process import lower_priority
 from fashion_desktop.gui.worker import Child, ProcessWorker, trainer_child
 from fashion_desktop.model.label_mapping import (
     TARGET_SEPARATOR,
@@ -64,10 +65,6 @@ _ERROR = QColor("#b00020")
 
 def default_preview_child(args: Sequence[str]) -> Child:
     """``python -m trainer train --events ARGS --preview``, below the window's priority like a run."""
-    from fashion_desktop.gui.train.train_tab import (
-        lower_priority,
-    )  # the tab imports this module: resolved when first called
-
     return lower_priority(trainer_child("train", [*args, "--preview"]))
 
 
