@@ -111,9 +111,10 @@ class TrainTab(QWidget):
         self.log_view.setMaximumBlockCount(LOG_LINES)
         self.log_view.setPlaceholderText("The trainer's log appears here.")
         self.lower_tabs = RunsPanel(self.log_view, self.plots, self.busy, self.form.out_folder)
-        self.compare.catalog_path = lambda: self.catalog_path
-        self.compare.current_model = lambda: self.current_model()
-        self.compare.device = self.form.device
+        compare = self.lower_tabs.compare
+        compare.catalog_path = lambda: self.form.catalog_path
+        compare.current_model = lambda: self.current_model()
+        compare.device = self.form.device
         plots_and_log = QSplitter(Qt.Orientation.Vertical)
         plots_and_log.addWidget(self.plots)
         plots_and_log.addWidget(self.lower_tabs)
@@ -251,7 +252,7 @@ class TrainTab(QWidget):
 
     def model_used(self, bundle: str, photos: int) -> None:
         """``bundle`` became the Tag tab's model (the window did it): offer to tag the library with it."""
-        self.compare.model_used(bundle, photos)
+        self.lower_tabs.compare.model_used(bundle, photos)
 
 
 # The parts' attributes that the tab answers for (the window, tests and the benchmark use them), read and
