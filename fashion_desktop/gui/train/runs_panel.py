@@ -1,4 +1,4 @@
-"""Log | Runs | Compare under the Train tab's plots: past runs' curves, overlays, and comparing a run's model."""
+"""Log | Runs | Compare under the Train tab's plots: past runs' curves, overlays, comparing a run's model."""
 
 from __future__ import annotations
 

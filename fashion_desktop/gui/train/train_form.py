@@ -154,8 +154,9 @@ class TrainForm(QWidget):
             ("", self.bundle_edit), ("Image size", self.image_size), ("Epochs", self.epochs_spin),
             ("Batch size", self.batch_spin), ("Learning rate", self.lr_spin), ("Loss", self.loss_combo),
             ("Focal", focal_row), ("Sampler", self.sampler_check), ("Schedule", freeze_row),
-            ("Scheduler", self.scheduler_combo), ("Early stopping", self.early_spin), ("Time limit", self.time_spin),
-            ("Device", self.device_combo), ("Workers", self.workers_spin), ("Output folder", self.out_edit),
+            ("Scheduler", self.scheduler_combo), ("Early stopping", self.early_spin),
+            ("Time limit", self.time_spin), ("Device", self.device_combo), ("Workers", self.workers_spin),
+            ("Output folder", self.out_edit),
         )  # fmt: skip
         for label, field in rows:
             form.addRow(label, field)

@@ -17,17 +17,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fashion_desktop.gui.train.run_control import STATUS_MS, STOP_GRACE_S, RunControl, resume_explanation
+from fashion_desktop.gui.train.run_control import RunControl, resume_explanation
 from fashion_desktop.gui.train.runs_panel import RunsPanel
-from fashion_desktop.gui.train.train_form import FINE_TUNE, PRESETS, PROGRESS_PER_S, TrainForm
+from fashion_desktop.gui.train.train_form import FINE_TUNE, PRESETS, TrainForm
 from fashion_desktop.gui.train.train_plots import TrainPlots
 from fashion_desktop.gui.train.train_process import NICENESS, default_child, lower_priority
 from fashion_desktop.gui.worker import Child
 
+# Names importable from here as before the split; the tunables (STOP_GRACE_S, STATUS_MS, PROGRESS_PER_S) are
+# read where they are used, run_control and train_form, so patch them there.
 __all__ = [
-    "FINE_TUNE", "NICENESS", "PRESETS", "PROGRESS_PER_S", "STATUS_MS", "STOP_GRACE_S", "TrainTab",
-    "default_child", "lower_priority", "resume_explanation",
-]  # fmt: skip
+    "FINE_TUNE",
+    "NICENESS",
+    "PRESETS",
+    "TrainTab",
+    "default_child",
+    "lower_priority",
+    "resume_explanation",
+]
 
 LOG_LINES = 5000
 
@@ -256,7 +263,7 @@ class TrainTab(QWidget):
 
 
 # The parts' attributes that the tab answers for (the window, tests and the benchmark use them), read and
-# written on the part: the run control's run and its hooks, the form's library, the history's pieces.
+# written on the part: the run and its hooks, the form's library, the history's pieces.
 _DELEGATED = {
     "run": ("child_factory", "ask_run_folder", "confirm_resume", "jobs", "worker", "state", "run_out",
             "last_args", "result", "epoch", "epochs"),
