@@ -193,7 +193,7 @@ def timed_scroll(app, grid, seconds: float, phase: Phase) -> int:
 def train_phases(app, window, meter: StallMeter, tmp: Path, seconds: float) -> tuple[str, float, dict]:
     """Scroll alone, then while the real trainer streams events at its maximum rate, then show the Train
     tab's plots; returns the side-by-side line, the longest stall while training, and key figures."""
-    from fashion_desktop.gui.train import train_tab as tt
+    from fashion_desktop.gui.train import train_form
     from fashion_desktop.model.protocol import PROGRESS, TrainEvent
 
     grid = window.grid
@@ -203,7 +203,7 @@ def train_phases(app, window, meter: StallMeter, tmp: Path, seconds: float) -> t
     line_alone = alone.end()
 
     tab = window.train_tab
-    tt.PROGRESS_PER_S = 0  # no rate limit: the trainer sends a progress event for every batch
+    train_form.PROGRESS_PER_S = 0  # no rate limit: the trainer sends a progress event for every batch
     tab.sources.clear()
     tab.add_source(str(data))
     tab.set_values(

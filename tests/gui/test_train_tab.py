@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -9,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 
+from fashion_desktop.gui.train import run_control
 from fashion_desktop.gui.train import train_tab as tt
+from fashion_desktop.gui.train.train_form import TrainForm
 from fashion_desktop.gui.train.train_plots import Series
 from fashion_desktop.gui.train.train_tab import TrainTab, lower_priority
 from fashion_desktop.gui.worker import Child
@@ -105,6 +108,16 @@ elif scenario in ("stop", "hang", "resumed"):
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("FASHION_FINDER_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(autouse=True)
+def _last_test_widgets_deleted(qapp):
+    """The widgets an earlier test dropped are deleted now, by Qt, then collected: left to the garbage
+    collector at some point inside a test, a Train tab's plots (pyqtgraph items) got their last events after
+    their Python side was cleared, and crashed the run."""
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    qapp.processEvents()
 
 
 def fake_factory(tmp_path: Path, scenario: str):
@@ -270,7 +283,7 @@ def test_stop_marks_the_run_stopped_and_resume_continues_it(qtbot, tmp_path) -> 
 
 @pytest.mark.slow
 def test_a_trainer_that_ignores_stop_is_killed_and_marked_so(qtbot, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(tt, "STOP_GRACE_S", 1)
+    monkeypatch.setattr(run_control, "STOP_GRACE_S", 1)
     tab = make_tab(qtbot, tmp_path, "hang")
     tab.start()
     qtbot.waitUntil(lambda: tab.epoch == 1, timeout=15_000)  # the first progress event
@@ -511,3 +524,45 @@ def test_a_first_launch_offers_the_trainers_defaults_with_the_architecture_expla
     assert "224 px" in tab.arch_hint.text() and "EfficientNet" in tab.arch_hint.text()
     assert not tab.bundle_edit.isVisibleTo(tab)  # the model-file field is for "an existing model" only
     assert "ImageNet" not in (tab.problem() or "")
+
+
+def test_the_form_alone_says_why_start_is_disabled_and_follows_the_run_state(qtbot, tmp_path) -> None:
+    form = TrainForm()
+    qtbot.addWidget(form)
+    form.dataset.clear()
+    assert form.problem_label.text().startswith("Add a data source")
+    assert not form.start_button.isEnabled() and form.start_button.toolTip() == form.problem_label.text()
+    (tmp_path / "photos").mkdir()
+    form.add_source(str(tmp_path / "photos"))
+    form.arch_combo.setCurrentIndex(form.arch_combo.findData("cnn"))
+    form.start_combo.setCurrentIndex(form.start_combo.findData("random"))
+    assert form.problem_label.text() == "" and form.start_button.isEnabled()
+    with qtbot.waitSignal(form.start_requested):
+        qtbot.mouseClick(form.start_button, Qt.MouseButton.LeftButton)
+    form.set_run_state(busy=True, can_stop=True, can_resume=False)
+    assert not form.start_button.isEnabled() and form.start_button.toolTip() == "A run is in progress."
+    assert form.stop_button.isEnabled() and not form.resume_button.isEnabled()
+    assert not form.preset_combo.isEnabled()
+    with qtbot.waitSignal(form.stop_requested):
+        qtbot.mouseClick(form.stop_button, Qt.MouseButton.LeftButton)
+
+
+def test_the_run_control_alone_tells_a_run_through_its_signals(qtbot, tmp_path) -> None:
+    form = TrainForm()
+    qtbot.addWidget(form)
+    form.dataset.clear()
+    (tmp_path / "photos").mkdir()
+    form.add_source(str(tmp_path / "photos"))
+    form.set_values({"arch": "cnn", "start": "random", "out": str(tmp_path / "run")})
+    run = run_control.RunControl(form, fake_factory(tmp_path, "ok"))
+    states, logged, epochs, losses = [], [], [], []
+    run.state_changed.connect(states.append)
+    run.logged.connect(logged.append)
+    run.epoch_ended.connect(epochs.append)
+    run.batch_loss_measured.connect(lambda step, loss: losses.append(step))
+    assert run.start() and run.busy()
+    qtbot.waitUntil(lambda: not run.busy(), timeout=20_000)
+    assert states[0] == "running" and states[-1] == "finished" and run.epoch == run.epochs == 2
+    assert [e["epoch"] for e in epochs] == [1, 2] and losses == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert run.status.startswith("Finished. val F1 micro 0.8100") and logged[-1] == run.status
+    assert "loading the data..." in logged and run.can_resume() is False and run.running_job() == ""

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.gui import settings
+from fashion_desktop.gui.train.train_process import lower_priority
 from fashion_desktop.gui.worker import Child, ProcessWorker, trainer_child
 from fashion_desktop.model.label_mapping import (
     TARGET_SEPARATOR,
@@ -64,10 +65,6 @@ _ERROR = QColor("#b00020")
 
 def default_preview_child(args: Sequence[str]) -> Child:
     """``python -m trainer train --events ARGS --preview``, below the window's priority like a run."""
-    from fashion_desktop.gui.train.train_tab import (
-        lower_priority,
-    )  # the tab imports this module: resolved when first called
-
     return lower_priority(trainer_child("train", [*args, "--preview"]))
 
 
@@ -176,6 +173,12 @@ class DatasetBuilder(QWidget):
     def _build(self) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self._build_sources(layout)
+        self._build_add_buttons(layout)
+        self._build_splits(layout)
+        self._build_preview(layout)
+
+    def _build_sources(self, layout: QVBoxLayout) -> None:
         title = QHBoxLayout()
         title.addWidget(QLabel("<b>Data sources</b>"))
         title.addStretch(1)
@@ -197,6 +200,8 @@ class DatasetBuilder(QWidget):
         self.source_table.setMinimumHeight(90)
         self.source_table.setMaximumHeight(170)
         layout.addWidget(self.source_table)
+
+    def _build_add_buttons(self, layout: QVBoxLayout) -> None:
         row = QHBoxLayout()
         row.addWidget(QLabel("Add"))
         self.add_folder_button = QPushButton("&Folder…")
@@ -226,6 +231,7 @@ class DatasetBuilder(QWidget):
         self.add_library_button.clicked.connect(self.add_library)
         self.remove_source_button.clicked.connect(self.remove_selected)
 
+    def _build_splits(self, layout: QVBoxLayout) -> None:
         split = QFormLayout()
         self.val_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05, value=0.1)
         self.test_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05, value=0.1)
@@ -243,6 +249,8 @@ class DatasetBuilder(QWidget):
         for spin in (self.val_spin, self.test_spin, self.seed_spin):
             spin.valueChanged.connect(self._edited)
 
+    def _build_preview(self, layout: QVBoxLayout) -> None:
+        """The preview's answer: its status line, the labels with positives per split, its warnings."""
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
