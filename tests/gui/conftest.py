@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
 
 
 def _python_threads() -> int:
@@ -51,3 +53,13 @@ def window(qtbot, window_library):
     w.close()
     assert not w.isVisible() and w.quit_box is None
     w.deleteLater()
+
+
+@pytest.fixture(autouse=True)
+def _last_test_widgets_deleted(qapp):
+    """The widgets an earlier test dropped are deleted now, by Qt, then collected: left to the garbage
+    collector at some point inside a test, a Train tab's plots (pyqtgraph items) got their last events after
+    their Python side was cleared, and crashed the run."""
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    qapp.processEvents()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import re
@@ -10,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtCore import Qt
 
 from fashion_desktop.gui.train import run_control
 from fashion_desktop.gui.train import train_tab as tt
@@ -108,16 +107,6 @@ elif scenario in ("stop", "hang", "resumed"):
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("FASHION_FINDER_HOME", str(tmp_path / "home"))
-
-
-@pytest.fixture(autouse=True)
-def _last_test_widgets_deleted(qapp):
-    """The widgets an earlier test dropped are deleted now, by Qt, then collected: left to the garbage
-    collector at some point inside a test, a Train tab's plots (pyqtgraph items) got their last events after
-    their Python side was cleared, and crashed the run."""
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    gc.collect()
-    qapp.processEvents()
 
 
 def fake_factory(tmp_path: Path, scenario: str):
