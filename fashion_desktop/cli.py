@@ -443,6 +443,7 @@ def bundle_info(bundle: Any) -> dict[str, Any]:
             for lab, thr in zip(bundle.labels, bundle.thresholds, strict=True)
         ],
         "exclusive_groups": list(bundle.exclusive_groups),
+        "at_least_one_groups": list(bundle.at_least_one_groups),
         "metrics": dict(bundle.metrics),
         "provenance": dict(bundle.provenance),
         "evaluation": (
@@ -489,6 +490,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             continue
         group = f"[{g}] " if g else ""
         print(f"  {item['threshold']:.2f}  {group}{item['label']}")
+    for g in bundle.at_least_one_groups:
+        print(f"at least one:  {g} (a photo on which no {g} passes gets its most likely {g})")
     _print_mapping("metrics", info["metrics"])
     provenance = dict(info["provenance"])
     card = provenance.pop("card", None)

@@ -138,3 +138,26 @@ def test_evaluate_default_uses_the_model_shipped_with_the_app_as_tag_does(tmp_pa
     monkeypatch.setattr(resources, "default_model_path", lambda: None)
     assert main(["evaluate", "default", str(photos), "--out", str(tmp_path / "none")]) == 1
     assert "no default model is bundled with this build" in capsys.readouterr().err
+
+
+def test_evaluate_reports_the_f1_of_the_tags_tag_writes_with_an_at_least_one_group(tmp_path) -> None:
+    """A sigmoid group every photo gets a value of (the bundle's at-least-one rule): no score reaches the
+    thresholds, so each photo is tagged with its top value, and `evaluate` measures exactly those tags."""
+    import torch
+
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.bundle import new_bundle, save_bundle
+
+    torch.manual_seed(5)
+    model = build_model("cnn", len(COLOURS))
+    bundle = new_bundle(
+        "cnn", COLOURS, model.state_dict(), input_size=48, groups={c: "colour" for c in COLOURS},
+        at_least_one_groups=("colour",), thresholds=(0.99,) * len(COLOURS),
+        provenance={"model_id": "one-item-cnn", "name": "one item per photo"},
+    )  # fmt: skip
+    path = save_bundle(bundle, tmp_path / "one.fmodel")
+    out, tags = _evaluate_and_tag(tmp_path, str(path), _noisy(tmp_path / "photos"))
+    assert all(len(set(r["tags"].split("|")) & set(COLOURS)) == 1 for r in _rows(tags))
+    assert (np.load(out / "evaluation.npz")["scores"] < 0.99).all()  # a plain >= tags nothing (F1 0)
+    reported = _group_f1(out, "colour")
+    assert reported == pytest.approx(tag_f1(tags, set(COLOURS)), abs=0.001) and reported > 0

@@ -25,7 +25,7 @@ from fashion_desktop.model.archs import ArchError, WeightsUnavailable, build_mod
 from fashion_desktop.model.bundle import new_bundle, save_bundle
 from fashion_desktop.model.devices import autocast_dtype
 from fashion_desktop.model.fileio import atomic_write_bytes
-from fashion_desktop.model.groups import exclusive_columns
+from fashion_desktop.model.groups import at_least_one_columns, exclusive_columns
 from fashion_desktop.model.metrics import compute_metrics, group_floor, tune_thresholds
 from fashion_desktop.model.run_folder import (
     BEST,
@@ -206,6 +206,7 @@ class Run:
     out_of_time: bool = False
     init_from_id: str | None = None  # model id of the bundle the run started from (--init-from)
     exclusive: tuple[np.ndarray, ...] = ()  # column indices of each exclusive group
+    required: tuple[np.ndarray, ...] = ()  # column indices of each at-least-one group
 
     @property
     def net(self) -> nn.Module:
@@ -405,6 +406,7 @@ def _prepare(
     """
     notes: list[str] = []
     table = load_run_dataset(cfg)
+    required = _required_columns(cfg, table)
     spec = get_arch(cfg.arch)
     size = cfg.image_size or spec.input_size
     mean, std = spec.mean, spec.std
@@ -450,7 +452,20 @@ def _prepare(
     return Run(
         cfg, d, events, out, table, cache, rows, model, size, mean, std,
         autocast, loss_fn, stop, notes, pretrained, init_from_id=init_id, exclusive=exclusive,
+        required=required,
     )  # fmt: skip
+
+
+def _required_columns(cfg: TrainConfig, table: LabelTable) -> tuple[np.ndarray, ...]:
+    """The columns of the config's at-least-one groups; raises TrainError for a group the data lacks."""
+    known = list(dict.fromkeys(table.groups[lab] for lab in table.labels if lab in table.groups))
+    for g in cfg.at_least_one_groups:
+        if g not in known:
+            raise TrainError(
+                f"at_least_one_groups: no label of the data is in group {g!r} (its groups: "
+                f"{', '.join(known) or 'none'})"
+            )
+    return at_least_one_columns(table.labels, table.groups, cfg.at_least_one_groups)
 
 
 def _model_from_bundle(
@@ -722,8 +737,7 @@ def _validate(
     predictions: no second pass over the images.
     """
     logits = predict_rows(run, run.rows["val"], "val")
-    table = run.table
-    m = compute_metrics(val_t, _scores(run, logits), 0.5, table.labels, table.groups, run.exclusive)
+    m = _measure(run, val_t, _scores(run, logits), 0.5)
     val_loss = _val_loss(run, logits, val_t)
     groups = {g: {k: gm[k] for k in EPOCH_GROUP_FIELDS} for g, gm in m["groups"].items()}
     return logits, m["overall"], val_loss, groups
@@ -833,7 +847,9 @@ def evaluate_best(run: Run, best: dict[str, Any], history: list[dict[str, Any]])
         thresholds[cols] = group_floor(val_t[:, cols], val_scores[:, cols])
     metrics: dict[str, Any] = {"best_epoch": int(best["epoch"]) + 1, "history": history}
     metrics["val"] = _measure(run, val_t, val_scores, thresholds)
-    metrics["val_at_0.5"] = compute_metrics(val_t, val_scores, 0.5, exclusive=run.exclusive)["overall"]
+    metrics["val_at_0.5"] = compute_metrics(
+        val_t, val_scores, 0.5, exclusive=run.exclusive, required=run.required
+    )["overall"]
     if not len(test_rows):
         return Evaluation(thresholds, metrics, "val", val_rows, val_scores)
     test_scores = _scores(run, predict_rows(run, test_rows, "test"))  # the one and only look at test
@@ -848,9 +864,12 @@ def evaluate_best(run: Run, best: dict[str, Any], history: list[dict[str, Any]])
     return Evaluation(thresholds, metrics, "test", test_rows, test_scores)
 
 
-def _measure(run: Run, targets: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> dict:
+def _measure(run: Run, targets: np.ndarray, scores: np.ndarray, thresholds: np.ndarray | float) -> dict:
     """Metrics of the tags the tag rule gives at ``thresholds``: overall, per label and per group."""
-    return compute_metrics(targets, scores, thresholds, run.table.labels, run.table.groups, run.exclusive)
+    table = run.table
+    return compute_metrics(
+        targets, scores, thresholds, table.labels, table.groups, run.exclusive, required=run.required
+    )
 
 
 def package_bundle(run: Run, result: Evaluation) -> Path:
@@ -872,6 +891,7 @@ def package_bundle(run: Run, result: Evaluation) -> Path:
         exclusive_groups=tuple(
             g for g in cfg.exclusive_groups if sum(table.groups.get(lab) == g for lab in table.labels) >= 2
         ),
+        at_least_one_groups=cfg.at_least_one_groups,
         thresholds=tuple(float(t) for t in result.thresholds),
         metrics=result.metrics,
         provenance=_provenance(run),

@@ -83,9 +83,18 @@ def metric_tables(
     targets: np.ndarray, scores: np.ndarray, bundle: Bundle
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(overall rows: all labels then one per group, per-class rows) of the tags ``fashion tag`` gives at
-    the bundle's thresholds (the tag rule: an exclusive group tags its top value only)."""
+    the bundle's thresholds (the tag rule: an exclusive group tags its top value only, an at-least-one group
+    gives every scored photo a value)."""
     labels, th = list(bundle.labels), np.asarray(bundle.thresholds)
-    m = compute_metrics(targets, scores, th, labels, dict(bundle.groups), bundle.exclusive_columns())
+    m = compute_metrics(
+        targets,
+        scores,
+        th,
+        labels,
+        dict(bundle.groups),
+        bundle.exclusive_columns(),
+        required=bundle.at_least_one_columns(),
+    )
     overall = [{"scope": "all labels", **m["overall"]}]
     overall += [{"scope": group, **values} for group, values in m["groups"].items()]
     per = [{**row, "group": bundle.groups.get(row["label"], "")} for row in m["per_label"]]

@@ -58,16 +58,18 @@ def recompute_test_metrics(bundle: Bundle, metrics: dict[str, Any], paths: Seque
     ev = bundle.evaluation or {}
     if ev.get("split") != "test" or "scores" not in ev or "targets" not in ev:
         return metrics
-    exclusive = bundle.exclusive_columns()
+    exclusive, required = bundle.exclusive_columns(), bundle.at_least_one_columns()
     t = np.asarray(ev["targets"].numpy() if hasattr(ev["targets"], "numpy") else ev["targets"], np.int8)
     raw = ev["scores"].float().numpy() if hasattr(ev["scores"], "float") else np.asarray(ev["scores"])
     s = raw.astype(np.float32)
     th = np.asarray(bundle.thresholds, np.float64)
     labels, groups = list(bundle.labels), dict(bundle.groups)
-    test = compute_metrics(t, s, th, labels, groups, exclusive)
+    test = compute_metrics(t, s, th, labels, groups, exclusive, required=required)
     src = np.array([Path(p).parts[0] if not Path(p).is_absolute() else "other" for p in paths])
     test["sources"] = {
-        str(name): compute_metrics(t[src == name], s[src == name], th, labels, groups, exclusive)["groups"]
+        str(name): compute_metrics(
+            t[src == name], s[src == name], th, labels, groups, exclusive, required=required
+        )["groups"]
         for name in dict.fromkeys(src)
     }
     return {**metrics, "test": test}

@@ -403,8 +403,11 @@ class Catalog:
         groups: dict[str, str] | None = None,
         thresholds: Sequence[float] | None = None,
         exclusive: Sequence[str] = (),
+        at_least_one: Sequence[str] = (),
     ) -> ModelRecord:
-        return self._scores.register_model(key, labels, name, path, groups, thresholds, exclusive)
+        return self._scores.register_model(
+            key, labels, name, path, groups, thresholds, exclusive, at_least_one
+        )
 
     def model(self, key: str) -> ModelRecord | None:
         return self._scores.model(key)

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from ..model.bundle_format import label_problem
-from ..model.groups import exclusive_columns, exclusive_labels
+from ..model.groups import at_least_one_columns, exclusive_columns, exclusive_labels
 
 
 class CatalogError(RuntimeError):
@@ -108,10 +108,11 @@ class ModelRecord:
     groups: dict[str, str] = field(default_factory=dict)
     thresholds: tuple[float, ...] = ()  # the bundle's per-label defaults; empty when not recorded
     exclusive: tuple[str, ...] = ()  # groups with one value per photo (fashion_desktop.model.groups)
+    at_least_one: tuple[str, ...] = ()  # groups every scored photo gets a value of (model.groups)
 
     # The columns ``from_row`` reads, in order (thresholds may be NULL, or absent before schema 3;
-    # exclusive is absent before schema 7: ``columns_sql`` reads NULL there).
-    COLUMNS = "id, model_key, name, path, labels, groups, thresholds, exclusive"
+    # exclusive is absent before schema 7, at_least_one before 8: ``columns_sql`` reads NULL there).
+    COLUMNS = "id, model_key, name, path, labels, groups, thresholds, exclusive, at_least_one"
 
     @classmethod
     def columns_sql(cls, present: Iterable[str]) -> str:
@@ -131,6 +132,7 @@ class ModelRecord:
             json.loads(row[5] or "{}"),
             tuple(json.loads(row[6])) if row[6] else (),
             tuple(json.loads(row[7])) if len(row) > 7 and row[7] else (),
+            tuple(json.loads(row[8])) if len(row) > 8 and row[8] else (),
         )
 
     def exclusive_columns(self) -> tuple[np.ndarray, ...]:
@@ -140,6 +142,10 @@ class ModelRecord:
     def exclusive_labels(self) -> set[str]:
         """The labels of its exclusive groups (their thresholds are floors: ``ThresholdPolicy.thresholds``)."""
         return exclusive_labels(self.labels, self.groups, self.exclusive)
+
+    def at_least_one_columns(self) -> tuple[np.ndarray, ...]:
+        """Column indices of each at-least-one group, for the tag rule (``predicted_matrix``)."""
+        return at_least_one_columns(self.labels, self.groups, self.at_least_one)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from .catalog_records import CatalogError, ModelRecord, timestamp
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, review_decisions
 from .thresholds import ThresholdPolicy
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # The oldest schema a read-only open can read as it is (v2 added ``images.split``, v3 ``models.thresholds``).
 READABLE_FROM = 3
 # SQLite's header field for "which program's file is this" (``PRAGMA application_id``): b"FaFi".
@@ -153,6 +153,9 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     "CREATE TABLE IF NOT EXISTS person_labels (label TEXT PRIMARY KEY, group_name TEXT, created_at REAL)",
     # v7: a model's exclusive groups (JSON list of group names: one value per photo, its top score).
     "ALTER TABLE models ADD COLUMN exclusive TEXT",
+    # v8: a model's at-least-one groups (JSON list of group names: a scored photo with none of the group's
+    # labels passing gets its top one), so a library opened without its bundle file still applies them.
+    "ALTER TABLE models ADD COLUMN at_least_one TEXT",
 ]
 
 

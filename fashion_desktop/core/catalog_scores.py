@@ -31,28 +31,32 @@ class ScoreStore:
         groups: dict[str, str] | None = None,
         thresholds: Sequence[float] | None = None,
         exclusive: Sequence[str] = (),
+        at_least_one: Sequence[str] = (),
     ) -> ModelRecord:
-        """Register a model (by its stable key, e.g. ``Bundle.model_id``) with its default
-        per-label ``thresholds`` and its ``exclusive`` groups; return its record."""
+        """Register a model (by its stable key, e.g. ``Bundle.model_id``) with its default per-label
+        ``thresholds``, its ``exclusive`` groups and its ``at_least_one`` groups; return its record."""
         if thresholds is not None and len(thresholds) != len(labels):
             raise ValueError(f"{len(thresholds)} thresholds for {len(labels)} labels")
         th = json.dumps([float(t) for t in thresholds]) if thresholds is not None else None
+        excl = json.dumps(list(exclusive)) if exclusive else None
+        one = json.dumps(list(at_least_one)) if at_least_one else None
         with self._catalog.transaction() as db:
             row = db.execute("SELECT id, labels FROM models WHERE model_key=?", (key,)).fetchone()
             if row is not None and tuple(json.loads(row[1])) != tuple(labels):
                 raise CatalogError(self._other_labels_message(key, json.loads(row[1]), labels))
             if row is None:
                 db.execute(
-                    "INSERT INTO models(model_key, name, path, labels, groups, thresholds, exclusive, added_at)"
-                    " VALUES(?,?,?,?,?,?,?,?)",
-                    (key, name, path, json.dumps(list(labels)), json.dumps(groups or {}), th,
-                     json.dumps(list(exclusive)) if exclusive else None, timestamp()),
+                    "INSERT INTO models(model_key, name, path, labels, groups, thresholds, exclusive,"
+                    " at_least_one, added_at) VALUES(?,?,?,?,?,?,?,?,?)",
+                    (key, name, path, json.dumps(list(labels)), json.dumps(groups or {}), th, excl, one,
+                     timestamp()),
                 )  # fmt: skip
             else:
                 db.execute(
                     "UPDATE models SET path=COALESCE(?, path), name=COALESCE(NULLIF(?, ''), name),"
-                    " thresholds=COALESCE(?, thresholds), exclusive=COALESCE(?, exclusive) WHERE id=?",
-                    (path, name, th, json.dumps(list(exclusive)) if exclusive else None, row[0]),
+                    " thresholds=COALESCE(?, thresholds), exclusive=COALESCE(?, exclusive),"
+                    " at_least_one=COALESCE(?, at_least_one) WHERE id=?",
+                    (path, name, th, excl, one, row[0]),
                 )
         self._model_cache.pop(key, None)
         rec = self.model(key)

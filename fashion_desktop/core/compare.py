@@ -169,6 +169,7 @@ def compare_models(
             bundle.labels,
             dict(bundle.groups),
             bundle.exclusive_columns(),
+            required=bundle.at_least_one_columns(),
         )["groups"]
         out.append({"name": name, "bundle": str(path), "model_id": bundle.model_id, "groups": groups})
     elapsed = time.perf_counter() - t0

@@ -111,7 +111,7 @@ def tag_into_catalog(
     try:
         catalog.register_model(
             key, b.labels, b.name, str(b.path) if b.path else None, dict(b.groups), thresholds=b.thresholds,
-            exclusive=b.exclusive_groups,
+            exclusive=b.exclusive_groups, at_least_one=b.at_least_one_groups,
         )  # fmt: skip
         ordered = list(dict.fromkeys(os.path.normpath(os.fspath(p)) for p in paths))
         ids = catalog.ensure_images(ordered)

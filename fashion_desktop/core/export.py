@@ -87,6 +87,7 @@ def iter_final_tags(
         defaults = default_thresholds(model)
     thresholds = policy.thresholds(labels, defaults, model.exclusive_labels() if model is not None else ())
     exclusive = model.exclusive_columns() if model is not None else ()
+    required = model.at_least_one_columns() if model is not None else ()
     if image_ids is None:
         images = catalog.images()
     else:
@@ -109,7 +110,9 @@ def iter_final_tags(
             if s is not None:
                 matrix[i] = s
         decided = [decisions.get(rec.id, {}) for rec in chunk]
-        final = final_tag_matrix(matrix, decision_matrix(labels, decided), thresholds, policy, exclusive)
+        final = final_tag_matrix(
+            matrix, decision_matrix(labels, decided), thresholds, policy, exclusive, required
+        )
         for rec, tags, s in zip(chunk, tag_lists(labels, final, decided), found, strict=True):
             yield TaggedImage(rec, tags, s, splits.get(rec.id), decisions.get(rec.id, {}))
 
@@ -329,6 +332,11 @@ def export_about(
         for g in model.exclusive:
             about.append(
                 (f"Exclusive group: {g}", "one value per photo: its top value, when it reaches the floor")
+            )
+        for g in model.at_least_one:
+            rule = "on" if policy.group_at_least_one else "off in this view"
+            about.append(
+                (f"At least one: {g}", f"{rule}: a photo with no {g} passing gets its most likely one")
             )
         for label, t in zip(model.labels, policy.thresholds(model.labels, defaults, floors), strict=True):
             kind = "Floor" if label in floors else "Threshold"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..model.groups import exclusive_columns, exclusive_labels
+from ..model.groups import at_least_one_columns, exclusive_columns, exclusive_labels
 from .catalog import Catalog
 from .catalog_reader import CatalogReader, ImageColumns
 from .tags import (
@@ -112,6 +112,7 @@ class LibraryColumns:
         self.defaults: np.ndarray = np.zeros(0, np.float32)
         self.policy = ThresholdPolicy()
         self.exclusive: tuple[str, ...] = ()  # the active model's exclusive groups
+        self.at_least_one: tuple[str, ...] = ()  # the active model's at-least-one groups
         self.slots = Slots()
         self.label_index: dict[str, int] = {}
         self.thresholds = np.zeros(0, np.float32)
@@ -122,6 +123,7 @@ class LibraryColumns:
         self._pred = np.zeros((0, 0), bool)  # the model's opinion alone (core.tags.predicted_matrix)
         self._dec = np.zeros((0, 0), np.int8)  # decisions on the model's labels: -1 none, 0 no, 1 yes
         self._exclusive: tuple[np.ndarray, ...] = ()
+        self._required: tuple[np.ndarray, ...] = ()
         self._floors: set[str] = set()
         self._scores_since = -1.0
         self._slot_of_path: dict[str, int] | None = None
@@ -332,10 +334,12 @@ class LibraryColumns:
         groups: dict[str, str] | None = None,
         defaults: Sequence[float] | None = None,
         exclusive: Sequence[str] | None = None,
+        at_least_one: Sequence[str] | None = None,
     ) -> None:
         """Show scores of this model (labels from the catalog when not given; ``defaults``, the
-        model's own thresholds, and ``exclusive``, its exclusive groups, from the catalog when not given:
-        a tagging run's first event names them before the catalog has the model)."""
+        model's own thresholds, ``exclusive`` and ``at_least_one``, its exclusive and at-least-one groups,
+        from the catalog when not given: a tagging run's first event names them before the catalog has
+        the model)."""
         rec = self.catalog.model(key) if key else None
         if key and not labels:
             labels = self.reader.model_labels(key) or ()
@@ -344,16 +348,23 @@ class LibraryColumns:
         self.labels = tuple(labels)
         self.groups = dict(groups or {})
         self.label_index = {lab: i for i, lab in enumerate(self.labels)}
-        # Exclusive groups (one value per photo) as the catalog recorded them for this model's labels.
+        # Exclusive and at-least-one groups as the catalog recorded them for this model's labels.
+        recorded = rec if rec is not None and rec.labels == self.labels else None
         if exclusive is None:
-            same_labels = rec is not None and rec.labels == self.labels
-            exclusive = rec.exclusive if same_labels and rec is not None else ()
+            exclusive = recorded.exclusive if recorded is not None else ()
+        if at_least_one is None:
+            at_least_one = recorded.at_least_one if recorded is not None else ()
         self.exclusive = tuple(exclusive)
+        self.at_least_one = tuple(at_least_one)
+        self._required = at_least_one_columns(self.labels, self.groups, self.at_least_one)
         self._exclusive = exclusive_columns(self.labels, self.groups, self.exclusive)
         self._floors = exclusive_labels(self.labels, self.groups, self.exclusive)
         if defaults is None:
-            same = rec is not None and rec.labels == self.labels
-            defaults = default_thresholds(rec) if same else np.full(len(self.labels), UNTUNED_THRESHOLD)
+            defaults = (
+                default_thresholds(recorded)
+                if recorded is not None
+                else np.full(len(self.labels), UNTUNED_THRESHOLD)
+            )
         self.defaults = np.asarray(defaults, np.float32)
         n, nl = len(self.slots), len(self.labels)
         self._scores = np.full((n, nl), np.nan, np.float32)
@@ -403,7 +414,7 @@ class LibraryColumns:
         if not len(self.labels) or not len(slots):
             return
         self._pred[slots] = predicted_matrix(
-            self._scores[slots], self.thresholds, self.policy, self._exclusive
+            self._scores[slots], self.thresholds, self.policy, self._exclusive, self._required
         )
 
     def refresh_scores(self) -> tuple[np.ndarray, set[int]]:

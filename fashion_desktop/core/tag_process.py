@@ -149,7 +149,7 @@ def run_tag(request: TagRequest | Mapping[str, Any], cancel: threading.Event) ->
     yield from (Notice(note) for note in notes)
     yield ModelInfo(
         bundle.model_id, tuple(bundle.labels), dict(bundle.groups), tuple(bundle.thresholds),
-        tuple(bundle.exclusive_groups),
+        tuple(bundle.exclusive_groups), tuple(bundle.at_least_one_groups),
     )  # fmt: skip
     # Read here, not sent by the app: 100,000 paths through the pipe cost it a visible pause.
     reader = CatalogReader(job.catalog)

@@ -54,20 +54,23 @@ def final_tag_matrix(
     thresholds: np.ndarray,
     policy: ThresholdPolicy | None = None,
     exclusive: Sequence[np.ndarray] = (),
+    required: Sequence[np.ndarray] = (),
 ) -> np.ndarray:
     """The rule over many photos: bool [N, L] final tags.
 
     Takes scores float32 [N, L] (NaN = not scored; None: nothing scored), decisions int8 [N, L]
     (-1 none, 0 no, 1 yes; None: nothing decided; at least one of the two is given), resolved
     ``thresholds`` [L] and the ``policy`` for top-k / at-least-one, which rank the model's scores
-    only: a decision then wins either way. Raises ValueError when neither matrix is given.
+    only, like the model's ``exclusive`` and ``required`` (at-least-one) groups
+    (``model.tag_rule.predicted_matrix``): a decision then wins either way. Raises ValueError when
+    neither matrix is given.
     """
     if scores is None and decisions is None:
         raise ValueError("final_tag_matrix needs scores, decisions or both")
     if scores is None:
         assert decisions is not None
         return decisions == YES
-    return apply_decisions(predicted_matrix(scores, thresholds, policy, exclusive), decisions)
+    return apply_decisions(predicted_matrix(scores, thresholds, policy, exclusive, required), decisions)
 
 
 def known_matrix(scores: np.ndarray | None, decisions: np.ndarray | None) -> np.ndarray:

@@ -18,12 +18,15 @@ class ThresholdPolicy:
     A label's threshold is the user's per-label override if any, else ``global_threshold`` if set,
     else the bundle's default for that label. ``top_k`` caps how many predicted tags an image gets
     (highest scores first); ``at_least_one`` gives every scored image its best label when none passes.
+    ``group_at_least_one`` applies the model's own at-least-one groups (``model.tag_rule``): on unless a
+    person turns it off for this view; it changes nothing for a model that declares none.
     """
 
     global_threshold: float | None = None
     per_label: Mapping[str, float] = field(default_factory=dict)
     top_k: int | None = None
     at_least_one: bool = False
+    group_at_least_one: bool = True
 
     def thresholds(
         self, labels: Sequence[str], defaults: Sequence[float], floors: Collection[str] = ()
@@ -53,6 +56,7 @@ class ThresholdPolicy:
                 "per_label": dict(sorted(self.per_label.items())),
                 "top_k": self.top_k,
                 "at_least_one": self.at_least_one,
+                "group_at_least_one": self.group_at_least_one,
             },
             ensure_ascii=False,
         )
@@ -80,6 +84,7 @@ class ThresholdPolicy:
             per_label=per_label,
             top_k=top_k if isinstance(top_k, int) and not isinstance(top_k, bool) and top_k > 0 else None,
             at_least_one=data.get("at_least_one") is True,
+            group_at_least_one=data.get("group_at_least_one") is not False,  # views saved before it: on
         )
 
 

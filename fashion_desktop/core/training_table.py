@@ -94,7 +94,7 @@ def _pick_model(
     """The named model, else the one registered last (the one the app shows when it opens the
     library); None when the catalog has none."""
     # Catalogs older than schema 3 have no thresholds column (their models get the untuned default),
-    # older than 7 no exclusive groups.
+    # older than 7 no exclusive groups, older than 8 no at-least-one groups.
     columns = ModelRecord.columns_sql(_columns(db, "models"))
     keys = [r[0] for r in db.execute("SELECT model_key FROM models ORDER BY id")]
     # Scores under an architecture's name (ids of older apps, shared by different models) are what the
@@ -202,7 +202,8 @@ def _table(
     # Labels only people used have no score and no threshold: only decisions decide them.
     all_thresholds = np.concatenate([thresholds, np.ones(len(people_only), np.float32)])
     exclusive = model.exclusive_columns() if model is not None else ()
-    final = final_tag_matrix(matrix, dec, all_thresholds, policy, exclusive)
+    required = model.at_least_one_columns() if model is not None else ()
+    final = final_tag_matrix(matrix, dec, all_thresholds, policy, exclusive, required)
     known = known_matrix(matrix, dec)
     unreviewed = np.array([not r for _, _, r in images], bool)
     if unreviewed.any():  # only the model's confident answers (and any decisions) are known there

@@ -281,12 +281,12 @@ class LibrarySession(QObject):
             key, labels, groups, defaults = event.key, event.labels, dict(event.groups), event.thresholds
             same = (
                 m.model_key == key and m.labels == tuple(labels) and m.groups == groups
-                and m.exclusive == event.exclusive
+                and m.exclusive == event.exclusive and m.at_least_one == event.at_least_one
             )  # fmt: skip
             if not same or not np.allclose(m.defaults, np.asarray(defaults, np.float32)):
                 # A re-run of the shown model keeps the scores in memory (no 100,000-row read-back).
                 m.set_active_model(
-                    key, labels, groups, defaults, event.exclusive
+                    key, labels, groups, defaults, event.exclusive, event.at_least_one
                 )  # labels_changed: the panel
         elif isinstance(event, ImageError):
             self._pending_errors.append((str(event.path), event.reason))

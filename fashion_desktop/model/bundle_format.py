@@ -187,6 +187,26 @@ def _exclusive_groups(
     return tuple(dict.fromkeys(exclusive))
 
 
+def _at_least_one_groups(
+    raw: Mapping[str, Any], labels: list[str], groups: Mapping[str, str], path: str | os.PathLike
+) -> tuple[str, ...]:
+    names = raw.get("at_least_one_groups") or []
+    require(
+        isinstance(names, list) and all(isinstance(g, str) and g for g in names),
+        path,
+        "at_least_one_groups must be a list of group names",
+    )
+    known = list(dict.fromkeys(groups[lab] for lab in labels if lab in groups))
+    for g in names:
+        require(
+            g in known,
+            path,
+            f"at_least_one_groups: no label of this bundle is in group {g!r} (its groups: "
+            f"{', '.join(known) or 'none'})",
+        )
+    return tuple(dict.fromkeys(names))
+
+
 def _provenance(raw: Mapping[str, Any], path: str | os.PathLike) -> dict[str, Any]:
     provenance = raw.get("provenance") or {}
     require(isinstance(provenance, Mapping), path, "provenance must be a mapping")
@@ -242,6 +262,9 @@ class BundleDescription:
     # Groups whose labels exclude each other (one value per photo: softmax over the group, tagged with
     # its top value at the group's floor); see fashion_desktop.model.groups. Absent: every label sigmoid.
     exclusive_groups: tuple[str, ...] = ()
+    # Groups every scored photo gets a value of: when none of its labels passes, the top-scoring one (a
+    # model trained on one item per photo: every photo has a category). Absent: no such rule (as before).
+    at_least_one_groups: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.thresholds:
@@ -268,6 +291,7 @@ class BundleDescription:
         require(all(s > 0 for s in std), path, f"std must be above 0, not {list(std)}")
         groups = _groups(raw, labels, path)
         exclusive = _exclusive_groups(raw, labels, groups, thresholds, path)
+        at_least_one = _at_least_one_groups(raw, labels, groups, path)
         metrics = raw.get("metrics") or {}
         require(isinstance(metrics, Mapping), path, "metrics must be a mapping")
         return cls(
@@ -284,6 +308,7 @@ class BundleDescription:
             evaluation=_evaluation(raw, path),
             format_version=version,
             exclusive_groups=exclusive,
+            at_least_one_groups=at_least_one,
         )
 
     def to_raw(self) -> dict[str, Any]:
@@ -295,6 +320,7 @@ class BundleDescription:
             "labels": list(self.labels),
             "groups": dict(self.groups),
             "exclusive_groups": list(self.exclusive_groups),
+            "at_least_one_groups": list(self.at_least_one_groups),
             "thresholds": [float(t) for t in self.thresholds],
             "input_size": int(self.input_size),
             "resize": self.resize,
@@ -310,6 +336,12 @@ class BundleDescription:
         from .groups import exclusive_columns
 
         return exclusive_columns(self.labels, self.groups, self.exclusive_groups)
+
+    def at_least_one_columns(self) -> tuple[Any, ...]:
+        """Column indices of each at-least-one group (``model.groups.at_least_one_columns``)."""
+        from .groups import at_least_one_columns
+
+        return at_least_one_columns(self.labels, self.groups, self.at_least_one_groups)
 
     @property
     def stored_model_id(self) -> str | None:

@@ -5,6 +5,9 @@ group *exclusive*: its labels are trained with softmax cross-entropy over the gr
 over the group's logits (the scores of a group's labels sum to 1), and tagged with the group's top value
 when that value reaches the group's confidence floor (every label of the group carries the same
 threshold: the floor). Other groups stay multi-label (sigmoid, one threshold per label).
+
+A bundle can also declare *at-least-one* groups (a model trained on one item per photo: every photo has a
+category): a scored photo on which no label of such a group passes gets the group's top-scoring label.
 """
 
 from __future__ import annotations
@@ -14,17 +17,29 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 
+def _group_columns(
+    labels: Sequence[str], groups: Mapping[str, str], names: Iterable[str], min_labels: int
+) -> tuple[np.ndarray, ...]:
+    out = []
+    for g in dict.fromkeys(names):
+        cols = [j for j, lab in enumerate(labels) if groups.get(lab) == g]
+        if len(cols) >= min_labels:
+            out.append(np.asarray(cols, dtype=np.int64))
+    return tuple(out)
+
+
 def exclusive_columns(
     labels: Sequence[str], groups: Mapping[str, str], exclusive: Iterable[str]
 ) -> tuple[np.ndarray, ...]:
     """The column indices (int64 arrays, labels order) of each exclusive group that has 2+ labels."""
-    wanted = list(dict.fromkeys(exclusive))
-    out = []
-    for g in wanted:
-        cols = [j for j, lab in enumerate(labels) if groups.get(lab) == g]
-        if len(cols) >= 2:
-            out.append(np.asarray(cols, dtype=np.int64))
-    return tuple(out)
+    return _group_columns(labels, groups, exclusive, 2)
+
+
+def at_least_one_columns(
+    labels: Sequence[str], groups: Mapping[str, str], names: Iterable[str]
+) -> tuple[np.ndarray, ...]:
+    """The column indices (int64 arrays, labels order) of each at-least-one group that has a label."""
+    return _group_columns(labels, groups, names, 1)
 
 
 def exclusive_labels(labels: Sequence[str], groups: Mapping[str, str], exclusive: Iterable[str]) -> set[str]:

@@ -78,6 +78,7 @@ def compute_metrics(
     groups: Mapping[str, str] | None = None,
     exclusive: Sequence[np.ndarray] = (),
     policy: RankPolicy | None = None,
+    required: Sequence[np.ndarray] = (),
 ) -> dict[str, Any]:
     """The metrics of the tags the tag rule gives (``tag_rule.predicted_matrix``) against ``targets``:
     the one place the app, the trainer and the command line measure a model.
@@ -91,7 +92,9 @@ def compute_metrics(
         groups: ``{label: group}``; when given, ``"groups"`` holds each group's overall numbers plus
             ``top1_accuracy`` (labels without a group are reported under ``"other"``).
         exclusive: the column arrays of the exclusive groups (``groups.exclusive_columns``).
-        policy: top-k and "at least one" (None: neither), as the grid applies them.
+        policy: top-k, "at least one" and the group rule's switch (None: no cap, no photo-level "at
+            least one", the group rule on), as the grid applies them.
+        required: the column arrays of the at-least-one groups (``groups.at_least_one_columns``).
     Returns:
         ``{"overall": {...}, "per_label": [{label, precision, recall, f1, support, known, ap,
         threshold}, ...], "groups": {group: {...}}}`` (``groups`` only when asked for). Precision,
@@ -105,7 +108,7 @@ def compute_metrics(
     t, s = _check(targets, scores)
     th = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (t.shape[1],))
     t = one_value_targets(t, exclusive)
-    pred = predicted_matrix(s, th, policy, exclusive)
+    pred = predicted_matrix(s, th, policy, exclusive, required)
     names = list(labels) if labels is not None else [str(j) for j in range(t.shape[1])]
     out = _measure(t, pred, s, th, names)
     if groups is not None:
@@ -195,9 +198,10 @@ def metrics_by_group(
     groups: Mapping[str, str],
     exclusive: Sequence[np.ndarray] = (),
     policy: RankPolicy | None = None,
+    required: Sequence[np.ndarray] = (),
 ) -> dict[str, dict[str, Any]]:
     """``compute_metrics(...)["groups"]``: ``{group: overall numbers plus top1_accuracy}``."""
-    return compute_metrics(targets, scores, thresholds, labels, groups, exclusive, policy)["groups"]
+    return compute_metrics(targets, scores, thresholds, labels, groups, exclusive, policy, required)["groups"]
 
 
 def group_floor(targets: np.ndarray, scores: np.ndarray, default: float = 0.0) -> float:

@@ -149,6 +149,7 @@ class ModelInfo:
     groups: Mapping[str, str]
     thresholds: tuple[float, ...]
     exclusive: tuple[str, ...] = ()  # its exclusive groups (absent from older children: none)
+    at_least_one: tuple[str, ...] = ()  # its at-least-one groups (absent from older children: none)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -157,6 +158,7 @@ class ModelInfo:
             "groups": dict(self.groups),
             "thresholds": [float(t) for t in self.thresholds],
             "exclusive": list(self.exclusive),
+            "at_least_one": list(self.at_least_one),
         }
 
     @classmethod
@@ -167,7 +169,8 @@ class ModelInfo:
             raise ValueError(f"{len(thresholds)} thresholds for {len(labels)} labels")
         groups = {_str(k): _str(v) for k, v in dict(m["groups"]).items()}
         exclusive = tuple(_str(g) for g in m.get("exclusive") or ())
-        return cls(_str(m["key"]), labels, groups, thresholds, exclusive)
+        at_least_one = tuple(_str(g) for g in m.get("at_least_one") or ())
+        return cls(_str(m["key"]), labels, groups, thresholds, exclusive, at_least_one)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,9 @@ class TrainConfig:
     # Groups with one value per photo (gender, colour...): softmax cross-entropy over the group, tagged
     # with the group's top value at one floor per group (fashion_desktop.model.groups).
     exclusive_groups: tuple[str, ...] = ()
+    # Groups every photo gets a value of in the bundle's tag rule (a model trained on one item per photo:
+    # the top category when none passes its threshold); copied into the bundle, measured in its metrics.
+    at_least_one_groups: tuple[str, ...] = ()
     label_smoothing: float = 0.0  # for the exclusive groups' cross-entropy
     logit_adjust: float = 0.0  # tau: exclusive groups learn prior-free logits (Menon et al. 2021); 0 = off
     pos_weight: str = "none"  # none | auto (negatives/positives per label, capped at 50)

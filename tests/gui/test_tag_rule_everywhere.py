@@ -22,6 +22,7 @@ from tests.tag_reference import reference_tags
 LABELS = ["dress", "coat", "red", "hat"]
 GROUPS = {"dress": "category", "coat": "category", "red": "colour", "hat": "category"}
 TUNED = [0.5, 0.8, 0.3, 0.6]  # the model's own thresholds, as the catalog records them
+CATEGORY = ([0, 1, 3],)  # the columns of the category group (dress, coat, hat)
 N = 40
 
 # (policy, the same policy as `fashion export` options, or None where the CLI cannot say it)
@@ -43,6 +44,10 @@ POLICIES = [
 
 @pytest.fixture
 def library(tmp_path: Path):
+    return _library(tmp_path)
+
+
+def _library(tmp_path: Path, at_least_one: tuple[str, ...] = ()):
     """Photos decided yes/no, only scored, unscored, scored and decided; a label only people use."""
     rng = np.random.default_rng(3)
     paths = [f"/photos/p{i:02d}.jpg" for i in range(N)]
@@ -57,15 +62,16 @@ def library(tmp_path: Path):
     db = tmp_path / "lib.ffcat"
     with Catalog(db) as cat:
         ids = cat.ensure_images(paths)
-        cat.register_model("m", LABELS, "tiny", groups=GROUPS, thresholds=TUNED)
+        cat.register_model("m", LABELS, "tiny", groups=GROUPS, thresholds=TUNED, at_least_one=at_least_one)
         cat.add_predictions("m", [(ids[p], s) for p, s in scores.items()])
         cat.set_decisions([(ids[p], lab, v) for p, d in decisions.items() for lab, v in d.items()])
         cat.set_reviewed([ids[p] for p in reviewed])
     return db, paths, scores, decisions, reviewed
 
 
-def _expected(policy: ThresholdPolicy, paths, scores, decisions) -> dict[str, list[str]]:
+def _expected(policy: ThresholdPolicy, paths, scores, decisions, required=()) -> dict[str, list[str]]:
     th = policy.thresholds(LABELS, TUNED).tolist()
+    on = required if policy.group_at_least_one else ()
     return {
         p: reference_tags(
             LABELS,
@@ -74,6 +80,7 @@ def _expected(policy: ThresholdPolicy, paths, scores, decisions) -> dict[str, li
             th,
             policy.top_k,
             policy.at_least_one,
+            on,
         )
         for p in paths
     }
@@ -89,8 +96,35 @@ def _grid_view(model: LibraryModel) -> set[str]:
 
 @pytest.mark.parametrize(("policy", "cli_options"), POLICIES)
 def test_every_caller_gives_the_same_tags(qtbot, tmp_path, library, policy, cli_options) -> None:
+    _every_caller_gives(tmp_path, library, policy, cli_options)
+
+
+# The model's at-least-one groups (dress, coat, hat: its category): on unless the view turns them off.
+@pytest.mark.parametrize(
+    ("policy", "cli_options"),
+    [
+        pytest.param(ThresholdPolicy(), [], id="rule-on"),
+        pytest.param(
+            ThresholdPolicy(top_k=1, at_least_one=True), ["--top-k", "1", "--at-least-one"], id="top1"
+        ),
+        pytest.param(ThresholdPolicy(global_threshold=0.95, at_least_one=True), None, id="nothing-passes"),
+        pytest.param(ThresholdPolicy(group_at_least_one=False), None, id="rule-off-in-the-view"),
+    ],
+)
+def test_every_caller_applies_the_models_at_least_one_group(qtbot, tmp_path, policy, cli_options) -> None:
+    library = _library(tmp_path, at_least_one=("category",))
+    _db, paths, scores, decisions, _reviewed = library
+    if policy.group_at_least_one:  # the case is one where the rule changes tags
+        assert _expected(policy, paths, scores, decisions, CATEGORY) != _expected(
+            policy, paths, scores, decisions
+        )
+    _every_caller_gives(tmp_path, library, policy, cli_options, required=CATEGORY)
+
+
+def _every_caller_gives(tmp_path, library, policy, cli_options, required=()) -> None:
+    """Export, the CLI, the training table, the grid and metrics all give the tags of the plain rule."""
     db, paths, scores, decisions, reviewed = library
-    expected = _expected(policy, paths, scores, decisions)
+    expected = _expected(policy, paths, scores, decisions, required)
     assert any(expected.values()) and not all(expected.values())  # the case is not trivial
 
     # Export: the table and the CSV file it writes.
@@ -141,13 +175,14 @@ def test_every_caller_gives_the_same_tags(qtbot, tmp_path, library, policy, cli_
 
     # Metrics at the current thresholds score the model's side of the rule (no decisions there):
     # with every label a positive of each photo, recall 1 means "predicted".
-    model_only = _expected(policy, [p for p in paths if p in scores], scores, {})
+    model_only = _expected(policy, [p for p in paths if p in scores], scores, {}, required)
     for p, want in model_only.items():
         info = BundleInfo(
             "tiny.fmodel",
             labels=tuple(LABELS),
             groups=GROUPS,
             thresholds=tuple(TUNED),
+            at_least_one=("category",) if required else (),
             evaluation=Evaluation("test", np.ones((1, len(LABELS)), np.int8), scores[p][None, :]),
         )
         view = metrics_at_policy(info, policy)

@@ -207,3 +207,28 @@ def test_an_exclusive_group_is_one_floor_row_that_the_global_slider_does_not_mov
     # Clearing it clears the whole group.
     w.model.clear_override(w.proxy.mapToSource(floor_row).row())
     assert w.policy().per_label == {}
+
+
+def test_the_models_group_rule_is_a_switch_shown_only_for_a_model_that_declares_one(qtbot, panel):
+    from fashion_desktop.model.groups import at_least_one_columns
+
+    box = panel.group_rule_check
+    assert not box.isVisible()
+    panel.set_model(LABELS, DEFAULTS, GROUPS, at_least_one=("category",))
+    assert box.isVisible() and box.isChecked() and box.text() == "At least one category per photo"
+    scores = np.array([[0.9, 0.1, 0.1, 0.2]], dtype=np.float32)  # red passes, no category does
+    required = at_least_one_columns(LABELS, GROUPS, ["category"])
+
+    def tags() -> list[bool]:
+        p = panel.policy()
+        return predicted_matrix(scores, p.thresholds(LABELS, DEFAULTS), p, (), required)[0].tolist()
+
+    assert tags() == [True, False, False, True]  # the photo's most likely category: dress
+    with qtbot.waitSignal(panel.policy_changed) as blocker:
+        _click_box(qtbot, box)
+    assert blocker.args[0].group_at_least_one is False and tags() == [True, False, False, False]
+    with qtbot.waitSignal(panel.policy_changed) as blocker:
+        qtbot.mouseClick(panel.reset_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0] == ThresholdPolicy() and box.isChecked()
+    panel.set_model(LABELS, DEFAULTS, GROUPS)  # a model without such a group: no switch to show
+    assert not box.isVisible()

@@ -121,12 +121,13 @@ class ThresholdViewState(QObject):
         if self._view_state_for is not None and self._view_state_for[1] != m.model_key:
             self.save()  # another model: keep the old one's view with it, before the panel moves
         shown = (
-            m.labels, tuple(float(x) for x in m.defaults), tuple(sorted(m.groups.items())), m.exclusive
+            m.labels, tuple(float(x) for x in m.defaults), tuple(sorted(m.groups.items())), m.exclusive,
+            m.at_least_one,
         )  # fmt: skip
         if m.labels and shown != self._panel_model:
             # Only a new model resets the threshold panel; a person adding a new tag must not.
             self._panel_model = shown
-            self.panel.set_model(list(m.labels), list(shown[1]), dict(m.groups), m.exclusive)
+            self.panel.set_model(list(m.labels), list(shown[1]), dict(m.groups), m.exclusive, m.at_least_one)
         self._restore()
         if m.labels:
             m.set_policy(self.panel.policy())

@@ -17,7 +17,7 @@ from PySide6.QtGui import QBrush, QColor
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.model.bundle_file import TensorRef, evaluation_dict, read_bundle_file
 from fashion_desktop.model.bundle_format import BundleError, OldBundleFormat
-from fashion_desktop.model.groups import exclusive_columns, exclusive_labels
+from fashion_desktop.model.groups import at_least_one_columns, exclusive_columns, exclusive_labels
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -100,6 +100,7 @@ class BundleInfo:
     groups: Mapping[str, str] = field(default_factory=dict)
     thresholds: tuple[float, ...] = ()
     exclusive: tuple[str, ...] = ()  # groups tagged with their top value only
+    at_least_one: tuple[str, ...] = ()  # groups every scored photo gets a value of
     input_size: int = 0
     metrics: Mapping[str, Any] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
@@ -204,6 +205,7 @@ def read_bundle_info(path: str) -> BundleInfo:
         groups=dict(d.groups),
         thresholds=d.thresholds,
         exclusive=d.exclusive_groups,
+        at_least_one=d.at_least_one_groups,
         input_size=d.input_size,
         metrics=dict(d.metrics),
         provenance=dict(d.provenance),
@@ -250,10 +252,10 @@ def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
     """Metrics of ``info`` at ``policy``: recomputed from its evaluation scores when it has them.
 
     The one metrics function (``model.metrics.compute_metrics``) measures the tags the model's side of
-    the tag rule gives (score at or above the threshold, an exclusive group's top value only, then the
-    top-k cap and "at least one"), exactly as the grid applies them; there are no decisions here, the
-    evaluation split's targets are what the tags are scored against. Without evaluation scores the
-    stored training metrics are returned as they are ("as trained").
+    the tag rule gives (score at or above the threshold, an exclusive group's top value only, the model's
+    at-least-one groups, then the top-k cap and "at least one"), exactly as the grid applies them; there
+    are no decisions here, the evaluation split's targets are what the tags are scored against. Without
+    evaluation scores the stored training metrics are returned as they are ("as trained").
     """
     from fashion_desktop.model.metrics import compute_metrics
 
@@ -262,7 +264,10 @@ def metrics_at_policy(info: BundleInfo, policy: ThresholdPolicy) -> MetricsView:
         labels, groups = list(info.labels), dict(info.groups)
         th = policy.thresholds(labels, info.thresholds, exclusive_labels(labels, groups, info.exclusive))
         exclusive = exclusive_columns(labels, groups, info.exclusive)
-        result = compute_metrics(ev.targets, ev.scores, th, labels, groups or None, exclusive, policy)
+        required = at_least_one_columns(labels, groups, info.at_least_one)
+        result = compute_metrics(
+            ev.targets, ev.scores, th, labels, groups or None, exclusive, policy, required
+        )
         for row in result["per_label"]:
             row["group"] = groups.get(row["label"], "")
         n = len(ev.targets)

@@ -97,6 +97,10 @@ class LibraryModel(QAbstractListModel):
     def exclusive(self) -> tuple[str, ...]:
         return self.columns.exclusive
 
+    @property
+    def at_least_one(self) -> tuple[str, ...]:
+        return self.columns.at_least_one
+
     # -- Qt model interface ---------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._view)
@@ -326,9 +330,10 @@ class LibraryModel(QAbstractListModel):
         groups: dict[str, str] | None = None,
         defaults: Sequence[float] | None = None,
         exclusive: Sequence[str] | None = None,
+        at_least_one: Sequence[str] | None = None,
     ) -> None:
         """Show scores of this model (``LibraryColumns.set_active_model``)."""
-        self.columns.set_active_model(key, labels, groups, defaults, exclusive)
+        self.columns.set_active_model(key, labels, groups, defaults, exclusive, at_least_one)
         self.resort()
         if len(self._view):
             self.dataChanged.emit(self.index(0), self.index(len(self._view) - 1))

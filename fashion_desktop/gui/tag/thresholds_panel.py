@@ -370,6 +370,10 @@ class ThresholdPanel(QWidget):
         self.top_k_spin.setToolTip("At most this many predicted tags per photo (highest scores first)")
         self.at_least_one_check = QCheckBox("At least one tag per photo")
         self.at_least_one_check.setToolTip("A photo where no label passes gets its best-scoring label")
+        # The model's own rule (its at-least-one groups): shown only for a model that declares some.
+        self.group_rule_check = QCheckBox("At least one per group")
+        self.group_rule_check.setChecked(True)
+        self.group_rule_check.setVisible(False)
         self.reset_button = QPushButton("Reset to bundle defaults")
         # Filtering the grid is an explicit action: a plain click in the table only selects the row.
         self.filter_button = QPushButton("Show photos with this label")
@@ -425,6 +429,7 @@ class ThresholdPanel(QWidget):
         layout.addWidget(self.tuned_check)
         layout.addLayout(top)
         layout.addLayout(extras)
+        layout.addWidget(self.group_rule_check)
         layout.addWidget(self.table, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.filter_button)
@@ -437,6 +442,7 @@ class ThresholdPanel(QWidget):
         self.tuned_check.toggled.connect(self._mode_toggled)
         self.top_k_spin.valueChanged.connect(self._emit_if_changed)
         self.at_least_one_check.toggled.connect(self._emit_if_changed)
+        self.group_rule_check.toggled.connect(self._emit_if_changed)
         self.reset_button.clicked.connect(self.reset_to_defaults)
         self.model.overrides_edited.connect(self._emit_if_changed)
         self.table.clear_requested.connect(self._clear_rows)
@@ -448,11 +454,17 @@ class ThresholdPanel(QWidget):
 
     # -- public API -------------------------------------------------------------------------
     def set_model(
-        self, labels: list[str], defaults: list[float], groups: dict[str, str], exclusive: Sequence[str] = ()
+        self,
+        labels: list[str],
+        defaults: list[float],
+        groups: dict[str, str],
+        exclusive: Sequence[str] = (),
+        at_least_one: Sequence[str] = (),
     ) -> None:
         """Show the labels of a model with its tuned default thresholds (one floor row per ``exclusive``
-        group); overrides for other labels go."""
+        group) and the switch of its ``at_least_one`` groups' rule; overrides for other labels go."""
         self.model.set_labels(labels, defaults, groups, exclusive)
+        self._show_group_rule(at_least_one)
         self._emit_if_changed()
 
     def set_counts(self, predicted: dict[str, int], confirmed: dict[str, int]) -> None:
@@ -467,6 +479,7 @@ class ThresholdPanel(QWidget):
             per_label=self.model.overrides(),
             top_k=top_k or None,
             at_least_one=self.at_least_one_check.isChecked(),
+            group_at_least_one=self.group_rule_check.isChecked(),
         )
 
     def set_policy(self, policy: ThresholdPolicy) -> None:
@@ -480,6 +493,7 @@ class ThresholdPanel(QWidget):
                 self.slider.setValue(round(value * SLIDER_STEPS))
             self.top_k_spin.setValue(int(policy.top_k or 0))
             self.at_least_one_check.setChecked(bool(policy.at_least_one))
+            self.group_rule_check.setChecked(bool(policy.group_at_least_one))
             self.model.set_overrides(policy.per_label)
             self._apply_mode_enabled()
         finally:
@@ -488,10 +502,20 @@ class ThresholdPanel(QWidget):
 
     @Slot()
     def reset_to_defaults(self) -> None:
-        """Drop every override and go back to each label's tuned default, without cap or forced tag."""
+        """Drop every override and go back to each label's tuned default, without cap or forced tag (the
+        model's own at-least-one groups apply again)."""
         self.set_policy(ThresholdPolicy())
 
     # -- internals --------------------------------------------------------------------------
+    def _show_group_rule(self, groups: Sequence[str]) -> None:
+        names = ", ".join(groups)
+        self.group_rule_check.setText(f"At least one {names} per photo")
+        self.group_rule_check.setToolTip(
+            f"The model's rule (trained on one item per photo): a photo on which no {names} passes its "
+            f"threshold gets its most likely {names}. Untick to see only the {names} tags that pass."
+        )
+        self.group_rule_check.setVisible(bool(groups))
+
     def _apply_mode_enabled(self) -> None:
         manual = not self.tuned_check.isChecked()
         self.slider.setEnabled(manual)
