@@ -1,4 +1,4 @@
-"""The "?" badge before (a score within 0.05 of its threshold) and after calibration, on a bundle's test photos.
+"""The "?" badge before (a score within 0.05 of its threshold) and after calibration, on a bundle's test set.
 
 "Wrong" is what a person would have to fix: the photo's tags from the tag rule (at the bundle's own
 thresholds) differ from its known targets in any group. For each rule it prints the share of photos
@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         f"before_flagged={a[list(rules)[0]]['flagged']:.3f} after_flagged={after['flagged']:.3f} "
         f"ratio={after['wrong_flagged'] / max(after['wrong_rest'], 1e-9):.2f} caught={after['caught']:.3f} "
         f"halves_ratio={fair['wrong_flagged'] / max(fair['wrong_rest'], 1e-9):.2f} "
-        f"known_ratio={known['wrong_flagged'] / max(known['wrong_rest'], 1e-9):.2f} known_caught={known['caught']:.3f}"
+        f"known_ratio={known['wrong_flagged'] / max(known['wrong_rest'], 1e-9):.2f} "
+        f"known_caught={known['caught']:.3f}"
     )
     return 0
 

@@ -114,7 +114,8 @@ def choose_cutoff(risk: np.ndarray, share: float = TARGET_SHARE) -> float:
 
 def flag_figures(flagged: np.ndarray, wrong: np.ndarray) -> dict[str, Any]:
     """What flagging ``flagged`` does on photos whose tags are ``wrong``: the share flagged, the wrong-tag
-    rate of flagged and of other photos, and the share of wrong photos that are flagged (NaN: none to count)."""
+    rate of flagged and of other photos, and the share of wrong photos that are flagged (NaN: none to
+    count)."""
     f, w = np.asarray(flagged, bool), np.asarray(wrong, bool)
 
     def rate(num: int, den: int) -> float:

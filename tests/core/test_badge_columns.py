@@ -1,4 +1,4 @@
-"""The grid's "?" badge without Qt: the calibrated risk rule, and the old margin rule for models without calibration."""
+"""The grid's "?" badge without Qt: the calibrated risk rule, and the old margin rule without calibration."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The "?" badge: a risk that ranks doubtful photos first, a cutoff that flags at most a fifth, carried in bundles."""
+"""The "?" badge: a risk that ranks doubtful photos first, a cutoff flagging at most a fifth, in bundles."""
 
 from __future__ import annotations
 
@@ -168,11 +168,25 @@ def test_a_saved_bundle_carries_its_badge_and_read_badge_finds_it(tmp_path: Path
         new_bundle("cnn", LABELS, state, evaluation=evaluation, **common), tmp_path / "b.fmodel"
     )
     assert load_bundle(without).badge is None
-    assert read_badge(without) == badge_of(None, {"split": "test", "targets": ev.targets, "scores": ev.scores},
-                                           THRESHOLDS, LABELS, GROUPS, EXCLUSIVE)  # fmt: skip
+    arrays = {"split": "test", "targets": ev.targets, "scores": ev.scores}
+    assert read_badge(without) == badge_of(None, arrays, THRESHOLDS, LABELS, GROUPS, EXCLUSIVE)
     bare = save_bundle(new_bundle("cnn", LABELS, state, **common), tmp_path / "c.fmodel")
     assert (
         read_badge(bare) is None
         and read_badge(tmp_path / "missing.fmodel") is None
         and read_badge(None) is None
+    )
+
+
+def test_wrong_tags_are_counted_on_photos_known_in_every_group() -> None:
+    ev = _simulated(100, 5)
+    targets = ev.targets.copy()
+    targets[:40, 2:] = -1  # nobody recorded these photos' colour: their colour tag cannot be judged
+    badge = calibrate(Evaluated(targets, ev.scores, "test"), THRESHOLDS, LABELS, GROUPS, EXCLUSIVE)
+    assert badge["photos"] == 100 and badge["judged"] == 60 and badge["flagged"] <= 0.2
+    assert "(wrong tags counted on the 60 known in every group)" in badge_line(badge)
+    few = targets.copy()
+    few[:80, 2:] = -1  # too few judged photos: every photo counts
+    assert (
+        calibrate(Evaluated(few, ev.scores, "test"), THRESHOLDS, LABELS, GROUPS, EXCLUSIVE)["judged"] == 100
     )

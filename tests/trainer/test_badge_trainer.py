@@ -1,5 +1,5 @@
-"""The trainer calibrates the "?" badge on validation photos and measures it on test photos; packaging keeps it,
-and gives a run from before the badge one chosen on its stored test photos."""
+"""The trainer calibrates the "?" badge on validation photos and measures it on test photos; packaging
+keeps it, and gives a run from before the badge one chosen on its stored test photos."""
 
 from __future__ import annotations
 
