@@ -427,6 +427,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 # -- fashion inspect ------------------------------------------------------------------------------
 def bundle_info(bundle: Any) -> dict[str, Any]:
     """What a person wants to know about a bundle, as plain data (no weights)."""
+    from fashion_desktop.model.badge import badge_of
+
     n_params = sum(int(v.numel()) for v in bundle.state_dict.values() if hasattr(v, "numel"))
     return {
         "file": str(bundle.path) if bundle.path else None,
@@ -450,6 +452,15 @@ def bundle_info(bundle: Any) -> dict[str, Any]:
             {"split": bundle.evaluation.get("split"), "images": len(bundle.evaluation.get("scores", []))}
             if bundle.evaluation
             else None
+        ),
+        "badge": badge_of(
+            bundle.badge,
+            bundle.evaluation,
+            bundle.thresholds,
+            bundle.labels,
+            bundle.groups,
+            bundle.exclusive_columns(),
+            bundle.at_least_one_columns(),
         ),
     }
 
@@ -492,6 +503,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  {item['threshold']:.2f}  {group}{item['label']}")
     for g in bundle.at_least_one_groups:
         print(f"at least one:  {g} (a photo on which no {g} passes gets its most likely {g})")
+    from fashion_desktop.model.badge import badge_line
+
+    print(f"badge:         {badge_line(info['badge'])}")
     _print_mapping("metrics", info["metrics"])
     provenance = dict(info["provenance"])
     card = provenance.pop("card", None)

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Weig
 
 from fashion_desktop.model import protocol
 from fashion_desktop.model.archs import ArchError, WeightsUnavailable, build_model, get_arch, model_logits
+from fashion_desktop.model.badge import Evaluated, calibrate
 from fashion_desktop.model.bundle import new_bundle, save_bundle
 from fashion_desktop.model.devices import autocast_dtype
 from fashion_desktop.model.fileio import atomic_write_bytes
@@ -814,6 +815,7 @@ class Evaluation:
     split: str
     rows: np.ndarray
     scores: np.ndarray
+    badge: dict[str, Any] | None = None  # the "?" badge's cutoff, chosen on val, measured on test
 
 
 def _finish(run: Run, history: list[dict[str, Any]]) -> int:
@@ -850,8 +852,9 @@ def evaluate_best(run: Run, best: dict[str, Any], history: list[dict[str, Any]])
     metrics["val_at_0.5"] = compute_metrics(
         val_t, val_scores, 0.5, exclusive=run.exclusive, required=run.required
     )["overall"]
+    val = Evaluated(val_t, val_scores, "validation")
     if not len(test_rows):
-        return Evaluation(thresholds, metrics, "val", val_rows, val_scores)
+        return Evaluation(thresholds, metrics, "val", val_rows, val_scores, _badge(run, thresholds, val))
     test_scores = _scores(run, predict_rows(run, test_rows, "test"))  # the one and only look at test
     test_t = table.targets[test_rows]
     metrics["test"] = _measure(run, test_t, test_scores, thresholds)
@@ -861,7 +864,19 @@ def evaluate_best(run: Run, best: dict[str, Any], history: list[dict[str, Any]])
         sel = srcs == src
         by_source[src] = _measure(run, test_t[sel], test_scores[sel], thresholds)["groups"]
     metrics["test"]["sources"] = by_source
-    return Evaluation(thresholds, metrics, "test", test_rows, test_scores)
+    test = Evaluated(test_t, test_scores, "test")
+    return Evaluation(thresholds, metrics, "test", test_rows, test_scores, _badge(run, thresholds, val, test))
+
+
+def _badge(
+    run: Run, thresholds: np.ndarray, chosen_on: Evaluated, measured_on: Evaluated | None = None
+) -> dict[str, Any]:
+    """The badge's cutoff chosen on the validation photos (at most a fifth flagged), and what it flags on
+    ``measured_on`` (the test photos; the validation ones when there are none)."""
+    table = run.table
+    return calibrate(
+        chosen_on, thresholds, table.labels, table.groups, run.exclusive, measured_on, required=run.required
+    )
 
 
 def _measure(run: Run, targets: np.ndarray, scores: np.ndarray, thresholds: np.ndarray | float) -> dict:
@@ -893,6 +908,7 @@ def package_bundle(run: Run, result: Evaluation) -> Path:
         ),
         at_least_one_groups=cfg.at_least_one_groups,
         thresholds=tuple(float(t) for t in result.thresholds),
+        badge=result.badge,
         metrics=result.metrics,
         provenance=_provenance(run),
         evaluation={

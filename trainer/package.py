@@ -7,7 +7,8 @@ What it does to the run's ``model.fmodel``:
 * weights are stored in half precision when that moves no score by more than ``--tolerance`` on the
   held-out photos (measured here, recorded in the card), else they stay in single precision;
 * the evaluation's photo paths are made relative to the data folder, and machine-specific settings
-  (run and cache folders) are dropped from the recorded config.
+  (run and cache folders) are dropped from the recorded config;
+* a run from before the "?" badge was calibrated gets its cutoff from the stored test photos.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from fashion_desktop.model.badge import badge_line, badge_of
 from fashion_desktop.model.bundle import Bundle, load_bundle, save_bundle
 from fashion_desktop.model.bundle_format import BundleError
 from fashion_desktop.model.metrics import compute_metrics
@@ -91,6 +93,20 @@ def _scores(bundle: Bundle, paths: Sequence[str]) -> np.ndarray:
     return np.stack([got[str(Path(p))] for p in keep]) if keep else np.zeros((0, len(bundle.labels)))
 
 
+def _badge(bundle: Bundle, ev: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's badge calibration (chosen on its validation photos); a run from before the badge was
+    calibrated gets one chosen and measured on its stored test photos."""
+    return badge_of(
+        bundle.badge,
+        ev,
+        bundle.thresholds,
+        bundle.labels,
+        bundle.groups,
+        bundle.exclusive_columns(),
+        bundle.at_least_one_columns(),
+    )
+
+
 def package(
     run_bundle: Path, card: dict[str, Any], out: Path, data_root: Path | None, tolerance: float, check: int
 ) -> dict[str, Any]:
@@ -133,10 +149,13 @@ def package(
     if root and paths:
         metrics = recompute_test_metrics(replace(bundle, evaluation=ev), metrics, ev["paths"])
         prov["card"]["held_out_top1"] = held_out_table(metrics)
-    bundle = replace(bundle, provenance=prov, evaluation=ev or None, metrics=metrics)
+    bundle = replace(
+        bundle, provenance=prov, evaluation=ev or None, metrics=metrics, badge=_badge(bundle, ev)
+    )
     path = save_bundle(bundle, out)
     result["bytes"] = path.stat().st_size
     result["held_out_top1"] = prov["card"]["held_out_top1"]
+    result["badge"] = badge_line(bundle.badge)
     return result
 
 
@@ -169,6 +188,7 @@ def package_main(argv: Sequence[str] | None = None) -> int:
     )
     for source, row in result["held_out_top1"].items():
         print(f"  {source}: " + ", ".join(f"{g} {v:.3f}" for g, v in row.items()))
+    print(f"  badge: {result['badge']}")
     return 0
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from ..model.badge import group_risks, photo_risk, risk_groups
 from ..model.groups import at_least_one_columns, exclusive_columns, exclusive_labels
 from .catalog import Catalog
 from .catalog_reader import CatalogReader, ImageColumns
@@ -41,7 +43,7 @@ class ViewSpec:
     score_min: float = 0.0
     score_max: float = 1.0
     review: str = "all"  # one of REVIEW_FILTERS
-    sort: str = "name"  # one of SORT_KEYS ("uncertain": scores nearest a threshold first)
+    sort: str = "name"  # one of SORT_KEYS ("uncertain": the photos most likely wrong first)
     descending: bool = False
     text: str = ""
 
@@ -125,6 +127,8 @@ class LibraryColumns:
         self._exclusive: tuple[np.ndarray, ...] = ()
         self._required: tuple[np.ndarray, ...] = ()
         self._floors: set[str] = set()
+        self.badge: Mapping[str, Any] | None = None  # the active model's badge calibration (model.badge)
+        self._risk_groups = risk_groups((), {})
         self._scores_since = -1.0
         self._slot_of_path: dict[str, int] | None = None
         self._known_max = 0  # the largest image id the catalog held at the last reload
@@ -160,6 +164,22 @@ class LibraryColumns:
         """(path, size, mtime): what a thumbnail is cached by."""
         return (self.slots.paths[slot], int(self.slots.sizes[slot]), float(self.slots.mtimes[slot]))
 
+    def risk(self, slots: np.ndarray) -> np.ndarray:
+        """How likely each photo's tags are wrong (``model.badge``): what no person decided, at the current
+        thresholds; 0 for a reviewed or unscored photo."""
+        slots = np.asarray(slots, np.int64)
+        if not len(self.labels) or not len(slots):
+            return np.zeros(len(slots))
+        risks = group_risks(self._scores[slots], self._pred[slots], self._risk_groups, self._dec[slots])
+        return np.where(self._scored[slots] & ~self.slots.reviewed[slots], photo_risk(risks), 0.0)
+
+    def uncertain(self, slot: int) -> bool:
+        """Whether the photo carries the "?" badge: its risk is above the model's calibrated cutoff, or
+        (a model without calibration) an undecided score is near its threshold."""
+        if self.badge is None:
+            return bool(self.near_threshold(slot))
+        return bool(self.risk(np.array([slot]))[0] > float(self.badge["cutoff"]))
+
     def near_threshold(self, slot: int) -> list[int]:
         """Labels (indexes) of an unreviewed photo whose score is within UNCERTAIN_MARGIN of its threshold
         and that no person decided: the ones worth a look."""
@@ -182,10 +202,22 @@ class LibraryColumns:
                     for i in near
                 )
             )
+        doubt = self._doubt(slot)
+        if doubt:
+            lines.append(doubt)
         err = self.slots.errors.get(slot)
         if err:
             lines.append(err)
         return "\n".join(lines)
+
+    def _doubt(self, slot: int) -> str:
+        """Which group makes a calibrated badge's photo likely wrong ("" without one)."""
+        if self.badge is None or not self.uncertain(slot):
+            return ""
+        s = slice(slot, slot + 1)
+        risks = group_risks(self._scores[s], self._pred[s], self._risk_groups, self._dec[s])[0]
+        g = int(np.argmax(risks))
+        return f"Most likely wrong: {self._risk_groups.names[g] or 'tags'} (risk {risks[g]:.2f})"
 
     def predicted(self, image_id: int, label: str) -> bool:
         """The model's opinion alone (no decision applied)."""
@@ -335,11 +367,13 @@ class LibraryColumns:
         defaults: Sequence[float] | None = None,
         exclusive: Sequence[str] | None = None,
         at_least_one: Sequence[str] | None = None,
+        badge: Mapping[str, Any] | None = None,
     ) -> None:
         """Show scores of this model (labels from the catalog when not given; ``defaults``, the
         model's own thresholds, ``exclusive`` and ``at_least_one``, its exclusive and at-least-one groups,
         from the catalog when not given: a tagging run's first event names them before the catalog has
-        the model)."""
+        the model). ``badge``: its badge calibration (``model.badge.read_badge``); None marks scores near a
+        threshold instead."""
         rec = self.catalog.model(key) if key else None
         if key and not labels:
             labels = self.reader.model_labels(key) or ()
@@ -359,6 +393,8 @@ class LibraryColumns:
         self._required = at_least_one_columns(self.labels, self.groups, self.at_least_one)
         self._exclusive = exclusive_columns(self.labels, self.groups, self.exclusive)
         self._floors = exclusive_labels(self.labels, self.groups, self.exclusive)
+        self._risk_groups = risk_groups(self.labels, self.groups, self._exclusive)
+        self.badge = badge
         if defaults is None:
             defaults = (
                 default_thresholds(recorded)
@@ -574,7 +610,10 @@ class LibraryColumns:
                 key = np.where(scored, self._scores[slots].max(axis=1), -1.0)
                 order = np.argsort(-key if not spec.descending else key, kind="stable")
                 return slots[order]
-            key = np.where(scored, uncertainty(self._scores[slots], self.thresholds), np.inf)
+            if self.badge is not None:  # the badge's own score: the photos most likely wrong first
+                key = np.where(scored, -self.risk(slots), np.inf)
+            else:
+                key = np.where(scored, uncertainty(self._scores[slots], self.thresholds), np.inf)
             order = np.argsort(key, kind="stable")
             return slots[order]
         else:

@@ -18,6 +18,7 @@ from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
 from fashion_desktop.core.tag_process import TagRequest
 from fashion_desktop.gui.tag.library_model import LibraryModel, name_ranks
 from fashion_desktop.gui.worker import ProcessWorker, Worker
+from fashion_desktop.model.badge import read_badge
 from fashion_desktop.model.protocol import ImageError, ModelInfo, Summary, TagScores
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,9 @@ class LibrarySession(QObject):
         self._refresh_timer.timeout.connect(self._refresh_from_jobs)
         models = catalog.models()
         if models:
-            self.library.set_active_model(models[-1].key)  # with the thresholds the catalog recorded for it
             self.active_bundle = models[-1].path
+            # with the thresholds the catalog recorded for it, and its bundle's badge calibration
+            self.library.set_active_model(models[-1].key, badge=read_badge(self.active_bundle))
         self.library.reload()
 
     @property
@@ -285,8 +287,9 @@ class LibrarySession(QObject):
             )  # fmt: skip
             if not same or not np.allclose(m.defaults, np.asarray(defaults, np.float32)):
                 # A re-run of the shown model keeps the scores in memory (no 100,000-row read-back).
+                badge = read_badge(self.active_bundle)
                 m.set_active_model(
-                    key, labels, groups, defaults, event.exclusive, event.at_least_one
+                    key, labels, groups, defaults, event.exclusive, event.at_least_one, badge
                 )  # labels_changed: the panel
         elif isinstance(event, ImageError):
             self._pending_errors.append((str(event.path), event.reason))

@@ -236,6 +236,37 @@ def _evaluation(raw: Mapping[str, Any], path: str | os.PathLike) -> dict[str, An
     return {k: v for k, v in evaluation.items() if isinstance(v, (str, int, float, list, dict, type(None)))}
 
 
+_BADGE_SHARES = ("target_share", "flagged", "wrong_flagged", "wrong_rest", "caught")
+
+
+def _badge(raw: Mapping[str, Any], path: str | os.PathLike) -> dict[str, Any] | None:
+    """The "?" badge's calibration (``fashion_desktop.model.badge.calibrate``), or None when absent."""
+    badge = raw.get("badge")
+    if badge is None:
+        return None
+    require(isinstance(badge, Mapping), path, "badge must be a mapping")
+    cutoff = badge.get("cutoff")
+    require(
+        _finite(cutoff) and 0.0 <= cutoff <= 1.0,
+        path,
+        f"badge.cutoff must be a number between 0 and 1, not {str(cutoff)[:40]!r}",
+    )
+    for key in _BADGE_SHARES:  # NaN: nothing to count (no wrongly tagged photo, say)
+        v = badge.get(key)
+        ok = v is None or (_is_number(v) and (math.isnan(v) or 0.0 <= v <= 1.0))
+        require(ok, path, f"badge.{key} must be a share between 0 and 1, not {str(v)[:40]!r}")
+    for key in ("photos", "judged"):
+        n = badge.get(key, 0)
+        require(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0,
+            path,
+            f"badge.{key} must be a whole number of photos, not {str(n)[:40]!r}",
+        )
+    for key in ("score", "chosen_on", "measured_on"):
+        require(isinstance(badge.get(key, ""), str), path, f"badge.{key} must be text")
+    return dict(badge)
+
+
 @dataclass(frozen=True, kw_only=True)
 class BundleDescription:
     """What a bundle says about its model: everything but the tensors. Each field is declared here once;
@@ -265,6 +296,9 @@ class BundleDescription:
     # Groups every scored photo gets a value of: when none of its labels passes, the top-scoring one (a
     # model trained on one item per photo: every photo has a category). Absent: no such rule (as before).
     at_least_one_groups: tuple[str, ...] = ()
+    # The "?" badge's calibration (``fashion_desktop.model.badge.calibrate``): its cutoff and what it
+    # flags on the evaluated photos. Absent: computed from the evaluation arrays, else the old margin rule.
+    badge: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.thresholds:
@@ -309,6 +343,7 @@ class BundleDescription:
             format_version=version,
             exclusive_groups=exclusive,
             at_least_one_groups=at_least_one,
+            badge=_badge(raw, path),
         )
 
     def to_raw(self) -> dict[str, Any]:
@@ -329,6 +364,7 @@ class BundleDescription:
             "metrics": dict(self.metrics),
             "provenance": dict(self.provenance),
             "evaluation": dict(self.evaluation) if self.evaluation is not None else None,
+            "badge": dict(self.badge) if self.badge is not None else None,
         }
 
     def exclusive_columns(self) -> tuple[Any, ...]:

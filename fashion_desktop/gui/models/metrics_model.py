@@ -15,8 +15,9 @@ from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex,
 from PySide6.QtGui import QBrush, QColor
 
 from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.model.badge import badge_of
 from fashion_desktop.model.bundle_file import TensorRef, evaluation_dict, read_bundle_file
-from fashion_desktop.model.bundle_format import BundleError, OldBundleFormat
+from fashion_desktop.model.bundle_format import BundleDescription, BundleError, OldBundleFormat
 from fashion_desktop.model.groups import at_least_one_columns, exclusive_columns, exclusive_labels
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -108,6 +109,7 @@ class BundleInfo:
     model_id: str = ""
     mtime: float | None = None  # of the file when read: a bundle rewritten in place is read again
     old_format: bool = False  # a format-1 (torch zip) bundle: it can be converted, not read
+    badge: Mapping[str, Any] | None = None  # the "?" badge's calibration (``model.badge.badge_of``)
 
     @property
     def ok(self) -> bool:
@@ -197,6 +199,7 @@ def read_bundle_info(path: str) -> BundleInfo:
             path=str(path), error=f"{path}: cannot be read ({type(exc).__name__}: {exc})", mtime=mtime
         )
     d = bundle.description
+    evaluation = _evaluation(evaluation_dict(bundle), len(d.labels))
     return BundleInfo(
         path=str(path),
         name=str(d.provenance.get("name") or Path(path).stem),
@@ -209,9 +212,18 @@ def read_bundle_info(path: str) -> BundleInfo:
         input_size=d.input_size,
         metrics=dict(d.metrics),
         provenance=dict(d.provenance),
-        evaluation=_evaluation(evaluation_dict(bundle), len(d.labels)),
+        evaluation=evaluation,
         model_id=model_id,
         mtime=mtime,
+        badge=_badge(d, evaluation),
+    )
+
+
+def _badge(d: BundleDescription, ev: Evaluation | None) -> dict[str, Any] | None:
+    """The bundle's badge calibration: stored, else measured on its evaluation scores (``badge_of``)."""
+    arrays = {"targets": ev.targets, "scores": ev.scores, "split": ev.split} if ev is not None else None
+    return badge_of(
+        d.badge, arrays, d.thresholds, d.labels, d.groups, d.exclusive_columns(), d.at_least_one_columns()
     )
 
 

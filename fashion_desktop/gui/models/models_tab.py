@@ -55,6 +55,7 @@ from fashion_desktop.gui.models.metrics_model import (
     read_bundle_info,
 )
 from fashion_desktop.gui.worker import Worker
+from fashion_desktop.model.badge import badge_line
 
 PER_LABEL_HEADERS = ("Label", "Group", "Precision", "Recall", "F1", "Support", "Threshold", "AP")
 GROUP_HEADERS = (
@@ -606,6 +607,7 @@ class ModelsTab(QWidget):
             ("Labels", f"{len(info.labels)} — groups: {group_text}"),
             ("Input size", f"{info.input_size} × {info.input_size} px"),
             ("Created", html.escape(info.created())),
+            ("Badge", html.escape(badge_line(info.badge))),
         ]
         rows += _provenance_rows(info)
         rows.append(("File", html.escape(info.path)))

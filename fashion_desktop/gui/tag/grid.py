@@ -183,7 +183,8 @@ class GridDelegate(QStyledItemDelegate):
         return QRect(photo.left() + 2, photo.top() + 2, d, d)
 
     def _uncertain_badge(self, painter: QPainter, photo: QRect) -> None:
-        """A "?" at the photo's top-left: some score is near its threshold (the tooltip says which)."""
+        """A "?" at the photo's top-left: among the photos most likely to have a wrong tag (the tooltip
+        says where; ``LibraryColumns.uncertain``)."""
         rect = self.uncertain_badge_rect(photo)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)

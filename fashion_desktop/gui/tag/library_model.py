@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 import numpy.ma  # noqa: F401  np.unique imports it on first use: pay that at start-up, not mid-run
@@ -40,7 +41,7 @@ class Roles(IntEnum):
     State = Qt.ItemDataRole.UserRole + 7  # one of STATES
     Error = Qt.ItemDataRole.UserRole + 8
     Reviewed = Qt.ItemDataRole.UserRole + 9
-    Uncertain = Qt.ItemDataRole.UserRole + 10  # bool: an undecided label's score is near its threshold
+    Uncertain = Qt.ItemDataRole.UserRole + 10  # bool: the "?" badge (LibraryColumns.uncertain)
 
 
 class LibraryModel(QAbstractListModel):
@@ -136,7 +137,7 @@ class LibraryModel(QAbstractListModel):
         if role == Roles.Reviewed:
             return bool(s.reviewed[slot])
         if role == Roles.Uncertain:
-            return bool(c.near_threshold(slot))
+            return c.uncertain(slot)
         if role == Qt.ItemDataRole.ToolTipRole:
             return c.tooltip(slot)
         return None
@@ -331,9 +332,10 @@ class LibraryModel(QAbstractListModel):
         defaults: Sequence[float] | None = None,
         exclusive: Sequence[str] | None = None,
         at_least_one: Sequence[str] | None = None,
+        badge: Mapping[str, Any] | None = None,
     ) -> None:
         """Show scores of this model (``LibraryColumns.set_active_model``)."""
-        self.columns.set_active_model(key, labels, groups, defaults, exclusive, at_least_one)
+        self.columns.set_active_model(key, labels, groups, defaults, exclusive, at_least_one, badge)
         self.resort()
         if len(self._view):
             self.dataChanged.emit(self.index(0), self.index(len(self._view) - 1))
