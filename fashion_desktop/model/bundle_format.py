@@ -242,6 +242,8 @@ class BundleDescription:
     # Groups whose labels exclude each other (one value per photo: softmax over the group, tagged with
     # its top value at the group's floor); see fashion_desktop.model.groups. Absent: every label sigmoid.
     exclusive_groups: tuple[str, ...] = ()
+    # Score each photo and its mirror image and average the scores (``scoring.logits_for_batch``).
+    tta_flip: bool = False
 
     def __post_init__(self) -> None:
         if not self.thresholds:
@@ -268,6 +270,8 @@ class BundleDescription:
         require(all(s > 0 for s in std), path, f"std must be above 0, not {list(std)}")
         groups = _groups(raw, labels, path)
         exclusive = _exclusive_groups(raw, labels, groups, thresholds, path)
+        tta_flip = raw.get("tta_flip", False)
+        require(isinstance(tta_flip, bool), path, f"tta_flip must be true or false, not {tta_flip!r}")
         metrics = raw.get("metrics") or {}
         require(isinstance(metrics, Mapping), path, "metrics must be a mapping")
         return cls(
@@ -284,6 +288,7 @@ class BundleDescription:
             evaluation=_evaluation(raw, path),
             format_version=version,
             exclusive_groups=exclusive,
+            tta_flip=tta_flip,
         )
 
     def to_raw(self) -> dict[str, Any]:
@@ -295,6 +300,7 @@ class BundleDescription:
             "labels": list(self.labels),
             "groups": dict(self.groups),
             "exclusive_groups": list(self.exclusive_groups),
+            "tta_flip": bool(self.tta_flip),
             "thresholds": [float(t) for t in self.thresholds],
             "input_size": int(self.input_size),
             "resize": self.resize,
