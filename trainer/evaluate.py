@@ -32,7 +32,7 @@ log = logging.getLogger("trainer")
 
 OVERALL_COLUMNS = (
     "scope", "images", "f1_micro", "f1_macro", "f1_samples", "exact_match",
-    "precision_micro", "recall_micro", "map", "top1_accuracy", "labels_with_support",
+    "precision_micro", "recall_micro", "map", "top1_accuracy", "balanced_accuracy", "labels_with_support",
 )  # fmt: skip
 PER_CLASS_COLUMNS = ("label", "group", "precision", "recall", "f1", "support", "known", "ap", "threshold")
 

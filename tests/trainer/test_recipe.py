@@ -34,6 +34,7 @@ from trainer.checkpoints import TrainState
 from trainer.distributed import DistInfo
 from trainer.engine import run_training
 from trainer.pipeline import to_model_input
+from trainer.report import group_table
 from trainer.sampling import train_sampler
 from trainer.schedule import LrControl, select_value
 
@@ -284,3 +285,20 @@ def test_a_run_refuses_source_weights_for_a_source_it_does_not_have(tmp_path: Pa
     assert run_training(cfg, events=protocol.EventWriter(buf)) == 1
     failed = [e for e in protocol.decode_lines(buf.getvalue(), protocol.TRAINING) if e.name == "run_failed"]
     assert failed and "'phones'" in failed[0]["message"] and "'shop'" in failed[0]["message"]
+
+
+def test_the_terminal_table_shows_balanced_accuracy_for_the_groups_that_have_it() -> None:
+    groups = {
+        "category": {"images": 10, "f1_micro": 0.9, "f1_macro": 0.8, "top1_accuracy": 0.9},
+        "gender": {
+            "images": 10,
+            "f1_micro": 0.7,
+            "f1_macro": 0.6,
+            "top1_accuracy": 0.7,
+            "balanced_accuracy": 0.55,
+        },
+    }
+    head, category, gender = group_table(None, groups)
+    assert head.split()[-2:] == ["top-1", "balanced"]
+    assert category.split()[-1] == "0.900" and gender.split()[-2:] == ["0.700", "0.550"]
+    assert "balanced" not in group_table(None, {"category": groups["category"]})[0]
