@@ -392,7 +392,9 @@ class TrainForm(QWidget):
         self.gamma_spin.setEnabled(focal)
         self.unfreeze_spin.setEnabled(self.freeze_check.isChecked())
         shown = ", ".join(f"{k} {_setting_text(v)}" for k, v in self.extra.items())
-        self.extra_label.setText(f"The preset also sets: {shown}" if shown else "")
+        self.extra_label.setText(
+            f"The preset also sets: {shown} (another preset replaces them)" if shown else ""
+        )
         if self._restoring:
             return
         self.validate()
