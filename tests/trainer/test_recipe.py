@@ -302,3 +302,21 @@ def test_the_terminal_table_shows_balanced_accuracy_for_the_groups_that_have_it(
     assert head.split()[-2:] == ["top-1", "balanced"]
     assert category.split()[-1] == "0.900" and gender.split()[-2:] == ["0.700", "0.550"]
     assert "balanced" not in group_table(None, {"category": groups["category"]})[0]
+
+
+def test_fashion_evaluate_can_turn_flip_averaging_on_to_measure_it(tmp_path: Path) -> None:
+    from trainer.evaluate import evaluate_cli
+
+    bundle = save_bundle(_tiny_bundle(False), tmp_path / "m.fmodel")
+    data = make_class_folders(tmp_path / "data", 2, (), ["red", "blue"])
+    scores = {}
+    for mode in ("bundle", "on"):
+        out = tmp_path / mode
+        argv = [str(bundle), str(data), "--out", str(out), "--tta-flip", mode, "--device", "cpu"]
+        assert evaluate_cli([*argv, "--precision", "fp32"]) == 0
+        scores[mode] = np.load(out / "evaluation.npz")["scores"]
+    paths = [str(p) for p in np.load(tmp_path / "on" / "evaluation.npz")["paths"]]
+    pixels = torch.from_numpy(np.stack([load_for_model(p, 32, "squash") for p in paths]))
+    flipped = ModelRunner(_tiny_bundle(True), ScoreOptions(device="cpu", precision="fp32")).scores(pixels)
+    np.testing.assert_allclose(scores["on"], flipped, atol=1e-5)
+    assert np.abs(scores["on"] - scores["bundle"]).max() > 1e-4  # the bundle says no: no averaging
