@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, WeightedRandomSampler
+from torch.utils.data import DataLoader
 
 from fashion_desktop.model import protocol
 from fashion_desktop.model.archs import ArchError, WeightsUnavailable, build_model, get_arch, model_logits
@@ -42,7 +42,7 @@ from fashion_desktop.model.run_folder import (
     write_splits,
 )
 from fashion_desktop.model.scoring import Normalise, keep_first_conv_fp32, logits_for_batch, sigmoid_scores
-from fashion_desktop.model.train_config import TrainConfig, save_config
+from fashion_desktop.model.train_config import ConfigError, TrainConfig, check_source_weights, save_config
 
 from . import checkpoints
 from .checkpoints import TrainState
@@ -64,11 +64,11 @@ from .losses import (
     masked_bce,
     masked_focal,
     masked_group_ce,
-    sample_weights,
 )
 from .pipeline import CachedImages, DecodeCache, to_model_input
 from .preview import load_run_dataset
-from .schedule import LrControl, ParamSchedule, late_unfreezes, make_optimizer
+from .sampling import train_sampler
+from .schedule import LrControl, ParamSchedule, late_unfreezes, make_optimizer, select_value
 
 log = logging.getLogger("trainer")
 
@@ -235,16 +235,8 @@ def _train_loader(run: Run, epoch: int) -> DataLoader:
     cfg, d = run.cfg, run.d
     rows = run.rows["train"]
     ds = CachedImages(run.cache, rows, run.table.targets)
-    g = torch.Generator().manual_seed(cfg.seed * 100003 + epoch * 1009 + d.rank)
-    if cfg.sampler == "weighted":
-        w = torch.as_tensor(sample_weights(run.table.targets[rows]), dtype=torch.double)
-        n = math.ceil(len(rows) / d.world)  # each rank draws its own share (draws are independent)
-        sampler: Any = WeightedRandomSampler(w, n, replacement=True, generator=g)
-    elif d.active:
-        sampler = DistributedSampler(ds, d.world, d.rank, shuffle=True, seed=cfg.seed, drop_last=False)
-        sampler.set_epoch(epoch)
-    else:
-        sampler = RandomSampler(ds, generator=g)
+    sources = [run.table.sources[i] for i in rows]
+    sampler = train_sampler(cfg, ds, run.table.targets[rows], sources, d, epoch)
     drop_last = len(rows) // d.world > cfg.batch_size  # a batch of 1 breaks BatchNorm
     return DataLoader(
         ds,
@@ -372,7 +364,9 @@ def predict_rows(run: Run, rows: np.ndarray, phase: str) -> np.ndarray:
     for img, _y, _i in loader:
         if run.stop.set:
             raise Stopped()
-        logits = logits_for_batch(model, img, normalise, run.autocast, cfg.channels_last)
+        logits = logits_for_batch(
+            model, img, normalise, run.autocast, cfg.channels_last, cfg.tta_flip, run.exclusive
+        )
         outs.append(logits.cpu().numpy())
         done += len(img)
         run.events.progress(phase=phase, step=done * d.world, steps=len(rows))
@@ -408,6 +402,7 @@ def _prepare(
     notes: list[str] = []
     table = load_run_dataset(cfg)
     required = _required_columns(cfg, table)
+    check_source_weights(cfg, table.sources)
     spec = get_arch(cfg.arch)
     size = cfg.image_size or spec.input_size
     mean, std = spec.mean, spec.std
@@ -595,7 +590,7 @@ def run_training(
         torch.manual_seed(cfg.seed)
         torch.set_flush_denormal(True)  # tiny activations of pretrained nets otherwise crawl on CPU
         return _run(cfg, d, events, out, stop, resume)
-    except (DataError, TrainError, ArchError, OSError) as exc:
+    except (DataError, ConfigError, TrainError, ArchError, OSError) as exc:
         message = str(exc)
         if isinstance(exc, OSError) and not isinstance(exc, DataError):
             message = f"cannot read or write files: {exc}"
@@ -696,10 +691,10 @@ def _train_epochs(run: Run, st: TrainState, scaler: Any) -> None:
         cur_lr = st.lr.apply(st.optimizer, epoch)
         train_loss = train_epoch(run, st.optimizer, epoch, scaler)
         logits, m, val_loss, groups = _validate(run, val_t)
-        metric = m["f1_macro"] if math.isfinite(m["f1_macro"]) else -val_loss
+        row = _epoch_row(run, st, epoch, train_loss, val_loss, m, groups, cur_lr, t0)
+        metric = select_value(row, cfg.select_metric)
         st.lr.step(metric)
         improved = st.improved(metric, epoch)
-        row = _epoch_row(run, st, epoch, train_loss, val_loss, m, groups, cur_lr, t0)
         st.history.append(row)
         log.info(
             "epoch %d/%d train_loss %.4f val_loss %.4f val F1 micro %.3f macro %.3f (%.0fs)",
@@ -714,7 +709,7 @@ def _train_epochs(run: Run, st: TrainState, scaler: Any) -> None:
             )
             break
         if cfg.early_stopping and st.best["since"] >= cfg.early_stopping:
-            log.info("early stopping: val F1-macro has not improved for %d epochs", st.best["since"])
+            log.info("early stopping: %s has not improved for %d epochs", cfg.select_metric, st.best["since"])
             break
 
 
@@ -725,8 +720,9 @@ def _unfreeze_due(run: Run, st: TrainState, epoch: int) -> None:
         _wrap_ddp(run)
 
 
-# What an epoch_end event carries per group: the few figures a live plot can show, not every metric.
-EPOCH_GROUP_FIELDS = ("top1_accuracy", "f1_micro", "f1_macro")
+# What an epoch_end event carries per group: the few figures a live plot can show, not every metric
+# (balanced_accuracy: exclusive groups only; select_metric "balanced" reads it).
+EPOCH_GROUP_FIELDS = ("top1_accuracy", "f1_micro", "f1_macro", "balanced_accuracy")
 
 
 def _validate(
@@ -740,7 +736,7 @@ def _validate(
     logits = predict_rows(run, run.rows["val"], "val")
     m = _measure(run, val_t, _scores(run, logits), 0.5)
     val_loss = _val_loss(run, logits, val_t)
-    groups = {g: {k: gm[k] for k in EPOCH_GROUP_FIELDS} for g, gm in m["groups"].items()}
+    groups = {g: {k: gm[k] for k in EPOCH_GROUP_FIELDS if k in gm} for g, gm in m["groups"].items()}
     return logits, m["overall"], val_loss, groups
 
 
@@ -909,6 +905,7 @@ def package_bundle(run: Run, result: Evaluation) -> Path:
         at_least_one_groups=cfg.at_least_one_groups,
         thresholds=tuple(float(t) for t in result.thresholds),
         badge=result.badge,
+        tta_flip=cfg.tta_flip,
         metrics=result.metrics,
         provenance=_provenance(run),
         evaluation={

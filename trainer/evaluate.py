@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ log = logging.getLogger("trainer")
 
 OVERALL_COLUMNS = (
     "scope", "images", "f1_micro", "f1_macro", "f1_samples", "exact_match",
-    "precision_micro", "recall_micro", "map", "top1_accuracy", "labels_with_support",
+    "precision_micro", "recall_micro", "map", "top1_accuracy", "balanced_accuracy", "labels_with_support",
 )  # fmt: skip
 PER_CLASS_COLUMNS = ("label", "group", "precision", "recall", "f1", "support", "known", "ap", "threshold")
 
@@ -152,6 +153,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="photos per batch (default as fashion tag)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument(
+        "--tta-flip",
+        default="bundle",
+        choices=("bundle", "on", "off"),
+        help="average each photo's scores with its mirror image's as the bundle says, or on or off for "
+        "this evaluation (what flip averaging pays for its doubled scoring time)",
+    )
     p.add_argument("--events", action="store_true", help="JSON events on stdout, one per line (for the app)")
     return p
 
@@ -177,6 +185,8 @@ def _evaluate(ns: argparse.Namespace, events: EventWriter) -> int:
     if path is None:
         raise BundleError("no default model is bundled with this build yet; pass a model bundle file")
     bundle = load_bundle_converting(path, log.warning)
+    if ns.tta_flip != "bundle":
+        bundle = replace(bundle, tta_flip=ns.tta_flip == "on")
     table = combine([read_source(d, ns.mapping) for d in ns.data])
     if ns.split != "all":
         table = assign_splits(table, 0.1, 0.1)
@@ -194,7 +204,12 @@ def _evaluate(ns: argparse.Namespace, events: EventWriter) -> int:
         )
     events.emit(
         RUN_STARTED,
-        config={"model": str(ns.model), "data": list(ns.data), "split": ns.split},
+        config={
+            "model": str(ns.model),
+            "data": list(ns.data),
+            "split": ns.split,
+            "tta_flip": bundle.tta_flip,
+        },
         dataset=table.summary(),
         labels=list(bundle.labels),
         ignored_labels=ignored,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -162,11 +163,13 @@ def to_model_input(
 
     ``flip``: random horizontal flips. ``standard``: flips, random scale/aspect/position crops
     (RandomResizedCrop-like, done for the whole batch with one grid_sample) and mild brightness/contrast.
-    Hue is never changed, because colour is a label.
+    ``phone``: flips, then what sets a phone photo apart from a product shot (``_phone_geometry``), and
+    stronger brightness/contrast. Hue and saturation are never changed, because colour is a label:
+    brightness and contrast scale a pixel's channels alike and add the same to each.
     """
     x = batch.permute(0, 3, 1, 2).float().div_(255.0)
     n = x.shape[0]
-    if augment in ("flip", "standard") and n:
+    if augment in ("flip", "standard", "phone") and n:
         flip = torch.rand(n, generator=generator) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(3), x)
     if augment == "standard" and n:
@@ -180,13 +183,52 @@ def to_model_input(
         theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = sx, tx, sy, ty
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        bright = 1 + (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * 0.3
-        contrast = 1 + (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * 0.3
-        m = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = ((x - m) * contrast + m * bright).clamp_(0, 1)
+        x = _light(x, generator, 0.3)
+    if augment == "phone" and n:
+        x = _light(_phone_geometry(x, generator), generator, 0.5)
     mean_t = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
     x = (x - mean_t) / std_t
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
+
+
+def _light(x: torch.Tensor, generator: torch.Generator | None, spread: float) -> torch.Tensor:
+    """Random brightness and contrast per photo, each a factor in 1 +- spread / 2 (float NCHW in [0, 1])."""
+    n = x.shape[0]
+    bright = 1 + (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * spread
+    contrast = 1 + (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * spread
+    m = x.mean(dim=(1, 2, 3), keepdim=True)
+    return ((x - m) * contrast + m * bright).clamp_(0, 1)
+
+
+PHONE_CROP_AREA = (0.6, 1.0)  # share of the photo a crop keeps (a garment off-centre, partly cut)
+PHONE_ROTATION_DEG = 10.0  # a hand-held camera's tilt, either way
+PHONE_PERSPECTIVE = 0.08  # how far a corner moves in or out (share of half the side): a camera not square-on
+
+
+def _phone_geometry(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Per photo a random resized crop (area PHONE_CROP_AREA, aspect 3:4 to 4:3), a rotation and a
+    slight perspective, in one ``grid_sample`` of the float NCHW batch (edges reflected)."""
+    n, _, h, w = x.shape
+
+    def uniform(lo: float, hi: float) -> torch.Tensor:
+        return (lo + (hi - lo) * torch.rand(n, generator=generator)).view(n, 1, 1)
+
+    area = uniform(*PHONE_CROP_AREA)
+    aspect = torch.exp(uniform(math.log(3 / 4), math.log(4 / 3)))
+    sx, sy = (area * aspect).sqrt().clamp(max=1.0), (area / aspect).sqrt().clamp(max=1.0)
+    tx, ty = (1 - sx) * uniform(-1.0, 1.0), (1 - sy) * uniform(-1.0, 1.0)
+    angle = uniform(-PHONE_ROTATION_DEG, PHONE_ROTATION_DEG) * (math.pi / 180)
+    px, py = uniform(-PHONE_PERSPECTIVE, PHONE_PERSPECTIVE), uniform(-PHONE_PERSPECTIVE, PHONE_PERSPECTIVE)
+    # Output pixel centres in grid_sample's [-1, 1] coordinates (align_corners=False), then back through
+    # the perspective, the rotation and the crop to where each one reads the photo.
+    ys = (torch.arange(h, dtype=x.dtype) * 2 + 1) / h - 1
+    xs = (torch.arange(w, dtype=x.dtype) * 2 + 1) / w - 1
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    depth = 1 + px * gx + py * gy
+    gx, gy = gx / depth, gy / depth
+    cos, sin = angle.cos(), angle.sin()
+    grid = torch.stack((sx * (cos * gx - sin * gy) + tx, sy * (sin * gx + cos * gy) + ty), dim=-1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)

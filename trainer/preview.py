@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fashion_desktop.model.train_config import TrainConfig
+from fashion_desktop.model.train_config import ConfigError, TrainConfig, check_source_weights
 
 from .data import NEG, POS, LabelTable, load_dataset
 
@@ -52,6 +52,10 @@ def dataset_preview(cfg: TrainConfig, table: LabelTable | None = None) -> dict[s
             lab: int(((t[:, j] == POS) | (t[:, j] == NEG)).sum()) for j, lab in enumerate(table.labels)
         }
     warnings = list(table.notes)
+    try:
+        check_source_weights(cfg, table.sources)
+    except ConfigError as exc:  # a run would stop here; the preview says why and goes on counting
+        warnings.append(str(exc))
     for split in ("val", "test"):
         if not images[split]:
             fraction = cfg.val_fraction if split == "val" else cfg.test_fraction

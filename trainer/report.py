@@ -78,7 +78,8 @@ class BarAwareHandler(logging.StreamHandler):
 def group_table(
     overall: Mapping[str, Any] | None, groups: Mapping[str, Mapping[str, Any]] | None
 ) -> list[str]:
-    """Lines of a table: one row for all labels, then one per group (images, F1 micro, F1 macro, top-1)."""
+    """Lines of a table: one row for all labels, then one per group (images, F1 micro, F1 macro, top-1,
+    and balanced accuracy where an exclusive group has it)."""
     rows: list[tuple[str, Mapping[str, Any]]] = []
     if overall:
         rows.append(("all labels", overall))
@@ -88,12 +89,16 @@ def group_table(
     width = max(12, *(len(name) for name, _ in rows))
     top1 = any("top1_accuracy" in m for _, m in rows)
     head = f"  {'group':<{width}}  {'images':>6}  {'F1 micro':>8}  {'F1 macro':>8}"
-    lines = [head + (f"  {'top-1':>6}" if top1 else "")]
+    balanced = any("balanced_accuracy" in m for _, m in rows)
+    head += f"  {'top-1':>6}" if top1 else ""
+    lines = [head + (f"  {'balanced':>8}" if balanced else "")]
     for name, m in rows:
         line = f"  {name:<{width}}  {_num(m.get('images')):>6}  {_num(m.get('f1_micro')):>8}"
         line += f"  {_num(m.get('f1_macro')):>8}"
         if top1:
             line += f"  {_num(m.get('top1_accuracy')) if 'top1_accuracy' in m else '':>6}"
+        if balanced:
+            line += f"  {_num(m.get('balanced_accuracy')) if 'balanced_accuracy' in m else '':>8}"
         lines.append(line.rstrip())
     return lines
 

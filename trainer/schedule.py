@@ -1,9 +1,9 @@
-"""What trains when: the freeze -> unfreeze plan, the optimiser and the learning rate per epoch."""
+"""What trains when: the freeze -> unfreeze plan, the optimiser, the learning rate, the best epoch."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from torch import nn
 from fashion_desktop.model.archs import get_arch
 from fashion_desktop.model.train_config import TrainConfig, unfreeze_plan
 
+from .data import CATEGORY
 from .errors import TrainError
 
 
@@ -99,7 +100,7 @@ def make_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.opti
 
 @dataclass
 class LrControl:
-    """Learning-rate multiplier per epoch: warmup, then cosine or plateau-on-val-F1-macro decay.
+    """Learning-rate multiplier per epoch: warmup, then cosine, or plateau decay on ``select_value``.
 
     Kept here (not torch schedulers) because param groups are added mid-run when the backbone unfreezes.
     """
@@ -156,3 +157,31 @@ def late_unfreezes(cfg: TrainConfig, pretrained: bool) -> list[str]:
         for e, prefixes in plan
         if e >= cfg.epochs
     ]
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def select_value(row: Mapping[str, Any], select_metric: str) -> float:
+    """The number an epoch is chosen by (higher is better): best epoch, plateau scheduler, early stopping.
+
+    ``row`` is the epoch's history line (``val_f1_macro``, ``val_loss``, ``val_groups``). ``f1_macro``:
+    validation F1 macro at 0.5. ``balanced``: the mean of each exclusive group's balanced accuracy and
+    the category group's F1 macro, over those that are finite (F1 macro when there is none). Either
+    falls back to minus the validation loss when nothing else is finite.
+    """
+    if select_metric == "balanced":
+        groups = row.get("val_groups") or {}
+        parts = [g.get("balanced_accuracy") for g in groups.values() if isinstance(g, Mapping)]
+        category = groups.get(CATEGORY)
+        if isinstance(category, Mapping):
+            parts.append(category.get("f1_macro"))
+        finite = [v for v in map(_finite, parts) if v is not None]
+        if finite:
+            return sum(finite) / len(finite)
+    f1 = _finite(row.get("val_f1_macro"))
+    if f1 is not None:
+        return f1
+    loss = _finite(row.get("val_loss"))
+    return -loss if loss is not None else -math.inf

@@ -15,6 +15,7 @@ class ArchInfo:
     hint: str  # one line for the Train tab's list: speed and size
     head_prefixes: tuple[str, ...]  # parameter-name prefixes of the fresh classification head
     aux_logits: bool = False
+    offline_weights: bool = False  # ImageNet weights ship with the app: no download, works offline
 
 
 _ROWS = (
@@ -51,6 +52,7 @@ _ROWS = (
         "EfficientNet-Lite0 (offline ImageNet weights)",
         "EfficientNet-Lite0: fast, small (14 MB), offline ImageNet weights",
         ("_fc",),
+        offline_weights=True,
     ),
     ArchInfo(
         "mobilenet_v3_large",
@@ -71,3 +73,5 @@ ARCH_TABLE: dict[str, ArchInfo] = {row.name: row for row in _ROWS}
 ARCH_NAMES: tuple[str, ...] = tuple(ARCH_TABLE)
 ARCH_HINTS: dict[str, str] = {name: row.hint for name, row in ARCH_TABLE.items()}
 ARCH_INPUT_SIZES: dict[str, int] = {name: row.input_size for name, row in ARCH_TABLE.items()}
+# Architectures whose ImageNet weights need no download (the others fetch theirs once, online).
+OFFLINE_WEIGHTS: frozenset[str] = frozenset(name for name, row in ARCH_TABLE.items() if row.offline_weights)

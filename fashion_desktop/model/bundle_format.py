@@ -299,6 +299,8 @@ class BundleDescription:
     # The "?" badge's calibration (``fashion_desktop.model.badge.calibrate``): its cutoff and what it
     # flags on the evaluated photos. Absent: computed from the evaluation arrays, else the old margin rule.
     badge: Mapping[str, Any] | None = None
+    # Score each photo and its mirror image and average the scores (``scoring.logits_for_batch``).
+    tta_flip: bool = False
 
     def __post_init__(self) -> None:
         if not self.thresholds:
@@ -326,6 +328,8 @@ class BundleDescription:
         groups = _groups(raw, labels, path)
         exclusive = _exclusive_groups(raw, labels, groups, thresholds, path)
         at_least_one = _at_least_one_groups(raw, labels, groups, path)
+        tta_flip = raw.get("tta_flip", False)
+        require(isinstance(tta_flip, bool), path, f"tta_flip must be true or false, not {tta_flip!r}")
         metrics = raw.get("metrics") or {}
         require(isinstance(metrics, Mapping), path, "metrics must be a mapping")
         return cls(
@@ -344,6 +348,7 @@ class BundleDescription:
             exclusive_groups=exclusive,
             at_least_one_groups=at_least_one,
             badge=_badge(raw, path),
+            tta_flip=tta_flip,
         )
 
     def to_raw(self) -> dict[str, Any]:
@@ -356,6 +361,7 @@ class BundleDescription:
             "groups": dict(self.groups),
             "exclusive_groups": list(self.exclusive_groups),
             "at_least_one_groups": list(self.at_least_one_groups),
+            "tta_flip": bool(self.tta_flip),
             "thresholds": [float(t) for t in self.thresholds],
             "input_size": int(self.input_size),
             "resize": self.resize,

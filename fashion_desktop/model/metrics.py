@@ -90,7 +90,8 @@ def compute_metrics(
         thresholds: resolved thresholds, one per label or a scalar.
         labels: optional label names for the per-label rows (default ``"0"``, ``"1"``...).
         groups: ``{label: group}``; when given, ``"groups"`` holds each group's overall numbers plus
-            ``top1_accuracy`` (labels without a group are reported under ``"other"``).
+            ``top1_accuracy``, and ``balanced_accuracy`` for an exclusive group (labels without a group
+            are reported under ``"other"``).
         exclusive: the column arrays of the exclusive groups (``groups.exclusive_columns``).
         policy: top-k, "at least one" and the group rule's switch (None: no cap, no photo-level "at
             least one", the group rule on), as the grid applies them.
@@ -98,7 +99,7 @@ def compute_metrics(
     Returns:
         ``{"overall": {...}, "per_label": [{label, precision, recall, f1, support, known, ap,
         threshold}, ...], "groups": {group: {...}}}`` (``groups`` only when asked for). Precision,
-        recall, F1 and exact match count the predicted tags; AP, mAP and top-1 accuracy rank the
+        recall, F1 and exact match count the predicted tags; AP, mAP, top-1 and balanced accuracy rank the
         scores and do not depend on thresholds. Macro F1 and mAP average over labels with at least one
         known positive; samples F1 and exact match over images with at least one known label (an image
         with nothing to find and nothing predicted scores F1 = 1).
@@ -115,12 +116,15 @@ def compute_metrics(
         by: dict[str, list[int]] = {}
         for j, label in enumerate(names):
             by.setdefault(groups.get(label) or "other", []).append(j)
+        exclusive_sets = {tuple(np.asarray(c).tolist()) for c in exclusive}
         out["groups"] = {}
         for group, cols in by.items():
             rows = (t[:, cols] != UNKNOWN).any(1)
             tt, ss = t[rows][:, cols], s[rows][:, cols]
             m = _measure(tt, pred[rows][:, cols], ss, th[cols], [names[j] for j in cols])["overall"]
             m["top1_accuracy"] = top1_accuracy(tt, ss)
+            if tuple(cols) in exclusive_sets:
+                m["balanced_accuracy"] = balanced_accuracy(tt, ss)
             out["groups"][group] = m
     return out
 
@@ -188,6 +192,21 @@ def top1_accuracy(targets: np.ndarray, scores: np.ndarray) -> float:
     masked = np.where(t == UNKNOWN, -np.inf, s)
     best = masked.argmax(1)
     return float((t[np.arange(len(t)), best] == 1)[has_pos].mean())
+
+
+def balanced_accuracy(targets: np.ndarray, scores: np.ndarray) -> float:
+    """The mean over values of the share of photos of that value whose highest-scoring value is right:
+    top-1 recall per value, averaged with equal weight, over the values that are some photo's true value.
+
+    Meant for one exclusive group (gender, colour...): a model that always answers the commonest value
+    gets 1 / (number of values present), however common that value is. Photos whose true value is
+    unknown are left out; NaN when no photo has a known true value.
+    """
+    t, s = _check(targets, scores)
+    masked = np.where(t == UNKNOWN, -np.inf, np.nan_to_num(s, nan=-np.inf))
+    right = t[np.arange(len(t)), masked.argmax(1)] == 1
+    recalls = [float(right[t[:, j] == 1].mean()) for j in range(t.shape[1]) if (t[:, j] == 1).any()]
+    return float(np.mean(recalls)) if recalls else float("nan")
 
 
 def metrics_by_group(

@@ -292,8 +292,9 @@ TAG_EVENT_TYPES: tuple[type, ...] = (
 #                    the batches; the last step of a phase always goes out.
 #   epoch_end        epoch (1-based), epochs, improved, train_loss, val_loss, val_f1_micro, val_f1_macro,
 #                    val_map, lr, trainable_params, partial, seconds; val_groups {group: {top1_accuracy,
-#                    f1_micro, f1_macro}} (validation per label group at 0.5; older trainers leave it out,
-#                    and a figure may be null when the group has no known positive)
+#                    f1_micro, f1_macro, and balanced_accuracy for an exclusive group}} (validation per
+#                    label group at 0.5; older trainers leave it out, and a figure may be null when the
+#                    group has no known positive)
 #   checkpoint_saved path, kind ("best" | "last"), epoch
 #   run_finished     bundle, metrics {val, val_groups, test, test_groups, best_epoch}, test_split
 #   run_failed       message (one line: the cause and the fix)

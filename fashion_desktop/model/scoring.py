@@ -7,6 +7,7 @@ normalisation, same precision handling).
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .archs import model_logits
 from .bundle import Bundle, load_bundle
@@ -105,15 +107,42 @@ def logits_for_batch(
     normalise: Normalise,
     amp_dtype: torch.dtype | None,
     channels_last: bool = True,
+    tta_flip: bool = False,
+    exclusive: Sequence[np.ndarray] = (),
 ) -> torch.Tensor:
     """The one forward pass: float32 logits [B, L] (on the model's device) for a uint8 [B, H, W, 3] batch.
 
     Used by the tagging engine, ``fashion evaluate`` and the trainer's validation and test passes, so
-    that a photo scores the same wherever it is scored. The caller chooses grad/inference mode.
+    that a photo scores the same wherever it is scored. The caller chooses grad/inference mode. With
+    ``tta_flip`` (a bundle's ``tta_flip``) the mirror image is scored too, and the logits returned are
+    those whose scores are the mean of the two (``mean_score_logits``; ``exclusive`` as in
+    ``sigmoid_scores``).
     """
     x = normalise(batch, channels_last)
     with _autocast(normalise.device, amp_dtype):
-        return model_logits(model(x)).float()
+        logits = model_logits(model(x)).float()
+        if not tta_flip:
+            return logits
+        mirrored = model_logits(model(x.flip(3))).float()
+    return mean_score_logits(logits, mirrored, exclusive)
+
+
+def mean_score_logits(a: torch.Tensor, b: torch.Tensor, exclusive: Sequence[np.ndarray] = ()) -> torch.Tensor:
+    """Logits whose ``sigmoid_scores`` are the mean of the scores of logits ``a`` and ``b`` (same shape).
+
+    A sigmoid label gets ``log(p_a + p_b) - log(q_a + q_b)`` (p the scores, q = 1 - p), an exclusive
+    group the log of its mean softmax; both are computed from log-probabilities, so saturated logits
+    stay finite.
+    """
+    a, b = a.float(), b.float()
+    log_p = torch.logaddexp(F.logsigmoid(a), F.logsigmoid(b))
+    log_q = torch.logaddexp(F.logsigmoid(-a), F.logsigmoid(-b))
+    out = log_p - log_q
+    for cols in exclusive:
+        c = torch.as_tensor(np.asarray(cols), dtype=torch.long, device=a.device)
+        mixed = torch.logaddexp(a[:, c].log_softmax(1), b[:, c].log_softmax(1)) - math.log(2.0)
+        out[:, c] = mixed
+    return out
 
 
 def sigmoid_scores(logits: torch.Tensor, exclusive: Sequence[np.ndarray] = ()) -> np.ndarray:
@@ -140,6 +169,7 @@ class ModelRunner:
         options = options or ScoreOptions()
         self.bundle = bundle
         self.exclusive = bundle.exclusive_columns()
+        self.tta_flip = bundle.tta_flip  # each photo and its mirror image, scores averaged
         self.options = options
         self.device = resolve_device(options.device)
         self.amp_dtype = autocast_dtype(self.device, options.precision)
@@ -199,7 +229,15 @@ class ModelRunner:
     def forward(self, batch: torch.Tensor) -> np.ndarray:
         """Scores [B, L] float32 for a uint8 [B, H, W, 3] batch, in one forward pass (no OOM handling)."""
         with torch.inference_mode():
-            logits = logits_for_batch(self.model, batch, self.normalise, self.amp_dtype, self.channels_last)
+            logits = logits_for_batch(
+                self.model,
+                batch,
+                self.normalise,
+                self.amp_dtype,
+                self.channels_last,
+                self.tta_flip,
+                self.exclusive,
+            )
         return sigmoid_scores(logits, self.exclusive)
 
     def scores(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +47,15 @@ class TrainConfig:
     backbone_lr_mult: float = 0.1
     weight_decay: float = 1e-4
     optimizer: str = "adamw"  # adamw | sgd
-    scheduler: str = "plateau"  # plateau (on val F1-macro) | cosine | none
+    scheduler: str = "plateau"  # plateau (on the select_metric) | cosine | none
     plateau_patience: int = 1
     plateau_factor: float = 0.3
     warmup_epochs: int = 0
-    early_stopping: int = 3  # epochs without val F1-macro improvement; 0 disables
+    early_stopping: int = 3  # epochs without improvement of the select_metric; 0 disables
+    # What chooses the best epoch, drives the plateau scheduler and early stopping: f1_macro (validation
+    # F1 macro at 0.5) or balanced (the mean of each exclusive group's balanced accuracy and the category
+    # group's F1 macro: a majority value, like a catalogue's men's items, earns nothing by being common).
+    select_metric: str = "f1_macro"
     freeze_backbone: bool = True
     unfreeze: tuple[str, ...] = ()  # default when freezing: ("1:all",)
     loss: str = "bce"  # bce | focal (for the labels of groups that are not exclusive)
@@ -68,10 +72,14 @@ class TrainConfig:
     focal_gamma: float = 2.0
     aux_loss_weight: float = 0.4
     sampler: str = "shuffle"  # shuffle | weighted (seed's class-weighted WeightedRandomSampler)
+    # Source name -> how many times more often its photos are drawn per epoch (e.g. {clothing-small: 3}):
+    # photos like the ones the model must tag (phone photos) weigh more than their count. Empty: all 1.
+    source_weights: dict[str, float] = field(default_factory=dict)
     grad_clip: float = 5.0
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (bf16 on CPUs that support it, fp16 AMP on CUDA)
     channels_last: bool = True
-    augment: str = "standard"  # none | flip | standard
+    augment: str = "standard"  # none | flip | standard | phone (trainer.pipeline.to_model_input)
+    tta_flip: bool = False  # average the scores of each photo and its mirror (validation, test, tagging)
     num_workers: int = 0
     cache_dir: str | None = None  # decode cache; default RUN_DIR/cache
     val_fraction: float = 0.1
@@ -99,6 +107,7 @@ class TrainConfig:
 
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
+SELECT_METRICS = ("f1_macro", "balanced")  # what chooses the best epoch (TrainConfig.select_metric)
 # What ``--resume`` may change: how long, how fast and how carefully the run goes on. Everything else
 # decides what the model is or learns from, and changing it mid-run would train something else.
 RESUME_APPLIES = (
@@ -126,6 +135,8 @@ def _coerce(key: str, value: Any) -> Any:
     if f is None:
         raise ConfigError(f"unknown setting {key!r}; known: {', '.join(sorted(_FIELDS))}")
     kind = str(f.type)
+    if kind.startswith("dict"):
+        return _coerce_weights(key, value)
     try:
         if kind.startswith("tuple"):
             if value is None:
@@ -155,6 +166,24 @@ def _coerce(key: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"setting {key!r}: cannot use {value!r} (expected {kind})") from None
+
+
+def _coerce_weights(key: str, value: Any) -> dict[str, float]:
+    """``{name: weight}`` from a mapping (None: empty); raises ConfigError naming ``key`` otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"setting {key!r} must map source names to weights, e.g. {{clothing-small: 3}}")
+    out: dict[str, float] = {}
+    for name, weight in value.items():
+        bad = ConfigError(f"setting {key!r}: the weight of {name!r} must be a number, not {weight!r}")
+        if isinstance(weight, bool):
+            raise bad
+        try:
+            out[str(name)] = float(weight)
+        except (TypeError, ValueError):
+            raise bad from None
+    return out
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -203,7 +232,8 @@ def validate(cfg: TrainConfig) -> None:
         "pos_weight": ("none", "auto"),
         "sampler": ("shuffle", "weighted"),
         "precision": ("auto", "fp32", "bf16", "fp16"),
-        "augment": ("none", "flip", "standard"),
+        "augment": ("none", "flip", "standard", "phone"),
+        "select_metric": SELECT_METRICS,
         "resize": ("squash", "center_crop", "pad"),
         "device": ("auto", "cpu", "cuda"),
     }
@@ -229,8 +259,22 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("val_fraction and test_fraction must be in [0, 1) and sum to less than 1")
     if not 0 <= cfg.label_smoothing < 1 or not 0 <= cfg.logit_adjust <= 5:
         raise ConfigError("label_smoothing must be in [0, 1) and logit_adjust in [0, 5]")
+    bad = {k: w for k, w in cfg.source_weights.items() if not k or not (math.isfinite(w) and w > 0)}
+    if bad:
+        raise ConfigError(f"setting 'source_weights': each weight must be a number above 0 (got {bad})")
     for entry in cfg.unfreeze:
         parse_unfreeze_entry(entry)
+
+
+def check_source_weights(cfg: TrainConfig, sources: Iterable[str]) -> None:
+    """Raise ConfigError when ``source_weights`` names a source that is not among the data's ``sources``."""
+    known = list(dict.fromkeys(sources))
+    unknown = [name for name in cfg.source_weights if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"setting 'source_weights' names {', '.join(map(repr, unknown))}, which is not a source of "
+            f"this data; its sources are {', '.join(map(repr, known))} (a data entry's 'name' sets its name)"
+        )
 
 
 def parse_unfreeze_entry(entry: str) -> tuple[int, tuple[str, ...]]:

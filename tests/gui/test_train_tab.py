@@ -348,6 +348,67 @@ def test_every_architecture_is_offered_and_presets_apply(qtbot, tmp_path) -> Non
     assert f"init_from={json.dumps(str(bundle))}" in tab.args()
 
 
+def test_best_quality_is_the_v2_recipe_on_offline_weights_and_presets_that_download_say_so(
+    qtbot, tmp_path
+) -> None:
+    from fashion_desktop.gui.train.train_form import CONFIG_KEYS, PRESETS
+    from fashion_desktop.model.arch_table import OFFLINE_WEIGHTS
+    from fashion_desktop.model.resources import resource_path
+    from fashion_desktop.model.train_config import load_config_file, make_config
+
+    tab = make_tab(qtbot, tmp_path)
+    combo = tab.preset_combo
+    titles = {combo.itemData(i): combo.itemText(i) for i in range(1, combo.count())}
+    assert set(titles) == set(PRESETS)
+    assert titles["Best quality"] == "Best quality" and titles[tt.FINE_TUNE] == tt.FINE_TUNE
+    assert titles["Quick look"].endswith("(downloads ImageNet weights)")
+    assert titles["Seed ViT-B/16 recipe"].endswith("(downloads ImageNet weights)")
+    combo.activated.emit(combo.findData("Best quality"))  # chosen from the list
+    assert combo.currentIndex() == 0
+    assert tab.arch_combo.currentData() == "efficientnet_lite0" in OFFLINE_WEIGHTS
+    assert tab.start_combo.currentData() == "imagenet" and tab.problem() is None
+    assert "augment phone" in tab.form.extra_label.text()
+    o = tab.form.overrides()
+    assert o["pretrained"] is True and o["unfreeze"] == ["1:all"]
+    assert "--set" in tab.args() and 'augment="phone"' in tab.args()
+    # The preset is the committed recipe, less its data, split and time limit.
+    form_cfg = make_config(None, {k: v for k, v in o.items() if k in CONFIG_KEYS})
+    recipe = make_config(load_config_file(resource_path("models", "default-v2.yaml")))
+    shared = (
+        *PRESETS["Best quality"]["extra"], "arch", "pretrained", "image_size", "epochs", "batch_size", "lr",
+        "loss", "sampler", "freeze_backbone", "unfreeze", "scheduler", "early_stopping",
+    )  # fmt: skip
+    assert {k: getattr(form_cfg, k) for k in shared} == {k: getattr(recipe, k) for k in shared}
+    # Another preset replaces the recipe's hidden settings.
+    tab.apply_preset("Quick look")
+    assert "augment" not in tab.form.overrides() and tab.form.extra_label.text() == ""
+
+
+def test_fine_tuning_scales_its_epochs_to_the_librarys_reviewed_photos(qtbot, tmp_path) -> None:
+    from fashion_desktop.gui.train.train_form import fine_tune_epochs
+
+    assert (fine_tune_epochs(40), fine_tune_epochs(200), fine_tune_epochs(5000)) == (15, 10, 3)
+    form = TrainForm()
+    qtbot.addWidget(form)
+    library = tmp_path / "lib.ffcat"
+    library.write_bytes(b"")
+    form.set_catalog_path(library)
+    form.apply_preset(tt.FINE_TUNE)
+    assert form.epochs_spin.value() == 5  # the library not counted yet: the preset's own
+    counted = {"inputs": [{"path": str(library), "source": "catalog:lib.ffcat", "images": 200, "labels": []}]}
+    form.dataset.preview = counted  # what the data preview answers once it has counted
+    form.dataset.preview_changed.emit()
+    assert form.library_photos() == 200 and form.epochs_spin.value() == 10
+    form.dataset.preview = None
+    form.apply_preset(tt.FINE_TUNE)
+    form.epochs_spin.setValue(7)  # a person's choice before the count arrives stays
+    form.dataset.preview = counted
+    form.dataset.preview_changed.emit()
+    assert form.epochs_spin.value() == 7
+    form.apply_preset(tt.FINE_TUNE)  # counted already: scaled at once
+    assert form.epochs_spin.value() == 10
+
+
 def test_settings_are_remembered(qtbot, tmp_path) -> None:
     tab = make_tab(qtbot, tmp_path)
     tab.epochs_spin.setValue(7)

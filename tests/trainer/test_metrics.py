@@ -9,6 +9,7 @@ import pytest
 
 from fashion_desktop.model.metrics import (
     average_precision,
+    balanced_accuracy,
     compute_metrics,
     metrics_by_group,
     top1_accuracy,
@@ -94,6 +95,33 @@ def test_group_metrics_and_top1():
     assert g["category"]["images"] == 1 and g["category"]["f1_micro"] == 1.0
     assert g["colour"]["images"] == 1 and g["colour"]["top1_accuracy"] == 0.0  # Red scored above Blue
     assert top1_accuracy(t[:, :2], s[:, :2]) == 1.0
+
+
+def test_balanced_accuracy_by_hand_does_not_reward_the_commonest_value():
+    # Gender (Men, Women, Boys), 7 photos: the top value is right for 2 of 3 Men, 1 of 2 Women and the
+    # one Boys photo is called Men; the last photo's gender is unknown and does not count.
+    t = np.array(
+        [[1, 0, 0], [1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1], [-1, -1, -1]], dtype=np.int8
+    )
+    s = np.array(
+        [[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.3, 0.6, 0.1], [0.2, 0.7, 0.1], [0.5, 0.4, 0.1],
+         [0.5, 0.2, 0.3], [0.9, 0.05, 0.05]]
+    )  # fmt: skip
+    assert balanced_accuracy(t, s) == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)  # recall per value, averaged
+    assert top1_accuracy(t, s) == pytest.approx(3 / 6)
+    always_men = np.tile([0.9, 0.05, 0.05], (7, 1))
+    assert top1_accuracy(t, always_men) == pytest.approx(3 / 6)  # half right by the prior alone...
+    assert balanced_accuracy(t, always_men) == pytest.approx(1 / 3)  # ...but one value of three
+    assert math.isnan(balanced_accuracy(t[-1:], s[-1:]))
+    # compute_metrics reports it for exclusive groups only, from the same scores.
+    labels = ["dress", "Men", "Women", "Boys"]
+    groups = {"dress": "category", "Men": "gender", "Women": "gender", "Boys": "gender"}
+    tt = np.hstack([np.ones((7, 1), np.int8), t])
+    ss = np.hstack([np.full((7, 1), 0.9), s])
+    g = compute_metrics(tt, ss, 0.5, labels, groups, (np.array([1, 2, 3]),))["groups"]
+    assert g["gender"]["balanced_accuracy"] == pytest.approx(7 / 18)
+    assert "balanced_accuracy" not in g["category"]
+    assert "balanced_accuracy" not in compute_metrics(tt, ss, 0.5, labels, groups)["groups"]["gender"]
 
 
 def test_shape_mismatch_is_an_error():

@@ -25,38 +25,57 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop.gui import settings
 from fashion_desktop.gui.train.dataset_builder import DatasetBuilder, data_args
-from fashion_desktop.model.arch_table import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES
+from fashion_desktop.model.arch_table import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, OFFLINE_WEIGHTS
 from fashion_desktop.model.train_config import ConfigError, TrainConfig, make_config
 
 PROGRESS_PER_S = 10  # the trainer's progress events a second (its default 2 leaves the step plot sparse)
 
-# Presets: form values they set (the rest stay as they are).
+# Presets: form values they set (the rest stay as they are). ``extra``: trainer settings the form has no
+# field for; they go with every run (listed under the settings) until another preset replaces them.
 PRESETS: dict[str, dict[str, Any]] = {
     "Quick look": {
         "arch": "mobilenet_v3_large", "start": "imagenet", "image_size": 160, "epochs": 3, "batch_size": 32,
         "lr": 1e-3, "loss": "bce", "freeze": True, "unfreeze_epoch": 1, "scheduler": "plateau",
-        "early_stopping": 0, "time_limit_min": 10.0,
+        "early_stopping": 0, "time_limit_min": 10.0, "extra": {},
     },
     "Seed ViT-B/16 recipe": {
         "arch": "vit_b_16", "start": "imagenet", "image_size": 224, "epochs": 15, "batch_size": 32,
         "lr": 1e-4, "loss": "bce", "sampler": True, "freeze": True, "unfreeze_epoch": 1,
-        "scheduler": "plateau", "early_stopping": 3, "time_limit_min": 0.0,
+        "scheduler": "plateau", "early_stopping": 3, "time_limit_min": 0.0, "extra": {},
     },
+    # The default model v2's recipe (resources/models/default-v2.yaml) without its data and split: the
+    # whole network fine-tuned after a 1-epoch head warm-up, the backbone at a tenth of the rate.
     "Best quality": {
-        "arch": "convnext_tiny", "start": "imagenet", "image_size": 224, "epochs": 30, "batch_size": 32,
-        "lr": 3e-4, "loss": "focal", "focal_alpha": 0.25, "focal_gamma": 2.0, "sampler": True,
-        "freeze": True, "unfreeze_epoch": 2, "scheduler": "cosine", "early_stopping": 5,
-        "time_limit_min": 0.0,
+        "arch": "efficientnet_lite0", "start": "imagenet", "image_size": 160, "epochs": 10, "batch_size": 32,
+        "lr": 1e-3, "loss": "bce", "sampler": False, "freeze": True, "unfreeze_epoch": 1,
+        "scheduler": "cosine", "early_stopping": 0, "time_limit_min": 0.0,
+        "extra": {
+            "backbone_lr_mult": 0.1, "warmup_epochs": 2, "augment": "phone", "select_metric": "balanced",
+            "exclusive_groups": ["colour", "gender", "season", "usage"], "label_smoothing": 0.1,
+        },
     },
     "Fine-tune this model on my corrections": {
         "start": "bundle", "epochs": 5, "lr": 1e-4, "freeze": True, "unfreeze_epoch": 1,
-        "scheduler": "plateau", "early_stopping": 2,
+        "scheduler": "plateau", "early_stopping": 2, "extra": {},
     },
 }  # fmt: skip
 
 FINE_TUNE = "Fine-tune this model on my corrections"
+FINE_TUNE_DRAWS = 2000  # photos drawn in all when fine-tuning: a few corrections get more passes, many fewer
 CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
 _STARTS = (("imagenet", "ImageNet weights"), ("random", "Random weights"), ("bundle", "An existing model"))
+
+
+def fine_tune_epochs(photos: int) -> int:
+    """Epochs for fine-tuning on ``photos`` reviewed photos: about FINE_TUNE_DRAWS draws, 3 to 15 epochs."""
+    return max(3, min(15, round(FINE_TUNE_DRAWS / max(photos, 1))))
+
+
+def preset_title(name: str) -> str:
+    """``name`` as the preset list shows it: said when its ImageNet weights need a download."""
+    preset = PRESETS[name]
+    download = preset.get("start") == "imagenet" and preset.get("arch") not in OFFLINE_WEIGHTS
+    return f"{name} (downloads ImageNet weights)" if download else name
 
 
 class TrainForm(QWidget):
@@ -76,6 +95,8 @@ class TrainForm(QWidget):
         self.catalog_path: str | None = None
         self._restoring = False
         self._busy = self._can_stop = self._can_resume = False
+        self.extra: dict[str, Any] = {}  # the last preset's settings that have no field in the form
+        self._scale_fine_tune = False  # a fine-tuning preset waits for the library's photo count
         layout = QVBoxLayout(self)
         self._build_presets(layout)
         # Sources, splits and the labels they give (counted by the trainer's --preview).
@@ -99,7 +120,8 @@ class TrainForm(QWidget):
     def _build_presets(self, layout: QVBoxLayout) -> None:
         self.preset_combo = QComboBox()
         self.preset_combo.addItem("Presets…")
-        self.preset_combo.addItems(list(PRESETS))
+        for name in PRESETS:
+            self.preset_combo.addItem(preset_title(name), name)
         self.preset_combo.activated.connect(self._preset_chosen)
         layout.addWidget(self.preset_combo)
 
@@ -139,6 +161,8 @@ class TrainForm(QWidget):
         self.device_combo.addItems(["auto", "cpu", "cuda"])
         self.workers_spin = QSpinBox(minimum=0, maximum=64)
         self.out_edit = QLineEdit(str(Path(settings.data_dir()) / "runs" / "run1"))
+        self.extra_label = QLabel()
+        self.extra_label.setWordWrap(True)
 
     def _build_rows(self) -> QFormLayout:
         form = QFormLayout()
@@ -157,7 +181,7 @@ class TrainForm(QWidget):
             ("Focal", focal_row), ("Sampler", self.sampler_check), ("Schedule", freeze_row),
             ("Scheduler", self.scheduler_combo), ("Early stopping", self.early_spin),
             ("Time limit", self.time_spin), ("Device", self.device_combo), ("Workers", self.workers_spin),
-            ("Output folder", self.out_edit),
+            ("Output folder", self.out_edit), ("", self.extra_label),
         )  # fmt: skip
         for label, field in rows:
             form.addRow(label, field)
@@ -193,6 +217,8 @@ class TrainForm(QWidget):
             w.toggled.connect(self._changed)
         for w in (self.bundle_edit, self.out_edit):
             w.textChanged.connect(self._changed)
+        self.epochs_spin.valueChanged.connect(self._epochs_edited)
+        self.dataset.preview_changed.connect(self._scale_fine_tune_epochs)
 
     # -- form values -------------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
@@ -219,6 +245,7 @@ class TrainForm(QWidget):
             "device": self.device_combo.currentText(),
             "workers": self.workers_spin.value(),
             "out": self.out_edit.text().strip(),
+            "extra": dict(self.extra),
         }
 
     def set_values(self, v: dict[str, Any]) -> None:
@@ -253,6 +280,8 @@ class TrainForm(QWidget):
             for key, edit in (("bundle", self.bundle_edit), ("out", self.out_edit)):
                 if isinstance(v.get(key), str):
                     edit.setText(v[key])
+            if isinstance(v.get("extra"), dict):
+                self.extra = {k: val for k, val in v["extra"].items() if k in CONFIG_KEYS}
         finally:
             self._restoring = False
         self._changed()
@@ -261,6 +290,7 @@ class TrainForm(QWidget):
         """The trainer settings the form stands for (TrainConfig keys; ``init_from`` for a bundle start)."""
         v = self.values()
         out: dict[str, Any] = {
+            **v["extra"],  # the fields below win: they are what the form shows
             "data": v["sources"],
             "arch": v["arch"],
             "pretrained": v["start"] == "imagenet",
@@ -361,6 +391,10 @@ class TrainForm(QWidget):
         self.alpha_spin.setEnabled(focal)
         self.gamma_spin.setEnabled(focal)
         self.unfreeze_spin.setEnabled(self.freeze_check.isChecked())
+        shown = ", ".join(f"{k} {_setting_text(v)}" for k, v in self.extra.items())
+        self.extra_label.setText(
+            f"The preset also sets: {shown} (another preset replaces them)" if shown else ""
+        )
         if self._restoring:
             return
         self.validate()
@@ -380,7 +414,7 @@ class TrainForm(QWidget):
     # -- presets and sources ---------------------------------------------------------------------
     @Slot(int)
     def _preset_chosen(self, index: int) -> None:
-        name = self.preset_combo.itemText(index)
+        name = self.preset_combo.itemData(index)
         if name in PRESETS:
             self.apply_preset(name)
         self.preset_combo.setCurrentIndex(0)
@@ -395,6 +429,30 @@ class TrainForm(QWidget):
             if self.catalog_path:
                 values["sources"] = [*self.values()["sources"], self.catalog_path]  # kept once
         self.set_values(values)
+        self._scale_fine_tune = name == FINE_TUNE
+        self._scale_fine_tune_epochs()
+
+    def _epochs_edited(self, *_: Any) -> None:
+        if not self._restoring:  # a person chose the epochs: a photo count that arrives later leaves them
+            self._scale_fine_tune = False
+
+    @Slot()
+    def _scale_fine_tune_epochs(self) -> None:
+        """After the fine-tuning preset: its epochs for the library's photos, once a preview counted them."""
+        photos = self.library_photos()
+        if self._scale_fine_tune and photos:
+            self._scale_fine_tune = False
+            self.set_values({"epochs": fine_tune_epochs(photos)})
+
+    def library_photos(self) -> int | None:
+        """How many of the library's photos a run learns from (the reviewed ones), as the data preview last
+        counted them; None when it has not counted the library."""
+        inputs = (self.dataset.preview or {}).get("inputs")
+        for item in inputs if self.catalog_path and isinstance(inputs, list) else []:
+            if isinstance(item, dict) and _same_file(item.get("path"), self.catalog_path):
+                images = item.get("images")
+                return images if isinstance(images, int) and not isinstance(images, bool) else None
+        return None
 
     def set_catalog_path(self, path: str | os.PathLike | None) -> None:
         """The current library's catalog (the "Add library" source; the trainer reads it read-only)."""
@@ -403,3 +461,14 @@ class TrainForm(QWidget):
 
     def add_source(self, path: str) -> None:
         self.dataset.add_source(path)
+
+
+def _setting_text(value: Any) -> str:
+    return "/".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    """True when paths ``a`` and ``b`` name the same file (spelled alike once made absolute)."""
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
