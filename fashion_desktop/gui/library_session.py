@@ -143,7 +143,8 @@ class LibrarySession(QObject):
         if models:
             self.active_bundle = models[-1].path
             # with the thresholds the catalog recorded for it, and its bundle's badge calibration
-            self.library.set_active_model(models[-1].key, badge=read_badge(self.active_bundle))
+            key = models[-1].key
+            self.library.set_active_model(key, badge=read_badge(self.active_bundle, key))
         self.library.reload()
 
     @property

@@ -268,14 +268,18 @@ def _ratio(badge: Mapping[str, Any]) -> float | None:
     return float(a) / float(b) if ok and b else None  # type: ignore[arg-type]
 
 
-def read_badge(path: str | os.PathLike | None) -> dict[str, Any] | None:
+def read_badge(path: str | os.PathLike | None, model_key: str | None = None) -> dict[str, Any] | None:
     """``badge_of`` the bundle at ``path`` (read without torch); None when there is none to read or it
-    cannot be read (the grid then keeps the old margin rule; tagging reports a bad bundle itself)."""
+    cannot be read (the grid then keeps the old margin rule; tagging reports a bad bundle itself), or
+    when it is not the model ``model_key`` (a library tagged with an earlier default model: the file at
+    the recorded path is now another model, whose calibration does not fit the stored scores)."""
     if not path:
         return None
     try:
         bundle = read_bundle_file(path)
         d = bundle.description
+        if model_key is not None and bundle.model_id != model_key:
+            return None
         return badge_of(
             d.badge,
             evaluation_dict(bundle),

@@ -43,6 +43,7 @@ class TaggingController(QObject):
         panel.run_requested.connect(self.start_tagging)
         panel.cancel_requested.connect(self.cancel_tagging)
         panel.resume_requested.connect(panel.request_run)
+        panel.retag_default_requested.connect(self.retag_with_default)
         library_ctl.leaving.connect(self._library_leaving)
         library_ctl.session_changed.connect(self._watch)
 
@@ -211,6 +212,13 @@ class TaggingController(QObject):
         """Tag the library with ``bundle_path`` (the Tag tab shows the run)."""
         self.show_model(bundle_path)
         self.start_tagging(bundle_path, self.panel.device(), self.panel.batch_spin.value(), False)
+
+    @Slot()
+    def retag_with_default(self) -> None:
+        """Tag the library with the default model this version ships (the default-changed notice)."""
+        default = default_model_path()
+        if default is not None:
+            self.retag_library(str(default))
 
     @Slot(str)
     def show_model(self, bundle_path: str) -> None:

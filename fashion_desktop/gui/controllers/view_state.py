@@ -13,6 +13,7 @@ from fashion_desktop.gui.library_session import LibrarySession
 from fashion_desktop.gui.tag.first_launch import NO_PHOTOS_TIP
 from fashion_desktop.gui.tag.library_model import LibraryModel
 from fashion_desktop.gui.tag.tag_page import TagPage
+from fashion_desktop.model.resources import default_model_header, earlier_default
 
 
 class ThresholdViewState(QObject):
@@ -165,9 +166,15 @@ class ThresholdViewState(QObject):
         panel = self.page.tag_panel
         if m is None or session is None or session.tag_worker is not None or session.scan_worker is not None:
             panel.show_untagged(0)
+            panel.show_default_changed(0)
             return
-        name = ""
+        name, rec = "", None
         if m.model_key:
             rec = session.catalog.model(m.model_key)
             name = rec.name if rec is not None and rec.name else ""
         panel.show_untagged(m.untagged_count(), name)
+        shipped = default_model_header()
+        earlier = rec is not None and earlier_default(rec.key, rec.name, rec.path, shipped)
+        panel.show_default_changed(
+            m.image_count() if earlier and shipped else 0, shipped[1] if shipped else ""
+        )

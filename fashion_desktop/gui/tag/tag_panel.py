@@ -79,6 +79,7 @@ class TagPanel(QWidget):
     run_requested = Signal(str, str, int, bool)  # bundle path, device, batch size (0: auto), re-tag all
     cancel_requested = Signal()
     resume_requested = Signal()  # "Tag them" on the notice of photos the model has not tagged yet
+    retag_default_requested = Signal()  # "Re-tag with the new default" on the default-changed notice
     devices_found = Signal(object)  # Devices: what torch sees, from the device check or a tagging run
 
     def __init__(self, parent=None) -> None:
@@ -128,6 +129,21 @@ class TagPanel(QWidget):
         notice.addWidget(self.untagged_label, 1)
         notice.addWidget(self.resume_button)
         self.untagged_row.setVisible(False)
+        # The library was tagged with an earlier default model than the one this version ships: said,
+        # with the one click that re-tags (a person's own tags and reviews are kept; they are not scores).
+        self.default_changed_label = QLabel("")
+        self.default_changed_label.setWordWrap(True)
+        self.retag_default_button = QPushButton("Re-tag with the new default")
+        self.retag_default_button.setToolTip(
+            "Tag every photo with the default model this version ships; your own tags and reviews stay"
+        )
+        self.retag_default_button.clicked.connect(self.retag_default_requested)
+        self.default_changed_row = QWidget()
+        changed = QVBoxLayout(self.default_changed_row)
+        changed.setContentsMargins(0, 0, 0, 0)
+        changed.addWidget(self.default_changed_label)
+        changed.addWidget(self.retag_default_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.default_changed_row.setVisible(False)
         self.failed_list.setMaximumHeight(110)
         self.failed_label = QLabel("Failed files")
         self._lay_out()
@@ -160,6 +176,7 @@ class TagPanel(QWidget):
         lay.addWidget(self.force_box)
         lay.addLayout(buttons)
         lay.addWidget(self.untagged_row)
+        lay.addWidget(self.default_changed_row)
         lay.addWidget(self.progress)
         lay.addWidget(self.rate_label)
         lay.addWidget(self.failed_label)
@@ -271,6 +288,7 @@ class TagPanel(QWidget):
         self.last_progress = None
         if running:
             self.untagged_row.setVisible(False)
+            self.default_changed_row.setVisible(False)
         self.run_button.setEnabled(not running and not self.unavailable)
         self.cancel_button.setEnabled(running)
         for w in (self.model_combo, self.browse_button, self.device_combo, self.batch_spin, self.force_box):
@@ -311,6 +329,19 @@ class TagPanel(QWidget):
             by = f" by {model}" if model else ""
             self.untagged_label.setText(f"{photos} not tagged yet{by}")
         self.untagged_row.setVisible(shown)
+
+    def show_default_changed(self, photos: int, new_name: str = "") -> None:
+        """Say that the library's photos were tagged with an earlier default model (``photos`` of them;
+        0 hides the notice), with the button that re-tags them with ``new_name``, the shipped one."""
+        shown = photos > 0 and not self.running
+        if shown:
+            which = f" ({new_name})" if new_name else ""
+            self.default_changed_label.setText(
+                f"The default model has changed{which}. This library's {photos:,} "
+                f"photo{'' if photos == 1 else 's'} still show the earlier default's tags. "
+                "Re-tag to get the new one's; your own tags and reviews stay as they are."
+            )
+        self.default_changed_row.setVisible(shown)
 
     def add_failures(self, failures: list[tuple[str, str]]) -> None:
         for path, reason in failures:
