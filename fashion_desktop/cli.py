@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from fashion_desktop.cli_import import add_import_parser
 from fashion_desktop.model import exit_codes
 from fashion_desktop.model.progress_text import TerminalBar, bar_text, format_duration
 
@@ -545,7 +546,7 @@ def _print_mapping(title: str, data: dict[str, Any]) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from fashion_desktop import __version__
     from fashion_desktop.core.catalog import Catalog, CatalogError
-    from fashion_desktop.core.export import ExportColumns, export_file
+    from fashion_desktop.core.export import ExportColumns, export_file, two_value_photos
     from fashion_desktop.core.spreadsheet import ExportError
     from fashion_desktop.core.thresholds import ThresholdPolicy
 
@@ -587,9 +588,18 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
         except ExportError as exc:
             raise UserError(str(exc)) from None
+        clashes = two_value_photos(catalog, key)
     finally:
         catalog.close()
     print(f"wrote {args.out} ({rows} rows)", file=sys.stderr)
+    if clashes:
+        shown = ", ".join(f"{Path(p).name} ({what})" for p, what in clashes[:5])
+        more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
+        print(
+            f"warning: {len(clashes)} photos have two values you set in a one-value group, exported as set: "
+            f"{shown}{more}; fix them in the app (review filter: Two values in a one-value group)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -779,6 +789,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_merge_parser(sub)
     _add_inspect_parser(sub)
     _add_export_parser(sub)
+    add_import_parser(sub, UserError)
     _add_relink_parser(sub)
     _add_init_model_parser(sub)
     _add_convert_parser(sub)

@@ -404,3 +404,28 @@ def iter_rows_for_sidecars(items: Iterable[TaggedImage]) -> Iterator[tuple[str, 
     """(photo path, keywords) pairs for :func:`fashion_desktop.core.xmp.write_xmp_sidecars`."""
     for item in items:
         yield item.image.path, item.tags
+
+
+def two_value_photos(catalog: Catalog, model_key: str | None) -> list[tuple[str, str]]:
+    """(path, "colour: Grey|White") of each photo a person gave two values of one of the model's
+    one-value groups (a catalog from before edits kept one value per group): an export writes both, so
+    the export and the app's review filter "Two values in a one-value group" say so."""
+    record = catalog.model(model_key) if model_key else None
+    if record is None or not record.exclusive:
+        return []
+    groups = {**catalog.person_labels(), **dict(record.groups)}
+    one = set(record.exclusive)
+    out: list[tuple[str, str]] = []
+    paths: dict[int, str] | None = None
+    for image_id, decided in catalog.all_decisions().items():
+        by_group: dict[str, list[str]] = {}
+        for label, value in decided.items():
+            g = groups.get(label)
+            if value and g in one:
+                by_group.setdefault(g, []).append(label)
+        clashes = [f"{g}: {TAG_SEPARATOR.join(sorted(v))}" for g, v in by_group.items() if len(v) > 1]
+        if clashes:
+            if paths is None:
+                paths = {r.id: r.path for r in catalog.images(include_missing=True)}
+            out.append((paths.get(image_id, f"image {image_id}"), "; ".join(clashes)))
+    return out

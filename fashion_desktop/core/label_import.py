@@ -43,6 +43,8 @@ class ImportReport:
     changes: list[tuple[int, str, bool]] = field(default_factory=list)
     matched_ids: list[int] = field(default_factory=list)
     splits: list[tuple[int, str | None]] = field(default_factory=list)
+    # rows listing two values of a one-value group (e.g. colour "Grey|White"): that group is skipped there
+    conflicts: list[tuple[int, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         """A few lines for a person: counts, then the first problems with their row numbers."""
@@ -55,6 +57,7 @@ class ImportReport:
             ("rows matching no photo in the catalog", self.unmatched),
             ("labels not in the label list", self.unknown_labels),
             ("rows matching several photos (skipped)", self.ambiguous),
+            ("rows with two values of a one-value group (that group skipped)", self.conflicts),
         ):
             if items:
                 shown = ", ".join(f"row {r}: {v!r}" for r, v in items[:10])
@@ -123,6 +126,38 @@ def _common_tail(a: list[str], b: list[str]) -> int:
     return n
 
 
+@dataclass(frozen=True)
+class OneValueGroups:
+    """The exclusive groups of the labels an import writes: ``groups`` label -> group, ``exclusive``
+    the groups that hold one value per photo (gender, colour, season, usage)."""
+
+    groups: dict[str, str]
+    exclusive: tuple[str, ...]
+
+    def members(self, group: str) -> list[str]:
+        return [lab for lab, g in self.groups.items() if g == group]
+
+    def resolve(self, tags: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(the tags to record, a "group: a|b" text per one-value group the row lists twice)."""
+        by_group: dict[str, list[str]] = {}
+        for t in tags:
+            g = self.groups.get(t)
+            if g in self.exclusive:
+                by_group.setdefault(g, []).append(t)
+        clashing = {g: v for g, v in by_group.items() if len(v) > 1}
+        kept = [t for t in tags if self.groups.get(t) not in clashing]
+        return kept, [f"{g}: {TAG_SEPARATOR.join(v)}" for g, v in clashing.items()]
+
+    def others(self, tags: Sequence[str]) -> list[str]:
+        """The other values of each one-value group ``tags`` set a value of."""
+        out: list[str] = []
+        for t in tags:
+            g = self.groups.get(t)
+            if g in self.exclusive:
+                out += [lab for lab in self.members(g) if lab != t]
+        return out
+
+
 def _split_tags(cell: str) -> list[str]:
     return [t.strip() for t in cell.split(TAG_SEPARATOR) if t.strip()]
 
@@ -143,9 +178,11 @@ def _apply_import(
     cancel: CancelFlag,
     progress: Progress = None,
     dry_run: bool = False,
+    one_value: OneValueGroups | None = None,
 ) -> ImportReport:
     """Match rows to images, then write every decision in one transaction (nothing if anything fails);
-    with ``dry_run`` only count what would change."""
+    with ``dry_run`` only count what would change. ``one_value`` (the exclusive groups): a listed value
+    makes the group's other values "no"; a row listing two values of one group skips that group."""
     matcher = _Matcher(catalog)
     planned: dict[tuple[int, str], bool] = {}
     splits: dict[int, str | None] = {}
@@ -163,10 +200,17 @@ def _apply_import(
             continue
         matched.setdefault(image_id, None)
         matched_rows += 1
+        if one_value is not None:
+            tags, clashes = one_value.resolve(tags)
+            report.conflicts += [(row_no, clash) for clash in clashes]
         on = set(tags)
         report.labels_seen |= on
         for t in tags:
             planned[(image_id, t)] = True
+        if one_value is not None:
+            for other in one_value.others(tags):
+                if not planned.get((image_id, other)):
+                    planned[(image_id, other)] = False
         if absent_negative:
             for label in vocabulary:
                 if label not in on:
@@ -208,6 +252,7 @@ def import_seed(
     progress: Progress = None,
     cancel: CancelFlag = None,
     dry_run: bool = False,
+    one_value: OneValueGroups | None = None,
 ) -> ImportReport:
     """Import a seed-layout spreadsheet (``ImageId`` + ``Category`` ids and/or ``CategoryName``) as decisions.
 
@@ -251,7 +296,7 @@ def import_seed(
                     report.unknown_labels.append((row_no, name))
         rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec["Split"]) if has_split else None))
     return _apply_import(
-        catalog, report, rows, taxonomy, absent_negative, mark_reviewed, cancel, progress, dry_run
+        catalog, report, rows, taxonomy, absent_negative, mark_reviewed, cancel, progress, dry_run, one_value
     )
 
 
@@ -265,6 +310,7 @@ def import_tags(
     progress: Progress = None,
     cancel: CancelFlag = None,
     dry_run: bool = False,
+    one_value: OneValueGroups | None = None,
     negatives: Sequence[str] = (),
 ) -> ImportReport:
     """Import the app's own CSV/XLSX (``path`` or ``image``, and ``tags`` joined with ``|``) as decisions.
@@ -300,7 +346,16 @@ def import_tags(
         rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec[split_col]) if split_col else None))
     vocabulary = list(dict.fromkeys([*(labels if labels is not None else seen), *negatives]))
     return _apply_import(
-        catalog, report, rows, vocabulary, absent_negative, mark_reviewed, cancel, progress, dry_run
+        catalog,
+        report,
+        rows,
+        vocabulary,
+        absent_negative,
+        mark_reviewed,
+        cancel,
+        progress,
+        dry_run,
+        one_value,
     )
 
 
@@ -311,13 +366,36 @@ def import_spreadsheet(
     model_labels: Sequence[str] = (),
     dry_run: bool = False,
     cancel: CancelFlag = None,
+    reviewed: bool = True,
+    one_value: OneValueGroups | None = None,
 ) -> ImportReport:
     """Import any layout the app knows, chosen by its columns: the seed's (``ImageId``) or the app's
-    own (``path``/``image`` + ``tags``), as the person's decisions on the photos it matches, which
-    are then reviewed. A row lists a photo's complete tags: ``model_labels`` it leaves out become
-    "no". ``dry_run`` reports what would change and changes nothing. Raises ExportError as the
+    own (``path``/``image`` + ``tags``), as the person's decisions on the photos it matches.
+
+    ``reviewed``: the matched photos are then reviewed and settled (a row lists a photo's complete
+    tags: ``model_labels`` it leaves out become "no"). Without it the listed tags become the person's
+    yes and nothing else is decided, except that in a one-value group (``one_value``) the group's
+    other values become no. Either way a row listing two values of a one-value group skips that group
+    and says so. ``dry_run`` reports what would change and changes nothing. Raises ExportError as the
     importers do."""
     head = read_table(path)
+    options = {
+        "dry_run": dry_run,
+        "cancel": cancel,
+        "one_value": one_value,
+        "absent_negative": reviewed,
+        "mark_reviewed": reviewed,
+    }
     if has_columns(head, ("ImageId",)):
-        return import_seed(catalog, path, dry_run=dry_run, cancel=cancel)
-    return import_tags(catalog, path, negatives=model_labels, dry_run=dry_run, cancel=cancel)
+        return import_seed(catalog, path, **options)
+    return import_tags(catalog, path, negatives=model_labels if reviewed else (), **options)
+
+
+def one_value_groups(catalog: Catalog, model_key: str | None = None) -> OneValueGroups | None:
+    """The one-value groups of a catalog's model (``model_key``, else the one registered last) with the
+    groups of the labels people created; None when it has no model with exclusive groups."""
+    models = catalog.models()
+    record = catalog.model(model_key) if model_key else (models[-1] if models else None)
+    if record is None or not record.exclusive:
+        return None
+    return OneValueGroups({**catalog.person_labels(), **dict(record.groups)}, tuple(record.exclusive))

@@ -23,6 +23,7 @@ from .tags import (
     review_decisions,
     settled_labels,
     tag_lists,
+    two_person_values,
 )
 from .thresholds import UNCERTAIN_MARGIN, ThresholdPolicy, uncertainty
 
@@ -30,7 +31,9 @@ from .thresholds import UNCERTAIN_MARGIN, ThresholdPolicy, uncertainty
 Changes = Sequence[tuple[int, str, bool | None]]
 
 STATES = ("reviewed", "predicted", "untagged", "failed")
-REVIEW_FILTERS = ("all", "unreviewed", "reviewed", "predicted", "untagged", "failed")
+REVIEW_FILTERS = ("all", "unreviewed", "reviewed", "predicted", "untagged", "failed", "two values")
+# What the review filter's choices say (a person's two values in a one-value group: an older catalog's)
+REVIEW_FILTER_TEXT = {"two values": "Two values in a one-value group"}
 SORT_KEYS = ("name", "date", "confidence", "uncertain")
 
 
@@ -151,7 +154,7 @@ class LibraryColumns:
         return "untagged"
 
     def final_tags(self, slot: int) -> list[str]:
-        final = apply_decisions(self._pred[slot : slot + 1], self._dec[slot : slot + 1])
+        final = apply_decisions(self._pred[slot : slot + 1], self._dec[slot : slot + 1], self._exclusive)
         return tag_lists(self.labels, final, [self.decided.get(slot, {})])[0]
 
     def scores_at(self, slot: int) -> dict[str, float]:
@@ -255,7 +258,7 @@ class LibraryColumns:
         """Per label: images whose final tag is on, and images where a person confirmed it on."""
         if not self.labels:
             return {}, {}
-        pred = apply_decisions(self._pred, self._dec).sum(axis=0)
+        pred = apply_decisions(self._pred, self._dec, self._exclusive).sum(axis=0)
         conf = (self._dec == YES).sum(axis=0)
         return (
             {lab: int(v) for lab, v in zip(self.labels, pred, strict=True)},
@@ -577,11 +580,12 @@ class LibraryColumns:
             "failed": failed,
             "predicted": predicted,
             "untagged": ~reviewed & ~failed & ~predicted,
+            "two values": two_person_values(self._dec[slots], self._exclusive),
         }[review]
 
     def _tag_mask(self, slots: np.ndarray, spec: ViewSpec, idx: list[int]) -> np.ndarray:
         if idx:
-            final = apply_decisions(self._pred[slots], self._dec[slots])[:, idx]
+            final = apply_decisions(self._pred[slots], self._dec[slots], self._exclusive)[:, idx]
             hit = {"all": final.all(axis=1), "none": ~final.any(axis=1)}.get(spec.tag_mode, final.any(axis=1))
         else:  # labels only people used: look them up in the decisions
             hit = np.zeros(len(slots), bool)

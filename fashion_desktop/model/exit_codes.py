@@ -12,13 +12,15 @@ INTERRUPTED = 128 + int(signal.SIGINT)  # 130: what a shell reports for Ctrl-C
 TERMINATED = 128 + 15  # 143: SIGTERM (signal.SIGTERM is 15 everywhere, named on POSIX only)
 
 TABLE = f"""\
-exit codes (every command: tag, merge, export, inspect, init-model, convert, relink, train, evaluate):
+exit codes (every command: tag, merge, export, import, inspect, init-model, convert, relink, train,
+evaluate):
   {OK:<4} everything went well
   {ERROR:<4} error: nothing useful was done (bad model file or data, missing folder or device, unwritable
        or protected output, a training run that failed ...); the message says which file and why
   {USAGE:<4} usage error: unknown option, bad argument or setting
-  {PARTIAL:<4} partial (tag, relink): the output was written (photos relinked), but some photos could not be
-       read or found, or some folders not fully scanned (each listed with its reason)
+  {PARTIAL:<4} partial (tag, relink, import): the output was written (photos relinked, rows imported), but some
+       photos could not be read or found, some folders not fully scanned or some rows skipped (each
+       listed with its reason)
   {INTERRUPTED:<4} interrupted by Ctrl-C (SIGINT)
   {TERMINATED:<4} stopped by SIGTERM (kill, a service manager, the app's Stop button)
   On 130 and 143 nothing half-written is left: tag keeps the photos tagged so far in its --catalog

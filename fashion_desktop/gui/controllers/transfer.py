@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QFileDialog, QMessageBox, QWidget
 
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
@@ -69,61 +69,99 @@ class TransferController(QObject):
             )
             if not path:
                 return None
-        from fashion_desktop.core.label_import import import_spreadsheet
+        from fashion_desktop.core.label_import import import_spreadsheet, one_value_groups
         from fashion_desktop.core.spreadsheet import ExportError
 
+        one_value = one_value_groups(catalog, m.model_key)
+        reports = {}
+
+        def preview(reviewed: bool):
+            if reviewed not in reports:
+                reports[reviewed] = import_spreadsheet(
+                    catalog, path, model_labels=m.labels, dry_run=True, reviewed=reviewed, one_value=one_value
+                )
+            return reports[reviewed]
+
         try:
-            report = import_spreadsheet(catalog, path, model_labels=m.labels, dry_run=True)
+            report = preview(True)
         except ExportError as exc:
             return self.messages.warn(str(exc))
-        box = self._preview_box(
-            report, path, sorted(report.labels_seen.difference(m.labels)) if m.labels else []
+        own = sorted(report.labels_seen.difference(m.labels)) if m.labels else []
+        box = self._preview_box(report, path, own)
+        mode = QCheckBox("Mark the listed photos reviewed (the table lists each photo's complete tags)")
+        mode.setChecked(True)
+        mode.setToolTip(
+            "Ticked: the listed photos become reviewed, their listed tags yes and the model's other labels no."
+            "\nUnticked: the listed tags become your yes (in a one-value group such as colour, the group's"
+            " other values no) and nothing else is decided."
         )
+        box.setCheckBox(mode)
+        self.import_mode = mode
+
+        def mode_changed(checked: bool) -> None:
+            try:
+                self._fill_preview(box, preview(bool(checked)), own, bool(checked))
+            except ExportError as exc:
+                box.setInformativeText(str(exc))
+                self.import_button.setEnabled(False)
+
+        mode.toggled.connect(mode_changed)
 
         def done() -> None:
             if box.clickedButton() is self.import_button and self.review_ctl.library is m:
-                self._apply_import(report)
+                self._apply_import(self.import_preview, mode.isChecked())
 
         box.finished.connect(done)
         box.open()
         return box
 
     def _preview_box(self, report, path, own: list[str]) -> QMessageBox:
+        box = QMessageBox(self.messages.window)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Import tags")
+        box.setText(f"Import tags from {Path(path).name}?")
+        self.import_button = box.addButton("Import", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(self.import_button)
+        self.import_box = box
+        self._fill_preview(box, report, own)
+        return box
+
+    def _fill_preview(self, box: QMessageBox, report, own: list[str], reviewed: bool = True) -> None:
+        """The counts of what importing ``report`` (the dry run of one import mode) would change."""
         lines = [
-            f"Photos matched: {len(report.matched_ids):,} ({report.newly_reviewed:,} not reviewed yet)",
+            f"Photos matched: {len(report.matched_ids):,} ({report.newly_reviewed:,} to be marked reviewed)",
             f"Decisions: {report.added:,} added, {report.changed:,} changed"
             f" ({report.decisions - report.added - report.changed:,} already so)",
             f"Rows matching no photo: {len(report.unmatched):,}",
             f"Rows matching several photos (skipped): {len(report.ambiguous):,}",
             f"Unknown labels (skipped): {len(report.unknown_labels):,}",
         ]
+        if report.conflicts:
+            lines.append(
+                f"Rows with two values of a one-value group (that group skipped): {len(report.conflicts):,}"
+            )
         if own:
             lines.append(f"Labels the model does not have (kept as your own): {', '.join(own[:8])}")
-        box = QMessageBox(self.messages.window)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Import tags")
-        box.setText(f"Import tags from {Path(path).name}?")
-        box.setInformativeText(
-            "\n".join(lines) + "\n\nThe matched photos are marked reviewed with these tags as your "
-            "decisions. Undo takes the import back."
+        after = (
+            "The matched photos are marked reviewed with these tags as your decisions."
+            if reviewed
+            else "The listed tags become your decisions; nothing else is decided and no photo is marked reviewed."
         )
+        box.setInformativeText("\n".join(lines) + f"\n\n{after} Undo takes the import back.")
         box.setDetailedText(report.summary())
-        self.import_button = box.addButton("Import", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(self.import_button)
-        self.import_box = box
         self.import_preview = report
         self.import_button.setEnabled(bool(report.changes) or report.newly_reviewed > 0)
-        return box
 
-    def _apply_import(self, report) -> None:
+    def _apply_import(self, report, reviewed: bool = True) -> None:
         m, catalog = self.review_ctl.library, self.library_ctl.catalog
         if m is None or catalog is None:
             return
         photos = len(report.matched_ids)
+        marked = report.matched_ids if reviewed else []
         self.review_ctl.push(
             commands.ImportCommand(
-                m, report.changes, report.matched_ids, f"Import tags on {photos} photo{'s' * (photos != 1)}"
+                m, report.changes, marked, f"Import tags on {photos} photo{'s' * (photos != 1)}"
             )
         )
         if report.splits:

@@ -32,9 +32,11 @@ class NewLabelCommand(DecisionsCommand):
     decisions command as a label key, plus the label itself, so undo takes both away in one step."""
 
     def __init__(self, model: LibraryModel, image_ids: Sequence[int], label: str, group: str) -> None:
-        super().__init__(
-            model, [(i, label, True) for i in image_ids], f"New tag “{label}” on {_photos(len(image_ids))}"
-        )
+        changes: list[Change] = [(i, label, True) for i in image_ids]
+        if group in model.exclusive:  # a new colour replaces the colour the photos show
+            others = [lab for lab, g in model.label_groups().items() if g == group]
+            changes += [(i, lab, False) for i in image_ids for lab in others if model.has_tag(i, lab)]
+        super().__init__(model, changes, f"New tag “{label}” on {_photos(len(image_ids))}")
         self._label = label
         self._group = group
 
@@ -76,8 +78,8 @@ class ReviewedCommand(QUndoCommand):
 
 
 class ImportCommand(QUndoCommand):
-    """Record imported decisions and mark the photos reviewed, as one undo step (undo puts back each
-    photo's earlier decisions and review state)."""
+    """Record imported decisions and mark the photos ``reviewed_ids`` reviewed (none: tags only), as one
+    undo step (undo puts back each photo's earlier decisions and review state)."""
 
     def __init__(
         self, model: LibraryModel, changes: Sequence[Change], reviewed_ids: Sequence[int], text: str
@@ -89,25 +91,69 @@ class ImportCommand(QUndoCommand):
         self._mark = [i for i in dict.fromkeys(reviewed_ids) if not model.is_reviewed(i)]
 
     def redo(self) -> None:
-        self._model.write_reviewed(self._mark, True, self._new)
+        if self._mark:
+            self._model.write_reviewed(self._mark, True, self._new)
+        else:  # tags only, or every photo reviewed already: no photo's review state changes
+            self._model.write_decisions(self._new)
 
     def undo(self) -> None:
-        self._model.write_reviewed(self._mark, False, self._old)
+        if self._mark:
+            self._model.write_reviewed(self._mark, False, self._old)
+        else:
+            self._model.write_decisions(self._old)
+
+
+def exclusive_group(model: LibraryModel, label: str) -> list[str]:
+    """The labels of ``label``'s group when that group holds one value per photo (the active model's
+    exclusive groups: gender, colour, season, usage), ``label`` included; [] otherwise."""
+    groups = model.label_groups()
+    group = groups.get(label)
+    if group is None or group not in model.exclusive:
+        return []
+    return [lab for lab, g in groups.items() if g == group]
+
+
+def exclusive_changes(model: LibraryModel, image_ids: Sequence[int], label: str, value: bool) -> list[Change]:
+    """The decisions that give each photo ``label`` as its one value of an exclusive group (``value``
+    True: the group's other values a photo shows or a person said yes to become no), or take the
+    person's value away (False: an unreviewed photo goes back to the model's suggestion, a reviewed one
+    has no value in the group; a value only the model gave becomes a no)."""
+    members = exclusive_group(model, label)
+    changes: list[Change] = []
+    for i in image_ids:
+        if value:
+            changes.append((i, label, True))
+            for other in members:
+                if other != label and (model.has_tag(i, other) or model.decision(i, other)):
+                    changes.append((i, other, False))
+        elif model.decision(i, label) and not model.is_reviewed(i):
+            changes += [(i, lab, None) for lab in members if model.decision(i, lab) is not None]
+        else:
+            changes.append((i, label, False))
+            changes += [(i, lab, False) for lab in members if lab != label and model.has_tag(i, lab)]
+    return changes
+
+
+def _changes(model: LibraryModel, image_ids: Sequence[int], label: str, value: bool) -> list[Change]:
+    if exclusive_group(model, label):
+        return exclusive_changes(model, image_ids, label, value)
+    return [(i, label, value) for i in image_ids]
 
 
 def toggle_label(model: LibraryModel, image_ids: Sequence[int], label: str) -> DecisionsCommand:
-    """Turn ``label`` off on all photos if every one has it, else on on all of them."""
+    """Turn ``label`` off on all photos if every one has it, else on on all of them (in an exclusive
+    group: on replaces the group's other values; off takes the person's value away)."""
     value = not all(model.has_tag(i, label) for i in image_ids)
     verb = "Add" if value else "Remove"
     return DecisionsCommand(
-        model, [(i, label, value) for i in image_ids], f"{verb} “{label}” on {_photos(len(image_ids))}"
+        model, _changes(model, image_ids, label, value), f"{verb} “{label}” on {_photos(len(image_ids))}"
     )
 
 
 def set_label(model: LibraryModel, image_ids: Sequence[int], label: str, value: bool) -> DecisionsCommand:
     verb = "Add" if value else "Remove"
     return DecisionsCommand(
-        model, [(i, label, value) for i in image_ids], f"{verb} “{label}” on {_photos(len(image_ids))}"
+        model, _changes(model, image_ids, label, value), f"{verb} “{label}” on {_photos(len(image_ids))}"
     )
 
 

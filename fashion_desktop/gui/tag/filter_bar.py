@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fashion_desktop.gui.tag.library_model import REVIEW_FILTERS, ViewSpec
+from fashion_desktop.gui.tag.library_model import REVIEW_FILTER_TEXT, REVIEW_FILTERS, ViewSpec
 
 SORTS = (("Name", "name"), ("Date", "date"), ("Confidence", "confidence"), ("Uncertain first", "uncertain"))
 
@@ -65,7 +65,7 @@ class FilterBar(QWidget):
         self.descending = QCheckBox("Descending")
         self.review_combo = QComboBox()
         for value in REVIEW_FILTERS:
-            self.review_combo.addItem(value.capitalize(), value)
+            self.review_combo.addItem(REVIEW_FILTER_TEXT.get(value, value.capitalize()), value)
         self.tags_button = QToolButton()
         self.tags_button.setText("Tags: any")
         self.tags_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)

@@ -13,6 +13,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
 from fashion_desktop.core.library_columns import (
+    REVIEW_FILTER_TEXT,
     REVIEW_FILTERS,
     SORT_KEYS,
     STATES,
@@ -24,7 +25,16 @@ from fashion_desktop.core.library_columns import (
 from fashion_desktop.core.thresholds import ThresholdPolicy
 
 # Names the grid, filter bar and library session import from here.
-__all__ = ["REVIEW_FILTERS", "SORT_KEYS", "STATES", "LibraryModel", "Roles", "ViewSpec", "name_ranks"]
+__all__ = [
+    "REVIEW_FILTER_TEXT",
+    "REVIEW_FILTERS",
+    "SORT_KEYS",
+    "STATES",
+    "LibraryModel",
+    "Roles",
+    "ViewSpec",
+    "name_ranks",
+]
 
 _Index = QModelIndex | QPersistentModelIndex
 

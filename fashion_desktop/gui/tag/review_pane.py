@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QRadioButton,
     QScrollArea,
     QSizePolicy,
     QSplitter,
@@ -134,12 +135,20 @@ def _set_text_colour(label: QLabel, colour: str) -> None:
 class LabelRow:
     """One label: checkbox (final tag), key hint, probability, and who decided (model or person)."""
 
-    def __init__(self, label: str, key: str | None, grid: QGridLayout, row: int) -> None:
+    def __init__(
+        self, label: str, key: str | None, grid: QGridLayout, row: int, one_value: bool = False
+    ) -> None:
         self.label = label
         self.key = key
-        self.box = QCheckBox(label)
+        # A value of a one-value group (colour, gender, ...) is a choice among the group's values: a
+        # round button; picking another replaces it (``commands.exclusive_changes``).
+        self.box: QCheckBox | QRadioButton = QRadioButton(label) if one_value else QCheckBox(label)
         self.box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.box.setTristate(False)
+        if isinstance(self.box, QRadioButton):
+            self.box.setAutoExclusive(False)  # the library decides what is chosen, not the buttons
+        else:
+            self.box.setTristate(False)
+        self.grid = grid
         self.key_label = QLabel(f"[{key_hint(key)}]" if key else "")
         if key:
             self.key_label.setToolTip(f"{key} in the grid toggles “{label}”")
@@ -154,10 +163,18 @@ class LabelRow:
         self.source: str | None = None  # "person", "model", "mixed" or ""; None until first shown
         self._kind: str | None = None  # the source, or "rejected" for a person's "no"
 
+    def place(self, row: int) -> None:
+        """Move the row to grid row ``row`` (a one-value group is ordered by the photo's scores)."""
+        for col, w in enumerate((self.key_label, self.box, self.score_label, self.source_label)):
+            self.grid.addWidget(w, row, col)
+
     def show(self, state: Qt.CheckState, score: float | None, source: str) -> None:
         self.box.blockSignals(True)
-        self.box.setTristate(state == Qt.CheckState.PartiallyChecked)
-        self.box.setCheckState(state)
+        if isinstance(self.box, QCheckBox):
+            self.box.setTristate(state == Qt.CheckState.PartiallyChecked)
+            self.box.setCheckState(state)
+        else:
+            self.box.setChecked(state == Qt.CheckState.Checked)
         self.box.blockSignals(False)
         self.score_label.setText("" if score is None else f"{score:.2f}")
         # A person's "no" is a decision too; "✔ you" beside an empty box read as the opposite.
@@ -232,6 +249,7 @@ class ReviewPane(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(split)
         self.rows: dict[str, LabelRow] = {}
+        self.one_value_groups: dict[str, list[str]] = {}  # exclusive group -> its labels
         self.keys: dict[str, str] = {}
         self._model: LibraryModel | None = None
         self._ids: list[int] = []
@@ -269,19 +287,27 @@ class ReviewPane(QWidget):
                 item.widget().hide()  # deleteLater waits for the event loop; never paint stale rows
                 item.widget().deleteLater()
         self.rows = {}
+        self.one_value_groups = {}
         labels = self._model.all_labels() if self._model else []
         groups = self._model.label_groups() if self._model else {}
+        exclusive = set(self._model.exclusive) if self._model else set()
         self.keys = assign_keys(labels)
         by_group: dict[str, list[str]] = {}
         for lab in labels:
             by_group.setdefault(groups.get(lab, "") or "labels", []).append(lab)
         for group, labs in by_group.items():
-            box = QGroupBox(group)
+            one_value = group in exclusive
+            box = QGroupBox(f"{group} (one)" if one_value else group)
+            if one_value:
+                box.setToolTip(
+                    f"A photo has one {group}: choosing another replaces it; its key again removes yours"
+                )
+                self.one_value_groups[group] = labs
             grid = QGridLayout(box)
             grid.setContentsMargins(4, 4, 4, 4)
             grid.setColumnStretch(1, 1)
             for r, lab in enumerate(labs):
-                row = LabelRow(lab, self.keys.get(lab), grid, r)
+                row = LabelRow(lab, self.keys.get(lab), grid, r, one_value)
                 row.box.clicked.connect(lambda _c=False, lab=lab: self._clicked(lab))
                 self.rows[lab] = row
             self._labels_layout.addWidget(box)
@@ -334,8 +360,25 @@ class ReviewPane(QWidget):
             decided = [m.decision(i, lab) is not None for i in ids]
             source = "person" if all(decided) else ("mixed" if any(decided) else ("model" if have else ""))
             row.show(state, scores.get(lab), source)
+        self._order_one_value_groups(tags[current], scores)
         if preview:
             self._load_preview()
+
+    def _order_one_value_groups(self, shown: set[str], scores: dict[str, float]) -> None:
+        """A one-value group lists the value the photo has first, then the model's next best values, so
+        the likely fix of a wrong colour is near the top (keys stay with their labels)."""
+        for labs in self.one_value_groups.values():
+            order = sorted(labs, key=lambda lab: (lab not in shown, -scores.get(lab, -1.0), labs.index(lab)))
+            for r, lab in enumerate(order):
+                self.rows[lab].place(r)
+
+    def one_value_order(self, group: str) -> list[str]:
+        """The labels of a one-value group as the pane lists them now (top to bottom)."""
+        labs = self.one_value_groups.get(group, [])
+        if not labs:
+            return []
+        grid = self.rows[labs[0]].grid
+        return sorted(labs, key=lambda lab: grid.getItemPosition(grid.indexOf(self.rows[lab].box))[0])
 
     def _load_preview(self) -> None:
         m = self._model

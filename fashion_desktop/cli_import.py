@@ -1,0 +1,73 @@
+"""``fashion import``: a table of tags into a catalog as the person's decisions, with the app's import code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from fashion_desktop.model import exit_codes
+
+
+def add_import_parser(sub: Any, user_error: type[Exception]) -> None:
+    """Register ``fashion import`` on the subcommand parser ``sub``; ``user_error`` is the CLI's error type."""
+    p = sub.add_parser(
+        "import",
+        help="import a table of tags into a catalog as your decisions",
+        description="Import tags from a table into a catalog, with the app's own import code (File > Import "
+        "Tags...). Tables: the app's export, the seed layout (ImageId, Category/CategoryName) or 'image,tags'. "
+        "Rows are matched to the catalog's photos by path, relative path or file name. Without --reviewed the "
+        "listed tags become your yes (and in a one-value group such as colour, the group's other values no) and "
+        "nothing else is decided; with --reviewed the listed photos are marked reviewed, their listed tags yes "
+        "and the model's other labels no. A row listing two values of a one-value group skips that group and "
+        "is listed. Exit 0: every row imported; 3: some rows skipped (listed); 1: nothing imported.",
+    )
+    p.add_argument("table", metavar="TABLE", help="CSV or XLSX file")
+    p.add_argument("--catalog", required=True, metavar="DB")
+    p.add_argument("--reviewed", action="store_true", help="mark the listed photos reviewed (complete tags)")
+    p.add_argument("--model", metavar="KEY", help="model whose labels and groups apply (default: the latest)")
+    p.add_argument("--dry-run", action="store_true", help="say what would change; change nothing")
+    p.set_defaults(func=lambda args: cmd_import(args, user_error))
+
+
+def cmd_import(args: argparse.Namespace, user_error: type[Exception]) -> int:
+    from fashion_desktop.core.catalog import Catalog, CatalogError
+    from fashion_desktop.core.label_import import import_spreadsheet, one_value_groups
+    from fashion_desktop.core.spreadsheet import ExportError
+
+    db = Path(args.catalog)
+    if not db.is_file():
+        raise user_error(f"{db}: catalog not found")
+    if not Path(args.table).is_file():
+        raise user_error(f"{args.table}: file not found")
+    try:
+        catalog = Catalog(db, read_only=bool(args.dry_run))
+    except CatalogError as exc:
+        raise user_error(str(exc)) from None
+    try:
+        models = catalog.models()
+        if args.model is not None and catalog.model(args.model) is None:
+            known = ", ".join(m.key for m in models) or "none"
+            raise user_error(f"{db}: no model {args.model!r} in this catalog (known: {known})")
+        record = catalog.model(args.model) if args.model else (models[-1] if models else None)
+        try:
+            report = import_spreadsheet(
+                catalog,
+                args.table,
+                model_labels=record.labels if record is not None else (),
+                dry_run=bool(args.dry_run),
+                reviewed=bool(args.reviewed),
+                one_value=one_value_groups(catalog, record.key if record is not None else None),
+            )
+        except ExportError as exc:
+            raise user_error(str(exc)) from None
+    finally:
+        catalog.close()
+    print(report.summary(), file=sys.stderr)
+    if args.reviewed and not args.dry_run:
+        print(f"{len(report.matched_ids)} photos marked reviewed", file=sys.stderr)
+    if not report.matched_ids:
+        return exit_codes.ERROR
+    skipped = report.unmatched or report.ambiguous or report.unknown_labels or report.conflicts
+    return exit_codes.PARTIAL if skipped else exit_codes.OK
