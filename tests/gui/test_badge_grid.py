@@ -47,7 +47,11 @@ def window_library(tmp_path, bundle_path):
 
     path = tmp_path / "lib.ffcat"
     cat = Catalog(path)
-    cat.register_model("m", LABELS, "Calibrated", bundle_path, GROUPS, THRESHOLDS, ["colour"])
+    from fashion_desktop.model.bundle_file import read_bundle_file
+
+    # Registered by its model id, as tagging registers it: a badge is read only for the model it calibrates.
+    key = read_bundle_file(bundle_path).model_id
+    cat.register_model(key, LABELS, "Calibrated", bundle_path, GROUPS, THRESHOLDS, ["colour"])
     cat.close()
     return path
 
@@ -60,8 +64,9 @@ def test_the_badge_sits_on_the_photo_most_likely_wrong_and_not_on_a_confident_on
     scan(qtbot, window, photo_folder)
     rows = grid_rows(window)
     tie, sure = lib.id_at(rows["red_0.jpg"]), lib.id_at(rows["green_1.jpg"])
+    key = lib.model_key
     window.catalog.add_predictions(
-        "m",
+        key,
         [(tie, np.float32([0.9, 0.05, 0.48, 0.47, 0.05])), (sure, np.float32([0.9, 0.05, 0.96, 0.02, 0.02]))],
     )
     lib.refresh_scores()
@@ -79,7 +84,7 @@ def test_the_badge_sits_on_the_photo_most_likely_wrong_and_not_on_a_confident_on
     assert has_colour(render(delegate, idx_tie, size), badge, UNCERTAIN_BADGE)
     assert not has_colour(render(delegate, idx_sure, size), badge, UNCERTAIN_BADGE)
 
-    lib.set_active_model("m")  # no calibration: the old margin rule, blind to the colour's near tie
+    lib.set_active_model(key)  # no calibration: the old margin rule, blind to the colour's near tie
     assert lib.columns.badge is None
     assert view.index(grid_rows(window)["red_0.jpg"], 0).data(Roles.Uncertain) is False
 

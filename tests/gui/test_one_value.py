@@ -115,7 +115,7 @@ def test_the_pane_shows_a_one_value_group_as_one_choice_with_the_next_best_value
     assert not isinstance(pane.rows["dress"].box, QRadioButton)  # categories stay check boxes
     assert pane.one_value_order("colour") == ["Green", "White", "Pink"]
     assert pane.one_value_order("gender") == ["Men", "Women", "Girls"]
-    qtbot.mouseClick(pane.rows["Pink"].box, Qt.MouseButton.LeftButton)
+    pane.rows["Pink"].box.click()  # (its text, not the stretched row, takes the mouse)
     assert chips(w, "p2.jpg") == ["dress", "Men", "Pink", "Fall"]
     assert pane.rows["Pink"].box.isChecked() and not pane.rows["Green"].box.isChecked()
     assert pane.one_value_order("colour") == ["Pink", "Green", "White"]
@@ -132,3 +132,21 @@ def test_a_catalog_holding_two_person_values_in_a_group_can_find_them(qtbot, tmp
     qtbot.waitUntil(lambda: w.library.rowCount() == 1)
     assert sorted(grid_rows(w)) == ["p0.jpg"]
     w.close()
+
+
+def test_import_tags_only_sets_the_listed_value_and_marks_nothing_reviewed(qtbot, window, tmp_path):
+    w = window
+    sheet = tmp_path / "fix.csv"
+    sheet.write_text("image,tags\np0.jpg,Pink\np1.jpg,Pink|Girls\n", encoding="utf-8")
+    box = w.transfer_ctl.import_tags_dialog(sheet)
+    mode = w.transfer_ctl.import_mode
+    assert mode.isChecked()  # as before: the listed photos are settled ...
+    mode.setChecked(False)  # ... unless the person chooses tags only
+    assert "Photos matched: 2 (none marked reviewed)" in box.informativeText()
+    qtbot.mouseClick(w.transfer_ctl.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.isVisible())
+    assert chips(w, "p0.jpg") == ["dress", "Men", "Pink", "Fall"]
+    assert chips(w, "p1.jpg") == ["dress", "Girls", "Pink", "Fall"]
+    assert not any(w.library.is_reviewed(w.library.id_at(r)) for r in range(w.library.rowCount()))
+    w.undo_action.trigger()
+    assert chips(w, "p1.jpg") == ["dress", "Men", "Green", "Fall"]

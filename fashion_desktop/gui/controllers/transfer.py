@@ -130,7 +130,8 @@ class TransferController(QObject):
     def _fill_preview(self, box: QMessageBox, report, own: list[str], reviewed: bool = True) -> None:
         """The counts of what importing ``report`` (the dry run of one import mode) would change."""
         lines = [
-            f"Photos matched: {len(report.matched_ids):,} ({report.newly_reviewed:,} to be marked reviewed)",
+            f"Photos matched: {len(report.matched_ids):,} "
+            + (f"({report.newly_reviewed:,} not reviewed yet)" if reviewed else "(none marked reviewed)"),
             f"Decisions: {report.added:,} added, {report.changed:,} changed"
             f" ({report.decisions - report.added - report.changed:,} already so)",
             f"Rows matching no photo: {len(report.unmatched):,}",
