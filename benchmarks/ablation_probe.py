@@ -2,7 +2,7 @@
 
 Full fine-tuning runs cost ~20 minutes an epoch on this machine, so the recipe choices that live in the
 head and the loss are compared here on one frozen feature extraction each (``--max-images`` photos per
-source of the pinned split in resources/models/default.yaml), every head trained the same way (AdamW,
+source of the pinned split in resources/models/default-v2.yaml), every head trained the same way (AdamW,
 ``--epochs`` passes, batch 64, seed 0). Choices that change the pixels (pad vs squash, 160 vs 224 px)
 get their own extraction. Figures are top-1 accuracy per group on the *validation* split (model
 selection's split; the test splits stay unseen), category split by source.
@@ -99,7 +99,7 @@ def measure(table, head, feats, rows, exclusive) -> dict[str, float]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default=str(ROOT / "resources" / "models" / "default.yaml"))
+    p.add_argument("--config", default=str(ROOT / "resources" / "models" / "default-v2.yaml"))
     p.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--max-images", type=int, default=3000, help="photos per source (0: all)")
     p.add_argument("--epochs", type=int, default=15)

@@ -11,7 +11,7 @@ from fashion_desktop.model.resources import resource_path
 from fashion_desktop.model.train_config import load_config_file, make_config
 from trainer.preview import load_run_dataset
 
-CONFIG = resource_path("models", "default.yaml")
+CONFIG = resource_path("models", "default-v2.yaml")
 
 
 def test_relative_sources_and_mappings_are_read_from_data_root(tmp_path: Path) -> None:

@@ -231,7 +231,7 @@ def test_select_value_falls_back_to_f1_macro_then_the_loss() -> None:
 
 
 def test_the_v2_recipe_draft_is_a_valid_config_on_v1s_pinned_split() -> None:
-    v1 = load_config_file(resource_path("models", "default.yaml"))
+    v1 = load_config_file(resource_path("models", "default-v1.yaml"))
     v2 = load_config_file(resource_path("models", "default-v2.yaml"))
     cfg = make_config(v2)
     for key in ("data", "data_root", "seed", "val_fraction", "test_fraction", "exclusive_groups"):
