@@ -78,9 +78,14 @@ def arch_title(arch: str) -> str:
     return ARCH_HINTS.get(arch, arch).split(":", 1)[0]
 
 
+def download_mb(arch: str, start: str) -> int:
+    """MB of weights a run of ``arch`` from ``start`` (imagenet, random, bundle) must download first."""
+    return download_needed_mb(arch) if start == "imagenet" else 0
+
+
 def download_note(arch: str, start: str) -> str:
     """Why a run of ``arch`` from ``start`` needs the internet ("" when it works offline)."""
-    mb = download_needed_mb(arch) if start == "imagenet" else 0
+    mb = download_mb(arch, start)
     if not mb:
         return ""
     return (
@@ -92,7 +97,7 @@ def download_note(arch: str, start: str) -> str:
 def preset_title(name: str) -> str:
     """``name`` as the preset list shows it: said when it cannot start without downloading weights."""
     preset = PRESETS[name]
-    mb = download_needed_mb(preset.get("arch", "")) if preset.get("start") == "imagenet" else 0
+    mb = download_mb(preset.get("arch", ""), preset.get("start", ""))
     return f"{name} (needs a {mb} MB download)" if mb else name
 
 
@@ -395,7 +400,7 @@ class TrainForm(QWidget):
     def download_question(self) -> str | None:
         """What Start asks before a run that must download weights first (None: it works offline)."""
         arch, start = self.arch_combo.currentData() or "", self.start_combo.currentData() or ""
-        mb = download_needed_mb(arch) if start == "imagenet" else 0
+        mb = download_mb(arch, start)
         if not mb:
             return None
         return (
