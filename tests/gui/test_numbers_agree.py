@@ -131,7 +131,9 @@ def test_the_status_bar_and_the_quit_question_say_what_the_tag_tabs_bar_shows(
 
 
 @pytest.mark.slow
-def test_the_status_bar_and_the_quit_question_say_what_the_train_tabs_bar_shows(qtbot, window, tmp_path) -> None:
+def test_the_status_bar_and_the_quit_question_say_what_the_train_tabs_bar_shows(
+    qtbot, window, tmp_path
+) -> None:
     w, tab = window, window.train_tab
     fill_form(tab, tmp_path, "cache")
     qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
@@ -188,7 +190,10 @@ def _drawn_at(plot, x: float, y: float, colour: str) -> bool:
     for dx in range(-2, 3):
         for dy in range(-2, 3):
             c = image.pixelColor(where.x() + dx, where.y() + dy)
-            if max(abs(c.red() - want.red()), abs(c.green() - want.green()), abs(c.blue() - want.blue())) < 40:
+            if (
+                max(abs(c.red() - want.red()), abs(c.green() - want.green()), abs(c.blue() - want.blue()))
+                < 40
+            ):
                 return True
     return False
 

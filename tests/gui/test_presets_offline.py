@@ -110,7 +110,9 @@ def test_every_preset_works_offline_or_says_before_start_that_it_downloads(qtbot
     tab = make_tab(qtbot, tmp_path)
     combo = tab.preset_combo
     titles = {combo.itemData(i): combo.itemText(i) for i in range(1, combo.count())}
-    tips = {combo.itemData(i): combo.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(1, combo.count())}
+    tips = {
+        combo.itemData(i): combo.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(1, combo.count())
+    }
     assert set(titles) == set(PRESETS)
     for name, preset in PRESETS.items():
         offline = preset["start"] != "imagenet" or preset["arch"] in OFFLINE_WEIGHTS
@@ -173,7 +175,10 @@ def test_trainer_messages_read_in_the_windows_words(message) -> None:
 
 
 def test_the_advice_names_the_button_or_field_that_does_it() -> None:
-    assert for_window("stopped at epoch 2; continue with --resume /r/run1") == "stopped at epoch 2; Resume continues it"
+    assert (
+        for_window("stopped at epoch 2; continue with --resume /r/run1")
+        == "stopped at epoch 2; Resume continues it"
+    )
     said = for_window(TRAINER_MESSAGES[1].replace("OUT", "/r/run1"))
     assert said.endswith("to train it further, set Epochs above 3 and press Resume")
     said = for_window(TRAINER_MESSAGES[2].replace("OUT", "/r/run1"))

@@ -616,5 +616,7 @@ def test_the_run_control_alone_tells_a_run_through_its_signals(qtbot, tmp_path) 
     qtbot.waitUntil(lambda: not run.busy(), timeout=20_000)
     assert states[0] == "running" and states[-1] == "finished" and run.epoch == run.epochs == 2
     assert [e["epoch"] for e in epochs] == [1, 2] and losses == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert run.status.startswith("Finished. Model from epoch 2: val F1 micro 0.800") and logged[-1] == run.status
+    assert (
+        run.status.startswith("Finished. Model from epoch 2: val F1 micro 0.800") and logged[-1] == run.status
+    )
     assert "loading the data..." in logged and run.can_resume() is False and run.running_job() == ""

@@ -105,7 +105,9 @@ def test_a_runs_f1_is_the_epoch_its_model_comes_from(tmp_path: Path) -> None:
     assert read_run(run).info.best_f1_macro == 0.361  # the last improved epoch
     (run / run_folder.METRICS).write_text(json.dumps({"best_epoch": 1, "history": []}))
     assert read_run(run).info.best_f1_macro == list_runs(tmp_path / "runs")[0].best_f1_macro == 0.30
-    assert run_folder.chosen_epoch([{"epoch": 1, "val_f1_macro": 0.2}, {"epoch": 2, "val_f1_macro": 0.5}]) == {
+    assert run_folder.chosen_epoch(
+        [{"epoch": 1, "val_f1_macro": 0.2}, {"epoch": 2, "val_f1_macro": 0.5}]
+    ) == {
         "epoch": 2,
         "val_f1_macro": 0.5,
     }  # trainers from before "improved": the highest F1 macro

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from fashion_desktop.gui.job_queue import JobQueue
 from fashion_desktop.gui.train.train_form import CONFIG_KEYS, TrainForm
 from fashion_desktop.gui.train.train_process import default_child
-from fashion_desktop.gui.worker import Child, ProcessWorker
 from fashion_desktop.gui.window_words import for_window
+from fashion_desktop.gui.worker import Child, ProcessWorker
 from fashion_desktop.model.progress_text import format_duration, percent
 from fashion_desktop.model.protocol import (
     CHECKPOINT_SAVED,
@@ -29,7 +29,13 @@ from fashion_desktop.model.protocol import (
     TrainEvent,
     Unreadable,
 )
-from fashion_desktop.model.run_folder import RunFolderState, check_run_folder, chosen_epoch, metrics_history, score_text
+from fashion_desktop.model.run_folder import (
+    RunFolderState,
+    check_run_folder,
+    chosen_epoch,
+    metrics_history,
+    score_text,
+)
 from fashion_desktop.model.train_config import ConfigError, config_from_run_dir, resume_changes, unfreeze_plan
 
 STOP_GRACE_S = 30  # a stopped trainer saves its checkpoint; after this long it is killed
@@ -318,10 +324,12 @@ class RunControl(QObject):
             self._show_progress((0, steps), step, f"{words.capitalize()}: {step} of {steps}", where)
         else:
             where = f"epoch {self.epoch} of {self.epochs}"
-            self._show_progress(None, 0, f"Epoch {self.epoch} of {self.epochs} · {words}: {step} of {steps}", where)
+            self._show_progress(
+                None, 0, f"Epoch {self.epoch} of {self.epochs} · {words}: {step} of {steps}", where
+            )
 
     def _time_left(self, done: int, total: int, now: float, epoch_eta: Any) -> str:
-        """"about 3m 10s left" from this launch's pace (the trainer's estimate for the epoch until it is
+        """ "about 3m 10s left" from this launch's pace (the trainer's estimate for the epoch until it is
         known), never past the run's time limit: the trainer ends the run there."""
         t_first, done_first = self._pace_from or (now, done)
         eta = (now - t_first) * (total - done) / (done - done_first) if done > done_first else math.inf
@@ -365,7 +373,9 @@ class RunControl(QObject):
         if self.result is not None and self.result.name == RUN_STOPPED:
             self.bar_changed.emit(0, 1, 0)
             said = for_window(str(self.result["message"]))
-            self._set_state("stopped", f"Stopped: {said}." + ("" if "Resume" in said else " Resume continues it."))
+            self._set_state(
+                "stopped", f"Stopped: {said}." + ("" if "Resume" in said else " Resume continues it.")
+            )
         elif killed or self.result is None:
             self.bar_changed.emit(0, 1, None)
             self._set_state("killed", "The trainer was killed; Resume continues from its last saved epoch.")
