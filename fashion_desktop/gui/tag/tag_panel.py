@@ -76,9 +76,7 @@ class TagPanel(QWidget):
     resume_requested = Signal()  # "Tag them" on the notice of photos the model has not tagged yet
     retag_default_requested = Signal()  # "Re-tag with the new default" on the default-changed notice
     devices_found = Signal(object)  # Devices: what torch sees, from the device check or a tagging run
-    progress_shown = (
-        Signal()
-    )  # the bar moved: the status bar's job line follows at once, from the same numbers
+    progress_shown = Signal()  # the bar moved: the status bar's job line follows it at once
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
