@@ -168,7 +168,7 @@ def test_presets_and_export_layouts_are_named_for_what_they_are_for(qtbot, tmp_p
     assert any("original Fashion Finder study" in f and "ImageId" in f for f in formats), formats
 
 
-@pytest.mark.parametrize("message", TRAINER_MESSAGES)
+@pytest.mark.parametrize("message", TRAINER_MESSAGES, ids=lambda m: m[:24])
 def test_trainer_messages_read_in_the_windows_words(message) -> None:
     said = for_window(message.replace("OUT", "/runs/run1"))
     assert "--" not in said and "`fashion" not in said, said
@@ -197,7 +197,7 @@ def test_the_run_folder_rule_reads_in_the_windows_words(tmp_path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("message", TRAINER_MESSAGES[:3])
+@pytest.mark.parametrize("message", TRAINER_MESSAGES[:3], ids=lambda m: m[:24])
 def test_a_failed_run_says_what_to_do_in_the_window_without_options(qtbot, tmp_path, message) -> None:
     tab = make_tab(qtbot, tmp_path, message)
     tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("cnn"))
