@@ -223,3 +223,20 @@ def test_a_stopped_run_points_at_the_resume_button(qtbot, tmp_path) -> None:
     assert tab.state == "stopped" and tab.resume_button.isEnabled()
     text = tab.status_label.text()
     assert "--" not in text and text.count("Resume") == 1 and "stopped at epoch 1" in text, text
+
+
+@pytest.mark.slow
+def test_a_tagging_failure_names_the_tag_tabs_device_box_not_an_option(
+    qtbot, window, photo_folder, tiny_bundle_path
+) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: tagging on it does not fail")
+    w = window
+    with qtbot.waitSignal(w.scan_finished, timeout=20_000):
+        w.library_ctl.add_folder(photo_folder)
+    with qtbot.waitSignal(w.tagging_finished, timeout=60_000):
+        w.tagging_ctl.start_tagging(str(tiny_bundle_path), "cuda")  # a device remembered from another PC
+    said = w.tag_panel.rate_label.text()
+    assert said.startswith("Tagging stopped: device 'cuda' was requested") and "--" not in said, said
+    assert 'choose Device "cpu" or "auto"' in said
