@@ -17,6 +17,7 @@ from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
 from fashion_desktop.core.tag_process import TagRequest
 from fashion_desktop.gui.tag.library_model import LibraryModel, name_ranks
+from fashion_desktop.gui.window_words import for_window
 from fashion_desktop.gui.worker import ProcessWorker, Worker
 from fashion_desktop.model.badge import read_badge
 from fashion_desktop.model.protocol import ImageError, ModelInfo, Summary, TagScores
@@ -313,7 +314,7 @@ class LibrarySession(QObject):
         self.tag_worker = None
         self._flush_pending()
         self.library.refresh_scores()
-        self.tag_failed.emit(message)
+        self.tag_failed.emit(for_window(message))  # shown in the Tag tab: no command-line options
 
     def cancel_tagging(self) -> bool:
         """Ask the tagging process to stop after its batch; True if one was running."""

@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
             "training",
             "Training",
             lambda: tab.worker is not None,
-            lambda: f"epoch {tab.epoch} of {tab.epochs}" if tab.epoch and tab.epochs else "starting",
+            tab.run.progress_text,  # what the Train tab's bar shows, as the quit question says it
         )
         tab.jobs = self.jobs
         # What quitting would stop: each answers running_job() with a line, or "".
@@ -152,6 +152,9 @@ class MainWindow(QMainWindow):
         self.train_tab.use_model_requested.connect(tagging.use_trained_model)
         self.train_tab.retag_requested.connect(tagging.retag_library)
         self.train_tab.state_changed.connect(lambda _state: self.jobs.update())
+        # The job line follows each bar as it moves (not half a second later), from the same numbers.
+        self.train_tab.run.status_changed.connect(lambda _text: self.jobs.refresh())
+        self.tag_panel.progress_shown.connect(self.jobs.refresh)
         self.tag_panel.model_combo.currentIndexChanged.connect(self._show_model_on_first_launch)
         self.first_launch.add_folder_requested.connect(lib.add_folder_dialog)
         self.first_launch.folders_dropped.connect(lib.add_folders)

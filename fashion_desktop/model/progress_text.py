@@ -27,6 +27,12 @@ def format_duration(seconds: float | None, clock: bool = False, bare_seconds: bo
     return f"{secs}s"
 
 
+def percent(done: int, total: int) -> int:
+    """Whole percent done, rounded down: 100 only when everything is done (every bar, status line and
+    question of the app writes a percentage with this)."""
+    return 100 if total <= 0 else max(0, min(100, done * 100 // total))
+
+
 def bar_text(fraction: float, width: int) -> str:
     """``[#####.....]``: ``fraction`` (clamped to 0..1) of ``width`` cells filled."""
     filled = round(min(max(fraction, 0.0), 1.0) * width)

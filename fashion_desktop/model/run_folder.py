@@ -96,6 +96,13 @@ def check_run_folder(out: str | os.PathLike) -> RunFolderState:
     return RunFolderState(path, kind, names, _epochs_trained(path) if kind != "unstarted" else None)
 
 
+def metrics_history(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The epoch rows (as ``epoch_end`` sent them) that finished run ``path`` keeps in metrics.json: every
+    session's, a resumed run's earlier ones too; [] when there is none."""
+    history = _read_json(Path(path) / METRICS).get("history")
+    return [row for row in history if isinstance(row, dict)] if isinstance(history, list) else []
+
+
 def _epochs_trained(path: Path) -> int | None:
     """Epochs in the run's history: metrics.json of a finished run, else the events log; None if unknown."""
     history = _read_json(path / METRICS).get("history")
@@ -162,11 +169,11 @@ class RunInfo:
     events file written in the last RUNNING_WITHIN_S seconds) or ``unknown`` (no end event: killed,
     crashed, or a folder without events). ``started`` is seconds since the epoch (the first event, else
     config.yaml's modification time). ``best_f1_micro``/``best_f1_macro`` are the validation F1 (at 0.5)
-    of the epoch with the best F1-macro, the trainer's own criterion. ``message`` is the failure or stop
-    message, if any, or why events.jsonl could not be read to its end (a newer protocol). ``config`` is
-    the run's config (config.yaml, else its run_started event's); ``final_groups`` the final per-group
-    metrics of each evaluated split (``{"val": {group: {...}}, "test": {...}}``, from metrics.json;
-    empty until the run finished).
+    of the epoch the run's model comes from (``chosen_epoch``: the trainer's choice). ``message`` is
+    the failure or stop message, if any, or why events.jsonl could not be read to its end (a newer
+    protocol). ``config`` is the run's config (config.yaml, else its run_started event's);
+    ``final_groups`` the final per-group metrics of each evaluated split (``{"val": {group: {...}},
+    "test": {...}}``, from metrics.json; empty until the run finished).
     """
 
     name: str
@@ -314,6 +321,28 @@ def _epoch_rows(events: list[dict[str, Any]]) -> list[EpochRow]:
     return [rows[k] for k in sorted(rows)]
 
 
+def chosen_epoch(rows: Sequence[Mapping[str, Any]], best_epoch: Any = None) -> Mapping[str, Any] | None:
+    """The ``epoch_end`` fields of the epoch a run's model comes from, of ``rows`` (one per epoch): epoch
+    ``best_epoch`` (the trainer's choice, from run_finished or metrics.json) when listed, else the last
+    one the trainer marked ``improved``, else (trainers from before ``improved``) the one with the
+    highest validation F1 macro; None when no row has a figure. The finished line, the runs list and the
+    plots' F1 point at that epoch all show its ``val_f1_macro``: one number."""
+    by_epoch = {r.get("epoch"): r for r in rows}
+    if isinstance(best_epoch, int) and not isinstance(best_epoch, bool) and best_epoch in by_epoch:
+        return by_epoch[best_epoch]
+    improved = [r for r in rows if r.get("improved") is True]
+    if improved:
+        return improved[-1]
+    scored = [r for r in rows if (f := _num(r.get("val_f1_macro"))) is not None and math.isfinite(f)]
+    return max(scored, key=lambda r: float(r["val_f1_macro"])) if scored else None
+
+
+def score_text(value: Any) -> str:
+    """A metric as the Train tab writes it everywhere ("0.361"), "–" when there is none."""
+    number = _num(value)
+    return f"{number:.3f}" if number is not None and math.isfinite(number) else "–"
+
+
 def _batch_points(events: list[dict[str, Any]]) -> list[BatchPoint]:
     out = []
     for e in events:
@@ -345,6 +374,7 @@ def _info(
     epochs: list[EpochRow],
     final_groups: Mapping[str, Any] | None = None,
     problem: str = "",
+    best_epoch: Any = None,
 ) -> RunInfo:
     starts = [i for i, e in enumerate(events) if e.get("event") == RUN_STARTED]
     session = events[starts[-1] :] if starts else events  # after a resume, its last session decides
@@ -371,8 +401,7 @@ def _info(
             started = (path / CONFIG).stat().st_mtime
         except OSError:
             started = None
-    scored = [r for r in epochs if r.val_f1_macro is not None and math.isfinite(r.val_f1_macro)]
-    best = max(scored, key=lambda r: r.val_f1_macro or 0.0) if scored else None
+    best = chosen_epoch([{"epoch": r.epoch, **r.fields} for r in epochs], best_epoch)
     planned = config.get("epochs")
     arch = config.get("arch")
     init_from = config.get("init_from")
@@ -384,8 +413,8 @@ def _info(
         arch if isinstance(arch, str) else None,
         len(epochs),
         planned if isinstance(planned, int) and not isinstance(planned, bool) else None,
-        best.val_f1_micro if best else None,
-        best.val_f1_macro if best else None,
+        _num(best.get("val_f1_micro")) if best else None,
+        _num(best.get("val_f1_macro")) if best else None,
         bundle,
         message,
         init_from if isinstance(init_from, str) else None,
@@ -410,7 +439,7 @@ def read_run(path: str | os.PathLike) -> RunRecord:
     epochs = _epoch_rows(events)
     metrics = _read_json(path / METRICS)
     final_groups = _final_groups(metrics)
-    info = _info(path, events, config, epochs, final_groups, problem)
+    info = _info(path, events, config, epochs, final_groups, problem, metrics.get("best_epoch"))
     return RunRecord(info, dict(info.config), epochs, _batch_points(events), metrics, final_groups, skipped)
 
 
@@ -429,8 +458,11 @@ def list_runs(folder: str | os.PathLike) -> list[RunInfo]:
             continue
         events, _skipped, problem = _read_events(child / EVENTS, batches=False)
         config = _read_config(child)
-        final_groups = _final_groups(_read_json(child / METRICS))
-        out.append(_info(child, events, config, _epoch_rows(events), final_groups, problem))
+        metrics = _read_json(child / METRICS)
+        epochs = _epoch_rows(events)
+        out.append(
+            _info(child, events, config, epochs, _final_groups(metrics), problem, metrics.get("best_epoch"))
+        )
     out.sort(key=lambda r: r.started or 0.0, reverse=True)
     return out
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
-from fashion_desktop.model.arch_table import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, ARCH_TABLE
+import pytest
+
+from fashion_desktop.model.arch_table import (
+    ARCH_HINTS,
+    ARCH_INPUT_SIZES,
+    ARCH_NAMES,
+    ARCH_TABLE,
+    download_needed_mb,
+    hub_checkpoint_dir,
+)
 from tests.conftest import ROOT
 
 
@@ -36,3 +46,21 @@ def test_the_contracts_below_the_gui_load_no_torch() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []
+
+
+def test_the_weights_the_app_says_it_downloads_are_torchvisions(monkeypatch, tmp_path) -> None:
+    """File names and sizes the Train tab names before Start, and torch's cache, found without torch."""
+    tvm = pytest.importorskip("torchvision.models")
+    from fashion_desktop.model.archs import torch_hub_checkpoint_dir
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert hub_checkpoint_dir() == torch_hub_checkpoint_dir()
+    monkeypatch.delenv("TORCH_HOME")
+    assert hub_checkpoint_dir() == torch_hub_checkpoint_dir()
+    for name, row in ARCH_TABLE.items():
+        if row.offline_weights or name == "cnn":
+            assert not row.weights_file and download_needed_mb(name) == 0
+            continue
+        weights = tvm.get_model_weights(name).DEFAULT
+        assert os.path.basename(weights.url) == row.weights_file, name
+        assert abs(weights.meta["_file_size"] - row.download_mb) <= 1, name

@@ -91,3 +91,24 @@ def test_no_run_folder_file_name_is_spelled_outside_the_contract() -> None:
                 if isinstance(node, ast.Constant) and node.value in names:
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
     assert found == []
+
+
+def test_a_runs_f1_is_the_epoch_its_model_comes_from(tmp_path: Path) -> None:
+    """The trainer's choice (metrics.json's best_epoch, else the epochs it marked improved), not the highest
+    F1 macro: a run that selects on balanced accuracy keeps an epoch with a lower one."""
+    run = tmp_path / "runs" / "balanced"
+    run.mkdir(parents=True)
+    rows = [(1, 0.30, True), (2, 0.361, True), (3, 0.40, False)]
+    lines = [_event("run_started", config={"arch": "cnn", "epochs": 3})]
+    lines += [_event("epoch_end", epoch=e, val_f1_micro=0.5, val_f1_macro=f, improved=i) for e, f, i in rows]
+    (run / EVENTS).write_text("\n".join(lines) + "\n")
+    assert read_run(run).info.best_f1_macro == 0.361  # the last improved epoch
+    (run / run_folder.METRICS).write_text(json.dumps({"best_epoch": 1, "history": []}))
+    assert read_run(run).info.best_f1_macro == list_runs(tmp_path / "runs")[0].best_f1_macro == 0.30
+    assert run_folder.chosen_epoch(
+        [{"epoch": 1, "val_f1_macro": 0.2}, {"epoch": 2, "val_f1_macro": 0.5}]
+    ) == {
+        "epoch": 2,
+        "val_f1_macro": 0.5,
+    }  # trainers from before "improved": the highest F1 macro
+    assert run_folder.score_text(0.36149) == "0.361" and run_folder.score_text(None) == "–"

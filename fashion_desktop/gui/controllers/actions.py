@@ -68,7 +68,8 @@ ACTIONS: tuple[Act, ...] = (
         "&Import Tags…",
         "transfer_ctl.import_tags_dialog",
         "Ctrl+Shift+I",
-        "Record tags from a spreadsheet (an edited export, the seed layout, or image + tags) as yours",
+        "Record tags from a spreadsheet (an edited export, the original study's ImageId/Category layout, "
+        "or image + tags) as yours",
         name="import_action",
     ),
     _sep("&File"),

@@ -1,4 +1,4 @@
-"""Export dialog: CSV / XLSX / seed layout / XMP sidecars, scope and columns, run in a worker with progress."""
+"""Export dialog: CSV, XLSX, the original study's layout or XMP sidecars; scope, columns, progress."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ FORMATS: tuple[ExportFormat, ...] = (
     ExportFormat("xlsx", "Excel workbook (.xlsx)", ".xlsx", "Excel workbooks (*.xlsx)"),
     ExportFormat(
         "seed",
-        "Seed spreadsheet layout (ImageId, Category, CategoryName, Split)",
+        "The original Fashion Finder study's spreadsheet (ImageId, Category, CategoryName, Split columns)",
         ".xlsx",
         "Excel workbooks (*.xlsx);;CSV files (*.csv)",
     ),

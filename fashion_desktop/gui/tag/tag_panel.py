@@ -27,7 +27,7 @@ from fashion_desktop.gui.tag.first_launch import NO_MODEL_TEXT
 from fashion_desktop.gui.worker import ProcessWorker
 from fashion_desktop.model.bundle_file import read_bundle_file
 from fashion_desktop.model.bundle_format import BundleError
-from fashion_desktop.model.progress_text import format_duration
+from fashion_desktop.model.progress_text import format_duration, percent
 from fashion_desktop.model.protocol import Devices
 
 DEVICES = (("Auto", "auto"), ("CUDA (NVIDIA GPU)", "cuda"), ("MPS (Apple GPU)", "mps"), ("CPU", "cpu"))
@@ -68,11 +68,6 @@ class _DeviceCombo(QComboBox):
         super().showPopup()
 
 
-def percent(done: int, total: int) -> int:
-    """Whole percent done, rounded down: 100 only when everything is done."""
-    return 100 if total <= 0 else min(100, done * 100 // total)
-
-
 class TagPanel(QWidget):
     """Emits ``run_requested`` / ``cancel_requested``; the window runs the engine and reports back here."""
 
@@ -81,6 +76,7 @@ class TagPanel(QWidget):
     resume_requested = Signal()  # "Tag them" on the notice of photos the model has not tagged yet
     retag_default_requested = Signal()  # "Re-tag with the new default" on the default-changed notice
     devices_found = Signal(object)  # Devices: what torch sees, from the device check or a tagging run
+    progress_shown = Signal()  # the bar moved: the status bar's job line follows it at once
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -286,6 +282,7 @@ class TagPanel(QWidget):
     def set_running(self, running: bool) -> None:
         self.running = running
         self.last_progress = None
+        self.progress_shown.emit()
         if running:
             self.untagged_row.setVisible(False)
             self.default_changed_row.setVisible(False)
@@ -313,13 +310,14 @@ class TagPanel(QWidget):
         self.rate_label.setText(
             f"{done:,} / {total:,} photos ({pct} %) — {img_per_s:.1f} img/s — ETA {format_duration(eta_s)}"
         )
+        self.progress_shown.emit()
 
     def progress_text(self) -> str:
         """How far the run is, for a question about stopping it ("242 of 300 done")."""
         if self.last_progress is None:
             return "starting"
         done, total = self.last_progress
-        return f"{done:,} of {total:,} done"
+        return f"{done:,} of {total:,} done, {percent(done, total)} %"
 
     def show_untagged(self, count: int, model: str = "") -> None:
         """Say how many photos the active model has not tagged yet, with a button that tags them."""

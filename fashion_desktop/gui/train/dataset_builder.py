@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop.gui import settings
 from fashion_desktop.gui.train.train_process import lower_priority
+from fashion_desktop.gui.window_words import for_window
 from fashion_desktop.gui.worker import Child, ProcessWorker, trainer_child
 from fashion_desktop.model.label_mapping import (
     TARGET_SEPARATOR,
@@ -210,7 +211,7 @@ class DatasetBuilder(QWidget):
         )
         self.add_sheet_button = QPushButton("&Spreadsheet…")
         self.add_sheet_button.setToolTip(
-            "A spreadsheet in the seed layout (ImageId, CategoryName, Split) or image, tags"
+            "A spreadsheet in the original study's layout (ImageId, CategoryName, Split) or image, tags"
         )
         self.add_dataset_button = QPushButton("&Dataset…")
         self.add_dataset_button.setToolTip("iMaterialist 2019 (train.csv) or Fashionpedia / COCO (.json)")
@@ -561,7 +562,7 @@ class DatasetBuilder(QWidget):
             self._timer.start(0)
             return
         if message is not None:
-            self._show_error(message)
+            self._show_error(for_window(message))
         elif isinstance(result, TrainEvent) and result.name == DATASET_PREVIEW:
             self._show_preview(dict(result.fields))
         else:
@@ -615,7 +616,7 @@ class DatasetBuilder(QWidget):
         per = " · ".join(f"{s} {int(images.get(s, 0) or 0)}" for s in SPLITS)
         self.status_label.setStyleSheet("")
         self.status_label.setText(f"{total} photos, {len(labels)} labels: {per}")
-        warnings = [str(w) for w in p.get("warnings") or []]
+        warnings = [for_window(str(w)) for w in p.get("warnings") or []]
         self.warnings_label.setText("\n".join(f"⚠ {w}" for w in warnings))
         self._update_source_items()
         self.preview_changed.emit()

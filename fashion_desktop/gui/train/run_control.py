@@ -6,7 +6,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,9 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from fashion_desktop.gui.job_queue import JobQueue
 from fashion_desktop.gui.train.train_form import CONFIG_KEYS, TrainForm
 from fashion_desktop.gui.train.train_process import default_child
+from fashion_desktop.gui.window_words import for_window
 from fashion_desktop.gui.worker import Child, ProcessWorker
-from fashion_desktop.model.progress_text import format_duration
+from fashion_desktop.model.progress_text import format_duration, percent
 from fashion_desktop.model.protocol import (
     CHECKPOINT_SAVED,
     EPOCH_END,
@@ -28,11 +29,20 @@ from fashion_desktop.model.protocol import (
     TrainEvent,
     Unreadable,
 )
-from fashion_desktop.model.run_folder import RunFolderState, check_run_folder
+from fashion_desktop.model.run_folder import (
+    RunFolderState,
+    check_run_folder,
+    chosen_epoch,
+    metrics_history,
+    score_text,
+)
 from fashion_desktop.model.train_config import ConfigError, config_from_run_dir, resume_changes, unfreeze_plan
 
 STOP_GRACE_S = 30  # a stopped trainer saves its checkpoint; after this long it is killed
 STATUS_MS = 100  # the bar and status line follow progress at most this often (a bar repaints on each value)
+# What the trainer is doing in a phase other than training, as the status line and the quit question say it.
+_PHASES = {"cache": "preparing the photos", "val": "checking on the validation photos",
+           "test": "checking on the test photos", "evaluate": "scoring the photos"}  # fmt: skip
 
 
 class RunControl(QObject):
@@ -65,6 +75,7 @@ class RunControl(QObject):
         self.child_factory = child_factory
         self.ask_run_folder: Callable[[RunFolderState], str] = lambda state: ask_run_folder(parent, state)
         self.confirm_resume: Callable[[str], bool] = lambda text: confirm_resume(parent, text)
+        self.confirm_download: Callable[[str], bool] = lambda text: confirm_download(parent, text)
         self.worker: ProcessWorker | None = None
         self.jobs: JobQueue | None = None  # the window's: a run waits its turn while tagging runs
         self.state = "idle"
@@ -75,6 +86,10 @@ class RunControl(QObject):
         self.epochs = 0
         self.status = "No run yet."
         self._pace_from: tuple[float, int] | None = None  # (time, steps done) at the first training step
+        self._limit_s = 0.0  # the run's time limit (0: none), counted by the trainer from the end of
+        self._limit_from: float | None = None  # its preparation: the last event before training, its time
+        self._epoch_rows: list[dict[str, Any]] = []  # this launch's epoch_end fields
+        self._where = ""  # how far the run is, as the bar shows it now ("epoch 2 of 10")
         self._killed = False
         self.stop_timer = QTimer(self)
         self.stop_timer.setSingleShot(True)
@@ -98,16 +113,22 @@ class RunControl(QObject):
 
     def running_job(self) -> str:
         """ "Training is running (epoch 3 of 10)" while a run is in progress, else ""."""
-        if self.worker is None:
-            return ""
-        where = f" (epoch {self.epoch} of {self.epochs})" if self.epoch and self.epochs else " (starting)"
-        return f"Training is running{where}"
+        return f"Training is running ({self.progress_text()})" if self.worker is not None else ""
+
+    def progress_text(self) -> str:
+        """How far the run is, as the bar shows it now ("epoch 3 of 10", "preparing the photos, 89 %"),
+        for the status bar and the quit question; "" when no run is going."""
+        return (self._where or "starting") if self.worker is not None else ""
 
     # -- launching ------------------------------------------------------------------------------
     @Slot()
     def start(self) -> bool:
         """Start a run with the form's settings (asking first when the output folder holds a run)."""
         if self.busy() or self.form.validate():
+            return False
+        download = self.form.download_question()
+        if download and not self.confirm_download(download):
+            self._set_status("Not started: the run needs to download weights first.")
             return False
         out = self.form.out_folder()
         state = check_run_folder(out)
@@ -182,6 +203,7 @@ class RunControl(QObject):
         self.run_out = out or self.form.out_folder()
         self.result = None
         self.epoch = self.epochs = 0
+        self._epoch_rows, self._where, self._limit_s, self._limit_from = [], "", 0.0, None
         self.launched.emit()
         if self.jobs is None:
             self._spawn(args)
@@ -242,32 +264,34 @@ class RunControl(QObject):
         if event.name == RUN_STARTED:
             cfg = f.get("config") if isinstance(f.get("config"), dict) else {}
             self.epochs = int(cfg.get("epochs") or 0)
+            limit = cfg.get("time_limit_min")
+            self._limit_s = 60.0 * limit if isinstance(limit, (int, float)) and limit > 0 else 0.0
+            self._limit_from = event.time if event.time is not None else time.time()
             ds = f.get("dataset")
             self.logged.emit(f"run started: {len(f.get('labels') or [])} labels; dataset {ds}")
+            self._where = "preparing the data"
             self._set_state("running", "Preparing the data…")
         elif event.name == PROGRESS:
             self._on_progress(f, event.time)
         elif event.name == EPOCH_END:
             self.epoch = int(f["epoch"])
             self.epochs = int(f.get("epochs") or self.epochs)
+            self._epoch_rows.append(dict(f))
             self.epoch_ended.emit(f)  # the trainer's own epoch line comes on stderr
         elif event.name == CHECKPOINT_SAVED:
             self.logged.emit(f"checkpoint saved: {f['path']}")
         elif event.name == LOG:
-            self.logged.emit(f"{f.get('level', 'note')}: {f['message']}")
+            self.logged.emit(f"{f.get('level', 'note')}: {for_window(str(f['message']))}")
 
     def _on_progress(self, f: dict[str, Any], sent: float | None = None) -> None:
         phase = f.get("phase")
         step, steps = f.get("step"), f.get("steps")
         if not (isinstance(step, int) and isinstance(steps, int) and steps > 0):
             return
+        # Times on the trainer's clock (when the event was sent, not when the window got to it).
+        now = sent if sent is not None else time.time()
         if phase != "train":
-            if self.epochs:  # validation inside an epoch: the bar keeps showing the whole run
-                self._show_progress(
-                    None, 0, f"Epoch {self.epoch} of {self.epochs} · {phase}: {step} of {steps}"
-                )
-            else:
-                self._show_progress((0, steps), min(step, steps), f"{phase}: {step} of {steps}")
+            self._on_check(str(phase), min(step, steps), steps, now)
             return
         epoch = int(f.get("epoch") or 1)
         epochs = int(f.get("epochs") or self.epochs or 1)
@@ -277,29 +301,55 @@ class RunControl(QObject):
         loss = f.get("batch_loss", f.get("loss"))
         if isinstance(loss, (int, float)) and not isinstance(loss, bool):
             self.batch_loss_measured.emit(done, float(loss))
-        rate = f.get("samples_per_s")
-        # The pace since this launch's first training step, on the trainer's clock (when the event was sent,
-        # not when the window got to it): data caching before it and the epochs a resumed run skips do not
-        # count; the validation passes between epochs do, as they will again.
-        now = sent if sent is not None else time.time()
+        # The pace since this launch's first training step: data caching before it and the epochs a resumed
+        # run skips do not count; the validation passes between epochs do, as they will again.
         if self._pace_from is None or done < self._pace_from[1]:
             self._pace_from = (now, done)
-        t_first, done_first = self._pace_from
-        eta = (now - t_first) * (total - done) / (done - done_first) if done > done_first else math.inf
         parts = [f"Epoch {epoch} of {epochs}, step {step} of {steps}"]
+        rate = f.get("samples_per_s")
         if isinstance(rate, (int, float)):
             parts.append(f"{rate:.1f} samples/s")
-        epoch_eta = f.get("eta_s")  # the trainer's estimate for this epoch, until the pace is known
-        if math.isfinite(eta):
-            parts.append(f"about {format_duration(eta, bare_seconds=False)} left")
-        elif isinstance(epoch_eta, (int, float)) and not isinstance(epoch_eta, bool) and epoch_eta >= 0:
-            parts.append(f"about {format_duration(epoch_eta, bare_seconds=False)} left in this epoch")
-        self._show_progress((0, total), min(done, total), " · ".join(parts))
+        left = self._time_left(done, total, now, f.get("eta_s"))
+        if left:
+            parts.append(left)
+        self._show_progress((0, total), min(done, total), " · ".join(parts), f"epoch {epoch} of {epochs}")
 
-    def _show_progress(self, bar: tuple[int, int] | None, value: int, text: str) -> None:
-        """The bar (range ``bar`` and ``value``; None: left as it is) and the status line: at once, then at
-        most every STATUS_MS with the latest, however fast events come."""
-        self._progress_view = (bar, value, text)
+    def _on_check(self, phase: str, step: int, steps: int, now: float) -> None:
+        """Progress of a phase other than training: before the first training step (caching the photos) the
+        bar follows it; between and after epochs the bar keeps showing the whole run."""
+        words = _PHASES.get(phase, phase)
+        if self._pace_from is None:
+            self._limit_from = now  # the trainer's time limit starts once its preparation is done
+            where = f"{words}, {percent(step, steps)} %"
+            self._show_progress((0, steps), step, f"{words.capitalize()}: {step} of {steps}", where)
+        else:
+            where = f"epoch {self.epoch} of {self.epochs}"
+            self._show_progress(
+                None, 0, f"Epoch {self.epoch} of {self.epochs} · {words}: {step} of {steps}", where
+            )
+
+    def _time_left(self, done: int, total: int, now: float, epoch_eta: Any) -> str:
+        """ "about 3m 10s left" from this launch's pace (the trainer's estimate for the epoch until it is
+        known), never past the run's time limit: the trainer ends the run there."""
+        t_first, done_first = self._pace_from or (now, done)
+        eta = (now - t_first) * (total - done) / (done - done_first) if done > done_first else math.inf
+        in_epoch = isinstance(epoch_eta, (int, float)) and not isinstance(epoch_eta, bool) and epoch_eta >= 0
+        limit = math.inf
+        if self._limit_s > 0 and self._limit_from is not None:
+            limit = max(0.0, self._limit_from + self._limit_s - now)
+        if limit < eta and (math.isfinite(eta) or not in_epoch or limit < epoch_eta):
+            return f"about {format_duration(limit, bare_seconds=False)} left (time limit)"
+        if math.isfinite(eta):
+            return f"about {format_duration(eta, bare_seconds=False)} left"
+        if in_epoch:
+            return f"about {format_duration(epoch_eta, bare_seconds=False)} left in this epoch"
+        return ""
+
+    def _show_progress(self, bar: tuple[int, int] | None, value: int, text: str, where: str) -> None:
+        """The bar (range ``bar`` and ``value``; None: left as it is), the status line and how far the run
+        is (``where``, for the status bar and the quit question): at once, then at most every STATUS_MS with
+        the latest, however fast events come."""
+        self._progress_view = (bar, value, text, where)
         if not self.status_timer.isActive():
             self._apply_progress_view()
 
@@ -308,7 +358,7 @@ class RunControl(QObject):
         view, self._progress_view = self._progress_view, None
         if view is None:
             return
-        bar, value, text = view
+        bar, value, text, self._where = view
         if bar is not None:
             self.bar_changed.emit(bar[0], bar[1], value)
         self._set_status(text)
@@ -322,13 +372,18 @@ class RunControl(QObject):
         self.result = result if isinstance(result, TrainEvent) else None
         if self.result is not None and self.result.name == RUN_STOPPED:
             self.bar_changed.emit(0, 1, 0)
-            self._set_state("stopped", f"Stopped: {self.result['message']}. Resume continues it.")
+            said = for_window(str(self.result["message"]))
+            self._set_state(
+                "stopped", f"Stopped: {said}." + ("" if "Resume" in said else " Resume continues it.")
+            )
         elif killed or self.result is None:
             self.bar_changed.emit(0, 1, None)
             self._set_state("killed", "The trainer was killed; Resume continues from its last saved epoch.")
         else:
             self.bar_changed.emit(0, 1, 1)
-            self._set_state("finished", "Finished. " + _metrics_line(self.result))
+            # metrics.json holds every epoch, those of a resumed run's earlier sessions too
+            rows = metrics_history(self.run_out) if self.run_out else []
+            self._set_state("finished", "Finished. " + _finished_line(self.result, rows or self._epoch_rows))
         self.logged.emit(self.status)
 
     def _on_failed(self, message: str) -> None:
@@ -336,6 +391,7 @@ class RunControl(QObject):
         self._killed = False
         self.worker = None
         self.bar_changed.emit(0, 1, 0)
+        message = for_window(message)
         self._show_failure(message)
         self._set_state("failed", "The run failed.")
         self.logged.emit(f"FAILED: {message}")
@@ -370,12 +426,22 @@ def ask_run_folder(parent: QWidget | None, state: RunFolderState) -> str:
     return buttons.get(box.clickedButton(), "cancel")
 
 
-def confirm_resume(parent: QWidget | None, text: str) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Information, "Resume", text, parent=parent)
-    go = box.addButton("Resume with the run's settings", QMessageBox.ButtonRole.AcceptRole)
+def _ask(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, go_text: str) -> bool:
+    """``text`` with a button ``go_text`` (True) and Cancel (False)."""
+    box = QMessageBox(icon, title, text, parent=parent)
+    go = box.addButton(go_text, QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     return box.clickedButton() is go
+
+
+def confirm_resume(parent: QWidget | None, text: str) -> bool:
+    return _ask(parent, QMessageBox.Icon.Information, "Resume", text, "Resume with the run's settings")
+
+
+def confirm_download(parent: QWidget | None, text: str) -> bool:
+    """Start a run that must download weights first (True), or not."""
+    return _ask(parent, QMessageBox.Icon.Question, "Start training", text, "Download and start")
 
 
 def _free_folder(out: str) -> str:
@@ -386,19 +452,21 @@ def _free_folder(out: str) -> str:
     return f"{out}-{n}"
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
-
-
-def _metrics_line(result: TrainEvent) -> str:
+def _finished_line(result: TrainEvent, rows: Sequence[Mapping[str, Any]]) -> str:
+    """The finished run's figures, from the epoch its model comes from (``chosen_epoch``): the numbers the
+    F1 plot shows at that epoch and the runs list gives, written alike (``score_text``)."""
     m = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
-    val = m.get("val") if isinstance(m.get("val"), dict) else {}
-    parts = [f"val F1 micro {_fmt(val.get('f1_micro'))}, macro {_fmt(val.get('f1_macro'))}"]
-    groups = m.get("val_groups")
-    if isinstance(groups, dict):
-        for g, gm in groups.items():
-            if isinstance(gm, dict):
-                parts.append(f"{g} accuracy {_fmt(gm.get('top1_accuracy'))}")
+    best = chosen_epoch(rows, m.get("best_epoch"))
+    parts = []
+    if best is not None:
+        parts.append(
+            f"Model from epoch {best.get('epoch')}: val F1 micro {score_text(best.get('val_f1_micro'))}, "
+            f"macro {score_text(best.get('val_f1_macro'))}"
+        )
+        groups = best.get("val_groups")
+        for g, gm in groups.items() if isinstance(groups, dict) else ():
+            if isinstance(gm, dict) and score_text(gm.get("top1_accuracy")) != "–":
+                parts.append(f"{g} accuracy {score_text(gm.get('top1_accuracy'))}")
     if result.get("bundle"):
         parts.append(f"model: {result['bundle']}")
     return "; ".join(parts)

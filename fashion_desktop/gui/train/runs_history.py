@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.gui.window_words import for_window
 from fashion_desktop.gui.worker import Worker
-from fashion_desktop.model.run_folder import RunInfo, find_runs
+from fashion_desktop.model.run_folder import RunInfo, find_runs, score_text
 
 HEADERS = ("Run", "Status", "Started", "Settings", "Val F1 macro", "Final per group", "Model")
 STATES = {
@@ -80,7 +81,7 @@ def run_row(info: RunInfo) -> list[Any]:
         STATES.get(info.state, info.state),
         started,
         settings_summary(info),
-        info.best_f1_macro if info.best_f1_macro is not None else "–",
+        score_text(info.best_f1_macro),  # the model's epoch, as the finished line and the F1 plot give it
         groups_summary(info.final_groups),
         info.bundle.name if info.bundle is not None else "–",
     ]
@@ -127,7 +128,7 @@ class RunsModel(QAbstractTableModel):
             return f"{value:.3f}" if isinstance(value, float) else str(value)
         if role == Qt.ItemDataRole.ToolTipRole:
             if index.column() == 1 and info.message:
-                return info.message
+                return for_window(info.message)
             if index.column() == 6 and info.bundle is not None:
                 return str(info.bundle)
             if index.column() in (3, 5) and value:

@@ -25,20 +25,23 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop.gui import settings
 from fashion_desktop.gui.train.dataset_builder import DatasetBuilder, data_args
-from fashion_desktop.model.arch_table import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, OFFLINE_WEIGHTS
+from fashion_desktop.model.arch_table import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, download_needed_mb
 from fashion_desktop.model.train_config import ConfigError, TrainConfig, make_config
 
 PROGRESS_PER_S = 10  # the trainer's progress events a second (its default 2 leaves the step plot sparse)
+FINE_TUNE = "Fine-tune this model on my corrections"
+VIT_STUDY = "ViT-B/16, as the original study trained it"
 
 # Presets: form values they set (the rest stay as they are). ``extra``: trainer settings the form has no
 # field for; they go with every run (listed under the settings) until another preset replaces them.
 PRESETS: dict[str, dict[str, Any]] = {
+    # EfficientNet-Lite0: its ImageNet weights ship with the app, so a quick look works offline.
     "Quick look": {
-        "arch": "mobilenet_v3_large", "start": "imagenet", "image_size": 160, "epochs": 3, "batch_size": 32,
+        "arch": "efficientnet_lite0", "start": "imagenet", "image_size": 160, "epochs": 3, "batch_size": 32,
         "lr": 1e-3, "loss": "bce", "freeze": True, "unfreeze_epoch": 1, "scheduler": "plateau",
         "early_stopping": 0, "time_limit_min": 10.0, "extra": {},
     },
-    "Seed ViT-B/16 recipe": {
+    VIT_STUDY: {
         "arch": "vit_b_16", "start": "imagenet", "image_size": 224, "epochs": 15, "batch_size": 32,
         "lr": 1e-4, "loss": "bce", "sampler": True, "freeze": True, "unfreeze_epoch": 1,
         "scheduler": "plateau", "early_stopping": 3, "time_limit_min": 0.0, "extra": {},
@@ -54,13 +57,12 @@ PRESETS: dict[str, dict[str, Any]] = {
             "exclusive_groups": ["colour", "gender", "season", "usage"], "label_smoothing": 0.1,
         },
     },
-    "Fine-tune this model on my corrections": {
+    FINE_TUNE: {
         "start": "bundle", "epochs": 5, "lr": 1e-4, "freeze": True, "unfreeze_epoch": 1,
         "scheduler": "plateau", "early_stopping": 2, "extra": {},
     },
 }  # fmt: skip
 
-FINE_TUNE = "Fine-tune this model on my corrections"
 FINE_TUNE_DRAWS = 2000  # photos drawn in all when fine-tuning: a few corrections get more passes, many fewer
 CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
 _STARTS = (("imagenet", "ImageNet weights"), ("random", "Random weights"), ("bundle", "An existing model"))
@@ -71,11 +73,42 @@ def fine_tune_epochs(photos: int) -> int:
     return max(3, min(15, round(FINE_TUNE_DRAWS / max(photos, 1))))
 
 
+def arch_title(arch: str) -> str:
+    """The architecture's name for a person ("ViT-B/16"), from its hint."""
+    return ARCH_HINTS.get(arch, arch).split(":", 1)[0]
+
+
+def download_mb(arch: str, start: str) -> int:
+    """MB of weights a run of ``arch`` from ``start`` (imagenet, random, bundle) must download first."""
+    return download_needed_mb(arch) if start == "imagenet" else 0
+
+
+def download_note(arch: str, start: str) -> str:
+    """Why a run of ``arch`` from ``start`` needs the internet ("" when it works offline)."""
+    mb = download_mb(arch, start)
+    if not mb:
+        return ""
+    return (
+        f"{arch_title(arch)}'s ImageNet weights ({mb} MB) are not on this computer: Start downloads them "
+        "first, which needs an internet connection."
+    )
+
+
 def preset_title(name: str) -> str:
-    """``name`` as the preset list shows it: said when its ImageNet weights need a download."""
+    """``name`` as the preset list shows it: said when it cannot start without downloading weights."""
     preset = PRESETS[name]
-    download = preset.get("start") == "imagenet" and preset.get("arch") not in OFFLINE_WEIGHTS
-    return f"{name} (downloads ImageNet weights)" if download else name
+    mb = download_mb(preset.get("arch", ""), preset.get("start", ""))
+    return f"{name} (needs a {mb} MB download)" if mb else name
+
+
+def preset_tip(name: str) -> str:
+    """The preset list's tooltip: what needs the internet, or that it works offline."""
+    preset = PRESETS[name]
+    if preset.get("start") == "bundle":
+        return "Starts from the Tag tab's model: works offline."
+    note = download_note(preset.get("arch", ""), preset.get("start", ""))
+    arch = arch_title(preset.get("arch", ""))
+    return note or f"Works offline: {arch}'s ImageNet weights are on this computer."
 
 
 class TrainForm(QWidget):
@@ -122,6 +155,9 @@ class TrainForm(QWidget):
         self.preset_combo.addItem("Presets…")
         for name in PRESETS:
             self.preset_combo.addItem(preset_title(name), name)
+            self.preset_combo.setItemData(
+                self.preset_combo.count() - 1, preset_tip(name), Qt.ItemDataRole.ToolTipRole
+            )
         self.preset_combo.activated.connect(self._preset_chosen)
         layout.addWidget(self.preset_combo)
 
@@ -361,6 +397,19 @@ class TrainForm(QWidget):
             return str(exc)
         return None
 
+    def download_question(self) -> str | None:
+        """What Start asks before a run that must download weights first (None: it works offline)."""
+        arch, start = self.arch_combo.currentData() or "", self.start_combo.currentData() or ""
+        mb = download_mb(arch, start)
+        if not mb:
+            return None
+        return (
+            f"This run needs an internet connection: it first downloads {arch_title(arch)}'s ImageNet "
+            f"weights ({mb} MB), which are not on this computer yet. Without a connection it stops before "
+            "learning anything.\n\nTo train offline, choose EfficientNet-Lite0 (its weights come with the "
+            "app), random weights, or an existing model."
+        )
+
     def validate(self) -> str | None:
         """Show the form's problem (if any) and enable Start accordingly; returns the problem."""
         problem = self.problem()
@@ -385,7 +434,9 @@ class TrainForm(QWidget):
     def _changed(self, *_: Any) -> None:
         arch = self.arch_combo.currentData() or ""
         size = ARCH_INPUT_SIZES.get(arch, 224)
-        self.arch_hint.setText(f"{ARCH_HINTS.get(arch, '')}; {size} px by default")
+        hint = f"{ARCH_HINTS.get(arch, '')}; {size} px by default"
+        note = download_note(arch, self.start_combo.currentData() or "")
+        self.arch_hint.setText(f"{hint}. {note}" if note else hint)
         self.bundle_edit.setVisible(self.start_combo.currentData() == "bundle")
         focal = self.loss_combo.currentText() == "focal"
         self.alpha_spin.setEnabled(focal)

@@ -111,7 +111,9 @@ class TrainPlots(QWidget):
         return p
 
     def _curve(self, key: str, plot: pg.PlotWidget, pen: Any, name: str | None = None, **kw: Any) -> None:
-        brush = kw.pop("brush", None)
+        # A symbol drawn in the line's colour: with neither brush nor pen a curve of one point (the first
+        # epoch's) showed nothing, so the per-epoch plots stayed blank until a second epoch drew a line.
+        brush = kw.pop("brush", None) or (pen.color() if pen is not None else None)
         size = kw.pop("size", 5)
         item = plot.plot([], [], pen=pen, name=name, symbolSize=size, symbolBrush=brush, symbolPen=None, **kw)
         self.curves[key] = item

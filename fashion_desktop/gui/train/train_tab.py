@@ -19,10 +19,11 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop.gui.train.run_control import RunControl, resume_explanation
 from fashion_desktop.gui.train.runs_panel import RunsPanel
-from fashion_desktop.gui.train.train_form import FINE_TUNE, PRESETS, TrainForm
+from fashion_desktop.gui.train.train_form import FINE_TUNE, PRESETS, VIT_STUDY, TrainForm
 from fashion_desktop.gui.train.train_plots import TrainPlots
 from fashion_desktop.gui.train.train_process import NICENESS, default_child, lower_priority
 from fashion_desktop.gui.worker import Child
+from fashion_desktop.model.progress_text import percent
 
 # Names importable from here as before the split; the tunables (STOP_GRACE_S, STATUS_MS, PROGRESS_PER_S) are
 # read where they are used, run_control and train_form, so patch them there.
@@ -30,6 +31,7 @@ __all__ = [
     "FINE_TUNE",
     "NICENESS",
     "PRESETS",
+    "VIT_STUDY",
     "TrainTab",
     "default_child",
     "lower_priority",
@@ -161,6 +163,8 @@ class TrainTab(QWidget):
         self.progress.setRange(low, high)
         if value is not None:
             self.progress.setValue(value)
+            # written out, as the Tag tab's bar does: the status bar's and the quit question's percentage
+            self.progress.setFormat(f"{percent(value - low, high - low)} %")
 
     @Slot(str)
     def _show_failure(self, text: str) -> None:
@@ -265,8 +269,8 @@ class TrainTab(QWidget):
 # The parts' attributes that the tab answers for (the window, tests and the benchmark use them), read and
 # written on the part: the run and its hooks, the form's library, the history's pieces.
 _DELEGATED = {
-    "run": ("child_factory", "ask_run_folder", "confirm_resume", "jobs", "worker", "state", "run_out",
-            "last_args", "result", "epoch", "epochs"),
+    "run": ("child_factory", "ask_run_folder", "confirm_resume", "confirm_download", "jobs", "worker", "state",
+            "run_out", "last_args", "result", "epoch", "epochs"),
     "form": ("catalog_path",),
     "lower_tabs": ("history", "compare", "overlay", "shown_run"),
 }  # fmt: skip
