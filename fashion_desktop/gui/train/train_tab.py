@@ -96,7 +96,7 @@ class TrainTab(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal, self)
         QVBoxLayout(self).addWidget(split)
         # The form scrolls, so the tab never raises the window's minimum size.
-        self.form_scroll = scroll = QScrollArea()
+        scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
         split.addWidget(scroll)
