@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 MIN_CHARS = 16  # a label's minimum width in average characters, however long its text
+HINT_CHARS = 60  # an elided label asks for no more, so a long line leaves room for its neighbours
 
 
 def _min_width(label: QLabel) -> int:
@@ -39,6 +40,10 @@ class ElidedLabel(QLabel):
     def setText(self, text: str) -> None:
         super().setText(text)
         self._update_tip()
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(min(hint.width(), self.fontMetrics().averageCharWidth() * HINT_CHARS), hint.height())
 
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()

@@ -143,7 +143,6 @@ def four_label_bundle(path: Path, model_id: str, name: str) -> Path:
         groups={lab: "colour" for lab in labels},
         provenance={"model_id": model_id, "name": name},
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
     return save_bundle(bundle, path)
 
 
@@ -161,6 +160,8 @@ def test_choosing_a_model_shows_its_stored_tags_at_once_and_keeps_the_keys(
     qtbot, window, photo_folder, tmp_path
 ):
     scan(qtbot, window, photo_folder)
+    for sub in ("a", "b", "c"):
+        (tmp_path / sub).mkdir()
     a = save_colour_bundle(tmp_path / "a" / "model.fmodel", model_id="model-a", name="Model A")
     b = four_label_bundle(tmp_path / "b" / "model.fmodel", "model-b", "Model B")
     never = save_colour_bundle(tmp_path / "c" / "model.fmodel", model_id="model-c", name="Model C")
