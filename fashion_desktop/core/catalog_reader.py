@@ -124,6 +124,17 @@ class CatalogReader:
             self._model_ids[model_key] = (int(row[0]), tuple(json.loads(row[1])))
         return self._model_ids[model_key]
 
+    def scored_count(self, model_key: str) -> int:
+        """How many present photos hold scores of model ``model_key`` (0 for a model the catalog lacks)."""
+        found = self._model(model_key)
+        if found is None:
+            return 0
+        sql = (
+            "SELECT COUNT(*) FROM predictions JOIN images ON images.id = predictions.image_id "
+            "WHERE predictions.model_id=? AND images.present=1"
+        )
+        return int(self._db().execute(sql, (found[0],)).fetchone()[0])
+
     def scores_since(self, model_key: str, since: float = -1.0) -> tuple[np.ndarray, np.ndarray, float]:
         """Scores of one model written after ``since``: (image ids [n], scores [n, labels], newest time).
 

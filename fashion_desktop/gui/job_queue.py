@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
-from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar
+from PySide6.QtWidgets import QPushButton, QStatusBar
+
+from fashion_desktop.gui.widgets import ElidedLabel
 
 REFRESH_MS = 500  # the status line follows the running job's progress at this pace
 
@@ -173,7 +175,7 @@ class JobStatus(QObject):
     def __init__(self, jobs: JobQueue, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
-        self.label = QLabel("")
+        self.label = ElidedLabel("")
         self.run_now_button = QPushButton("Run now anyway")
         self.run_now_button.setFlat(True)
         self.run_now_button.setToolTip("Start the waiting job now, beside the running one (both go slower)")

@@ -20,6 +20,8 @@ from fashion_desktop.gui.tag.library_model import LibraryModel, name_ranks
 from fashion_desktop.gui.window_words import for_window
 from fashion_desktop.gui.worker import ProcessWorker, Worker
 from fashion_desktop.model.badge import read_badge
+from fashion_desktop.model.bundle_file import read_bundle_file
+from fashion_desktop.model.bundle_format import BundleError
 from fashion_desktop.model.protocol import ImageError, ModelInfo, Summary, TagScores
 
 log = logging.getLogger(__name__)
@@ -262,6 +264,23 @@ class LibrarySession(QObject):
         self.library.sync_finished()
         self.scan_failed.emit(message)
         self._next_scan()
+
+    # -- the model shown ------------------------------------------------------------------------
+    def show_bundle(self, bundle_path: str) -> bool | None:
+        """Show the scores the bundle at ``bundle_path`` gave this library's photos, at once (no run).
+
+        True: the grid shows its tags (now or already); False: it has not tagged any photo of this library
+        (the grid stays as it is); None: the file is not a readable bundle."""
+        try:
+            key = read_bundle_file(bundle_path).model_id
+        except (BundleError, OSError):
+            return None
+        if key != self.library.model_key:
+            if not self.library.reader.scored_count(key):
+                return False
+            self.library.set_active_model(key, badge=read_badge(bundle_path, key))  # labels_changed follows
+        self.active_bundle = bundle_path
+        return True
 
     # -- tagging --------------------------------------------------------------------------------
     def start_tagging(self, bundle_path: str, device: str = "auto", batch_size: int = 0, force: bool = False):

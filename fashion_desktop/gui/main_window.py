@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.gui import settings
@@ -27,6 +27,7 @@ from fashion_desktop.gui.tag.first_launch import dropped_folders
 from fashion_desktop.gui.tag.library_model import LibraryModel
 from fashion_desktop.gui.tag.tag_page import TagPage
 from fashion_desktop.gui.tag.thumbnails import Thumbnailer
+from fashion_desktop.gui.widgets import ElidedLabel
 from fashion_desktop.gui.worker import ProcessWorker, Worker
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,9 @@ class MainWindow(QMainWindow):
 
     def _build_controllers(self) -> None:
         self.messages = Messages(self.statusBar(), self)
-        self.status_label = QLabel("")
-        self.scan_label = QLabel("")
+        # One line each: a long folder name ends in "…" instead of widening the window.
+        self.status_label = ElidedLabel("")
+        self.scan_label = ElidedLabel("", mode=Qt.TextElideMode.ElideMiddle)
         page = self.tag_page
         self.library_ctl = LibraryController(
             self.messages, page.first_launch, page.first_launch_shown, self.scan_label

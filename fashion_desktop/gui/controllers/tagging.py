@@ -44,6 +44,8 @@ class TaggingController(QObject):
         panel.cancel_requested.connect(self.cancel_tagging)
         panel.resume_requested.connect(panel.request_run)
         panel.retag_default_requested.connect(self.retag_with_default)
+        # The Model box's choice shows in the grid at once (its stored scores), not only after a run.
+        panel.model_combo.currentIndexChanged.connect(self.show_chosen_model)
         library_ctl.leaving.connect(self._library_leaving)
         library_ctl.session_changed.connect(self._watch)
 
@@ -167,6 +169,22 @@ class TaggingController(QObject):
             bundles, str(default) if default else None, active if active and Path(active).is_file() else None
         )
         self.bundles_listed.emit(([str(default)] if default else []) + bundles)
+        self.show_chosen_model()  # the choice may have stayed while the library changed
+
+    @Slot()
+    def show_chosen_model(self, *_args) -> None:
+        """The grid shows the tags of the model chosen in the Model box where it has tagged this library's
+        photos (from the catalog, no run); else the panel says it has not, and the grid keeps its tags."""
+        session, path = self.session, self.panel.current_bundle()
+        if session is None or session.tag_worker is not None or "tagging" in self.jobs.waiting():
+            return  # a run (or one waiting its turn) shows its own model
+        shown = session.show_bundle(path) if path else None
+        if shown is not False or not session.library.image_count():
+            self.panel.show_chosen_untagged(None)
+            return
+        key = session.library.model_key
+        rec = session.catalog.model(key) if key else None
+        self.panel.show_chosen_untagged((rec.name or rec.key) if rec is not None else "")
 
     @Slot(list)
     def bundles_changed(self, paths: list) -> None:

@@ -54,6 +54,7 @@ from fashion_desktop.gui.models.metrics_model import (
     metrics_at_policy,
     read_bundle_info,
 )
+from fashion_desktop.gui.widgets import WrapLabel
 from fashion_desktop.gui.worker import Worker
 from fashion_desktop.model.badge import badge_line
 
@@ -277,8 +278,7 @@ class ModelsTab(QWidget):
         self.card.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.card.setWordWrap(True)
         self.card.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.metrics_note = QLabel()
-        self.metrics_note.setWordWrap(True)
+        self.metrics_note = WrapLabel()
 
     def _build_tables(self) -> None:
         """The metric tables, the F1 chart's box and the comparison's widgets."""
@@ -298,12 +298,15 @@ class ModelsTab(QWidget):
 
         self.compare_combo = QComboBox()
         self.compare_combo.setAccessibleName("Compare with")
+        # A long model name is cut in the box (the list shows it whole): it must not widen the window.
+        adjust = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        self.compare_combo.setSizeAdjustPolicy(adjust)
+        self.compare_combo.setMinimumContentsLength(16)
         self.compare_overall_model = RowsTableModel(("Metric", "A", "B", "Δ (B − A)"), self)
         self.compare_overall_view, _ = _table(self.compare_overall_model, sortable=False)
         self.compare_labels_model = RowsTableModel(("Label", "F1 A", "F1 B", "Δ (B − A)"), self)
         self.compare_labels_view, _ = _table(self.compare_labels_model)
-        self.compare_note = QLabel()
-        self.compare_note.setWordWrap(True)
+        self.compare_note = WrapLabel()
 
     def _build_left(self) -> QWidget:
         """The list of models above its buttons."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,7 +25,19 @@ SORTS = (("Name", "name"), ("Date", "date"), ("Confidence", "confidence"), ("Unc
 
 
 class _StayOpenMenu(QMenu):
-    """A menu of check boxes that stays open while several are ticked (Escape or a click outside closes it)."""
+    """A menu of check boxes that stays open while several are ticked (Escape or a click outside closes it).
+
+    A release ticks only after a press on the menu: the release of the click that opened it is not a tick."""
+
+    pressed = False
+
+    def showEvent(self, event) -> None:
+        self.pressed = False
+        super().showEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        self.pressed = self.rect().contains(event.position().toPoint())
+        super().mousePressEvent(event)
 
     @staticmethod
     def _toggle(action: QAction | None) -> bool:
@@ -35,7 +47,8 @@ class _StayOpenMenu(QMenu):
         return True
 
     def mouseReleaseEvent(self, event) -> None:
-        if self._toggle(self.actionAt(event.position().toPoint())):
+        pressed, self.pressed = self.pressed, False
+        if pressed and self._toggle(self.actionAt(event.position().toPoint())):
             event.accept()
             return
         super().mouseReleaseEvent(event)
@@ -68,9 +81,12 @@ class FilterBar(QWidget):
             self.review_combo.addItem(REVIEW_FILTER_TEXT.get(value, value.capitalize()), value)
         self.tags_button = QToolButton()
         self.tags_button.setText("Tags: any")
-        self.tags_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # Opened by the click (not the press), beside the button: a menu opened over the pointer took the
+        # release of that click as a tick.
+        self.tags_button.setArrowType(Qt.ArrowType.DownArrow)
+        self.tags_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.tags_menu = _StayOpenMenu(self)
-        self.tags_button.setMenu(self.tags_menu)
+        self.tags_button.clicked.connect(self.show_tags_menu)
         self.tag_mode = QComboBox()
         for mode in ("any", "all", "none"):
             self.tag_mode.addItem(f"has {mode} of", mode)
@@ -129,6 +145,26 @@ class FilterBar(QWidget):
             act.toggled.connect(self._emit)
             self._tag_actions[lab] = act
         self._update_tags_text()
+
+    @Slot()
+    def show_tags_menu(self) -> None:
+        """Open the list of tags below the Tags button (above it when it does not fit there; beside it when it
+        fits neither): never over the button, where the pointer is."""
+        button, menu = self.tags_button, self.tags_menu
+        top = button.mapToGlobal(QPoint(0, 0))
+        bottom = button.mapToGlobal(QPoint(0, button.height()))
+        screen = button.screen().availableGeometry()
+        size = menu.sizeHint()
+        right_room = screen.right() + 1 - (top.x() + button.width())
+        if bottom.y() + size.height() <= screen.bottom() + 1:
+            at = bottom
+        elif top.y() - size.height() >= screen.top():
+            at = QPoint(top.x(), top.y() - size.height())
+        elif right_room >= size.width() or right_room >= top.x() - screen.left():
+            at = QPoint(top.x() + button.width(), screen.top())
+        else:
+            at = QPoint(top.x() - size.width(), screen.top())
+        menu.popup(at)
 
     def selected_tags(self) -> list[str]:
         return [lab for lab, act in self._tag_actions.items() if act.isChecked()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPalette, QPixmap, QWheelEvent
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop.gui.tag.library_model import LibraryModel
 from fashion_desktop.gui.tag.thumbnails import Thumbnailer
+from fashion_desktop.gui.widgets import WrapLabel
 
 PREVIEW_SIZE = 1024
 SELECTION_CHECKED = 2000  # selected photos whose row changes refresh the pane (the current one always)
@@ -35,9 +36,26 @@ SHIFT = "Shift+"
 LABEL_KEYS = PLAIN_KEYS + [SHIFT + c.upper() for c in PLAIN_KEYS]
 
 
-def assign_keys(labels: Sequence[str]) -> dict[str, str]:
-    """label -> key text, for as many labels as there are keys (68)."""
-    return dict(zip(labels, LABEL_KEYS, strict=False))
+def assign_keys(labels: Sequence[str], earlier: Mapping[str, str] | None = None) -> dict[str, str]:
+    """label -> key text, for as many labels as there are keys (68), in label order.
+
+    ``earlier`` (label -> key, what the keys were for another model or before a new tag): a label keeps its
+    key where no label before it took that key, so a person's learned keys survive a change of model; the
+    other labels get the free keys in order."""
+    earlier = earlier or {}
+    kept: dict[str, str] = {}
+    for lab in labels:
+        key = earlier.get(lab)
+        if key in LABEL_KEYS and key not in kept.values():
+            kept[lab] = key
+    taken = set(kept.values())
+    free = iter([k for k in LABEL_KEYS if k not in taken])
+    keys: dict[str, str] = {}
+    for lab in labels:
+        key = kept.get(lab) or next(free, None)
+        if key is not None:
+            keys[lab] = key
+    return keys
 
 
 def key_hint(key: str) -> str:
@@ -205,10 +223,9 @@ class ReviewPane(QWidget):
         super().__init__(parent)
         self.thumbs = thumbs
         self.preview = ZoomPreview()
-        self.title = QLabel("No photo selected")
-        self.title.setWordWrap(True)
+        self.title = WrapLabel("No photo selected")  # a long path must not widen the window
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.state_label = QLabel("")
+        self.state_label = WrapLabel("")  # "failed: <the reason, naming the file>"
         self.reviewed_button = QPushButton("Mark reviewed (Space)")
         self.accept_button = QPushButton("Accept predictions")
         # A label the model does not have (the palette offers the same from the keyboard).
@@ -251,6 +268,7 @@ class ReviewPane(QWidget):
         self.rows: dict[str, LabelRow] = {}
         self.one_value_groups: dict[str, list[str]] = {}  # exclusive group -> its labels
         self.keys: dict[str, str] = {}
+        self._keys_before: dict[str, str] = {}  # every label's last key in this library (kept across models)
         self._model: LibraryModel | None = None
         self._ids: list[int] = []
         self._refresh_timer = QTimer(self)
@@ -264,6 +282,7 @@ class ReviewPane(QWidget):
             self._model.dataChanged.disconnect(self._rows_changed)
         self._model = model
         self._ids = []
+        self._keys_before = {}
         if model is not None:
             model.dataChanged.connect(self._rows_changed)
         self.rebuild_labels()
@@ -291,7 +310,8 @@ class ReviewPane(QWidget):
         labels = self._model.all_labels() if self._model else []
         groups = self._model.label_groups() if self._model else {}
         exclusive = set(self._model.exclusive) if self._model else set()
-        self.keys = assign_keys(labels)
+        self.keys = assign_keys(labels, self._keys_before)
+        self._keys_before.update(self.keys)
         by_group: dict[str, list[str]] = {}
         for lab in labels:
             by_group.setdefault(groups.get(lab, "") or "labels", []).append(lab)

@@ -11,6 +11,7 @@ from fashion_desktop.gui.tag.grid import GridPanel
 from fashion_desktop.gui.tag.review_pane import ReviewPane
 from fashion_desktop.gui.tag.tag_panel import TagPanel
 from fashion_desktop.gui.tag.thumbnails import Thumbnailer
+from fashion_desktop.gui.widgets import guard_wheel
 
 
 class ColumnArea(QScrollArea):
@@ -56,6 +57,7 @@ class TagPage(QWidget):
         lay.addWidget(self.thresholds, 1)
         column.setMinimumHeight(720)  # below that the column scrolls rather than squashing the table
         self.left = ColumnArea(column)
+        guard_wheel(column)  # scrolling the column must not change a box under the pointer
         self.grid = GridPanel(thumbs)
         self.first_launch = FirstLaunchPage()
         self.middle = QStackedWidget()

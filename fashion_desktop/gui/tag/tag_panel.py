@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop.gui.models.metrics_model import BundleInfo
 from fashion_desktop.gui.tag.first_launch import NO_MODEL_TEXT
+from fashion_desktop.gui.widgets import WrapLabel
 from fashion_desktop.gui.worker import ProcessWorker
 from fashion_desktop.model.bundle_file import read_bundle_file
 from fashion_desktop.model.bundle_format import BundleError
@@ -109,13 +110,11 @@ class TagPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.rate_label = QLabel("")
-        self.rate_label.setWordWrap(True)  # "Done: 12,345 tagged, …" must not widen the column
+        self.rate_label = WrapLabel("")  # "Tagging stopped: /a/long/path…" must not widen the column
         self.failed_list = QListWidget()
         # Photos the active model has not tagged yet (a run cancelled, the app quit mid-run, new photos):
         # said after opening, with the one click that finishes the job.
-        self.untagged_label = QLabel("")
-        self.untagged_label.setWordWrap(True)
+        self.untagged_label = WrapLabel("")
         self.resume_button = QPushButton("Tag them")
         self.resume_button.setToolTip("Tag the photos this model has not tagged yet (the others are skipped)")
         self.resume_button.clicked.connect(self.resume_requested)
@@ -127,8 +126,7 @@ class TagPanel(QWidget):
         self.untagged_row.setVisible(False)
         # The library was tagged with an earlier default model than the one this version ships: said,
         # with the one click that re-tags (a person's own tags and reviews are kept; they are not scores).
-        self.default_changed_label = QLabel("")
-        self.default_changed_label.setWordWrap(True)
+        self.default_changed_label = WrapLabel("")
         self.retag_default_button = QPushButton("Re-tag with the new default")
         self.retag_default_button.setToolTip(
             "Tag every photo with the default model this version ships; your own tags and reviews stay"
@@ -153,6 +151,9 @@ class TagPanel(QWidget):
         self.running = False
         self.unavailable = ""  # why tagging cannot start now (no photos yet); "" when it can
         self.last_progress: tuple[int, int] | None = None  # (done, total) of the run going on
+        self._untagged = (0, "")  # photos the grid's model has not tagged, and its name
+        self._chosen_untagged: str | None = None  # the chosen model has not tagged them: the grid's model
+        self._default_changed = False
 
     def _lay_out(self) -> None:
         """The form, the buttons, the progress and the failures, top to bottom."""
@@ -284,6 +285,7 @@ class TagPanel(QWidget):
         self.last_progress = None
         self.progress_shown.emit()
         if running:
+            self._chosen_untagged = None  # the run tags them with the chosen model
             self.untagged_row.setVisible(False)
             self.default_changed_row.setVisible(False)
         self.run_button.setEnabled(not running and not self.unavailable)
@@ -321,17 +323,35 @@ class TagPanel(QWidget):
 
     def show_untagged(self, count: int, model: str = "") -> None:
         """Say how many photos the active model has not tagged yet, with a button that tags them."""
-        shown = count > 0 and not self.running
-        if shown:
-            photos = "1 photo is" if count == 1 else f"{count:,} photos are"
-            by = f" by {model}" if model else ""
-            self.untagged_label.setText(f"{photos} not tagged yet{by}")
+        self._untagged = (count, model)
+        self._show_untagged_row()
+
+    def show_chosen_untagged(self, grid_model: str | None) -> None:
+        """Say that the model chosen in the Model box has not tagged these photos, with the button that tags
+        them; ``grid_model`` names the model whose tags the grid shows meanwhile ("": none). None: it has."""
+        self._chosen_untagged = grid_model
+        self._show_untagged_row()
+
+    def _show_untagged_row(self) -> None:
+        count, model = self._untagged
+        chosen = self._chosen_untagged
+        if chosen is not None and not self._default_changed:  # that notice already offers the re-tag
+            meanwhile = f" Until then the grid shows the tags of {chosen}." if chosen else ""
+            self.untagged_label.setText(f"This model has not tagged these photos yet.{meanwhile}")
+            shown = not self.running
+        else:
+            shown = count > 0 and not self.running
+            if shown:
+                photos = "1 photo is" if count == 1 else f"{count:,} photos are"
+                by = f" by {model}" if model else ""
+                self.untagged_label.setText(f"{photos} not tagged yet{by}")
         self.untagged_row.setVisible(shown)
 
     def show_default_changed(self, photos: int, new_name: str = "") -> None:
         """Say that the library's photos were tagged with an earlier default model (``photos`` of them;
         0 hides the notice), with the button that re-tags them with ``new_name``, the shipped one."""
         shown = photos > 0 and not self.running
+        self._default_changed = shown
         if shown:
             which = f" ({new_name})" if new_name else ""
             self.default_changed_label.setText(
@@ -340,6 +360,7 @@ class TagPanel(QWidget):
                 "Re-tag to get the new one's; your own tags and reviews stay as they are."
             )
         self.default_changed_row.setVisible(shown)
+        self._show_untagged_row()
 
     def add_failures(self, failures: list[tuple[str, str]]) -> None:
         for path, reason in failures:

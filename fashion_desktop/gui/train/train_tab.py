@@ -8,7 +8,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QLabel,
     QPlainTextEdit,
     QProgressBar,
     QScrollArea,
@@ -22,6 +21,7 @@ from fashion_desktop.gui.train.runs_panel import RunsPanel
 from fashion_desktop.gui.train.train_form import FINE_TUNE, PRESETS, VIT_STUDY, TrainForm
 from fashion_desktop.gui.train.train_plots import TrainPlots
 from fashion_desktop.gui.train.train_process import NICENESS, default_child, lower_priority
+from fashion_desktop.gui.widgets import WrapLabel, guard_wheel
 from fashion_desktop.gui.worker import Child
 from fashion_desktop.model.progress_text import percent
 
@@ -102,14 +102,15 @@ class TrainTab(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
         split.addWidget(scroll)
+        guard_wheel(self.form)  # scrolling the form must not change its settings
         right_box = QWidget()
         right = QVBoxLayout(right_box)
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
+        # Long texts (a finished run's metrics and model path, a failure) wrap: they never widen the window.
+        self.banner = WrapLabel()
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner.setVisible(False)
         right.addWidget(self.banner)
-        self.status_label = QLabel(self.run.status)
+        self.status_label = WrapLabel(self.run.status)
         right.addWidget(self.status_label)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
