@@ -107,6 +107,9 @@ def test_a_run_that_loses_labels_gets_no_verdict_and_using_it_asks_first(
     assert f"Review {MIN_PHOTOS - n} more photos" in tab.compare.verdict_label.text()
     assert [row[-1] for row in tab.compare.rows()] == ["too few photos"]
     assert "It would lose 2 labels: green, blue." in tab.compare.changes_label.text()
+    # Its one label's threshold was not tuned on the few validation photos, and the page says so.
+    assert "red use 0.5" in tab.compare.changes_label.text()
+    assert "1 label had fewer than 10 validation photos each" in tab.compare.changes_label.text()
     # Use this model: it asks, naming the lost labels and groups; No leaves the model in use unchanged.
     qtbot.mouseClick(tab.compare.use_button, Qt.MouseButton.LeftButton)
     said = answer(qtbot, tab.compare, yes=False)
