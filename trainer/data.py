@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -44,7 +45,9 @@ class LabelTable:
     ``train``/``val``/``test`` or ``""`` (not yet assigned). ``notes`` collects reader warnings.
     ``inputs`` describes each data entry read, in order: ``path``, ``source`` (its name in ``sources``),
     ``images`` (rows it gave) and ``labels`` (its own label names as the data spells them, before any
-    mapping: what a mapping for it would list).
+    mapping: what a mapping for it would list). ``exclusive_groups`` and ``at_least_one_groups`` are the
+    rules the data itself brings (a library: its model's), ``dropped`` the labels pruned for too few
+    training examples (``drop_rare_labels``).
     """
 
     paths: list[str]
@@ -56,6 +59,9 @@ class LabelTable:
     sources: list[str]
     notes: list[str] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    exclusive_groups: tuple[str, ...] = ()
+    at_least_one_groups: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.targets = np.asarray(self.targets, dtype=np.int8).reshape(len(self.paths), len(self.labels))
@@ -69,16 +75,17 @@ class LabelTable:
     def subset(self, rows: Sequence[int] | np.ndarray) -> LabelTable:
         rows = np.asarray(rows, dtype=np.int64)
         pick = rows.tolist()
-        return LabelTable(
-            [self.paths[i] for i in pick],
-            list(self.labels),
-            dict(self.groups),
-            self.targets[rows],
-            [self.splits[i] for i in pick],
-            [self.keys[i] for i in pick],
-            [self.sources[i] for i in pick],
-            list(self.notes),
-            list(self.inputs),
+        return dataclasses.replace(
+            self,
+            paths=[self.paths[i] for i in pick],
+            labels=list(self.labels),
+            groups=dict(self.groups),
+            targets=self.targets[rows],
+            splits=[self.splits[i] for i in pick],
+            keys=[self.keys[i] for i in pick],
+            sources=[self.sources[i] for i in pick],
+            notes=list(self.notes),
+            inputs=list(self.inputs),
         )
 
     def split_rows(self, split: str) -> np.ndarray:
@@ -86,16 +93,17 @@ class LabelTable:
 
     def keep_labels(self, keep: Sequence[str]) -> LabelTable:
         idx = [self.labels.index(lab) for lab in keep]
-        return LabelTable(
-            list(self.paths),
-            list(keep),
-            {k: v for k, v in self.groups.items() if k in keep},
-            self.targets[:, idx],
-            list(self.splits),
-            list(self.keys),
-            list(self.sources),
-            list(self.notes),
-            list(self.inputs),
+        return dataclasses.replace(
+            self,
+            paths=list(self.paths),
+            labels=list(keep),
+            groups={k: v for k, v in self.groups.items() if k in keep},
+            targets=self.targets[:, idx],
+            splits=list(self.splits),
+            keys=list(self.keys),
+            sources=list(self.sources),
+            notes=list(self.notes),
+            inputs=list(self.inputs),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -645,8 +653,9 @@ def read_catalog(
     (``core.training_table``). A ``mapping`` renames or merges labels (a target is a yes where any of
     its labels is, a no where all of them are known and none is); labels it excludes or does not list
     are left out. A label's group is the model's where it recorded one, else the one a person created
-    it in, else ``category`` for taxonomy labels and ``tags`` for the rest. Raises DataError when the
-    catalog file is unusable or has no reviewed image.
+    it in, else ``category`` for taxonomy labels and ``tags`` for the rest. The model's one-value and
+    at-least-one groups come along (``exclusive_groups``, ``at_least_one_groups``). Raises DataError
+    when the catalog file is unusable or has no reviewed image.
     """
     from fashion_desktop.core.training_table import DEFAULT_GROUP, TrainingTableError, training_table
 
@@ -683,7 +692,19 @@ def read_catalog(
             targets[i, col[lab]] = POS if lab in pos else NEG
     paths = [r[0] for r in rows]
     source = f"catalog:{path.name}"
-    out = LabelTable(paths, labels, groups, targets, [""] * len(rows), list(paths), [source] * len(rows))
+    out = LabelTable(
+        paths,
+        labels,
+        groups,
+        targets,
+        [""] * len(rows),
+        list(paths),
+        [source] * len(rows),
+        # The rules the photos were reviewed under: without them a run on a library learnt colours as
+        # independent yes/no labels and tagged a photo White and Pink and Grey.
+        exclusive_groups=tuple(table.exclusive),
+        at_least_one_groups=tuple(table.at_least_one),
+    )
     if mapping is not None and dropped:
         out.notes.append(f"{path}: labels left out (excluded or not in the mapping): {', '.join(dropped)}")
     return out
@@ -823,7 +844,8 @@ def combine(tables: Sequence[LabelTable]) -> LabelTable:
     """Stack sources; each teaches only its own labels, everything else is unknown (-1).
 
     Categories follow the iMaterialist order, other groups keep their order of first appearance. A
-    label name taught under two different groups is renamed ``group:name`` in the later group.
+    label name taught under two different groups is renamed ``group:name`` in the later group. The
+    sources' one-value and at-least-one groups add up.
     """
     if not tables:
         raise DataError("no data given (use --data PATH)")
@@ -867,7 +889,24 @@ def combine(tables: Sequence[LabelTable]) -> LabelTable:
         sources += t.sources
         notes += t.notes
         inputs += t.inputs
-    return LabelTable(paths, labels, groups, targets, splits, keys, sources, notes, inputs)
+    return LabelTable(
+        paths,
+        labels,
+        groups,
+        targets,
+        splits,
+        keys,
+        sources,
+        notes,
+        inputs,
+        _union(t.exclusive_groups for t in tables),
+        _union(t.at_least_one_groups for t in tables),
+    )
+
+
+def _union(names: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+    """The names of all ``names``, each once, in order of first appearance."""
+    return tuple(dict.fromkeys(n for some in names for n in some))
 
 
 def _unit_hash(text: str, seed: int) -> float:
@@ -921,6 +960,15 @@ def drop_rare_labels(table: LabelTable, min_count: int) -> tuple[LabelTable, lis
     return out.subset(rows), dropped
 
 
+def dropped_note(dropped: Sequence[str], min_count: int) -> str:
+    """The run's warning about the labels ``drop_rare_labels`` pruned."""
+    return (
+        f"{len(dropped)} labels dropped (fewer than {max(min_count, 1)} positive training examples): "
+        + ", ".join(dropped[:12])
+        + ("..." if len(dropped) > 12 else "")
+    )
+
+
 def load_dataset(
     entries: Sequence[Any],
     mapping: str | None,
@@ -942,11 +990,8 @@ def load_dataset(
     table = assign_splits(combine(tables), val_fraction, test_fraction, seed)
     table, dropped = drop_rare_labels(table, min_label_count)
     if dropped:
-        table.notes.append(
-            f"{len(dropped)} labels dropped (fewer than {max(min_label_count, 1)} positive training examples): "
-            + ", ".join(dropped[:12])
-            + ("..." if len(dropped) > 12 else "")
-        )
+        table.notes.append(dropped_note(dropped, min_label_count))
+        table.dropped = tuple(dropped)
     if not len(table.split_rows("train")):
         raise DataError("the dataset is empty: no training images with usable labels were found")
     if not table.labels:

@@ -27,7 +27,7 @@ from fashion_desktop.model.bundle import new_bundle, save_bundle
 from fashion_desktop.model.devices import autocast_dtype
 from fashion_desktop.model.fileio import atomic_write_bytes
 from fashion_desktop.model.groups import at_least_one_columns, exclusive_columns
-from fashion_desktop.model.metrics import compute_metrics, group_floor, tune_thresholds
+from fashion_desktop.model.metrics import compute_metrics
 from fashion_desktop.model.run_folder import (
     BEST,
     BUNDLE,
@@ -36,6 +36,7 @@ from fashion_desktop.model.run_folder import (
     EVENTS,
     LAST,
     METRICS,
+    THRESHOLDS_NOT_TUNED,
     check_run_folder,
     move_aside,
     run_folder_problem,
@@ -66,9 +67,10 @@ from .losses import (
     masked_group_ce,
 )
 from .pipeline import CachedImages, DecodeCache, to_model_input
-from .preview import load_run_dataset
+from .preview import load_run_dataset, with_data_rules
 from .sampling import train_sampler
 from .schedule import LrControl, ParamSchedule, late_unfreezes, make_optimizer, select_value
+from .thresholds import MIN_TUNE_POSITIVES, final_thresholds, previous_thresholds
 
 log = logging.getLogger("trainer")
 
@@ -401,6 +403,7 @@ def _prepare(
     """
     notes: list[str] = []
     table = load_run_dataset(cfg)
+    cfg = with_data_rules(cfg, table)  # a library's one-value groups stay one-value in its new model
     required = _required_columns(cfg, table)
     check_source_weights(cfg, table.sources)
     spec = get_arch(cfg.arch)
@@ -840,10 +843,11 @@ def evaluate_best(run: Run, best: dict[str, Any], history: list[dict[str, Any]])
     val_rows, test_rows = run.rows["val"], run.rows["test"]
     val_t = table.targets[val_rows]
     val_scores = _scores(run, best["val_logits"].numpy())
-    thresholds = tune_thresholds(val_t, val_scores)
-    for cols in run.exclusive:  # one floor per exclusive group, shared by its labels
-        thresholds[cols] = group_floor(val_t[:, cols], val_scores[:, cols])
+    previous = previous_thresholds(run.cfg.init_from)
+    thresholds, fell_back = final_thresholds(val_t, val_scores, table.labels, run.exclusive, previous)
     metrics: dict[str, Any] = {"best_epoch": int(best["epoch"]) + 1, "history": history}
+    # Which labels kept a threshold that was not tuned, and why: the app says so beside the comparison.
+    metrics[THRESHOLDS_NOT_TUNED] = {"min_positives": MIN_TUNE_POSITIVES, "labels": fell_back}
     metrics["val"] = _measure(run, val_t, val_scores, thresholds)
     metrics["val_at_0.5"] = compute_metrics(
         val_t, val_scores, 0.5, exclusive=run.exclusive, required=run.required
@@ -942,6 +946,7 @@ def _report_finished(run: Run, bundle_path: Path, metrics: dict[str, Any]) -> No
         "test": metrics.get("test", {}).get("overall"),
         "test_groups": metrics.get("test", {}).get("groups"),
         "best_epoch": metrics["best_epoch"],
+        THRESHOLDS_NOT_TUNED: metrics[THRESHOLDS_NOT_TUNED],
     }
     log.info("finished: bundle %s; val F1-macro %.3f", bundle_path, metrics["val"]["overall"]["f1_macro"])
     run.events.emit(

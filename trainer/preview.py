@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from fashion_desktop.model.train_config import ConfigError, TrainConfig, check_source_weights
 
-from .data import NEG, POS, LabelTable, load_dataset
+from .data import NEG, POS, LabelTable, dropped_note, load_dataset
 
 SPLITS = ("train", "val", "test")
 RARE_TRAIN = 10  # fewer positive training examples than this: the label will be learnt poorly
@@ -31,11 +32,23 @@ def load_run_dataset(cfg: TrainConfig) -> LabelTable:
     )
 
 
+def with_data_rules(cfg: TrainConfig, table: LabelTable) -> TrainConfig:
+    """``cfg`` with the one-value and at-least-one groups its data brings (a library: the rules of the
+    model its photos were reviewed with) added to its own. A group the data no longer teaches is left
+    out (one value needs two of its labels left, at least one needs one)."""
+    size = Counter(table.groups.get(lab) for lab in table.labels)
+    exclusive = [*cfg.exclusive_groups, *(g for g in table.exclusive_groups if size[g] >= 2)]
+    required = [*cfg.at_least_one_groups, *(g for g in table.at_least_one_groups if size[g] >= 1)]
+    return cfg.replace(
+        exclusive_groups=tuple(dict.fromkeys(exclusive)), at_least_one_groups=tuple(dict.fromkeys(required))
+    )
+
+
 def dataset_preview(cfg: TrainConfig, table: LabelTable | None = None) -> dict[str, Any]:
     """The ``dataset_preview`` event's fields for ``cfg``'s data (``table`` when already loaded): labels,
     groups, images per split, positives and known answers per split per label, warnings, sources, and
     per data entry its source name, images and own label names (``inputs``), and the labels with fewer
-    than RARE_TRAIN training examples (``rare``).
+    than RARE_TRAIN training examples (``rare``); what the model would keep and lose (``_rules``).
 
     Raises DataError as ``load_run_dataset``.
     """
@@ -51,7 +64,9 @@ def dataset_preview(cfg: TrainConfig, table: LabelTable | None = None) -> dict[s
         known[split] = {
             lab: int(((t[:, j] == POS) | (t[:, j] == NEG)).sum()) for j, lab in enumerate(table.labels)
         }
-    warnings = list(table.notes)
+    # The labels left out get their own line in the preview (``dropped``), not a second one here.
+    left_out = dropped_note(table.dropped, cfg.min_label_count) if table.dropped else None
+    warnings = [n for n in table.notes if n != left_out]
     try:
         check_source_weights(cfg, table.sources)
     except ConfigError as exc:  # a run would stop here; the preview says why and goes on counting
@@ -84,10 +99,27 @@ def dataset_preview(cfg: TrainConfig, table: LabelTable | None = None) -> dict[s
         "sources": sources,
         "inputs": [dict(i) for i in table.inputs],
         "rare": rare,
+        **_rules(cfg, table),
     }
     if cfg.init_from:
         out["init_from"] = _init_from_labels(cfg.init_from, table.labels, warnings)
     return out
+
+
+def _rules(cfg: TrainConfig, table: LabelTable) -> dict[str, Any]:
+    """The preview's word on what the model would keep: its one-value (``exclusive_groups``) and
+    at-least-one groups, the data's one-value groups it loses for want of a second value with training
+    examples (``lost_exclusive``), and the labels too rare to learn at all (``dropped``, fewer than
+    ``min_label_count`` training examples)."""
+    ruled = with_data_rules(cfg, table)
+    size = Counter(table.groups.get(lab) for lab in table.labels)
+    return {
+        "exclusive_groups": [g for g in ruled.exclusive_groups if size[g] >= 2],
+        "at_least_one_groups": [g for g in ruled.at_least_one_groups if size[g] >= 1],
+        "lost_exclusive": [g for g in table.exclusive_groups if size[g] < 2],
+        "dropped": list(table.dropped),
+        "min_label_count": max(cfg.min_label_count, 1),
+    }
 
 
 def _init_from_labels(path: str, labels: list[str], warnings: list[str]) -> dict[str, Any]:
@@ -130,6 +162,14 @@ def format_preview(preview: dict[str, Any]) -> str:
         for what in ("new", "dropped"):
             if start[what]:
                 lines.append(f"{what} labels (vs {start['path']}): {', '.join(start[what])}")
+    if preview.get("dropped"):
+        lines.append(
+            f"labels left out (fewer than {preview.get('min_label_count', 1)} training examples): "
+            + ", ".join(preview["dropped"])
+        )
+    for what, key in (("one value per photo", "exclusive_groups"), ("lost one-value rule", "lost_exclusive")):
+        if preview.get(key):
+            lines.append(f"{what}: {', '.join(preview[key])}")
     for w in preview["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)

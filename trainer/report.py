@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from fashion_desktop.model.progress_text import TerminalBar, bar_text
 from fashion_desktop.model.protocol import RUN_FINISHED, EventWriter, guard_stdout
+from fashion_desktop.model.run_folder import untuned_note
 
 PLAIN_LINE_EVERY_S = 15.0  # without a terminal (a log file, CI), a progress line at most this often
 BAR_WIDTH = 24
@@ -114,6 +115,9 @@ def summary_lines(fields: Mapping[str, Any]) -> list[str]:
             table = group_table(metrics.get(key), metrics.get(f"{key}_groups"))
             if table:
                 lines += ["", f"{title} (at the model's thresholds):", *table]
+        untuned = untuned_note(metrics)
+        if untuned:
+            lines += ["", untuned]
     else:  # evaluation
         table = group_table(metrics.get("overall"), metrics.get("groups"))
         lines += ["Evaluation (at the model's thresholds):", *table]

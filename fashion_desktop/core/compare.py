@@ -17,6 +17,7 @@ from ..model.metrics import UNKNOWN, compute_metrics
 from ..model.protocol import Comparison, ImageError, Notice, Progress
 from ..model.run_folder import LEARNT_FROM, SplitsError, load_splits
 from .catalog import connect_read_only
+from .compare_verdict import both_models_labels, verdict, verdict_of
 from .training_table import TrainingRow, TrainingTableError, training_table
 
 PROGRESS_EVERY_S = 0.5
@@ -113,9 +114,10 @@ def compare_models(
 ) -> Iterator[Progress | ImageError | Notice | Comparison]:
     """Score the held-out reviewed photos of ``catalog`` with each of ``models`` ((name, bundle path)
     pairs) and measure the tags each gives by the tag rule at its own thresholds against the photos'
-    final tags, per label group. Yields Progress, ImageError per photo that cannot be scored, Notice, then one Comparison
-    (nothing more when cancelled). Raises TrainingTableError, BundleError, DeviceError or EngineError
-    when the comparison as a whole cannot run.
+    final tags, per label group; of two models, judge whether the second tags better than the first
+    (``Comparison.verdict``). Yields Progress, ImageError per photo that cannot be scored, Notice, then
+    one Comparison (nothing more when cancelled). Raises TrainingTableError, BundleError, DeviceError or
+    EngineError when the comparison as a whole cannot run.
     """
     from ..model.bundle import load_bundle_converting
     from ..model.scoring import ModelRunner, ScoreOptions, score_paths
@@ -126,7 +128,8 @@ def compare_models(
     total = len(paths) * len(models)
     yield Progress(0, total, 0.0, None)
     if not rows:
-        yield Comparison(0, excluded, 0, tuple({"name": n, "bundle": p, "groups": {}} for n, p in models))
+        empty = tuple({"name": n, "bundle": p, "groups": {}} for n, p in models)
+        yield Comparison(0, excluded, 0, empty, verdict(0, {}) if len(models) == 2 else {})
         return
     ok = np.ones(len(paths), bool)
     where = {_key(p): i for i, p in enumerate(paths)}
@@ -172,6 +175,10 @@ def compare_models(
             required=bundle.at_least_one_columns(),
         )["groups"]
         out.append({"name": name, "bundle": str(path), "model_id": bundle.model_id, "groups": groups})
+    judged: dict[str, Any] = {}
+    if len(scored) == 2:  # the run's model against the one in use: who wins, and is it sure
+        labels, label_groups = both_models_labels(scored[0][0], scored[1][0])
+        judged = verdict_of(targets_for(kept, labels), labels, label_groups, [(b, s[ok]) for b, s in scored])
     elapsed = time.perf_counter() - t0
     yield Progress(total, total, total / elapsed if elapsed > 0 else 0.0, 0.0)
-    yield Comparison(len(kept), excluded, int((~ok).sum()), tuple(out))
+    yield Comparison(len(kept), excluded, int((~ok).sum()), tuple(out), judged)

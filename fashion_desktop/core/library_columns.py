@@ -114,6 +114,7 @@ class LibraryColumns:
         self.labels: tuple[str, ...] = ()
         self.groups: dict[str, str] = {}  # the active model's groups
         self.person_groups: dict[str, str] = {}  # labels people created -> their group (creation order)
+        self.earlier_groups: dict[str, str] = {}  # the groups of the catalog's other models' labels
         self.defaults: np.ndarray = np.zeros(0, np.float32)
         self.policy = ThresholdPolicy()
         self.exclusive: tuple[str, ...] = ()  # the active model's exclusive groups
@@ -250,9 +251,10 @@ class LibraryColumns:
         return list(self.labels) + created + sorted(extra)
 
     def label_groups(self) -> dict[str, str]:
-        """Every label's group as shown: the active model's, and the group of each label a person
-        created (the model's wins for a label it has)."""
-        return {**self.person_groups, **self.groups}
+        """Every label's group as shown: the active model's, the group of each label a person
+        created (the model's wins for a label it has), and for a label only another model of the library
+        has (people's decisions keep it when a new model dropped it), that model's group."""
+        return {**self.earlier_groups, **self.person_groups, **self.groups}
 
     def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """Per label: images whose final tag is on, and images where a person confirmed it on."""
@@ -384,6 +386,10 @@ class LibraryColumns:
         self.model_key = key
         self.labels = tuple(labels)
         self.groups = dict(groups or {})
+        # A label a new model dropped keeps the group it had instead of joining an unnamed one.
+        self.earlier_groups = {
+            lab: g for m in self.catalog.models() if m.key != key for lab, g in m.groups.items() if g
+        }
         self.label_index = {lab: i for i, lab in enumerate(self.labels)}
         # Exclusive and at-least-one groups as the catalog recorded them for this model's labels.
         recorded = rec if rec is not None and rec.labels == self.labels else None

@@ -52,6 +52,8 @@ class TrainingTable:
     ``model_groups`` only those the model recorded. ``thresholds``: the thresholds applied to the
     model's labels. ``model_key`` is None when the catalog has no model (the tags are then people's
     decisions alone). A label a person created is unknown on photos reviewed before it existed.
+    ``exclusive`` and ``at_least_one``: the model's one-value and at-least-one groups, the rules the
+    photos were reviewed under (a model trained on them keeps them).
     """
 
     model_key: str | None
@@ -60,6 +62,8 @@ class TrainingTable:
     model_groups: Mapping[str, str]
     thresholds: Mapping[str, float]
     rows: list[TrainingRow]
+    exclusive: tuple[str, ...] = ()
+    at_least_one: tuple[str, ...] = ()
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
@@ -239,6 +243,8 @@ def _table(
         {lab: g for lab, g in model_groups.items() if lab in model_labels},
         {lab: float(t) for lab, t in zip(model_labels, thresholds, strict=True)},
         rows,
+        tuple(model.exclusive) if model is not None else (),
+        tuple(model.at_least_one) if model is not None else (),
     )
 
 

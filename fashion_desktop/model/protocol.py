@@ -239,7 +239,8 @@ class Comparison:
     ``photos``: the reviewed photos compared (readable, not learnt from); ``excluded``: reviewed photos
     left out because the run learnt from them; ``unreadable``: photos that could not be scored.
     ``models``: one mapping per model, in the order asked: ``name``, ``bundle`` (path), ``model_id``,
-    ``groups`` ({group: metrics as ``model.metrics.metrics_by_group`` gives them}).
+    ``groups`` ({group: metrics as ``model.metrics.metrics_by_group`` gives them}). ``verdict``: of two
+    models, whether the second (new) tags better than the first (``core.compare_verdict.verdict``).
     """
 
     EVENT: ClassVar[str] = "comparison"
@@ -247,6 +248,7 @@ class Comparison:
     excluded: int
     unreadable: int = 0
     models: tuple[Mapping[str, Any], ...] = ()
+    verdict: Mapping[str, Any] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -254,6 +256,7 @@ class Comparison:
             "excluded": self.excluded,
             "unreadable": self.unreadable,
             "models": [dict(m) for m in self.models],
+            "verdict": dict(self.verdict),
         }
 
     @classmethod
@@ -263,7 +266,10 @@ class Comparison:
             _str(x["name"])
             if not isinstance(x.get("groups"), dict):
                 raise TypeError("a compared model without groups")
-        return cls(int(m["photos"]), int(m["excluded"]), int(m.get("unreadable") or 0), models)
+        verdict = m.get("verdict") or {}
+        if not isinstance(verdict, dict):
+            raise TypeError("a comparison's verdict must be a mapping")
+        return cls(int(m["photos"]), int(m["excluded"]), int(m.get("unreadable") or 0), models, verdict)
 
 
 Event = Progress | BatchResult | ImageError | Notice | Summary  # what the engine yields in-process

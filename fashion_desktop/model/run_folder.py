@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .bundle_format import DEFAULT_THRESHOLD
 from .protocol import (
     EPOCH_END,
     PROGRESS,
@@ -615,3 +616,32 @@ def trained_on(run: str | os.PathLike, library: str | os.PathLike | None) -> Tra
         if read_at is None:
             read_at = record.info.started if record.info.started is not None else time.time()
     return TrainedOn(None, folders, read_at, on_library)
+
+
+# A run's metrics (and its bundle's): the labels whose threshold was not tuned on validation, and where it
+# came from instead ({"min_positives": 10, "labels": {label: FROM_PREVIOUS | FROM_DEFAULT}}).
+THRESHOLDS_NOT_TUNED = "thresholds_not_tuned"
+FROM_PREVIOUS, FROM_DEFAULT = "previous model", "default"
+
+
+def untuned_note(metrics: Mapping[str, Any]) -> str:
+    """One line for a person on the labels whose thresholds a run could not tune (too few validation
+    photos) and what they use instead; "" when it tuned them all (or the metrics do not say)."""
+    info = metrics.get(THRESHOLDS_NOT_TUNED)
+    labels = info.get("labels") if isinstance(info, Mapping) else None
+    if not isinstance(labels, Mapping) or not labels:
+        return ""
+    need = info.get("min_positives", "enough")
+    previous = [str(lab) for lab, why in labels.items() if why == FROM_PREVIOUS]
+    default = [str(lab) for lab, why in labels.items() if why != FROM_PREVIOUS]
+
+    def names(items: list[str]) -> str:
+        return ", ".join(items[:10]) + (f" and {len(items) - 10} more" if len(items) > 10 else "")
+
+    parts = [f"{names(default)} use {DEFAULT_THRESHOLD:g}"] if default else []
+    parts += [f"{names(previous)} keep the previous model's"] if previous else []
+    n = len(labels)
+    return (
+        f"{n} label{'s' * (n != 1)} had fewer than {need} validation photos each, too few to set a "
+        f"threshold on: {'; '.join(parts)}."
+    )

@@ -10,6 +10,7 @@ import pytest
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.compare import Exclusion, compare_models, held_out
+from fashion_desktop.core.compare_verdict import MIN_PHOTOS, TOO_FEW, UNDECIDED
 from fashion_desktop.core.training_table import TrainingTableError
 from fashion_desktop.model.protocol import Comparison, Progress
 from fashion_desktop.model.run_folder import write_splits
@@ -103,6 +104,12 @@ def test_each_model_is_measured_per_group_on_the_same_held_out_photos(
     assert current["groups"]["colour"]["top1_accuracy"] == 1.0 and current["groups"]["colour"]["images"] == 6
     assert new["groups"]["colour"]["top1_accuracy"] == 0.0
     assert current["groups"]["colour"]["f1_macro"] > 0.9 > new["groups"]["colour"]["f1_macro"]
+    # Six photos: no verdict, and how many more it needs (issue 19 §2); it crosses the pipe whole.
+    judged = result.verdict
+    assert judged["overall"] == UNDECIDED and judged["needs"] == MIN_PHOTOS - 6
+    colour = judged["groups"]["colour"]
+    assert (colour["photos"], colour["current"], colour["new"], colour["winner"]) == (6, 1.0, 0.0, TOO_FEW)
+    assert Comparison.from_wire(result.to_wire()) == result
 
 
 def test_nothing_held_out_gives_an_empty_comparison_without_loading_a_model(tmp_path, library) -> None:

@@ -33,3 +33,21 @@ def test_columns_filter_order_and_write_through_to_the_catalog(tmp_path) -> None
     assert cols.final_tags(slots[0]) == ["red"]
     assert cols.counts() == ({"red": 2, "green": 1}, {"red": 1, "green": 0})
     cat.close()
+
+
+def test_a_label_a_new_model_dropped_keeps_its_group_instead_of_an_unnamed_one(tmp_path) -> None:
+    cat = Catalog(tmp_path / "lib.ffcat")
+    fid = cat.add_folder("/photos")
+    cat.record_scan_batch(fid, [FileInfo("/photos/a.jpg", 100, 1000.0)], 1.0)
+    colours = ["red", "green", "blue"]
+    cat.register_model("old", colours, "old", None, {lab: "colour" for lab in colours})
+    cat.register_model("new", ["red", "top"], "new", None, {"red": "colour", "top": "category"})
+    (image,) = cat.images()
+    cat.set_decision(image.id, "green", True)  # reviewed under the old model
+    cols = LibraryColumns(cat)
+    cols.reload()
+    cols.set_active_model("new")
+    assert cols.all_labels() == ["red", "top", "green"]
+    groups = cols.label_groups()
+    assert (groups["red"], groups["top"], groups["green"]) == ("colour", "category", "colour")
+    cat.close()

@@ -312,3 +312,29 @@ def test_the_dataset_is_remembered_with_kinds_options_mappings_and_splits(qtbot,
     o = again.overrides()
     assert (o["val_fraction"], o["test_fraction"], o["seed"]) == (0.25, 0.1, 7)
     assert again.args()[:2] == ["--set", "data=" + json.dumps(again.values()["sources"])]
+
+
+def test_before_start_it_says_in_words_what_a_run_on_the_library_keeps_and_cannot_learn(qtbot, tmp_path):
+    from fashion_desktop.core.catalog import Catalog
+
+    colours = ("red", "green", "blue")
+    photos = [make_photo(tmp_path / "photos" / f"{i}.jpg", (12, 12)) for i in range(6)]
+    with Catalog(tmp_path / "library.ffcat") as cat:  # its model: one colour per photo; no blue reviewed
+        ids = cat.ensure_images(photos)
+        groups = {c: "colour" for c in colours}
+        cat.register_model("m", colours, "colours", None, groups, [0.5] * 3, exclusive=("colour",))
+        scores = [np.float32([0.9, 0.1, 0.1] if i % 2 else [0.1, 0.9, 0.1]) for i in range(6)]
+        cat.add_predictions("m", [(ids[str(p)], s) for p, s in zip(photos, scores, strict=True)])
+        cat.set_reviewed(list(ids.values()))
+    b = shown(qtbot, DatasetBuilder())
+    b.set_catalog_path(tmp_path / "library.ffcat")
+    b.val_spin.setValue(0)  # six photos: all in train
+    b.test_spin.setValue(0)
+    qtbot.mouseClick(b.add_library_button, Qt.MouseButton.LeftButton)
+    wait_answered(qtbot, b)
+    assert b.preview_error is None, b.preview_error
+    assert b.rules_label.text() == (
+        "Not learnt (no training photo has it), so the new model will not have this label: blue.\n"
+        "One value per photo in colour."
+    )
+    assert "blue" not in table_rows(b) and "labels dropped" not in b.warnings_label.text()

@@ -19,6 +19,7 @@ from fashion_desktop.model.run_folder import LEARNT_FROM, read_splits
 from tests.conftest import TINY_LABELS, make_photo
 from tests.gui.test_main_window import chips, scan, select
 from tests.gui.test_new_tags import _create, _ctrl_click
+from tests.gui.test_use_model_trust import answer
 
 pytestmark = pytest.mark.slow  # every test here starts a child process or trains
 
@@ -60,6 +61,8 @@ def use_and_retag(qtbot, w: MainWindow, bundle: str):
     """Use this model, then tag the library with it in one click; returns the tagging Summary."""
     tab = w.train_tab
     qtbot.mouseClick(tab.compare.use_button, Qt.MouseButton.LeftButton)
+    # Both runs here lack labels of the model in use or rest on too few photos for a verdict: it asks.
+    answer(qtbot, tab.compare, yes=True)
     assert w.tag_panel.current_bundle() == bundle
     assert bundle in w.models_tab.bundles.paths()
     assert tab.compare.retag_button.isVisible()

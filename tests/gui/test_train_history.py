@@ -19,6 +19,7 @@ from fashion_desktop.gui.train.train_tab import TrainTab, lower_priority
 from fashion_desktop.gui.worker import Child
 from fashion_desktop.model.protocol import TRAINING
 from tests.conftest import TINY_LABELS, make_photo
+from tests.gui.test_use_model_trust import answer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -339,12 +340,17 @@ def test_a_runs_model_is_compared_on_held_out_photos_then_used_and_the_library_r
     result = compared.args[0]
     assert result is not None, tab.compare.note.text()
     assert (result.photos, result.excluded) == (4, 8)
-    assert tab.compare.rows() == [["colour", "4", "1.000", "0.000", "1.000", "0.000"]]
-    assert "Measured on 4 reviewed photos the run did not learn from (8 left out" in tab.compare.note.text()
+    # Four photos are too few for a verdict: the new columns say so instead of naming a winner.
+    assert tab.compare.rows() == [["colour", "4", "1.000", "0.000", "1.000", "0.000", "", "too few photos"]]
+    assert (
+        "rests on 4 photos: reviewed ones the run did not learn from (8 left out" in tab.compare.note.text()
+    )
+    assert tab.compare.verdict_label.text().startswith("No verdict")
     assert "tiny" in tab.compare.note.text()  # the current model, by name
     # Use it: in the library, on the Models tab with its metrics, and the Tag tab's model.
     bundle = str(tmp_path / "runs" / "swap" / "model.fmodel")
     click(qtbot, tab.compare.use_button)
+    answer(qtbot, tab.compare, yes=True)  # no verdict on four photos: it asks first
     assert w.tag_panel.current_bundle() == bundle
     assert bundle in w.models_tab.bundles.paths() and w.models_tab.selected_path() == bundle
     assert "swapped" in [m.key for m in w.catalog.models()]

@@ -211,8 +211,17 @@ class TaggingController(QObject):
             bundle = read_bundle_file(bundle_path)
             d = bundle.description
             name = str(d.provenance.get("name") or Path(bundle_path).parent.name)
+            # With its group rules: registered without them, the library's tag rule let a photo keep
+            # several colours of a one-value model.
             catalog.register_model(
-                bundle.model_id, d.labels, name, str(bundle_path), dict(d.groups), thresholds=d.thresholds
+                bundle.model_id,
+                d.labels,
+                name,
+                str(bundle_path),
+                dict(d.groups),
+                thresholds=d.thresholds,
+                exclusive=d.exclusive_groups,
+                at_least_one=d.at_least_one_groups,
             )
         except (BundleError, OSError, CatalogError) as exc:
             self.messages.warn(f"{bundle_path}: cannot be used: {exc}")

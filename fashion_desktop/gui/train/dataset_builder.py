@@ -96,6 +96,34 @@ def guess_kind(path: str, catalog_path: str | None = None) -> str:
     return "folders" if not suffix else "spreadsheet"
 
 
+def rules_text(preview: dict[str, Any]) -> str:
+    """What a run on the previewed data keeps and loses, for a person: labels too rare to be learnt at
+    all (the trainer leaves them out: the new model will not have them), one-value groups lost for want
+    of a second value with training photos, and the group rules it keeps ("" when there is nothing)."""
+    lines = []
+    dropped = [str(x) for x in preview.get("dropped") or []]
+    if dropped:
+        need = int(preview.get("min_label_count") or 1)
+        it = "it" if len(dropped) == 1 else "them"
+        few = f"no training photo has {it}" if need <= 1 else f"fewer than {need} training photos have {it}"
+        shown = ", ".join(dropped[:30]) + (f" and {len(dropped) - 30} more" if len(dropped) > 30 else "")
+        them = "this label" if len(dropped) == 1 else f"these {len(dropped)} labels"
+        lines.append(f"Not learnt ({few}), so the new model will not have {them}: {shown}.")
+    lost = [str(g) for g in preview.get("lost_exclusive") or []]
+    if lost:
+        lines.append(
+            "One value per photo is lost for " + ", ".join(lost) + ": fewer than two of its values have "
+            "training photos."
+        )
+    kept = [str(g) for g in preview.get("exclusive_groups") or []]
+    if kept:
+        lines.append("One value per photo in " + ", ".join(kept) + ".")
+    every = [str(g) for g in preview.get("at_least_one_groups") or []]
+    if every:
+        lines.append("Every photo gets a value in " + ", ".join(every) + ".")
+    return "\n".join(lines)
+
+
 @dataclass
 class Source:
     """One data source as the person set it up: kind, path and its options."""
@@ -271,6 +299,12 @@ class DatasetBuilder(QWidget):
         self.warnings_label.setWordWrap(True)
         self.warnings_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.warnings_label.setStyleSheet(f"color: {_WARN.name()};")
+        # What the model would keep and lose, in words, before Start (labels too rare to learn at all,
+        # group rules kept or lost).
+        self.rules_label = QLabel()
+        self.rules_label.setWordWrap(True)
+        self.rules_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.rules_label)
         layout.addWidget(self.warnings_label)
 
     # -- sources -----------------------------------------------------------------------------
@@ -573,6 +607,7 @@ class DatasetBuilder(QWidget):
         self.status_label.setText("Add a source to see its labels and how many photos each split gets.")
         self.labels_table.setRowCount(0)
         self.warnings_label.setText("")
+        self.rules_label.setText("")
         self._update_source_items()
         self.preview_changed.emit()
 
@@ -583,6 +618,7 @@ class DatasetBuilder(QWidget):
         self.labels_table.setRowCount(0)
         self.labels_table.setEnabled(True)
         self.warnings_label.setText("")
+        self.rules_label.setText("")
         self._update_source_items()
         self.preview_changed.emit()
 
@@ -618,6 +654,7 @@ class DatasetBuilder(QWidget):
         self.status_label.setText(f"{total} photos, {len(labels)} labels: {per}")
         warnings = [for_window(str(w)) for w in p.get("warnings") or []]
         self.warnings_label.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.rules_label.setText(rules_text(p))
         self._update_source_items()
         self.preview_changed.emit()
 

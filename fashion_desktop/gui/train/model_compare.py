@@ -1,5 +1,6 @@
 """Before switching models: a run's model beside the Tag tab's, per group, on reviewed photos it did not
-learn from; then "Use this model" and one click to tag the library with it."""
+learn from, with a verdict only when the photos are enough; then "Use this model" (asking first when the
+switch would lose labels or rules, or is not shown to be better) and one click to tag the library with it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableView,
@@ -22,14 +24,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.core.compare_verdict import (
+    BETTER,
+    CURRENT,
+    INTERVAL,
+    NEITHER,
+    NEW,
+    NO_CLEAR,
+    TOO_FEW,
+    UNDECIDED,
+    WORSE,
+    ModelChanges,
+    model_changes,
+    reasons_to_ask,
+)
+from fashion_desktop.gui.about import APP_NAME
 from fashion_desktop.gui.models.metrics_model import RowsTableModel
 from fashion_desktop.gui.tag.tag_panel import bundle_title
 from fashion_desktop.gui.worker import ProcessWorker
+from fashion_desktop.model.bundle_file import read_header
+from fashion_desktop.model.bundle_format import BundleError
 from fashion_desktop.model.protocol import Comparison, ImageError, Notice, Progress
-from fashion_desktop.model.run_folder import trained_on
+from fashion_desktop.model.run_folder import trained_on, untuned_note
 
-HEADERS = ("Group", "Photos", "Top-1 current", "Top-1 new", "F1 macro current", "F1 macro new")
-BETTER, WORSE = QColor(20, 130, 40), QColor(190, 30, 30)
+HEADERS = (
+    "Group", "Photos", "Top-1 current", "Top-1 new", "F1 macro current", "F1 macro new",
+    "Right: new − current", "Better",
+)  # fmt: skip
+BETTER_COLOUR, WORSE_COLOUR = QColor(20, 130, 40), QColor(190, 30, 30)
+WINNER_TEXT = {
+    NEW: "new model",
+    CURRENT: "current model",
+    NEITHER: "no clear winner",
+    TOO_FEW: "too few photos",
+}
 
 
 def _num(value: Any) -> float:
@@ -38,27 +66,112 @@ def _num(value: Any) -> float:
     return float(value)
 
 
+def _points(share: float) -> str:
+    return f"{100 * share:+.0f}".replace("-", "−")
+
+
+def _difference(v: Mapping[str, Any]) -> str:
+    """The verdict's difference for one group in points with its interval ("" when there is none)."""
+    if not v or v.get("winner") == TOO_FEW:
+        return ""
+    low, high = _num(v.get("low")), _num(v.get("high"))
+    return f"{_points(_num(v.get('difference')))} pts ({_points(low)} to {_points(high)})"
+
+
 def comparison_rows(result: Comparison) -> tuple[list[list[Any]], list[QColor | None]]:
     """One row per label group (the new model's groups first), with the photo count each model was
-    measured on (``a / b`` when they differ); the colour says whether the new model's F1 is higher."""
+    measured on (``a / b`` when they differ), the difference in photos each gets right with its interval
+    and the group's winner; the colour says who wins (by F1 when the comparison has no verdict)."""
     current, new = (dict(m.get("groups") or {}) for m in result.models[:2])
+    verdicts = dict((result.verdict or {}).get("groups") or {})
     rows, colours = [], []
     for group in dict.fromkeys([*new, *current]):
         a: Mapping[str, Any] = current.get(group) or {}
         b: Mapping[str, Any] = new.get(group) or {}
+        v: Mapping[str, Any] = verdicts.get(group) or {}
         na, nb = a.get("images"), b.get("images")
         photos = na if nb is None else nb if na is None or na == nb else f"{na} / {nb}"
         fa, fb = _num(a.get("f1_macro")), _num(b.get("f1_macro"))
-        rows.append([group, photos, _num(a.get("top1_accuracy")), _num(b.get("top1_accuracy")), fa, fb])
-        colours.append(None if math.isnan(fa) or math.isnan(fb) or fa == fb else BETTER if fb > fa else WORSE)
+        winner = str(v.get("winner") or "")
+        rows.append([
+            group, photos, _num(a.get("top1_accuracy")), _num(b.get("top1_accuracy")), fa, fb,
+            _difference(v), WINNER_TEXT.get(winner, ""),
+        ])  # fmt: skip
+        if v:
+            colours.append(BETTER_COLOUR if winner == NEW else WORSE_COLOUR if winner == CURRENT else None)
+        else:
+            better = None if math.isnan(fa) or math.isnan(fb) or fa == fb else fb > fa
+            colours.append(None if better is None else BETTER_COLOUR if better else WORSE_COLOUR)
     return rows, colours
+
+
+def verdict_text(result: Comparison) -> str:
+    """The comparison's verdict in one sentence (no verdict below the minimum of photos: how many more)."""
+    v = result.verdict or {}
+    overall = v.get("overall")
+    groups = dict(v.get("groups") or {})
+
+    def won_by(who: str) -> str:
+        return ", ".join(g for g, x in groups.items() if x.get("winner") == who)
+
+    if overall == UNDECIDED:
+        return (
+            f"No verdict: a verdict needs {v.get('min_photos')} photos the run did not learn from. "
+            f"Review {v.get('needs')} more photos (new ones, say), then compare again."
+        )
+    if overall == WORSE:
+        return f"Verdict: the current model does better on {won_by(CURRENT)}."
+    if overall == BETTER:
+        return f"Verdict: the new model does better on {won_by(NEW)}, and no worse on the rest."
+    if overall == NO_CLEAR:
+        return "Verdict: no clear difference between the two models on these photos."
+    return ""
+
+
+def _some(items: tuple[str, ...], what: str) -> str:
+    return f"{len(items)} {what}{'s' * (len(items) != 1)}: {', '.join(items)}"
+
+
+def changes_text(changes: ModelChanges) -> str:
+    """What the new model would lose and add against the current one, in words ("" when nothing)."""
+    parts = []
+    if changes.lost:
+        parts.append(f"It would lose {_some(changes.lost, 'label')}.")
+    if changes.lost_exclusive:
+        parts.append(f"It would no longer keep one value per photo in {', '.join(changes.lost_exclusive)}.")
+    if changes.lost_at_least_one:
+        every = ", ".join(changes.lost_at_least_one)
+        parts.append(f"It would no longer give every photo a value in {every}.")
+    if changes.added:
+        parts.append(f"It adds {_some(changes.added, 'label')}.")
+    return " ".join(parts)
+
+
+def _read_changes(current: str, bundle: str) -> tuple[ModelChanges, str]:
+    """(what ``bundle`` loses and adds against ``current``, its note on thresholds it could not tune),
+    read from the bundles' headers; nothing for a path that is empty or cannot be read."""
+    try:
+        new = read_header(bundle)[0] if bundle else None
+    except (BundleError, OSError):
+        return ModelChanges(), ""
+    if new is None:
+        return ModelChanges(), ""
+    untuned = untuned_note(new.metrics)
+    if not current or os.path.abspath(current) == os.path.abspath(bundle):
+        return ModelChanges(), untuned
+    try:
+        return model_changes(read_header(current)[0], new), untuned
+    except (BundleError, OSError):
+        return ModelChanges(), untuned
 
 
 class ModelCompare(QWidget):
     """A run's model (``set_run``) scored beside the Tag tab's model (``current_model()``) on the library's
     (``catalog_path()``) reviewed photos the run did not learn from, in the tagging process.
 
-    Signals: ``use_requested(bundle)`` (make it the library's and the Tag tab's model),
+    "Use this model" asks first (``question``, a box that does not block) when the run's model would lose
+    labels or one-value rules of the Tag tab's model, or is not shown to be better; answered No, nothing
+    changes. Signals: ``use_requested(bundle)`` (make it the library's and the Tag tab's model),
     ``retag_requested(bundle)`` (tag the library with it), ``compared(Comparison | None)`` after each
     comparison (None: it failed or was cancelled).
     """
@@ -76,10 +189,17 @@ class ModelCompare(QWidget):
         self.bundle: str | None = None
         self.worker: ProcessWorker | None = None
         self.result: Comparison | None = None
+        self.question: QMessageBox | None = None  # "Use this model?" while it waits for an answer
+        self._changes: tuple[tuple[str, str], ModelChanges, str] | None = None  # read from the two files
         self.title = QLabel("Finish a run, or pick one under Runs, to compare its model with the Tag tab's.")
         self.title.setWordWrap(True)
         self.note = QLabel()
         self.note.setWordWrap(True)
+        self.verdict_label = QLabel()
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setToolTip(f"Right: new − current is the {INTERVAL}.")
+        self.changes_label = QLabel()
+        self.changes_label.setWordWrap(True)
         self.compare_button = QPushButton("&Compare with the Tag tab's model")
         self.cancel_button = QPushButton("Cancel")
         self.progress = QProgressBar()
@@ -92,6 +212,7 @@ class ModelCompare(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setToolTip(f"Right: new − current is the {INTERVAL}.")
         self.use_button = QPushButton("&Use this model")
         self.use_button.setToolTip(
             "Add it to the library and the Models tab and make it the Tag tab's model (nothing is re-tagged yet)"
@@ -113,6 +234,8 @@ class ModelCompare(QWidget):
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
         lay.addWidget(self.note)
+        lay.addWidget(self.verdict_label)
+        lay.addWidget(self.changes_label)
         lay.addWidget(self.table, 1)
         lay.addLayout(retag)
         self.compare_button.clicked.connect(self.start)
@@ -132,6 +255,7 @@ class ModelCompare(QWidget):
         self.run_path, self.bundle, self.result = run_path, bundle, None
         self.table_model.set_rows([])
         self.note.setText("")
+        self.verdict_label.setText("")
         self._show_retag(None)
         name = os.path.basename(os.path.normpath(run_path))
         if bundle:
@@ -173,6 +297,7 @@ class ModelCompare(QWidget):
             "device": self.device(),
         }
         self.result = None
+        self.verdict_label.setText("")
         self.table_model.set_rows([])
         self.note.setText(f"Comparing on the library's reviewed photos; {left_out.describe()}…")
         self.progress.setRange(0, 0)
@@ -223,10 +348,13 @@ class ModelCompare(QWidget):
             )
         else:
             extra = f", {result.unreadable} unreadable" if result.unreadable else ""
+            s = "s" * (result.photos != 1)
             self.note.setText(
-                f"Current: {current}. New: this run's model. Measured on {result.photos} reviewed photos "
-                f"the run did not learn from ({result.excluded} left out{extra}), each at its own thresholds."
+                f"Current: {current}. New: this run's model. The comparison rests on {result.photos} photo{s}: "
+                f"reviewed ones the run did not learn from ({result.excluded} left out{extra}), each model at "
+                "its own thresholds."
             )
+        self.verdict_label.setText(verdict_text(result))
         rows, colours = comparison_rows(result)
         self.table_model.set_rows(rows, colours=colours)
         self._update_buttons()
@@ -247,8 +375,64 @@ class ModelCompare(QWidget):
 
     # -- switching ------------------------------------------------------------------------------
     def _use_clicked(self) -> None:
-        if self.bundle and os.path.isfile(self.bundle):
+        if not self.bundle or not os.path.isfile(self.bundle):
+            return
+        reasons = self.switch_reasons()
+        if not reasons:
             self.use_requested.emit(self.bundle)
+            return
+        if self.question is not None:
+            self.question.raise_()
+            return
+        yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            APP_NAME,
+            "Make this run's model the Tag tab's model instead of the current one?",
+            yes | no,
+            self,
+        )
+        box.setInformativeText("\n".join(f"• {r}" for r in reasons))
+        box.button(yes).setText("Use it anyway")
+        box.button(no).setText("Keep the current model")
+        box.setDefaultButton(no)
+        bundle = self.bundle
+        box.finished.connect(lambda _result: self._answered(box, bundle))
+        self.question = box
+        box.open()  # the window (and a comparison still running) carries on meanwhile
+
+    def _answered(self, box: QMessageBox, bundle: str) -> None:
+        use = box.clickedButton() is box.button(QMessageBox.StandardButton.Yes)
+        if self.question is box:
+            self.question = None
+        box.deleteLater()
+        if use and bundle == self.bundle:
+            self.use_requested.emit(bundle)
+
+    def switch_reasons(self) -> list[str]:
+        """Why "Use this model" asks first (one line each; empty: it does not): the labels and one-value
+        rules the Tag tab's model has and this one lacks, and a comparison that is worse, undecided or
+        not made yet. Nothing to ask without a Tag tab model (nothing would be lost)."""
+        current = self.current_model()
+        if not current or not self.bundle or os.path.abspath(current) == os.path.abspath(self.bundle):
+            return []
+        done = self.result is not None and str(self.result.models[-1].get("bundle")) == self.bundle
+        return reasons_to_ask(self.changes(), dict(self.result.verdict) if done and self.result else None)
+
+    def changes(self) -> ModelChanges:
+        """What the run's model would lose and add against the Tag tab's, read from the two files (nothing
+        when there is no Tag tab model or a file cannot be read)."""
+        key = (self.current_model() or "", self.bundle or "")
+        if self._changes is None or self._changes[0] != key:
+            self._changes = (key, *_read_changes(*key))
+        return self._changes[1]
+
+    def _show_changes(self) -> None:
+        self.changes()
+        assert self._changes is not None
+        text = " ".join(t for t in (changes_text(self._changes[1]), self._changes[2]) if t)
+        self.changes_label.setText(text)
+        self.changes_label.setVisible(bool(text))
 
     def model_used(self, bundle: str, photos: int) -> None:
         """``bundle`` is now the Tag tab's model: offer to tag the library's ``photos`` with it."""
@@ -272,6 +456,7 @@ class ModelCompare(QWidget):
         self.compare_button.setToolTip(self.problem() or "Score both models on the held-out reviewed photos")
         self.cancel_button.setEnabled(busy)
         self.use_button.setEnabled(bool(self.bundle) and os.path.isfile(self.bundle or ""))
+        self._show_changes()
 
     def refresh(self) -> None:
         """The Tag tab's model or the library changed: say whether a comparison can run."""
