@@ -16,6 +16,7 @@ from fashion_desktop.core.embeddings import decode, encode, projection
 from fashion_desktop.core.engine import ScoreOptions, tag_into_catalog
 from fashion_desktop.core.scan import sync_folder
 from fashion_desktop.core.similar import SimilarError, SimilarityIndex, similar_photos
+from fashion_desktop.model.arch_table import ARCH_TABLE
 from tests.conftest import make_photo
 
 CPU = ScoreOptions(device="cpu", batch_size=4)
@@ -260,3 +261,44 @@ def test_the_tagging_process_stores_the_embeddings(tmp_path: Path, tiny_bundle_p
         assert (
             len(cat.embeddings("tiny-test-model")[0]) == 5 and cat.without_embeddings("tiny-test-model") == 0
         )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", sorted(ARCH_TABLE))
+def test_every_architecture_gives_its_pooled_features_from_the_scoring_pass(arch: str) -> None:
+    """The hook finds each registry architecture's head and catches what it reads: one row per photo."""
+    import torch
+
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.scoring import HeadInput
+
+    try:
+        model = build_model(arch, 3).eval()
+    except ImportError as exc:  # an optional architecture package that is not installed here
+        pytest.skip(str(exc))
+    hook = HeadInput.find(model, arch)
+    assert hook is not None
+    head = model.get_submodule(ARCH_TABLE[arch].head_prefixes[0])
+    size = ARCH_TABLE[arch].input_size if arch in ("vit_b_16", "inception_v3") else 64
+    with torch.inference_mode(), hook.catch() as caught:
+        logits = model(torch.rand(2, 3, size, size))
+        features = HeadInput.pooled(caught)
+        assert features is not None and features.shape == (2, head.in_features)
+        again = head(torch.from_numpy(features))  # the head alone, on what was caught: the same logits
+    assert logits.shape == (2, 3)
+    assert np.allclose(again.numpy(), logits.numpy(), atol=1e-4)
+
+
+def test_a_merged_photo_keeps_the_embedding_with_the_scores(tmp_path: Path) -> None:
+    """Relinking onto a row a scan of the new place made (and tagging scored) keeps that row's embedding."""
+    from fashion_desktop.core.catalog import ImageMove
+
+    with Catalog(tmp_path / "lib.ffcat") as cat:
+        ids = cat.ensure_images(["/old/a.jpg", "/new/a.jpg"])
+        cat.register_model("m", ["a", "b", "c"])
+        blob = encode(np.arange(8, dtype=np.float32)[None], "m")
+        cat.add_predictions("m", [(ids["/new/a.jpg"], np.zeros(3, np.float32))], blob)
+        assert cat.move_images([ImageMove(ids["/old/a.jpg"], "/new/a.jpg", 1, 1.0)], "/old", "/new") == 1
+        got_ids, blobs = cat.embeddings("m")
+        assert got_ids.tolist() == [ids["/old/a.jpg"]] and blobs == blob
+        assert cat.without_embeddings("m") == 0
