@@ -426,6 +426,9 @@ class Catalog:
     def embeddings(self, model_key: str) -> tuple[np.ndarray, list[bytes]]:
         return self._scores.embeddings(model_key)
 
+    def embedded_paths(self, model_key: str) -> set[str]:
+        return self._scores.embedded_paths(model_key)
+
     def without_embeddings(self, model_key: str) -> int:
         return self._scores.without_embeddings(model_key)
 

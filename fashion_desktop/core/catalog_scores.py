@@ -136,6 +136,19 @@ class ScoreStore:
         )
         return np.fromiter((r[0] for r in rows), np.int64, len(rows)), [r[1] for r in rows]
 
+    def embedded_paths(self, model_key: str) -> set[str]:
+        """Paths that have this model's scores and its embedding (a run filling the missing ones skips them)."""
+        model = self.model(model_key)
+        if model is None:
+            return set()
+        rows = self._catalog.query_newer_table(
+            "embeddings",
+            "SELECT i.path FROM embeddings e JOIN predictions p ON p.model_id=e.model_id AND p.image_id=e.image_id"
+            " JOIN images i ON i.id=e.image_id WHERE e.model_id=? AND length(p.scores)=?",
+            (model.id, 4 * len(model.labels)),
+        )
+        return {r[0] for r in rows}
+
     def without_embeddings(self, model_key: str) -> int:
         """How many present photos have this model's scores but no embedding (tagged before embeddings
         were stored); re-tagging them with ``force`` gives them one."""

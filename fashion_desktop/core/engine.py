@@ -96,12 +96,15 @@ def tag_into_catalog(
     options: ScoreOptions | None = None,
     cancel: CancelFlag = None,
     force: bool = False,
+    fill_embeddings: bool = False,
 ) -> Iterator[Event]:
     """Score photos and store the scores in ``catalog``, resuming where an earlier run stopped.
 
     Registers the model (key = ``bundle.model_id``), skips photos that already have its predictions
     unless ``force``, commits scores batch by batch (a crash loses at most one batch), each photo's compact
-    embedding (``core.embeddings``) with its scores, and records each failed photo's reason. Yields tag_images' events, then one Summary. Raises as tag_images does, and
+    embedding (``core.embeddings``) with its scores, and records each failed photo's reason.
+    ``fill_embeddings`` also re-scores the photos that have scores but no embedding (tagged before
+    embeddings were stored; ``Catalog.without_embeddings`` counts them). Yields tag_images' events, then one Summary. Raises as tag_images does, and
     CatalogWriteError when the catalog cannot be written (disk full ...): what was stored stays stored.
     """
     t0 = time.perf_counter()
@@ -117,7 +120,10 @@ def tag_into_catalog(
         )  # fmt: skip
         ordered = list(dict.fromkeys(os.path.normpath(os.fspath(p)) for p in paths))
         ids = catalog.ensure_images(ordered)
-        already = set() if force else catalog.predicted_paths(key)
+        if force:
+            already: set[str] = set()
+        else:
+            already = catalog.embedded_paths(key) if fill_embeddings else catalog.predicted_paths(key)
     except sqlite3.OperationalError as exc:
         raise _write_failure(catalog, exc, tagged) from None
     todo = [p for p in ordered if p not in already]

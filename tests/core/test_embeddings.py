@@ -179,7 +179,10 @@ def test_a_schema_8_library_upgrades_keeping_everything(tmp_path: Path, tiny_bun
         paths = [r.path for r in cat.images()]
         list(tag_into_catalog(cat, paths, tiny_bundle_path, CPU))  # a plain run re-scores nothing
         assert cat.without_embeddings("tiny-test-model") == 9
-        list(tag_into_catalog(cat, paths, tiny_bundle_path, CPU, force=True))
+        summary = list(tag_into_catalog(cat, paths[:4], tiny_bundle_path, CPU, force=True))[-1]
+        assert summary.tagged == 4 and cat.without_embeddings("tiny-test-model") == 5
+        events = list(tag_into_catalog(cat, paths, tiny_bundle_path, CPU, fill_embeddings=True))
+        assert events[-1].tagged == 5 and events[-1].skipped == 4  # only those without one
         assert cat.without_embeddings("tiny-test-model") == 0
         assert cat.all_decisions() == decisions
 
