@@ -305,3 +305,48 @@ def test_a_merged_photo_keeps_the_embedding_with_the_scores(tmp_path: Path) -> N
         got_ids, blobs = cat.embeddings("m")
         assert got_ids.tolist() == [ids["/old/a.jpg"]] and blobs == blob
         assert cat.without_embeddings("m") == 0
+
+
+def test_with_flip_averaging_the_features_are_the_mean_of_the_photo_and_its_mirror() -> None:
+    import torch
+
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.bundle import new_bundle
+    from fashion_desktop.model.scoring import ModelRunner
+
+    torch.manual_seed(0)
+    state = build_model("cnn", 3).state_dict()
+    photos = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))
+    options = ScoreOptions(device="cpu", precision="fp32", batch_size=4)
+
+    def runner(tta: bool) -> ModelRunner:
+        return ModelRunner(new_bundle("cnn", ["a", "b", "c"], state, input_size=32, tta_flip=tta), options)
+
+    _, direct = runner(False).scores_and_features(photos)
+    _, mirrored = runner(False).scores_and_features(photos.flip(2))
+    _, averaged = runner(True).scores_and_features(photos)
+    assert averaged is not None and averaged.shape == (4, 128)
+    np.testing.assert_allclose(averaged, (direct + mirrored) / 2, rtol=1e-4, atol=1e-5)
+
+
+def test_a_batch_halved_on_out_of_memory_keeps_every_photos_features(tiny_bundle_path: Path) -> None:
+    import torch
+
+    from fashion_desktop.model.bundle import load_bundle
+    from fashion_desktop.model.scoring import ModelRunner
+
+    runner = ModelRunner(load_bundle(tiny_bundle_path), ScoreOptions(device="cpu", precision="fp32"))
+    photos = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8))
+    whole_scores, whole = runner.scores_and_features(photos)
+    real_forward = runner.forward
+
+    def small_batches_only(batch: torch.Tensor):
+        if len(batch) > 2:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real_forward(batch)
+
+    runner.forward = small_batches_only  # type: ignore[method-assign]
+    scores, features = runner.scores_and_features(photos)
+    assert runner.max_batch <= 2 and runner.notices and features is not None
+    np.testing.assert_allclose(scores, whole_scores, atol=1e-6)
+    np.testing.assert_allclose(features, whole, atol=1e-6)
