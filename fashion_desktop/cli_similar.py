@@ -27,7 +27,7 @@ def add_similar_parser(sub: Any, user_error: type[Exception]) -> None:
         help="list the photos of a catalog most similar to a photo",
         description="List the photos of a catalog nearest PHOTO by the cosine similarity of the embeddings "
         "stored when they were tagged (no model is run): PHOTO itself first, then its nearest, best first, "
-        "one per line as 'similarity<TAB>path'. Photos tagged before embeddings were stored have none: "
+        "one per line as 'path<TAB>similarity' (cosine, 1.0 at most). Photos tagged before embeddings were stored have none: "
         "re-tag them with 'fashion tag ... --force'. Exit 0: listed; 1: PHOTO or the model has none.",
     )
     p.add_argument("photo", metavar="PHOTO", help="a photo of the catalog")
@@ -57,6 +57,6 @@ def cmd_similar(args: argparse.Namespace, user_error: type[Exception]) -> int:
     finally:
         catalog.close()
     for neighbour in found:
-        print(f"{neighbour.similarity:.4f}\t{neighbour.path}")
+        print(f"{neighbour.path}\t{neighbour.similarity:.4f}")
     print(f"{len(found) - 1} similar photos listed", file=sys.stderr)
     return exit_codes.OK

@@ -223,11 +223,11 @@ def test_fashion_similar_lists_the_photo_then_its_resized_copy(
                  "--out", str(tmp_path / "tags.csv"), "--device", "cpu"]) == 0  # fmt: skip
     capsys.readouterr()
     assert main(["similar", str(original), "--catalog", str(db), "-k", "4"]) == 0
-    lines = [ln.split("\t") for ln in capsys.readouterr().out.splitlines()]
+    lines = [ln.rsplit("\t", 1) for ln in capsys.readouterr().out.splitlines()]
     assert len(lines) == 5
-    assert Path(lines[0][1]).name == "p03.jpg" and float(lines[0][0]) == pytest.approx(1.0)
-    assert Path(lines[1][1]).name == "p03_small.jpg"
-    sims = [float(s) for s, _ in lines]
+    assert Path(lines[0][0]).name == "p03.jpg" and float(lines[0][1]) == pytest.approx(1.0)
+    assert Path(lines[1][0]).name == "p03_small.jpg"
+    sims = [float(s) for _, s in lines]
     assert sims == sorted(sims, reverse=True)
     assert main(["similar", str(tmp_path / "nope.jpg"), "--catalog", str(db)]) == 1
     assert "not a photo of" in capsys.readouterr().err
