@@ -7,7 +7,8 @@ into the float32 matrix of unit rows a plain numpy search would hold; it prints 
 and the median latency of 20 queries (the 10 nearest of a stored photo), with the ratios, and checks
 both find the same nearest photos. A size whose run is expected to take longer than ``--budget-s``
 (extrapolated from the previous size) is skipped and said so. Last, the catalog's growth per photo
-with embeddings against without, measured in a real SQLite file (``--growth-photos``).
+with embeddings against without, measured in a real SQLite file (``--growth-photos``), and the time
+the first search pays to load that file's embeddings.
 The last line is ``similar-bench: ...``.
 """
 
@@ -69,8 +70,9 @@ def bench_size(n: int, dims: int, seed: int = 0) -> dict[str, float]:
     }
 
 
-def catalog_growth(photos: int, width: int = 1280) -> float:
-    """Bytes a photo adds to a catalog file with its embedding (a ``width``-wide model), against none."""
+def catalog_growth(photos: int, width: int = 1280) -> tuple[float, float]:
+    """Bytes a photo adds to a catalog file with its embedding (a ``width``-wide model), against none, and
+    the seconds ``SimilarityIndex.load`` takes to read that catalog's embeddings (what the first search pays)."""
     features = np.random.default_rng(1).normal(size=(photos, width)).astype(np.float32)
     blobs = encode(features, "bench-model")
     sizes = []
@@ -86,7 +88,12 @@ def catalog_growth(photos: int, width: int = 1280) -> float:
                     cat.add_predictions("bench-model", scores[part], blobs[part] if with_embeddings else None)
                 cat.query("PRAGMA wal_checkpoint(TRUNCATE)")
             sizes.append(db.stat().st_size)
-    return (sizes[1] - sizes[0]) / photos
+        with Catalog(db, read_only=True) as cat:
+            t0 = time.perf_counter()
+            index = SimilarityIndex.load(cat, "bench-model")
+            load_s = time.perf_counter() - t0
+        assert len(index) == photos
+    return (sizes[1] - sizes[0]) / photos, load_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     p.add_argument("--dims", type=int, default=256)
     p.add_argument("--budget-s", type=float, default=60.0, help="skip a size expected to take longer")
-    p.add_argument("--growth-photos", type=int, default=20_000)
+    p.add_argument("--growth-photos", type=int, default=100_000)
     args = p.parse_args(argv)
     results = []
     last: tuple[int, float] | None = None
@@ -112,13 +119,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['float32_mb'] / r['int8_mb']:.2f}x, time ratio (int8/float32) {r['int8_ms'] / r['float32_ms']:.2f}"
             f" | same nearest: {'yes' if r['agree'] else 'NO'} | run {last[1]:.1f} s"
         )
-    growth = catalog_growth(args.growth_photos)
-    print(f"catalog growth: {growth:.1f} bytes a photo with its embedding ({args.growth_photos:,} photos)")
+    growth, load_s = catalog_growth(args.growth_photos)
+    print(
+        f"catalog growth: {growth:.1f} bytes a photo with its embedding ({args.growth_photos:,} photos); "
+        f"loading them for search: {load_s:.2f} s"
+    )
     ran = ",".join(str(int(r["n"])) for r in results)
     big = results[-1]
     print(
         f"similar-bench: sizes={ran} int8_ms={big['int8_ms']:.1f} float32_ms={big['float32_ms']:.1f} "
-        f"int8_mb={big['int8_mb']:.1f} float32_mb={big['float32_mb']:.1f} bytes_per_photo={growth:.1f}"
+        f"int8_mb={big['int8_mb']:.1f} float32_mb={big['float32_mb']:.1f} bytes_per_photo={growth:.1f} "
+        f"load_s={load_s:.2f}"
     )
     return 0
 
