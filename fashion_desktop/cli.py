@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fashion_desktop.cli_import import add_import_parser
+from fashion_desktop.cli_similar import add_similar_parser
 from fashion_desktop.model import exit_codes
 from fashion_desktop.model.progress_text import TerminalBar, bar_text, format_duration
 
@@ -790,6 +791,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect_parser(sub)
     _add_export_parser(sub)
     add_import_parser(sub, UserError)
+    add_similar_parser(sub, UserError)
     _add_relink_parser(sub)
     _add_init_model_parser(sub)
     _add_convert_parser(sub)

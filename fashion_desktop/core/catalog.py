@@ -415,8 +415,22 @@ class Catalog:
     def models(self) -> list[ModelRecord]:
         return self._scores.models()
 
-    def add_predictions(self, model_key: str, results: Iterable[tuple[int, np.ndarray]]) -> int:
-        return self._scores.add_predictions(model_key, results)
+    def add_predictions(
+        self,
+        model_key: str,
+        results: Iterable[tuple[int, np.ndarray]],
+        embeddings: Sequence[bytes] | None = None,
+    ) -> int:
+        return self._scores.add_predictions(model_key, results, embeddings)
+
+    def embeddings(self, model_key: str) -> tuple[np.ndarray, list[bytes]]:
+        return self._scores.embeddings(model_key)
+
+    def embedded_paths(self, model_key: str) -> set[str]:
+        return self._scores.embedded_paths(model_key)
+
+    def without_embeddings(self, model_key: str) -> int:
+        return self._scores.without_embeddings(model_key)
 
     def predicted_paths(self, model_key: str) -> set[str]:
         return self._scores.predicted_paths(model_key)

@@ -287,6 +287,12 @@ class ImageStore:
             " SELECT ?, model_id, scores, created_at FROM predictions WHERE image_id=?",
             (keep, drop),
         )
+        # The embeddings go with those scores (model first: the key's order, so no full scan).
+        db.execute(
+            "INSERT OR IGNORE INTO embeddings(model_id, image_id, vector) SELECT model_id, ?, vector"
+            " FROM embeddings WHERE model_id IN (SELECT id FROM models) AND image_id=?",
+            (keep, drop),
+        )
         db.execute(
             "UPDATE images SET"
             " reviewed_at=COALESCE(reviewed_at, (SELECT reviewed_at FROM images WHERE id=?)),"

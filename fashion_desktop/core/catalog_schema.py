@@ -15,7 +15,7 @@ from .catalog_records import CatalogError, ModelRecord, timestamp
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, review_decisions
 from .thresholds import ThresholdPolicy
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # The oldest schema a read-only open can read as it is (v2 added ``images.split``, v3 ``models.thresholds``).
 READABLE_FROM = 3
 # SQLite's header field for "which program's file is this" (``PRAGMA application_id``): b"FaFi".
@@ -136,6 +136,24 @@ def _v5_view_state_and_settled_reviews(db: sqlite3.Connection) -> None:
     settle_reviewed(db)
 
 
+def _v9_embeddings(db: sqlite3.Connection) -> None:
+    """v9: each photo's compact embedding per model (``core.embeddings`` has the blob's layout), from the
+    forward pass that scored it. Keyed model first, so one model's embeddings load as one range. An
+    embedding lives only as long as its photo's scores from that model: the trigger drops it whenever those
+    scores are dropped (a changed file, a dropped model, a removed photo), so it never outlives them."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS embeddings ("
+        " model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,"
+        " image_id INTEGER NOT NULL,"
+        " vector BLOB NOT NULL,"
+        " PRIMARY KEY (model_id, image_id)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TRIGGER IF NOT EXISTS predictions_drop_embedding AFTER DELETE ON predictions BEGIN"
+        " DELETE FROM embeddings WHERE model_id=OLD.model_id AND image_id=OLD.image_id; END"
+    )
+
+
 # Each entry upgrades the schema from version i+1 to i+2: SQL statements, or a Python step that gets
 # the connection inside the migration's transaction (and must be safe to run twice). Append, never edit.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
@@ -156,6 +174,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # v8: a model's at-least-one groups (JSON list of group names: a scored photo with none of the group's
     # labels passing gets its top one), so a library opened without its bundle file still applies them.
     "ALTER TABLE models ADD COLUMN at_least_one TEXT",
+    # v9: photos' compact embeddings per model, next to their scores (photos tagged earlier have none).
+    _v9_embeddings,
 ]
 
 

@@ -91,20 +91,84 @@ class ScoreStore:
         keys = [r[0] for r in self._catalog.query("SELECT model_key FROM models ORDER BY id")]
         return [m for k in keys if (m := self.model(k)) is not None]
 
-    def add_predictions(self, model_key: str, results: Iterable[tuple[int, np.ndarray]]) -> int:
-        """Store scores (one float per model label) for image ids in one transaction; return the count."""
+    def add_predictions(
+        self,
+        model_key: str,
+        results: Iterable[tuple[int, np.ndarray]],
+        embeddings: Sequence[bytes] | None = None,
+    ) -> int:
+        """Store scores (one float per model label) for image ids in one transaction; return the count.
+
+        ``embeddings`` (one ``core.embeddings`` blob per result, in order) are stored with them, in the
+        same transaction: a photo never has an embedding without its scores.
+        """
         model = self.model(model_key)
         if model is None:
             raise CatalogError(f"model {model_key!r} is not registered in {self._catalog.path}")
         now = timestamp()
         rows = [(int(i), model.id, np.asarray(s, dtype="<f4").tobytes(), now) for i, s in results]
+        if embeddings is not None and len(embeddings) != len(rows):
+            raise ValueError(f"{len(embeddings)} embeddings for {len(rows)} photos")
         with self._catalog.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO predictions(image_id, model_id, scores, created_at) VALUES(?,?,?,?)",
                 rows,
             )
             db.executemany("UPDATE images SET error=NULL WHERE id=?", [(r[0],) for r in rows])
+            if embeddings is not None:
+                db.executemany(
+                    "INSERT OR REPLACE INTO embeddings(model_id, image_id, vector) VALUES(?,?,?)",
+                    [(model.id, r[0], e) for r, e in zip(rows, embeddings, strict=True)],
+                )
         return len(rows)
+
+    def embeddings(self, model_key: str) -> tuple[np.ndarray, list[bytes]]:
+        """Image ids (int64 [N], ascending) and their stored embedding blobs for one model, present
+        photos only (none for an older catalog opened read-only, which has no embeddings yet)."""
+        model = self.model(model_key)
+        if model is None:
+            return np.zeros(0, np.int64), []
+        rows = self._catalog.query_newer_table(
+            "embeddings",
+            "SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id=e.image_id"
+            " WHERE e.model_id=? AND i.present=1 ORDER BY e.image_id",
+            (model.id,),
+        )
+        return np.fromiter((r[0] for r in rows), np.int64, len(rows)), [r[1] for r in rows]
+
+    def embedded_paths(self, model_key: str) -> set[str]:
+        """Paths that have this model's scores and its embedding (a run filling the missing ones skips them)."""
+        model = self.model(model_key)
+        if model is None:
+            return set()
+        rows = self._catalog.query_newer_table(
+            "embeddings",
+            "SELECT i.path FROM embeddings e JOIN predictions p ON p.model_id=e.model_id AND p.image_id=e.image_id"
+            " JOIN images i ON i.id=e.image_id WHERE e.model_id=? AND length(p.scores)=?",
+            (model.id, 4 * len(model.labels)),
+        )
+        return {r[0] for r in rows}
+
+    def without_embeddings(self, model_key: str) -> int:
+        """How many present photos have this model's scores but no embedding (tagged before embeddings
+        were stored); re-tagging them with ``force`` gives them one."""
+        model = self.model(model_key)
+        if model is None:
+            return 0
+        has_table = self._catalog.query(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='embeddings'"
+        )
+        missing = (
+            " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model_id=p.model_id AND e.image_id=p.image_id)"
+            if has_table
+            else ""
+        )
+        rows = self._catalog.query(
+            "SELECT COUNT(*) FROM predictions p JOIN images i ON i.id=p.image_id"
+            f" WHERE p.model_id=? AND i.present=1{missing}",
+            (model.id,),
+        )
+        return int(rows[0][0])
 
     def predicted_paths(self, model_key: str) -> set[str]:
         """Paths that already have predictions from this model (for resume)."""

@@ -14,6 +14,7 @@ from ..model.problems import PathProblem
 from ..model.protocol import BatchResult, ImageError, ImageResult, Notice, Progress, Summary
 from ..model.scoring import EngineError, ModelRunner, ScoreOptions, as_runner, score_paths
 from .catalog import Catalog, CatalogError, CatalogWriteError, write_reason
+from .embeddings import encode
 from .scan import CancelFlag, is_cancelled
 
 __all__ = ["EngineError", "Event", "ModelRunner", "ScoreOptions", "tag_images", "tag_into_catalog"]
@@ -68,7 +69,8 @@ def tag_images(
                 yield Notice(notice)
             if batch.scores is not None:
                 yield BatchResult(
-                    tuple(ImageResult(p, s) for p, s in zip(batch.paths, batch.scores, strict=True))
+                    tuple(ImageResult(p, s) for p, s in zip(batch.paths, batch.scores, strict=True)),
+                    batch.features,
                 )
             done += len(batch.paths) + len(batch.failures)
             now = time.perf_counter()
@@ -94,12 +96,15 @@ def tag_into_catalog(
     options: ScoreOptions | None = None,
     cancel: CancelFlag = None,
     force: bool = False,
+    fill_embeddings: bool = False,
 ) -> Iterator[Event]:
     """Score photos and store the scores in ``catalog``, resuming where an earlier run stopped.
 
     Registers the model (key = ``bundle.model_id``), skips photos that already have its predictions
-    unless ``force``, commits scores batch by batch (a crash loses at most one batch) and records each
-    failed photo's reason. Yields tag_images' events, then one Summary. Raises as tag_images does, and
+    unless ``force``, commits scores batch by batch (a crash loses at most one batch), each photo's compact
+    embedding (``core.embeddings``) with its scores, and records each failed photo's reason.
+    ``fill_embeddings`` also re-scores the photos that have scores but no embedding (tagged before
+    embeddings were stored; ``Catalog.without_embeddings`` counts them). Yields tag_images' events, then one Summary. Raises as tag_images does, and
     CatalogWriteError when the catalog cannot be written (disk full ...): what was stored stays stored.
     """
     t0 = time.perf_counter()
@@ -115,7 +120,10 @@ def tag_into_catalog(
         )  # fmt: skip
         ordered = list(dict.fromkeys(os.path.normpath(os.fspath(p)) for p in paths))
         ids = catalog.ensure_images(ordered)
-        already = set() if force else catalog.predicted_paths(key)
+        if force:
+            already: set[str] = set()
+        else:
+            already = catalog.embedded_paths(key) if fill_embeddings else catalog.predicted_paths(key)
     except sqlite3.OperationalError as exc:
         raise _write_failure(catalog, exc, tagged) from None
     todo = [p for p in ordered if p not in already]
@@ -131,7 +139,8 @@ def tag_into_catalog(
     try:
         for event in tag_images(todo, runner, options, cancel):
             if isinstance(event, BatchResult):
-                catalog.add_predictions(key, [(ids[str(r.path)], r.scores) for r in event.results])
+                vectors = encode(event.features, key) if event.features is not None else None
+                catalog.add_predictions(key, [(ids[str(r.path)], r.scores) for r in event.results], vectors)
                 tagged += len(event.results)
                 flush_errors()
             elif isinstance(event, ImageError):

@@ -73,9 +73,11 @@ class ImageResult:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """The photos of one model batch (in-process only; the tagging process sends them as TagScores)."""
+    """The photos of one model batch (in-process only; the tagging process sends them as TagScores), with
+    the pooled features [B, D] float32 the model's head read for them (None when the model has no known head)."""
 
     results: tuple[ImageResult, ...]
+    features: np.ndarray | None = None
 
     def __iter__(self) -> Iterator[ImageResult]:
         return iter(self.results)

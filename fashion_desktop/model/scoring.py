@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .archs import model_logits
+from .archs import ArchError, get_arch, model_logits
 from .bundle import Bundle, load_bundle
 from .devices import autocast_dtype, cpu_count, resolve_device
 from .groups import group_softmax
@@ -158,6 +158,46 @@ def sigmoid_scores(logits: torch.Tensor, exclusive: Sequence[np.ndarray] = ()) -
     return scores
 
 
+class HeadInput:
+    """The pooled features a model's classification head reads, caught by a hook during the forward pass
+    that scores a batch (no second pass). Per thread: several model workers may share one model."""
+
+    def __init__(self, head: torch.nn.Module) -> None:
+        self._local = threading.local()
+        head.register_forward_pre_hook(self._hook)
+
+    @classmethod
+    def find(cls, model: torch.nn.Module, arch: str) -> HeadInput | None:
+        """The hook on ``arch``'s head (the registry's first head prefix) of ``model``; None when it has none."""
+        try:
+            return cls(model.get_submodule(get_arch(arch).head_prefixes[0]))
+        except (ArchError, AttributeError, IndexError):
+            return None
+
+    def _hook(self, _module: torch.nn.Module, inputs: tuple) -> None:
+        caught = getattr(self._local, "caught", None)
+        if caught is not None:
+            caught.append(inputs[0])
+
+    @contextmanager
+    def catch(self) -> Iterator[list[torch.Tensor]]:
+        """Inside, each head input of this thread's forward passes is appended to the list yielded."""
+        self._local.caught = caught = []
+        try:
+            yield caught
+        finally:
+            self._local.caught = None
+
+    @staticmethod
+    def pooled(caught: Sequence[torch.Tensor]) -> np.ndarray | None:
+        """float32 [B, D] on the CPU: the one input caught, or the mean of a photo and its mirror image's."""
+        if not caught:
+            return None
+        flat = [t.detach().float().flatten(1) for t in caught]
+        mean = flat[0] if len(flat) == 1 else torch.stack(flat).mean(0)
+        return mean.cpu().numpy()
+
+
 class ModelRunner:
     """A bundle's model placed on a device: uint8 NHWC batches in, sigmoid scores out.
 
@@ -204,6 +244,7 @@ class ModelRunner:
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model: Callable[[torch.Tensor], torch.Tensor] = model.to(self.device).eval()
+        self.head_input = HeadInput.find(model, bundle.arch)
         self.normalise = Normalise(bundle.mean, bundle.std, self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
@@ -226,9 +267,11 @@ class ModelRunner:
         )
         return f"{self.device} {precision}, batch {self.batch_size}, decode threads: {self.decode_workers}{threads}"
 
-    def forward(self, batch: torch.Tensor) -> np.ndarray:
-        """Scores [B, L] float32 for a uint8 [B, H, W, 3] batch, in one forward pass (no OOM handling)."""
-        with torch.inference_mode():
+    def forward(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scores [B, L] float32 for a uint8 [B, H, W, 3] batch and the pooled features [B, D] its head read
+        (None for a model without a known head), from one forward pass (no OOM handling)."""
+        catch = self.head_input.catch() if self.head_input is not None else nullcontext([])
+        with torch.inference_mode(), catch as caught:
             logits = logits_for_batch(
                 self.model,
                 batch,
@@ -238,10 +281,15 @@ class ModelRunner:
                 self.tta_flip,
                 self.exclusive,
             )
-        return sigmoid_scores(logits, self.exclusive)
+            features = HeadInput.pooled(caught)
+        return sigmoid_scores(logits, self.exclusive), features
 
     def scores(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
-        """Scores [B, L] for a uint8 [B, H, W, 3] batch.
+        """Scores [B, L] for a uint8 [B, H, W, 3] batch (``scores_and_features`` without the features)."""
+        return self.scores_and_features(batch)[0]
+
+    def scores_and_features(self, batch: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scores [B, L] and pooled features [B, D] (None without a known head) for a uint8 [B, H, W, 3] batch.
 
         On out-of-memory the batch is halved and the same images retried; the smaller size is kept
         for later batches. Raises EngineError only when a single image does not fit.
@@ -249,7 +297,7 @@ class ModelRunner:
         if isinstance(batch, np.ndarray):
             batch = torch.from_numpy(batch)
         n = int(batch.shape[0])
-        parts: list[np.ndarray] = []
+        parts: list[tuple[np.ndarray, np.ndarray | None]] = []
         start = 0
         while start < n:
             size = min(self.max_batch, n - start)
@@ -270,7 +318,11 @@ class ModelRunner:
                 )
                 continue
             start += size
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if len(parts) == 1:
+            return parts[0]
+        scores = np.concatenate([p[0] for p in parts])
+        features = [p[1] for p in parts]
+        return scores, (None if any(f is None for f in features) else np.concatenate(features))  # type: ignore[arg-type]
 
     def _free_cached_memory(self) -> None:
         if self.device.type == "cuda":
@@ -477,12 +529,14 @@ def as_runner(bundle: Bundle | ModelRunner | str | os.PathLike, options: ScoreOp
 @dataclass(frozen=True)
 class ScoredBatch:
     """One model batch: the photos scored (``scores`` [B, L] float32, None when all failed), the photos
-    that could not be used with the reason, and notices raised while scoring (e.g. the batch was halved)."""
+    that could not be used with the reason, notices raised while scoring (e.g. the batch was halved), and
+    the pooled features [B, D] float32 the head read in that same pass (None without a known head)."""
 
     paths: list[Path]
     scores: np.ndarray | None
     failures: list[PathProblem]
     notices: tuple[str, ...] = field(default=())
+    features: np.ndarray | None = None
 
 
 def score_paths(
@@ -531,10 +585,10 @@ def score_paths(
                 continue
             if isinstance(item, _ProducerFailed):
                 raise item.exc
-            batch, scores = item
+            batch, (scores, features) = item
             notices = tuple(runner.notices)
             runner.notices.clear()
-            yield ScoredBatch(batch.paths, scores, batch.failures, notices)
+            yield ScoredBatch(batch.paths, scores, batch.failures, notices, features)
     finally:
         stop.set()
         while any(t.is_alive() for t in threads):
@@ -565,9 +619,11 @@ def _model_worker(
             scored.put(item)
             break
         try:
-            scores = runner.scores(item.pixels) if item.pixels is not None else None
+            scored_features = (
+                runner.scores_and_features(item.pixels) if item.pixels is not None else (None, None)
+            )
         except BaseException as exc:  # surfaced in the generator, which owns error handling
             scored.put(_ProducerFailed(exc))
             break
-        scored.put((item, scores))
+        scored.put((item, scored_features))
     scored.put(_DONE)

@@ -175,7 +175,7 @@ def test_the_catalog_records_the_groups_and_upgrades_a_schema_7_catalog(tmp_path
     with Catalog(path, read_only=True) as cat:  # read as it is: no groups, nothing written
         assert cat.model("old").at_least_one == ()
     with Catalog(path) as cat:
-        assert cat.schema_version == 8 and cat.backup_path is not None
+        assert cat.schema_version == catalog_schema.SCHEMA_VERSION and cat.backup_path is not None
         cat.register_model("new", LABELS, groups=GROUPS, thresholds=[0.5] * 7, at_least_one=("category",))
         cat.register_model("new", LABELS)  # registered again without the groups: the record keeps them
         cat.set_view_state("new", ThresholdPolicy(group_at_least_one=False))
