@@ -49,6 +49,8 @@ class ViewSpec:
     sort: str = "name"  # one of SORT_KEYS ("uncertain": the photos most likely wrong first)
     descending: bool = False
     text: str = ""
+    # Find similar: only these photos, in this order (best first), the other filters still applied
+    similar: tuple[int, ...] = ()
 
 
 @dataclass
@@ -561,6 +563,8 @@ class LibraryColumns:
         keep = np.ones(len(slots), bool)
         if not len(slots):
             return keep
+        if spec.similar:
+            keep &= np.isin(self.slots.ids[slots], np.asarray(spec.similar, np.int64))
         if spec.review != "all":
             keep &= self._review_mask(slots, spec.review)
         idx = [self.label_index[t] for t in spec.tags if t in self.label_index]
@@ -607,7 +611,11 @@ class LibraryColumns:
         return hit
 
     def view(self, spec: ViewSpec) -> np.ndarray:
-        """The slots ``spec`` shows, in its order."""
+        """The slots ``spec`` shows, in its order (``spec.similar``'s order when it has one)."""
+        if spec.similar:
+            found = (self.slot(i) for i in spec.similar)
+            slots = np.fromiter((s for s in found if s is not None), np.int64)
+            return slots[self.filter_mask(slots, spec)]
         slots = np.arange(len(self.slots), dtype=np.int64)
         slots = slots[self.filter_mask(slots, spec)]
         if spec.sort == "date":

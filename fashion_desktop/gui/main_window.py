@@ -18,6 +18,7 @@ from fashion_desktop.gui.controllers.actions import Actions
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.controllers.review import ReviewController
+from fashion_desktop.gui.controllers.similar import SimilarController
 from fashion_desktop.gui.controllers.tagging import TaggingController
 from fashion_desktop.gui.controllers.transfer import TransferController
 from fashion_desktop.gui.controllers.view_state import ThresholdViewState
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         )
         self.review_ctl = ReviewController(self.library_ctl, page, self.messages)
         self.view_state = ThresholdViewState(self.library_ctl, page, self.messages, self.status_label)
+        self.similar_ctl = SimilarController(self.library_ctl, self.review_ctl, page.filters, self.messages)
         # Tagging and training compete for the CPU: by default one waits for the other, and the status
         # bar says which runs and which waits, with a button that starts the waiting one anyway.
         self.jobs = JobQueue(settings.get_int(settings.JOBS_TAKE_TURNS, 1) != 0, self)
@@ -141,6 +143,10 @@ class MainWindow(QMainWindow):
         lib.relinked.connect(self.relinked)
         lib.scan_problems.connect(self.tag_panel.add_failures)
         tagging.finished.connect(self.tagging_finished)
+        tagging.finished.connect(self.similar_ctl.forget)  # new embeddings: the index loads again
+        # The grid's right-click menu: Find similar on the photo under the pointer (it is the current one).
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.grid.addAction(self.find_similar_action)
         tagging.counts_changed.connect(self.view_state.update_counts)
         tagging.bundles_listed.connect(self.models_tab.set_bundle_paths)
         tagging.bundle_added.connect(self.models_tab.add_bundle)

@@ -32,6 +32,14 @@ def test_columns_filter_order_and_write_through_to_the_catalog(tmp_path) -> None
     assert shown(ViewSpec(tags=("red",))) == ["a.jpg", "c.jpg"]
     assert cols.final_tags(slots[0]) == ["red"]
     assert cols.counts() == ({"red": 2, "green": 1}, {"red": 1, "green": 0})
+    # Find similar: only these photos, in this order (no sort), the other filters still applied
+    similar = (ids["c.jpg"], ids["a.jpg"], 10_000)  # an id no longer in the library is skipped
+    assert shown(ViewSpec(similar=similar, sort="confidence", descending=True)) == ["c.jpg", "a.jpg"]
+    assert shown(ViewSpec(similar=similar, review="predicted")) == ["c.jpg", "a.jpg"]
+    assert shown(ViewSpec(similar=similar, review="untagged")) == []
+    assert list(cols.filter_mask(np.arange(3), ViewSpec(similar=(ids["b.jpg"],)))) == [
+        cols.slots.ids[s] == ids["b.jpg"] for s in range(3)
+    ]
     cat.close()
 
 

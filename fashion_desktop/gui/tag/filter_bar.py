@@ -104,6 +104,13 @@ class FilterBar(QWidget):
         self.clear_button.setToolTip("Show every photo again: tags, score, review state and file name")
         self.clear_button.setEnabled(False)
         self.clear_button.clicked.connect(self.clear_filters)
+        # Find similar: the photos it found, best first, until "Show all" (or Clear filters)
+        self._similar: tuple[int, ...] = ()
+        self.similar_label = QLabel("")
+        self.similar_label.setWordWrap(True)
+        self.show_all_button = QPushButton("Show all")
+        self.show_all_button.setToolTip("Leave the similar photos and show every photo again")
+        self.show_all_button.clicked.connect(self.clear_similar)
         self.score_label = QLabel("Top score")
         for w in (self.score_label, self.score_min, self.score_max):
             w.setToolTip(SCORE_TIP)
@@ -122,6 +129,10 @@ class FilterBar(QWidget):
         grid.addWidget(self.score_max, 3, 2)
         grid.addWidget(self.search, 4, 0, 1, 2)
         grid.addWidget(self.clear_button, 4, 2)
+        grid.addWidget(self.similar_label, 5, 0, 1, 2)
+        grid.addWidget(self.show_all_button, 5, 2)
+        self.similar_label.setVisible(False)
+        self.show_all_button.setVisible(False)
         self._tag_actions: dict[str, QAction] = {}
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -190,12 +201,34 @@ class FilterBar(QWidget):
         """Whether any filter hides photos (the sort order is not a filter)."""
         spec = self.spec()
         return bool(
-            spec.tags or spec.text or spec.review != "all" or spec.score_min > 0.0 or spec.score_max < 1.0
+            spec.similar
+            or spec.tags
+            or spec.text
+            or spec.review != "all"
+            or spec.score_min > 0.0
+            or spec.score_max < 1.0
         )
+
+    def set_similar(self, image_ids: Sequence[int], text: str) -> None:
+        """Show only ``image_ids``, in their order (Find similar's photos, best first), with ``text`` above
+        the grid ("Similar to p03.jpg…"). An empty list shows every photo again."""
+        self._similar = tuple(int(i) for i in image_ids)
+        self.similar_label.setText(text)
+        self.similar_label.setVisible(bool(self._similar))
+        self.show_all_button.setVisible(bool(self._similar))
+        self._emit()
+
+    @Slot()
+    def clear_similar(self) -> None:
+        """Leave Find similar's photos: the other filters stay."""
+        self.set_similar((), "")
 
     @Slot()
     def clear_filters(self) -> None:
         """Every filter back to "show all" (the sort stays), applied at once as one change."""
+        self._similar = ()
+        self.similar_label.setVisible(False)
+        self.show_all_button.setVisible(False)
         widgets = (self.review_combo, self.tag_mode, self.score_min, self.score_max, self.search)
         for w in (*widgets, *self._tag_actions.values()):
             w.blockSignals(True)
@@ -223,6 +256,7 @@ class FilterBar(QWidget):
             sort=str(self.sort_combo.currentData()),
             descending=self.descending.isChecked(),
             text=self.search.text().strip(),
+            similar=self._similar,
         )
 
     @Slot()

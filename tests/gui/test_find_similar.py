@@ -1,0 +1,92 @@
+"""Find similar in the real window: photos tagged through the real tagging path, then their nearest photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QItemSelectionModel, Qt
+
+from fashion_desktop.gui.tag.library_model import Roles
+from tests.gui.test_main_window import scan, tag
+
+
+def _pattern_photos(folder: Path) -> Path:
+    """Eight photos of random colour blocks and a half-size re-encoded copy of one; returns the original."""
+    rng = np.random.default_rng(5)
+    folder.mkdir(parents=True)
+    for i in range(8):
+        blocks = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        Image.fromarray(blocks).resize((192, 192), Image.NEAREST).save(folder / f"p{i:02d}.jpg", quality=92)
+    original = folder / "p03.jpg"
+    Image.open(original).resize((96, 96), Image.BILINEAR).save(folder / "p03_small.jpg", quality=85)
+    return original
+
+
+def _names(w) -> list[str]:
+    m = w.library
+    return [Path(m.index(r).data(Roles.Path)).name for r in range(m.rowCount())]
+
+
+def _select(w, name: str) -> None:
+    m = w.library
+    row = _names(w).index(name)
+    index = w.review_ctl.view_model.mapFromSource(m.index(row))
+    w.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+
+def test_find_similar_lists_the_photo_then_its_resized_copy_and_show_all_restores(
+    qtbot, window, tmp_path, tiny_bundle_path
+) -> None:
+    w = window
+    _pattern_photos(tmp_path / "photos")
+    scan(qtbot, w, tmp_path / "photos")
+    tag(qtbot, w, tiny_bundle_path)
+    assert w.library.rowCount() == 9
+    _select(w, "p03.jpg")
+    assert w.find_similar_action.isEnabled() and w.find_similar_action in w.grid.actions()  # right-click
+    with qtbot.waitSignal(w.similar_ctl.shown, timeout=20_000):
+        w.find_similar_action.trigger()
+    names = _names(w)
+    assert names[:2] == ["p03.jpg", "p03_small.jpg"] and len(names) == 9
+    bar = w.filters
+    assert bar.show_all_button.isVisible() and "p03.jpg" in bar.similar_label.text()
+    assert bar.clear_button.isEnabled()
+    qtbot.mouseClick(bar.show_all_button, Qt.MouseButton.LeftButton)
+    assert sorted(_names(w)) == sorted(names) and _names(w)[0] == "p00.jpg"  # name order again
+    assert not bar.show_all_button.isVisible()
+
+    # Again (the index is kept now), then Clear filters: every photo, too.
+    _select(w, "p03_small.jpg")
+    with qtbot.waitSignal(w.similar_ctl.shown, timeout=5_000):
+        w.find_similar_action.trigger()
+    assert _names(w)[:2] == ["p03_small.jpg", "p03.jpg"]
+    qtbot.mouseClick(bar.clear_button, Qt.MouseButton.LeftButton)
+    assert _names(w)[0] == "p00.jpg" and len(_names(w)) == 9 and not bar.show_all_button.isVisible()
+
+    # A selection of two: both first, then the others by the mean of their embeddings.
+    _select(w, "p01.jpg")
+    extra = w.review_ctl.view_model.mapFromSource(w.library.index(_names(w).index("p05.jpg")))
+    w.grid.selectionModel().select(extra, QItemSelectionModel.SelectionFlag.Select)
+    with qtbot.waitSignal(w.similar_ctl.shown, timeout=5_000):
+        w.find_similar_action.trigger()
+    assert set(_names(w)[:2]) == {"p01.jpg", "p05.jpg"} and len(_names(w)) == 9
+
+
+def test_a_photo_without_an_embedding_is_said_in_the_status_bar(
+    qtbot, window, tmp_path, tiny_bundle_path
+) -> None:
+    w = window
+    _pattern_photos(tmp_path / "photos")
+    scan(qtbot, w, tmp_path / "photos")
+    tag(qtbot, w, tiny_bundle_path)
+    key = w.library.model_key
+    ids, _blobs = w.catalog.embeddings(key)
+    first = int(ids[0])
+    w.catalog._db.execute("DELETE FROM embeddings WHERE image_id=?", (first,))  # tagged before they existed
+    _select(w, Path(w.library.path_of(first)).name)
+    w.find_similar_action.trigger()
+    qtbot.waitUntil(lambda: "no embedding yet" in w.statusBar().currentMessage(), timeout=10_000)
+    assert "Re-tag photos this model already tagged" in w.statusBar().currentMessage()
+    assert not w.filters.show_all_button.isVisible() and w.library.rowCount() == 9
