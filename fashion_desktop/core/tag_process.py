@@ -85,16 +85,20 @@ class TagRequest:
     device: str = "auto"
     batch_size: int = 0  # 0: the engine picks
     force: bool = False
+    fill_embeddings: bool = False  # also re-score photos it scored before embeddings were stored
 
     def to_json(self) -> dict[str, Any]:
-        """The request as the JSON object the process reads."""
-        return {
+        """The request as the JSON object the process reads (``fill_embeddings`` only when set)."""
+        job: dict[str, Any] = {
             "catalog": self.catalog,
             "bundle": self.bundle,
             "device": self.device,
             "batch_size": self.batch_size,
             "force": self.force,
         }
+        if self.fill_embeddings:
+            job["fill_embeddings"] = True
+        return job
 
     @classmethod
     def from_json(cls, job: object) -> TagRequest:
@@ -125,7 +129,12 @@ class TagRequest:
         force = job.get("force") or False
         if not isinstance(force, bool):
             raise TagRequestError(f"the tagging request's 'force' must be true or false, not {force!r}")
-        return cls(job["catalog"], job["bundle"], device, size, force)
+        fill = job.get("fill_embeddings") or False
+        if not isinstance(fill, bool):
+            raise TagRequestError(
+                f"the tagging request's 'fill_embeddings' must be true or false, not {fill!r}"
+            )
+        return cls(job["catalog"], job["bundle"], device, size, force, fill)
 
 
 def run_tag(request: TagRequest | Mapping[str, Any], cancel: threading.Event) -> Iterator[TagEvent]:
@@ -162,7 +171,7 @@ def run_tag(request: TagRequest | Mapping[str, Any], cancel: threading.Event) ->
     options = ScoreOptions(device=job.device, batch_size=job.batch_size or None)
     cat = Catalog(job.catalog)
     try:
-        for event in tag_into_catalog(cat, paths, bundle, options, cancel, job.force):
+        for event in tag_into_catalog(cat, paths, bundle, options, cancel, job.force, job.fill_embeddings):
             if isinstance(event, (BatchResult, ImageResult)):
                 results = [
                     r for r in (event if isinstance(event, BatchResult) else (event,)) if str(r.path) in id_of

@@ -283,14 +283,24 @@ class LibrarySession(QObject):
         return True
 
     # -- tagging --------------------------------------------------------------------------------
-    def start_tagging(self, bundle_path: str, device: str = "auto", batch_size: int = 0, force: bool = False):
-        """Start the tagging process over the whole library; returns its worker (None if one runs)."""
+    def start_tagging(
+        self,
+        bundle_path: str,
+        device: str = "auto",
+        batch_size: int = 0,
+        force: bool = False,
+        fill: bool = False,
+    ):
+        """Start the tagging process over the whole library; returns its worker (None if one runs).
+        ``fill``: also re-tag the photos the model tagged before embeddings were stored."""
         if self.tag_worker is not None:
             return None
         self.active_bundle = bundle_path
         self._tag_started = time.perf_counter()
         # the process reads the library's photos from the catalog itself
-        request = TagRequest(str(self.path), str(bundle_path), device, int(batch_size or 0), bool(force))
+        request = TagRequest(
+            str(self.path), str(bundle_path), device, int(batch_size or 0), bool(force), bool(fill)
+        )
         self.tag_worker = ProcessWorker("tag", request.to_json(), "tagging", self).wired(
             self._tag_progressed, self._tag_done, self._tag_failed
         )

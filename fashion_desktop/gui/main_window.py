@@ -144,6 +144,7 @@ class MainWindow(QMainWindow):
         lib.scan_problems.connect(self.tag_panel.add_failures)
         tagging.finished.connect(self.tagging_finished)
         tagging.finished.connect(self.similar_ctl.forget)  # new embeddings: the index loads again
+        tagging.finished.connect(self.view_state.embeddings_changed)
         # The grid's right-click menu: Find similar on the photo under the pointer (it is the current one).
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.grid.addAction(self.find_similar_action)

@@ -246,6 +246,8 @@ def test_the_tagging_request_is_typed_on_both_sides_and_the_same_on_the_wire() -
     # what older callers and the tests send: optional fields left out or null take their defaults
     sparse = TagRequest.from_json({"catalog": "/lib/a.ffcat", "bundle": "/m/b.fmodel", "device": None})
     assert sparse == TagRequest("/lib/a.ffcat", "/m/b.fmodel", "auto", 0, False)
+    fill = TagRequest("/lib/a.ffcat", "/m/b.fmodel", fill_embeddings=True)
+    assert fill.to_json()["fill_embeddings"] is True and TagRequest.from_json(fill.to_json()) == fill
 
 
 @pytest.mark.parametrize(

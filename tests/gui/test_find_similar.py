@@ -90,3 +90,34 @@ def test_a_photo_without_an_embedding_is_said_in_the_status_bar(
     qtbot.waitUntil(lambda: "no embedding yet" in w.statusBar().currentMessage(), timeout=10_000)
     assert "Re-tag photos this model already tagged" in w.statusBar().currentMessage()
     assert not w.filters.show_all_button.isVisible() and w.library.rowCount() == 9
+
+
+def test_the_tag_panel_counts_photos_without_an_embedding_and_re_tags_just_those(
+    qtbot, window, tmp_path, tiny_bundle_path
+) -> None:
+    w = window
+    _pattern_photos(tmp_path / "photos")
+    scan(qtbot, w, tmp_path / "photos")
+    tag(qtbot, w, tiny_bundle_path)
+    panel = w.tag_panel
+    assert not panel.embeddings_row.isVisible()
+    key, path = w.library.model_key, w.catalog.path
+    ids, _blobs = w.catalog.embeddings(key)
+    kept = int(ids[0])
+    w.catalog._db.execute("DELETE FROM embeddings WHERE image_id<>?", (kept,))  # tagged before they existed
+    with qtbot.waitSignal(w.library_opened, timeout=20_000):
+        w.library_ctl.open_library(path)  # opened again, as after the upgrade
+    qtbot.waitUntil(panel.embeddings_row.isVisible, timeout=10_000)
+    assert panel.embeddings_label.text().startswith(
+        "8 photos were tagged before similar-photo search existed"
+    )
+    before = w.catalog.scores(key)
+    with qtbot.waitSignal(w.tagging_finished, timeout=60_000) as done:
+        qtbot.mouseClick(panel.fill_embeddings_button, Qt.MouseButton.LeftButton)
+    assert done.args[0].tagged == 8 and done.args[0].skipped == 1  # only those without one
+    assert w.catalog.without_embeddings(key) == 0 and w.catalog.scores(key).keys() == before.keys()
+    qtbot.waitUntil(lambda: not panel.embeddings_row.isVisible(), timeout=5_000)
+    _select(w, "p03.jpg")
+    with qtbot.waitSignal(w.similar_ctl.shown, timeout=20_000):
+        w.find_similar_action.trigger()
+    assert _names(w)[:2] == ["p03.jpg", "p03_small.jpg"]

@@ -44,6 +44,7 @@ class TaggingController(QObject):
         panel.cancel_requested.connect(self.cancel_tagging)
         panel.resume_requested.connect(panel.request_run)
         panel.retag_default_requested.connect(self.retag_with_default)
+        panel.fill_embeddings_requested.connect(self.fill_embeddings)
         # The Model box's choice shows in the grid at once (its stored scores), not only after a run.
         panel.model_combo.currentIndexChanged.connect(self.show_chosen_model)
         library_ctl.leaving.connect(self._library_leaving)
@@ -86,9 +87,15 @@ class TaggingController(QObject):
     # -- runs -------------------------------------------------------------------------------------
     @Slot(str, str, int, bool)
     def start_tagging(
-        self, bundle_path: str, device: str = "auto", batch_size: int = 0, force: bool = False
+        self,
+        bundle_path: str,
+        device: str = "auto",
+        batch_size: int = 0,
+        force: bool = False,
+        fill: bool = False,
     ) -> None:
-        """Tag every photo of the library with the bundle (skipping those it already tagged unless ``force``)."""
+        """Tag every photo of the library with the bundle (skipping those it already tagged unless ``force``;
+        ``fill``: not those tagged before embeddings were stored)."""
         session = self.session
         if session is None or session.tag_worker is not None:
             return
@@ -104,7 +111,7 @@ class TaggingController(QObject):
 
         def start() -> None:
             if self.session is session and session.tag_worker is None:
-                session.start_tagging(bundle_path, device, batch_size, force)
+                session.start_tagging(bundle_path, device, batch_size, force, fill)
 
         if not self.jobs.submit("tagging", start):
             waits = " and ".join(self.jobs.blocked_by("tagging")).lower()
@@ -246,6 +253,21 @@ class TaggingController(QObject):
         default = default_model_path()
         if default is not None:
             self.retag_library(str(default))
+
+    @Slot()
+    def fill_embeddings(self) -> None:
+        """Re-tag the photos the grid's model tagged before embeddings were stored (the Tag panel's notice)."""
+        session = self.session
+        key = session.library.model_key if session is not None else None
+        rec = session.catalog.model(key) if session is not None and key else None
+        paths = [p for p in (session and session.active_bundle, rec and rec.path) if p and Path(p).is_file()]
+        if not paths:
+            self.messages.warn(
+                "The model file that tagged these photos cannot be found: choose it in the Model box"
+            )
+            return
+        self.panel.select_bundle(paths[0])
+        self.start_tagging(paths[0], self.panel.device(), self.panel.batch_spin.value(), False, True)
 
     @Slot(str)
     def show_model(self, bundle_path: str) -> None:

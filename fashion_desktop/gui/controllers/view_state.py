@@ -36,6 +36,7 @@ class ThresholdViewState(QObject):
         self.status_label = status
         self._panel_model: tuple | None = None
         self._view_state_for: tuple[str, str] | None = None  # (catalog path, model key) the panel shows
+        self._missing: tuple[tuple[str, str], int] | None = None  # photos without an embedding, per model
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(300)
@@ -59,6 +60,7 @@ class ThresholdViewState(QObject):
     @Slot(object)
     def _show_session(self, session: LibrarySession) -> None:
         self._view_state_for = None
+        self._missing = None
         lib = session.library
         lib.counts_changed.connect(self._counts_timer.start)
         # The grid replaces the first-launch page as soon as a photo is in (not a counts tick later).
@@ -167,6 +169,7 @@ class ThresholdViewState(QObject):
         if m is None or session is None or session.tag_worker is not None or session.scan_worker is not None:
             panel.show_untagged(0)
             panel.show_default_changed(0)
+            panel.show_missing_embeddings(0)
             return
         name, rec = "", None
         if m.model_key:
@@ -178,3 +181,21 @@ class ThresholdViewState(QObject):
         panel.show_default_changed(
             m.image_count() if earlier and shipped else 0, shipped[1] if shipped else ""
         )
+        panel.show_missing_embeddings(self._missing_embeddings())
+
+    def _missing_embeddings(self) -> int:
+        """Photos the active model tagged without an embedding (counted once per library and model, and
+        again after a run: ``embeddings_changed``)."""
+        m, catalog = self.library, self.library_ctl.catalog
+        if m is None or catalog is None or not m.model_key:
+            return 0
+        key = (str(catalog.path), m.model_key)
+        if self._missing is None or self._missing[0] != key:
+            self._missing = (key, catalog.without_embeddings(m.model_key))
+        return self._missing[1]
+
+    @Slot()
+    def embeddings_changed(self, *_args) -> None:
+        """A tagging run stored embeddings: count again."""
+        self._missing = None
+        self._show_untagged()

@@ -76,6 +76,7 @@ class TagPanel(QWidget):
     cancel_requested = Signal()
     resume_requested = Signal()  # "Tag them" on the notice of photos the model has not tagged yet
     retag_default_requested = Signal()  # "Re-tag with the new default" on the default-changed notice
+    fill_embeddings_requested = Signal()  # "Re-tag them" on the notice of photos without an embedding
     devices_found = Signal(object)  # Devices: what torch sees, from the device check or a tagging run
     progress_shown = Signal()  # the bar moved: the status bar's job line follows it at once
 
@@ -138,6 +139,7 @@ class TagPanel(QWidget):
         changed.addWidget(self.default_changed_label)
         changed.addWidget(self.retag_default_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.default_changed_row.setVisible(False)
+        self._build_embeddings_row()
         self.failed_list.setMaximumHeight(110)
         self.failed_label = QLabel("Failed files")
         self._lay_out()
@@ -154,6 +156,22 @@ class TagPanel(QWidget):
         self._untagged = (0, "")  # photos the grid's model has not tagged, and its name
         self._chosen_untagged: str | None = None  # the chosen model has not tagged them: the grid's model
         self._default_changed = False
+
+    def _build_embeddings_row(self) -> None:
+        """The notice of photos the model tagged before this version stored embeddings: Find similar
+        cannot use them yet; its button re-tags just those."""
+        self.embeddings_label = WrapLabel("")
+        self.fill_embeddings_button = QPushButton("Re-tag them")
+        self.fill_embeddings_button.setToolTip(
+            "Tag these photos again so that Find similar knows them; your own tags and reviews stay"
+        )
+        self.fill_embeddings_button.clicked.connect(self.fill_embeddings_requested)
+        self.embeddings_row = QWidget()
+        missing = QHBoxLayout(self.embeddings_row)
+        missing.setContentsMargins(0, 0, 0, 0)
+        missing.addWidget(self.embeddings_label, 1)
+        missing.addWidget(self.fill_embeddings_button)
+        self.embeddings_row.setVisible(False)
 
     def _lay_out(self) -> None:
         """The form, the buttons, the progress and the failures, top to bottom."""
@@ -174,6 +192,7 @@ class TagPanel(QWidget):
         lay.addLayout(buttons)
         lay.addWidget(self.untagged_row)
         lay.addWidget(self.default_changed_row)
+        lay.addWidget(self.embeddings_row)
         lay.addWidget(self.progress)
         lay.addWidget(self.rate_label)
         lay.addWidget(self.failed_label)
@@ -288,6 +307,7 @@ class TagPanel(QWidget):
             self._chosen_untagged = None  # the run tags them with the chosen model
             self.untagged_row.setVisible(False)
             self.default_changed_row.setVisible(False)
+            self.embeddings_row.setVisible(False)
         self.run_button.setEnabled(not running and not self.unavailable)
         self.cancel_button.setEnabled(running)
         for w in (self.model_combo, self.browse_button, self.device_combo, self.batch_spin, self.force_box):
@@ -361,6 +381,17 @@ class TagPanel(QWidget):
             )
         self.default_changed_row.setVisible(shown)
         self._show_untagged_row()
+
+    def show_missing_embeddings(self, photos: int) -> None:
+        """Say how many photos the model tagged before similar-photo search existed (0 hides the notice),
+        with the button that re-tags just those."""
+        shown = photos > 0 and not self.running
+        if shown:
+            were = "1 photo was" if photos == 1 else f"{photos:,} photos were"
+            self.embeddings_label.setText(
+                f"{were} tagged before similar-photo search existed: re-tag them to find similar photos"
+            )
+        self.embeddings_row.setVisible(shown)
 
     def add_failures(self, failures: list[tuple[str, str]]) -> None:
         for path, reason in failures:
