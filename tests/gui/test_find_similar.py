@@ -46,6 +46,7 @@ def test_find_similar_lists_the_photo_then_its_resized_copy_and_show_all_restore
     assert w.library.rowCount() == 9
     _select(w, "p03.jpg")
     assert w.find_similar_action.isEnabled() and w.find_similar_action in w.grid.actions()  # right-click
+    assert w.grid.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
     with qtbot.waitSignal(w.similar_ctl.shown, timeout=20_000):
         w.find_similar_action.trigger()
     names = _names(w)
@@ -59,8 +60,10 @@ def test_find_similar_lists_the_photo_then_its_resized_copy_and_show_all_restore
 
     # Again (the index is kept now), then Clear filters: every photo, too.
     _select(w, "p03_small.jpg")
+    w.grid.setFocus()
+    shift_ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
     with qtbot.waitSignal(w.similar_ctl.shown, timeout=5_000):
-        w.find_similar_action.trigger()
+        qtbot.keyClick(w.grid, Qt.Key.Key_F, shift_ctrl)  # the keyboard reaches it from the grid
     assert _names(w)[:2] == ["p03_small.jpg", "p03.jpg"]
     qtbot.mouseClick(bar.clear_button, Qt.MouseButton.LeftButton)
     assert _names(w)[0] == "p00.jpg" and len(_names(w)) == 9 and not bar.show_all_button.isVisible()
