@@ -10,18 +10,10 @@ from typing import Any
 from fashion_desktop.model import exit_codes
 
 
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def add_similar_parser(sub: Any, user_error: type[Exception]) -> None:
     """Register ``fashion similar`` on the subcommand parser ``sub``; ``user_error`` is the CLI's error type."""
+    from fashion_desktop.cli import _positive_int  # the CLI's own check (cli imports this module first)
+
     p = sub.add_parser(
         "similar",
         help="list the photos of a catalog most similar to a photo",
@@ -32,7 +24,7 @@ def add_similar_parser(sub: Any, user_error: type[Exception]) -> None:
     )
     p.add_argument("photo", metavar="PHOTO", help="a photo of the catalog")
     p.add_argument("--catalog", required=True, metavar="DB")
-    p.add_argument("-k", type=_at_least_one, default=10, metavar="N", help="how many others to list (10)")
+    p.add_argument("-k", type=_positive_int, default=10, metavar="N", help="how many others to list (10)")
     p.add_argument(
         "--model", metavar="KEY", help="model whose embeddings count (default: the latest that has some)"
     )

@@ -35,7 +35,9 @@ class NewLabelCommand(DecisionsCommand):
         changes: list[Change] = [(i, label, True) for i in image_ids]
         if group in model.exclusive:  # a new colour replaces the colour the photos show
             others = [lab for lab, g in model.label_groups().items() if g == group]
-            changes += [(i, lab, False) for i in image_ids for lab in others if model.has_tag(i, lab)]
+            for i in image_ids:
+                shown = set(model.tags_of(i))
+                changes += [(i, lab, False) for lab in others if lab in shown]
         super().__init__(model, changes, f"New tag “{label}” on {_photos(len(image_ids))}")
         self._label = label
         self._group = group
@@ -121,16 +123,17 @@ def exclusive_changes(model: LibraryModel, image_ids: Sequence[int], label: str,
     members = exclusive_group(model, label)
     changes: list[Change] = []
     for i in image_ids:
+        shown = set(model.tags_of(i))  # once per photo: a selection may hold thousands
         if value:
             changes.append((i, label, True))
             for other in members:
-                if other != label and (model.has_tag(i, other) or model.decision(i, other)):
+                if other != label and (other in shown or model.decision(i, other)):
                     changes.append((i, other, False))
         elif model.decision(i, label) and not model.is_reviewed(i):
             changes += [(i, lab, None) for lab in members if model.decision(i, lab) is not None]
         else:
             changes.append((i, label, False))
-            changes += [(i, lab, False) for lab in members if lab != label and model.has_tag(i, lab)]
+            changes += [(i, lab, False) for lab in members if lab != label and lab in shown]
     return changes
 
 
