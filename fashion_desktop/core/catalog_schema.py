@@ -15,7 +15,7 @@ from .catalog_records import CatalogError, ModelRecord, timestamp
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, review_decisions
 from .thresholds import ThresholdPolicy
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # The oldest schema a read-only open can read as it is (v2 added ``images.split``, v3 ``models.thresholds``).
 READABLE_FROM = 3
 # SQLite's header field for "which program's file is this" (``PRAGMA application_id``): b"FaFi".
@@ -154,6 +154,16 @@ def _v9_embeddings(db: sqlite3.Connection) -> None:
     )
 
 
+def _v10_adapters(db: sqlite3.Connection) -> None:
+    """v10: a library's adapter per model (``core.adapter``: corrections fitted to a person's decisions on
+    the stored embeddings), and whether the person has it on. It goes with its model (cascade)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS adapters ("
+        " model_id INTEGER PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,"
+        " payload BLOB, enabled INTEGER NOT NULL DEFAULT 1, fitted_at REAL)"
+    )
+
+
 # Each entry upgrades the schema from version i+1 to i+2: SQL statements, or a Python step that gets
 # the connection inside the migration's transaction (and must be safe to run twice). Append, never edit.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
@@ -176,6 +186,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     "ALTER TABLE models ADD COLUMN at_least_one TEXT",
     # v9: photos' compact embeddings per model, next to their scores (photos tagged earlier have none).
     _v9_embeddings,
+    # v10: the library's adapter per model and its on/off switch.
+    _v10_adapters,
 ]
 
 
