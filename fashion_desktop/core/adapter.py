@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 RIDGE = 3.0  # chosen on the validation photos of the default model's split (benchmarks/adapt_table.py)
 BIAS_RIDGE = 1.0  # a shift of a label's prior is one number, learnt from fewer photos than a direction
@@ -198,8 +199,23 @@ def base_logits(scores: np.ndarray, exclusive: Sequence[np.ndarray]) -> np.ndarr
     return out.astype(np.float32)
 
 
+def _minimise(loss, theta0: np.ndarray) -> np.ndarray:
+    return minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 200, "gtol": 1e-4}).x
+
+
+def _theta(init: tuple[np.ndarray, np.ndarray] | None, size: int) -> np.ndarray:
+    """A fit's starting point: the fit on all photos for a cross-validation fold (it is close), else zero."""
+    if init is None:
+        return np.zeros(size)
+    return np.concatenate([init[0].ravel(), init[1]]).astype(np.float64)
+
+
 def _fit_softmax(
-    x: np.ndarray, prior: np.ndarray, y: np.ndarray, ridge: float
+    x: np.ndarray,
+    prior: np.ndarray,
+    y: np.ndarray,
+    ridge: float,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """W [k, C], b [C] minimising sum CE(softmax(prior + xW + b), y) + ridge * (|W|^2 + |b|^2)."""
     n, k = x.shape
@@ -219,12 +235,17 @@ def _fit_softmax(
         grad = np.concatenate([(x64.T @ g).ravel(), g.sum(axis=0)]) + 2 * pen * theta
         return float(value), grad
 
-    res = minimize(loss, np.zeros(k * c + c), jac=True, method="L-BFGS-B", options={"maxiter": 300})
-    return res.x[: k * c].reshape(k, c).astype(np.float32), res.x[k * c :].astype(np.float32)
+    theta = _minimise(loss, _theta(init, k * c + c))
+    return theta[: k * c].reshape(k, c).astype(np.float32), theta[k * c :].astype(np.float32)
 
 
 def _fit_sigmoid(
-    x: np.ndarray, prior: np.ndarray, y: np.ndarray, mask: np.ndarray, ridge: float
+    x: np.ndarray,
+    prior: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray,
+    ridge: float,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """W [k, C], b [C] minimising the masked sum of BCE(sigmoid(prior + xW + b), y) + ridge * |theta|^2."""
     n, k = x.shape
@@ -242,8 +263,8 @@ def _fit_sigmoid(
         grad = np.concatenate([(x64.T @ g).ravel(), g.sum(axis=0)]) + 2 * pen * theta
         return value, grad
 
-    res = minimize(loss, np.zeros(k * c + c), jac=True, method="L-BFGS-B", options={"maxiter": 300})
-    return res.x[: k * c].reshape(k, c).astype(np.float32), res.x[k * c :].astype(np.float32)
+    theta = _minimise(loss, _theta(init, k * c + c))
+    return theta[: k * c].reshape(k, c).astype(np.float32), theta[k * c :].astype(np.float32)
 
 
 def fold_ids(n: int, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
@@ -330,15 +351,17 @@ def _exclusive(g: str, cols: np.ndarray, x: np.ndarray, ex: Examples, ridge: flo
     xs, y = x[rows], (dec[rows] == 1).argmax(axis=1)
     prior = base_logits(ex.base[rows][:, cols], (np.arange(len(cols)),))
 
+    full = _fit_softmax(xs, prior, y, ridge)
+
     def fit(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        w, b = _fit_softmax(xs[train], prior[train], y[train], ridge)
+        w, b = _fit_softmax(xs[train], prior[train], y[train], ridge, full)
         return _softmax(prior[test] + xs[test] @ w + b)
 
     _, oof = _out_of_fold(fit, len(rows), folds)
     base_p = _softmax(prior)
     empty.base = {"top1": float((base_p.argmax(1) == y).mean()), "logloss": _logloss_soft(base_p, y)}
     empty.adapted = {"top1": float((oof.argmax(1) == y).mean()), "logloss": _logloss_soft(oof, y)}
-    empty.weights, empty.bias = _fit_softmax(xs, prior, y, ridge)
+    empty.weights, empty.bias = full
     return _judge(empty)
 
 
@@ -365,15 +388,17 @@ def _labels(
         prior = prior_all[rows]
         base_p = _sigmoid(prior)
 
+    full = _fit_sigmoid(xs, prior, y, mask, ridge)
+
     def fit(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        w, b = _fit_sigmoid(xs[train], prior[train], y[train], mask[train], ridge)
+        w, b = _fit_sigmoid(xs[train], prior[train], y[train], mask[train], ridge, full)
         return _sigmoid(prior[test] + xs[test] @ w + b)
 
     _, oof = _out_of_fold(fit, len(rows), folds)
     c.base, c.adapted = {"logloss": _logloss_bin(base_p, y, mask)}, {"logloss": _logloss_bin(oof, y, mask)}
     if prior_all is not None and (top := _one_yes_top1(base_p, dec)) is not None:
         c.base["top1"], c.adapted["top1"] = top, _one_yes_top1(oof, dec) or 0.0
-    c.weights, c.bias = _fit_sigmoid(xs, prior, y, mask, ridge)
+    c.weights, c.bias = full
     return _judge(c), oof if c.used else None
 
 
@@ -404,8 +429,24 @@ def fit_adapter(
     ridge: float = RIDGE,
     folds: int = FOLDS,
 ) -> Adapter:
-    """Fit and cross-validate every group's correction from the examples ``ex`` (see the module text)."""
-    labels = tuple(labels)
+    """Fit and cross-validate every group's correction from the examples ``ex`` (see the module text).
+
+    BLAS runs on one thread here: the products are small, and several threads fighting a busy machine's
+    cores (the window, a tagging run) made a fit ten times slower.
+    """
+    with threadpool_limits(1):
+        return _fit_adapter(model_key, tuple(labels), groups, exclusive, ex, ridge, folds)
+
+
+def _fit_adapter(
+    model_key: str,
+    labels: tuple[str, ...],
+    groups: Mapping[str, str],
+    exclusive: Sequence[str],
+    ex: Examples,
+    ridge: float,
+    folds: int,
+) -> Adapter:
     raw = np.asarray(ex.x, np.float32)
     mean = raw.mean(axis=0) if len(raw) else np.zeros(raw.shape[1], np.float32)
     scale = float(np.sqrt(((raw - mean) ** 2).mean())) if len(raw) else 1.0
