@@ -14,7 +14,15 @@ from .catalog import Catalog
 from .catalog_records import CatalogError, ModelRecord, timestamp
 from .embeddings import decode
 
-__all__ = ["AdapterError", "LibraryFit", "adapted_scores", "adapter_enabled", "fit_library", "stored_adapter"]
+__all__ = [
+    "AdapterError",
+    "LibraryData",
+    "LibraryFit",
+    "adapted_scores",
+    "adapter_enabled",
+    "fit_library",
+    "stored_adapter",
+]
 
 
 @dataclass
@@ -46,12 +54,42 @@ def decision_rows(
     return out
 
 
-def library_examples(catalog: Catalog, model_key: str) -> tuple[Examples, int]:
+@dataclass
+class LibraryData:
+    """A model's stored embeddings and scores of every present photo that has both, loaded once for refits."""
+
+    ids: np.ndarray  # int64 [N] ascending
+    blobs: list[bytes]
+    scores: np.ndarray  # float32 [N, L]
+
+    @classmethod
+    def load(cls, catalog: Catalog, model_key: str) -> LibraryData:
+        rec = _record(catalog, model_key)
+        ids, blobs = catalog.embeddings(model_key)
+        scored = catalog.scores(model_key)
+        keep = [r for r, i in enumerate(ids.tolist()) if len(scored.get(i, ())) == len(rec.labels)]
+        scores = np.stack([scored[int(ids[r])] for r in keep]) if keep else np.zeros((0, len(rec.labels)))
+        return cls(ids[keep], [blobs[r] for r in keep], scores.astype(np.float32))
+
+    def rescore(self, adapter: Adapter, exclusive: Sequence[np.ndarray], block: int = 8192) -> np.ndarray:
+        """float32 [N, L]: every photo's scores under ``adapter``, a block of embeddings at a time."""
+        out = np.empty_like(self.scores)
+        for start in range(0, len(self.ids), block):
+            stop = start + block
+            out[start:stop] = adapter.rescore(
+                decode(self.blobs[start:stop]), self.scores[start:stop], exclusive
+            )[0]
+        return out
+
+
+def library_examples(
+    catalog: Catalog, model_key: str, data: LibraryData | None = None
+) -> tuple[Examples, int]:
     """The decided photos with this model's embedding (and how many decided photos have none)."""
     rec = _record(catalog, model_key)
     decided = {i: d for i, d in catalog.all_decisions().items() if d}
     person = tuple(lab for lab in catalog.person_labels() if lab not in rec.labels)
-    ids_all, blobs = catalog.embeddings(model_key)
+    ids_all, blobs = (data.ids, data.blobs) if data is not None else catalog.embeddings(model_key)
     row = {int(i): r for r, i in enumerate(ids_all.tolist())}
     ids = [i for i in sorted(decided) if i in row]
     scores = catalog.scores(model_key, ids)
@@ -65,10 +103,12 @@ def library_examples(catalog: Catalog, model_key: str) -> tuple[Examples, int]:
     return ex, len(decided) - len(ids)
 
 
-def fit_library(catalog: Catalog, model_key: str, store: bool = True) -> LibraryFit:
+def fit_library(
+    catalog: Catalog, model_key: str, store: bool = True, data: LibraryData | None = None
+) -> LibraryFit:
     """Fit the library's adapter for ``model_key`` from every decision; store it (switch unchanged)."""
     rec = _record(catalog, model_key)
-    ex, skipped = library_examples(catalog, model_key)
+    ex, skipped = library_examples(catalog, model_key, data)
     adapter = fit_adapter(model_key, rec.labels, rec.groups, rec.exclusive, ex)
     if store:
         store_adapter(catalog, adapter)

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..model.badge import group_risks, photo_risk, risk_groups
 from ..model.groups import at_least_one_columns, exclusive_columns, exclusive_labels
+from .adapted_scores import AdaptedScores
 from .catalog import Catalog
 from .catalog_reader import CatalogReader, ImageColumns
 from .tags import (
@@ -101,7 +102,7 @@ def drop_known(cols: ImageColumns, known_ids: np.ndarray) -> ImageColumns:
     )
 
 
-class LibraryColumns:
+class LibraryColumns(AdaptedScores):
     """Every present photo of a catalog in column arrays indexed by slot, with the active model's scores,
     the tag rule's result and people's decisions; it filters and orders slots for a view.
 
@@ -128,6 +129,10 @@ class LibraryColumns:
         self._slot_of: dict[int, int] = {}
         self._scores = np.zeros((0, 0), np.float32)  # NaN where the active model has not scored
         self._scored = np.zeros(0, bool)
+        # The library's adapter (core.adapter) re-scores unreviewed photos: the model's own scores of the
+        # whole library wait in ``_base`` while any photo shows adapted ones (``_adapted``).
+        self._base: np.ndarray | None = None
+        self._adapted = np.zeros(0, bool)
         self._pred = np.zeros((0, 0), bool)  # the model's opinion alone (core.tags.predicted_matrix)
         self._dec = np.zeros((0, 0), np.int8)  # decisions on the model's labels: -1 none, 0 no, 1 yes
         self._exclusive: tuple[np.ndarray, ...] = ()
@@ -297,6 +302,7 @@ class LibraryColumns:
         self._scored = np.zeros(0, bool)
         self._pred = np.zeros((0, nl), bool)
         self._dec = np.zeros((0, nl), np.int8)
+        self._base, self._adapted = None, np.zeros(0, bool)
         self.person_groups = self.catalog.person_labels()
         self._known_max = self.reader.max_image_id()  # ids above it are new photos: nothing to load
         cols = self.reader.images()
@@ -329,6 +335,9 @@ class LibraryColumns:
         nl = len(self.labels)
         self._scores = np.concatenate([self._scores, np.full((n, nl), np.nan, np.float32)])
         self._scored = np.concatenate([self._scored, np.zeros(n, bool)])
+        self._adapted = np.concatenate([self._adapted, np.zeros(n, bool)])
+        if self._base is not None:
+            self._base = np.concatenate([self._base, np.full((n, nl), np.nan, np.float32)])
         self._pred = np.concatenate([self._pred, np.zeros((n, nl), bool)])
         self._dec = np.concatenate([self._dec, np.full((n, nl), UNDECIDED, np.int8)])
         return np.arange(start, start + n)
@@ -363,6 +372,7 @@ class LibraryColumns:
         if len(changed):
             self._scores[changed] = np.nan
             self._scored[changed] = False
+            self._adapted[changed] = False
             self._pred[changed] = False
 
     # -- the active model and its scores ------------------------------------------------------------
@@ -416,6 +426,7 @@ class LibraryColumns:
         n, nl = len(self.slots), len(self.labels)
         self._scores = np.full((n, nl), np.nan, np.float32)
         self._scored = np.zeros(n, bool)
+        self._base, self._adapted = None, np.zeros(n, bool)
         self._pred = np.zeros((n, nl), bool)
         self._scores_since = -1.0
         self._load_scores()
@@ -433,8 +444,7 @@ class LibraryColumns:
         slots = np.fromiter((self._slot_of.get(int(i), -1) for i in ids), np.int64, len(ids))
         ok = slots >= 0
         slots, mat = slots[ok], mat[ok]
-        self._scores[slots] = mat
-        self._scored[slots] = True
+        self._take_model_scores(slots, mat)
         return slots
 
     def _load_decisions(self) -> None:
@@ -488,8 +498,7 @@ class LibraryColumns:
         )
         ok = slots >= 0
         slots = slots[ok]
-        self._scores[slots] = scores[ok]
-        self._scored[slots] = True
+        self._take_model_scores(slots, scores[ok])
         self._recompute_pred(slots)
         for i in slots.tolist():
             self.slots.errors.pop(i, None)

@@ -15,6 +15,7 @@ from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.gui import settings
 from fashion_desktop.gui.about import APP_NAME, about_text
 from fashion_desktop.gui.controllers.actions import Actions
+from fashion_desktop.gui.controllers.adapter import AdapterController
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.controllers.review import ReviewController
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         # bar says which runs and which waits, with a button that starts the waiting one anyway.
         self.jobs = JobQueue(settings.get_int(settings.JOBS_TAKE_TURNS, 1) != 0, self)
         self.tagging_ctl = TaggingController(self.library_ctl, self.tag_panel, self.jobs, self.messages)
+        self.adapter_ctl = AdapterController(self.library_ctl, self.tag_panel, self.messages)
         self.transfer_ctl = TransferController(
             self.library_ctl, self.review_ctl, self.threshold_panel.policy, self.messages
         )
@@ -144,6 +146,7 @@ class MainWindow(QMainWindow):
         lib.scan_problems.connect(self.tag_panel.add_failures)
         tagging.finished.connect(self.tagging_finished)
         tagging.finished.connect(self.similar_ctl.forget)  # new embeddings: the index loads again
+        tagging.finished.connect(self.adapter_ctl.scores_changed)  # new scores: the adapter's follow
         tagging.finished.connect(self.view_state.embeddings_changed)
         # The grid's right-click menu: Find similar on the photo under the pointer (it is the current one).
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
@@ -335,6 +338,7 @@ class MainWindow(QMainWindow):
         settings.set_value(settings.SPLITTER, self.tag_page.splitter.saveState())
         settings.sync()
         # Decisions are already committed; stopping jobs keeps whatever batches they finished.
+        self.adapter_ctl.stop()
         self.library_ctl.close()
         self.tag_panel.stop()
         self.train_tab.shutdown()

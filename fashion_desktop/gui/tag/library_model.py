@@ -63,6 +63,7 @@ class LibraryModel(QAbstractListModel):
 
     counts_changed = Signal()
     labels_changed = Signal()
+    decided = Signal()  # a person's decisions or reviews changed (the adapter learns from them)
 
     def __init__(self, catalog: Catalog, parent=None) -> None:
         super().__init__(parent)
@@ -412,6 +413,23 @@ class LibraryModel(QAbstractListModel):
             self.labels_changed.emit()
         self._emit_changed(np.asarray(slots, np.int64))
         self.counts_changed.emit()
+        self.decided.emit()
+
+    def apply_adapted(self, image_ids: np.ndarray, scores: np.ndarray) -> int:
+        """Show the library adapter's scores of these photos (reviewed ones never change)."""
+        slots = self.columns.set_adapted(image_ids, scores)
+        self._emit_changed(slots)
+        if len(slots):
+            self.counts_changed.emit()
+        return len(slots)
+
+    def clear_adapted(self) -> int:
+        """Show the model's own scores again."""
+        slots = self.columns.clear_adapted()
+        self._emit_changed(slots)
+        if len(slots):
+            self.counts_changed.emit()
+        return len(slots)
 
     def write_reviewed(self, image_ids: Sequence[int], reviewed: bool, decisions: Changes = ()) -> None:
         """Mark photos reviewed or not, with the ``decisions`` that goes with it: catalog first, in one

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -77,6 +77,7 @@ class TagPanel(QWidget):
     resume_requested = Signal()  # "Tag them" on the notice of photos the model has not tagged yet
     retag_default_requested = Signal()  # "Re-tag with the new default" on the default-changed notice
     fill_embeddings_requested = Signal()  # "Re-tag them" on the notice of photos without an embedding
+    adapter_switched = Signal(bool)  # the "Adapt to this library" switch
     devices_found = Signal(object)  # Devices: what torch sees, from the device check or a tagging run
     progress_shown = Signal()  # the bar moved: the status bar's job line follows it at once
 
@@ -140,6 +141,7 @@ class TagPanel(QWidget):
         changed.addWidget(self.retag_default_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.default_changed_row.setVisible(False)
         self._build_embeddings_row()
+        self._build_adapter_row()
         self.failed_list.setMaximumHeight(110)
         self.failed_label = QLabel("Failed files")
         self._lay_out()
@@ -173,6 +175,30 @@ class TagPanel(QWidget):
         missing.addWidget(self.fill_embeddings_button)
         self.embeddings_row.setVisible(False)
 
+    def _build_adapter_row(self) -> None:
+        """The library's adapter under the model: its switch and what it learnt (``show_adapter``)."""
+        self.adapter_box = QCheckBox("Adapt to this library")
+        self.adapter_box.setToolTip(
+            "Learn from your reviews: the suggestions of photos you have not reviewed follow your corrections "
+            "(reviewed photos never change). Off: the model's own scores."
+        )
+        self.adapter_box.setChecked(True)
+        self.adapter_box.toggled.connect(self.adapter_switched)
+        self.adapter_label = WrapLabel("")
+        self.adapter_row = QWidget()
+        lay = QVBoxLayout(self.adapter_row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.adapter_box)
+        lay.addWidget(self.adapter_label)
+        self.adapter_row.setVisible(False)
+
+    def show_adapter(self, text: str, on: bool, visible: bool = True) -> None:
+        """The adapter's line ("Default model · adapted to 312 reviewed photos") and its switch."""
+        self.adapter_label.setText(text)
+        with QSignalBlocker(self.adapter_box):
+            self.adapter_box.setChecked(on)
+        self.adapter_row.setVisible(visible)
+
     def _lay_out(self) -> None:
         """The form, the buttons, the progress and the failures, top to bottom."""
         form = QFormLayout()
@@ -188,6 +214,7 @@ class TagPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(form)
+        lay.addWidget(self.adapter_row)
         lay.addWidget(self.force_box)
         lay.addLayout(buttons)
         lay.addWidget(self.untagged_row)

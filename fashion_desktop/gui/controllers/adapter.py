@@ -1,0 +1,273 @@
+"""The library's adapter in the window: refits in the background while a person reviews, shows its scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from fashion_desktop.core.adapter import MIN_EXAMPLES, Adapter, AdapterError
+from fashion_desktop.core.adapter_library import (
+    LibraryData,
+    adapter_enabled,
+    fit_library,
+    set_adapter_enabled,
+    stored_adapter,
+)
+from fashion_desktop.core.catalog import Catalog
+from fashion_desktop.core.catalog_records import CatalogError
+from fashion_desktop.gui.controllers.library import LibraryController
+from fashion_desktop.gui.controllers.messages import Messages
+from fashion_desktop.gui.tag.tag_panel import TagPanel
+from fashion_desktop.gui.worker import Worker
+from fashion_desktop.model.groups import exclusive_columns
+
+REFIT_DELAY_MS = 1500  # quiet time after a decision before the adapter learns from it
+REFIT_AFTER = 5  # decisions that start a refit at once (a person going fast still sees it follow)
+APPLY_ROWS = 20_000  # photos whose adapted scores are shown per turn of the event loop
+
+
+@dataclass
+class _Outcome:
+    key: tuple[str, str]
+    data: LibraryData
+    adapter: Adapter | None
+    enabled: bool
+    scores: np.ndarray | None  # every photo's adapted scores (data.ids order); None: show the model's
+    problem: str = ""
+
+
+def _job(path: Path, key: tuple[str, str], data: LibraryData | None, fit: bool):
+    """Load (or reuse) the library's data, fit (or read) the adapter and re-score every photo, in a thread,
+    on its own connection (the window's stays free for the person's edits)."""
+
+    def job(_cancel):
+        catalog = Catalog(path)
+        try:
+            model_key = key[1]
+            loaded = data if data is not None else LibraryData.load(catalog, model_key)
+            problem = ""
+            adapter: Adapter | None = None
+            if fit:
+                adapter = fit_library(catalog, model_key, data=loaded).adapter
+            else:
+                try:
+                    adapter = stored_adapter(catalog, model_key)
+                except AdapterError as exc:
+                    problem = (
+                        f"The library's adapter cannot be read ({exc}); it learns again from your reviews"
+                    )
+            enabled = adapter_enabled(catalog, model_key)
+            scores = None
+            if adapter is not None and adapter.useful and enabled:
+                rec = catalog.model(model_key)
+                excl = exclusive_columns(rec.labels, rec.groups, rec.exclusive) if rec else ()
+                scores = loaded.rescore(adapter, excl)
+            return _Outcome(key, loaded, adapter, enabled, scores, problem)
+        finally:
+            catalog.close()
+        yield  # a generator: the worker sends what it returns with ``finished``
+
+    return job
+
+
+class AdapterController(QObject):
+    """Refits the library's adapter a moment after a person's decisions (debounced, in a thread), then shows
+    the adapted scores of unreviewed photos a block at a time, so the window never stalls. ``shown`` is
+    emitted once a fit's (or a switch's) scores are all in the grid."""
+
+    shown = Signal()
+
+    def __init__(self, library_ctl: LibraryController, panel: TagPanel, messages: Messages) -> None:
+        super().__init__(messages.window)
+        self.library_ctl = library_ctl
+        self.panel = panel
+        self.messages = messages
+        self.adapter: Adapter | None = None
+        self.enabled = True
+        self._data: LibraryData | None = None
+        self._key: tuple[str, str] | None = None
+        self._worker: Worker | None = None
+        self._again: bool | None = None  # a job asked for while one runs: None none, True a fit
+        self._pending = 0  # decisions since the last fit started
+        self._apply: tuple[np.ndarray, np.ndarray, int] | None = None  # ids, scores, next row to show
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFIT_DELAY_MS)
+        self._timer.timeout.connect(self.refit)
+        library_ctl.session_changed.connect(self._new_library)
+        panel.adapter_switched.connect(self.set_enabled)
+
+    # -- what the controller listens to ---------------------------------------------------------------
+    @Slot(object)
+    def _new_library(self, _session) -> None:
+        m = self.library_ctl.library
+        self._forget()
+        if m is not None:
+            m.decided.connect(self._decided)
+            m.labels_changed.connect(self._model_maybe_changed)
+        self._model_maybe_changed()
+
+    def _forget(self) -> None:
+        self._timer.stop()
+        self.adapter, self._data, self._key, self._apply, self._pending = None, None, None, None, 0
+
+    def _current_key(self) -> tuple[str, str] | None:
+        """(catalog path, model key) of the model the grid shows, once the catalog has it (a tagging run
+        shows its model before its first scores are saved: its end starts the adapter then)."""
+        catalog, m = self.library_ctl.catalog, self.library_ctl.library
+        if catalog is None or m is None or not m.model_key or catalog.model(m.model_key) is None:
+            return None
+        return str(catalog.path), m.model_key
+
+    @property
+    def busy(self) -> bool:
+        """A fit is waiting, running, or its scores are still being shown."""
+        return self._timer.isActive() or self._worker is not None or self._apply is not None
+
+    @Slot()
+    def _model_maybe_changed(self) -> None:
+        key = self._current_key()
+        if key == self._key:
+            return
+        self._forget()
+        self._key = key
+        self._show_state()
+        if key is not None:
+            self._start(fit=False)
+
+    @Slot()
+    def scores_changed(self) -> None:
+        """A tagging run wrote scores and embeddings: load them again and show the adapter's scores of them."""
+        self._data = None
+        if self._key is None:
+            self._model_maybe_changed()
+        else:
+            self._start(fit=False)
+
+    @Slot()
+    def _decided(self) -> None:
+        self._pending += 1
+        if self._pending >= REFIT_AFTER and self._worker is None:
+            self.refit()
+        else:
+            self._timer.start()
+
+    # -- fitting and showing ------------------------------------------------------------------------
+    @Slot()
+    def refit(self) -> None:
+        """Learn from every decision now (in the background)."""
+        self._timer.stop()
+        if self._key is not None:
+            self._pending = 0
+            self._start(fit=True)
+
+    def _start(self, fit: bool) -> None:
+        if self._worker is not None:
+            self._again = bool(self._again) or fit
+            return
+        catalog = self.library_ctl.catalog
+        if catalog is None or self._key is None:
+            return
+        self._show_state(busy=fit)
+        job = _job(catalog.path, self._key, self._data, fit)
+        self._worker = Worker(job, "adapter", self).wired(lambda _x: None, self._done, self._failed)
+        self._worker.start()
+
+    def _next(self) -> None:
+        self._worker = None
+        again, self._again = self._again, None
+        if again is not None:
+            self._start(fit=again)
+
+    def _done(self, out: _Outcome) -> None:
+        if out.key != self._key:
+            self._next()
+            return
+        self._data, self.adapter, self.enabled = out.data, out.adapter, out.enabled
+        if out.problem:
+            self.messages.say(out.problem, 10_000)
+        if out.scores is not None:
+            self._apply = (out.data.ids, out.scores, 0)
+            QTimer.singleShot(0, self._apply_some)
+        else:
+            m = self.library_ctl.library
+            if m is not None:
+                m.clear_adapted()
+            self._show_state()
+            self.shown.emit()
+        self._next()
+
+    def _failed(self, message: str) -> None:
+        self.messages.say(f"The library's adapter could not learn: {message}", 10_000)
+        self._show_state()
+        self._next()
+
+    @Slot()
+    def _apply_some(self) -> None:
+        """Show the next block of adapted scores; the event loop runs between blocks."""
+        m, todo = self.library_ctl.library, self._apply
+        if m is None or todo is None:
+            return
+        ids, scores, start = todo
+        stop = min(start + APPLY_ROWS, len(ids))
+        m.apply_adapted(ids[start:stop], scores[start:stop])
+        if stop < len(ids):
+            self._apply = (ids, scores, stop)
+            QTimer.singleShot(0, self._apply_some)
+            return
+        self._apply = None
+        self._show_state()
+        self.shown.emit()
+
+    @Slot(bool)
+    def set_enabled(self, on: bool) -> None:
+        """The person's switch: off shows the model's own scores at once; on shows the adapter's again."""
+        catalog, key = self.library_ctl.catalog, self._key
+        if catalog is None or key is None:
+            return
+        try:
+            set_adapter_enabled(catalog, key[1], on)
+        except CatalogError as exc:
+            self.messages.warn(str(exc))
+        self.enabled = on
+        if on:
+            self._start(fit=False)
+            return
+        self._apply = None
+        m = self.library_ctl.library
+        if m is not None:
+            m.clear_adapted()
+        self._show_state()
+        self.shown.emit()
+
+    def state_text(self, busy: bool = False) -> str:
+        """What the Model box says of the adapter."""
+        catalog, key = self.library_ctl.catalog, self._key
+        rec = catalog.model(key[1]) if catalog is not None and key is not None else None
+        name = rec.name if rec is not None and rec.name else "The model"
+        a = self.adapter
+        if not self.enabled:
+            text = "Off: the model's own scores"
+        elif a is None or a.reviewed < MIN_EXAMPLES:
+            text = f"Learns from your reviews once you have reviewed {MIN_EXAMPLES} photos"
+        elif a.useful:
+            n = a.reviewed
+            text = f"{name} · adapted to {n:,} reviewed photo{'s' if n != 1 else ''}"
+        else:
+            text = (
+                f"Not adapted: learning from your {a.reviewed:,} reviewed photos did not beat the model "
+                "on reviewed photos it had not learnt from, so the model's scores stay"
+            )
+        return text + (" · learning…" if busy else "")
+
+    def _show_state(self, busy: bool = False) -> None:
+        self.panel.show_adapter(self.state_text(busy), self.enabled, self._key is not None)
+
+    def stop(self) -> None:
+        """Wait for a running fit (the window is closing)."""
+        self._timer.stop()
+        if self._worker is not None:
+            self._worker.wait(30_000)

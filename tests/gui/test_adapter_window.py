@@ -1,0 +1,107 @@
+"""The library's adapter in the real window: reviews that correct one look move the other photos of that look."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fashion_desktop.core.adapter_library import adapter_enabled, stored_adapter
+from tests.gui.test_main_window import scan, tag
+
+LOOKS = {"red": (215, 25, 30), "pink": (250, 150, 185), "blue": (30, 40, 215)}
+
+
+@pytest.fixture(scope="module")
+def pink_blind_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real tiny ``cnn`` bundle with one-value colours Red / Pink / Blue that calls pink photos Red: its head
+    reads the red channel as Red, the blue channel as Blue, and never says Pink."""
+    import torch
+
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.bundle import new_bundle, save_bundle
+
+    model = build_model("cnn", 3)
+    with torch.no_grad():
+        for conv in (m for m in model.features if isinstance(m, torch.nn.Conv2d)):
+            conv.weight.zero_()
+            for c in range(3):
+                conv.weight[c, c, 1, 1] = 1.0
+        model.classifier.weight.zero_()
+        model.classifier.bias.zero_()
+        model.classifier.weight[0, 0] = 4.0  # Red: the red channel
+        model.classifier.weight[2, 2] = 4.0  # Blue: the blue channel
+        model.classifier.bias[1] = -2.0  # Pink: never first
+    bundle = new_bundle(
+        "cnn",
+        ("Red", "Pink", "Blue"),
+        model.state_dict(),
+        input_size=32,
+        groups={"Red": "colour", "Pink": "colour", "Blue": "colour"},
+        exclusive_groups=("colour",),
+        provenance={"model_id": "pink-blind", "name": "Pink-blind"},
+    )
+    return save_bundle(bundle, tmp_path_factory.mktemp("bundles") / "pink-blind.fmodel")
+
+
+def _photos(folder: Path, per_look: int = 12) -> None:
+    rng = np.random.default_rng(7)
+    folder.mkdir(parents=True)
+    for look, rgb in LOOKS.items():
+        for i in range(per_look):
+            pixels = np.clip(np.array(rgb) + rng.integers(-20, 21, (40, 40, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{look}{i:02d}.png")
+
+
+def _ids(w, prefix: str) -> list[int]:
+    m = w.library
+    return sorted((i for i in m.all_ids() if Path(m.path_of(i)).name.startswith(prefix)), key=m.path_of)
+
+
+def _top(w, image_id: int) -> str:
+    scores = w.library.scores_of(image_id)
+    return max(("Red", "Pink", "Blue"), key=lambda k: scores[k])
+
+
+def test_reviews_that_move_a_look_from_red_to_pink_move_its_unreviewed_photos_and_the_switch_restores(
+    qtbot, window, tmp_path, pink_blind_bundle
+) -> None:
+    w = window
+    _photos(tmp_path / "photos")
+    scan(qtbot, w, tmp_path / "photos")
+    tag(qtbot, w, pink_blind_bundle)
+    pinks, reds, blues = _ids(w, "pink"), _ids(w, "red"), _ids(w, "blue")
+    assert all(_top(w, i) == "Red" for i in pinks)  # the model calls every pink photo Red
+    assert w.tag_panel.adapter_row.isVisible() and "reviewed 10" in w.tag_panel.adapter_label.text()
+
+    # The person reviews eight of each look, correcting the pink ones: Pink, not Red.
+    m = w.library
+    corrected = pinks[:8]
+    m.write_decisions([(i, "Pink", True) for i in corrected] + [(i, "Red", False) for i in corrected])
+    reviewed = corrected + reds[:8] + blues[:8]
+    before_reviewed = {i: dict(m.scores_of(i)) for i in reviewed}
+    m.write_reviewed(reviewed, True, m.review_changes(reviewed))
+    assert w.adapter_ctl.busy  # it learns a moment later, in the background
+    qtbot.waitUntil(lambda: not w.adapter_ctl.busy, timeout=60_000)
+
+    adapter = w.adapter_ctl.adapter
+    assert adapter is not None and adapter.useful and adapter.reviewed == 24
+    assert all(_top(w, i) == "Pink" for i in pinks[8:])  # unreviewed pink photos now say Pink
+    assert all("Pink" in m.tags_of(i) for i in pinks[8:])
+    assert all(_top(w, i) == "Red" for i in reds[8:]) and all(_top(w, i) == "Blue" for i in blues[8:])
+    assert {i: dict(m.scores_of(i)) for i in reviewed} == before_reviewed  # reviewed photos never change
+    text = w.tag_panel.adapter_label.text()
+    assert "Pink-blind · adapted to 24 reviewed photos" in text
+    assert stored_adapter(w.library_ctl.catalog, m.model_key) is not None  # kept in the library
+
+    # Off: the model's own scores again, and the library remembers the switch.
+    with qtbot.waitSignal(w.adapter_ctl.shown, timeout=10_000):
+        w.tag_panel.adapter_box.setChecked(False)
+    assert all(_top(w, i) == "Red" for i in pinks[8:])
+    assert "Off" in w.tag_panel.adapter_label.text()
+    assert not adapter_enabled(w.library_ctl.catalog, m.model_key)
+    with qtbot.waitSignal(w.adapter_ctl.shown, timeout=30_000):
+        w.tag_panel.adapter_box.setChecked(True)
+    assert all(_top(w, i) == "Pink" for i in pinks[8:])
