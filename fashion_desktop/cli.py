@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from fashion_desktop.cli_adapt import add_adapt_parser
 from fashion_desktop.cli_import import add_import_parser
 from fashion_desktop.cli_similar import add_similar_parser
 from fashion_desktop.model import exit_codes
@@ -347,6 +348,7 @@ def _write_tag_table(
         policy,
         list(ids.values()),
         columns=ExportColumns(groups=True, scores=not args.no_scores),
+        adapter=False,  # what the model says of the photos just tagged; `fashion export` follows the adapter
     )
     errors = {str(p): reason for p, reason in summary.failed}
     first_score = next((i for i, c in enumerate(df.columns) if str(c).startswith("score:")), len(df.columns))
@@ -547,7 +549,7 @@ def _print_mapping(title: str, data: dict[str, Any]) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from fashion_desktop import __version__
     from fashion_desktop.core.catalog import Catalog, CatalogError
-    from fashion_desktop.core.export import ExportColumns, export_file, two_value_photos
+    from fashion_desktop.core.export import ExportColumns, export_file, score_source, two_value_photos
     from fashion_desktop.core.spreadsheet import ExportError
     from fashion_desktop.core.thresholds import ThresholdPolicy
 
@@ -585,11 +587,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             # The model's own thresholds are the catalog's record of them (core.tags.default_thresholds).
             rows = export_file(
-                catalog, args.out, key, policy, layout=args.layout, columns=columns, app_version=__version__
-            )
+                catalog, args.out, key, policy, layout=args.layout, columns=columns, app_version=__version__,
+                adapter=not args.no_adapter,
+            )  # fmt: skip
         except ExportError as exc:
             raise UserError(str(exc)) from None
         clashes = two_value_photos(catalog, key)
+        if key is not None:
+            print(f"scores: {score_source(catalog, key, not args.no_adapter).note}", file=sys.stderr)
     finally:
         catalog.close()
     print(f"wrote {args.out} ({rows} rows)", file=sys.stderr)
@@ -792,6 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_parser(sub)
     add_import_parser(sub, UserError)
     add_similar_parser(sub, UserError)
+    add_adapt_parser(sub, UserError)
     _add_relink_parser(sub)
     _add_init_model_parser(sub)
     _add_convert_parser(sub)
@@ -833,7 +839,10 @@ def _add_export_parser(sub: Any) -> None:
         "export",
         help="export a catalog's tags to CSV/XLSX",
         description="Export the final tags of a catalog (a person's decision where there is one, else "
-        "the model's score against the threshold).",
+        "the model's score against the threshold). Where 'fashion adapt' (or the app) fitted an adapter to "
+        "the library that beats the model and it is switched on, the unreviewed photos get the adapted "
+        "scores and the adapter's tuned thresholds (a threshold option still wins); the About sheet says "
+        "whose scores were written.",
     )
     e.add_argument("--catalog", required=True, metavar="DB")
     e.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .xlsx")
@@ -845,6 +854,9 @@ def _add_export_parser(sub: Any) -> None:
     e.add_argument("--top-k", type=_positive_int, help="keep at most this many tags per photo")
     e.add_argument("--at-least-one", action="store_true", help="give every photo its best tag if none passes")
     e.add_argument("--scores", action="store_true", help="add score:<label> columns")
+    e.add_argument(
+        "--no-adapter", action="store_true", help="write the model's own scores, not the library's adapter's"
+    )
     e.set_defaults(func=cmd_export)
 
 

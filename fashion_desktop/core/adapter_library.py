@@ -178,24 +178,41 @@ def active_adapter(catalog: Catalog, model_key: str) -> Adapter | None:
     return adapter if adapter is not None and adapter.useful else None
 
 
+class AdaptedScorer:
+    """Applies ``adapter`` to chunks of a library's scores, reading the embeddings and the reviewed photos
+    once (an export goes through a big library a chunk at a time)."""
+
+    def __init__(self, catalog: Catalog, model_key: str, adapter: Adapter) -> None:
+        rec = _record(catalog, model_key)
+        self.adapter = adapter
+        self.width = len(rec.labels)
+        self.exclusive = exclusive_columns(rec.labels, rec.groups, rec.exclusive)
+        self.reviewed = {
+            r[0] for r in catalog.query("SELECT id FROM images WHERE reviewed_at IS NOT NULL AND present=1")
+        }
+        ids_all, self.blobs = catalog.embeddings(model_key)
+        self.row = {int(i): r for r, i in enumerate(ids_all.tolist())}
+
+    def __call__(self, scores: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """``scores`` (by image id) with the adapter's applied to unreviewed photos that have an
+        embedding; reviewed photos and photos without one keep the model's."""
+        row = self.row
+        todo = [i for i in scores if i not in self.reviewed and i in row and len(scores[i]) == self.width]
+        out = dict(scores)
+        for start in range(0, len(todo), 4096):
+            chunk = todo[start : start + 4096]
+            new, _ = self.adapter.rescore(
+                decode([self.blobs[row[i]] for i in chunk]),
+                np.stack([scores[i] for i in chunk]),
+                self.exclusive,
+            )
+            out.update(zip(chunk, new, strict=True))
+        return out
+
+
 def adapted_scores(
     catalog: Catalog, model_key: str, scores: Mapping[int, np.ndarray], adapter: Adapter
 ) -> dict[int, np.ndarray]:
     """``scores`` (by image id) with the adapter's applied to unreviewed photos that have an embedding;
     reviewed photos and photos without one keep the model's."""
-    rec = _record(catalog, model_key)
-    reviewed = {
-        r[0] for r in catalog.query("SELECT id FROM images WHERE reviewed_at IS NOT NULL AND present=1")
-    }
-    ids_all, blobs = catalog.embeddings(model_key)
-    row = {int(i): r for r, i in enumerate(ids_all.tolist())}
-    todo = [i for i in scores if i not in reviewed and i in row and len(scores[i]) == len(rec.labels)]
-    out = dict(scores)
-    excl = exclusive_columns(rec.labels, rec.groups, rec.exclusive)
-    for start in range(0, len(todo), 4096):
-        chunk = todo[start : start + 4096]
-        new, _ = adapter.rescore(
-            decode([blobs[row[i]] for i in chunk]), np.stack([scores[i] for i in chunk]), excl
-        )
-        out.update(zip(chunk, new, strict=True))
-    return out
+    return AdaptedScorer(catalog, model_key, adapter)(scores)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,10 +16,14 @@ import pandas as pd
 from ..model.bundle_format import TAG_SEPARATOR
 from ..model.resources import taxonomy_labels
 from .catalog import Catalog, ImageRecord
+from .catalog_records import ModelRecord
 from .scan import CancelFlag, is_cancelled
 from .spreadsheet import ExportCancelled, ExportError, Progress, write_table
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, tag_lists
 from .thresholds import ThresholdPolicy
+
+if TYPE_CHECKING:
+    from .adapter import Adapter
 
 PATH_COLUMN = "path"
 FILE_COLUMN = "file"
@@ -57,6 +62,58 @@ class TaggedImage:
     decisions: Mapping[str, bool] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ScoreSource:
+    """Whose scores an export writes: the library's adapter (when one is in use) and, for its "About"
+    sheet, a sentence saying so or why the model's own scores stand."""
+
+    adapter: Adapter | None
+    note: str
+
+
+def score_source(catalog: Catalog, model_key: str, use_adapter: bool = True) -> ScoreSource:
+    """The library's adapter for ``model_key`` when it is stored, switched on and better than the model
+    (``core.adapter_library.active_adapter``), unless ``use_adapter`` is False; else None, saying why."""
+    from .adapter import AdapterError
+    from .adapter_library import adapter_enabled, stored_adapter
+
+    model = catalog.model(model_key)
+    name = (model.name or model.key) if model is not None else model_key
+    if not use_adapter:
+        return ScoreSource(None, "the model's own (the adapter was left out of this export)")
+    if not adapter_enabled(catalog, model_key):
+        return ScoreSource(None, "the model's own (the adapter is switched off in this library)")
+    try:
+        fitted = stored_adapter(catalog, model_key)
+    except AdapterError:
+        return ScoreSource(None, "the model's own (the stored adapter could not be read)")
+    if fitted is None:
+        return ScoreSource(None, "the model's own (no adapter fitted to this library)")
+    if not fitted.useful:
+        return ScoreSource(None, "the model's own (the adapter was not better than the model on held-out "
+                           "reviewed photos)")  # fmt: skip
+    when = datetime.fromtimestamp(fitted.fitted_at).strftime("%Y-%m-%d %H:%M")
+    return ScoreSource(
+        fitted, f"{name} adapted to {fitted.reviewed} reviewed photos of this library (adapter fitted {when})"
+    )
+
+
+def _adapter_of(catalog: Catalog, model_key: str | None, adapter: bool | Adapter) -> Adapter | None:
+    """The adapter an export applies: ``adapter`` itself, the library's (True) or none (False)."""
+    if model_key is None or adapter is False:
+        return None
+    return score_source(catalog, model_key).adapter if adapter is True else adapter
+
+
+def adapted_thresholds(defaults: Sequence[float], adapter: Adapter | None) -> np.ndarray:
+    """The model's thresholds with the adapter's tuned ones in their place (NaN: the model's stays)."""
+    out = np.asarray(defaults, np.float32).copy()
+    if adapter is not None and len(adapter.thresholds) == len(out):
+        tuned = ~np.isnan(adapter.thresholds)
+        out[tuned] = adapter.thresholds[tuned]
+    return out
+
+
 # -- final tags from the catalog ------------------------------------------------------------------
 def iter_final_tags(
     catalog: Catalog,
@@ -65,13 +122,17 @@ def iter_final_tags(
     image_ids: Sequence[int] | None = None,
     defaults: Sequence[float] | None = None,
     cancel: CancelFlag = None,
+    *,
+    adapter: bool | Adapter = True,
 ) -> Iterator[TaggedImage]:
     """Yield each image (all present ones, or exactly ``image_ids``) with its final tags, in path order.
 
     ``model_key`` names the model whose scores count (None: decisions only); ``defaults`` are the
     model's per-label thresholds (None: as the catalog recorded them, ``core.tags.default_thresholds``).
-    Tags follow the one rule of ``core.tags``. Raises ExportError for an unknown model and
-    ExportCancelled when ``cancel`` is set.
+    ``adapter``: True applies the library's adapter when one is in use (``score_source``), False never,
+    an Adapter that one: its scores for unreviewed photos, its tuned thresholds in place of ``defaults``
+    (a policy's own thresholds still win). Tags follow the one rule of ``core.tags``. Raises ExportError
+    for an unknown model and ExportCancelled when ``cancel`` is set.
     """
     policy = policy or ThresholdPolicy()
     labels: tuple[str, ...] = ()
@@ -85,6 +146,13 @@ def iter_final_tags(
         labels = model.labels
     if defaults is None or len(defaults) != len(labels):
         defaults = default_thresholds(model)
+    fitted = _adapter_of(catalog, model_key, adapter)
+    defaults = adapted_thresholds(defaults, fitted)
+    rescore = None
+    if fitted is not None and model_key is not None:
+        from .adapter_library import AdaptedScorer  # scipy and the adapter load only for an adapted export
+
+        rescore = AdaptedScorer(catalog, model_key, fitted)
     thresholds = policy.thresholds(labels, defaults, model.exclusive_labels() if model is not None else ())
     exclusive = model.exclusive_columns() if model is not None else ()
     required = model.at_least_one_columns() if model is not None else ()
@@ -101,6 +169,8 @@ def iter_final_tags(
         chunk = images[start : start + _CHUNK_ROWS]
         ids = [r.id for r in chunk]
         scores = catalog.scores(model_key, ids) if model_key is not None else {}
+        if rescore is not None:
+            scores = rescore(scores)
         decisions = catalog.decisions_for(ids)
         found = [scores.get(rec.id) for rec in chunk]
         # Scores from an older label list cannot be trusted label by label: such a photo is unscored.
@@ -139,14 +209,15 @@ def export_table(
     columns: ExportColumns = ExportColumns(),
     progress: Progress = None,
     cancel: CancelFlag = None,
+    adapter: bool | Adapter = True,
 ) -> pd.DataFrame:
     """The app's export table: one row per image (``path``, optional ``file`` and ``folder``, ``tags``
     joined with ``|``, then optional one column per label group, ``reviewed``, ``split``,
     ``score:<label>`` and, with ``columns.provenance``, ``decided_by:<label>`` columns: one of
     ``DECIDED_VALUES``, or empty where the label is unknown (neither scored nor decided)).
 
-    Takes the scope as ``image_ids`` (None: every present image). Calls ``progress(done, total)``.
-    Raises ExportError (unknown model) or ExportCancelled.
+    Takes the scope as ``image_ids`` (None: every present image); ``adapter`` as ``iter_final_tags``.
+    Calls ``progress(done, total)``. Raises ExportError (unknown model) or ExportCancelled.
     """
     model = catalog.model(model_key) if model_key else None
     labels = model.labels if model else ()
@@ -157,7 +228,8 @@ def export_table(
     group_cols = _group_columns(groups, grouped) if columns.groups else {}
     total = len(image_ids) if image_ids is not None else catalog.count()
     records: list[dict[str, object]] = []
-    for n, item in enumerate(iter_final_tags(catalog, model_key, policy, image_ids, defaults, cancel)):
+    items = iter_final_tags(catalog, model_key, policy, image_ids, defaults, cancel, adapter=adapter)
+    for n, item in enumerate(items):
         row: dict[str, object] = {PATH_COLUMN: item.image.path}
         if columns.files:
             row[FILE_COLUMN] = os.path.basename(item.image.path)
@@ -233,17 +305,18 @@ def seed_table(
     taxonomy: Sequence[str] | None = None,
     progress: Progress = None,
     cancel: CancelFlag = None,
+    adapter: bool | Adapter = True,
 ) -> pd.DataFrame:
     """The seed's spreadsheet layout: ``ImageId`` (file stem), ``Category`` (comma-joined taxonomy ids,
     id = position in the 46-category taxonomy), ``CategoryName`` (``|``-joined), ``Split``.
 
     Tags outside the taxonomy cannot be expressed in this layout and are left out. Two photos with the
     same stem get their folder-relative path (without extension) as ImageId so ids stay unique.
-    Raises ExportError (unknown model) or ExportCancelled.
+    ``adapter`` as ``iter_final_tags``. Raises ExportError (unknown model) or ExportCancelled.
     """
     taxonomy = list(taxonomy) if taxonomy is not None else taxonomy_labels()
     index = {name: i for i, name in enumerate(taxonomy)}
-    items = list(iter_final_tags(catalog, model_key, policy, image_ids, defaults, cancel))
+    items = list(iter_final_tags(catalog, model_key, policy, image_ids, defaults, cancel, adapter=adapter))
     stems: dict[str, int] = {}
     for item in items:
         stem = file_stem(item.image.path)
@@ -282,12 +355,14 @@ def export_about(
     layout: str = "app",
     scope: str = "",
     app_version: str = "",
+    source: ScoreSource | None = None,
 ) -> list[tuple[str, str]]:
     """What produced an export, as (field, value) pairs for its "About this export" sheet / header.
 
-    Model name and id, the threshold policy (global threshold, per-label overrides, top-k, at least
-    one), the thresholds in effect per label, date, app version (``app_version``: the caller's
-    ``fashion_desktop.__version__``; core does not import the package root), library path and rows.
+    Model name and id, whose scores (``source``: the model's or the library's adapter; None: as
+    ``score_source`` finds the library), the threshold policy (global threshold, per-label overrides,
+    top-k, at least one), the thresholds in effect per label, date, app version (``app_version``: the
+    caller's ``fashion_desktop.__version__``; core does not import the package root), library path and rows.
     """
     policy = policy or ThresholdPolicy()
     model = catalog.model(model_key) if model_key else None
@@ -306,6 +381,8 @@ def export_about(
         about += [("Model", model.name or model.key), ("Model id", model.key)]
         if model.path:
             about.append(("Model file", model.path))
+        source = source or score_source(catalog, model.key)
+        about.append(("Scores", source.note))
     about += [
         (
             "Global threshold",
@@ -326,21 +403,36 @@ def export_about(
         ),
     ]
     if model is not None:
-        if defaults is None or len(defaults) != len(model.labels):
-            defaults = default_thresholds(model)
-        floors = model.exclusive_labels()
-        for g in model.exclusive:
-            about.append(
-                (f"Exclusive group: {g}", "one value per photo: its top value, when it reaches the floor")
-            )
-        for g in model.at_least_one:
-            rule = "on" if policy.group_at_least_one else "off in this view"
-            about.append(
-                (f"At least one: {g}", f"{rule}: a photo with no {g} passing gets its most likely one")
-            )
-        for label, t in zip(model.labels, policy.thresholds(model.labels, defaults, floors), strict=True):
-            kind = "Floor" if label in floors else "Threshold"
-            about.append((f"{kind}: {label}", f"{float(t):.4g}"))
+        about += _model_about(model, policy, defaults, source.adapter if source else None)
+    return about
+
+
+def _model_about(
+    model: ModelRecord, policy: ThresholdPolicy, defaults: Sequence[float] | None, adapter: Adapter | None
+) -> list[tuple[str, str]]:
+    """The About rows of a model's groups and of the threshold in effect per label."""
+    about = []
+    if defaults is None or len(defaults) != len(model.labels):
+        defaults = default_thresholds(model)
+    floors = model.exclusive_labels()
+    for g in model.exclusive:
+        about.append(
+            (f"Exclusive group: {g}", "one value per photo: its top value, when it reaches the floor")
+        )
+    for g in model.at_least_one:
+        rule = "on" if policy.group_at_least_one else "off in this view"
+        about.append((f"At least one: {g}", f"{rule}: a photo with no {g} passing gets its most likely one"))
+    in_effect = policy.thresholds(model.labels, adapted_thresholds(defaults, adapter), floors)
+    if adapter is not None:
+        # Where the adapter's tuned threshold is in effect (neither the model's nor a person's own).
+        models = policy.thresholds(model.labels, defaults, floors)
+        tuned = [
+            f"{lab}={t:.4g}" for lab, t, m in zip(model.labels, in_effect, models, strict=True) if t != m
+        ]
+        about.append(("Adapter thresholds", "; ".join(tuned) or "none in effect (the model's stay)"))
+    for label, t in zip(model.labels, in_effect, strict=True):
+        kind = "Floor" if label in floors else "Threshold"
+        about.append((f"{kind}: {label}", f"{float(t):.4g}"))
     return about
 
 
@@ -359,11 +451,14 @@ def export_file(
     about: bool = True,
     scope: str = "",
     app_version: str = "",
+    adapter: bool = True,
 ) -> int:
     """Build the table (``layout`` ``"app"`` or ``"seed"``) and write it to ``path`` (.csv / .xlsx).
 
-    With ``about``, what produced it (``export_about``) goes along: an "About this export" sheet in
-    XLSX, ``# field: value`` lines above the header in an app-layout CSV (a seed-layout CSV stays
+    With ``adapter`` (the default) the library's adapter applies when one is in use (``score_source``:
+    stored, switched on, better than the model); False writes the model's own scores. With ``about``,
+    what produced it (``export_about``, which says whose scores) goes along: an "About this export" sheet
+    in XLSX, ``# field: value`` lines above the header in an app-layout CSV (a seed-layout CSV stays
     bare: the seed's own tools read it). ``scope`` says which photos (e.g. "the selection"),
     ``app_version`` which version of the app wrote it.
     Returns the number of rows. ``progress(done, total)`` covers both stages (total = 2 x rows).
@@ -371,10 +466,20 @@ def export_file(
     """
     if Path(path).suffix.lower() not in (".csv", ".xlsx", ".xlsm"):
         raise ExportError(f"{path}: unsupported file type; use .csv or .xlsx")
+    # Decided once, so the table and its About sheet agree even if the adapter is refitted meanwhile.
+    source = score_source(catalog, model_key, adapter) if model_key and catalog.model(model_key) else None
+    fitted: bool | Adapter = (source.adapter or False) if source else False
     first = (lambda d, t: progress(d, 2 * t)) if progress else None
     if layout == "seed":
         df = seed_table(
-            catalog, model_key, policy, image_ids, defaults=defaults, progress=first, cancel=cancel
+            catalog,
+            model_key,
+            policy,
+            image_ids,
+            defaults=defaults,
+            progress=first,
+            cancel=cancel,
+            adapter=fitted,
         )
     elif layout == "app":
         df = export_table(
@@ -386,6 +491,7 @@ def export_file(
             columns=columns,
             progress=first,
             cancel=cancel,
+            adapter=fitted,
         )
     else:
         raise ExportError(f"unknown export layout {layout!r} (use 'app' or 'seed')")
@@ -394,8 +500,9 @@ def export_file(
     info: list[tuple[str, str]] = []
     if about and (layout == "app" or Path(path).suffix.lower() != ".csv"):
         info = export_about(
-            catalog, model_key, policy, defaults, rows=n, layout=layout, scope=scope, app_version=app_version
-        )
+            catalog, model_key, policy, defaults, rows=n, layout=layout, scope=scope, app_version=app_version,
+            source=source,
+        )  # fmt: skip
     write_table(df, path, second, cancel, about=info)
     return n
 

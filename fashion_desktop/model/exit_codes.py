@@ -12,8 +12,8 @@ INTERRUPTED = 128 + int(signal.SIGINT)  # 130: what a shell reports for Ctrl-C
 TERMINATED = 128 + 15  # 143: SIGTERM (signal.SIGTERM is 15 everywhere, named on POSIX only)
 
 TABLE = f"""\
-exit codes (every command: tag, merge, export, import, inspect, init-model, convert, relink, train,
-evaluate):
+exit codes (every command: tag, merge, export, import, adapt, similar, inspect, init-model, convert,
+relink, train, evaluate):
   {OK:<4} everything went well
   {ERROR:<4} error: nothing useful was done (bad model file or data, missing folder or device, unwritable
        or protected output, a training run that failed ...); the message says which file and why
