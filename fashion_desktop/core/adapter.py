@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 RIDGE = 10.0  # 30, 100 and 300 scored within 0.01 of each other on the default model's validation photos; 10 lets ~8 consistent corrections of one look move it
 BIAS_RIDGE = 3.0  # a shift of a label's prior is one number, learnt from fewer photos than a direction
 FOLDS = 5
+MIN_GAIN = 0.01  # the held-out log loss a correction must take off the model's (a share of it) to be used
 MIN_EXAMPLES = 10  # decided photos a group needs before it is fitted at all
 MIN_PERSON = 5  # yes and no examples a person's own label needs
 MIN_THRESHOLD_EXAMPLES = 10  # yes and no examples a label needs before the adapter tunes its threshold
@@ -404,7 +405,7 @@ def _labels(
 
 def _judge(c: Correction) -> Correction:
     worse_top = "top1" in c.base and c.adapted["top1"] < c.base["top1"]
-    c.used = c.adapted["logloss"] < c.base["logloss"] and not worse_top
+    c.used = c.adapted["logloss"] < c.base["logloss"] * (1 - MIN_GAIN) and not worse_top
     if not c.used:
         c.why = "it did not beat the model on held-out reviewed photos"
     return c

@@ -42,7 +42,7 @@ def test_decisions_that_move_a_look_from_red_to_pink_move_the_other_photos_of_th
     new, _ = adapter.rescore(x[60:], base[60:], (np.arange(3),))
     before = (base[60:, :3].argmax(1) == truth[60:]).mean()
     after = (new[:, :3].argmax(1) == truth[60:]).mean()
-    assert before < 0.8 and after > 0.95
+    assert before < 0.6 and after > 0.85
     assert np.allclose(new[:, :3].sum(1), 1, atol=1e-5)  # still one value per photo
 
 
