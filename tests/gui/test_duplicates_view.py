@@ -26,18 +26,24 @@ def _photos(folder: Path) -> None:
     Image.fromarray(split).save(folder / "red_and_blue.jpg", quality=90)
 
 
+def _find_duplicates(qtbot, w, folder: Path, bundle: Path | None) -> None:
+    """Scan ``folder`` (tag it with ``bundle`` unless None), then View > Find Duplicates; return once shown."""
+    scan(qtbot, w, folder)
+    if bundle is not None:
+        tag(qtbot, w, bundle)
+    else:  # exact copies are found by the content hash the scan records after it has shown the photos
+        qtbot.waitUntil(lambda: all(r.content_hash for r in w.catalog.images()), timeout=20_000)
+    assert w.duplicates_action.isEnabled()
+    with qtbot.waitSignal(w.similar_ctl.duplicates.shown, timeout=20_000):
+        w.duplicates_action.trigger()
+
+
 def test_the_duplicates_view_groups_a_re_encoded_copy_and_show_all_restores(
     qtbot, window, tmp_path, tiny_bundle_path
 ) -> None:
     w = window
     _photos(tmp_path / "photos")
-    scan(qtbot, w, tmp_path / "photos")
-    tag(qtbot, w, tiny_bundle_path)
-    assert w.library.rowCount() == 5
-    ctl = w.similar_ctl.duplicates
-    assert w.duplicates_action.isEnabled()
-    with qtbot.waitSignal(ctl.shown, timeout=20_000):
-        w.duplicates_action.trigger()
+    _find_duplicates(qtbot, w, tmp_path / "photos", tiny_bundle_path)
     assert _names(w) == ["red.jpg", "red_copy.jpg"]  # the larger photo first
     bar = w.filters
     assert bar.similar_label.text().startswith("1 group of duplicates (2 photos)")
@@ -54,11 +60,7 @@ def test_without_embeddings_exact_copies_still_group_and_the_window_says_how_man
     folder = tmp_path / "photos"
     _photos(folder)
     shutil.copy(folder / "green.jpg", folder / "green_again.jpg")
-    scan(qtbot, w, folder)
-    qtbot.waitUntil(lambda: all(r.content_hash for r in w.catalog.images()), timeout=20_000)
-    ctl = w.similar_ctl.duplicates
-    with qtbot.waitSignal(ctl.shown, timeout=20_000):
-        w.duplicates_action.trigger()
+    _find_duplicates(qtbot, w, folder, None)
     assert _names(w) == ["green.jpg", "green_again.jpg"]  # the re-encoded copy needs an embedding
     text = w.filters.similar_label.text()
     assert text.startswith("1 group of duplicates (2 photos)")
@@ -70,9 +72,6 @@ def test_no_duplicates_is_said_plainly_and_the_grid_stays(qtbot, window, tmp_pat
     folder = tmp_path / "photos"
     _photos(folder)
     (folder / "red_copy.jpg").unlink()
-    scan(qtbot, w, folder)
-    tag(qtbot, w, tiny_bundle_path)
-    with qtbot.waitSignal(w.similar_ctl.duplicates.shown, timeout=20_000):
-        w.duplicates_action.trigger()
+    _find_duplicates(qtbot, w, folder, tiny_bundle_path)
     assert w.statusBar().currentMessage() == "No duplicates among the 4 photos"
     assert len(_names(w)) == 4 and not w.filters.show_all_button.isVisible()

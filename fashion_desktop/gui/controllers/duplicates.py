@@ -3,15 +3,16 @@ after group."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.duplicates import DuplicateReport, find_duplicates
-from fashion_desktop.gui.controllers.library import LibraryController
-from fashion_desktop.gui.controllers.messages import Messages
-from fashion_desktop.gui.controllers.review import ReviewController
-from fashion_desktop.gui.tag.filter_bar import FilterBar
 from fashion_desktop.gui.worker import Worker
+
+if TYPE_CHECKING:
+    from fashion_desktop.gui.controllers.similar import SimilarController
 
 
 def _photos(n: int) -> str:
@@ -44,21 +45,14 @@ class DuplicatesController(QObject):
 
     shown = Signal()
 
-    def __init__(
-        self,
-        library_ctl: LibraryController,
-        review_ctl: ReviewController,
-        filters: FilterBar,
-        messages: Messages,
-    ) -> None:
-        super().__init__(messages.window)
-        self.library_ctl = library_ctl
-        self.review_ctl = review_ctl
-        self.filters = filters
-        self.messages = messages
+    def __init__(self, views: SimilarController) -> None:
+        """``views``: the Find similar controller, whose library, grid, filter bar and status bar it shares."""
+        super().__init__(views)
+        self.library_ctl, self.review_ctl = views.library_ctl, views.review_ctl
+        self.filters, self.messages = views.filters, views.messages
         self._search: Worker | None = None
         self._for: str | None = None  # the catalog path the running search reads
-        library_ctl.leaving.connect(self.stop)
+        self.library_ctl.leaving.connect(self.stop)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.stop)

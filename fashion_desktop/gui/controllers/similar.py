@@ -43,7 +43,7 @@ class SimilarController(QObject):
         self._index_for: tuple[str, str] | None = None  # (catalog path, model key) of ``index``
         self._loader: Worker | None = None
         self._wanted: list[int] = []  # the photos asked about while the index loads
-        self.duplicates = DuplicatesController(library_ctl, review_ctl, filters, messages)
+        self.duplicates = DuplicatesController(self)
         library_ctl.session_changed.connect(self._new_library)
 
     @Slot(object)
