@@ -169,11 +169,13 @@ def find_duplicates(
     embedded = 0
     if model_key is not None:
         index = SimilarityIndex.load(catalog, model_key)
-        # Rows of the index to positions in ``records`` (an embedding of a photo not present is not loaded).
-        where = np.searchsorted(ids, index.ids, sorter=order)
-        rows = order[np.minimum(where, len(ids) - 1)] if len(ids) else where
-        embedded = len(index)
-        for a, b, done in near_duplicate_pairs(index.codes, threshold, cancel=cancel):
+        # Each embedding's position in ``records``; one of a photo a scan took away meanwhile is left out.
+        where = np.minimum(np.searchsorted(ids, index.ids, sorter=order), max(len(ids) - 1, 0))
+        rows = order[where] if len(ids) else np.zeros(0, np.int64)
+        known = ids[rows] == index.ids if len(ids) else np.zeros(len(index), bool)
+        rows, codes = rows[known], index.codes[known]
+        embedded = len(rows)
+        for a, b, done in near_duplicate_pairs(codes, threshold, cancel=cancel):
             if len(a):
                 forest.merge(rows[a], rows[b])
             yield done

@@ -154,3 +154,14 @@ def test_a_re_encoded_and_a_halved_copy_of_a_real_photo_group_with_the_default_m
         assert [sorted(g) for g in _names(cat, duplicate_groups(cat, key))] == [
             ["t0.jpg", "t0_half.jpg", "t0_q70.jpg"]
         ]
+
+
+def test_a_photo_gone_between_the_two_reads_is_left_out(tmp_path: Path, monkeypatch) -> None:
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=64)
+    vectors = np.stack([base, rng.normal(size=64), _with_cosine(base, 0.995, rng)]).astype(np.float32)
+    with _synthetic(tmp_path, vectors, ["a.jpg", "b.jpg", "c.jpg"]) as cat:
+        records = cat.images()
+        monkeypatch.setattr(cat, "images", lambda: records[:2])  # c.jpg (a's copy) left meanwhile
+        report = _drain(find_duplicates(cat, "m"))
+        assert report.groups == [] and report.photos == 2 and report.without_embedding == 0
