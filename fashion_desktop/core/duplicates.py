@@ -18,11 +18,11 @@ from .similar import SimilarityIndex
 #   half size (quality 90):            phone photos min 0.943 (median 0.984); product shots (112 px, below
 #                                      the model's input size) min 0.690 (median 0.903)
 #   half size and quality 70:          phone photos min 0.897 (median 0.954)
-#   different photos (546,000 pairs):  phone photos max 0.821; product shots max 0.904 (the same model in
+#   different photos (545,000 pairs):  phone photos max 0.821; product shots max 0.904 (the same model in
 #                                      the same pose wearing another print), 99.99th percentile 0.853
-# (31 fashion-products photos are pixel-identical to another one under a different product id: they are
-# duplicates and were counted as such.) 0.94 takes every re-encode and half-size phone photo while staying
-# 0.036 above the closest different photos: a person reviews each group, a wrong one costs a glance.
+# (31 of the 662 product shots are pixel-identical to another under a different product id: duplicates,
+# counted as such.) 0.94 takes every re-encode and half-size phone photo while staying 0.036 above the
+# closest different photos: a person reviews each group, and a wrong one costs a glance.
 NEAR_DUPLICATE = 0.94
 
 # Tiles of the pairwise search first compare the first 64 codes (a random projection of the features too,
