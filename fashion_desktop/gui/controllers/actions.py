@@ -134,6 +134,15 @@ ACTIONS: tuple[Act, ...] = (
         name="find_similar_action",
         enabled_when="has_photos",
     ),
+    Act(
+        "&View",
+        "Find &Duplicates",
+        "similar_ctl.duplicates.find_duplicates",
+        tip="Photos that are copies of one another (the same file, or a resized or re-encoded copy), "
+        "group after group",
+        name="duplicates_action",
+        enabled_when="has_photos",
+    ),
     _sep("&View"),
     Act("&View", "&Next Unreviewed", "review_ctl.jump_unreviewed", tip="J in the grid", args=(1,)),
     Act("&View", "&Previous Unreviewed", "review_ctl.jump_unreviewed", tip="K in the grid", args=(-1,)),

@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from fashion_desktop.core.similar import SimilarError, SimilarityIndex
+from fashion_desktop.gui.controllers.duplicates import DuplicatesController
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.controllers.review import ReviewController
@@ -21,7 +22,8 @@ NO_EMBEDDING = "This photo has no embedding yet: re-tag it with 'Re-tag photos t
 
 class SimilarController(QObject):
     """Loads the active model's similarity index when first needed (off the GUI thread) and keeps it until
-    the library, the model or its embeddings change. ``shown`` is emitted once the grid shows the result."""
+    the library, the model or its embeddings change. ``shown`` is emitted once the grid shows the result.
+    ``duplicates`` shows the library's duplicates in the same place of the grid."""
 
     shown = Signal()
 
@@ -41,6 +43,7 @@ class SimilarController(QObject):
         self._index_for: tuple[str, str] | None = None  # (catalog path, model key) of ``index``
         self._loader: Worker | None = None
         self._wanted: list[int] = []  # the photos asked about while the index loads
+        self.duplicates = DuplicatesController(self)
         library_ctl.session_changed.connect(self._new_library)
 
     @Slot(object)

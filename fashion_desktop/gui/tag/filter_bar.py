@@ -109,7 +109,7 @@ class FilterBar(QWidget):
         self.similar_label = QLabel("")
         self.similar_label.setWordWrap(True)
         self.show_all_button = QPushButton("Show all")
-        self.show_all_button.setToolTip("Leave the similar photos and show every photo again")
+        self.show_all_button.setToolTip("Leave these photos and show every photo again")
         self.show_all_button.clicked.connect(self.clear_similar)
         self.score_label = QLabel("Top score")
         for w in (self.score_label, self.score_min, self.score_max):
