@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+
+def tuned_defaults(defaults: Sequence[float], tuned: np.ndarray | None) -> np.ndarray:
+    """The model's default thresholds with an adapter's tuned ones in their place (NaN: the model's stays)."""
+    out = np.asarray(defaults, np.float32).copy()
+    if tuned is not None and len(tuned) == len(out):
+        have = ~np.isnan(tuned)
+        out[have] = tuned[have]
+    return out
 
 
 class AdaptedScores:
@@ -18,6 +27,11 @@ class AdaptedScores:
     _adapted: np.ndarray
     _base: np.ndarray | None
     _slot_of: dict[int, int]
+    _tuned: np.ndarray | None  # the adapter's thresholds (NaN: the model's), None without an adapter
+    defaults: np.ndarray
+    policy: Any
+    thresholds: np.ndarray
+    _floors: set[str]
     slots: Any  # library_columns.Slots
     _recompute_pred: Callable[[np.ndarray], None]
 
@@ -60,3 +74,23 @@ class AdaptedScores:
     def adapted_count(self) -> int:
         """How many photos show adapted scores now."""
         return int(self._adapted.sum())
+
+    def effective_defaults(self) -> np.ndarray:
+        """Each label's default threshold in effect: the adapter's where it tuned one, else the model's."""
+        return tuned_defaults(self.defaults, self._tuned)
+
+    def set_tuned_thresholds(self, tuned: np.ndarray | None) -> bool:
+        """An adapter's thresholds (None: none in effect); False when no threshold in effect moved."""
+        self._tuned = None if tuned is None else np.asarray(tuned, np.float32)
+        thresholds = self.policy.thresholds(self.labels, self.effective_defaults(), self._floors)
+        if np.array_equal(thresholds, self.thresholds):
+            return False
+        self.thresholds = thresholds
+        self._recompute_pred(np.arange(len(self._scores)))
+        return True
+
+    def tuned_labels(self) -> dict[str, float]:
+        """{label: the adapter's threshold} of each label whose default the adapter replaced."""
+        if self._tuned is None:
+            return {}
+        return {lab: float(t) for lab, t in zip(self.labels, self._tuned.tolist(), strict=True) if t == t}

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..model.bundle_format import TAG_SEPARATOR
 from ..model.resources import taxonomy_labels
+from .adapted_scores import tuned_defaults
 from .catalog import Catalog, ImageRecord
 from .catalog_records import ModelRecord
 from .scan import CancelFlag, is_cancelled
@@ -107,11 +108,7 @@ def _adapter_of(catalog: Catalog, model_key: str | None, adapter: bool | Adapter
 
 def adapted_thresholds(defaults: Sequence[float], adapter: Adapter | None) -> np.ndarray:
     """The model's thresholds with the adapter's tuned ones in their place (NaN: the model's stays)."""
-    out = np.asarray(defaults, np.float32).copy()
-    if adapter is not None and len(adapter.thresholds) == len(out):
-        tuned = ~np.isnan(adapter.thresholds)
-        out[tuned] = adapter.thresholds[tuned]
-    return out
+    return tuned_defaults(defaults, adapter.thresholds if adapter is not None else None)
 
 
 # -- final tags from the catalog ------------------------------------------------------------------

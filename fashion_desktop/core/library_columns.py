@@ -133,6 +133,7 @@ class LibraryColumns(AdaptedScores):
         # whole library wait in ``_base`` while any photo shows adapted ones (``_adapted``).
         self._base: np.ndarray | None = None
         self._adapted = np.zeros(0, bool)
+        self._tuned: np.ndarray | None = None
         self._pred = np.zeros((0, 0), bool)  # the model's opinion alone (core.tags.predicted_matrix)
         self._dec = np.zeros((0, 0), np.int8)  # decisions on the model's labels: -1 none, 0 no, 1 yes
         self._exclusive: tuple[np.ndarray, ...] = ()
@@ -426,12 +427,12 @@ class LibraryColumns(AdaptedScores):
         n, nl = len(self.slots), len(self.labels)
         self._scores = np.full((n, nl), np.nan, np.float32)
         self._scored = np.zeros(n, bool)
-        self._base, self._adapted = None, np.zeros(n, bool)
+        self._base, self._adapted, self._tuned = None, np.zeros(n, bool), None
         self._pred = np.zeros((n, nl), bool)
         self._scores_since = -1.0
         self._load_scores()
         self._load_decisions()
-        self.thresholds = self.policy.thresholds(self.labels, self.defaults, self._floors)
+        self.thresholds = self.policy.thresholds(self.labels, self.effective_defaults(), self._floors)
         self._recompute_pred(np.arange(n))
 
     def _load_scores(self) -> np.ndarray:
@@ -516,7 +517,7 @@ class LibraryColumns(AdaptedScores):
 
     def set_policy(self, policy: ThresholdPolicy) -> bool:
         """New thresholds; False when nothing moved (sparing 100,000 rows a recount)."""
-        thresholds = policy.thresholds(self.labels, self.defaults, self._floors)
+        thresholds = policy.thresholds(self.labels, self.effective_defaults(), self._floors)
         if policy == self.policy and np.array_equal(thresholds, self.thresholds):
             return False
         self.policy = policy

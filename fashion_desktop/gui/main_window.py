@@ -116,7 +116,9 @@ class MainWindow(QMainWindow):
         # bar says which runs and which waits, with a button that starts the waiting one anyway.
         self.jobs = JobQueue(settings.get_int(settings.JOBS_TAKE_TURNS, 1) != 0, self)
         self.tagging_ctl = TaggingController(self.library_ctl, self.tag_panel, self.jobs, self.messages)
-        self.adapter_ctl = AdapterController(self.library_ctl, self.tag_panel, self.messages)
+        self.adapter_ctl = AdapterController(
+            self.library_ctl, self.tag_panel, self.messages, self.threshold_panel
+        )
         self.transfer_ctl = TransferController(
             self.library_ctl, self.review_ctl, self.threshold_panel.policy, self.messages
         )

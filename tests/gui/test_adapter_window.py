@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from fashion_desktop.core.adapter_library import adapter_enabled, stored_adapter
 from tests.gui.test_main_window import scan, tag
@@ -105,3 +106,33 @@ def test_reviews_that_move_a_look_from_red_to_pink_move_its_unreviewed_photos_an
     with qtbot.waitSignal(w.adapter_ctl.shown, timeout=30_000):
         w.tag_panel.adapter_box.setChecked(True)
     assert all(_top(w, i) == "Pink" for i in pinks[8:])
+
+
+def test_thresholds_the_adapter_tuned_are_in_effect_and_the_threshold_view_says_which(
+    qtbot, window, tmp_path, tiny_bundle_path
+) -> None:
+    from fashion_desktop.core.demo import DEMO_LABELS
+    from fashion_desktop.gui.tag.thresholds_panel import ThresholdTableModel
+
+    w = window
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (40, 40), LOOKS["red"]).save(folder / f"red{i}.png")
+    scan(qtbot, w, folder)
+    tag(qtbot, w, tiny_bundle_path)
+    m = w.library
+    red = _ids(w, "red")
+    assert all("red" in m.tags_of(i) for i in red)
+    tuned = np.full(len(DEMO_LABELS), np.nan, np.float32)
+    tuned[DEMO_LABELS.index("red")] = 0.999  # what an adapter would tune on a library where red is rare
+    w.adapter_ctl._show_thresholds(type("A", (), {"thresholds": tuned})())
+    assert not any("red" in m.tags_of(i) for i in red)  # the tuned threshold is in effect
+    panel = w.threshold_panel
+    table = panel.model
+    row = next(r for r in range(table.rowCount()) if table.index(r, 0).data() == "red")
+    assert table.index(row, ThresholdTableModel.DEFAULT).data() == "1.00*"
+    assert "Tuned on your reviewed photos" in table.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert panel.tuned_note.isVisibleTo(panel) and "1 label uses a threshold tuned" in panel.tuned_note.text()
+    w.adapter_ctl._show_thresholds(None)
+    assert all("red" in m.tags_of(i) for i in red) and not panel.tuned_note.isVisibleTo(panel)

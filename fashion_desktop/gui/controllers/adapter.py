@@ -21,6 +21,7 @@ from fashion_desktop.core.catalog_records import CatalogError
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.tag.tag_panel import TagPanel
+from fashion_desktop.gui.tag.thresholds_panel import ThresholdPanel
 from fashion_desktop.gui.worker import Worker
 from fashion_desktop.model.groups import exclusive_columns
 
@@ -80,10 +81,17 @@ class AdapterController(QObject):
 
     shown = Signal()
 
-    def __init__(self, library_ctl: LibraryController, panel: TagPanel, messages: Messages) -> None:
+    def __init__(
+        self,
+        library_ctl: LibraryController,
+        panel: TagPanel,
+        messages: Messages,
+        thresholds: ThresholdPanel | None = None,
+    ) -> None:
         super().__init__(messages.window)
         self.library_ctl = library_ctl
         self.panel = panel
+        self.thresholds = thresholds
         self.messages = messages
         self.adapter: Adapter | None = None
         self.enabled = True
@@ -191,13 +199,10 @@ class AdapterController(QObject):
             self.messages.say(out.problem, 10_000)
         if out.scores is not None:
             self._apply = (out.data.ids, out.scores, 0)
+            self._show_thresholds(out.adapter)
             QTimer.singleShot(0, self._apply_some)
         else:
-            m = self.library_ctl.library
-            if m is not None:
-                m.clear_adapted()
-            self._show_state()
-            self.shown.emit()
+            self._restore_model()
         self._next()
 
     def _failed(self, message: str) -> None:
@@ -236,12 +241,25 @@ class AdapterController(QObject):
         if on:
             self._start(fit=False)
             return
+        self._restore_model()
+
+    def _restore_model(self) -> None:
+        """The model's own scores and thresholds everywhere."""
         self._apply = None
         m = self.library_ctl.library
         if m is not None:
             m.clear_adapted()
+        self._show_thresholds(None)
         self._show_state()
         self.shown.emit()
+
+    def _show_thresholds(self, adapter: Adapter | None) -> None:
+        m = self.library_ctl.library
+        if m is None:
+            return
+        m.set_tuned_thresholds(adapter.thresholds if adapter is not None else None)
+        if self.thresholds is not None:
+            self.thresholds.set_tuned(m.columns.tuned_labels())
 
     def state_text(self, busy: bool = False) -> str:
         """What the Model box says of the adapter."""

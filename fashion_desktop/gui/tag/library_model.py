@@ -423,6 +423,16 @@ class LibraryModel(QAbstractListModel):
             self.counts_changed.emit()
         return len(slots)
 
+    def set_tuned_thresholds(self, tuned: np.ndarray | None) -> None:
+        """The library adapter's thresholds (NaN: the model's) in place of the defaults; None: the model's."""
+        if not self.columns.set_tuned_thresholds(tuned):
+            return
+        if len(self._view):
+            self.dataChanged.emit(
+                self.index(0), self.index(len(self._view) - 1), [Roles.FinalTags, Roles.State]
+            )
+        self.counts_changed.emit()
+
     def clear_adapted(self) -> int:
         """Show the model's own scores again."""
         slots = self.columns.clear_adapted()

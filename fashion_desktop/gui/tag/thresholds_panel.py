@@ -75,6 +75,7 @@ class ThresholdTableModel(QAbstractTableModel):
         # One entry per row: (shown name, indices of its labels); a group floor row has several.
         self._rows: list[tuple[str, list[int]]] = []
         self._floor_groups: dict[int, str] = {}  # row -> exclusive group name
+        self._tuned: dict[int, float] = {}  # label index -> the library adapter's threshold in its place
 
     # -- feeding ----------------------------------------------------------------------------
     def set_labels(
@@ -106,6 +107,16 @@ class ThresholdTableModel(QAbstractTableModel):
                 continue
             self._rows.append((lab, [j]))
         self.endResetModel()
+
+    def set_tuned(self, tuned: Mapping[str, float]) -> None:
+        """Thresholds the library's adapter tuned on the person's reviewed photos, in place of the defaults."""
+        index = {lab: j for j, lab in enumerate(self._labels)}
+        self._tuned = {index[lab]: float(v) for lab, v in tuned.items() if lab in index}
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, self.columnCount() - 1))
+
+    def _default(self, first: int) -> float:
+        return self._tuned.get(first, self._defaults[first])
 
     def set_counts(self, predicted: Mapping[str, int], confirmed: Mapping[str, int]) -> None:
         self._predicted = dict(predicted)
@@ -186,7 +197,8 @@ class ThresholdTableModel(QAbstractTableModel):
             return "override", self._overrides[label]
         if self._global is not None and row not in self._floor_groups:  # the slider never moves a floor
             return "global", self._global
-        return "default", self._defaults[self._rows[row][1][0]]
+        first = self._rows[row][1][0]
+        return ("adapted" if first in self._tuned else "default"), self._default(first)
 
     def _count(self, counts: Mapping[str, int], row: int) -> int:
         return sum(counts.get(lab, 0) for lab in self.row_labels(row))
@@ -204,7 +216,7 @@ class ThresholdTableModel(QAbstractTableModel):
             if col == self.GROUP:
                 return self._groups.get(label, "")
             if col == self.DEFAULT:
-                return f"{self._defaults[first]:.2f}"
+                return f"{self._default(first):.2f}" + ("*" if first in self._tuned else "")
             if col == self.OVERRIDE:
                 return f"{self._overrides[label]:.2f}" if label in self._overrides else ""
             if col == self.PREDICTED:
@@ -220,7 +232,7 @@ class ThresholdTableModel(QAbstractTableModel):
             if col == self.GROUP:
                 return self._groups.get(label, "").lower()
             if col == self.DEFAULT:
-                return self._defaults[first]
+                return self._default(first)
             if col == self.OVERRIDE:
                 return self._overrides.get(label, -1.0)
             if col == self.PREDICTED:
@@ -230,7 +242,7 @@ class ThresholdTableModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.FontRole:
             source, _ = self._in_effect(row)
-            if (col == self.DEFAULT and source == "default") or (
+            if (col == self.DEFAULT and source in ("default", "adapted")) or (
                 col == self.OVERRIDE and source == "override"
             ):
                 font = QFont()
@@ -250,6 +262,11 @@ class ThresholdTableModel(QAbstractTableModel):
                     "\nDouble-click to set; Delete clears the override" if col == self.OVERRIDE else ""
                 )
             tip = f"{label}: threshold in effect {value:.3f} ({source})"
+            if first in self._tuned:
+                tip += (
+                    f"\n* Tuned on your reviewed photos by the library's adapter (the model's: "
+                    f"{self._defaults[first]:.3f})"
+                )
             if col == self.LABEL:
                 tip += "\nRight-click (or “Show photos with this label”) to filter the grid by it"
             elif col == self.OVERRIDE:
@@ -383,6 +400,9 @@ class ThresholdPanel(QWidget):
     def _build_table(self) -> None:
         """The per-label table: sortable, overrides edited in place, long names elided in the middle."""
         self.model = ThresholdTableModel(self)
+        self.tuned_note = QLabel("")
+        self.tuned_note.setWordWrap(True)
+        self.tuned_note.setVisible(False)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
@@ -431,6 +451,7 @@ class ThresholdPanel(QWidget):
         layout.addLayout(extras)
         layout.addWidget(self.group_rule_check)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.tuned_note)
         buttons = QHBoxLayout()
         buttons.addWidget(self.filter_button)
         buttons.addWidget(self.reset_button)
@@ -466,6 +487,16 @@ class ThresholdPanel(QWidget):
         self.model.set_labels(labels, defaults, groups, exclusive)
         self._show_group_rule(at_least_one)
         self._emit_if_changed()
+
+    def set_tuned(self, tuned: dict[str, float]) -> None:
+        """Say which defaults the library's adapter replaced with thresholds tuned on reviewed photos."""
+        self.model.set_tuned(tuned)
+        n = len(tuned)
+        self.tuned_note.setText(
+            f"* {n} label{'s use thresholds' if n != 1 else ' uses a threshold'} tuned on your reviewed photos "
+            "(the library's adapter; the model's own where too few were reviewed)"
+        )
+        self.tuned_note.setVisible(n > 0)
 
     def set_counts(self, predicted: dict[str, int], confirmed: dict[str, int]) -> None:
         """Per label: how many photos it is predicted on at the current policy and how many a person confirmed."""
