@@ -27,6 +27,7 @@ class AdaptedScores:
     _adapted: np.ndarray
     _base: np.ndarray | None
     _slot_of: dict[int, int]
+    _suggested: dict[int, tuple[str, ...]]
     _tuned: np.ndarray | None  # the adapter's thresholds (NaN: the model's), None without an adapter
     defaults: np.ndarray
     policy: Any
@@ -63,17 +64,39 @@ class AdaptedScores:
 
     def clear_adapted(self) -> np.ndarray:
         """Show the model's own scores again (the adapter switched off); return the slots that changed."""
-        if self._base is None:
-            return np.zeros(0, np.int64)
-        slots = np.flatnonzero(self._adapted)
-        self._scores[slots] = self._base[slots]
-        self._base, self._adapted[:] = None, False
+        adapted = np.flatnonzero(self._adapted)
+        slots = np.union1d(adapted, np.fromiter(self._suggested, np.int64, len(self._suggested)))
+        self._suggested = {}
+        if self._base is not None:
+            self._scores[adapted] = self._base[adapted]
+            self._base, self._adapted[:] = None, False
         self._recompute_pred(slots)
         return slots
 
     def adapted_count(self) -> int:
         """How many photos show adapted scores now."""
         return int(self._adapted.sum())
+
+    def set_suggested(
+        self, image_ids: np.ndarray, labels: Sequence[str], scores: np.ndarray, thresholds: np.ndarray
+    ) -> np.ndarray:
+        """The adapter's suggestions of a person's own ``labels`` (scores [n, P] at or above ``thresholds``)
+        for these photos, reviewed ones left as they are; return the slots whose suggestions changed."""
+        changed = []
+        for i, row in zip(image_ids.tolist(), scores, strict=True):
+            slot = self._slot_of.get(int(i))
+            if slot is None or self.slots.reviewed[slot]:
+                continue
+            new = tuple(
+                lab for lab, s, t in zip(labels, row.tolist(), thresholds.tolist(), strict=True) if s >= t
+            )
+            if new != self._suggested.get(slot, ()):
+                changed.append(slot)
+                if new:
+                    self._suggested[slot] = new
+                else:
+                    self._suggested.pop(slot, None)
+        return np.asarray(changed, np.int64)
 
     def effective_defaults(self) -> np.ndarray:
         """Each label's default threshold in effect: the adapter's where it tuned one, else the model's."""

@@ -71,15 +71,19 @@ class LibraryData:
         scores = np.stack([scored[int(ids[r])] for r in keep]) if keep else np.zeros((0, len(rec.labels)))
         return cls(ids[keep], [blobs[r] for r in keep], scores.astype(np.float32))
 
-    def rescore(self, adapter: Adapter, exclusive: Sequence[np.ndarray], block: int = 8192) -> np.ndarray:
-        """float32 [N, L]: every photo's scores under ``adapter``, a block of embeddings at a time."""
+    def rescore(
+        self, adapter: Adapter, exclusive: Sequence[np.ndarray], block: int = 8192
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every photo's scores under ``adapter``, a block of embeddings at a time: float32 [N, L] for the
+        model's labels and [N, P] for the person's own labels it learnt (``Adapter.person_labels``)."""
         out = np.empty_like(self.scores)
+        person = np.empty((len(self.ids), len(adapter.person_labels)), np.float32)
         for start in range(0, len(self.ids), block):
             stop = start + block
-            out[start:stop] = adapter.rescore(
+            out[start:stop], person[start:stop] = adapter.rescore(
                 decode(self.blobs[start:stop]), self.scores[start:stop], exclusive
-            )[0]
-        return out
+            )
+        return out, person
 
 
 def library_examples(

@@ -134,6 +134,7 @@ class LibraryColumns(AdaptedScores):
         self._base: np.ndarray | None = None
         self._adapted = np.zeros(0, bool)
         self._tuned: np.ndarray | None = None
+        self._suggested: dict[int, tuple[str, ...]] = {}  # slot -> the person's own labels it suggests
         self._pred = np.zeros((0, 0), bool)  # the model's opinion alone (core.tags.predicted_matrix)
         self._dec = np.zeros((0, 0), np.int8)  # decisions on the model's labels: -1 none, 0 no, 1 yes
         self._exclusive: tuple[np.ndarray, ...] = ()
@@ -164,7 +165,9 @@ class LibraryColumns(AdaptedScores):
 
     def final_tags(self, slot: int) -> list[str]:
         final = apply_decisions(self._pred[slot : slot + 1], self._dec[slot : slot + 1], self._exclusive)
-        return tag_lists(self.labels, final, [self.decided.get(slot, {})])[0]
+        decided = self.decided.get(slot, {})
+        tags = tag_lists(self.labels, final, [decided])[0]
+        return tags + [lab for lab in self._suggested.get(slot, ()) if lab not in decided]
 
     def scores_at(self, slot: int) -> dict[str, float]:
         """{label: score}, or {} when the active model has not scored the photo."""
@@ -235,6 +238,8 @@ class LibraryColumns(AdaptedScores):
         """The model's opinion alone (no decision applied)."""
         slot = self.slot(image_id)
         i = self.label_index.get(label)
+        if slot is not None and i is None:
+            return label in self._suggested.get(slot, ())  # the adapter's suggestion of a person's own label
         return slot is not None and i is not None and bool(self._pred[slot, i])
 
     def untagged_count(self) -> int:
@@ -303,7 +308,7 @@ class LibraryColumns(AdaptedScores):
         self._scored = np.zeros(0, bool)
         self._pred = np.zeros((0, nl), bool)
         self._dec = np.zeros((0, nl), np.int8)
-        self._base, self._adapted = None, np.zeros(0, bool)
+        self._base, self._adapted, self._suggested = None, np.zeros(0, bool), {}
         self.person_groups = self.catalog.person_labels()
         self._known_max = self.reader.max_image_id()  # ids above it are new photos: nothing to load
         cols = self.reader.images()
@@ -427,7 +432,7 @@ class LibraryColumns(AdaptedScores):
         n, nl = len(self.slots), len(self.labels)
         self._scores = np.full((n, nl), np.nan, np.float32)
         self._scored = np.zeros(n, bool)
-        self._base, self._adapted, self._tuned = None, np.zeros(n, bool), None
+        self._base, self._adapted, self._tuned, self._suggested = None, np.zeros(n, bool), None, {}
         self._pred = np.zeros((n, nl), bool)
         self._scores_since = -1.0
         self._load_scores()

@@ -136,3 +136,29 @@ def test_thresholds_the_adapter_tuned_are_in_effect_and_the_threshold_view_says_
     assert panel.tuned_note.isVisibleTo(panel) and "1 label uses a threshold tuned" in panel.tuned_note.text()
     w.adapter_ctl._show_thresholds(None)
     assert all("red" in m.tags_of(i) for i in red) and not panel.tuned_note.isVisibleTo(panel)
+
+
+def test_a_persons_own_tag_gets_suggestions_once_it_has_a_handful_of_yes_and_no(
+    qtbot, window, tmp_path, pink_blind_bundle
+) -> None:
+    w = window
+    _photos(tmp_path / "photos")
+    scan(qtbot, w, tmp_path / "photos")
+    tag(qtbot, w, pink_blind_bundle)
+    pinks, reds, blues = _ids(w, "pink"), _ids(w, "red"), _ids(w, "blue")
+    m = w.library
+    # "blush": a tag the model does not have; the person says yes on six pink photos, no on six others.
+    yes, no = pinks[:6], reds[:3] + blues[:3]
+    m.create_label("blush", "mood", [(i, "blush", True) for i in yes] + [(i, "blush", False) for i in no])
+    m.write_reviewed(yes + no, True, m.review_changes(yes + no))
+    qtbot.waitUntil(lambda: not w.adapter_ctl.busy, timeout=60_000)
+    assert w.adapter_ctl.adapter is not None and w.adapter_ctl.adapter.person_labels == ("blush",)
+    assert all("blush" in m.tags_of(i) and m.predicted(i, "blush") for i in pinks[6:])  # suggested
+    assert not any("blush" in m.tags_of(i) for i in reds[3:] + blues[3:])
+    assert all(m.decision(i, "blush") is None for i in pinks[6:])  # a suggestion, not a decision
+    # Reviewing a photo that shows the suggestion records it as the person's yes.
+    m.write_reviewed([pinks[6]], True, m.review_changes([pinks[6]]))
+    assert m.decision(pinks[6], "blush") is True
+    with qtbot.waitSignal(w.adapter_ctl.shown, timeout=10_000):
+        w.tag_panel.adapter_box.setChecked(False)
+    assert not any("blush" in m.tags_of(i) for i in pinks[7:])  # off: no suggestions

@@ -37,6 +37,7 @@ class _Outcome:
     adapter: Adapter | None
     enabled: bool
     scores: np.ndarray | None  # every photo's adapted scores (data.ids order); None: show the model's
+    person: np.ndarray | None = None  # [N, P] scores of the person's own labels the adapter learnt
     problem: str = ""
 
 
@@ -61,12 +62,12 @@ def _job(path: Path, key: tuple[str, str], data: LibraryData | None, fit: bool):
                         f"The library's adapter cannot be read ({exc}); it learns again from your reviews"
                     )
             enabled = adapter_enabled(catalog, model_key)
-            scores = None
+            scores = person = None
             if adapter is not None and adapter.useful and enabled:
                 rec = catalog.model(model_key)
                 excl = exclusive_columns(rec.labels, rec.groups, rec.exclusive) if rec else ()
-                scores = loaded.rescore(adapter, excl)
-            return _Outcome(key, loaded, adapter, enabled, scores, problem)
+                scores, person = loaded.rescore(adapter, excl)
+            return _Outcome(key, loaded, adapter, enabled, scores, person, problem)
         finally:
             catalog.close()
         yield  # a generator: the worker sends what it returns with ``finished``
@@ -100,7 +101,8 @@ class AdapterController(QObject):
         self._worker: Worker | None = None
         self._again: bool | None = None  # a job asked for while one runs: None none, True a fit
         self._pending = 0  # decisions since the last fit started
-        self._apply: tuple[np.ndarray, np.ndarray, int] | None = None  # ids, scores, next row to show
+        # ids, model-label scores, person-label scores, the next row to show
+        self._apply: tuple[np.ndarray, np.ndarray, np.ndarray | None, int] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFIT_DELAY_MS)
@@ -198,7 +200,7 @@ class AdapterController(QObject):
         if out.problem:
             self.messages.say(out.problem, 10_000)
         if out.scores is not None:
-            self._apply = (out.data.ids, out.scores, 0)
+            self._apply = (out.data.ids, out.scores, out.person, 0)
             self._show_thresholds(out.adapter)
             QTimer.singleShot(0, self._apply_some)
         else:
@@ -216,11 +218,17 @@ class AdapterController(QObject):
         m, todo = self.library_ctl.library, self._apply
         if m is None or todo is None:
             return
-        ids, scores, start = todo
+        ids, scores, person, start = todo
         stop = min(start + APPLY_ROWS, len(ids))
-        m.apply_adapted(ids[start:stop], scores[start:stop])
+        a = self.adapter
+        own = (
+            (a.person_labels, person[start:stop], a.person_thresholds)
+            if a is not None and person is not None
+            else ()
+        )
+        m.apply_adapted(ids[start:stop], scores[start:stop], own)
         if stop < len(ids):
-            self._apply = (ids, scores, stop)
+            self._apply = (ids, scores, person, stop)
             QTimer.singleShot(0, self._apply_some)
             return
         self._apply = None

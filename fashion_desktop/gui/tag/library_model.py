@@ -415,9 +415,17 @@ class LibraryModel(QAbstractListModel):
         self.counts_changed.emit()
         self.decided.emit()
 
-    def apply_adapted(self, image_ids: np.ndarray, scores: np.ndarray) -> int:
-        """Show the library adapter's scores of these photos (reviewed ones never change)."""
+    def apply_adapted(
+        self,
+        image_ids: np.ndarray,
+        scores: np.ndarray,
+        person: tuple[Sequence[str], np.ndarray, np.ndarray] = (),
+    ) -> int:
+        """Show the library adapter's scores of these photos (reviewed ones never change) and its suggestions
+        of the person's own labels: ``person`` = (labels, scores [n, P], thresholds [P])."""
         slots = self.columns.set_adapted(image_ids, scores)
+        if person and len(person[0]):
+            slots = np.union1d(slots, self.columns.set_suggested(image_ids, *person))
         self._emit_changed(slots)
         if len(slots):
             self.counts_changed.emit()
