@@ -10,7 +10,10 @@ event for every batch (its maximum rate), and once more with the Train tab's liv
 it prints both figures side by side, with RSS at the start and end of each phase, and the last line's
 ``max_stall_ms`` is the longest stall while training streamed.
 
-    python benchmarks/bench_gui.py --n 100000 [--tag] [--train]
+    python benchmarks/bench_gui.py --n 100000 [--tag] [--train] [--adapt SECONDS]
+
+With ``--adapt SECONDS`` a person reviews for that long while the library's adapter refits and re-scores
+every photo (``benchmarks/gui_adapt_phase.py``); ``gui-bench-adapter: ... max_stall_ms`` is the longest stall.
 """
 
 from __future__ import annotations
@@ -322,6 +325,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also scroll while the Train tab runs the real trainer at its maximum event rate",
     )
     ap.add_argument("--train-seconds", type=float, default=60.0, help="length of each --train phase")
+    ap.add_argument(
+        "--adapt",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also review for SECONDS while the library's adapter refits and re-scores every photo",
+    )
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="ff-gui-bench-"))
@@ -418,6 +428,14 @@ def main(argv: list[str] | None = None) -> int:
             print(tag_line, flush=True)
             if gap_before > meter.max_gap:
                 meter.max_gap, meter.where, meter.at_s = gap_before, "scan/scroll", at_before
+        if args.adapt:
+            from gui_adapt_phase import adapt_phase
+
+            longest = (meter.max_gap, meter.where, meter.at_s, list(meter.over))
+            adapt_line = adapt_phase(app, window, meter, args.adapt, wait_until)
+            print(adapt_line, flush=True)
+            print(f"gui-bench-adapter: photos={rows} max_stall_ms={meter.max_gap * 1000:.0f}", flush=True)
+            meter.max_gap, meter.where, meter.at_s, meter.over = longest
         train_line, train_stall, train = "", 0.0, {}
         if args.train:
             longest = (meter.max_gap, meter.where, meter.at_s, list(meter.over))
