@@ -94,7 +94,8 @@ def test_reviews_that_move_a_look_from_red_to_pink_move_its_unreviewed_photos_an
     assert all(_top(w, i) == "Red" for i in reds[8:]) and all(_top(w, i) == "Blue" for i in blues[8:])
     assert {i: dict(m.scores_of(i)) for i in reviewed} == before_reviewed  # reviewed photos never change
     text = w.tag_panel.adapter_label.text()
-    assert "Pink-blind · adapted to 24 reviewed photos" in text
+    assert "Pink-blind · adapted to 24 reviewed photos (colour)" in text
+    assert "colour: 24 photos; model top-1" in w.tag_panel.adapter_label.toolTip()
     assert stored_adapter(w.library_ctl.catalog, m.model_key) is not None  # kept in the library
 
     # Off: the model's own scores again, and the library remembers the switch.

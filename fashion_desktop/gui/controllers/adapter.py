@@ -24,6 +24,7 @@ from fashion_desktop.gui.tag.tag_panel import TagPanel
 from fashion_desktop.gui.tag.thresholds_panel import ThresholdPanel
 from fashion_desktop.gui.worker import Worker
 from fashion_desktop.model.groups import exclusive_columns
+from fashion_desktop.model.resources import default_model_header
 
 REFIT_DELAY_MS = 1500  # quiet time after a decision before the adapter learns from it
 REFIT_AFTER = 5  # decisions that start a refit at once (a person going fast still sees it follow)
@@ -269,11 +270,19 @@ class AdapterController(QObject):
         if self.thresholds is not None:
             self.thresholds.set_tuned(m.columns.tuned_labels())
 
-    def state_text(self, busy: bool = False) -> str:
-        """What the Model box says of the adapter."""
+    def model_name(self) -> str:
+        """The grid's model as the Model box names it: "Default model" for the shipped one."""
         catalog, key = self.library_ctl.catalog, self._key
         rec = catalog.model(key[1]) if catalog is not None and key is not None else None
-        name = rec.name if rec is not None and rec.name else "The model"
+        if rec is None:
+            return "The model"
+        default = default_model_header()
+        if default is not None and rec.key == default[0]:
+            return "Default model"
+        return rec.name or "The model"
+
+    def state_text(self, busy: bool = False) -> str:
+        """What the Model box says of the adapter."""
         a = self.adapter
         if not self.enabled:
             text = "Off: the model's own scores"
@@ -281,7 +290,8 @@ class AdapterController(QObject):
             text = f"Learns from your reviews once you have reviewed {MIN_EXAMPLES} photos"
         elif a.useful:
             n = a.reviewed
-            text = f"{name} · adapted to {n:,} reviewed photo{'s' if n != 1 else ''}"
+            groups = ", ".join(c.group or "other" for c in a.used)
+            text = f"{self.model_name()} · adapted to {n:,} reviewed photo{'s' if n != 1 else ''} ({groups})"
         else:
             text = (
                 f"Not adapted: learning from your {a.reviewed:,} reviewed photos did not beat the model "
@@ -289,8 +299,18 @@ class AdapterController(QObject):
             )
         return text + (" · learning…" if busy else "")
 
+    def details(self) -> str:
+        """The tooltip: each group's cross-validated figures, model vs adapted."""
+        a = self.adapter
+        if a is None:
+            return "Nothing learnt yet: review photos (correct their tags, then mark them reviewed)"
+        lines = [c.summary() for c in a.corrections if c.examples]
+        head = "Checked on reviewed photos each fit did not learn from (5-fold cross-validation):"
+        return "\n".join([head, *lines]) if lines else head
+
     def _show_state(self, busy: bool = False) -> None:
         self.panel.show_adapter(self.state_text(busy), self.enabled, self._key is not None)
+        self.panel.adapter_label.setToolTip(self.details())
 
     def stop(self) -> None:
         """Wait for a running fit (the window is closing)."""
