@@ -55,19 +55,6 @@ def open_window(qtbot, library: Path, model: Path) -> MainWindow:
     return w
 
 
-def seed_splitting(entries: list, val: float, test: float, fits) -> int:
-    """The first split seed at which ``entries`` split as ``fits`` wants (given the photos per split, as
-    the trainer splits them): a 20-photo library split by path hash leaves test or val empty, or val
-    with 10 photos, for about 1 temporary folder in 60."""
-    from trainer.data import load_dataset
-
-    for seed in range(1000):
-        table = load_dataset(entries, None, val, test, seed)
-        if fits({split: len(table.split_rows(split)) for split in ("train", "val", "test")}):
-            return seed
-    raise AssertionError("no seed in 1000 splits the photos as the test needs")
-
-
 @pytest.fixture
 def red_library(tmp_path) -> tuple[Path, Path]:
     """20 reviewed photos, all red, tagged by the one-value colour model: green and blue have no example.
@@ -90,7 +77,7 @@ def test_a_run_that_loses_labels_gets_no_verdict_and_using_it_asks_first(
 ) -> None:
     pytest.importorskip("torch")
     from fashion_desktop.core.compare_verdict import MIN_PHOTOS
-    from tests.gui.test_train_end_to_end import tiny_form, train
+    from tests.gui.test_train_end_to_end import split_seed, tiny_form, train
 
     lib, model = red_library
     w = open_window(qtbot, lib, model)
@@ -101,15 +88,10 @@ def test_a_run_that_loses_labels_gets_no_verdict_and_using_it_asks_first(
     qtbot.mouseClick(tab.add_library_button, Qt.MouseButton.LeftButton)
     tab.dataset.val_spin.setValue(0.25)
     tab.dataset.test_spin.setValue(0.3)  # photos the run does not learn from: the comparison's
-    # Where pytest puts tmp_path decides each photo's split (it hashes the path): pin a seed that gives
-    # test photos, and validation photos but fewer than 10, wherever that is.
+    # Where pytest puts tmp_path decides each photo's split: pin a seed that gives test photos to compare
+    # on, and validation photos but too few (under 10) to tune a threshold on.
     tab.dataset.seed_spin.setValue(
-        seed_splitting(
-            tab.dataset.data_entries(),
-            0.25,
-            0.3,
-            lambda n: n["train"] > 0 and n["test"] > 0 and 0 < n["val"] < 10,
-        )
+        split_seed(tab.dataset.data_entries(), 0.25, 0.3, lambda n, _t: n["test"] > 0 and 0 < n["val"] < 10)
     )
     # Before Start, in words: what the run cannot learn and the rule it loses.
     qtbot.waitUntil(lambda: "green" in tab.dataset.rules_label.text(), timeout=60_000)
