@@ -4,9 +4,7 @@ and tags photos; a tag created in the review pane is learnt by a run on the libr
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +16,7 @@ from fashion_desktop.gui.tag.tag_dialogs import OWN_GROUP
 from fashion_desktop.gui.train.train_tab import TrainTab, default_child
 from fashion_desktop.model.bundle_file import read_bundle_file
 from fashion_desktop.model.run_folder import LEARNT_FROM, read_splits
-from tests.conftest import TINY_LABELS, make_photo
+from tests.conftest import TINY_LABELS, make_photo, split_seed
 from tests.gui.test_main_window import chips, scan, select
 from tests.gui.test_new_tags import _create, _ctrl_click
 from tests.gui.test_use_model_trust import answer
@@ -46,23 +44,6 @@ def tiny_form(tab: TrainTab, out: Path) -> None:
     tab.early_spin.setValue(0)
     tab.device_combo.setCurrentText("cpu")
     tab.out_edit.setText(str(out))
-
-
-def split_seed(entries: list, val: float, test: float, fits: Callable[[dict[str, int], Any], bool]) -> int:
-    """The first seed at which the trainer splits data ``entries`` (``val``, ``test`` fractions) as ``fits``
-    wants, given the photos per split and the trainer's table. The split hashes each photo's path, which
-    holds pytest's temporary folder: a small library otherwise leaves a split empty, or a label with no
-    training photo, in one such folder of a few dozen."""
-    from trainer.data import DataError, load_dataset
-
-    for seed in range(1000):
-        try:
-            table = load_dataset(entries, None, val, test, seed)
-        except DataError:  # no training photo at all
-            continue
-        if fits({split: len(table.split_rows(split)) for split in ("train", "val", "test")}, table):
-            return seed
-    raise AssertionError("no seed below 1000 splits the photos as the test needs")
 
 
 def train(qtbot, tab: TrainTab) -> str:

@@ -16,7 +16,7 @@ from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.train.model_compare import ModelCompare
 from fashion_desktop.model.bundle_file import read_header
-from tests.conftest import TINY_LABELS, make_photo
+from tests.conftest import TINY_LABELS, make_photo, split_seed
 
 pytestmark = pytest.mark.slow  # each test starts trainer and comparison processes
 
@@ -77,7 +77,7 @@ def test_a_run_that_loses_labels_gets_no_verdict_and_using_it_asks_first(
 ) -> None:
     pytest.importorskip("torch")
     from fashion_desktop.core.compare_verdict import MIN_PHOTOS
-    from tests.gui.test_train_end_to_end import split_seed, tiny_form, train
+    from tests.gui.test_train_end_to_end import tiny_form, train
 
     lib, model = red_library
     w = open_window(qtbot, lib, model)
