@@ -6,7 +6,9 @@ import os
 import struct
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -35,6 +37,23 @@ def make_photo(
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr.astype(np.uint8), "RGB").save(path, format=fmt, **save_kw)
     return path
+
+
+def split_seed(entries: list, val: float, test: float, fits: Callable[[dict[str, int], Any], bool]) -> int:
+    """The first seed at which the trainer splits data ``entries`` (``val``, ``test`` fractions) as ``fits``
+    wants, given the photos per split and the trainer's table. The split hashes each photo's path, which
+    holds pytest's temporary folder (pytest-N): a few photos otherwise leave a split empty, or a label
+    with no training photo, in one such folder of some dozens or hundreds."""
+    from trainer.data import DataError, load_dataset
+
+    for seed in range(1000):
+        try:
+            table = load_dataset(entries, None, val, test, seed)
+        except DataError:  # no training photo at all
+            continue
+        if fits({split: len(table.split_rows(split)) for split in ("train", "val", "test")}, table):
+            return seed
+    raise AssertionError("no seed below 1000 splits the photos as the test needs")
 
 
 def make_bad_inputs(folder: Path) -> dict[str, Path]:

@@ -16,7 +16,7 @@ from fashion_desktop.gui.tag.tag_dialogs import OWN_GROUP
 from fashion_desktop.gui.train.train_tab import TrainTab, default_child
 from fashion_desktop.model.bundle_file import read_bundle_file
 from fashion_desktop.model.run_folder import LEARNT_FROM, read_splits
-from tests.conftest import TINY_LABELS, make_photo
+from tests.conftest import TINY_LABELS, make_photo, split_seed
 from tests.gui.test_main_window import chips, scan, select
 from tests.gui.test_new_tags import _create, _ctrl_click
 from tests.gui.test_use_model_trust import answer
@@ -156,6 +156,15 @@ def test_a_tag_made_in_the_review_pane_is_learnt_from_the_library_and_scored(
     tiny_form(tab, tmp_path / "runs" / "lib")
     # A third of the photos for validation: a tenth of 18 photos may by chance be none.
     tab.child_factory = lambda args: default_child([*args, "--set", "val_fraction=0.34"])
+    # Where pytest puts tmp_path decides each photo's split: pin a seed that trains on every label.
+    tab.dataset.seed_spin.setValue(
+        split_seed(
+            tab.dataset.data_entries(),
+            0.34,
+            tab.dataset.test_spin.value(),
+            lambda n, t: n["val"] > 0 and not t.dropped,
+        )
+    )
     with qtbot.waitSignal(tab.compare.compared, timeout=180_000) as compared:
         bundle = train(qtbot, tab)
     desc = read_bundle_file(bundle).description

@@ -16,7 +16,7 @@ from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.gui.main_window import MainWindow
 from fashion_desktop.gui.train.model_compare import ModelCompare
 from fashion_desktop.model.bundle_file import read_header
-from tests.conftest import TINY_LABELS, make_photo
+from tests.conftest import TINY_LABELS, make_photo, split_seed
 
 pytestmark = pytest.mark.slow  # each test starts trainer and comparison processes
 
@@ -88,6 +88,11 @@ def test_a_run_that_loses_labels_gets_no_verdict_and_using_it_asks_first(
     qtbot.mouseClick(tab.add_library_button, Qt.MouseButton.LeftButton)
     tab.dataset.val_spin.setValue(0.25)
     tab.dataset.test_spin.setValue(0.3)  # photos the run does not learn from: the comparison's
+    # Where pytest puts tmp_path decides each photo's split: pin a seed that gives test photos to compare
+    # on, and validation photos but too few (under 10) to tune a threshold on.
+    tab.dataset.seed_spin.setValue(
+        split_seed(tab.dataset.data_entries(), 0.25, 0.3, lambda n, _t: n["test"] > 0 and 0 < n["val"] < 10)
+    )
     # Before Start, in words: what the run cannot learn and the rule it loses.
     qtbot.waitUntil(lambda: "green" in tab.dataset.rules_label.text(), timeout=60_000)
     rules = tab.dataset.rules_label.text()

@@ -94,7 +94,8 @@ def test_preview_says_which_labels_a_start_bundle_knows(tmp_path):
 @pytest.mark.slow
 def test_preview_answers_without_importing_torch(tmp_path):
     """The app runs a preview each time a source changes: it must not pay for torch (seconds)."""
-    data = make_class_folders(tmp_path / "data", 2, (), ["red", "green"])
+    # Split folders: 4 photos split by their paths' hashes may leave none to train on (the preview fails).
+    data = make_class_folders(tmp_path / "data", 2, ("train", "val"), ["red", "green"])
     code = (
         "import sys\n"
         "from trainer.cli import main\n"
