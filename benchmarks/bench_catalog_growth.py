@@ -89,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  without embeddings {plain / photos:8.1f} bytes a photo ({plain / 2**20:.1f} MB)")
     print(f"  with embeddings    {embedded / photos:8.1f} bytes a photo ({embedded / 2**20:.1f} MB)")
     print(
-        f"  embeddings add     {growth:8.1f} bytes a photo (target: at most ~1,024) -> {growth * 1e6 / 2**20:.0f} MB"
+        f"  embeddings add     {growth:8.1f} bytes a photo (target: at most ~1,024): "
+        f"{growth * 1e6 / 2**20:.0f} MB at 1,000,000 photos"
     )
-    print(f"  at 1,000,000 photos; loading them for the first search: {load_s:.2f} s ({photos:,} photos)")
+    print(f"  loading the {photos:,} embeddings for the first search: {load_s:.2f} s")
     print(
         f"catalog-growth: photos={photos} labels={labels} plain_bytes_per_photo={plain / photos:.1f} "
         f"embedded_bytes_per_photo={embedded / photos:.1f} growth_bytes_per_photo={growth:.1f} load_s={load_s:.3f}"
