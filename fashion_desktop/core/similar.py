@@ -33,6 +33,13 @@ class SimilarityIndex:
     float32 a block of rows at a time, so it never holds a float32 copy of the whole matrix; blocks of
     1,024 rows (1 MB as float32) stay in the CPU's cache, and there a query beat the float32 matrix's
     (benchmarks/bench_similar.py; larger blocks were 3 to 8 times slower on a 2-core machine).
+
+    Plain numpy rather than a nearest-neighbour library (``bench_similar.py --libraries``, 1,000,000 photos,
+    one core each, in one run): usearch's exact int8 search was slower (150 against 88 ms); faiss's flat
+    index holds float32, four times the memory; faiss's 8-bit index was 2.5 times faster but inexact
+    (recall@10 0.97) and a second copy of the embeddings besides these codes, which the Duplicates view
+    searches too; usearch's HNSW graph answered in under a millisecond but held three times the codes and
+    took a minute per 100,000 photos to build. This search is exact, and its median stayed under 100 ms.
     """
 
     BLOCK_ROWS = 1024
