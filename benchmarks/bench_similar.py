@@ -11,7 +11,7 @@ each holds (arrays, and the process's resident growth while building it), the ra
 the index against the baseline's answer, and whether each resized copy came first after its photo.
 ``--libraries`` adds, where installed, the nearest-neighbour libraries weighed against numpy: usearch's
 exact search on the int8 codes, faiss's flat float32 and 8-bit scalar-quantised indexes, and usearch's
-HNSW graph (only up to ``--graph-max`` photos: its build takes minutes at 1,000,000 on two cores).
+HNSW graph (only up to ``--graph-max`` photos: its build took 12 minutes at 1,000,000 on one core).
 The last line is ``similar-bench: ...``.
 """
 
