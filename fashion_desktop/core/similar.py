@@ -33,6 +33,14 @@ class SimilarityIndex:
     float32 a block of rows at a time, so it never holds a float32 copy of the whole matrix; blocks of
     1,024 rows (1 MB as float32) stay in the CPU's cache, and there a query beat the float32 matrix's
     (benchmarks/bench_similar.py; larger blocks were 3 to 8 times slower on a 2-core machine).
+
+    Plain numpy rather than a nearest-neighbour library (``bench_similar.py --libraries``, 1,000,000 photos,
+    one core each, in one run; this search took 60 ms): usearch's exact int8 search took 87 ms; faiss's flat
+    index 52 ms, but it holds float32, four times the memory; faiss's 8-bit index 22 ms, but inexact
+    (recall@10 0.97) and a second copy of the embeddings besides these codes, which the Duplicates view
+    searches too; usearch's HNSW graph under 1 ms, but it found 81 % of the true 10 nearest, held 504 MB and
+    took 12 minutes to build. This search is exact, holds 256 MB and took 60 ms (88 ms median, 129 ms
+    at the 95th percentile, with other work on both cores).
     """
 
     BLOCK_ROWS = 1024
