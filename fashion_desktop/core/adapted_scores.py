@@ -102,15 +102,23 @@ class AdaptedScores:
         """Each label's default threshold in effect: the adapter's where it tuned one, else the model's."""
         return tuned_defaults(self.defaults, self._tuned)
 
-    def set_tuned_thresholds(self, tuned: np.ndarray | None) -> bool:
-        """An adapter's thresholds (None: none in effect); False when no threshold in effect moved."""
+    def set_tuned_thresholds(self, tuned: np.ndarray | None, recompute: bool = True) -> bool:
+        """An adapter's thresholds (None: none in effect); False when no threshold in effect moved. Without
+        ``recompute`` the caller recomputes the tags (``recompute_slots``), a block at a time."""
         self._tuned = None if tuned is None else np.asarray(tuned, np.float32)
         thresholds = self.policy.thresholds(self.labels, self.effective_defaults(), self._floors)
         if np.array_equal(thresholds, self.thresholds):
             return False
         self.thresholds = thresholds
-        self._recompute_pred(np.arange(len(self._scores)))
+        if recompute:
+            self._recompute_pred(np.arange(len(self._scores)))
         return True
+
+    def recompute_slots(self, start: int, stop: int) -> np.ndarray:
+        """Apply the tag rule again to slots ``start``..``stop`` (after new thresholds); return them."""
+        slots = np.arange(start, min(stop, len(self._scores)))
+        self._recompute_pred(slots)
+        return slots
 
     def tuned_labels(self) -> dict[str, float]:
         """{label: the adapter's threshold} of each label whose default the adapter replaced."""

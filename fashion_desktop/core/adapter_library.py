@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +12,7 @@ from ..model.groups import exclusive_columns
 from .adapter import Adapter, AdapterError, Examples, fit_adapter
 from .catalog import Catalog
 from .catalog_records import CatalogError, ModelRecord, timestamp
-from .embeddings import decode
+from .embeddings import decode, decode_codes
 
 __all__ = [
     "AdapterError",
@@ -56,34 +56,64 @@ def decision_rows(
 
 @dataclass
 class LibraryData:
-    """A model's stored embeddings and scores of every present photo that has both, loaded once for refits."""
+    """A model's stored embeddings of every present photo, kept as their int8 codes and scales (260 bytes a
+    photo: 260 MB at 1,000,000), loaded once for refits. The model's scores are not held (264 MB more at that
+    size with 66 labels): re-scoring reads them from the catalog a block of photos at a time."""
 
     ids: np.ndarray  # int64 [N] ascending
-    blobs: list[bytes]
-    scores: np.ndarray  # float32 [N, L]
+    codes: np.ndarray  # int8 [N, k]
+    scales: np.ndarray  # float32 [N]
 
     @classmethod
     def load(cls, catalog: Catalog, model_key: str) -> LibraryData:
-        rec = _record(catalog, model_key)
+        """Raises AdapterError when the stored embeddings are not all of one model."""
         ids, blobs = catalog.embeddings(model_key)
-        scored = catalog.scores(model_key)
-        keep = [r for r, i in enumerate(ids.tolist()) if len(scored.get(i, ())) == len(rec.labels)]
-        scores = np.stack([scored[int(ids[r])] for r in keep]) if keep else np.zeros((0, len(rec.labels)))
-        return cls(ids[keep], [blobs[r] for r in keep], scores.astype(np.float32))
+        try:
+            codes, scales = decode_codes(blobs)
+        except ValueError as exc:
+            raise AdapterError(f"{catalog.path}: {exc}") from None
+        return cls(ids, np.ascontiguousarray(codes), scales)
+
+    def rows_of(self, image_ids: Sequence[int]) -> np.ndarray:
+        """The row of each photo, -1 where it has no embedding here."""
+        want = np.asarray(image_ids, np.int64)
+        if not len(self.ids):
+            return np.full(len(want), -1, np.int64)
+        rows = np.minimum(np.searchsorted(self.ids, want), len(self.ids) - 1)
+        return np.where(self.ids[rows] == want, rows, -1)
+
+    def embeddings(self, rows: np.ndarray) -> np.ndarray:
+        """float32 [len(rows), k]: the embeddings of these rows (``codes * scale``)."""
+        return self.codes[rows].astype(np.float32) * self.scales[rows, None]
 
     def rescore(
-        self, adapter: Adapter, exclusive: Sequence[np.ndarray], block: int = 8192
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Every photo's scores under ``adapter``, a block of embeddings at a time: float32 [N, L] for the
-        model's labels and [N, P] for the person's own labels it learnt (``Adapter.person_labels``)."""
-        out = np.empty_like(self.scores)
-        person = np.empty((len(self.ids), len(adapter.person_labels)), np.float32)
+        self,
+        scores_of: Callable[[list[int]], Mapping[int, np.ndarray]],
+        adapter: Adapter,
+        exclusive: Sequence[np.ndarray],
+        skip: set[int] = frozenset(),  # type: ignore[assignment]
+        block: int = 8192,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(image ids, their model-label scores [n, L], person-label scores [n, P]) under ``adapter`` for every
+        photo with an embedding and the model's scores, except ``skip`` (e.g. reviewed photos). ``scores_of``
+        gives the model's scores of a block of photos (e.g. ``Catalog.scores`` of the model)."""
+        width = len(adapter.labels)
+        out_ids, out, person = [], [], []
         for start in range(0, len(self.ids), block):
-            stop = start + block
-            out[start:stop], person[start:stop] = adapter.rescore(
-                decode(self.blobs[start:stop]), self.scores[start:stop], exclusive
+            chunk = [i for i in self.ids[start : start + block].tolist() if i not in skip]
+            scored = scores_of(chunk)
+            chunk = [i for i in chunk if len(scored.get(i, ())) == width]
+            if not chunk:
+                continue
+            new, own = adapter.rescore(
+                self.embeddings(self.rows_of(chunk)), np.stack([scored[i] for i in chunk]), exclusive
             )
-        return out, person
+            out_ids.append(np.asarray(chunk, np.int64))
+            out.append(new)
+            person.append(own)
+        if not out:
+            return np.zeros(0, np.int64), np.zeros((0, width), np.float32), np.zeros((0, 0), np.float32)
+        return np.concatenate(out_ids), np.concatenate(out), np.concatenate(person)
 
 
 def library_examples(
@@ -93,13 +123,11 @@ def library_examples(
     rec = _record(catalog, model_key)
     decided = {i: d for i, d in catalog.all_decisions().items() if d}
     person = tuple(lab for lab in catalog.person_labels() if lab not in rec.labels)
-    ids_all, blobs = (data.ids, data.blobs) if data is not None else catalog.embeddings(model_key)
-    row = {int(i): r for r, i in enumerate(ids_all.tolist())}
-    ids = [i for i in sorted(decided) if i in row]
+    data = data if data is not None else LibraryData.load(catalog, model_key)
+    ids = [i for i, r in zip(sorted(decided), data.rows_of(sorted(decided)).tolist(), strict=True) if r >= 0]
     scores = catalog.scores(model_key, ids)
-    ids = [i for i in ids if i in scores and len(scores[i]) == len(rec.labels)]
-    k = len(blobs[0]) - 4 if blobs else 0
-    x = decode([blobs[row[i]] for i in ids]) if ids else np.zeros((0, k), np.float32)
+    ids = [i for i in ids if len(scores.get(i, ())) == len(rec.labels)]
+    x = data.embeddings(data.rows_of(ids)) if ids else np.zeros((0, data.codes.shape[1]), np.float32)
     base = np.stack([scores[i] for i in ids]) if ids else np.zeros((0, len(rec.labels)), np.float32)
     ex = Examples(
         x, base, decision_rows(decided, ids, rec.labels), decision_rows(decided, ids, person), person
@@ -182,6 +210,11 @@ def active_adapter(catalog: Catalog, model_key: str) -> Adapter | None:
     return adapter if adapter is not None and adapter.useful else None
 
 
+def reviewed_ids(catalog: Catalog) -> set[int]:
+    """The present photos a person marked reviewed (the adapter never changes them)."""
+    return {r[0] for r in catalog.query("SELECT id FROM images WHERE reviewed_at IS NOT NULL AND present=1")}
+
+
 class AdaptedScorer:
     """Applies ``adapter`` to chunks of a library's scores, reading the embeddings and the reviewed photos
     once (an export goes through a big library a chunk at a time)."""
@@ -191,9 +224,7 @@ class AdaptedScorer:
         self.adapter = adapter
         self.width = len(rec.labels)
         self.exclusive = exclusive_columns(rec.labels, rec.groups, rec.exclusive)
-        self.reviewed = {
-            r[0] for r in catalog.query("SELECT id FROM images WHERE reviewed_at IS NOT NULL AND present=1")
-        }
+        self.reviewed = reviewed_ids(catalog)
         ids_all, self.blobs = catalog.embeddings(model_key)
         self.row = {int(i): r for r, i in enumerate(ids_all.tolist())}
 

@@ -13,6 +13,7 @@ from fashion_desktop.core.adapter_library import (
     LibraryData,
     adapter_enabled,
     fit_library,
+    reviewed_ids,
     set_adapter_enabled,
     stored_adapter,
 )
@@ -28,34 +29,32 @@ from fashion_desktop.model.resources import default_model_header
 
 REFIT_DELAY_MS = 1500  # quiet time after a decision before the adapter learns from it
 REFIT_AFTER = 5  # decisions that start a refit at once (a person going fast still sees it follow)
-APPLY_ROWS = 20_000  # photos whose adapted scores are shown per turn of the event loop
+APPLY_ROWS = 10_000  # photos whose adapted scores (or tags) are shown per turn of the event loop
 
 
 @dataclass
 class _Outcome:
     key: tuple[str, str]
-    data: LibraryData
+    data: LibraryData | None  # the embeddings loaded (None: none were needed)
     adapter: Adapter | None
     enabled: bool
-    scores: np.ndarray | None  # every photo's adapted scores (data.ids order); None: show the model's
-    person: np.ndarray | None = None  # [N, P] scores of the person's own labels the adapter learnt
+    ids: np.ndarray | None = None  # the photos re-scored (unreviewed, with an embedding); None: the model's
+    scores: np.ndarray | None = None  # their adapted scores
+    person: np.ndarray | None = None  # [n, P] scores of the person's own labels the adapter learnt
     problem: str = ""
 
 
 def _job(path: Path, key: tuple[str, str], data: LibraryData | None, fit: bool):
-    """Load (or reuse) the library's data, fit (or read) the adapter and re-score every photo, in a thread,
-    on its own connection (the window's stays free for the person's edits)."""
+    """Fit (or read) the library's adapter and re-score every unreviewed photo, in a thread, on its own
+    connection (the window's stays free for the person's edits); the embeddings load only when needed."""
 
     def job(_cancel):
         catalog = Catalog(path)
         try:
             model_key = key[1]
-            loaded = data if data is not None else LibraryData.load(catalog, model_key)
             problem = ""
             adapter: Adapter | None = None
-            if fit:
-                adapter = fit_library(catalog, model_key, data=loaded).adapter
-            else:
+            if not fit:
                 try:
                     adapter = stored_adapter(catalog, model_key)
                 except AdapterError as exc:
@@ -63,12 +62,18 @@ def _job(path: Path, key: tuple[str, str], data: LibraryData | None, fit: bool):
                         f"The library's adapter cannot be read ({exc}); it learns again from your reviews"
                     )
             enabled = adapter_enabled(catalog, model_key)
-            scores = person = None
-            if adapter is not None and adapter.useful and enabled:
+            shows = enabled and (fit or (adapter is not None and adapter.useful))
+            loaded = data if data is not None or not (fit or shows) else LibraryData.load(catalog, model_key)
+            if fit:
+                adapter = fit_library(catalog, model_key, data=loaded).adapter
+            out = _Outcome(key, loaded, adapter, enabled, problem=problem)
+            if loaded is not None and adapter is not None and adapter.useful and enabled:
                 rec = catalog.model(model_key)
                 excl = exclusive_columns(rec.labels, rec.groups, rec.exclusive) if rec else ()
-                scores, person = loaded.rescore(adapter, excl)
-            return _Outcome(key, loaded, adapter, enabled, scores, person, problem)
+                out.ids, out.scores, out.person = loaded.rescore(
+                    lambda ids: catalog.scores(model_key, ids), adapter, excl, reviewed_ids(catalog)
+                )
+            return out
         finally:
             catalog.close()
         yield  # a generator: the worker sends what it returns with ``finished``
@@ -104,6 +109,7 @@ class AdapterController(QObject):
         self._pending = 0  # decisions since the last fit started
         # ids, model-label scores, person-label scores, the next row to show
         self._apply: tuple[np.ndarray, np.ndarray, np.ndarray | None, int] | None = None
+        self._retag: int | None = None  # the next slot whose tags new thresholds change, before ``_apply``
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFIT_DELAY_MS)
@@ -124,6 +130,7 @@ class AdapterController(QObject):
     def _forget(self) -> None:
         self._timer.stop()
         self.adapter, self._data, self._key, self._apply, self._pending = None, None, None, None, 0
+        self._retag = None
 
     def _current_key(self) -> tuple[str, str] | None:
         """(catalog path, model key) of the model the grid shows, once the catalog has it (a tagging run
@@ -132,6 +139,10 @@ class AdapterController(QObject):
         if catalog is None or m is None or not m.model_key or catalog.model(m.model_key) is None:
             return None
         return str(catalog.path), m.model_key
+
+    def shared_data(self, key: tuple[str, str] | None) -> LibraryData | None:
+        """The embeddings loaded for ``key`` (Find similar searches the same codes instead of a copy)."""
+        return self._data if key is not None and key == self._key else None
 
     @property
     def busy(self) -> bool:
@@ -197,12 +208,16 @@ class AdapterController(QObject):
         if out.key != self._key:
             self._next()
             return
-        self._data, self.adapter, self.enabled = out.data, out.adapter, out.enabled
+        self._data = out.data if out.data is not None else self._data
+        self.adapter, self.enabled = out.adapter, out.enabled
         if out.problem:
             self.messages.say(out.problem, 10_000)
-        if out.scores is not None:
-            self._apply = (out.data.ids, out.scores, out.person, 0)
-            self._show_thresholds(out.adapter)
+        if out.ids is not None and out.scores is not None:
+            self._apply = (out.ids, out.scores, out.person, 0)
+            m = self.library_ctl.library
+            moved = m is not None and m.set_tuned_thresholds(out.adapter.thresholds, recompute=False)
+            self._retag = 0 if moved else None
+            self._show_tuned()
             QTimer.singleShot(0, self._apply_some)
         else:
             self._restore_model()
@@ -215,9 +230,17 @@ class AdapterController(QObject):
 
     @Slot()
     def _apply_some(self) -> None:
-        """Show the next block of adapted scores; the event loop runs between blocks."""
+        """Show the next block of tags under new thresholds, then of adapted scores; the event loop runs
+        between blocks."""
         m, todo = self.library_ctl.library, self._apply
         if m is None or todo is None:
+            return
+        if self._retag is not None:
+            m.recompute_rows(self._retag, self._retag + APPLY_ROWS)
+            self._retag += APPLY_ROWS
+            if self._retag >= m.image_count():
+                self._retag = None
+            QTimer.singleShot(0, self._apply_some)
             return
         ids, scores, person, start = todo
         stop = min(start + APPLY_ROWS, len(ids))
@@ -233,6 +256,7 @@ class AdapterController(QObject):
             QTimer.singleShot(0, self._apply_some)
             return
         self._apply = None
+        m.counts_changed.emit()
         self._show_state()
         self.shown.emit()
 
@@ -254,7 +278,7 @@ class AdapterController(QObject):
 
     def _restore_model(self) -> None:
         """The model's own scores and thresholds everywhere."""
-        self._apply = None
+        self._apply, self._retag = None, None
         m = self.library_ctl.library
         if m is not None:
             m.clear_adapted()
@@ -267,7 +291,12 @@ class AdapterController(QObject):
         if m is None:
             return
         m.set_tuned_thresholds(adapter.thresholds if adapter is not None else None)
-        if self.thresholds is not None:
+        self._show_tuned()
+
+    def _show_tuned(self) -> None:
+        """The threshold view marks the thresholds the adapter tuned."""
+        m = self.library_ctl.library
+        if m is not None and self.thresholds is not None:
             self.thresholds.set_tuned(m.columns.tuned_labels())
 
     def model_name(self) -> str:

@@ -427,19 +427,26 @@ class LibraryModel(QAbstractListModel):
         if person and len(person[0]):
             slots = np.union1d(slots, self.columns.set_suggested(image_ids, *person))
         self._emit_changed(slots)
-        if len(slots):
-            self.counts_changed.emit()
-        return len(slots)
+        return len(slots)  # the caller emits counts_changed once every block is shown
 
-    def set_tuned_thresholds(self, tuned: np.ndarray | None) -> None:
-        """The library adapter's thresholds (NaN: the model's) in place of the defaults; None: the model's."""
-        if not self.columns.set_tuned_thresholds(tuned):
-            return
+    def set_tuned_thresholds(self, tuned: np.ndarray | None, recompute: bool = True) -> bool:
+        """The library adapter's thresholds (NaN: the model's) in place of the defaults; None: the model's.
+        Without ``recompute`` the caller shows the new tags with ``recompute_rows``, a block at a time.
+        Returns whether a threshold in effect moved."""
+        if not self.columns.set_tuned_thresholds(tuned, recompute):
+            return False
+        if not recompute:
+            return True
         if len(self._view):
             self.dataChanged.emit(
                 self.index(0), self.index(len(self._view) - 1), [Roles.FinalTags, Roles.State]
             )
         self.counts_changed.emit()
+        return True
+
+    def recompute_rows(self, start: int, stop: int) -> None:
+        """The tags of photos (slots ``start``..``stop``) under the thresholds now in effect."""
+        self._emit_changed(self.columns.recompute_slots(start, stop))
 
     def clear_adapted(self) -> int:
         """Show the model's own scores again."""

@@ -416,7 +416,8 @@ class TagPanel(QWidget):
         if shown:
             were = "1 photo was" if photos == 1 else f"{photos:,} photos were"
             self.embeddings_label.setText(
-                f"{were} tagged before similar-photo search existed: re-tag them to find similar photos"
+                f"{were} tagged before similar-photo search existed: re-tag them to find similar photos and "
+                "let the library's adapter learn from them"
             )
         self.embeddings_row.setVisible(shown)
 
