@@ -53,6 +53,7 @@ class Timings:
 
     def __init__(self) -> None:
         self.longest: dict[str, float] = {}
+        self.calls: list[tuple[float, str, float]] = []  # (start, step, seconds) of every call
 
     def wrap(self, obj, name: str, label: str) -> None:
         inner = getattr(obj, name)
@@ -64,8 +65,14 @@ class Timings:
             finally:
                 d = time.perf_counter() - t
                 self.longest[label] = max(self.longest.get(label, 0.0), d)
+                self.calls.append((t, label, d))
 
         setattr(obj, name, timed)
+
+    def inside(self, start: float, gap: float) -> str:
+        """The steps that ran during a stall (from ``start``, ``gap`` seconds long)."""
+        steps = [f"{lab} {d * 1000:.0f}" for t, lab, d in self.calls if start - 0.001 <= t <= start + gap]
+        return "+".join(steps) or "none of the timed steps"
 
     def line(self) -> str:
         worst = sorted(self.longest.items(), key=lambda kv: -kv[1])[:10]
@@ -106,6 +113,14 @@ def adapt_phase(app, window, meter, seconds: float, wait_until, pace_s: float = 
     m = window.library
     m.set_active_model(KEY)
     ctl = window.adapter_ctl
+    if os.environ.get("ADAPT_ROWS"):  # experiments: rows shown per event-loop turn, the GIL's switch interval
+        import fashion_desktop.gui.controllers.adapter as adapter_ctl_mod
+
+        adapter_ctl_mod.APPLY_ROWS = int(os.environ["ADAPT_ROWS"])
+    if os.environ.get("ADAPT_SWITCH"):
+        import sys
+
+        sys.setswitchinterval(float(os.environ["ADAPT_SWITCH"]))
     wait_until(app, lambda: not ctl.busy, timeout=600)
     # The counts a model switch starts (debounced; the first one counts the photos without an embedding in
     # the catalog, once per model: ~0.1 s at 100,000) are not the review's: they end before the meter starts.
@@ -131,6 +146,10 @@ def adapt_phase(app, window, meter, seconds: float, wait_until, pace_s: float = 
         app, window, meter, order[1::2], looks, colours, seconds, pace_s, wait_until, "review, adapter on"
     )
     settle_s = time.perf_counter() - t - seconds
+    stalls = "; ".join(
+        f"{g * 1000:.0f} ms: {timings.inside(meter.phase_t0 + at, g)}"
+        for _p, at, g in sorted(meter.over, key=lambda o: -o[2])[:5]
+    )
     if os.environ.get("ADAPT_PROFILE"):  # where one review's count update spends its time
         import cProfile
         import pstats
@@ -138,12 +157,17 @@ def adapt_phase(app, window, meter, seconds: float, wait_until, pace_s: float = 
         prof = cProfile.Profile()
         prof.runcall(window.view_state.update_counts)
         pstats.Stats(prof).sort_stats("cumulative").print_stats(18)
+    paints = []
+    for _ in range(5):  # what one full repaint of the grid's visible photos costs here
+        t = time.perf_counter()
+        window.grid.viewport().repaint()
+        paints.append(time.perf_counter() - t)
     a = ctl.adapter
     return (
-        f"adapter: {len(looks):,} photos scored in {written_s:.1f}s; one review every {pace_s:.2f}s for "
+        f"grid repaint {np.median(paints) * 1000:.0f} ms; adapter: {len(looks):,} photos scored in {written_s:.1f}s; one review every {pace_s:.2f}s for "
         f"{seconds:.0f}s each way. Adapter off (baseline): {off[0]} reviewed, longest stall {off[1] * 1000:.0f} ms "
         f"({off[2]} over 40 ms). Adapter on: {on[0]} reviewed, {fits['n']} refits shown (the last {settle_s:.1f}s "
         f"after the last review), {a.reviewed if a else 0} learnt from, {m.columns.adapted_count():,} photos show "
         f"adapted scores, '{ctl.state_text()}'; longest stall {on[1] * 1000:.0f} ms ({on[2]} over 40 ms); "
-        f"ratio on/off {on[1] / max(off[1], 1e-9):.2f}x; longest calls: {timings.line()}"
+        f"ratio on/off {on[1] / max(off[1], 1e-9):.2f}x; longest calls: {timings.line()}; the longest stalls held {stalls}"
     )

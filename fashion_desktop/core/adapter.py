@@ -7,10 +7,10 @@ an independent sigmoid per label elsewhere. The fit minimises the summed cross-e
 the squared weights, so a few decisions move the scores a little and many move them more; with no decision
 the correction is zero and the adapted scores are the model's.
 
-Every group's correction is cross-validated over the decided photos (``FOLDS`` folds): it is used only when
-its held-out log loss beats the model's on the same photos and its top-1 does not fall. The out-of-fold
-scores also tune each multi-label label's threshold where there are enough yes and no examples (else the
-model's threshold stays). Labels a person created (the model has none) are fitted the same way from a zero
+Every group's correction is cross-validated over the decided photos (``FOLDS`` folds, over ``CV_MAX`` of them
+at most): it is used only when its held-out log loss beats the model's on the same photos by ``MIN_GAIN`` and
+its top-1 does not fall. The out-of-fold scores also tune each multi-label label's threshold where there are
+enough yes and no examples (else the model's threshold stays). Labels a person created (the model has none) are fitted the same way from a zero
 prior once they have ``MIN_PERSON`` yes and ``MIN_PERSON`` no decisions.
 """
 
@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 RIDGE = 10.0  # 30, 100 and 300 scored within 0.01 of each other on the default model's validation photos; 10 lets ~8 consistent corrections of one look move it
 BIAS_RIDGE = 3.0  # a shift of a label's prior is one number, learnt from fewer photos than a direction
 FOLDS = 5
+CV_MAX = 2000  # photos a cross-validation uses at most (drawn at random): the fit itself uses them all
 MIN_GAIN = 0.01  # the held-out log loss a correction must take off the model's (a share of it) to be used
 MIN_EXAMPLES = 10  # decided photos a group needs before it is fitted at all
 MIN_PERSON = 5  # yes and no examples a person's own label needs
@@ -327,17 +328,18 @@ def _one_yes_top1(p: np.ndarray, dec: np.ndarray) -> float | None:
 
 
 def _out_of_fold(fit, n: int, folds: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fold ids and each example's held-out prediction from ``fit(train_rows, test_rows)``."""
-    f = fold_ids(n, folds)
+    """The examples cross-validated (all, or ``CV_MAX`` of them drawn at random) and each one's held-out
+    prediction from ``fit(train_rows, test_rows)`` (indices into the ``n`` examples)."""
+    rows = np.arange(n) if n <= CV_MAX else np.sort(np.random.RandomState(1).choice(n, CV_MAX, replace=False))
+    f = fold_ids(len(rows), folds)
     pieces: dict[int, np.ndarray] = {}
     for k in range(int(f.max()) + 1):
-        test = np.flatnonzero(f == k)
-        pieces[k] = fit(np.flatnonzero(f != k), test)
+        pieces[k] = fit(rows[f != k], rows[f == k])
     first = next(iter(pieces.values()))
-    out = np.zeros((n, first.shape[1]), np.float32)
+    out = np.zeros((len(rows), first.shape[1]), np.float32)
     for k, p in pieces.items():
         out[f == k] = p
-    return f, out
+    return rows, out
 
 
 def _exclusive(g: str, cols: np.ndarray, x: np.ndarray, ex: Examples, ridge: float, folds: int) -> Correction:
@@ -358,8 +360,8 @@ def _exclusive(g: str, cols: np.ndarray, x: np.ndarray, ex: Examples, ridge: flo
         w, b = _fit_softmax(xs[train], prior[train], y[train], ridge, full)
         return _softmax(prior[test] + xs[test] @ w + b)
 
-    _, oof = _out_of_fold(fit, len(rows), folds)
-    base_p = _softmax(prior)
+    cv, oof = _out_of_fold(fit, len(rows), folds)
+    base_p, y = _softmax(prior[cv]), y[cv]
     empty.base = {"top1": float((base_p.argmax(1) == y).mean()), "logloss": _logloss_soft(base_p, y)}
     empty.adapted = {"top1": float((oof.argmax(1) == y).mean()), "logloss": _logloss_soft(oof, y)}
     empty.weights, empty.bias = full
@@ -369,8 +371,9 @@ def _exclusive(g: str, cols: np.ndarray, x: np.ndarray, ex: Examples, ridge: flo
 def _labels(
     g: str, cols: np.ndarray, x: np.ndarray, prior_all: np.ndarray | None, dec_all: np.ndarray, ridge: float,
     folds: int, kind: str = "labels",
-) -> tuple[Correction, np.ndarray | None]:  # fmt: skip
-    """A sigmoid correction for ``cols`` and its out-of-fold scores of the rows it learnt from."""
+) -> tuple[Correction, np.ndarray | None, np.ndarray]:  # fmt: skip
+    """A sigmoid correction for ``cols``, with (when it is used) the out-of-fold scores of the photos it was
+    cross-validated on and their decisions."""
     rows = np.flatnonzero((dec_all >= 0).any(axis=1))
     k = x.shape[1]
     c = Correction(
@@ -378,7 +381,7 @@ def _labels(
     )
     if len(rows) < MIN_EXAMPLES:
         c.why = f"fewer than {MIN_EXAMPLES} reviewed photos"
-        return c, None
+        return c, None, dec_all[:0]
     xs, dec = x[rows], dec_all[rows]
     mask, y = (dec >= 0), (dec == 1).astype(np.float32)
     if prior_all is None:  # a person's own label: no model behind it; the base is the rate of yes
@@ -395,12 +398,13 @@ def _labels(
         w, b = _fit_sigmoid(xs[train], prior[train], y[train], mask[train], ridge, full)
         return _sigmoid(prior[test] + xs[test] @ w + b)
 
-    _, oof = _out_of_fold(fit, len(rows), folds)
+    cv, oof = _out_of_fold(fit, len(rows), folds)
+    base_p, y, mask, dec = base_p[cv], y[cv], mask[cv], dec[cv]
     c.base, c.adapted = {"logloss": _logloss_bin(base_p, y, mask)}, {"logloss": _logloss_bin(oof, y, mask)}
     if prior_all is not None and (top := _one_yes_top1(base_p, dec)) is not None:
         c.base["top1"], c.adapted["top1"] = top, _one_yes_top1(oof, dec) or 0.0
     c.weights, c.bias = full
-    return _judge(c), oof if c.used else None
+    return _judge(c), (oof if c.used else None), dec
 
 
 def _judge(c: Correction) -> Correction:
@@ -412,8 +416,7 @@ def _judge(c: Correction) -> Correction:
 
 
 def _thresholds(cols: np.ndarray, oof: np.ndarray, dec: np.ndarray, out: np.ndarray) -> None:
-    rows = (dec >= 0).any(axis=1)
-    dec = dec[rows]
+    """Tune ``out[cols]`` on the out-of-fold scores ``oof`` of photos with decisions ``dec`` (row for row)."""
     for i, j in enumerate(cols):
         m = dec[:, i] >= 0
         yes = int((dec[m, i] == 1).sum())
@@ -461,20 +464,20 @@ def _fit_adapter(
         if g in excl_cols:
             corrections.append(_exclusive(g, cols, x, ex, ridge, folds))
             continue
-        c, oof = _labels(g, cols, x, logits[:, cols], ex.decisions[:, cols], ridge, folds)
+        c, oof, cv_dec = _labels(g, cols, x, logits[:, cols], ex.decisions[:, cols], ridge, folds)
         corrections.append(c)
         if oof is not None:
-            _thresholds(cols, oof, ex.decisions[:, cols], thresholds)
+            _thresholds(cols, oof, cv_dec, thresholds)
     person_th = np.full(len(ex.person_labels), 0.5, np.float32)
     for j, name in enumerate(ex.person_labels):
         dec = ex.person[:, j : j + 1]
         if min(int((dec == 1).sum()), int((dec == 0).sum())) < MIN_PERSON:
             continue
-        c, oof = _labels(name, np.array([j]), x, None, dec, ridge, folds, kind="person")
+        c, oof, cv_dec = _labels(name, np.array([j]), x, None, dec, ridge, folds, kind="person")
         corrections.append(c)
         if oof is not None:
             tuned = np.full(1, np.nan, np.float32)
-            _thresholds(np.array([0]), oof, dec, tuned)
+            _thresholds(np.array([0]), oof, cv_dec, tuned)
             person_th[j] = tuned[0] if not np.isnan(tuned[0]) else 0.5
     reviewed = int(((ex.decisions >= 0).any(axis=1) | (ex.person >= 0).any(axis=1)).sum()) if len(ex) else 0
     return Adapter(model_key, labels, mean.astype(np.float32), scale, corrections, thresholds,

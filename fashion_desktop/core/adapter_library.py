@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -251,3 +253,39 @@ def adapted_scores(
     """``scores`` (by image id) with the adapter's applied to unreviewed photos that have an embedding;
     reviewed photos and photos without one keep the model's."""
     return AdaptedScorer(catalog, model_key, adapter)(scores)
+
+
+def refit_to_file(catalog_path: str | os.PathLike, model_key: str, fit: bool, out: str | os.PathLike) -> dict:
+    """The window's refit, run in the tagging process's ``adapt`` mode (a child: its Python never holds the
+    window's interpreter lock): fit the library's adapter (``fit``) or read the stored one, and write the
+    adapted scores of every unreviewed photo to ``out`` (an npz: ``ids``, ``scores``, ``person``) when the
+    adapter is switched on and beats the model. Returns what happened: ``enabled``, ``rescored`` (whether
+    ``out`` was written) and ``problem`` (a stored adapter that could not be read; it learns again)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), Catalog(catalog_path) as catalog:  # one core: the window keeps the other
+        problem, adapter = "", None
+        if not fit:
+            try:
+                adapter = stored_adapter(catalog, model_key)
+            except AdapterError as exc:
+                problem = f"The library's adapter cannot be read ({exc}); it learns again from your reviews"
+        enabled = adapter_enabled(catalog, model_key)
+        data = LibraryData.load(catalog, model_key) if fit else None
+        if fit:
+            adapter = fit_library(catalog, model_key, data=data).adapter
+        rescored = adapter is not None and adapter.useful and enabled
+        if rescored:
+            rec = _record(catalog, model_key)
+            data = data if data is not None else LibraryData.load(catalog, model_key)
+            ids, scores, person = data.rescore(
+                lambda chunk: catalog.scores(model_key, chunk),
+                adapter,
+                exclusive_columns(rec.labels, rec.groups, rec.exclusive),
+                reviewed_ids(catalog),
+            )
+            tmp = Path(f"{out}.part")
+            with tmp.open("wb") as f:
+                np.savez(f, ids=ids, scores=scores, person=person)
+            os.replace(tmp, out)
+    return {"enabled": enabled, "rescored": rescored, "problem": problem}

@@ -1,4 +1,5 @@
-"""The tagging process: the app's tagging runs, model comparisons and device checks, one JSON event a line.
+"""The tagging process: the app's tagging runs, model comparisons, device checks and the library adapter's
+refits (``adapt``: no torch; one ``notice`` event with what happened), one JSON event a line.
 
 The app runs tagging in a child process, not a thread: importing torch holds Python's interpreter
 lock for hundreds of milliseconds at a time (loading libtorch), and decoding and batching keep taking
@@ -40,7 +41,7 @@ from ..model.protocol import (
 
 MODULE = "fashion_desktop.core.tag_process"
 FROZEN_FLAG = "--tag-process"  # the frozen app runs this module when started with this flag
-MODES = ("tag", "probe", "compare")
+MODES = ("tag", "probe", "compare", "adapt")
 
 
 def command(mode: str) -> tuple[str, list[str]]:
@@ -236,6 +237,12 @@ def _serve(mode: str, events: EventWriter) -> int:
         if mode == "probe":
             events.emit(probe_devices())
             return 0
+        if mode == "adapt":  # the library's adapter (no torch): one notice with what happened
+            from .adapter_library import refit_to_file
+
+            done = refit_to_file(job["catalog"], job["model_key"], bool(job.get("fit")), job["out"])
+            events.emit(Notice(json.dumps(done)))
+            return 0
         for event in (run_compare if mode == "compare" else run_tag)(job, cancel):
             events.emit(event)
         return 0
@@ -250,6 +257,7 @@ def _serve(mode: str, events: EventWriter) -> int:
             "EngineError",
             "TrainingTableError",
             "DeviceError",
+            "AdapterError",
         )
         if not expected and not isinstance(exc, OSError):
             traceback.print_exc(file=sys.stderr)

@@ -119,7 +119,6 @@ class MainWindow(QMainWindow):
         self.adapter_ctl = AdapterController(
             self.library_ctl, self.tag_panel, self.messages, self.threshold_panel
         )
-        self.similar_ctl.shared_embeddings = self.adapter_ctl.shared_data
         self.transfer_ctl = TransferController(
             self.library_ctl, self.review_ctl, self.threshold_panel.policy, self.messages
         )

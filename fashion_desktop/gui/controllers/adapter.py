@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,33 +12,28 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from fashion_desktop.core.adapter import MIN_EXAMPLES, Adapter, AdapterError
-from fashion_desktop.core.adapter_library import (
-    LibraryData,
-    adapter_enabled,
-    fit_library,
-    reviewed_ids,
-    set_adapter_enabled,
-    stored_adapter,
-)
+from fashion_desktop.core.adapter_library import set_adapter_enabled, stored_adapter
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.catalog_records import CatalogError
+from fashion_desktop.core.tag_process import child_environment, command
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.tag.tag_panel import TagPanel
 from fashion_desktop.gui.tag.thresholds_panel import ThresholdPanel
 from fashion_desktop.gui.worker import Worker
-from fashion_desktop.model.groups import exclusive_columns
+from fashion_desktop.model.protocol import TAGGING, Failure, LineDecoder, Notice
 from fashion_desktop.model.resources import default_model_header
 
 REFIT_DELAY_MS = 1500  # quiet time after a decision before the adapter learns from it
 REFIT_AFTER = 5  # decisions that start a refit at once (a person going fast still sees it follow)
-APPLY_ROWS = 10_000  # photos whose adapted scores (or tags) are shown per turn of the event loop
+APPLY_ROWS = 5_000  # photos whose adapted scores (or tags) are shown per turn of the event loop (~12 ms)
+# Between two blocks: a zero-time timer ran the next block before the window's other timers and paints
+APPLY_PAUSE_MS = 5
 
 
 @dataclass
 class _Outcome:
     key: tuple[str, str]
-    data: LibraryData | None  # the embeddings loaded (None: none were needed)
     adapter: Adapter | None
     enabled: bool
     ids: np.ndarray | None = None  # the photos re-scored (unreviewed, with an embedding); None: the model's
@@ -44,41 +42,56 @@ class _Outcome:
     problem: str = ""
 
 
-def _job(path: Path, key: tuple[str, str], data: LibraryData | None, fit: bool):
-    """Fit (or read) the library's adapter and re-score every unreviewed photo, in a thread, on its own
-    connection (the window's stays free for the person's edits); the embeddings load only when needed."""
+def _job(path: Path, key: tuple[str, str], fit: bool):
+    """Fit (or read) the library's adapter and re-score every unreviewed photo in the tagging process's
+    ``adapt`` mode: a child process, as tagging is, because the fit's and the re-scoring's Python held the
+    interpreter lock the window needs (a thread doing them made the window's own work twice as slow and
+    stalled it for 66 ms at 100,000 photos). This thread only waits and then reads the scores file."""
 
     def job(_cancel):
-        catalog = Catalog(path)
-        try:
-            model_key = key[1]
-            problem = ""
-            adapter: Adapter | None = None
-            if not fit:
-                try:
-                    adapter = stored_adapter(catalog, model_key)
-                except AdapterError as exc:
-                    problem = (
-                        f"The library's adapter cannot be read ({exc}); it learns again from your reviews"
-                    )
-            enabled = adapter_enabled(catalog, model_key)
-            shows = enabled and (fit or (adapter is not None and adapter.useful))
-            loaded = data if data is not None or not (fit or shows) else LibraryData.load(catalog, model_key)
-            if fit:
-                adapter = fit_library(catalog, model_key, data=loaded).adapter
-            out = _Outcome(key, loaded, adapter, enabled, problem=problem)
-            if loaded is not None and adapter is not None and adapter.useful and enabled:
-                rec = catalog.model(model_key)
-                excl = exclusive_columns(rec.labels, rec.groups, rec.exclusive) if rec else ()
-                out.ids, out.scores, out.person = loaded.rescore(
-                    lambda ids: catalog.scores(model_key, ids), adapter, excl, reviewed_ids(catalog)
-                )
-            return out
-        finally:
-            catalog.close()
+        with tempfile.TemporaryDirectory(prefix="fashion-adapt-") as tmp:
+            out = Path(tmp) / "scores.npz"
+            request = {"catalog": str(path), "model_key": key[1], "fit": fit, "out": str(out)}
+            done = _ask_child(request)
+            if bool(done.get("rescored")) and out.is_file():
+                with np.load(out, allow_pickle=False) as z:
+                    ids, scores, person = z["ids"], z["scores"], z["person"]
+            else:
+                ids = scores = person = None
+        with Catalog(path, read_only=True) as catalog:
+            try:
+                adapter = stored_adapter(catalog, key[1])
+            except AdapterError:
+                adapter = None
+        problem = str(done.get("problem") or "")
+        return _Outcome(key, adapter, bool(done.get("enabled", True)), ids, scores, person, problem)
         yield  # a generator: the worker sends what it returns with ``finished``
 
     return job
+
+
+def _ask_child(request: dict) -> dict:
+    """Run the tagging process in ``adapt`` mode on ``request``; what it reports (raises RuntimeError with the
+    child's message when it failed)."""
+    program, args = command("adapt")
+    done = subprocess.run(
+        [program, *args],
+        input=(json.dumps(request) + "\n").encode("utf-8"),
+        capture_output=True,
+        env=child_environment(),
+        check=False,
+    )
+    decoder = LineDecoder(TAGGING)
+    events = [*decoder.feed(done.stdout), *decoder.finish()]
+    for event in events:
+        if isinstance(event, Failure):
+            raise RuntimeError(event.message)
+        if isinstance(event, Notice):
+            return json.loads(event.message)
+    tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [
+        f"exit status {done.returncode}"
+    ]
+    raise RuntimeError(tail[0])
 
 
 class AdapterController(QObject):
@@ -102,7 +115,6 @@ class AdapterController(QObject):
         self.messages = messages
         self.adapter: Adapter | None = None
         self.enabled = True
-        self._data: LibraryData | None = None
         self._key: tuple[str, str] | None = None
         self._worker: Worker | None = None
         self._again: bool | None = None  # a job asked for while one runs: None none, True a fit
@@ -110,6 +122,9 @@ class AdapterController(QObject):
         # ids, model-label scores, person-label scores, the next row to show
         self._apply: tuple[np.ndarray, np.ndarray, np.ndarray | None, int] | None = None
         self._retag: int | None = None  # the next slot whose tags new thresholds change, before ``_apply``
+        # The switch's turns: a job started before the person switched reports what is no longer wanted
+        self._switches = 0
+        self._worker_switches = 0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFIT_DELAY_MS)
@@ -129,7 +144,7 @@ class AdapterController(QObject):
 
     def _forget(self) -> None:
         self._timer.stop()
-        self.adapter, self._data, self._key, self._apply, self._pending = None, None, None, None, 0
+        self.adapter, self._key, self._apply, self._pending = None, None, None, 0
         self._retag = None
 
     def _current_key(self) -> tuple[str, str] | None:
@@ -139,10 +154,6 @@ class AdapterController(QObject):
         if catalog is None or m is None or not m.model_key or catalog.model(m.model_key) is None:
             return None
         return str(catalog.path), m.model_key
-
-    def shared_data(self, key: tuple[str, str] | None) -> LibraryData | None:
-        """The embeddings loaded for ``key`` (Find similar searches the same codes instead of a copy)."""
-        return self._data if key is not None and key == self._key else None
 
     @property
     def busy(self) -> bool:
@@ -162,8 +173,7 @@ class AdapterController(QObject):
 
     @Slot()
     def scores_changed(self) -> None:
-        """A tagging run wrote scores and embeddings: load them again and show the adapter's scores of them."""
-        self._data = None
+        """A tagging run wrote scores and embeddings: show the adapter's scores of them."""
         if self._key is None:
             self._model_maybe_changed()
         else:
@@ -194,7 +204,8 @@ class AdapterController(QObject):
         if catalog is None or self._key is None:
             return
         self._show_state(busy=fit)
-        job = _job(catalog.path, self._key, self._data, fit)
+        self._worker_switches = self._switches
+        job = _job(catalog.path, self._key, fit)
         self._worker = Worker(job, "adapter", self).wired(lambda _x: None, self._done, self._failed)
         self._worker.start()
 
@@ -205,20 +216,21 @@ class AdapterController(QObject):
             self._start(fit=again)
 
     def _done(self, out: _Outcome) -> None:
-        if out.key != self._key:
-            self._next()
+        if out.key != self._key or self._worker_switches != self._switches:
+            self._next()  # another library or model, or switched since: the job queued after it counts
             return
-        self._data = out.data if out.data is not None else self._data
         self.adapter, self.enabled = out.adapter, out.enabled
         if out.problem:
             self.messages.say(out.problem, 10_000)
         if out.ids is not None and out.scores is not None:
+            showing = self._apply is not None  # a chain of blocks runs already: it goes on with these
             self._apply = (out.ids, out.scores, out.person, 0)
             m = self.library_ctl.library
             moved = m is not None and m.set_tuned_thresholds(out.adapter.thresholds, recompute=False)
-            self._retag = 0 if moved else None
+            self._retag = 0 if moved else self._retag  # a retag half done under these thresholds goes on
             self._show_tuned()
-            QTimer.singleShot(0, self._apply_some)
+            if not showing:
+                QTimer.singleShot(APPLY_PAUSE_MS, self._apply_some)
         else:
             self._restore_model()
         self._next()
@@ -240,7 +252,7 @@ class AdapterController(QObject):
             self._retag += APPLY_ROWS
             if self._retag >= m.image_count():
                 self._retag = None
-            QTimer.singleShot(0, self._apply_some)
+            QTimer.singleShot(APPLY_PAUSE_MS, self._apply_some)
             return
         ids, scores, person, start = todo
         stop = min(start + APPLY_ROWS, len(ids))
@@ -253,7 +265,7 @@ class AdapterController(QObject):
         m.apply_adapted(ids[start:stop], scores[start:stop], own)
         if stop < len(ids):
             self._apply = (ids, scores, person, stop)
-            QTimer.singleShot(0, self._apply_some)
+            QTimer.singleShot(APPLY_PAUSE_MS, self._apply_some)
             return
         self._apply = None
         m.counts_changed.emit()
@@ -271,6 +283,7 @@ class AdapterController(QObject):
         except CatalogError as exc:
             self.messages.warn(str(exc))
         self.enabled = on
+        self._switches += 1
         if on:
             self._start(fit=False)
             return

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
@@ -45,8 +43,6 @@ class SimilarController(QObject):
         self._index_for: tuple[str, str] | None = None  # (catalog path, model key) of ``index``
         self._loader: Worker | None = None
         self._wanted: list[int] = []  # the photos asked about while the index loads
-        # Embeddings another part of the window has loaded for (catalog path, model key), or None
-        self.shared_embeddings: Callable[[tuple[str, str]], Any] = lambda _key: None
         self.duplicates = DuplicatesController(self)
         library_ctl.session_changed.connect(self._new_library)
 
@@ -86,11 +82,8 @@ class SimilarController(QObject):
         if self._loader is not None:
             return  # the photos asked about now are shown once it has loaded
         catalog, model_key = self.library_ctl.catalog, key[1]
-        shared = self.shared_embeddings(key)
 
         def job(_cancel):
-            if shared is not None:  # the adapter's codes: one copy of the library's embeddings in memory
-                return key, SimilarityIndex(shared.ids, shared.codes)
             return key, SimilarityIndex.load(catalog, model_key)
             yield  # a generator: the worker sends what it returns with ``finished``
 
