@@ -26,6 +26,8 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
+from ..model.metrics import tune_thresholds
+
 RIDGE = 10.0  # 30, 100 and 300 scored within 0.01 of each other on the default model's validation photos; 10 lets ~8 consistent corrections of one look move it
 BIAS_RIDGE = 3.0  # a shift of a label's prior is one number, learnt from fewer photos than a direction
 FOLDS = 5
@@ -277,17 +279,6 @@ def fold_ids(n: int, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
     return out
 
 
-def best_f1_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
-    """The threshold (a midpoint between sorted scores) with the best F1 of ``scores`` against ``truth``."""
-    order = np.argsort(-scores, kind="stable")
-    s, t = scores[order], truth[order].astype(np.float64)
-    tp = np.cumsum(t)
-    f1 = 2 * tp / (np.arange(1, len(s) + 1) + t.sum())
-    best = int(np.argmax(f1))
-    below = s[best + 1] if best + 1 < len(s) else 0.0
-    return float((s[best] + below) / 2)
-
-
 @dataclass
 class Examples:
     """The decided photos a fit learns from: embeddings, the model's scores and the decisions."""
@@ -416,12 +407,13 @@ def _judge(c: Correction) -> Correction:
 
 
 def _thresholds(cols: np.ndarray, oof: np.ndarray, dec: np.ndarray, out: np.ndarray) -> None:
-    """Tune ``out[cols]`` on the out-of-fold scores ``oof`` of photos with decisions ``dec`` (row for row)."""
+    """Tune ``out[cols]`` on the out-of-fold scores ``oof`` of photos with decisions ``dec`` (row for row; -1
+    undecided), by the trainer's rule (``model.metrics.tune_thresholds``), where a label has enough of both."""
+    tuned = tune_thresholds(dec, oof)
     for i, j in enumerate(cols):
-        m = dec[:, i] >= 0
-        yes = int((dec[m, i] == 1).sum())
-        if yes >= MIN_THRESHOLD_EXAMPLES and int(m.sum()) - yes >= MIN_THRESHOLD_EXAMPLES:
-            out[j] = best_f1_threshold(oof[m, i], dec[m, i] == 1)
+        yes, no = int((dec[:, i] == 1).sum()), int((dec[:, i] == 0).sum())
+        if yes >= MIN_THRESHOLD_EXAMPLES and no >= MIN_THRESHOLD_EXAMPLES:
+            out[j] = tuned[i]
 
 
 def fit_adapter(

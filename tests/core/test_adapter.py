@@ -94,3 +94,23 @@ def test_base_logits_invert_the_scores():
     e = np.exp(logits[0, :3])
     np.testing.assert_allclose(e / e.sum(), scores[0, :3], rtol=1e-5)
     np.testing.assert_allclose(1 / (1 + np.exp(-logits[0, 3:])), scores[0, 3:], rtol=1e-5)
+
+
+def test_a_label_the_model_scores_too_low_gets_its_own_threshold_from_held_out_reviews():
+    rng = np.random.RandomState(4)
+    n = 80
+    x = rng.normal(0, 1, (n, 16)).astype(np.float32)
+    dress = rng.rand(n) < 0.5
+    x[dress, 1] += 2.0
+    base = np.full((n, 5), 0.3, np.float32)
+    base[:, :3] = 1 / 3
+    base[:, 3] = np.where(dress, 0.35, 0.15)  # right order, but never over the model's 0.5
+    dec = np.full((n, 5), -1, np.int8)
+    dec[:, 3] = dress
+    adapter = _fit(x[:60], base[:60], dec[:60])
+    category = next(c for c in adapter.corrections if c.group == "category")
+    assert category.used
+    th = adapter.thresholds[3]
+    assert not np.isnan(th) and np.isnan(adapter.thresholds[4])  # skirt: nobody decided it, the model's stays
+    new, _ = adapter.rescore(x[60:], base[60:], (np.arange(3),))
+    assert ((new[:, 3] >= th) == dress[60:]).mean() > 0.8
