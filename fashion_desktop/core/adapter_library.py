@@ -178,6 +178,18 @@ def stored_adapter(catalog: Catalog, model_key: str) -> Adapter | None:
     return adapter
 
 
+def has_adapter(catalog: Catalog, model_key: str) -> bool:
+    """Whether the library stores an adapter for ``model_key`` (one cheap query: nothing is read)."""
+    rec = catalog.model(model_key)
+    if rec is None:
+        return False
+    return bool(
+        catalog.query_newer_table(
+            "adapters", "SELECT 1 FROM adapters WHERE model_id=? AND payload IS NOT NULL", (rec.id,)
+        )
+    )
+
+
 def adapter_enabled(catalog: Catalog, model_key: str) -> bool:
     """The person's switch (on unless they turned it off)."""
     rec = catalog.model(model_key)

@@ -12,7 +12,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from fashion_desktop.core.adapter import MIN_EXAMPLES, Adapter, AdapterError
-from fashion_desktop.core.adapter_library import set_adapter_enabled, stored_adapter
+from fashion_desktop.core.adapter_library import has_adapter, set_adapter_enabled, stored_adapter
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.catalog_records import CatalogError
 from fashion_desktop.core.tag_process import child_environment, command
@@ -168,7 +168,12 @@ class AdapterController(QObject):
         self._forget()
         self._key = key
         self._show_state()
-        if key is not None:
+        self._show_stored()
+
+    def _show_stored(self) -> None:
+        """Show the stored adapter's scores (a child process re-scores the photos), if the library has one."""
+        catalog = self.library_ctl.catalog
+        if self._key is not None and catalog is not None and has_adapter(catalog, self._key[1]):
             self._start(fit=False)
 
     @Slot()
@@ -177,7 +182,7 @@ class AdapterController(QObject):
         if self._key is None:
             self._model_maybe_changed()
         else:
-            self._start(fit=False)
+            self._show_stored()
 
     @Slot()
     def _decided(self) -> None:
