@@ -122,9 +122,11 @@ def test_a_run_on_the_library_keeps_its_one_value_group_and_says_which_threshold
     from fashion_desktop.model.bundle import load_bundle
     from trainer.engine import run_training
 
-    # The split hashes the photos' paths, tmp_path's among them: pin a seed that validates and trains on
-    # every colour.
-    seed = split_seed([str(lib)], 0.3, 0.0, lambda n, table: n["val"] > 0 and not table.dropped)
+    # The split hashes the photos' paths, tmp_path's among them: pin a seed that validates on a few photos
+    # (fewer than a threshold needs to be tuned: what this test is about) and trains on every colour.
+    seed = split_seed(
+        [str(lib)], 0.3, 0.0, lambda n, table: 0 < n["val"] < MIN_TUNE_POSITIVES and not table.dropped
+    )
     cfg = make_config(
         {"data": [str(lib)], "arch": "cnn", "image_size": 32, "batch_size": 8, "epochs": 1,
          "precision": "fp32", "threads": 1, "val_fraction": 0.3, "test_fraction": 0.0, "seed": seed,
