@@ -29,9 +29,11 @@ EXIT_USAGE = exit_codes.USAGE
 EXIT_PARTIAL = exit_codes.PARTIAL
 EXIT_INTERRUPTED = exit_codes.INTERRUPTED
 EXIT_TERMINATED = exit_codes.TERMINATED
+EXIT_READER_GONE = exit_codes.READER_GONE
 
 EPILOG = (
     exit_codes.TABLE
+    + exit_codes.READER_GONE_LINE
     + """
 MODEL is a model bundle file (.fmodel) or the word 'default' for the model shipped with the app.
 A bundle of the old format (torch zip) is converted in memory; 'fashion convert OLD NEW' converts it once.
@@ -993,10 +995,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # From the start: a SIGTERM or Ctrl-C while torch is still importing also ends with a message.
         with _sigterm_as_interrupt():
-            return _run(argv, parsed)
+            code = _run(argv, parsed)
+            sys.stdout.flush()  # here, not at exit: a reader gone by now is handled below, quietly
+            return code
     except KeyboardInterrupt as exc:
         args = parsed[0] if parsed else argparse.Namespace(command=argv[0] if argv else None)
         return _interrupted(args, isinstance(exc, Terminated))
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """The output's reader went away (``| head``): stop quietly, as Python's "Note on SIGPIPE" says."""
+    try:
+        # What is still buffered goes nowhere, so the interpreter's flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout without a file (an embedding caller's stream)
+        pass
+    return EXIT_READER_GONE
 
 
 def _run(argv: list[str], parsed: list[argparse.Namespace]) -> int:

@@ -340,6 +340,25 @@ def test_python_dash_m_and_help_document_exit_codes(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
+def test_a_reader_that_goes_away_ends_the_command_quietly(tiny_bundle_path: Path) -> None:
+    """``fashion inspect ... | head -1``: the reader leaves, the command stops with 141 and no traceback."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | {"PYTHONPATH": str(ROOT)}
+    # Unbuffered, a print fails; buffered (a shell's usual case), the flush at the end does.
+    for unbuffered in ({"PYTHONUNBUFFERED": "1"}, {}):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # gone before the first write, so every write fails (no race with the child)
+        try:
+            res = subprocess.run(
+                [sys.executable, "-m", "fashion_desktop", "inspect", str(tiny_bundle_path)],
+                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, env=env | unbuffered,
+            )  # fmt: skip
+        finally:
+            os.close(write_end)
+        assert "Traceback" not in res.stderr and "BrokenPipe" not in res.stderr, (unbuffered, res.stderr)
+        assert res.returncode == 141 == cli.EXIT_READER_GONE
+
+
 def test_train_dispatches_to_the_trainer(monkeypatch, capsys) -> None:
     import types
 

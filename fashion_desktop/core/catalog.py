@@ -7,7 +7,7 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -473,3 +473,9 @@ class Catalog:
 
     def set_view_state(self, model_key: str, policy: ThresholdPolicy) -> None:
         self._decisions.set_view_state(model_key, policy)
+
+    def label_keys(self) -> dict[str, str]:
+        return self._decisions.label_keys()
+
+    def set_label_keys(self, keys: Mapping[str, str]) -> None:
+        self._decisions.set_label_keys(keys)

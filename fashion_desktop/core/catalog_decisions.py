@@ -1,9 +1,10 @@
-"""What people decided: tags on photos, reviews, labels they created and the threshold view they set."""
+"""What people decided: tags on photos, reviews, labels they created, the threshold view and keys they set."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..model.bundle_format import label_problem
 from .catalog_records import CatalogAccess, CatalogError, DecisionChanges, check_label, timestamp
@@ -161,3 +162,29 @@ class DecisionStore:
                 )
         except sqlite3.Error as exc:
             raise CatalogError(f"{self._catalog.path}: thresholds not saved ({exc})") from exc
+
+    # -- label keys ---------------------------------------------------------------------------------
+    def label_keys(self) -> dict[str, str]:
+        """The review keys a person learnt in this library, ``{label: key text}`` (empty: none stored or
+        not readable, the keys are assigned afresh)."""
+        rows = self._catalog.query("SELECT value FROM meta WHERE key='label_keys'")
+        try:
+            keys = json.loads(rows[0][0]) if rows else {}
+        except ValueError:
+            return {}
+        if not isinstance(keys, dict):
+            return {}
+        return {lab: key for lab, key in keys.items() if isinstance(key, str)}
+
+    def set_label_keys(self, keys: Mapping[str, str]) -> None:
+        """Store the review keys, so that reopening the library gives every label the key it had.
+
+        Raises CatalogError naming the file when it cannot be written (read-only, disk full)."""
+        try:
+            with self._catalog.transaction() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES('label_keys', ?)",
+                    (json.dumps(dict(keys), ensure_ascii=False),),
+                )
+        except sqlite3.Error as exc:
+            raise CatalogError(f"{self._catalog.path}: label keys not saved ({exc})") from exc

@@ -10,6 +10,9 @@ USAGE = 2
 PARTIAL = 3
 INTERRUPTED = 128 + int(signal.SIGINT)  # 130: what a shell reports for Ctrl-C
 TERMINATED = 128 + 15  # 143: SIGTERM (signal.SIGTERM is 15 everywhere, named on POSIX only)
+# 141: what a shell reports for any tool whose reader left (`cat big | head -1`: SIGPIPE is 13, POSIX only);
+# not 0, since the command stopped before its end (a tag run piped into head tagged only part of the photos).
+READER_GONE = 128 + 13
 
 TABLE = f"""\
 exit codes (every command: tag, merge, export, import, adapt, similar, inspect, init-model, convert,
@@ -25,6 +28,12 @@ relink, train, evaluate):
   {TERMINATED:<4} stopped by SIGTERM (kill, a service manager, the app's Stop button)
   On 130 and 143 nothing half-written is left: tag keeps the photos tagged so far in its --catalog
   (a re-run does the rest), train saves its last checkpoint (continue with 'fashion train --resume RUN').
+"""
+
+# After TABLE in 'fashion --help' until README.md's copy of the table (compared word by word) has it too.
+READER_GONE_LINE = f"""\
+  {READER_GONE:<4} the reader of the output went away (piped into head, a pager closed early): the command
+       stopped there, quietly, as any command-line tool does
 """
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fashion_desktop.core import catalog_schema
-from fashion_desktop.core.catalog import SCHEMA_VERSION, Catalog
+from fashion_desktop.core.catalog import SCHEMA_VERSION, Catalog, CatalogError
 from fashion_desktop.core.export import ExportColumns, export_table
 from fashion_desktop.core.tags import new_label_problem, review_decisions, settled_labels
 from fashion_desktop.core.training_table import training_table
@@ -106,3 +106,22 @@ def test_a_schema_5_catalog_is_upgraded_and_an_older_one_read_only_has_no_create
     assert (tmp_path / "v5.ffcat.bak-v5").exists()
     with Catalog(path, read_only=True) as cat:
         assert cat.person_labels() == {"denim": "fabric"}
+
+
+def test_the_label_keys_are_kept_in_the_library_and_a_read_only_one_keeps_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "lib.ffcat"
+    with Catalog(path) as cat:
+        assert cat.label_keys() == {}  # never set
+        cat.set_label_keys({"dress": "1", "floral": "6", "Ünïcode": "Shift+A"})
+    with Catalog(path) as cat:
+        assert cat.label_keys() == {"dress": "1", "floral": "6", "Ünïcode": "Shift+A"}
+    with Catalog(path, read_only=True) as cat:
+        assert cat.label_keys() == {"dress": "1", "floral": "6", "Ünïcode": "Shift+A"}
+        with pytest.raises(CatalogError, match="read-only"):
+            cat.set_label_keys({"dress": "2"})
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='[1, 2' WHERE key='label_keys'")
+    db.commit()
+    db.close()
+    with Catalog(path) as cat:
+        assert cat.label_keys() == {}  # a damaged map: the keys are assigned afresh

@@ -188,6 +188,27 @@ def test_the_group_is_remembered_when_the_library_is_opened_again(qtbot, window,
         w2.close()
 
 
+def test_label_keys_are_the_same_when_the_library_is_opened_again(qtbot, window, lib):
+    w = window
+    select(qtbot, w, "p0.jpg")
+    for name in ("denim", "floral"):
+        _create(qtbot, w.review_ctl.new_tag_dialog(), name, "category")
+    for _ in range(2):  # both creations undone, then floral made again: it gets back its key
+        qtbot.keyClick(w.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    _create(qtbot, w.review_ctl.new_tag_dialog(), "floral", "category")
+    keys = {lab: row.key_label.text() for lab, row in w.review.rows.items()}
+    assert keys["floral"] == "[6]" and "[5]" not in keys.values()  # learnt in this session, though 5 is free
+    w.close()
+    w2 = _open(qtbot, lib)
+    try:
+        assert {lab: row.key_label.text() for lab, row in w2.review.rows.items()} == keys
+        select(qtbot, w2, "p1.jpg")
+        qtbot.keyClick(w2.grid, "6")  # and the key does what it did
+        assert chips(w2, "p1.jpg") == ["dress", "floral"]
+    finally:
+        w2.close()
+
+
 def test_reviewing_after_a_tag_exists_settles_it_and_earlier_reviews_leave_it_unknown(qtbot, window, lib):
     w = window
     select(qtbot, w, "p0.jpg")

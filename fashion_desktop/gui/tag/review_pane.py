@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.core.catalog import CatalogError
 from fashion_desktop.gui.tag.library_model import LibraryModel
 from fashion_desktop.gui.tag.thumbnails import Thumbnailer
 from fashion_desktop.gui.widgets import WrapLabel
@@ -268,7 +269,8 @@ class ReviewPane(QWidget):
         self.rows: dict[str, LabelRow] = {}
         self.one_value_groups: dict[str, list[str]] = {}  # exclusive group -> its labels
         self.keys: dict[str, str] = {}
-        self._keys_before: dict[str, str] = {}  # every label's last key in this library (kept across models)
+        # Every label's last key in this library (kept across models, and in the library across restarts).
+        self._keys_before: dict[str, str] = {}
         self._model: LibraryModel | None = None
         self._ids: list[int] = []
         self._refresh_timer = QTimer(self)
@@ -282,7 +284,7 @@ class ReviewPane(QWidget):
             self._model.dataChanged.disconnect(self._rows_changed)
         self._model = model
         self._ids = []
-        self._keys_before = {}
+        self._keys_before = model.catalog.label_keys() if model is not None else {}
         if model is not None:
             model.dataChanged.connect(self._rows_changed)
         self.rebuild_labels()
@@ -311,7 +313,9 @@ class ReviewPane(QWidget):
         groups = self._model.label_groups() if self._model else {}
         exclusive = set(self._model.exclusive) if self._model else set()
         self.keys = assign_keys(labels, self._keys_before)
-        self._keys_before.update(self.keys)
+        if {**self._keys_before, **self.keys} != self._keys_before:
+            self._keys_before.update(self.keys)
+            self._save_keys()
         by_group: dict[str, list[str]] = {}
         for lab in labels:
             by_group.setdefault(groups.get(lab, "") or "labels", []).append(lab)
@@ -333,6 +337,13 @@ class ReviewPane(QWidget):
             self._labels_layout.addWidget(box)
         self._labels_layout.addStretch(1)
         self.refresh()
+
+    def _save_keys(self) -> None:
+        """Keep the keys with the library, so that they are the same when it is opened again."""
+        try:
+            self._model.catalog.set_label_keys(self._keys_before)
+        except CatalogError:
+            pass  # a read-only library: the keys still hold while it is open, nothing to tell
 
     def _clicked(self, label: str) -> None:
         self.label_toggle_requested.emit(label)
