@@ -33,7 +33,6 @@ EXIT_READER_GONE = exit_codes.READER_GONE
 
 EPILOG = (
     exit_codes.TABLE
-    + exit_codes.READER_GONE_LINE
     + """
 MODEL is a model bundle file (.fmodel) or the word 'default' for the model shipped with the app.
 A bundle of the old format (torch zip) is converted in memory; 'fashion convert OLD NEW' converts it once.

@@ -26,14 +26,10 @@ relink, train, evaluate):
        listed with its reason)
   {INTERRUPTED:<4} interrupted by Ctrl-C (SIGINT)
   {TERMINATED:<4} stopped by SIGTERM (kill, a service manager, the app's Stop button)
-  On 130 and 143 nothing half-written is left: tag keeps the photos tagged so far in its --catalog
-  (a re-run does the rest), train saves its last checkpoint (continue with 'fashion train --resume RUN').
-"""
-
-# After TABLE in 'fashion --help' until README.md's copy of the table (compared word by word) has it too.
-READER_GONE_LINE = f"""\
   {READER_GONE:<4} the reader of the output went away (piped into head, a pager closed early): the command
        stopped there, quietly, as any command-line tool does
+  On 130 and 143 nothing half-written is left: tag keeps the photos tagged so far in its --catalog
+  (a re-run does the rest), train saves its last checkpoint (continue with 'fashion train --resume RUN').
 """
 
 
