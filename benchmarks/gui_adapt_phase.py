@@ -9,7 +9,6 @@ refit (debounced, in a thread) re-scores every photo and the window shows the ne
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -113,14 +112,6 @@ def adapt_phase(app, window, meter, seconds: float, wait_until, pace_s: float = 
     m = window.library
     m.set_active_model(KEY)
     ctl = window.adapter_ctl
-    if os.environ.get("ADAPT_ROWS"):  # experiments: rows shown per event-loop turn, the GIL's switch interval
-        import fashion_desktop.gui.controllers.adapter as adapter_ctl_mod
-
-        adapter_ctl_mod.APPLY_ROWS = int(os.environ["ADAPT_ROWS"])
-    if os.environ.get("ADAPT_SWITCH"):
-        import sys
-
-        sys.setswitchinterval(float(os.environ["ADAPT_SWITCH"]))
     wait_until(app, lambda: not ctl.busy, timeout=600)
     # The counts a model switch starts (debounced; the first one counts the photos without an embedding in
     # the catalog, once per model: ~0.1 s at 100,000) are not the review's: they end before the meter starts.
@@ -150,13 +141,6 @@ def adapt_phase(app, window, meter, seconds: float, wait_until, pace_s: float = 
         f"{g * 1000:.0f} ms: {timings.inside(meter.phase_t0 + at, g)}"
         for _p, at, g in sorted(meter.over, key=lambda o: -o[2])[:5]
     )
-    if os.environ.get("ADAPT_PROFILE"):  # where one review's count update spends its time
-        import cProfile
-        import pstats
-
-        prof = cProfile.Profile()
-        prof.runcall(window.view_state.update_counts)
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(18)
     paints = []
     for _ in range(5):  # what one full repaint of the grid's visible photos costs here
         t = time.perf_counter()

@@ -205,3 +205,28 @@ def held_tagging(monkeypatch: pytest.MonkeyPatch) -> HeldTagging:
         if name.startswith("fashion_desktop") and getattr(module, "command", None) is real:
             monkeypatch.setattr(module, "command", held_command)
     return HeldTagging(monkeypatch, after=3)
+
+
+def save_pink_blind_bundle(path: Path, model_id: str = "pink-blind", name: str = "Pink-blind") -> Path:
+    """A real tiny ``cnn`` bundle with one-value colours Red / Pink / Blue that calls pink photos Red: its head
+    reads the red channel as Red and the blue one as Blue and never says Pink (what the adapter learns)."""
+    import torch
+
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.bundle import new_bundle, save_bundle
+
+    model = build_model("cnn", 3)
+    with torch.no_grad():
+        for conv in (m for m in model.features if isinstance(m, torch.nn.Conv2d)):
+            conv.weight.zero_()
+            for c in range(3):
+                conv.weight[c, c, 1, 1] = 1.0
+        model.classifier.weight.zero_()
+        model.classifier.weight[0, 0] = model.classifier.weight[2, 2] = 4.0
+        model.classifier.bias.fill_(-3.0)
+    labels = ("Red", "Pink", "Blue")
+    bundle = new_bundle(
+        "cnn", labels, model.state_dict(), input_size=32, groups=dict.fromkeys(labels, "colour"),
+        exclusive_groups=("colour",), provenance={"model_id": model_id, "name": name},
+    )  # fmt: skip
+    return save_bundle(bundle, path)

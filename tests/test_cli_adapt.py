@@ -17,7 +17,7 @@ from fashion_desktop.core.adapter_library import set_adapter_enabled, store_adap
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.engine import ScoreOptions, tag_into_catalog
 from fashion_desktop.core.scan import sync_folder
-from tests.conftest import make_photo
+from tests.conftest import make_photo, save_pink_blind_bundle
 
 KEY = "look-model"
 LOOKS = {"red": (220, 30, 40), "pink": (240, 150, 170), "blue": (30, 40, 220)}
@@ -26,28 +26,7 @@ PER_LOOK, REVIEWED_PER_LOOK = 12, 10
 
 
 def _look_bundle(path: Path) -> Path:
-    """A ``cnn`` with one-value group colour (Red, Pink, Blue) that reads the red channel as Red and the
-    blue one as Blue and never says Pink: a pink photo (much red) is Red to it."""
-    import torch
-
-    from fashion_desktop.model.archs import build_model
-    from fashion_desktop.model.bundle import new_bundle, save_bundle
-
-    model = build_model("cnn", 3)
-    with torch.no_grad():
-        for conv in (m for m in model.features if isinstance(m, torch.nn.Conv2d)):
-            conv.weight.zero_()
-            for c in range(3):
-                conv.weight[c, c, 1, 1] = 1.0
-        model.classifier.weight.zero_()
-        model.classifier.weight[0, 0] = model.classifier.weight[2, 2] = 4.0
-        model.classifier.bias.fill_(-3.0)
-    labels = ("Red", "Pink", "Blue")
-    bundle = new_bundle(
-        "cnn", labels, model.state_dict(), input_size=32, groups=dict.fromkeys(labels, "colour"),
-        exclusive_groups=("colour",), provenance={"model_id": KEY, "name": "Look model"},
-    )  # fmt: skip
-    return save_bundle(bundle, path)
+    return save_pink_blind_bundle(path, KEY, "Look model")
 
 
 @pytest.fixture(scope="module")

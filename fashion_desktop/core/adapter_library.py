@@ -20,7 +20,6 @@ __all__ = [
     "AdapterError",
     "LibraryData",
     "LibraryFit",
-    "adapted_scores",
     "adapter_enabled",
     "fit_library",
     "stored_adapter",
@@ -213,17 +212,6 @@ def set_adapter_enabled(catalog: Catalog, model_key: str, on: bool) -> None:
         raise CatalogError(f"{catalog.path}: the adapter switch was not saved ({exc})") from exc
 
 
-def active_adapter(catalog: Catalog, model_key: str) -> Adapter | None:
-    """The adapter exports and the window use: stored, switched on and better than the model; else None."""
-    if not adapter_enabled(catalog, model_key):
-        return None
-    try:
-        adapter = stored_adapter(catalog, model_key)
-    except AdapterError:
-        return None
-    return adapter if adapter is not None and adapter.useful else None
-
-
 def reviewed_ids(catalog: Catalog) -> set[int]:
     """The present photos a person marked reviewed (the adapter never changes them)."""
     return {r[0] for r in catalog.query("SELECT id FROM images WHERE reviewed_at IS NOT NULL AND present=1")}
@@ -257,14 +245,6 @@ class AdaptedScorer:
             )
             out.update(zip(chunk, new, strict=True))
         return out
-
-
-def adapted_scores(
-    catalog: Catalog, model_key: str, scores: Mapping[int, np.ndarray], adapter: Adapter
-) -> dict[int, np.ndarray]:
-    """``scores`` (by image id) with the adapter's applied to unreviewed photos that have an embedding;
-    reviewed photos and photos without one keep the model's."""
-    return AdaptedScorer(catalog, model_key, adapter)(scores)
 
 
 def refit_to_file(catalog_path: str | os.PathLike, model_key: str, fit: bool, out: str | os.PathLike) -> dict:

@@ -74,7 +74,7 @@ class ScoreSource:
 
 def score_source(catalog: Catalog, model_key: str, use_adapter: bool = True) -> ScoreSource:
     """The library's adapter for ``model_key`` when it is stored, switched on and better than the model
-    (``core.adapter_library.active_adapter``), unless ``use_adapter`` is False; else None, saying why."""
+    (``core.adapter_library``), unless ``use_adapter`` is False; else None, saying why."""
     from .adapter import AdapterError
     from .adapter_library import adapter_enabled, stored_adapter
 

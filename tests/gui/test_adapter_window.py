@@ -10,6 +10,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from fashion_desktop.core.adapter_library import adapter_enabled, stored_adapter
+from tests.conftest import save_pink_blind_bundle
 from tests.gui.test_main_window import scan, tag
 
 LOOKS = {"red": (215, 25, 30), "pink": (250, 150, 185), "blue": (30, 40, 215)}
@@ -17,34 +18,7 @@ LOOKS = {"red": (215, 25, 30), "pink": (250, 150, 185), "blue": (30, 40, 215)}
 
 @pytest.fixture(scope="module")
 def pink_blind_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real tiny ``cnn`` bundle with one-value colours Red / Pink / Blue that calls pink photos Red: its head
-    reads the red channel as Red, the blue channel as Blue, and never says Pink."""
-    import torch
-
-    from fashion_desktop.model.archs import build_model
-    from fashion_desktop.model.bundle import new_bundle, save_bundle
-
-    model = build_model("cnn", 3)
-    with torch.no_grad():
-        for conv in (m for m in model.features if isinstance(m, torch.nn.Conv2d)):
-            conv.weight.zero_()
-            for c in range(3):
-                conv.weight[c, c, 1, 1] = 1.0
-        model.classifier.weight.zero_()
-        model.classifier.bias.zero_()
-        model.classifier.weight[0, 0] = 4.0  # Red: the red channel
-        model.classifier.weight[2, 2] = 4.0  # Blue: the blue channel
-        model.classifier.bias[1] = -2.0  # Pink: never first
-    bundle = new_bundle(
-        "cnn",
-        ("Red", "Pink", "Blue"),
-        model.state_dict(),
-        input_size=32,
-        groups={"Red": "colour", "Pink": "colour", "Blue": "colour"},
-        exclusive_groups=("colour",),
-        provenance={"model_id": "pink-blind", "name": "Pink-blind"},
-    )
-    return save_bundle(bundle, tmp_path_factory.mktemp("bundles") / "pink-blind.fmodel")
+    return save_pink_blind_bundle(tmp_path_factory.mktemp("bundles") / "pink-blind.fmodel")
 
 
 def _photos(folder: Path, per_look: int = 12) -> None:
