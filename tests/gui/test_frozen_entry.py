@@ -83,3 +83,34 @@ def test_the_executable_answers_version_without_qt_or_torch() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert res.stdout.splitlines() == [f"fashion-desktop {__version__}", "exit 0 False False"], res.stderr
+
+
+def test_the_builds_fashion_executable_is_the_command_line(monkeypatch, capsys) -> None:
+    from fashion_desktop import __version__, launcher
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/fashion-desktop/fashion")
+
+    def run(argv: list[str]) -> int | None:
+        try:
+            return launcher.main(argv)
+        except SystemExit as ended:  # argparse's --help
+            return ended.code
+
+    assert run(["--version"]) in (0, None)
+    assert __version__ in capsys.readouterr().out
+    assert run(["tag", "--help"]) in (0, None)
+    assert "usage: fashion tag" in capsys.readouterr().out
+    # fashion-desktop --cli is the same command line; without it, fashion-desktop stays the window.
+    monkeypatch.setattr(sys, "executable", "C:/Fashion Finder/FASHION.EXE")
+    assert launcher.started_as_cli(sys.executable)
+    assert not launcher.started_as_cli("/opt/fashion-desktop/fashion-desktop")
+    assert run(["--cli", "adapt", "--help"]) in (0, None)
+    assert "usage: fashion adapt" in capsys.readouterr().out
+
+
+def test_the_tag_process_flag_matches_the_tagging_process() -> None:
+    from fashion_desktop.core.tag_process import FROZEN_FLAG
+    from fashion_desktop.launcher import FROZEN_TAG_FLAG
+
+    assert FROZEN_TAG_FLAG == FROZEN_FLAG
