@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model.fileio import atomic_write
 from ..model.groups import exclusive_columns
 from .adapter import Adapter, AdapterError, Examples, fit_adapter
 from .catalog import Catalog
@@ -276,8 +277,10 @@ def refit_to_file(catalog_path: str | os.PathLike, model_key: str, fit: bool, ou
                 exclusive_columns(rec.labels, rec.groups, rec.exclusive),
                 reviewed_ids(catalog),
             )
-            tmp = Path(f"{out}.part")
-            with tmp.open("wb") as f:
-                np.savez(f, ids=ids, scores=scores, person=person)
-            os.replace(tmp, out)
+
+            def save(tmp: Path) -> None:
+                with tmp.open("wb") as f:  # a file object: given a path, savez would add ".npz" to it
+                    np.savez(f, ids=ids, scores=scores, person=person)
+
+            atomic_write(out, save)
     return {"enabled": enabled, "rescored": rescored, "problem": problem}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model.fileio import exclusive_temp, place_new
 from .catalog_decisions import DecisionStore
 from .catalog_images import ImageStore
 from .catalog_records import (
@@ -156,14 +157,12 @@ def _identify(path: Path) -> _Identity:
     return _Identity(version, app_id == APPLICATION_ID)
 
 
-def _backup_path(path: Path, version: int) -> Path:
-    """``<name>.bak-v<version>``, or with ``.2``, ``.3`` ... added: an earlier backup is never replaced."""
+def _backup_names(path: Path, version: int) -> Iterator[Path]:
+    """``<name>.bak-v<version>``, then with ``.2``, ``.3`` ... added (an earlier backup is never replaced)."""
     base = path.with_name(f"{path.name}.bak-v{version}")
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}.{n}")
-    return candidate
+    yield base
+    for n in range(2, 10_000):
+        yield base.with_name(f"{base.name}.{n}")
 
 
 class Catalog:
@@ -267,18 +266,22 @@ class Catalog:
     def _backup(self, db: sqlite3.Connection, version: int) -> Path:
         """Copy the catalog, as it is before an upgrade, to ``<name>.bak-v<version>`` (SQLite's online
         backup: consistent with the write-ahead log included); return the copy's path."""
-        target = _backup_path(self.path, version)
-        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+        # The copy is made in a file created exclusively under a random name and then linked to the first
+        # free backup name: a file or link planted at a predictable name is never written through or replaced.
+        target = next(_backup_names(self.path, version))
+        tmp = None
         try:
+            tmp = exclusive_temp(self.path.parent, target.name)
             dst = sqlite3.connect(str(tmp))
             try:
                 db.backup(dst)
             finally:
                 dst.close()
-            target = _backup_path(self.path, version)  # another process may have made one meanwhile
-            os.replace(tmp, target)
+            target = place_new(tmp, _backup_names(self.path, version))
         except (sqlite3.Error, OSError) as exc:
-            for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            for leftover in (
+                [tmp, *(Path(f"{tmp}{end}") for end in ("-journal", "-wal", "-shm"))] if tmp else []
+            ):
                 leftover.unlink(missing_ok=True)
             reason = write_reason(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or str(exc))
             raise CatalogWriteError(

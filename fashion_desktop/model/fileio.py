@@ -6,7 +6,7 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -54,6 +54,44 @@ def check_not_protected(path: str | os.PathLike) -> None:
         )
 
 
+def exclusive_temp(folder: str | os.PathLike, name: str) -> Path:
+    """A new empty file ``.NAME.<random>.tmp`` in ``folder``, created exclusively: never an existing file,
+    and never through a link someone planted there (a predictable name would let them). Raises OSError."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(16):
+        tmp = Path(folder) / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, flags, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(errno.EEXIST, f"{folder}: cannot create a temporary file for {name}")
+
+
+def place_new(tmp: str | os.PathLike, names: Iterable[Path]) -> Path:
+    """Give the finished file ``tmp`` the first of ``names`` that is free; return that name.
+
+    Nothing is ever replaced: a name taken by a file, a folder or a link (even one to nothing) is passed
+    over. A hard link is made and ``tmp`` removed, so taking the name is one atomic step that fails when
+    the name is taken; on a file system without hard links the free name is checked, then renamed to.
+    """
+    for target in names:
+        try:
+            os.link(tmp, target, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+                raise
+            if os.path.lexists(target):
+                continue
+            os.rename(tmp, target)
+            return Path(target)
+        _unlink(Path(tmp))
+        return Path(target)
+    raise FileExistsError(errno.EEXIST, f"{tmp}: no free name to keep it under")
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Run ``write(temp_path)``, fsync, then move the temp file over ``path``; return ``path``.
 
@@ -70,10 +108,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise WriteError(errno.ENOENT, f"{path}: cannot write: the folder {folder} does not exist")
-    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        os.close(fd)
+        tmp = exclusive_temp(folder, path.name)
     except OSError as exc:
         raise WriteError(exc.errno, f"{path}: cannot write in {folder}: {os_reason(exc)}") from exc
     try:

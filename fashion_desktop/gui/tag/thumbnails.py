@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
 from fashion_desktop.gui import settings
+from fashion_desktop.model.fileio import exclusive_temp
 from fashion_desktop.model.images import load_thumbnail
 from fashion_desktop.model.problems import PathProblem
 
@@ -39,9 +40,11 @@ def _decode(key: ThumbKey, size: int, root: Path | None) -> QImage | str:
     if target is not None:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".{threading.get_ident()}.tmp")
+            tmp = exclusive_temp(target.parent, target.name)  # never a file or link someone put there
             if img.save(str(tmp), "JPG", 85):
                 os.replace(tmp, target)
+            else:
+                os.unlink(tmp)
         except OSError:
             pass  # a read-only or full cache only costs speed
     return img
