@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from fashion_desktop.model.bundle_format import label_problem
 from fashion_desktop.model.label_mapping import MappingFileError, read_mapping_rows
 from fashion_desktop.model.label_mapping import mapping_key as _norm
 
@@ -969,6 +970,20 @@ def dropped_note(dropped: Sequence[str], min_count: int) -> str:
     )
 
 
+def _refuse_unusable_labels(table: LabelTable, entries: Sequence[Any]) -> None:
+    """Refuse, before any training, labels a model bundle cannot hold (a bar ``|`` joins tags in one cell)."""
+    bad = [(lab, problem) for lab in table.labels if (problem := label_problem(lab))]
+    if bad:
+        shown = "; ".join(problem for _lab, problem in bad[:5]) + (
+            f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
+        )
+        sources = ", ".join(str(e.get("path", e) if isinstance(e, Mapping) else e) for e in entries[:3])
+        raise DataError(
+            f"{sources}: {len(bad)} label name(s) cannot be a model's labels ({shown}); rename them in the data "
+            "or map them with a label-mapping file"
+        )
+
+
 def load_dataset(
     entries: Sequence[Any],
     mapping: str | None,
@@ -992,6 +1007,7 @@ def load_dataset(
     if dropped:
         table.notes.append(dropped_note(dropped, min_label_count))
         table.dropped = tuple(dropped)
+    _refuse_unusable_labels(table, entries)
     if not len(table.split_rows("train")):
         raise DataError("the dataset is empty: no training images with usable labels were found")
     if not table.labels:

@@ -53,3 +53,20 @@ def test_an_export_replaces_a_link_at_its_name_and_never_writes_through_it(tmp_p
     atomic_write_bytes(out, b"path,tags\n")
     assert other.read_text() == "the person's notes"
     assert not out.is_symlink() and out.read_bytes() == b"path,tags\n"
+
+
+# -- 4: tracebacks after the work is done ---------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("preview", [False, True])
+def test_labels_a_model_cannot_hold_are_refused_before_training(tmp_path: Path, preview: bool) -> None:
+    from tests.trainer.trainer_helpers import FAST, make_class_folders, run_trainer
+
+    data = make_class_folders(
+        tmp_path / "data", per_class=3, splits=("train", "val"), classes=["red", "t|shirt"]
+    )
+    args = ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", *FAST]
+    res = run_trainer([*args, "--preview"] if preview else args, tmp_path)
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    assert "'t|shirt' contains the tag separator" in res.stderr and str(data) in res.stderr
+    assert not (tmp_path / "run" / "last.pt").exists()  # refused before the first epoch, not after the last
