@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -226,6 +227,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
             what = "is not a folder" if Path(folder).exists() else "folder not found"
             raise UserError(f"{folder}: {what}")
     bundle = _load_model(args.model)
+    _check_fits(out, bundle, args)
     options = ScoreOptions(
         device=_torchrun_device(args.device),
         batch_size=args.batch_size,
@@ -236,6 +238,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     tmp = tempfile.mkdtemp(prefix="fashion-tag-")
     catalog = None
+    keep = False  # the temporary catalog holds scores no file has yet: keep it when writing them fails
     try:
         catalog = _open_catalog(Path(args.catalog)) if args.catalog else Catalog(Path(tmp) / "catalog.sqlite")
         paths, scan_problems = _scan_folders(catalog, args.folders)
@@ -243,7 +246,17 @@ def cmd_tag(args: argparse.Namespace) -> int:
         where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
         print(f"{len(todo)} photos to tag{where} with {bundle.name} on {runner.describe()}", file=sys.stderr)
         summary = _tag_with_progress(catalog, todo, runner, options, args.force, args.verbose)
-        rows = _write_tag_table(catalog, bundle.model_id, todo, summary, args, out)
+        try:
+            rows = _write_tag_table(catalog, bundle.model_id, todo, summary, args, out)
+        except UserError as exc:
+            if args.catalog:
+                raise
+            keep = True
+            kept = Path(tmp) / "catalog.sqlite"
+            raise UserError(
+                f"{exc}\nThe scores of the {summary.tagged} photos tagged are kept in {kept}: "
+                f"fashion export --catalog {shlex.quote(str(kept))} --out FILE.csv writes them"
+            ) from None
         args.written = out  # a signal from here on stops only the clean-up: say the output is whole
     except CatalogWriteError as exc:
         if args.catalog:
@@ -257,10 +270,25 @@ def cmd_tag(args: argparse.Namespace) -> int:
         with _signals_deferred():  # a Ctrl-C or SIGTERM now must not leave the temporary folder behind
             if catalog is not None:
                 catalog.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(tmp, ignore_errors=True)
 
     _print_summary(summary, scan_problems, out, rows)
     return EXIT_PARTIAL if summary.failed or scan_problems else EXIT_OK
+
+
+def _check_fits(out: Path, bundle: Any, args: argparse.Namespace) -> None:
+    """Refuse, before tagging, an Excel output the model's columns cannot fit in."""
+    from fashion_desktop.core.export import ExportColumns, column_count
+    from fashion_desktop.core.spreadsheet import XLSX_MAX_COLUMNS, xlsx_columns_problem
+
+    if out.suffix.lower() not in (".xlsx", ".xlsm"):
+        return
+    n = column_count(
+        bundle.labels, bundle.groups, ExportColumns(groups=True, scores=not args.no_scores), extra=1
+    )
+    if n > XLSX_MAX_COLUMNS:
+        raise UserError(f"{xlsx_columns_problem(out, n)}; nothing was tagged")
 
 
 def _open_catalog(path: Path) -> Any:
@@ -335,7 +363,7 @@ def _write_tag_table(
     catalog: Any, model_key: str, todo: Sequence[str], summary: Any, args: argparse.Namespace, out: Path
 ) -> int:
     """Write one row per photo of ``todo`` (final tags by the tag rule, an error column); the row count."""
-    from fashion_desktop.core.export import ExportColumns, export_table
+    from fashion_desktop.core.export import ERROR_COLUMN, ExportColumns, export_table
     from fashion_desktop.core.spreadsheet import ExportError, write_table
     from fashion_desktop.core.thresholds import ThresholdPolicy
 
@@ -353,7 +381,7 @@ def _write_tag_table(
     )
     errors = {str(p): reason for p, reason in summary.failed}
     first_score = next((i for i, c in enumerate(df.columns) if str(c).startswith("score:")), len(df.columns))
-    df.insert(first_score, "error", [errors.get(p, "") for p in df["path"]])
+    df.insert(first_score, ERROR_COLUMN, [errors.get(p, "") for p in df["path"]])
     try:
         write_table(df, out)
     except ExportError as exc:

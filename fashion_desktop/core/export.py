@@ -32,6 +32,7 @@ FOLDER_COLUMN = "folder"
 TAGS_COLUMN = "tags"
 REVIEWED_COLUMN = "reviewed"
 SPLIT_COLUMN = "split"
+ERROR_COLUMN = "error"  # `fashion tag`'s column of photos that could not be read
 SCORE_PREFIX = "score:"
 DECIDED_PREFIX = "decided_by:"
 # A decided_by cell: the label's final state and who set it, text a spreadsheet filter can pick.
@@ -187,12 +188,27 @@ def iter_final_tags(
 def _group_columns(groups: Mapping[str, str], labels: Sequence[str]) -> dict[str, str]:
     """Group name -> column name, in label order; a group named like a fixed column gets a prefix."""
     out: dict[str, str] = {}
-    fixed = {PATH_COLUMN, FILE_COLUMN, FOLDER_COLUMN, TAGS_COLUMN, REVIEWED_COLUMN, SPLIT_COLUMN}
+    fixed = {
+        PATH_COLUMN,
+        FILE_COLUMN,
+        FOLDER_COLUMN,
+        TAGS_COLUMN,
+        REVIEWED_COLUMN,
+        SPLIT_COLUMN,
+        ERROR_COLUMN,
+    }
+    taken = {c.casefold() for c in fixed}
     for label in labels:
         g = groups.get(label)
         if g and g not in out:
             prefixed = g.startswith((SCORE_PREFIX, DECIDED_PREFIX))
-            out[g] = f"group:{g}" if g in fixed or prefixed else g
+            name = f"group:{g}" if g.casefold() in taken or prefixed else g
+            base, n = name, 1
+            while name.casefold() in taken:  # "group:path" as a group's own name, or two that differ in case
+                n += 1
+                name = f"{base} ({n})"
+            taken.add(name.casefold())
+            out[g] = name
     return out
 
 
@@ -266,6 +282,16 @@ def export_table(
     if progress is not None:
         progress(len(records), len(records))
     return pd.DataFrame.from_records(records, columns=order)
+
+
+def column_count(
+    labels: Sequence[str], groups: Mapping[str, str], columns: ExportColumns, extra: int = 0
+) -> int:
+    """How many columns an app-layout export of a model with ``labels`` has (``extra``: added ones)."""
+    n = 2 + (2 if columns.files else 0) + (len(_group_columns(groups, labels)) if columns.groups else 0)
+    n += int(columns.review) + int(columns.split) + extra
+    per_label = 2 if columns.provenance else 1 if columns.scores else 0
+    return n + per_label * len(labels)
 
 
 def path_parts(value: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..model.spreadsheet import (
     ABOUT_SHEET,
     COMMENT_PREFIX,
+    XLSX_MAX_COLUMNS,
     About,
     ExportCancelled,
     ExportError,
@@ -18,6 +19,7 @@ from ..model.spreadsheet import (
     write_csv,
     write_table,
     write_xlsx,
+    xlsx_columns_problem,
 )
 
 __all__ = [
@@ -36,4 +38,6 @@ __all__ = [
     "write_csv",
     "write_table",
     "write_xlsx",
+    "XLSX_MAX_COLUMNS",
+    "xlsx_columns_problem",
 ]

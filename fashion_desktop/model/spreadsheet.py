@@ -146,6 +146,17 @@ def _discard_sheet(ws: object) -> None:
         pass
 
 
+XLSX_MAX_COLUMNS = 16_384  # Excel's limit (column XFD); openpyxl writes more, which Excel cannot open
+
+
+def xlsx_columns_problem(path: str | os.PathLike, columns: int) -> str:
+    """The one message for a table wider than an Excel sheet."""
+    return (
+        f"{path}: {columns:,} columns do not fit in an Excel sheet ({XLSX_MAX_COLUMNS:,} at most); "
+        "write a .csv file instead (or leave out the score columns)"
+    )
+
+
 def write_xlsx(
     df: pd.DataFrame,
     path: str | os.PathLike,
@@ -170,6 +181,8 @@ def write_xlsx(
         raise ExportError(
             f"{path}: {len(df)} rows do not fit in an Excel sheet ({_XLSX_MAX_ROWS - 1}); use .csv"
         )
+    if len(df.columns) > XLSX_MAX_COLUMNS:
+        raise ExportError(xlsx_columns_problem(path, len(df.columns)))
     safe = _safe_frame(df)
     total = len(safe)
 

@@ -70,3 +70,79 @@ def test_labels_a_model_cannot_hold_are_refused_before_training(tmp_path: Path, 
     assert "Traceback" not in res.stderr
     assert "'t|shirt' contains the tag separator" in res.stderr and str(data) in res.stderr
     assert not (tmp_path / "run" / "last.pt").exists()  # refused before the first epoch, not after the last
+
+
+def _bundle_with(path: Path, groups: dict[str, str] | None = None, n_labels: int = 0) -> Path:
+    """The colour demo bundle with other group names, or a cnn with ``n_labels`` labels."""
+    import dataclasses
+
+    from fashion_desktop.core.demo import colour_bundle
+    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.model.bundle import new_bundle, save_bundle
+
+    if n_labels:
+        labels = [f"label{i}" for i in range(n_labels)]
+        bundle = new_bundle("cnn", labels, build_model("cnn", n_labels).state_dict(), input_size=32)
+    else:
+        bundle = dataclasses.replace(colour_bundle(), groups=groups)
+    return save_bundle(bundle, path)
+
+
+@pytest.mark.parametrize("group", ["error", "path", "Tags"])
+def test_a_group_named_like_an_output_column_gets_a_column_of_its_own(
+    group: str, photo_folder: Path, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from fashion_desktop.cli import EXIT_OK, main
+
+    model = _bundle_with(tmp_path / "m.fmodel", groups={"red": group, "green": group, "blue": group})
+    out = tmp_path / "out.csv"
+    assert main(["tag", str(photo_folder), "--model", str(model), "--out", str(out)]) == EXIT_OK
+    df = pd.read_csv(out, comment="#", keep_default_na=False)
+    assert len(set(df.columns)) == len(df.columns)  # no two columns with one name
+    assert f"group:{group}" in df.columns and "error" in df.columns and "path" in df.columns
+    assert sorted(set(df[f"group:{group}"])) == ["blue", "green", "red"]
+    assert set(df["error"]) == {""}
+
+
+def test_a_model_wider_than_an_excel_sheet_is_refused_before_tagging(
+    photo_folder: Path, tmp_path: Path, capsys
+):
+    from fashion_desktop.cli import EXIT_ERROR, main
+
+    model = _bundle_with(tmp_path / "wide.fmodel", n_labels=18_279)
+    out = tmp_path / "out.xlsx"
+    code = main(["tag", str(photo_folder), "--model", str(model), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == EXIT_ERROR
+    assert f"{out}: 18,282 columns do not fit in an Excel sheet (16,384 at most); write a .csv file" in err
+    assert "nothing was tagged" in err and "photos to tag" not in err and not out.exists()
+
+
+def test_without_a_catalog_a_failed_write_keeps_the_scores_and_says_where(
+    photo_folder: Path, tiny_bundle_path: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import re
+
+    import pandas as pd
+
+    from fashion_desktop.cli import EXIT_ERROR, EXIT_OK, main
+    from fashion_desktop.core import spreadsheet
+
+    def disk_full(df, path, *a, **k):
+        raise spreadsheet.ExportError(f"{path}: cannot write: the disk is full")
+
+    monkeypatch.setattr(spreadsheet, "write_table", disk_full)
+    out = tmp_path / "out.csv"
+    assert main(["tag", str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(out)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"{out}: cannot write: the disk is full" in err
+    kept = Path(re.search(r"kept in (\S+catalog\.sqlite)", err).group(1))
+    monkeypatch.undo()
+    again = tmp_path / "again.csv"
+    assert main(["export", "--catalog", str(kept), "--out", str(again), "--scores"]) == EXIT_OK
+    assert len(pd.read_csv(again, comment="#")) == 9
+    import shutil
+
+    shutil.rmtree(kept.parent)
