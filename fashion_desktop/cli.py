@@ -317,11 +317,15 @@ def _tag_output(args: argparse.Namespace) -> tuple[Path, tuple[int, int] | None]
 def _scan_folders(catalog: Any, folders: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Sync each folder into the catalog; the photos found in them and the scan's problems."""
     from fashion_desktop.core.catalog import CatalogWriteError, write_reason
-    from fashion_desktop.core.scan import sync_folder
+    from fashion_desktop.core.scan import folder_name_problem, sync_folder
 
     problems: list[tuple[str, str]] = []
     paths: set[str] = set()
     for folder in folders:
+        bad_name = folder_name_problem(os.path.abspath(folder))
+        if bad_name:  # listed like any photo that cannot be read; the other folders are tagged
+            problems.append(tuple(bad_name.split(": ", 1)))
+            continue
         try:
             for progress in sync_folder(catalog, folder):
                 if progress.done:

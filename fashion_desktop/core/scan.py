@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from ..model.cancel import CancelFlag, is_cancelled
 from ..model.images import EXTENSIONS, UNSUPPORTED_EXTENSIONS, header_size
-from ..model.problems import PathProblem
+from ..model.problems import PathProblem, printable
 from .catalog import Catalog, FileInfo, ImageInfo, SyncCounts
 
 # Windows marks hidden files with an attribute rather than a leading dot.
@@ -140,7 +140,7 @@ def _classify(
         is_dir = False
     if is_dir:
         if not _valid_text(entry.name):
-            return PathProblem(Path(_printable(entry.path)), _BAD_NAME + " (folder skipped)")
+            return PathProblem(Path(printable(entry.path)), _BAD_NAME + " (folder skipped)")
         key = _dir_key(entry.path)
         if key is None:
             return _folder_error(entry.path, FileNotFoundError())
@@ -159,7 +159,7 @@ def _classify(
         unsupported = UNSUPPORTED_EXTENSIONS.get(ext)
         if unsupported is None or not _is_file(entry):
             return None
-        return PathProblem(Path(_printable(entry.path)), unsupported)
+        return PathProblem(Path(printable(entry.path)), unsupported)
     try:
         st = entry.stat()  # follows symlinks; cached from the listing on Windows
     except FileNotFoundError:
@@ -171,7 +171,7 @@ def _classify(
     if not stat.S_ISREG(st.st_mode):
         return None
     if not _valid_text(entry.name):
-        return PathProblem(Path(_printable(entry.path)), _BAD_NAME)
+        return PathProblem(Path(printable(entry.path)), _BAD_NAME)
     return FileInfo(entry.path, int(st.st_size), float(st.st_mtime))
 
 
@@ -194,8 +194,12 @@ def _valid_text(name: str) -> bool:
     return True
 
 
-def _printable(path: str) -> str:
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+def folder_name_problem(folder: str | os.PathLike) -> str | None:
+    """Why a folder cannot be added because of its own name (bytes of another encoding), or None."""
+    text = os.fspath(folder)
+    if _valid_text(text):
+        return None
+    return f"{printable(text)}: the folder's name is not valid text (bytes from another system's encoding); rename it to use it"
 
 
 def sync_folder(

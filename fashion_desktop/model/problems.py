@@ -17,3 +17,8 @@ class PathProblem(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
+
+
+def printable(text: str) -> str:
+    """``text`` as UTF-8 can hold it: bytes of another encoding in a POSIX name (surrogate escapes) become �."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

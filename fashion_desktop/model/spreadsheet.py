@@ -13,6 +13,7 @@ import pandas as pd
 
 from .cancel import CancelFlag, is_cancelled
 from .fileio import WriteError, atomic_write, os_reason
+from .problems import printable
 
 # A cell starting with one of these is a formula to Excel / LibreOffice (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -75,7 +76,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def _comment(text: str) -> str:
-    line = " ".join(str(text).split())  # one line each, whatever the value held
+    line = " ".join(printable(str(text)).split())  # one line each, whatever the value held
     # Excel splits the line at commas and semicolons: a piece that would start a formula gets a quote.
     return re.sub(r"([,;])(\s*)([=+\-@])", r"\1\2'\3", line)
 

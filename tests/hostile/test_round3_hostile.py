@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,46 @@ def test_without_a_catalog_a_failed_write_keeps_the_scores_and_says_where(
     import shutil
 
     shutil.rmtree(kept.parent)
+
+
+# -- 5: names that crash ------------------------------------------------------------------------------
+BAD_NAME = os.fsdecode(b"shop\xff photos")  # Latin-1 bytes from another system: not valid UTF-8
+
+
+@pytest.mark.skipif(
+    os.name == "nt" or sys.platform == "darwin", reason="only POSIX file systems keep such bytes"
+)
+def test_a_folder_whose_own_name_is_not_text_is_listed_and_the_others_are_tagged(
+    photo_folder: Path, tiny_bundle_path: Path, tmp_path: Path, capsys
+) -> None:
+    from fashion_desktop.cli import EXIT_OK, EXIT_PARTIAL, main
+    from tests.conftest import make_photo
+
+    bad = tmp_path / BAD_NAME
+    make_photo(bad / "red.jpg", colour="red")
+    out = tmp_path / "out.csv"
+    lib = tmp_path / os.fsdecode(b"lib\xfe.ffcat")
+    args = ["tag", str(bad), str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(out)]
+    assert main([*args, "--catalog", str(lib)]) == EXIT_PARTIAL
+    err = capsys.readouterr().err
+    assert "shop\ufffd photos: the folder's name is not valid text" in err and "Traceback" not in err
+    assert out.read_text(encoding="utf-8-sig").count(".jpg") == 9  # the good folder's photos
+    # A catalog whose own name is not text exports; its name is shown with a replacement mark.
+    exported = tmp_path / "export.csv"
+    assert main(["export", "--catalog", str(lib), "--out", str(exported)]) == EXIT_OK
+    assert "lib\ufffd.ffcat\n" in exported.read_text(encoding="utf-8-sig")
+
+
+@pytest.mark.skipif(
+    os.name == "nt" or sys.platform == "darwin", reason="only POSIX file systems keep such bytes"
+)
+def test_the_window_refuses_such_a_folder_with_a_message(qtbot, tmp_path: Path) -> None:
+    from tests.gui.test_first_launch import open_window
+
+    bad = tmp_path / BAD_NAME
+    bad.mkdir()
+    w = open_window(qtbot, tmp_path)
+    w.library_ctl.add_folder(bad)
+    assert "the folder's name is not valid text" in w.first_launch.notice.text()
+    assert w.catalog.folders() == [] and w.scan_worker is None
+    w.close()

@@ -27,7 +27,12 @@ def dropped_folders(event: QDragEnterEvent | QDropEvent) -> list[str]:
 
 def folder_problem(folder: str | os.PathLike) -> str | None:
     """Why ``folder`` cannot be added as a folder of photos (one sentence naming it), or None."""
+    from fashion_desktop.core.scan import folder_name_problem
+
     path = Path(folder)
+    bad_name = folder_name_problem(path)
+    if bad_name:
+        return bad_name
     if not path.exists():
         return f"{path}: folder not found (moved, deleted or unplugged?)"
     if not path.is_dir():
