@@ -209,6 +209,22 @@ def parse_header(header: bytes, file_size: int, path: str | os.PathLike) -> Head
     return Header(data_start, tensors, metadata)
 
 
+MAX_DESCRIPTION_DEPTH = 32  # a bundle's card nests a few levels; a stranger's 900 crashed whoever printed it
+
+
+def nesting_depth(value: object) -> int:
+    """How deep lists and tables nest in ``value`` (a scalar: 0), walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def description_from_metadata(metadata: Mapping[str, str], path: str | os.PathLike) -> BundleDescription:
     """The bundle's description from its safetensors metadata. Raises BundleError."""
     text = metadata.get(METADATA_KEY)
@@ -221,6 +237,12 @@ def description_from_metadata(metadata: Mapping[str, str], path: str | os.PathLi
         raw = json.loads(text)
     except (ValueError, RecursionError):
         raise BundleError(f"{path}: not a valid model bundle: its description is not readable JSON") from None
+    depth = nesting_depth(raw)
+    if depth > MAX_DESCRIPTION_DEPTH:
+        raise BundleError(
+            f"{path}: not a valid model bundle: its description nests {depth} levels deep "
+            f"(at most {MAX_DESCRIPTION_DEPTH})"
+        )
     return BundleDescription.from_raw(raw, path)
 
 

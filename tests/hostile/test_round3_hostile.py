@@ -190,3 +190,41 @@ def test_the_window_refuses_such_a_folder_with_a_message(qtbot, tmp_path: Path) 
     assert "the folder's name is not valid text" in w.first_launch.notice.text()
     assert w.catalog.folders() == [] and w.scan_worker is None
     w.close()
+
+
+def _with_deep_description(bundle_path: Path, out: Path, levels: int) -> Path:
+    """``bundle_path`` with a ``notes`` entry nested ``levels`` deep in its description (written as text:
+    building it as a Python value would hit the recursion limit first)."""
+    import json
+    import struct
+
+    from fashion_desktop.model.bundle_format import METADATA_KEY
+
+    data = bundle_path.read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8 : 8 + n])
+    description = header["__metadata__"][METADATA_KEY]
+    deep = '{"x":' * levels + "{}" + "}" * levels
+    header["__metadata__"][METADATA_KEY] = description[:-1] + ', "notes": ' + deep + "}"
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)  # keeps the tensors aligned
+    out.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n :])
+    return out
+
+
+@pytest.mark.parametrize("command", ["inspect", "tag"])
+def test_a_bundle_whose_description_nests_900_levels_is_refused_by_inspect_and_tag_alike(
+    command: str, photo_folder: Path, tiny_bundle_path: Path, tmp_path: Path, capsys
+) -> None:
+    from fashion_desktop.cli import EXIT_ERROR, main
+
+    path = _with_deep_description(tiny_bundle_path, tmp_path / "deep.fmodel", 900)
+    args = (
+        ["inspect", str(path)] if command == "inspect" else ["tag", str(photo_folder), "--model", str(path)]
+    )
+    if command == "tag":
+        args += ["--out", str(tmp_path / "o.csv")]
+    assert main(args) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"{path}: not a valid model bundle: its description nests 902 levels deep (at most 32)" in err
+    assert "Traceback" not in err and "RecursionError" not in err
