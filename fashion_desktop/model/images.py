@@ -100,10 +100,16 @@ def _register_heif() -> bool:
     return _heif_registered
 
 
+def _file_path(file: object) -> str | os.PathLike | None:
+    """``file`` itself when it is a path, an open file's name when it has one, else None."""
+    name = file if isinstance(file, (str, os.PathLike)) else getattr(file, "name", None)
+    return name if isinstance(name, (str, os.PathLike)) else None
+
+
 def _extension(file: object) -> str:
     """Lower-case extension of a path, or of an open file's name; "" when there is none."""
-    name = getattr(file, "name", file)
-    return os.path.splitext(name)[1].lower().lstrip(".") if isinstance(name, (str, os.PathLike)) else ""
+    name = _file_path(file)
+    return os.path.splitext(name)[1].lower().lstrip(".") if name is not None else ""
 
 
 @dataclass(frozen=True)
@@ -261,7 +267,7 @@ def header_size(file: str | os.PathLike | BinaryIO) -> tuple[int, int] | None:
     """
     ext = _extension(file)
     if ext in RAW_EXTENSIONS:
-        return raw_size(getattr(file, "name", file))  # type: ignore[arg-type]
+        return raw_size(_file_path(file))  # type: ignore[arg-type]
     if ext in HEIF_EXTENSIONS:
         _register_heif()
     try:

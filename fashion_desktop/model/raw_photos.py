@@ -73,10 +73,11 @@ def raw_size(path: str | os.PathLike) -> tuple[int, int] | None:
     return (height, width) if swap else (width, height)
 
 
-def _preview(raw: Any, draft_size: int | None, max_pixels: int) -> tuple[Image.Image, bool] | None:
-    """The embedded preview (JPEG or bitmap) at ``draft_size`` or more, and whether its own EXIF turned it.
+def _preview(raw: Any, draft_size: int | None, max_pixels: int) -> tuple[Image.Image, int] | None:
+    """The embedded preview (JPEG or bitmap) at ``draft_size`` or more, and the EXIF orientation it carries.
 
-    None when the file has none."""
+    None when the file has none. LibRaw gives a JPEG preview without EXIF of its own one that states the
+    raw's orientation, so the orientation is the camera's either way."""
     import rawpy
 
     try:
@@ -84,18 +85,14 @@ def _preview(raw: Any, draft_size: int | None, max_pixels: int) -> tuple[Image.I
     except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
         return None
     if thumb.format == rawpy.ThumbFormat.BITMAP:
-        return Image.fromarray(thumb.data).convert("RGB"), False
+        return Image.fromarray(thumb.data).convert("RGB"), 1
     preview = Image.open(io.BytesIO(thumb.data), formats=["JPEG"])
     if preview.width * preview.height > max_pixels:
         raise RawError("embedded preview too large; possible decompression bomb")
     if draft_size:
         preview.draft("RGB", (draft_size, draft_size))
     preview.load()
-    orientation = preview.getexif().get(0x0112, 1)
-    # A preview that says how it is turned is turned so; otherwise the raw's orientation describes it.
-    if orientation in _TRANSPOSE:
-        return preview.transpose(_TRANSPOSE[orientation]).convert("RGB"), True
-    return preview.convert("RGB"), False
+    return preview.convert("RGB"), int(preview.getexif().get(0x0112, 1))
 
 
 def open_raw(
@@ -120,14 +117,14 @@ def open_raw(
         try:
             preview = _preview(raw, draft_size, max_pixels)
             if preview is not None:
-                image, turned = preview
-                # Previews are stored as the sensor lies; one already turned (its shape says so) is left.
-                if (
-                    not turned
-                    and orientation in _TRANSPOSE
-                    and (image.width >= image.height) == (width >= height)
+                image, own = preview
+                turn = own if own in _TRANSPOSE else orientation
+                # Previews are stored as the sensor lies; one stored upright already (its shape says so)
+                # is not turned onto its side.
+                if turn in _TRANSPOSE and not (
+                    turn in (5, 6, 7, 8) and (image.width >= image.height) != (width >= height)
                 ):
-                    image = image.transpose(_TRANSPOSE[orientation])
+                    image = image.transpose(_TRANSPOSE[turn])
                 return image, shown, "preview"
             array = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)  # applies the flip
         except rawpy.LibRawError as exc:
