@@ -73,11 +73,14 @@ def raw_size(path: str | os.PathLike) -> tuple[int, int] | None:
     return (height, width) if swap else (width, height)
 
 
-def _preview(raw: Any, draft_size: int | None, max_pixels: int) -> tuple[Image.Image, int] | None:
+def _preview(
+    raw: Any, draft_size: int | None, needed: int, max_pixels: int
+) -> tuple[Image.Image, int] | None:
     """The embedded preview (JPEG or bitmap) at ``draft_size`` or more, and the EXIF orientation it carries.
 
-    None when the file has none. LibRaw gives a JPEG preview without EXIF of its own one that states the
-    raw's orientation, so the orientation is the camera's either way."""
+    None when the file has none, or one whose short side is under ``needed`` pixels. LibRaw gives a JPEG
+    preview without EXIF of its own one that states the raw's orientation: the orientation is the camera's
+    either way."""
     import rawpy
 
     try:
@@ -85,10 +88,13 @@ def _preview(raw: Any, draft_size: int | None, max_pixels: int) -> tuple[Image.I
     except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
         return None
     if thumb.format == rawpy.ThumbFormat.BITMAP:
-        return Image.fromarray(thumb.data).convert("RGB"), 1
+        bitmap = Image.fromarray(thumb.data).convert("RGB")
+        return (bitmap, 1) if min(bitmap.size) >= needed else None
     preview = Image.open(io.BytesIO(thumb.data), formats=["JPEG"])
     if preview.width * preview.height > max_pixels:
         raise RawError("embedded preview too large; possible decompression bomb")
+    if min(preview.size) < needed:
+        return None
     if draft_size:
         preview.draft("RGB", (draft_size, draft_size))
     preview.load()
@@ -100,8 +106,8 @@ def open_raw(
 ) -> tuple[Image.Image, tuple[int, int], str]:
     """(RGB picture oriented as shown, real (width, height) as shown, how it was decoded) of a raw file.
 
-    The embedded preview is used when there is one (cameras embed a full or large JPEG: fast, and
-    developed as the camera saw it); else LibRaw demosaics at half size. Raises RawError or OSError.
+    The embedded preview is used when there is one big enough (cameras embed a full or large JPEG: fast,
+    and developed as the camera saw it); else LibRaw demosaics at half size. Raises RawError or OSError.
     """
     import rawpy
 
@@ -115,7 +121,9 @@ def open_raw(
         orientation = _FLIP_TO_ORIENTATION.get(int(raw.sizes.flip), 1)
         shown = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
         try:
-            preview = _preview(raw, draft_size, max_pixels)
+            # A preview smaller than asked for, and than the half-size demosaic, would be a blurred photo.
+            needed = min(draft_size or width + height, width // 2, height // 2)
+            preview = _preview(raw, draft_size, needed, max_pixels)
             if preview is not None:
                 image, own = preview
                 turn = own if own in _TRANSPOSE else orientation

@@ -178,3 +178,14 @@ def test_a_pipe_named_like_a_raw_file_is_not_read(tmp_path: Path) -> None:
 def test_the_mosaic_helper_is_a_real_bayer_pattern() -> None:
     mosaic = bayer_halves((8, 4))
     assert mosaic.dtype == np.uint16 and mosaic[0, 0] == 60000 and mosaic[1, 7] == 60000
+
+
+def test_a_preview_smaller_than_asked_for_gives_way_to_the_demosaic(tmp_path: Path) -> None:
+    """A green 12 x 8 preview of a 48 x 32 red/blue sensor: a 16-pixel thumbnail is developed from the mosaic."""
+    dng = make_dng(tmp_path / "tiny_preview.dng", bayer_halves((48, 32)), Image.new("RGB", (12, 8), GREEN))
+    thumb = load_thumbnail(dng, 16)
+    assert not isinstance(thumb, PathProblem) and thumb.image.size == (16, 11)
+    left, right = corners(thumb.image)
+    assert left[0] > 200 > left[2] and right[2] > 200 > right[0]
+    small = load_thumbnail(dng, 6)  # the preview is enough for a 6-pixel one
+    assert not isinstance(small, PathProblem) and close(small.image.getpixel((2, 2)), GREEN)
