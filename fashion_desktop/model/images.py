@@ -161,10 +161,13 @@ def _describe_os_error(exc: OSError) -> str:
 def open_image(
     path: str | os.PathLike, draft_size: int | None = None, max_pixels: int = MAX_PIXELS
 ) -> LoadedImage | PathProblem:
-    """Decode ``path`` to RGB, oriented per EXIF, at no less than ``draft_size`` on its short side.
+    """Decode ``path`` to RGB, oriented as shown, at no less than ``draft_size`` on its short side.
 
-    ``draft_size`` lets JPEGs decode at 1/2, 1/4 or 1/8 scale (``Image.draft``), which is much faster
-    for thumbnails and model inputs. Never raises for bad files: returns PathProblem with a reason.
+    ``draft_size`` lets JPEGs (and raw files' JPEG previews) decode at 1/2, 1/4 or 1/8 scale
+    (``Image.draft``), which is much faster for thumbnails and model inputs. Orientation: EXIF's, a
+    HEIC's own irot/imir boxes (applied by libheif, its EXIF then ignored, as the HEIF standard says),
+    a raw file's (see raw_photos). Only regular files are read. Never raises for bad files: returns
+    PathProblem with a reason.
     """
     path = Path(path)
     try:
