@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import stat
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,20 +85,24 @@ UNSUPPORTED_EXTENSIONS = {
     ),
 }
 _heif_registered = False
+_heif_lock = threading.Lock()  # decode threads meet their first HEIC together
 
 
 def _register_heif() -> bool:
     """Let Pillow open HEIC/HEIF (once, on the first such photo); False when no decoder is installed."""
     global _heif_registered
-    if not _heif_registered and HEIF_READABLE:
-        try:
-            import pi_heif
-        except ImportError:  # found but broken: its photos fail as unrecognised, the rest go on
-            return False
-        Image.init()  # Pillow's own openers first: an AVIF is never claimed by the HEIC opener
-        pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
-        _heif_registered = True
-    return _heif_registered
+    if _heif_registered or not HEIF_READABLE:
+        return _heif_registered
+    with _heif_lock:
+        if not _heif_registered:
+            try:
+                import pi_heif
+            except ImportError:  # found but broken: its photos fail as unrecognised, the rest go on
+                return False
+            Image.init()  # Pillow's own openers first: an AVIF is never claimed by the HEIC opener
+            pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+            _heif_registered = True
+    return True
 
 
 def _file_path(file: object) -> str | os.PathLike | None:
