@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from fashion_desktop.model.bundle_format import label_problem
+from fashion_desktop.model.images import EXTENSIONS
 from fashion_desktop.model.label_mapping import MappingFileError, read_mapping_rows
 from fashion_desktop.model.label_mapping import mapping_key as _norm
 
 POS, NEG, UNK = 1, 0, -1
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+IMAGE_EXTENSIONS = {f".{ext}" for ext in EXTENSIONS}  # the app's photo kinds: HEIC and raw files included
 SPLIT_NAMES = {
     "train": "train",
     "training": "train",

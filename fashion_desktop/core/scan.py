@@ -84,8 +84,8 @@ def scan(
     optional cancel flag (checked often; the walk simply stops). Paths are absolute, with symlinks
     in the given roots resolved. Hidden files and folders are skipped; symlinked folders are
     followed, each real folder at most once, so link loops end. Folders that cannot be listed or
-    vanish mid-walk, and photos of a type this build cannot read (HEIC), are yielded as PathProblem
-    and the walk goes on. Never raises for bad folders.
+    vanish mid-walk, and photos of a type this build cannot read (its decoder is missing), are
+    yielded as PathProblem and the walk goes on. Never raises for bad folders.
     """
     if isinstance(folders, (str, os.PathLike)):
         folders = [folders]

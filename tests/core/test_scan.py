@@ -16,6 +16,7 @@ from fashion_desktop.core.scan import scan, sync_folder
 from fashion_desktop.model.images import EXTENSIONS
 from fashion_desktop.model.problems import PathProblem
 from tests.conftest import make_photo
+from tests.heic_raw_files import bayer_halves, halves, make_dng, make_heic
 
 
 def _files(items) -> set[str]:
@@ -335,3 +336,23 @@ def test_real_photo_folder_is_scanned_completely(shared_data: Path) -> None:
     items = list(scan(folder))
     assert not _problems(items)
     assert {i.path for i in items} == expected and len(expected) > 1000
+
+
+def test_heic_and_raw_photos_are_listed_and_measured_not_refused(tmp_path: Path) -> None:
+    """A DNG is measured by LibRaw (its sensor, turned as shown), not by Pillow's view of its TIFF preview;
+    a HEIC by libheif, after its irot turn."""
+    photos = tmp_path / "photos"
+    make_dng(photos / "shot.DNG", bayer_halves((48, 32)), Image.new("RGB", (24, 16), "green"), orientation=6)
+    make_dng(photos / "plain.dng", bayer_halves((40, 30)))
+    (photos / "IMG_9.CR2").write_bytes(b"no raw at all " * 20)
+    names = {"shot.DNG": (32, 48), "plain.dng": (40, 30), "IMG_9.CR2": (None, None)}
+    if shutil.which("heif-enc"):
+        make_heic(photos / "IMG_1.HEIC", halves((64, 32)), exif_orientation=6, irot=3)
+        names["IMG_1.HEIC"] = (32, 64)
+    found = list(scan(photos))
+    assert not [p for p in found if isinstance(p, PathProblem)]
+    assert sorted(Path(f.path).name for f in found) == sorted(names)
+    with Catalog(tmp_path / "cat.db") as cat:
+        last = list(sync_folder(cat, photos))[-1]
+        assert last.found == len(names) and not last.problems
+        assert {Path(r.path).name: (r.width, r.height) for r in cat.images()} == names

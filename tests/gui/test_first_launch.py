@@ -147,3 +147,14 @@ def test_without_any_model_the_model_box_says_so(qtbot, tmp_path, no_default_mod
     assert combo.placeholderText() == NO_MODEL_TEXT
     assert w.first_launch.model_label.text() == NO_MODEL_TEXT
     w.close()
+
+
+def test_the_no_photos_text_names_heic_and_raw_in_a_few_words() -> None:
+    from fashion_desktop.gui.tag.first_launch import no_photos_text
+
+    text = no_photos_text("/photos", [])
+    assert "HEIC" in text and "or raw (CR2, CR3, NEF, ARW, RAF, ORF, RW2, DNG …)" in text
+    assert (
+        "HEIF" not in text and "RWL" not in text and "JPEG" not in text
+    )  # one name per kind, raw by example
+    assert len(text) < 220

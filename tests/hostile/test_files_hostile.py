@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from fashion_desktop.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, main
 from fashion_desktop.model.exit_codes import TABLE
@@ -463,10 +464,16 @@ def test_a_symlink_loop_alone_is_listed_and_explains_the_partial_exit_code(
 
 
 def test_heic_is_reported_and_avif_is_tagged(photo_folder, tiny_bundle_path, tmp_path, capsys) -> None:
+    """HEIC is read now (issue 21): a damaged one is a failed photo with its reason, a real one is tagged."""
     from PIL import features
+
+    from tests.heic_raw_files import make_heic
 
     heic = photo_folder / "IMG_0001.HEIC"
     heic.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
+    real_heic = photo_folder / "red_phone.heic" if shutil.which("heif-enc") else None
+    if real_heic is not None:
+        make_heic(real_heic, Image.new("RGB", (64, 64), (220, 30, 30)))
     avif_readable = features.check("avif")
     if avif_readable:
         avif = make_photo(photo_folder / "blue_avif.avif", (64, 64), "blue", fmt="AVIF")
@@ -475,10 +482,16 @@ def test_heic_is_reported_and_avif_is_tagged(photo_folder, tiny_bundle_path, tmp
         main(["tag", str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(out)]) == EXIT_PARTIAL
     )
     err = capsys.readouterr().err
-    assert f"{heic}: HEIC photos are not supported (convert them to JPEG)" in err
-    assert "failed 0" in err and "1 scan problem" in err
+    assert f"{heic}: not a HEIC photo that can be read (damaged or truncated)" in err
+    assert "failed 1" in err and "scan problem" not in err
     df = pd.read_csv(out, encoding="utf-8-sig", keep_default_na=False)
-    assert str(heic) not in set(df["path"])
+    assert (
+        df[df["path"] == str(heic)]["error"].item()
+        == "not a HEIC photo that can be read (damaged or truncated)"
+    )
+    if real_heic is not None:
+        row = df[df["path"] == str(real_heic)]
+        assert row["error"].item() == "" and row["tags"].item() == "red"
     if not avif_readable:
         pytest.skip("this Pillow cannot read AVIF (the HEIC part passed)")
     row = df[df["path"] == str(avif)]

@@ -358,3 +358,32 @@ def test_real_data_combination():
     assert (t.targets[src == "folders:clothing-small"][:, colour] == -1).all()
     test_rows = [i for i in t.split_rows("test") if src[i] == "folders:clothing-small"]
     assert all("/test/" in t.paths[i] for i in test_rows)
+
+
+def test_class_folders_read_heic_and_raw_photos_as_the_app_does(tmp_path):
+    """The trainer lists the app's photo kinds (one list) and its loader decodes them."""
+    import shutil
+
+    from fashion_desktop.model.images import EXTENSIONS, load_for_model
+    from tests.heic_raw_files import bayer_halves, halves, make_dng, make_heic
+    from trainer.data import IMAGE_EXTENSIONS
+
+    assert {f".{ext}" for ext in EXTENSIONS} == IMAGE_EXTENSIONS
+    root = tmp_path / "kinds"
+    write_image(root / "red" / "r.jpg", (220, 30, 30))
+    make_dng(root / "red" / "r.DNG", bayer_halves((48, 32)))
+    write_image(root / "blue" / "b.jpg", (30, 40, 220))
+    make_dng(root / "blue" / "b.dng", bayer_halves((48, 32)), halves((24, 16), (30, 60, 220), (30, 60, 220)))
+    expected = {"r.jpg", "r.DNG", "b.jpg", "b.dng"}
+    if shutil.which("heif-enc"):
+        make_heic(root / "blue" / "b.heic", halves((32, 32), (30, 60, 220), (30, 60, 220)))
+        expected.add("b.heic")
+    t = read_folders(root)
+    assert {p.rsplit("/", 1)[-1] for p in t.paths} == expected
+    assert list(_row(t, "r.DNG")) == [0, 1] and t.labels == ["blue", "red"]
+    for path in t.paths:
+        pixels = load_for_model(path, 16)
+        assert pixels.shape == (16, 16, 3), pixels
+    assert (
+        load_for_model(next(p for p in t.paths if p.endswith("b.dng")), 16)[8, 8, 2] > 180
+    )  # its blue preview

@@ -50,15 +50,25 @@ def folder_problem(folder: str | os.PathLike) -> str | None:
     return None
 
 
+def readable_kinds() -> str:
+    """The photo kinds this build reads, for a person: each ordinary kind once, raw files as a few examples."""
+    from fashion_desktop.model.images import EXTENSIONS, HEIF_EXTENSIONS, RAW_EXTENSIONS
+
+    spelled_twice = ("jpeg", "tif", *HEIF_EXTENSIONS[1:])  # JPG, TIFF and HEIC say it
+    kinds = ", ".join(sorted(e.upper() for e in EXTENSIONS if e not in (*spelled_twice, *RAW_EXTENSIONS)))
+    if set(RAW_EXTENSIONS) <= set(EXTENSIONS):
+        kinds += " or raw (CR2, CR3, NEF, ARW, RAF, ORF, RW2, DNG …)"
+    return kinds
+
+
 def no_photos_text(folder: str, problems: list) -> str:
     """What to say when the scan of a newly added ``folder`` found no photos (``problems``: PathProblem)."""
-    from fashion_desktop.model.images import EXTENSIONS
-
     root = next((p for p in problems if os.path.normcase(str(p.path)) == os.path.normcase(folder)), None)
     if root is not None:
         return f"{folder} cannot be read: {root.reason}. Add another folder."
-    kinds = ", ".join(sorted({e.upper() for e in EXTENSIONS if e not in ("jpeg", "tif")}))
-    text = f"No photos found in {folder}. Photos are {kinds} files, in the folder or its subfolders."
+    text = (
+        f"No photos found in {folder}. Photos are {readable_kinds()} files, in the folder or its subfolders."
+    )
     if problems:
         text += f" {len(problems)} files or folders in it could not be read (listed under Failed files)."
     return text + " Add another folder?"
