@@ -9,7 +9,14 @@ from pathlib import Path
 from ..model.bundle_format import label_problem
 from .catalog import Catalog
 from .exiftool import ExifTool, PhotoKeywords
-from .label_import import ImportReport, KeywordRules, OneValueGroups, apply_import, one_value_groups
+from .label_import import (
+    ImportReport,
+    KeywordRules,
+    OneValueGroups,
+    apply_import,
+    one_value_groups,
+    problem_lines,
+)
 from .scan import CancelFlag, is_cancelled
 from .spreadsheet import ExportCancelled
 from .xmp import HIERARCHY_SEPARATOR, sidecars_of
@@ -46,17 +53,13 @@ class KeywordImportReport(ImportReport):
         if self.ours_skipped:
             lines.append(f"{self.ours_skipped} keywords the app wrote itself (skipped)")
         conflicts = [(self.files[r], v) for r, v in self.conflicts]
-        for title, items in (
+        problems = (
             ("files could not be read", self.unreadable),
             ("keywords naming labels of two groups (skipped)", self.ambiguous_keywords),
             ("keywords that cannot be tag names (skipped)", self.unusable),
             ("photos with two values of a one-value group (that group skipped)", conflicts),
-        ):
-            if items:
-                shown = ", ".join(f"{Path(p).name}: {v!r}" for p, v in items[:10])
-                more = f" and {len(items) - 10} more" if len(items) > 10 else ""
-                lines.append(f"{len(items)} {title}: {shown}{more}")
-        return "\n".join(lines)
+        )
+        return "\n".join(lines + problem_lines(problems, lambda path: Path(path).name))
 
 
 class _Vocabulary:
@@ -153,11 +156,15 @@ def read_photo_keywords(
 
 
 def _known_labels(catalog: Catalog, model_key: str | None) -> dict[str, str]:
-    """label -> group: the model's (``model_key``, else the one registered last) and the person's own."""
+    """label -> group, every label the window shows (``LibraryColumns.all_labels``): the model's
+    (``model_key``, else the one registered last; its groups win), the person's own, and labels only
+    people's decisions hold (say from an earlier table import), in the group another model gave them."""
     models = catalog.models()
     record = catalog.model(model_key) if model_key else (models[-1] if models else None)
     model = {lab: record.groups.get(lab, "") for lab in record.labels} if record is not None else {}
-    return {**catalog.person_labels(), **model}
+    earlier = {lab: g for m in models for lab, g in m.groups.items()}
+    used = {lab: earlier.get(lab, "") for (lab,) in catalog.query("SELECT DISTINCT label FROM decisions")}
+    return {**used, **catalog.person_labels(), **model}
 
 
 def keyword_import_steps(

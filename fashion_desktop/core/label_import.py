@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..model.resources import taxonomy_labels
 from .catalog import Catalog
@@ -53,17 +54,27 @@ class ImportReport:
             f"{self.path}: {self.rows} rows, {self.matched} matched photos, {self.decisions} decisions {verb}"
             f" ({self.added} new, {self.changed} changed)"
         ]
-        for title, items in (
+        problems = (
             ("rows matching no photo in the catalog", self.unmatched),
             ("labels not in the label list", self.unknown_labels),
             ("rows matching several photos (skipped)", self.ambiguous),
             ("rows with two values of a one-value group (that group skipped)", self.conflicts),
-        ):
-            if items:
-                shown = ", ".join(f"row {r}: {v!r}" for r, v in items[:10])
-                more = f" and {len(items) - 10} more" if len(items) > 10 else ""
-                lines.append(f"{len(items)} {title}: {shown}{more}")
-        return "\n".join(lines)
+        )
+        return "\n".join(lines + problem_lines(problems, lambda row: f"row {row}"))
+
+
+def problem_lines(
+    problems: Iterable[tuple[str, Sequence[tuple[Any, str]]]], where: Callable[[Any], str]
+) -> list[str]:
+    """A line per (title, [(place, value)]) with items: the count, the title and the first ten, each
+    as ``where(place): value``."""
+    lines = []
+    for title, items in problems:
+        if items:
+            shown = ", ".join(f"{where(p)}: {v!r}" for p, v in items[:10])
+            more = f" and {len(items) - 10} more" if len(items) > 10 else ""
+            lines.append(f"{len(items)} {title}: {shown}{more}")
+    return lines
 
 
 class _Matcher:

@@ -76,6 +76,18 @@ def test_colour_black_and_denim_become_a_decision_and_a_new_tag(tmp_path):
 
 
 @needs_exiftool
+def test_a_label_only_decisions_hold_is_matched_not_made_again(tmp_path):
+    db, folder = keyword_library(tmp_path)
+    with Catalog(db) as cat:
+        cat.set_decision(cat.image_by_path(folder / "c.jpg").id, "Linen", True)  # a table import's label
+    write_keywords(folder / "a.jpg", "-XMP-dc:Subject=linen")
+    with Catalog(db) as cat:
+        report = import_photo_keywords(cat)
+        assert report.new_tags == {} and cat.person_labels() == {}
+    assert decisions(db, folder)["a.jpg"] == {"Linen": True}
+
+
+@needs_exiftool
 def test_keywords_the_app_wrote_itself_are_not_imported(tmp_path):
     db, folder = keyword_library(tmp_path)
     write_keywords(
