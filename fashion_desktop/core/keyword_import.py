@@ -100,6 +100,9 @@ def _parsed(flat: list[str], tree: list[str]) -> list[tuple[str, str | None]]:
     of ``colour|Black`` as a flat keyword too, and ``colour`` is not a tag."""
     out: list[tuple[str, str | None]] = []
     levels: set[str] = set()
+    # Some tools put ``group|value`` among the flat keywords: a hierarchy all the same.
+    tree = [*tree, *(k for k in flat if HIERARCHY_SEPARATOR in k)]
+    flat = [k for k in flat if HIERARCHY_SEPARATOR not in k]
     for keyword in tree:
         parts = [p.strip() for p in keyword.split(HIERARCHY_SEPARATOR) if p.strip()]
         if len(parts) > 1:

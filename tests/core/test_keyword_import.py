@@ -133,10 +133,11 @@ def test_two_values_of_a_one_value_group_skip_that_group_and_flat_levels_of_a_hi
         "-XMP-dc:Subject=colour",
         "-XMP-dc:Subject=Black",
         "-XMP-dc:Subject=Clothing",
+        "-XMP-dc:Subject=category|shoe",  # a hierarchy among the flat keywords
     )
     with Catalog(db) as cat:
         report = import_photo_keywords(cat)
-    assert decisions(db, folder)["a.jpg"] == {"dress": True}
+    assert decisions(db, folder)["a.jpg"] == {"dress": True, "shoe": True}
     assert report.new_tags == {}
     assert "a.jpg: 'colour: Black|White'" in report.summary()
 
