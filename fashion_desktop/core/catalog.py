@@ -468,8 +468,14 @@ class Catalog:
     def add_person_label(self, label: str, group: str, decisions: DecisionChanges = ()) -> None:
         self._decisions.add_person_label(label, group, decisions)
 
+    def add_person_labels(self, labels: Mapping[str, str], decisions: DecisionChanges = ()) -> None:
+        self._decisions.add_person_labels(labels, decisions)
+
     def remove_person_label(self, label: str, decisions: DecisionChanges = ()) -> None:
         self._decisions.remove_person_label(label, decisions)
+
+    def remove_person_labels(self, labels: Sequence[str], decisions: DecisionChanges = ()) -> None:
+        self._decisions.remove_person_labels(labels, decisions)
 
     def view_state(self, model_key: str) -> ThresholdPolicy | None:
         return self._decisions.view_state(model_key)

@@ -113,29 +113,39 @@ class DecisionStore:
         Raises ValueError for a name or group that cannot be one (empty, holding the tag separator) or a
         label already created (names compare case-insensitively); CatalogError when read-only.
         """
-        check_label(label)
-        group = group.strip()
-        problem = label_problem(group)
-        if problem is not None:
-            raise ValueError(f"not a usable group name: {problem}")
+        self.add_person_labels({label: group}, decisions)
+
+    def add_person_labels(self, labels: Mapping[str, str], decisions: DecisionChanges = ()) -> None:
+        """Create each ``{label: group}`` with the ``decisions`` in one transaction (an import's new tags);
+        raises as ``add_person_label`` (then nothing is created)."""
+        for label, group in labels.items():
+            check_label(label)
+            problem = label_problem(group.strip())
+            if problem is not None:
+                raise ValueError(f"not a usable group name: {problem}")
         with self._catalog.transaction() as db:
-            same = db.execute(
-                "SELECT label FROM person_labels WHERE lower(label)=lower(?)", (label,)
-            ).fetchone()
-            if same is not None:
-                raise ValueError(f"“{label}” is already a label (“{same[0]}”)")
-            db.execute(
-                "INSERT INTO person_labels(label, group_name, created_at) VALUES(?,?,?)",
-                (label, group, timestamp()),
-            )
+            for label, group in labels.items():
+                same = db.execute(
+                    "SELECT label FROM person_labels WHERE lower(label)=lower(?)", (label,)
+                ).fetchone()
+                if same is not None:
+                    raise ValueError(f"“{label}” is already a label (“{same[0]}”)")
+                db.execute(
+                    "INSERT INTO person_labels(label, group_name, created_at) VALUES(?,?,?)",
+                    (label, group.strip(), timestamp()),
+                )
             self._write_decisions(db, decisions)
 
     def remove_person_label(self, label: str, decisions: DecisionChanges = ()) -> None:
         """Forget a created label (what undoing its creation does), with ``decisions`` (one transaction):
         the decisions on it are what the caller passes (None forgets one); nothing else changes."""
+        self.remove_person_labels([label], decisions)
+
+    def remove_person_labels(self, labels: Sequence[str], decisions: DecisionChanges = ()) -> None:
+        """Forget created labels with ``decisions``, in one transaction (undoing an import's new tags)."""
         with self._catalog.transaction() as db:
             self._write_decisions(db, decisions)
-            db.execute("DELETE FROM person_labels WHERE label=?", (label,))
+            db.executemany("DELETE FROM person_labels WHERE label=?", [(label,) for label in labels])
 
     # -- view state -------------------------------------------------------------------------------
     def view_state(self, model_key: str) -> ThresholdPolicy | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..model.resources import taxonomy_labels
 from .catalog import Catalog
@@ -53,17 +54,27 @@ class ImportReport:
             f"{self.path}: {self.rows} rows, {self.matched} matched photos, {self.decisions} decisions {verb}"
             f" ({self.added} new, {self.changed} changed)"
         ]
-        for title, items in (
+        problems = (
             ("rows matching no photo in the catalog", self.unmatched),
             ("labels not in the label list", self.unknown_labels),
             ("rows matching several photos (skipped)", self.ambiguous),
             ("rows with two values of a one-value group (that group skipped)", self.conflicts),
-        ):
-            if items:
-                shown = ", ".join(f"row {r}: {v!r}" for r, v in items[:10])
-                more = f" and {len(items) - 10} more" if len(items) > 10 else ""
-                lines.append(f"{len(items)} {title}: {shown}{more}")
-        return "\n".join(lines)
+        )
+        return "\n".join(lines + problem_lines(problems, lambda row: f"row {row}"))
+
+
+def problem_lines(
+    problems: Iterable[tuple[str, Sequence[tuple[Any, str]]]], where: Callable[[Any], str]
+) -> list[str]:
+    """A line per (title, [(place, value)]) with items: the count, the title and the first ten, each
+    as ``where(place): value``."""
+    lines = []
+    for title, items in problems:
+        if items:
+            shown = ", ".join(f"{where(p)}: {v!r}" for p, v in items[:10])
+            more = f" and {len(items) - 10} more" if len(items) > 10 else ""
+            lines.append(f"{len(items)} {title}: {shown}{more}")
+    return lines
 
 
 class _Matcher:
@@ -168,7 +179,7 @@ def _parse_ids(cell: str) -> list[str]:
     return [t.strip() for t in cell.replace(" ", ",").split(",") if t.strip()]
 
 
-def _apply_import(
+def apply_import(
     catalog: Catalog,
     report: ImportReport,
     rows: list[tuple[int, str, list[str], str | None]],
@@ -179,12 +190,15 @@ def _apply_import(
     progress: Progress = None,
     dry_run: bool = False,
     one_value: OneValueGroups | None = None,
+    keywords: KeywordRules | None = None,
 ) -> ImportReport:
     """Match rows to images, then write every decision in one transaction (nothing if anything fails);
     with ``dry_run`` only count what would change. ``one_value`` (the exclusive groups): a listed value
-    makes the group's other values "no"; a row listing two values of one group skips that group."""
+    makes the group's other values "no"; a row listing two values of one group skips that group.
+    ``keywords`` (an import of keywords read from photos) changes that rule and creates new labels."""
     matcher = _Matcher(catalog)
     planned: dict[tuple[int, str], bool] = {}
+    others: list[tuple[int, str]] = []  # other values of one-value groups the rows set a value of
     splits: dict[int, str | None] = {}
     matched: dict[int, None] = {}
     matched_rows = 0
@@ -203,21 +217,53 @@ def _apply_import(
         if one_value is not None:
             tags, clashes = one_value.resolve(tags)
             report.conflicts += [(row_no, clash) for clash in clashes]
+            others += [(image_id, other) for other in one_value.others(tags)]
         on = set(tags)
         report.labels_seen |= on
         for t in tags:
             planned[(image_id, t)] = True
-        if one_value is not None:
-            for other in one_value.others(tags):
-                if not planned.get((image_id, other)):
-                    planned[(image_id, other)] = False
         if absent_negative:
             for label in vocabulary:
                 if label not in on:
                     planned[(image_id, label)] = False
         if split is not None:
             splits[image_id] = split.strip().lower() or None
-    before = catalog.decisions_for(list(matched))
+    report.matched = matched_rows
+    report.splits = list(splits.items())
+    _record(catalog, report, planned, others, list(matched), mark_reviewed, dry_run, keywords)
+    if progress is not None:
+        progress(len(rows), len(rows))
+    return report
+
+
+@dataclass(frozen=True)
+class KeywordRules:
+    """How an import of keywords read from photos differs from a table's: keywords say what a photo
+    shows, never what it does not, so in a one-value group only another value the person said yes to
+    becomes no (the tag rule already shows one value: ``core.tags.apply_decisions``); and keywords
+    matching no label become the person's ``new_labels`` (label -> group), created with the decisions."""
+
+    new_labels: dict[str, str] = field(default_factory=dict)
+
+
+def _record(
+    catalog: Catalog,
+    report: ImportReport,
+    planned: dict[tuple[int, str], bool],
+    others: list[tuple[int, str]],
+    matched: list[int],
+    mark_reviewed: bool,
+    dry_run: bool,
+    keywords: KeywordRules | None,
+) -> None:
+    """Count what ``planned`` (and the one-value ``others``) change against the catalog; write it unless
+    ``dry_run``."""
+    before = catalog.decisions_for(matched)
+    for image_id, other in others:
+        if planned.get((image_id, other)):
+            continue  # the rows set this value too (that group was listed twice: skipped, or last wins)
+        if keywords is None or before.get(image_id, {}).get(other):
+            planned[(image_id, other)] = False
     reviewed = {r.id for r in catalog.images(include_missing=True) if r.reviewed}
     for (image_id, label), value in planned.items():
         old = before.get(image_id, {}).get(label)
@@ -225,21 +271,21 @@ def _apply_import(
             report.added += 1
         elif old != value:
             report.changed += 1
-    report.matched = matched_rows
-    report.matched_ids = list(matched)
+    report.matched_ids = matched
     report.newly_reviewed = sum(1 for i in matched if i not in reviewed) if mark_reviewed else 0
     report.changes = [(i, lab, v) for (i, lab), v in planned.items()]
     report.decisions = len(report.changes)
-    report.splits = list(splits.items())
     report.dry_run = dry_run
-    if not dry_run:
+    if dry_run:
+        return
+    if keywords is not None and keywords.new_labels:
+        # The person's new tags and their first decisions in one transaction (nothing is marked reviewed)
+        catalog.add_person_labels(keywords.new_labels, report.changes)
+    else:
         # Decisions and review marks in one transaction: a photo is never reviewed without them.
-        catalog.set_reviewed(report.matched_ids if mark_reviewed else [], True, report.changes)
-        if report.splits:
-            catalog.set_splits(report.splits)
-    if progress is not None:
-        progress(len(rows), len(rows))
-    return report
+        catalog.set_reviewed(matched if mark_reviewed else [], True, report.changes)
+    if report.splits:
+        catalog.set_splits(report.splits)
 
 
 def import_seed(
@@ -295,7 +341,7 @@ def import_seed(
                 else:
                     report.unknown_labels.append((row_no, name))
         rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec["Split"]) if has_split else None))
-    return _apply_import(
+    return apply_import(
         catalog, report, rows, taxonomy, absent_negative, mark_reviewed, cancel, progress, dry_run, one_value
     )
 
@@ -345,7 +391,7 @@ def import_tags(
                 seen.setdefault(t, None)
         rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec[split_col]) if split_col else None))
     vocabulary = list(dict.fromkeys([*(labels if labels is not None else seen), *negatives]))
-    return _apply_import(
+    return apply_import(
         catalog,
         report,
         rows,

@@ -550,13 +550,21 @@ class LibraryColumns(AdaptedScores):
     def create_label(self, label: str, group: str, changes: Changes) -> list[int]:
         """A person's new label in ``group`` with its first decisions (one transaction; raises ValueError
         for a refused name), then the columns; the slots touched."""
-        self.catalog.add_person_label(label, group, changes)
+        return self.create_labels({label: group}, changes)
+
+    def create_labels(self, labels: Mapping[str, str], changes: Changes) -> list[int]:
+        """``create_label`` for many ``{label: group}`` at once (an import's new tags), one transaction."""
+        self.catalog.add_person_labels(labels, changes)
         self.person_groups = self.catalog.person_labels()
         return self.mirror_decisions(changes)[0]
 
     def forget_label(self, label: str, changes: Changes) -> list[int]:
         """Undo ``create_label``: the label and the given decisions go (catalog first); the slots touched."""
-        self.catalog.remove_person_label(label, changes)
+        return self.forget_labels([label], changes)
+
+    def forget_labels(self, labels: Sequence[str], changes: Changes) -> list[int]:
+        """Undo ``create_labels``: the labels and the given decisions go (catalog first); the slots touched."""
+        self.catalog.remove_person_labels(labels, changes)
         self.person_groups = self.catalog.person_labels()
         return self.mirror_decisions(changes)[0]
 

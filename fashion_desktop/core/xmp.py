@@ -296,3 +296,18 @@ def write_xmp_sidecars(
     if progress is not None:
         progress(len(items), len(items))
     return report
+
+
+def sidecars_of(photos: Sequence[str | os.PathLike]) -> dict[str, list[Path]]:
+    """The sidecars present that describe each photo (by its path as given), in this module's naming:
+    ``photo.jpg.xmp`` always, ``photo.xmp`` unless another photo or raw file shares the stem (then no
+    reader can tell which of them it describes). Photos without one are left out."""
+    paths = [Path(p) for p in photos]
+    clash = _collisions(paths)
+    found: dict[str, list[Path]] = {}
+    for given, photo in zip(photos, paths, strict=True):
+        names = ("appended",) if photo in clash else ("appended", "adobe")
+        present = [s for s in (sidecar_path(photo, n) for n in names) if os.path.lexists(s)]
+        if present:
+            found[str(given)] = present
+    return found

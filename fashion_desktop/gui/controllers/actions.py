@@ -72,6 +72,13 @@ ACTIONS: tuple[Act, ...] = (
         "or image + tags) as yours",
         name="import_action",
     ),
+    Act(
+        "&File",
+        "Import &Keywords from Photos…",
+        "transfer_ctl.keywords.import_dialog",
+        tip="Record the keywords your photos already carry (from Lightroom, digiKam, Bridge…) as your tags",
+        name="import_keywords_action",
+    ),
     _sep("&File"),
     Act("&File", "&Quit", "close", Key.Quit),
     Act(

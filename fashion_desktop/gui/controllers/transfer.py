@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QCheckBox, QFileDialog, QMessageBox, QWidget
 
+from fashion_desktop.gui.controllers.keyword_import import KeywordImportController
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.controllers.review import ReviewController
@@ -29,6 +30,7 @@ class TransferController(QObject):
         self.import_box: QMessageBox | None = None
         self.import_button = None
         self.import_preview = None
+        self.keywords = KeywordImportController(library_ctl, review_ctl, messages)
 
     @Slot()
     def export_dialog(self) -> QWidget | None:

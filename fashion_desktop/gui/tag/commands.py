@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
@@ -81,28 +81,41 @@ class ReviewedCommand(QUndoCommand):
 
 class ImportCommand(QUndoCommand):
     """Record imported decisions and mark the photos ``reviewed_ids`` reviewed (none: tags only), as one
-    undo step (undo puts back each photo's earlier decisions and review state)."""
+    undo step (undo puts back each photo's earlier decisions and review state). ``new_labels``
+    (``{label: group}``, an import's new tags) are created with the decisions and forgotten on undo."""
 
     def __init__(
-        self, model: LibraryModel, changes: Sequence[Change], reviewed_ids: Sequence[int], text: str
+        self,
+        model: LibraryModel,
+        changes: Sequence[Change],
+        reviewed_ids: Sequence[int],
+        text: str,
+        new_labels: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(text)
         self._model = model
         self._new = list(changes)
         self._old = [(i, lab, model.decision(i, lab)) for i, lab, _ in changes]
         self._mark = [i for i in dict.fromkeys(reviewed_ids) if not model.is_reviewed(i)]
+        self._labels = dict(new_labels or {})
 
     def redo(self) -> None:
+        if self._labels:  # the new tags and every decision in one transaction
+            self._model.create_labels(self._labels, self._new)
+        decisions = [] if self._labels else self._new
         if self._mark:
-            self._model.write_reviewed(self._mark, True, self._new)
-        else:  # tags only, or every photo reviewed already: no photo's review state changes
-            self._model.write_decisions(self._new)
+            self._model.write_reviewed(self._mark, True, decisions)
+        elif decisions:  # tags only, or every photo reviewed already: no photo's review state changes
+            self._model.write_decisions(decisions)
 
     def undo(self) -> None:
+        decisions = [] if self._labels else self._old
         if self._mark:
-            self._model.write_reviewed(self._mark, False, self._old)
-        else:
-            self._model.write_decisions(self._old)
+            self._model.write_reviewed(self._mark, False, decisions)
+        elif decisions:
+            self._model.write_decisions(decisions)
+        if self._labels:
+            self._model.forget_labels(list(self._labels), self._old)
 
 
 def exclusive_group(model: LibraryModel, label: str) -> list[str]:

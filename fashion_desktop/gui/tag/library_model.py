@@ -407,6 +407,14 @@ class LibraryModel(QAbstractListModel):
         """Undo ``create_label``: the label and the given decisions go (catalog first, then the grid)."""
         self._decided(self.columns.forget_label(label, changes), True)
 
+    def create_labels(self, labels: Mapping[str, str], changes: Changes) -> None:
+        """``create_label`` for many ``{label: group}`` at once (an import's new tags), one transaction."""
+        self._decided(self.columns.create_labels(labels, changes), True)
+
+    def forget_labels(self, labels: Sequence[str], changes: Changes) -> None:
+        """Undo ``create_labels``: the labels and the given decisions go (catalog first, then the grid)."""
+        self._decided(self.columns.forget_labels(labels, changes), True)
+
     def _decided(self, slots: list[int], labels_changed: bool) -> None:
         """Signal decisions the columns took: the label list first when it changed."""
         if labels_changed:
