@@ -387,10 +387,31 @@ def _write_tag_table(
     first_score = next((i for i, c in enumerate(df.columns) if str(c).startswith("score:")), len(df.columns))
     df.insert(first_score, ERROR_COLUMN, [errors.get(p, "") for p in df["path"]])
     try:
-        write_table(df, out)
+        write_table(df, out, about=_tag_about(catalog, model_key, args))
     except ExportError as exc:
         raise UserError(str(exc)) from None
     return len(df)
+
+
+MODEL_ID_FIELD = "Model id"  # what `fashion merge` compares across parts
+
+
+def _tag_about(catalog: Any, model_key: str, args: argparse.Namespace) -> list[tuple[str, str]]:
+    """What produced a tag output (its header lines / About sheet): the model above all, so parts tagged by
+    different models are never merged."""
+    from datetime import datetime
+
+    from fashion_desktop import __version__
+
+    record = catalog.model(model_key)
+    about = [
+        ("Tagged", datetime.now().astimezone().isoformat(timespec="seconds")),
+        ("App", f"Fashion Finder {__version__}"),
+        ("Model", record.name if record is not None and record.name else model_key),
+        (MODEL_ID_FIELD, model_key),
+        ("Global threshold", "the model's own" if args.threshold is None else f"{args.threshold:g}"),
+    ]
+    return about
 
 
 def _print_summary(summary: Any, scan_problems: list[tuple[str, str]], out: Path, rows: int) -> None:
@@ -416,6 +437,24 @@ def _print_summary(summary: Any, scan_problems: list[tuple[str, str]], out: Path
 
 
 # -- fashion merge --------------------------------------------------------------------------------
+def _merge_models(parts: Sequence[str]) -> dict[str, list[str]]:
+    """Model id -> the parts tagged with it. Refuses parts tagged by different models (they may share
+    labels, so the columns alone cannot tell), naming them; parts without a model id (older outputs) pass."""
+    from fashion_desktop.core.spreadsheet import read_about
+
+    models: dict[str, list[str]] = {}
+    for part in parts:
+        model = read_about(part).get(MODEL_ID_FIELD)
+        if model:
+            models.setdefault(model, []).append(str(part))
+    if len(models) > 1:
+        listed = "; ".join(f"{', '.join(p[:3])}: model {m}" for m, p in models.items())
+        raise UserError(
+            f"the parts were tagged by different models ({listed}); merge parts of one model only"
+        )
+    return models
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -427,6 +466,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     frames = []
     columns: list[str] | None = None
     first = None
+    models = _merge_models(args.parts)
     for part in args.parts:
         try:
             df = read_table(part, required=(PATH_COLUMN,))
@@ -453,8 +493,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
         if str(col).startswith(SCORE_PREFIX):
             merged[col] = pd.to_numeric(merged[col].replace("", None), errors="coerce")
     merged = merged.drop_duplicates(subset=PATH_COLUMN, keep="first").sort_values(PATH_COLUMN, kind="stable")
+    about = [(MODEL_ID_FIELD, next(iter(models)))] if len(models) == 1 else []
+    about.append(("Merged from", f"{len(args.parts)} parts"))
     try:
-        write_table(merged.reset_index(drop=True), out)
+        write_table(merged.reset_index(drop=True), out, about=about)
     except ExportError as exc:
         raise UserError(str(exc)) from None
     print(f"merged {len(args.parts)} parts into {out} ({len(merged)} rows)", file=sys.stderr)

@@ -315,6 +315,39 @@ def comment_lines(path: str | os.PathLike, encoding: str = "utf-8-sig") -> int:
     return n
 
 
+def read_about(path: str | os.PathLike, limit: int = 200) -> dict[str, str]:
+    """The (field -> value) lines an export or a tag output carries about what produced it: a CSV's leading
+    ``# field: value`` lines, an XLSX's "About this export" sheet. Empty when there are none; never raises
+    for a file that has none (unreadable files are the table reader's to report)."""
+    about: dict[str, str] = {}
+    try:
+        if Path(path).suffix.lower() in (".xlsx", ".xlsm"):
+            from openpyxl import load_workbook
+
+            wb = load_workbook(path, read_only=True)
+            try:
+                if ABOUT_SHEET in wb.sheetnames:
+                    for row in wb[ABOUT_SHEET].iter_rows(max_row=limit, max_col=2, values_only=True):
+                        if row and row[0] is not None:
+                            about[unneutralise(str(row[0]))] = unneutralise(
+                                str(row[1] if len(row) > 1 else "")
+                            )
+            finally:
+                wb.close()
+            return about
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            for _ in range(limit):
+                line = fh.readline(10_000)
+                if not line.startswith(COMMENT_PREFIX):
+                    break
+                key, sep, value = line[len(COMMENT_PREFIX) :].strip().partition(": ")
+                if sep:
+                    about[key.strip()] = value.strip()
+    except Exception:  # a damaged workbook or an unreadable file: the table reader says why
+        return about
+    return about
+
+
 def _read_csv(path: Path, wanted: Sequence[str], sep: str = ",") -> pd.DataFrame:
     # Excel's plain "CSV" on Windows is cp1252, and uses ";" where the decimal mark is a comma.
     try:

@@ -228,3 +228,29 @@ def test_a_bundle_whose_description_nests_900_levels_is_refused_by_inspect_and_t
     err = capsys.readouterr().err
     assert f"{path}: not a valid model bundle: its description nests 902 levels deep (at most 32)" in err
     assert "Traceback" not in err and "RecursionError" not in err
+
+
+# -- 7: things that disagree silently -----------------------------------------------------------------
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_parts_tagged_by_two_models_that_share_labels_are_not_merged(
+    suffix: str, photo_folder: Path, tmp_path: Path, capsys
+) -> None:
+    from fashion_desktop.cli import EXIT_ERROR, EXIT_OK, main
+    from fashion_desktop.core.demo import save_colour_bundle
+    from fashion_desktop.core.spreadsheet import read_about
+
+    one = save_colour_bundle(tmp_path / "one.fmodel", model_id="model-one", name="one")
+    two = save_colour_bundle(tmp_path / "two.fmodel", model_id="model-two", name="two")
+    parts = [tmp_path / f"part{i}{suffix}" for i in range(3)]
+    for i, (model, part) in enumerate(zip((one, one, two), parts, strict=True)):
+        args = ["tag", str(photo_folder), "--model", str(model), "--out", str(part), "--shard", f"{i % 2}/2"]
+        assert main(args) == EXIT_OK
+    assert read_about(parts[0])["Model id"] == "model-one"
+    capsys.readouterr()
+    out = tmp_path / f"all{suffix}"
+    assert main(["merge", *map(str, parts), "--out", str(out)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "the parts were tagged by different models" in err and "model model-two" in err
+    assert str(parts[2]) in err and not out.exists()
+    assert main(["merge", str(parts[0]), str(parts[1]), "--out", str(out)]) == EXIT_OK
+    assert read_about(out)["Model id"] == "model-one"
