@@ -81,7 +81,26 @@ def read_mapping_rows(path: str | os.PathLike) -> list[MappingRow]:
         if isinstance(exc, MappingFileError):
             raise
         raise MappingFileError(f"cannot read label mapping {path}: {exc}") from None
+    _refuse_conflicts(path, rows)
     return rows
+
+
+def _refuse_conflicts(path: Path, rows: Sequence[MappingRow]) -> None:
+    """Rows for one source label (as matched: ``dress``, ``Dress`` and ``dress `` are one) must agree: a
+    silent last-row-wins let a dress folder train as a hat."""
+    by_key: dict[str, list[MappingRow]] = {}
+    for row in rows:
+        by_key.setdefault(mapping_key(row.source), []).append(row)
+    for same in by_key.values():
+        if len({tuple(sorted(mapping_key(t) for t in r.targets)) for r in same}) > 1:
+            listed = "; ".join(
+                f"{r.where} {r.source!r} -> {TARGET_SEPARATOR.join(r.targets) or '(left out)'}"
+                for r in same[:5]
+            )
+            raise MappingFileError(
+                f"{path}: rows for one source label disagree ({listed}); case, spaces and underscores do not "
+                "matter when matching, so keep one row"
+            )
 
 
 def write_mapping_csv(path: str | os.PathLike, rows: Iterable[tuple[str, Sequence[str]]]) -> None:

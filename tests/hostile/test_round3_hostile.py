@@ -254,3 +254,22 @@ def test_parts_tagged_by_two_models_that_share_labels_are_not_merged(
     assert str(parts[2]) in err and not out.exists()
     assert main(["merge", str(parts[0]), str(parts[1]), "--out", str(out)]) == EXIT_OK
     assert read_about(out)["Model id"] == "model-one"
+
+
+def test_a_label_mapping_whose_rows_disagree_is_refused_with_the_rows_named(tmp_path: Path) -> None:
+    from tests.trainer.trainer_helpers import FAST, make_class_folders, run_trainer
+
+    data = make_class_folders(
+        tmp_path / "data", per_class=3, splits=("train", "val"), classes=["red", "blue"]
+    )
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("source,target\nred,dress\nRed,dress\nred ,hat\nblue,coat\n", encoding="utf-8")
+    args = ["train", "--data", str(data), "--mapping", str(mapping), "--out", str(tmp_path / "run"), *FAST]
+    res = run_trainer([*args, "--epochs", "1", "--preview"], tmp_path)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert f"{mapping}: rows for one source label disagree" in res.stderr
+    assert "row 2 'red' -> dress" in res.stderr and "row 4 'red' -> hat" in res.stderr
+    # Rows that say the same thing in other case are fine.
+    mapping.write_text("source,target\nred,dress\nRed ,dress\nblue,coat\n", encoding="utf-8")
+    res = run_trainer([*args, "--epochs", "1", "--preview"], tmp_path)
+    assert res.returncode == 0, res.stderr
