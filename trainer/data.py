@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fashion_desktop.model.bundle_format import label_problem
+from fashion_desktop.model.bundle_format import TAG_SEPARATOR, label_problem
 from fashion_desktop.model.images import EXTENSIONS
 from fashion_desktop.model.label_mapping import MappingFileError, read_mapping_rows
 from fashion_desktop.model.label_mapping import mapping_key as _norm
@@ -429,6 +429,10 @@ def read_table(
         _table_columns(df, path, spec, image_dir, b)
     elif {"imageid", "split"} <= cols and ("categoryname" in cols or "category" in cols):
         _table_seed(df, path, image_dir, mapping, b)
+    elif (
+        {"path", "tags"} <= cols and "image" not in cols and not spec.keys() & {"image_column", "tags_column"}
+    ):
+        _table_app_export(df, path, image_dir, mapping, b)
     else:
         _table_tags(df, path, spec, image_dir, mapping, b)
     missing = [r for r in b.rows if not Path(r[0]).is_file()]
@@ -494,6 +498,54 @@ def _table_tags(
                 pos.update(_map(tag, mapping) or ())
         img = str(_resolve_image(path.parent, row[image_col], image_dir))
         b.add(img, {group: pos}, row[split_col] if split_col else "", str(row[key_col]) if key_col else "")
+
+
+_APP_FIXED_COLUMNS = {"path", "file", "folder", "tags", "reviewed", "split", "error"}
+
+
+def _table_app_export(
+    df, path: Path, image_dir: Path | None, mapping: LabelMapping | None, b: _Builder
+) -> None:
+    """The app's own export (File > Export, ``fashion export``, ``fashion tag``): ``path``, ``tags`` joined by
+    ``|`` and one column per label group; tags in no group column form the group ``category``."""
+    lower = {str(c).strip().casefold(): c for c in df.columns}
+    group_cols = [
+        c
+        for c in df.columns
+        if str(c).strip().casefold() not in _APP_FIXED_COLUMNS
+        and not str(c).startswith(("score:", "decided_by:"))
+    ]
+    names = {c: str(c).removeprefix("group:") for c in group_cols}
+
+    def cell(row: Any, col: Any) -> list[str]:
+        return [t.strip() for t in str(row[col]).split(TAG_SEPARATOR) if t.strip()]
+
+    def mapped(values: Iterable[str]) -> set[str]:
+        return {m for v in values for m in (_map(v, mapping) or ())}
+
+    ungrouped = any(
+        set(cell(row, lower["tags"])) - {v for c in group_cols for v in cell(row, c)}
+        for _, row in df.iterrows()
+    )
+    split_col, reviewed_col = lower.get("split"), lower.get("reviewed")
+    guessed = 0
+    for _, row in df.iterrows():
+        positives: dict[str, set[str] | None] = {}
+        grouped: set[str] = set()
+        for c in group_cols:
+            values = cell(row, c)
+            grouped.update(values)
+            positives[names[c]] = mapped(values) if values else None  # an empty group cell says nothing
+        if ungrouped or not group_cols:
+            positives[CATEGORY] = mapped(t for t in cell(row, lower["tags"]) if t not in grouped)
+        if reviewed_col is not None and str(row[reviewed_col]).strip().casefold() not in ("true", "1", "yes"):
+            guessed += 1
+        img = str(_resolve_image(path.parent, row[lower["path"]], image_dir))
+        b.add(img, positives, row[split_col] if split_col else "")
+    if guessed:
+        b.notes.append(
+            f"{path}: {guessed} of {len(df)} rows are not reviewed: their tags are the model's suggestions"
+        )
 
 
 def _table_columns(df, path: Path, spec: Mapping[str, Any], image_dir: Path | None, b: _Builder) -> None:

@@ -273,3 +273,33 @@ def test_a_label_mapping_whose_rows_disagree_is_refused_with_the_rows_named(tmp_
     mapping.write_text("source,target\nred,dress\nRed ,dress\nblue,coat\n", encoding="utf-8")
     res = run_trainer([*args, "--epochs", "1", "--preview"], tmp_path)
     assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_the_trainer_reads_the_apps_own_export_header_lines_and_groups_included(
+    suffix: str, photo_folder: Path, tiny_bundle_path: Path, tmp_path: Path
+) -> None:
+    from fashion_desktop.cli import EXIT_OK, main
+    from fashion_desktop.core.catalog import Catalog
+    from trainer.data import read_table
+
+    lib = tmp_path / "lib.ffcat"
+    args = ["tag", str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(tmp_path / "t.csv")]
+    assert main([*args, "--catalog", str(lib)]) == EXIT_OK
+    with Catalog(lib) as cat:  # a person reviewed one photo and called it green
+        first = cat.images()[0]
+        cat.set_reviewed(
+            [first.id], True, [(first.id, "green", True), (first.id, "red", False), (first.id, "blue", False)]
+        )
+    out = tmp_path / f"export{suffix}"
+    assert main(["export", "--catalog", str(lib), "--out", str(out)]) == EXIT_OK
+    if suffix == ".csv":
+        assert out.read_text(encoding="utf-8-sig").startswith("# Exported:")  # the header lines are there
+    table = read_table(out)
+    assert len(table) == 9 and sorted(table.labels) == ["blue", "green", "red"]
+    assert set(table.groups.values()) == {"colour"}
+    row = table.paths.index(first.path)
+    assert [table.labels[j] for j in range(3) if table.targets[row, j] == 1] == ["green"]
+    reds = [i for i, p in enumerate(table.paths) if Path(p).name.startswith("red") and i != row]
+    assert reds and all(table.targets[i, table.labels.index("red")] == 1 for i in reds)
+    assert any("8 of 9 rows are not reviewed" in note for note in table.notes)
