@@ -147,9 +147,9 @@ def _problem(path: str, record: ImageRecord | None) -> tuple[str | None, os.stat
     problem = regular_file_problem(path)
     if problem:
         return problem, None
-    if record is not None and (
-        record.size != st.st_size or record.mtime is None or abs(record.mtime - st.st_mtime) > 1e-6
-    ):
+    # A record without size or mtime (a photo added but never scanned) has nothing to compare with.
+    known = record is not None and record.size is not None and record.mtime is not None
+    if known and (record.size != st.st_size or abs(record.mtime - st.st_mtime) > 1e-6):
         return "changed since the library last scanned it; scan its folder again first", None
     folder = os.path.dirname(path) or "."
     # Write bits, not os.access: an administrator can write anything, yet a read-only mark is a wish.
