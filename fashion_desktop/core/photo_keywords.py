@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..model.cancel import CancelFlag, is_cancelled
 from .exiftool import (
     HIERARCHY,
     IPTC_KEYWORDS,
@@ -40,7 +41,7 @@ from .exiftool import (
     PhotoKeywords,
     regular_file_problem,
 )
-from .scan import CancelFlag, content_hash, is_cancelled
+from .scan import content_hash
 from .spreadsheet import ExportCancelled, Progress
 from .xmp import hierarchical, sidecar_path, write_xmp_sidecars
 
@@ -94,6 +95,11 @@ def _clean(keywords: Iterable[str]) -> list[str]:
 def embeds(path: str | os.PathLike) -> bool:
     """Whether keywords go inside this photo (JPEG, TIFF, PNG, DNG) rather than into a sidecar."""
     return os.path.splitext(str(path))[1].lower().lstrip(".") in EMBEDDED
+
+
+def embeds_iptc(path: str | os.PathLike) -> bool:
+    """Whether IPTC Keywords go inside this photo as well (JPEG, TIFF, DNG; PNG has no standard place)."""
+    return os.path.splitext(str(path))[1].lower().lstrip(".") in WITH_IPTC
 
 
 def target_keywords(
@@ -171,7 +177,10 @@ def _replace_with_keywords(
         return f"cannot write in its folder ({exc.strerror or exc})"
     out = os.path.join(tmpdir, os.path.basename(path))
     try:
-        _stdout, stderr = et.execute(*args, "-o", out, path)
+        try:
+            _stdout, stderr = et.execute(*args, "-o", out, path)
+        except Exception as exc:  # the ExifTool process itself failed (PyExifTool raises its own errors)
+            return f"ExifTool failed ({exc}); left as it was"
         if regular_file_problem(out) or os.path.islink(out):
             lines = [ln for ln in stderr.splitlines() if ln.strip()]
             return f"ExifTool refused it ({lines[0] if lines else 'no reason given'}); left as it was"
@@ -213,7 +222,7 @@ class _Batch:
         if self.on_error is not None:
             self.on_error(path, reason)
 
-    def run(self, et: ExifTool, rows: Sequence[tuple[str, list[str]]]) -> None:
+    def run(self, et: ExifTool, rows: Sequence[tuple[str, list[str]]], cancel: CancelFlag) -> None:
         ready: dict[str, tuple[list[str], os.stat_result]] = {}
         for path, keywords in rows:
             problem, st = _problem(path, self.expected.get(path))
@@ -223,6 +232,9 @@ class _Batch:
                 ready[path] = (keywords, st)
         found = et.read_keywords(list(ready)) if ready else {}
         for path, (keywords, st) in ready.items():
+            if is_cancelled(cancel):
+                self.report.cancelled = True
+                return
             current = found.get(path)
             if not isinstance(current, PhotoKeywords):
                 self.skip(path, str(current or "ExifTool could not read it"))
@@ -241,10 +253,6 @@ class _Batch:
                 record = self.expected.get(path)
                 if self.catalog is not None and record is not None:
                     _record_write(self.catalog, record, path)
-
-
-def embeds_iptc(path: str | os.PathLike) -> bool:
-    return os.path.splitext(str(path))[1].lower().lstrip(".") in WITH_IPTC
 
 
 def write_keywords(
@@ -279,10 +287,10 @@ def write_keywords(
     if inside:
         with ExifTool() as et:
             for start in range(0, len(inside), _BATCH):
-                if is_cancelled(cancel):
+                batch.run(et, inside[start : start + _BATCH], cancel)
+                if report.cancelled or is_cancelled(cancel):
                     report.cancelled = True
                     return report
-                batch.run(et, inside[start : start + _BATCH])
                 done += len(inside[start : start + _BATCH])
                 if progress is not None:
                     progress(done, len(items))

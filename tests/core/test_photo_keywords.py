@@ -220,3 +220,17 @@ def test_os_replace_failure_leaves_the_photo_and_no_temp_folder(tmp_path: Path, 
     report = write_keywords([(photo, ["dress"])])
     assert "cannot replace it" in report.skipped[0][1] and photo.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
+
+
+@needs_exiftool
+def test_cancelling_stops_between_photos_and_says_so(tmp_path: Path) -> None:
+    photos = [make_photo(tmp_path / f"{i}.jpg") for i in range(3)]
+    asked = []
+
+    def cancel() -> bool:
+        asked.append(1)
+        return len(asked) > 1  # the first photo goes through, then the person cancels
+
+    report = write_keywords([(p, ["dress"]) for p in photos], cancel=cancel)
+    assert report.cancelled and report.written == [str(photos[0])]
+    assert "cancelled" in report.summary()
