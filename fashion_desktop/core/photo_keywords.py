@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 EMBEDDED = frozenset({"jpg", "jpeg", "jpe", "tif", "tiff", "png", "dng"})  # XMP goes inside these
 WITH_IPTC = EMBEDDED - {"png"}
+IPTC_KEYWORD_BYTES = 64  # the IPTC IIM limit of one keyword
 INTO = ("photos", "sidecars")
 _BATCH = 200  # photos read by ExifTool at a time
 # Line breaks would split an ExifTool argument in two (its -stay_open protocol is one argument a line).
@@ -108,14 +109,22 @@ def target_keywords(
     """Each keyword tag's new value: the person's keywords kept, the app's earlier ones swapped for
     ``keywords``; a keyword the person already had stays theirs (not listed as ours)."""
     their_flat, their_tree = current.theirs()
+    # IPTC keeps 64 bytes of a keyword: our long keyword cut short there is still ours, not the person's.
+    cut_ours = {_iptc_value(k) for k in current.ours} - set(current.subject)
+    their_flat = [k for k in their_flat if k not in cut_ours]
     ours = [k for k in _clean(keywords) if k not in their_flat]
     our_tree = [k for k in hierarchical(ours, groups) if k not in their_tree]
     flat = _clean([*their_flat, *ours])
     target = {SUBJECT: flat, HIERARCHY: _clean([*their_tree, *our_tree]), OUR_KEYWORDS: ours,
               OUR_HIERARCHY: our_tree}  # fmt: skip
     if iptc:
-        target[IPTC_KEYWORDS] = flat
+        target[IPTC_KEYWORDS] = _clean(_iptc_value(k) for k in flat)
     return target
+
+
+def _iptc_value(keyword: str) -> str:
+    """``keyword`` as IPTC stores it: at most 64 bytes of UTF-8 (ExifTool would cut it and warn)."""
+    return keyword.encode("utf-8")[:IPTC_KEYWORD_BYTES].decode("utf-8", errors="ignore").strip()
 
 
 def needs_write(current: PhotoKeywords, target: Mapping[str, Sequence[str]]) -> bool:

@@ -234,3 +234,15 @@ def test_cancelling_stops_between_photos_and_says_so(tmp_path: Path) -> None:
     report = write_keywords([(p, ["dress"]) for p in photos], cancel=cancel)
     assert report.cancelled and report.written == [str(photos[0])]
     assert "cancelled" in report.summary()
+
+
+@needs_exiftool
+def test_a_keyword_longer_than_iptc_holds_is_cut_there_and_still_ours(tmp_path: Path) -> None:
+    photo = _photo(tmp_path, "jpg")
+    long = "a very long keyword " * 4  # 80 bytes: IPTC keeps 64
+    write_keywords([(photo, [long])])
+    first = photo.read_bytes()
+    assert write_keywords([(photo, [long])]).unchanged == [str(photo)] and photo.read_bytes() == first
+    write_keywords([(photo, ["dress"])])
+    tags = _read(photo)
+    assert tags["XMP-dc:Subject"] == ["dress"] and tags["IPTC:Keywords"] == ["dress"]
