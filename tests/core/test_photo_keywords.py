@@ -246,3 +246,18 @@ def test_a_keyword_longer_than_iptc_holds_is_cut_there_and_still_ours(tmp_path: 
     write_keywords([(photo, ["dress"])])
     tags = _read(photo)
     assert tags["XMP-dc:Subject"] == ["dress"] and tags["IPTC:Keywords"] == ["dress"]
+
+
+def test_the_catalog_follows_a_keyword_write_only_from_the_state_it_knew(tmp_path: Path) -> None:
+    photo = make_photo(tmp_path / "a.jpg")
+    catalog = Catalog(tmp_path / "lib.fcat")
+    list(sync_folder(catalog, tmp_path))
+    rec = catalog.image_by_path(str(photo))
+    assert not catalog.record_metadata_write(
+        rec.id, rec.size + 1, rec.mtime, 10, 2.0, "h"
+    )  # a scan saw a change
+    assert catalog.image_by_path(str(photo)).size == rec.size
+    assert catalog.record_metadata_write(rec.id, rec.size, rec.mtime, 10, 2.0, "h")
+    after = catalog.image_by_path(str(photo))
+    assert (after.size, after.mtime, after.content_hash, after.width) == (10, 2.0, "h", rec.width)
+    catalog.close()
