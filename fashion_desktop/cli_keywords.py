@@ -22,8 +22,8 @@ def add_write_keywords_parser(sub: Any, user_error: type[Exception]) -> None:
         "Keywords inside JPEG, TIFF and DNG; raw and HEIC files get XMP sidecars. The photos' pixels and other "
         "metadata are never changed, nor the keywords someone else put there: a re-write swaps only the "
         "keywords this app wrote before. Links, read-only photos and photos changed since the last scan are "
-        "skipped and listed. Needs ExifTool. Exit 0: every photo written or already up to date; 3: some "
-        "skipped (listed); 1: nothing written.",
+        "skipped and listed. Writing into photos needs ExifTool. Exit 0: every photo written or already up to "
+        "date; 3: some skipped (listed); 1: nothing written.",
     )
     p.add_argument("--catalog", required=True, metavar="DB")
     p.add_argument(
