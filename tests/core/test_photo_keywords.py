@@ -261,3 +261,18 @@ def test_the_catalog_follows_a_keyword_write_only_from_the_state_it_knew(tmp_pat
     after = catalog.image_by_path(str(photo))
     assert (after.size, after.mtime, after.content_hash, after.width) == (10, 2.0, "h", rec.width)
     catalog.close()
+
+
+def test_in_a_raw_and_jpeg_pair_the_raw_file_keeps_the_adobe_sidecar_name(tmp_path: Path) -> None:
+    raw, jpg = tmp_path / "IMG_1.CR2", make_photo(tmp_path / "IMG_1.jpg")
+    raw.write_bytes(b"raw bytes")
+    report = write_keywords([(raw, ["dress"]), (jpg, ["Black"])], into="sidecars")
+    assert sorted(Path(p).name for p in report.sidecars) == ["IMG_1.jpg.xmp", "IMG_1.xmp"]
+    assert b"dress" in (tmp_path / "IMG_1.xmp").read_bytes()  # Lightroom reads the raw file's here
+    assert b"Black" in (tmp_path / "IMG_1.jpg.xmp").read_bytes()
+    twins = tmp_path / "twins"
+    for name in ("IMG_2.CR2", "IMG_2.NEF"):
+        (twins / name).parent.mkdir(exist_ok=True)
+        (twins / name).write_bytes(b"raw")
+    both = write_keywords([(twins / "IMG_2.CR2", ["dress"]), (twins / "IMG_2.NEF", ["dress"])])
+    assert sorted(Path(p).name for p in both.sidecars) == ["IMG_2.CR2.xmp", "IMG_2.NEF.xmp"]
