@@ -28,6 +28,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..model.cancel import CancelFlag, is_cancelled
@@ -43,7 +44,7 @@ from .exiftool import (
 )
 from .scan import content_hash
 from .spreadsheet import ExportCancelled, Progress
-from .xmp import hierarchical, sidecar_path, write_xmp_sidecars
+from .xmp import hierarchical, merge_xmp, sidecar_paths, write_xmp_sidecars
 
 if TYPE_CHECKING:
     from .adapter import Adapter
@@ -55,6 +56,7 @@ WITH_IPTC = EMBEDDED - {"png"}
 IPTC_KEYWORD_BYTES = 64  # the IPTC IIM limit of one keyword
 INTO = ("photos", "sidecars")
 _BATCH = 200  # photos read by ExifTool at a time
+_SIDECAR_BYTES = 16 * 1024**2  # a larger "sidecar" is not read (a planted link to /dev/zero ...)
 # Line breaks would split an ExifTool argument in two (its -stay_open protocol is one argument a line).
 _UNSAFE = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
 
@@ -304,7 +306,7 @@ def write_keywords(
                 if progress is not None:
                     progress(done, len(items))
     if beside and dry_run:
-        report.would_change += [str(sidecar_path(p, naming)) for p, _ in beside]
+        _sidecar_changes(beside, naming, groups, report)
     elif beside:
         try:
             sidecars = write_xmp_sidecars(beside, naming, cancel=cancel, on_error=on_error, groups=groups)
@@ -316,6 +318,29 @@ def write_keywords(
     if progress is not None:
         progress(len(items), len(items))
     return report
+
+
+def _sidecar_changes(
+    rows: Sequence[tuple[str, list[str]]],
+    naming: str,
+    groups: Mapping[str, str] | None,
+    report: KeywordReport,
+) -> None:
+    """Dry run: the sidecars a write would create or change (``would_change``) and those it would leave."""
+    targets = sidecar_paths([Path(p) for p, _ in rows], naming)
+    for photo, keywords in rows:
+        target = targets[Path(photo)]
+        existing = None
+        if os.path.lexists(target) and not regular_file_problem(target, _SIDECAR_BYTES):
+            try:
+                existing = target.read_bytes()
+            except OSError:
+                pass
+        try:
+            same = existing is not None and merge_xmp(existing, keywords, groups) == existing
+        except ValueError:  # not XMP: the write would leave it and say so
+            same = False
+        (report.unchanged if same else report.would_change).append(str(target))
 
 
 def label_groups(catalog: Catalog, model_key: str | None) -> dict[str, str]:

@@ -252,6 +252,12 @@ def _owns_stem(photo: Path, by_key: dict[tuple[Path, str], set[str]]) -> bool:
     return _is_raw(photo.name) and sum(_is_raw(n) for n in names) == 1
 
 
+def sidecar_paths(photos: Sequence[Path], naming: str = "adobe") -> dict[Path, Path]:
+    """Each photo's sidecar in ``naming``, photos sharing a stem told apart (see the module's notes)."""
+    clash = _collisions(photos) if naming == "adobe" else set()
+    return {p: sidecar_path(p, "appended" if p in clash else naming) for p in photos}
+
+
 def write_xmp_sidecars(
     rows: Iterable[tuple[str | os.PathLike, Sequence[str]]],
     naming: str = "adobe",
@@ -272,7 +278,7 @@ def write_xmp_sidecars(
     items = [(Path(p), list(k)) for p, k in rows]
     if naming not in ("adobe", "appended"):
         raise ValueError(f"unknown sidecar naming {naming!r} (use 'adobe' or 'appended')")
-    clash = _collisions([p for p, _ in items]) if naming == "adobe" else set()
+    targets = sidecar_paths([p for p, _ in items], naming)
     report = XmpReport()
 
     def fail(photo: Path, reason: str) -> None:
@@ -288,7 +294,7 @@ def write_xmp_sidecars(
         if not photo.is_file():
             fail(photo, "photo not found (moved or deleted?); no sidecar written")
             continue
-        target = sidecar_path(photo, "appended" if photo in clash else naming)
+        target = targets[photo]
         try:
             if target.exists():
                 existing = target.read_bytes()

@@ -164,6 +164,9 @@ def test_dry_run_changes_nothing_and_lists_the_files(tmp_path: Path) -> None:
     assert report.would_change == [str(jpg), str(tmp_path / "b.xmp")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "b.CR2"]
     assert "2 files would change" in report.summary()
+    write_keywords([(raw, ["dress"])])  # the raw file's sidecar is up to date now
+    again = write_keywords([(jpg, ["dress"]), (raw, ["dress"])], dry_run=True)
+    assert again.would_change == [str(jpg)] and again.unchanged == [str(tmp_path / "b.xmp")]
 
 
 def test_raw_and_heic_get_sidecars_in_the_chosen_naming(tmp_path: Path) -> None:
