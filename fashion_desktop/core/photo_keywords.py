@@ -55,6 +55,7 @@ EMBEDDED = frozenset({"jpg", "jpeg", "jpe", "tif", "tiff", "png", "dng"})  # XMP
 WITH_IPTC = EMBEDDED - {"png"}
 IPTC_KEYWORD_BYTES = 64  # the IPTC IIM limit of one keyword
 INTO = ("photos", "sidecars")
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 _BATCH = 200  # photos read by ExifTool at a time
 _SIDECAR_BYTES = 16 * 1024**2  # a larger "sidecar" is not read (a planted link to /dev/zero ...)
 # Line breaks would split an ExifTool argument in two (its -stay_open protocol is one argument a line).
@@ -170,9 +171,9 @@ def _problem(path: str, record: ImageRecord | None) -> tuple[str | None, os.stat
         return "changed since the library last scanned it; scan its folder again first", None
     folder = os.path.dirname(path) or "."
     # Write bits, not os.access: an administrator can write anything, yet a read-only mark is a wish.
-    if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
+    if not st.st_mode & _WRITE_BITS or not os.access(path, os.W_OK):
         return "read-only photo; left as it is", None
-    if not os.access(folder, os.W_OK | os.X_OK) or not os.stat(folder).st_mode & stat.S_IWUSR:
+    if not os.access(folder, os.W_OK | os.X_OK) or not os.stat(folder).st_mode & _WRITE_BITS:
         return "its folder is read-only; left as it is", None
     return None, st
 
@@ -195,7 +196,7 @@ def _replace_with_keywords(
         if regular_file_problem(out) or os.path.islink(out):
             lines = [ln for ln in stderr.splitlines() if ln.strip()]
             return f"ExifTool refused it ({lines[0] if lines else 'no reason given'}); left as it was"
-        os.chmod(out, stat.S_IMODE(before.st_mode))
+        _keep_attributes(path, out, before)
         now = os.lstat(path)
         if (now.st_ino, now.st_size, now.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns):
             return "changed while its keywords were being written; left as it was"
@@ -205,6 +206,21 @@ def _replace_with_keywords(
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return None
+
+
+def _keep_attributes(photo: str, copy: str, before: os.stat_result) -> None:
+    """The new file gets the photo's permission bits and, where allowed, its owner and extended
+    attributes (a file manager's tags and labels live there)."""
+    os.chmod(copy, stat.S_IMODE(before.st_mode))
+    try:
+        os.chown(copy, before.st_uid, before.st_gid)
+    except OSError:
+        pass  # only an administrator may give a file away: it stays the writer's
+    for name in os.listxattr(photo, follow_symlinks=False) if hasattr(os, "listxattr") else ():
+        try:
+            os.setxattr(copy, name, os.getxattr(photo, name, follow_symlinks=False), follow_symlinks=False)
+        except OSError:
+            pass  # e.g. a security attribute only the system sets
 
 
 def _record_write(catalog: Catalog, record: ImageRecord, path: str) -> None:

@@ -279,3 +279,16 @@ def test_in_a_raw_and_jpeg_pair_the_raw_file_keeps_the_adobe_sidecar_name(tmp_pa
         (twins / name).write_bytes(b"raw")
     both = write_keywords([(twins / "IMG_2.CR2", ["dress"]), (twins / "IMG_2.NEF", ["dress"])])
     assert sorted(Path(p).name for p in both.sidecars) == ["IMG_2.CR2.xmp", "IMG_2.NEF.xmp"]
+
+
+@needs_exiftool
+@pytest.mark.skipif(not hasattr(os, "setxattr"), reason="no extended attributes here")
+def test_the_photos_permissions_and_extended_attributes_stay(tmp_path: Path) -> None:
+    photo = make_photo(tmp_path / "a.jpg")
+    photo.chmod(0o640)
+    try:
+        os.setxattr(photo, "user.label", b"red")
+    except OSError:
+        pytest.skip("this file system keeps no user attributes")
+    assert write_keywords([(photo, ["dress"])]).written == [str(photo)]
+    assert stat.S_IMODE(photo.stat().st_mode) == 0o640 and os.getxattr(photo, "user.label") == b"red"
