@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from fashion_desktop.cli_adapt import add_adapt_parser
 from fashion_desktop.cli_import import add_import_parser
+from fashion_desktop.cli_keywords import add_write_keywords_parser
 from fashion_desktop.cli_similar import add_similar_parser
 from fashion_desktop.model import exit_codes
 from fashion_desktop.model.progress_text import TerminalBar, bar_text, format_duration
@@ -621,12 +622,39 @@ def _print_mapping(title: str, data: dict[str, Any]) -> None:
 
 
 # -- fashion export -------------------------------------------------------------------------------
+def final_tags_choice(catalog: Any, db: Path, args: argparse.Namespace) -> tuple[str | None, Any]:
+    """The model (``--model``, else the catalog's only one) and threshold policy (the options, else the view
+    the app saved in the library) whose final tags export and write-keywords write; raise UserError."""
+    from fashion_desktop.core.thresholds import ThresholdPolicy
+
+    key = args.model
+    models = catalog.models()
+    if key is None and len(models) == 1:
+        key = models[0].key
+    elif key is None and len(models) > 1:
+        raise UserError(
+            f"{db} holds predictions of several models; choose one with --model: "
+            + ", ".join(m.key for m in models)
+        )
+    elif key is not None and catalog.model(key) is None:
+        known = ", ".join(m.key for m in models) or "none"
+        raise UserError(f"{db}: no model {key!r} in this catalog (known: {known})")
+    policy = ThresholdPolicy(
+        global_threshold=args.threshold, top_k=args.top_k, at_least_one=args.at_least_one
+    )
+    saved = catalog.view_state(key) if key is not None else None
+    if saved is not None and policy == ThresholdPolicy():
+        # No threshold option given: the view the app saved in the library, as the app exports it.
+        policy = saved
+        print(f"using the thresholds saved in {db.name} for {key}", file=sys.stderr)
+    return key, policy
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from fashion_desktop import __version__
     from fashion_desktop.core.catalog import Catalog, CatalogError
     from fashion_desktop.core.export import ExportColumns, export_file, score_source, two_value_photos
     from fashion_desktop.core.spreadsheet import ExportError
-    from fashion_desktop.core.thresholds import ThresholdPolicy
 
     db = Path(args.catalog)
     if not db.is_file():
@@ -638,26 +666,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         raise UserError(str(exc)) from None
     try:
-        key = args.model
-        models = catalog.models()
-        if key is None and len(models) == 1:
-            key = models[0].key
-        elif key is None and len(models) > 1:
-            raise UserError(
-                f"{db} holds predictions of several models; choose one with --model: "
-                + ", ".join(m.key for m in models)
-            )
-        elif key is not None and catalog.model(key) is None:
-            known = ", ".join(m.key for m in models) or "none"
-            raise UserError(f"{db}: no model {key!r} in this catalog (known: {known})")
-        policy = ThresholdPolicy(
-            global_threshold=args.threshold, top_k=args.top_k, at_least_one=args.at_least_one
-        )
-        saved = catalog.view_state(key) if key is not None else None
-        if saved is not None and policy == ThresholdPolicy():
-            # No threshold option given: the view the app saved in the library, as the app exports it.
-            policy = saved
-            print(f"using the thresholds saved in {db.name} for {key}", file=sys.stderr)
+        key, policy = final_tags_choice(catalog, db, args)
         columns = ExportColumns(groups=True, scores=args.scores, review=True, split=True, files=True)
         try:
             # The model's own thresholds are the catalog's record of them (core.tags.default_thresholds).
@@ -873,6 +882,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_parser(sub, UserError)
     add_similar_parser(sub, UserError)
     add_adapt_parser(sub, UserError)
+    add_write_keywords_parser(sub, UserError)
     _add_relink_parser(sub)
     _add_init_model_parser(sub)
     _add_convert_parser(sub)
@@ -921,18 +931,23 @@ def _add_export_parser(sub: Any) -> None:
     )
     e.add_argument("--catalog", required=True, metavar="DB")
     e.add_argument("--out", required=True, metavar="FILE", help="output file, .csv or .xlsx")
-    e.add_argument("--model", metavar="KEY", help="model id whose scores count (default: the only one)")
     e.add_argument(
         "--layout", choices=("app", "seed"), default="app", help="app (default) or the seed's layout"
     )
-    e.add_argument("--threshold", type=_unit_float, help="one threshold for all labels")
-    e.add_argument("--top-k", type=_positive_int, help="keep at most this many tags per photo")
-    e.add_argument("--at-least-one", action="store_true", help="give every photo its best tag if none passes")
     e.add_argument("--scores", action="store_true", help="add score:<label> columns")
-    e.add_argument(
+    add_final_tag_options(e)
+    e.set_defaults(func=cmd_export)
+
+
+def add_final_tag_options(p: argparse.ArgumentParser) -> None:
+    """The options that choose the final tags (export, write-keywords): model, thresholds, adapter."""
+    p.add_argument("--model", metavar="KEY", help="model id whose scores count (default: the only one)")
+    p.add_argument("--threshold", type=_unit_float, help="one threshold for all labels")
+    p.add_argument("--top-k", type=_positive_int, help="keep at most this many tags per photo")
+    p.add_argument("--at-least-one", action="store_true", help="give every photo its best tag if none passes")
+    p.add_argument(
         "--no-adapter", action="store_true", help="write the model's own scores, not the library's adapter's"
     )
-    e.set_defaults(func=cmd_export)
 
 
 def _add_relink_parser(sub: Any) -> None:

@@ -367,6 +367,14 @@ class Catalog:
     def set_errors(self, errors: Iterable[tuple[int, str | None]]) -> None:
         self._images.set_errors(errors)
 
+    def record_metadata_write(
+        self, image_id: int, old_size: int | None, old_mtime: float | None, new_size: int, new_mtime: float,
+        new_hash: str | None,
+    ) -> bool:  # fmt: skip
+        return self._images.record_metadata_write(
+            image_id, old_size, old_mtime, new_size, new_mtime, new_hash
+        )
+
     def images(
         self, include_missing: bool = False, folder: str | os.PathLike | None = None
     ) -> list[ImageRecord]:

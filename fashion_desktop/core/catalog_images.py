@@ -144,6 +144,30 @@ class ImageStore:
                 stored += cur.rowcount
         return stored
 
+    def record_metadata_write(
+        self,
+        image_id: int,
+        old_size: int | None,
+        old_mtime: float | None,
+        new_size: int,
+        new_mtime: float,
+        new_hash: str | None,
+    ) -> bool:
+        """The app wrote keywords into an image: its new size, mtime and hash, in one transaction.
+
+        A metadata write is no new picture, so scores, decisions and review state stay. Only a record
+        that still has ``old_size``/``old_mtime`` is updated (a scan that saw another change meanwhile
+        wins); returns whether it was.
+        """
+        if old_size is None or old_mtime is None:
+            return False
+        with self._catalog.transaction() as db:
+            cur = db.execute(
+                "UPDATE images SET size=?, mtime=?, content_hash=? WHERE id=? AND size=? AND ABS(mtime-?)<=1e-6",
+                (new_size, new_mtime, new_hash, image_id, old_size, old_mtime),
+            )
+            return cur.rowcount == 1
+
     def set_errors(self, errors: Iterable[tuple[int, str | None]]) -> None:
         """Record (or clear, with None) the load error of images."""
         with self._catalog.transaction() as db:

@@ -9,8 +9,10 @@ Lightroom for raw files, Capture One) which digiKam also reads and writes when "
 compatible with commercial programs" is on. When two files of one folder share a stem
 (``dress1.jpg`` and ``dress1.png``, or a RAW+JPEG pair whose ``dress1.xmp`` belongs to the raw file)
 one ``dress1.xmp`` cannot describe both, so those photos get ``dress1.jpg.xmp`` (digiKam's and
-darktable's default naming); ``naming="appended"`` uses that form for every photo. Note that Lightroom Classic reads sidecars for raw files only: for JPEG it reads
-embedded metadata, which we never write, because the photo itself is never touched.
+darktable's default naming), except a raw file that is the only raw one among them: it keeps
+``dress1.xmp``, as Lightroom expects. ``naming="appended"`` uses that form for every photo. Note that
+Lightroom Classic reads sidecars for raw files only: for JPEG it reads embedded metadata, which this
+module never writes (``core.photo_keywords`` writes it into the photos, on request).
 
 Existing sidecars. A sidecar that is already there (written by Lightroom, digiKam, ...) is merged
 into, not replaced: its other properties and keywords stay; the keywords this app wrote last time
@@ -65,10 +67,11 @@ for _prefix, _uri in _KNOWN_PREFIXES.items():
 
 # A raw file beside a JPEG (RAW+JPEG shooting) owns ``name.xmp`` in Lightroom and Bridge, so the JPEG
 # must not take it: any sibling with one of these extensions counts as a stem collision.
-_SIBLING_EXTENSIONS = frozenset(EXTENSIONS) | {
-    "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "dng", "orf", "rw2", "raf", "pef", "srw",
-    "x3f", "3fr", "iiq", "erf", "kdc", "mos", "mrw", "rwl", "heic", "heif", "psd",
-}  # fmt: skip
+RAW_EXTENSIONS = frozenset({
+    "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2", "raf", "pef", "srw",
+    "x3f", "3fr", "iiq", "erf", "kdc", "mos", "mrw", "rwl",
+})  # fmt: skip
+_SIBLING_EXTENSIONS = frozenset(EXTENSIONS) | RAW_EXTENSIONS | {"dng", "heic", "heif", "psd"}
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -235,7 +238,24 @@ def _collisions(photos: Sequence[Path]) -> set[Path]:
             key = (folder, os.path.splitext(name)[0].casefold())
             if key in by_key:
                 by_key[key].add(name)
-    return {p for p in photos if len(by_key[(p.parent, p.stem.casefold())]) > 1}
+    return {p for p in photos if len(by_key[(p.parent, p.stem.casefold())]) > 1 and not _owns_stem(p, by_key)}
+
+
+def _is_raw(name: str) -> bool:
+    return os.path.splitext(name)[1].lower().lstrip(".") in RAW_EXTENSIONS
+
+
+def _owns_stem(photo: Path, by_key: dict[tuple[Path, str], set[str]]) -> bool:
+    """A raw file keeps ``name.xmp`` when no other raw file shares its stem: in a RAW+JPEG pair that name is
+    the raw file's (Lightroom, Bridge, Camera Raw), and the JPEG takes ``name.jpg.xmp``."""
+    names = by_key[(photo.parent, photo.stem.casefold())]
+    return _is_raw(photo.name) and sum(_is_raw(n) for n in names) == 1
+
+
+def sidecar_paths(photos: Sequence[Path], naming: str = "adobe") -> dict[Path, Path]:
+    """Each photo's sidecar in ``naming``, photos sharing a stem told apart (see the module's notes)."""
+    clash = _collisions(photos) if naming == "adobe" else set()
+    return {p: sidecar_path(p, "appended" if p in clash else naming) for p in photos}
 
 
 def write_xmp_sidecars(
@@ -258,7 +278,7 @@ def write_xmp_sidecars(
     items = [(Path(p), list(k)) for p, k in rows]
     if naming not in ("adobe", "appended"):
         raise ValueError(f"unknown sidecar naming {naming!r} (use 'adobe' or 'appended')")
-    clash = _collisions([p for p, _ in items]) if naming == "adobe" else set()
+    targets = sidecar_paths([p for p, _ in items], naming)
     report = XmpReport()
 
     def fail(photo: Path, reason: str) -> None:
@@ -274,7 +294,7 @@ def write_xmp_sidecars(
         if not photo.is_file():
             fail(photo, "photo not found (moved or deleted?); no sidecar written")
             continue
-        target = sidecar_path(photo, "appended" if photo in clash else naming)
+        target = targets[photo]
         try:
             if target.exists():
                 existing = target.read_bytes()

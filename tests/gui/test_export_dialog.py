@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -317,3 +320,47 @@ def test_sidecar_problems_are_listed_and_the_rest_written(qtbot, library):
     assert gone in d.status_label.text() and "not found" in d.status_label.text()
     assert Path(kept).with_suffix(".xmp").is_file()
     assert not Path(gone).with_suffix(".xmp").exists()
+
+
+needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="ExifTool not installed")
+
+
+def _subjects(path: str) -> list[str]:
+    out = subprocess.run(
+        ["exiftool", "-j", "-XMP-dc:Subject", path], capture_output=True, text=True, check=True
+    )
+    value = json.loads(out.stdout)[0].get("Subject", [])
+    return value if isinstance(value, list) else [value]
+
+
+@needs_exiftool
+def test_keywords_go_into_the_selected_photos_and_the_result_is_shown(qtbot, library):
+    catalog, ids, corrected = library
+    raw = Path(next(iter(ids))).with_name("shot.CR2")
+    raw.write_bytes(b"raw data")
+    raw_id = catalog.ensure_images([str(raw)])[str(raw)]
+    catalog.set_decisions([(raw_id, "blue", True)])
+    locked = next(p for p, i in ids.items() if _colour(p) == "blue")
+    Path(locked).chmod(0o444)
+    selected = [corrected, ids[locked], raw_id]
+    d = _dialog(qtbot, catalog, selected=selected)
+    _choose(qtbot, d, "keywords", "selected")
+    assert d.naming_combo.isVisible() and d.keywords_hint.isVisible() and d.export_button.isEnabled()
+    d.naming_combo.setCurrentIndex(d.naming_combo.findData("appended"))
+    message = _export(qtbot, d)
+    assert "into 1 photo and 1 XMP sidecar" in message and "1 photo skipped" in message
+    assert d.isVisible() and "read-only" in d.status_label.text() and locked in d.status_label.text()
+    path = next(p for p, i in ids.items() if i == corrected)
+    assert _subjects(path) == ["red"]  # the person's correction, inside the photo
+    assert raw.read_bytes() == b"raw data" and raw.with_name("shot.CR2.xmp").is_file()
+
+
+def test_without_exiftool_the_choice_says_what_to_install(qtbot, library, monkeypatch, tmp_path):
+    catalog, ids, corrected = library
+    monkeypatch.setenv("FASHION_EXIFTOOL", str(tmp_path / "no-exiftool"))
+    d = _dialog(qtbot, catalog)
+    _choose(qtbot, d, "keywords", "all")
+    assert d.keywords_hint.isVisible() and "libimage-exiftool-perl" in d.keywords_hint.text()
+    assert "exiftool.org" in d.keywords_hint.text() and not d.export_button.isEnabled()
+    _choose(qtbot, d, "xmp", "all")
+    assert d.export_button.isEnabled() and not d.keywords_hint.isVisible()

@@ -1,4 +1,4 @@
-"""Export dialog: CSV, XLSX, the original study's layout or XMP sidecars; scope, columns, progress."""
+"""Export dialog: CSV, XLSX, the original study's layout, XMP sidecars or keywords inside the photos."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop import __version__
 from fashion_desktop.core.catalog import Catalog
+from fashion_desktop.core.exiftool import find_exiftool
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui import settings
 from fashion_desktop.gui.worker import Worker
@@ -53,6 +54,20 @@ FORMATS: tuple[ExportFormat, ...] = (
         "Excel workbooks (*.xlsx);;CSV files (*.csv)",
     ),
     ExportFormat("xmp", "XMP sidecars beside each photo (Lightroom, digiKam, Bridge)", "", ""),
+    ExportFormat(
+        "keywords", "Keywords into the photos (Lightroom, Finder, Windows; raw and HEIC get sidecars)", "", ""
+    ),
+)
+SIDECAR_FORMATS = ("xmp", "keywords")  # no output file; the sidecar naming applies
+KEYWORDS_HINT = (
+    "Keywords go into the photos themselves (JPEG, TIFF, PNG, DNG), where Lightroom, Finder and Windows show"
+    " them; raw and HEIC photos get a .xmp file beside them. Pixels, other details and keywords set in other"
+    " programs stay as they are; read-only photos and photos changed since the last scan are left alone."
+)
+NO_EXIFTOOL_HINT = (
+    "Writing keywords into photos needs ExifTool, which is not installed. Install it from exiftool.org (on"
+    " Debian or Ubuntu the libimage-exiftool-perl package, on a Mac Homebrew's exiftool), then open this"
+    " window again. XMP sidecars work without it."
 )
 _BY_KEY = {f.key: f for f in FORMATS}
 
@@ -79,6 +94,33 @@ class _Relay(QObject):
 
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _write_keywords(
+    catalog, model_key, policy, image_ids, defaults, naming, progress, cancel
+) -> ExportOutcome:
+    """The photos' final tags written as keywords into them (raw and HEIC: sidecars), as an outcome."""
+    from fashion_desktop.core.exiftool import ExifToolMissing
+    from fashion_desktop.core.photo_keywords import write_catalog_keywords
+
+    try:
+        report = write_catalog_keywords(
+            catalog, model_key, policy, image_ids, defaults=defaults, naming=naming, progress=progress,
+            cancel=cancel,
+        )  # fmt: skip
+    except ExifToolMissing:
+        return ExportOutcome(False, NO_EXIFTOOL_HINT)
+    msg = f"Wrote keywords into {_plural(len(report.written), 'photo')}"
+    if report.sidecars:
+        msg += f" and {_plural(len(report.sidecars), 'XMP sidecar')}"
+    if report.unchanged:
+        msg += f"; {len(report.unchanged)} already had them"
+    problems = [f"{p}: {reason}" for p, reason in report.skipped]
+    if problems:
+        msg += f"; {_plural(len(problems), 'photo')} skipped"
+    if report.cancelled:
+        return ExportOutcome(False, f"Stopped. {msg}; the other photos were left as they were.")
+    return ExportOutcome(True, msg, len(report.written) + len(report.sidecars), "", problems=problems)
 
 
 class ExportDialog(QDialog):
@@ -235,6 +277,9 @@ class ExportDialog(QDialog):
         )
         self.xmp_hint.setWordWrap(True)
         form.addRow("", self.xmp_hint)
+        self.keywords_hint = QLabel(KEYWORDS_HINT if find_exiftool() else NO_EXIFTOOL_HINT)
+        self.keywords_hint.setWordWrap(True)
+        form.addRow("", self.keywords_hint)
         model_text = (
             f"{self._model.name or self._model.key} ({len(self._model.labels)} labels)"
             if self._model
@@ -368,9 +413,15 @@ class ExportDialog(QDialog):
         file_based = bool(fmt.suffix)
         for w in (self.path_label, self.path_edit, self.browse_button):
             w.setVisible(file_based)
-        for w in (self.naming_label, self.naming_combo, self.xmp_hint):
-            w.setVisible(fmt.key == "xmp")
+        for w in (self.naming_label, self.naming_combo):
+            w.setVisible(fmt.key in SIDECAR_FORMATS)
+        self.xmp_hint.setVisible(fmt.key == "xmp")
+        self.keywords_hint.setVisible(fmt.key == "keywords")
+        self.export_button.setEnabled(self._can_export())
         self.columns_box.setEnabled(fmt.key in ("csv", "xlsx"))
+
+    def _can_export(self) -> bool:
+        return self.format_key() != "keywords" or self.keywords_hint.text() == KEYWORDS_HINT
 
     @Slot()
     def _browse(self) -> None:
@@ -411,6 +462,10 @@ class ExportDialog(QDialog):
         def job(cancel):
             yield "started"
             try:
+                if fmt.key == "keywords":
+                    return _write_keywords(
+                        catalog, model_key, policy, image_ids, defaults, naming, progress, cancel
+                    )
                 if fmt.key == "xmp":
                     from fashion_desktop.core.export import iter_final_tags, iter_rows_for_sidecars
                     from fashion_desktop.core.xmp import write_xmp_sidecars
@@ -451,14 +506,9 @@ class ExportDialog(QDialog):
         self.progress.setVisible(True)
         if running:
             self.progress.setRange(0, 0)  # busy until the first real count arrives
-        for w in (
-            self.format_combo,
-            self.path_edit,
-            self.browse_button,
-            self.export_button,
-            self.naming_combo,
-        ):
+        for w in (self.format_combo, self.path_edit, self.browse_button, self.naming_combo):
             w.setEnabled(not running)
+        self.export_button.setEnabled(not running and self._can_export())
         for scope, button in self.scope_buttons.items():
             button.setEnabled(not running and (scope == "all" or bool(self._ids[scope])))
         self.columns_box.setEnabled(not running and self.format_key() in ("csv", "xlsx"))
