@@ -15,15 +15,15 @@ TERMINATED = 128 + 15  # 143: SIGTERM (signal.SIGTERM is 15 everywhere, named on
 READER_GONE = 128 + 13
 
 TABLE = f"""\
-exit codes (every command: tag, merge, export, import, adapt, similar, inspect, init-model, convert,
-relink, train, evaluate):
+exit codes (every command: tag, merge, export, write-keywords, import, adapt, similar, inspect,
+init-model, convert, relink, train, evaluate):
   {OK:<4} everything went well
   {ERROR:<4} error: nothing useful was done (bad model file or data, missing folder or device, unwritable
        or protected output, a training run that failed ...); the message says which file and why
   {USAGE:<4} usage error: unknown option, bad argument or setting
-  {PARTIAL:<4} partial (tag, relink, import): the output was written (photos relinked, rows imported), but some
-       photos could not be read or found, some folders not fully scanned or some rows skipped (each
-       listed with its reason)
+  {PARTIAL:<4} partial (tag, relink, import, write-keywords): the output was written (photos relinked, rows
+       imported, keywords written), but some photos could not be read, found or written, some folders
+       not fully scanned or some rows skipped (each listed with its reason)
   {INTERRUPTED:<4} interrupted by Ctrl-C (SIGINT)
   {TERMINATED:<4} stopped by SIGTERM (kill, a service manager, the app's Stop button)
   {READER_GONE:<4} the reader of the output went away (piped into head, a pager closed early): the command

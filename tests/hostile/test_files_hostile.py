@@ -407,7 +407,7 @@ def test_a_sigterm_during_the_clean_up_still_removes_the_temporary_folder(
     )
     assert res.returncode == 143 and "Traceback" not in res.stderr, res.stderr
     assert f"fashion: stopped by SIGTERM after writing {out} (complete)" in res.stderr
-    assert list(tmp.iterdir()) == [] and len(pd.read_csv(out, encoding="utf-8-sig")) == 1
+    assert list(tmp.iterdir()) == [] and len(pd.read_csv(out, encoding="utf-8-sig", comment="#")) == 1
 
 
 @pytest.mark.slow
@@ -460,7 +460,7 @@ def test_a_symlink_loop_alone_is_listed_and_explains_the_partial_exit_code(
     assert "failed 0" in err
     assert f"{photo_folder / 'sub' / 'loop'}: link to a folder that was already scanned (loop?)" in err
     assert err.rstrip().endswith("partial result (exit code 3): 1 scan problem, listed above")
-    assert len(pd.read_csv(out, encoding="utf-8-sig")) == 9
+    assert len(pd.read_csv(out, encoding="utf-8-sig", comment="#")) == 9
 
 
 def test_heic_is_reported_and_avif_is_tagged(photo_folder, tiny_bundle_path, tmp_path, capsys) -> None:
@@ -484,7 +484,7 @@ def test_heic_is_reported_and_avif_is_tagged(photo_folder, tiny_bundle_path, tmp
     err = capsys.readouterr().err
     assert f"{heic}: not a HEIC photo that can be read (damaged or truncated)" in err
     assert "failed 1" in err and "scan problem" not in err
-    df = pd.read_csv(out, encoding="utf-8-sig", keep_default_na=False)
+    df = pd.read_csv(out, encoding="utf-8-sig", keep_default_na=False, comment="#")
     assert (
         df[df["path"] == str(heic)]["error"].item()
         == "not a HEIC photo that can be read (damaged or truncated)"
