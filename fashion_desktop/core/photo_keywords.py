@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..model.cancel import CancelFlag, is_cancelled
+from ..model.fileio import read_regular_file
 from .exiftool import (
     HIERARCHY,
     IPTC_KEYWORDS,
@@ -44,7 +45,7 @@ from .exiftool import (
 )
 from .scan import content_hash
 from .spreadsheet import ExportCancelled, Progress
-from .xmp import hierarchical, merge_xmp, sidecar_paths, write_xmp_sidecars
+from .xmp import MAX_SIDECAR_BYTES, hierarchical, merge_xmp, sidecar_paths, write_xmp_sidecars
 
 if TYPE_CHECKING:
     from .adapter import Adapter
@@ -57,7 +58,6 @@ IPTC_KEYWORD_BYTES = 64  # the IPTC IIM limit of one keyword
 INTO = ("photos", "sidecars")
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 _BATCH = 200  # photos read by ExifTool at a time
-_SIDECAR_BYTES = 16 * 1024**2  # a larger "sidecar" is not read (a planted link to /dev/zero ...)
 # Line breaks would split an ExifTool argument in two (its -stay_open protocol is one argument a line).
 _UNSAFE = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
 
@@ -347,9 +347,9 @@ def _sidecar_changes(
     for photo, keywords in rows:
         target = targets[Path(photo)]
         existing = None
-        if os.path.lexists(target) and not regular_file_problem(target, _SIDECAR_BYTES):
+        if os.path.lexists(target) and not target.is_symlink():
             try:
-                existing = target.read_bytes()
+                existing = read_regular_file(target, MAX_SIDECAR_BYTES)
             except OSError:
                 pass
         try:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..model.fileio import read_regular_file
 from ..model.images import EXTENSIONS
 from .scan import CancelFlag, is_cancelled
 from .spreadsheet import ExportCancelled, ExportError, Progress, atomic_write_bytes
@@ -41,6 +42,7 @@ NS_APP = "http://ns.fashion-finder.app/xmp/1.0/"
 NS_LR = "http://ns.adobe.com/lightroom/1.0/"
 HIERARCHY_SEPARATOR = "|"  # Lightroom's: label names never contain a bar (export's TAG_SEPARATOR)
 SIDECAR_SUFFIX = ".xmp"
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024  # real sidecars are a few KB; a link to /dev/zero must not fill memory
 
 _KNOWN_PREFIXES = {
     "x": NS_X,
@@ -296,8 +298,11 @@ def write_xmp_sidecars(
             continue
         target = targets[photo]
         try:
-            if target.exists():
-                existing = target.read_bytes()
+            if target.is_symlink():
+                fail(photo, f"{target.name} is a link: not written through or replaced; left untouched")
+                continue
+            if os.path.lexists(target):
+                existing = read_regular_file(target, MAX_SIDECAR_BYTES)
                 try:
                     data = merge_xmp(existing, keywords, groups)
                 except ValueError as exc:
@@ -310,7 +315,7 @@ def write_xmp_sidecars(
             fail(photo, str(exc))
             continue
         except OSError as exc:
-            fail(photo, f"{target}: cannot read the existing sidecar ({exc.strerror or exc})")
+            fail(photo, f"{target}: the existing sidecar cannot be read: {exc.strerror or exc}")
             continue
         report.written.append(target)
     if progress is not None:

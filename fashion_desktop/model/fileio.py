@@ -138,3 +138,30 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; raises WriteError as ``atomic_write`` does."""
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def read_regular_file(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The bytes of ``path`` when it is a regular file of at most ``max_bytes``; raises OSError with a
+    person's reason otherwise. Opened without blocking (a pipe planted there must not hang the app) and
+    checked on the open file, so what is read is what was checked."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a folder, pipe or device); not read")
+        if st.st_size > max_bytes:
+            raise OSError(errno.EFBIG, f"too large ({st.st_size:,} bytes, at most {max_bytes:,}); not read")
+        chunks, left = [], max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:  # it grew while being read
+            raise OSError(errno.EFBIG, f"too large (over {max_bytes:,} bytes); not read")
+        return data
+    finally:
+        os.close(fd)

@@ -303,3 +303,30 @@ def test_the_trainer_reads_the_apps_own_export_header_lines_and_groups_included(
     reds = [i for i, p in enumerate(table.paths) if Path(p).name.startswith("red") and i != row]
     assert reds and all(table.targets[i, table.labels.index("red")] == 1 for i in reds)
     assert any("8 of 9 rows are not reviewed" in note for note in table.notes)
+
+
+# -- 6: sidecars that hang ----------------------------------------------------------------------------
+@needs_links
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("planted", ["fifo", "dev-zero", "link"])
+def test_a_pipe_or_device_at_a_sidecars_name_is_listed_never_read_or_replaced(
+    planted: str, tmp_path: Path
+) -> None:
+    from fashion_desktop.core.xmp import write_xmp_sidecars
+    from tests.conftest import make_photo
+
+    one, two = make_photo(tmp_path / "one.jpg"), make_photo(tmp_path / "two.jpg")
+    sidecar = tmp_path / "one.xmp"
+    other = tmp_path / "notes.txt"
+    other.write_text("the person's notes")
+    if planted == "fifo":
+        os.mkfifo(sidecar)
+    else:
+        sidecar.symlink_to("/dev/zero" if planted == "dev-zero" else other)
+    report = write_xmp_sidecars([(one, ["dress"]), (two, ["dress"])])
+    assert report.written == [tmp_path / "two.xmp"]  # the other photo's sidecar is written
+    ((photo, reason),) = report.errors
+    assert photo == str(one)
+    assert ("not a regular file" in reason) if planted == "fifo" else ("is a link" in reason)
+    assert other.read_text() == "the person's notes"
+    assert sidecar.is_fifo() if planted == "fifo" else sidecar.is_symlink()  # left as it was
