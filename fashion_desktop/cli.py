@@ -129,7 +129,7 @@ def _check_output(path: Path, catalog: str | None = None, inputs: Sequence[str] 
         raise UserError(f"{path}: the output is a folder; give a file name")
     folder = path.parent
     if not folder.is_dir():
-        raise UserError(f"{path}: the folder {folder} does not exist")
+        raise UserError(f"{path}: {_missing_folder_reason(folder)}")
     _refuse_own_files(path, catalog, inputs)
     try:
         check_not_protected(path)
@@ -145,6 +145,28 @@ def _check_output(path: Path, catalog: str | None = None, inputs: Sequence[str] 
             "permission denied (no new files may be made there)" if isinstance(exc, PermissionError) else None
         )
         raise UserError(f"{path}: cannot write in {folder}: {reason or os_reason(exc)}") from None
+
+
+def _missing_folder_reason(folder: Path) -> str:
+    """Why ``folder`` cannot hold an output: a part of it that is a file, a loop of links, or not there."""
+    import errno
+
+    for part in [*reversed(folder.parents), folder]:
+        try:
+            os.stat(part)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"{part} is a loop of symbolic links (each points at another); no folder there"
+            if exc.errno == errno.ENOTDIR:
+                break
+            if isinstance(exc, FileNotFoundError):
+                return f"the folder {folder} does not exist" + (
+                    f" ({part} is not there)" if part != folder else ""
+                )
+            return f"the folder {folder} cannot be reached ({exc.strerror or exc})"
+        if not part.is_dir():
+            return f"{part} is a file, not a folder; the output cannot go inside it"
+    return f"the folder {folder} does not exist"
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -117,11 +117,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         check_not_protected(path)  # again: it may have been made read-only while ``write`` ran
-        if path.exists():
-            try:
-                os.chmod(tmp, path.stat().st_mode & 0o7777)
-            except OSError:
-                pass
+        try:  # a replaced regular file keeps its mode; a link's device or pipe lends none (/dev/full: 0666)
+            st = path.stat()
+            if stat.S_ISREG(st.st_mode):
+                os.chmod(tmp, st.st_mode & 0o7777)
+        except OSError:
+            pass
         os.replace(tmp, path)
     except WriteError:
         _unlink(tmp)

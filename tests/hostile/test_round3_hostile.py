@@ -330,3 +330,40 @@ def test_a_pipe_or_device_at_a_sidecars_name_is_listed_never_read_or_replaced(
     assert ("not a regular file" in reason) if planted == "fifo" else ("is a link" in reason)
     assert other.read_text() == "the person's notes"
     assert sidecar.is_fifo() if planted == "fifo" else sidecar.is_symlink()  # left as it was
+
+
+# -- 8: clearer messages ------------------------------------------------------------------------------
+@needs_links
+@pytest.mark.parametrize("where", ["inside-a-file", "link-loop", "missing"])
+def test_an_output_folder_that_is_not_one_is_named_for_what_it_is(
+    where: str, photo_folder: Path, tiny_bundle_path: Path, tmp_path: Path, capsys
+) -> None:
+    from fashion_desktop.cli import EXIT_ERROR, main
+
+    if where == "inside-a-file":
+        (tmp_path / "tags.csv").write_text("x")
+        out, said = tmp_path / "tags.csv" / "out.csv", f"{tmp_path / 'tags.csv'} is a file, not a folder"
+    elif where == "link-loop":
+        (tmp_path / "a").symlink_to(tmp_path / "b")
+        (tmp_path / "b").symlink_to(tmp_path / "a")
+        out, said = tmp_path / "a" / "out.csv", f"{tmp_path / 'a'} is a loop of symbolic links"
+    else:
+        out, said = tmp_path / "gone" / "deeper" / "out.csv", f"({tmp_path / 'gone'} is not there)"
+    assert main(["tag", str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(out)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"{out}: " in err and said in err and "photos to tag" not in err
+
+
+@needs_links
+def test_an_output_through_a_link_to_a_device_is_not_left_world_writable(
+    photo_folder: Path, tiny_bundle_path: Path, tmp_path: Path
+) -> None:
+    import stat
+
+    from fashion_desktop.cli import EXIT_OK, main
+
+    out = tmp_path / "tags.csv"
+    out.symlink_to("/dev/full")
+    assert main(["tag", str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(out)]) == EXIT_OK
+    mode = out.lstat().st_mode
+    assert stat.S_ISREG(mode) and not mode & stat.S_IWOTH and not mode & stat.S_IWGRP
