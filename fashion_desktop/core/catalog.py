@@ -111,6 +111,18 @@ class _Identity:
     marked: bool  # carries our application id (catalogs of older apps do not)
 
 
+def _wal_problem(path: Path) -> str | None:
+    """The message for a catalog whose last changes sit in a ``-wal`` file in a folder that cannot be written
+    (SQLite then says only "unable to open database file"), or None when that is not the case."""
+    if Path(f"{path}-wal").exists() and not _has_write_bits(path.parent):
+        return (
+            f"{path}: cannot read the catalog: its last changes are still in {path.name}-wal, which needs a "
+            f"writable folder to be read, and {path.parent} is read-only; open it once where the folder can be "
+            "written"
+        )
+    return None
+
+
 def _identify(path: Path) -> _Identity:
     """Read ``path``'s marker and schema without changing it; raise NotACatalog for anyone else's file."""
     try:
@@ -145,7 +157,7 @@ def _identify(path: Path) -> _Identity:
             raise NotACatalog(
                 f"{path}: not a Fashion Finder catalog (not an SQLite database); {nothing}"
             ) from None
-        raise CatalogError(f"{path}: cannot read the catalog ({exc})") from None
+        raise CatalogError(_wal_problem(path) or f"{path}: cannot read the catalog ({exc})") from None
     if app_id == 0 and not tables:
         return _Identity(0, False)  # an empty SQLite file holds nothing to lose
     if app_id == 0 and (row is None or not tables >= V1_TABLES):
@@ -215,13 +227,9 @@ class Catalog:
             db.execute("PRAGMA query_only=ON")
             db.execute("SELECT value FROM meta LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
-            if Path(f"{self.path}-wal").exists() and not _has_write_bits(self.path.parent):
-                raise CatalogError(
-                    f"{self.path}: cannot read the catalog: its last changes are still in "
-                    f"{self.path.name}-wal, which needs a writable folder to be read; open it once in the "
-                    "app where the folder can be written"
-                ) from None
-            raise CatalogError(f"{self.path}: cannot read the catalog ({exc})") from None
+            raise CatalogError(
+                _wal_problem(self.path) or f"{self.path}: cannot read the catalog ({exc})"
+            ) from None
         if identity.version < 4:
             # What the v4 upgrade would drop is not shown: those scores cannot be trusted.
             keys = [r[0] for r in db.execute("SELECT model_key FROM models").fetchall()]
@@ -229,6 +237,13 @@ class Catalog:
         return db
 
     def _open_for_writing(self, identity: _Identity) -> sqlite3.Connection:
+        if self.path.exists() and _has_write_bits(self.path) and not _has_write_bits(self.path.parent):
+            reason = f"the folder {self.path.parent} is read-only (the catalog writes its journal beside it)"
+            raise CatalogWriteError(
+                f"{self.path}: {reason}; 'fashion export' can still read it, but tagging or changes need a "
+                "folder that can be written: make it writable or move the catalog",
+                reason,
+            )
         if self.path.exists() and not _has_write_bits(self.path):
             reason = "the catalog file is read-only"
             raise CatalogWriteError(

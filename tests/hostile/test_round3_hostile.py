@@ -367,3 +367,57 @@ def test_an_output_through_a_link_to_a_device_is_not_left_world_writable(
     assert main(["tag", str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(out)]) == EXIT_OK
     mode = out.lstat().st_mode
     assert stat.S_ISREG(mode) and not mode & stat.S_IWOTH and not mode & stat.S_IWGRP
+
+
+def _catalog_in_read_only_folder(photo_folder: Path, tiny_bundle_path: Path, share: Path) -> Path:
+    from fashion_desktop.cli import EXIT_OK, main
+
+    share.mkdir()
+    lib = share / "lib.ffcat"
+    args = ["tag", str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(share / "t.csv")]
+    assert main([*args, "--catalog", str(lib)]) == EXIT_OK
+    return lib
+
+
+def test_a_writable_catalog_in_a_read_only_folder_is_said_as_such(
+    photo_folder: Path, tiny_bundle_path: Path, tmp_path: Path, capsys
+) -> None:
+    from fashion_desktop.cli import EXIT_ERROR, EXIT_OK, main
+
+    share = tmp_path / "share"
+    lib = _catalog_in_read_only_folder(photo_folder, tiny_bundle_path, share)
+    share.chmod(0o555)
+    try:
+        capsys.readouterr()
+        args = ["tag", str(photo_folder), "--model", str(tiny_bundle_path), "--out", str(tmp_path / "o.csv")]
+        assert main([*args, "--catalog", str(lib)]) == EXIT_ERROR
+        err = capsys.readouterr().err
+        assert f"the folder {share} is read-only" in err and "the catalog file is read-only" not in err
+        assert main(["export", "--catalog", str(lib), "--out", str(tmp_path / "e.csv")]) == EXIT_OK
+    finally:
+        share.chmod(0o755)
+
+
+def test_a_wal_file_in_a_read_only_folder_gets_the_clear_message(
+    photo_folder: Path, tiny_bundle_path: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    from fashion_desktop.cli import EXIT_ERROR, main
+    from fashion_desktop.core import catalog as catalog_module
+
+    share = tmp_path / "share"
+    lib = _catalog_in_read_only_folder(photo_folder, tiny_bundle_path, share)
+    (share / "lib.ffcat-wal").write_bytes(b"")
+
+    def no_shared_memory(*args, **kwargs):  # what SQLite says when it cannot make lib.ffcat-shm (not root)
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(catalog_module, "connect_read_only", no_shared_memory)
+    share.chmod(0o555)
+    try:
+        capsys.readouterr()
+        assert main(["export", "--catalog", str(lib), "--out", str(tmp_path / "e.csv")]) == EXIT_ERROR
+        err = capsys.readouterr().err
+        assert "its last changes are still in lib.ffcat-wal" in err and f"{share} is read-only" in err
+        assert "unable to open database file" not in err
+    finally:
+        share.chmod(0o755)
