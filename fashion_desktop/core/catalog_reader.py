@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .catalog_records import CatalogError
+
 
 @dataclass
 class ImageColumns:
@@ -60,6 +62,11 @@ class CatalogReader:
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
+            if (
+                not self.path.is_file()
+            ):  # sqlite3.connect would make an empty file there and say "no such table"
+                what = "is not a file" if self.path.exists() else "not found"
+                raise CatalogError(f"{self.path}: catalog {what}")
             db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0)
             db.execute("PRAGMA query_only=ON")
             self._local.db = db

@@ -198,7 +198,13 @@ def run_compare(job: dict[str, Any], cancel: threading.Event) -> Iterator[TagEve
 
     from .compare import Exclusion, compare_models
 
-    models = [(str(m["name"]), str(m["bundle"])) for m in job.get("models") or []]
+    _require(job, "compare", "catalog")
+    entries = job.get("models") or []
+    if not isinstance(entries, list) or not all(
+        isinstance(m, Mapping) and {"name", "bundle"} <= m.keys() for m in entries
+    ):
+        raise TagRequestError("the comparison request's 'models' must be a list of {name, bundle} objects")
+    models = [(str(m["name"]), str(m["bundle"])) for m in entries]
     options = ScoreOptions(
         device=str(job.get("device") or "auto"), batch_size=int(job.get("batch_size") or 0) or None
     )
@@ -214,6 +220,16 @@ def _watch_stdin(stream: BinaryIO, cancel: threading.Event) -> None:
     except (OSError, ValueError):
         pass
     cancel.set()
+
+
+def _require(job: object, mode: str, *keys: str) -> None:
+    """Refuse a request (of the window's own making, or a person's) that lacks a field, naming it."""
+    if not isinstance(job, Mapping):
+        raise TagRequestError(f"the {mode} request must be a JSON object, not {type(job).__name__}")
+    for key in keys:
+        value = job.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise TagRequestError(f"the {mode} request needs {key!r} (a text), not {value!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -240,6 +256,7 @@ def _serve(mode: str, events: EventWriter) -> int:
         if mode == "adapt":  # the library's adapter (no torch): one notice with what happened
             from .adapter_library import refit_to_file
 
+            _require(job, mode, "catalog", "model_key", "out")
             done = refit_to_file(job["catalog"], job["model_key"], bool(job.get("fit")), job["out"])
             events.emit(Notice(json.dumps(done)))
             return 0

@@ -421,3 +421,29 @@ def test_a_wal_file_in_a_read_only_folder_gets_the_clear_message(
         assert "unable to open database file" not in err
     finally:
         share.chmod(0o755)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("mode", "job", "said"),
+    [
+        ("tag", {}, "the tagging request needs 'catalog'"),
+        ("adapt", {}, "the adapt request needs 'catalog'"),
+        ("compare", {}, "the compare request needs 'catalog'"),
+        ("tag", {"catalog": "MISSING", "bundle": "BUNDLE"}, "MISSING: catalog not found"),
+    ],
+)
+def test_the_tagging_process_refuses_an_empty_job_or_a_missing_catalog_in_one_line(
+    mode: str, job: dict, said: str, tmp_path: Path, tiny_bundle_path: Path
+) -> None:
+    from fashion_desktop.model.protocol import Failure
+    from tests.core.test_tag_process import _run
+
+    missing = tmp_path / "gone.ffcat"
+    job = {k: str(missing) if v == "MISSING" else str(tiny_bundle_path) for k, v in job.items()}
+    code, events, err = _run(mode, job)
+    failures = [e for e in events if isinstance(e, Failure)]
+    assert code == 2 and len(failures) == 1, err
+    assert failures[0].message.startswith(said.replace("MISSING", str(missing)))
+    assert "Traceback" not in err and "KeyError" not in failures[0].message
+    assert not missing.exists()  # no empty file left behind
