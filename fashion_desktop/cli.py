@@ -716,6 +716,31 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # -- fashion relink -------------------------------------------------------------------------------
+SHOWN_PATHS = 20  # a command lists this many paths of a long list; a file beside the catalog holds them all
+
+
+def _list_file(beside: Path, what: str, paths: Sequence[str]) -> Path | None:
+    """Save ``paths`` (one a line) as ``<beside>.<what>-<time>.txt``, a new file never replacing one; None
+    when it cannot be written."""
+    from datetime import datetime
+
+    from fashion_desktop.model.fileio import exclusive_temp, place_new
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = beside.with_name(f"{beside.name}.{what}-{stamp}")
+    tmp = None
+    try:
+        tmp = exclusive_temp(beside.parent, base.name)
+        tmp.write_text("".join(f"{p}\n" for p in paths), encoding="utf-8", errors="surrogateescape")
+        return place_new(
+            tmp, (base.with_name(f"{base.name}{'' if n == 1 else f'-{n}'}.txt") for n in range(1, 100))
+        )
+    except OSError:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        return None
+
+
 def cmd_relink(args: argparse.Namespace) -> int:
     """Point the catalog's photos of a moved folder at its new place, keeping every decision and score."""
     from fashion_desktop.core.relink import relink_folder
@@ -739,9 +764,21 @@ def cmd_relink(args: argparse.Namespace) -> int:
         lines.append(f"merged {report.merged} photos that a scan of {report.new_folder} had already added")
     if report.not_found:
         lines.append(
-            f"not found in {report.new_folder} (kept in the catalog as missing, with their decisions):"
+            f"{len(report.not_found):,} not found in {report.new_folder} (kept in the catalog as missing, with "
+            "their decisions):"
         )
-        lines += [f"  {p}" for p in report.not_found]
+        lines += [f"  {p}" for p in report.not_found[:SHOWN_PATHS]]
+        if len(report.not_found) > SHOWN_PATHS:
+            rest = len(report.not_found) - SHOWN_PATHS
+            kept = _list_file(db, "relink-missing", report.not_found)
+            lines.append(
+                f"  ... and {rest:,} more: "
+                + (
+                    f"all {len(report.not_found):,} are listed in {kept}"
+                    if kept
+                    else "(the list could not be saved)"
+                )
+            )
     print("\n".join(lines), file=sys.stderr)
     if not report.moved:
         return EXIT_ERROR

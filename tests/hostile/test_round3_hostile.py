@@ -447,3 +447,32 @@ def test_the_tagging_process_refuses_an_empty_job_or_a_missing_catalog_in_one_li
     assert failures[0].message.startswith(said.replace("MISSING", str(missing)))
     assert "Traceback" not in err and "KeyError" not in failures[0].message
     assert not missing.exists()  # no empty file left behind
+
+
+def test_relink_lists_a_few_missing_photos_and_keeps_the_rest_in_a_file(
+    photo_folder: Path, tiny_bundle_path: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import re
+    import shutil
+
+    from fashion_desktop import cli
+    from fashion_desktop.cli import EXIT_OK, EXIT_PARTIAL, main
+
+    db = tmp_path / "lib.ffcat"
+    tag = ["--model", str(tiny_bundle_path), "--catalog", str(db), "--out", str(tmp_path / "o.csv")]
+    assert main(["tag", str(photo_folder), *tag]) == EXIT_OK
+    moved = tmp_path / "moved"
+    shutil.copytree(photo_folder, moved)
+    gone = sorted(moved.rglob("*.jpg"))[:6]
+    for p in gone:
+        p.unlink()
+    monkeypatch.setattr(cli, "SHOWN_PATHS", 2)  # 20 in use: the same path with 200,000 photos
+    capsys.readouterr()
+    assert main(["relink", str(photo_folder), str(moved), "--catalog", str(db)]) == EXIT_PARTIAL
+    err = capsys.readouterr().err
+    assert "6 not found in" in err and "... and 4 more: all 6 are listed in" in err
+    listed = Path(re.search(r"all 6 are listed in (\S+\.txt)", err).group(1))
+    assert listed.parent == tmp_path and listed.name.startswith("lib.ffcat.relink-missing-")
+    missing = sorted(str(photo_folder / p.relative_to(moved)) for p in gone)
+    assert sorted(listed.read_text().splitlines()) == missing
+    assert sum(1 for line in err.splitlines() if line.startswith("  /")) == 2
