@@ -592,7 +592,9 @@ class EventWriter:
                 self.stream.write(line + "\n")
                 self.stream.flush()
             if self.log_path:
-                with open(self.log_path, "a", encoding="utf-8") as fh:
+                # Appended, never through a link planted at its name (O_NOFOLLOW: that raises instead).
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                with os.fdopen(os.open(self.log_path, flags, 0o666), "a", encoding="utf-8") as fh:
                     fh.write(line + "\n")
         if self.listeners:
             msg = json.loads(line)

@@ -126,6 +126,12 @@ def run_folder_problem(out: str | os.PathLike, resume: bool = False, overwrite: 
     where = str(state.path)
     if state.kind == "not_a_folder":
         return f"{where} is a file, not a run folder; choose another --out"
+    linked = [n for n in state.files if n in RUN_FILES and (state.path / n).is_symlink()]
+    if linked:
+        return (
+            f"{state.path / linked[0]} is a link: a run's files are never written through links (it could point "
+            "at any file); remove it or train into a new --out"
+        )
     if resume:
         return None  # the resume path checks config.yaml itself
     if state.kind == "foreign":

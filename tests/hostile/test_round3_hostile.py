@@ -56,6 +56,34 @@ def test_an_export_replaces_a_link_at_its_name_and_never_writes_through_it(tmp_p
     assert not out.is_symlink() and out.read_bytes() == b"path,tags\n"
 
 
+@needs_links
+@pytest.mark.slow
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_link_planted_among_a_run_folders_files_is_refused_before_training(
+    resume: bool, tmp_path: Path
+) -> None:
+    from tests.trainer.trainer_helpers import FAST, make_class_folders, run_trainer
+
+    data = make_class_folders(
+        tmp_path / "data", per_class=3, splits=("train", "val"), classes=["red", "blue"]
+    )
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    run = tmp_path / "run"
+    train = ["--data", str(data), "--out", str(run), "--epochs", "1", *FAST]
+    if resume:  # a run stopped after its first epoch (checkpoints, no model yet)
+        assert run_trainer(["train", *train], tmp_path).returncode == 0
+        for name in ("model.fmodel", "metrics.json", "events.jsonl"):
+            (run / name).unlink()
+    else:
+        run.mkdir()
+    (run / "events.jsonl").symlink_to(victim)
+    res = run_trainer(["train", *(["--resume", str(run), "--epochs", "2"] if resume else train)], tmp_path)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert f"{run / 'events.jsonl'} is a link" in res.stderr
+    assert victim.read_text() == "precious"
+
+
 # -- 4: tracebacks after the work is done ---------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("preview", [False, True])
