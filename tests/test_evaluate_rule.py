@@ -17,7 +17,9 @@ COLOURS = ("red", "green", "blue")
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    # fashion tag's output starts with "# field: value" lines saying which model made it.
+    return list(csv.DictReader(io.StringIO("".join(line for line in lines if not line.startswith("#")))))
 
 
 def _group_f1(out: Path, group: str) -> float:
