@@ -77,7 +77,10 @@ def test_a_semicolon_cell_is_split_and_its_unknown_label_listed(tmp_path, capsys
 
 def test_a_label_with_a_comma_in_its_name_stays_one_label(tmp_path):
     db = library(tmp_path)
-    sheet = table(tmp_path / "t.csv", [("a.jpg", "shirt, blouse"), ("b.jpg", "shirt, blouse, red"), ("c.jpg", "dress, red")])
+    sheet = table(
+        tmp_path / "t.csv",
+        [("a.jpg", "shirt, blouse"), ("b.jpg", "shirt, blouse, red"), ("c.jpg", "dress, red")],
+    )
     assert main(["import", str(sheet), "--catalog", str(db), "--reviewed"]) == exit_codes.OK
     a, _ = state(db, "a.jpg")
     b, _ = state(db, "b.jpg")
@@ -197,3 +200,23 @@ def test_the_window_reads_the_table_in_a_worker_then_previews_it(qtbot, window, 
     assert decided["dress"] is True and decided["red"] is True and reviewed
     window.undo_action.trigger()
     assert state(Path(window.catalog.path), "a.jpg") == ({}, False)
+
+
+def test_the_window_asks_how_cells_are_separated_when_it_cannot_tell(qtbot, window, tmp_path):
+    from PySide6.QtCore import Qt
+
+    sheet = table(tmp_path / "t.csv", [("a.jpg", "Smith, John"), ("b.jpg", "dress")])
+    ctl = window.transfer_ctl
+    ctl.import_tags_dialog(sheet)
+    qtbot.waitUntil(lambda: ctl.separator_box is not None and ctl.separator_box.isVisible(), timeout=20_000)
+    assert (
+        "Row 2" in ctl.separator_box.informativeText()
+        and "Smith, John" in ctl.separator_box.informativeText()
+    )
+    assert ctl.import_box is None  # nothing to import until the person says
+    one_each = next(b for b in ctl.separator_box.buttons() if b.text() == "Each cell is one tag")
+    qtbot.mouseClick(one_each, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.import_box is not None and ctl.import_box.isVisible(), timeout=20_000)
+    assert "New labels (kept as your own): 1: Smith, John" in ctl.import_box.informativeText()
+    ctl.import_box.reject()
+    assert state(Path(window.catalog.path), "b.jpg") == ({}, False)
