@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -319,36 +320,62 @@ def require_columns(
     return df
 
 
-def _is_formula(value: object) -> bool:
-    # openpyxl gives a plain formula as "=...", an array or data-table formula as an object
-    return (isinstance(value, str) and value.startswith("=")) or type(value).__name__ in (
-        "ArrayFormula",
-        "DataTableFormula",
-    )
+_FORMULA_ELEMENT = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether any sheet of the workbook holds a formula element (a quick look at its XML that spares
+    parsing a sheet without formulas again)."""
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            with z.open(name) as fh:
+                tail = b""
+                while chunk := fh.read(1 << 20):
+                    if _FORMULA_ELEMENT.search(tail + chunk):
+                        return True
+                    tail = chunk[-16:]
+    return False
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
 
 
 def _refuse_unsaved_formulas(path: Path) -> None:
     """Raise ExportError naming the first cell of the first sheet that holds a formula and no saved value
-    (a workbook written by a program that does not calculate, e.g. openpyxl or a script)."""
-    from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
+    (a workbook written by a program that does not calculate, e.g. openpyxl or a script).
 
-    values = load_workbook(path, read_only=True, data_only=True)
-    formulas = load_workbook(path, read_only=True, data_only=False)
+    Read from the sheet's XML, because openpyxl gives None both for such a cell and for a formula whose
+    saved result is empty text (``t="str"`` and an empty ``<v>``: Excel's ``=IF(..., "", ...)``)."""
+    import xml.etree.ElementTree as ET
+
+    from openpyxl import load_workbook
+
+    if not _has_formulas(path):
+        return
+    wb = load_workbook(path, read_only=True)
     try:
-        sheet = formulas.worksheets[0]
-        for vrow, frow in zip(values.worksheets[0].iter_rows(), sheet.iter_rows(), strict=False):
-            for vcell, fcell in zip(vrow, frow, strict=False):
-                if vcell.value is None and _is_formula(fcell.value):
-                    where = f"{sheet.title}!{get_column_letter(fcell.column)}{fcell.row}"
-                    raise ExportError(
-                        f"{path}: cell {where} holds a formula without a saved value (the program that wrote "
-                        "the file did not calculate it); open the file in Excel or LibreOffice and save it, "
-                        "or paste the cells as values, then try again"
-                    )
+        sheet = wb.worksheets[0]
+        title, member = sheet.title, sheet._worksheet_path  # type: ignore[attr-defined]
     finally:
-        values.close()
-        formulas.close()
+        wb.close()
+    with zipfile.ZipFile(path) as z, z.open(member) as fh:
+        for _event, el in ET.iterparse(fh):
+            if _local(el.tag) == "row":
+                el.clear()
+            if _local(el.tag) != "c":
+                continue
+            parts = {_local(k.tag): k for k in el}
+            value = parts.get("v")
+            unsaved = value is None or (not value.text and el.get("t") not in ("str", "inlineStr"))
+            if "f" in parts and unsaved:
+                raise ExportError(
+                    f"{path}: cell {title}!{el.get('r', '?')} holds a formula without a saved value (the program "
+                    "that wrote the file did not calculate it); open the file in Excel or LibreOffice and save "
+                    "it, or paste the cells as values, then try again"
+                )
 
 
 def comment_lines(path: str | os.PathLike, encoding: str = "utf-8-sig") -> int:

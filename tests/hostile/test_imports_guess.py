@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +139,15 @@ def test_formula_tag_cells_without_saved_values_are_refused_naming_the_cell(tmp_
     assert "Tags!B3" in err and "save" in err
     for name in NAMES:
         assert state(db, name) == ({}, False)
+    # Excel's saved result of =IF(…, "", …) is empty text (t="str", an empty <v>): read, not refused.
+    saved = tmp_path / "saved.xlsx"
+    with zipfile.ZipFile(tmp_path / "f.xlsx") as zin, zipfile.ZipFile(saved, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<c r="B3"[^>]*>(<f>.*?</f>)<v ?/>', rb'<c r="B3" t="str">\1<v></v>', data)
+            zout.writestr(item, data)
+    assert read_table(saved)["tags"].tolist() == ["dress", ""]
 
 
 # -- encodings ----------------------------------------------------------------------------------------
