@@ -196,8 +196,12 @@ def test_the_window_reads_the_table_in_a_worker_then_previews_it(qtbot, window, 
 
     monkeypatch.setattr(label_import, "read_table", recording)
     sheet = table(tmp_path / "t.csv", [("a.jpg", "dress, red"), ("b.jpg", "dress;hat")])
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(sheet), "")))
     ctl = window.transfer_ctl
-    ctl.import_tags_dialog(sheet)
+    window.import_action.trigger()  # File > Import Tags…
+    assert ctl.import_box is None  # the window is free while the worker reads
     qtbot.waitUntil(lambda: ctl.import_box is not None and ctl.import_box.isVisible(), timeout=20_000)
     assert readers and threading.main_thread() not in readers
     text = ctl.import_box.informativeText()
