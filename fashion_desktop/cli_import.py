@@ -30,7 +30,12 @@ def add_import_parser(sub: Any, user_error: type[Exception]) -> None:
         "no photo is marked reviewed. Exit 0: every row (photo) imported; 3: some skipped (listed); "
         "1: nothing imported.",
     )
-    p.add_argument("table", metavar="TABLE", nargs="?", help="CSV or XLSX file")
+    p.add_argument(
+        "table",
+        metavar="TABLE",
+        nargs="?",
+        help="CSV, XLSX or text file (UTF-8 or UTF-16; comma, semicolon or tab)",
+    )
     p.add_argument(
         "--keywords-in-photos",
         action="store_true",
@@ -43,8 +48,10 @@ def add_import_parser(sub: Any, user_error: type[Exception]) -> None:
     p.add_argument(
         "--separator",
         choices=("|", ";", ",", "none"),
-        help="what separates tags in a cell ('none': one tag per cell); by default '|', or ';' or ',' where "
-        "the cells name known labels with it (a label whose name holds a comma stays whole)",
+        metavar="MARK",
+        help="what separates tags in a cell: '|', ';', ',' or 'none' (one tag per cell); by default '|', and ';' "
+        "or ',' where splitting a cell there names known labels (a label whose name holds a comma stays whole); "
+        "when the cells do not tell, the import stops and names a cell",
     )
     p.set_defaults(func=lambda args: _source_checked(p, args) or cmd_import(args, user_error))
 
@@ -121,6 +128,8 @@ def _import_keywords(args: argparse.Namespace, db: Path, user_error: type[Except
 
     if args.reviewed:
         raise user_error("--reviewed is for tables: keywords say what a photo shows, not all it shows")
+    if args.separator is not None:
+        raise user_error("--separator is for tables: each keyword in a photo is one tag already")
     try:
         catalog = Catalog(db, read_only=bool(args.dry_run))
     except CatalogError as exc:
