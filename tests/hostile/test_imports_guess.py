@@ -235,3 +235,15 @@ def test_the_window_asks_how_cells_are_separated_when_it_cannot_tell(qtbot, wind
     assert "New labels (kept as your own): 1: Smith, John" in ctl.import_box.informativeText()
     ctl.import_box.reject()
     assert state(Path(window.catalog.path), "b.jpg") == ({}, False)
+
+
+def test_the_window_says_which_formula_cell_has_no_value_and_imports_nothing(qtbot, window, tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.append(["image", "tags"])
+    wb.active.append(["a.jpg", '=CONCATENATE("dre","ss")'])
+    wb.save(tmp_path / "f.xlsx")
+    ctl = window.transfer_ctl
+    ctl.import_tags_dialog(tmp_path / "f.xlsx")
+    qtbot.waitUntil(lambda: window.messages.last_warning is not None, timeout=20_000)
+    assert "Sheet!B2" in window.messages.last_warning.text() and ctl.import_box is None
+    assert state(Path(window.catalog.path), "a.jpg") == ({}, False)
