@@ -237,7 +237,7 @@ class TagCells:
         """The separators ``cells`` (row, text) use: the person's ``separator`` when given ("none": one tag
         per cell), else ``|`` when a cell holds it, and ``;`` / ``,`` where splitting a cell there finds a
         known label. Raises SeparatorUnclear when a cell holds ``;`` or ``,`` that neither is decided."""
-        known = frozenset(known)
+        known = KnownLabels(known)
         if separator is not None:
             return cls(() if separator == NO_SEPARATOR else (separator,), known)
         base = (TAG_SEPARATOR,) if any(TAG_SEPARATOR in c for _, c in cells) else ()
@@ -277,28 +277,48 @@ def _names_known(cell: str, base: Sequence[str], mark: str, known: frozenset[str
 
 def _split_known(cell: str, marks: Sequence[str], known: frozenset[str]) -> tuple[list[str], set[str]]:
     """``cell`` split at ``marks``, longest known labels first: consecutive pieces that with the marks
-    between them name a known label stay one tag. Returns (tags, the marks split at)."""
+    between them name a known label (spaces aside: ``shirt,blouse``) stay that label. Returns (tags, the
+    marks split at)."""
     if not marks or not any(m in cell for m in marks):
         return ([cell.strip()] if cell.strip() else []), set()
+    names = known if isinstance(known, KnownLabels) else KnownLabels(known)
     parts = re.split("(" + "|".join(re.escape(m) for m in marks) + ")", cell)
     pieces, between = parts[0::2], parts[1::2]
     tags: list[str] = []
     used: set[str] = set()
     i = 0
     while i < len(pieces):
-        end = i
+        end, text = i, pieces[i].strip()
         for j in range(min(len(pieces) - 1, i + _LONGEST_RUN), i, -1):
-            run = "".join(p + m for p, m in zip(pieces[i:j], between[i:j], strict=True)) + pieces[j]
-            if run.strip() in known:
-                end = j
+            label = names.run(
+                "".join(p + m for p, m in zip(pieces[i:j], between[i:j], strict=True)) + pieces[j]
+            )
+            if label is not None:
+                end, text = j, label
                 break
-        text = "".join(p + m for p, m in zip(pieces[i:end], between[i:end], strict=True)) + pieces[end]
-        if text.strip():
-            tags.append(text.strip())
+        if text:
+            tags.append(text)
         if end + 1 < len(pieces):
             used.add(between[end])
         i = end + 1
     return tags, used
+
+
+class KnownLabels(frozenset):
+    """Label names; ``run`` also finds a name that holds a separator when a cell spaces it differently."""
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.squeezed = {_squeeze(n): n for n in self if any(m in n for m in OTHER_SEPARATORS)}
+
+    def run(self, text: str) -> str | None:
+        """The label ``text`` names, or None."""
+        text = text.strip()
+        return text if text in self else self.squeezed.get(_squeeze(text))
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
 
 
 _LONGEST_RUN = 8  # marks inside one label name ("top, t-shirt, sweatshirt" has 2): plenty

@@ -81,13 +81,15 @@ def test_a_label_with_a_comma_in_its_name_stays_one_label(tmp_path):
     db = library(tmp_path)
     sheet = table(
         tmp_path / "t.csv",
-        [("a.jpg", "shirt, blouse"), ("b.jpg", "shirt, blouse, red"), ("c.jpg", "dress, red")],
+        [("a.jpg", "shirt, blouse"), ("b.jpg", "shirt, blouse, red"), ("c.jpg", "dress,shirt,blouse")],
     )
     assert main(["import", str(sheet), "--catalog", str(db), "--reviewed"]) == exit_codes.OK
     a, _ = state(db, "a.jpg")
     b, _ = state(db, "b.jpg")
+    c, _ = state(db, "c.jpg")
     assert a["shirt, blouse"] is True and "shirt" not in a and "blouse" not in a
     assert b["shirt, blouse"] is True and b["red"] is True and b["dress"] is False
+    assert c["shirt, blouse"] is True and c["dress"] is True and "shirt,blouse" not in c  # spaced otherwise
 
 
 def test_a_separator_it_cannot_tell_is_refused_naming_a_cell_and_the_option(tmp_path, capsys):
