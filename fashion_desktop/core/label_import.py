@@ -62,9 +62,8 @@ class ImportReport:
     # rows whose tag cell is empty (where the layout does not say that means "none") or an Excel error
     no_tags: list[tuple[int, str]] = field(default_factory=list)
     separators: tuple[str, ...] = (TAG_SEPARATOR,)  # what the tag cells were split at (() : not split)
-    split_at: dict[str, list[tuple[int, str]]] = field(
-        default_factory=dict
-    )  # mark -> (row, cell) split there
+    # the cells split at another mark than the app's own: mark -> [(row, cell)]
+    split_at: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few lines for a person: counts, then the first problems with their row numbers."""
@@ -189,10 +188,6 @@ class OneValueGroups:
             if g in self.exclusive:
                 out += [lab for lab in self.members(g) if lab != t]
         return out
-
-
-def _split_tags(cell: str) -> list[str]:
-    return [t.strip() for t in cell.split(TAG_SEPARATOR) if t.strip()]
 
 
 OTHER_SEPARATORS = (";", ",")  # what a person's own table may separate tags with
