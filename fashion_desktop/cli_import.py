@@ -21,7 +21,8 @@ def add_import_parser(sub: Any, user_error: type[Exception]) -> None:
         "listed tags become your yes (and in a one-value group such as colour, the group's other values no) and "
         "nothing else is decided; with --reviewed the listed photos are marked reviewed, their listed tags yes "
         "and the model's other labels no. A row listing two values of a one-value group skips that group and "
-        "is listed. With --keywords-in-photos instead of a table, the keywords the library's photos already "
+        "is listed, and so is a row whose tag cell is empty (except in the app's own export, where that means no "
+        "tags) or shows an Excel error: it decides nothing and is not marked reviewed. With --keywords-in-photos instead of a table, the keywords the library's photos already "
         "carry (embedded XMP/IPTC, or XMP sidecars beside them; read with ExifTool) are matched to labels by "
         "name, ignoring case ('group|value' names a group's label; of a deeper 'a|b|c' the last two levels "
         "count): each match becomes your yes, keywords matching no label become your own tags (in the group "
@@ -29,7 +30,12 @@ def add_import_parser(sub: Any, user_error: type[Exception]) -> None:
         "no photo is marked reviewed. Exit 0: every row (photo) imported; 3: some skipped (listed); "
         "1: nothing imported.",
     )
-    p.add_argument("table", metavar="TABLE", nargs="?", help="CSV or XLSX file")
+    p.add_argument(
+        "table",
+        metavar="TABLE",
+        nargs="?",
+        help="CSV, XLSX or text file (UTF-8 or UTF-16; comma, semicolon or tab)",
+    )
     p.add_argument(
         "--keywords-in-photos",
         action="store_true",
@@ -39,6 +45,14 @@ def add_import_parser(sub: Any, user_error: type[Exception]) -> None:
     p.add_argument("--reviewed", action="store_true", help="mark the listed photos reviewed (complete tags)")
     p.add_argument("--model", metavar="KEY", help="model whose labels and groups apply (default: the latest)")
     p.add_argument("--dry-run", action="store_true", help="say what would change; change nothing")
+    p.add_argument(
+        "--separator",
+        choices=("|", ";", ",", "none"),
+        metavar="MARK",
+        help="what separates tags in a cell: '|', ';', ',' or 'none' (one tag per cell); by default '|', and ';' "
+        "or ',' where splitting a cell there names known labels (a label whose name holds a comma stays whole); "
+        "when the cells do not tell, the import stops and names a cell",
+    )
     p.set_defaults(func=lambda args: _source_checked(p, args) or cmd_import(args, user_error))
 
 
@@ -57,7 +71,7 @@ def _source_checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 def cmd_import(args: argparse.Namespace, user_error: type[Exception]) -> int:
     from fashion_desktop.core.catalog import Catalog, CatalogError
-    from fashion_desktop.core.label_import import import_spreadsheet, one_value_groups
+    from fashion_desktop.core.label_import import SeparatorUnclear, import_spreadsheet, one_value_groups
     from fashion_desktop.core.spreadsheet import ExportError
 
     db = Path(args.catalog)
@@ -85,7 +99,13 @@ def cmd_import(args: argparse.Namespace, user_error: type[Exception]) -> int:
                 dry_run=bool(args.dry_run),
                 reviewed=bool(args.reviewed),
                 one_value=one_value_groups(catalog, record.key if record is not None else None),
+                separator=args.separator,
             )
+        except SeparatorUnclear as exc:
+            how = " or ".join(f"--separator '{m}'" for m in exc.marks)
+            raise user_error(
+                f"{exc}; say which with {how} (it separates tags) or --separator none (each cell is one tag)"
+            ) from None
         except ExportError as exc:
             raise user_error(str(exc)) from None
     finally:
@@ -95,7 +115,9 @@ def cmd_import(args: argparse.Namespace, user_error: type[Exception]) -> int:
         print(f"{len(report.matched_ids)} photos marked reviewed", file=sys.stderr)
     if not report.matched_ids:
         return exit_codes.ERROR
-    skipped = report.unmatched or report.ambiguous or report.unknown_labels or report.conflicts
+    skipped = (
+        report.unmatched or report.ambiguous or report.unknown_labels or report.conflicts or report.no_tags
+    )
     return exit_codes.PARTIAL if skipped else exit_codes.OK
 
 
@@ -106,6 +128,8 @@ def _import_keywords(args: argparse.Namespace, db: Path, user_error: type[Except
 
     if args.reviewed:
         raise user_error("--reviewed is for tables: keywords say what a photo shows, not all it shows")
+    if args.separator is not None:
+        raise user_error("--separator is for tables: each keyword in a photo is one tag already")
     try:
         catalog = Catalog(db, read_only=bool(args.dry_run))
     except CatalogError as exc:

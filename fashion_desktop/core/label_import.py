@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from ..model.resources import taxonomy_labels
 from .catalog import Catalog
@@ -18,7 +21,15 @@ from .export import (
     path_parts,
 )
 from .scan import CancelFlag, is_cancelled
-from .spreadsheet import ExportCancelled, Progress, has_columns, read_table
+from .spreadsheet import (
+    ExportCancelled,
+    ExportError,
+    Progress,
+    has_columns,
+    read_about,
+    read_table,
+    require_columns,
+)
 
 IMAGE_COLUMN = "image"  # the simplest layout a person may have: ``image, tags``
 
@@ -46,6 +57,13 @@ class ImportReport:
     splits: list[tuple[int, str | None]] = field(default_factory=list)
     # rows listing two values of a one-value group (e.g. colour "Grey|White"): that group is skipped there
     conflicts: list[tuple[int, str]] = field(default_factory=list)
+    # tags in no label list the import knows, recorded as the person's own labels
+    new_labels: list[tuple[int, str]] = field(default_factory=list)
+    # rows whose tag cell is empty (where the layout does not say that means "none") or an Excel error
+    no_tags: list[tuple[int, str]] = field(default_factory=list)
+    separators: tuple[str, ...] = (TAG_SEPARATOR,)  # what the tag cells were split at (() : not split)
+    # the cells split at another mark than the app's own: mark -> [(row, cell)]
+    split_at: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few lines for a person: counts, then the first problems with their row numbers."""
@@ -59,6 +77,9 @@ class ImportReport:
             ("labels not in the label list", self.unknown_labels),
             ("rows matching several photos (skipped)", self.ambiguous),
             ("rows with two values of a one-value group (that group skipped)", self.conflicts),
+            ("labels not in the label list (kept as your own)", self.new_labels),
+            ("rows with no readable tags (skipped, not marked reviewed)", self.no_tags),
+            *((f"tag cells split at {mark!r}", cells) for mark, cells in self.split_at.items()),
         )
         return "\n".join(lines + problem_lines(problems, lambda row: f"row {row}"))
 
@@ -169,8 +190,137 @@ class OneValueGroups:
         return out
 
 
-def _split_tags(cell: str) -> list[str]:
-    return [t.strip() for t in cell.split(TAG_SEPARATOR) if t.strip()]
+OTHER_SEPARATORS = (";", ",")  # what a person's own table may separate tags with
+NO_SEPARATOR = "none"  # the person's answer "one tag per cell"
+# Excel's error values: a cell showing one of these could not be calculated, so it says nothing of the tags.
+_EXCEL_ERRORS = frozenset(
+    ("#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA")
+)
+
+
+class SeparatorUnclear(ExportError):
+    """The tag cells hold a mark that may separate tags or be part of a name, and the known labels do not
+    tell which; ``row`` and ``cell`` are the first such cell."""
+
+    def __init__(self, path: str | os.PathLike, row: int, cell: str) -> None:
+        marks = " or ".join(repr(m) for m in OTHER_SEPARATORS if m in cell)
+        super().__init__(
+            f"{path}: cannot tell how the tag cells separate tags: row {row} holds {cell!r}, and {marks} "
+            "there may separate tags or be part of a name"
+        )
+        self.path, self.row, self.cell = Path(path), row, cell
+        self.marks = tuple(m for m in OTHER_SEPARATORS if m in cell)
+
+
+@dataclass
+class TagCells:
+    """How a table's tag cells become tags: split at ``separators``, a run of pieces that together name a
+    known label (``shirt, blouse``) kept as that label; what was split where is kept for the report."""
+
+    separators: tuple[str, ...]
+    known: frozenset[str]
+    split_at: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+
+    @classmethod
+    def recognise(
+        cls,
+        path: str | os.PathLike,
+        cells: Sequence[tuple[int, str]],
+        known: Iterable[str],
+        separator: str | None,
+    ) -> TagCells:
+        """The separators ``cells`` (row, text) use: the person's ``separator`` when given ("none": one tag
+        per cell), else ``|`` when a cell holds it, and ``;`` / ``,`` where splitting a cell there finds a
+        known label. Raises SeparatorUnclear when a cell holds ``;`` or ``,`` that neither is decided."""
+        known = KnownLabels(known)
+        if separator is not None:
+            return cls(() if separator == NO_SEPARATOR else (separator,), known)
+        base = (TAG_SEPARATOR,) if any(TAG_SEPARATOR in c for _, c in cells) else ()
+        chosen = list(base)
+        for mark in OTHER_SEPARATORS:
+            if any(_names_known(cell, base, mark, known) for _, cell in cells if mark in cell):
+                chosen.append(mark)
+        found = cls(tuple(chosen), known)
+        if not base:  # the app's own mark decides a file; without it, a mark no label explains is a question
+            for row, cell in cells:
+                if any(m in cell for m in OTHER_SEPARATORS):
+                    tags, _ = found.pieces(cell)
+                    if any(t not in known and any(m in t for m in OTHER_SEPARATORS) for t in tags):
+                        raise SeparatorUnclear(path, row, cell)
+        return found
+
+    def pieces(self, cell: str) -> tuple[list[str], set[str]]:
+        """(the tags of ``cell``, the marks it was split at)."""
+        return _split_known(cell, self.separators, self.known)
+
+    def split(self, row: int, cell: str) -> list[str]:
+        tags, marks = self.pieces(cell)
+        for mark in sorted(marks - {TAG_SEPARATOR}):
+            self.split_at.setdefault(mark, []).append((row, cell))
+        return tags
+
+
+def _names_known(cell: str, base: Sequence[str], mark: str, known: frozenset[str]) -> bool:
+    """Whether splitting ``cell`` (split at ``base`` first) at ``mark`` gives a known label it did not."""
+    return any(
+        mark in piece
+        and piece not in known
+        and any(t in known for t in _split_known(piece, (mark,), known)[0])
+        for piece in _split_known(cell, base, known)[0]
+    )
+
+
+def _split_known(cell: str, marks: Sequence[str], known: frozenset[str]) -> tuple[list[str], set[str]]:
+    """``cell`` split at ``marks``, longest known labels first: consecutive pieces that with the marks
+    between them name a known label (spaces aside: ``shirt,blouse``) stay that label. Returns (tags, the
+    marks split at)."""
+    if not marks or not any(m in cell for m in marks):
+        return ([cell.strip()] if cell.strip() else []), set()
+    names = known if isinstance(known, KnownLabels) else KnownLabels(known)
+    parts = re.split("(" + "|".join(re.escape(m) for m in marks) + ")", cell)
+    pieces, between = parts[0::2], parts[1::2]
+    tags: list[str] = []
+    used: set[str] = set()
+    i = 0
+    while i < len(pieces):
+        end, text = i, pieces[i].strip()
+        for j in range(min(len(pieces) - 1, i + _LONGEST_RUN), i, -1):
+            label = names.run(
+                "".join(p + m for p, m in zip(pieces[i:j], between[i:j], strict=True)) + pieces[j]
+            )
+            if label is not None:
+                end, text = j, label
+                break
+        if text:
+            tags.append(text)
+        if end + 1 < len(pieces):
+            used.add(between[end])
+        i = end + 1
+    return tags, used
+
+
+class KnownLabels(frozenset):
+    """Label names; ``run`` also finds a name that holds a separator when a cell spaces it differently."""
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.squeezed = {_squeeze(n): n for n in self if any(m in n for m in OTHER_SEPARATORS)}
+
+    def run(self, text: str) -> str | None:
+        """The label ``text`` names, or None."""
+        text = text.strip()
+        return text if text in self else self.squeezed.get(_squeeze(text))
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+_LONGEST_RUN = 8  # marks inside one label name ("top, t-shirt, sweatshirt" has 2): plenty
+
+
+def _unreadable(cell: str) -> bool:
+    return cell.strip().upper() in _EXCEL_ERRORS
 
 
 def _parse_ids(cell: str) -> list[str]:
@@ -299,24 +449,32 @@ def import_seed(
     cancel: CancelFlag = None,
     dry_run: bool = False,
     one_value: OneValueGroups | None = None,
+    separator: str | None = None,
+    table: pd.DataFrame | None = None,
 ) -> ImportReport:
     """Import a seed-layout spreadsheet (``ImageId`` + ``Category`` ids and/or ``CategoryName``) as decisions.
 
     ImageId is matched to catalog photos by file name, stem or (relative) path. Each matched photo
     gets an on-decision per listed category and, with ``absent_negative``, an off-decision for every
-    other taxonomy category (the seed's annotations are complete); ``Split`` is stored when present.
+    other taxonomy category (the seed's annotations are complete, so empty category cells mean "none of
+    them"; a cell holding an Excel error is skipped and listed); ``Split`` is stored when present.
+    CategoryName cells are split as :meth:`TagCells.recognise` says (``separator`` overrides it).
     Unmatched rows and unknown categories are reported with row numbers, not fatal. ``dry_run``
-    changes nothing and reports what would change. Raises ExportError for unreadable files or missing
-    columns (the catalog untouched).
+    changes nothing and reports what would change. ``table``: the file already read. Raises ExportError
+    for unreadable files, missing columns or unclear separators (the catalog untouched).
     """
     taxonomy = list(taxonomy) if taxonomy is not None else taxonomy_labels()
-    df = read_table(path, required=("ImageId",), one_of=("Category", "CategoryName"))
+    needs = {"required": ("ImageId",), "one_of": ("Category", "CategoryName")}
+    df = read_table(path, **needs) if table is None else require_columns(table, path, **needs)
     report = ImportReport(Path(path), rows=len(df))
     first = int(df.attrs.get("header_row", 1)) + 1
     known = set(taxonomy)
+    records = df.to_dict("records")
+    names = [(n + first, str(r.get("CategoryName", "") or "")) for n, r in enumerate(records)]
+    cells = TagCells.recognise(path, [(r, c) for r, c in names if c and not _unreadable(c)], known, separator)
     rows: list[tuple[int, str, list[str], str | None]] = []
     has_split = "Split" in df.columns
-    for n, rec in enumerate(df.to_dict("records")):
+    for n, rec in enumerate(records):
         row_no = n + first
         key = str(rec["ImageId"])
         if not key:
@@ -324,6 +482,9 @@ def import_seed(
             continue
         tags: list[str] = []
         ids_cell = str(rec.get("Category", "") or "")
+        if _unreadable(ids_cell) or _unreadable(names[n][1]):
+            report.no_tags.append((row_no, key))
+            continue
         if ids_cell:
             for tok in _parse_ids(ids_cell):
                 try:
@@ -335,15 +496,29 @@ def import_seed(
                 else:
                     report.unknown_labels.append((row_no, tok))
         else:
-            for name in _split_tags(str(rec.get("CategoryName", "") or "")):
+            for name in cells.split(row_no, names[n][1]):
                 if name in known:
                     tags.append(name)
                 else:
                     report.unknown_labels.append((row_no, name))
         rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec["Split"]) if has_split else None))
+    report.separators, report.split_at = cells.separators, cells.split_at
     return apply_import(
         catalog, report, rows, taxonomy, absent_negative, mark_reviewed, cancel, progress, dry_run, one_value
     )
+
+
+def known_labels(catalog: Catalog, model_labels: Iterable[str] = ()) -> set[str]:
+    """The labels a table's tags may name without being new: ``model_labels``, the person's own labels and
+    every label the catalog holds decisions on."""
+    decided = {lab for (lab,) in catalog.query("SELECT DISTINCT label FROM decisions")}
+    return {*model_labels, *catalog.person_labels(), *decided}
+
+
+def _lists_complete_tags(path: str | os.PathLike) -> bool:
+    """Whether the file is the app's own export, whose rows list every tag of a photo (an empty cell:
+    none); a person's own table says nothing by an empty cell."""
+    return read_about(path).get("App", "").startswith("Fashion Finder")
 
 
 def import_tags(
@@ -358,38 +533,61 @@ def import_tags(
     dry_run: bool = False,
     one_value: OneValueGroups | None = None,
     negatives: Sequence[str] = (),
+    known: Iterable[str] | None = None,
+    separator: str | None = None,
+    table: pd.DataFrame | None = None,
 ) -> ImportReport:
-    """Import the app's own CSV/XLSX (``path`` or ``image``, and ``tags`` joined with ``|``) as decisions.
+    """Import the app's own CSV/XLSX (``path`` or ``image``, and ``tags`` joined with ``|``) or a person's
+    table like it (tags joined with ``;`` or ``,``: :meth:`TagCells.recognise`; ``separator`` overrides
+    it) as decisions.
 
     ``labels`` is the label list tags must come from (e.g. the model's); others are reported with
-    their row numbers and skipped. Without it every tag in the file counts. With ``absent_negative``
+    their row numbers and skipped. Without it every tag in the file counts, and those not in ``known``
+    (default: :func:`known_labels`) are listed as new labels. With ``absent_negative``
     a label of that list missing from a row becomes an off-decision (the row states the photo's
     complete tags, as an edited export does); ``negatives`` (e.g. the model's labels) are added to
-    that list. A ``split`` column is stored when present. ``dry_run`` changes nothing and reports what
-    would change. Raises ExportError for unreadable files or missing columns (the catalog untouched).
+    that list. A row whose tag cell is empty (except in the app's own export, where that means no
+    tags) or an Excel error is skipped and listed: it decides nothing and is not marked reviewed.
+    A ``split`` column is stored when present. ``dry_run`` changes nothing and reports what
+    would change. ``table``: the file already read. Raises ExportError for unreadable files, missing
+    columns or unclear separators (the catalog untouched).
     """
-    df = read_table(path, required=(TAGS_COLUMN,), one_of=(PATH_COLUMN, IMAGE_COLUMN))
+    needs = {"required": (TAGS_COLUMN,), "one_of": (PATH_COLUMN, IMAGE_COLUMN)}
+    df = read_table(path, **needs) if table is None else require_columns(table, path, **needs)
     key_col = PATH_COLUMN if PATH_COLUMN in df.columns else IMAGE_COLUMN
     report = ImportReport(Path(path), rows=len(df))
     first = int(df.attrs.get("header_row", 1)) + 1
     split_col = next((c for c in df.columns if str(c).strip().casefold() == SPLIT_COLUMN), None)
-    known = set(labels) if labels is not None else None
+    listed = set(labels) if labels is not None else None
+    names = listed if listed is not None else set(known if known is not None else known_labels(catalog))
+    records = df.to_dict("records")
+    tag_cells = [(n + first, str(r[TAGS_COLUMN])) for n, r in enumerate(records)]
+    cells = TagCells.recognise(
+        path, [(r, c) for r, c in tag_cells if c and not _unreadable(c)], names, separator
+    )
+    empty_is_none = _lists_complete_tags(path)
     rows: list[tuple[int, str, list[str], str | None]] = []
     seen: dict[str, None] = {}
-    for n, rec in enumerate(df.to_dict("records")):
-        row_no = n + first
+    for n, rec in enumerate(records):
+        row_no, cell = tag_cells[n]
         key = str(rec[key_col])
         if not key:
             report.unmatched.append((row_no, ""))
             continue
+        if _unreadable(cell) or not (cell or empty_is_none):
+            report.no_tags.append((row_no, key))
+            continue
         tags = []
-        for t in _split_tags(str(rec[TAGS_COLUMN])):
-            if known is not None and t not in known:
+        for t in cells.split(row_no, cell):
+            if listed is not None and t not in listed:
                 report.unknown_labels.append((row_no, t))
-            else:
-                tags.append(t)
-                seen.setdefault(t, None)
+                continue
+            if t not in names and t not in seen:
+                report.new_labels.append((row_no, t))
+            tags.append(t)
+            seen.setdefault(t, None)
         rows.append((row_no, key, list(dict.fromkeys(tags)), str(rec[split_col]) if split_col else None))
+    report.separators, report.split_at = cells.separators, cells.split_at
     vocabulary = list(dict.fromkeys([*(labels if labels is not None else seen), *negatives]))
     return apply_import(
         catalog,
@@ -414,6 +612,8 @@ def import_spreadsheet(
     cancel: CancelFlag = None,
     reviewed: bool = True,
     one_value: OneValueGroups | None = None,
+    separator: str | None = None,
+    table: pd.DataFrame | None = None,
 ) -> ImportReport:
     """Import any layout the app knows, chosen by its columns: the seed's (``ImageId``) or the app's
     own (``path``/``image`` + ``tags``), as the person's decisions on the photos it matches.
@@ -422,19 +622,32 @@ def import_spreadsheet(
     tags: ``model_labels`` it leaves out become "no"). Without it the listed tags become the person's
     yes and nothing else is decided, except that in a one-value group (``one_value``) the group's
     other values become no. Either way a row listing two values of a one-value group skips that group
-    and says so. ``dry_run`` reports what would change and changes nothing. Raises ExportError as the
-    importers do."""
-    head = read_table(path)
+    and says so, and a row without readable tags is skipped and listed. Tag cells are split at the
+    separators they use (``separator``: the person's answer, "none" for one tag per cell); tags that are
+    neither ``model_labels`` nor labels the catalog knows are listed as new. ``table``: the file as
+    :func:`read_import_table` read it. ``dry_run`` reports what would change and changes nothing.
+    Raises ExportError as the importers do (SeparatorUnclear where the separator needs an answer)."""
+    head = read_import_table(path) if table is None else table
     options = {
         "dry_run": dry_run,
         "cancel": cancel,
         "one_value": one_value,
         "absent_negative": reviewed,
         "mark_reviewed": reviewed,
+        "separator": separator,
+        "table": head,
     }
     if has_columns(head, ("ImageId",)):
         return import_seed(catalog, path, **options)
-    return import_tags(catalog, path, negatives=model_labels if reviewed else (), **options)
+    negatives = model_labels if reviewed else ()
+    return import_tags(
+        catalog, path, negatives=negatives, known=known_labels(catalog, model_labels), **options
+    )
+
+
+def read_import_table(path: str | os.PathLike) -> pd.DataFrame:
+    """The table an import reads (once: the importers take it as ``table``); raises ExportError."""
+    return read_table(path)
 
 
 def one_value_groups(catalog: Catalog, model_key: str | None = None) -> OneValueGroups | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -256,13 +257,15 @@ def has_columns(df: pd.DataFrame, names: Sequence[str]) -> bool:
 def read_table(
     path: str | os.PathLike, required: Sequence[str] = (), one_of: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """Read a CSV (comma or semicolon separated, UTF-8 with or without BOM, or cp1252), TSV or XLSX file
-    as text cells (the app's imports and the trainer's data sources both read through here).
+    """Read a CSV (comma, semicolon or tab separated; UTF-8 with or without BOM, UTF-16 with a BOM as
+    Excel's "Unicode text" writes it, or cp1252), TSV or XLSX file as text cells (the app's imports and
+    the trainer's data sources both read through here).
 
     Column names are matched case-insensitively and returned as given in ``required``/``one_of``.
     Neutralised cells (``'=...``) are restored. A CSV's leading ``#`` lines (an export's "About" header)
-    are skipped; ``df.attrs["header_row"]`` is the file line of the header (1 without them). Raises ExportError naming the file for unreadable
-    files and for missing columns (listing them).
+    are skipped; ``df.attrs["header_row"]`` is the file line of the header (1 without them). Raises
+    ExportError naming the file for unreadable files, for missing columns (listing them) and for a
+    workbook whose formula cells hold no saved value (naming the first).
     """
     path = Path(path)
     if not path.is_file():
@@ -272,6 +275,8 @@ def read_table(
     try:
         if suffix in (".xlsx", ".xlsm", ".xls"):
             df = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0)
+            if suffix != ".xls" and (df == "").to_numpy().any():
+                _refuse_unsaved_formulas(path)  # such a cell reads as empty: never a silent "no tags"
         elif suffix in (".csv", ".txt", ".tsv"):
             df = _read_csv(path, wanted, "\t" if suffix == ".tsv" else ",")
         else:
@@ -286,6 +291,19 @@ def read_table(
         raise ExportError(f"{path}: cannot read: {os_reason(exc)}") from exc
     except Exception as exc:  # pandas / openpyxl parse errors come in many types
         raise ExportError(f"{path}: cannot read as a spreadsheet ({type(exc).__name__}: {exc})") from exc
+    header_row = int(df.attrs.get("header_row", 1))
+    df = require_columns(df, path, required, one_of)
+    for col in df.columns:
+        df[col] = df[col].map(lambda v: unneutralise(str(v).strip()))
+    df.attrs["header_row"] = header_row
+    return df
+
+
+def require_columns(
+    df: pd.DataFrame, path: str | os.PathLike, required: Sequence[str] = (), one_of: Sequence[str] = ()
+) -> pd.DataFrame:
+    """``df`` with the columns named in ``required``/``one_of`` spelled as given there (matched
+    case-insensitively); raises ExportError naming ``path`` and the missing columns."""
     by_key = {str(c).strip().casefold(): c for c in df.columns}
     missing = [c for c in required if c.casefold() not in by_key]
     if one_of and not any(c.casefold() in by_key for c in one_of):
@@ -296,12 +314,68 @@ def read_table(
         raise ExportError(
             f"{path}: missing column(s) {', '.join(missing)} (found: {found}; needs: {', '.join(needs)})"
         )
-    header_row = int(df.attrs.get("header_row", 1))
-    df = df.rename(columns={by_key[c.casefold()]: c for c in wanted if c.casefold() in by_key})
-    for col in df.columns:
-        df[col] = df[col].map(lambda v: unneutralise(str(v).strip()))
-    df.attrs["header_row"] = header_row
+    attrs = dict(df.attrs)
+    df = df.rename(columns={by_key[c.casefold()]: c for c in [*required, *one_of] if c.casefold() in by_key})
+    df.attrs.update(attrs)
     return df
+
+
+_FORMULA_ELEMENT = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether any sheet of the workbook holds a formula element (a quick look at its XML that spares
+    parsing a sheet without formulas again)."""
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            with z.open(name) as fh:
+                tail = b""
+                while chunk := fh.read(1 << 20):
+                    if _FORMULA_ELEMENT.search(tail + chunk):
+                        return True
+                    tail = chunk[-16:]
+    return False
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _refuse_unsaved_formulas(path: Path) -> None:
+    """Raise ExportError naming the first cell of the first sheet that holds a formula and no saved value
+    (a workbook written by a program that does not calculate, e.g. openpyxl or a script).
+
+    Read from the sheet's XML, because openpyxl gives None both for such a cell and for a formula whose
+    saved result is empty text (``t="str"`` and an empty ``<v>``: Excel's ``=IF(..., "", ...)``)."""
+    import xml.etree.ElementTree as ET
+
+    from openpyxl import load_workbook
+
+    if not _has_formulas(path):
+        return
+    wb = load_workbook(path, read_only=True)
+    try:
+        sheet = wb.worksheets[0]
+        title, member = sheet.title, sheet._worksheet_path  # type: ignore[attr-defined]
+    finally:
+        wb.close()
+    with zipfile.ZipFile(path) as z, z.open(member) as fh:
+        for _event, el in ET.iterparse(fh):
+            if _local(el.tag) == "row":
+                el.clear()
+            if _local(el.tag) != "c":
+                continue
+            parts = {_local(k.tag): k for k in el}
+            value = parts.get("v")
+            unsaved = value is None or (not value.text and el.get("t") not in ("str", "inlineStr"))
+            if "f" in parts and unsaved:
+                raise ExportError(
+                    f"{path}: cell {title}!{el.get('r', '?')} holds a formula without a saved value (the program "
+                    "that wrote the file did not calculate it); open the file in Excel or LibreOffice and save "
+                    "it, or paste the cells as values, then try again"
+                )
 
 
 def comment_lines(path: str | os.PathLike, encoding: str = "utf-8-sig") -> int:
@@ -348,16 +422,32 @@ def read_about(path: str | os.PathLike, limit: int = 200) -> dict[str, str]:
     return about
 
 
+def _utf16(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) in (b"\xff\xfe", b"\xfe\xff")  # Excel's "Unicode text" starts with a BOM
+
+
 def _read_csv(path: Path, wanted: Sequence[str], sep: str = ",") -> pd.DataFrame:
     # Excel's plain "CSV" on Windows is cp1252, and uses ";" where the decimal mark is a comma.
-    try:
-        encoding = "utf-8-sig"
-        skip = comment_lines(path, encoding)
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, skiprows=skip, sep=sep)
-    except UnicodeDecodeError:
-        encoding = "cp1252"
-        skip = comment_lines(path, encoding)
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, skiprows=skip, sep=sep)
+    encodings = ["utf-16"] if _utf16(path) else ["utf-8-sig", "cp1252"]
+    while True:
+        encoding = encodings.pop(0)
+        try:
+            return _read_text_table(path, wanted, sep, encoding)
+        except UnicodeDecodeError:
+            if not encodings:
+                raise
+
+
+def _read_text_table(path: Path, wanted: Sequence[str], sep: str, encoding: str) -> pd.DataFrame:
+    skip = comment_lines(path, encoding)
+    with open(path, encoding=encoding, newline="") as fh:
+        for _ in range(skip):
+            fh.readline()
+        header = fh.readline(100_000)
+    if sep == "," and "\t" in header and header.count("\t") >= header.count(","):
+        sep = "\t"  # Excel's "Unicode text" and other tab-separated text, whatever the file's name
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, skiprows=skip, sep=sep)
     # Without the columns it needs, a one-column frame whose header holds ";" was split at the wrong mark.
     semicolons = sep == "," and len(df.columns) == 1 and ";" in str(df.columns[0])
     if semicolons and not (wanted and has_columns(df, wanted)):

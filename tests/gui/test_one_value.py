@@ -138,7 +138,9 @@ def test_import_tags_only_sets_the_listed_value_and_marks_nothing_reviewed(qtbot
     w = window
     sheet = tmp_path / "fix.csv"
     sheet.write_text("image,tags\np0.jpg,Pink\np1.jpg,Pink|Girls\n", encoding="utf-8")
-    box = w.transfer_ctl.import_tags_dialog(sheet)
+    w.transfer_ctl.import_tags_dialog(sheet)  # read in a worker: the preview opens when it is read
+    qtbot.waitUntil(lambda: w.transfer_ctl.import_box is not None and w.transfer_ctl.import_box.isVisible())
+    box = w.transfer_ctl.import_box
     mode = w.transfer_ctl.import_mode
     assert mode.isChecked()  # as before: the listed photos are settled ...
     mode.setChecked(False)  # ... unless the person chooses tags only

@@ -207,7 +207,11 @@ def test_import_previews_then_records_decisions_as_one_undo_step(
     tag(qtbot, window, tiny_bundle_path)
     sheet = tmp_path / "mine.csv"
     sheet.write_text("image,tags\nred_0.jpg,green|scarf\nnot_here.jpg,red\n", encoding="utf-8")
-    box = window.transfer_ctl.import_tags_dialog(sheet)
+    window.transfer_ctl.import_tags_dialog(sheet)  # read in a worker: the preview opens when it is read
+    qtbot.waitUntil(
+        lambda: window.transfer_ctl.import_box is not None and window.transfer_ctl.import_box.isVisible()
+    )
+    box = window.transfer_ctl.import_box
     text = box.informativeText()
     assert "Photos matched: 1 (1 not reviewed yet)" in text
     assert "Decisions: 4 added, 0 changed" in text  # green, scarf yes; red, blue no

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Slot
 from PySide6.QtWidgets import QCheckBox, QFileDialog, QMessageBox, QWidget
 
 from fashion_desktop.gui.controllers.keyword_import import KeywordImportController
@@ -13,6 +13,55 @@ from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.controllers.review import ReviewController
 from fashion_desktop.gui.tag import commands
+from fashion_desktop.gui.worker import Worker
+
+
+def import_preview_job(db: str | os.PathLike, path: str | os.PathLike, labels, model_key, separator):
+    """A worker job: the table read once and the dry runs of both import modes ({reviewed: report}), with
+    the catalog opened in the worker; a table it cannot import comes back as its ExportError."""
+    from fashion_desktop.core.catalog import Catalog
+    from fashion_desktop.core.label_import import import_spreadsheet, one_value_groups, read_import_table
+    from fashion_desktop.core.spreadsheet import ExportError
+
+    def job(cancel):
+        yield None
+        try:
+            table = read_import_table(path)
+            with Catalog(db, read_only=True) as cat:
+                one_value = one_value_groups(cat, model_key)
+                return {
+                    reviewed: import_spreadsheet(
+                        cat,
+                        path,
+                        model_labels=labels,
+                        dry_run=True,
+                        cancel=cancel,
+                        reviewed=reviewed,
+                        one_value=one_value,
+                        separator=separator,
+                        table=table,
+                    )  # fmt: skip
+                    for reviewed in (True, False)
+                }
+        except ExportError as exc:  # the window asks (separators) or says why
+            return exc
+
+    return job
+
+
+def import_notes(report) -> list[str]:
+    """The preview's lines on what the table's cells said: new labels, rows without tags, cells split."""
+    lines = []
+    new = list(dict.fromkeys(label for _, label in report.new_labels))
+    if new:
+        more = f" and {len(new) - 8:,} more" if len(new) > 8 else ""
+        lines.append(f"New labels (kept as your own): {len(new):,}: {', '.join(new[:8])}{more}")
+    if report.no_tags:
+        lines.append(f"Rows with no readable tags (skipped, not marked reviewed): {len(report.no_tags):,}")
+    for mark, cells in report.split_at.items():
+        row, cell = cells[0]
+        lines.append(f"Cells split at “{mark}”: {len(cells):,} (row {row}: “{cell}”)")
+    return lines
 
 
 class TransferController(QObject):
@@ -30,7 +79,15 @@ class TransferController(QObject):
         self.import_box: QMessageBox | None = None
         self.import_button = None
         self.import_preview = None
+        self.import_mode: QCheckBox | None = None
+        self.separator_box: QMessageBox | None = None  # the question how a table separates tags
+        self._reading: Worker | None = None  # the read of the table to import
+        self._reading_for = ("", "")  # (catalog, table) of that read
         self.keywords = KeywordImportController(library_ctl, review_ctl, messages)
+        library_ctl.leaving.connect(self.stop)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.stop)
 
     @Slot()
     def export_dialog(self) -> QWidget | None:
@@ -56,40 +113,65 @@ class TransferController(QObject):
         return dlg
 
     @Slot()
-    def import_tags_dialog(self, path: str | os.PathLike | None = None) -> QMessageBox | None:
-        """Preview what importing a spreadsheet would change; the person confirms before anything is
-        recorded. The import is one undo step."""
+    def stop(self) -> None:
+        """Stop a running read of a table (another library, or quitting): nothing was changed."""
+        if self._reading is not None:
+            self._reading.cancel()
+            self._reading.wait(10_000)
+            self._reading = None
+
+    @Slot()
+    def import_tags_dialog(self, path: str | os.PathLike | None = None, separator: str | None = None) -> None:
+        """Read a spreadsheet off the GUI thread and preview what importing it would change; the person
+        confirms before anything is recorded (one undo step). ``separator``: the person's answer to how
+        its tag cells separate tags, asked when the cells do not tell."""
         m, catalog = self.review_ctl.library, self.library_ctl.catalog
         if m is None or catalog is None:
-            return None
+            return
+        if self._reading is not None:
+            self.messages.say("Still reading the table to import…", 3000)
+            return
         if not path:
             path, _ = QFileDialog.getOpenFileName(
                 self.messages.window,
                 "Import tags",
                 str(Path.home()),
-                "Spreadsheets (*.csv *.xlsx *.xlsm *.txt)",
+                "Spreadsheets (*.csv *.xlsx *.xlsm *.txt *.tsv)",
             )
             if not path:
-                return None
-        from fashion_desktop.core.label_import import import_spreadsheet, one_value_groups
-        from fashion_desktop.core.spreadsheet import ExportError
+                return
+        self.import_box = self.separator_box = None
+        self._reading_for = (str(catalog.path), str(path))
+        job = import_preview_job(catalog.path, path, list(m.labels), m.model_key or None, separator)
+        self.messages.say(f"Reading {Path(path).name}…", 0)
+        self._reading = Worker(job, "import-tags", self).wired(lambda _: None, self._read, self._read_failed)
+        self._reading.start()
 
-        one_value = one_value_groups(catalog, m.model_key)
-        reports = {}
+    def _read_failed(self, message: str) -> None:
+        stopped = self._reading is None or self._reading.cancelled
+        self._reading = None
+        if not stopped:
+            self.messages.warn(f"Cannot import the table: {message.split(': ', 1)[-1]}")
 
-        def preview(reviewed: bool):
-            if reviewed not in reports:
-                reports[reviewed] = import_spreadsheet(
-                    catalog, path, model_labels=m.labels, dry_run=True, reviewed=reviewed, one_value=one_value
-                )
-            return reports[reviewed]
+    def _read(self, result) -> None:
+        from fashion_desktop.core.label_import import SeparatorUnclear
+        from fashion_desktop.core.spreadsheet import ExportCancelled, ExportError
 
-        try:
-            report = preview(True)
-        except ExportError as exc:
-            return self.messages.warn(str(exc))
-        own = sorted(report.labels_seen.difference(m.labels)) if m.labels else []
-        box = self._preview_box(report, path, own)
+        self._reading = None
+        m, catalog = self.review_ctl.library, self.library_ctl.catalog
+        if m is None or catalog is None or str(catalog.path) != self._reading_for[0]:
+            return  # another library is open now
+        self.messages.say("", 1)
+        path = self._reading_for[1]
+        if isinstance(result, SeparatorUnclear):
+            self._ask_separator(result)
+            return
+        if isinstance(result, ExportCancelled):
+            return
+        if isinstance(result, ExportError):
+            self.messages.warn(str(result))
+            return
+        box = self._preview_box(result[True], path)
         mode = QCheckBox("Mark the listed photos reviewed (the table lists each photo's complete tags)")
         mode.setChecked(True)
         mode.setToolTip(
@@ -99,15 +181,7 @@ class TransferController(QObject):
         )
         box.setCheckBox(mode)
         self.import_mode = mode
-
-        def mode_changed(checked: bool) -> None:
-            try:
-                self._fill_preview(box, preview(bool(checked)), own, bool(checked))
-            except ExportError as exc:
-                box.setInformativeText(str(exc))
-                self.import_button.setEnabled(False)
-
-        mode.toggled.connect(mode_changed)
+        mode.toggled.connect(lambda checked: self._fill_preview(box, result[bool(checked)], bool(checked)))
 
         def done() -> None:
             if box.clickedButton() is self.import_button and self.review_ctl.library is m:
@@ -115,9 +189,34 @@ class TransferController(QObject):
 
         box.finished.connect(done)
         box.open()
-        return box
 
-    def _preview_box(self, report, path, own: list[str]) -> QMessageBox:
+    def _ask_separator(self, unclear) -> None:
+        """Ask how the table's cells separate tags; the answer reads the table again."""
+        names = {",": "comma", ";": "semicolon"}
+        box = QMessageBox(self.messages.window)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Import tags")
+        box.setText(f"How are the tags in a cell of {unclear.path.name} separated?")
+        marks = " or ".join(f"the {names.get(m, m)} (“{m}”)" for m in unclear.marks)
+        box.setInformativeText(
+            f"Row {unclear.row} holds “{unclear.cell}”, and no label name tells whether {marks} there separates"
+            " two tags or belongs to one tag's name."
+        )
+        answers = {box.addButton(f"A {names.get(m, m)} separates tags", QMessageBox.ButtonRole.AcceptRole): m
+                   for m in unclear.marks}  # fmt: skip
+        answers[box.addButton("Each cell is one tag", QMessageBox.ButtonRole.AcceptRole)] = "none"
+        box.addButton(QMessageBox.StandardButton.Cancel)
+
+        def answered() -> None:
+            choice = answers.get(box.clickedButton())
+            if choice is not None:
+                self.import_tags_dialog(str(unclear.path), separator=choice)
+
+        box.finished.connect(answered)
+        self.separator_box = box
+        box.open()
+
+    def _preview_box(self, report, path) -> QMessageBox:
         box = QMessageBox(self.messages.window)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Import tags")
@@ -126,10 +225,10 @@ class TransferController(QObject):
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(self.import_button)
         self.import_box = box
-        self._fill_preview(box, report, own)
+        self._fill_preview(box, report)
         return box
 
-    def _fill_preview(self, box: QMessageBox, report, own: list[str], reviewed: bool = True) -> None:
+    def _fill_preview(self, box: QMessageBox, report, reviewed: bool = True) -> None:
         """The counts of what importing ``report`` (the dry run of one import mode) would change."""
         lines = [
             f"Photos matched: {len(report.matched_ids):,} "
@@ -144,8 +243,7 @@ class TransferController(QObject):
             lines.append(
                 f"Rows with two values of a one-value group (that group skipped): {len(report.conflicts):,}"
             )
-        if own:
-            lines.append(f"Labels the model does not have (kept as your own): {', '.join(own[:8])}")
+        lines += import_notes(report)
         after = (
             "The matched photos are marked reviewed with these tags as your decisions."
             if reviewed
