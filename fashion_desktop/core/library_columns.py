@@ -574,6 +574,12 @@ class LibraryColumns(AdaptedScores):
         """Mark photos reviewed or not with their ``decisions``, catalog first in one transaction; as
         ``mirror_decisions``."""
         self.catalog.set_reviewed(list(image_ids), reviewed, decisions)
+        return self.mirror_reviewed(image_ids, reviewed, decisions)
+
+    def mirror_reviewed(
+        self, image_ids: Sequence[int], reviewed: bool, decisions: Changes = ()
+    ) -> tuple[list[int], bool]:
+        """Mirror a review already in the catalog (another connection wrote it) into the columns."""
         slots = [self._slot_of[i] for i in image_ids if i in self._slot_of]
         decided, new_label = self.mirror_decisions(decisions)
         slots += decided

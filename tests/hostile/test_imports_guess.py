@@ -249,3 +249,41 @@ def test_the_window_says_which_formula_cell_has_no_value_and_imports_nothing(qtb
     qtbot.waitUntil(lambda: window.messages.last_warning is not None, timeout=20_000)
     assert "Sheet!B2" in window.messages.last_warning.text() and ctl.import_box is None
     assert state(Path(window.catalog.path), "a.jpg") == ({}, False)
+
+
+def test_a_large_confirmed_import_is_recorded_in_a_worker_and_undoes_in_one_step(
+    qtbot, window, tmp_path, monkeypatch
+):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFileDialog
+
+    from fashion_desktop.core.catalog_decisions import DecisionStore
+    from fashion_desktop.gui.controllers import transfer
+
+    monkeypatch.setattr(transfer, "OFF_THREAD_CHANGES", 1)  # 20,000 in use: the same path, two rows
+    writers: list[threading.Thread] = []
+    real = DecisionStore.set_reviewed
+
+    def recording(self, *args, **kwargs):
+        writers.append(threading.current_thread())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(DecisionStore, "set_reviewed", recording)
+    sheet = table(tmp_path / "t.csv", [("a.jpg", "dress|red"), ("b.jpg", "dress")])
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(sheet), "")))
+    ctl, m = window.transfer_ctl, window.library
+    window.import_action.trigger()
+    qtbot.waitUntil(lambda: ctl.import_box is not None and ctl.import_box.isVisible(), timeout=20_000)
+    qtbot.mouseClick(ctl.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.undo_action.isEnabled(), timeout=20_000)  # pushed once the worker wrote
+    assert writers and threading.main_thread() not in writers
+    a = next(r.id for r in window.catalog.images() if r.path.endswith("a.jpg"))
+    assert (
+        m.is_reviewed(a) and m.decision(a, "dress") is True and m.decision(a, "red") is True
+    )  # the grid shows it
+    assert state(Path(window.catalog.path), "a.jpg")[1]
+    window.undo_action.trigger()  # one step takes it all back, in the catalog and the grid
+    assert state(Path(window.catalog.path), "a.jpg") == ({}, False) and not m.is_reviewed(a)
+    window.redo_action.trigger()
+    again = state(Path(window.catalog.path), "a.jpg")[0]
+    assert again["dress"] is True and again["red"] is True and m.is_reviewed(a)

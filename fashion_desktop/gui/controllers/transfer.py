@@ -49,6 +49,40 @@ def import_preview_job(db: str | os.PathLike, path: str | os.PathLike, labels, m
     return job
 
 
+OFF_THREAD_CHANGES = 20_000  # an import this large is recorded in a worker (100,000 rows: ~2 s of writing)
+
+
+def import_write_job(db: str | os.PathLike, changes, reviewed_ids):
+    """A worker job: record an import's ``changes`` (marking ``reviewed_ids`` reviewed) through a connection
+    of its own, reading first what the photos held (for undo); returns commands.WrittenImport."""
+    from fashion_desktop.core.catalog import Catalog
+
+    def job(cancel):
+        yield None
+        with Catalog(db) as cat:
+            before = cat.decisions_for(list(dict.fromkeys(i for i, _, _ in changes)))
+            old = [(i, label, before.get(i, {}).get(label)) for i, label, _ in changes]
+            wanted = list(dict.fromkeys(reviewed_ids))
+            already: set[int] = set()
+            for start in range(0, len(wanted), 900):
+                chunk = wanted[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                already.update(
+                    r[0]
+                    for r in cat.query(
+                        f"SELECT id FROM images WHERE reviewed_at IS NOT NULL AND id IN ({marks})", chunk
+                    )
+                )
+            marked = [i for i in wanted if i not in already]
+            if marked:
+                cat.set_reviewed(marked, True, changes)
+            else:
+                cat.set_decisions(changes)
+        return commands.WrittenImport(old, marked)
+
+    return job
+
+
 def import_notes(report) -> list[str]:
     """The preview's lines on what the table's cells said: new labels, rows without tags, cells split."""
     lines = []
@@ -83,6 +117,8 @@ class TransferController(QObject):
         self.separator_box: QMessageBox | None = None  # the question how a table separates tags
         self._reading: Worker | None = None  # the read of the table to import
         self._reading_for = ("", "")  # (catalog, table) of that read
+        self._writing: Worker | None = None  # the recording of a large confirmed import
+        self._writing_for = ""  # the catalog it writes
         self.keywords = KeywordImportController(library_ctl, review_ctl, messages)
         library_ctl.leaving.connect(self.stop)
         app = QCoreApplication.instance()
@@ -114,11 +150,14 @@ class TransferController(QObject):
 
     @Slot()
     def stop(self) -> None:
-        """Stop a running read of a table (another library, or quitting): nothing was changed."""
+        """Stop a running read of a table (another library, or quitting): nothing was changed. A recording
+        the person confirmed is let finish (one transaction): the import is in the library either way."""
         if self._reading is not None:
             self._reading.cancel()
             self._reading.wait(10_000)
             self._reading = None
+        if self._writing is not None:
+            self._writing.wait(120_000)
 
     @Slot()
     def import_tags_dialog(self, path: str | os.PathLike | None = None, separator: str | None = None) -> None:
@@ -258,11 +297,35 @@ class TransferController(QObject):
         m, catalog = self.review_ctl.library, self.library_ctl.catalog
         if m is None or catalog is None:
             return
-        photos = len(report.matched_ids)
         marked = report.matched_ids if reviewed else []
+        if len(report.changes) >= OFF_THREAD_CHANGES:  # recorded in a worker; the grid takes it after
+            job = import_write_job(str(catalog.path), report.changes, marked)
+            self.messages.say(f"Recording {len(report.changes):,} imported decisions…")
+            done = lambda written: self._imported(report, marked, written)  # noqa: E731
+            failed = lambda message: self.messages.warn(f"The import was not recorded: {message}")  # noqa: E731
+            self._writing = Worker(job, "import-write", self).wired(lambda _: None, done, failed)
+            self._writing_for = str(catalog.path)
+            self._writing.start()
+            return
+        self._imported(report, marked)
+
+    def _imported(self, report, marked, written=None) -> None:
+        """The import as one undo step (``written``: a worker recorded it already, the grid follows)."""
+        m, catalog = self.review_ctl.library, self.library_ctl.catalog
+        if written is not None:
+            self._writing = None
+            if m is None or catalog is None or str(catalog.path) != self._writing_for:
+                return  # another library is open now; the import is in its catalog
+        if m is None or catalog is None:
+            return
+        photos = len(report.matched_ids)
         self.review_ctl.push(
             commands.ImportCommand(
-                m, report.changes, marked, f"Import tags on {photos} photo{'s' * (photos != 1)}"
+                m,
+                report.changes,
+                marked,
+                f"Import tags on {photos} photo{'s' * (photos != 1)}",
+                written=written,
             )
         )
         if report.splits:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from PySide6.QtGui import QUndoCommand
 
@@ -79,6 +80,15 @@ class ReviewedCommand(QUndoCommand):
             self._model.write_reviewed(self._before_off, False, forget)
 
 
+@dataclass(frozen=True)
+class WrittenImport:
+    """An import a worker already recorded in the catalog: what the photos held before (for undo) and the
+    photos it marked reviewed (those not reviewed before)."""
+
+    old: Sequence[Change]
+    marked: Sequence[int]
+
+
 class ImportCommand(QUndoCommand):
     """Record imported decisions and mark the photos ``reviewed_ids`` reviewed (none: tags only), as one
     undo step (undo puts back each photo's earlier decisions and review state). ``new_labels``
@@ -91,15 +101,24 @@ class ImportCommand(QUndoCommand):
         reviewed_ids: Sequence[int],
         text: str,
         new_labels: Mapping[str, str] | None = None,
+        written: WrittenImport | None = None,
     ) -> None:
         super().__init__(text)
         self._model = model
         self._new = list(changes)
+        self._labels = dict(new_labels or {})
+        self._written = written
+        if written is not None:  # recorded in a worker, which read what the photos held before
+            self._old, self._mark = list(written.old), list(written.marked)
+            return
         self._old = [(i, lab, model.decision(i, lab)) for i, lab, _ in changes]
         self._mark = [i for i in dict.fromkeys(reviewed_ids) if not model.is_reviewed(i)]
-        self._labels = dict(new_labels or {})
 
     def redo(self) -> None:
+        if self._written is not None:  # the first time: the catalog has it, the grid takes it
+            self._written = None
+            self._model.mirror_written(self._mark, True, self._new)
+            return
         if self._labels:  # the new tags and every decision in one transaction
             self._model.create_labels(self._labels, self._new)
         decisions = [] if self._labels else self._new

@@ -469,6 +469,14 @@ class LibraryModel(QAbstractListModel):
         transaction, then the grid."""
         self._decided(*self.columns.write_reviewed(image_ids, reviewed, decisions))
 
+    def mirror_written(self, image_ids: Sequence[int], reviewed: bool, decisions: Changes) -> None:
+        """Show what another connection already wrote to the catalog (an import recorded in a worker):
+        ``image_ids`` marked ``reviewed`` (none: decisions only) and ``decisions``."""
+        if image_ids:
+            self._decided(*self.columns.mirror_reviewed(image_ids, reviewed, decisions))
+        else:
+            self._decided(*self.columns.mirror_decisions(decisions))
+
     def _emit_changed(self, slots: np.ndarray) -> None:
         """dataChanged over contiguous row ranges (few signals even for thousands of rows)."""
         if not len(slots):
