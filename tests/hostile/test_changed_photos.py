@@ -135,7 +135,9 @@ def test_keywords_written_by_another_app_are_no_new_picture(
     _assert_kept(db, photo)
 
 
-def test_keywords_written_by_this_app_are_no_new_picture(tmp_path: Path, tiny_bundle_path: Path, capsys) -> None:
+def test_keywords_written_by_this_app_are_no_new_picture(
+    tmp_path: Path, tiny_bundle_path: Path, capsys
+) -> None:
     folder, photo, db = _tagged_library(tmp_path, tiny_bundle_path, capsys)
     with Catalog(db) as cat:
         report = write_keywords([(photo, ["dress"])], catalog=cat)
