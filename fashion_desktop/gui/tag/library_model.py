@@ -44,7 +44,7 @@ class Roles(IntEnum):
 
     Id = Qt.ItemDataRole.UserRole + 1
     Path = Qt.ItemDataRole.UserRole + 2
-    ThumbKey = Qt.ItemDataRole.UserRole + 3  # (path, size, mtime)
+    ThumbKey = Qt.ItemDataRole.UserRole + 3  # (path, size, mtime, when its picture changed)
     FinalTags = Qt.ItemDataRole.UserRole + 4  # list[str], label order then extra decided labels
     Confirmed = Qt.ItemDataRole.UserRole + 5  # {label: bool}: what a person decided
     Scores = Qt.ItemDataRole.UserRole + 6  # {label: float} or {} when not tagged by the active model
@@ -193,7 +193,7 @@ class LibraryModel(QAbstractListModel):
         slot = self.columns.slot(image_id)
         return {} if slot is None else self.columns.scores_at(slot)
 
-    def thumb_key(self, image_id: int) -> tuple[str, int, float] | None:
+    def thumb_key(self, image_id: int) -> tuple[str, int, float, float] | None:
         slot = self.columns.slot(image_id)
         return None if slot is None else self.columns.thumb_key(slot)
 
