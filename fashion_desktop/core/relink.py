@@ -23,7 +23,7 @@ class RelinkReport:
     new_folder: str
     by_content: int = 0
     by_name: int = 0  # relative path and size (photos the catalog had no content hash for)
-    changed: int = 0  # found by name but their content differs: decisions kept, scores dropped
+    changed: int = 0  # found by name but their picture differs: scores dropped, decisions kept to confirm
     merged: int = 0  # rows a scan of the new folder had already made, merged into the moved photos
     not_found: list[str] = field(default_factory=list)
 
