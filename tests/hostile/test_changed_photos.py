@@ -188,3 +188,70 @@ def test_the_window_lists_photos_to_confirm_and_makes_their_thumbnail_again(
         assert [model.index(r).data() for r in range(model.rowCount())] == ["IMG_0001.jpg"]
         new_key = model.thumb_key(cat.image_by_path(photo).id)
         assert new_key != old_key  # the cached picture of the old photo is not shown
+
+
+def _hash(path: Path) -> str:
+    from fashion_desktop.core.scan import content_hash
+
+    with path.open("rb") as fh:
+        return content_hash(fh, path.stat().st_size)
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF"])
+def test_the_hash_covers_the_picture_and_not_the_keywords(tmp_path: Path, fmt: str) -> None:
+    photo = make_photo(tmp_path / f"a.{fmt.lower()}", (64, 48), "red", fmt=fmt)
+    before = _hash(photo)
+    subprocess.run(
+        [
+            "exiftool",
+            "-q",
+            "-overwrite_original",
+            "-XMP-dc:Subject+=dress",
+            "-XMP-dc:Title=Red dress",
+            str(photo),
+        ],
+        check=True,
+    )
+    assert _hash(photo) == before
+    if fmt == "JPEG":  # turned by its orientation tag: the model and the thumbnail see another picture
+        subprocess.run(["exiftool", "-q", "-overwrite_original", "-Orientation#=6", str(photo)], check=True)
+        assert _hash(photo) != before
+    make_photo(photo, (64, 48), "blue", fmt=fmt)  # another picture under the name
+    assert _hash(photo) != before
+
+
+def _as_schema_10(db: Path) -> None:
+    """The catalog as schema 10 left it: hashes of the file's ends (metadata included), no file signal."""
+    import sqlite3
+
+    from fashion_desktop.core.fingerprint import legacy_hash
+
+    con = sqlite3.connect(db)
+    for image_id, path, size in con.execute("SELECT id, path, size FROM images").fetchall():
+        with open(path, "rb") as fh:
+            con.execute("UPDATE images SET content_hash=? WHERE id=?", (legacy_hash(fh, size), image_id))
+    for column in ("ctime_ns", "inode", "prior_hash", "confirm_since"):
+        con.execute(f"ALTER TABLE images DROP COLUMN {column}")
+    con.execute("UPDATE meta SET value='10' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+
+
+def test_an_upgraded_catalog_compares_its_old_hashes_the_old_way(
+    tmp_path: Path, tiny_bundle_path: Path, capsys
+) -> None:
+    folder, photo, db = _tagged_library(tmp_path, tiny_bundle_path, capsys)
+    _as_schema_10(db)
+    with Catalog(db) as cat:
+        assert cat.schema_version == 11 and cat.backup_path == tmp_path / "lib.ffcat.bak-v10"
+    _rescan(db, folder)  # the first scan records the signal: nothing changed
+    _assert_kept(db, photo)
+    os.chmod(photo, 0o640)  # a new ctime, the same bytes: hashed again the old way, found equal
+    _rescan(db, folder)
+    _assert_kept(db, photo)
+    with Catalog(db) as cat:
+        assert cat.image_by_path(photo).content_hash.startswith("v2:")  # the old hash made way for a new one
+    make_photo(photo, (120, 80), "blue")
+    _rescan(db, folder)
+    _assert_to_confirm(db, photo, tmp_path)
