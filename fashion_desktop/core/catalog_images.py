@@ -87,7 +87,12 @@ class ImageStore:
                     counts.new += 1
                     continue
                 image_id, size, mtime, present, ctime_ns, inode = row
-                if _signal_changed(size, mtime, ctime_ns, inode, f):
+                same = size == f.size and ctime_ns == f.ctime_ns and inode == f.inode and mtime is not None
+                # The careful look (times compared within a microsecond, an unknown ctime or inode) only
+                # where the quick one sees a difference: most files of a re-scan are as they were.
+                if not (same and abs(mtime - f.mtime) <= 1e-6) and _signal_changed(
+                    size, mtime, ctime_ns, inode, f
+                ):
                     db.execute(
                         "UPDATE images SET size=?, mtime=?, ctime_ns=?, inode=?, width=NULL, height=NULL,"
                         " prior_hash=COALESCE(prior_hash, content_hash, ''), content_hash=NULL, error=NULL,"
@@ -97,10 +102,17 @@ class ImageStore:
                     counts.changed += 1
                 else:
                     db.execute(
-                        "UPDATE images SET present=1, folder_id=?, last_seen=?, ctime_ns=COALESCE(?, ctime_ns),"
-                        " inode=COALESCE(?, inode) WHERE id=?",
-                        (folder_id, scan_token, f.ctime_ns, f.inode, image_id),
+                        "UPDATE images SET present=1, folder_id=?, last_seen=? WHERE id=?",
+                        (folder_id, scan_token, image_id),
                     )
+                    if (ctime_ns is None and f.ctime_ns is not None) or (
+                        inode is None and f.inode is not None
+                    ):
+                        # A row of an older catalog (or one tagged before it was scanned) learns its signal.
+                        db.execute(
+                            "UPDATE images SET ctime_ns=?, inode=? WHERE id=?",
+                            (f.ctime_ns, f.inode, image_id),
+                        )
                     if present:
                         counts.unchanged += 1
                     else:

@@ -172,9 +172,7 @@ def _classify(
     if not _valid_text(entry.name):
         return PathProblem(Path(printable(entry.path)), _BAD_NAME)
     # Windows reports no inode number from a listing (0): unknown, never compared.
-    return FileInfo(
-        entry.path, int(st.st_size), float(st.st_mtime), int(st.st_ctime_ns), int(st.st_ino) or None
-    )
+    return FileInfo(entry.path, int(st.st_size), float(st.st_mtime), st.st_ctime_ns, st.st_ino or None)
 
 
 def _is_file(entry: os.DirEntry) -> bool:
@@ -260,7 +258,8 @@ def sync_folder(
         catalog.finish_scan(folder_id, token, counts)
         # Files whose size, time, ctime or inode changed are fingerprinted now, even when the rest is
         # described later: until then nobody can tell a new picture from keywords written into it.
-        _describe_undescribed(catalog, folder_id, cancel, batch_size, changed_only=not describe)
+        if describe or counts.changed:
+            _describe_undescribed(catalog, folder_id, cancel, batch_size, changed_only=not describe)
     yield progress(done=True, cancelled=is_cancelled(cancel))
 
 
