@@ -165,6 +165,8 @@ def test_the_window_lists_photos_to_confirm_and_makes_their_thumbnail_again(
 ) -> None:
     from fashion_desktop.gui.tag.filter_bar import FilterBar
     from fashion_desktop.gui.tag.library_model import LibraryModel, ViewSpec
+    from fashion_desktop.gui.tag.review_pane import ReviewPane
+    from fashion_desktop.gui.tag.thumbnails import Thumbnailer
 
     folder, photo, db = _tagged_library(tmp_path, tiny_bundle_path, capsys)
     with Catalog(db) as cat:
@@ -186,8 +188,19 @@ def test_the_window_lists_photos_to_confirm_and_makes_their_thumbnail_again(
         assert "To confirm" in texts
         model.set_spec(ViewSpec(review=bar.review_combo.itemData(texts.index("To confirm"))))
         assert [model.index(r).data() for r in range(model.rowCount())] == ["IMG_0001.jpg"]
-        new_key = model.thumb_key(cat.image_by_path(photo).id)
+        image_id = cat.image_by_path(photo).id
+        new_key = model.thumb_key(image_id)
         assert new_key != old_key  # the cached picture of the old photo is not shown
+        pane = ReviewPane(Thumbnailer())
+        qtbot.addWidget(pane)
+        pane.set_library(model)
+        pane.show_images([image_id])
+        assert pane.state_label.text().startswith("To confirm")
+        model.write_reviewed([image_id], True)  # Space: the person confirms
+        pane.refresh()
+        assert pane.state_label.text() == "Reviewed" and cat.to_confirm_ids() == set()
+        model.set_spec(ViewSpec(review="to confirm"))
+        assert model.rowCount() == 0
 
 
 def _hash(path: Path) -> str:

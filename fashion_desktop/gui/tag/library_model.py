@@ -181,6 +181,11 @@ class LibraryModel(QAbstractListModel):
         slot = self.columns.slot(image_id)
         return slot is not None and bool(self.columns.slots.reviewed[slot])
 
+    def is_to_confirm(self, image_id: int) -> bool:
+        """Whether the photo's picture changed after a person decided on it (its decisions wait)."""
+        slot = self.columns.slot(image_id)
+        return slot is not None and bool(self.columns.slots.to_confirm[slot])
+
     def has_tag(self, image_id: int, label: str) -> bool:
         return label in self.tags_of(image_id)
 
