@@ -187,15 +187,16 @@ class ImageStore:
         """The app wrote keywords into an image: its new size, mtime and hash, in one transaction.
 
         A metadata write is no new picture, so scores, decisions and review state stay. Only a record
-        that still has ``old_size``/``old_mtime`` is updated (a scan that saw another change meanwhile
-        wins); returns whether it was.
+        that still has ``old_size``/``old_mtime`` and no change waiting to be looked at is updated (a
+        scan that saw another change meanwhile wins: its verdict compares with the hash from before);
+        returns whether it was.
         """
         if old_size is None or old_mtime is None:
             return False
         with self._catalog.transaction() as db:
             cur = db.execute(
                 "UPDATE images SET size=?, mtime=?, content_hash=?, ctime_ns=?, inode=?"
-                " WHERE id=? AND size=? AND ABS(mtime-?)<=1e-6",
+                " WHERE id=? AND size=? AND ABS(mtime-?)<=1e-6 AND prior_hash IS NULL",
                 (new_size, new_mtime, new_hash, new_ctime_ns, new_inode, image_id, old_size, old_mtime),
             )
             return cur.rowcount == 1

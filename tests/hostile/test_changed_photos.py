@@ -120,28 +120,22 @@ def _assert_kept(db: Path, photo: Path) -> None:
         assert rec.size == photo.stat().st_size  # the stored signal follows the file
 
 
-@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
-def test_keywords_written_by_another_app_are_no_new_picture(
-    tmp_path: Path, tiny_bundle_path: Path, capsys
+_NO_EXIFTOOL = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
+
+
+@pytest.mark.parametrize("writer", [pytest.param("exiftool", marks=_NO_EXIFTOOL), "this app"])
+def test_keywords_written_into_the_photo_are_no_new_picture(
+    tmp_path: Path, tiny_bundle_path: Path, capsys, writer: str
 ) -> None:
     folder, photo, db = _tagged_library(tmp_path, tiny_bundle_path, capsys)
     size = photo.stat().st_size
-    subprocess.run(
-        ["exiftool", "-q", "-overwrite_original", "-Keywords+=dress", "-XMP-dc:Subject+=dress", str(photo)],
-        check=True,
-    )
+    if writer == "exiftool":  # as Lightroom or a script would
+        command = ["exiftool", "-q", "-overwrite_original", "-Keywords+=dress", "-XMP-dc:Subject+=dress"]
+        subprocess.run([*command, str(photo)], check=True)
+    else:
+        with Catalog(db) as cat:
+            assert not write_keywords([(photo, ["dress"])], catalog=cat).skipped
     assert photo.stat().st_size != size
-    _rescan(db, folder)
-    _assert_kept(db, photo)
-
-
-def test_keywords_written_by_this_app_are_no_new_picture(
-    tmp_path: Path, tiny_bundle_path: Path, capsys
-) -> None:
-    folder, photo, db = _tagged_library(tmp_path, tiny_bundle_path, capsys)
-    with Catalog(db) as cat:
-        report = write_keywords([(photo, ["dress"])], catalog=cat)
-    assert not report.skipped
     _rescan(db, folder)
     _assert_kept(db, photo)
 
@@ -210,7 +204,7 @@ def _hash(path: Path) -> str:
         return content_hash(fh, path.stat().st_size)
 
 
-@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
+@_NO_EXIFTOOL
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF"])
 def test_the_hash_covers_the_picture_and_not_the_keywords(tmp_path: Path, fmt: str) -> None:
     photo = make_photo(tmp_path / f"a.{fmt.lower()}", (64, 48), "red", fmt=fmt)
