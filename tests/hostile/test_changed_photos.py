@@ -262,3 +262,18 @@ def test_an_upgraded_catalog_compares_its_old_hashes_the_old_way(
     make_photo(photo, (120, 80), "blue")
     _rescan(db, folder)
     _assert_to_confirm(db, photo, tmp_path)
+
+
+def test_a_moved_folder_of_an_upgraded_catalog_is_relinked_by_its_old_hashes(
+    tmp_path: Path, tiny_bundle_path: Path, capsys
+) -> None:
+    from fashion_desktop.core.relink import relink_folder
+
+    folder, photo, db = _tagged_library(tmp_path, tiny_bundle_path, capsys)
+    _as_schema_10(db)
+    moved = folder.rename(tmp_path / "moved")
+    with Catalog(db) as cat:
+        report = relink_folder(cat, folder, moved)
+        assert (report.by_content, report.changed, report.not_found) == (2, 0, [])
+        rec = cat.image_by_path(moved / photo.name)
+        assert rec.reviewed and len(cat.scores(MODEL, [rec.id])) == 1
