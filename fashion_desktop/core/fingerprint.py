@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import struct
 from typing import BinaryIO
 
 # Fingerprints of this kind start with it; the hashes older catalogs hold (32 hex digits, of the file's
@@ -86,6 +87,8 @@ def _jpeg(file: BinaryIO, size: int, h) -> bool:
             pos += 2
             continue
         length = int.from_bytes(marker[2:4], "big")
+        if length < 2:
+            return False
         if code == 0xDA:  # start of scan: the compressed picture, to the end of the file
             return _copy(file, pos, None, h)
         body = file.read(length - 2)
@@ -130,7 +133,7 @@ def _png(file: BinaryIO, size: int, h) -> bool:
 
 
 def _tiff(file: BinaryIO, size: int, h) -> bool:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(file) as im:
@@ -141,5 +144,14 @@ def _tiff(file: BinaryIO, size: int, h) -> bool:
                 return False
             h.update(b"%d,%d,%d" % (im.width, im.height, int(tags.get(_EXIF_ORIENTATION, 1))))
             return all(_copy(file, int(o), int(c), h) for o, c in zip(offsets, counts, strict=True))
-    except (UnidentifiedImageError, ValueError, TypeError, SyntaxError, Image.DecompressionBombError):
-        return False
+    except (
+        OSError,
+        ValueError,
+        TypeError,
+        SyntaxError,
+        KeyError,
+        EOFError,
+        struct.error,
+        Image.DecompressionBombError,
+    ):
+        return False  # a TIFF Pillow cannot read (or a read error: the fallback reads again, and raises)
