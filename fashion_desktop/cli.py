@@ -756,7 +756,7 @@ def cmd_relink(args: argparse.Namespace) -> int:
     total = report.moved + len(report.not_found)
     how = f"{report.by_content} by content, {report.by_name} by name and size"
     if report.changed:
-        how += f", {report.changed} by name with changed content (scores dropped, decisions kept)"
+        how += f", {report.changed} by name with changed content (scores dropped, decisions kept to confirm)"
     lines = [
         f"relinked {report.moved} of {total} photos from {report.old_folder} to {report.new_folder} ({how})"
     ]

@@ -46,7 +46,8 @@ def cmd_adapt(args: argparse.Namespace, user_error: type[Exception]) -> int:
             key = pick_model(catalog, args.model)
         except SimilarError as exc:
             raise user_error(str(exc)) from None
-        decided = sum(1 for d in catalog.all_decisions().values() if d)
+        waiting = catalog.to_confirm_ids()  # changed pictures: their decisions wait for the person
+        decided = sum(1 for i, d in catalog.all_decisions().items() if d and i not in waiting)
         if not decided:
             raise user_error(
                 f"{db}: no decisions yet; review some photos in the app (or 'fashion import TABLE --catalog "

@@ -121,9 +121,11 @@ class LibraryData:
 def library_examples(
     catalog: Catalog, model_key: str, data: LibraryData | None = None
 ) -> tuple[Examples, int]:
-    """The decided photos with this model's embedding (and how many decided photos have none)."""
+    """The decided photos with this model's embedding (and how many decided photos have none). Photos whose
+    picture changed after they were decided are left out until the person confirms them."""
     rec = _record(catalog, model_key)
-    decided = {i: d for i, d in catalog.all_decisions().items() if d}
+    waiting = catalog.to_confirm_ids()
+    decided = {i: d for i, d in catalog.all_decisions().items() if d and i not in waiting}
     person = tuple(lab for lab in catalog.person_labels() if lab not in rec.labels)
     data = data if data is not None else LibraryData.load(catalog, model_key)
     ids = [i for i, r in zip(sorted(decided), data.rows_of(sorted(decided)).tolist(), strict=True) if r >= 0]

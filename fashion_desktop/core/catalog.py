@@ -373,8 +373,13 @@ class Catalog:
     def finish_scan(self, folder_id: int, scan_token: float, counts: SyncCounts | None = None) -> SyncCounts:
         return self._images.finish_scan(folder_id, scan_token, counts)
 
-    def undescribed(self, folder_id: int) -> list[tuple[int, str, int, float]]:
-        return self._images.undescribed(folder_id)
+    def undescribed(
+        self, folder_id: int, changed_only: bool = False
+    ) -> list[tuple[int, str, int, float, str | None]]:
+        return self._images.undescribed(folder_id, changed_only)
+
+    def to_confirm_ids(self) -> set[int]:
+        return self._images.to_confirm_ids()
 
     def set_image_info(self, infos: Iterable[ImageInfo]) -> int:
         return self._images.set_image_info(infos)
@@ -384,10 +389,10 @@ class Catalog:
 
     def record_metadata_write(
         self, image_id: int, old_size: int | None, old_mtime: float | None, new_size: int, new_mtime: float,
-        new_hash: str | None,
+        new_hash: str | None, new_ctime_ns: int | None = None, new_inode: int | None = None,
     ) -> bool:  # fmt: skip
         return self._images.record_metadata_write(
-            image_id, old_size, old_mtime, new_size, new_mtime, new_hash
+            image_id, old_size, old_mtime, new_size, new_mtime, new_hash, new_ctime_ns, new_inode
         )
 
     def images(

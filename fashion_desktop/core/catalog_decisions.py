@@ -89,13 +89,16 @@ class DecisionStore:
         self, image_ids: int | Sequence[int], reviewed: bool = True, decisions: DecisionChanges = ()
     ) -> None:
         """Mark images reviewed (or not), together with the ``decisions`` that review records
-        (``core.tags.review_decisions``), in one transaction: a photo is never reviewed without them."""
+        (``core.tags.review_decisions``), in one transaction: a photo is never reviewed without them.
+        Marking a photo whose picture changed reviewed confirms its decisions."""
         ids = [image_ids] if isinstance(image_ids, int) else list(image_ids)
         with self._catalog.transaction() as db:
             self._write_decisions(db, decisions)
+            # Reviewed again, a changed photo's decisions are the person's word on the new picture.
             db.executemany(
-                "UPDATE images SET reviewed_at=? WHERE id=?",
-                [(timestamp() if reviewed else None, i) for i in ids],
+                "UPDATE images SET reviewed_at=?, confirm_since=CASE WHEN ? THEN NULL ELSE confirm_since END"
+                " WHERE id=?",
+                [(timestamp() if reviewed else None, reviewed, i) for i in ids],
             )
 
     # -- labels people created -------------------------------------------------------------------

@@ -15,6 +15,7 @@ class ImageStore:
 
     def __init__(self, catalog: CatalogAccess) -> None:
         self._catalog = catalog
+        self._columns: str | None = None
 
     # -- folders ------------------------------------------------------------------------------
     def add_folder(self, folder: str | os.PathLike) -> int:
@@ -65,37 +66,53 @@ class ImageStore:
     ) -> SyncCounts:
         """Upsert one batch of scanned files in one transaction.
 
-        A file whose size or mtime changed loses its (now stale) predictions and load error but
-        keeps every human decision and its review state.
+        A file whose size, mtime, ctime or inode changed (what ``touch -r`` cannot restore; those two are
+        compared only where both are known) is described again, its hash until then kept as its prior
+        one: ``set_image_info`` then tells a new picture (scores dropped, decisions to confirm) from
+        metadata written into it (nothing lost). Meanwhile it keeps its scores and decisions.
         """
         counts = counts or SyncCounts()
         now = timestamp()
         with self._catalog.transaction() as db:
             for f in files:
                 row = db.execute(
-                    "SELECT id, size, mtime, present FROM images WHERE path=?", (f.path,)
+                    "SELECT id, size, mtime, present, ctime_ns, inode FROM images WHERE path=?", (f.path,)
                 ).fetchone()
                 if row is None:
                     db.execute(
-                        "INSERT INTO images(path, folder_id, size, mtime, added_at, last_seen) VALUES(?,?,?,?,?,?)",
-                        (f.path, folder_id, f.size, f.mtime, now, scan_token),
+                        "INSERT INTO images(path, folder_id, size, mtime, ctime_ns, inode, added_at, last_seen)"
+                        " VALUES(?,?,?,?,?,?,?,?)",
+                        (f.path, folder_id, f.size, f.mtime, f.ctime_ns, f.inode, now, scan_token),
                     )
                     counts.new += 1
                     continue
-                image_id, size, mtime, present = row
-                if size != f.size or mtime is None or abs(mtime - f.mtime) > 1e-6:
+                image_id, size, mtime, present, ctime_ns, inode = row
+                same = size == f.size and ctime_ns == f.ctime_ns and inode == f.inode and mtime is not None
+                # The careful look (times compared within a microsecond, an unknown ctime or inode) only
+                # where the quick one sees a difference: most files of a re-scan are as they were.
+                if not (same and abs(mtime - f.mtime) <= 1e-6) and _signal_changed(
+                    size, mtime, ctime_ns, inode, f
+                ):
                     db.execute(
-                        "UPDATE images SET size=?, mtime=?, width=NULL, height=NULL, content_hash=NULL, error=NULL,"
-                        " changed_at=?, present=1, folder_id=?, last_seen=? WHERE id=?",
-                        (f.size, f.mtime, now, folder_id, scan_token, image_id),
+                        "UPDATE images SET size=?, mtime=?, ctime_ns=?, inode=?, width=NULL, height=NULL,"
+                        " prior_hash=COALESCE(prior_hash, content_hash, ''), content_hash=NULL, error=NULL,"
+                        " present=1, folder_id=?, last_seen=? WHERE id=?",
+                        (f.size, f.mtime, f.ctime_ns, f.inode, folder_id, scan_token, image_id),
                     )
-                    db.execute("DELETE FROM predictions WHERE image_id=?", (image_id,))
                     counts.changed += 1
                 else:
                     db.execute(
                         "UPDATE images SET present=1, folder_id=?, last_seen=? WHERE id=?",
                         (folder_id, scan_token, image_id),
                     )
+                    if (ctime_ns is None and f.ctime_ns is not None) or (
+                        inode is None and f.inode is not None
+                    ):
+                        # A row of an older catalog (or one tagged before it was scanned) learns its signal.
+                        db.execute(
+                            "UPDATE images SET ctime_ns=?, inode=? WHERE id=?",
+                            (f.ctime_ns, f.inode, image_id),
+                        )
                     if present:
                         counts.unchanged += 1
                     else:
@@ -120,11 +137,17 @@ class ImageStore:
             db.execute("UPDATE folders SET scanned_at=? WHERE id=?", (timestamp(), folder_id))
         return counts
 
-    def undescribed(self, folder_id: int) -> list[tuple[int, str, int, float]]:
-        """(id, path, size, mtime) of the folder's present images that have no content hash yet."""
+    def undescribed(
+        self, folder_id: int, changed_only: bool = False
+    ) -> list[tuple[int, str, int, float, str | None]]:
+        """(id, path, size, mtime, prior hash) of the folder's present images that have no content hash
+        yet; the prior hash is None for a file never described, "" for a changed one whose old hash is
+        unknown. ``changed_only``: only files a scan saw change."""
         return self._catalog.query(
-            "SELECT id, path, size, mtime FROM images WHERE folder_id=? AND present=1"
-            " AND content_hash IS NULL AND size IS NOT NULL AND mtime IS NOT NULL ORDER BY path",
+            "SELECT id, path, size, mtime, prior_hash FROM images WHERE folder_id=? AND present=1"
+            " AND content_hash IS NULL AND size IS NOT NULL AND mtime IS NOT NULL"
+            + (" AND prior_hash IS NOT NULL" if changed_only else "")
+            + " ORDER BY path",
             (folder_id,),
         )
 
@@ -132,16 +155,22 @@ class ImageStore:
         """Store width, height and content hash of images, all in one transaction.
 
         An image whose size or mtime in the catalog is no longer the one ``info`` was measured at
-        (the file changed meanwhile and a scan noticed) is left alone. Returns how many were stored.
+        (the file changed meanwhile and a scan noticed) is left alone. One whose picture is not the one
+        the catalog knew (``same_picture`` False) loses its scores and embeddings, and its decisions wait
+        to be confirmed (``content_changed``). Returns how many were stored.
         """
         stored = 0
+        now = timestamp()
         with self._catalog.transaction() as db:
             for i in infos:
                 cur = db.execute(
-                    "UPDATE images SET width=?, height=?, content_hash=? WHERE id=? AND size=? AND mtime=?",
+                    "UPDATE images SET width=?, height=?, content_hash=?, prior_hash=NULL"
+                    " WHERE id=? AND size=? AND mtime=?",
                     (i.width, i.height, i.content_hash, i.image_id, i.size, i.mtime),
                 )
                 stored += cur.rowcount
+                if cur.rowcount and i.same_picture is False:
+                    content_changed(db, i.image_id, now)
         return stored
 
     def record_metadata_write(
@@ -152,19 +181,23 @@ class ImageStore:
         new_size: int,
         new_mtime: float,
         new_hash: str | None,
+        new_ctime_ns: int | None = None,
+        new_inode: int | None = None,
     ) -> bool:
         """The app wrote keywords into an image: its new size, mtime and hash, in one transaction.
 
         A metadata write is no new picture, so scores, decisions and review state stay. Only a record
-        that still has ``old_size``/``old_mtime`` is updated (a scan that saw another change meanwhile
-        wins); returns whether it was.
+        that still has ``old_size``/``old_mtime`` and no change waiting to be looked at is updated (a
+        scan that saw another change meanwhile wins: its verdict compares with the hash from before);
+        returns whether it was.
         """
         if old_size is None or old_mtime is None:
             return False
         with self._catalog.transaction() as db:
             cur = db.execute(
-                "UPDATE images SET size=?, mtime=?, content_hash=? WHERE id=? AND size=? AND ABS(mtime-?)<=1e-6",
-                (new_size, new_mtime, new_hash, image_id, old_size, old_mtime),
+                "UPDATE images SET size=?, mtime=?, content_hash=?, ctime_ns=?, inode=?"
+                " WHERE id=? AND size=? AND ABS(mtime-?)<=1e-6 AND prior_hash IS NULL",
+                (new_size, new_mtime, new_hash, new_ctime_ns, new_inode, image_id, old_size, old_mtime),
             )
             return cur.rowcount == 1
 
@@ -174,14 +207,27 @@ class ImageStore:
             db.executemany("UPDATE images SET error=? WHERE id=?", [(e, i) for i, e in errors])
 
     # -- images -------------------------------------------------------------------------------
-    _IMG_COLS = "id, path, size, mtime, width, height, present, error, reviewed_at, folder_id, content_hash"
+    @property
+    def _IMG_COLS(self) -> str:  # noqa: N802 (was a constant: a catalog before schema 11 opened read-only lacks one)
+        if self._columns is None:
+            have = {r[1] for r in self._catalog.query("PRAGMA table_info(images)")}
+            confirm = "confirm_since IS NOT NULL" if "confirm_since" in have else "0"
+            self._columns = f"id, path, size, mtime, width, height, present, error, reviewed_at, folder_id, content_hash, {confirm}"
+        return self._columns
 
     @staticmethod
     def _img(row: tuple) -> ImageRecord:
         return ImageRecord(
             row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8] is not None, row[9],
-            row[10],
+            row[10], bool(row[11]),
         )  # fmt: skip
+
+    def to_confirm_ids(self) -> set[int]:
+        """Photos whose picture changed after a person decided on them: their decisions wait to be
+        confirmed (marking the photo reviewed again) and count for nothing meanwhile."""
+        if "confirm_since" not in self._IMG_COLS:
+            return set()
+        return {r[0] for r in self._catalog.query("SELECT id FROM images WHERE confirm_since IS NOT NULL")}
 
     def images(
         self, include_missing: bool = False, folder: str | os.PathLike | None = None
@@ -277,11 +323,11 @@ class ImageStore:
             for m in moves:
                 other = db.execute("SELECT id FROM images WHERE path=?", (m.path,)).fetchone()
                 if not m.same_content:
-                    db.execute("DELETE FROM predictions WHERE image_id=?", (m.image_id,))
                     db.execute(
-                        "UPDATE images SET width=NULL, height=NULL, content_hash=NULL, changed_at=? WHERE id=?",
-                        (timestamp(), m.image_id),
+                        "UPDATE images SET width=NULL, height=NULL, content_hash=NULL WHERE id=?",
+                        (m.image_id,),
                     )
+                    content_changed(db, m.image_id, timestamp())
                 if other is not None and int(other[0]) != m.image_id:
                     self._merge_image(db, keep=m.image_id, drop=int(other[0]))
                     merged += 1
@@ -343,3 +389,29 @@ class ImageStore:
             return {r[0]: r[1] for r in rows}
         wanted = set(image_ids)
         return {r[0]: r[1] for r in rows if r[0] in wanted}
+
+
+def _signal_changed(
+    size: int | None, mtime: float | None, ctime_ns: int | None, inode: int | None, f: FileInfo
+) -> bool:
+    """Whether the file may have changed since the catalog recorded it (ctime and inode count only where
+    both sides know them: an older catalog's rows, Windows' missing inode numbers)."""
+    if size != f.size or mtime is None or abs(mtime - f.mtime) > 1e-6:
+        return True
+    return (None not in (ctime_ns, f.ctime_ns) and ctime_ns != f.ctime_ns) or (
+        None not in (inode, f.inode) and inode != f.inode
+    )
+
+
+def content_changed(db: sqlite3.Connection, image_id: int, now: float) -> None:
+    """The picture under this image's name is another one: its scores (and with them its embeddings) go,
+    and decisions a person made on the old picture wait to be confirmed: kept, but no longer reviewed
+    (``confirm_since``) until the person marks the photo reviewed again. ``changed_at`` makes its
+    thumbnail new."""
+    db.execute("DELETE FROM predictions WHERE image_id=?", (image_id,))
+    db.execute(
+        "UPDATE images SET changed_at=?, error=NULL, confirm_since=CASE WHEN reviewed_at IS NOT NULL"
+        " OR EXISTS(SELECT 1 FROM decisions WHERE image_id=images.id) THEN COALESCE(confirm_since, ?)"
+        " ELSE confirm_since END, reviewed_at=NULL WHERE id=?",
+        (now, now, image_id),
+    )

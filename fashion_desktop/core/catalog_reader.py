@@ -24,6 +24,16 @@ class ImageColumns:
     reviewed: np.ndarray  # bool
     errors: dict[int, str]  # image id -> load error
     names: list[str] | None = None  # file names (computed where the columns are read, off the GUI thread)
+    changed: np.ndarray | None = (
+        None  # float64: when the catalog saw its picture change (0: never; None: all 0)
+    )
+    to_confirm: np.ndarray | None = None  # bool: its picture changed after it was decided (None: all False)
+
+    def changed_at(self) -> np.ndarray:
+        return self.changed if self.changed is not None else np.zeros(len(self), np.float64)
+
+    def confirm(self) -> np.ndarray:
+        return self.to_confirm if self.to_confirm is not None else np.zeros(len(self), bool)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -44,6 +54,8 @@ class ImageColumns:
             np.concatenate([p.reviewed for p in parts]),
             errors,
             None if any(p.names is None for p in parts) else [n for p in parts for n in p.names],
+            np.concatenate([p.changed_at() for p in parts]),
+            np.concatenate([p.confirm() for p in parts]),
         )
 
 
@@ -58,6 +70,7 @@ class CatalogReader:
         self.path = Path(path)
         self._local = threading.local()
         self._model_ids: dict[str, tuple[int, tuple[str, ...]]] = {}
+        self._confirm: str | None = None
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -84,7 +97,13 @@ class CatalogReader:
 
     def images(self, after_id: int = 0, ids: list[int] | None = None) -> ImageColumns:
         """Present images with id > ``after_id`` (or exactly ``ids``), in id order."""
-        sql = "SELECT id, path, mtime, size, reviewed_at IS NOT NULL, error FROM images WHERE present=1"
+        if self._confirm is None:  # a catalog before schema 11 has no photos to confirm
+            have = {r[1] for r in self._db().execute("PRAGMA table_info(images)")}
+            self._confirm = "confirm_since IS NOT NULL" if "confirm_since" in have else "0"
+        sql = (
+            "SELECT id, path, mtime, size, reviewed_at IS NOT NULL, error, COALESCE(changed_at, 0),"
+            f" {self._confirm} FROM images WHERE present=1"
+        )
         if ids is not None:
             rows: list[tuple] = []
             for start in range(0, len(ids), 900):
@@ -102,7 +121,11 @@ class CatalogReader:
         rev = np.fromiter((bool(r[4]) for r in rows), dtype=bool, count=n)
         errors = {r[0]: r[5] for r in rows if r[5]}
         paths = [r[1] for r in rows]
-        return ImageColumns(ids_a, paths, mt, sz, rev, errors, [os.path.basename(p) for p in paths])
+        changed = np.fromiter((r[6] for r in rows), dtype=np.float64, count=n)
+        confirm = np.fromiter((bool(r[7]) for r in rows), dtype=bool, count=n)
+        return ImageColumns(
+            ids_a, paths, mt, sz, rev, errors, [os.path.basename(p) for p in paths], changed, confirm
+        )
 
     def errors(self, image_ids: list[int] | None = None) -> dict[int, str]:
         rows = (

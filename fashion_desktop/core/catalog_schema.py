@@ -15,7 +15,7 @@ from .catalog_records import CatalogError, ModelRecord, timestamp
 from .tags import decision_matrix, default_thresholds, final_tag_matrix, review_decisions
 from .thresholds import ThresholdPolicy
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 # The oldest schema a read-only open can read as it is (v2 added ``images.split``, v3 ``models.thresholds``).
 READABLE_FROM = 3
 # SQLite's header field for "which program's file is this" (``PRAGMA application_id``): b"FaFi".
@@ -164,6 +164,18 @@ def _v10_adapters(db: sqlite3.Connection) -> None:
     )
 
 
+def _v11_changed_pictures(db: sqlite3.Connection) -> None:
+    """v11: what tells a new picture under a known name (``core.scan``): the file's ctime and inode beside
+    its size and mtime (``touch -r`` restores only those two), the hash it had before a scan saw it change
+    (``prior_hash``, until it is fingerprinted again), and since when a changed photo's decisions wait to
+    be confirmed (``confirm_since``: not reviewed, not learnt from, until the person reviews it again).
+    The rows of older catalogs get their ctime and inode at their next scan."""
+    have = {r[1] for r in db.execute("PRAGMA table_info(images)")}
+    for column in ("ctime_ns INTEGER", "inode INTEGER", "prior_hash TEXT", "confirm_since REAL"):
+        if column.split()[0] not in have:
+            db.execute(f"ALTER TABLE images ADD COLUMN {column}")
+
+
 # Each entry upgrades the schema from version i+1 to i+2: SQL statements, or a Python step that gets
 # the connection inside the migration's transaction (and must be safe to run twice). Append, never edit.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
@@ -188,6 +200,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     _v9_embeddings,
     # v10: the library's adapter per model and its on/off switch.
     _v10_adapters,
+    # v11: the file signal (ctime, inode), the hash before a change, and decisions to confirm.
+    _v11_changed_pictures,
 ]
 
 

@@ -31,6 +31,7 @@ FILE_COLUMN = "file"
 FOLDER_COLUMN = "folder"
 TAGS_COLUMN = "tags"
 REVIEWED_COLUMN = "reviewed"
+TO_CONFIRM = "to confirm"  # the reviewed column of a photo whose picture changed after it was decided
 SPLIT_COLUMN = "split"
 ERROR_COLUMN = "error"  # `fashion tag`'s column of photos that could not be read
 SCORE_PREFIX = "score:"
@@ -170,6 +171,9 @@ def iter_final_tags(
         if rescore is not None:
             scores = rescore(scores)
         decisions = catalog.decisions_for(ids)
+        # Decisions on a picture that changed since wait for the person: the new picture's tags are the model's.
+        waiting = {r.id for r in chunk if r.to_confirm}
+        decisions = {i: d for i, d in decisions.items() if i not in waiting}
         found = [scores.get(rec.id) for rec in chunk]
         # Scores from an older label list cannot be trusted label by label: such a photo is unscored.
         found = [s if s is not None and len(s) == len(labels) else None for s in found]
@@ -251,7 +255,8 @@ def export_table(
         for group, col in group_cols.items():
             row[col] = TAG_SEPARATOR.join(t for t in item.tags if groups.get(t) == group)
         if columns.review:
-            row[REVIEWED_COLUMN] = item.image.reviewed
+            # A changed picture's decisions are the old one's until the person confirms them: said so.
+            row[REVIEWED_COLUMN] = TO_CONFIRM if item.image.to_confirm else item.image.reviewed
         if columns.split:
             row[SPLIT_COLUMN] = item.split or ""
         if (columns.scores or columns.provenance) and model:

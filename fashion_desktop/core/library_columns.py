@@ -32,8 +32,11 @@ from .thresholds import UNCERTAIN_MARGIN, ThresholdPolicy, uncertainty
 Changes = Sequence[tuple[int, str, bool | None]]
 
 STATES = ("reviewed", "predicted", "untagged", "failed")
-REVIEW_FILTERS = ("all", "unreviewed", "reviewed", "predicted", "untagged", "failed", "two values")
-# What the review filter's choices say (a person's two values in a one-value group: an older catalog's)
+REVIEW_FILTERS = (
+    "all", "unreviewed", "reviewed", "to confirm", "predicted", "untagged", "failed", "two values"
+)  # fmt: skip
+# What the review filter's choices say (a person's two values in a one-value group: an older catalog's;
+# to confirm: the picture changed after a person decided on it, and its decisions wait for them)
 REVIEW_FILTER_TEXT = {"two values": "Two values in a one-value group"}
 SORT_KEYS = ("name", "date", "confidence", "uncertain")
 
@@ -64,6 +67,8 @@ class Slots:
     mtimes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     reviewed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    changed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))  # see ImageColumns
+    to_confirm: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # position in name order
     errors: dict[int, str] = field(default_factory=dict)  # slot -> reason
 
@@ -99,6 +104,8 @@ def drop_known(cols: ImageColumns, known_ids: np.ndarray) -> ImageColumns:
         cols.reviewed[keep],
         {i: e for i, e in cols.errors.items() if i in wanted},
         None if cols.names is None else [n for n, k in zip(cols.names, keep.tolist(), strict=True) if k],
+        cols.changed_at()[keep],
+        cols.confirm()[keep],
     )
 
 
@@ -175,9 +182,11 @@ class LibraryColumns(AdaptedScores):
             return {}
         return {lab: float(v) for lab, v in zip(self.labels, self._scores[slot], strict=True)}
 
-    def thumb_key(self, slot: int) -> tuple[str, int, float]:
-        """(path, size, mtime): what a thumbnail is cached by."""
-        return (self.slots.paths[slot], int(self.slots.sizes[slot]), float(self.slots.mtimes[slot]))
+    def thumb_key(self, slot: int) -> tuple[str, int, float, float]:
+        """(path, size, mtime, when its picture changed): what a thumbnail is cached by (another picture
+        whose size and mtime were put back gets a new one)."""
+        s = self.slots
+        return (s.paths[slot], int(s.sizes[slot]), float(s.mtimes[slot]), float(s.changed[slot]))
 
     def risk(self, slots: np.ndarray) -> np.ndarray:
         """How likely each photo's tags are wrong (``model.badge``): what no person decided, at the current
@@ -330,6 +339,8 @@ class LibraryColumns(AdaptedScores):
         s.mtimes = np.concatenate([s.mtimes, cols.mtimes])
         s.sizes = np.concatenate([s.sizes, cols.sizes])
         s.reviewed = np.concatenate([s.reviewed, cols.reviewed])
+        s.changed = np.concatenate([s.changed, cols.changed_at()])
+        s.to_confirm = np.concatenate([s.to_confirm, cols.confirm()])
         # Until the scan ends (and ranks are computed off the GUI thread) new photos sort last.
         top = int(s.rank.max()) + 1 if len(s.rank) else 0
         s.rank = np.concatenate([s.rank, np.arange(top, top + n, dtype=np.int64)])
@@ -369,10 +380,16 @@ class LibraryColumns(AdaptedScores):
             slots = np.arange(len(present), dtype=np.int64)
         else:
             slots = np.fromiter((self._slot_of[i] for i in present.ids.tolist()), np.int64, len(present))
-        changed = slots[(s.mtimes[slots] != present.mtimes) | (s.sizes[slots] != present.sizes)]
+        changed = slots[
+            (s.mtimes[slots] != present.mtimes)
+            | (s.sizes[slots] != present.sizes)
+            | (s.changed[slots] != present.changed_at())
+        ]
         s.mtimes[slots] = present.mtimes
         s.sizes[slots] = present.sizes
+        s.changed[slots] = present.changed_at()
         s.reviewed[slots] = present.reviewed
+        s.to_confirm[slots] = present.confirm()
         s.errors = {self._slot_of[i]: e for i, e in present.errors.items()}
         s.rank[slots] = ranks if ranks is not None else name_ranks(present.paths)
         if len(changed):
@@ -584,6 +601,8 @@ class LibraryColumns(AdaptedScores):
         decided, new_label = self.mirror_decisions(decisions)
         slots += decided
         self.slots.reviewed[slots] = reviewed
+        if reviewed:  # reviewed again, a changed picture's decisions are confirmed
+            self.slots.to_confirm[slots] = False
         return slots, new_label
 
     # -- filtering and sorting ----------------------------------------------------------------------
@@ -616,6 +635,7 @@ class LibraryColumns(AdaptedScores):
         return {
             "reviewed": reviewed,
             "unreviewed": ~reviewed,
+            "to confirm": self.slots.to_confirm[slots],
             "failed": failed,
             "predicted": predicted,
             "untagged": ~reviewed & ~failed & ~predicted,

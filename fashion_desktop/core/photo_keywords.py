@@ -231,7 +231,16 @@ def _record_write(catalog: Catalog, record: ImageRecord, path: str) -> None:
             digest = content_hash(fh, st.st_size)
     except OSError:
         return  # the next scan sees the change and treats it as one
-    catalog.record_metadata_write(record.id, record.size, record.mtime, st.st_size, st.st_mtime, digest)
+    catalog.record_metadata_write(
+        record.id,
+        record.size,
+        record.mtime,
+        st.st_size,
+        st.st_mtime,
+        digest,
+        st.st_ctime_ns,
+        st.st_ino or None,
+    )
 
 
 @dataclass

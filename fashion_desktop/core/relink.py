@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .catalog import Catalog, CatalogError, FileInfo, ImageMove, ImageRecord
+from .fingerprint import is_legacy
 from .scan import content_hash, scan
 
 
@@ -22,7 +23,7 @@ class RelinkReport:
     new_folder: str
     by_content: int = 0
     by_name: int = 0  # relative path and size (photos the catalog had no content hash for)
-    changed: int = 0  # found by name but their content differs: decisions kept, scores dropped
+    changed: int = 0  # found by name but their picture differs: scores dropped, decisions kept to confirm
     merged: int = 0  # rows a scan of the new folder had already made, merged into the moved photos
     not_found: list[str] = field(default_factory=list)
 
@@ -31,10 +32,11 @@ class RelinkReport:
         return self.by_content + self.by_name + self.changed
 
 
-def _hash_of(info: FileInfo) -> str | None:
+def _hash_of(info: FileInfo, like: str) -> str | None:
+    """The file's hash made as ``like`` was (an older catalog's hash covered the metadata too)."""
     try:
         with open(info.path, "rb") as fh:
-            return content_hash(fh, info.size)
+            return content_hash(fh, info.size, like=like)
     except OSError:
         return None
 
@@ -81,7 +83,7 @@ def relink_folder(
     by_size: dict[int, list[FileInfo]] = defaultdict(list)
     for f in found:
         by_size[f.size].append(f)
-    hashes: dict[str, str | None] = {}
+    hashes: dict[tuple[str, bool], str | None] = {}  # by path and whether made the older way
     report = RelinkReport(old_root, new_root)
     used: set[str] = set()
     moves: list[ImageMove] = []
@@ -90,10 +92,11 @@ def relink_folder(
         match, same = None, True
         if img.content_hash and img.size is not None:
             candidates = [f for f in by_size.get(img.size, []) if f.path not in used]
+            old_way = is_legacy(img.content_hash)
             for f in candidates:
-                if f.path not in hashes:
-                    hashes[f.path] = _hash_of(f)
-            same_hash = [f for f in candidates if hashes[f.path] == img.content_hash]
+                if (f.path, old_way) not in hashes:
+                    hashes[f.path, old_way] = _hash_of(f, img.content_hash)
+            same_hash = [f for f in candidates if hashes[f.path, old_way] == img.content_hash]
             # Duplicates of one photo: the one at the same relative place, else the first.
             match = next((f for f in same_hash if f.path == os.path.join(new_root, rel)), None) or next(
                 iter(same_hash), None
@@ -105,7 +108,14 @@ def relink_folder(
             if candidate is not None and candidate.path not in used and candidate.size == img.size:
                 match = candidate
                 # Known content that differs: the same photo, edited; its old scores no longer apply.
-                same = not img.content_hash or hashes.get(match.path, _hash_of(match)) == img.content_hash
+                same = (
+                    not img.content_hash
+                    or (
+                        hashes.get((match.path, is_legacy(img.content_hash)))
+                        or _hash_of(match, img.content_hash)
+                    )
+                    == img.content_hash
+                )
                 if same:
                     report.by_name += 1
                 else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import time
@@ -15,11 +14,11 @@ from ..model.cancel import CancelFlag, is_cancelled
 from ..model.images import EXTENSIONS, UNSUPPORTED_EXTENSIONS, header_size
 from ..model.problems import PathProblem, printable
 from .catalog import Catalog, FileInfo, ImageInfo, SyncCounts
+from .fingerprint import fingerprint, is_legacy, legacy_hash
 
 # Windows marks hidden files with an attribute rather than a leading dot.
 _FILE_ATTRIBUTE_HIDDEN = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2)
 _CANCEL_CHECK_EVERY = 256
-_HASH_SPAN = 64 * 1024  # bytes fingerprinted at each end of a file
 
 
 @dataclass(frozen=True)
@@ -172,7 +171,8 @@ def _classify(
         return None
     if not _valid_text(entry.name):
         return PathProblem(Path(printable(entry.path)), _BAD_NAME)
-    return FileInfo(entry.path, int(st.st_size), float(st.st_mtime))
+    # Windows reports no inode number from a listing (0): unknown, never compared.
+    return FileInfo(entry.path, int(st.st_size), float(st.st_mtime), st.st_ctime_ns, st.st_ino or None)
 
 
 def _is_file(entry: os.DirEntry) -> bool:
@@ -256,8 +256,10 @@ def sync_folder(
     if not root_missing:
         _keep_unlisted(catalog, folder_id, root, problems, token)
         catalog.finish_scan(folder_id, token, counts)
-        if describe:  # no progress of its own: the counts a person sees are final once the walk is done
-            _describe_undescribed(catalog, folder_id, cancel, batch_size)
+        # Files whose size, time, ctime or inode changed are fingerprinted now, even when the rest is
+        # described later: until then nobody can tell a new picture from keywords written into it.
+        if describe or counts.changed:
+            _describe_undescribed(catalog, folder_id, cancel, batch_size, changed_only=not describe)
     yield progress(done=True, cancelled=is_cancelled(cancel))
 
 
@@ -279,27 +281,25 @@ def _keep_unlisted(
         catalog.record_scan_batch(folder_id, keep, token, SyncCounts())
 
 
-def content_hash(file: BinaryIO, size: int) -> str:
-    """A fast fingerprint of a file's bytes: blake2b-128 of its size, first 64 KiB and last 64 KiB.
+def content_hash(file: BinaryIO, size: int, like: str | None = None) -> str:
+    """The fingerprint of a photo's picture data, metadata left out (``core.fingerprint``).
 
-    Takes a binary file (read from its start; its position moves) and its size in bytes; returns 32
-    hex digits. A photo moved or renamed keeps its hash, which is how a moved folder is relinked.
-    Raises OSError when the file cannot be read.
+    Takes a binary file (read from its start; its position moves) and its size in bytes. With ``like``
+    (a hash the catalog holds) an older catalog's hash, which covered the metadata too, is computed the
+    old way, so the two can be compared. A photo moved or renamed keeps its hash, which is how a moved
+    folder is relinked; keywords written into it keep it too. Raises OSError when the file cannot be read.
     """
-    h = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
-    file.seek(0)
-    h.update(file.read(_HASH_SPAN))
-    if size > _HASH_SPAN:
-        file.seek(max(_HASH_SPAN, size - _HASH_SPAN))
-        h.update(file.read(_HASH_SPAN))
-    return h.hexdigest()
+    if like is not None and is_legacy(like):
+        return legacy_hash(file, size)
+    return fingerprint(file, size)
 
 
-def describe(image_id: int, path: str, size: int, mtime: float) -> ImageInfo | None:
+def describe(image_id: int, path: str, size: int, mtime: float, prior: str | None = None) -> ImageInfo | None:
     """Width, height (from the image header) and content hash of the catalog's image ``image_id``.
 
-    Takes the size and mtime the catalog knows the file by; returns None when the file no longer has
-    them (the next scan records the change, then describes it) or cannot be read. Never raises.
+    Takes the size and mtime the catalog knows the file by and ``prior``, the hash it held before a
+    scan saw the file change ("": none known); returns None when the file no longer has that size and
+    mtime (the next scan records the change, then describes it) or cannot be read. Never raises.
     """
     try:
         with open(path, "rb") as fh:
@@ -307,12 +307,18 @@ def describe(image_id: int, path: str, size: int, mtime: float) -> ImageInfo | N
             if st.st_size != size or abs(st.st_mtime - mtime) > 1e-6:
                 return None
             digest = content_hash(fh, size)
+            same = None
+            if prior is not None:  # an older catalog's hash is compared with the file's hash made its way
+                same = (
+                    bool(prior)
+                    and (content_hash(fh, size, like=prior) if is_legacy(prior) else digest) == prior
+                )
             fh.seek(0)
             dims = header_size(fh)
     except OSError:
         return None
     width, height = dims if dims is not None else (None, None)
-    return ImageInfo(image_id, size, mtime, width, height, digest)
+    return ImageInfo(image_id, size, mtime, width, height, digest, same)
 
 
 def describe_folder(
@@ -327,15 +333,18 @@ def describe_folder(
     return _describe_undescribed(catalog, catalog.add_folder(root), cancel, batch_size)
 
 
-def _describe_undescribed(catalog: Catalog, folder_id: int, cancel: CancelFlag, batch_size: int) -> int:
+def _describe_undescribed(
+    catalog: Catalog, folder_id: int, cancel: CancelFlag, batch_size: int, changed_only: bool = False
+) -> int:
     """Describe the folder's images that have no content hash yet (new, changed, or from an older
-    catalog), storing them in transactions of at most ``batch_size``; returns how many were stored."""
+    catalog; ``changed_only``: only files a scan saw change, whose verdict decides whether they are a
+    new picture), storing them in transactions of at most ``batch_size``; returns how many were stored."""
     batch: list[ImageInfo] = []
     stored = 0
-    for image_id, path, size, mtime in catalog.undescribed(folder_id):
+    for image_id, path, size, mtime, prior in catalog.undescribed(folder_id, changed_only):
         if is_cancelled(cancel):
             break
-        info = describe(image_id, path, size, mtime)
+        info = describe(image_id, path, size, mtime, prior)
         if info is not None:
             batch.append(info)
         if len(batch) >= batch_size:

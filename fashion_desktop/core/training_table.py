@@ -156,8 +156,12 @@ def training_table(
             photos = _WITH_SCORED.format(model=int(model.id))
         images = db.execute(photos + " ORDER BY path").fetchall()
         decided: dict[int, dict[str, bool]] = {}
+        # Decisions on a picture that changed since are no one's word on the new one until confirmed.
+        waiting = ""
+        if "confirm_since" in _columns(db, "images"):
+            waiting = " AND image_id NOT IN (SELECT id FROM images WHERE confirm_since IS NOT NULL)"
         for image_id, label, value in db.execute(
-            f"SELECT image_id, label, value FROM decisions WHERE image_id IN (SELECT id FROM ({photos}))"
+            f"SELECT image_id, label, value FROM decisions WHERE image_id IN (SELECT id FROM ({photos})){waiting}"
         ):
             decided.setdefault(image_id, {})[label] = bool(value)
         person_groups: dict[str, str] = {}

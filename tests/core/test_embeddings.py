@@ -168,7 +168,7 @@ def test_a_schema_8_library_upgrades_keeping_everything(tmp_path: Path, tiny_bun
         scores = old.scores("tiny-test-model")
         decisions = old.all_decisions()
     with Catalog(db) as cat:
-        assert cat.schema_version == 10
+        assert cat.schema_version == 11
         assert cat.backup_path == tmp_path / "lib.ffcat.bak-v8" and cat.backup_path.is_file()
         assert cat.all_decisions() == decisions and len(decisions) == 1
         now = cat.scores("tiny-test-model")

@@ -280,7 +280,10 @@ def test_sync_records_size_and_content_hash_and_rehashes_only_changed_files(
             "turned.jpg": (20, 60),
             "notes.jpg": (None, None),
         }
-        assert all(len(r.content_hash or "") == 32 for r in recs.values())
+        # A fingerprint of the picture data (issue 23, case 2): kind prefix, 32 hex digits.
+        assert all(
+            len(r.content_hash or "") == 35 and r.content_hash.startswith("v2:") for r in recs.values()
+        )
         assert recs["a.jpg"].content_hash == recs["copy of a.jpg"].content_hash  # what relinking matches on
         assert len({r.content_hash for r in recs.values()}) == 4
 

@@ -44,7 +44,7 @@ class Roles(IntEnum):
 
     Id = Qt.ItemDataRole.UserRole + 1
     Path = Qt.ItemDataRole.UserRole + 2
-    ThumbKey = Qt.ItemDataRole.UserRole + 3  # (path, size, mtime)
+    ThumbKey = Qt.ItemDataRole.UserRole + 3  # (path, size, mtime, when its picture changed)
     FinalTags = Qt.ItemDataRole.UserRole + 4  # list[str], label order then extra decided labels
     Confirmed = Qt.ItemDataRole.UserRole + 5  # {label: bool}: what a person decided
     Scores = Qt.ItemDataRole.UserRole + 6  # {label: float} or {} when not tagged by the active model
@@ -181,6 +181,11 @@ class LibraryModel(QAbstractListModel):
         slot = self.columns.slot(image_id)
         return slot is not None and bool(self.columns.slots.reviewed[slot])
 
+    def is_to_confirm(self, image_id: int) -> bool:
+        """Whether the photo's picture changed after a person decided on it (its decisions wait)."""
+        slot = self.columns.slot(image_id)
+        return slot is not None and bool(self.columns.slots.to_confirm[slot])
+
     def has_tag(self, image_id: int, label: str) -> bool:
         return label in self.tags_of(image_id)
 
@@ -193,7 +198,7 @@ class LibraryModel(QAbstractListModel):
         slot = self.columns.slot(image_id)
         return {} if slot is None else self.columns.scores_at(slot)
 
-    def thumb_key(self, image_id: int) -> tuple[str, int, float] | None:
+    def thumb_key(self, image_id: int) -> tuple[str, int, float, float] | None:
         slot = self.columns.slot(image_id)
         return None if slot is None else self.columns.thumb_key(slot)
 

@@ -373,9 +373,12 @@ class ReviewPane(QWidget):
         self.title.setText(path if len(ids) == 1 else f"{len(ids)} photos selected — showing {path}")
         reviewed = m.is_reviewed(current)
         err = m.error_of(current)
-        self.state_label.setText(
-            ("Reviewed" if reviewed else "Not reviewed") + (f" — failed: {err}" if err else "")
-        )
+        state = "Reviewed" if reviewed else "Not reviewed"
+        if m.is_to_confirm(current):
+            state = (
+                "To confirm: the photo changed after its tags were chosen; check them, then mark it reviewed"
+            )
+        self.state_label.setText(state + (f" — failed: {err}" if err else ""))
         self.reviewed_button.setText("Mark not reviewed (Space)" if reviewed else "Mark reviewed (Space)")
         tags = {i: set(m.tags_of(i)) for i in ids}
         scores = m.scores_of(current) if len(ids) == 1 else {}

@@ -1,4 +1,4 @@
-"""Thumbnails decoded off the GUI thread, cached on disk (path + size + mtime key) and in a bounded LRU."""
+"""Thumbnails decoded off the GUI thread, cached on disk (path, size, mtime, picture change) and in a bounded LRU."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ from fashion_desktop.model.fileio import exclusive_temp
 from fashion_desktop.model.images import load_thumbnail
 from fashion_desktop.model.problems import PathProblem
 
-ThumbKey = tuple[str, int, float]  # path, file size, mtime
+# path, file size, mtime and when the catalog saw its picture change (0: never)
+ThumbKey = tuple[str, int, float] | tuple[str, int, float, float]
 
 
 def cache_file(root: Path, key: ThumbKey, size: int) -> Path:
-    digest = hashlib.sha1(f"{key[0]}\0{key[1]}\0{key[2]!r}\0{size}".encode()).hexdigest()
+    # A photo whose picture never changed keeps the name it had before the change time joined the key.
+    changed = f"\0{key[3]!r}" if len(key) > 3 and key[3] else ""
+    digest = hashlib.sha1(f"{key[0]}\0{key[1]}\0{key[2]!r}{changed}\0{size}".encode()).hexdigest()
     return root / digest[:2] / f"{digest}.jpg"
 
 
