@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         for name, made in self.actions.by_name.items():
             setattr(self, name, made)  # self.tag_action, self.recent_folders_menu, ...
         self.take_turns_action.setChecked(self.jobs.take_turns)
+        self.space_advances_action.setChecked(self.review_ctl.space_advances)
         self.library_ctl.set_recent_menus(self.recent_libraries_menu, self.recent_folders_menu)
         self._wire()
         self.quit_box: QMessageBox | None = None
