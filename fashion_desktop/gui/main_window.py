@@ -16,6 +16,7 @@ from fashion_desktop.gui import settings
 from fashion_desktop.gui.about import APP_NAME, about_text
 from fashion_desktop.gui.controllers.actions import Actions
 from fashion_desktop.gui.controllers.adapter import AdapterController
+from fashion_desktop.gui.controllers.context_menu import ThumbnailMenu
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.controllers.review import ReviewController
@@ -151,9 +152,9 @@ class MainWindow(QMainWindow):
         tagging.finished.connect(self.similar_ctl.forget)  # new embeddings: the index loads again
         tagging.finished.connect(self.adapter_ctl.scores_changed)  # new scores: the adapter's follow
         tagging.finished.connect(self.view_state.embeddings_changed)
-        # The grid's right-click menu: Find similar on the photo under the pointer (it is the current one).
-        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self.grid.addAction(self.find_similar_action)
+        # The grid's right-click menu acts on the photo under the pointer (or the selection it is in).
+        self.thumbnail_menu = ThumbnailMenu(lib, self.review_ctl, self.find_similar_action, self.messages)
+        self.thumbnail_menu.photos_removed.connect(self.similar_ctl.forget)  # their embeddings went too
         tagging.counts_changed.connect(self.view_state.update_counts)
         tagging.bundles_listed.connect(self.models_tab.set_bundle_paths)
         tagging.bundle_added.connect(self.models_tab.add_bundle)
