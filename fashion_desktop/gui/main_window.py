@@ -17,6 +17,7 @@ from fashion_desktop.gui.about import APP_NAME, about_text
 from fashion_desktop.gui.controllers.actions import Actions
 from fashion_desktop.gui.controllers.adapter import AdapterController
 from fashion_desktop.gui.controllers.context_menu import ThumbnailMenu
+from fashion_desktop.gui.controllers.large_view import LargeViewController
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.controllers.review import ReviewController
@@ -112,6 +113,8 @@ class MainWindow(QMainWindow):
             self.messages, page.first_launch, page.first_launch_shown, self.scan_label
         )
         self.review_ctl = ReviewController(self.library_ctl, page, self.messages)
+        self.large_view = LargeViewController(self.library_ctl, self.review_ctl, page, self.thumbs)
+        self.photo_view = page.photo_view
         self.view_state = ThresholdViewState(self.library_ctl, page, self.messages, self.status_label)
         self.similar_ctl = SimilarController(self.library_ctl, self.review_ctl, page.filters, self.messages)
         # Tagging and training compete for the CPU: by default one waits for the other, and the status

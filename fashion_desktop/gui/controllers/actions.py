@@ -161,6 +161,13 @@ ACTIONS: tuple[Act, ...] = (
         name="space_advances_action",
         checkable=True,
     ),
+    Act(
+        "&View",
+        "Show the Photo &Large",
+        "large_view.open",
+        tip="Also Enter or a double-click in the grid; Esc goes back, ← → move, Ctrl+1 shows 100 %",
+        enabled_when="has_photos",
+    ),
     Act("&View", "Zoom &In", "review.preview.zoom_by", Key.ZoomIn, args=(1.25,)),
     Act("&View", "Zoom &Out", "review.preview.zoom_by", Key.ZoomOut, args=(0.8,)),
     Act("&View", "&Fit Preview", "review.preview.set_zoom", "Ctrl+0", args=(None,)),

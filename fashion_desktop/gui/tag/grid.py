@@ -275,6 +275,7 @@ class GridView(QListView):
     reviewed_toggle_requested = Signal()
     label_toggle_requested = Signal(str)
     jump_requested = Signal(int)  # +1: next unreviewed, -1: previous
+    open_requested = Signal()  # double-click or Enter: the current photo, large
 
     def __init__(self, thumbs: Thumbnailer, parent=None) -> None:
         super().__init__(parent)
@@ -299,6 +300,7 @@ class GridView(QListView):
         self._repaint_pending = False
         self._model_connections: list[QMetaObject.Connection] = []
         self._place: _Place | None = None
+        self.doubleClicked.connect(lambda _index: self.open_requested.emit())
 
     def setModel(self, model: QAbstractItemModel | None) -> None:
         for c in self._model_connections:
@@ -491,6 +493,9 @@ class GridView(QListView):
                 return
             if key == Qt.Key.Key_K:
                 self.jump_requested.emit(-1)
+                return
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.open_requested.emit()
                 return
             text = digit_row(event) or event.text().lower()
             if text and text in self.label_keys:
