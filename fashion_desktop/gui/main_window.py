@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.gui import settings
 from fashion_desktop.gui.about import APP_NAME, about_text
+from fashion_desktop.gui.appearance import Appearance
 from fashion_desktop.gui.controllers.actions import Actions
 from fashion_desktop.gui.controllers.adapter import AdapterController
 from fashion_desktop.gui.controllers.context_menu import ThumbnailMenu
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
+        self.appearance = Appearance(self)  # light or dark, as the system is or as chosen: before any widget
         self.thumbs = Thumbnailer(self)
         # Worker threads run Python too; a short switch interval lets the GUI thread take the GIL back
         # within a fraction of a millisecond instead of 5 ms each time a Qt callback needs it.
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
             setattr(self, name, made)  # self.tag_action, self.recent_folders_menu, ...
         self.take_turns_action.setChecked(self.jobs.take_turns)
         self.space_advances_action.setChecked(self.review_ctl.space_advances)
+        self.appearance.fill_menu(self.appearance_menu)
         self.library_ctl.set_recent_menus(self.recent_libraries_menu, self.recent_folders_menu)
         self._wire()
         self.quit_box: QMessageBox | None = None

@@ -171,6 +171,8 @@ ACTIONS: tuple[Act, ...] = (
     Act("&View", "Zoom &In", "review.preview.zoom_by", Key.ZoomIn, args=(1.25,)),
     Act("&View", "Zoom &Out", "review.preview.zoom_by", Key.ZoomOut, args=(0.8,)),
     Act("&View", "&Fit Preview", "review.preview.set_zoom", "Ctrl+0", args=(None,)),
+    _sep("&View"),
+    Act("&View", "&Appearance", kind="submenu", name="appearance_menu"),
     Act(
         "&Tagging",
         "&Tag Photos",
