@@ -80,3 +80,12 @@ def test_ctrl_1_shows_actual_pixels_and_ctrl_0_fits_again(qtbot, window):
 
 def _mods(key: str) -> Qt.KeyboardModifier:
     return Qt.KeyboardModifier.ShiftModifier if key.startswith("Shift+") else Qt.KeyboardModifier.NoModifier
+
+
+def test_the_shortcut_help_lists_the_large_views_keys(qtbot, window):
+    dlg = window.show_shortcuts()
+    try:
+        text = dlg.text()
+        assert "The photo large" in text and "Back to the grid" in text and "The photo at 100 %" in text
+    finally:
+        dlg.close()

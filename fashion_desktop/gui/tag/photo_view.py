@@ -12,6 +12,14 @@ from fashion_desktop.gui.widgets import ElidedLabel
 LARGE_SIZE = 2048  # the longest side decoded for the larger look (its "100 %")
 ACTUAL_KEY = QKeySequence("Ctrl+1")  # digits and letters are review keys: zoom keys carry Ctrl
 FIT_KEY = QKeySequence("Ctrl+0")
+# What the shortcut help lists for the larger look (its keys besides the review keys, which work there too).
+VIEW_KEYS = (
+    ("Enter, double-click", "In the grid: show the photo large"),
+    ("← →", "The previous or next photo of the grid's order"),
+    (ACTUAL_KEY.toString(QKeySequence.SequenceFormat.NativeText), "The photo at 100 %"),
+    (FIT_KEY.toString(QKeySequence.SequenceFormat.NativeText), "The photo fitted to the window"),
+    ("Esc", "Back to the grid"),
+)
 STEPS = {Qt.Key.Key_Right: 1, Qt.Key.Key_PageDown: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_PageUp: -1}
 
 
