@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
+from fashion_desktop.gui.tag.photo_view import VIEW_KEYS
 from fashion_desktop.gui.tag.review_keys import FIXED_KEYS
 from fashion_desktop.gui.tag.review_pane import key_hint
 
@@ -56,6 +57,8 @@ def shortcuts_html(
         )
         + "</table>"
     )
+    parts.append("<h3>The photo large (the review keys work there too)</h3>")
+    parts.append(table(VIEW_KEYS))
     title = f"Label keys of {model_name}" if model_name else "Label keys"
     parts.append(f"<h3>{html.escape(title)} (toggle the label on the selected photos)</h3>")
     if label_keys:

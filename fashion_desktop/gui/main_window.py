@@ -14,8 +14,11 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.gui import settings
 from fashion_desktop.gui.about import APP_NAME, about_text
+from fashion_desktop.gui.appearance import Appearance
 from fashion_desktop.gui.controllers.actions import Actions
 from fashion_desktop.gui.controllers.adapter import AdapterController
+from fashion_desktop.gui.controllers.context_menu import ThumbnailMenu
+from fashion_desktop.gui.controllers.large_view import LargeViewController
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.controllers.review import ReviewController
@@ -56,6 +59,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
+        self.appearance = Appearance(self)  # light or dark, as the system is or as chosen: before any widget
         self.thumbs = Thumbnailer(self)
         # Worker threads run Python too; a short switch interval lets the GUI thread take the GIL back
         # within a fraction of a millisecond instead of 5 ms each time a Qt callback needs it.
@@ -67,6 +71,8 @@ class MainWindow(QMainWindow):
         for name, made in self.actions.by_name.items():
             setattr(self, name, made)  # self.tag_action, self.recent_folders_menu, ...
         self.take_turns_action.setChecked(self.jobs.take_turns)
+        self.space_advances_action.setChecked(self.review_ctl.space_advances)
+        self.appearance.fill_menu(self.appearance_menu)
         self.library_ctl.set_recent_menus(self.recent_libraries_menu, self.recent_folders_menu)
         self._wire()
         self.quit_box: QMessageBox | None = None
@@ -110,6 +116,8 @@ class MainWindow(QMainWindow):
             self.messages, page.first_launch, page.first_launch_shown, self.scan_label
         )
         self.review_ctl = ReviewController(self.library_ctl, page, self.messages)
+        self.large_view = LargeViewController(self.library_ctl, self.review_ctl, page, self.thumbs)
+        self.photo_view = page.photo_view
         self.view_state = ThresholdViewState(self.library_ctl, page, self.messages, self.status_label)
         self.similar_ctl = SimilarController(self.library_ctl, self.review_ctl, page.filters, self.messages)
         # Tagging and training compete for the CPU: by default one waits for the other, and the status
@@ -150,9 +158,9 @@ class MainWindow(QMainWindow):
         tagging.finished.connect(self.similar_ctl.forget)  # new embeddings: the index loads again
         tagging.finished.connect(self.adapter_ctl.scores_changed)  # new scores: the adapter's follow
         tagging.finished.connect(self.view_state.embeddings_changed)
-        # The grid's right-click menu: Find similar on the photo under the pointer (it is the current one).
-        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self.grid.addAction(self.find_similar_action)
+        # The grid's right-click menu acts on the photo under the pointer (or the selection it is in).
+        self.thumbnail_menu = ThumbnailMenu(lib, self.review_ctl, self.find_similar_action, self.messages)
+        self.thumbnail_menu.photos_removed.connect(self.similar_ctl.forget)  # their embeddings went too
         tagging.counts_changed.connect(self.view_state.update_counts)
         tagging.bundles_listed.connect(self.models_tab.set_bundle_paths)
         tagging.bundle_added.connect(self.models_tab.add_bundle)

@@ -25,6 +25,8 @@ THUMB_SIZE = "grid/thumb_size"
 EXPORT_FORMAT = "export/format"  # the format chosen last: the export dialog opens on it
 TRAIN_FORM = "train/form"  # the Train tab's run settings, as JSON
 TRAIN_RUN_FOLDERS = "train/run_folders"  # folders the Train tab's runs history lists (recent first)
+APPEARANCE = "view/appearance"  # "system" (default), "light" or "dark"
+SPACE_ADVANCES = "review/space_advances"  # 1 (default): Space marks reviewed, then shows the next photo
 JOBS_TAKE_TURNS = "jobs/take_turns"  # 1 (default): tagging and training wait for each other; 0: both at once
 
 

@@ -45,8 +45,10 @@ def test_find_similar_lists_the_photo_then_its_resized_copy_and_show_all_restore
     tag(qtbot, w, tiny_bundle_path)
     assert w.library.rowCount() == 9
     _select(w, "p03.jpg")
-    assert w.find_similar_action.isEnabled() and w.find_similar_action in w.grid.actions()  # right-click
-    assert w.grid.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
+    # Also on the grid's right-click menu (issue 24: a menu of its own, with the window's action in it).
+    menu = w.thumbnail_menu.menu_for(w.grid.currentIndex())
+    assert w.find_similar_action.isEnabled() and w.find_similar_action in menu.actions()
+    assert w.grid.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
     with qtbot.waitSignal(w.similar_ctl.shown, timeout=20_000):
         w.find_similar_action.trigger()
     names = _names(w)

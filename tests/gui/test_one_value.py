@@ -93,6 +93,7 @@ def test_the_key_of_the_value_already_set_takes_the_persons_value_away(qtbot, wi
     assert w.library.decision(w.library.id_at(grid_rows(w)["p1.jpg"]), "Girls") is None
     press(qtbot, w, "Girls")
     qtbot.keyClick(w.grid, Qt.Key.Key_Space)  # reviewed: Girls is now the person's settled value
+    select(qtbot, w, "p1.jpg")  # Space moved on to the next photo (issue 24): back to p1
     press(qtbot, w, "Girls")
     assert chips(w, "p1.jpg") == ["dress", "Green", "Fall"]  # a reviewed photo keeps no gender
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal, Slot
-from PySide6.QtGui import QUndoStack
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QApplication, QWidget
 
 from fashion_desktop.core.tags import new_label_problem
+from fashion_desktop.gui import settings
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.library_session import LibrarySession
@@ -17,6 +29,28 @@ from fashion_desktop.gui.tag.review_keys import ReviewKeys
 from fashion_desktop.gui.tag.review_pane import key_hint
 from fashion_desktop.gui.tag.tag_dialogs import AddTagDialog, NewTagDialog, RemoveTagDialog, present_tags
 from fashion_desktop.gui.tag.tag_page import TagPage
+
+
+class MovingReviewCommand(QUndoCommand):
+    """A review mark that moves the grid on (Space): redo marks the photos and shows ``after``; undo takes
+    the mark away and shows the photos it was on again, so Ctrl+Z goes back to the photo."""
+
+    def __init__(
+        self, mark: QUndoCommand, show: Callable[[Sequence[int]], None], marked: list[int], after: list[int]
+    ) -> None:
+        super().__init__(mark.text())
+        self._mark = mark
+        self._show = show
+        self._marked = marked
+        self._after = after
+
+    def redo(self) -> None:
+        self._mark.redo()
+        self._show(self._after)
+
+    def undo(self) -> None:
+        self._mark.undo()
+        self._show(self._marked)
 
 
 class ReviewController(QObject):
@@ -36,7 +70,8 @@ class ReviewController(QObject):
         self.view_model: QSortFilterProxyModel | None = None
         self.label_palette: LabelPalette | None = None
         self.tag_dialog: QWidget | None = None
-        self.grid.reviewed_toggle_requested.connect(self.toggle_reviewed)
+        self.space_advances = settings.get_int(settings.SPACE_ADVANCES, 1) != 0
+        self.grid.reviewed_toggle_requested.connect(self.review_and_advance)
         self.grid.label_toggle_requested.connect(self.toggle_label)
         self.grid.jump_requested.connect(self.jump_unreviewed)
         self.pane.label_toggle_requested.connect(self.toggle_label)
@@ -121,6 +156,60 @@ class ReviewController(QObject):
             idx = self.view_model.mapFromSource(m.index(row))
             self.grid.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
             self.grid.scrollTo(idx)
+
+    def show_photos(self, image_ids: Sequence[int]) -> None:
+        """Select the photos shown of ``image_ids`` (the first one current) and scroll to it."""
+        rows = sorted({idx.row() for idx in map(self.view_index, image_ids) if idx.isValid()})
+        if not rows:
+            return
+        selection = QItemSelection()
+        start = prev = rows[0]
+        for row in [*rows[1:], -2]:  # contiguous runs: a big batch is a few ranges, not one per photo
+            if row != prev + 1:
+                selection.select(self.view_model.index(start, 0), self.view_model.index(prev, 0))
+                start = row
+            prev = row
+        sm = self.grid.selectionModel()
+        sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        current = self.view_index(image_ids[0])
+        sm.setCurrentIndex(
+            current if current.isValid() else self.view_model.index(rows[0], 0), sm.SelectionFlag.NoUpdate
+        )
+        self.grid.scrollTo(self.grid.currentIndex())
+
+    @Slot(bool)
+    def set_space_advances(self, on: bool) -> None:
+        """Whether Space, having marked photos reviewed, shows the next photo of the view (remembered)."""
+        self.space_advances = on
+        settings.set_value(settings.SPACE_ADVANCES, int(on))
+
+    @Slot()
+    def review_and_advance(self) -> None:
+        """Space: mark the selection reviewed and show the photo after it in the grid's order (unless
+        turned off); on a photo already reviewed, Space takes the mark away and stays."""
+        m = self.library
+        ids = self.selected_ids()
+        if m is None or not ids:
+            return
+        command = commands.toggle_reviewed(m, ids)
+        if not self.space_advances or all(m.is_reviewed(i) for i in ids):
+            self.undo_stack.push(command)
+            return
+        sm = self.grid.selectionModel()
+        last = max([r.bottom() for r in sm.selection()] + [self.grid.currentIndex().row()])
+        following = self.view_model.index(last + 1, 0)
+        after = [m.id_at(self.view_model.mapToSource(following).row())] if following.isValid() else []
+        self.undo_stack.push(MovingReviewCommand(command, self.show_photos, ids, after))
+        if not after:
+            self._say_end_of_view()
+
+    def _say_end_of_view(self) -> None:
+        m = self.library
+        left = m.unreviewed_shown() if m is not None else 0
+        if left:
+            self.messages.say(f"Last photo of this view; {left:,} not reviewed yet — J jumps to the next")
+        else:
+            self.messages.say(f"All {self.view_model.rowCount():,} photos in this view are reviewed")
 
     # -- edits ----------------------------------------------------------------------------------
     def _push(self, make) -> None:
@@ -213,7 +302,7 @@ class ReviewController(QObject):
         if action == "label":
             self.toggle_label(label)
         elif action == "reviewed":
-            self.toggle_reviewed()
+            self.review_and_advance()
         elif action in ("next", "previous"):
             self.jump_unreviewed(1 if action == "next" else -1)
         elif action == "palette":

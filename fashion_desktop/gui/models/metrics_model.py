@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex,
 from PySide6.QtGui import QBrush, QColor
 
 from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui.appearance import problem_colour
 from fashion_desktop.model.badge import badge_of
 from fashion_desktop.model.bundle_file import TensorRef, evaluation_dict, read_bundle_file
 from fashion_desktop.model.bundle_format import BundleDescription, BundleError, OldBundleFormat
@@ -469,7 +470,7 @@ class BundleListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return info.error if info is not None and not info.ok else path
         if role == Qt.ItemDataRole.ForegroundRole and info is not None and not info.ok:
-            return QBrush(QColor(180, 30, 30))
+            return QBrush(problem_colour())
         if role == PATH_ROLE:
             return path
         return None

@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QFontMetrics
+from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from fashion_desktop.core.tag_process import child_environment
 from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui.appearance import good_colour, problem_colour, style_plot
 from fashion_desktop.gui.models.metrics_model import (
     OVERALL_KEYS,
     SORT_ROLE,
@@ -219,7 +220,7 @@ def _delta(a: Any, b: Any) -> float | None:
 def _delta_colour(d: float | None) -> QColor | None:
     if d is None or abs(d) < 1e-9:
         return None
-    return QColor(20, 130, 40) if d > 0 else QColor(190, 30, 30)
+    return good_colour() if d > 0 else problem_colour()
 
 
 class ModelsTab(QWidget):
@@ -672,7 +673,7 @@ class ModelsTab(QWidget):
         if self._plot is None:
             import pyqtgraph as pg  # ~0.3 s; only paid when a chart is first drawn
 
-            self._plot = pg.PlotWidget(background="w")
+            self._plot = pg.PlotWidget()
             # Bars keep a fixed height and the scroll area scrolls them: no zoom that squashes 80 bars.
             self._plot.setMouseEnabled(x=False, y=False)
             self._plot.setMenuEnabled(False)
@@ -681,11 +682,17 @@ class ModelsTab(QWidget):
             self._plot.getViewBox().invertY(True)
             # Every label gets its name: never thin out tick labels as pyqtgraph does by default.
             self._plot.getAxis("left").setStyle(textFillLimits=[(0, 1.0)], hideOverlappingLabels=False)
-            for side in ("left", "bottom"):
-                self._plot.getAxis(side).setTextPen("k")
+            style_plot(self._plot, self.palette())
             self._plot.viewport().installEventFilter(self)
             self._chart_scroll.setWidget(self._plot)
         return self._plot
+
+    def changeEvent(self, event: QEvent) -> None:
+        if self._plot is not None and event.type() == QEvent.Type.PaletteChange:  # light or dark
+            style_plot(self._plot, self.palette())
+            for text in self._value_items:
+                text.setColor(self.palette().color(QPalette.ColorRole.Text))
+        super().changeEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # The wheel over the chart scrolls the list of bars (pyqtgraph would take it for itself).
@@ -715,7 +722,8 @@ class ModelsTab(QWidget):
             plot.addItem(self._bars)
             for i, (v, raw) in enumerate(zip(values, f1, strict=True)):
                 missing = raw is None or (isinstance(raw, float) and math.isnan(raw))
-                text = pg.TextItem("–" if missing else f"{v:.2f}", color=(30, 30, 30), anchor=(0, 0.5))
+                fg = self.palette().color(QPalette.ColorRole.Text)
+                text = pg.TextItem("–" if missing else f"{v:.2f}", color=fg, anchor=(0, 0.5))
                 text.setPos(v + 0.01, i)
                 plot.addItem(text)
                 self._value_items.append(text)

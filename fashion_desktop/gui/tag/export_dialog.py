@@ -33,6 +33,7 @@ from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.exiftool import find_exiftool
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui import settings
+from fashion_desktop.gui.appearance import problem_style
 from fashion_desktop.gui.worker import Worker
 
 
@@ -521,7 +522,7 @@ class ExportDialog(QDialog):
         self.progress.setValue(int(1000 * min(done, total) / total))
 
     def _show_error(self, message: str) -> None:
-        self.status_label.setStyleSheet("color: #b41e1e")
+        self.status_label.setStyleSheet(problem_style())
         self.status_label.setText(message)
 
     def _end(self, outcome: ExportOutcome) -> None:

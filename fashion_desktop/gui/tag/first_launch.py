@@ -9,6 +9,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from fashion_desktop.gui.appearance import problem_style
+
 NO_MODEL_TEXT = "No model yet: train one (Train tab) or open a .fmodel"
 NO_PHOTOS_TIP = "No photos to tag yet: add a folder first (File → Add Folder…, or drop one on the window)"
 KEYS_TEXT = (
@@ -134,7 +136,7 @@ class FirstLaunchPage(QFrame):
     def set_notice(self, text: str, problem: bool = False) -> None:
         """A line about the last folder added (still looking, nothing found, unreadable); "" hides it."""
         self.notice.setText(text)
-        self.notice.setStyleSheet("color: #b41e1e" if problem else "")
+        self.notice.setStyleSheet(problem_style() if problem else "")
         self.notice.setVisible(bool(text))
 
     def _set_dropping(self, on: bool) -> None:

@@ -39,20 +39,62 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_desktop.gui.appearance import is_dark
 from fashion_desktop.gui.tag.library_model import Roles
 from fashion_desktop.gui.tag.thumbnails import Thumbnailer
 
+# Every fill below carries its text at a contrast of 4.5 or more (WCAG AA), in the light and dark schemes.
 BADGE_COLOURS = {
-    "reviewed": QColor(46, 160, 67),
-    "predicted": QColor(56, 120, 220),
-    "untagged": QColor(150, 150, 150),
-    "failed": QColor(210, 50, 50),
+    "reviewed": QColor(27, 110, 45),
+    "predicted": QColor(40, 90, 180),
+    "untagged": QColor(110, 110, 110),
+    "failed": QColor(190, 30, 30),
 }
 BADGE_TEXT = {"reviewed": "✓", "predicted": "P", "untagged": "–", "failed": "!"}
-CONFIRMED_CHIP = QColor(46, 160, 67)
+CONFIRMED_CHIP = QColor(27, 110, 45)
 PREDICTED_CHIP = QColor(70, 110, 170)
 MORE_CHIP = QColor(215, 215, 215)  # "+N": tags that did not fit (the tooltip lists them all)
-UNCERTAIN_BADGE = QColor(230, 150, 20)
+UNCERTAIN_BADGE = QColor(240, 160, 30)
+
+
+@dataclass(frozen=True)
+class CellColours:
+    """What a cell is painted with in one colour scheme (``cell_colours`` picks the scheme's)."""
+
+    badge_text: QColor  # on BADGE_COLOURS
+    uncertain_text: QColor  # on UNCERTAIN_BADGE
+    chip_text: QColor  # on CONFIRMED_CHIP and PREDICTED_CHIP
+    more_chip: QColor
+    more_text: QColor
+    placeholder: QColor  # where the thumbnail is not there yet
+    failure_text: QColor  # "cannot open", on the placeholder
+
+
+LIGHT_CELL = CellColours(
+    QColor(255, 255, 255),
+    QColor(30, 30, 30),
+    QColor(255, 255, 255),
+    MORE_CHIP,
+    QColor(40, 40, 40),
+    QColor(235, 235, 235),
+    QColor(180, 40, 40),
+)
+DARK_CELL = CellColours(
+    QColor(255, 255, 255),
+    QColor(30, 30, 30),
+    QColor(255, 255, 255),
+    QColor(80, 80, 84),
+    QColor(235, 235, 235),
+    QColor(58, 58, 62),
+    QColor(255, 138, 128),
+)
+
+
+def cell_colours(palette: QPalette) -> CellColours:
+    """The cell colours of ``palette``'s scheme."""
+    return DARK_CELL if is_dark(palette) else LIGHT_CELL
+
+
 MIN_THUMB, MAX_THUMB, DEFAULT_THUMB = 64, 384, 160
 CHIP_ROWS = 2
 
@@ -133,6 +175,7 @@ class GridDelegate(QStyledItemDelegate):
         if option.state & QStyle.StateFlag.State_HasFocus:
             painter.setPen(pal.color(QPalette.ColorRole.Highlight))
             painter.drawRect(r.adjusted(0, 0, -1, -1))
+        colours = cell_colours(pal)
         size = self.thumb_size
         photo = QRect(r.left() + (r.width() - size) // 2, r.top() + 3, size, size)
         key = index.data(Roles.ThumbKey)
@@ -142,17 +185,17 @@ class GridDelegate(QStyledItemDelegate):
             target = QRect(photo.left() + (size - pw) // 2, photo.top() + (size - ph) // 2, pw, ph)
             painter.drawPixmap(target, pm)
         else:
-            painter.fillRect(photo, QColor(235, 235, 235))
+            painter.fillRect(photo, colours.placeholder)
             if key and self.thumbs.failure(key):
-                painter.setPen(QColor(180, 40, 40))
+                painter.setPen(colours.failure_text)
                 painter.drawText(
                     photo, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, "cannot open"
                 )
         painter.setFont(self._font)
         state = index.data(Roles.State) or "untagged"
-        self._badge(painter, photo, state)
+        self._badge(painter, photo, state, colours)
         if index.data(Roles.Uncertain):
-            self._uncertain_badge(painter, photo)
+            self._uncertain_badge(painter, photo, colours)
         y = photo.bottom() + 4
         name = self._fm.elidedText(
             index.data(Qt.ItemDataRole.DisplayRole) or "", Qt.TextElideMode.ElideMiddle, r.width()
@@ -165,24 +208,24 @@ class GridDelegate(QStyledItemDelegate):
             name,
         )
         y += self._fm.height() + 2
-        self._chips(painter, QRect(r.left() + 2, y, r.width() - 4, r.bottom() - y), index)
+        self._chips(painter, QRect(r.left() + 2, y, r.width() - 4, r.bottom() - y), index, colours)
         painter.restore()
 
-    def _badge(self, painter: QPainter, photo: QRect, state: str) -> None:
+    def _badge(self, painter: QPainter, photo: QRect, state: str, colours: CellColours) -> None:
         d = max(14, self._fm.height() + 2)
         rect = QRect(photo.right() - d - 2, photo.top() + 2, d, d)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(BADGE_COLOURS.get(state, QColor(150, 150, 150)))
+        painter.setBrush(BADGE_COLOURS.get(state, BADGE_COLOURS["untagged"]))
         painter.drawEllipse(rect)
-        painter.setPen(QColor(255, 255, 255))
+        painter.setPen(colours.badge_text)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, BADGE_TEXT.get(state, "?"))
 
     def uncertain_badge_rect(self, photo: QRect) -> QRect:
         d = max(14, self._fm.height() + 2)
         return QRect(photo.left() + 2, photo.top() + 2, d, d)
 
-    def _uncertain_badge(self, painter: QPainter, photo: QRect) -> None:
+    def _uncertain_badge(self, painter: QPainter, photo: QRect, colours: CellColours) -> None:
         """A "?" at the photo's top-left: among the photos most likely to have a wrong tag (the tooltip
         says where; ``LibraryColumns.uncertain``)."""
         rect = self.uncertain_badge_rect(photo)
@@ -190,7 +233,7 @@ class GridDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(UNCERTAIN_BADGE)
         painter.drawEllipse(rect)
-        painter.setPen(QColor(255, 255, 255))
+        painter.setPen(colours.uncertain_text)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "?")
 
     def chip_layout(self, tags: list[str], area: QRect) -> tuple[list[tuple[str, QRect]], QRect | None]:
@@ -221,7 +264,7 @@ class GridDelegate(QStyledItemDelegate):
                 return placed, QRect(last.right() + 4, last.top(), pw, h)
             placed.pop()
 
-    def _chips(self, painter: QPainter, area: QRect, index) -> None:
+    def _chips(self, painter: QPainter, area: QRect, index, colours: CellColours) -> None:
         tags = index.data(Roles.FinalTags) or []
         if not tags:
             return
@@ -232,14 +275,14 @@ class GridDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(CONFIRMED_CHIP if confirmed.get(tag) else PREDICTED_CHIP)
             painter.drawRoundedRect(chip, 4, 4)
-            painter.setPen(QColor(255, 255, 255))
+            painter.setPen(colours.chip_text)
             text = self._fm.elidedText(tag, Qt.TextElideMode.ElideRight, chip.width() - 4)
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
         if more is not None:
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(MORE_CHIP)
+            painter.setBrush(colours.more_chip)
             painter.drawRoundedRect(more, 4, 4)
-            painter.setPen(QColor(40, 40, 40))
+            painter.setPen(colours.more_text)
             painter.drawText(more, Qt.AlignmentFlag.AlignCenter, f"+{len(tags) - len(placed)}")
 
 
@@ -275,6 +318,7 @@ class GridView(QListView):
     reviewed_toggle_requested = Signal()
     label_toggle_requested = Signal(str)
     jump_requested = Signal(int)  # +1: next unreviewed, -1: previous
+    open_requested = Signal()  # double-click or Enter: the current photo, large
 
     def __init__(self, thumbs: Thumbnailer, parent=None) -> None:
         super().__init__(parent)
@@ -299,6 +343,7 @@ class GridView(QListView):
         self._repaint_pending = False
         self._model_connections: list[QMetaObject.Connection] = []
         self._place: _Place | None = None
+        self.doubleClicked.connect(lambda _index: self.open_requested.emit())
 
     def setModel(self, model: QAbstractItemModel | None) -> None:
         for c in self._model_connections:
@@ -491,6 +536,9 @@ class GridView(QListView):
                 return
             if key == Qt.Key.Key_K:
                 self.jump_requested.emit(-1)
+                return
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.open_requested.emit()
                 return
             text = digit_row(event) or event.text().lower()
             if text and text in self.label_keys:

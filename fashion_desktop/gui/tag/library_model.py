@@ -221,6 +221,10 @@ class LibraryModel(QAbstractListModel):
         """The next (step 1) or previous (step -1) unreviewed row after ``row``, wrapping; -1 if none."""
         return self.columns.next_unreviewed(self._view, row, step)
 
+    def unreviewed_shown(self) -> int:
+        """How many photos of the view (the rows shown now) are not reviewed."""
+        return int(len(self._view) - np.count_nonzero(self.columns.slots.reviewed[self._view]))
+
     def image_count(self) -> int:
         return len(self.columns)
 

@@ -32,7 +32,11 @@ class FixedKey:
 
 # The one key map of the review keys besides the labels' own keys: dispatch and Help read it.
 FIXED_KEYS = (
-    FixedKey("Space", "reviewed", "Mark the selected photos reviewed (again: not reviewed)"),
+    FixedKey(
+        "Space",
+        "reviewed",
+        "Mark the selected photos reviewed and show the next one (on a reviewed photo: not reviewed)",
+    ),
     FixedKey("J", "next", "Next photo that is not reviewed yet"),
     FixedKey("K", "previous", "Previous photo that is not reviewed yet"),
     FixedKey("/", "palette", "Find a label by typing a few letters; Enter toggles it on the selection"),

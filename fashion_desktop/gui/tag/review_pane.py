@@ -5,8 +5,8 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping, Sequence
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QPalette, QPixmap, QWheelEvent
+from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QPalette, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.core.catalog import CatalogError
+from fashion_desktop.gui.appearance import pick
 from fashion_desktop.gui.tag.library_model import LibraryModel
 from fashion_desktop.gui.tag.thumbnails import Thumbnailer
 from fashion_desktop.gui.widgets import WrapLabel
@@ -141,13 +142,31 @@ class ZoomPreview(QScrollArea):
 
 # "rejected": a person said the label does not apply; green would read as the opposite.
 SOURCE_TEXT = {"person": "✔ you", "rejected": "✘ you", "model": "model", "mixed": "mixed"}
-SOURCE_COLOUR = {"person": "#2e9e43", "rejected": "#c62828", "model": "#3a6fb0", "mixed": "#8a6d00"}
+SOURCE_COLOUR = {
+    "person": "#2e7d32",
+    "rejected": "#c62828",
+    "model": "#2f62a8",
+    "mixed": "#7a5f00",
+    "": "#6b6b6b",
+}
+# The same meanings on a dark window (each 4.5:1 or more against the dark palette's window).
+SOURCE_COLOUR_DARK = {
+    "person": "#7bd88f",
+    "rejected": "#ff8a80",
+    "model": "#8ab4f8",
+    "mixed": "#e0c050",
+    "": "#a8a8a8",
+}
 
 
-def _set_text_colour(label: QLabel, colour: str) -> None:
-    """Text colour through the palette: a style sheet per label costs a parse and a re-polish each time."""
+def _set_text_colour(label: QLabel, kind: str) -> None:
+    """Text colour of a source ``kind`` ("" for a key hint) through the palette, in the scheme shown: a style
+    sheet per label costs a parse and a re-polish each time."""
     pal = label.palette()
-    pal.setColor(QPalette.ColorRole.WindowText, QColor(colour))
+    colour = pick(
+        SOURCE_COLOUR.get(kind, SOURCE_COLOUR[""]), SOURCE_COLOUR_DARK.get(kind, SOURCE_COLOUR_DARK[""])
+    )
+    pal.setColor(QPalette.ColorRole.WindowText, colour)
     label.setPalette(pal)
 
 
@@ -171,7 +190,7 @@ class LabelRow:
         self.key_label = QLabel(f"[{key_hint(key)}]" if key else "")
         if key:
             self.key_label.setToolTip(f"{key} in the grid toggles “{label}”")
-        _set_text_colour(self.key_label, "#777")
+        _set_text_colour(self.key_label, "")
         self.score_label = QLabel("")
         self.score_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.source_label = QLabel("")
@@ -209,7 +228,12 @@ class LabelRow:
         font.setBold(source == "person")
         font.setItalic(source == "model")
         self.box.setFont(font)
-        _set_text_colour(self.source_label, SOURCE_COLOUR.get(kind, "#777"))
+        _set_text_colour(self.source_label, kind)
+
+    def recolour(self) -> None:
+        """The key hint's and the source's colours again, for the scheme shown now."""
+        _set_text_colour(self.key_label, "")
+        _set_text_colour(self.source_label, self._kind or "")
 
 
 class ReviewPane(QWidget):
@@ -344,6 +368,12 @@ class ReviewPane(QWidget):
             self._model.catalog.set_label_keys(self._keys_before)
         except CatalogError:
             pass  # a read-only library: the keys still hold while it is open, nothing to tell
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            for row in self.rows.values():
+                row.recolour()  # light or dark: the colours that say who decided follow
+        super().changeEvent(event)
 
     def _clicked(self, label: str) -> None:
         self.label_toggle_requested.emit(label)

@@ -37,7 +37,8 @@ def _problem_label() -> QLabel:
     """A hidden, red, wrapping line for why a typed tag name is refused."""
     label = QLabel("")
     label.setWordWrap(True)
-    label.setStyleSheet("color: palette(bright-text); background: #b3261e; padding: 2px;")
+    # White on this red reads at 6.5:1 in either scheme (the palette's bright text is pale red when dark).
+    label.setStyleSheet("color: white; background: #b3261e; padding: 2px;")
     label.hide()
     return label
 

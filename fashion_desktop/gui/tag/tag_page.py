@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QStackedWidget, QV
 from fashion_desktop.gui.tag.filter_bar import FilterBar
 from fashion_desktop.gui.tag.first_launch import FirstLaunchPage
 from fashion_desktop.gui.tag.grid import GridPanel
+from fashion_desktop.gui.tag.photo_view import PhotoView
 from fashion_desktop.gui.tag.review_pane import ReviewPane
 from fashion_desktop.gui.tag.tag_panel import TagPanel
 from fashion_desktop.gui.tag.thumbnails import Thumbnailer
@@ -63,6 +64,8 @@ class TagPage(QWidget):
         self.middle = QStackedWidget()
         self.middle.addWidget(self.first_launch)
         self.middle.addWidget(self.grid)
+        self.photo_view = PhotoView()  # the larger look, in the grid's place
+        self.middle.addWidget(self.photo_view)
         self.review = ReviewPane(thumbs)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.left)

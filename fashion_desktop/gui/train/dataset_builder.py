@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.gui import settings
+from fashion_desktop.gui.appearance import PROBLEM, problem_colour, problem_style, warning_colour
 from fashion_desktop.gui.train.train_process import lower_priority
 from fashion_desktop.gui.window_words import for_window
 from fashion_desktop.gui.worker import Child, ProcessWorker, trainer_child
@@ -60,8 +61,7 @@ KINDS = {
 LIBRARY_MODES = (("reviewed", "Reviewed photos only"), ("confident", "Reviewed + confident predictions"))
 _CATALOG_SUFFIXES = (".ffcat", ".db", ".sqlite", ".sqlite3", ".fcat", ".catalog")
 _SHEET_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".xls")
-_WARN = QColor("#a05a00")
-_ERROR = QColor("#b00020")
+_ERROR = QColor(PROBLEM[0])  # a problem row's text in the light scheme
 
 
 def default_preview_child(args: Sequence[str]) -> Child:
@@ -298,7 +298,7 @@ class DatasetBuilder(QWidget):
         self.warnings_label = QLabel()
         self.warnings_label.setWordWrap(True)
         self.warnings_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.warnings_label.setStyleSheet(f"color: {_WARN.name()};")
+        self.warnings_label.setStyleSheet(f"color: {warning_colour().name()};")
         # What the model would keep and lose, in words, before Start (labels too rare to learn at all,
         # group rules kept or lost).
         self.rules_label = QLabel()
@@ -458,7 +458,7 @@ class DatasetBuilder(QWidget):
             named = error and (s.path in error or (s.mapping and Path(s.mapping).name in error))
             for c, item in ((self.SOURCE, source), (self.PHOTOS, photos)):
                 if named:
-                    item.setForeground(QBrush(_ERROR))
+                    item.setForeground(QBrush(problem_colour()))
                     item.setToolTip(f"{s.path}\n{error}")
                 self.source_table.setItem(r, c, item)
 
@@ -613,7 +613,7 @@ class DatasetBuilder(QWidget):
 
     def _show_error(self, message: str, prefix: str = "Cannot read the data: ") -> None:
         self.preview, self.preview_error = None, message
-        self.status_label.setStyleSheet(f"color: {_ERROR.name()};")
+        self.status_label.setStyleSheet(problem_style())
         self.status_label.setText(prefix + message)
         self.labels_table.setRowCount(0)
         self.labels_table.setEnabled(True)
@@ -643,7 +643,7 @@ class DatasetBuilder(QWidget):
                 cells.append(item)
             for c, item in enumerate(cells):
                 if lab in rare:
-                    item.setForeground(QBrush(_WARN))
+                    item.setForeground(QBrush(warning_colour()))
                     item.setToolTip("few training examples: this label will be learnt poorly")
                 t.setItem(r, c, item)
         t.setSortingEnabled(True)
@@ -740,7 +740,7 @@ class MappingDialog(QDialog):
         layout.addLayout(path_box)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(f"color: {_ERROR.name()};")
+        self.error_label.setStyleSheet(problem_style())
         layout.addWidget(self.error_label)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.save_button = buttons.addButton("Save and use", QDialogButtonBox.ButtonRole.AcceptRole)

@@ -39,6 +39,7 @@ from fashion_desktop.core.compare_verdict import (
     reasons_to_ask,
 )
 from fashion_desktop.gui.about import APP_NAME
+from fashion_desktop.gui.appearance import good_colour, problem_colour
 from fashion_desktop.gui.models.metrics_model import RowsTableModel
 from fashion_desktop.gui.tag.tag_panel import bundle_title
 from fashion_desktop.gui.worker import ProcessWorker
@@ -51,7 +52,6 @@ HEADERS = (
     "Group", "Photos", "Top-1 current", "Top-1 new", "F1 macro current", "F1 macro new",
     "Right: new − current", "Better",
 )  # fmt: skip
-BETTER_COLOUR, WORSE_COLOUR = QColor(20, 130, 40), QColor(190, 30, 30)
 WINNER_TEXT = {
     NEW: "new model",
     CURRENT: "current model",
@@ -98,10 +98,12 @@ def comparison_rows(result: Comparison) -> tuple[list[list[Any]], list[QColor | 
             _difference(v), WINNER_TEXT.get(winner, ""),
         ])  # fmt: skip
         if v:
-            colours.append(BETTER_COLOUR if winner == NEW else WORSE_COLOUR if winner == CURRENT else None)
+            colours.append(
+                good_colour() if winner == NEW else problem_colour() if winner == CURRENT else None
+            )
         else:
             better = None if math.isnan(fa) or math.isnan(fb) or fa == fb else fb > fa
-            colours.append(None if better is None else BETTER_COLOUR if better else WORSE_COLOUR)
+            colours.append(None if better is None else good_colour() if better else problem_colour())
     return rows, colours
 
 

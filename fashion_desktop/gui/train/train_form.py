@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.gui import settings
+from fashion_desktop.gui.appearance import problem_style
 from fashion_desktop.gui.train.dataset_builder import DatasetBuilder, data_args
 from fashion_desktop.model.arch_table import ARCH_HINTS, ARCH_INPUT_SIZES, ARCH_NAMES, download_needed_mb
 from fashion_desktop.model.train_config import ConfigError, TrainConfig, make_config
@@ -140,7 +141,7 @@ class TrainForm(QWidget):
         layout.addLayout(self._build_rows())
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
-        self.problem_label.setStyleSheet("color: #b00020;")
+        self.problem_label.setStyleSheet(problem_style())
         layout.addWidget(self.problem_label)
         layout.addLayout(self._build_buttons())
         layout.addStretch(1)

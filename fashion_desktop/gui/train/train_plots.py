@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QWidget
+
+from fashion_desktop.gui.appearance import style_plot
 
 MAX_POINTS = 2000  # per curve: a long run keeps at most this many, evenly thinned
 RAW_SHARE = 4  # the faint per-batch dots keep a quarter of that (a dot costs pyqtgraph far more)
@@ -61,6 +63,7 @@ class TrainPlots(QWidget):
     def __init__(self, parent: QWidget | None = None, limit: int = MAX_POINTS) -> None:
         super().__init__(parent)
         self.limit = limit
+        self._plots: list[pg.PlotWidget] = []
         self.series: dict[str, Series] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._plot_of: dict[str, pg.PlotWidget] = {}
@@ -101,12 +104,19 @@ class TrainPlots(QWidget):
         self._next_plot.timeout.connect(self._draw_next)
         self._round: list[pg.PlotWidget] = []  # plots with changes, drawn one per turn
 
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            for plot in self._plots:  # light or dark: the plots follow the window
+                style_plot(plot, self.palette())
+        super().changeEvent(event)
+
     def _plot(self, title: str, xlabel: str) -> pg.PlotWidget:
         p = pg.PlotWidget(title=title)
-        p.setBackground("w")
         p.showGrid(x=False, y=True, alpha=0.2)  # values are read across; vertical lines cost a third more
         p.setLabel("bottom", xlabel)
         p.addLegend(offset=(-5, 5))
+        style_plot(p, self.palette())
+        self._plots.append(p)
         p.setMinimumSize(120, 80)
         return p
 
