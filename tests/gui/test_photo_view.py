@@ -29,6 +29,7 @@ def test_double_click_opens_the_photo_large_and_arrows_walk_the_grids_order(qtbo
     view = w.photo_view
     _open_by_double_click(qtbot, w, "p1.jpg")
     assert w.tag_page.middle.currentWidget() is view and view.hasFocus()
+    assert w.tag_page.left.isHidden()  # the filters make room for the photo
     assert "p1.jpg" in view.title.text() and "2 of 5" in view.title.text()
     qtbot.waitUntil(lambda: view.preview.has_photo(), timeout=10_000)
     qtbot.keyClick(view, Qt.Key.Key_Right)
@@ -40,6 +41,7 @@ def test_double_click_opens_the_photo_large_and_arrows_walk_the_grids_order(qtbo
     assert _shown_name(w) == "p0.jpg"
     qtbot.keyClick(view, Qt.Key.Key_Escape)
     assert w.tag_page.middle.currentWidget() is w.tag_page.grid and w.grid.hasFocus()
+    assert not w.tag_page.left.isHidden()
 
 
 def test_enter_opens_it_and_the_review_keys_work_there(qtbot, window):

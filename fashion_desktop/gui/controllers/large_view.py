@@ -48,6 +48,7 @@ class LargeViewController(QObject):
         if not self.grid.currentIndex().isValid():
             return
         self.page.middle.setCurrentWidget(self.view)
+        self.page.left.hide()  # the filters make room for the photo; the review pane stays for its keys
         self.view.setFocus()
         self._show()
 
@@ -56,6 +57,7 @@ class LargeViewController(QObject):
         if not self.is_open():
             return
         self.page.middle.setCurrentWidget(self.page.grid)
+        self.page.left.show()
         self.grid.setFocus()
         self.grid.scrollTo(self.grid.currentIndex())
 
