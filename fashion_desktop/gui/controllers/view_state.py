@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel
 
 from fashion_desktop.core.catalog import CatalogError
 from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui import settings
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.library_session import LibrarySession
@@ -67,6 +68,8 @@ class ThresholdViewState(QObject):
         lib.rowsInserted.connect(self.update_first_launch)
         lib.modelReset.connect(self.update_first_launch)
         lib.labels_changed.connect(self.labels_changed)
+        # The search over tags last typed in this library (another library's text does not carry over).
+        self.page.filters.set_tag_search(settings.get_str(self._search_key(session.catalog.path)))
         lib.set_spec(self.page.filters.spec())
         self.labels_changed()
         self.update_counts()
@@ -112,13 +115,22 @@ class ThresholdViewState(QObject):
         if self.library is not None:
             self.library.set_spec(spec)
             self.update_counts()
+        catalog = self.library_ctl.catalog
+        if catalog is not None:
+            key = self._search_key(catalog.path)
+            if settings.get_str(key) != spec.search:
+                settings.set_value(key, spec.search)
+
+    @staticmethod
+    def _search_key(path) -> str:
+        return f"{settings.TAG_SEARCH}/{settings.library_key(path)}"
 
     @Slot()
     def labels_changed(self) -> None:
         m = self.library
         if m is None:
             return
-        self.page.filters.set_labels(m.all_labels())
+        self.page.filters.set_labels(m.all_labels(), m.label_groups())
         self.page.review.rebuild_labels()
         self.page.grid.view.label_keys = {key: lab for lab, key in self.page.review.keys.items()}
         if self._view_state_for is not None and self._view_state_for[1] != m.model_key:
@@ -147,8 +159,11 @@ class ThresholdViewState(QObject):
         self.page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
         session = self.library_ctl.session
         folders = session.folder_count() if session is not None else 0
+        # The queue's count only while it is the filter: after a new threshold it costs a pass over every
+        # photo's scores, which nobody should wait for while using another view.
+        queue = f" · Needs attention: {m.attention_count():,}" if m.spec.review == "attention" else ""
         self.status_label.setText(
-            f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
+            f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}{queue}"
         )
         self.update_first_launch()
         self._show_untagged()

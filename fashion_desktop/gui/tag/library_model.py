@@ -218,8 +218,13 @@ class LibraryModel(QAbstractListModel):
         return self.columns.slots.ids.tolist()
 
     def next_unreviewed(self, row: int, step: int = 1) -> int:
-        """The next (step 1) or previous (step -1) unreviewed row after ``row``, wrapping; -1 if none."""
-        return self.columns.next_unreviewed(self._view, row, step)
+        """The next (step 1) or previous (step -1) unreviewed row after ``row``, wrapping; -1 if none. Under
+        Needs attention: the next row that still needs attention (a photo just reviewed no longer does)."""
+        return self.columns.next_unreviewed(self._view, row, step, self.spec.review == "attention")
+
+    def attention_count(self) -> int:
+        """How many photos of the library need attention (``core.review_queue``)."""
+        return self.columns.attention_count()
 
     def unreviewed_shown(self) -> int:
         """How many photos of the view (the rows shown now) are not reviewed."""
