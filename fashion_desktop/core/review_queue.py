@@ -39,34 +39,69 @@ class ReviewQueue:
     all_labels: Callable[[], list[str]]
     label_groups: Callable[[], dict[str, str]]
 
-    _need: np.ndarray | None = None  # per slot: needs attention (None: recompute every slot)
-    _need_key: np.ndarray | None = None  # per slot: its place in the queue (smaller first)
-    _pending: tuple[np.ndarray, ...] = ()  # slots to recompute
+    _need: np.ndarray | None = None  # per slot: needs attention (None: every slot to compute again)
+    _need_key: np.ndarray = np.zeros(0)  # per slot: its place in the queue (smaller first)
+    _dirty: np.ndarray = np.zeros(0, bool)  # slots an edit touched since their answer
+    _done_upto = 0  # slots below it have an answer (a full pass goes a block at a time: ``warm_queue``)
 
     # -- Needs attention ------------------------------------------------------------------------
     def _queue_stale(self, slots: Sequence[int] | np.ndarray | None = None) -> None:
         """These slots' photos changed (None: all of them, or their numbering did)."""
         if slots is None or self._need is None:
             self._need = None
-            self._pending = ()
         elif len(slots):
-            self._pending = (*self._pending, np.asarray(slots, np.int64))
+            self._queue_arrays()
+            self._dirty[np.asarray(slots, np.int64)] = True
 
-    def _queue(self) -> tuple[np.ndarray, np.ndarray]:
+    def _queue_arrays(self) -> int:
+        """Make the per-slot arrays fit the photos (new photos of a scan are new slots); their count."""
         n = len(self.slots)
-        if self._need is None or self._need_key is None or len(self._need) > n:
-            self._pending = ()
-            self._need, self._need_key = self._attention_of(np.arange(n, dtype=np.int64))
-            return self._need, self._need_key
-        if len(self._need) < n:  # photos came in (a scan): they are new slots
+        if self._need is None or len(self._need) > n:
+            self._need, self._need_key, self._dirty, self._done_upto = (
+                np.zeros(n, bool),
+                np.zeros(n),
+                np.zeros(n, bool),
+                0,
+            )
+        elif len(self._need) < n:
             old = len(self._need)
             self._need = np.concatenate([self._need, np.zeros(n - old, bool)])
             self._need_key = np.concatenate([self._need_key, np.zeros(n - old)])
-            self._pending = (*self._pending, np.arange(old, n, dtype=np.int64))
-        if self._pending:
-            slots = np.unique(np.concatenate(self._pending))
-            self._pending = ()
-            self._need[slots], self._need_key[slots] = self._attention_of(slots)
+            self._dirty = np.concatenate([self._dirty, np.ones(n - old, bool)])
+        return n
+
+    def _answer(self, slots: np.ndarray) -> None:
+        assert self._need is not None
+        self._need[slots], self._need_key[slots] = self._attention_of(slots)
+        self._dirty[slots] = False
+
+    def warm_queue(self, block: int = 5000) -> bool:
+        """Answer the next ``block`` photos of a full pass (the GUI does a block between events, so choosing
+        Needs attention after a new threshold waits for nothing); whether more remain."""
+        n = self._queue_arrays()
+        if self._done_upto < n:
+            stop = min(n, self._done_upto + block)
+            self._answer(np.arange(self._done_upto, stop, dtype=np.int64))
+            self._done_upto = stop
+        return self._done_upto < n
+
+    def queue_ready(self) -> bool:
+        """Whether the count costs no full pass now."""
+        return (
+            self._need is not None
+            and len(self._need) == len(self.slots)
+            and self._done_upto >= len(self._need)
+        )
+
+    def _queue(self) -> tuple[np.ndarray, np.ndarray]:
+        n = self._queue_arrays()
+        if self._done_upto < n:
+            self._answer(np.arange(self._done_upto, n, dtype=np.int64))
+            self._done_upto = n
+        dirty = np.flatnonzero(self._dirty)
+        if len(dirty):
+            self._answer(dirty)
+        assert self._need is not None
         return self._need, self._need_key
 
     def _attention_of(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

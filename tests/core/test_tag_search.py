@@ -145,15 +145,42 @@ def test_needs_attention_lists_to_confirm_then_two_values_then_the_most_uncertai
     cat.close()
 
 
-def test_the_queue_count_is_cheap_over_many_photos(tmp_path):
+def test_the_queue_count_after_an_edit_is_cheap_over_a_million_photos(tmp_path):
     cat, _ids = queue_library(tmp_path)
     c = columns(cat)
-    c.attention_count()
-    c._need = np.zeros(1_000_000, bool)  # a million photos' answers, kept
-    c.slots.ids = np.zeros(1_000_000, np.int64)
-    c.slots.paths = [""] * 1_000_000
+    n, nl = 1_000_000, len(LABELS)
+    rng = np.random.default_rng(0)
+    s = c.slots  # a million photos' columns in place of the seven
+    s.paths = s.names = [""] * n
+    s.reviewed, s.to_confirm, s.rank = np.zeros(n, bool), np.zeros(n, bool), np.arange(n)
+    c._scores = rng.random((n, nl), dtype=np.float32)
+    c._scored, c._pred = np.ones(n, bool), c._scores > 0.5
+    c._dec = np.full((n, nl), -1, np.int8)
+    c._queue_stale()
+    while c.warm_queue():  # the full pass, a block at a time (the window does one per event)
+        pass
+    before, first = c.attention_count(), int(c.needs_attention(np.arange(20)).sum())
+    assert first > 0
     t = time.perf_counter()
-    for _ in range(10):
+    for i in range(20):  # a person reviews: one photo changes, the count follows
+        s.reviewed[i] = True
+        c._queue_stale([i])
         c.attention_count()
-    assert (time.perf_counter() - t) / 10 < 0.005
+    assert (time.perf_counter() - t) / 20 < 0.005
+    assert c.attention_count() == before - first
+    cat.close()
+
+
+def test_with_a_calibrated_badge_the_queue_takes_the_badges_photos_riskiest_first(tmp_path):
+    cat, _ids = queue_library(tmp_path)
+    c = columns(cat)
+    c.set_active_model("m", badge={"cutoff": 0.45})
+    slots = np.arange(len(c))
+    badge = np.array([c.uncertain(int(s)) for s in slots])
+    confirm_or_two = np.isin([c.slots.names[int(s)] for s in slots], ["p3.jpg", "p4.jpg"])
+    assert badge.any() and not badge.all()
+    assert (c.needs_attention(slots) == (badge | confirm_or_two)).all()
+    queue = c.view(ViewSpec(review="attention"))
+    risks = c.risk(queue[2:])
+    assert list(risks) == sorted(risks, reverse=True)
     cat.close()

@@ -42,7 +42,14 @@ def test_needs_attention_shows_the_queue_in_its_order_with_a_count(qtbot, window
     assert not w.filters.sort_combo.isEnabled()  # the queue's order replaces the sort
     w.filters.review_combo.setCurrentIndex(0)
     assert w.filters.sort_combo.isEnabled()
-    assert "Needs attention" not in w.status_label.text()
+    assert "Needs attention: 4" in w.status_label.text()  # the count stays, whatever the view
+
+
+def test_the_count_is_in_the_status_bar_without_choosing_the_filter(qtbot, window):
+    w = window
+    qtbot.waitUntil(lambda: "Needs attention: 4" in w.status_label.text())  # answered between events
+    w.library.write_reviewed([w.library.id_at(r) for r in range(w.library.rowCount())], True)
+    qtbot.waitUntil(lambda: "Nothing needs attention" in w.status_label.text())
 
 
 def test_j_and_k_walk_the_queue_and_space_takes_a_photo_out_of_it(qtbot, window):

@@ -42,6 +42,12 @@ class ThresholdViewState(QObject):
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(300)
         self._counts_timer.timeout.connect(self.update_counts)
+        # Needs attention's answers, a block of photos per turn of the event loop after a change of model
+        # or threshold, so that its count and the filter are ready without a stall
+        self._queue_timer = QTimer(self)
+        self._queue_timer.setSingleShot(True)
+        self._queue_timer.setInterval(0)
+        self._queue_timer.timeout.connect(self._warm_queue)
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
@@ -157,16 +163,33 @@ class ThresholdViewState(QObject):
         if predicted:
             self.panel.set_counts(predicted, confirmed)
         self.page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
-        session = self.library_ctl.session
-        folders = session.folder_count() if session is not None else 0
-        # The queue's count only while it is the filter: after a new threshold it costs a pass over every
-        # photo's scores, which nobody should wait for while using another view.
-        queue = f" · Needs attention: {m.attention_count():,}" if m.spec.review == "attention" else ""
-        self.status_label.setText(
-            f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}{queue}"
-        )
+        self._show_status()
         self.update_first_launch()
         self._show_untagged()
+
+    def _show_status(self) -> None:
+        """Photos and folders, and how many photos need attention once that is known without a stall."""
+        m, session = self.library, self.library_ctl.session
+        if m is None:
+            return
+        folders = session.folder_count() if session is not None else 0
+        text = f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
+        if m.columns.queue_ready() or m.spec.review == "attention":
+            count = m.attention_count()
+            text += f" · Needs attention: {count:,}" if count else " · Nothing needs attention"
+        else:
+            self._queue_timer.start()
+        self.status_label.setText(text)
+
+    @Slot()
+    def _warm_queue(self) -> None:
+        m = self.library
+        if m is None:
+            return
+        if m.columns.warm_queue():
+            self._queue_timer.start()
+        else:
+            self._show_status()
 
     @Slot()
     def update_first_launch(self, *_args) -> None:

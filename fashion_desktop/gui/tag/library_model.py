@@ -395,7 +395,13 @@ class LibraryModel(QAbstractListModel):
         """New thresholds: chips, filter results and counts follow at once."""
         if not self.columns.set_policy(policy):
             return  # nothing moved: spare 100,000 rows a recount
-        if self.spec.tags or self.spec.review in ("predicted", "untagged") or self.spec.sort == "uncertain":
+        spec = self.spec  # the views that depend on the thresholds
+        if (
+            spec.tags
+            or spec.search
+            or spec.review in ("predicted", "untagged", "attention")
+            or spec.sort == "uncertain"
+        ):
             self.resort()
         if len(self._view):
             self.dataChanged.emit(
