@@ -638,8 +638,9 @@ class LibraryColumns(AdaptedScores, ReviewQueue):
         if spec.text:
             needle = spec.text.lower()
             keep &= np.fromiter((needle in self.slots.names[int(s)].lower() for s in slots), bool, len(slots))
-        if spec.search:
-            keep &= self.search_mask(slots, parse(spec.search))
+        if spec.search:  # only over the photos the other filters kept (the search reads every tag)
+            kept = np.flatnonzero(keep)
+            keep[kept] = self.search_mask(slots[kept], parse(spec.search))
         return keep
 
     def _review_mask(self, slots: np.ndarray, review: str) -> np.ndarray:
