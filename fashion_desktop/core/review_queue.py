@@ -76,22 +76,23 @@ class ReviewQueue:
         self._dirty[slots] = False
 
     def warm_queue(self, block: int = 5000) -> bool:
-        """Answer the next ``block`` photos of a full pass (the GUI does a block between events, so choosing
-        Needs attention after a new threshold waits for nothing); whether more remain."""
+        """Answer the next ``block`` photos of a full pass, else of those edits or new scores touched (the GUI
+        does a block between events, so choosing Needs attention after a new threshold or a tagging run
+        waits for nothing); whether more remain."""
         n = self._queue_arrays()
         if self._done_upto < n:
             stop = min(n, self._done_upto + block)
             self._answer(np.arange(self._done_upto, stop, dtype=np.int64))
             self._done_upto = stop
-        return self._done_upto < n
+        else:
+            self._answer(np.flatnonzero(self._dirty)[:block])
+        return not self.queue_ready()
 
     def queue_ready(self) -> bool:
-        """Whether the count costs no full pass now."""
-        return (
-            self._need is not None
-            and len(self._need) == len(self.slots)
-            and self._done_upto >= len(self._need)
-        )
+        """Whether every photo's answer is known (the count costs one ``count_nonzero``)."""
+        n = len(self.slots)
+        need = self._need
+        return need is not None and len(need) == n and self._done_upto >= n and not self._dirty.any()
 
     def _queue(self) -> tuple[np.ndarray, np.ndarray]:
         n = self._queue_arrays()

@@ -48,6 +48,7 @@ class ThresholdViewState(QObject):
         self._queue_timer.setSingleShot(True)
         self._queue_timer.setInterval(0)
         self._queue_timer.timeout.connect(self._warm_queue)
+        self._attention_text = ""
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
@@ -67,6 +68,7 @@ class ThresholdViewState(QObject):
     @Slot(object)
     def _show_session(self, session: LibrarySession) -> None:
         self._view_state_for = None
+        self._attention_text = ""
         self._missing = None
         lib = session.library
         lib.counts_changed.connect(self._counts_timer.start)
@@ -176,10 +178,10 @@ class ThresholdViewState(QObject):
         text = f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
         if m.columns.queue_ready() or m.spec.review == "attention":
             count = m.attention_count()
-            text += f" · Needs attention: {count:,}" if count else " · Nothing needs attention"
-        else:
+            self._attention_text = f" · Needs attention: {count:,}" if count else " · Nothing needs attention"
+        else:  # the count shown until then stays while the answers come (no flicker)
             self._queue_timer.start()
-        self.status_label.setText(text)
+        self.status_label.setText(text + self._attention_text)
 
     @Slot()
     def _warm_queue(self) -> None:
