@@ -10,15 +10,14 @@ from dataclasses import dataclass
 STATE_WORDS = {"reviewed": "reviewed", "unreviewed": "unreviewed", "to-confirm": "to confirm"}
 
 SEARCH_HELP = (
-    "Shows the photos whose tags match every word typed (a word's tag: its name contains the word, "
-    "in any case).\n"
-    "  dress — photos tagged with a label whose name contains “dress”\n"
-    "  colour:black — the label “black” of the group “colour”\n"
-    "  -dress — photos not tagged so; -reviewed: not reviewed\n"
+    "Shows the photos that match every word typed:\n"
+    "  dress — tagged with a label whose name contains “dress” (any case)\n"
+    "  colour:black — tagged with a label of the group “colour” whose name contains “black”\n"
+    "  -dress — not tagged so; -reviewed: not reviewed yet\n"
     "  reviewed, unreviewed, to-confirm — the photo's review state\n"
-    '  "shirt, blouse" — quotes for a name with spaces or commas\n'
-    "A tag is the person's decision, else the model's score against the threshold in effect; "
-    "tags people created work the same way. A word that names no tag shows no photo."
+    '  "shirt, blouse" — quotes keep spaces and commas in a name\n'
+    "A photo's tags are a person's decisions, else the model's scores against the thresholds in effect; "
+    "tags people created count too. A word that names no tag shows no photo."
 )
 
 # A term: an optional "-", then unquoted characters and quoted parts ("a, b"; a quote still open while
