@@ -14,6 +14,10 @@ it prints both figures side by side, with RSS at the start and end of each phase
 
 With ``--adapt SECONDS`` a person reviews for that long while the library's adapter refits and re-scores
 every photo (``benchmarks/gui_adapt_phase.py``); ``gui-bench-adapter: ... max_stall_ms`` is the longest stall.
+
+With ``--queue`` the default model's labels are scored for every photo, then a person chooses Needs attention,
+types a search over tags a key at a time and clears it (``benchmarks/gui_queue_phase.py``);
+``gui-bench-queue: ... max_stall_ms p99_stall_ms`` are that phase's longest and 99th-percentile stalls.
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ class StallMeter:
         self.phase_t0 = self.last
         self.at_s = 0.0  # when the longest stall began, in seconds after its phase started
         self.over: list[tuple[str, float, float]] = []  # (phase, at_s, gap_s) of every stall over 40 ms
+        self.gaps: list[float] | None = None  # every gap, while a phase wants its percentiles
 
     def start(self, phase: str) -> None:
         self.phase = phase
@@ -102,6 +107,8 @@ class StallMeter:
     def _tick(self) -> None:
         now = time.perf_counter()
         gap = now - self.last - 0.010
+        if self.gaps is not None:
+            self.gaps.append(gap)
         if gap > 0.040:
             self.over.append((self.phase, self.last - self.phase_t0, gap))
         if gap > self.max_gap:
@@ -332,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="also review for SECONDS while the library's adapter refits and re-scores every photo",
     )
+    ap.add_argument(
+        "--queue",
+        action="store_true",
+        help="also choose Needs attention and type a search over tags in a scored library (stalls)",
+    )
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="ff-gui-bench-"))
@@ -435,6 +447,18 @@ def main(argv: list[str] | None = None) -> int:
             adapt_line = adapt_phase(app, window, meter, args.adapt, wait_until)
             print(adapt_line, flush=True)
             print(f"gui-bench-adapter: photos={rows} max_stall_ms={meter.max_gap * 1000:.0f}", flush=True)
+            meter.max_gap, meter.where, meter.at_s, meter.over = longest
+        if args.queue:
+            from gui_queue_phase import queue_phase
+
+            longest = (meter.max_gap, meter.where, meter.at_s, list(meter.over))
+            queue_line, queue_max, queue_p99 = queue_phase(app, window, meter, wait_until)
+            print(queue_line, flush=True)
+            print(
+                f"gui-bench-queue: photos={rows} max_stall_ms={queue_max * 1000:.0f} "
+                f"p99_stall_ms={queue_p99 * 1000:.0f}",
+                flush=True,
+            )
             meter.max_gap, meter.where, meter.at_s, meter.over = longest
         train_line, train_stall, train = "", 0.0, {}
         if args.train:

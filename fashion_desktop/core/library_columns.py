@@ -14,6 +14,8 @@ from ..model.groups import at_least_one_columns, exclusive_columns, exclusive_la
 from .adapted_scores import AdaptedScores
 from .catalog import Catalog
 from .catalog_reader import CatalogReader, ImageColumns
+from .review_queue import ReviewQueue
+from .tag_search import parse
 from .tags import (
     UNDECIDED,
     UNTUNED_THRESHOLD,
@@ -33,11 +35,12 @@ Changes = Sequence[tuple[int, str, bool | None]]
 
 STATES = ("reviewed", "predicted", "untagged", "failed")
 REVIEW_FILTERS = (
-    "all", "unreviewed", "reviewed", "to confirm", "predicted", "untagged", "failed", "two values"
+    "all", "attention", "unreviewed", "reviewed", "to confirm", "predicted", "untagged", "failed", "two values"
 )  # fmt: skip
 # What the review filter's choices say (a person's two values in a one-value group: an older catalog's;
-# to confirm: the picture changed after a person decided on it, and its decisions wait for them)
-REVIEW_FILTER_TEXT = {"two values": "Two values in a one-value group"}
+# to confirm: the picture changed after a person decided on it, and its decisions wait for them;
+# needs attention: core.review_queue)
+REVIEW_FILTER_TEXT = {"two values": "Two values in a one-value group", "attention": "Needs attention"}
 SORT_KEYS = ("name", "date", "confidence", "uncertain")
 
 
@@ -49,10 +52,11 @@ class ViewSpec:
     tag_mode: str = "any"  # any / all / none
     score_min: float = 0.0
     score_max: float = 1.0
-    review: str = "all"  # one of REVIEW_FILTERS
+    review: str = "all"  # one of REVIEW_FILTERS ("attention" orders the view itself: core.review_queue)
     sort: str = "name"  # one of SORT_KEYS ("uncertain": the photos most likely wrong first)
     descending: bool = False
     text: str = ""
+    search: str = ""  # the search box over tags (core.tag_search)
     # Find similar: only these photos, in this order (best first), the other filters still applied
     similar: tuple[int, ...] = ()
 
@@ -109,7 +113,7 @@ def drop_known(cols: ImageColumns, known_ids: np.ndarray) -> ImageColumns:
     )
 
 
-class LibraryColumns(AdaptedScores):
+class LibraryColumns(AdaptedScores, ReviewQueue):
     """Every present photo of a catalog in column arrays indexed by slot, with the active model's scores,
     the tag rule's result and people's decisions; it filters and orders slots for a view.
 
@@ -390,6 +394,7 @@ class LibraryColumns(AdaptedScores):
         s.changed[slots] = present.changed_at()
         s.reviewed[slots] = present.reviewed
         s.to_confirm[slots] = present.confirm()
+        self._queue_stale()
         s.errors = {self._slot_of[i]: e for i, e in present.errors.items()}
         s.rank[slots] = ranks if ranks is not None else name_ranks(present.paths)
         if len(changed):
@@ -471,6 +476,7 @@ class LibraryColumns(AdaptedScores):
         return slots
 
     def _load_decisions(self) -> None:
+        self._queue_stale()
         self.decided = {}
         self._dec = np.full((len(self.slots), len(self.labels)), UNDECIDED, np.int8)
         for image_id, label, value in self.reader.decisions():
@@ -486,11 +492,13 @@ class LibraryColumns(AdaptedScores):
                 del self.decided[slot]
         else:
             d[label] = value
+        self._queue_stale((slot,))
         i = self.label_index.get(label)
         if i is not None:
             self._dec[slot, i] = UNDECIDED if value is None else int(bool(value))
 
     def _recompute_pred(self, slots: np.ndarray) -> None:
+        self._queue_stale(None if len(slots) == len(self.slots) else slots)
         if not len(self.labels) or not len(slots):
             return
         self._pred[slots] = predicted_matrix(
@@ -601,6 +609,7 @@ class LibraryColumns(AdaptedScores):
         decided, new_label = self.mirror_decisions(decisions)
         slots += decided
         self.slots.reviewed[slots] = reviewed
+        self._queue_stale(slots)
         if reviewed:  # reviewed again, a changed picture's decisions are confirmed
             self.slots.to_confirm[slots] = False
         return slots, new_label
@@ -614,10 +623,14 @@ class LibraryColumns(AdaptedScores):
         if spec.similar:
             keep &= np.isin(self.slots.ids[slots], np.asarray(spec.similar, np.int64))
         if spec.review != "all":
-            keep &= self._review_mask(slots, spec.review)
+            keep &= (
+                self.needs_attention(slots)
+                if spec.review == "attention"
+                else self._review_mask(slots, spec.review)
+            )
         idx = [self.label_index[t] for t in spec.tags if t in self.label_index]
         if spec.tags:
-            keep &= self._tag_mask(slots, spec, idx)
+            keep &= self.tag_mask(slots, spec.tags, spec.tag_mode)
         if (spec.score_min > 0.0 or spec.score_max < 1.0) and self.labels:
             cols = idx or list(range(len(self.labels)))
             best = self._scores[slots][:, cols].max(axis=1)
@@ -625,6 +638,9 @@ class LibraryColumns(AdaptedScores):
         if spec.text:
             needle = spec.text.lower()
             keep &= np.fromiter((needle in self.slots.names[int(s)].lower() for s in slots), bool, len(slots))
+        if spec.search:  # only over the photos the other filters kept (the search reads every tag)
+            kept = np.flatnonzero(keep)
+            keep[kept] = self.search_mask(slots[kept], parse(spec.search))
         return keep
 
     def _review_mask(self, slots: np.ndarray, review: str) -> np.ndarray:
@@ -642,23 +658,6 @@ class LibraryColumns(AdaptedScores):
             "two values": two_person_values(self._dec[slots], self._exclusive),
         }[review]
 
-    def _tag_mask(self, slots: np.ndarray, spec: ViewSpec, idx: list[int]) -> np.ndarray:
-        if idx:
-            final = apply_decisions(self._pred[slots], self._dec[slots], self._exclusive)[:, idx]
-            hit = {"all": final.all(axis=1), "none": ~final.any(axis=1)}.get(spec.tag_mode, final.any(axis=1))
-        else:  # labels only people used: look them up in the decisions
-            hit = np.zeros(len(slots), bool)
-        extra = [t for t in spec.tags if t not in self.label_index]
-        if extra:
-            ext = np.array([[self.decided.get(int(s), {}).get(t, False) for t in extra] for s in slots], bool)
-            if spec.tag_mode == "all":
-                hit = (hit if idx else True) & ext.all(axis=1)
-            elif spec.tag_mode == "none":
-                hit = (hit if idx else True) & ~ext.any(axis=1)
-            else:
-                hit = hit | ext.any(axis=1)
-        return hit
-
     def view(self, spec: ViewSpec) -> np.ndarray:
         """The slots ``spec`` shows, in its order (``spec.similar``'s order when it has one)."""
         if spec.similar:
@@ -667,6 +666,8 @@ class LibraryColumns(AdaptedScores):
             return slots[self.filter_mask(slots, spec)]
         slots = np.arange(len(self.slots), dtype=np.int64)
         slots = slots[self.filter_mask(slots, spec)]
+        if spec.review == "attention":  # the queue's own order, whatever the sort box says
+            return self.queue_order(slots)
         if spec.sort == "date":
             key = self.slots.mtimes[slots]
             order = np.argsort(np.nan_to_num(key, nan=-1.0), kind="stable")
@@ -688,20 +689,6 @@ class LibraryColumns(AdaptedScores):
         if spec.descending:
             order = order[::-1]
         return slots[order]
-
-    def next_unreviewed(self, view: np.ndarray, row: int, step: int = 1) -> int:
-        """The next (step 1) or previous (step -1) unreviewed row of ``view`` after ``row``, wrapping;
-        -1 if none."""
-        if not len(view):
-            return -1
-        rows = np.flatnonzero(~self.slots.reviewed[view])
-        if not len(rows):
-            return -1
-        if step > 0:
-            after = rows[rows > row]
-            return int(after[0] if len(after) else rows[0])
-        before = rows[rows < row]
-        return int(before[-1] if len(before) else rows[-1])
 
     def ids(self, slots: Iterable[int]) -> list[int]:
         return [int(self.slots.ids[s]) for s in slots]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -28,6 +29,7 @@ TRAIN_RUN_FOLDERS = "train/run_folders"  # folders the Train tab's runs history 
 APPEARANCE = "view/appearance"  # "system" (default), "light" or "dark"
 SPACE_ADVANCES = "review/space_advances"  # 1 (default): Space marks reviewed, then shows the next photo
 JOBS_TAKE_TURNS = "jobs/take_turns"  # 1 (default): tagging and training wait for each other; 0: both at once
+TAG_SEARCH = "grid/tag_search"  # + "/" + a library's key (library_key): the search box's text there
 
 
 def _home() -> Path | None:
@@ -124,3 +126,8 @@ def push_recent(key: str, item: str) -> list[str]:
     items = items[:MAX_RECENT]
     set_value(key, items)
     return items
+
+
+def library_key(path: object) -> str:
+    """A settings key part naming one library file (its path has slashes, which QSettings reads as groups)."""
+    return hashlib.sha1(str(path).encode("utf-8", "surrogatepass")).hexdigest()[:20]

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel
 
 from fashion_desktop.core.catalog import CatalogError
 from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui import settings
 from fashion_desktop.gui.controllers.library import LibraryController
 from fashion_desktop.gui.controllers.messages import Messages
 from fashion_desktop.gui.library_session import LibrarySession
@@ -41,6 +42,13 @@ class ThresholdViewState(QObject):
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(300)
         self._counts_timer.timeout.connect(self.update_counts)
+        # Needs attention's answers, a block of photos per turn of the event loop after a change of model
+        # or threshold, so that its count and the filter are ready without a stall
+        self._queue_timer = QTimer(self)
+        self._queue_timer.setSingleShot(True)
+        self._queue_timer.setInterval(0)
+        self._queue_timer.timeout.connect(self._warm_queue)
+        self._attention_text = ""
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
@@ -60,6 +68,7 @@ class ThresholdViewState(QObject):
     @Slot(object)
     def _show_session(self, session: LibrarySession) -> None:
         self._view_state_for = None
+        self._attention_text = ""
         self._missing = None
         lib = session.library
         lib.counts_changed.connect(self._counts_timer.start)
@@ -67,6 +76,8 @@ class ThresholdViewState(QObject):
         lib.rowsInserted.connect(self.update_first_launch)
         lib.modelReset.connect(self.update_first_launch)
         lib.labels_changed.connect(self.labels_changed)
+        # The search over tags last typed in this library (another library's text does not carry over).
+        self.page.filters.set_tag_search(settings.get_str(self._search_key(session.catalog.path)))
         lib.set_spec(self.page.filters.spec())
         self.labels_changed()
         self.update_counts()
@@ -112,13 +123,22 @@ class ThresholdViewState(QObject):
         if self.library is not None:
             self.library.set_spec(spec)
             self.update_counts()
+        catalog = self.library_ctl.catalog
+        if catalog is not None:
+            key = self._search_key(catalog.path)
+            if settings.get_str(key) != spec.search:
+                settings.set_value(key, spec.search)
+
+    @staticmethod
+    def _search_key(path) -> str:
+        return f"{settings.TAG_SEARCH}/{settings.library_key(path)}"
 
     @Slot()
     def labels_changed(self) -> None:
         m = self.library
         if m is None:
             return
-        self.page.filters.set_labels(m.all_labels())
+        self.page.filters.set_labels(m.all_labels(), m.label_groups())
         self.page.review.rebuild_labels()
         self.page.grid.view.label_keys = {key: lab for lab, key in self.page.review.keys.items()}
         if self._view_state_for is not None and self._view_state_for[1] != m.model_key:
@@ -145,13 +165,33 @@ class ThresholdViewState(QObject):
         if predicted:
             self.panel.set_counts(predicted, confirmed)
         self.page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
-        session = self.library_ctl.session
-        folders = session.folder_count() if session is not None else 0
-        self.status_label.setText(
-            f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
-        )
+        self._show_status()
         self.update_first_launch()
         self._show_untagged()
+
+    def _show_status(self) -> None:
+        """Photos and folders, and how many photos need attention once that is known without a stall."""
+        m, session = self.library, self.library_ctl.session
+        if m is None:
+            return
+        folders = session.folder_count() if session is not None else 0
+        text = f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
+        if m.columns.queue_ready() or m.spec.review == "attention":
+            count = m.attention_count()
+            self._attention_text = f" · Needs attention: {count:,}" if count else " · Nothing needs attention"
+        else:  # the count shown until then stays while the answers come (no flicker)
+            self._queue_timer.start()
+        self.status_label.setText(text + self._attention_text)
+
+    @Slot()
+    def _warm_queue(self) -> None:
+        m = self.library
+        if m is None:
+            return
+        if m.columns.warm_queue():
+            self._queue_timer.start()
+        else:
+            self._show_status()
 
     @Slot()
     def update_first_launch(self, *_args) -> None:

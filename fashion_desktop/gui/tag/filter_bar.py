@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_desktop.gui.tag.library_model import REVIEW_FILTER_TEXT, REVIEW_FILTERS, ViewSpec
+from fashion_desktop.gui.tag.tag_search_box import TagSearchBox
 
 SORTS = (("Name", "name"), ("Date", "date"), ("Confidence", "confidence"), ("Uncertain first", "uncertain"))
 
@@ -61,6 +62,12 @@ class _StayOpenMenu(QMenu):
         super().keyPressEvent(event)
 
 
+ATTENTION_TIP = (
+    "Photos a person should look at, most likely wrong first: those whose decisions wait to be confirmed "
+    "(the picture changed), then those with two values in a one-value group, then the unreviewed photos "
+    "marked “?”. The order replaces Sort meanwhile. A photo you review stays in view until you choose "
+    "the filter again; J and K go to the next and previous photo that still needs attention."
+)
 SCORE_TIP = (
     "Shows photos whose score lies in this range: the highest score among the labels chosen under Tags, "
     "or among all labels when none is chosen. Photos the model has not tagged are hidden while it is set."
@@ -79,6 +86,9 @@ class FilterBar(QWidget):
         self.review_combo = QComboBox()
         for value in REVIEW_FILTERS:
             self.review_combo.addItem(REVIEW_FILTER_TEXT.get(value, value.capitalize()), value)
+        self.review_combo.setItemData(
+            self.review_combo.findData("attention"), ATTENTION_TIP, Qt.ItemDataRole.ToolTipRole
+        )
         self.tags_button = QToolButton()
         self.tags_button.setText("Tags: any")
         # Opened by the click (not the press), beside the button: a menu opened over the pointer took the
@@ -100,8 +110,11 @@ class FilterBar(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("File name contains…")
         self.search.setClearButtonEnabled(True)
+        self.tag_search = TagSearchBox()
         self.clear_button = QPushButton("Clear filters")
-        self.clear_button.setToolTip("Show every photo again: tags, score, review state and file name")
+        self.clear_button.setToolTip(
+            "Show every photo again: tags, score, review state, file name and the search over tags"
+        )
         self.clear_button.setEnabled(False)
         self.clear_button.clicked.connect(self.clear_filters)
         # Find similar: the photos it found, best first, until "Show all" (or Clear filters)
@@ -114,23 +127,7 @@ class FilterBar(QWidget):
         self.score_label = QLabel("Top score")
         for w in (self.score_label, self.score_min, self.score_max):
             w.setToolTip(SCORE_TIP)
-        grid = QGridLayout(self)
-        grid.setContentsMargins(4, 4, 4, 4)
-        grid.addWidget(QLabel("Sort"), 0, 0)
-        grid.addWidget(self.sort_combo, 0, 1)
-        grid.addWidget(self.descending, 0, 2)
-        grid.addWidget(QLabel("Show"), 1, 0)
-        grid.addWidget(self.review_combo, 1, 1, 1, 2)
-        grid.addWidget(QLabel("Tags"), 2, 0)
-        grid.addWidget(self.tag_mode, 2, 1)
-        grid.addWidget(self.tags_button, 2, 2)
-        grid.addWidget(self.score_label, 3, 0)
-        grid.addWidget(self.score_min, 3, 1)
-        grid.addWidget(self.score_max, 3, 2)
-        grid.addWidget(self.search, 4, 0, 1, 2)
-        grid.addWidget(self.clear_button, 4, 2)
-        grid.addWidget(self.similar_label, 5, 0, 1, 2)
-        grid.addWidget(self.show_all_button, 5, 2)
+        self._lay_out()
         self.similar_label.setVisible(False)
         self.show_all_button.setVisible(False)
         self._tag_actions: dict[str, QAction] = {}
@@ -144,8 +141,30 @@ class FilterBar(QWidget):
         self.score_min.valueChanged.connect(self._debounce.start)
         self.score_max.valueChanged.connect(self._debounce.start)
         self.search.textChanged.connect(self._debounce.start)
+        self.tag_search.textChanged.connect(self._debounce.start)
 
-    def set_labels(self, labels: Sequence[str]) -> None:
+    def _lay_out(self) -> None:
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.addWidget(QLabel("Sort"), 0, 0)
+        grid.addWidget(self.sort_combo, 0, 1)
+        grid.addWidget(self.descending, 0, 2)
+        grid.addWidget(QLabel("Show"), 1, 0)
+        grid.addWidget(self.review_combo, 1, 1, 1, 2)
+        grid.addWidget(QLabel("Tags"), 2, 0)
+        grid.addWidget(self.tag_mode, 2, 1)
+        grid.addWidget(self.tags_button, 2, 2)
+        grid.addWidget(self.score_label, 3, 0)
+        grid.addWidget(self.score_min, 3, 1)
+        grid.addWidget(self.score_max, 3, 2)
+        grid.addWidget(self.tag_search, 4, 0, 1, 3)
+        grid.addWidget(self.search, 5, 0, 1, 2)
+        grid.addWidget(self.clear_button, 5, 2)
+        grid.addWidget(self.similar_label, 6, 0, 1, 2)
+        grid.addWidget(self.show_all_button, 6, 2)
+
+    def set_labels(self, labels: Sequence[str], groups: Mapping[str, str] | None = None) -> None:
+        self.tag_search.set_labels(labels, groups or {})
         chosen = set(self.selected_tags())
         self.tags_menu.clear()
         self._tag_actions = {}
@@ -191,6 +210,14 @@ class FilterBar(QWidget):
     def set_review(self, value: str) -> None:
         self.review_combo.setCurrentIndex(max(0, self.review_combo.findData(value)))
 
+    def set_tag_search(self, text: str) -> None:
+        """Put ``text`` in the search box over tags and apply it at once (a library opened again)."""
+        self.tag_search.blockSignals(True)
+        self.tag_search.setText(text)
+        self.tag_search.blockSignals(False)
+        self._debounce.stop()
+        self._emit()
+
     def _update_tags_text(self) -> None:
         tags = self.selected_tags()
         self.tags_button.setText(", ".join(tags) if tags else "(choose)")
@@ -204,6 +231,7 @@ class FilterBar(QWidget):
             spec.similar
             or spec.tags
             or spec.text
+            or spec.search
             or spec.review != "all"
             or spec.score_min > 0.0
             or spec.score_max < 1.0
@@ -229,7 +257,14 @@ class FilterBar(QWidget):
         self._similar = ()
         self.similar_label.setVisible(False)
         self.show_all_button.setVisible(False)
-        widgets = (self.review_combo, self.tag_mode, self.score_min, self.score_max, self.search)
+        widgets = (
+            self.review_combo,
+            self.tag_mode,
+            self.score_min,
+            self.score_max,
+            self.search,
+            self.tag_search,
+        )
         for w in (*widgets, *self._tag_actions.values()):
             w.blockSignals(True)
         try:
@@ -240,6 +275,7 @@ class FilterBar(QWidget):
             self.score_min.setValue(0.0)
             self.score_max.setValue(1.0)
             self.search.clear()
+            self.tag_search.clear()
         finally:
             for w in (*widgets, *self._tag_actions.values()):
                 w.blockSignals(False)
@@ -256,11 +292,15 @@ class FilterBar(QWidget):
             sort=str(self.sort_combo.currentData()),
             descending=self.descending.isChecked(),
             text=self.search.text().strip(),
+            search=self.tag_search.text().strip(),
             similar=self._similar,
         )
 
     @Slot()
     def _emit(self, *_args) -> None:
         self._update_tags_text()
+        queue = self.review_combo.currentData() == "attention"  # the queue's order replaces the sort's
+        self.sort_combo.setEnabled(not queue)
+        self.descending.setEnabled(not queue)
         self.clear_button.setEnabled(self.is_filtering())
         self.spec_changed.emit(self.spec())

@@ -218,8 +218,13 @@ class LibraryModel(QAbstractListModel):
         return self.columns.slots.ids.tolist()
 
     def next_unreviewed(self, row: int, step: int = 1) -> int:
-        """The next (step 1) or previous (step -1) unreviewed row after ``row``, wrapping; -1 if none."""
-        return self.columns.next_unreviewed(self._view, row, step)
+        """The next (step 1) or previous (step -1) unreviewed row after ``row``, wrapping; -1 if none. Under
+        Needs attention: the next row that still needs attention (a photo just reviewed no longer does)."""
+        return self.columns.next_unreviewed(self._view, row, step, self.spec.review == "attention")
+
+    def attention_count(self) -> int:
+        """How many photos of the library need attention (``core.review_queue``)."""
+        return self.columns.attention_count()
 
     def unreviewed_shown(self) -> int:
         """How many photos of the view (the rows shown now) are not reviewed."""
@@ -390,7 +395,13 @@ class LibraryModel(QAbstractListModel):
         """New thresholds: chips, filter results and counts follow at once."""
         if not self.columns.set_policy(policy):
             return  # nothing moved: spare 100,000 rows a recount
-        if self.spec.tags or self.spec.review in ("predicted", "untagged") or self.spec.sort == "uncertain":
+        spec = self.spec  # the views that depend on the thresholds
+        if (
+            spec.tags
+            or spec.search
+            or spec.review in ("predicted", "untagged", "attention")
+            or spec.sort == "uncertain"
+        ):
             self.resort()
         if len(self._view):
             self.dataChanged.emit(
