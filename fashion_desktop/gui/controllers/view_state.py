@@ -122,7 +122,7 @@ class ThresholdViewState(QObject):
     def _spec_changed(self, spec) -> None:
         if self.library is not None:
             self.library.set_spec(spec)
-            self.update_counts()
+            self._show_shown()  # the per-label counts are the library's, not the view's: not recounted
         catalog = self.library_ctl.catalog
         if catalog is not None:
             key = self._search_key(catalog.path)
@@ -164,10 +164,17 @@ class ThresholdViewState(QObject):
         predicted, confirmed = m.counts()
         if predicted:
             self.panel.set_counts(predicted, confirmed)
-        self.page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
-        self._show_status()
+        self._show_shown()
         self.update_first_launch()
         self._show_untagged()
+
+    def _show_shown(self) -> None:
+        """How many photos the view shows, and the status bar."""
+        m = self.library
+        if m is None:
+            return
+        self.page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
+        self._show_status()
 
     def _show_status(self) -> None:
         """Photos and folders, and how many photos need attention once that is known without a stall."""
