@@ -14,12 +14,12 @@ from ..model.groups import at_least_one_columns, exclusive_columns, exclusive_la
 from .adapted_scores import AdaptedScores
 from .catalog import Catalog
 from .catalog_reader import CatalogReader, ImageColumns
+from .label_counts import LabelCounts
 from .review_queue import ReviewQueue
 from .tag_search import parse
 from .tags import (
     UNDECIDED,
     UNTUNED_THRESHOLD,
-    YES,
     apply_decisions,
     default_thresholds,
     predicted_matrix,
@@ -113,7 +113,7 @@ def drop_known(cols: ImageColumns, known_ids: np.ndarray) -> ImageColumns:
     )
 
 
-class LibraryColumns(AdaptedScores, ReviewQueue):
+class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
     """Every present photo of a catalog in column arrays indexed by slot, with the active model's scores,
     the tag rule's result and people's decisions; it filters and orders slots for a view.
 
@@ -282,17 +282,6 @@ class LibraryColumns(AdaptedScores, ReviewQueue):
         has (people's decisions keep it when a new model dropped it), that model's group."""
         return {**self.earlier_groups, **self.person_groups, **self.groups}
 
-    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
-        """Per label: images whose final tag is on, and images where a person confirmed it on."""
-        if not self.labels:
-            return {}, {}
-        pred = apply_decisions(self._pred, self._dec, self._exclusive).sum(axis=0)
-        conf = (self._dec == YES).sum(axis=0)
-        return (
-            {lab: int(v) for lab, v in zip(self.labels, pred, strict=True)},
-            {lab: int(v) for lab, v in zip(self.labels, conf, strict=True)},
-        )
-
     def review_changes(self, image_ids: Sequence[int]) -> list[tuple[int, str, bool | None]]:
         """The decisions marking these photos reviewed records now (``core.tags.review_decisions``) over
         the model's labels and the labels people created (``core.tags.settled_labels``)."""
@@ -311,6 +300,7 @@ class LibraryColumns(AdaptedScores, ReviewQueue):
     # -- loading ----------------------------------------------------------------------------------
     def reload(self) -> None:
         """Read everything from the catalog again (opening a library, after a scan removed files)."""
+        self._counts_stale()
         self.slots = Slots()
         self._slot_of = {}
         self.decided = {}
@@ -361,6 +351,7 @@ class LibraryColumns(AdaptedScores, ReviewQueue):
             self._base = np.concatenate([self._base, np.full((n, nl), np.nan, np.float32)])
         self._pred = np.concatenate([self._pred, np.zeros((n, nl), bool)])
         self._dec = np.concatenate([self._dec, np.full((n, nl), UNDECIDED, np.int8)])
+        self._counts_in(np.arange(start, start + n))
         return np.arange(start, start + n)
 
     def new_photos(self, cols: ImageColumns | None) -> tuple[ImageColumns, bool]:
@@ -401,7 +392,9 @@ class LibraryColumns(AdaptedScores, ReviewQueue):
             self._scores[changed] = np.nan
             self._scored[changed] = False
             self._adapted[changed] = False
+            out = self._counts_out(changed)
             self._pred[changed] = False
+            self._counts_in(out)
 
     # -- the active model and its scores ------------------------------------------------------------
     def set_active_model(
@@ -424,6 +417,7 @@ class LibraryColumns(AdaptedScores, ReviewQueue):
             labels = self.reader.model_labels(key) or ()
             groups = groups or (rec.groups if rec else {})
         self.model_key = key
+        self._counts_stale()
         self.labels = tuple(labels)
         self.groups = dict(groups or {})
         # A label a new model dropped keeps the group it had instead of joining an unnamed one.
@@ -477,6 +471,7 @@ class LibraryColumns(AdaptedScores, ReviewQueue):
 
     def _load_decisions(self) -> None:
         self._queue_stale()
+        self._counts_stale()
         self.decided = {}
         self._dec = np.full((len(self.slots), len(self.labels)), UNDECIDED, np.int8)
         for image_id, label, value in self.reader.decisions():
@@ -498,12 +493,17 @@ class LibraryColumns(AdaptedScores, ReviewQueue):
             self._dec[slot, i] = UNDECIDED if value is None else int(bool(value))
 
     def _recompute_pred(self, slots: np.ndarray) -> None:
-        self._queue_stale(None if len(slots) == len(self.slots) else slots)
+        everything = len(slots) == len(self.slots)
+        self._queue_stale(None if everything else slots)
         if not len(self.labels) or not len(slots):
             return
+        if everything:  # recounted once when next read
+            self._counts_stale()
+        out = self._counts_out(slots)
         self._pred[slots] = predicted_matrix(
             self._scores[slots], self.thresholds, self.policy, self._exclusive, self._required
         )
+        self._counts_in(out)
 
     def refresh_scores(self) -> tuple[np.ndarray, set[int]]:
         """Pick up scores and load errors a running tagging job has written: (slots with new scores,
@@ -559,12 +559,13 @@ class LibraryColumns(AdaptedScores, ReviewQueue):
     def mirror_decisions(self, changes: Changes) -> tuple[list[int], bool]:
         """Mirror decisions already in the catalog into the columns: (the slots they touched, whether a
         label is new to the view: a person's new tag)."""
-        slots = []
-        for image_id, label, value in changes:
-            slot = self._slot_of.get(int(image_id))
-            if slot is not None:
-                self._set_decided(slot, label, value)
-                slots.append(slot)
+        found = [(self._slot_of.get(int(i)), label, value) for i, label, value in changes]
+        found = [(slot, label, value) for slot, label, value in found if slot is not None]
+        slots = [slot for slot, _, _ in found]
+        out = self._counts_out(slots)
+        for slot, label, value in found:
+            self._set_decided(slot, label, value)
+        self._counts_in(out)
         return slots, any(lab not in self.label_index for _, lab, _ in changes)
 
     def write_decisions(self, changes: Changes) -> tuple[list[int], bool]:
