@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fashion_desktop.core.catalog import Catalog, FileInfo
 from fashion_desktop.core.library_columns import LibraryColumns, ViewSpec
@@ -58,4 +59,41 @@ def test_a_label_a_new_model_dropped_keeps_its_group_instead_of_an_unnamed_one(t
     assert cols.all_labels() == ["red", "top", "green"]
     groups = cols.label_groups()
     assert (groups["red"], groups["top"], groups["green"]) == ("colour", "category", "colour")
+    cat.close()
+
+
+def test_a_scan_chunk_appended_to_a_loaded_library_copies_its_rows_not_the_librarys(tmp_path) -> None:
+    cat = Catalog(tmp_path / "lib.ffcat")
+    fid = cat.add_folder("/photos")
+    files = [FileInfo(f"/photos/{i:05d}.jpg", 100, 1000.0 + i) for i in range(3000)]
+    cat.record_scan_batch(fid, files, cat.new_scan_token(fid))
+    cat.register_model("m", ["red", "green"])
+    ids = [r.id for r in cat.images()]
+    cat.add_predictions("m", [(i, np.array([0.9, 0.1])) for i in ids[:10]])
+    cols = LibraryColumns(cat)
+    cols.reload()
+    cols.set_active_model("m")
+    cols.write_decisions([(ids[1], "green", True)])
+    columns = ("_scores", "_scored", "_pred", "_dec", "_adapted")
+    for chunk in range(4):  # the scan's chunks: the first one makes room at the end, the next ones use it
+        new = [FileInfo(f"/photos/new{chunk}-{i:03d}.jpg", 100, 1.0) for i in range(100)]
+        cat.record_scan_batch(fid, new, cat.new_scan_token(fid))
+        before = {name: getattr(cols, name) for name in columns} | {"ids": cols.slots.ids}
+        slots = cols.append(cols.new_photos(None)[0])
+        after = {name: getattr(cols, name) for name in columns} | {"ids": cols.slots.ids}
+        if chunk:
+            assert all(np.shares_memory(before[k], after[k]) for k in before), "a chunk copied the library"
+        assert list(slots) == list(range(3000 + 100 * chunk, 3100 + 100 * chunk))
+    assert len(cols._scores) == len(cols._dec) == len(cols.slots.ids) == len(cols) == 3400
+    assert (
+        np.isnan(cols._scores[3000:]).all()
+        and not cols._scored[3000:].any()
+        and (cols._dec[3000:] == -1).all()
+    )
+    assert cols.scores_at(0) == {"red": pytest.approx(0.9), "green": pytest.approx(0.1)}
+    assert cols.final_tags(1) == ["red", "green"] and cols.counts() == (
+        {"red": 10, "green": 1},
+        {"red": 0, "green": 1},
+    )
+    assert list(cols.slots.ids[3000:3100]) == sorted(cols.slots.ids[3000:3100])
     cat.close()

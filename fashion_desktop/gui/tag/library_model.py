@@ -20,6 +20,7 @@ from fashion_desktop.core.library_columns import (
     Changes,
     LibraryColumns,
     ViewSpec,
+    extend_rows,
     name_ranks,
 )
 from fashion_desktop.core.thresholds import ThresholdPolicy
@@ -284,13 +285,15 @@ class LibraryModel(QAbstractListModel):
             self.reload()
             return len(cols)
         slots = self.columns.append(cols)
-        self._row_of = None
         keep = slots[self.columns.filter_mask(slots, self.spec)]
+        first = len(self._view)
+        if self._row_of is not None:  # the chunk's rows only, not the library's again
+            self._row_of = extend_rows(self._row_of, len(slots), -1)
         if len(keep):
-            first = len(self._view)
             self.beginInsertRows(QModelIndex(), first, first + len(keep) - 1)
-            self._view = np.concatenate([self._view, keep])
-            self._row_of = None
+            self._view = extend_rows(self._view, len(keep), keep)
+            if self._row_of is not None:
+                self._row_of[keep] = np.arange(first, first + len(keep))
             self.endInsertRows()
         self.counts_changed.emit()
         return len(cols)
