@@ -2,7 +2,8 @@
 
 Fills a library's columns in memory (no catalog rows, no Qt) with N scored photos of L labels, 1% of them
 with decisions, then times what the window's count update cost per batch of scores before (the tag rule
-over every photo) and now (``LibraryColumns.apply_scores`` keeps the counts; ``counts()`` reads them).
+over every photo) and now (``LibraryColumns.apply_scores`` keeps the counts; ``counts()`` reads them), and
+what a scan chunk of 100 new photos costs the columns.
 
     python benchmarks/bench_counts.py --n 1000000 --labels 66
 """
@@ -74,10 +75,24 @@ def main(argv: list[str] | None = None) -> int:
                 dict(zip(cols.labels, on.tolist(), strict=True)),
                 dict(zip(cols.labels, yes.tolist(), strict=True)),
             )
+        appended = []
+        for k in range(args.repeat):  # a scan's chunks of 100 new photos (the first makes room at the end)
+            new = np.arange(args.n + 1 + 100 * k, args.n + 101 + 100 * k, dtype=np.int64)
+            paths = [f"/q/{i}.jpg" for i in new.tolist()]
+            chunk = ImageColumns(
+                new, paths, np.zeros(100), np.zeros(100, np.int64), np.zeros(100, bool), {}, paths
+            )
+            t = time.perf_counter()
+            cols.append(chunk)
+            cols.counts()
+            appended.append(time.perf_counter() - t)
         cat.close()
     print(f"{args.n:,} photos x {args.labels} labels, a batch of 100 new scores (median of {args.repeat}):")
     print(f"  counts by full recount (before): {ms(full)}")
     print(f"  counts kept by delta (now):      {ms(delta)}  (apply_scores with the delta: {ms(batch)})")
+    print(
+        f"  a scan chunk of 100 photos appended, counts read: {ms(appended)} (first, making room: {ms(appended[:1])})"
+    )
     return 0
 
 
