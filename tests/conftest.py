@@ -6,7 +6,7 @@ import os
 import struct
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -210,23 +210,41 @@ def held_tagging(monkeypatch: pytest.MonkeyPatch) -> HeldTagging:
 def save_pink_blind_bundle(path: Path, model_id: str = "pink-blind", name: str = "Pink-blind") -> Path:
     """A real tiny ``cnn`` bundle with one-value colours Red / Pink / Blue that calls pink photos Red: its head
     reads the red channel as Red and the blue one as Blue and never says Pink (what the adapter learns)."""
-    import torch
-
-    from fashion_desktop.model.archs import build_model
+    from fashion_desktop.core.demo import colour_reading_cnn
     from fashion_desktop.model.bundle import new_bundle, save_bundle
 
-    model = build_model("cnn", 3)
-    with torch.no_grad():
-        for conv in (m for m in model.features if isinstance(m, torch.nn.Conv2d)):
-            conv.weight.zero_()
-            for c in range(3):
-                conv.weight[c, c, 1, 1] = 1.0
-        model.classifier.weight.zero_()
-        model.classifier.weight[0, 0] = model.classifier.weight[2, 2] = 4.0
-        model.classifier.bias.fill_(-3.0)
+    model = colour_reading_cnn(3, {0: 0, 2: 2})  # red channel -> Red, blue -> Blue, nothing -> Pink
     labels = ("Red", "Pink", "Blue")
     bundle = new_bundle(
         "cnn", labels, model.state_dict(), input_size=32, groups=dict.fromkeys(labels, "colour"),
         exclusive_groups=("colour",), provenance={"model_id": model_id, "name": name},
     )  # fmt: skip
     return save_bundle(bundle, path)
+
+
+def scored_library(
+    tmp_path: Path,
+    names: Sequence[str],
+    labels: Sequence[str],
+    groups: dict[str, str],
+    scores: Sequence[float],
+    exclusive: Sequence[str] = (),
+    size: tuple[int, int] = (48, 32),
+) -> tuple[Path, Path]:
+    """A catalog of red JPEGs ``names`` under ``tmp_path/photos`` and a model "m" that gave each the same
+    ``scores`` (thresholds 0.5); returns (catalog, folder)."""
+    from fashion_desktop.core.catalog import Catalog
+
+    folder = tmp_path / "photos"
+    for name in names:
+        make_photo(folder / name, size, "red")
+    db = tmp_path / "lib.ffcat"
+    with Catalog(db) as cat:
+        cat.add_folder(str(folder))
+        ids = cat.ensure_images([str(folder / n) for n in names])
+        cat.register_model(
+            "m", list(labels), "model", None, groups, [0.5] * len(labels), exclusive=list(exclusive)
+        )
+        row = np.float32(scores)
+        cat.add_predictions("m", [(i, row) for i in ids.values()])
+    return db, folder

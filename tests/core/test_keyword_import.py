@@ -7,14 +7,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.exiftool import config_path
 from fashion_desktop.core.keyword_import import NEW_TAG_GROUP, import_photo_keywords
 from fashion_desktop.core.xmp import build_xmp
-from tests.conftest import make_photo
+from tests.conftest import scored_library
 
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="ExifTool not installed")
 
@@ -34,17 +33,8 @@ def keyword_library(
     tmp_path: Path, names: tuple[str, ...] = ("a.jpg", "b.jpg", "c.jpg")
 ) -> tuple[Path, Path]:
     """A catalog of JPEGs (no keywords yet) and a model whose one-value group colour holds Black."""
-    folder = tmp_path / "photos"
-    for name in names:
-        make_photo(folder / name, (48, 32), "red")
-    db = tmp_path / "lib.ffcat"
-    with Catalog(db) as cat:
-        cat.add_folder(str(folder))
-        ids = cat.ensure_images([str(folder / n) for n in names])
-        cat.register_model("m", LABELS, "model", None, GROUPS, [0.5] * len(LABELS), exclusive=["colour"])
-        scores = np.float32([0.9, 0.1, 0.1, 0.1, 0.8])  # the model says dress, Red
-        cat.add_predictions("m", [(i, scores) for i in ids.values()])
-    return db, folder
+    # the model says dress, Red
+    return scored_library(tmp_path, names, LABELS, GROUPS, [0.9, 0.1, 0.1, 0.1, 0.8], exclusive=["colour"])
 
 
 def decisions(db: Path, folder: Path) -> dict[str, dict[str, bool]]:

@@ -7,7 +7,6 @@ import threading
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -16,7 +15,7 @@ from fashion_desktop.cli import main
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.spreadsheet import ExportError, read_table
 from fashion_desktop.model import exit_codes
-from tests.conftest import make_photo
+from tests.conftest import scored_library
 
 # A label with commas in its name, as the 46-category taxonomy has them.
 LABELS = ["dress", "red", "shirt, blouse", "Black", "White"]
@@ -26,17 +25,7 @@ NAMES = ("a.jpg", "b.jpg", "c.jpg")
 
 
 def library(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    for name in NAMES:
-        make_photo(folder / name, (64, 48), "red")
-    db = tmp_path / "lib.ffcat"
-    with Catalog(db) as cat:
-        cat.add_folder(str(folder))
-        ids = cat.ensure_images([str(folder / n) for n in NAMES])
-        cat.register_model("m", LABELS, "model", None, GROUPS, thresholds=[0.5] * len(LABELS))
-        s = np.full(len(LABELS), 0.05, np.float32)
-        cat.add_predictions("m", [(i, s) for i in ids.values()])
-    return db
+    return scored_library(tmp_path, NAMES, LABELS, GROUPS, [0.05] * len(LABELS), size=(64, 48))[0]
 
 
 def table(path: Path, rows: list[tuple[str, str]]) -> Path:
