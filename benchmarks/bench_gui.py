@@ -128,6 +128,26 @@ def wait_until(app, cond, timeout: float, step_s: float = 0.005) -> bool:
     return cond()
 
 
+def first_screen_done(window) -> bool:
+    """Whether the thumbnails of the grid's first screen are decoded."""
+    m, grid = window.library, window.grid
+    if m is None or m.rowCount() == 0:
+        return False
+    cell = grid.gridSize()
+    vp = grid.viewport().size()
+    visible = max(1, vp.width() // max(1, cell.width())) * max(1, vp.height() // max(1, cell.height()) + 1)
+    return window.thumbs.decoded >= min(visible, m.rowCount())
+
+
+def p99_of(meter) -> float:
+    """The 99th-percentile gap the meter kept since its ``gaps`` list was set (seconds); stops keeping them."""
+    import numpy as np
+
+    gaps = np.maximum(np.asarray(meter.gaps or [0.0]), 0.0)
+    meter.gaps = None
+    return float(np.percentile(gaps, 99))
+
+
 def make_training_photos(root: Path, per_class: int = 48) -> Path:
     """``root/{train,val}/<colour>/*.jpg``: small generated photos, one colour per class (noise makes each
     file differ), for a real trainer run."""
@@ -376,21 +396,11 @@ def main(argv: list[str] | None = None) -> int:
         window.scan_finished.connect(lambda: scanned.__setitem__("t", time.perf_counter()))
         grid = window.grid
         t0 = time.perf_counter()
+        meter.gaps = []
         meter.start("scan")
         window.library_ctl.add_folder(tmp / "photos")
 
-        def first_screen_done() -> bool:
-            m = window.library
-            if m is None or m.rowCount() == 0:
-                return False
-            cell = grid.gridSize()
-            vp = grid.viewport().size()
-            visible = max(1, vp.width() // max(1, cell.width())) * max(
-                1, vp.height() // max(1, cell.height()) + 1
-            )
-            return window.thumbs.decoded >= min(visible, m.rowCount())
-
-        wait_until(app, first_screen_done, timeout=600)
+        wait_until(app, lambda: first_screen_done(window), timeout=600)
         first_thumbs_s = time.perf_counter() - t0
         print(f"first screen of thumbnails after {first_thumbs_s:.2f}s", flush=True)
         wait_until(app, lambda: scanned["t"] is not None, timeout=3600)
@@ -398,6 +408,10 @@ def main(argv: list[str] | None = None) -> int:
         rows = window.library.rowCount()
         print(f"scan complete after {scanned_s:.1f}s: {rows:,} photos in the grid", flush=True)
         stall_scan = meter.max_gap
+        phases = {"scan": (stall_scan, p99_of(meter))}  # phase -> (longest stall, 99th percentile)
+        meter.gaps = []
+        scroll_max0 = meter.max_gap
+        meter.max_gap = 0.0
 
         meter.phase, meter.phase_t0 = "scroll", time.perf_counter()
         bar = grid.verticalScrollBar()
@@ -410,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_until(app, lambda: window.thumbs.pending() == 0, timeout=60)
         scroll_s = time.perf_counter() - t_scroll
         rss_after = rss_mb()
+        phases["scroll"] = (meter.max_gap, p99_of(meter))
+        meter.max_gap = max(meter.max_gap, scroll_max0)
         last_visible = grid.indexAt(
             grid.viewport().rect().bottomLeft() + grid.viewport().rect().topLeft() / 2
         )
@@ -424,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
             meter.timer.stop()
             bundle = make_demo_bundle(tmp)
             gap_before, at_before, meter.max_gap = meter.max_gap, meter.at_s, 0.0
+            meter.gaps = []
             meter.start("tagging")
             finished: list = []
             window.tagging_finished.connect(finished.append)
@@ -431,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             window.tagging_ctl.start_tagging(str(bundle))
             wait_until(app, lambda: bool(finished), timeout=7200)
             tag_s = time.perf_counter() - t_tag
+            phases["tagging"] = (meter.max_gap, p99_of(meter))
             summary = finished[0]
             tag_line = (
                 f"tagging: {summary.tagged:,} photos in {tag_s:.1f}s ({summary.tagged / max(tag_s, 1e-9):.0f} img/s"
@@ -440,12 +458,23 @@ def main(argv: list[str] | None = None) -> int:
             print(tag_line, flush=True)
             if gap_before > meter.max_gap:
                 meter.max_gap, meter.where, meter.at_s = gap_before, "scan/scroll", at_before
+            from gui_view_phase import view_phase
+
+            longest = (meter.max_gap, meter.where, meter.at_s, list(meter.over))
+            view_line, view_max, view_p99, slowest = view_phase(app, window, meter, wait_until)
+            print(view_line, flush=True)
+            phases["filter/sort"] = (view_max, view_p99)
+            meter.max_gap, meter.where, meter.at_s, meter.over = longest
+            if view_max > meter.max_gap:
+                meter.max_gap, meter.where, meter.at_s = view_max, "filter/sort", 0.0
         if args.adapt:
             from gui_adapt_phase import adapt_phase
 
             longest = (meter.max_gap, meter.where, meter.at_s, list(meter.over))
+            meter.gaps = []
             adapt_line = adapt_phase(app, window, meter, args.adapt, wait_until)
             print(adapt_line, flush=True)
+            phases["adapter refit"] = (meter.max_gap, p99_of(meter))
             print(f"gui-bench-adapter: photos={rows} max_stall_ms={meter.max_gap * 1000:.0f}", flush=True)
             meter.max_gap, meter.where, meter.at_s, meter.over = longest
         if args.queue:
@@ -466,6 +495,18 @@ def main(argv: list[str] | None = None) -> int:
             train_line, train_stall, train = train_phases(app, window, meter, tmp, args.train_seconds)
             print(train_line, flush=True)
             meter.max_gap, meter.where, meter.at_s, meter.over = longest
+        if args.tag:  # the library opened again in a new window, as a person does the next day
+            from gui_view_phase import open_phase
+
+            longest = (meter.max_gap, meter.where, meter.at_s, list(meter.over))
+            open_line, open_max, open_p99, open_s, window = open_phase(
+                app, window, meter, wait_until, tmp / "bench.ffcat", first_screen_done, rss_mb
+            )
+            print(open_line, flush=True)
+            phases["open"] = (open_max, open_p99)
+            meter.max_gap, meter.where, meter.at_s, meter.over = longest
+            if open_max > meter.max_gap:
+                meter.max_gap, meter.where, meter.at_s = open_max, "open", 0.0
         meter.timer.stop()
         window.close()
         app.processEvents()
@@ -490,8 +531,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
         print(
+            "phases (longest stall / 99th percentile): "
+            + ", ".join(f"{k} {a * 1000:.0f}/{b * 1000:.0f} ms" for k, (a, b) in phases.items())
+        )
+        print(
             f"gui-bench: photos={rows} first_thumbnails_s={first_thumbs_s:.2f} scanned_s={scanned_s:.1f} "
             f"peak_rss_mb={peak_rss_mb():.0f} max_stall_ms={meter.max_gap * 1000:.0f}"
+            + (f" open_s={open_s:.2f}" if args.tag else "")
         )
         return 0
     finally:
