@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from fashion_desktop.model import exit_codes
 from fashion_desktop.model.arch_table import ARCH_NAMES
+from fashion_desktop.model.priority import lower_priority_from_env
 from fashion_desktop.model.protocol import DATASET_PREVIEW, RUN_FAILED, EventWriter
 from fashion_desktop.model.train_config import (
     ConfigError,
@@ -201,6 +202,7 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    lower_priority_from_env()  # started by the app: below the window's priority (model.priority)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("train", "evaluate", "preview", "package"):
         print("usage: python -m trainer {train,evaluate,preview,package} ...", file=sys.stderr)

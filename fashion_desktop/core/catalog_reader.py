@@ -154,6 +154,17 @@ class CatalogReader:
             self._model_ids[model_key] = (int(row[0]), tuple(json.loads(row[1])))
         return self._model_ids[model_key]
 
+    def without_embeddings(self, model_key: str) -> int:
+        """``Catalog.without_embeddings`` on this thread's connection (0 for a model the catalog lacks)."""
+        from .catalog_scores import count_without_embeddings
+
+        found = self._model(model_key)
+        if found is None:
+            return 0
+        return count_without_embeddings(
+            lambda sql, params: self._db().execute(sql, params).fetchall(), found[0]
+        )
+
     def scored_count(self, model_key: str) -> int:
         """How many present photos hold scores of model ``model_key`` (0 for a model the catalog lacks)."""
         found = self._model(model_key)

@@ -153,22 +153,7 @@ class ScoreStore:
         """How many present photos have this model's scores but no embedding (tagged before embeddings
         were stored); re-tagging them with ``force`` gives them one."""
         model = self.model(model_key)
-        if model is None:
-            return 0
-        has_table = self._catalog.query(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='embeddings'"
-        )
-        missing = (
-            " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model_id=p.model_id AND e.image_id=p.image_id)"
-            if has_table
-            else ""
-        )
-        rows = self._catalog.query(
-            "SELECT COUNT(*) FROM predictions p JOIN images i ON i.id=p.image_id"
-            f" WHERE p.model_id=? AND i.present=1{missing}",
-            (model.id,),
-        )
-        return int(rows[0][0])
+        return 0 if model is None else count_without_embeddings(self._catalog.query, model.id)
 
     def predicted_paths(self, model_key: str) -> set[str]:
         """Paths that already have predictions from this model (for resume)."""
@@ -204,3 +189,20 @@ class ScoreStore:
                     [model.id, *chunk],
                 )
         return {r[0]: np.frombuffer(r[1], dtype="<f4") for r in rows}
+
+
+def count_without_embeddings(query, model_id: int) -> int:
+    """``ScoreStore.without_embeddings`` over any connection's ``query(sql, params) -> rows`` (the catalog's,
+    or a reader's in a worker thread: at a million photos the count takes a second)."""
+    has_table = query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='embeddings'", ())
+    missing = (
+        " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model_id=p.model_id AND e.image_id=p.image_id)"
+        if has_table
+        else ""
+    )
+    rows = query(
+        "SELECT COUNT(*) FROM predictions p JOIN images i ON i.id=p.image_id"
+        f" WHERE p.model_id=? AND i.present=1{missing}",
+        (model_id,),
+    )
+    return int(rows[0][0])

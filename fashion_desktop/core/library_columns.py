@@ -16,6 +16,7 @@ from .adapted_scores import AdaptedScores
 from .catalog import Catalog
 from .catalog_reader import CatalogReader, ImageColumns
 from .label_counts import LabelCounts
+from .name_search import NameSearch
 from .review_queue import ReviewQueue
 from .tag_search import parse
 from .tags import (
@@ -181,6 +182,7 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         self._scores_since = -1.0
         self._slot_of_path: dict[str, int] | None = None
         self._known_max = 0  # the largest image id the catalog held at the last reload
+        self._names = NameSearch()  # the file-name filter's joined names
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -657,12 +659,11 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         if spec.tags:
             keep &= self.tag_mask(slots, spec.tags, spec.tag_mode)
         if (spec.score_min > 0.0 or spec.score_max < 1.0) and self.labels:
-            cols = idx or list(range(len(self.labels)))
-            best = self._scores[slots][:, cols].max(axis=1)
+            # The best over the columns first, then the slots: a million photos' 66 scores are not copied
+            best = (self._scores[:, idx] if idx else self._scores).max(axis=1)[slots]
             keep &= self._scored[slots] & (best >= spec.score_min) & (best <= spec.score_max)
         if spec.text:
-            needle = spec.text.lower()
-            keep &= np.fromiter((needle in self.slots.names[int(s)].lower() for s in slots), bool, len(slots))
+            keep &= self._names.mask(self.slots.names, slots, spec.text.lower())
         if spec.search:  # only over the photos the other filters kept (the search reads every tag)
             kept = np.flatnonzero(keep)
             keep[kept] = self.search_mask(slots[kept], parse(spec.search))
@@ -670,8 +671,16 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
 
     def _review_mask(self, slots: np.ndarray, review: str) -> np.ndarray:
         reviewed = self.slots.reviewed[slots]
-        failed = np.fromiter((int(s) in self.slots.errors for s in slots), bool, len(slots))
-        has_dec = np.fromiter((int(s) in self.decided for s in slots), bool, len(slots))
+        size = int(slots.max()) + 1 if len(slots) else 0
+
+        def having(keys) -> np.ndarray:  # which slots are keys of a dict (list() copies it in one C call)
+            held = np.fromiter(list(keys), np.int64)
+            mask = np.zeros(size, bool)
+            mask[held[held < size]] = True
+            return mask[slots]
+
+        failed = having(self.slots.errors)
+        has_dec = having(self.decided)
         predicted = ~reviewed & ~failed & (self._scored[slots] | has_dec)
         return {
             "reviewed": reviewed,
@@ -683,13 +692,14 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
             "two values": two_person_values(self._dec[slots], self._exclusive),
         }[review]
 
-    def view(self, spec: ViewSpec) -> np.ndarray:
-        """The slots ``spec`` shows, in its order (``spec.similar``'s order when it has one)."""
+    def view(self, spec: ViewSpec, photos: int | None = None) -> np.ndarray:
+        """The slots ``spec`` shows, in its order (``spec.similar``'s order when it has one); of the first
+        ``photos`` slots when given (a view computed off the GUI thread while a scan appends)."""
         if spec.similar:
             found = (self.slot(i) for i in spec.similar)
             slots = np.fromiter((s for s in found if s is not None), np.int64)
             return slots[self.filter_mask(slots, spec)]
-        slots = np.arange(len(self.slots), dtype=np.int64)
+        slots = np.arange(len(self.slots) if photos is None else photos, dtype=np.int64)
         slots = slots[self.filter_mask(slots, spec)]
         if spec.review == "attention":  # the queue's own order, whatever the sort box says
             return self.queue_order(slots)
@@ -700,7 +710,7 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
             scored = self._scored[slots]
             if spec.sort == "confidence":
                 # Confidence = the best score (most sure an image has some tag); unscored sort last.
-                key = np.where(scored, self._scores[slots].max(axis=1), -1.0)
+                key = np.where(scored, self._scores.max(axis=1)[slots], -1.0)
                 order = np.argsort(-key if not spec.descending else key, kind="stable")
                 return slots[order]
             if self.badge is not None:  # the badge's own score: the photos most likely wrong first

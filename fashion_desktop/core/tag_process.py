@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from ..model.priority import BACKGROUND_NICE, NICE_ENV, lower_priority_from_env
 from ..model.protocol import (
     Devices,
     EventWriter,
@@ -59,6 +60,7 @@ def child_environment() -> dict[str, str]:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    env[NICE_ENV] = str(BACKGROUND_NICE)  # model.priority: the window stays responsive beside the child
     return env
 
 
@@ -233,6 +235,7 @@ def _require(job: object, mode: str, *keys: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    lower_priority_from_env()
     args = list(sys.argv[1:] if argv is None else argv)
     mode = args[0] if args else ""
     if mode not in MODES:

@@ -404,5 +404,6 @@ class LibrarySession(QObject):
         """Stop the jobs and close the item model's reader and the catalog."""
         self.stop_jobs()
         self._refresh_timer.stop()
+        self.library.view_jobs.close()
         self.library.reader.close()
         self.catalog.close()

@@ -6,6 +6,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel
 
 from fashion_desktop.core.catalog import CatalogError
+from fashion_desktop.core.catalog_reader import CatalogReader
 from fashion_desktop.core.thresholds import ThresholdPolicy
 from fashion_desktop.gui import settings
 from fashion_desktop.gui.controllers.library import LibraryController
@@ -14,6 +15,8 @@ from fashion_desktop.gui.library_session import LibrarySession
 from fashion_desktop.gui.tag.first_launch import NO_PHOTOS_TIP
 from fashion_desktop.gui.tag.library_model import LibraryModel
 from fashion_desktop.gui.tag.tag_page import TagPage
+from fashion_desktop.gui.tag.view_jobs import ASYNC_VIEW_PHOTOS
+from fashion_desktop.gui.worker import Worker
 from fashion_desktop.model.resources import default_model_header, earlier_default
 
 
@@ -38,6 +41,8 @@ class ThresholdViewState(QObject):
         self._panel_model: tuple | None = None
         self._view_state_for: tuple[str, str] | None = None  # (catalog path, model key) the panel shows
         self._missing: tuple[tuple[str, str], int] | None = None  # photos without an embedding, per model
+        self._missing_shown = 0  # shown while a big library's count is under way
+        self._counting: Worker | None = None
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(300)
@@ -228,7 +233,8 @@ class ThresholdViewState(QObject):
         panel.show_default_changed(
             m.image_count() if earlier and shipped else 0, shipped[1] if shipped else ""
         )
-        panel.show_missing_embeddings(self._missing_embeddings())
+        self._missing_shown = self._missing_embeddings()
+        panel.show_missing_embeddings(self._missing_shown)
 
     def _missing_embeddings(self) -> int:
         """Photos the active model tagged without an embedding (counted once per library and model, and
@@ -237,9 +243,38 @@ class ThresholdViewState(QObject):
         if m is None or catalog is None or not m.model_key:
             return 0
         key = (str(catalog.path), m.model_key)
-        if self._missing is None or self._missing[0] != key:
+        if self._missing is not None and self._missing[0] == key:
+            return self._missing[1]
+        if m.image_count() < ASYNC_VIEW_PHOTOS:
             self._missing = (key, catalog.without_embeddings(m.model_key))
-        return self._missing[1]
+            return self._missing[1]
+        # A million photos' count is a second of SQLite: counted in a worker, shown when done
+        if self._counting is not None:
+            self._counting.cancel()
+        reader_path, model_key = catalog.path, m.model_key
+
+        def job(_cancel):
+            yield
+            reader = CatalogReader(reader_path)
+            try:
+                return reader.without_embeddings(model_key)
+            finally:
+                reader.close()
+
+        worker = Worker(job, "count-embeddings", self)
+        worker.wired(
+            lambda _x: None, lambda n: self._counted(worker, key, n), lambda _m: self._counted(worker, key, 0)
+        )
+        self._counting = worker
+        worker.start()
+        return self._missing_shown
+
+    def _counted(self, worker: Worker, key: tuple[str, str], count: int) -> None:
+        if self._counting is not worker:
+            return  # a newer count is on its way
+        self._counting = None
+        self._missing = (key, count)
+        self._show_untagged()
 
     @Slot()
     def embeddings_changed(self, *_args) -> None:

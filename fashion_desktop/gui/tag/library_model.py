@@ -24,6 +24,7 @@ from fashion_desktop.core.library_columns import (
     name_ranks,
 )
 from fashion_desktop.core.thresholds import ThresholdPolicy
+from fashion_desktop.gui.tag.view_jobs import ASYNC_VIEW_PHOTOS, ViewJobs, ViewRequest
 
 # Names the grid, filter bar and library session import from here.
 __all__ = [
@@ -72,6 +73,8 @@ class LibraryModel(QAbstractListModel):
         self.spec = ViewSpec()
         self._view = np.zeros(0, np.int64)
         self._row_of: np.ndarray | None = None
+        self.view_jobs = ViewJobs(self)  # a big library's views, computed off the GUI thread
+        self.view_jobs.ready.connect(self._view_ready)
 
     # -- what the columns know, as other code reads it ----------------------------------------
     @property
@@ -266,6 +269,7 @@ class LibraryModel(QAbstractListModel):
     def reload(self) -> None:
         """Read everything from the catalog again (opening a library, after a scan removed files)."""
         self.beginResetModel()
+        self.view_jobs.cancel()
         self.columns.reload()
         self._view = self.columns.view(self.spec)
         self._row_of = None
@@ -299,8 +303,33 @@ class LibraryModel(QAbstractListModel):
         return len(cols)
 
     def resort(self) -> None:
-        """Re-apply filter and order, keeping selection and current item (persistent indexes)."""
-        new_view = self.columns.view(self.spec)
+        """Re-apply filter and order, keeping selection and current item (persistent indexes). A big
+        library's view is computed off the GUI thread and shown when ready (``view_pending``)."""
+        if (
+            len(self.columns) >= ASYNC_VIEW_PHOTOS
+            and self.spec.review != "attention"
+            and not self.spec.similar
+        ):
+            # (Needs attention reads the queue's caches, which only the GUI thread keeps; similar is small.)
+            self.view_jobs.submit(self.columns.view, self.spec, len(self.columns))
+            return
+        self.view_jobs.cancel()
+        self._show_view(self.columns.view(self.spec))
+
+    def view_pending(self) -> bool:
+        """Whether a new view is being computed (the grid still shows the one before)."""
+        return self.view_jobs.pending is not None
+
+    def _view_ready(self, request: ViewRequest, view: np.ndarray | None) -> None:
+        if view is None:  # it raced an edit: compute it here
+            view = self.columns.view(request.spec, request.photos)
+        photos = len(self.columns)
+        if photos > request.photos:  # photos a scan added meanwhile, filtered as a chunk of the scan is
+            added = np.arange(request.photos, photos, dtype=np.int64)
+            view = np.concatenate([view, added[self.columns.filter_mask(added, request.spec)]])
+        self._show_view(view)
+
+    def _show_view(self, new_view: np.ndarray) -> None:
         if np.array_equal(new_view, self._view):
             return
         if len(new_view) != len(self._view) or not np.array_equal(
