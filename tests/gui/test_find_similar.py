@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import QItemSelectionModel, Qt
 
@@ -97,10 +99,26 @@ def test_a_photo_without_an_embedding_is_said_in_the_status_bar(
     assert not w.filters.show_all_button.isVisible() and w.library.rowCount() == 9
 
 
+@pytest.mark.parametrize("big", [False, True], ids=["small library", "big library: counted in a worker"])
 def test_the_tag_panel_counts_photos_without_an_embedding_and_re_tags_just_those(
-    qtbot, window, tmp_path, tiny_bundle_path
+    qtbot, window, tmp_path, tiny_bundle_path, monkeypatch, big
 ) -> None:
     w = window
+    counted_on: list[str] = []
+    if big:  # a million photos' count is a second of SQLite: it runs off the GUI thread
+        from fashion_desktop.core.catalog_reader import CatalogReader
+        from fashion_desktop.gui.controllers import view_state
+        from fashion_desktop.gui.tag import library_model
+
+        monkeypatch.setattr(view_state, "ASYNC_VIEW_PHOTOS", 0)
+        monkeypatch.setattr(library_model, "ASYNC_VIEW_PHOTOS", 0)
+        real = CatalogReader.without_embeddings
+
+        def counted(self, key):
+            counted_on.append(threading.current_thread().name)
+            return real(self, key)
+
+        monkeypatch.setattr(CatalogReader, "without_embeddings", counted)
     _pattern_photos(tmp_path / "photos")
     scan(qtbot, w, tmp_path / "photos")
     tag(qtbot, w, tiny_bundle_path)
@@ -122,6 +140,9 @@ def test_the_tag_panel_counts_photos_without_an_embedding_and_re_tags_just_those
     assert done.args[0].tagged == 8 and done.args[0].skipped == 1  # only those without one
     assert w.catalog.without_embeddings(key) == 0 and w.catalog.scores(key).keys() == before.keys()
     qtbot.waitUntil(lambda: not panel.embeddings_row.isVisible(), timeout=5_000)
+    assert (
+        (len(counted_on) >= 2 and threading.main_thread().name not in counted_on) if big else not counted_on
+    )
     _select(w, "p03.jpg")
     with qtbot.waitSignal(w.similar_ctl.shown, timeout=20_000):
         w.find_similar_action.trigger()
