@@ -15,8 +15,10 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
+from fashion_desktop.core.library_columns import LibraryColumns
 from fashion_desktop.core.tag_process import TagRequest
 from fashion_desktop.gui.tag.library_model import LibraryModel, name_ranks
+from fashion_desktop.gui.tag.view_jobs import ASYNC_VIEW_PHOTOS
 from fashion_desktop.gui.window_words import for_window
 from fashion_desktop.gui.worker import ProcessWorker, Worker
 from fashion_desktop.model.badge import read_badge
@@ -89,6 +91,33 @@ def _describe_job(catalog_path: Path, folders: list[str]):
     return job
 
 
+def _load_job(catalog: Catalog, choice: tuple, fallback: tuple, spec):
+    """A big library's columns read and scored off the GUI thread: the chosen model's scores when it has
+    tagged photos here (else the catalog's latest model's), under the threshold view saved for it, with the
+    label counts and the grid's first view computed too. Returns (columns, view, spec, bundle path)."""
+
+    def job(cancel: threading.Event):
+        yield  # a generator: the worker runs it off the GUI thread
+        columns = LibraryColumns(catalog)
+        key, bundle = choice
+        if key is None or key != fallback[0] and not columns.reader.scored_count(key):
+            key, bundle = fallback
+        if key:
+            saved = catalog.view_state(key)
+            if saved is not None:
+                columns.policy = saved
+            columns.set_active_model(key, badge=read_badge(bundle, key) if bundle else None)
+        if cancel.is_set():
+            return None
+        columns.reload()
+        if cancel.is_set():
+            return None
+        columns.counts()
+        return columns, columns.view(spec), spec, bundle
+
+    return job
+
+
 def _relink_job(catalog_path: Path, old: str, new: str):
     def job(cancel: threading.Event):
         from fashion_desktop.core.relink import relink_folder
@@ -123,6 +152,7 @@ class LibrarySession(QObject):
     tag_failed = Signal(str)
     relinked = Signal(object)  # core.relink.RelinkReport
     relink_failed = Signal(str)
+    loaded = Signal()  # a big library finished loading in the background (``loading`` is False again)
 
     def __init__(self, catalog: Catalog, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -142,13 +172,60 @@ class LibrarySession(QObject):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_MS)
         self._refresh_timer.timeout.connect(self._refresh_from_jobs)
+        self.loading = False  # a big library loading in a worker (``loaded`` follows)
+        self._load_worker: Worker | None = None
         models = catalog.models()
         if models:
             self.active_bundle = models[-1].path
+        self._load_choice = (models[-1].key, models[-1].path) if models else (None, None)
+        self._load_fallback = self._load_choice
+        if self.library.reader.max_image_id() >= ASYNC_VIEW_PHOTOS:
+            # Seconds of reading and scoring at a million photos: a worker loads it while the window stays
+            # live; it starts after the window's controllers chose the model to show (``show_bundle``).
+            self.loading = True
+            QTimer.singleShot(0, self._start_load)
+            return
+        if models:
             # with the thresholds the catalog recorded for it, and its bundle's badge calibration
             key = models[-1].key
             self.library.set_active_model(key, badge=read_badge(self.active_bundle, key))
         self.library.reload()
+
+    @Slot()
+    def _start_load(self) -> None:
+        if not self.loading or self._load_worker is not None:
+            return
+        job = _load_job(self.catalog, self._load_choice, self._load_fallback, self.library.spec)
+        self._load_worker = Worker(job, "open", self).wired(lambda _x: None, self._loaded, self._load_failed)
+        self._load_worker.start()
+
+    @Slot(object)
+    def _loaded(self, result) -> None:
+        self._load_worker = None
+        if result is None or not self.loading:
+            return
+        columns, view, spec, bundle = result
+        self.loading = False
+        if bundle is not None:
+            self.active_bundle = bundle
+        self.library.adopt(columns, view, spec)
+        self.library.refresh_scores()  # what a tagging run wrote while the library loaded
+        self.loaded.emit()
+        if self._scan_queue and self.scan_worker is None:
+            self._next_scan()
+
+    @Slot(str)
+    def _load_failed(self, message: str) -> None:
+        self._load_worker = None
+        self.loading = False
+        log.warning("loading the library in the background failed (%s); loading it here", message)
+        key, bundle = self._load_fallback
+        if key:
+            self.library.set_active_model(key, badge=read_badge(bundle, key) if bundle else None)
+        self.library.reload()
+        self.loaded.emit()
+        if self._scan_queue and self.scan_worker is None:
+            self._next_scan()
 
     @property
     def path(self) -> Path:
@@ -172,7 +249,7 @@ class LibrarySession(QObject):
     def remove_folder(self, folder: str) -> int:
         """Take a folder out of the library (decisions kept, see ``Catalog.remove_folder``) and out of
         the grid; returns how many photos left. Not while a scan runs: it would add them back."""
-        if self.scanning():
+        if self.scanning() or self.loading:
             raise RuntimeError("wait until the scan finishes before removing a folder")
         removed = self.catalog.remove_folder(folder)
         self.library.reload()
@@ -182,7 +259,7 @@ class LibrarySession(QObject):
         """Point the library's photos of ``old`` (moved, renamed, a drive mounted elsewhere) at ``new``,
         matching them by content, in a background job; ``relinked(report)`` or ``relink_failed(message)``
         follows. None (nothing started) while a scan or another relink runs."""
-        if self.scanning() or self.relink_worker is not None:
+        if self.scanning() or self.relink_worker is not None or self.loading:
             return None
         worker = Worker(_relink_job(self.path, old, new), "relink", self)
         worker.wired(lambda _x: None, self._relinked, self._relink_failed)
@@ -209,7 +286,7 @@ class LibrarySession(QObject):
     def queue_scan(self, folder: str) -> None:
         if folder not in self._scan_queue:
             self._scan_queue.append(folder)
-        if self.scan_worker is None:
+        if self.scan_worker is None and not self.loading:  # a loading library scans once it is loaded
             self._next_scan()
 
     def _next_scan(self) -> None:
@@ -275,6 +352,9 @@ class LibrarySession(QObject):
             key = read_bundle_file(bundle_path).model_id
         except (BundleError, OSError):
             return None
+        if self.loading:  # the library is read in a worker: with this model's scores when it has any
+            self._load_choice = (key, bundle_path)
+            return True
         if key != self.library.model_key:
             if not self.library.reader.scored_count(key):
                 return False
@@ -387,12 +467,14 @@ class LibrarySession(QObject):
     def stop_jobs(self) -> None:
         """Stop scanning and tagging, waiting for them; committed batches stay in the catalog."""
         self._scan_queue.clear()
-        for worker in (self.scan_worker, self.describe_worker, self.relink_worker):
+        self.loading = False  # a load under way is dropped (its worker checks between steps)
+        for worker in (self.scan_worker, self.describe_worker, self.relink_worker, self._load_worker):
             if worker is not None:
                 worker.cancel()
                 worker.wait()
         self.describe_worker = None
         self.relink_worker = None
+        self._load_worker = None
         if self.tag_worker is not None:
             self.tag_worker.cancel()
             if not self.tag_worker.wait(30_000):

@@ -187,6 +187,9 @@ class ThresholdViewState(QObject):
         if m is None:
             return
         folders = session.folder_count() if session is not None else 0
+        if session is not None and session.loading:  # a big library read in the background
+            self.status_label.setText(f"Opening the library's {folders} folder{'' if folders == 1 else 's'}…")
+            return
         text = f"{m.image_count():,} photos in {folders} folder{'' if folders == 1 else 's'}"
         if m.columns.queue_ready() or m.spec.review == "attention":
             count = m.attention_count()

@@ -276,6 +276,21 @@ class LibraryModel(QAbstractListModel):
         self.endResetModel()
         self.counts_changed.emit()
 
+    def adopt(self, columns: LibraryColumns, view: np.ndarray, spec: ViewSpec) -> None:
+        """Show columns a worker loaded (a big library opening), with ``view``, their view under ``spec``:
+        one reset, then the label list and the counts as after ``set_active_model``."""
+        self.beginResetModel()
+        self.view_jobs.cancel()
+        old, self.columns = self.columns, columns
+        self._view = view
+        self._row_of = None
+        self.endResetModel()
+        old.reader.close()
+        if spec != self.spec:  # the filters changed while it loaded
+            self.resort()
+        self.labels_changed.emit()
+        self.counts_changed.emit()
+
     def append_new_images(self, cols: ImageColumns | None = None) -> int:
         """Add images the catalog gained (read here, or already read by the scan worker); return how many.
 
