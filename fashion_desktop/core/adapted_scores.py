@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .slot_index import SlotIndex
+
 
 def tuned_defaults(defaults: Sequence[float], tuned: np.ndarray | None) -> np.ndarray:
     """The model's default thresholds with an adapter's tuned ones in their place (NaN: the model's stays)."""
@@ -26,7 +28,7 @@ class AdaptedScores:
     _scored: np.ndarray
     _adapted: np.ndarray
     _base: np.ndarray | None
-    _slot_of: dict[int, int]
+    _slot_of: SlotIndex
     _suggested: dict[int, tuple[str, ...]]
     _tuned: np.ndarray | None  # the adapter's thresholds (NaN: the model's), None without an adapter
     defaults: np.ndarray
@@ -49,9 +51,7 @@ class AdaptedScores:
         change) and ones the model has not scored; return the slots that changed."""
         if not len(image_ids) or scores.ndim != 2 or scores.shape[1] != len(self.labels):
             return np.zeros(0, np.int64)
-        slots = np.fromiter(
-            (self._slot_of.get(int(i), -1) for i in image_ids.tolist()), np.int64, len(image_ids)
-        )
+        slots = self._slot_of.slots_of(image_ids)
         ok = slots >= 0
         ok[ok] = self._scored[slots[ok]] & ~self.slots.reviewed[slots[ok]]
         slots = slots[ok]

@@ -178,7 +178,7 @@ class LibrarySession(QObject):
         if models:
             self.active_bundle = models[-1].path
         self._load_choice = (models[-1].key, models[-1].path) if models else (None, None)
-        self._load_fallback = self._load_choice
+        self._load_fallback = self._load_started_with = self._load_choice
         if self.library.reader.max_image_id() >= ASYNC_VIEW_PHOTOS:
             # Seconds of reading and scoring at a million photos: a worker loads it while the window stays
             # live; it starts after the window's controllers chose the model to show (``show_bundle``).
@@ -195,6 +195,7 @@ class LibrarySession(QObject):
     def _start_load(self) -> None:
         if not self.loading or self._load_worker is not None:
             return
+        self._load_started_with = self._load_choice
         job = _load_job(self.catalog, self._load_choice, self._load_fallback, self.library.spec)
         self._load_worker = Worker(job, "open", self).wired(lambda _x: None, self._loaded, self._load_failed)
         self._load_worker.start()
@@ -210,6 +211,13 @@ class LibrarySession(QObject):
             self.active_bundle = bundle
         self.library.adopt(columns, view, spec)
         self.library.refresh_scores()  # what a tagging run wrote while the library loaded
+        wanted_key, wanted_bundle = self._load_choice
+        if (
+            self._load_choice != self._load_started_with
+            and wanted_bundle
+            and wanted_key != self.library.model_key
+        ):
+            self.show_bundle(wanted_bundle)  # a model chosen after the load had started
         self.loaded.emit()
         if self._scan_queue and self.scan_worker is None:
             self._next_scan()

@@ -34,3 +34,36 @@ def test_names_added_later_are_searched_too(monkeypatch):
     assert search.mask(names, np.arange(2), "b").tolist() == [False, True]
     names += ["bb.jpg"]
     assert search.mask(names, np.arange(3), "bb").tolist() == [False, False, True]
+
+
+def test_name_order_is_the_file_name_then_the_folder_whatever_the_case_or_script():
+    import os
+    import random
+
+    from fashion_desktop.core.library_columns import name_ranks
+
+    random.seed(1)
+    names = [
+        "a.jpg",
+        "A.jpg",
+        "b.JPG",
+        "é.jpg",
+        "E.jpg",
+        "z",
+        "Z.jpg",
+        "ab",
+        "a",
+        "日本.jpg",
+        "\udcff.jpg",
+        "ä.png",
+    ]
+    paths = [
+        f"/{random.choice(['x', 'y', 'Y', 'é', 'aa'])}/{random.choice(['s', 't'])}/{random.choice(names)}"
+        for _ in range(3000)
+    ]
+    ranks = name_ranks(paths)
+    by_rank = [p for _r, p in sorted(zip(ranks.tolist(), paths, strict=True))]
+    assert by_rank == sorted(paths, key=lambda p: (os.path.basename(p).lower(), p))
+    assert sorted(ranks.tolist()) == list(range(len(paths)))
+    long_path = "/" + "d" * 2000 + "/x.jpg"  # wider than a fixed-width column: compared as strings
+    assert name_ranks([long_path, "/a/y.jpg", "/b/X.jpg"]).tolist() == [1, 2, 0]

@@ -99,6 +99,9 @@ class TaggingController(QObject):
         session = self.session
         if session is None or session.tag_worker is not None:
             return
+        if session.loading:
+            self.messages.say("The library is still opening: tag its photos once they are shown", 5000)
+            return
         if not session.library.image_count():
             self.messages.say("No photos to tag: add a folder first", 5000)
             return
