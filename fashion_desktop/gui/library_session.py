@@ -258,7 +258,9 @@ class LibrarySession(QObject):
     def remove_folder(self, folder: str) -> int:
         """Take a folder out of the library (decisions kept, see ``Catalog.remove_folder``) and out of
         the grid; returns how many photos left. Not while a scan runs: it would add them back."""
-        if self.scanning() or self.loading:
+        if self.loading:
+            raise RuntimeError("wait until the library has opened before removing a folder")
+        if self.scanning():
             raise RuntimeError("wait until the scan finishes before removing a folder")
         removed = self.catalog.remove_folder(folder)
         self.library.reload()
