@@ -1,6 +1,7 @@
 """A big library opens without freezing the window: its photos, scores and decisions are read and scored in a
 worker (seconds at a million photos), the window says it is opening meanwhile, then shows exactly what a
-library opened at once shows; a folder added meanwhile is scanned once it is loaded."""
+library opened at once shows; a folder added meanwhile is scanned once it is loaded, and tagging, relinking or
+removing a folder meanwhile say to wait."""
 
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def test_a_big_library_loads_in_a_worker_and_shows_what_opening_it_at_once_shows
 
 
 def test_a_folder_added_while_the_library_loads_is_scanned_once_it_is_loaded(
-    qtbot, monkeypatch, window_library, tmp_path
+    qtbot, monkeypatch, window_library, tmp_path, tiny_bundle_path
 ):
     monkeypatch.setattr(library_session, "ASYNC_VIEW_PHOTOS", 100)
     release = threading.Event()
@@ -114,6 +115,14 @@ def test_a_folder_added_while_the_library_loads_is_scanned_once_it_is_loaded(
         w.library_ctl.add_folder(more)
         qtbot.wait(200)
         assert not session.scanning() or session.scan_worker is None  # waits for the load
+        # What cannot wait says so, and starts nothing
+        w.tagging_ctl.start_tagging(str(tiny_bundle_path))
+        assert "still opening" in w.statusBar().currentMessage() and session.tag_worker is None
+        assert not w.library_ctl.relink_folder("/photos", str(more))
+        assert "still opening" in w.statusBar().currentMessage() and session.relink_worker is None
+        w.library_ctl.remove_folder("/photos")
+        assert "has opened" in w.statusBar().currentMessage() and "/photos" in session.catalog.folders()
+        w.messages.last_warning.close()
         release.set()
         with qtbot.waitSignal(w.scan_finished, timeout=20_000):
             pass

@@ -206,7 +206,12 @@ class LibraryController(QObject):
     def relink_folder(self, old: str, new: str) -> bool:
         """Relink ``old`` to ``new`` in the background (see ``core.relink``); False if it cannot start now."""
         if self.session is None or self.session.relink_folder(old, new) is None:
-            self.messages.warn("A scan or another relink is running: relink once it has finished.")
+            busy = (
+                "The library is still opening"
+                if self.session is not None and self.session.loading
+                else ("A scan or another relink is running")
+            )
+            self.messages.warn(f"{busy}: relink once it has finished.")
             return False
         self.scan_label.setText(f"Relinking {Path(old).name}…")
         return True
