@@ -108,6 +108,10 @@ def test_a_folder_added_while_the_library_loads_is_scanned_once_it_is_loaded(
     try:
         session = w.library_ctl.session
         assert session.loading
+        qtbot.waitUntil(lambda: "Opening" in w.status_label.text(), timeout=5_000)
+        # Not the first-launch page ("Add a folder of photos to start"): the grid, saying it is opening
+        assert not w.tag_page.first_launch_shown() and "still opening" in w.tag_page.grid.count_label.text()
+        assert not w.tag_panel.run_button.isEnabled()
         more = tmp_path / "more"
         more.mkdir()
         for i in range(3):

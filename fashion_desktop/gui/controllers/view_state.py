@@ -19,6 +19,8 @@ from fashion_desktop.gui.tag.view_jobs import ASYNC_VIEW_PHOTOS
 from fashion_desktop.gui.worker import Worker
 from fashion_desktop.model.resources import default_model_header, earlier_default
 
+OPENING_TEXT = "The library is still opening…"
+
 
 class ThresholdViewState(QObject):
     """Keeps the threshold panel, the filters and the counts in step with the open library.
@@ -178,7 +180,11 @@ class ThresholdViewState(QObject):
         m = self.library
         if m is None:
             return
-        self.page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
+        session = self.library_ctl.session
+        if session is not None and session.loading:
+            self.page.grid.count_label.setText(OPENING_TEXT)
+        else:
+            self.page.grid.count_label.setText(f"{m.rowCount():,} of {m.image_count():,} photos shown")
         self._show_status()
 
     def _show_status(self) -> None:
@@ -212,10 +218,12 @@ class ThresholdViewState(QObject):
     def update_first_launch(self, *_args) -> None:
         """The first-launch page and a disabled *Tag photos* while the library has no photo; the grid and
         tagging once it has one (and again the page when its last folder is removed)."""
-        empty = self.library is None or self.library.image_count() == 0
+        session = self.library_ctl.session
+        loading = session is not None and session.loading  # a big library read in a worker: not empty
+        empty = self.library is None or (self.library.image_count() == 0 and not loading)
         self.page.show_first_launch(empty)
-        self.page.tag_panel.set_unavailable(NO_PHOTOS_TIP if empty else "")
-        self.photos_available.emit(not empty)
+        self.page.tag_panel.set_unavailable(NO_PHOTOS_TIP if empty else OPENING_TEXT if loading else "")
+        self.photos_available.emit(not empty and not loading)
 
     def _show_untagged(self) -> None:
         """The notice of photos the active model has not tagged yet (none while a run or scan goes on)."""
