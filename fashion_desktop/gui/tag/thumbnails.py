@@ -198,8 +198,10 @@ class Thumbnailer(QObject):
         return self._failed.get(key)
 
     def pending(self) -> int:
+        """Thumbnails asked for and not in the cache yet: queued, decoding, or decoded and waiting for the
+        GUI thread to take them (a count that missed the last kind said 0 while ``get`` still said None)."""
         with self._lock:
-            return len(self._queue) + self._running
+            return len(self._queue) + self._running + len(self._results)
 
     def memory_bytes(self) -> int:
         return self._bytes
