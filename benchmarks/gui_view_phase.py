@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
-
-def _gaps_p99(meter) -> float:
-    gaps = np.maximum(np.asarray(meter.gaps or [0.0]), 0.0)
-    return float(np.percentile(gaps, 99))
+from bench_gui import p99_of
 
 
 def _start(meter, name: str) -> None:
@@ -78,8 +73,7 @@ def view_phase(app, window, meter, wait_until, pace_s: float = 0.4) -> tuple[str
         wait_until(app, lambda: _settled(window), timeout=120, step_s=0.001)
         results.append((name, time.perf_counter() - t, m.rowCount()))
         wait_until(app, lambda: False, timeout=pace_s)
-    p99 = _gaps_p99(meter)
-    meter.gaps = None
+    p99 = p99_of(meter)
     slowest = max(r[1] for r in results)
     line = (
         f"filter/sort at {m.image_count():,} photos: "
@@ -116,8 +110,7 @@ def open_phase(app, window, meter, wait_until, catalog_path, first_screen_done, 
     wait_until(app, lambda: first_screen_done(again), timeout=600, step_s=0.001)
     thumbs_s = time.perf_counter() - t
     wait_until(app, lambda: False, timeout=1.0)
-    p99 = _gaps_p99(meter)
-    meter.gaps = None
+    p99 = p99_of(meter)
     line = (
         f"open again: window shown {shown_s:.2f}s, all {n:,} photos in the grid {loaded_s:.2f}s, first thumbnails "
         f"{thumbs_s:.2f}s; longest stall {meter.max_gap * 1000:.0f} ms, 99th percentile {p99 * 1000:.0f} ms; "

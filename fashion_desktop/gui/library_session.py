@@ -185,10 +185,14 @@ class LibrarySession(QObject):
             self.loading = True
             QTimer.singleShot(0, self._start_load)
             return
-        if models:
-            # with the thresholds the catalog recorded for it, and its bundle's badge calibration
-            key = models[-1].key
-            self.library.set_active_model(key, badge=read_badge(self.active_bundle, key))
+        self._load_here()
+
+    def _load_here(self) -> None:
+        """Load the library on this thread: the catalog's latest model, with the thresholds the catalog
+        recorded for it and its bundle's badge calibration."""
+        key, bundle = self._load_fallback
+        if key:
+            self.library.set_active_model(key, badge=read_badge(bundle, key) if bundle else None)
         self.library.reload()
 
     @Slot()
@@ -219,21 +223,19 @@ class LibrarySession(QObject):
             and wanted_key != self.library.model_key
         ):
             self.show_bundle(wanted_bundle)  # a model chosen after the load had started
-        self.loaded.emit()
-        if self._scan_queue and self.scan_worker is None:
-            self._next_scan()
+        self._load_ended()
 
     @Slot(str)
     def _load_failed(self, message: str) -> None:
         self._load_worker = None
         self.loading = False
         log.warning("loading the library in the background failed (%s); loading it here", message)
-        key, bundle = self._load_fallback
-        if key:
-            self.library.set_active_model(key, badge=read_badge(bundle, key) if bundle else None)
-        self.library.reload()
+        self._load_here()
+        self._load_ended()
+
+    def _load_ended(self) -> None:
         self.loaded.emit()
-        if self._scan_queue and self.scan_worker is None:
+        if self._scan_queue and self.scan_worker is None:  # folders added while it loaded
             self._next_scan()
 
     @property

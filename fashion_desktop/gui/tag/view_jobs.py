@@ -30,7 +30,6 @@ ASYNC_VIEW_PHOTOS = 50_000
 
 @dataclass(frozen=True)
 class ViewRequest:
-    generation: int
     spec: ViewSpec
     photos: int  # the photos (slots 0..photos-1) the view covers
 
@@ -45,22 +44,19 @@ class ViewJobs(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.generation = 0
         self.pending: ViewRequest | None = None  # the latest request, until its view is delivered
         self._running: Worker | None = None
         self._waiting: tuple[ViewRequest, Callable[[ViewSpec, int], np.ndarray]] | None = None
 
     def cancel(self) -> None:
         """Void whatever is being computed (a reload or a view computed at once replaced it)."""
-        self.generation += 1
         self.pending = None
         self._waiting = None
 
     def submit(
         self, compute: Callable[[ViewSpec, int], np.ndarray], spec: ViewSpec, photos: int
     ) -> ViewRequest:
-        self.generation += 1
-        request = ViewRequest(self.generation, spec, photos)
+        request = ViewRequest(spec, photos)
         self.pending = request
         self._waiting = (request, compute)
         if self._running is None:
@@ -89,7 +85,7 @@ class ViewJobs(QObject):
     def _finished(self, worker: Worker, request: ViewRequest, view) -> None:
         if self._running is worker:
             self._running = None
-        if self.pending is not None and request.generation == self.pending.generation:
+        if request is self.pending:  # not replaced by a newer request or voided since
             self.pending = None
             self.ready.emit(request, view)
         self._next()
