@@ -406,6 +406,9 @@ class Catalog:
     def image_by_path(self, path: str | os.PathLike) -> ImageRecord | None:
         return self._images.image_by_path(path)
 
+    def ids_of_paths(self, paths: Iterable[str]) -> dict[str, int]:
+        return self._images.ids_of_paths(paths)
+
     def ensure_images(self, paths: Iterable[str | os.PathLike], chunk: int = 2000) -> dict[str, int]:
         return self._images.ensure_images(paths, chunk)
 

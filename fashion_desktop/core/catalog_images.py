@@ -252,6 +252,19 @@ class ImageStore:
         rows = self._catalog.query(f"SELECT {self._IMG_COLS} FROM images WHERE path=?", (str(path),))
         return self._img(rows[0]) if rows else None
 
+    def ids_of_paths(self, paths: Iterable[str], chunk: int = 500) -> dict[str, int]:
+        """The image id of each of ``paths`` the catalog knows (by its path index, ``chunk`` at a time)."""
+        wanted = list(dict.fromkeys(paths))
+        out: dict[str, int] = {}
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            marks = ",".join("?" * len(part))
+            out.update(
+                (p, i)
+                for i, p in self._catalog.query(f"SELECT id, path FROM images WHERE path IN ({marks})", part)
+            )
+        return out
+
     def ensure_images(self, paths: Iterable[str | os.PathLike], chunk: int = 2000) -> dict[str, int]:
         """Image ids for ``paths``, adding unknown files (outside any scanned folder) as needed.
 

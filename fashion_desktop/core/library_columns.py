@@ -19,6 +19,7 @@ from .label_counts import LabelCounts
 from .name_search import NameSearch
 from .review_queue import ReviewQueue
 from .slot_index import SlotIndex
+from .string_column import StringColumn
 from .tag_search import parse
 from .tags import (
     UNDECIDED,
@@ -74,8 +75,8 @@ class Slots:
     """What the catalog says of each loaded photo, one entry per slot (load order)."""
 
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    paths: list[str] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
+    paths: StringColumn = field(default_factory=StringColumn)
+    names: StringColumn = field(default_factory=StringColumn)  # file names, for the name column and filter
     mtimes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     reviewed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
@@ -217,7 +218,6 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         self.badge: Mapping[str, Any] | None = None  # the active model's badge calibration (model.badge)
         self._risk_groups = risk_groups((), {})
         self._scores_since = -1.0
-        self._slot_of_path: dict[str, int] | None = None
         self._known_max = 0  # the largest image id the catalog held at the last reload
         self._names = NameSearch()  # the file-name filter's joined names
 
@@ -402,7 +402,6 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         # Until the scan ends (and ranks are computed off the GUI thread) new photos sort last.
         top = int(s.rank.max()) + 1 if len(s.rank) else 0
         s.rank = extend_rows(s.rank, n, np.arange(top, top + n, dtype=np.int64))
-        self._slot_of_path = None
         self._slot_of.add(cols.ids, start)
         for image_id, err in cols.errors.items():
             s.errors[self._slot_of[image_id]] = err
@@ -519,17 +518,20 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         self._recompute_pred(np.arange(n))
 
     def _load_scores(self) -> np.ndarray:
-        """Read scores written since the last read; return the slots that changed."""
-        if not self.model_key:
+        """Read scores written since the last read; return the slots that changed. With no photo loaded
+        there is nothing to read them into (a load sets the model first, then reads photos and scores)."""
+        if not self.model_key or not len(self.slots):
             return np.zeros(0, np.int64)
-        ids, mat, self._scores_since = self.reader.scores_since(self.model_key, self._scores_since)
-        if not len(ids) or mat.shape[1] != len(self.labels):
-            return np.zeros(0, np.int64)
-        slots = self._slot_of.slots_of(ids)
-        ok = slots >= 0
-        slots, mat = slots[ok], mat[ok]
-        self._take_model_scores(slots, mat)
-        return slots
+        changed = []
+        for ids, mat, newest in self.reader.score_chunks(self.model_key, self._scores_since):
+            self._scores_since = max(self._scores_since, newest)
+            if mat.shape[1] != len(self.labels):
+                continue
+            slots = self._slot_of.slots_of(ids)
+            ok = slots >= 0
+            self._take_model_scores(slots[ok], mat[ok])
+            changed.append(slots[ok])
+        return np.concatenate(changed) if changed else np.zeros(0, np.int64)
 
     def _load_decisions(self) -> None:
         self._queue_stale()
@@ -597,12 +599,13 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
 
     def apply_errors(self, errors: Sequence[tuple[str, str]]) -> np.ndarray:
         """Take the photos a tagging run could not read, with the reason (by path)."""
-        if self._slot_of_path is None:
-            self._slot_of_path = {p: i for i, p in enumerate(self.slots.paths)}
-        slots = [self._slot_of_path[p] for p, _ in errors if p in self._slot_of_path]
+        ids = self.catalog.ids_of_paths([p for p, _ in errors])
+        slots = []
         for p, reason in errors:
-            if p in self._slot_of_path:
-                self.slots.errors[self._slot_of_path[p]] = reason
+            slot = self._slot_of.get(ids[p]) if p in ids else None
+            if slot is not None:
+                self.slots.errors[slot] = reason
+                slots.append(slot)
         return np.asarray(slots, np.int64)
 
     def set_policy(self, policy: ThresholdPolicy) -> bool:

@@ -41,15 +41,16 @@ class NameSearch:
         cached = self._cached
         if cached is not None and cached[0] is names and cached[1] == count:
             return cached[2], cached[3]
-        part = names[:count]  # a copy: safe beside the GUI thread appending
-        # A chunk per step: one join or count over a million names held the interpreter lock (and so the
-        # window, this running in a worker) for 100 ms at a stretch
-        pieces = ["\n".join(part[i : i + CHUNK]).lower() for i in range(0, len(part), CHUNK)]
+        # A chunk per step, read from ``names`` as the chunk's list (a StringColumn decodes it then; a list
+        # of the first ``count`` is not kept whole): one join or count over a million names held the
+        # interpreter lock (and so the window, this running in a worker) for 100 ms at a stretch.
+        pieces, lengths = [], [np.zeros(0, np.int64)]
+        for i in range(0, count, CHUNK):
+            part = names[i : min(i + CHUNK, count)]
+            pieces.append("\n".join(part).lower())
+            lengths.append(np.fromiter(map(len, part), np.int64, len(part)))
         joined: str | None = "\n".join(pieces)
-        lengths = np.concatenate(
-            [np.fromiter(map(len, part[i : i + CHUNK]), np.int64) for i in range(0, len(part), CHUNK)]
-            or [np.zeros(0, np.int64)]
-        )
+        lengths = np.concatenate(lengths)
         ends = np.cumsum(lengths + 1) - 1
         if len(joined) != (int(ends[-1]) if len(ends) else 0):
             joined = None

@@ -32,3 +32,30 @@ def test_scored_count_counts_a_models_present_photos(tmp_path: Path) -> None:
             assert reader.scored_count("m") == 1
         finally:
             reader.close()
+
+
+def test_scores_read_a_chunk_at_a_time_are_the_scores_read_at_once(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "cat.db") as cat:
+        fid = cat.add_folder("/p")
+        from fashion_desktop.core.catalog import FileInfo
+
+        cat.record_scan_batch(fid, [FileInfo(f"/p/{i}.jpg", 10, 1.0) for i in range(7)], 1.0)
+        ids = [r.id for r in cat.images()]
+        cat.register_model("m", ["red", "blue"])
+        rng = np.random.default_rng(0)
+        scores = {i: rng.random(2).astype(np.float32) for i in ids}
+        cat.add_predictions("m", list(scores.items()))
+        reader = CatalogReader(cat.path)
+        try:
+            chunks = list(reader.score_chunks("m", chunk=3))
+            assert [len(c[0]) for c in chunks] == [3, 3, 1]
+            got = {int(i): row for c in chunks for i, row in zip(c[0], c[1], strict=True)}
+            assert set(got) == set(ids)
+            assert all(np.array_equal(got[i], scores[i]) for i in ids)
+            all_ids, mat, newest = reader.scores_since("m")
+            assert sorted(all_ids.tolist()) == sorted(ids) and mat.shape == (7, 2)
+            assert newest == max(c[2] for c in chunks)
+            assert not list(reader.score_chunks("m", since=newest))  # nothing written since
+            assert not list(reader.score_chunks("unknown"))
+        finally:
+            reader.close()

@@ -97,3 +97,20 @@ def test_a_scan_chunk_appended_to_a_loaded_library_copies_its_rows_not_the_libra
     )
     assert list(cols.slots.ids[3000:3100]) == sorted(cols.slots.ids[3000:3100])
     cat.close()
+
+
+def test_photos_a_tagging_run_could_not_read_show_the_reason_by_their_path(tmp_path) -> None:
+    cat = Catalog(tmp_path / "lib.ffcat")
+    fid = cat.add_folder("/photos")
+    names = ["b.jpg", "\u00e9t\u00e9.jpg", "c.jpg"]
+    cat.record_scan_batch(fid, [FileInfo(f"/photos/{n}", 100, 1000.0 + i) for i, n in enumerate(names)], 1.0)
+    cols = LibraryColumns(cat)
+    cols.reload()
+    slots = cols.apply_errors(
+        [("/photos/\u00e9t\u00e9.jpg", "cannot identify image file"), ("/elsewhere/x.jpg", "gone")]
+    )
+    slot = cols.slots.names.index("\u00e9t\u00e9.jpg")
+    assert slots.tolist() == [slot]
+    assert cols.slots.errors == {slot: "cannot identify image file"}
+    assert cols.slots.paths[slot] == "/photos/\u00e9t\u00e9.jpg"
+    cat.close()
