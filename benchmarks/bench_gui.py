@@ -377,9 +377,11 @@ def main(argv: list[str] | None = None) -> int:
 
         app = QApplication.instance() or QApplication([])
         t_import = time.perf_counter()
+        from fashion_desktop.gui.app import settle_startup_objects
         from fashion_desktop.gui.main_window import MainWindow
 
         window = MainWindow(tmp / "bench.ffcat")
+        settle_startup_objects()  # as the app's main() does
         window.resize(1400, 900)
         window.show()
         app.processEvents()

@@ -87,8 +87,11 @@ def view_phase(app, window, meter, wait_until, pace_s: float = 0.4) -> tuple[str
 
 
 def open_phase(app, window, meter, wait_until, catalog_path, first_screen_done, rss_mb):
-    """Close the window, open the library in a new one: the line, the longest stall, its 99th percentile,
-    the seconds until every photo is in the grid and the new window."""
+    """Close the window, open the library in a new one as the app starts (``main()``): the line, the longest
+    stall, its 99th percentile, the seconds until every photo is in the grid and the new window. Stalls are
+    counted from the moment the window is shown, as in the bench's first phase (before it there is no window
+    to answer a person: that time is the line's "window shown")."""
+    from fashion_desktop.gui.app import settle_startup_objects
     from fashion_desktop.gui.main_window import MainWindow
 
     n = window.library.image_count()
@@ -97,12 +100,13 @@ def open_phase(app, window, meter, wait_until, catalog_path, first_screen_done, 
     del window
     wait_until(app, lambda: False, timeout=1.0)
     rss0 = rss_mb()
-    _start(meter, "open")
     t = time.perf_counter()
     again = MainWindow(catalog_path)
+    settle_startup_objects()
     again.resize(1400, 900)
     again.show()
     shown_s = time.perf_counter() - t
+    _start(meter, "open")
     wait_until(
         app, lambda: again.library is not None and again.library.rowCount() == n, timeout=600, step_s=0.001
     )
