@@ -28,6 +28,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -98,11 +99,37 @@ class StallMeter:
         self.at_s = 0.0  # when the longest stall began, in seconds after its phase started
         self.over: list[tuple[str, float, float]] = []  # (phase, at_s, gap_s) of every stall over 40 ms
         self.gaps: list[float] | None = None  # every gap, while a phase wants its percentiles
+        # Every stall over 40 ms of the whole run with what each thread ran meanwhile (sampled every 5 ms
+        # by a thread of its own): (gap_s, phase, at_s, samples)
+        self.witnessed: list[tuple[float, str, float, list[str]]] = []
+        self._samples: list[str] = []
+        threading.Thread(target=self._witness, name="stall-witness", daemon=True).start()
 
     def start(self, phase: str) -> None:
         self.phase = phase
         self.last = self.phase_t0 = time.perf_counter()
         self.timer.start()
+
+    def _witness(self) -> None:
+        names = {}
+        while True:
+            time.sleep(0.005)
+            if not self.timer.isActive() or time.perf_counter() - self.last < 0.045:
+                continue
+            names.update((t.ident, t.name) for t in threading.enumerate())
+            for ident, frame in sys._current_frames().items():
+                if ident != threading.get_ident():
+                    self._samples.append(f"{names.get(ident, ident)}: {_where(frame)}")
+
+    def worst(self, count: int = 5) -> str:
+        """The ``count`` longest stalls with what the threads ran most often during each."""
+        from collections import Counter
+
+        out = []
+        for gap, phase, at, samples in sorted(self.witnessed, key=lambda w: -w[0])[:count]:
+            top = "; ".join(f"{k} x{v}" for k, v in Counter(samples).most_common(4))
+            out.append(f"{gap * 1000:.0f} ms ({phase} {at:.2f}s): {top or 'not sampled'}")
+        return " | ".join(out)
 
     def _tick(self) -> None:
         now = time.perf_counter()
@@ -111,11 +138,23 @@ class StallMeter:
             self.gaps.append(gap)
         if gap > 0.040:
             self.over.append((self.phase, self.last - self.phase_t0, gap))
+            self.witnessed.append((gap, self.phase, self.last - self.phase_t0, self._samples))
+        self._samples = []
         if gap > self.max_gap:
             self.max_gap = gap
             self.where = self.phase
             self.at_s = self.last - self.phase_t0
         self.last = now
+
+
+def _where(frame) -> str:
+    """The innermost frame of this repository's code (or the innermost frame) of a thread's stack."""
+    inner = frame
+    while frame is not None:
+        if str(ROOT) in frame.f_code.co_filename and "bench_gui" not in frame.f_code.co_filename:
+            return f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}"
+        frame = frame.f_back
+    return f"{Path(inner.f_code.co_filename).name}:{inner.f_lineno} {inner.f_code.co_name}"
 
 
 def wait_until(app, cond, timeout: float, step_s: float = 0.005) -> bool:
@@ -532,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"max_stall_ms={train_stall * 1000:.0f}"
             )
             return 0
+        print(f"the longest stalls, what each thread ran (sampled every 5 ms): {meter.worst()}")
         print(
             "phases (longest stall / 99th percentile): "
             + ", ".join(f"{k} {a * 1000:.0f}/{b * 1000:.0f} ms" for k, (a, b) in phases.items())

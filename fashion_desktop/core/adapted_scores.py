@@ -21,7 +21,7 @@ def tuned_defaults(defaults: Sequence[float], tuned: np.ndarray | None) -> np.nd
 
 class AdaptedScores:
     """What ``LibraryColumns`` does with an adapter's scores (``core.adapter``): unreviewed photos show them;
-    the model's own scores of the whole library wait in ``_base`` while any photo shows adapted ones."""
+    the model's own scores of each photo that shows adapted ones wait in its row of ``_base``."""
 
     labels: tuple[str, ...]
     _scores: np.ndarray
@@ -55,8 +55,10 @@ class AdaptedScores:
         ok = slots >= 0
         ok[ok] = self._scored[slots[ok]] & ~self.slots.reviewed[slots[ok]]
         slots = slots[ok]
-        if self._base is None:
-            self._base = self._scores.copy()
+        if self._base is None:  # rows kept as photos are adapted: copying a million at once froze the window
+            self._base = np.empty_like(self._scores)
+        fresh = slots[~self._adapted[slots]]
+        self._base[fresh] = self._scores[fresh]
         self._scores[slots] = scores[ok]
         self._adapted[slots] = True
         self._recompute_pred(slots)

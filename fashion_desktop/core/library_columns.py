@@ -126,16 +126,16 @@ def _bytes_column(
     return out
 
 
-def extend_rows(arr: np.ndarray, n: int, values: Any) -> np.ndarray:
+def extend_rows(arr: np.ndarray, n: int, values: Any, most_room: int = ROOM_ROWS) -> np.ndarray:
     """``arr`` with ``n`` rows more set to ``values``, written into room at the end of its buffer when
     there is some (then only the new rows are copied); new room is made when an array already holding
-    rows grows (a first load gets none)."""
+    rows grows (a first load gets none): an eighth of its rows, at most ``most_room``."""
     rows = len(arr)
     room = arr.base
     kept = _ROOMS.get(id(room)) if room is not None else None
     # Only room made here, grown from the array it last handed out (an older or other view never is)
     if kept is None or kept[0]() is not room or kept[1] != rows or len(room) < rows + n:
-        room = np.empty((rows + n + (min(rows // 8, ROOM_ROWS) if rows else 0), *arr.shape[1:]), arr.dtype)
+        room = np.empty((rows + n + (min(rows // 8, most_room) if rows else 0), *arr.shape[1:]), arr.dtype)
         room[:rows] = arr
         key = id(room)
         kept = (weakref.ref(room, lambda _gone, key=key: _ROOMS.pop(key, None)), rows)

@@ -114,3 +114,26 @@ def test_photos_a_tagging_run_could_not_read_show_the_reason_by_their_path(tmp_p
     assert cols.slots.errors == {slot: "cannot identify image file"}
     assert cols.slots.paths[slot] == "/photos/\u00e9t\u00e9.jpg"
     cat.close()
+
+
+def test_switching_the_adapter_off_shows_the_models_own_scores_after_several_fits(tmp_path) -> None:
+    cat = Catalog(tmp_path / "lib.ffcat")
+    fid = cat.add_folder("/photos")
+    cat.record_scan_batch(fid, [FileInfo(f"/photos/{i}.jpg", 100, 1000.0 + i) for i in range(4)], 1.0)
+    cat.register_model("m", ["red", "green"])
+    ids = np.array([r.id for r in cat.images()], np.int64)
+    own = np.array([[0.9, 0.1], [0.2, 0.7], [0.6, 0.6], [0.1, 0.1]], np.float32)
+    cat.add_predictions("m", list(zip(ids.tolist(), own, strict=True)))
+    cols = LibraryColumns(cat)
+    cols.reload()
+    cols.set_active_model("m")
+
+    def scores(i: int) -> list[float]:
+        return [round(cols.scores_at(cols.slot(int(ids[i])))[lab], 3) for lab in ("red", "green")]
+
+    cols.set_adapted(ids[:2], np.full((2, 2), 0.5, np.float32))  # a first fit: photos 0 and 1
+    cols.set_adapted(ids[1:3], np.full((2, 2), 0.4, np.float32))  # a second: photos 1 and 2
+    assert [scores(i) for i in range(4)] == [[0.5, 0.5], [0.4, 0.4], [0.4, 0.4], [0.1, 0.1]]
+    cols.clear_adapted()
+    assert [scores(i) for i in range(4)] == [[0.9, 0.1], [0.2, 0.7], [0.6, 0.6], [0.1, 0.1]]
+    cat.close()

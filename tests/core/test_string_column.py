@@ -71,3 +71,14 @@ def test_a_hundred_thousand_paths_take_well_under_the_memory_of_a_list_of_them()
     col = StringColumn(paths)
     assert col.nbytes() < 0.6 * as_list
     assert col[99_999] == paths[99_999]
+
+
+def test_appending_a_scan_chunk_at_a_time_copies_the_buffer_rarely():
+    col = StringColumn(f"/Volumes/Shop/set/IMG_{i:07d}.jpg" for i in range(100_000))
+    buffers = set()
+    for start in range(100_000, 200_000, 100):  # a thousand scan chunks of 100 photos
+        col.extend(f"/Volumes/Shop/set/IMG_{i:07d}.jpg" for i in range(start, start + 100))
+        buffers.add(id(col._state[0].base))
+    # room for an eighth more at a time: a handful of copies, not one every other chunk
+    assert len(buffers) <= 8
+    assert col[199_999] == "/Volumes/Shop/set/IMG_0199999.jpg"
