@@ -114,8 +114,11 @@ class StallMeter:
         names = {}
         while True:
             time.sleep(0.005)
-            if not self.timer.isActive() or time.perf_counter() - self.last < 0.045:
-                continue
+            try:
+                if not self.timer.isActive() or time.perf_counter() - self.last < 0.045:
+                    continue
+            except RuntimeError:  # the timer is gone: the bench is ending
+                return
             names.update((t.ident, t.name) for t in threading.enumerate())
             for ident, frame in sys._current_frames().items():
                 if ident != threading.get_ident():

@@ -79,7 +79,7 @@ class StringColumn:
 
     def extend(self, strings: Iterable[str]) -> None:
         """Add ``strings`` at the end. Raises ValueError for a string holding a NUL character."""
-        from fashion_desktop.core.library_columns import ROOM_ROWS, extend_rows
+        from fashion_desktop.core.library_columns import extend_rows
 
         items = strings if isinstance(strings, list | tuple) else list(strings)
         if not items:
@@ -91,13 +91,22 @@ class StringColumn:
             raise ValueError("a string with a NUL character cannot be kept in a StringColumn")
         data, ends = self._state
         base = len(data)
-        # Room for as many strings as the row columns make room for: counted in bytes, a room of
-        # ROOM_ROWS bytes was a copy of the whole buffer every other scan chunk (60 MB at a million)
-        per_string = max(1, base // len(ends)) if len(ends) else 1
-        self._state = (
-            extend_rows(data, len(new), new, ROOM_ROWS * per_string),
-            extend_rows(ends, len(nul), nul + base),
-        )
+        self._state = (extend_rows(data, len(new), new), extend_rows(ends, len(nul), nul + base))
+
+    def room_left(self) -> int:
+        """About how many strings can be added without copying the buffer (``library_columns.grow_ahead``)."""
+        from fashion_desktop.core.library_columns import room_left
+
+        data, ends = self._state
+        per_string = max(1, len(data) // len(ends)) if len(ends) else 1
+        return min(room_left(ends), room_left(data) // per_string)
+
+    def make_room(self) -> None:
+        """Copy the strings into buffers with room for half as many again (untouched room takes no memory)."""
+        from fashion_desktop.core.library_columns import extend_rows
+
+        data, ends = self._state
+        self._state = (extend_rows(data, 0, None, grow=True), extend_rows(ends, 0, None, grow=True))
 
     def nbytes(self) -> int:
         data, ends = self._state

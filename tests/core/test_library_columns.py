@@ -137,3 +137,41 @@ def test_switching_the_adapter_off_shows_the_models_own_scores_after_several_fit
     cols.clear_adapted()
     assert [scores(i) for i in range(4)] == [[0.9, 0.1], [0.2, 0.7], [0.6, 0.6], [0.1, 0.1]]
     cat.close()
+
+
+def test_a_big_library_growing_by_scan_chunks_copies_one_column_per_chunk_at_most(
+    tmp_path, monkeypatch
+) -> None:
+    import fashion_desktop.core.library_columns as lc
+
+    monkeypatch.setattr(lc, "GROW_AHEAD_FROM", 1000)  # "big" from 1,000 photos here
+    # 8,000 photos and chunks of 100: a library's columns have room for half as many again (4,000), more than
+    # the 15 columns' turns need (2 x 15 x 100), as at a million photos with scan chunks of 10,000
+    cat = Catalog(tmp_path / "lib.ffcat")
+    fid = cat.add_folder("/photos")
+    cat.record_scan_batch(fid, [FileInfo(f"/photos/{i:05d}.jpg", 100, 1.0) for i in range(8000)], 1.0)
+    cat.register_model("m", ["red", "green"])
+    cols = LibraryColumns(cat)
+    cols.reload()
+    cols.set_active_model("m")
+    names = ("_scores", "_scored", "_pred", "_dec", "_adapted")
+
+    def buffers() -> list[int]:
+        arrays = [getattr(cols, k) for k in names] + [
+            getattr(cols.slots, k) for k in ("ids", "mtimes", "rank")
+        ]
+        strings = [id(c._state[0].base) for c in (cols.slots.paths, cols.slots.names)]
+        return [id(a.base) for a in arrays] + strings
+
+    copies = []
+    for chunk in range(100):  # a scan adding 10,000 photos, 100 at a time
+        new = [FileInfo(f"/photos/new{chunk:02d}-{i:03d}.jpg", 100, 1.0) for i in range(100)]
+        cat.record_scan_batch(fid, new, cat.new_scan_token(fid))
+        before = buffers()
+        cols.append(cols.new_photos(None)[0])
+        copies.append(sum(a != b for a, b in zip(before, buffers(), strict=True)))
+    assert max(copies) == 1, copies  # never every column in the same chunk
+    assert sum(copies) >= 15  # every column did grow
+    assert len(cols) == 18_000 and cols.slots.names[17_999] == "new99-099.jpg"
+    assert cols.slots.paths[7999] == "/photos/07999.jpg" and np.isnan(cols._scores[8000:]).all()
+    cat.close()

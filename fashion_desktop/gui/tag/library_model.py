@@ -13,6 +13,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from fashion_desktop.core.catalog import Catalog
 from fashion_desktop.core.catalog_reader import CatalogReader, ImageColumns
 from fashion_desktop.core.library_columns import (
+    GROW_AHEAD_FROM,
     REVIEW_FILTER_TEXT,
     REVIEW_FILTERS,
     SORT_KEYS,
@@ -21,6 +22,7 @@ from fashion_desktop.core.library_columns import (
     LibraryColumns,
     ViewSpec,
     extend_rows,
+    grow_ahead,
     name_ranks,
 )
 from fashion_desktop.core.thresholds import ThresholdPolicy
@@ -314,6 +316,8 @@ class LibraryModel(QAbstractListModel):
             if self._row_of is not None:
                 self._row_of[keep] = np.arange(first, first + len(keep))
             self.endInsertRows()
+        if len(self.columns) >= GROW_AHEAD_FROM:
+            grow_ahead([(self, "_row_of"), (self, "_view")], 4 * len(slots))
         self.counts_changed.emit()
         return len(cols)
 
