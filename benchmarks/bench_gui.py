@@ -82,6 +82,9 @@ def make_folder(root: Path, n: int, per_folder: int = 1000) -> str:
     return origin
 
 
+BETWEEN = "between phases"  # the meter's phase while the bench itself works (writing scores, making a model)
+
+
 class StallMeter:
     """Largest gap between ticks of a 10 ms timer: how long the GUI thread was busy at a stretch."""
 
@@ -129,7 +132,8 @@ class StallMeter:
         from collections import Counter
 
         out = []
-        for gap, phase, at, samples in sorted(self.witnessed, key=lambda w: -w[0])[:count]:
+        timed = [w for w in self.witnessed if w[1] != BETWEEN]  # not the bench's own set-up between phases
+        for gap, phase, at, samples in sorted(timed, key=lambda w: -w[0])[:count]:
             top = "; ".join(f"{k} x{v}" for k, v in Counter(samples).most_common(4))
             out.append(f"{gap * 1000:.0f} ms ({phase} {at:.2f}s): {top or 'not sampled'}")
         return " | ".join(out)
@@ -513,6 +517,8 @@ def main(argv: list[str] | None = None) -> int:
                 meter.max_gap, meter.where, meter.at_s = view_max, "filter/sort", 0.0
         if args.adapt:
             from gui_adapt_phase import adapt_phase
+
+            meter.phase = BETWEEN
 
             longest = (meter.max_gap, meter.where, meter.at_s, list(meter.over))
             meter.gaps = []
