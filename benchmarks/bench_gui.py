@@ -123,9 +123,13 @@ class StallMeter:
             except RuntimeError:  # the timer is gone: the bench is ending
                 return
             names.update((t.ident, t.name) for t in threading.enumerate())
-            for ident, frame in sys._current_frames().items():
+            frames = sys._current_frames()
+            for ident, frame in frames.items():
                 if ident != threading.get_ident():
                     self._samples.append(f"{names.get(ident, ident)}: {_where(frame)}")
+            # No frame of another thread outlives this step: a paint handler's frame held here kept its
+            # QPainter alive past the paint ("endPaint() called with active painter")
+            del frames, frame
 
     def worst(self, count: int = 5) -> str:
         """The ``count`` longest stalls with what the threads ran most often during each."""

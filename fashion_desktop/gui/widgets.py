@@ -67,6 +67,7 @@ class ElidedLabel(QLabel):
         shown = self.fontMetrics().elidedText(self.text(), self._mode, rect.width())
         flags, role = _flags(self.alignment()), self.foregroundRole()
         self.style().drawItemText(painter, rect, flags, self.palette(), self.isEnabled(), shown, role)
+        painter.end()  # now, not when Python frees it (a frame kept alive elsewhere kept the paint open)
 
 
 def _flags(alignment: Qt.AlignmentFlag) -> int:
