@@ -166,3 +166,54 @@ def test_the_model_passes_qtmodeltester_through_a_batch_of_scores_and_a_scan_chu
     assert model.counts() == _full_counts(model)
     model.reader.close()
     cat.close()
+
+
+class IndexCountingProxy(QSortFilterProxyModel):
+    """The window's proxy between the model and the grid, counting the rows the grid asks it for."""
+
+    asked = 0
+
+    def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        self.asked += 1
+        return super().index(row, column, parent)
+
+
+def test_new_scores_repaint_the_grid_without_laying_out_every_photo_again(qtbot, tmp_path):
+    from fashion_desktop.gui.tag.grid import GridView
+    from fashion_desktop.gui.tag.thumbnails import Thumbnailer
+
+    n = 100_000
+    cat, _fid = _library(tmp_path, n)
+    model = LibraryModel(cat)
+    model.reload()
+    model.set_active_model("m")
+    proxy = IndexCountingProxy()
+    proxy.setDynamicSortFilter(False)  # as the window's
+    proxy.setSourceModel(model)
+    thumbs = Thumbnailer(disk_cache=False)
+    view = GridView(thumbs)
+    view.setModel(proxy)
+    view.resize(600, 400)
+    view.show()
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: not proxy.asked or _layout_done(proxy), timeout=10_000)
+    rng = np.random.default_rng(1)
+    ids = np.asarray(model.all_ids(), np.int64)
+    for start in (0, 50_000):  # a batch on screen, then one far below it
+        proxy.asked = 0
+        model.apply_scores(ids[start : start + BATCH], rng.random((BATCH, len(LABELS)), dtype=np.float32))
+        for _ in range(20):  # the grid's batched layout would run over these turns of the event loop
+            QApplication.processEvents()
+        # The photos on screen are painted again; a new layout asked for every one of the 100,000 rows
+        assert proxy.asked < 5_000, f"{proxy.asked:,} rows asked for after {BATCH} new scores"
+    assert view.indexAt(view.rect().topLeft()).isValid()
+    thumbs.close()
+    model.reader.close()
+    cat.close()
+
+
+def _layout_done(proxy: IndexCountingProxy) -> bool:
+    before = proxy.asked
+    for _ in range(5):
+        QApplication.processEvents()
+    return proxy.asked == before
