@@ -6,6 +6,7 @@ import os
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -46,10 +47,9 @@ REVIEW_FILTERS = (
 # needs attention: core.review_queue)
 REVIEW_FILTER_TEXT = {"two values": "Two values in a one-value group", "attention": "Needs attention"}
 SORT_KEYS = ("name", "date", "confidence", "uncertain")
-# Rows of room kept at the end of each column once photos arrive after loading (a scan's chunks): at
-# 66 labels about 30 MB, and a million-photo library's columns are copied once per 65,536 new photos
-# instead of at every chunk of 100 (60 ms each).
-GROW_AHEAD_FROM = 100_000  # photos from which appends make room ahead, a column at a time
+# Photos from which appends make room ahead, a column at a time: early, while copies cost nothing, so that
+# the columns' rooms run out at different appends from then on
+GROW_AHEAD_FROM = 10_000
 _ROOMS: dict[int, tuple[weakref.ReferenceType[np.ndarray], int]] = {}  # id -> (room, rows handed out)
 
 
@@ -126,17 +126,18 @@ def _bytes_column(
     return out
 
 
-def extend_rows(arr: np.ndarray, n: int, values: Any, grow: bool = False) -> np.ndarray:
+def extend_rows(arr: np.ndarray, n: int, values: Any, grow: bool = False, room_for: int = 0) -> np.ndarray:
     """``arr`` with ``n`` rows more set to ``values``, written into room at the end of its buffer when
     there is some (then only the new rows are copied); else (or with ``grow``) the rows are copied into a
-    new buffer with room for half as many again. Room not written yet takes no memory (the system gives a
-    page when it is first written), so a million-photo library's columns get it too."""
+    new buffer with room for half as many again (at least ``room_for`` rows). Room not written yet takes no
+    memory (the system gives a page when it is first written), so a million-photo library's columns get it
+    too."""
     rows = len(arr)
     room = arr.base
     kept = _ROOMS.get(id(room)) if room is not None else None
     # Only room made here, grown from the array it last handed out (an older or other view never is)
     if grow or kept is None or kept[0]() is not room or kept[1] != rows or len(room) < rows + n:
-        room = np.empty((rows + n + (rows + n) // 2, *arr.shape[1:]), arr.dtype)
+        room = np.empty((rows + n + max((rows + n) // 2, room_for), *arr.shape[1:]), arr.dtype)
         room[:rows] = arr
         key = id(room)
         kept = (weakref.ref(room, lambda _gone, key=key: _ROOMS.pop(key, None)), rows)
@@ -169,7 +170,7 @@ def grow_ahead(places: Sequence[tuple[Any, str] | StringColumn], want: int) -> N
     tightest: tuple[int, Any] | None = None
     for place in places:
         if isinstance(place, StringColumn):
-            left, grow = place.room_left(), place.make_room
+            left, grow = place.room_left(), partial(place.make_room, 2 * want)
         else:
             obj, name = place
             if getattr(obj, name) is None:
@@ -177,7 +178,7 @@ def grow_ahead(places: Sequence[tuple[Any, str] | StringColumn], want: int) -> N
             left = room_left(getattr(obj, name))
 
             def grow(obj=obj, name=name) -> None:
-                setattr(obj, name, extend_rows(getattr(obj, name), 0, None, grow=True))
+                setattr(obj, name, extend_rows(getattr(obj, name), 0, None, grow=True, room_for=2 * want))
 
         if tightest is None or left < tightest[0]:
             tightest = (left, grow)

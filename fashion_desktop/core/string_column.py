@@ -101,12 +101,17 @@ class StringColumn:
         per_string = max(1, len(data) // len(ends)) if len(ends) else 1
         return min(room_left(ends), room_left(data) // per_string)
 
-    def make_room(self) -> None:
-        """Copy the strings into buffers with room for half as many again (untouched room takes no memory)."""
+    def make_room(self, strings: int = 0) -> None:
+        """Copy the strings into buffers with room for half as many again, at least ``strings`` more
+        (untouched room takes no memory)."""
         from fashion_desktop.core.library_columns import extend_rows
 
         data, ends = self._state
-        self._state = (extend_rows(data, 0, None, grow=True), extend_rows(ends, 0, None, grow=True))
+        per_string = max(1, len(data) // len(ends)) if len(ends) else 1
+        self._state = (
+            extend_rows(data, 0, None, grow=True, room_for=strings * per_string),
+            extend_rows(ends, 0, None, grow=True, room_for=strings),
+        )
 
     def nbytes(self) -> int:
         data, ends = self._state
