@@ -610,9 +610,14 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         if everything:  # recounted once when next read
             self._counts_stale()
         out = self._counts_out(slots)
-        self._pred[slots] = predicted_matrix(
-            self._scores[slots], self.thresholds, self.policy, self._exclusive, self._required
-        )
+        scored = self._scored[slots]
+        if not scored.all():  # a photo without scores (all NaN) predicts nothing under any tag rule
+            self._pred[slots[~scored]] = False
+            slots = slots[scored]
+        if len(slots):
+            self._pred[slots] = predicted_matrix(
+                self._scores[slots], self.thresholds, self.policy, self._exclusive, self._required
+            )
         self._counts_in(out)
 
     def refresh_scores(self) -> tuple[np.ndarray, set[int]]:

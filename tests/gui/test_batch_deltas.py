@@ -217,3 +217,36 @@ def _layout_done(proxy: IndexCountingProxy) -> bool:
     for _ in range(5):
         QApplication.processEvents()
     return proxy.asked == before
+
+
+def test_starting_to_tag_with_a_new_model_runs_the_tag_rule_over_no_photo(qtbot, tmp_path, monkeypatch):
+    import fashion_desktop.core.library_columns as lc
+
+    n = 100_000
+    cat, _fid = _library(tmp_path, n)
+    cat.register_model("new", ["red", "green", "blue"])
+    first = [r[0] for r in cat.query("SELECT id FROM images ORDER BY id LIMIT 1000")]
+    rng = np.random.default_rng(2)
+    cat.add_predictions(
+        "m", [(i, rng.random(len(LABELS), dtype=np.float32)) for i in first]
+    )  # "m" tagged 1,000
+    model = LibraryModel(cat)
+    model.reload()
+    model.set_active_model("m")
+    ids = np.asarray(model.all_ids(), np.int64)
+    ruled: list[int] = []
+    real = lc.predicted_matrix
+    monkeypatch.setattr(
+        lc, "predicted_matrix", lambda scores, *a: (ruled.append(len(scores)), real(scores, *a))[1]
+    )
+    model.set_active_model("new")  # what a tagging run with a model new to this library does first
+    assert sum(ruled) == 0, f"the tag rule ran over {sum(ruled):,} photos no model has scored"
+    assert model.counts() == ({"red": 0, "green": 0, "blue": 0}, {"red": 0, "green": 0, "blue": 0})
+    model.apply_scores(ids[:BATCH], np.full((BATCH, 3), 0.9, np.float32))
+    assert sum(ruled) == BATCH
+    assert model.counts()[0] == {"red": BATCH, "green": BATCH, "blue": BATCH}
+    model.set_active_model("m")  # back: the 1,000 photos "m" scored, and only those
+    assert sum(ruled) == BATCH + 1000
+    qtbot.waitUntil(lambda: not model.view_pending(), timeout=10_000)  # the new view, computed in a worker
+    model.reader.close()
+    cat.close()
