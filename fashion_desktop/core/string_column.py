@@ -4,7 +4,7 @@ A list of a million paths is a million string objects (108 MB for the paths, 68 
 million photos) and one container that every full pass of Python's garbage collector walks item by item
 (37 ms of each pass at a million, on the GUI thread whatever thread set it off). Here the strings are
 NUL-separated bytes in one numpy buffer (a path holds no NUL on any system) with the offset where each
-ends: about a third of the memory, and nothing for the collector to walk. A string is decoded when asked.
+ends: about half the memory, and nothing for the collector to walk. A string is decoded when asked.
 
 Appending writes only past the end (``extend_rows``' room) and swaps the (buffer, ends) pair in one
 assignment, so a reader in another thread sees the column as it was or as it is, never half of an append.
@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 ENCODING = ("utf-8", "surrogateescape")  # file names that are not valid UTF-8 come back as they were
+CHUNK = 50_000  # strings joined and encoded per step
 
 
 def _decode(raw: bytes) -> str:
@@ -78,20 +79,25 @@ class StringColumn:
         return f"StringColumn({len(self):,} strings)"
 
     def extend(self, strings: Iterable[str]) -> None:
-        """Add ``strings`` at the end. Raises ValueError for a string holding a NUL character."""
+        """Add ``strings`` at the end. Raises ValueError for a string holding a NUL character (then none of
+        ``strings`` is added)."""
         from fashion_desktop.core.library_columns import extend_rows
 
         items = strings if isinstance(strings, list | tuple) else list(strings)
-        if not items:
-            return
-        raw = ("\0".join(items) + "\0").encode(*ENCODING)
-        new = np.frombuffer(raw, np.uint8)
-        nul = np.flatnonzero(new == 0)
-        if len(nul) != len(items):
-            raise ValueError("a string with a NUL character cannot be kept in a StringColumn")
-        data, ends = self._state
-        base = len(data)
-        self._state = (extend_rows(data, len(new), new), extend_rows(ends, len(nul), nul + base))
+        parts = []
+        # A chunk at a time: joining and encoding a million paths in one step held the interpreter lock for
+        # 100 ms (a library opening in a worker froze the window that long)
+        for start in range(0, len(items), CHUNK):
+            part = items[start : start + CHUNK]
+            new = np.frombuffer(("\0".join(part) + "\0").encode(*ENCODING), np.uint8)
+            nul = np.flatnonzero(new == 0)
+            if len(nul) != len(part):
+                raise ValueError("a string with a NUL character cannot be kept in a StringColumn")
+            parts.append((new, nul))
+        for new, nul in parts:
+            data, ends = self._state
+            base = len(data)
+            self._state = (extend_rows(data, len(new), new), extend_rows(ends, len(nul), nul + base))
 
     def room_left(self) -> int:
         """About how many strings can be added without copying the buffer (``library_columns.grow_ahead``)."""

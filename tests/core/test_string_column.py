@@ -34,11 +34,18 @@ def test_strings_come_back_as_they_went_in_one_by_one_in_slices_and_in_order():
         col.index("/not/there.jpg")
 
 
-def test_a_nul_in_a_string_is_refused_and_the_column_is_left_as_it_was():
+def test_a_nul_in_a_string_is_refused_and_the_column_is_left_as_it_was(monkeypatch):
+    import fashion_desktop.core.string_column as sc
+
     col = StringColumn(["a"])
     with pytest.raises(ValueError, match="NUL"):
         col.extend(["b", "c\0d"])
     assert list(col) == ["a"]
+    monkeypatch.setattr(sc, "CHUNK", 2)  # strings added a chunk at a time: a NUL in the last chunk adds none
+    col.extend(["b", "c", "d"])
+    with pytest.raises(ValueError, match="NUL"):
+        col.extend(["e", "f", "g", "h\0"])
+    assert list(col) == ["a", "b", "c", "d"]
 
 
 def test_many_appends_keep_every_string_and_a_reader_never_sees_half_an_append():

@@ -361,13 +361,13 @@ class GridView(QListView):
                 model.modelReset.connect(self._restore_place),
             ]
 
-    # -- keeping the person's place across a model reset (a re-scan that removed files, a filter) ---
     def dataChanged(self, top_left: QModelIndex, bottom_right: QModelIndex, roles=()) -> None:  # noqa: N802
         """Repaint the photos whose data changed, without QListView's own step, which lays out every row
         again (cells here are all one size, so a change of data never moves one): at a million photos that
         was 70-120 ms of work after every batch of scores, every review and every adapter block."""
         QAbstractItemView.dataChanged(self, top_left, bottom_right, list(roles))
 
+    # -- keeping the person's place across a model reset (a re-scan that removed files, a filter) ---
     def _source(self) -> tuple[QAbstractItemModel | None, QAbstractProxyModel | None]:
         m = self.model()
         return (m.sourceModel(), m) if isinstance(m, QAbstractProxyModel) else (m, None)
