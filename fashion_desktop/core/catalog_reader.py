@@ -177,23 +177,12 @@ class CatalogReader:
         )
         return int(self._db().execute(sql, (found[0],)).fetchone()[0])
 
-    def scores_since(self, model_key: str, since: float = -1.0) -> tuple[np.ndarray, np.ndarray, float]:
-        """Scores of one model written after ``since``: (image ids [n], scores [n, labels], newest time).
-
-        Pass the returned time back as ``since`` to get only what a running tagging job added since.
-        """
-        parts = list(self.score_chunks(model_key, since))
-        nl = len(self.model_labels(model_key) or ())
-        if not parts:
-            return np.zeros(0, np.int64), np.zeros((0, nl), np.float32), since
-        ids = np.concatenate([p[0] for p in parts])
-        mat = np.concatenate([p[1] for p in parts])
-        return ids, mat, max(p[2] for p in parts)
-
     def score_chunks(
         self, model_key: str, since: float = -1.0, chunk: int = 20_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
-        """``scores_since`` a chunk of photos at a time: (image ids, scores, newest time in the chunk).
+        """Scores of one model written after ``since``, a chunk of photos at a time: (image ids [n], scores
+        [n, labels], the newest time in the chunk). Pass the newest time back as ``since`` to get only what
+        a running tagging job added since.
 
         A chunk at a time because this runs beside the window: joining a million photos' scores in one
         step held the interpreter lock, and so froze the window, for 94 ms (66 labels)."""

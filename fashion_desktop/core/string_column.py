@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from .column_room import extend_rows, room_left
+
 ENCODING = ("utf-8", "surrogateescape")  # file names that are not valid UTF-8 come back as they were
 CHUNK = 50_000  # strings joined and encoded per step
 
@@ -81,8 +83,6 @@ class StringColumn:
     def extend(self, strings: Iterable[str]) -> None:
         """Add ``strings`` at the end. Raises ValueError for a string holding a NUL character (then none of
         ``strings`` is added)."""
-        from fashion_desktop.core.library_columns import extend_rows
-
         items = strings if isinstance(strings, list | tuple) else list(strings)
         parts = []
         # A chunk at a time: joining and encoding a million paths in one step held the interpreter lock for
@@ -99,23 +99,21 @@ class StringColumn:
             base = len(data)
             self._state = (extend_rows(data, len(new), new), extend_rows(ends, len(nul), nul + base))
 
+    def _bytes_per_string(self) -> int:
+        data, ends = self._state
+        return max(1, len(data) // len(ends)) if len(ends) else 1
+
     def room_left(self) -> int:
         """About how many strings can be added without copying the buffer (``library_columns.grow_ahead``)."""
-        from fashion_desktop.core.library_columns import room_left
-
         data, ends = self._state
-        per_string = max(1, len(data) // len(ends)) if len(ends) else 1
-        return min(room_left(ends), room_left(data) // per_string)
+        return min(room_left(ends), room_left(data) // self._bytes_per_string())
 
     def make_room(self, strings: int = 0) -> None:
         """Copy the strings into buffers with room for half as many again, at least ``strings`` more
         (untouched room takes no memory)."""
-        from fashion_desktop.core.library_columns import extend_rows
-
         data, ends = self._state
-        per_string = max(1, len(data) // len(ends)) if len(ends) else 1
         self._state = (
-            extend_rows(data, 0, None, grow=True, room_for=strings * per_string),
+            extend_rows(data, 0, None, grow=True, room_for=strings * self._bytes_per_string()),
             extend_rows(ends, 0, None, grow=True, room_for=strings),
         )
 

@@ -52,9 +52,8 @@ def test_scores_read_a_chunk_at_a_time_are_the_scores_read_at_once(tmp_path: Pat
             got = {int(i): row for c in chunks for i, row in zip(c[0], c[1], strict=True)}
             assert set(got) == set(ids)
             assert all(np.array_equal(got[i], scores[i]) for i in ids)
-            all_ids, mat, newest = reader.scores_since("m")
-            assert sorted(all_ids.tolist()) == sorted(ids) and mat.shape == (7, 2)
-            assert newest == max(c[2] for c in chunks)
+            assert got.keys() == cat.scores("m").keys()  # every score the catalog holds, read at once
+            newest = max(c[2] for c in chunks)
             assert not list(reader.score_chunks("m", since=newest))  # nothing written since
             assert not list(reader.score_chunks("unknown"))
         finally:
