@@ -18,15 +18,18 @@ WIDTH = 1280
 KEY = "bench-adapter-model"
 
 
-def write_model_scores(catalog, seed: int = 0) -> tuple[dict[int, int], tuple[str, ...], dict[str, str]]:
+def write_model_scores(
+    catalog, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict[str, str]]:
     """Register a model with the default model's labels and write scores and embeddings for every photo.
-    Returns each photo's look, the labels and the groups."""
+    Returns the photos' ids and each one's look (arrays: the bench's own memory stays out of the app's peak),
+    the labels and the groups."""
     from fashion_desktop.core.embeddings import encode
-    from fashion_desktop.model.bundle import load_bundle
+    from fashion_desktop.model.bundle_file import read_header
     from fashion_desktop.model.groups import exclusive_columns, group_softmax
     from fashion_desktop.model.resources import default_model_path
 
-    b = load_bundle(default_model_path())
+    b = read_header(default_model_path())[0]  # the labels without torch: the window never imports it
     labels, groups = tuple(b.labels), dict(b.groups)
     catalog.register_model(KEY, labels, "Bench model", None, groups, list(b.thresholds), b.exclusive_groups,
                            b.at_least_one_groups)  # fmt: skip
@@ -34,17 +37,19 @@ def write_model_scores(catalog, seed: int = 0) -> tuple[dict[int, int], tuple[st
     rng = np.random.RandomState(seed)
     centres = np.abs(rng.normal(0, 1, (LOOKS, WIDTH))).astype(np.float32)
     head = rng.normal(0, 0.08, (WIDTH, len(labels))).astype(np.float32)
-    ids = [r[0] for r in catalog.query("SELECT id FROM images WHERE present=1 ORDER BY id")]
-    looks = {}
+    ids = np.array(
+        [r[0] for r in catalog.query("SELECT id FROM images WHERE present=1 ORDER BY id")], np.int64
+    )
+    looks = np.zeros(len(ids), np.int8)
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
         look = rng.randint(0, LOOKS, len(chunk))
         feats = np.abs(centres[look] + rng.normal(0, 0.3, (len(chunk), WIDTH))).astype(np.float32)
         logits = feats @ head - 2.0
         scores = group_softmax(logits, 1 / (1 + np.exp(-logits)), excl).astype(np.float32)
-        catalog.add_predictions(KEY, zip(chunk, scores, strict=True), encode(feats, KEY))
-        looks.update(zip(chunk, look.tolist(), strict=True))
-    return looks, labels, groups
+        catalog.add_predictions(KEY, zip(chunk.tolist(), scores, strict=True), encode(feats, KEY))
+        looks[start : start + 5000] = look
+    return ids, looks, labels, groups
 
 
 class Timings:
@@ -107,7 +112,7 @@ def adapt_phase(app, window, meter, seconds: float, wait_until, pace_s: float = 
     """Review for ``seconds`` with the adapter off (the baseline), then ``seconds`` with it on; the result line."""
     catalog = window.library_ctl.catalog
     t = time.perf_counter()
-    looks, labels, groups = write_model_scores(catalog)
+    ids, look_of, labels, groups = write_model_scores(catalog)
     written_s = time.perf_counter() - t
     m = window.library
     m.set_active_model(KEY)
@@ -123,7 +128,10 @@ def adapt_phase(app, window, meter, seconds: float, wait_until, pace_s: float = 
     for obj, name in ((m, "apply_adapted"), (m, "recompute_rows"), (m, "write_reviewed"), (m, "write_decisions"),
                       (window.view_state, "update_counts"), (ctl, "_done"), (ctl, "_apply_some")):  # fmt: skip
         timings.wrap(obj, name, name)
-    order = sorted(looks, key=lambda i: (looks[i] % 4, i))  # the corrected look (0) comes up often
+    # The corrected look (0) comes up often; a review a pace_s can reach only the first few thousand.
+    first = np.lexsort((ids, look_of % 4))[: 4 * int(seconds / pace_s) + 100]
+    order = ids[first].tolist()
+    looks = dict(zip(order, look_of[first].tolist(), strict=True))
     window.tag_panel.adapter_box.setChecked(False)
     wait_until(app, lambda: not ctl.busy, timeout=600)
     off = review(
@@ -148,7 +156,7 @@ def adapt_phase(app, window, meter, seconds: float, wait_until, pace_s: float = 
         paints.append(time.perf_counter() - t)
     a = ctl.adapter
     return (
-        f"grid repaint {np.median(paints) * 1000:.0f} ms; adapter: {len(looks):,} photos scored in {written_s:.1f}s; one review every {pace_s:.2f}s for "
+        f"grid repaint {np.median(paints) * 1000:.0f} ms; adapter: {len(ids):,} photos scored in {written_s:.1f}s; one review every {pace_s:.2f}s for "
         f"{seconds:.0f}s each way. Adapter off (baseline): {off[0]} reviewed, longest stall {off[1] * 1000:.0f} ms "
         f"({off[2]} over 40 ms). Adapter on: {on[0]} reviewed, {fits['n']} refits shown (the last {settle_s:.1f}s "
         f"after the last review), {a.reviewed if a else 0} learnt from, {m.columns.adapted_count():,} photos show "
