@@ -1,4 +1,5 @@
-"""The adapter's layer over a library's columns: adapted scores shown, the model's own kept to restore them."""
+"""The adapter's layer over a library's columns: adapted scores shown in place of the model's own, which the
+catalog keeps (they are read back from it when the adapter is switched off)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,15 @@ def tuned_defaults(defaults: Sequence[float], tuned: np.ndarray | None) -> np.nd
 
 
 class AdaptedScores:
-    """What ``LibraryColumns`` does with an adapter's scores (``core.adapter``): unreviewed photos show them;
-    the model's own scores of each photo that shows adapted ones wait in its row of ``_base``."""
+    """What ``LibraryColumns`` does with an adapter's scores (``core.adapter``): unreviewed photos show them in
+    place of the model's own. No copy of the model's scores is kept (264 MB at a million photos and 66
+    labels): switched off, the adapted photos get them back from the catalog (``restore_model_scores``, fed a
+    chunk at a time by a worker, or ``clear_adapted`` at once)."""
 
     labels: tuple[str, ...]
     _scores: np.ndarray
     _scored: np.ndarray
     _adapted: np.ndarray
-    _base: np.ndarray | None
     _slot_of: SlotIndex
     _suggested: dict[int, tuple[str, ...]]
     _tuned: np.ndarray | None  # the adapter's thresholds (NaN: the model's), None without an adapter
@@ -37,14 +39,14 @@ class AdaptedScores:
     _floors: set[str]
     slots: Any  # library_columns.Slots
     _recompute_pred: Callable[[np.ndarray], None]
+    model_key: str | None
+    reader: Any  # catalog_reader.CatalogReader
 
     def _take_model_scores(self, slots: np.ndarray, scores: np.ndarray) -> None:
         """New model scores: shown at once (an adapted photo waits for the next fit to be adapted again)."""
         self._scores[slots] = scores
         self._scored[slots] = True
         self._adapted[slots] = False
-        if self._base is not None:
-            self._base[slots] = scores
 
     def set_adapted(self, image_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Show an adapter's scores (for the model's labels) of these photos, except reviewed ones (they never
@@ -55,25 +57,44 @@ class AdaptedScores:
         ok = slots >= 0
         ok[ok] = self._scored[slots[ok]] & ~self.slots.reviewed[slots[ok]]
         slots = slots[ok]
-        if self._base is None:  # rows kept as photos are adapted: copying a million at once froze the window
-            self._base = np.empty_like(self._scores)
-        fresh = slots[~self._adapted[slots]]
-        self._base[fresh] = self._scores[fresh]
         self._scores[slots] = scores[ok]
         self._adapted[slots] = True
         self._recompute_pred(slots)
         return slots
 
     def clear_adapted(self) -> np.ndarray:
-        """Show the model's own scores again (the adapter switched off); return the slots that changed."""
-        adapted = np.flatnonzero(self._adapted)
-        slots = np.union1d(adapted, np.fromiter(self._suggested, np.int64, len(self._suggested)))
+        """Show the model's own scores again (the adapter switched off), read from the catalog here and now;
+        return the slots that changed. The window reads them in a worker instead (``drop_suggestions``, then
+        ``restore_model_scores`` for each chunk of ``CatalogReader.score_chunks``)."""
+        slots = [self.drop_suggestions()]
+        if self.model_key and self._adapted.any():
+            for ids, mat, _newest in self.reader.score_chunks(self.model_key):
+                slots.append(self.restore_model_scores(ids, mat))
+        return np.unique(np.concatenate(slots))
+
+    def drop_suggestions(self) -> np.ndarray:
+        """Forget the adapter's suggestions of the person's own labels; return the slots that showed one."""
+        slots = np.fromiter(self._suggested, np.int64, len(self._suggested))
         self._suggested = {}
-        if self._base is not None:
-            self._scores[adapted] = self._base[adapted]
-            self._base, self._adapted[:] = None, False
         self._recompute_pred(slots)
         return slots
+
+    def restore_model_scores(self, image_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The model's own ``scores`` (as the catalog has them) back in place for those of these photos that
+        show adapted scores; return the slots that changed."""
+        if not len(image_ids) or scores.ndim != 2 or scores.shape[1] != len(self.labels):
+            return np.zeros(0, np.int64)
+        slots = self._slot_of.slots_of(image_ids)
+        ok = slots >= 0
+        ok[ok] = self._adapted[slots[ok]]
+        slots = slots[ok]
+        self._scores[slots] = scores[ok]
+        self._adapted[slots] = False
+        self._recompute_pred(slots)
+        return slots
+
+    def adapted_any(self) -> bool:
+        return bool(self._adapted.any())
 
     def adapted_count(self) -> int:
         """How many photos show adapted scores now."""

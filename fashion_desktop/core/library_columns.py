@@ -208,9 +208,8 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         self._slot_of = SlotIndex()
         self._scores = np.zeros((0, 0), np.float32)  # NaN where the active model has not scored
         self._scored = np.zeros(0, bool)
-        # The library's adapter (core.adapter) re-scores unreviewed photos: the model's own scores of the
-        # whole library wait in ``_base`` while any photo shows adapted ones (``_adapted``).
-        self._base: np.ndarray | None = None
+        # The library's adapter (core.adapter) re-scores unreviewed photos: ``_adapted`` marks those that show
+        # its scores; the model's own stay in the catalog (core/adapted_scores.py).
         self._adapted = np.zeros(0, bool)
         self._tuned: np.ndarray | None = None
         self._suggested: dict[int, tuple[str, ...]] = {}  # slot -> the person's own labels it suggests
@@ -379,7 +378,7 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         self._scored = np.zeros(0, bool)
         self._pred = np.zeros((0, nl), bool)
         self._dec = np.zeros((0, nl), np.int8)
-        self._base, self._adapted, self._suggested = None, np.zeros(0, bool), {}
+        self._adapted, self._suggested = np.zeros(0, bool), {}
         self.person_groups = self.catalog.person_labels()
         self._known_max = self.reader.max_image_id()  # ids above it are new photos: nothing to load
         cols = self.reader.images()
@@ -412,14 +411,12 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         self._scores = extend_rows(self._scores, n, np.nan)
         self._scored = extend_rows(self._scored, n, False)
         self._adapted = extend_rows(self._adapted, n, False)
-        if self._base is not None:
-            self._base = extend_rows(self._base, n, np.nan)
         self._pred = extend_rows(self._pred, n, False)
         self._dec = extend_rows(self._dec, n, UNDECIDED)
         self._counts_in(np.arange(start, start + n))
         if start >= GROW_AHEAD_FROM:
             places = [(s, k) for k in ("ids", "mtimes", "sizes", "reviewed", "changed", "to_confirm", "rank")]
-            places += [(self, k) for k in ("_scores", "_scored", "_adapted", "_base", "_pred", "_dec")]
+            places += [(self, k) for k in ("_scores", "_scored", "_adapted", "_pred", "_dec")]
             places += [s.paths, s.names]
             grow_ahead(places, 2 * len(places) * n)  # each column has its turn before its room runs out
         return np.arange(start, start + n)
@@ -518,7 +515,7 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         n, nl = len(self.slots), len(self.labels)
         self._scores = new_column(n, np.nan, np.float32, nl)
         self._scored = new_column(n, False, bool)
-        self._base, self._adapted, self._tuned, self._suggested = None, new_column(n, False, bool), None, {}
+        self._adapted, self._tuned, self._suggested = new_column(n, False, bool), None, {}
         self._pred = new_column(n, False, bool, nl)
         self._scores_since = -1.0
         self._load_scores()

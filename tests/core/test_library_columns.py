@@ -139,6 +139,45 @@ def test_switching_the_adapter_off_shows_the_models_own_scores_after_several_fit
     cat.close()
 
 
+def test_adapted_scores_keep_no_copy_of_the_models_and_off_reads_them_back_from_the_catalog(tmp_path) -> None:
+    import tracemalloc
+
+    n, labels = 20_000, [f"l{j:02d}" for j in range(66)]
+    cat = Catalog(tmp_path / "lib.ffcat")
+    fid = cat.add_folder("/photos")
+    cat.record_scan_batch(fid, [FileInfo(f"/photos/{i}.jpg", 100, 1.0) for i in range(n)], 1.0)
+    cat.register_model("m", labels)
+    ids = np.array([r.id for r in cat.images()], np.int64)
+    own = np.random.default_rng(0).random((n, len(labels)), dtype=np.float32)
+    cat.add_predictions("m", list(zip(ids.tolist(), own, strict=True)))
+    cols = LibraryColumns(cat)
+    cols.reload()
+    cols.set_active_model("m")
+    adapted = np.full((n, len(labels)), 0.25, np.float32)
+    tracemalloc.start()
+    try:
+        for start in range(0, n, 5000):  # in blocks, as the window shows them
+            cols.set_adapted(ids[start : start + 5000], adapted[start : start + 5000])
+        kept = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    # 5.3 MB of model scores: a copy kept to restore them (as before) was all of it
+    assert kept < 0.2 * own.nbytes
+    assert cols.adapted_count() == n
+    # Off: a read-back chunk restores only photos that still show adapted scores.
+    cols.set_adapted(ids[:1], np.full((1, len(labels)), 0.5, np.float32))
+    cols.apply_scores(ids[1:2], np.full((1, len(labels)), 0.75, np.float32))  # new model scores of photo 1
+    assert len(cols.drop_suggestions()) == 0
+    changed = cols.restore_model_scores(ids[:3], own[:3])
+    assert sorted(changed.tolist()) == sorted(cols.slot(int(i)) for i in (ids[0], ids[2]))
+    row = [cols.scores_at(cols.slot(int(i)))[labels[0]] for i in ids[:3]]
+    assert row == pytest.approx([own[0, 0], 0.75, own[2, 0]])
+    cols.clear_adapted()  # the rest, read from the catalog at once
+    assert cols.adapted_count() == 0
+    assert cols.scores_at(cols.slot(int(ids[-1])))[labels[-1]] == pytest.approx(own[-1, -1])
+    cat.close()
+
+
 def test_a_big_library_growing_by_scan_chunks_copies_one_column_per_chunk_at_most(
     tmp_path, monkeypatch
 ) -> None:

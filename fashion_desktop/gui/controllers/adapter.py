@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -11,9 +12,11 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from fashion_desktop.core.adapted_file import AdaptedFile
 from fashion_desktop.core.adapter import MIN_EXAMPLES, Adapter, AdapterError
 from fashion_desktop.core.adapter_library import has_adapter, set_adapter_enabled, stored_adapter
 from fashion_desktop.core.catalog import Catalog
+from fashion_desktop.core.catalog_reader import CatalogReader
 from fashion_desktop.core.catalog_records import CatalogError
 from fashion_desktop.core.tag_process import child_environment, command
 from fashion_desktop.gui.controllers.library import LibraryController
@@ -36,10 +39,14 @@ class _Outcome:
     key: tuple[str, str]
     adapter: Adapter | None
     enabled: bool
-    ids: np.ndarray | None = None  # the photos re-scored (unreviewed, with an embedding); None: the model's
-    scores: np.ndarray | None = None  # their adapted scores
-    person: np.ndarray | None = None  # [n, P] scores of the person's own labels the adapter learnt
+    # The photos re-scored (unreviewed, with an embedding), their adapted scores and [n, P] scores of the
+    # person's own labels, read a block at a time; None: the model's own scores
+    rescored: AdaptedFile | None = None
     problem: str = ""
+
+    def discard(self) -> None:
+        if self.rescored is not None:
+            self.rescored.close()
 
 
 def _job(path: Path, key: tuple[str, str], fit: bool):
@@ -49,22 +56,28 @@ def _job(path: Path, key: tuple[str, str], fit: bool):
     stalled it for 66 ms at 100,000 photos). This thread only waits and then reads the scores file."""
 
     def job(_cancel):
-        with tempfile.TemporaryDirectory(prefix="fashion-adapt-") as tmp:
-            out = Path(tmp) / "scores.npz"
+        tmp = Path(tempfile.mkdtemp(prefix="fashion-adapt-"))  # the outcome's AdaptedFile removes it
+        rescored = None
+        try:
+            out = tmp / "scores.npz"
             request = {"catalog": str(path), "model_key": key[1], "fit": fit, "out": str(out)}
             done = _ask_child(request)
             if bool(done.get("rescored")) and out.is_file():
-                with np.load(out, allow_pickle=False) as z:
-                    ids, scores, person = z["ids"], z["scores"], z["person"]
-            else:
-                ids = scores = person = None
-        with Catalog(path, read_only=True) as catalog:
-            try:
-                adapter = stored_adapter(catalog, key[1])
-            except AdapterError:
-                adapter = None
+                rescored = AdaptedFile(tmp)
+            with Catalog(path, read_only=True) as catalog:
+                try:
+                    adapter = stored_adapter(catalog, key[1])
+                except AdapterError:
+                    adapter = None
+        except BaseException:
+            if rescored is not None:
+                rescored.close()
+            raise
+        finally:
+            if rescored is None:
+                shutil.rmtree(tmp, ignore_errors=True)
         problem = str(done.get("problem") or "")
-        return _Outcome(key, adapter, bool(done.get("enabled", True)), ids, scores, person, problem)
+        return _Outcome(key, adapter, bool(done.get("enabled", True)), rescored, problem)
         yield  # a generator: the worker sends what it returns with ``finished``
 
     return job
@@ -94,6 +107,24 @@ def _ask_child(request: dict) -> dict:
     raise RuntimeError(tail[0])
 
 
+def _restore_job(path: Path, key: tuple[str, str]):
+    """The model's own scores read back from the catalog, ``APPLY_ROWS`` photos a chunk (the window keeps no
+    copy of them while it shows adapted ones); returns ``key``."""
+
+    def job(cancel):
+        reader = CatalogReader(path)
+        try:
+            for ids, mat, _newest in reader.score_chunks(key[1], chunk=APPLY_ROWS):
+                if cancel.is_set():
+                    break
+                yield ids, mat
+        finally:
+            reader.close()
+        return key
+
+    return job
+
+
 class AdapterController(QObject):
     """Refits the library's adapter a moment after a person's decisions (debounced, in a thread), then shows
     the adapted scores of unreviewed photos a block at a time, so the window never stalls. ``shown`` is
@@ -117,10 +148,12 @@ class AdapterController(QObject):
         self.enabled = True
         self._key: tuple[str, str] | None = None
         self._worker: Worker | None = None
+        self._restore: Worker | None = None  # reads the model's own scores back (switched off)
+        self._restore_switches = 0
         self._again: bool | None = None  # a job asked for while one runs: None none, True a fit
         self._pending = 0  # decisions since the last fit started
-        # ids, model-label scores, person-label scores, the next row to show
-        self._apply: tuple[np.ndarray, np.ndarray, np.ndarray | None, int] | None = None
+        # the adapter's scores being shown, the next row to show
+        self._apply: tuple[AdaptedFile, int] | None = None
         self._retag: int | None = None  # the next slot whose tags new thresholds change, before ``_apply``
         # The switch's turns: a job started before the person switched reports what is no longer wanted
         self._switches = 0
@@ -144,8 +177,16 @@ class AdapterController(QObject):
 
     def _forget(self) -> None:
         self._timer.stop()
-        self.adapter, self._key, self._apply, self._pending = None, None, None, 0
+        if self._restore is not None:
+            self._restore.cancel()
+        self._drop_apply()
+        self.adapter, self._key, self._pending = None, None, 0
         self._retag = None
+
+    def _drop_apply(self) -> None:
+        if self._apply is not None:
+            self._apply[0].close()
+            self._apply = None
 
     def _current_key(self) -> tuple[str, str] | None:
         """(catalog path, model key) of the model the grid shows, once the catalog has it (a tagging run
@@ -158,7 +199,12 @@ class AdapterController(QObject):
     @property
     def busy(self) -> bool:
         """A fit is waiting, running, or its scores are still being shown."""
-        return self._timer.isActive() or self._worker is not None or self._apply is not None
+        return (
+            self._timer.isActive()
+            or self._worker is not None
+            or self._apply is not None
+            or self._restore is not None
+        )
 
     @Slot()
     def _model_maybe_changed(self) -> None:
@@ -222,14 +268,16 @@ class AdapterController(QObject):
 
     def _done(self, out: _Outcome) -> None:
         if out.key != self._key or self._worker_switches != self._switches:
+            out.discard()
             self._next()  # another library or model, or switched since: the job queued after it counts
             return
         self.adapter, self.enabled = out.adapter, out.enabled
         if out.problem:
             self.messages.say(out.problem, 10_000)
-        if out.ids is not None and out.scores is not None:
+        if out.rescored is not None:
             showing = self._apply is not None  # a chain of blocks runs already: it goes on with these
-            self._apply = (out.ids, out.scores, out.person, 0)
+            self._drop_apply()
+            self._apply = (out.rescored, 0)
             m = self.library_ctl.library
             moved = m is not None and m.set_tuned_thresholds(out.adapter.thresholds, recompute=False)
             self._retag = 0 if moved else self._retag  # a retag half done under these thresholds goes on
@@ -259,20 +307,23 @@ class AdapterController(QObject):
                 self._retag = None
             QTimer.singleShot(APPLY_PAUSE_MS, self._apply_some)
             return
-        ids, scores, person, start = todo
-        stop = min(start + APPLY_ROWS, len(ids))
+        rescored, start = todo
+        stop = min(start + APPLY_ROWS, len(rescored))
+        try:
+            ids, scores, person = rescored.block(start, stop)
+        except (OSError, ValueError) as exc:
+            self._drop_apply()
+            self.messages.say(f"The adapter's scores could not be read: {exc}", 10_000)
+            self._show_state()
+            return
         a = self.adapter
-        own = (
-            (a.person_labels, person[start:stop], a.person_thresholds)
-            if a is not None and person is not None
-            else ()
-        )
-        m.apply_adapted(ids[start:stop], scores[start:stop], own)
-        if stop < len(ids):
-            self._apply = (ids, scores, person, stop)
+        own = (a.person_labels, person, a.person_thresholds) if a is not None else ()
+        m.apply_adapted(ids, scores, own)
+        if stop < len(rescored):
+            self._apply = (rescored, stop)
             QTimer.singleShot(APPLY_PAUSE_MS, self._apply_some)
             return
-        self._apply = None
+        self._drop_apply()
         m.counts_changed.emit()
         self._show_state()
         self.shown.emit()
@@ -295,14 +346,52 @@ class AdapterController(QObject):
         self._restore_model()
 
     def _restore_model(self) -> None:
-        """The model's own scores and thresholds everywhere."""
-        self._apply, self._retag = None, None
-        m = self.library_ctl.library
+        """The model's own scores and thresholds everywhere: suggestions and tuned thresholds go at once, the
+        adapted photos' scores as a worker reads them back from the catalog (``shown`` once all are)."""
+        self._drop_apply()
+        self._retag = None
+        m, catalog = self.library_ctl.library, self.library_ctl.catalog
         if m is not None:
-            m.clear_adapted()
+            m.drop_suggestions()
         self._show_thresholds(None)
         self._show_state()
-        self.shown.emit()
+        if self._restore is not None:
+            self._restore.cancel()
+            self._restore = None
+        if m is None or catalog is None or self._key is None or not m.columns.adapted_any():
+            self.shown.emit()
+            return
+        self._restore_switches = self._switches
+        job = _restore_job(catalog.path, self._key)
+        worker = Worker(job, "adapter-restore", self)
+        self._restore = worker.wired(
+            lambda chunk: self._restore_some(worker, chunk),
+            lambda key: self._restored(worker, key),
+            lambda message: self._restore_failed(worker, message),
+        )
+        worker.start()
+
+    def _restore_some(self, worker: Worker, chunk: tuple[np.ndarray, np.ndarray]) -> None:
+        m = self.library_ctl.library
+        if worker is self._restore and self._restore_switches == self._switches and m is not None:
+            m.restore_model_scores(*chunk)
+
+    def _restored(self, worker: Worker, key: tuple[str, str] | None) -> None:
+        if worker is not self._restore:
+            return  # cancelled: switched again, or another library or model
+        self._restore = None
+        m = self.library_ctl.library
+        if m is not None and key == self._key and self._restore_switches == self._switches:
+            m.counts_changed.emit()
+            self._show_state()
+            self.shown.emit()
+
+    def _restore_failed(self, worker: Worker, message: str) -> None:
+        if worker is self._restore:
+            self._restore = None
+            self.messages.say(
+                f"The model's own scores could not be read back from the library: {message}", 10_000
+            )
 
     def _show_thresholds(self, adapter: Adapter | None) -> None:
         m = self.library_ctl.library
@@ -364,3 +453,7 @@ class AdapterController(QObject):
         self._timer.stop()
         if self._worker is not None:
             self._worker.wait(30_000)
+        if self._restore is not None:
+            self._restore.cancel()
+            self._restore.wait(30_000)
+        self._drop_apply()

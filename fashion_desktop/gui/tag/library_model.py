@@ -527,12 +527,19 @@ class LibraryModel(QAbstractListModel):
         """The tags of photos (slots ``start``..``stop``) under the thresholds now in effect."""
         self._emit_changed(self.columns.recompute_slots(start, stop))
 
-    def clear_adapted(self) -> int:
-        """Show the model's own scores again."""
-        slots = self.columns.clear_adapted()
+    def drop_suggestions(self) -> int:
+        """Forget the adapter's suggestions of the person's own labels (the adapter switched off)."""
+        slots = self.columns.drop_suggestions()
         self._emit_changed(slots)
         if len(slots):
             self.counts_changed.emit()
+        return len(slots)
+
+    def restore_model_scores(self, image_ids: np.ndarray, scores: np.ndarray) -> int:
+        """The model's own scores (a chunk read back from the catalog) in place of adapted ones; the caller
+        emits counts_changed once every chunk is shown."""
+        slots = self.columns.restore_model_scores(image_ids, scores)
+        self._emit_changed(slots)
         return len(slots)
 
     def write_reviewed(self, image_ids: Sequence[int], reviewed: bool, decisions: Changes = ()) -> None:
