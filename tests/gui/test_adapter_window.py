@@ -85,7 +85,9 @@ def test_reviews_that_move_a_look_from_red_to_pink_move_its_unreviewed_photos_an
     w.tag_panel.adapter_box.setChecked(False)
     w.tag_panel.adapter_box.setChecked(True)
     qtbot.waitUntil(lambda: not w.adapter_ctl.busy, timeout=30_000)
-    assert all(_top(w, i) == "Pink" for i in pinks[8:]) and "adapted to 24" in w.tag_panel.adapter_label.text()
+    assert (
+        all(_top(w, i) == "Pink" for i in pinks[8:]) and "adapted to 24" in w.tag_panel.adapter_label.text()
+    )
 
 
 def test_thresholds_the_adapter_tuned_are_in_effect_and_the_threshold_view_says_which(
