@@ -44,6 +44,8 @@ class ImageColumns:
         """One set of columns from several (in the given order)."""
         if len(parts) == 1:
             return parts[0]
+        if not parts:
+            return _image_columns([])
         errors: dict[int, str] = {}
         for p in parts:
             errors.update(p.errors)
@@ -58,6 +60,21 @@ class ImageColumns:
             np.concatenate([p.changed_at() for p in parts]),
             np.concatenate([p.confirm() for p in parts]),
         )
+
+
+def _image_columns(rows: list[tuple]) -> ImageColumns:
+    n = len(rows)
+    ids_a = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+    mt = np.fromiter((r[2] if r[2] is not None else np.nan for r in rows), dtype=np.float64, count=n)
+    sz = np.fromiter((r[3] if r[3] is not None else -1 for r in rows), dtype=np.int64, count=n)
+    rev = np.fromiter((bool(r[4]) for r in rows), dtype=bool, count=n)
+    errors = {r[0]: r[5] for r in rows if r[5]}
+    paths = [r[1] for r in rows]
+    changed = np.fromiter((r[6] for r in rows), dtype=np.float64, count=n)
+    confirm = np.fromiter((bool(r[7]) for r in rows), dtype=bool, count=n)
+    return ImageColumns(
+        ids_a, paths, mt, sz, rev, errors, [os.path.basename(p) for p in paths], changed, confirm
+    )
 
 
 class CatalogReader:
@@ -96,37 +113,36 @@ class CatalogReader:
         """The largest image id the catalog holds, present or not (0 when it has none)."""
         return int(self._db().execute("SELECT COALESCE(MAX(id), 0) FROM images").fetchone()[0])
 
-    def images(self, after_id: int = 0, ids: list[int] | None = None) -> ImageColumns:
-        """Present images with id > ``after_id`` (or exactly ``ids``), in id order."""
+    def _images_sql(self) -> str:
         if self._confirm is None:  # a catalog before schema 11 has no photos to confirm
             have = {r[1] for r in self._db().execute("PRAGMA table_info(images)")}
             self._confirm = "confirm_since IS NOT NULL" if "confirm_since" in have else "0"
-        sql = (
+        return (
             "SELECT id, path, mtime, size, reviewed_at IS NOT NULL, error, COALESCE(changed_at, 0),"
             f" {self._confirm} FROM images WHERE present=1"
         )
-        if ids is not None:
-            rows: list[tuple] = []
-            for start in range(0, len(ids), 900):
-                chunk = ids[start : start + 900]
-                rows += (
-                    self._db().execute(f"{sql} AND id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-                )
-            rows.sort()
-        else:
-            rows = self._db().execute(f"{sql} AND id>? ORDER BY id", (after_id,)).fetchall()
-        n = len(rows)
-        ids_a = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-        mt = np.fromiter((r[2] if r[2] is not None else np.nan for r in rows), dtype=np.float64, count=n)
-        sz = np.fromiter((r[3] if r[3] is not None else -1 for r in rows), dtype=np.int64, count=n)
-        rev = np.fromiter((bool(r[4]) for r in rows), dtype=bool, count=n)
-        errors = {r[0]: r[5] for r in rows if r[5]}
-        paths = [r[1] for r in rows]
-        changed = np.fromiter((r[6] for r in rows), dtype=np.float64, count=n)
-        confirm = np.fromiter((bool(r[7]) for r in rows), dtype=bool, count=n)
-        return ImageColumns(
-            ids_a, paths, mt, sz, rev, errors, [os.path.basename(p) for p in paths], changed, confirm
-        )
+
+    def images(self, after_id: int = 0, ids: list[int] | None = None) -> ImageColumns:
+        """Present images with id > ``after_id`` (or exactly ``ids``), in id order."""
+        if ids is None:
+            return ImageColumns.concat(list(self.image_chunks(after_id)))
+        sql = self._images_sql()
+        rows: list[tuple] = []
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            rows += self._db().execute(f"{sql} AND id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        rows.sort()
+        return _image_columns(rows)
+
+    def image_chunks(self, after_id: int = 0, chunk: int = 50_000) -> Iterator[ImageColumns]:
+        """Present images with id > ``after_id``, in id order, ``chunk`` at a time: a million rows fetched
+        at once were ~350 MB of Python tuples for a moment beside the library's columns."""
+        cursor = self._db().execute(f"{self._images_sql()} AND id>? ORDER BY id", (after_id,))
+        try:
+            while rows := cursor.fetchmany(chunk):
+                yield _image_columns(rows)
+        finally:
+            cursor.close()
 
     def errors(self, image_ids: list[int] | None = None) -> dict[int, str]:
         rows = (

@@ -384,9 +384,9 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         self._adapted, self._suggested = np.zeros(0, bool), {}
         self.person_groups = self.catalog.person_labels()
         self._known_max = self.reader.max_image_id()  # ids above it are new photos: nothing to load
-        cols = self.reader.images()
-        self.append(cols)
-        self.slots.rank = new_column(len(cols), name_ranks(cols.paths), np.int64)
+        for cols in self.reader.image_chunks():  # a chunk at a time: no million rows held at once
+            self.append(cols)
+        self.slots.rank = new_column(len(self.slots), name_ranks(self.slots.paths), np.int64)
         self._scores_since = -1.0
         self._load_scores()
         self._load_decisions()
