@@ -35,6 +35,12 @@ def _ids(w, prefix: str) -> list[int]:
     return sorted((i for i in m.all_ids() if Path(m.path_of(i)).name.startswith(prefix)), key=m.path_of)
 
 
+def _adapt_folders() -> set[str]:
+    import tempfile
+
+    return {p.name for p in Path(tempfile.gettempdir()).glob("fashion-adapt-*")}
+
+
 def _top(w, image_id: int) -> str:
     scores = w.library.scores_of(image_id)
     return max(("Red", "Pink", "Blue"), key=lambda k: scores[k])
@@ -44,6 +50,7 @@ def test_reviews_that_move_a_look_from_red_to_pink_move_its_unreviewed_photos_an
     qtbot, window, tmp_path, pink_blind_bundle
 ) -> None:
     w = window
+    folders_before = _adapt_folders()
     _photos(tmp_path / "photos")
     scan(qtbot, w, tmp_path / "photos")
     tag(qtbot, w, pink_blind_bundle)
@@ -88,6 +95,8 @@ def test_reviews_that_move_a_look_from_red_to_pink_move_its_unreviewed_photos_an
     assert (
         all(_top(w, i) == "Pink" for i in pinks[8:]) and "adapted to 24" in w.tag_panel.adapter_label.text()
     )
+    # Every scores file the adapter's runs wrote is removed once shown or dropped (in the thread pool)
+    qtbot.waitUntil(lambda: _adapt_folders() <= folders_before, timeout=10_000)
 
 
 def test_thresholds_the_adapter_tuned_are_in_effect_and_the_threshold_view_says_which(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
 from fashion_desktop.core.adapted_file import AdaptedFile
 from fashion_desktop.core.adapter import MIN_EXAMPLES, Adapter, AdapterError
@@ -46,7 +46,13 @@ class _Outcome:
 
     def discard(self) -> None:
         if self.rescored is not None:
-            self.rescored.close()
+            _close_later(self.rescored)
+
+
+def _close_later(rescored: AdaptedFile) -> None:
+    """Close and remove the scores file in the thread pool: deleting a million photos' scores (300 MB)
+    took up to 96 ms, a stall of the window when the GUI thread did it."""
+    QThreadPool.globalInstance().start(rescored.close)
 
 
 def _job(path: Path, key: tuple[str, str], fit: bool):
@@ -185,7 +191,7 @@ class AdapterController(QObject):
 
     def _drop_apply(self) -> None:
         if self._apply is not None:
-            self._apply[0].close()
+            _close_later(self._apply[0])
             self._apply = None
 
     def _current_key(self) -> tuple[str, str] | None:
