@@ -106,6 +106,7 @@ class StallMeter:
         # by a thread of its own): (gap_s, phase, at_s, samples)
         self.witnessed: list[tuple[float, str, float, list[str]]] = []
         self._samples: list[str] = []
+        self.rss_peak: dict[str, float] = {}  # phase -> the most RSS sampled in it (every 50 ms), MB
         threading.Thread(target=self._witness, name="stall-witness", daemon=True).start()
 
     def start(self, phase: str) -> None:
@@ -115,8 +116,12 @@ class StallMeter:
 
     def _witness(self) -> None:
         names = {}
+        rss_at = 0.0
         while True:
             time.sleep(0.005)
+            if time.perf_counter() - rss_at >= 0.05:
+                rss_at, phase = time.perf_counter(), self.phase or "start"
+                self.rss_peak[phase] = max(self.rss_peak.get(phase, 0.0), rss_mb())
             try:
                 if not self.timer.isActive() or time.perf_counter() - self.last < 0.045:
                     continue
@@ -591,6 +596,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "phases (longest stall / 99th percentile): "
             + ", ".join(f"{k} {a * 1000:.0f}/{b * 1000:.0f} ms" for k, (a, b) in phases.items())
+        )
+        print(
+            "most RSS in each phase (sampled every 50 ms; in order): "
+            + ", ".join(f"{k} {v:,.0f} MB" for k, v in meter.rss_peak.items())
         )
         print(
             f"gui-bench: photos={rows} first_thumbnails_s={first_thumbs_s:.2f} scanned_s={scanned_s:.1f} "
