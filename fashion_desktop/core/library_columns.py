@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -20,7 +20,7 @@ from .label_counts import LabelCounts
 from .name_search import NameSearch
 from .review_queue import ReviewQueue
 from .slot_index import SlotIndex
-from .string_column import StringColumn
+from .string_column import ENCODING, StringColumn
 from .tag_search import parse
 from .tags import (
     UNDECIDED,
@@ -91,40 +91,60 @@ class Slots:
         return len(self.paths)
 
 
-def name_ranks(paths: Sequence[str]) -> np.ndarray:
-    """Each path's position when sorted by file name (case-insensitive), then by folder.
+def name_ranks(paths: Sequence[str], names: Sequence[str] | None = None) -> np.ndarray:
+    """Each path's position when sorted by file name (case-insensitive), then by folder (``names``: the
+    paths' file names, when the caller has them).
 
     Computed by numpy over the names' UTF-8 bytes (the same order as comparing the strings), a chunk of
     photos per step: it runs in workers beside the window, and Python's ``sorted`` of a million keys held
-    the interpreter lock for 0.9 s at a stretch (a 0.9 s freeze of the window at the end of a scan)."""
+    the interpreter lock for 0.9 s at a stretch (a 0.9 s freeze of the window at the end of a scan). From
+    string columns the bytes are taken as stored (no string made per photo)."""
     n = len(paths)
+    if names is None:
+        names = [os.path.basename(p) for p in paths]
     folders = _bytes_column(paths, lower=False)
-    names = _bytes_column([os.path.basename(p) for p in paths], lower=True)
-    if folders is None or names is None:  # a path too long for a fixed-width column: compare the strings
-        keys = [(os.path.basename(p).lower(), p) for p in paths]
+    name_bytes = _bytes_column(names, lower=True)
+    if folders is None or name_bytes is None:  # a path too long for a fixed-width column: compare strings
+        keys = [(name.lower(), p) for name, p in zip(names, paths, strict=True)]
         order = np.asarray(sorted(range(n), key=keys.__getitem__), np.int64)
     else:
         order = np.argsort(folders, kind="stable")
-        order = order[np.argsort(names[order], kind="stable")]
+        order = order[np.argsort(name_bytes[order], kind="stable")]
     ranks = np.empty(n, np.int64)
     ranks[order] = np.arange(n)
     return ranks
 
 
+def _encoded_chunks(strings: Sequence[str] | StringColumn, lower: bool, chunk: int) -> Iterator[list[bytes]]:
+    """The strings' UTF-8 bytes (lower-cased: ``str.lower``'s), ``chunk`` at a time."""
+    if isinstance(strings, StringColumn):
+        for raw in strings.raw_chunks(chunk):
+            if not lower:
+                yield raw
+            elif all(b.isascii() for b in raw):  # bytes.lower() is str.lower() on ASCII
+                yield [b.lower() for b in raw]
+            else:
+                yield [b.decode(*ENCODING).lower().encode(*ENCODING) for b in raw]
+        return
+    for start in range(0, len(strings), chunk):
+        part = strings[start : start + chunk]
+        yield [(t.lower() if lower else t).encode(*ENCODING) for t in part]
+
+
 def _bytes_column(
-    strings: Sequence[str], lower: bool, chunk: int = 50_000, widest: int = 1024
+    strings: Sequence[str] | StringColumn, lower: bool, chunk: int = 50_000, widest: int = 1024
 ) -> np.ndarray | None:
     """The strings' UTF-8 bytes as one fixed-width numpy column, filled ``chunk`` at a time (each numpy
     call holds the interpreter lock for milliseconds); None when one is wider than ``widest`` bytes."""
-    encoded = [(t.lower() if lower else t).encode("utf-8", "surrogateescape") for t in strings]
-    width = 1
-    for start in range(0, len(encoded), chunk):
-        width = max(width, max(map(len, encoded[start : start + chunk]), default=1))
+    parts = list(_encoded_chunks(strings, lower, chunk))
+    width = max((max(map(len, part), default=1) for part in parts), default=1)
     if width > widest:
         return None
-    out = np.empty(len(encoded), dtype=f"S{width}")
-    for start in range(0, len(encoded), chunk):
-        out[start : start + chunk] = encoded[start : start + chunk]
+    out = np.empty(sum(map(len, parts)), dtype=f"S{max(width, 1)}")
+    start = 0
+    for part in parts:
+        out[start : start + len(part)] = part
+        start += len(part)
     return out
 
 
@@ -386,7 +406,9 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         self._known_max = self.reader.max_image_id()  # ids above it are new photos: nothing to load
         for cols in self.reader.image_chunks():  # a chunk at a time: no million rows held at once
             self.append(cols)
-        self.slots.rank = new_column(len(self.slots), name_ranks(self.slots.paths), np.int64)
+        self.slots.rank = new_column(
+            len(self.slots), name_ranks(self.slots.paths, self.slots.names), np.int64
+        )
         self._scores_since = -1.0
         self._load_scores()
         self._load_decisions()

@@ -56,6 +56,14 @@ class StringColumn:
         first = int(ends[i - 1]) + 1 if i else 0
         return _decode(data[first : int(ends[i])].tobytes())
 
+    def raw_chunks(self, chunk: int = CHUNK) -> Iterator[list[bytes]]:
+        """The strings' UTF-8 bytes (as stored), ``chunk`` strings a list, in order: no decoding."""
+        data, ends = self._state
+        for start in range(0, len(ends), chunk):
+            stop = min(start + chunk, len(ends))
+            first = int(ends[start - 1]) + 1 if start else 0
+            yield data[first : int(ends[stop - 1])].tobytes().split(b"\0")
+
     def __iter__(self) -> Iterator[str]:
         n = len(self)
         for start in range(0, n, 50_000):

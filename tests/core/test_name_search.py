@@ -67,3 +67,26 @@ def test_name_order_is_the_file_name_then_the_folder_whatever_the_case_or_script
     assert sorted(ranks.tolist()) == list(range(len(paths)))
     long_path = "/" + "d" * 2000 + "/x.jpg"  # wider than a fixed-width column: compared as strings
     assert name_ranks([long_path, "/a/y.jpg", "/b/X.jpg"]).tolist() == [1, 2, 0]
+
+
+def test_the_name_order_from_a_librarys_string_columns_is_the_order_from_its_strings():
+    import os
+
+    from fashion_desktop.core.library_columns import name_ranks
+    from fashion_desktop.core.string_column import StringColumn
+
+    # 120,000 photos: chunks of 50,000 all ASCII, one with a few accented or undecodable names, the last
+    # with upper-case ones only (each chunk lower-cased its own way)
+    paths = [
+        f"/Shop/{'Set' if i % 3 else 'set'}{i % 7}/IMG_{(i * 7919) % 120_000:06d}.JPG" for i in range(120_000)
+    ]
+    for i, odd in enumerate(
+        ["/x/\u00c9t\u00e9.jpg", "/x/\udcff.jpg", "/y/\u65e5\u672c.jpg", "/y/\u00e9t\u00e9.JPG"]
+    ):
+        paths[60_000 + i * 1000] = odd
+    names = [os.path.basename(p) for p in paths]
+    from_strings = name_ranks(paths)
+    assert np.array_equal(name_ranks(StringColumn(paths), StringColumn(names)), from_strings)
+    by_rank = np.empty(len(paths), np.int64)
+    by_rank[from_strings] = np.arange(len(paths))
+    assert [paths[i] for i in by_rank] == sorted(paths, key=lambda p: (os.path.basename(p).lower(), p))
