@@ -388,9 +388,12 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         return int(self.slots.ids.max()) if len(self.slots) else 0
 
     # -- loading ----------------------------------------------------------------------------------
-    def reload(self) -> None:
-        """Read everything from the catalog again (opening a library, after a scan removed files)."""
+    def release(self) -> None:
+        """Hold no photo: every per-photo column emptied (the library was closed; at a million photos and
+        66 labels ~480 MB, which the next library's load would otherwise find still held)."""
         self._counts_stale()
+        self._queue_stale()
+        self._need_key, self._dirty = np.zeros(0), np.zeros(0, bool)
         self.slots = Slots()
         self._slot_of = SlotIndex()
         self.decided = {}
@@ -402,6 +405,10 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         self._pred = np.zeros((0, nl), bool)
         self._dec = np.zeros((0, nl), np.int8)
         self._adapted, self._suggested = np.zeros(0, bool), {}
+
+    def reload(self) -> None:
+        """Read everything from the catalog again (opening a library, after a scan removed files)."""
+        self.release()
         self.person_groups = self.catalog.person_labels()
         self._known_max = self.reader.max_image_id()  # ids above it are new photos: nothing to load
         for cols in self.reader.image_chunks():  # a chunk at a time: no million rows held at once

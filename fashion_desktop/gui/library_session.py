@@ -500,5 +500,6 @@ class LibrarySession(QObject):
         self.stop_jobs()
         self._refresh_timer.stop()
         self.library.view_jobs.close()
+        self.library.release()
         self.library.reader.close()
         self.catalog.close()

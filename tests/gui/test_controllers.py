@@ -142,3 +142,28 @@ def test_review_edits_go_through_one_undo_stack_without_the_window(qtbot, tmp_pa
     finally:
         review_ctl.close()
         library_ctl.close()
+
+
+def test_opening_another_library_lets_go_of_the_first_ones_photos_and_keeps_them_in_its_file(
+    qtbot, tmp_path
+) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    ctl = LibraryController(
+        Messages(QStatusBar(parent), parent), FirstLaunchPage(parent), lambda: True, QLabel()
+    )
+    first = _library_with_a_model(tmp_path)
+    assert ctl.open_library(first)
+    old = ctl.library
+    old.set_active_model("m2")
+    assert old.rowCount() == 2 and old.columns._scores.shape == (2, 2)
+    assert ctl.open_library(tmp_path / "b.ffcat")
+    # The closed library's photos and scores are not held on until Python collects its objects (a million
+    # photos' columns are hundreds of MB), and a view still showing it sees an empty list
+    assert old.rowCount() == 0 and len(old.columns) == 0 and old.columns._scores.size == 0
+    assert ctl.open_library(first)
+    ctl.library.set_active_model("m2")
+    assert ctl.library.rowCount() == 2 and all(
+        ctl.library.tags_of(i) == ["dress"] for i in ctl.library.all_ids()
+    )
+    ctl.close()

@@ -268,6 +268,16 @@ class LibraryModel(QAbstractListModel):
         return self._row_of
 
     # -- loading ---------------------------------------------------------------------------
+    def release(self) -> None:
+        """Show and hold no photo (the library was closed): its columns' memory goes now, not whenever
+        Python gets to the closed library's objects."""
+        self.beginResetModel()
+        self.view_jobs.cancel()
+        self.columns.release()
+        self._view = np.zeros(0, np.int64)
+        self._row_of = None
+        self.endResetModel()
+
     def reload(self) -> None:
         """Read everything from the catalog again (opening a library, after a scan removed files)."""
         self.beginResetModel()
