@@ -432,10 +432,8 @@ def main(argv: list[str] | None = None) -> int:
 
         app = QApplication.instance() or QApplication([])
         t_import = time.perf_counter()
-        from fashion_desktop.gui import gc_collector
         from fashion_desktop.gui.app import settle_startup_objects, small_pages_for_big_arrays
 
-        gc_collector.install()  # as the app's main() does: cycles collected on the GUI thread only
         small_pages_for_big_arrays()  # as main() does
         from fashion_desktop.gui.main_window import MainWindow
 

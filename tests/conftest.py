@@ -171,26 +171,6 @@ def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _collect_on_the_main_thread_only() -> Any:
-    """As the app does (``gui/gc_collector.py``): no automatic collection, so no collection runs in a worker
-    thread and finalizes a Qt object there; cycles are collected between tests, on the main thread, and by
-    the GUI tests' timer while an event loop runs."""
-    import gc
-
-    gc.disable()
-    yield
-    gc.enable()
-
-
-@pytest.fixture(autouse=True)
-def _collect_due_after_each_test() -> Any:
-    yield
-    from fashion_desktop.gui.gc_collector import collect_due
-
-    collect_due()
-
-
 def pytest_report_header(config: pytest.Config) -> str:
     return f"shared data: {'present' if SHARED_DATA.is_dir() else 'absent'} ({SHARED_DATA}); python {sys.version.split()[0]}"
 

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     # Absolute imports: a frozen build runs this file as a top-level script, not as a package module.
-    from fashion_desktop.gui import gc_collector, settings
+    from fashion_desktop.gui import settings
     from fashion_desktop.gui.main_window import MainWindow
     from fashion_desktop.gui.session_log import start_session_log
 
@@ -87,7 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName(settings.APP)
     small_pages_for_big_arrays()
     log_file = start_session_log(settings.log_dir())
-    collector = gc_collector.install()  # cycles collected on the GUI thread only, never in a worker
     window = MainWindow(args.library)
     settle_startup_objects()
     if args.model:
@@ -98,7 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return app.exec()
     finally:
-        gc_collector.uninstall(collector)
         if log_file is not None:
             logging.getLogger().removeHandler(log_file)
             log_file.close()

@@ -279,15 +279,13 @@ def main(model: str | None = None, out: TextIO | None = None) -> int:
         os.environ["FASHION_FINDER_HOME"] = str(work / "home")  # settings and caches: never the person's
         from PySide6.QtWidgets import QApplication
 
-        from fashion_desktop.gui import gc_collector, settings
+        from fashion_desktop.gui import settings
 
         app = QApplication.instance() or QApplication(sys.argv[:1])
         app.setOrganizationName(settings.ORG)
         app.setApplicationName(settings.APP)
-        collector = gc_collector.install()  # as the app runs: cycles collected on the GUI thread only
         test = SelfTest(app, work, model, out)
         try:
             return test.run()
         finally:
             test.close()
-            gc_collector.uninstall(collector)

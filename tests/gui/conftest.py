@@ -15,16 +15,6 @@ def _python_threads() -> int:
     return sum(not isinstance(t, threading._DummyThread) for t in threading.enumerate())
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _gui_thread_collector(qapp):
-    """The app's collector, on the GUI thread, for the session (its timer runs in every test's event loop)."""
-    from fashion_desktop.gui import gc_collector
-
-    collector = gc_collector.install()
-    yield collector
-    gc_collector.uninstall(collector)
-
-
 @pytest.fixture(autouse=True)
 def _no_leaked_threads(qapp):
     from PySide6.QtCore import QThreadPool

@@ -3,4 +3,4 @@ test, on the GUI thread, as for tests/gui (a closed window's widgets deleted mid
 spreadsheet deadlocked a run: the GUI thread, holding the interpreter lock, waited in a QObject's destructor
 for a lock the worker held while it waited for the interpreter lock)."""
 
-from tests.gui.conftest import _gui_thread_collector, _last_test_widgets_deleted  # noqa: F401 (autouse fixtures)
+from tests.gui.conftest import _last_test_widgets_deleted  # noqa: F401 (an autouse fixture)
