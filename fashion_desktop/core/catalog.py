@@ -375,7 +375,7 @@ class Catalog:
 
     def undescribed(
         self, folder_id: int, changed_only: bool = False
-    ) -> list[tuple[int, str, int, float, str | None]]:
+    ) -> Iterator[tuple[int, str, int, float, str | None]]:
         return self._images.undescribed(folder_id, changed_only)
 
     def to_confirm_ids(self) -> set[int]:

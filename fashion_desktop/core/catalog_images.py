@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .catalog_records import CatalogAccess, FileInfo, ImageInfo, ImageMove, ImageRecord, SyncCounts, timestamp
@@ -138,18 +138,28 @@ class ImageStore:
         return counts
 
     def undescribed(
-        self, folder_id: int, changed_only: bool = False
-    ) -> list[tuple[int, str, int, float, str | None]]:
+        self, folder_id: int, changed_only: bool = False, page: int = 20_000
+    ) -> Iterator[tuple[int, str, int, float, str | None]]:
         """(id, path, size, mtime, prior hash) of the folder's present images that have no content hash
-        yet; the prior hash is None for a file never described, "" for a changed one whose old hash is
-        unknown. ``changed_only``: only files a scan saw change."""
-        return self._catalog.query(
+        yet, in id order (the scan's); the prior hash is None for a file never described, "" for a changed
+        one whose old hash is unknown. ``changed_only``: only files a scan saw change.
+
+        Read ``page`` rows at a time, each page after the last id read (the folder index's order: no sort).
+        A million rows read at once were ~250 MB for a moment at the end of a scan, and building them held
+        the interpreter lock the window needs (a 124 ms stall)."""
+        sql = (
             "SELECT id, path, size, mtime, prior_hash FROM images WHERE folder_id=? AND present=1"
             " AND content_hash IS NULL AND size IS NOT NULL AND mtime IS NOT NULL"
             + (" AND prior_hash IS NOT NULL" if changed_only else "")
-            + " ORDER BY path",
-            (folder_id,),
+            + " AND id>? ORDER BY id LIMIT ?"
         )
+        after = 0
+        while True:
+            rows = self._catalog.query(sql, (folder_id, after, page))
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
 
     def set_image_info(self, infos: Iterable[ImageInfo]) -> int:
         """Store width, height and content hash of images, all in one transaction.

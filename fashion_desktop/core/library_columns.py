@@ -394,16 +394,12 @@ class LibraryColumns(AdaptedScores, ReviewQueue, LabelCounts):
         self._counts_stale()
         self._queue_stale()
         self._need_key, self._dirty = np.zeros(0), np.zeros(0, bool)
-        self.slots = Slots()
-        self._slot_of = SlotIndex()
-        self.decided = {}
+        self.slots, self._slot_of, self.decided = Slots(), SlotIndex(), {}
         # Per-slot scores start empty too: slots are numbered afresh, and a photo that went away must
         # not leave its scores to the photo that takes its slot.
         nl = len(self.labels)
-        self._scores = np.zeros((0, nl), np.float32)
-        self._scored = np.zeros(0, bool)
-        self._pred = np.zeros((0, nl), bool)
-        self._dec = np.zeros((0, nl), np.int8)
+        self._scores, self._scored = np.zeros((0, nl), np.float32), np.zeros(0, bool)
+        self._pred, self._dec = np.zeros((0, nl), bool), np.zeros((0, nl), np.int8)
         self._adapted, self._suggested = np.zeros(0, bool), {}
 
     def reload(self) -> None:
