@@ -62,11 +62,11 @@ class ImageColumns:
         )
 
 
-def _basename(path: str) -> str:
+def _posix_file_name(path: str) -> str:
     return path.rpartition("/")[2]  # posixpath.basename, without its per-call overhead
 
 
-_base = _basename if os.sep == "/" and not os.altsep else os.path.basename
+_file_name = _posix_file_name if os.sep == "/" and not os.altsep else os.path.basename
 
 
 def _image_columns(rows: list[tuple]) -> ImageColumns:
@@ -96,7 +96,7 @@ def _image_columns(rows: list[tuple]) -> ImageColumns:
         sizes.reshape(n),
         np.array(rev, dtype=bool).reshape(n),
         errors,
-        [_base(p) for p in paths],
+        [_file_name(p) for p in paths],
         np.array(changed, dtype=np.float64).reshape(n),
         np.array(confirm, dtype=bool).reshape(n),
     )

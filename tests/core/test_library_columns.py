@@ -139,17 +139,24 @@ def test_switching_the_adapter_off_shows_the_models_own_scores_after_several_fit
     cat.close()
 
 
+def _scored_library(tmp_path, n: int, labels: list[str], **model) -> tuple[Catalog, np.ndarray, np.ndarray]:
+    """A catalog of ``n`` photos that model "m" (``labels``; ``model``: its groups) scored at random: (the
+    catalog, the photos' ids, their scores)."""
+    cat = Catalog(tmp_path / "lib.ffcat")
+    fid = cat.add_folder("/photos")
+    cat.record_scan_batch(fid, [FileInfo(f"/photos/{i}.jpg", 100, 1.0) for i in range(n)], 1.0)
+    cat.register_model("m", labels, **model)
+    ids = np.array([r.id for r in cat.images()], np.int64)
+    own = np.random.default_rng(0).random((n, len(labels)), dtype=np.float32)
+    cat.add_predictions("m", list(zip(ids.tolist(), own, strict=True)))
+    return cat, ids, own
+
+
 def test_adapted_scores_keep_no_copy_of_the_models_and_off_reads_them_back_from_the_catalog(tmp_path) -> None:
     import tracemalloc
 
     n, labels = 20_000, [f"l{j:02d}" for j in range(66)]
-    cat = Catalog(tmp_path / "lib.ffcat")
-    fid = cat.add_folder("/photos")
-    cat.record_scan_batch(fid, [FileInfo(f"/photos/{i}.jpg", 100, 1.0) for i in range(n)], 1.0)
-    cat.register_model("m", labels)
-    ids = np.array([r.id for r in cat.images()], np.int64)
-    own = np.random.default_rng(0).random((n, len(labels)), dtype=np.float32)
-    cat.add_predictions("m", list(zip(ids.tolist(), own, strict=True)))
+    cat, ids, own = _scored_library(tmp_path, n, labels)
     cols = LibraryColumns(cat)
     cols.reload()
     cols.set_active_model("m")
@@ -182,14 +189,8 @@ def test_a_model_switch_works_out_the_tags_without_a_second_copy_of_the_scores(t
     import tracemalloc
 
     n, labels = 200_000, [f"l{j:02d}" for j in range(66)]
-    cat = Catalog(tmp_path / "lib.ffcat")
-    fid = cat.add_folder("/photos")
-    cat.record_scan_batch(fid, [FileInfo(f"/photos/{i}.jpg", 100, 1.0) for i in range(n)], 1.0)
-    cat.register_model("m", labels, groups={lab: "colour" if lab < "l05" else "" for lab in labels},
-                       exclusive=["colour"])  # fmt: skip
-    ids = [r.id for r in cat.images()]
-    own = np.random.default_rng(0).random((n, len(labels)), dtype=np.float32)
-    cat.add_predictions("m", list(zip(ids, own, strict=True)))
+    groups = {lab: "colour" if lab < "l05" else "" for lab in labels}
+    cat, _ids, own = _scored_library(tmp_path, n, labels, groups=groups, exclusive=["colour"])
     cols = LibraryColumns(cat)
     cols.reload()
     tracemalloc.start()
